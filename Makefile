@@ -1,0 +1,45 @@
+# mc2 - top-level entry points. Everything real happens in CMake and scripts/.
+# make            release build (build/)
+# make test       bootstrap, format check, release + ASan/UBSan tests, short fuzz runs
+# make demo       bootstrap, build, run the demo on the local simulated-TEE service
+# make bench      benchmarks against peers measured in the same run
+# make fuzz       long fuzzing campaign (FUZZ_SECONDS per target, default 300)
+# make install PREFIX=/usr/local
+PREFIX ?= /usr/local
+JOBS ?= $(shell nproc)
+BUILD ?= build
+
+.PHONY: all build test demo bench fuzz install format format-check clean bootstrap
+
+all: build
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+build:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+test:
+	@bash scripts/test.sh
+
+demo: bootstrap build
+	@bash scripts/demo.sh
+
+bench: bootstrap build
+	@bash bench/run.sh
+
+fuzz: bootstrap
+	@bash scripts/fuzz.sh $${FUZZ_SECONDS:-300}
+
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	@bash scripts/format-check.sh
+
+clean:
+	rm -rf build build-asan build-fuzz

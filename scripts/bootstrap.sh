@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# bootstrap.sh - install the Debian packages mc2 needs to build, test, demo and bench.
+# Idempotent: installs only what is missing, and runs `apt-get update` only then.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config git
+  clang clang-format libclang-rt-14-dev  # libFuzzer, sanitizers, format check
+  libssl-dev openssl                     # all crypto, TLS and X.509
+  libyaml-dev                            # schema, config and policy files
+  libsqlite3-dev sqlite3                 # SQL test oracle
+  valgrind                               # obliviousness checks
+  nodejs npm                             # DuckDB peer for benchmarks (npm @duckdb/node-api)
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  [[ "$p" == \#* ]] && continue
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+# npm may be provided by the nodejs package itself (NodeSource builds): accept a working npm.
+if [[ " ${missing[*]} " == *" npm "* ]] && command -v npm >/dev/null 2>&1; then
+  missing=("${missing[@]/npm/}")
+fi
+want=()
+for p in "${missing[@]}"; do [[ -n "$p" ]] && want+=("$p"); done
+
+if ((${#want[@]} == 0)); then
+  echo "bootstrap: all build dependencies present"
+  exit 0
+fi
+echo "bootstrap: installing missing packages: ${want[*]}"
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${want[@]}"
