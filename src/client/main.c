@@ -1,13 +1,50 @@
-/* main.c - the mc2 command-line client: dispatches to one function per command. */
+/* main.c - the mc2 command-line client: one function per command. */
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    cli_cmd_fn fn;
+    const char *summary;
+} COMMANDS[] = {
+    {"init", cmd_init, "create this party's identity, certificate and data key"},
+    {"whoami", cmd_whoami, "print this party's name and identity fingerprint"},
+    {"encrypt", cmd_encrypt, "encrypt a CSV or .tbl file into an encrypted table (.mc2t)"},
+    {"decrypt", cmd_decrypt, "decrypt an encrypted table back to CSV or .tbl"},
+    {"inspect", cmd_inspect, "show an encrypted table's header and schema (needs the key)"},
+};
+#define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: mc2 COMMAND [OPTIONS]   (mc2 COMMAND --help for details)\n\n"
+               "mc2 runs SQL and machine learning on several parties' joint data without any\n"
+               "of them, or the cluster operator, seeing another's data.\n\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(f, "\nenvironment: MC2_HOME  this party's key directory (default ~/.mc2)\n");
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-        printf("usage: mc2 COMMAND [ARGS]\n");
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
     }
-    fprintf(stderr, "mc2: unknown command '%s'\n", argv[1]);
-    return 2;
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("mc2 %s\n", MC2_VERSION);
+        return CLI_OK;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(cmd, COMMANDS[i].name) == 0) return COMMANDS[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "mc2: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return CLI_USAGE;
 }

@@ -1,0 +1,48 @@
+/* cli.h - what the mc2 commands share: the command signature, error printing with exit
+ * codes (0 ok, 1 failure, 2 usage), option parsing helpers and the progress bar. */
+#ifndef MC2_CLIENT_CLI_H
+#define MC2_CLIENT_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mc2/err.h"
+
+#define CLI_OK 0
+#define CLI_FAIL 1
+#define CLI_USAGE 2
+
+/* A command: argv[0] is the command name; returns the process exit code. */
+typedef int (*cli_cmd_fn)(int argc, char **argv);
+
+/* Prints "mc2: <message>" on stderr and returns the exit code for err's code. */
+int cli_fail(const mc2_err *err);
+/* Prints "mc2 CMD: <message>" and a pointer to --help; returns CLI_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parses a positive integer option value in [lo, hi]; on error prints a usage message and
+ * returns -1. */
+int cli_parse_uint(const char *cmd, const char *opt, const char *s, uint64_t lo, uint64_t hi,
+                   uint64_t *out);
+
+/* A progress bar on stderr, drawn only when stderr is a terminal. */
+typedef struct cli_progress {
+    int enabled;
+    const char *label;
+    int last_permille;
+} cli_progress;
+void cli_progress_init(cli_progress *p, const char *label);
+/* Callback shape used by mc2_encrypt_opts: ctx is a cli_progress. */
+void cli_progress_update(void *ctx, uint64_t done, uint64_t total);
+void cli_progress_done(cli_progress *p);
+
+/* Formats a byte count as "12.3 MiB" into buf. */
+const char *cli_bytes(uint64_t n, char *buf, size_t len);
+
+int cmd_init(int argc, char **argv);
+int cmd_whoami(int argc, char **argv);
+int cmd_encrypt(int argc, char **argv);
+int cmd_decrypt(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+
+#endif

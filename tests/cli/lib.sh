@@ -1,0 +1,45 @@
+# lib.sh - helpers for the CLI tests (sourced). Counts checks; `finish` prints a summary
+# and exits 1 if any check failed or none ran.
+set -u
+MC2=${MC2_BIN:?MC2_BIN must point at the mc2 binary}
+T_CHECKS=0
+T_FAILS=0
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/mc2-test.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+ok() { T_CHECKS=$((T_CHECKS + 1)); }
+bad() {
+  T_CHECKS=$((T_CHECKS + 1))
+  T_FAILS=$((T_FAILS + 1))
+  echo "FAIL: $*" >&2
+}
+# expect_ok DESC CMD...: the command exits 0.
+expect_ok() {
+  local d=$1
+  shift
+  if "$@" >"$WORK/out" 2>"$WORK/err"; then ok; else
+    bad "$d (exit $?): $(cat "$WORK/err")"
+  fi
+}
+# expect_fail DESC CODE PATTERN CMD...: exits with CODE and stderr matches PATTERN (grep -E).
+expect_fail() {
+  local d=$1 code=$2 pat=$3
+  shift 3
+  "$@" >"$WORK/out" 2>"$WORK/err"
+  local rc=$?
+  if [[ $rc -ne $code ]]; then
+    bad "$d: exit $rc, wanted $code; stderr: $(cat "$WORK/err")"
+  elif ! grep -Eq -- "$pat" "$WORK/err"; then
+    bad "$d: stderr does not match /$pat/: $(cat "$WORK/err")"
+  else ok; fi
+}
+check() { # check DESC CONDITION-COMMAND...
+  local d=$1
+  shift
+  if "$@"; then ok; else bad "$d"; fi
+}
+finish() {
+  echo "$(basename "$0"): $T_CHECKS checks, $T_FAILS failed"
+  [[ $T_CHECKS -gt 0 && $T_FAILS -eq 0 ]]
+  exit $?
+}
