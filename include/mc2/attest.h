@@ -1,0 +1,144 @@
+/* mc2/attest.h - remote attestation in RATS (RFC 9334) terms: the enclave (attester)
+ * produces EVIDENCE about itself; a VERIFIER checks the evidence's signature against
+ * trusted platform keys and returns its CLAIMS; the relying party (a client) APPRAISES the
+ * claims against its APPRAISAL POLICY (reference values: measurements, or signer + product
+ * + minimum security version; whether simulation or debug may be accepted) and against the
+ * binding it expects (the channel key, its fresh nonce, the consortium policy hash).
+ *
+ * Enclave identity: measurement = SHA-256 of the enclave binary. The enclave's author signs
+ * a SIGSTRUCT {measurement, product id, security version} with an Ed25519 signer key; the
+ * signer identity is SHA-256 of that public key. */
+#ifndef MC2_ATTEST_H
+#define MC2_ATTEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mc2/crypto.h"
+#include "mc2/err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- enclave identity ---------------------------------------------------------------- */
+
+typedef struct mc2_sigstruct {
+    uint8_t measurement[MC2_SHA256_LEN];
+    uint16_t product_id;
+    uint16_t svn; /* security version number */
+    uint8_t signer_pub[MC2_ED25519_PUB_LEN];
+    uint8_t sig[MC2_ED25519_SIG_LEN];
+} mc2_sigstruct;
+
+#define MC2_SIGSTRUCT_LEN (4 + 2 + 32 + 2 + 2 + 32 + 64)
+
+/* Fills and signs ss for the measurement with the signer's secret seed. */
+int mc2_sigstruct_sign(mc2_sigstruct *ss, const uint8_t measurement[MC2_SHA256_LEN],
+                       uint16_t product_id, uint16_t svn,
+                       const uint8_t signer_sec[MC2_ED25519_SEC_LEN], mc2_err *err) MC2_WUR;
+/* Checks the signature (MC2_E_AUTH if it does not verify). */
+int mc2_sigstruct_verify(const mc2_sigstruct *ss, mc2_err *err) MC2_WUR;
+/* Fixed-size encoding: "MC2S" u16 version, measurement, product, svn, signer, signature. */
+void mc2_sigstruct_encode(const mc2_sigstruct *ss, uint8_t out[MC2_SIGSTRUCT_LEN]);
+int mc2_sigstruct_decode(const uint8_t *p, size_t n, mc2_sigstruct *ss, mc2_err *err) MC2_WUR;
+/* The signer identity: SHA-256 of the signer's public key. */
+void mc2_signer_id(const uint8_t signer_pub[MC2_ED25519_PUB_LEN], uint8_t out[MC2_SHA256_LEN]);
+/* SHA-256 of a whole file (the measurement of an enclave binary). */
+int mc2_measure_file(const char *path, uint8_t out[MC2_SHA256_LEN], mc2_err *err) MC2_WUR;
+
+/* ---- evidence and claims ------------------------------------------------------------- */
+
+enum mc2_evidence_format {
+    MC2_EVIDENCE_SIM = 1, /* signed by a simulated platform key: protects nothing */
+};
+
+#define MC2_REPORT_DATA_LEN 64
+
+/* What verified evidence says about an enclave. */
+typedef struct mc2_claims {
+    enum mc2_evidence_format format;
+    uint8_t measurement[MC2_SHA256_LEN];
+    uint8_t signer[MC2_SHA256_LEN]; /* mc2_signer_id of the sigstruct's signer */
+    uint16_t product_id;
+    uint16_t svn;
+    bool simulation; /* evidence from the sim backend: no hardware protection at all */
+    bool debug;      /* a debug enclave: its memory can be read by the host */
+    uint8_t report_data[MC2_REPORT_DATA_LEN];  /* binding chosen by the enclave */
+    uint8_t platform_key[MC2_ED25519_PUB_LEN]; /* who signed (sim) */
+} mc2_claims;
+
+/* Creates sim-format evidence for the claims (format and platform_key are filled in from
+ * the platform secret), signed with the simulated platform key. *out is malloc'd. */
+int mc2_evidence_sim_create(const mc2_claims *claims,
+                            const uint8_t platform_sec[MC2_ED25519_SEC_LEN], uint8_t **out,
+                            size_t *out_len, mc2_err *err) MC2_WUR;
+
+/* Why evidence was rejected: each appraisal failure has its own code (and message). */
+enum mc2_attest_result {
+    MC2_ATTEST_OK = 0,
+    MC2_ATTEST_MALFORMED,          /* truncated, garbled, trailing bytes, bad magic */
+    MC2_ATTEST_UNKNOWN_FORMAT,     /* an evidence format this verifier does not know */
+    MC2_ATTEST_UNTRUSTED_PLATFORM, /* signed by a platform key we do not trust */
+    MC2_ATTEST_BAD_SIGNATURE,      /* the platform signature does not verify */
+    MC2_ATTEST_SIMULATION,         /* simulated evidence and the policy forbids simulation */
+    MC2_ATTEST_DEBUG,              /* debug enclave and the policy forbids debug */
+    MC2_ATTEST_MEASUREMENT,        /* measurement not among the expected ones */
+    MC2_ATTEST_SIGNER,             /* signed by a different enclave signer */
+    MC2_ATTEST_PRODUCT,            /* different product id */
+    MC2_ATTEST_SVN,                /* security version below the minimum */
+    MC2_ATTEST_BINDING,            /* report data does not bind this channel key / nonce /
+                                      consortium policy (replayed, or another key's) */
+};
+
+/* Verifier configuration: the platform keys trusted for each format. */
+typedef struct mc2_verifier {
+    const uint8_t (*sim_keys)[MC2_ED25519_PUB_LEN];
+    size_t n_sim_keys;
+} mc2_verifier;
+
+/* Decodes evidence (hostile bytes), checks it is signed by a trusted platform key, and
+ * returns its claims. On failure returns the reason (and sets *err); *claims is then
+ * unspecified. */
+enum mc2_attest_result mc2_evidence_verify(const mc2_verifier *v, const uint8_t *ev, size_t n,
+                                           mc2_claims *claims, mc2_err *err) MC2_WUR;
+
+/* ---- appraisal ------------------------------------------------------------------------ */
+
+#define MC2_MAX_MEASUREMENTS 16
+
+/* A relying party's reference values and rules. Either measurements (n_measurements > 0:
+ * the claims' measurement must be one of them) or signer identity (has_signer: the claims'
+ * signer must match, product_id must match, svn >= min_svn), or both. */
+typedef struct mc2_appraisal {
+    size_t n_measurements;
+    uint8_t measurements[MC2_MAX_MEASUREMENTS][MC2_SHA256_LEN];
+    bool has_signer;
+    uint8_t signer[MC2_SHA256_LEN];
+    uint16_t product_id;
+    uint16_t min_svn;
+    bool allow_simulation; /* default false */
+    bool allow_debug;      /* default false */
+} mc2_appraisal;
+
+/* Appraises verified claims against the policy and the expected report data (which binds
+ * the channel key, the client's fresh nonce and the consortium policy hash). */
+enum mc2_attest_result mc2_appraise(const mc2_claims *c, const mc2_appraisal *p,
+                                    const uint8_t expected_report_data[MC2_REPORT_DATA_LEN],
+                                    mc2_err *err) MC2_WUR;
+
+/* The report data an RA-TLS enclave puts in its evidence:
+ * SHA-256("mc2 ra-tls v1" || SHA-256(SubjectPublicKeyInfo DER) || nonce || policy hash),
+ * zero-padded to 64 bytes. */
+int mc2_report_data(const uint8_t *spki_der, size_t spki_len, const uint8_t nonce[32],
+                    const uint8_t policy_hash[MC2_SHA256_LEN], uint8_t out[MC2_REPORT_DATA_LEN],
+                    mc2_err *err) MC2_WUR;
+
+/* A short name for a result ("wrong measurement", ...). */
+const char *mc2_attest_result_name(enum mc2_attest_result r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
