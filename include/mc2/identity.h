@@ -36,10 +36,6 @@ typedef struct mc2_identity {
  * Returns a malloc'd string, or NULL with *err set. */
 char *mc2_home_resolve(const char *flag, mc2_err *err);
 
-/* Checks that name is a usable party name: 1..64 bytes of [A-Za-z0-9._-], starting with a
- * letter or digit. */
-int mc2_name_check(const char *name, mc2_err *err) MC2_WUR;
-
 /* Creates a new identity in home (created with mode 0700 if missing): fresh Ed25519 key,
  * certificate for CN=name valid 10 years, fresh data key, config. Refuses with
  * MC2_E_EXISTS if any of the four files exists (nothing is touched then); if writing fails

@@ -14,6 +14,7 @@
 #include "base/hex.h"
 #include "base/yaml.h"
 #include "crypto/pki.h"
+#include "mc2/job.h"
 
 #define CERT_DAYS 3650
 #define DATA_KEY_TAG "mc2-data-key-v1 "
@@ -38,24 +39,6 @@ char *mc2_home_resolve(const char *flag, mc2_err *err)
     char *r = mc2_path_join(home, ".mc2");
     if (!r) mc2_err_set(err, MC2_E_NOMEM, "out of memory");
     return r;
-}
-
-int mc2_name_check(const char *name, mc2_err *err)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n > MC2_NAME_MAX)
-        return mc2_err_set(err, MC2_E_USAGE, "a party name must be 1 to %d characters long",
-                           MC2_NAME_MAX);
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-            return mc2_err_set(err, MC2_E_USAGE,
-                               "invalid party name '%s': use letters, digits, '.', '_' and '-', "
-                               "starting with a letter or digit",
-                               name);
-    }
-    return 0;
 }
 
 void mc2_identity_fingerprint(const uint8_t pub[MC2_ED25519_PUB_LEN],

@@ -1,0 +1,74 @@
+/* mc2/policy.h - the consortium policy: who the parties are (name and certificate), which
+ * enclave they trust (appraisal policy), and who may receive results. Every party holds
+ * the same policy; its hash is part of what the enclave attests, so all sessions are bound
+ * to the same one. YAML format in docs/security.md, e.g.:
+ *
+ *   consortium: demo
+ *   enclave:
+ *     signer: 3f1a...            # SHA-256 of the enclave signer's public key (hex), and
+ *     product_id: 1            #   its product id and minimum security version; and/or
+ *     min_svn: 1
+ *     measurements: [ab12...]  # exact enclave measurements (hex)
+ *     allow_simulation: false  # accept the sim TEE (protects nothing; tests and demos)
+ *     sim_platform_keys: [..]  # simulated platform keys trusted to sign sim evidence
+ *   parties:
+ *     - name: bank-a
+ *       certificate: |
+ *         -----BEGIN CERTIFICATE-----
+ *         ...
+ *   recipients: [auditor]      # parties that may receive results
+ */
+#ifndef MC2_POLICY_H
+#define MC2_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mc2/attest.h"
+#include "mc2/err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MC2_POLICY_MAX_PARTIES  64
+#define MC2_POLICY_MAX_SIM_KEYS 8
+
+typedef struct mc2_party {
+    char name[65];
+    uint8_t pub[MC2_ED25519_PUB_LEN];
+    char *cert_pem;
+    bool recipient;
+} mc2_party;
+
+typedef struct mc2_policy {
+    char *consortium;
+    mc2_appraisal appraisal;
+    size_t n_sim_keys;
+    uint8_t sim_keys[MC2_POLICY_MAX_SIM_KEYS][MC2_ED25519_PUB_LEN];
+    size_t nparties;
+    mc2_party *parties;
+    uint8_t hash[MC2_SHA256_LEN]; /* SHA-256 of the canonical encoding */
+} mc2_policy;
+
+/* Parses and validates a policy (hostile input): certificates must be Ed25519 with CN equal
+ * to the party's name, names unique, recipients must be parties, the enclave section must
+ * name a signer or a measurement. Errors give line and column. */
+int mc2_policy_parse(const char *what, const char *text, size_t len, mc2_policy **out,
+                     mc2_err *err) MC2_WUR;
+int mc2_policy_load(const char *path, mc2_policy **out, mc2_err *err) MC2_WUR;
+void mc2_policy_free(mc2_policy *p);
+
+/* The party with that name, or with that public key; NULL if none. */
+const mc2_party *mc2_policy_party(const mc2_policy *p, const char *name);
+const mc2_party *mc2_policy_party_by_key(const mc2_policy *p,
+                                         const uint8_t pub[MC2_ED25519_PUB_LEN]);
+
+/* The verifier configuration the policy implies (points into p). */
+mc2_verifier mc2_policy_verifier(const mc2_policy *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,310 @@
+/* policy.c - the consortium policy: parsing, validation and its canonical hash.
+ *
+ * Canonical encoding (hashed with SHA-256; all integers little-endian):
+ *   "MC2P" | u16 version = 1 | consortium LV |
+ *   u32 n_measurements | measurement[32]... | u8 has_signer | signer[32] | u16 product_id |
+ *   u16 min_svn | u8 allow_simulation | u8 allow_debug |
+ *   u32 n_sim_keys | key[32]... (sorted) |
+ *   u32 nparties | per party sorted by name: name LV | pub[32] | u8 recipient
+ * so two parties whose files differ only in layout, order or comments agree on the hash. */
+#include "mc2/policy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "base/file.h"
+#include "base/hex.h"
+#include "base/yaml.h"
+#include "crypto/pki.h"
+#include "mc2/job.h"
+
+static int at(mc2_err *err, const char *what, const mc2_ynode *n, const char *msg)
+{
+    return mc2_err_set(err, MC2_E_INPUT, "%s line %lu column %lu: %s", what, n ? n->line : 1,
+                       n ? n->col : 1, msg);
+}
+
+static int scalar(const mc2_ynode *n)
+{
+    return n && n->kind == MC2_Y_SCALAR;
+}
+
+static int get_bool(const char *what, const mc2_ynode *n, bool *out, mc2_err *err)
+{
+    if (!n) return 0;
+    if (scalar(n) && strcmp(n->text, "true") == 0)
+        *out = true;
+    else if (scalar(n) && strcmp(n->text, "false") == 0)
+        *out = false;
+    else
+        return at(err, what, n, "expected true or false");
+    return 0;
+}
+
+static int get_u16(const char *what, const mc2_ynode *n, uint16_t *out, mc2_err *err)
+{
+    if (!n) return 0;
+    char *end;
+    unsigned long v = scalar(n) ? strtoul(n->text, &end, 10) : 0;
+    if (!scalar(n) || !n->text[0] || *end || v > 65535)
+        return at(err, what, n, "expected a whole number from 0 to 65535");
+    *out = (uint16_t)v;
+    return 0;
+}
+
+static int get_hash(const char *what, const mc2_ynode *n, uint8_t out[32], mc2_err *err)
+{
+    if (!scalar(n) || mc2_hex_decode(n->text, out, 32) != 0)
+        return at(err, what, n, "expected 64 hexadecimal digits (a SHA-256 or key)");
+    return 0;
+}
+
+/* Checks that every key of map n is in the NULL-terminated list. */
+static int known_keys(const char *what, const mc2_ynode *n, const char *const *keys, mc2_err *err)
+{
+    for (size_t i = 0; i + 1 < n->nkids; i += 2) {
+        int ok = 0;
+        for (const char *const *k = keys; *k; k++) ok |= strcmp(*k, n->kids[i]->text) == 0;
+        if (!ok) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "unknown key '%.60s'", n->kids[i]->text);
+            return at(err, what, n->kids[i], msg);
+        }
+    }
+    return 0;
+}
+
+static int parse_enclave(const char *what, const mc2_ynode *e, mc2_policy *p, mc2_err *err)
+{
+    static const char *const keys[] = {
+        "signer",           "product_id",  "min_svn",           "measurements",
+        "allow_simulation", "allow_debug", "sim_platform_keys", NULL};
+    if (!e || e->kind != MC2_Y_MAP)
+        return at(err, what, e, "'enclave' must be a map (signer, product_id, min_svn, ...)");
+    if (known_keys(what, e, keys, err)) return -1;
+    mc2_appraisal *a = &p->appraisal;
+    const mc2_ynode *s = mc2_yaml_get(e, "signer");
+    if (s) {
+        if (get_hash(what, s, a->signer, err)) return -1;
+        a->has_signer = true;
+    }
+    if (get_u16(what, mc2_yaml_get(e, "product_id"), &a->product_id, err) ||
+        get_u16(what, mc2_yaml_get(e, "min_svn"), &a->min_svn, err) ||
+        get_bool(what, mc2_yaml_get(e, "allow_simulation"), &a->allow_simulation, err) ||
+        get_bool(what, mc2_yaml_get(e, "allow_debug"), &a->allow_debug, err))
+        return -1;
+    const mc2_ynode *m = mc2_yaml_get(e, "measurements");
+    if (m) {
+        if (m->kind != MC2_Y_SEQ || m->nkids > MC2_MAX_MEASUREMENTS)
+            return at(err, what, m, "'measurements' must be a list of at most 16 hashes");
+        for (size_t i = 0; i < m->nkids; i++)
+            if (get_hash(what, m->kids[i], a->measurements[i], err)) return -1;
+        a->n_measurements = m->nkids;
+    }
+    if (!a->has_signer && a->n_measurements == 0)
+        return at(err, what, e,
+                  "the enclave section must name a 'signer' or 'measurements'; otherwise any "
+                  "enclave would be trusted");
+    const mc2_ynode *k = mc2_yaml_get(e, "sim_platform_keys");
+    if (k) {
+        if (k->kind != MC2_Y_SEQ || k->nkids > MC2_POLICY_MAX_SIM_KEYS)
+            return at(err, what, k, "'sim_platform_keys' must be a list of at most 8 keys");
+        for (size_t i = 0; i < k->nkids; i++)
+            if (get_hash(what, k->kids[i], p->sim_keys[i], err)) return -1;
+        p->n_sim_keys = k->nkids;
+    }
+    return 0;
+}
+
+static int parse_parties(const char *what, const mc2_ynode *ps, mc2_policy *p, mc2_err *err)
+{
+    static const char *const keys[] = {"name", "certificate", NULL};
+    if (!ps || ps->kind != MC2_Y_SEQ || ps->nkids == 0)
+        return at(err, what, ps, "'parties' must be a non-empty list");
+    if (ps->nkids > MC2_POLICY_MAX_PARTIES) return at(err, what, ps, "more than 64 parties");
+    p->parties = mc2_calloc(ps->nkids, sizeof *p->parties);
+    if (!p->parties) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < ps->nkids; i++) {
+        const mc2_ynode *e = ps->kids[i];
+        mc2_party *pt = &p->parties[i];
+        if (e->kind != MC2_Y_MAP) return at(err, what, e, "a party must be a map");
+        if (known_keys(what, e, keys, err)) return -1;
+        const mc2_ynode *name = mc2_yaml_get(e, "name"), *cert = mc2_yaml_get(e, "certificate");
+        if (!scalar(name) || mc2_name_check(name->text, err))
+            return at(err, what, name ? name : e, "a party needs a valid 'name'");
+        if (!scalar(cert)) return at(err, what, e, "a party needs a PEM 'certificate'");
+        p->nparties = i + 1;
+        snprintf(pt->name, sizeof pt->name, "%s", name->text);
+        char cn[65];
+        if (mc2_x509_info(cert->text, cert->len, pt->pub, cn, sizeof cn, err) ||
+            mc2_x509_verify_self_signed(cert->text, cert->len, err)) {
+            return mc2_err_prefix(err, "%s line %lu column %lu: certificate of '%s': ", what,
+                                  cert->line, cert->col, pt->name);
+        }
+        if (strcmp(cn, pt->name) != 0) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "the certificate of '%s' is issued to '%s'", pt->name, cn);
+            return at(err, what, cert, msg);
+        }
+        pt->cert_pem = mc2_strdup(cert->text);
+        if (!pt->cert_pem) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+        for (size_t j = 0; j < i; j++) {
+            if (strcasecmp(p->parties[j].name, pt->name) == 0)
+                return at(err, what, name, "two parties have the same name");
+            if (memcmp(p->parties[j].pub, pt->pub, 32) == 0)
+                return at(err, what, cert, "two parties have the same key");
+        }
+    }
+    return 0;
+}
+
+static int cmp_party(const void *a, const void *b)
+{
+    return strcmp(((const mc2_party *)a)->name, ((const mc2_party *)b)->name);
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+    return memcmp(a, b, 32);
+}
+
+/* Computes p->hash over the canonical encoding (sorting parties and keys in place). */
+static int compute_hash(mc2_policy *p, mc2_err *err)
+{
+    mc2_buf b = {0};
+    int rc = -1;
+    const mc2_appraisal *a = &p->appraisal;
+    qsort(p->parties, p->nparties, sizeof *p->parties, cmp_party);
+    qsort(p->sim_keys, p->n_sim_keys, 32, cmp_key);
+    if (mc2_buf_append(&b, "MC2P", 4, err) || mc2_buf_put_u16(&b, 1, err) ||
+        mc2_buf_put_lv(&b, p->consortium, strlen(p->consortium), err) ||
+        mc2_buf_put_u32(&b, (uint32_t)a->n_measurements, err))
+        goto out;
+    for (size_t i = 0; i < a->n_measurements; i++)
+        if (mc2_buf_append(&b, a->measurements[i], 32, err)) goto out;
+    if (mc2_buf_put_u8(&b, a->has_signer, err) || mc2_buf_append(&b, a->signer, 32, err) ||
+        mc2_buf_put_u16(&b, a->product_id, err) || mc2_buf_put_u16(&b, a->min_svn, err) ||
+        mc2_buf_put_u8(&b, a->allow_simulation, err) || mc2_buf_put_u8(&b, a->allow_debug, err) ||
+        mc2_buf_put_u32(&b, (uint32_t)p->n_sim_keys, err))
+        goto out;
+    for (size_t i = 0; i < p->n_sim_keys; i++)
+        if (mc2_buf_append(&b, p->sim_keys[i], 32, err)) goto out;
+    if (mc2_buf_put_u32(&b, (uint32_t)p->nparties, err)) goto out;
+    for (size_t i = 0; i < p->nparties; i++) {
+        const mc2_party *pt = &p->parties[i];
+        if (mc2_buf_put_lv(&b, pt->name, strlen(pt->name), err) ||
+            mc2_buf_append(&b, pt->pub, 32, err) || mc2_buf_put_u8(&b, pt->recipient, err))
+            goto out;
+    }
+    rc = mc2_sha256(b.data, b.len, p->hash, err);
+out:
+    mc2_buf_free(&b);
+    return rc;
+}
+
+int mc2_policy_parse(const char *what, const char *text, size_t len, mc2_policy **out, mc2_err *err)
+{
+    static const char *const keys[] = {"consortium", "enclave", "parties", "recipients", NULL};
+    mc2_policy *p = mc2_calloc(1, sizeof *p);
+    mc2_ynode *y = mc2_yaml_parse(what, text, len, err);
+    if (!p || !y) {
+        if (!p) mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    if (y->kind != MC2_Y_MAP) {
+        at(err, what, y, "a consortium policy is a map (consortium, enclave, parties, ...)");
+        goto fail;
+    }
+    if (known_keys(what, y, keys, err)) goto fail;
+    const mc2_ynode *c = mc2_yaml_get(y, "consortium");
+    if (!scalar(c) || c->len == 0 || c->len > 128) {
+        at(err, what, c ? c : y, "the policy needs a 'consortium' name (1 to 128 characters)");
+        goto fail;
+    }
+    p->consortium = mc2_strdup(c->text);
+    if (!p->consortium) {
+        mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    if (parse_enclave(what, mc2_yaml_get(y, "enclave"), p, err) ||
+        parse_parties(what, mc2_yaml_get(y, "parties"), p, err))
+        goto fail;
+    const mc2_ynode *r = mc2_yaml_get(y, "recipients");
+    if (r) {
+        if (r->kind != MC2_Y_SEQ) {
+            at(err, what, r, "'recipients' must be a list of party names");
+            goto fail;
+        }
+        for (size_t i = 0; i < r->nkids; i++) {
+            mc2_party *pt = NULL;
+            for (size_t j = 0; scalar(r->kids[i]) && j < p->nparties; j++)
+                if (strcmp(p->parties[j].name, r->kids[i]->text) == 0) pt = &p->parties[j];
+            if (!pt) {
+                char msg[200];
+                snprintf(msg, sizeof msg, "recipient '%.64s' is not one of the parties",
+                         scalar(r->kids[i]) ? r->kids[i]->text : "?");
+                at(err, what, r->kids[i], msg);
+                goto fail;
+            }
+            pt->recipient = true;
+        }
+    }
+    if (compute_hash(p, err)) goto fail;
+    mc2_yaml_free(y);
+    *out = p;
+    return 0;
+fail:
+    mc2_yaml_free(y);
+    mc2_policy_free(p);
+    return -1;
+}
+
+int mc2_policy_load(const char *path, mc2_policy **out, mc2_err *err)
+{
+    mc2_buf b = {0};
+    if (mc2_file_read_all(path, 1 << 20, &b, err)) {
+        if (err && err->code == MC2_E_NOTFOUND)
+            mc2_err_set(err, MC2_E_NOTFOUND,
+                        "no consortium policy at '%s': create one with `mc2 policy init` or "
+                        "pass --policy FILE",
+                        path);
+        return -1;
+    }
+    int rc = mc2_policy_parse(path, (const char *)b.data, b.len, out, err);
+    mc2_buf_free(&b);
+    return rc;
+}
+
+void mc2_policy_free(mc2_policy *p)
+{
+    if (!p) return;
+    for (size_t i = 0; i < p->nparties; i++) mc2_free(p->parties[i].cert_pem);
+    mc2_free(p->parties);
+    mc2_free(p->consortium);
+    mc2_free(p);
+}
+
+const mc2_party *mc2_policy_party(const mc2_policy *p, const char *name)
+{
+    for (size_t i = 0; i < p->nparties; i++)
+        if (strcmp(p->parties[i].name, name) == 0) return &p->parties[i];
+    return NULL;
+}
+
+const mc2_party *mc2_policy_party_by_key(const mc2_policy *p,
+                                         const uint8_t pub[MC2_ED25519_PUB_LEN])
+{
+    for (size_t i = 0; i < p->nparties; i++)
+        if (memcmp(p->parties[i].pub, pub, MC2_ED25519_PUB_LEN) == 0) return &p->parties[i];
+    return NULL;
+}
+
+mc2_verifier mc2_policy_verifier(const mc2_policy *p)
+{
+    mc2_verifier v = {(const uint8_t(*)[MC2_ED25519_PUB_LEN])p->sim_keys, p->n_sim_keys};
+    return v;
+}

@@ -1,0 +1,61 @@
+/* proto.h - message types of mc2's three protocols. Every message is a frame (frame.h).
+ * docs/enclave-interface.md and docs/wire-protocol.md describe them for reviewers; this
+ * header is the single source of the numbers.
+ *
+ * 1. Host interface (mc2d <-> mc2-enclave, over one socketpair): the enclave's whole attack
+ *    surface. `channel` is a session id or a request id.
+ * 2. Host API (client <-> mc2d, TCP): storage of ciphertext, listings, and opening a relayed
+ *    session to the enclave. mc2d is untrusted: nothing here is secret.
+ * 3. Enclave API (client <-> enclave, inside TLS 1.3 terminated in the enclave): key grants,
+ *    jobs, approvals, result keys. */
+#ifndef MC2_WIRE_PROTO_H
+#define MC2_WIRE_PROTO_H
+
+/* ---- 1. host interface ------------------------------------------------------------------- */
+enum mc2_eif {
+    /* host -> enclave */
+    EIF_INIT = 1,        /* ch 0: u32 budget_mb | policy LV | sigstruct LV | platform secret LV */
+    EIF_OPEN = 2,        /* ch sid: nonce[32] -- a client asks for an attested session */
+    EIF_DATA = 3,        /* ch sid: TLS bytes from the client */
+    EIF_CLOSE = 4,       /* ch sid: the client went away */
+    EIF_STORE_REPLY = 5, /* ch req: u32 status (0 ok) | bytes (read) or message (error) */
+    /* enclave -> host */
+    EIF_READY = 64,      /* ch 0: measurement[32] | signer[32] | u16 product | u16 svn | u8 sim */
+    EIF_OUT = 65,        /* ch sid: TLS bytes for the client */
+    EIF_END = 66,        /* ch sid: close the client's connection */
+    EIF_STORE_READ = 67, /* ch req: name LV | u64 offset | u32 length */
+    EIF_STORE_SIZE = 68, /* ch req: name LV -> reply: u64 size */
+    EIF_STORE_PUT = 69,  /* ch req: name LV | u8 last | bytes (appended; last commits atomically) */
+    EIF_JOB = 70,        /* ch 0: public job status text for listings (no secrets) */
+    EIF_FATAL = 71,      /* ch 0: the enclave stops; message (no secrets) */
+};
+
+/* ---- 2. host API ----------------------------------------------------------------------------- */
+enum mc2_hapi {
+    HAPI_STATUS = 1,   /* -> HAPI_OK with "key: value" lines */
+    HAPI_PUT = 2,      /* owner LV | name LV | u64 size | sig[64]: begin an upload */
+    HAPI_PUT_DATA = 3, /* bytes */
+    HAPI_PUT_END = 4,  /* commit the upload (atomically) */
+    HAPI_GET = 5,      /* object name LV -> HAPI_DATA* then HAPI_OK */
+    HAPI_TABLES = 6,   /* -> HAPI_OK with one line per table */
+    HAPI_JOBS = 7,     /* -> HAPI_OK with one line per job */
+    HAPI_ENCLAVE = 8,  /* nonce[32]: the connection becomes a relay to an enclave session */
+    HAPI_OK = 100,     /* payload depends on the request */
+    HAPI_DATA = 101,   /* a chunk of an object */
+    HAPI_ERR = 102,    /* message */
+};
+
+/* ---- 3. enclave API (inside TLS) --------------------------------------------------------------
+ */
+enum mc2_eapi {
+    EAPI_HELLO = 1,      /* -> EAPI_OK: instance nonce[32] | u64 next counter | policy hash[32] */
+    EAPI_GRANT = 2,      /* data key[32] | sig[64] over the key grant */
+    EAPI_SUBMIT = 3,     /* job text LV | sig[64] -> EAPI_OK: u64 job id */
+    EAPI_APPROVE = 4,    /* u64 job id | sig[64] -> EAPI_OK: state text */
+    EAPI_JOB = 5,        /* u64 job id -> EAPI_OK: job text LV | state text LV */
+    EAPI_RESULT_KEY = 6, /* u64 job id -> EAPI_OK: result key[32] | object name LV */
+    EAPI_OK = 100,
+    EAPI_ERR = 101, /* message */
+};
+
+#endif

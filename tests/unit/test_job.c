@@ -1,0 +1,196 @@
+/* test_job.c - canonical job text, job and key-grant signatures, and the consortium policy
+ * (validation and a hash that ignores layout). */
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "crypto/pki.h"
+#include "mc2/job.h"
+#include "mc2/policy.h"
+#include "test.h"
+
+static mc2_job sample(void)
+{
+    mc2_job j;
+    memset(&j, 0, sizeof j);
+    memset(j.policy_hash, 0xab, 32);
+    memset(j.instance, 0x01, 32);
+    j.counter = 7;
+    strcpy(j.kind, "rowcount");
+    j.ninputs = 2;
+    strcpy(j.inputs[0].owner, "bank-a");
+    strcpy(j.inputs[0].table, "accounts");
+    memset(j.inputs[0].table_id, 0x11, 16);
+    strcpy(j.inputs[1].owner, "bank-b");
+    strcpy(j.inputs[1].table, "accounts.2024");
+    memset(j.inputs[1].table_id, 0x22, 16);
+    j.nrecipients = 1;
+    strcpy(j.recipients[0], "auditor");
+    return j;
+}
+
+/* Parses text (NUL-terminated) and reports whether it was accepted. */
+static int accepts(const char *text)
+{
+    mc2_job j;
+    mc2_err err;
+    int ok = mc2_job_parse(text, strlen(text), &j, &err) == 0;
+    if (ok) mc2_job_free(&j);
+    return ok;
+}
+
+static char *cert_for(const char *name, uint8_t sec[32])
+{
+    uint8_t pub[32];
+    mc2_buf pem = {0};
+    mc2_err err;
+    CHECK(mc2_ed25519_keygen(pub, sec, &err) == 0);
+    CHECK(mc2_x509_self_signed(sec, name, 30, &pem, &err) == 0);
+    CHECK(mc2_buf_append(&pem, "", 1, &err) == 0);
+    return (char *)pem.data;
+}
+
+/* Appends "    " + each line of pem to b (a YAML block scalar). */
+static void indent(mc2_buf *b, const char *pem)
+{
+    mc2_err err;
+    for (const char *p = pem; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p + 1) : strlen(p);
+        CHECK(mc2_buf_puts(b, "      ", &err) == 0 && mc2_buf_append(b, p, n, &err) == 0);
+        p += n;
+    }
+}
+
+static mc2_policy *policy_from(const char *const *names, const char *const *pems, size_t n,
+                               const char *recipients, mc2_err *err)
+{
+    mc2_buf b = {0};
+    mc2_err e2;
+    CHECK(mc2_buf_puts(&b,
+                       "consortium: test\nenclave:\n  signer: "
+                       "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"
+                       "  product_id: 1\n  min_svn: 2\n  allow_simulation: true\nparties:\n",
+                       &e2) == 0);
+    for (size_t i = 0; i < n; i++) {
+        CHECK(mc2_buf_printf(&b, &e2, "  - name: %s\n    certificate: |\n", names[i]) == 0);
+        indent(&b, pems[i]);
+    }
+    CHECK(mc2_buf_printf(&b, &e2, "recipients: [%s]\n", recipients) == 0);
+    mc2_policy *p = NULL;
+    if (mc2_policy_parse("test.yaml", (const char *)b.data, b.len, &p, err)) p = NULL;
+    mc2_buf_free(&b);
+    return p;
+}
+
+int main(void)
+{
+    mc2_err err;
+    mc2_job j = sample();
+    CHECK(mc2_job_add_param(&j, "query", "SELECT 1\nFROM t -- a\\b", &err) == 0);
+    char *text;
+    size_t len;
+    CHECK(mc2_job_format(&j, &text, &len, &err) == 0);
+    printf("%s", text);
+    mc2_job back;
+    CHECK(mc2_job_parse(text, len, &back, &err) == 0);
+    CHECK(back.counter == 7 && back.ninputs == 2 && back.nrecipients == 1);
+    CHECK(strcmp(back.inputs[1].table, "accounts.2024") == 0);
+    CHECK(back.inputs[1].table_id[15] == 0x22);
+    CHECK(mc2_job_param(&back, "query") &&
+          strcmp(mc2_job_param(&back, "query"), "SELECT 1\nFROM t -- a\\b") == 0);
+    mc2_job_free(&back);
+
+    /* Non-canonical variants are refused. */
+    CHECK(accepts(text));
+    char *t2 = mc2_strdup(text);
+    t2[len - 1] = '\0'; /* no final LF */
+    CHECK(!accepts(t2));
+    mc2_free(t2);
+    mc2_buf b = {0};
+    CHECK(mc2_buf_puts(&b, text, &err) == 0 && mc2_buf_puts(&b, "\n", &err) == 0 &&
+          mc2_buf_append(&b, "", 1, &err) == 0);
+    CHECK(!accepts((char *)b.data)); /* empty line at the end */
+    mc2_buf_free(&b);
+    const char *swaps[][2] = {{"counter 7", "counter 07"},
+                              {"counter 7", "counter +7"},
+                              {"kind rowcount", "kind RowCount"},
+                              {"mc2-job v1", "mc2-job v2"},
+                              {"recipient auditor", "recipient  auditor"},
+                              {"input bank-a", "input bank a"}};
+    for (size_t i = 0; i < sizeof swaps / sizeof swaps[0]; i++) {
+        mc2_buf m = {0};
+        const char *at = strstr(text, swaps[i][0]);
+        CHECK(at != NULL);
+        CHECK(mc2_buf_append(&m, text, (size_t)(at - text), &err) == 0);
+        CHECK(mc2_buf_puts(&m, swaps[i][1], &err) == 0);
+        CHECK(mc2_buf_puts(&m, at + strlen(swaps[i][0]), &err) == 0);
+        CHECK(mc2_buf_append(&m, "", 1, &err) == 0);
+        CHECK_MSG(!accepts((char *)m.data), "accepted variant %zu", i);
+        mc2_buf_free(&m);
+    }
+    /* recipient before input: wrong order. */
+    CHECK(!accepts("mc2-job v1\nconsortium "
+                   "0000000000000000000000000000000000000000000000000000000000000000\ninstance "
+                   "0000000000000000000000000000000000000000000000000000000000000000\ncounter "
+                   "1\nkind rowcount\nrecipient a\ninput b t 00000000000000000000000000000000\n"));
+
+    /* Signatures. */
+    uint8_t pub[32], sec[32], pub2[32], sec2[32], sig[64];
+    CHECK(mc2_ed25519_keygen(pub, sec, &err) == 0 && mc2_ed25519_keygen(pub2, sec2, &err) == 0);
+    CHECK(mc2_job_sign(sec, text, len, sig, &err) == 0);
+    CHECK(mc2_job_verify(pub, text, len, sig, &err) == 0);
+    CHECK(mc2_job_verify(pub2, text, len, sig, &err) != 0);
+    text[len - 3] ^= 1;
+    CHECK(mc2_job_verify(pub, text, len, sig, &err) != 0);
+    uint8_t key[32] = {1, 2, 3}, key2[32] = {1, 2, 4};
+    CHECK(mc2_grant_sign(sec, j.policy_hash, j.instance, key, sig, &err) == 0);
+    CHECK(mc2_grant_verify(pub, j.policy_hash, j.instance, key, sig, &err) == 0);
+    CHECK(mc2_grant_verify(pub, j.policy_hash, j.instance, key2, sig, &err) != 0);
+    CHECK(mc2_grant_verify(pub, j.instance, j.instance, key, sig, &err) != 0);
+    CHECK(mc2_grant_verify(pub2, j.policy_hash, j.instance, key, sig, &err) != 0);
+    mc2_free(text);
+    mc2_job_free(&j);
+
+    /* Policy. */
+    uint8_t sa[32], sb[32], sc[32];
+    char *ca = cert_for("bank-a", sa), *cb = cert_for("bank-b", sb), *cc = cert_for("auditor", sc);
+    const char *names[] = {"bank-a", "bank-b", "auditor"}, *pems[] = {ca, cb, cc};
+    mc2_policy *p1 = policy_from(names, pems, 3, "auditor", &err);
+    CHECK_MSG(p1 != NULL, "%s", err.msg);
+    const char *names2[] = {"auditor", "bank-b", "bank-a"}, *pems2[] = {cc, cb, ca};
+    mc2_policy *p2 = policy_from(names2, pems2, 3, "auditor", &err);
+    CHECK(p2 != NULL);
+    if (p1 && p2) {
+        CHECK(memcmp(p1->hash, p2->hash, 32) == 0); /* order does not matter */
+        CHECK(mc2_policy_party(p1, "bank-b") != NULL);
+        CHECK(mc2_policy_party(p1, "auditor")->recipient);
+        CHECK(!mc2_policy_party(p1, "bank-a")->recipient);
+        CHECK(p1->appraisal.has_signer && p1->appraisal.min_svn == 2);
+    }
+    mc2_policy *p3 = policy_from(names, pems, 3, "bank-a", &err);
+    CHECK(p3 && p1 && memcmp(p1->hash, p3->hash, 32) != 0); /* recipients matter */
+    mc2_policy_free(p1);
+    mc2_policy_free(p2);
+    mc2_policy_free(p3);
+    /* Errors. */
+    const char *wrong[] = {"bank-a", "bank-c", "auditor"};
+    CHECK(policy_from(wrong, pems, 3, "auditor", &err) == NULL);
+    printf("cert/name mismatch: %s\n", err.msg);
+    CHECK(strstr(err.msg, "issued to 'bank-b'") != NULL);
+    CHECK(policy_from(names, pems, 3, "nobody", &err) == NULL);
+    CHECK(strstr(err.msg, "recipient 'nobody' is not one of the parties") != NULL);
+    const char *dup[] = {"bank-a", "bank-a"}, *dpems[] = {ca, ca};
+    CHECK(policy_from(dup, dpems, 2, "bank-a", &err) == NULL);
+    mc2_policy *bad = NULL;
+    const char *nosigner = "consortium: x\nenclave:\n  allow_simulation: true\nparties: []\n";
+    CHECK(mc2_policy_parse("p.yaml", nosigner, strlen(nosigner), &bad, &err) != 0);
+    CHECK(strstr(err.msg, "p.yaml line 3") != NULL && strstr(err.msg, "signer") != NULL);
+    const char *unknown = "consortium: x\nenclaves: {}\n";
+    CHECK(mc2_policy_parse("p.yaml", unknown, strlen(unknown), &bad, &err) != 0);
+    CHECK(strstr(err.msg, "unknown key 'enclaves'") != NULL);
+    mc2_free(ca);
+    mc2_free(cb);
+    mc2_free(cc);
+    return test_done("test_job");
+}
