@@ -1,7 +1,12 @@
 /* cli.c - shared helpers of the mc2 commands. */
 #include "cli.h"
 
+#include <libgen.h>
 #include <stdarg.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/file.h"
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -38,7 +43,7 @@ int cli_parse_uint(const char *cmd, const char *opt, const char *s, uint64_t lo,
 
 void cli_progress_init(cli_progress *p, const char *label)
 {
-    p->enabled = isatty(STDERR_FILENO);
+    p->enabled = isatty(STDOUT_FILENO);
     p->label = label;
     p->last_permille = -1;
 }
@@ -54,13 +59,13 @@ void cli_progress_update(void *ctx, uint64_t done, uint64_t total)
     int fill = pm * 40 / 1000;
     for (int i = 0; i < 40; i++) bar[i] = i < fill ? '#' : '.';
     bar[40] = '\0';
-    fprintf(stderr, "\r%s [%s] %3d.%d%%", p->label, bar, pm / 10, pm % 10);
-    fflush(stderr);
+    printf("\r%s [%s] %3d.%d%%", p->label, bar, pm / 10, pm % 10);
+    fflush(stdout);
 }
 
 void cli_progress_done(cli_progress *p)
 {
-    if (p->enabled && p->last_permille >= 0) fputc('\n', stderr);
+    if (p->enabled && p->last_permille >= 0) putchar('\n');
 }
 
 const char *cli_bytes(uint64_t n, char *buf, size_t len)
@@ -77,4 +82,67 @@ const char *cli_bytes(uint64_t n, char *buf, size_t len)
     else
         snprintf(buf, len, "%.1f %s", v, units[u]);
     return buf;
+}
+
+int cli_parse(const char *cmd, const char *help, int argc, char **argv, const cli_opt *opts,
+              const char **pos, size_t npos, int *code)
+{
+    size_t np = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(help, stdout);
+            *code = CLI_OK;
+            return 1;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            if (np >= npos) {
+                *code = cli_usage(cmd, "unexpected argument '%s'", a);
+                return 1;
+            }
+            pos[np++] = a;
+            continue;
+        }
+        const char *eq = strchr(a, '=');
+        size_t nl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        const cli_opt *o = NULL;
+        for (const cli_opt *q = opts; q->name && !o; q++)
+            if (strlen(q->name) == nl && strncmp(q->name, a + 2, nl) == 0) o = q;
+        if (!o) {
+            *code = cli_usage(cmd, "unknown option '%.*s'", (int)nl + 2, a);
+            return 1;
+        }
+        if (o->flag) {
+            if (eq) {
+                *code = cli_usage(cmd, "--%s takes no value", o->name);
+                return 1;
+            }
+            *o->flag = 1;
+            continue;
+        }
+        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!v) {
+            *code = cli_usage(cmd, "--%s needs a value", o->name);
+            return 1;
+        }
+        if (o->list) {
+            if (*o->count >= o->max) {
+                *code = cli_usage(cmd, "--%s given more than %zu times", o->name, o->max);
+                return 1;
+            }
+            o->list[(*o->count)++] = v;
+        } else {
+            *o->value = v;
+        }
+    }
+    return 0;
+}
+
+char *cli_bindir(void)
+{
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return NULL;
+    self[n] = '\0';
+    return mc2_strdup(dirname(self));
 }

@@ -8,8 +8,8 @@
 
 #include "mc2/err.h"
 
-#define CLI_OK 0
-#define CLI_FAIL 1
+#define CLI_OK    0
+#define CLI_FAIL  1
 #define CLI_USAGE 2
 
 /* A command: argv[0] is the command name; returns the process exit code. */
@@ -25,7 +25,44 @@ int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(print
 int cli_parse_uint(const char *cmd, const char *opt, const char *s, uint64_t lo, uint64_t hi,
                    uint64_t *out);
 
-/* A progress bar on stderr, drawn only when stderr is a terminal. */
+/* A declarative option: --name with a value (stored in *value, or appended to list for
+ * `multi` options) or a flag (*flag = 1). */
+typedef struct cli_opt {
+    const char *name;
+    const char **value;
+    int *flag;
+    const char **list; /* multi-valued: up to max entries, count in *count */
+    size_t *count;
+    size_t max;
+} cli_opt;
+
+#define CLI_VAL(n, v)                                                                              \
+    {                                                                                              \
+        .name = (n), .value = (v)                                                                  \
+    }
+#define CLI_FLAG(n, f)                                                                             \
+    {                                                                                              \
+        .name = (n), .flag = (f)                                                                   \
+    }
+#define CLI_LIST(n, l, c, m)                                                                       \
+    {                                                                                              \
+        .name = (n), .list = (l), .count = (c), .max = (m)                                         \
+    }
+#define CLI_END                                                                                    \
+    {                                                                                              \
+        .name = NULL                                                                               \
+    }
+
+/* Parses argv[1..] against opts (NULL-name terminated) and up to npos positional arguments
+ * (stored in pos[]). --help prints help and returns 1 with *code = 0; a usage error prints
+ * a message and returns 1 with *code = 2; success returns 0. */
+int cli_parse(const char *cmd, const char *help, int argc, char **argv, const cli_opt *opts,
+              const char **pos, size_t npos, int *code);
+
+/* The directory holding the running mc2 binary (for mc2d and mc2-enclave); malloc'd. */
+char *cli_bindir(void);
+
+/* A progress bar, drawn only when stdout is a terminal. */
 typedef struct cli_progress {
     int enabled;
     const char *label;
@@ -44,5 +81,20 @@ int cmd_whoami(int argc, char **argv);
 int cmd_encrypt(int argc, char **argv);
 int cmd_decrypt(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_enclave(int argc, char **argv);
+int cmd_service(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+int cmd_start(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_attest(int argc, char **argv);
+int cmd_upload(int argc, char **argv);
+int cmd_download(int argc, char **argv);
+int cmd_tables(int argc, char **argv);
+int cmd_jobs(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
+int cmd_approve(int argc, char **argv);
+int cmd_job(int argc, char **argv);
+int cmd_grant(int argc, char **argv);
 
 #endif

@@ -28,11 +28,19 @@ int cmd_init(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
-        case 'n': name = optarg; break;
-        case 'H': home_flag = optarg; break;
-        case 'h': fputs(INIT_HELP, stdout); return CLI_OK;
-        case ':': return cli_usage("init", "%s needs a value", argv[optind - 1]);
-        default: return cli_usage("init", "unknown option '%s'", argv[optind - 1]);
+        case 'n':
+            name = optarg;
+            break;
+        case 'H':
+            home_flag = optarg;
+            break;
+        case 'h':
+            fputs(INIT_HELP, stdout);
+            return CLI_OK;
+        case ':':
+            return cli_usage("init", "%s needs a value", argv[optind - 1]);
+        default:
+            return cli_usage("init", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc) return cli_usage("init", "unexpected argument '%s'", argv[optind]);
@@ -71,10 +79,16 @@ int cmd_whoami(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
-        case 'H': home_flag = optarg; break;
-        case 'h': fputs(WHOAMI_HELP, stdout); return CLI_OK;
-        case ':': return cli_usage("whoami", "%s needs a value", argv[optind - 1]);
-        default: return cli_usage("whoami", "unknown option '%s'", argv[optind - 1]);
+        case 'H':
+            home_flag = optarg;
+            break;
+        case 'h':
+            fputs(WHOAMI_HELP, stdout);
+            return CLI_OK;
+        case ':':
+            return cli_usage("whoami", "%s needs a value", argv[optind - 1]);
+        default:
+            return cli_usage("whoami", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc) return cli_usage("whoami", "unexpected argument '%s'", argv[optind]);

@@ -57,11 +57,21 @@ static int parse_table_args(const char *cmd, const char *help, const int *allowe
             return -1;
         }
         switch (c) {
-        case O_SCHEMA: a->schema = optarg; break;
-        case O_IN: a->in = optarg; break;
-        case O_OUT: a->out = optarg; break;
-        case O_HOME: a->home = optarg; break;
-        case O_FORMAT: a->format = optarg; break;
+        case O_SCHEMA:
+            a->schema = optarg;
+            break;
+        case O_IN:
+            a->in = optarg;
+            break;
+        case O_OUT:
+            a->out = optarg;
+            break;
+        case O_HOME:
+            a->home = optarg;
+            break;
+        case O_FORMAT:
+            a->format = optarg;
+            break;
         case O_THREADS:
             if (cli_parse_uint(cmd, "--threads", optarg, 1, 64, &a->threads)) goto usage;
             break;
@@ -82,13 +92,15 @@ usage:
 }
 
 /* The text format: --format wins, else the file name's extension (.tbl), else CSV. */
-static int pick_format(const char *cmd, const char *flag, const char *path,
-                       enum mc2_textfmt *out)
+static int pick_format(const char *cmd, const char *flag, const char *path, enum mc2_textfmt *out)
 {
     if (flag) {
-        if (strcmp(flag, "csv") == 0) *out = MC2_FMT_CSV;
-        else if (strcmp(flag, "tbl") == 0) *out = MC2_FMT_TBL;
-        else return cli_usage(cmd, "--format must be 'csv' or 'tbl', not '%s'", flag);
+        if (strcmp(flag, "csv") == 0)
+            *out = MC2_FMT_CSV;
+        else if (strcmp(flag, "tbl") == 0)
+            *out = MC2_FMT_TBL;
+        else
+            return cli_usage(cmd, "--format must be 'csv' or 'tbl', not '%s'", flag);
         return 0;
     }
     size_t n = path ? strlen(path) : 0;
@@ -151,9 +163,9 @@ int cmd_encrypt(int argc, char **argv)
     mc2_schema_free(schema);
     if (rc) return cli_fail(&err);
     char b1[32], b2[32];
-    printf("encrypted %llu rows in %llu blocks: %s (%s) -> %s (%s)\n",
-           (unsigned long long)st.rows, (unsigned long long)st.blocks, a.in,
-           cli_bytes(st.in_bytes, b1, sizeof b1), a.out, cli_bytes(st.out_bytes, b2, sizeof b2));
+    printf("encrypted %llu rows in %llu blocks: %s (%s) -> %s (%s)\n", (unsigned long long)st.rows,
+           (unsigned long long)st.blocks, a.in, cli_bytes(st.in_bytes, b1, sizeof b1), a.out,
+           cli_bytes(st.out_bytes, b2, sizeof b2));
     return CLI_OK;
 }
 
@@ -248,8 +260,8 @@ int cmd_inspect(int argc, char **argv)
     mc2_hex_encode(h.table_id, sizeof h.table_id, tid);
     printf("file:           %s\nformat version: %u\ntable id:       %s\nrows:           %llu\n"
            "blocks:         %llu (%u rows each)\nschema:\n%s",
-           a.in, h.version, tid, (unsigned long long)h.row_count,
-           (unsigned long long)h.block_count, h.rows_per_block, yaml);
+           a.in, h.version, tid, (unsigned long long)h.row_count, (unsigned long long)h.block_count,
+           h.rows_per_block, yaml);
     rc = CLI_OK;
     goto out;
 fail:

@@ -14,6 +14,21 @@ static const struct {
     {"encrypt", cmd_encrypt, "encrypt a CSV or .tbl file into an encrypted table (.mc2t)"},
     {"decrypt", cmd_decrypt, "decrypt an encrypted table back to CSV or .tbl"},
     {"inspect", cmd_inspect, "show an encrypted table's header and schema (needs the key)"},
+    {"enclave", cmd_enclave, "sign an enclave build, or show its identity"},
+    {"service", cmd_service, "prepare a service state directory (sim platform key)"},
+    {"policy", cmd_policy, "write a consortium policy"},
+    {"start", cmd_start, "start the local mc2d service with a sim enclave"},
+    {"stop", cmd_stop, "stop the local mc2d service"},
+    {"status", cmd_status, "ask the service what it runs"},
+    {"attest", cmd_attest, "attest the enclave and print the verified claims"},
+    {"upload", cmd_upload, "encrypt a table locally and upload the ciphertext"},
+    {"download", cmd_download, "download and decrypt one of your tables or a job result"},
+    {"tables", cmd_tables, "list the tables the service stores"},
+    {"jobs", cmd_jobs, "list jobs and their status"},
+    {"submit", cmd_submit, "submit a signed job"},
+    {"approve", cmd_approve, "co-sign a job that reads your tables"},
+    {"job", cmd_job, "show a job's text and status"},
+    {"grant", cmd_grant, "release your data key to the attested enclave"},
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 

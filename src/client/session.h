@@ -1,0 +1,33 @@
+/* session.h - what the commands that talk to the service share: this party's identity, the
+ * consortium policy, the service address and an attested enclave session. */
+#ifndef MC2_CLIENT_SESSION_H
+#define MC2_CLIENT_SESSION_H
+
+#include "conn/conn.h"
+#include "mc2/identity.h"
+#include "mc2/policy.h"
+
+typedef struct cli_session {
+    mc2_identity id;
+    mc2_policy *policy;
+    char *service;
+    mc2_esession es;
+    int have_id, have_es;
+} cli_session;
+
+/* The service address: --service, else $MC2_SERVICE, else the identity's config, else the
+ * default. malloc'd. */
+char *cli_service(const char *flag, const char *home_flag);
+
+/* Loads identity and policy (--policy, else $MC2_HOME/consortium.yaml). */
+int cli_party_load(cli_session *cs, const char *home_flag, const char *service_flag,
+                   const char *policy_flag, mc2_err *err) MC2_WUR;
+
+/* cli_party_load plus an attested session. Prints a warning on stderr whenever the
+ * verified enclave runs on the simulated TEE (allowed only because the policy says so). */
+int cli_session_open(cli_session *cs, const char *home_flag, const char *service_flag,
+                     const char *policy_flag, mc2_err *err) MC2_WUR;
+
+void cli_session_close(cli_session *cs);
+
+#endif

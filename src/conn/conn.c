@@ -1,0 +1,359 @@
+/* conn.c - client side of the host API and of attested enclave sessions.
+ *
+ *   client                          mc2d                         enclave
+ *   HAPI_ENCLAVE{nonce}        ->   OPEN{sid, nonce}        ->   RA-TLS cert for nonce
+ *   TLS 1.3 (client cert)     <->   relayed bytes           <->  TLS 1.3
+ *   check evidence(cert key, nonce, policy hash) against the policy, THEN:
+ *   EAPI_HELLO                 ->                                instance, counter, policy hash
+ */
+#include "conn/conn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "attest/ratls.h"
+#include "base/alloc.h"
+#include "base/bytes.h"
+#include "mc2/job.h"
+#include "wire/proto.h"
+#include "wire/tls.h"
+
+int mc2_dial(const char *hostport, mc2_err *err)
+{
+    char host[256];
+    const char *colon = strrchr(hostport, ':');
+    if (!colon || colon == hostport || (size_t)(colon - hostport) >= sizeof host)
+        return mc2_err_set(err, MC2_E_USAGE, "service address '%s' is not HOST:PORT", hostport);
+    memcpy(host, hostport, (size_t)(colon - hostport));
+    host[colon - hostport] = '\0';
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_socktype = SOCK_STREAM;
+    int g = getaddrinfo(host, colon + 1, &hints, &res);
+    if (g != 0)
+        return mc2_err_set(err, MC2_E_IO, "cannot resolve '%s': %s", hostport, gai_strerror(g));
+    int fd = -1, e = 0;
+    for (struct addrinfo *a = res; a; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0) continue;
+        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) break;
+        e = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        return mc2_err_set(err, MC2_E_IO,
+                           "cannot reach the mc2 service at %s: %s (is it running? `mc2 start`)",
+                           hostport, strerror(e ? e : ECONNREFUSED));
+    return fd;
+}
+
+int mc2_host_call(int fd, uint16_t type, const void *p, size_t n, mc2_frame *reply,
+                  int (*on_data)(void *ctx, const uint8_t *p, size_t n, mc2_err *err), void *ctx,
+                  mc2_err *err)
+{
+    if (mc2_frame_write_fd(fd, type, 0, p, n, err)) return -1;
+    for (;;) {
+        if (mc2_frame_read_fd(fd, MC2_FRAME_MAX + 64, reply, err)) return -1;
+        if (reply->type == HAPI_OK) return 0;
+        if (reply->type == HAPI_ERR) {
+            size_t l = reply->payload.len < 900 ? reply->payload.len : 900;
+            return mc2_err_set(err, MC2_E_IO, "the service says: %.*s", (int)l,
+                               (const char *)reply->payload.data);
+        }
+        if (reply->type == HAPI_DATA && on_data) {
+            if (on_data(ctx, reply->payload.data, reply->payload.len, err)) return -1;
+            continue;
+        }
+        return mc2_err_set(err, MC2_E_INPUT, "unexpected reply type %u from the service",
+                           reply->type);
+    }
+}
+
+static const char UPLOAD_CTX[] = "mc2 upload v1";
+
+/* The signed upload message. */
+static int upload_msg(const char *owner, const char *name, const uint8_t hash[32], mc2_buf *m,
+                      mc2_err *err)
+{
+    return mc2_buf_append(m, UPLOAD_CTX, sizeof UPLOAD_CTX, err) ||
+                   mc2_buf_append(m, owner, strlen(owner) + 1, err) ||
+                   mc2_buf_append(m, name, strlen(name) + 1, err) ||
+                   mc2_buf_append(m, hash, 32, err)
+               ? -1
+               : 0;
+}
+
+int mc2_upload_sign(const uint8_t sec[32], const char *owner, const char *name,
+                    const uint8_t file_hash[32], uint8_t sig[64], mc2_err *err)
+{
+    mc2_buf m = {0};
+    int rc = upload_msg(owner, name, file_hash, &m, err)
+                 ? -1
+                 : mc2_ed25519_sign(sec, m.data, m.len, sig, err);
+    mc2_buf_free(&m);
+    return rc;
+}
+
+int mc2_upload_verify(const uint8_t pub[32], const char *owner, const char *name,
+                      const uint8_t file_hash[32], const uint8_t sig[64], mc2_err *err)
+{
+    mc2_buf m = {0};
+    int rc = upload_msg(owner, name, file_hash, &m, err)
+                 ? -1
+                 : mc2_ed25519_verify(pub, m.data, m.len, sig, 64, err);
+    mc2_buf_free(&m);
+    return rc;
+}
+
+int mc2_host_upload(const char *hostport, const mc2_identity *id, const char *name,
+                    const char *path, void (*progress)(void *, uint64_t, uint64_t), void *pctx,
+                    mc2_err *err)
+{
+    int rc = -1, fd = -1, in = open(path, O_RDONLY | O_CLOEXEC);
+    mc2_buf req = {0};
+    mc2_frame reply = {0};
+    uint8_t *chunk = NULL;
+    if (in < 0) return mc2_err_set(err, MC2_E_IO, "cannot open '%s': %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(in, &st) != 0) {
+        mc2_err_set(err, MC2_E_IO, "cannot stat '%s'", path);
+        goto out;
+    }
+    /* Hash first so the signature can go with the request. */
+    uint8_t hash[32], sig[64];
+    mc2_sha256_ctx *h = mc2_sha256_new(err);
+    chunk = mc2_malloc(1 << 20);
+    if (!h || !chunk) {
+        mc2_sha256_free(h);
+        if (!chunk) mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+        goto out;
+    }
+    ssize_t r;
+    while ((r = read(in, chunk, 1 << 20)) > 0)
+        if (mc2_sha256_update(h, chunk, (size_t)r, err)) {
+            mc2_sha256_free(h);
+            goto out;
+        }
+    if (r < 0 || mc2_sha256_final(h, hash, err)) goto out;
+    if (mc2_upload_sign(id->sec, id->name, name, hash, sig, err)) goto out;
+    fd = mc2_dial(hostport, err);
+    if (fd < 0) goto out;
+    if (mc2_buf_put_lv(&req, id->name, strlen(id->name), err) ||
+        mc2_buf_put_lv(&req, name, strlen(name), err) ||
+        mc2_buf_put_u64(&req, (uint64_t)st.st_size, err) || mc2_buf_append(&req, sig, 64, err) ||
+        mc2_host_call(fd, HAPI_PUT, req.data, req.len, &reply, NULL, NULL, err))
+        goto out;
+    if (lseek(in, 0, SEEK_SET) != 0) {
+        mc2_err_set(err, MC2_E_IO, "cannot rewind '%s'", path);
+        goto out;
+    }
+    uint64_t sent = 0;
+    while ((r = read(in, chunk, 1 << 20)) > 0) {
+        if (mc2_frame_write_fd(fd, HAPI_PUT_DATA, 0, chunk, (size_t)r, err)) goto out;
+        sent += (uint64_t)r;
+        if (progress) progress(pctx, sent, (uint64_t)st.st_size);
+    }
+    if (r < 0) {
+        mc2_err_set(err, MC2_E_IO, "cannot read '%s': %s", path, strerror(errno));
+        goto out;
+    }
+    if (mc2_host_call(fd, HAPI_PUT_END, NULL, 0, &reply, NULL, NULL, err)) goto out;
+    rc = 0;
+out:
+    mc2_free(chunk);
+    mc2_buf_free(&req);
+    mc2_frame_free(&reply);
+    if (fd >= 0) close(fd);
+    close(in);
+    return rc;
+}
+
+static int append_data(void *ctx, const uint8_t *p, size_t n, mc2_err *err)
+{
+    return mc2_buf_append(ctx, p, n, err);
+}
+
+int mc2_host_download(const char *hostport, const char *object, mc2_buf *out, mc2_err *err)
+{
+    mc2_buf req = {0};
+    mc2_frame reply = {0};
+    int fd = mc2_dial(hostport, err);
+    if (fd < 0) return -1;
+    int rc = mc2_buf_put_lv(&req, object, strlen(object), err) ||
+                     mc2_host_call(fd, HAPI_GET, req.data, req.len, &reply, append_data, out, err)
+                 ? -1
+                 : 0;
+    mc2_buf_free(&req);
+    mc2_frame_free(&reply);
+    close(fd);
+    return rc;
+}
+
+/* ---- attested sessions -------------------------------------------------------------------- */
+
+static int tls_fail(mc2_err *err, const char *what)
+{
+    unsigned long e = ERR_get_error();
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    ERR_clear_error();
+    return mc2_err_set(err, MC2_E_AUTH, "%s: %s", what, e ? buf : "connection closed");
+}
+
+int mc2_esession_open(const char *hostport, const mc2_identity *id, const mc2_policy *pol,
+                      mc2_esession *s, mc2_err *err)
+{
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+    uint8_t nonce[32];
+    EVP_PKEY *key = NULL;
+    X509 *cert = NULL;
+    BIO *b = NULL;
+    mc2_buf reply = {0};
+    if (mc2_random(nonce, sizeof nonce, err)) return -1;
+    key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, id->sec, MC2_ED25519_SEC_LEN);
+    b = BIO_new_mem_buf(id->cert_pem, -1);
+    cert = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    BIO_free(b);
+    if (!key || !cert) {
+        mc2_err_set(err, MC2_E_CRYPTO, "cannot load this party's key and certificate");
+        goto fail;
+    }
+    s->ctx = mc2_tls_ctx(0, key, cert, err);
+    if (!s->ctx) goto fail;
+    s->fd = mc2_dial(hostport, err);
+    if (s->fd < 0) goto fail;
+    if (mc2_frame_write_fd(s->fd, HAPI_ENCLAVE, 0, nonce, sizeof nonce, err)) goto fail;
+    s->ssl = SSL_new(s->ctx);
+    if (!s->ssl || !SSL_set_fd(s->ssl, s->fd)) {
+        tls_fail(err, "cannot start TLS");
+        goto fail;
+    }
+    if (SSL_connect(s->ssl) != 1) {
+        tls_fail(err, "TLS handshake with the enclave failed (the service may have refused the "
+                      "session, or this party is not in the enclave's consortium policy)");
+        goto fail;
+    }
+    mc2_verifier v = mc2_policy_verifier(pol);
+    X509 *peer = SSL_get0_peer_certificate(s->ssl);
+    if (!peer) {
+        mc2_err_set(err, MC2_E_AUTH, "the enclave presented no certificate");
+        goto fail;
+    }
+    if (mc2_ratls_check(peer, nonce, pol->hash, &v, &pol->appraisal, &s->claims, err) !=
+        MC2_ATTEST_OK)
+        goto fail;
+    if (mc2_esession_call(s, EAPI_HELLO, NULL, 0, &reply, err)) goto fail;
+    if (reply.len != 32 + 8 + 32) {
+        mc2_err_set(err, MC2_E_INPUT, "malformed HELLO reply from the enclave");
+        goto fail;
+    }
+    memcpy(s->instance, reply.data, 32);
+    s->next_counter = mc2_le64_get(reply.data + 32);
+    if (memcmp(reply.data + 40, pol->hash, 32) != 0) {
+        mc2_err_set(err, MC2_E_AUTH, "the enclave runs under another consortium policy");
+        goto fail;
+    }
+    mc2_buf_free(&reply);
+    EVP_PKEY_free(key);
+    X509_free(cert);
+    return 0;
+fail:
+    mc2_buf_free(&reply);
+    EVP_PKEY_free(key);
+    X509_free(cert);
+    mc2_esession_close(s);
+    return -1;
+}
+
+int mc2_esession_call(mc2_esession *s, uint16_t type, const void *p, size_t n, mc2_buf *reply,
+                      mc2_err *err)
+{
+    mc2_buf req = {.secret = 1};
+    int rc = -1;
+    uint8_t h[MC2_FRAME_HDR];
+    if (mc2_frame_put(&req, type, 0, p, n, err)) goto out;
+    for (size_t off = 0; off < req.len;) {
+        int w =
+            SSL_write(s->ssl, req.data + off, (int)(req.len - off > 65536 ? 65536 : req.len - off));
+        if (w <= 0) {
+            tls_fail(err, "lost the enclave session");
+            goto out;
+        }
+        off += (size_t)w;
+    }
+    for (size_t got = 0; got < sizeof h;) {
+        int r = SSL_read(s->ssl, h + got, (int)(sizeof h - got));
+        if (r <= 0) {
+            tls_fail(err, "lost the enclave session");
+            goto out;
+        }
+        got += (size_t)r;
+    }
+    uint32_t len = mc2_le32_get(h);
+    uint16_t t = mc2_le16_get(h + 4);
+    if (mc2_le16_get(h + 6) != MC2_WIRE_VERSION || len > MC2_FRAME_MAX) {
+        mc2_err_set(err, MC2_E_INPUT, "malformed reply from the enclave");
+        goto out;
+    }
+    mc2_buf_reset(reply);
+    if (mc2_buf_reserve(reply, len, err)) goto out;
+    for (size_t got = 0; got < len;) {
+        int r = SSL_read(s->ssl, reply->data + got, (int)(len - got > 65536 ? 65536 : len - got));
+        if (r <= 0) {
+            tls_fail(err, "lost the enclave session");
+            goto out;
+        }
+        got += (size_t)r;
+    }
+    reply->len = len;
+    if (t == EAPI_ERR) {
+        mc2_err_set(err, MC2_E_AUTH, "the enclave refused: %.*s", (int)(len < 900 ? len : 900),
+                    (const char *)reply->data);
+        mc2_buf_reset(reply);
+        goto out;
+    }
+    if (t != EAPI_OK) {
+        mc2_err_set(err, MC2_E_INPUT, "unexpected reply type %u from the enclave", t);
+        goto out;
+    }
+    rc = 0;
+out:
+    mc2_buf_free(&req);
+    return rc;
+}
+
+void mc2_esession_close(mc2_esession *s)
+{
+    if (s->ssl) {
+        SSL_shutdown(s->ssl);
+        SSL_free(s->ssl);
+    }
+    SSL_CTX_free(s->ctx);
+    if (s->fd >= 0) close(s->fd);
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+}
+
+int mc2_esession_grant(mc2_esession *s, const mc2_identity *id, const mc2_policy *pol, mc2_err *err)
+{
+    uint8_t sig[64];
+    mc2_buf req = {.secret = 1}, reply = {0};
+    int rc = mc2_grant_sign(id->sec, pol->hash, s->instance, id->data_key, sig, err) ||
+                     mc2_buf_append(&req, id->data_key, MC2_KEY_LEN, err) ||
+                     mc2_buf_append(&req, sig, 64, err) ||
+                     mc2_esession_call(s, EAPI_GRANT, req.data, req.len, &reply, err)
+                 ? -1
+                 : 0;
+    mc2_buf_free(&req);
+    mc2_buf_free(&reply);
+    return rc;
+}

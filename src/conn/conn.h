@@ -1,0 +1,69 @@
+/* conn.h - the client's side of the wire protocols: the host API of mc2d (untrusted
+ * storage and listings) and attested sessions with the enclave (TLS 1.3 through mc2d's
+ * relay, the server's RA-TLS certificate checked against the consortium policy before
+ * anything is sent). */
+#ifndef MC2_CONN_CONN_H
+#define MC2_CONN_CONN_H
+
+#include <openssl/ssl.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "mc2/attest.h"
+#include "mc2/identity.h"
+#include "mc2/policy.h"
+#include "wire/frame.h"
+
+/* Connects to "host:port" over TCP. Returns the socket or -1. */
+int mc2_dial(const char *hostport, mc2_err *err);
+
+/* One host-API request: sends (type, payload), reads frames until HAPI_OK (whose payload is
+ * left in reply) or HAPI_ERR (turned into *err). HAPI_DATA frames before the OK are passed
+ * to on_data if given (else an error). */
+int mc2_host_call(int fd, uint16_t type, const void *p, size_t n, mc2_frame *reply,
+                  int (*on_data)(void *ctx, const uint8_t *p, size_t n, mc2_err *err), void *ctx,
+                  mc2_err *err) MC2_WUR;
+
+/* Uploads the file at path as table `name` of `owner`, signed by the owner's identity.
+ * progress (may be NULL) is called with bytes sent and total. */
+int mc2_host_upload(const char *hostport, const mc2_identity *id, const char *name,
+                    const char *path, void (*progress)(void *, uint64_t, uint64_t), void *pctx,
+                    mc2_err *err) MC2_WUR;
+
+/* Downloads object `object` ("tables/OWNER/NAME.mc2t" or "results/job-N.mc2t") into out. */
+int mc2_host_download(const char *hostport, const char *object, mc2_buf *out, mc2_err *err) MC2_WUR;
+
+/* The signature an owner puts on an upload: Ed25519 over "mc2 upload v1" || 0 || owner ||
+ * 0 || name || 0 || SHA-256 of the file. */
+int mc2_upload_sign(const uint8_t sec[32], const char *owner, const char *name,
+                    const uint8_t file_hash[32], uint8_t sig[64], mc2_err *err) MC2_WUR;
+int mc2_upload_verify(const uint8_t pub[32], const char *owner, const char *name,
+                      const uint8_t file_hash[32], const uint8_t sig[64], mc2_err *err) MC2_WUR;
+
+/* An attested session with the enclave. */
+typedef struct mc2_esession {
+    int fd;
+    SSL_CTX *ctx;
+    SSL *ssl;
+    mc2_claims claims;
+    uint8_t instance[32];
+    uint64_t next_counter;
+} mc2_esession;
+
+/* Connects through mc2d, sends a fresh nonce, completes TLS presenting the party's
+ * certificate, verifies the enclave's RA-TLS evidence against the policy (measurement or
+ * signer, product, svn, simulation) bound to the TLS key, the nonce and the policy hash, and
+ * says HELLO. On any failure nothing has been sent inside the channel. */
+int mc2_esession_open(const char *hostport, const mc2_identity *id, const mc2_policy *pol,
+                      mc2_esession *s, mc2_err *err) MC2_WUR;
+/* One enclave-API request; the EAPI_OK payload goes to reply (which may hold secrets: mark
+ * it secret), EAPI_ERR becomes *err. */
+int mc2_esession_call(mc2_esession *s, uint16_t type, const void *p, size_t n, mc2_buf *reply,
+                      mc2_err *err) MC2_WUR;
+void mc2_esession_close(mc2_esession *s);
+
+/* Grants the party's data key to the session's enclave instance. */
+int mc2_esession_grant(mc2_esession *s, const mc2_identity *id, const mc2_policy *pol,
+                       mc2_err *err) MC2_WUR;
+
+#endif

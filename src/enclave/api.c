@@ -1,0 +1,297 @@
+/* api.c - TRUSTED: the enclave API that authenticated parties call inside TLS, and the job
+ * life cycle. Every request comes from the party whose certificate opened the session;
+ * grants and approvals additionally carry that party's signature, so the enclave can show
+ * who agreed to what.
+ *
+ *   HELLO                 -> instance nonce, next counter, policy hash
+ *   GRANT {key, sig}      -> stores the party's data key (sig binds policy and instance)
+ *   SUBMIT {text, sig}    -> job id (= its counter); the submitter's signature counts as its
+ *                            approval if it owns an input
+ *   APPROVE {id, sig}     -> an input owner co-signs the exact job text
+ *   JOB {id}              -> text and public status
+ *   RESULT_KEY {id}       -> result key, only for the job's recipients, once it has run
+ * A job runs when every input owner has approved it and granted its key. */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/bytes.h"
+#include "base/hex.h"
+#include "base/log.h"
+#include "enclave/enclave.h"
+#include "wire/proto.h"
+
+static int reply_ok(mc2_buf *out, const mc2_buf *body, mc2_err *err)
+{
+    return mc2_frame_put(out, EAPI_OK, 0, body->data, body->len, err);
+}
+
+static enc_job *find_job(enclave *e, uint64_t id)
+{
+    for (size_t i = 0; i < e->njobs; i++)
+        if (e->jobs[i]->id == id) return e->jobs[i];
+    return NULL;
+}
+
+static int party_index(const enclave *e, const char *name)
+{
+    const mc2_party *p = mc2_policy_party(e->policy, name);
+    return p ? (int)(p - e->policy->parties) : -1;
+}
+
+void enc_job_publish(enclave *e, const enc_job *j)
+{
+    char line[MC2_ERR_MSG_MAX + 128];
+    static const char *states[] = {"waiting", "done", "failed"};
+    int n = snprintf(line, sizeof line, "%llu %s %s %s", (unsigned long long)j->id, j->job.kind,
+                     states[j->state], j->status);
+    mc2_err err;
+    if (enc_send(e, EIF_JOB, 0, line, (size_t)(n < 0 ? 0 : n), &err))
+        mc2_log("mc2-enclave", MC2_LOG_INFO, MC2_LOG_WARN, "cannot publish job status");
+}
+
+/* Sets the status to what the job still waits for; returns true if nothing. */
+static bool ready_to_run(enclave *e, enc_job *j)
+{
+    for (size_t i = 0; i < j->job.ninputs; i++) {
+        int p = party_index(e, j->job.inputs[i].owner);
+        if (!j->approved[p]) {
+            snprintf(j->status, sizeof j->status, "waiting for %s to approve",
+                     j->job.inputs[i].owner);
+            return false;
+        }
+        if (!e->has_key[p]) {
+            snprintf(j->status, sizeof j->status, "waiting for %s to grant its data key",
+                     j->job.inputs[i].owner);
+            return false;
+        }
+    }
+    return true;
+}
+
+void enc_jobs_advance(enclave *e)
+{
+    for (size_t i = 0; i < e->njobs; i++) {
+        enc_job *j = e->jobs[i];
+        if (j->state != JOB_WAITING) continue;
+        char before[sizeof j->status];
+        memcpy(before, j->status, sizeof before);
+        if (!ready_to_run(e, j)) {
+            if (strcmp(before, j->status) != 0) enc_job_publish(e, j);
+            continue;
+        }
+        mc2_err err;
+        mc2_err_clear(&err);
+        if (enc_run_job(e, j, &err) == 0) {
+            j->state = JOB_DONE;
+            snprintf(j->status, sizeof j->status, "result %s", j->result_name);
+        } else {
+            j->state = JOB_FAILED;
+            snprintf(j->status, sizeof j->status, "%s", err.msg);
+            mc2_wipe(j->result_key, sizeof j->result_key);
+        }
+        enc_job_publish(e, j);
+    }
+}
+
+static int api_hello(enclave *e, mc2_buf *out, mc2_err *err)
+{
+    mc2_buf b = {0};
+    int rc = mc2_buf_append(&b, e->instance, 32, err) ||
+             mc2_buf_put_u64(&b, e->next_counter, err) ||
+             mc2_buf_append(&b, e->policy->hash, 32, err) || reply_ok(out, &b, err);
+    mc2_buf_free(&b);
+    return rc ? -1 : 0;
+}
+
+static int api_grant(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, mc2_err *err)
+{
+    const uint8_t *key = mc2_rd_take(r, MC2_KEY_LEN), *sig = mc2_rd_take(r, MC2_ED25519_SIG_LEN);
+    if (r->bad || mc2_rd_left(r)) return mc2_err_set(err, MC2_E_INPUT, "malformed key grant");
+    const mc2_party *p = &e->policy->parties[s->party];
+    if (mc2_grant_verify(p->pub, e->policy->hash, e->instance, key, sig, err))
+        return mc2_err_set(err, MC2_E_AUTH,
+                           "key grant refused: the signature is not %s's over this policy and "
+                           "enclave instance",
+                           p->name);
+    memcpy(e->keys[s->party], key, MC2_KEY_LEN);
+    e->has_key[s->party] = true;
+    mc2_buf none = {0};
+    return reply_ok(out, &none, err);
+}
+
+/* Checks a parsed job against the policy and this instance. */
+static int check_job(enclave *e, const mc2_job *j, mc2_err *err)
+{
+    if (memcmp(j->policy_hash, e->policy->hash, 32) != 0)
+        return mc2_err_set(err, MC2_E_AUTH, "job refused: it names another consortium policy");
+    if (memcmp(j->instance, e->instance, 32) != 0)
+        return mc2_err_set(err, MC2_E_AUTH,
+                           "job refused: it was made for another enclave instance (replayed)");
+    if (j->counter < e->next_counter)
+        return mc2_err_set(err, MC2_E_AUTH,
+                           "job refused: counter %llu was already used (replayed job); the "
+                           "next counter is %llu",
+                           (unsigned long long)j->counter, (unsigned long long)e->next_counter);
+    if (j->counter > e->next_counter)
+        return mc2_err_set(err, MC2_E_AUTH,
+                           "job refused: counter %llu skips ahead; the next counter is %llu",
+                           (unsigned long long)j->counter, (unsigned long long)e->next_counter);
+    if (strcmp(j->kind, "rowcount") != 0)
+        return mc2_err_set(err, MC2_E_INPUT, "job refused: unknown job kind '%s' (known: rowcount)",
+                           j->kind);
+    if (j->ninputs == 0) return mc2_err_set(err, MC2_E_INPUT, "job refused: it has no inputs");
+    for (size_t i = 0; i < j->ninputs; i++)
+        if (party_index(e, j->inputs[i].owner) < 0)
+            return mc2_err_set(err, MC2_E_AUTH, "job refused: input owner '%s' is not a party",
+                               j->inputs[i].owner);
+    for (size_t i = 0; i < j->nrecipients; i++) {
+        const mc2_party *p = mc2_policy_party(e->policy, j->recipients[i]);
+        if (!p || !p->recipient)
+            return mc2_err_set(err, MC2_E_AUTH,
+                               "job refused: '%s' is not a result recipient in the policy",
+                               j->recipients[i]);
+    }
+    return 0;
+}
+
+/* Records party p's approval of job j if its signature over the text verifies. */
+static int approve(enclave *e, enc_job *j, int p, const uint8_t *sig, mc2_err *err)
+{
+    const mc2_party *pt = &e->policy->parties[p];
+    bool owner = false;
+    for (size_t i = 0; i < j->job.ninputs; i++)
+        owner |= strcmp(j->job.inputs[i].owner, pt->name) == 0;
+    if (!owner)
+        return mc2_err_set(err, MC2_E_AUTH, "approval refused: %s owns none of the job's inputs",
+                           pt->name);
+    if (mc2_job_verify(pt->pub, j->text, j->text_len, sig, err))
+        return mc2_err_set(err, MC2_E_AUTH,
+                           "approval refused: the signature is not %s's over this job's text",
+                           pt->name);
+    j->approved[p] = true;
+    return 0;
+}
+
+static int api_submit(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, mc2_err *err)
+{
+    size_t n;
+    const uint8_t *text = mc2_rd_lv(r, &n);
+    const uint8_t *sig = mc2_rd_take(r, MC2_ED25519_SIG_LEN);
+    if (r->bad || mc2_rd_left(r)) return mc2_err_set(err, MC2_E_INPUT, "malformed job submission");
+    if (e->njobs >= ENC_MAX_JOBS) return mc2_err_set(err, MC2_E_LIMIT, "too many jobs");
+    enc_job *j = mc2_calloc(1, sizeof *j);
+    if (!j) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    if (mc2_job_parse((const char *)text, n, &j->job, err)) goto fail;
+    if (check_job(e, &j->job, err)) goto fail;
+    const mc2_party *sub = &e->policy->parties[s->party];
+    if (mc2_job_verify(sub->pub, (const char *)text, n, sig, err)) {
+        mc2_err_set(err, MC2_E_AUTH, "job refused: the signature is not %s's over this text",
+                    sub->name);
+        goto fail;
+    }
+    j->text = mc2_malloc(n + 1);
+    if (!j->text) {
+        mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    memcpy(j->text, text, n);
+    j->text[n] = '\0';
+    j->text_len = n;
+    j->id = j->job.counter;
+    for (size_t i = 0; i < j->job.ninputs; i++)
+        if (strcmp(j->job.inputs[i].owner, sub->name) == 0) j->approved[s->party] = true;
+    e->next_counter++;
+    e->jobs[e->njobs++] = j;
+    (void)ready_to_run(e, j);
+    enc_job_publish(e, j);
+    mc2_buf b = {0};
+    int rc = mc2_buf_put_u64(&b, j->id, err) || reply_ok(out, &b, err) ? -1 : 0;
+    mc2_buf_free(&b);
+    return rc;
+fail:
+    mc2_job_free(&j->job);
+    mc2_free(j);
+    return -1;
+}
+
+static int api_approve(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, mc2_err *err)
+{
+    uint64_t id = mc2_rd_u64(r);
+    const uint8_t *sig = mc2_rd_take(r, MC2_ED25519_SIG_LEN);
+    if (r->bad || mc2_rd_left(r)) return mc2_err_set(err, MC2_E_INPUT, "malformed approval");
+    enc_job *j = find_job(e, id);
+    if (!j) return mc2_err_set(err, MC2_E_NOTFOUND, "no job %llu", (unsigned long long)id);
+    if (j->state != JOB_WAITING)
+        return mc2_err_set(err, MC2_E_USAGE, "job %llu has already run", (unsigned long long)id);
+    if (approve(e, j, s->party, sig, err)) return -1;
+    (void)ready_to_run(e, j);
+    mc2_buf none = {0};
+    return reply_ok(out, &none, err);
+}
+
+static int api_job(enclave *e, mc2_rd *r, mc2_buf *out, mc2_err *err)
+{
+    uint64_t id = mc2_rd_u64(r);
+    if (r->bad || mc2_rd_left(r)) return mc2_err_set(err, MC2_E_INPUT, "malformed job request");
+    enc_job *j = find_job(e, id);
+    if (!j) return mc2_err_set(err, MC2_E_NOTFOUND, "no job %llu", (unsigned long long)id);
+    static const char *states[] = {"waiting", "done", "failed"};
+    char st[MC2_ERR_MSG_MAX + 32];
+    snprintf(st, sizeof st, "%s: %s", states[j->state], j->status);
+    mc2_buf b = {0};
+    int rc = mc2_buf_put_lv(&b, j->text, j->text_len, err) ||
+                     mc2_buf_put_lv(&b, st, strlen(st), err) || reply_ok(out, &b, err)
+                 ? -1
+                 : 0;
+    mc2_buf_free(&b);
+    return rc;
+}
+
+static int api_result_key(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, mc2_err *err)
+{
+    uint64_t id = mc2_rd_u64(r);
+    if (r->bad || mc2_rd_left(r)) return mc2_err_set(err, MC2_E_INPUT, "malformed request");
+    enc_job *j = find_job(e, id);
+    if (!j) return mc2_err_set(err, MC2_E_NOTFOUND, "no job %llu", (unsigned long long)id);
+    const char *me = e->policy->parties[s->party].name;
+    bool recipient = false;
+    for (size_t i = 0; i < j->job.nrecipients; i++)
+        recipient |= strcmp(j->job.recipients[i], me) == 0;
+    if (!recipient)
+        return mc2_err_set(err, MC2_E_AUTH, "%s is not a recipient of job %llu", me,
+                           (unsigned long long)id);
+    if (j->state != JOB_DONE)
+        return mc2_err_set(err, MC2_E_USAGE, "job %llu has no result: %s", (unsigned long long)id,
+                           j->status);
+    mc2_buf b = {.secret = 1};
+    int rc = mc2_buf_append(&b, j->result_key, MC2_KEY_LEN, err) ||
+                     mc2_buf_put_lv(&b, j->result_name, strlen(j->result_name), err) ||
+                     reply_ok(out, &b, err)
+                 ? -1
+                 : 0;
+    mc2_buf_free(&b);
+    return rc;
+}
+
+int enc_api(enclave *e, enc_session *s, uint16_t type, const uint8_t *p, size_t n, mc2_buf *out,
+            mc2_err *err)
+{
+    mc2_rd r = mc2_rd_init(p, n);
+    switch (type) {
+    case EAPI_HELLO:
+        return api_hello(e, out, err);
+    case EAPI_GRANT:
+        return api_grant(e, s, &r, out, err);
+    case EAPI_SUBMIT:
+        return api_submit(e, s, &r, out, err);
+    case EAPI_APPROVE:
+        return api_approve(e, s, &r, out, err);
+    case EAPI_JOB:
+        return api_job(e, &r, out, err);
+    case EAPI_RESULT_KEY:
+        return api_result_key(e, s, &r, out, err);
+    default:
+        return mc2_err_set(err, MC2_E_INPUT, "unknown request type %u", type);
+    }
+}

@@ -1,0 +1,95 @@
+/* enclave.h - TRUSTED: the state of mc2-enclave and the functions its parts share. The
+ * enclave trusts nothing the host sends (docs/enclave-interface.md): every length, count and
+ * index is checked where it is read. Parties authenticate with their certificates inside
+ * TLS, and every key grant and job approval carries the party's signature. */
+#ifndef MC2_ENCLAVE_ENCLAVE_H
+#define MC2_ENCLAVE_ENCLAVE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "mc2/attest.h"
+#include "mc2/job.h"
+#include "mc2/policy.h"
+#include "wire/frame.h"
+#include "wire/tls.h"
+
+#define ENC_MAX_SESSIONS 64
+#define ENC_MAX_JOBS     1024
+#define ENC_MAX_PENDING  4096 /* frames queued while waiting for the host's storage reply */
+#define ENC_MAX_OBJECT   (4ull << 30)
+
+typedef struct enc_session {
+    bool used;
+    uint32_t sid;
+    mc2_tls *tls;
+    SSL_CTX *ctx;
+    bool established;
+    int party;  /* index into the policy's parties once authenticated, else -1 */
+    mc2_buf in; /* decrypted application bytes not yet framed */
+} enc_session;
+
+enum enc_job_state { JOB_WAITING, JOB_DONE, JOB_FAILED };
+
+typedef struct enc_job {
+    uint64_t id;
+    char *text;
+    size_t text_len;
+    mc2_job job;
+    bool approved[MC2_POLICY_MAX_PARTIES];
+    enum enc_job_state state;
+    char status[MC2_ERR_MSG_MAX]; /* public: what it waits for, or why it failed (no secrets) */
+    uint8_t result_key[MC2_KEY_LEN];
+    char result_name[64];
+} enc_job;
+
+typedef struct enclave {
+    int fd; /* the one channel to the host */
+    uint8_t measurement[MC2_SHA256_LEN];
+    mc2_sigstruct sigstruct;
+    uint8_t platform_sec[MC2_ED25519_SEC_LEN];
+    mc2_policy *policy;
+    uint8_t instance[32];
+    uint64_t next_counter;
+    uint64_t budget_bytes;
+    bool has_key[MC2_POLICY_MAX_PARTIES];
+    uint8_t keys[MC2_POLICY_MAX_PARTIES][MC2_KEY_LEN];
+    enc_session sessions[ENC_MAX_SESSIONS];
+    enc_job *jobs[ENC_MAX_JOBS];
+    size_t njobs;
+    uint32_t next_req;
+    mc2_frame *pending[ENC_MAX_PENDING];
+    size_t npending;
+} enclave;
+
+/* Sends a frame to the host; a failure is fatal to the enclave. */
+int enc_send(enclave *e, uint16_t type, uint32_t ch, const void *p, size_t n, mc2_err *err) MC2_WUR;
+
+/* Handles one frame from the host (sessions). Returns -1 only on a fatal error. */
+int enc_dispatch(enclave *e, mc2_frame *f, mc2_err *err) MC2_WUR;
+
+/* Storage through the host (whose answers are hostile; the caller authenticates the
+ * bytes). Reads the whole object `name` (at most ENC_MAX_OBJECT bytes) into out. */
+int enc_store_read(enclave *e, const char *name, mc2_buf *out, mc2_err *err) MC2_WUR;
+/* Writes object `name` atomically (the host commits it after the last chunk). */
+int enc_store_put(enclave *e, const char *name, const uint8_t *p, size_t n, mc2_err *err) MC2_WUR;
+
+/* Enclave API requests from an authenticated party; appends the reply frame to out. */
+int enc_api(enclave *e, enc_session *s, uint16_t type, const uint8_t *p, size_t n, mc2_buf *out,
+            mc2_err *err) MC2_WUR;
+
+/* Runs every job whose approvals and keys are complete. */
+void enc_jobs_advance(enclave *e);
+
+/* Publishes a job's public status to the host (for `mc2 jobs`). */
+void enc_job_publish(enclave *e, const enc_job *j);
+
+/* Installs the system-call filter: after this the process can only compute and talk over
+ * its channel (no files, no sockets, no exec). */
+int enc_sandbox(int channel_fd, mc2_err *err) MC2_WUR;
+
+/* The built-in job kinds (jobs_builtin.c). Fills j->result_* on success. */
+int enc_run_job(enclave *e, enc_job *j, mc2_err *err) MC2_WUR;
+
+#endif

@@ -1,0 +1,195 @@
+/* session.c - TRUSTED: client sessions. The host relays TLS bytes; the enclave terminates
+ * TLS 1.3 with a fresh RA-TLS certificate per session, whose evidence binds the client's
+ * nonce and the consortium policy hash. The client authenticates with its party
+ * certificate, which must be one of the policy's parties.
+ *
+ *   client            host                 enclave
+ *   HAPI_ENCLAVE{nonce} -> OPEN{sid, nonce} -> new key, cert(evidence(key, nonce, policy))
+ *   TLS ClientHello  -> DATA{sid}          -> TLS ... <- OUT{sid}  (relayed both ways)
+ *   after the handshake: party = policy party with the client's certificate key, else END
+ *   enclave API frames inside TLS (api.c)
+ */
+#include <openssl/evp.h>
+#include <string.h>
+
+#include "attest/ratls.h"
+#include "base/alloc.h"
+#include "base/log.h"
+#include "enclave/enclave.h"
+#include "wire/proto.h"
+
+static enc_session *find(enclave *e, uint32_t sid)
+{
+    for (size_t i = 0; i < ENC_MAX_SESSIONS; i++)
+        if (e->sessions[i].used && e->sessions[i].sid == sid) return &e->sessions[i];
+    return NULL;
+}
+
+static void drop(enc_session *s)
+{
+    mc2_tls_free(s->tls);
+    SSL_CTX_free(s->ctx);
+    mc2_buf_free(&s->in);
+    memset(s, 0, sizeof *s);
+}
+
+/* Ends a session: tells the host to close the client's connection. */
+static int end_session(enclave *e, enc_session *s, const char *why, mc2_err *err)
+{
+    mc2_log("mc2-enclave", MC2_LOG_INFO, MC2_LOG_INFO, "session %u closed: %s", s->sid, why);
+    uint32_t sid = s->sid;
+    drop(s);
+    return enc_send(e, EIF_END, sid, NULL, 0, err);
+}
+
+/* The sim attester: evidence signed with the simulated platform key. */
+static int sim_evidence(void *ctx, const uint8_t rd[MC2_REPORT_DATA_LEN], uint8_t **ev, size_t *n,
+                        mc2_err *err)
+{
+    enclave *e = ctx;
+    mc2_claims c = {0};
+    memcpy(c.measurement, e->measurement, 32);
+    mc2_signer_id(e->sigstruct.signer_pub, c.signer);
+    c.product_id = e->sigstruct.product_id;
+    c.svn = e->sigstruct.svn;
+    c.simulation = true;
+    memcpy(c.report_data, rd, MC2_REPORT_DATA_LEN);
+    return mc2_evidence_sim_create(&c, e->platform_sec, ev, n, err);
+}
+
+static int open_session(enclave *e, uint32_t sid, const mc2_buf *p, mc2_err *err)
+{
+    if (p->len != 32 || find(e, sid))
+        return enc_send(e, EIF_END, sid, NULL, 0, err); /* malformed or duplicate: refuse */
+    enc_session *s = NULL;
+    for (size_t i = 0; i < ENC_MAX_SESSIONS && !s; i++)
+        if (!e->sessions[i].used) s = &e->sessions[i];
+    if (!s) return enc_send(e, EIF_END, sid, NULL, 0, err);
+    EVP_PKEY *key = NULL;
+    X509 *cert = NULL;
+    mc2_err e2;
+    if (mc2_ratls_make(p->data, e->policy->hash, sim_evidence, e, &key, &cert, &e2) == 0)
+        s->ctx = mc2_tls_ctx(1, key, cert, &e2);
+    EVP_PKEY_free(key);
+    X509_free(cert);
+    if (s->ctx) s->tls = mc2_tls_new(s->ctx, 1, &e2);
+    if (!s->tls) {
+        SSL_CTX_free(s->ctx);
+        s->ctx = NULL;
+        mc2_log("mc2-enclave", MC2_LOG_INFO, MC2_LOG_WARN, "cannot open a session: %s", e2.msg);
+        return enc_send(e, EIF_END, sid, NULL, 0, err);
+    }
+    s->used = true;
+    s->sid = sid;
+    s->party = -1;
+    return 0;
+}
+
+/* Sends whatever TLS produced to the client. */
+static int flush(enclave *e, enc_session *s, mc2_err *err)
+{
+    mc2_buf out = {0};
+    int rc = mc2_tls_drain(s->tls, &out, err);
+    if (rc == 0 && out.len) rc = enc_send(e, EIF_OUT, s->sid, out.data, out.len, err);
+    mc2_buf_free(&out);
+    return rc;
+}
+
+/* Identifies the client by its certificate's key. */
+static int authenticate(enclave *e, enc_session *s)
+{
+    X509 *peer = mc2_tls_peer(s->tls);
+    EVP_PKEY *pk = peer ? X509_get0_pubkey(peer) : NULL;
+    uint8_t pub[MC2_ED25519_PUB_LEN];
+    size_t len = sizeof pub;
+    if (!pk || EVP_PKEY_get_base_id(pk) != EVP_PKEY_ED25519 ||
+        !EVP_PKEY_get_raw_public_key(pk, pub, &len) || len != sizeof pub)
+        return -1;
+    const mc2_party *pt = mc2_policy_party_by_key(e->policy, pub);
+    if (!pt) return -1;
+    s->party = (int)(pt - e->policy->parties);
+    return 0;
+}
+
+/* Handles the client's decrypted bytes: complete enclave API frames, each answered. */
+static int serve(enclave *e, enc_session *s, mc2_err *err)
+{
+    size_t off = 0;
+    mc2_frame f = {0};
+    int rc = 0;
+    for (;;) {
+        long used = mc2_frame_parse(s->in.data + off, s->in.len - off, MC2_FRAME_MAX, &f, err);
+        if (used == 0) break;
+        if (used < 0) {
+            rc = -2;
+            break;
+        }
+        off += (size_t)used;
+        mc2_buf reply = {.secret = 1};
+        mc2_err aerr;
+        mc2_err_clear(&aerr);
+        if (enc_api(e, s, f.type, f.payload.data, f.payload.len, &reply, &aerr)) {
+            mc2_buf_reset(&reply);
+            if (mc2_frame_put(&reply, EAPI_ERR, f.channel, aerr.msg, strlen(aerr.msg), err))
+                rc = -1;
+        }
+        if (rc == 0 && mc2_tls_write(s->tls, reply.data, reply.len, err)) rc = -2;
+        mc2_buf_free(&reply);
+        if (rc) break;
+    }
+    mc2_frame_free(&f);
+    if (off) {
+        memmove(s->in.data, s->in.data + off, s->in.len - off);
+        s->in.len -= off;
+    }
+    return rc;
+}
+
+static int session_data(enclave *e, enc_session *s, const mc2_buf *p, mc2_err *err)
+{
+    mc2_err terr;
+    if (mc2_tls_feed(s->tls, p->data, p->len, &terr)) return end_session(e, s, terr.msg, err);
+    if (!s->established) {
+        int h = mc2_tls_handshake(s->tls, &terr);
+        if (flush(e, s, err)) return -1;
+        if (h < 0) return end_session(e, s, terr.msg, err);
+        if (h == 0) return 0;
+        s->established = true;
+        if (authenticate(e, s))
+            return end_session(e, s, "client certificate is not a party of the policy", err);
+    }
+    int closed = 0;
+    if (mc2_tls_read(s->tls, &s->in, &closed, &terr) < 0) return end_session(e, s, terr.msg, err);
+    if (s->in.len > MC2_FRAME_MAX + MC2_FRAME_HDR)
+        return end_session(e, s, "client sent an oversized request", err);
+    int r = serve(e, s, &terr);
+    if (r == -1) return -1;
+    if (flush(e, s, err)) return -1;
+    if (r == -2) return end_session(e, s, terr.msg, err);
+    if (closed) return end_session(e, s, "client closed the session", err);
+    enc_jobs_advance(e);
+    return 0;
+}
+
+int enc_dispatch(enclave *e, mc2_frame *f, mc2_err *err)
+{
+    enc_session *s;
+    switch (f->type) {
+    case EIF_OPEN:
+        return open_session(e, f->channel, &f->payload, err);
+    case EIF_DATA:
+        s = find(e, f->channel);
+        return s ? session_data(e, s, &f->payload, err) : 0;
+    case EIF_CLOSE:
+        s = find(e, f->channel);
+        if (s) drop(s);
+        return 0;
+    case EIF_STORE_REPLY:
+        return 0; /* a reply nobody waits for: ignore */
+    default:
+        /* Unknown message types are refused, not fatal: the host controls this channel. */
+        mc2_log("mc2-enclave", MC2_LOG_INFO, MC2_LOG_WARN, "ignoring host message type %u",
+                f->type);
+        return 0;
+    }
+}

@@ -1,0 +1,172 @@
+/* launch.c - UNTRUSTED: start the sim enclave as a child process. */
+#include "host/launch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/bytes.h"
+#include "base/file.h"
+#include "base/hex.h"
+#include "wire/frame.h"
+#include "wire/proto.h"
+
+int mc2_enclave_check(const char *path, mc2_sigstruct *ss, mc2_err *err)
+{
+    uint8_t m[MC2_SHA256_LEN];
+    char sig_path[4096];
+    mc2_buf b = {0};
+    snprintf(sig_path, sizeof sig_path, "%s.sig", path);
+    if (mc2_measure_file(path, m, err)) return -1;
+    if (mc2_file_read_all(sig_path, 4096, &b, err)) {
+        mc2_err_prefix(err, "enclave signature: ");
+        return -1;
+    }
+    int rc = mc2_sigstruct_decode(b.data, b.len, ss, err);
+    mc2_buf_free(&b);
+    if (rc || mc2_sigstruct_verify(ss, err)) {
+        mc2_err_prefix(err, "refusing to start the enclave '%s': ", path);
+        return -1;
+    }
+    if (memcmp(ss->measurement, m, sizeof m) != 0)
+        return mc2_err_set(err, MC2_E_AUTH,
+                           "refusing to start the enclave '%s': its signature is for another "
+                           "build (measurement differs); sign it with `mc2 enclave sign`",
+                           path);
+    return 0;
+}
+
+int mc2_enclave_launch(const char *path, const char *policy, size_t policy_len,
+                       const uint8_t platform_sec[MC2_ED25519_SEC_LEN], uint32_t budget_mb,
+                       mc2_enclave_proc *out, mc2_err *err)
+{
+    mc2_sigstruct ss;
+    memset(out, 0, sizeof *out);
+    out->fd = -1;
+    if (mc2_enclave_check(path, &ss, err)) return -1;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return mc2_err_set(err, MC2_E_IO, "socketpair: %s", strerror(errno));
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return mc2_err_set(err, MC2_E_IO, "fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        /* Child: fd 0 = /dev/null, 1 and 2 = our stderr (the service log), 3 = channel. */
+        int null = open("/dev/null", O_RDONLY);
+        if (null < 0 || dup2(null, 0) < 0 || dup2(2, 1) < 0 || dup2(sv[1], 3) < 0) _exit(127);
+        for (int fd = 4; fd < 1024; fd++) close(fd);
+        char *argv[] = {(char *)path, NULL};
+        char *envp[] = {NULL};
+        execve(path, argv, envp);
+        _exit(127);
+    }
+    close(sv[1]);
+    out->pid = pid;
+    out->fd = sv[0];
+    mc2_buf init = {.secret = 1};
+    mc2_frame f = {0};
+    uint8_t ssb[MC2_SIGSTRUCT_LEN];
+    mc2_sigstruct_encode(&ss, ssb);
+    int rc = -1;
+    if (mc2_buf_put_u32(&init, budget_mb, err) || mc2_buf_put_lv(&init, policy, policy_len, err) ||
+        mc2_buf_put_lv(&init, ssb, sizeof ssb, err) ||
+        mc2_buf_put_lv(&init, platform_sec, MC2_ED25519_SEC_LEN, err) ||
+        mc2_frame_write_fd(out->fd, EIF_INIT, 0, init.data, init.len, err))
+        goto out;
+    struct pollfd p = {out->fd, POLLIN, 0};
+    if (poll(&p, 1, 10000) <= 0) {
+        mc2_err_set(err, MC2_E_IO, "the enclave did not become ready within 10 s");
+        goto out;
+    }
+    if (mc2_frame_read_fd(out->fd, 1 << 16, &f, err)) {
+        mc2_err_prefix(err, "the enclave failed to start: ");
+        goto out;
+    }
+    if (f.type == EIF_FATAL) {
+        mc2_err_set(err, MC2_E_INTERNAL, "the enclave failed to start: %.*s",
+                    (int)(f.payload.len < 800 ? f.payload.len : 800), (const char *)f.payload.data);
+        goto out;
+    }
+    if (f.type != EIF_READY || f.payload.len != 69) {
+        mc2_err_set(err, MC2_E_INPUT, "the enclave sent an unexpected first message");
+        goto out;
+    }
+    memcpy(out->measurement, f.payload.data, 32);
+    memcpy(out->signer, f.payload.data + 32, 32);
+    out->product_id = mc2_le16_get(f.payload.data + 64);
+    out->svn = mc2_le16_get(f.payload.data + 66);
+    rc = 0;
+out:
+    mc2_buf_free(&init);
+    mc2_frame_free(&f);
+    if (rc) mc2_enclave_stop(out);
+    return rc;
+}
+
+void mc2_enclave_stop(mc2_enclave_proc *p)
+{
+    if (p->fd >= 0) close(p->fd);
+    p->fd = -1;
+    if (p->pid <= 0) return;
+    for (int i = 0; i < 200; i++) {
+        if (waitpid(p->pid, NULL, WNOHANG) == p->pid) {
+            p->pid = 0;
+            return;
+        }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    kill(p->pid, SIGKILL);
+    waitpid(p->pid, NULL, 0);
+    p->pid = 0;
+}
+
+int mc2_sim_platform_key(const char *state_dir, uint8_t sec[MC2_ED25519_SEC_LEN],
+                         uint8_t pub[MC2_ED25519_PUB_LEN], mc2_err *err)
+{
+    char *path = mc2_path_join(state_dir, "platform.key");
+    char *pub_path = mc2_path_join(state_dir, "platform.pub");
+    mc2_buf b = {.secret = 1};
+    int rc = -1;
+    if (!path || !pub_path) {
+        mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+        goto out;
+    }
+    if (mc2_file_read_all(path, 1024, &b, err) == 0) {
+        while (b.len && (b.data[b.len - 1] == '\n')) b.len--;
+        if (mc2_buf_append(&b, "", 1, err)) goto out;
+        if (mc2_hex_decode((const char *)b.data, sec, MC2_ED25519_SEC_LEN) != 0) {
+            mc2_err_set(err, MC2_E_INPUT, "'%s' is not a platform key", path);
+            goto out;
+        }
+        rc = mc2_ed25519_public(sec, pub, err);
+        goto out;
+    }
+    if (err->code != MC2_E_NOTFOUND) goto out;
+    char hex[2 * MC2_ED25519_SEC_LEN + 2];
+    if (mc2_mkdir(state_dir, 0700, err) || mc2_ed25519_keygen(pub, sec, err)) goto out;
+    mc2_hex_encode(sec, MC2_ED25519_SEC_LEN, hex);
+    strcat(hex, "\n");
+    rc = mc2_file_write_atomic(path, hex, strlen(hex), 0600, 1, err);
+    mc2_wipe(hex, sizeof hex);
+    if (rc) goto out;
+    mc2_hex_encode(pub, MC2_ED25519_PUB_LEN, hex);
+    strcat(hex, "\n");
+    rc = mc2_file_write_atomic(pub_path, hex, strlen(hex), 0644, 0, err);
+out:
+    mc2_buf_free(&b);
+    mc2_free(path);
+    mc2_free(pub_path);
+    return rc;
+}

@@ -1,0 +1,41 @@
+/* launch.h - UNTRUSTED: starting mc2-enclave with the sim backend. The host checks the
+ * enclave's signature (sigstruct) before starting it, gives it exactly one channel (fd 3)
+ * and an empty environment, and waits for READY. */
+#ifndef MC2_HOST_LAUNCH_H
+#define MC2_HOST_LAUNCH_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "mc2/attest.h"
+#include "mc2/err.h"
+
+typedef struct mc2_enclave_proc {
+    pid_t pid;
+    int fd; /* the host end of the channel */
+    uint8_t measurement[MC2_SHA256_LEN];
+    uint8_t signer[MC2_SHA256_LEN];
+    uint16_t product_id, svn;
+} mc2_enclave_proc;
+
+/* Measures the binary at path, verifies path.sig (refusing an enclave whose signature does
+ * not verify or is for another build), starts it, sends INIT and waits up to 10 s for READY.
+ * budget_mb is the enclave's memory budget. */
+int mc2_enclave_launch(const char *path, const char *policy, size_t policy_len,
+                       const uint8_t platform_sec[MC2_ED25519_SEC_LEN], uint32_t budget_mb,
+                       mc2_enclave_proc *out, mc2_err *err) MC2_WUR;
+
+/* Closes the channel and reaps the process (SIGKILL after 2 s). */
+void mc2_enclave_stop(mc2_enclave_proc *p);
+
+/* Loads path.sig next to an enclave binary and checks it against the binary. */
+int mc2_enclave_check(const char *path, mc2_sigstruct *ss, mc2_err *err) MC2_WUR;
+
+/* The simulated platform's key for a service state directory: loads STATE/platform.key,
+ * creating it (mode 0600, and platform.pub beside it) if missing. This key is the sim
+ * backend's stand-in for a TEE vendor's hardware key: whoever runs the host has it, which is
+ * why simulated evidence protects nothing. */
+int mc2_sim_platform_key(const char *state_dir, uint8_t sec[MC2_ED25519_SEC_LEN],
+                         uint8_t pub[MC2_ED25519_PUB_LEN], mc2_err *err) MC2_WUR;
+
+#endif

@@ -1,0 +1,172 @@
+/* main.c - UNTRUSTED: mc2d's start-up: lock the state directory, recover the store, start
+ * the enclave, listen, and tell whoever started us (--ready-fd) that we are ready or why we
+ * are not. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/file.h"
+#include "server/server.h"
+#include "wire/frame.h"
+
+static const char HELP[] =
+    "usage: mc2d --dir STATE --policy FILE [--listen HOST:PORT] [--enclave PATH]\n"
+    "            [--budget-mb N] [--ready-fd N]\n\n"
+    "The untrusted mc2 host service: stores ciphertext, relays client sessions to the\n"
+    "enclave and answers its storage requests. Normally started by `mc2 start`.\n";
+
+static int listen_on(const char *hostport, mc2_err *err)
+{
+    char host[256];
+    const char *colon = strrchr(hostport, ':');
+    if (!colon || (size_t)(colon - hostport) >= sizeof host)
+        return mc2_err_set(err, MC2_E_USAGE, "--listen wants HOST:PORT, not '%s'", hostport);
+    memcpy(host, hostport, (size_t)(colon - hostport));
+    host[colon - hostport] = '\0';
+    struct addrinfo hints = {0}, *res;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    int g = getaddrinfo(host, colon + 1, &hints, &res);
+    if (g != 0)
+        return mc2_err_set(err, MC2_E_USAGE, "cannot resolve '%s': %s", hostport, gai_strerror(g));
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 64) != 0) {
+        int e = errno;
+        if (fd >= 0) close(fd);
+        freeaddrinfo(res);
+        return mc2_err_set(err, MC2_E_IO, "cannot listen on %s: %s%s", hostport, strerror(e),
+                           e == EADDRINUSE ? " (another service uses that port: stop it, or "
+                                             "choose another with --port)"
+                                           : "");
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+/* The enclave binary beside our own executable. */
+static char *default_enclave(void)
+{
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return NULL;
+    self[n] = '\0';
+    return mc2_path_join(dirname(self), "mc2-enclave");
+}
+
+static void tell(int fd, const char *msg)
+{
+    if (fd < 0) return;
+    mc2_err err;
+    if (mc2_write_all(fd, msg, strlen(msg), &err)) { /* the starter is gone */
+    }
+    close(fd);
+}
+
+int main(int argc, char **argv)
+{
+    static server s;
+    static const struct option opts[] = {{"dir", required_argument, 0, 'd'},
+                                         {"policy", required_argument, 0, 'p'},
+                                         {"listen", required_argument, 0, 'l'},
+                                         {"enclave", required_argument, 0, 'e'},
+                                         {"budget-mb", required_argument, 0, 'b'},
+                                         {"ready-fd", required_argument, 0, 'r'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *policy_path = NULL, *listen_addr = "127.0.0.1:7350";
+    char *enclave_path = NULL;
+    unsigned long budget = 4096;
+    int ready_fd = -1, c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            s.state = optarg;
+            break;
+        case 'p':
+            policy_path = optarg;
+            break;
+        case 'l':
+            listen_addr = optarg;
+            break;
+        case 'e':
+            enclave_path = mc2_strdup(optarg);
+            break;
+        case 'b':
+            budget = strtoul(optarg, NULL, 10);
+            break;
+        case 'r':
+            ready_fd = atoi(optarg);
+            break;
+        case 'h':
+            fputs(HELP, stdout);
+            return 0;
+        default:
+            fputs(HELP, stderr);
+            return 2;
+        }
+    }
+    if (!s.state || !policy_path || budget == 0 || budget > (1u << 20)) {
+        fputs(HELP, stderr);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    mc2_err err;
+    mc2_err_clear(&err);
+    mc2_buf pol = {0};
+    char msg[MC2_ERR_MSG_MAX + 16];
+    uint8_t psec[32], ppub[32];
+    if (!enclave_path) enclave_path = default_enclave();
+    char *lock = mc2_path_join(s.state, "mc2d.lock");
+    s.store = mc2_path_join(s.state, "store");
+    char *tables = s.store ? mc2_path_join(s.store, "tables") : NULL;
+    if (!enclave_path || !lock || !tables) {
+        mc2_err_set(&err, MC2_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    if (mc2_mkdir(s.state, 0700, &err) || mc2_mkdir(s.store, 0700, &err) ||
+        mc2_mkdir(tables, 0700, &err))
+        goto fail;
+    int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) != 0) {
+        mc2_err_set(&err, MC2_E_EXISTS, "another mc2d already uses %s", s.state);
+        goto fail;
+    }
+    srv_store_recover(&s);
+    if (mc2_file_read_all(policy_path, 1 << 20, &pol, &err) ||
+        mc2_policy_parse(policy_path, (const char *)pol.data, pol.len, &s.policy, &err) ||
+        mc2_sim_platform_key(s.state, psec, ppub, &err))
+        goto fail;
+    s.listen_fd = listen_on(listen_addr, &err);
+    if (s.listen_fd < 0) goto fail;
+    if (mc2_enclave_launch(enclave_path, (const char *)pol.data, pol.len, psec, (uint32_t)budget,
+                           &s.enclave, &err))
+        goto fail;
+    mc2_wipe(psec, sizeof psec);
+    fprintf(stderr,
+            "mc2d: listening on %s, enclave pid %d (sim backend: SIMULATION, no "
+            "hardware protection)\n",
+            listen_addr, (int)s.enclave.pid);
+    snprintf(msg, sizeof msg, "ok %d\n", (int)getpid());
+    tell(ready_fd, msg);
+    int rc = srv_run(&s, &err);
+    fprintf(stderr, "mc2d: stopping: %s\n", err.msg);
+    mc2_enclave_stop(&s.enclave);
+    return rc ? 1 : 0;
+fail:
+    mc2_wipe(psec, sizeof psec);
+    fprintf(stderr, "mc2d: %s\n", err.msg);
+    snprintf(msg, sizeof msg, "error %s\n", err.msg);
+    tell(ready_fd, msg);
+    return 1;
+}

@@ -1,0 +1,121 @@
+/* store.c - UNTRUSTED: mc2d's object store on the local file system. Objects are written
+ * atomically (temporary file, fsync, rename), so a crash never leaves a partial object
+ * under a real name; leftovers are removed at start-up. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/bytes.h"
+#include "base/hex.h"
+#include "mc2/job.h"
+#include "mc2/table.h"
+#include "server/server.h"
+
+char *srv_object_path(const server *s, const char *name, mc2_err *err)
+{
+    char owner[65], table[140];
+    unsigned long long job;
+    char tail[8];
+    size_t n = strlen(name);
+    if (n > 300) goto bad;
+    if (sscanf(name, "results/job-%llu.mc2%7s", &job, tail) == 2 && strcmp(tail, "t") == 0) {
+        char want[64];
+        snprintf(want, sizeof want, "results/job-%llu.mc2t", job);
+        if (strcmp(want, name) != 0) goto bad;
+    } else {
+        const char *a = strchr(name, '/'), *b = a ? strchr(a + 1, '/') : NULL;
+        if (strncmp(name, "tables/", 7) != 0 || !b || strchr(b + 1, '/')) goto bad;
+        size_t ol = (size_t)(b - a - 1), tl = strlen(b + 1);
+        if (ol == 0 || ol >= sizeof owner || tl <= 5 || tl - 5 >= sizeof table ||
+            strcmp(b + 1 + tl - 5, ".mc2t") != 0)
+            goto bad;
+        memcpy(owner, a + 1, ol);
+        owner[ol] = '\0';
+        memcpy(table, b + 1, tl - 5);
+        table[tl - 5] = '\0';
+        if (mc2_name_check(owner, NULL) || mc2_table_name_check(table, NULL)) goto bad;
+    }
+    char *p = mc2_path_join(s->store, name);
+    if (!p) mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    return p;
+bad:
+    mc2_err_set(err, MC2_E_USAGE, "invalid object name '%.80s'", name);
+    return NULL;
+}
+
+/* Removes ".*.tmp-*" files in dir. */
+static void clean_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' && strstr(e->d_name, ".tmp-")) {
+            char *p = mc2_path_join(dir, e->d_name);
+            if (p) {
+                fprintf(stderr, "mc2d: removing an unfinished upload: %s\n", p);
+                unlink(p);
+            }
+            mc2_free(p);
+        }
+    }
+    closedir(d);
+}
+
+void srv_store_recover(server *s)
+{
+    char *tables = mc2_path_join(s->store, "tables"), *results = mc2_path_join(s->store, "results");
+    if (results) clean_dir(results);
+    DIR *d = tables ? opendir(tables) : NULL;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        char *p = mc2_path_join(tables, e->d_name);
+        if (p) clean_dir(p);
+        mc2_free(p);
+    }
+    if (d) closedir(d);
+    mc2_free(tables);
+    mc2_free(results);
+}
+
+int srv_list_tables(server *s, mc2_buf *out, mc2_err *err)
+{
+    char *tables = mc2_path_join(s->store, "tables");
+    DIR *d = tables ? opendir(tables) : NULL;
+    struct dirent *e;
+    int rc = 0;
+    while (d && rc == 0 && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        char *od = mc2_path_join(tables, e->d_name);
+        DIR *d2 = od ? opendir(od) : NULL;
+        struct dirent *f;
+        while (d2 && rc == 0 && (f = readdir(d2)) != NULL) {
+            size_t l = strlen(f->d_name);
+            if (f->d_name[0] == '.' || l <= 5 || strcmp(f->d_name + l - 5, ".mc2t") != 0) continue;
+            char *p = mc2_path_join(od, f->d_name);
+            int fd = p ? open(p, O_RDONLY | O_CLOEXEC) : -1;
+            uint8_t pre[MC2_TFILE_PREFIX_LEN];
+            off_t size = fd >= 0 ? lseek(fd, 0, SEEK_END) : -1;
+            if (fd >= 0 && pread(fd, pre, sizeof pre, 0) == (ssize_t)sizeof pre &&
+                memcmp(pre, "MC2T", 4) == 0) {
+                char id[33];
+                mc2_hex_encode(pre + 8, 16, id);
+                rc =
+                    mc2_buf_printf(out, err, "%s/%.*s %s %llu %llu %lld\n", e->d_name, (int)(l - 5),
+                                   f->d_name, id, (unsigned long long)mc2_le64_get(pre + 24),
+                                   (unsigned long long)mc2_le64_get(pre + 32), (long long)size);
+            }
+            if (fd >= 0) close(fd);
+            mc2_free(p);
+        }
+        if (d2) closedir(d2);
+        mc2_free(od);
+    }
+    if (d) closedir(d);
+    mc2_free(tables);
+    return rc;
+}
