@@ -13,14 +13,14 @@
 extern "C" {
 #endif
 
-#define MC2_KEY_LEN 32   /* AES-256 and HKDF output keys */
-#define MC2_NONCE_LEN 12 /* AES-GCM nonce */
-#define MC2_TAG_LEN 16   /* AES-GCM tag */
-#define MC2_SHA256_LEN 32
+#define MC2_KEY_LEN         32 /* AES-256 and HKDF output keys */
+#define MC2_NONCE_LEN       12 /* AES-GCM nonce */
+#define MC2_TAG_LEN         16 /* AES-GCM tag */
+#define MC2_SHA256_LEN      32
 #define MC2_ED25519_PUB_LEN 32
 #define MC2_ED25519_SEC_LEN 32 /* the seed */
 #define MC2_ED25519_SIG_LEN 64
-#define MC2_X25519_LEN 32
+#define MC2_X25519_LEN      32
 
 /* ---- AES-256-GCM ------------------------------------------------------------------------ */
 
@@ -46,7 +46,8 @@ int mc2_aead_open(mc2_aead *a, const uint8_t nonce[MC2_NONCE_LEN], const uint8_t
                   size_t aad_len, const uint8_t *ct, size_t n, const uint8_t tag[MC2_TAG_LEN],
                   uint8_t *pt, mc2_err *err) MC2_WUR;
 
-/* General AES-GCM (any key size OpenSSL supports: 16, 24, 32 bytes; IV of 1..2^16 bytes;
+/* General AES-GCM (any key size OpenSSL supports: 16, 24, 32 bytes; IV of 1..128 bytes,
+ * the most OpenSSL 3.0 accepts (longer: MC2_E_LIMIT, empty: MC2_E_USAGE);
  * tag of 4..16 bytes), one shot. For test vectors and interop; mc2's formats use the
  * fixed-size calls above. open returns MC2_E_AUTH on tag mismatch and wipes pt. */
 int mc2_gcm_seal_ex(const uint8_t *key, size_t key_len, const uint8_t *iv, size_t iv_len,
@@ -70,7 +71,7 @@ int mc2_sha256_final(mc2_sha256_ctx *c, uint8_t out[MC2_SHA256_LEN], mc2_err *er
 void mc2_sha256_free(mc2_sha256_ctx *c);
 
 /* HKDF-SHA256 (RFC 5869): extract with salt (may be empty), expand with info to out_len
- * bytes (1..255*32). */
+ * bytes (1..255*32). info is at most 1024 bytes (OpenSSL 3.0's limit; MC2_E_LIMIT beyond). */
 int mc2_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
                     const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len,
                     mc2_err *err) MC2_WUR;

@@ -1,5 +1,7 @@
 /* file.c - atomic file writes and bounded reads. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "base/file.h"
 
 #include <errno.h>
