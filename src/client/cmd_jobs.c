@@ -296,13 +296,8 @@ int cmd_submit(int argc, char **argv)
     mc2_job j;
     memset(&j, 0, sizeof j);
     char *text = NULL;
-    size_t len = 0;
-    mc2_buf req = {0}, reply = {0};
     int rc = CLI_FAIL;
     if (cli_session_open(&cs, home, service, policy, &err)) return cli_fail(&err);
-    memcpy(j.policy_hash, cs.policy->hash, 32);
-    memcpy(j.instance, cs.es.instance, 32);
-    j.counter = cs.es.next_counter;
     snprintf(j.kind, sizeof j.kind, "%s", kind);
     for (size_t i = 0; i < ni; i++) {
         mc2_job_input *in = &j.inputs[j.ninputs++];
@@ -327,19 +322,11 @@ int cmd_submit(int argc, char **argv)
         snprintf(key, sizeof key, "%.*s", (int)(eq - params[i]), params[i]);
         if (mc2_job_add_param(&j, key, eq + 1, &err)) goto fail;
     }
-    uint8_t sig[64];
-    if (mc2_job_format(&j, &text, &len, &err) || mc2_job_sign(cs.id.sec, text, len, sig, &err))
-        goto fail;
+    uint64_t jid;
     if (owns_input(&j, cs.id.name) && mc2_esession_grant(&cs.es, &cs.id, cs.policy, &err))
         goto fail;
-    if (mc2_buf_put_lv(&req, text, len, &err) || mc2_buf_append(&req, sig, 64, &err) ||
-        mc2_esession_call(&cs.es, EAPI_SUBMIT, req.data, req.len, &reply, &err))
-        goto fail;
-    if (reply.len != 8) {
-        mc2_err_set(&err, MC2_E_INPUT, "malformed reply");
-        goto fail;
-    }
-    printf("submitted job %llu:\n%s", (unsigned long long)mc2_le64_get(reply.data), text);
+    if (mc2_job_submit(&cs.es, &cs.id, cs.policy, &j, &jid, &text, &err)) goto fail;
+    printf("submitted job %llu:\n%s", (unsigned long long)jid, text);
     rc = CLI_OK;
     goto out;
 fail:
@@ -347,8 +334,6 @@ fail:
 out:
     mc2_free(text);
     mc2_job_free(&j);
-    mc2_buf_free(&req);
-    mc2_buf_free(&reply);
     cli_session_close(&cs);
     return rc;
 }

@@ -251,15 +251,14 @@ int mc2_esession_open(const char *hostport, const mc2_identity *id, const mc2_po
     if (mc2_ratls_check(peer, nonce, pol->hash, &v, &pol->appraisal, &s->claims, err) !=
         MC2_ATTEST_OK)
         goto fail;
-    if (mc2_esession_call(s, EAPI_HELLO, NULL, 0, &reply, err)) goto fail;
-    if (reply.len != 32 + 8 + 32) {
-        mc2_err_set(err, MC2_E_INPUT, "malformed HELLO reply from the enclave");
-        goto fail;
-    }
-    memcpy(s->instance, reply.data, 32);
-    s->next_counter = mc2_le64_get(reply.data + 32);
-    if (memcmp(reply.data + 40, pol->hash, 32) != 0) {
-        mc2_err_set(err, MC2_E_AUTH, "the enclave runs under another consortium policy");
+    if (mc2_esession_hello(s, pol, err)) {
+        if (err->code == MC2_E_AUTH && strstr(err->msg, "lost the enclave session"))
+            /* In TLS 1.3 the server judges the client's certificate after the client
+             * finished its handshake: a refusal shows up as the session ending here. */
+            mc2_err_set(err, MC2_E_AUTH,
+                        "the attested enclave ended the session: '%s' is not a party of the "
+                        "consortium policy it runs under",
+                        id->name);
         goto fail;
     }
     mc2_buf_free(&reply);
@@ -329,6 +328,58 @@ int mc2_esession_call(mc2_esession *s, uint16_t type, const void *p, size_t n, m
 out:
     mc2_buf_free(&req);
     return rc;
+}
+
+int mc2_esession_hello(mc2_esession *s, const mc2_policy *pol, mc2_err *err)
+{
+    mc2_buf reply = {0};
+    int rc = -1;
+    if (mc2_esession_call(s, EAPI_HELLO, NULL, 0, &reply, err)) goto out;
+    if (reply.len != 32 + 8 + 32) {
+        mc2_err_set(err, MC2_E_INPUT, "malformed HELLO reply from the enclave");
+        goto out;
+    }
+    if (memcmp(reply.data + 40, pol->hash, 32) != 0) {
+        mc2_err_set(err, MC2_E_AUTH, "the enclave runs under another consortium policy");
+        goto out;
+    }
+    memcpy(s->instance, reply.data, 32);
+    s->next_counter = mc2_le64_get(reply.data + 32);
+    rc = 0;
+out:
+    mc2_buf_free(&reply);
+    return rc;
+}
+
+int mc2_job_submit(mc2_esession *s, const mc2_identity *id, const mc2_policy *pol, mc2_job *j,
+                   uint64_t *job_id, char **text_out, mc2_err *err)
+{
+    for (int attempt = 0; attempt < 20; attempt++) {
+        char *text = NULL;
+        size_t len = 0;
+        uint8_t sig[64];
+        mc2_buf req = {0}, reply = {0};
+        memcpy(j->policy_hash, pol->hash, 32);
+        memcpy(j->instance, s->instance, 32);
+        j->counter = s->next_counter;
+        int rc = mc2_job_format(j, &text, &len, err) ||
+                         mc2_job_sign(id->sec, text, len, sig, err) ||
+                         mc2_buf_put_lv(&req, text, len, err) || mc2_buf_append(&req, sig, 64, err)
+                     ? -1
+                     : mc2_esession_call(s, EAPI_SUBMIT, req.data, req.len, &reply, err);
+        if (rc == 0 && reply.len != 8) rc = mc2_err_set(err, MC2_E_INPUT, "malformed reply");
+        if (rc == 0) *job_id = mc2_le64_get(reply.data);
+        mc2_buf_free(&req);
+        mc2_buf_free(&reply);
+        if (rc == 0 && text_out)
+            *text_out = text;
+        else
+            mc2_free(text);
+        if (rc == 0) return 0;
+        if (!strstr(err->msg, EAPI_STALE_COUNTER)) return -1;
+        if (mc2_esession_hello(s, pol, err)) return -1;
+    }
+    return mc2_err_set(err, MC2_E_LIMIT, "the enclave is too busy: could not get a job counter");
 }
 
 void mc2_esession_close(mc2_esession *s)

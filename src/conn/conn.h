@@ -11,6 +11,7 @@
 #include "base/buf.h"
 #include "mc2/attest.h"
 #include "mc2/identity.h"
+#include "mc2/job.h"
 #include "mc2/policy.h"
 #include "wire/frame.h"
 
@@ -61,6 +62,15 @@ int mc2_esession_open(const char *hostport, const mc2_identity *id, const mc2_po
 int mc2_esession_call(mc2_esession *s, uint16_t type, const void *p, size_t n, mc2_buf *reply,
                       mc2_err *err) MC2_WUR;
 void mc2_esession_close(mc2_esession *s);
+
+/* Asks the enclave again for its instance nonce and next counter (EAPI_HELLO). */
+int mc2_esession_hello(mc2_esession *s, const mc2_policy *pol, mc2_err *err) MC2_WUR;
+
+/* Submits job j signed by id: fills in policy hash, instance and counter, formats, signs and
+ * sends it; if another submission took the counter meanwhile, retries with a fresh one (up
+ * to 20 times). Returns the job id and (if text is not NULL) the submitted text (malloc'd). */
+int mc2_job_submit(mc2_esession *s, const mc2_identity *id, const mc2_policy *pol, mc2_job *j,
+                   uint64_t *job_id, char **text, mc2_err *err) MC2_WUR;
 
 /* Grants the party's data key to the session's enclave instance. */
 int mc2_esession_grant(mc2_esession *s, const mc2_identity *id, const mc2_policy *pol,

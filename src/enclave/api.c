@@ -130,8 +130,8 @@ static int check_job(enclave *e, const mc2_job *j, mc2_err *err)
                            "job refused: it was made for another enclave instance (replayed)");
     if (j->counter < e->next_counter)
         return mc2_err_set(err, MC2_E_AUTH,
-                           "job refused: counter %llu was already used (replayed job); the "
-                           "next counter is %llu",
+                           EAPI_STALE_COUNTER "job refused: counter %llu was already used "
+                                              "(replayed job); the next counter is %llu",
                            (unsigned long long)j->counter, (unsigned long long)e->next_counter);
     if (j->counter > e->next_counter)
         return mc2_err_set(err, MC2_E_AUTH,

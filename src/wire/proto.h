@@ -58,4 +58,9 @@ enum mc2_eapi {
     EAPI_ERR = 101, /* message */
 };
 
+/* An EAPI_ERR message starting with this means the job's counter was already taken (by a
+ * replay, or by another party's submission in between): build the job again with a fresh
+ * counter from EAPI_HELLO. */
+#define EAPI_STALE_COUNTER "stale counter: "
+
 #endif

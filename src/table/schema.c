@@ -1,0 +1,757 @@
+/* schema.c - table schemas: the YAML schema file, the canonical binary encoding, its hash. */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "base/bytes.h"
+#include "base/file.h"
+#include "base/yaml.h"
+#include "mc2/crypto.h"
+#include "mc2/table.h"
+
+#define SCHEMA_MAGIC    "MC2S"
+#define SCHEMA_VERSION  1
+#define SCHEMA_FILE_MAX (1u << 20)
+
+/* ---- small helpers -------------------------------------------------------------------------- */
+
+static char lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
+}
+
+/* ASCII case-insensitive equality of two NUL-terminated strings (locale-independent). */
+static bool eq_ci(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++)
+        if (lower(*a) != lower(*b)) return false;
+    return *a == *b;
+}
+
+/* Why s[0..n) is not a valid column or table name, or NULL if it is. */
+static const char *name_problem(const char *s, size_t n)
+{
+    if (n == 0) return "is empty";
+    if (n > MC2_MAX_NAME) return "is longer than 128 bytes";
+    char c = s[0];
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'))
+        return "must start with a letter or '_'";
+    for (size_t i = 1; i < n; i++) {
+        c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_'))
+            return "may contain only letters, digits and '_'";
+    }
+    return NULL;
+}
+
+/* Copies s[0..n) into out as printable ASCII for an error message: at most 40 characters,
+ * other bytes shown as '?', "..." when cut. */
+static void show(const char *s, size_t n, char *out, size_t outlen)
+{
+    size_t k = 0, lim = n > 40 ? 40 : n;
+    for (size_t i = 0; i < lim && k + 4 < outlen; i++)
+        out[k++] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+    if (n > lim && k + 4 < outlen) {
+        memcpy(out + k, "...", 3);
+        k += 3;
+    }
+    out[k] = '\0';
+}
+
+/* Levenshtein distance between a[0..na) and b, ignoring ASCII case; long inputs are cut to
+ * 32 bytes (only ever used for "did you mean" on short words). */
+static size_t edit_distance(const char *a, size_t na, const char *b)
+{
+    size_t nb = strlen(b);
+    if (na > 32) na = 32;
+    if (nb > 32) nb = 32;
+    size_t row[33];
+    for (size_t j = 0; j <= nb; j++) row[j] = j;
+    for (size_t i = 1; i <= na; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= nb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (lower(a[i - 1]) != lower(b[j - 1]));
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            if (up + 1 < best) best = up + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[nb];
+}
+
+/* The word in words[] closest to s[0..n), if it is close enough to be a plausible typo. */
+static const char *closest(const char *s, size_t n, const char *const *words, size_t nwords)
+{
+    const char *best = NULL;
+    size_t bestd = (size_t)-1;
+    for (size_t i = 0; i < nwords; i++) {
+        size_t d = edit_distance(s, n, words[i]);
+        if (d < bestd) {
+            bestd = d;
+            best = words[i];
+        }
+    }
+    size_t tol = n <= 4 ? 1 : 2;
+    return bestd <= tol ? best : NULL;
+}
+
+static int perr(mc2_err *err, enum mc2_code code, const char *what, const mc2_ynode *at,
+                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Sets an input error "WHAT line L column C: MESSAGE" pointing at node `at`. */
+static int perr(mc2_err *err, enum mc2_code code, const char *what, const mc2_ynode *at,
+                const char *fmt, ...)
+{
+    char msg[MC2_ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return mc2_err_set(err, code, "%s line %lu column %lu: %s", what, at->line, at->col, msg);
+}
+
+/* ---- types ---------------------------------------------------------------------------------- */
+
+static const struct {
+    const char *word;
+    enum mc2_type id;
+    const char *shown; /* how "did you mean" names it */
+} type_names[] = {
+    {"INT64", MC2_T_INT64, "INT64"},
+    {"BIGINT", MC2_T_INT64, "BIGINT"},
+    {"INTEGER", MC2_T_INT64, "INTEGER"},
+    {"INT", MC2_T_INT64, "INT"},
+    {"DOUBLE", MC2_T_DOUBLE, "DOUBLE"},
+    {"FLOAT8", MC2_T_DOUBLE, "FLOAT8"},
+    {"DECIMAL", MC2_T_DECIMAL, "DECIMAL(p,s)"},
+    {"DATE", MC2_T_DATE, "DATE"},
+    {"BOOL", MC2_T_BOOL, "BOOL"},
+    {"BOOLEAN", MC2_T_BOOL, "BOOLEAN"},
+    {"VARCHAR", MC2_T_VARCHAR, "VARCHAR(n)"},
+    {"CHAR", MC2_T_VARCHAR, "CHAR(n)"},
+};
+#define NTYPE_NAMES (sizeof type_names / sizeof type_names[0])
+#define TYPE_LIST   "INT64, DOUBLE, DECIMAL(p,s), DATE, BOOL, VARCHAR(n)"
+
+static const char *type_name(enum mc2_type id)
+{
+    switch (id) {
+    case MC2_T_INT64:
+        return "INT64";
+    case MC2_T_DOUBLE:
+        return "DOUBLE";
+    case MC2_T_DECIMAL:
+        return "DECIMAL";
+    case MC2_T_DATE:
+        return "DATE";
+    case MC2_T_BOOL:
+        return "BOOL";
+    case MC2_T_VARCHAR:
+        return "VARCHAR";
+    }
+    return "?";
+}
+
+/* Why t is not a valid column type, or NULL if it is (also requires canonical zeros in the
+ * fields a type does not use). */
+static const char *coltype_problem(const mc2_coltype *t)
+{
+    switch (t->id) {
+    case MC2_T_INT64:
+    case MC2_T_DOUBLE:
+    case MC2_T_DATE:
+    case MC2_T_BOOL:
+        if (t->precision || t->scale || t->length) return "has parameters its type does not take";
+        return NULL;
+    case MC2_T_DECIMAL:
+        if (t->precision < 1 || t->precision > MC2_DECIMAL_MAX_PRECISION)
+            return "has a DECIMAL precision outside 1..18";
+        if (t->scale > t->precision) return "has a DECIMAL scale larger than its precision";
+        if (t->length) return "has a length, which DECIMAL does not take";
+        return NULL;
+    case MC2_T_VARCHAR:
+        if (t->length < 1 || t->length > MC2_VARCHAR_MAX)
+            return "has a VARCHAR length outside 1..65535";
+        if (t->precision || t->scale) return "has a precision, which VARCHAR does not take";
+        return NULL;
+    }
+    return "has an unknown type id";
+}
+
+void mc2_type_format(const mc2_coltype *t, char *buf, size_t buflen)
+{
+    if (buflen == 0) return;
+    switch (t->id) {
+    case MC2_T_DECIMAL:
+        snprintf(buf, buflen, "DECIMAL(%u,%u)", (unsigned)t->precision, (unsigned)t->scale);
+        break;
+    case MC2_T_VARCHAR:
+        snprintf(buf, buflen, "VARCHAR(%lu)", (unsigned long)t->length);
+        break;
+    default:
+        snprintf(buf, buflen, "%s", type_name(t->id));
+        break;
+    }
+}
+
+/* Parses a type as written in a schema file ("decimal(15, 2)"); on failure writes a message
+ * into msg and returns -1. */
+static int parse_type(const char *s, size_t n, mc2_coltype *t, char *msg, size_t msglen)
+{
+    char shown[64];
+    show(s, n, shown, sizeof shown);
+    size_t i = 0;
+    while (i < n && s[i] == ' ') i++;
+    size_t w0 = i;
+    while (i < n && ((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+                     (s[i] >= '0' && s[i] <= '9')))
+        i++;
+    size_t wn = i - w0;
+    if (wn == 0) {
+        snprintf(msg, msglen, "'%s' is not a type (types are " TYPE_LIST ")", shown);
+        return -1;
+    }
+    size_t k = 0;
+    for (; k < NTYPE_NAMES; k++) {
+        if (strlen(type_names[k].word) != wn) continue;
+        size_t j = 0;
+        while (j < wn && lower(s[w0 + j]) == lower(type_names[k].word[j])) j++;
+        if (j == wn) break;
+    }
+    if (k == NTYPE_NAMES) {
+        const char *words[NTYPE_NAMES];
+        for (size_t j = 0; j < NTYPE_NAMES; j++) words[j] = type_names[j].word;
+        const char *sug = closest(s + w0, wn, words, NTYPE_NAMES);
+        if (sug) {
+            for (size_t j = 0; j < NTYPE_NAMES; j++)
+                if (words[j] == sug) sug = type_names[j].shown;
+            snprintf(msg, msglen, "unknown type '%s' (did you mean %s?)", shown, sug);
+        } else {
+            snprintf(msg, msglen, "unknown type '%s' (types are " TYPE_LIST ")", shown);
+        }
+        return -1;
+    }
+    /* Optional "(a)" or "(a,b)", spaces allowed around the numbers. */
+    unsigned long arg[2] = {0, 0};     /* saturate at 10^7: anything that large is out of range */
+    const char *argtext[2] = {"", ""}; /* the digits as written, for messages */
+    int arglen[2] = {0, 0};
+    size_t nargs = 0;
+    while (i < n && s[i] == ' ') i++;
+    if (i < n && s[i] == '(') {
+        i++;
+        for (;;) {
+            while (i < n && s[i] == ' ') i++;
+            size_t d0 = i;
+            unsigned long v = 0;
+            while (i < n && s[i] >= '0' && s[i] <= '9') {
+                if (v < 10000000ul) v = v * 10 + (unsigned long)(s[i] - '0');
+                i++;
+            }
+            if (i == d0 || nargs == 2) goto malformed;
+            argtext[nargs] = s + d0;
+            arglen[nargs] = i - d0 > 40 ? 40 : (int)(i - d0);
+            arg[nargs++] = v;
+            while (i < n && s[i] == ' ') i++;
+            if (i < n && s[i] == ',') {
+                i++;
+                continue;
+            }
+            if (i < n && s[i] == ')') {
+                i++;
+                break;
+            }
+            goto malformed;
+        }
+        while (i < n && s[i] == ' ') i++;
+    }
+    if (i != n) goto malformed;
+
+    memset(t, 0, sizeof *t);
+    t->id = type_names[k].id;
+    switch (t->id) {
+    case MC2_T_DECIMAL:
+        if (nargs == 0) {
+            snprintf(msg, msglen,
+                     "DECIMAL needs a precision and a scale, e.g. DECIMAL(15,2) for 15 digits "
+                     "with 2 after the point");
+            return -1;
+        }
+        if (arg[0] < 1 || arg[0] > MC2_DECIMAL_MAX_PRECISION) {
+            snprintf(msg, msglen, "DECIMAL precision %.*s is out of range (1..18)", arglen[0],
+                     argtext[0]);
+            return -1;
+        }
+        if (arg[1] > arg[0]) {
+            snprintf(msg, msglen, "DECIMAL scale %.*s is larger than its precision %lu", arglen[1],
+                     argtext[1], arg[0]);
+            return -1;
+        }
+        t->precision = (uint8_t)arg[0];
+        t->scale = (uint8_t)arg[1]; /* DECIMAL(p) means DECIMAL(p,0), as in SQL */
+        return 0;
+    case MC2_T_VARCHAR:
+        if (nargs != 1) {
+            snprintf(msg, msglen,
+                     "%s needs one maximum length in characters, e.g. VARCHAR(25) (got '%s')",
+                     type_names[k].word, shown);
+            return -1;
+        }
+        if (arg[0] < 1 || arg[0] > MC2_VARCHAR_MAX) {
+            snprintf(msg, msglen, "VARCHAR length %.*s is out of range (1..65535)", arglen[0],
+                     argtext[0]);
+            return -1;
+        }
+        t->length = (uint32_t)arg[0];
+        return 0;
+    default:
+        if (nargs) {
+            snprintf(msg, msglen, "type %s takes no parameters (got '%s')", type_name(t->id),
+                     shown);
+            return -1;
+        }
+        return 0;
+    }
+malformed:
+    snprintf(msg, msglen,
+             "malformed type '%s' (expected a name with optional parameters, e.g. INT64, "
+             "DECIMAL(15,2), VARCHAR(25))",
+             shown);
+    return -1;
+}
+
+/* ---- schema objects ------------------------------------------------------------------------- */
+
+void mc2_schema_free(mc2_schema *s)
+{
+    if (!s) return;
+    if (s->cols)
+        for (size_t i = 0; i < s->ncols; i++) mc2_free(s->cols[i].name);
+    mc2_free(s->cols);
+    mc2_free(s->name);
+    mc2_free(s);
+}
+
+long mc2_schema_find(const mc2_schema *s, const char *name)
+{
+    for (size_t i = 0; i < s->ncols; i++)
+        if (eq_ci(s->cols[i].name, name)) return (long)i;
+    return -1;
+}
+
+/* Copies s[0..n) into a new NUL-terminated string. */
+static char *dup_n(const void *s, size_t n)
+{
+    char *d = mc2_malloc(n + 1);
+    if (!d) return NULL;
+    if (n) memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+/* Allocates an empty schema with ncols zeroed columns. */
+static mc2_schema *schema_alloc(size_t ncols, mc2_err *err)
+{
+    mc2_schema *s = mc2_calloc(1, sizeof *s);
+    if (s) s->cols = mc2_calloc(ncols ? ncols : 1, sizeof *s->cols);
+    if (!s || !s->cols) {
+        mc2_free(s);
+        mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    s->ncols = ncols;
+    return s;
+}
+
+/* ---- YAML ----------------------------------------------------------------------------------- */
+
+static const char *const top_keys[] = {"table", "columns"};
+static const char *const col_keys[] = {"name", "type", "nullable"};
+
+/* Error for an unknown map key, with a suggestion if one is close. */
+static int unknown_key(mc2_err *err, const char *what, const mc2_ynode *key, const char *where,
+                       const char *const *allowed, size_t nallowed, const char *list)
+{
+    char shown[64];
+    show(key->text, key->len, shown, sizeof shown);
+    const char *sug = closest(key->text, key->len, allowed, nallowed);
+    if (sug)
+        return perr(err, MC2_E_INPUT, what, key, "unknown key '%s' in %s (did you mean '%s'?)",
+                    shown, where, sug);
+    return perr(err, MC2_E_INPUT, what, key, "unknown key '%s' in %s (allowed keys: %s)", shown,
+                where, list);
+}
+
+static int parse_nullable(const char *what, const mc2_ynode *v, bool *out, mc2_err *err)
+{
+    if (v->kind == MC2_Y_SCALAR) {
+        static const char *const yes[] = {"true", "yes"}, *const no[] = {"false", "no"};
+        for (int i = 0; i < 2; i++) {
+            if (strlen(yes[i]) == v->len && eq_ci(v->text, yes[i])) {
+                *out = true;
+                return 0;
+            }
+            if (strlen(no[i]) == v->len && eq_ci(v->text, no[i])) {
+                *out = false;
+                return 0;
+            }
+        }
+    }
+    char shown[64] = "(not a scalar)";
+    if (v->kind == MC2_Y_SCALAR) show(v->text, v->len, shown, sizeof shown);
+    return perr(err, MC2_E_INPUT, what, v, "'nullable' must be true or false, not '%s'", shown);
+}
+
+/* Fills column *c from the YAML map m (column number idx, 1-based, for messages). */
+static int parse_column(const char *what, const mc2_ynode *m, size_t idx, mc2_column_def *c,
+                        const mc2_ynode **name_node, mc2_err *err)
+{
+    if (m->kind != MC2_Y_MAP)
+        return perr(err, MC2_E_INPUT, what, m,
+                    "column %zu must be a map with 'name' and 'type' (e.g. '- name: id' on one "
+                    "line and 'type: INT64' below it)",
+                    idx);
+    const mc2_ynode *name = NULL, *type = NULL, *nullable = NULL;
+    char where[48];
+    snprintf(where, sizeof where, "column %zu", idx);
+    for (size_t i = 0; i + 1 < m->nkids; i += 2) {
+        const mc2_ynode *k = m->kids[i], *v = m->kids[i + 1];
+        if (strcmp(k->text, "name") == 0 && k->len == 4)
+            name = v;
+        else if (strcmp(k->text, "type") == 0 && k->len == 4)
+            type = v;
+        else if (strcmp(k->text, "nullable") == 0 && k->len == 8)
+            nullable = v;
+        else
+            return unknown_key(err, what, k, where, col_keys, 3, "name, type, nullable");
+    }
+    if (!name) return perr(err, MC2_E_INPUT, what, m, "column %zu has no 'name'", idx);
+    if (!type) return perr(err, MC2_E_INPUT, what, m, "column %zu has no 'type'", idx);
+    if (name->kind != MC2_Y_SCALAR)
+        return perr(err, MC2_E_INPUT, what, name, "column %zu: 'name' must be a plain name", idx);
+    const char *why = name_problem(name->text, name->len);
+    if (why) {
+        char shown[64];
+        show(name->text, name->len, shown, sizeof shown);
+        return perr(err, MC2_E_INPUT, what, name,
+                    "column name '%s' %s (names are letters, digits and '_', not starting with a "
+                    "digit, at most 128 bytes)",
+                    shown, why);
+    }
+    if (type->kind != MC2_Y_SCALAR)
+        return perr(err, MC2_E_INPUT, what, type,
+                    "column '%s': 'type' must be a type name such as INT64 or VARCHAR(25)",
+                    name->text);
+    char msg[512];
+    if (parse_type(type->text, type->len, &c->type, msg, sizeof msg))
+        return perr(err, MC2_E_INPUT, what, type, "column '%s': %s", name->text, msg);
+    c->nullable = true;
+    if (nullable && parse_nullable(what, nullable, &c->nullable, err)) return -1;
+    c->name = dup_n(name->text, name->len);
+    if (!c->name) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    *name_node = name;
+    return 0;
+}
+
+int mc2_schema_parse(const char *what, const char *text, size_t len, mc2_schema **out, mc2_err *err)
+{
+    *out = NULL;
+    mc2_schema *s = NULL;
+    const mc2_ynode **names = NULL;
+    mc2_ynode *root = mc2_yaml_parse(what, text, len, err);
+    if (!root) return -1;
+    int rc = -1;
+    if (root->kind != MC2_Y_MAP) {
+        perr(err, MC2_E_INPUT, what, root,
+             "a schema is a map with 'columns' (a list) and optionally 'table' (a name)");
+        goto out;
+    }
+    const mc2_ynode *table = NULL, *cols = NULL;
+    for (size_t i = 0; i + 1 < root->nkids; i += 2) {
+        const mc2_ynode *k = root->kids[i];
+        if (strcmp(k->text, "table") == 0 && k->len == 5)
+            table = root->kids[i + 1];
+        else if (strcmp(k->text, "columns") == 0 && k->len == 7)
+            cols = root->kids[i + 1];
+        else {
+            unknown_key(err, what, k, "the schema", top_keys, 2, "table, columns");
+            goto out;
+        }
+    }
+    if (!cols) {
+        perr(err, MC2_E_INPUT, what, root,
+             "the schema has no 'columns' list (see docs/format.md for an example)");
+        goto out;
+    }
+    if (cols->kind != MC2_Y_SEQ) {
+        perr(err, MC2_E_INPUT, what, cols,
+             "'columns' must be a list of columns, each starting with '- name: ...'");
+        goto out;
+    }
+    if (cols->nkids == 0) {
+        perr(err, MC2_E_INPUT, what, cols, "'columns' is empty: a table needs at least one column");
+        goto out;
+    }
+    if (cols->nkids > MC2_MAX_COLUMNS) {
+        perr(err, MC2_E_LIMIT, what, cols->kids[MC2_MAX_COLUMNS],
+             "too many columns (%zu; mc2 supports at most %d)", cols->nkids, MC2_MAX_COLUMNS);
+        goto out;
+    }
+    s = schema_alloc(cols->nkids, err);
+    names = mc2_calloc(cols->nkids, sizeof *names);
+    if (!s || !names) {
+        mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+        goto out;
+    }
+    if (table) {
+        if (table->kind != MC2_Y_SCALAR) {
+            perr(err, MC2_E_INPUT, what, table, "'table' must be a name");
+            goto out;
+        }
+        const char *why = name_problem(table->text, table->len);
+        if (why) {
+            char shown[64];
+            show(table->text, table->len, shown, sizeof shown);
+            perr(err, MC2_E_INPUT, what, table,
+                 "table name '%s' %s (names are letters, digits and '_', not starting with a "
+                 "digit, at most 128 bytes)",
+                 shown, why);
+            goto out;
+        }
+        s->name = dup_n(table->text, table->len);
+        if (!s->name) {
+            mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < cols->nkids; i++) {
+        if (parse_column(what, cols->kids[i], i + 1, &s->cols[i], &names[i], err)) goto out;
+        for (size_t j = 0; j < i; j++)
+            if (eq_ci(s->cols[j].name, s->cols[i].name)) {
+                perr(err, MC2_E_INPUT, what, names[i],
+                     "duplicate column name '%s' (already used at line %lu; names are compared "
+                     "ignoring case)",
+                     s->cols[i].name, names[j]->line);
+                goto out;
+            }
+    }
+    *out = s;
+    s = NULL;
+    rc = 0;
+out:
+    mc2_free(names);
+    mc2_schema_free(s);
+    mc2_yaml_free(root);
+    return rc;
+}
+
+int mc2_schema_load(const char *path, mc2_schema **out, mc2_err *err)
+{
+    *out = NULL;
+    mc2_buf b = {0};
+    if (mc2_file_read_all(path, SCHEMA_FILE_MAX, &b, err)) {
+        mc2_err_prefix(err, "schema: ");
+        mc2_buf_free(&b);
+        return -1;
+    }
+    int rc = mc2_schema_parse(path, (const char *)b.data, b.len, out, err);
+    mc2_buf_free(&b);
+    return rc;
+}
+
+/* YAML 1.1 words a plain scalar would turn into booleans or null in other YAML readers. */
+static bool needs_quotes(const char *name)
+{
+    static const char *const words[] = {"null", "true", "false", "yes", "no", "on",
+                                        "off",  "y",    "n",     "nan", "inf"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (eq_ci(name, words[i])) return true;
+    return false;
+}
+
+/* Checks a schema built in memory (by a parser, a decoder or code) against the rules of
+ * docs/format.md; used before encoding so nothing invalid is ever hashed or sealed. */
+static int schema_check(const mc2_schema *s, mc2_err *err)
+{
+    if (s->ncols < 1 || s->ncols > MC2_MAX_COLUMNS)
+        return mc2_err_set(err, MC2_E_INPUT, "schema has %zu columns (must be 1..%d)", s->ncols,
+                           MC2_MAX_COLUMNS);
+    if (s->name && name_problem(s->name, strlen(s->name)))
+        return mc2_err_set(err, MC2_E_INPUT, "schema table name %s",
+                           name_problem(s->name, strlen(s->name)));
+    for (size_t i = 0; i < s->ncols; i++) {
+        const mc2_column_def *c = &s->cols[i];
+        const char *why = c->name ? name_problem(c->name, strlen(c->name)) : "is missing";
+        if (why) return mc2_err_set(err, MC2_E_INPUT, "schema column %zu: name %s", i + 1, why);
+        why = coltype_problem(&c->type);
+        if (why) return mc2_err_set(err, MC2_E_INPUT, "schema column '%s' %s", c->name, why);
+        for (size_t j = 0; j < i; j++)
+            if (eq_ci(s->cols[j].name, c->name))
+                return mc2_err_set(err, MC2_E_INPUT, "schema has two columns named '%s'", c->name);
+    }
+    return 0;
+}
+
+int mc2_schema_to_yaml(const mc2_schema *s, char **out, mc2_err *err)
+{
+    *out = NULL;
+    if (schema_check(s, err)) return -1;
+    mc2_buf b = {0};
+    if (s->name &&
+        mc2_buf_printf(&b, err, needs_quotes(s->name) ? "table: '%s'\n" : "table: %s\n", s->name))
+        goto fail;
+    if (mc2_buf_puts(&b, "columns:\n", err)) goto fail;
+    for (size_t i = 0; i < s->ncols; i++) {
+        const mc2_column_def *c = &s->cols[i];
+        char t[32];
+        mc2_type_format(&c->type, t, sizeof t);
+        const char *q = needs_quotes(c->name) ? "'" : "";
+        if (mc2_buf_printf(&b, err, "  - name: %s%s%s\n    type: %s\n    nullable: %s\n", q,
+                           c->name, q, t, c->nullable ? "true" : "false"))
+            goto fail;
+    }
+    if (mc2_buf_append(&b, "", 1, err)) goto fail;
+    *out = (char *)b.data;
+    return 0;
+fail:
+    mc2_buf_free(&b);
+    return -1;
+}
+
+/* ---- canonical binary encoding -------------------------------------------------------------- */
+
+int mc2_schema_encode(const mc2_schema *s, uint8_t **out, size_t *out_len, mc2_err *err)
+{
+    *out = NULL;
+    *out_len = 0;
+    if (schema_check(s, err)) return -1;
+    mc2_buf b = {0};
+    if (mc2_buf_append(&b, SCHEMA_MAGIC, 4, err) || mc2_buf_put_u16(&b, SCHEMA_VERSION, err) ||
+        mc2_buf_put_u32(&b, (uint32_t)s->ncols, err) ||
+        mc2_buf_put_lv(&b, s->name, s->name ? strlen(s->name) : 0, err))
+        goto fail;
+    for (size_t i = 0; i < s->ncols; i++) {
+        const mc2_column_def *c = &s->cols[i];
+        if (mc2_buf_put_lv(&b, c->name, strlen(c->name), err) ||
+            mc2_buf_put_u8(&b, (uint8_t)c->type.id, err) ||
+            mc2_buf_put_u8(&b, c->type.precision, err) || mc2_buf_put_u8(&b, c->type.scale, err) ||
+            mc2_buf_put_u32(&b, c->type.length, err) ||
+            mc2_buf_put_u8(&b, c->nullable ? 1 : 0, err))
+            goto fail;
+    }
+    *out = b.data;
+    *out_len = b.len;
+    return 0;
+fail:
+    mc2_buf_free(&b);
+    return -1;
+}
+
+static int derr(mc2_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* An error in an encoded schema: "schema encoding: ...". */
+static int derr(mc2_err *err, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return mc2_err_set(err, MC2_E_INPUT, "schema encoding: %s", msg);
+}
+
+int mc2_schema_decode(const uint8_t *p, size_t n, mc2_schema **out, mc2_err *err)
+{
+    *out = NULL;
+    mc2_rd r = mc2_rd_init(p, n);
+    const uint8_t *magic = mc2_rd_take(&r, 4);
+    if (!magic || memcmp(magic, SCHEMA_MAGIC, 4) != 0)
+        return derr(err, "bad magic (not an mc2 schema)");
+    uint16_t version = mc2_rd_u16(&r);
+    uint32_t ncols = mc2_rd_u32(&r);
+    if (r.bad) return derr(err, "truncated header");
+    if (version != SCHEMA_VERSION)
+        return derr(err, "unsupported version %u (this mc2 reads version %d; upgrade mc2)",
+                    (unsigned)version, SCHEMA_VERSION);
+    if (ncols < 1 || ncols > MC2_MAX_COLUMNS)
+        return derr(err, "%lu columns (must be 1..%d)", (unsigned long)ncols, MC2_MAX_COLUMNS);
+    size_t tlen;
+    const uint8_t *tname = mc2_rd_lv(&r, &tlen);
+    if (!tname) return derr(err, "truncated table name");
+    if (tlen && name_problem((const char *)tname, tlen))
+        return derr(err, "table name %s", name_problem((const char *)tname, tlen));
+    /* Each column takes at least 13 bytes: refuse counts the input cannot hold before
+     * allocating for them. */
+    if (mc2_rd_left(&r) / 13 < ncols)
+        return derr(err, "truncated (%lu columns declared)", (unsigned long)ncols);
+    mc2_schema *s = schema_alloc(ncols, err);
+    if (!s) return -1;
+    if (tlen && !(s->name = dup_n(tname, tlen))) goto nomem;
+    for (size_t i = 0; i < ncols; i++) {
+        mc2_column_def *c = &s->cols[i];
+        size_t nlen;
+        const uint8_t *name = mc2_rd_lv(&r, &nlen);
+        uint8_t id = mc2_rd_u8(&r);
+        c->type.precision = mc2_rd_u8(&r);
+        c->type.scale = mc2_rd_u8(&r);
+        c->type.length = mc2_rd_u32(&r);
+        uint8_t nullable = mc2_rd_u8(&r);
+        if (r.bad) {
+            derr(err, "truncated at column %zu", i + 1);
+            goto fail;
+        }
+        const char *why = name_problem((const char *)name, nlen);
+        if (why) {
+            derr(err, "column %zu: name %s", i + 1, why);
+            goto fail;
+        }
+        if (id < MC2_T_INT64 || id > MC2_T_VARCHAR) {
+            derr(err, "column %zu: unknown type id %u", i + 1, (unsigned)id);
+            goto fail;
+        }
+        c->type.id = (enum mc2_type)id;
+        why = coltype_problem(&c->type);
+        if (why) {
+            derr(err, "column %zu %s", i + 1, why);
+            goto fail;
+        }
+        if (nullable > 1) {
+            derr(err, "column %zu: nullable flag %u is not 0 or 1", i + 1, (unsigned)nullable);
+            goto fail;
+        }
+        c->nullable = nullable;
+        if (!(c->name = dup_n(name, nlen))) goto nomem;
+        for (size_t j = 0; j < i; j++)
+            if (eq_ci(s->cols[j].name, c->name)) {
+                derr(err, "columns %zu and %zu have the same name", j + 1, i + 1);
+                goto fail;
+            }
+    }
+    if (mc2_rd_left(&r) != 0) {
+        derr(err, "%zu unexpected bytes after the last column", mc2_rd_left(&r));
+        goto fail;
+    }
+    *out = s;
+    return 0;
+nomem:
+    mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+fail:
+    mc2_schema_free(s);
+    return -1;
+}
+
+int mc2_schema_hash(const mc2_schema *s, uint8_t out[MC2_SHA256_LEN], mc2_err *err)
+{
+    uint8_t *enc;
+    size_t n;
+    if (mc2_schema_encode(s, &enc, &n, err)) return -1;
+    int rc = mc2_sha256(enc, n, out, err);
+    mc2_free(enc);
+    return rc;
+}

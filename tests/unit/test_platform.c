@@ -1,0 +1,333 @@
+/* test_platform.c - the multi-party job protocol against a real mc2d and sim enclave: a job
+ * runs only with every owner's signature over its exact text, in counter order, for parties
+ * and recipients of the policy; results go only to recipients. Each negative case must be
+ * refused before anything runs. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "base/bytes.h"
+#include "base/file.h"
+#include "base/hex.h"
+#include "conn/conn.h"
+#include "host/launch.h"
+#include "mc2/identity.h"
+#include "mc2/job.h"
+#include "mc2/policy.h"
+#include "mc2/table.h"
+#include "test.h"
+#include "wire/proto.h"
+
+static char work[256], service[64];
+static mc2_identity ida, idb, idc, idx; /* bank-a, bank-b, auditor; x is not a party */
+static mc2_policy *pol;
+static uint8_t tid_a[16], tid_b[16];
+
+static void die(const char *what, const mc2_err *e)
+{
+    fprintf(stderr, "setup failed: %s: %s\n", what, e->msg);
+    exit(1);
+}
+
+static void make_party(const char *name, mc2_identity *id)
+{
+    mc2_err err;
+    char home[400];
+    snprintf(home, sizeof home, "%s/%s", work, name);
+    if (mc2_identity_create(home, name, &err) || mc2_identity_load(home, id, &err)) die(name, &err);
+}
+
+static void append_cert(mc2_buf *y, const mc2_identity *id)
+{
+    mc2_err err;
+    if (mc2_buf_printf(y, &err, "  - name: %s\n    certificate: |\n", id->name)) die("yaml", &err);
+    for (const char *p = id->cert_pem; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p + 1) : strlen(p);
+        if (mc2_buf_puts(y, "      ", &err) || mc2_buf_append(y, p, n, &err)) die("yaml", &err);
+        p += n;
+    }
+}
+
+/* Starts mc2d; returns its pid. */
+static pid_t start_service(const char *policy_path)
+{
+    const char *build = getenv("MC2_BUILD");
+    char mc2d[512], state[300], fdarg[16];
+    snprintf(mc2d, sizeof mc2d, "%s/mc2d", build ? build : "build");
+    snprintf(state, sizeof state, "%s/state", work);
+    int p[2];
+    if (pipe(p)) exit(1);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        snprintf(fdarg, sizeof fdarg, "%d", p[1]);
+        execl(mc2d, "mc2d", "--dir", state, "--policy", policy_path, "--listen", service,
+              "--ready-fd", fdarg, (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    char buf[512] = {0};
+    ssize_t n = read(p[0], buf, sizeof buf - 1);
+    close(p[0]);
+    if (n < 3 || strncmp(buf, "ok", 2) != 0) {
+        fprintf(stderr, "mc2d did not start: %s\n", buf);
+        exit(1);
+    }
+    return pid;
+}
+
+static void upload(const mc2_identity *id, const char *csv, uint8_t tid[16])
+{
+    mc2_err err;
+    char in[400], out[400];
+    snprintf(in, sizeof in, "%s/%s.csv", work, id->name);
+    snprintf(out, sizeof out, "%s/%s.mc2t", work, id->name);
+    mc2_schema *s = NULL;
+    const char *schema = "columns:\n  - {name: k, type: INT64}\n  - {name: v, type: VARCHAR(20)}\n";
+    mc2_encrypt_opts o = {0};
+    if (mc2_file_write_atomic(in, csv, strlen(csv), 0600, 0, &err) ||
+        mc2_schema_parse("schema", schema, strlen(schema), &s, &err) ||
+        mc2_table_encrypt_file(in, s, id->data_key, out, &o, NULL, &err) ||
+        mc2_host_upload(service, id, "t", out, NULL, NULL, &err))
+        die("upload", &err);
+    mc2_buf b = {0};
+    if (mc2_file_read_all(out, 1 << 20, &b, &err)) die("read", &err);
+    memcpy(tid, b.data + 8, 16);
+    mc2_buf_free(&b);
+    mc2_schema_free(s);
+}
+
+static int session(const mc2_identity *id, mc2_esession *s)
+{
+    mc2_err err;
+    if (mc2_esession_open(service, id, pol, s, &err)) {
+        printf("  session refused for %s: %s\n", id->name, err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* A job over both tables for `recipient` with the given counter. */
+static char *job_text(const mc2_esession *s, uint64_t counter, const char *recipient, size_t *len)
+{
+    mc2_job j;
+    mc2_err err;
+    memset(&j, 0, sizeof j);
+    memcpy(j.policy_hash, pol->hash, 32);
+    memcpy(j.instance, s->instance, 32);
+    j.counter = counter;
+    strcpy(j.kind, "rowcount");
+    j.ninputs = 2;
+    strcpy(j.inputs[0].owner, "bank-a");
+    strcpy(j.inputs[0].table, "t");
+    memcpy(j.inputs[0].table_id, tid_a, 16);
+    strcpy(j.inputs[1].owner, "bank-b");
+    strcpy(j.inputs[1].table, "t");
+    memcpy(j.inputs[1].table_id, tid_b, 16);
+    j.nrecipients = 1;
+    snprintf(j.recipients[0], 65, "%s", recipient);
+    char *text;
+    if (mc2_job_format(&j, &text, len, &err)) die("format", &err);
+    return text;
+}
+
+/* Sends SUBMIT(text, sig by signer) on s. Returns 0 and the id if accepted. */
+static int submit(mc2_esession *s, const char *text, size_t len, const mc2_identity *signer,
+                  uint64_t *id, mc2_err *err)
+{
+    uint8_t sig[64];
+    mc2_buf req = {0}, reply = {0};
+    if (mc2_job_sign(signer->sec, text, len, sig, err)) return -1;
+    int rc = mc2_buf_put_lv(&req, text, len, err) || mc2_buf_append(&req, sig, 64, err) ||
+                     mc2_esession_call(s, EAPI_SUBMIT, req.data, req.len, &reply, err)
+                 ? -1
+                 : 0;
+    if (rc == 0 && id) *id = mc2_le64_get(reply.data);
+    mc2_buf_free(&req);
+    mc2_buf_free(&reply);
+    return rc;
+}
+
+static int approve(mc2_esession *s, uint64_t id, const char *text, size_t len,
+                   const mc2_identity *signer, mc2_err *err)
+{
+    uint8_t sig[64];
+    mc2_buf req = {0}, reply = {0};
+    if (mc2_job_sign(signer->sec, text, len, sig, err)) return -1;
+    int rc = mc2_buf_put_u64(&req, id, err) || mc2_buf_append(&req, sig, 64, err) ||
+                     mc2_esession_call(s, EAPI_APPROVE, req.data, req.len, &reply, err)
+                 ? -1
+                 : 0;
+    mc2_buf_free(&req);
+    mc2_buf_free(&reply);
+    return rc;
+}
+
+static int result_key(mc2_esession *s, uint64_t id, uint8_t key[32], char *obj, mc2_err *err)
+{
+    uint8_t req[8];
+    mc2_buf reply = {.secret = 1};
+    mc2_le64_put(req, id);
+    int rc = mc2_esession_call(s, EAPI_RESULT_KEY, req, 8, &reply, err);
+    if (rc == 0) {
+        memcpy(key, reply.data, 32);
+        size_t n = mc2_le32_get(reply.data + 32);
+        memcpy(obj, reply.data + 36, n);
+        obj[n] = '\0';
+    }
+    mc2_buf_free(&reply);
+    return rc;
+}
+
+static void refused(const char *what, int rc, const mc2_err *err, const char *phrase)
+{
+    printf("  %s: %s\n", what, rc ? err->msg : "ACCEPTED");
+    CHECK_MSG(rc != 0, "%s was accepted", what);
+    CHECK_MSG(rc == 0 || strstr(err->msg, phrase) != NULL, "%s: message lacks '%s'", what, phrase);
+}
+
+int main(void)
+{
+    mc2_err err;
+    snprintf(work, sizeof work, "/tmp/mc2-test-platform.%d", (int)getpid());
+    snprintf(service, sizeof service, "127.0.0.1:%d", 20000 + (int)(getpid() % 20000));
+    if (mc2_mkdir(work, 0700, &err)) die("mkdir", &err);
+    make_party("bank-a", &ida);
+    make_party("bank-b", &idb);
+    make_party("auditor", &idc);
+    make_party("mallory", &idx);
+
+    /* Policy: the enclave built next to mc2d, simulation allowed with this state's key. */
+    char state[300], enc[512], ppath[300];
+    snprintf(state, sizeof state, "%s/state", work);
+    snprintf(enc, sizeof enc, "%s/mc2-enclave",
+             getenv("MC2_BUILD") ? getenv("MC2_BUILD") : "build");
+    uint8_t psec[32], ppub[32];
+    mc2_sigstruct ss;
+    if (mc2_sim_platform_key(state, psec, ppub, &err) || mc2_enclave_check(enc, &ss, &err))
+        die("platform", &err);
+    uint8_t sid[32];
+    char sidhex[65], pkhex[65];
+    mc2_signer_id(ss.signer_pub, sid);
+    mc2_hex_encode(sid, 32, sidhex);
+    mc2_hex_encode(ppub, 32, pkhex);
+    mc2_buf y = {0};
+    if (mc2_buf_printf(&y, &err,
+                       "consortium: t\nenclave:\n  signer: %s\n  product_id: %u\n  min_svn: %u\n"
+                       "  allow_simulation: true\n  sim_platform_keys: [%s]\nparties:\n",
+                       sidhex, ss.product_id, ss.svn, pkhex))
+        die("yaml", &err);
+    append_cert(&y, &ida);
+    append_cert(&y, &idb);
+    append_cert(&y, &idc);
+    if (mc2_buf_puts(&y, "recipients: [auditor]\n", &err)) die("yaml", &err);
+    snprintf(ppath, sizeof ppath, "%s/consortium.yaml", work);
+    if (mc2_file_write_atomic(ppath, y.data, y.len, 0644, 0, &err) ||
+        mc2_policy_parse("p", (const char *)y.data, y.len, &pol, &err))
+        die("policy", &err);
+    pid_t pid = start_service(ppath);
+    upload(&ida, "k,v\n1,alpha\n2,beta\n3,gamma\n", tid_a);
+    upload(&idb, "k,v\n10,x\n20,y\n", tid_b);
+
+    mc2_esession sa, sb, sc, sx;
+    CHECK(session(&ida, &sa) == 0);
+    CHECK(session(&idb, &sb) == 0);
+    CHECK(session(&idc, &sc) == 0);
+    printf("negative cases:\n");
+    /* A signer not in the policy cannot even open a session. */
+    CHECK(session(&idx, &sx) != 0);
+
+    CHECK(mc2_esession_grant(&sa, &ida, pol, &err) == 0);
+    CHECK(mc2_esession_grant(&sb, &idb, pol, &err) == 0);
+    /* A key grant signed by another party is refused. */
+    mc2_identity fake = ida;
+    memcpy(fake.sec, idb.sec, 32);
+    refused("key grant signed by another party", mc2_esession_grant(&sa, &fake, pol, &err), &err,
+            "key grant refused");
+
+    size_t len;
+    char *text = job_text(&sa, sa.next_counter, "auditor", &len);
+    uint64_t id = 0;
+    /* Skipped counter. */
+    size_t l2;
+    char *skip = job_text(&sa, sa.next_counter + 1, "auditor", &l2);
+    refused("skipped counter", submit(&sa, skip, l2, &ida, NULL, &err), &err, "skips ahead");
+    mc2_free(skip);
+    /* A recipient not in the policy (mallory), and a party that is not a recipient. */
+    char *badr = job_text(&sa, sa.next_counter, "mallory", &l2);
+    refused("recipient not in the policy", submit(&sa, badr, l2, &ida, NULL, &err), &err,
+            "not a result recipient");
+    mc2_free(badr);
+    badr = job_text(&sa, sa.next_counter, "bank-b", &l2);
+    refused("recipient not allowed by the policy", submit(&sa, badr, l2, &ida, NULL, &err), &err,
+            "not a result recipient");
+    mc2_free(badr);
+    /* Submitted by bank-a but signed with bank-b's key. */
+    refused("submission signed by another key", submit(&sa, text, len, &idb, NULL, &err), &err,
+            "signature is not bank-a's");
+
+    /* The real job: bank-a submits (its approval), bank-b has not signed yet. */
+    CHECK(submit(&sa, text, len, &ida, &id, &err) == 0);
+    CHECK(id == sa.next_counter);
+    uint8_t key[32];
+    char obj[128];
+    refused("result before every owner signed (missing owner signature)",
+            result_key(&sc, id, key, obj, &err), &err, "waiting for bank-b to approve");
+    /* Replayed counter: the same text again. */
+    refused("replayed job (same counter)", submit(&sa, text, len, &ida, NULL, &err), &err,
+            "already used");
+    /* bank-b signs different text. */
+    char *other = job_text(&sa, sa.next_counter + 5, "auditor", &l2);
+    refused("approval signature over different text", approve(&sb, id, other, l2, &idb, &err), &err,
+            "not bank-b's over this job");
+    mc2_free(other);
+    /* The auditor owns no input: its approval does not count. */
+    refused("approval by a party that owns no input", approve(&sc, id, text, len, &idc, &err), &err,
+            "owns none of the job's inputs");
+    refused("still no result", result_key(&sc, id, key, obj, &err), &err, "waiting for bank-b");
+
+    /* bank-b co-signs: the job runs; only the auditor gets the result key. */
+    CHECK(approve(&sb, id, text, len, &idb, &err) == 0);
+    refused("result key for a non-recipient", result_key(&sa, id, key, obj, &err), &err,
+            "not a recipient");
+    CHECK(result_key(&sc, id, key, obj, &err) == 0);
+    mc2_buf res = {0};
+    CHECK(mc2_host_download(service, obj, &res, &err) == 0);
+    char rpath[300], cpath[300];
+    snprintf(rpath, sizeof rpath, "%s/res.mc2t", work);
+    snprintf(cpath, sizeof cpath, "%s/res.csv", work);
+    CHECK(mc2_file_write_atomic(rpath, res.data, res.len, 0600, 0, &err) == 0);
+    CHECK(mc2_table_decrypt_file(rpath, key, cpath, MC2_FMT_CSV, NULL, &err) == 0);
+    mc2_buf csv = {0};
+    CHECK(mc2_file_read_all(cpath, 1 << 16, &csv, &err) == 0);
+    CHECK(csv.len > 0 && strstr((const char *)csv.data, "bank-a/t,3\nbank-b/t,2\ntotal,5\n"));
+    /* The result key does not open with another party's data key. */
+    CHECK(mc2_table_decrypt_file(rpath, idc.data_key, cpath, MC2_FMT_CSV, NULL, &err) != 0);
+    refused("approving a job that has run", approve(&sb, id, text, len, &idb, &err), &err,
+            "already run");
+
+    mc2_buf_free(&res);
+    mc2_buf_free(&csv);
+    mc2_buf_free(&y);
+    mc2_free(text);
+    mc2_esession_close(&sa);
+    mc2_esession_close(&sb);
+    mc2_esession_close(&sc);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", work);
+    mc2_policy_free(pol);
+    mc2_identity_free(&ida);
+    mc2_identity_free(&idb);
+    mc2_identity_free(&idc);
+    mc2_identity_free(&idx);
+    return test_done("test_platform");
+}
