@@ -10,6 +10,8 @@ PKGS=(
   libyaml-dev                            # schema, config and policy files
   libsqlite3-dev sqlite3                 # SQL test oracle
   valgrind                               # obliviousness checks
+  strace                                 # canary test: every byte the host reads or writes
+  time                                   # peak memory in benchmarks (/usr/bin/time -v)
   libseccomp-dev                         # the enclave's system-call filter
   python3-xgboost python3-sklearn python3-numpy  # GBDT oracle (/usr/bin/python3)
   nodejs npm                             # DuckDB peer for benchmarks (npm @duckdb/node-api)
