@@ -248,8 +248,8 @@ static int api(server *s, srv_conn *c, const mc2_frame *f)
 static int conn_readable(server *s, srv_conn *c)
 {
     mc2_err err;
-    if (mc2_buf_reserve(&c->in, 1 << 16, &err)) return -1;
-    ssize_t r = read(c->fd, c->in.data + c->in.len, 1 << 16);
+    if (mc2_buf_reserve(&c->in, 1 << 20, &err)) return -1;
+    ssize_t r = read(c->fd, c->in.data + c->in.len, 1 << 20);
     if (r <= 0) return -1;
     c->in.len += (size_t)r;
     size_t off = 0;

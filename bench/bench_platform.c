@@ -1,0 +1,150 @@
+/* bench_platform.c - platform latencies against a running mc2d (set up by
+ * bench/bench_platform.sh): attestation + channel set-up, and a trivial job's round trip
+ * (submit, run, result key, download, decrypt). Prints medians over N runs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "base/bytes.h"
+#include "base/file.h"
+#include "base/hex.h"
+#include "conn/conn.h"
+#include "mc2/job.h"
+#include "mc2/table.h"
+#include "wire/proto.h"
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    return v[n / 2];
+}
+
+static void die(const char *what, const mc2_err *e)
+{
+    fprintf(stderr, "bench_platform: %s: %s\n", what, e->msg);
+    exit(1);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 6 && argc != 7) {
+        fprintf(stderr, "usage: bench_platform SERVICE HOME POLICY TABLE RUNS [UPLOAD-FILE]\n");
+        return 2;
+    }
+    const char *service = argv[1], *table = argv[4];
+    int runs = atoi(argv[5]);
+    if (runs < 1 || runs > 1000) return 2;
+    mc2_err err;
+    mc2_identity id;
+    mc2_policy *pol;
+    if (mc2_identity_load(argv[2], &id, &err)) die("identity", &err);
+    if (mc2_policy_load(argv[3], &pol, &err)) die("policy", &err);
+    double *t = calloc((size_t)runs, sizeof *t);
+
+    for (int i = 0; i < runs; i++) {
+        mc2_esession s;
+        double t0 = now_ms();
+        if (mc2_esession_open(service, &id, pol, &s, &err)) die("attest", &err);
+        t[i] = now_ms() - t0;
+        mc2_esession_close(&s);
+    }
+    printf("attestation + TLS channel set-up: median %.2f ms over %d runs\n", median(t, runs),
+           runs);
+
+    /* Table id of our table from the listing. */
+    uint8_t tid[16];
+    {
+        mc2_frame reply = {0};
+        int fd = mc2_dial(service, &err);
+        if (fd < 0 || mc2_host_call(fd, HAPI_TABLES, NULL, 0, &reply, NULL, NULL, &err))
+            die("tables", &err);
+        char want[200];
+        snprintf(want, sizeof want, "%s/%s ", id.name, table);
+        if (mc2_buf_append(&reply.payload, "", 1, &err)) die("buf", &err);
+        char *l = strstr((char *)reply.payload.data, want);
+        if (!l) {
+            fprintf(stderr, "no table %s\n", want);
+            return 1;
+        }
+        char hex[33];
+        memcpy(hex, l + strlen(want), 32);
+        hex[32] = 0;
+        if (mc2_hex_decode(hex, tid, 16)) return 1;
+        close(fd);
+        mc2_frame_free(&reply);
+    }
+    mc2_esession s;
+    if (mc2_esession_open(service, &id, pol, &s, &err) || mc2_esession_grant(&s, &id, pol, &err))
+        die("session", &err);
+    char tmp[] = "/tmp/mc2-bench-result.XXXXXX";
+    int tfd = mkstemp(tmp);
+    if (tfd < 0) return 1;
+    close(tfd);
+    for (int i = 0; i < runs; i++) {
+        mc2_job j;
+        memset(&j, 0, sizeof j);
+        strcpy(j.kind, "rowcount");
+        j.ninputs = 1;
+        snprintf(j.inputs[0].owner, sizeof j.inputs[0].owner, "%s", id.name);
+        snprintf(j.inputs[0].table, sizeof j.inputs[0].table, "%s", table);
+        memcpy(j.inputs[0].table_id, tid, 16);
+        j.nrecipients = 1;
+        snprintf(j.recipients[0], 65, "%s", id.name);
+        uint64_t jid;
+        mc2_buf reply = {.secret = 1}, res = {0};
+        uint8_t req[8];
+        double t0 = now_ms();
+        if (mc2_job_submit(&s, &id, pol, &j, &jid, NULL, &err)) die("submit", &err);
+        mc2_le64_put(req, jid);
+        if (mc2_esession_call(&s, EAPI_RESULT_KEY, req, 8, &reply, &err)) die("key", &err);
+        char obj[128];
+        size_t nl = mc2_le32_get(reply.data + 32);
+        memcpy(obj, reply.data + 36, nl);
+        obj[nl] = 0;
+        if (mc2_host_download(service, obj, &res, &err) ||
+            mc2_file_write_atomic(tmp, res.data, res.len, 0600, 0, &err) ||
+            mc2_table_decrypt_file(tmp, reply.data, "/dev/null", MC2_FMT_CSV, NULL, &err))
+            die("result", &err);
+        t[i] = now_ms() - t0;
+        mc2_buf_free(&reply);
+        mc2_buf_free(&res);
+        mc2_job_free(&j);
+    }
+    unlink(tmp);
+    printf("trivial job round trip (submit, run, result key, download, decrypt): median %.2f ms "
+           "over %d runs\n",
+           median(t, runs), runs);
+    mc2_esession_close(&s);
+    if (argc == 7) {
+        double t0 = now_ms();
+        if (mc2_host_upload(service, &id, "bench-upload", argv[6], NULL, NULL, &err))
+            die("upload", &err);
+        double ms = now_ms() - t0;
+        FILE *f = fopen(argv[6], "rb");
+        long size = 0;
+        if (f && fseek(f, 0, SEEK_END) == 0) size = ftell(f);
+        if (f) fclose(f);
+        printf("upload: %ld bytes in %.1f ms\n", size, ms);
+    }
+    free(t);
+    mc2_policy_free(pol);
+    mc2_identity_free(&id);
+    return 0;
+}
