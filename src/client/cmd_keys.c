@@ -1,5 +1,4 @@
 /* cmd_keys.c - `mc2 init` and `mc2 whoami`: a party's identity. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,32 +17,10 @@ static const char INIT_HELP[] =
 
 int cmd_init(int argc, char **argv)
 {
-    static const struct option opts[] = {{"name", required_argument, 0, 'n'},
-                                         {"home", required_argument, 0, 'H'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
     const char *name = NULL, *home_flag = NULL;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'n':
-            name = optarg;
-            break;
-        case 'H':
-            home_flag = optarg;
-            break;
-        case 'h':
-            fputs(INIT_HELP, stdout);
-            return CLI_OK;
-        case ':':
-            return cli_usage("init", "%s needs a value", argv[optind - 1]);
-        default:
-            return cli_usage("init", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc) return cli_usage("init", "unexpected argument '%s'", argv[optind]);
+    cli_opt opts[] = {CLI_VAL("name", &name), CLI_VAL("home", &home_flag), CLI_END};
+    int code;
+    if (cli_parse("init", INIT_HELP, argc, argv, opts, NULL, 0, &code)) return code;
     if (!name) return cli_usage("init", "--name NAME is required");
 
     mc2_err err;
@@ -71,27 +48,10 @@ static const char WHOAMI_HELP[] = "usage: mc2 whoami [--home DIR]\n\n"
 
 int cmd_whoami(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"home", required_argument, 0, 'H'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *home_flag = NULL;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'H':
-            home_flag = optarg;
-            break;
-        case 'h':
-            fputs(WHOAMI_HELP, stdout);
-            return CLI_OK;
-        case ':':
-            return cli_usage("whoami", "%s needs a value", argv[optind - 1]);
-        default:
-            return cli_usage("whoami", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc) return cli_usage("whoami", "unexpected argument '%s'", argv[optind]);
+    cli_opt opts[] = {CLI_VAL("home", &home_flag), CLI_END};
+    int code;
+    if (cli_parse("whoami", WHOAMI_HELP, argc, argv, opts, NULL, 0, &code)) return code;
     mc2_err err;
     mc2_err_clear(&err);
     char *home = mc2_home_resolve(home_flag, &err);

@@ -1,7 +1,6 @@
 /* cmd_table.c - `mc2 encrypt`, `mc2 decrypt` and `mc2 inspect`: encrypted tables on this
  * party's own machine, under its data key. */
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,82 +12,35 @@
 #include "mc2/identity.h"
 #include "mc2/table.h"
 
-/* Options every table command shares. */
+/* Options the table commands share; each command accepts the subset it lists. */
 typedef struct table_args {
-    const char *schema, *in, *out, *home, *format;
-    uint64_t threads, rows_per_block;
+    const char *schema, *in, *out, *home, *format, *threads, *rows_per_block;
 } table_args;
 
-enum { O_SCHEMA = 1, O_IN, O_OUT, O_HOME, O_FORMAT, O_THREADS, O_RPB, O_HELP };
-
-static const struct option TABLE_OPTS[] = {{"schema", required_argument, 0, O_SCHEMA},
-                                           {"in", required_argument, 0, O_IN},
-                                           {"out", required_argument, 0, O_OUT},
-                                           {"home", required_argument, 0, O_HOME},
-                                           {"format", required_argument, 0, O_FORMAT},
-                                           {"threads", required_argument, 0, O_THREADS},
-                                           {"rows-per-block", required_argument, 0, O_RPB},
-                                           {"help", no_argument, 0, O_HELP},
-                                           {0, 0, 0, 0}};
-
-/* Parses argv into a; `allowed` lists the option ids this command takes (0-terminated).
- * Returns -1 after printing help (*exit_code = 0) or a usage error (*exit_code = 2). */
-static int parse_table_args(const char *cmd, const char *help, const int *allowed, int argc,
-                            char **argv, table_args *a, int *exit_code)
+/* Parses argv into a, accepting the options named in `allowed` (space-separated).
+ * Returns 1 after printing help or a usage error (*code set), 0 on success. */
+static int parse_table_args(const char *cmd, const char *help, const char *allowed, int argc,
+                            char **argv, table_args *a, int *code)
 {
     memset(a, 0, sizeof *a);
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", TABLE_OPTS, NULL)) != -1) {
-        if (c == 'h' || c == O_HELP) {
-            fputs(help, stdout);
-            *exit_code = CLI_OK;
-            return -1;
-        }
-        if (c == ':') {
-            *exit_code = cli_usage(cmd, "%s needs a value", argv[optind - 1]);
-            return -1;
-        }
-        int ok = 0;
-        for (const int *p = allowed; *p; p++) ok |= *p == c;
-        if (c == '?' || !ok) {
-            *exit_code = cli_usage(cmd, "unknown option '%s'", argv[optind - 1]);
-            return -1;
-        }
-        switch (c) {
-        case O_SCHEMA:
-            a->schema = optarg;
-            break;
-        case O_IN:
-            a->in = optarg;
-            break;
-        case O_OUT:
-            a->out = optarg;
-            break;
-        case O_HOME:
-            a->home = optarg;
-            break;
-        case O_FORMAT:
-            a->format = optarg;
-            break;
-        case O_THREADS:
-            if (cli_parse_uint(cmd, "--threads", optarg, 1, 64, &a->threads)) goto usage;
-            break;
-        case O_RPB:
-            if (cli_parse_uint(cmd, "--rows-per-block", optarg, 1, 1u << 20, &a->rows_per_block))
-                goto usage;
-            break;
-        }
+    const cli_opt all[] = {CLI_VAL("schema", &a->schema),
+                           CLI_VAL("in", &a->in),
+                           CLI_VAL("out", &a->out),
+                           CLI_VAL("home", &a->home),
+                           CLI_VAL("format", &a->format),
+                           CLI_VAL("threads", &a->threads),
+                           CLI_VAL("rows-per-block", &a->rows_per_block)};
+    cli_opt opts[sizeof all / sizeof all[0] + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        char word[32];
+        snprintf(word, sizeof word, " %s ", all[i].name);
+        char list[128];
+        snprintf(list, sizeof list, " %s ", allowed);
+        if (strstr(list, word)) opts[n++] = all[i];
     }
-    if (optind < argc) {
-        *exit_code = cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
-        return -1;
-    }
-    return 0;
-usage:
-    *exit_code = CLI_USAGE;
-    return -1;
+    opts[n] = (cli_opt)CLI_END;
+    return cli_parse(cmd, help, argc, argv, opts, NULL, 0, code);
 }
 
 /* The text format: --format wins, else the file name's extension (.tbl), else CSV. */
@@ -132,16 +84,22 @@ static const char ENCRYPT_HELP[] =
 
 int cmd_encrypt(int argc, char **argv)
 {
-    static const int allowed[] = {O_SCHEMA, O_IN, O_OUT, O_HOME, O_FORMAT, O_THREADS, O_RPB, 0};
     table_args a;
     int code;
-    if (parse_table_args("encrypt", ENCRYPT_HELP, allowed, argc, argv, &a, &code)) return code;
+    if (parse_table_args("encrypt", ENCRYPT_HELP,
+                         "schema in out home format threads rows-per-block", argc, argv, &a, &code))
+        return code;
     if (!a.schema || !a.in || !a.out)
         return cli_usage("encrypt", "--schema, --in and --out are required");
     mc2_encrypt_opts opts = {0};
-    if (pick_format("encrypt", a.format, a.in, &opts.format)) return CLI_USAGE;
-    opts.threads = (unsigned)a.threads;
-    opts.rows_per_block = (uint32_t)a.rows_per_block;
+    uint64_t threads = 0, rpb = 0;
+    if (pick_format("encrypt", a.format, a.in, &opts.format) ||
+        (a.threads && cli_parse_uint("encrypt", "--threads", a.threads, 1, 64, &threads)) ||
+        (a.rows_per_block &&
+         cli_parse_uint("encrypt", "--rows-per-block", a.rows_per_block, 1, 1u << 20, &rpb)))
+        return CLI_USAGE;
+    opts.threads = (unsigned)threads;
+    opts.rows_per_block = (uint32_t)rpb;
 
     mc2_err err;
     mc2_err_clear(&err);
@@ -178,10 +136,10 @@ static const char DECRYPT_HELP[] =
 
 int cmd_decrypt(int argc, char **argv)
 {
-    static const int allowed[] = {O_IN, O_OUT, O_HOME, O_FORMAT, 0};
     table_args a;
     int code;
-    if (parse_table_args("decrypt", DECRYPT_HELP, allowed, argc, argv, &a, &code)) return code;
+    if (parse_table_args("decrypt", DECRYPT_HELP, "in out home format", argc, argv, &a, &code))
+        return code;
     if (!a.in || !a.out) return cli_usage("decrypt", "--in and --out are required");
     enum mc2_textfmt fmt;
     if (pick_format("decrypt", a.format, a.out, &fmt)) return CLI_USAGE;
@@ -218,10 +176,9 @@ static int read_at(int fd, void *p, size_t n, off_t off)
 
 int cmd_inspect(int argc, char **argv)
 {
-    static const int allowed[] = {O_IN, O_HOME, 0};
     table_args a;
     int code;
-    if (parse_table_args("inspect", INSPECT_HELP, allowed, argc, argv, &a, &code)) return code;
+    if (parse_table_args("inspect", INSPECT_HELP, "in home", argc, argv, &a, &code)) return code;
     if (!a.in) return cli_usage("inspect", "--in is required");
 
     mc2_err err;

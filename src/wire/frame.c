@@ -7,16 +7,23 @@
 
 #include "base/bytes.h"
 
-int mc2_frame_put(mc2_buf *out, uint16_t type, uint32_t channel, const void *p, size_t n,
-                  mc2_err *err)
+/* Writes the 12-byte header for an n-byte payload into h. */
+static int put_header(uint8_t h[MC2_FRAME_HDR], uint16_t type, uint32_t channel, size_t n,
+                      mc2_err *err)
 {
     if (n > UINT32_MAX) return mc2_err_set(err, MC2_E_LIMIT, "frame payload too large");
-    uint8_t h[MC2_FRAME_HDR];
     mc2_le32_put(h, (uint32_t)n);
     mc2_le16_put(h + 4, type);
     mc2_le16_put(h + 6, MC2_WIRE_VERSION);
     mc2_le32_put(h + 8, channel);
-    if (mc2_buf_append(out, h, sizeof h, err)) return -1;
+    return 0;
+}
+
+int mc2_frame_put(mc2_buf *out, uint16_t type, uint32_t channel, const void *p, size_t n,
+                  mc2_err *err)
+{
+    uint8_t h[MC2_FRAME_HDR];
+    if (put_header(h, type, channel, n, err) || mc2_buf_append(out, h, sizeof h, err)) return -1;
     return mc2_buf_append(out, p, n, err);
 }
 
@@ -86,13 +93,8 @@ int mc2_read_all(int fd, void *p, size_t n, mc2_err *err)
 int mc2_frame_write_fd(int fd, uint16_t type, uint32_t channel, const void *p, size_t n,
                        mc2_err *err)
 {
-    if (n > UINT32_MAX) return mc2_err_set(err, MC2_E_LIMIT, "frame payload too large");
     uint8_t h[MC2_FRAME_HDR];
-    mc2_le32_put(h, (uint32_t)n);
-    mc2_le16_put(h + 4, type);
-    mc2_le16_put(h + 6, MC2_WIRE_VERSION);
-    mc2_le32_put(h + 8, channel);
-    if (mc2_write_all(fd, h, sizeof h, err)) return -1;
+    if (put_header(h, type, channel, n, err) || mc2_write_all(fd, h, sizeof h, err)) return -1;
     return n ? mc2_write_all(fd, p, n, err) : 0;
 }
 
