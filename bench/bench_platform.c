@@ -1,6 +1,7 @@
 /* bench_platform.c - platform latencies against a running mc2d (set up by
  * bench/bench_platform.sh): attestation + channel set-up, and a trivial job's round trip
  * (submit, run, result key, download, decrypt). Prints medians over N runs. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_platform SERVICE HOME POLICY TABLE RUNS [UPLOAD-FILE]\n");
         return 2;
     }
+    signal(SIGPIPE, SIG_IGN);
     const char *service = argv[1], *table = argv[4];
     int runs = atoi(argv[5]);
     if (runs < 1 || runs > 1000) return 2;

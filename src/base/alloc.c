@@ -15,7 +15,10 @@ static bool injected_failure(void)
     return --fail_countdown == 0;
 }
 
-void mc2_alloc_fail_after(unsigned long n) { fail_countdown = n; }
+void mc2_alloc_fail_after(unsigned long n)
+{
+    fail_countdown = n;
+}
 
 void *mc2_malloc(size_t n)
 {
@@ -36,7 +39,10 @@ void *mc2_realloc(void *p, size_t n)
     return realloc(p, n ? n : 1);
 }
 
-void mc2_free(void *p) { free(p); }
+void mc2_free(void *p)
+{
+    free(p);
+}
 
 void mc2_free_wipe(void *p, size_t n)
 {

@@ -68,7 +68,10 @@ int mc2_buf_printf(mc2_buf *b, mc2_err *err, const char *fmt, ...)
     return 0;
 }
 
-int mc2_buf_put_u8(mc2_buf *b, uint8_t v, mc2_err *err) { return mc2_buf_append(b, &v, 1, err); }
+int mc2_buf_put_u8(mc2_buf *b, uint8_t v, mc2_err *err)
+{
+    return mc2_buf_append(b, &v, 1, err);
+}
 
 int mc2_buf_put_u16(mc2_buf *b, uint16_t v, mc2_err *err)
 {

@@ -20,7 +20,10 @@ static inline void mc2_le64_put(uint8_t *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
-static inline uint16_t mc2_le16_get(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint16_t mc2_le16_get(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
 static inline uint32_t mc2_le32_get(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -45,7 +48,10 @@ static inline mc2_rd mc2_rd_init(const void *p, size_t len)
     mc2_rd r = {(const uint8_t *)p, len, 0, false};
     return r;
 }
-static inline size_t mc2_rd_left(const mc2_rd *r) { return r->bad ? 0 : r->len - r->pos; }
+static inline size_t mc2_rd_left(const mc2_rd *r)
+{
+    return r->bad ? 0 : r->len - r->pos;
+}
 /* Returns a pointer to the next n bytes and advances, or NULL (setting bad) if short. */
 static inline const uint8_t *mc2_rd_take(mc2_rd *r, size_t n)
 {

@@ -45,17 +45,28 @@ int mc2_err_prefix(mc2_err *e, const char *fmt, ...)
 const char *mc2_code_name(enum mc2_code code)
 {
     switch (code) {
-    case MC2_OK: return "ok";
-    case MC2_E_USAGE: return "usage";
-    case MC2_E_IO: return "io";
-    case MC2_E_INPUT: return "input";
-    case MC2_E_AUTH: return "auth";
-    case MC2_E_NOMEM: return "nomem";
-    case MC2_E_EXISTS: return "exists";
-    case MC2_E_CRYPTO: return "crypto";
-    case MC2_E_LIMIT: return "limit";
-    case MC2_E_NOTFOUND: return "notfound";
-    case MC2_E_INTERNAL: return "internal";
+    case MC2_OK:
+        return "ok";
+    case MC2_E_USAGE:
+        return "usage";
+    case MC2_E_IO:
+        return "io";
+    case MC2_E_INPUT:
+        return "input";
+    case MC2_E_AUTH:
+        return "auth";
+    case MC2_E_NOMEM:
+        return "nomem";
+    case MC2_E_EXISTS:
+        return "exists";
+    case MC2_E_CRYPTO:
+        return "crypto";
+    case MC2_E_LIMIT:
+        return "limit";
+    case MC2_E_NOTFOUND:
+        return "notfound";
+    case MC2_E_INTERNAL:
+        return "internal";
     }
     return "unknown";
 }

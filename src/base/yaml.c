@@ -28,8 +28,7 @@ void mc2_yaml_free(mc2_ynode *n)
 
 static int perr(yctx *c, unsigned long line, unsigned long col, const char *msg)
 {
-    return mc2_err_set(c->err, MC2_E_INPUT, "%s line %lu column %lu: %s", c->what, line, col,
-                       msg);
+    return mc2_err_set(c->err, MC2_E_INPUT, "%s line %lu column %lu: %s", c->what, line, col, msg);
 }
 
 static mc2_ynode *new_node(yctx *c, enum mc2_ykind k, const yaml_event_t *ev)
@@ -168,21 +167,23 @@ mc2_ynode *mc2_yaml_parse(const char *what, const char *text, size_t len, mc2_er
         if (next_event(&c, &ev)) goto fail;
         switch (ev.type) {
         case YAML_STREAM_START_EVENT:
-        case YAML_DOCUMENT_END_EVENT: yaml_event_delete(&ev); continue;
+        case YAML_DOCUMENT_END_EVENT:
+            yaml_event_delete(&ev);
+            continue;
         case YAML_DOCUMENT_START_EVENT:
             yaml_event_delete(&ev);
             if (root) {
-                perr(&c, c.p.mark.line + 1, c.p.mark.column + 1,
-                     "expected a single YAML document");
+                perr(&c, c.p.mark.line + 1, c.p.mark.column + 1, "expected a single YAML document");
                 goto fail;
             }
             continue;
-        case YAML_STREAM_END_EVENT: yaml_event_delete(&ev); goto done;
+        case YAML_STREAM_END_EVENT:
+            yaml_event_delete(&ev);
+            goto done;
         default:
             if (root) {
                 yaml_event_delete(&ev);
-                perr(&c, c.p.mark.line + 1, c.p.mark.column + 1,
-                     "expected a single YAML document");
+                perr(&c, c.p.mark.line + 1, c.p.mark.column + 1, "expected a single YAML document");
                 goto fail;
             }
             root = parse_node(&c, &ev, 0);

@@ -1,4 +1,5 @@
 /* main.c - the mc2 command-line client: one function per command. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,6 +45,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* A peer that goes away must give an error, not kill us (see conn.h). */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;

@@ -1,7 +1,10 @@
 /* conn.h - the client's side of the wire protocols: the host API of mc2d (untrusted
  * storage and listings) and attested sessions with the enclave (TLS 1.3 through mc2d's
  * relay, the server's RA-TLS certificate checked against the consortium policy before
- * anything is sent). */
+ * anything is sent).
+ *
+ * Programs using these functions must ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)): a service
+ * that closes a connection must show up as an error here, not kill the process. */
 #ifndef MC2_CONN_CONN_H
 #define MC2_CONN_CONN_H
 

@@ -16,7 +16,7 @@
 #include "crypto/pki.h"
 #include "mc2/job.h"
 
-#define CERT_DAYS 3650
+#define CERT_DAYS    3650
 #define DATA_KEY_TAG "mc2-data-key-v1 "
 
 static const char *const FILES[] = {"identity.key", "identity.crt", "data.key", "config.yaml"};

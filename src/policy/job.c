@@ -13,8 +13,7 @@ int mc2_name_check(const char *name, mc2_err *err)
 {
     size_t n = strlen(name);
     if (n == 0 || n > 64)
-        return mc2_err_set(err, MC2_E_USAGE, "a party name must be 1 to %d characters long",
-                           64);
+        return mc2_err_set(err, MC2_E_USAGE, "a party name must be 1 to %d characters long", 64);
     for (size_t i = 0; i < n; i++) {
         char c = name[i];
         int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');

@@ -32,8 +32,8 @@ size_t mc2_text_scan(enum mc2_textfmt fmt, mc2_scan *st, const char *p, size_t n
 
 /* Where the text came from, for error messages: "FILE line L, column C (NAME): ...". */
 typedef struct mc2_textpos {
-    const char *file;  /* file name as the user gave it */
-    uint64_t line;     /* physical line (1-based) of the first record in the chunk */
+    const char *file; /* file name as the user gave it */
+    uint64_t line;    /* physical line (1-based) of the first record in the chunk */
 } mc2_textpos;
 
 /* Parses every complete record in p[0..n) (the chunk must start at a record start and end

@@ -2,10 +2,12 @@
  * runs only with every owner's signature over its exact text, in counter order, for parties
  * and recipients of the policy; results go only to recipients. Each negative case must be
  * refused before anything runs. */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +29,17 @@ static char work[256], service[64];
 static mc2_identity ida, idb, idc, idx; /* bank-a, bank-b, auditor; x is not a party */
 static mc2_policy *pol;
 static uint8_t tid_a[16], tid_b[16];
+static pid_t service_pid;
+
+/* Never leave a service behind: ctest would wait for its inherited output forever. */
+static void stop_service(void)
+{
+    if (service_pid > 0) {
+        kill(service_pid, SIGTERM);
+        waitpid(service_pid, NULL, 0);
+        service_pid = 0;
+    }
+}
 
 static void die(const char *what, const mc2_err *e)
 {
@@ -65,6 +78,12 @@ static pid_t start_service(const char *policy_path)
     if (pipe(p)) exit(1);
     pid_t pid = fork();
     if (pid == 0) {
+        /* Dies with the test, and keeps its output out of the test's (ctest waits for EOF). */
+        char log[400];
+        snprintf(log, sizeof log, "%s/mc2d.log", work);
+        int lf = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (lf < 0 || dup2(lf, 1) < 0 || dup2(lf, 2) < 0 || prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
+            _exit(127);
         close(p[0]);
         snprintf(fdarg, sizeof fdarg, "%d", p[1]);
         execl(mc2d, "mc2d", "--dir", state, "--policy", policy_path, "--listen", service,
@@ -195,6 +214,8 @@ static void refused(const char *what, int rc, const mc2_err *err, const char *ph
 int main(void)
 {
     mc2_err err;
+    signal(SIGPIPE, SIG_IGN);
+    atexit(stop_service);
     snprintf(work, sizeof work, "/tmp/mc2-test-platform.%d", (int)getpid());
     snprintf(service, sizeof service, "127.0.0.1:%d", 20000 + (int)(getpid() % 20000));
     if (mc2_mkdir(work, 0700, &err)) die("mkdir", &err);
@@ -231,7 +252,7 @@ int main(void)
     if (mc2_file_write_atomic(ppath, y.data, y.len, 0644, 0, &err) ||
         mc2_policy_parse("p", (const char *)y.data, y.len, &pol, &err))
         die("policy", &err);
-    pid_t pid = start_service(ppath);
+    service_pid = start_service(ppath);
     upload(&ida, "k,v\n1,alpha\n2,beta\n3,gamma\n", tid_a);
     upload(&idb, "k,v\n10,x\n20,y\n", tid_b);
 
@@ -319,8 +340,7 @@ int main(void)
     mc2_esession_close(&sa);
     mc2_esession_close(&sb);
     mc2_esession_close(&sc);
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
+    stop_service();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", work);
