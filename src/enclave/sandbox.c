@@ -8,6 +8,13 @@
 
 #include "enclave/enclave.h"
 
+/* "argument 0 equals v" (spelled out: the SCMP_A0 macro leaves fields implicit). */
+static struct scmp_arg_cmp arg0_is(scmp_datum_t v)
+{
+    struct scmp_arg_cmp c = {.arg = 0, .op = SCMP_CMP_EQ, .datum_a = v, .datum_b = 0};
+    return c;
+}
+
 int enc_sandbox(int fd, mc2_err *err)
 {
     scmp_filter_ctx c = seccomp_init(SCMP_ACT_KILL_PROCESS);
@@ -53,11 +60,9 @@ int enc_sandbox(int fd, mc2_err *err)
     for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++)
         rc |= seccomp_rule_add(c, SCMP_ACT_ERRNO(EPERM), denied[i], 0);
     /* read only from the channel; write only to the channel and stderr. */
-    rc |= seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(read), 1,
-                           SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd));
-    rc |= seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(write), 1,
-                           SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd));
-    rc |= seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, 2));
+    rc |= seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(read), 1, arg0_is((scmp_datum_t)fd));
+    rc |= seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, arg0_is((scmp_datum_t)fd));
+    rc |= seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, arg0_is(2));
     if (rc == 0) rc = seccomp_load(c);
     seccomp_release(c);
     if (rc != 0) return mc2_err_set(err, MC2_E_INTERNAL, "cannot install the seccomp filter");

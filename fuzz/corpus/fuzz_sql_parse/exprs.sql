@@ -1,0 +1,1 @@
+select case when a is not null then cast(b as decimal(10,2)) else -c end, trim(leading 'x' from s), coalesce(a,b,c) || 'x' from t left join u using (k) cross join v where s like 'a!%' escape '!' and d in (select 1) and not exists (select 1)

@@ -1,0 +1,1 @@
+select a, b as c from t where x between 1 and 2 union all select * from u intersect select 1 order by 1 desc nulls last limit 5 offset 2
