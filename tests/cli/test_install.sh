@@ -22,7 +22,12 @@ int main(void)
     return 0;
 }
 C
-expect_ok "build against mc2.pc" bash -c "cc '$WORK/use.c' \$(PKG_CONFIG_PATH='$pc' pkg-config --cflags --libs mc2) -o '$WORK/use'"
+# A sanitizer build of libmc2.so needs its runtime in the program too.
+san=""
+if nm -D "$(dirname "$pc")/libmc2.so" 2>/dev/null | grep -q __asan_init; then
+  san="-fsanitize=address,undefined"
+fi
+expect_ok "build against mc2.pc" bash -c "cc $san '$WORK/use.c' \$(PKG_CONFIG_PATH='$pc' pkg-config --cflags --libs mc2) -o '$WORK/use'"
 expect_ok "run against libmc2.so" env LD_LIBRARY_PATH="$(dirname "$pc")" "$WORK/use"
 check "SHA-256 through libmc2" grep -qx ba7816bf "$WORK/out"
 expect_ok "installed enclave signature verifies" "$P/bin/mc2" enclave info
