@@ -3,6 +3,7 @@
 # mc2-enclave (MC2_ENCLAVE_MODULES in CMakeLists.txt) plus the enclave's entry point, with
 # and without blank and comment-only lines. A tracked figure (DESIGN.md section 2).
 set -euo pipefail
+shopt -s nullglob
 cd "$(dirname "$0")/.."
 mods=$(sed -n 's/^set(MC2_ENCLAVE_MODULES \(.*\))$/\1/p' CMakeLists.txt)
 [[ -n $mods ]] || { echo "tcb-size: MC2_ENCLAVE_MODULES not found in CMakeLists.txt" >&2; exit 1; }
