@@ -24,13 +24,14 @@ run_suite() {
   local name=$1 dir=$2
   shift 2
   echo "== $name: configure and build ($dir)"
-  if ! cmake -S . -B "$dir" "$@" >"$dir.configure.log" 2>&1; then
-    cat "$dir.configure.log"
+  mkdir -p "$dir"
+  if ! cmake -S . -B "$dir" "$@" >"$dir/configure.log" 2>&1; then
+    cat "$dir/configure.log"
     fail "$name: configure"
     return
   fi
-  if ! cmake --build "$dir" -j "$JOBS" >"$dir.build.log" 2>&1; then
-    tail -n 60 "$dir.build.log"
+  if ! cmake --build "$dir" -j "$JOBS" >"$dir/build.log" 2>&1; then
+    tail -n 60 "$dir/build.log"
     fail "$name: build"
     return
   fi
@@ -52,14 +53,15 @@ if [[ -z "${MC2_TEST_QUICK:-}" ]]; then
   run_suite asan+ubsan build-asan -DCMAKE_BUILD_TYPE=Debug -DMC2_SANITIZE=ON \
     -DCMAKE_C_FLAGS=-O1
   echo "== fuzz: short runs"
-  if bash scripts/fuzz.sh "${MC2_FUZZ_SECONDS:-10}" >build-fuzz.log 2>&1; then
-    grep -E '^fuzz:' build-fuzz.log
-    n=$(grep -c '^fuzz: ok' build-fuzz.log)
+  mkdir -p build-fuzz
+  if bash scripts/fuzz.sh "${MC2_FUZZ_SECONDS:-10}" >build-fuzz/fuzz.log 2>&1; then
+    grep -E '^fuzz:' build-fuzz/fuzz.log
+    n=$(grep -c '^fuzz: ok' build-fuzz/fuzz.log)
     passed=$((passed + n))
   else
-    grep -E '^fuzz:' build-fuzz.log
-    tail -n 60 build-fuzz.log
-    n=$(grep -c '^fuzz: ok' build-fuzz.log)
+    grep -E '^fuzz:' build-fuzz/fuzz.log
+    tail -n 60 build-fuzz/fuzz.log
+    n=$(grep -c '^fuzz: ok' build-fuzz/fuzz.log)
     passed=$((passed + n))
     fail "fuzz"
   fi

@@ -17,9 +17,9 @@
 extern "C" {
 #endif
 
-#define MC2_NAME_MAX 64            /* bytes in a party name */
-#define MC2_FINGERPRINT_TEXT 72    /* "SHA256:" + 64 hex digits + NUL */
-#define MC2_DEFAULT_SERVICE "127.0.0.1:7350"
+#define MC2_NAME_MAX         64 /* bytes in a party name */
+#define MC2_FINGERPRINT_TEXT 72 /* "SHA256:" + 64 hex digits + NUL */
+#define MC2_DEFAULT_SERVICE  "127.0.0.1:7350"
 
 /* A loaded identity. Holds secrets: release with mc2_identity_free, which wipes them. */
 typedef struct mc2_identity {

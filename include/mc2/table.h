@@ -20,14 +20,14 @@ enum mc2_type {
     MC2_T_INT64 = 1, /* int64_t */
     MC2_T_DOUBLE,    /* IEEE 754 binary64; NaN and infinities are rejected on input */
     MC2_T_DECIMAL,   /* exact: int64_t holding value * 10^scale; precision 1..18 */
-    MC2_T_DATE,      /* int32_t days since 1970-01-01, proleptic Gregorian, 0001-01-01..9999-12-31 */
-    MC2_T_BOOL,      /* uint8_t 0 or 1 */
-    MC2_T_VARCHAR    /* UTF-8, at most `length` code points (1..MC2_VARCHAR_MAX) */
+    MC2_T_DATE,   /* int32_t days since 1970-01-01, proleptic Gregorian, 0001-01-01..9999-12-31 */
+    MC2_T_BOOL,   /* uint8_t 0 or 1 */
+    MC2_T_VARCHAR /* UTF-8, at most `length` code points (1..MC2_VARCHAR_MAX) */
 };
 
-#define MC2_MAX_COLUMNS 1024
-#define MC2_MAX_NAME 128 /* bytes in a column or table name */
-#define MC2_VARCHAR_MAX 65535
+#define MC2_MAX_COLUMNS           1024
+#define MC2_MAX_NAME              128 /* bytes in a column or table name */
+#define MC2_VARCHAR_MAX           65535
 #define MC2_DECIMAL_MAX_PRECISION 18
 
 typedef struct mc2_coltype {
@@ -118,8 +118,8 @@ int mc2_batch_decode(mc2_batch *b, const uint8_t *p, size_t n, size_t expect_row
 
 /* ---- the encrypted table format ---------------------------------------------------------- */
 
-#define MC2_TABLE_ID_LEN 16
-#define MC2_FORMAT_VERSION 1
+#define MC2_TABLE_ID_LEN     16
+#define MC2_FORMAT_VERSION   1
 #define MC2_TFILE_PREFIX_LEN 48
 
 /* What a table header holds once authenticated. */
@@ -166,7 +166,7 @@ int mc2_thdr_open(const uint8_t *p, size_t n, const uint8_t data_key[MC2_KEY_LEN
                   mc2_aead **table_aead, mc2_err *err) MC2_WUR;
 
 #define MC2_BLOCK_FRAME_OVERHEAD (16 + MC2_TAG_LEN) /* index u64, rows u32, len u32, tag */
-#define MC2_BLOCK_MAX_PAYLOAD (64u << 20)           /* a sealed block is at most 64 MiB */
+#define MC2_BLOCK_MAX_PAYLOAD    (64u << 20)        /* a sealed block is at most 64 MiB */
 
 /* Seals block payload pt[0..n) as block `index` of the table h and appends the frame
  * (docs/format.md) to *out (malloc'd / grown with realloc; *out_len updated). */
