@@ -1,0 +1,194 @@
+/* gbdt.h - the in-enclave gradient-boosted tree engine: parameters, training with the
+ * histogram method on a dense in-memory matrix, prediction, metrics, and models (mc2's own
+ * versioned binary format and export to XGBoost 1.7's JSON model format).
+ *
+ * Data layout: a feature matrix is float32, row-major, n rows x d features (x[i*d + j] is
+ * feature j of row i); NaN marks a missing value. Labels are float32, one per row.
+ *
+ * Trust: everything here runs inside the enclave. Parameters come from a job and are hostile:
+ * every setter validates, and mc2_gbdt_train() checks parameters and data (sizes, labels
+ * against the objective and num_class) before any work starts. A model blob handed to
+ * mc2_gbdt_model_load() is hostile too. */
+#ifndef MC2_GBDT_GBDT_H
+#define MC2_GBDT_GBDT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "mc2/err.h"
+
+/* ---- limits ------------------------------------------------------------------------------ */
+#define MC2_GBDT_MAX_ROWS     2147483647u /* row indices are uint32 */
+#define MC2_GBDT_MAX_FEATURES 100000u
+#define MC2_GBDT_MAX_DEPTH    16u
+#define MC2_GBDT_MAX_BIN      65535u
+#define MC2_GBDT_MAX_CLASS    1000u
+#define MC2_GBDT_MAX_ROUND    100000u
+#define MC2_GBDT_MAX_THREADS  64u
+#define MC2_GBDT_MAX_TREES    1000000u
+#define MC2_GBDT_MAX_NODES    131071u /* 2^(MAX_DEPTH+1) - 1 */
+#define MC2_GBDT_MAX_METRICS  4u
+
+enum mc2_gbdt_objective {
+    MC2_GBDT_REG_SQUAREDERROR = 1,
+    MC2_GBDT_BINARY_LOGISTIC = 2,
+    MC2_GBDT_MULTI_SOFTPROB = 3
+};
+
+enum mc2_gbdt_metric {
+    MC2_GBDT_METRIC_RMSE = 1,
+    MC2_GBDT_METRIC_LOGLOSS = 2,
+    MC2_GBDT_METRIC_AUC = 3,
+    MC2_GBDT_METRIC_MERROR = 4
+};
+
+/* Training parameters. Names and defaults follow XGBoost 1.7 (see mc2_gbdt_params_set). */
+typedef struct mc2_gbdt_params {
+    enum mc2_gbdt_objective objective; /* default reg:squarederror */
+    uint32_t num_class;                /* multi:softprob only (>= 2); 0 otherwise */
+    uint32_t num_round;                /* boosting rounds, default 10 */
+    uint32_t max_depth;                /* 1..16, default 6 */
+    uint32_t max_bin;                  /* 2..65535, default 256 */
+    float eta;                         /* learning rate, default 0.3 */
+    float gamma;                       /* min_split_loss, default 0 */
+    float lambda;                      /* reg_lambda, default 1 */
+    float alpha;                       /* reg_alpha, default 0 */
+    float min_child_weight;            /* default 1 */
+    float subsample;                   /* (0, 1], default 1 */
+    float colsample_bytree;            /* (0, 1], default 1 */
+    float base_score;                  /* default 0.5 (probability space for logistic) */
+    uint64_t seed;                     /* for subsample and colsample_bytree, default 0 */
+    uint32_t nthread;                  /* worker threads incl. the caller, default 2 */
+    uint32_t n_metrics;                /* evaluation metrics; 0 = the objective's default */
+    enum mc2_gbdt_metric metrics[MC2_GBDT_MAX_METRICS];
+} mc2_gbdt_params;
+
+/* Fills *p with the defaults above. */
+void mc2_gbdt_params_default(mc2_gbdt_params *p);
+
+/* Sets one parameter from text, as a job names it: key is an XGBoost parameter name or alias
+ * (objective, num_class, num_round|n_estimators, max_depth, max_bin, eta|learning_rate,
+ * gamma|min_split_loss, lambda|reg_lambda, alpha|reg_alpha, min_child_weight, subsample,
+ * colsample_bytree, base_score, seed|random_state, nthread|n_jobs, eval_metric (may repeat),
+ * tree_method (must be "hist")). Returns 0, or -1 with MC2_E_INPUT naming the parameter and
+ * what is allowed (unknown names get a "did you mean" suggestion). */
+int mc2_gbdt_params_set(mc2_gbdt_params *p, const char *key, const char *value,
+                        mc2_err *err) MC2_WUR;
+
+/* Checks the combination of parameters (e.g. num_class only with multi:softprob, metrics that
+ * fit the objective). Returns 0 or -1 with MC2_E_INPUT. */
+int mc2_gbdt_params_check(const mc2_gbdt_params *p, mc2_err *err) MC2_WUR;
+
+/* Returns the objective's XGBoost name, or a metric's name. */
+const char *mc2_gbdt_objective_name(enum mc2_gbdt_objective o);
+const char *mc2_gbdt_metric_name(enum mc2_gbdt_metric m);
+
+/* A dense data set (a view; nothing is copied). w may be NULL (all weights 1). */
+typedef struct mc2_gbdt_data {
+    const float *x; /* n * d, row-major, NaN = missing */
+    const float *y; /* n labels */
+    const float *w; /* n non-negative weights, or NULL */
+    size_t n, d;
+} mc2_gbdt_data;
+
+/* Checks a data set against checked parameters: sizes within limits, no infinite features,
+ * labels finite and valid for the objective (binary: in [0, 1]; multiclass: integers in
+ * [0, num_class)), weights finite and >= 0. `what` names the set in messages ("training
+ * data"). Returns 0 or -1 with MC2_E_INPUT / MC2_E_LIMIT. */
+int mc2_gbdt_data_check(const mc2_gbdt_params *p, const mc2_gbdt_data *data, const char *what,
+                        mc2_err *err) MC2_WUR;
+
+/* ---- models ------------------------------------------------------------------------------ */
+
+/* A tree node, in XGBoost's layout. left/right are -1 for a leaf; otherwise both come after
+ * the node and right == left + 1 (prediction relies on it; loading enforces it). Rows with
+ * x[feature] < cond go left, NaN goes left iff default_left. For a leaf, cond is the leaf
+ * value (eta applied). base_weight is the unscaled Newton weight of the node. */
+typedef struct mc2_gbdt_node {
+    int32_t left, right, parent; /* parent is -1 for the root */
+    uint32_t feature;
+    float cond;
+    float base_weight;
+    float loss_chg; /* 0 for a leaf */
+    float sum_hess;
+    uint8_t default_left;
+} mc2_gbdt_node;
+
+typedef struct mc2_gbdt_tree {
+    uint32_t n_nodes;
+    uint32_t group; /* output (class) this tree adds to */
+    mc2_gbdt_node *nodes;
+} mc2_gbdt_tree;
+
+typedef struct mc2_gbdt_model {
+    enum mc2_gbdt_objective objective;
+    uint32_t num_class;   /* 0 unless multi:softprob */
+    uint32_t num_feature; /* d */
+    float base_score;     /* as the user gave it (probability space for logistic) */
+    size_t n_trees;
+    mc2_gbdt_tree *trees; /* in boosting order; round r, class k is trees[r*ngroup + k] */
+} mc2_gbdt_model;
+
+/* Number of outputs per row: num_class for multi:softprob, else 1. */
+uint32_t mc2_gbdt_model_ngroup(const mc2_gbdt_model *m);
+
+/* Frees a model (NULL is a no-op). */
+void mc2_gbdt_model_free(mc2_gbdt_model *m);
+
+/* Called after every round with the metric values on the evaluation set (in the order of
+ * p->metrics). Return non-zero to stop training early (the model keeps the rounds so far). */
+typedef int (*mc2_gbdt_eval_fn)(void *ctx, uint32_t round, const enum mc2_gbdt_metric *metrics,
+                                const double *values, uint32_t n_metrics);
+
+/* Trains a model. `params` and both data sets are checked first (nothing is computed on bad
+ * input); eval may be NULL (no metrics, cb not called) and must have train->d features.
+ * Uses params->nthread threads. Returns 0 and *out (free with mc2_gbdt_model_free), or -1
+ * with *err. */
+int mc2_gbdt_train(const mc2_gbdt_params *params, const mc2_gbdt_data *train,
+                   const mc2_gbdt_data *eval, mc2_gbdt_eval_fn cb, void *cb_ctx,
+                   mc2_gbdt_model **out, mc2_err *err) MC2_WUR;
+
+/* Predicts n rows of x (n x d row-major, d == m->num_feature). out receives
+ * n * ngroup floats (row-major); margin != 0 gives raw scores, otherwise transformed
+ * (sigmoid for logistic, softmax for softprob). Returns -1 with MC2_E_INPUT if d does not
+ * match. */
+int mc2_gbdt_predict(const mc2_gbdt_model *m, const float *x, size_t n, size_t d, int margin,
+                     float *out, mc2_err *err) MC2_WUR;
+/* The same on nthread threads (results identical to mc2_gbdt_predict). */
+int mc2_gbdt_predict_mt(const mc2_gbdt_model *m, const float *x, size_t n, size_t d, int margin,
+                        unsigned nthread, float *out, mc2_err *err) MC2_WUR;
+
+/* Computes a metric from transformed predictions (n * ngroup) and labels; weights may be
+ * NULL. AUC of a set with only one class is NaN. */
+double mc2_gbdt_metric(enum mc2_gbdt_metric metric, const float *pred, const float *y,
+                       const float *w, size_t n, uint32_t ngroup);
+
+/* Appends the model in mc2's binary format (version 1, see model.c) to out. */
+int mc2_gbdt_model_save(const mc2_gbdt_model *m, mc2_buf *out, mc2_err *err) MC2_WUR;
+
+/* Parses a model from untrusted bytes, validating everything (structure of each tree, feature
+ * indices, finite values, sizes). Returns 0 and *out, or -1 with MC2_E_INPUT. */
+int mc2_gbdt_model_load(const uint8_t *p, size_t n, mc2_gbdt_model **out, mc2_err *err) MC2_WUR;
+
+/* Appends the model as an XGBoost 1.7 JSON model (Booster.load_model accepts it) to out. */
+int mc2_gbdt_model_to_json(const mc2_gbdt_model *m, mc2_buf *out, mc2_err *err) MC2_WUR;
+
+/* ---- building blocks, exposed for tests --------------------------------------------------- */
+
+/* XGBoost's gain of one side of a split: ThresholdL1(G, alpha)^2 / (H + lambda), 0 if
+ * H <= 0 (min_child_weight is checked on the split, not here, as in XGBoost's evaluator).
+ * A split's loss change is gain(left) + gain(right) - gain(parent). */
+double mc2_gbdt_calc_gain(const mc2_gbdt_params *p, double g, double h);
+/* XGBoost's Newton weight: -ThresholdL1(G, alpha) / (H + lambda), 0 if H < min_child_weight
+ * or H <= 0. */
+double mc2_gbdt_calc_weight(const mc2_gbdt_params *p, double g, double h);
+
+/* Cut points of one feature from its non-missing values in row order and their weights
+ * (NULL = 1), exactly as XGBoost 1.7's hist computes them: at most max_bin cuts, strictly
+ * increasing, the last above every value. Writes up to max_bin cuts to cuts[] and *min_val;
+ * returns the number of cuts (>= 1), or 0 on allocation failure. */
+uint32_t mc2_gbdt_feature_cuts(const float *vals, const float *wts, size_t n, uint32_t max_bin,
+                               float *cuts, float *min_val);
+
+#endif

@@ -1,0 +1,68 @@
+/* internal.h - declarations shared by the GBDT engine's files (not part of its API). */
+#ifndef MC2_GBDT_INTERNAL_H
+#define MC2_GBDT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gbdt/gbdt.h"
+
+/* One entry of a weighted quantile summary (XGBoost's WQSummary<float, float>::Entry). */
+typedef struct mc2_gbdt_qentry {
+    float rmin, rmax, wmin, value;
+} mc2_gbdt_qentry;
+
+/* XGBoost's streaming weighted quantile sketch for one feature, on caller-sized buffers so
+ * that a worker thread never allocates. */
+typedef struct mc2_gbdt_sketch {
+    size_t cap_limit, cap_levels; /* buffer capacities (from mc2_gbdt_sketch_alloc) */
+    size_t limit_size, max_levels;
+    struct {
+        float value, weight;
+    } * queue;
+    size_t qcap, qtail;
+    uint64_t *sort_a, *sort_b;
+    mc2_gbdt_qentry *levels; /* cap_levels x cap_limit; level 0 is scratch */
+    size_t *level_size, n_levels;
+    mc2_gbdt_qentry *temp; /* 2 * limit_size + 2 */
+    size_t temp_size;
+    mc2_gbdt_qentry *out; /* 2 * limit_size + max_bin + 4 */
+} mc2_gbdt_sketch;
+
+/* XGBoost's LimitSizeLevel for a column of maxn values and max_bin bins. */
+void mc2_gbdt_sketch_dims(size_t maxn, uint32_t max_bin, size_t *limit_size, size_t *nlevel);
+/* Allocates buffers for columns of up to maxn values (monotone: enough for any smaller
+ * column). Returns 0 or -1 (out of memory). */
+int mc2_gbdt_sketch_alloc(mc2_gbdt_sketch *sk, size_t maxn, uint32_t max_bin) MC2_WUR;
+void mc2_gbdt_sketch_free(mc2_gbdt_sketch *sk);
+/* Starts a column of exactly maxn (>= 1) non-missing values. Never allocates. */
+void mc2_gbdt_sketch_init(mc2_gbdt_sketch *sk, size_t maxn, uint32_t max_bin);
+/* Adds a non-NaN value with weight w (in row order, as XGBoost does). */
+void mc2_gbdt_sketch_push(mc2_gbdt_sketch *sk, float x, float w);
+/* Cut points after all `count` values were pushed: writes up to max_bin cuts and *min_val,
+ * returns the number of cuts (>= 1). */
+uint32_t mc2_gbdt_sketch_cuts(mc2_gbdt_sketch *sk, size_t count, uint32_t max_bin, float *cuts,
+                              float *min_val);
+
+/* Base margin for the model's base_score (logit for binary:logistic, as XGBoost 1.7). */
+float mc2_gbdt_base_margin(enum mc2_gbdt_objective o, float base_score);
+
+/* Margin of one row of x under one tree. */
+static inline float mc2_gbdt_tree_leaf(const mc2_gbdt_tree *t, const float *x)
+{
+    const mc2_gbdt_node *nodes = t->nodes;
+    int32_t i = 0;
+    while (nodes[i].left >= 0) {
+        float v = x[nodes[i].feature];
+        if (v != v)
+            i = nodes[i].default_left ? nodes[i].left : nodes[i].right;
+        else
+            i = v < nodes[i].cond ? nodes[i].left : nodes[i].right;
+    }
+    return nodes[i].cond;
+}
+
+/* Transforms margins in place (n rows x ngroup) to probabilities, as XGBoost does. */
+void mc2_gbdt_transform(enum mc2_gbdt_objective o, float *v, size_t n, uint32_t ngroup);
+
+#endif
