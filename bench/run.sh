@@ -10,7 +10,7 @@
 #   BENCH_THREADS       threads for mc2 encrypt and DuckDB   (default 2)
 #   BENCH_AEAD_SECONDS  seconds per AEAD figure and round, mc2 and openssl alike (default 1)
 #   BENCH_AEAD_ROUNDS   AEAD rounds, best one reported       (default 5)
-#   BENCH_ONLY          comma-separated sections: aead, ingest, platform (default all)
+#   BENCH_ONLY          comma-separated sections: aead, ingest, platform, gbdt (default all)
 #   BENCH_PLATFORM_RUNS runs per platform latency figure     (default 30)
 #   BENCH_BUILD         build directory to use               (default build, as `make bench`)
 set -euo pipefail
@@ -23,7 +23,7 @@ RUNS=${BENCH_RUNS:-3}
 THREADS=${BENCH_THREADS:-2}
 AEAD_SECONDS=${BENCH_AEAD_SECONDS:-1}
 AEAD_ROUNDS=${BENCH_AEAD_ROUNDS:-5}
-ONLY=${BENCH_ONLY:-aead,ingest,platform}
+ONLY=${BENCH_ONLY:-aead,ingest,platform,gbdt}
 PLATFORM_RUNS=${BENCH_PLATFORM_RUNS:-30}
 
 die() {
@@ -397,11 +397,25 @@ bench_platform() {
   trap - EXIT
 }
 
+# GBDT training time and AUC against xgboost 1.7.4 (bench/bench_gbdt.sh prints both).
+bench_gbdt() {
+  section "GBDT: 1,000,000 x 28, 100 rounds, depth 6, 256 bins: mc2 vs xgboost hist"
+  if ! /usr/bin/python3 -c 'import xgboost' 2>/dev/null; then
+    echo "skipped: /usr/bin/python3 has no xgboost (Debian package python3-xgboost)"
+    return
+  fi
+  if ! bash "$ROOT/bench/bench_gbdt.sh" "$BUILD"; then
+    echo "gbdt: benchmark failed"
+    failed=1
+  fi
+}
+
 # ---- main ---------------------------------------------------------------------------------
 
 if [[ ,$ONLY, == *,aead,* ]]; then bench_aead; fi
 if [[ ,$ONLY, == *,ingest,* ]]; then bench_ingest; fi
 if [[ ,$ONLY, == *,platform,* ]]; then bench_platform; fi
+if [[ ,$ONLY, == *,gbdt,* ]]; then bench_gbdt; fi
 
 section "Summary (ratio = mc2 / peer, higher is better)"
 if ((${#SUMMARY[@]})); then printf '%s\n' "${SUMMARY[@]}"; else echo "no ratio could be measured"; fi
