@@ -95,10 +95,6 @@ int main(int argc, char **argv)
     mc2_esession s;
     if (mc2_esession_open(service, &id, pol, &s, &err) || mc2_esession_grant(&s, &id, pol, &err))
         die("session", &err);
-    char tmp[] = "/tmp/mc2-bench-result.XXXXXX";
-    int tfd = mkstemp(tmp);
-    if (tfd < 0) return 1;
-    close(tfd);
     for (int i = 0; i < runs; i++) {
         mc2_job j;
         memset(&j, 0, sizeof j);
@@ -110,26 +106,18 @@ int main(int argc, char **argv)
         j.nrecipients = 1;
         snprintf(j.recipients[0], 65, "%s", id.name);
         uint64_t jid;
-        mc2_buf reply = {.secret = 1}, res = {0};
-        uint8_t req[8];
+        mc2_result_ref ref;
+        size_t nres = 0;
         double t0 = now_ms();
-        if (mc2_job_submit(&s, &id, pol, &j, &jid, NULL, &err)) die("submit", &err);
-        mc2_le64_put(req, jid);
-        if (mc2_esession_call(&s, EAPI_RESULT_KEY, req, 8, &reply, &err)) die("key", &err);
-        char obj[128];
-        size_t nl = mc2_le32_get(reply.data + 32);
-        memcpy(obj, reply.data + 36, nl);
-        obj[nl] = 0;
-        if (mc2_host_download(service, obj, &res, &err) ||
-            mc2_file_write_atomic(tmp, res.data, res.len, 0600, 0, &err) ||
-            mc2_table_decrypt_file(tmp, reply.data, "/dev/null", MC2_FMT_CSV, NULL, &err))
-            die("result", &err);
+        if (mc2_job_submit(&s, &id, pol, &j, &jid, NULL, &err) ||
+            mc2_esession_results(&s, jid, &ref, 1, &nres, &err) || nres != 1 ||
+            mc2_fetch_table(service, ref.name, ref.key, "/tmp", "/dev/null", MC2_FMT_CSV, NULL,
+                            &err))
+            die("job round trip", &err);
         t[i] = now_ms() - t0;
-        mc2_buf_free(&reply);
-        mc2_buf_free(&res);
+        mc2_wipe(&ref, sizeof ref);
         mc2_job_free(&j);
     }
-    unlink(tmp);
     printf("trivial job round trip (submit, run, result key, download, decrypt): median %.2f ms "
            "over %d runs\n",
            median(t, runs), runs);

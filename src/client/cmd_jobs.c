@@ -17,7 +17,7 @@
 #include "mc2/table.h"
 #include "wire/proto.h"
 
-/* A temporary file name in this party's home for ciphertext in transit. */
+/* A temporary file name in this party's home for ciphertext on its way up. */
 static char *home_tmp(const mc2_identity *id, const char *what)
 {
     char name[200];
@@ -127,59 +127,46 @@ int cmd_download(int argc, char **argv)
     mc2_err err;
     mc2_err_clear(&err);
     cli_session cs;
-    uint8_t key[MC2_KEY_LEN];
-    char object[320];
-    mc2_buf data = {0}, reply = {.secret = 1};
-    char *tmp = NULL;
+    mc2_result_ref ref;
     int rc = CLI_FAIL;
     if (job) {
         uint64_t jid;
+        size_t n = 0;
         if (cli_parse_uint("download", "--job", job, 1, UINT64_MAX, &jid)) return CLI_USAGE;
         if (cli_session_open(&cs, home, service, policy, &err)) return cli_fail(&err);
-        uint8_t req[8];
-        mc2_le64_put(req, jid);
-        if (mc2_esession_call(&cs.es, EAPI_RESULT_KEY, req, 8, &reply, &err)) goto fail;
-        if (reply.len < MC2_KEY_LEN + 4 || reply.len - MC2_KEY_LEN - 4 >= sizeof object) {
-            mc2_err_set(&err, MC2_E_INPUT, "malformed result-key reply");
+        if (mc2_esession_results(&cs.es, jid, &ref, 1, &n, &err)) goto fail;
+        if (n == 0) {
+            mc2_err_set(&err, MC2_E_INPUT, "the enclave returned no result");
             goto fail;
         }
-        memcpy(key, reply.data, MC2_KEY_LEN);
-        size_t nl = mc2_le32_get(reply.data + MC2_KEY_LEN);
-        if (nl != reply.len - MC2_KEY_LEN - 4) {
-            mc2_err_set(&err, MC2_E_INPUT, "malformed result-key reply");
-            goto fail;
-        }
-        memcpy(object, reply.data + MC2_KEY_LEN + 4, nl);
-        object[nl] = '\0';
     } else {
         if (mc2_table_name_check(name, &err)) return cli_fail(&err);
-        char *h = mc2_home_resolve(home, &err);
-        memset(&cs, 0, sizeof cs);
-        int ok = h && mc2_identity_load(h, &cs.id, &err) == 0;
-        mc2_free(h);
-        if (!ok) return cli_fail(&err);
-        cs.have_id = 1;
-        cs.service = service ? mc2_strdup(service) : cli_service(NULL, home);
-        memcpy(key, cs.id.data_key, MC2_KEY_LEN);
-        snprintf(object, sizeof object, "tables/%s/%s.mc2t", cs.id.name, name);
+        if (cli_party_load(&cs, home, service, policy, &err) && err.code != MC2_E_NOTFOUND)
+            return cli_fail(&err);
+        if (!cs.have_id) {
+            /* Your own table needs no policy: load just the identity. */
+            char *h = mc2_home_resolve(home, &err);
+            int ok = h && mc2_identity_load(h, &cs.id, &err) == 0;
+            mc2_free(h);
+            if (!ok) return cli_fail(&err);
+            cs.have_id = 1;
+            cs.service = service ? mc2_strdup(service) : cli_service(NULL, home);
+        }
+        memcpy(ref.key, cs.id.data_key, MC2_KEY_LEN);
+        snprintf(ref.name, sizeof ref.name, "tables/%s/%s.mc2t", cs.id.name, name);
     }
-    tmp = home_tmp(&cs.id, "download");
     mc2_table_stats st = {0};
-    if (!tmp || !cs.service || mc2_host_download(cs.service, object, &data, &err) ||
-        mc2_file_write_atomic(tmp, data.data, data.len, 0600, 0, &err) ||
-        mc2_table_decrypt_file(tmp, key, out, fmt, &st, &err))
+    if (!cs.service ||
+        mc2_fetch_table(cs.service, ref.name, ref.key, cs.id.home, out, fmt, &st, &err))
         goto fail;
-    printf("downloaded %s: %llu rows decrypted -> %s\n", object, (unsigned long long)st.rows, out);
+    printf("downloaded %s: %llu rows decrypted -> %s\n", ref.name, (unsigned long long)st.rows,
+           out);
     rc = CLI_OK;
     goto out;
 fail:
     rc = cli_fail(&err);
 out:
-    if (tmp) unlink(tmp);
-    mc2_free(tmp);
-    mc2_wipe(key, sizeof key);
-    mc2_buf_free(&data);
-    mc2_buf_free(&reply);
+    mc2_wipe(&ref, sizeof ref);
     cli_session_close(&cs);
     return rc;
 }

@@ -21,6 +21,7 @@
 #include "attest/ratls.h"
 #include "base/alloc.h"
 #include "base/bytes.h"
+#include "base/file.h"
 #include "mc2/job.h"
 #include "wire/proto.h"
 #include "wire/tls.h"
@@ -406,5 +407,58 @@ int mc2_esession_grant(mc2_esession *s, const mc2_identity *id, const mc2_policy
                  : 0;
     mc2_buf_free(&req);
     mc2_buf_free(&reply);
+    return rc;
+}
+
+int mc2_esession_results(mc2_esession *s, uint64_t id, mc2_result_ref *out, size_t cap, size_t *n,
+                         mc2_err *err)
+{
+    uint8_t req[8];
+    mc2_buf reply = {.secret = 1};
+    mc2_le64_put(req, id);
+    *n = 0;
+    int rc = -1;
+    if (mc2_esession_call(s, EAPI_RESULT_KEY, req, 8, &reply, err)) goto out;
+    mc2_rd r = mc2_rd_init(reply.data, reply.len);
+    uint32_t count = mc2_rd_u32(&r);
+    for (uint32_t i = 0; i < count && !r.bad; i++) {
+        const uint8_t *k = mc2_rd_take(&r, MC2_KEY_LEN);
+        size_t nl;
+        const uint8_t *name = mc2_rd_lv(&r, &nl);
+        if (r.bad || nl >= sizeof out->name) break;
+        if (*n < cap) {
+            memcpy(out[*n].key, k, MC2_KEY_LEN);
+            memcpy(out[*n].name, name, nl);
+            out[*n].name[nl] = '\0';
+            (*n)++;
+        }
+    }
+    if (r.bad || mc2_rd_left(&r)) {
+        mc2_err_set(err, MC2_E_INPUT, "malformed result-key reply from the enclave");
+        goto out;
+    }
+    rc = 0;
+out:
+    mc2_buf_free(&reply);
+    return rc;
+}
+
+int mc2_fetch_table(const char *service, const char *object, const uint8_t key[MC2_KEY_LEN],
+                    const char *tmp_dir, const char *out_path, enum mc2_textfmt fmt,
+                    mc2_table_stats *stats, mc2_err *err)
+{
+    char name[64];
+    snprintf(name, sizeof name, ".fetch.%d.mc2t", (int)getpid());
+    char *tmp = mc2_path_join(tmp_dir, name);
+    mc2_buf data = {0};
+    if (!tmp) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    int rc = mc2_host_download(service, object, &data, err) ||
+                     mc2_file_write_atomic(tmp, data.data, data.len, 0600, 0, err) ||
+                     mc2_table_decrypt_file(tmp, key, out_path, fmt, stats, err)
+                 ? -1
+                 : 0;
+    unlink(tmp);
+    mc2_free(tmp);
+    mc2_buf_free(&data);
     return rc;
 }

@@ -16,6 +16,7 @@
 #include "mc2/identity.h"
 #include "mc2/job.h"
 #include "mc2/policy.h"
+#include "mc2/table.h"
 #include "wire/frame.h"
 
 /* Connects to "host:port" over TCP. Returns the socket or -1. */
@@ -74,6 +75,23 @@ int mc2_esession_hello(mc2_esession *s, const mc2_policy *pol, mc2_err *err) MC2
  * to 20 times). Returns the job id and (if text is not NULL) the submitted text (malloc'd). */
 int mc2_job_submit(mc2_esession *s, const mc2_identity *id, const mc2_policy *pol, mc2_job *j,
                    uint64_t *job_id, char **text, mc2_err *err) MC2_WUR;
+
+/* A result of a job that this party may fetch: the object the host stores and its key. */
+typedef struct mc2_result_ref {
+    uint8_t key[MC2_KEY_LEN];
+    char name[96];
+} mc2_result_ref;
+
+/* Asks the enclave for the results of job `id` that this party may fetch (EAPI_RESULT_KEY):
+ * up to cap of them into out, their number in *n. Wipe the keys after use. */
+int mc2_esession_results(mc2_esession *s, uint64_t id, mc2_result_ref *out, size_t cap, size_t *n,
+                         mc2_err *err) MC2_WUR;
+
+/* Downloads object `object` from the service, and decrypts it with `key` into out_path as
+ * CSV or .tbl (through a temporary file of ciphertext in tmp_dir). */
+int mc2_fetch_table(const char *service, const char *object, const uint8_t key[MC2_KEY_LEN],
+                    const char *tmp_dir, const char *out_path, enum mc2_textfmt fmt,
+                    mc2_table_stats *stats, mc2_err *err) MC2_WUR;
 
 /* Grants the party's data key to the session's enclave instance. */
 int mc2_esession_grant(mc2_esession *s, const mc2_identity *id, const mc2_policy *pol,

@@ -82,13 +82,16 @@ void enc_jobs_advance(enclave *e)
         }
         mc2_err err;
         mc2_err_clear(&err);
-        if (enc_run_job(e, j, &err) == 0) {
+        const enc_kind *k = enc_kind_find(j->job.kind, NULL);
+        if (k && k->run(e, j, &err) == 0) {
             j->state = JOB_DONE;
-            snprintf(j->status, sizeof j->status, "result %s", j->result_name);
+            snprintf(j->status, sizeof j->status, "%zu result%s", j->nresults,
+                     j->nresults == 1 ? "" : "s");
         } else {
             j->state = JOB_FAILED;
-            snprintf(j->status, sizeof j->status, "%s", err.msg);
-            mc2_wipe(j->result_key, sizeof j->result_key);
+            snprintf(j->status, sizeof j->status, "%s", k ? err.msg : "unknown job kind");
+            mc2_wipe(j->results, sizeof j->results);
+            j->nresults = 0;
         }
         enc_job_publish(e, j);
     }
@@ -137,10 +140,11 @@ static int check_job(enclave *e, const mc2_job *j, mc2_err *err)
         return mc2_err_set(err, MC2_E_AUTH,
                            "job refused: counter %llu skips ahead; the next counter is %llu",
                            (unsigned long long)j->counter, (unsigned long long)e->next_counter);
-    if (strcmp(j->kind, "rowcount") != 0)
-        return mc2_err_set(err, MC2_E_INPUT, "job refused: unknown job kind '%s' (known: rowcount)",
-                           j->kind);
-    if (j->ninputs == 0) return mc2_err_set(err, MC2_E_INPUT, "job refused: it has no inputs");
+    const char *names;
+    const enc_kind *k = enc_kind_find(j->kind, &names);
+    if (!k)
+        return mc2_err_set(err, MC2_E_INPUT, "job refused: unknown job kind '%s' (known: %s)",
+                           j->kind, names);
     for (size_t i = 0; i < j->ninputs; i++)
         if (party_index(e, j->inputs[i].owner) < 0)
             return mc2_err_set(err, MC2_E_AUTH, "job refused: input owner '%s' is not a party",
@@ -152,6 +156,7 @@ static int check_job(enclave *e, const mc2_job *j, mc2_err *err)
                                "job refused: '%s' is not a result recipient in the policy",
                                j->recipients[i]);
     }
+    if (k->check(e, j, err)) return mc2_err_prefix(err, "job refused: ");
     return 0;
 }
 
@@ -248,6 +253,7 @@ static int api_job(enclave *e, mc2_rd *r, mc2_buf *out, mc2_err *err)
     return rc;
 }
 
+/* The results of job id that party p may fetch: u32 count | per result: key[32] | name LV. */
 static int api_result_key(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, mc2_err *err)
 {
     uint64_t id = mc2_rd_u64(r);
@@ -258,18 +264,28 @@ static int api_result_key(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, m
     bool recipient = false;
     for (size_t i = 0; i < j->job.nrecipients; i++)
         recipient |= strcmp(j->job.recipients[i], me) == 0;
-    if (!recipient)
-        return mc2_err_set(err, MC2_E_AUTH, "%s is not a recipient of job %llu", me,
-                           (unsigned long long)id);
     if (j->state != JOB_DONE)
         return mc2_err_set(err, MC2_E_USAGE, "job %llu has no result: %s", (unsigned long long)id,
                            j->status);
     mc2_buf b = {.secret = 1};
-    int rc = mc2_buf_append(&b, j->result_key, MC2_KEY_LEN, err) ||
-                     mc2_buf_put_lv(&b, j->result_name, strlen(j->result_name), err) ||
-                     reply_ok(out, &b, err)
+    uint32_t n = 0;
+    int rc = mc2_buf_put_u32(&b, 0, err);
+    for (size_t i = 0; rc == 0 && i < j->nresults; i++) {
+        const enc_result *res = &j->results[i];
+        if (res->party >= 0 ? res->party != s->party : !recipient) continue;
+        rc = mc2_buf_append(&b, res->key, MC2_KEY_LEN, err) ||
+                     mc2_buf_put_lv(&b, res->name, strlen(res->name), err)
                  ? -1
                  : 0;
+        n++;
+    }
+    if (rc == 0 && n == 0)
+        rc = mc2_err_set(err, MC2_E_AUTH, "%s is not a recipient of job %llu", me,
+                         (unsigned long long)id);
+    if (rc == 0) {
+        mc2_le32_put(b.data, n);
+        rc = reply_ok(out, &b, err);
+    }
     mc2_buf_free(&b);
     return rc;
 }

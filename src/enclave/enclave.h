@@ -12,6 +12,8 @@
 #include "mc2/attest.h"
 #include "mc2/job.h"
 #include "mc2/policy.h"
+#include "mc2/table.h"
+#include "table/treader.h"
 #include "wire/frame.h"
 #include "wire/tls.h"
 
@@ -32,6 +34,17 @@ typedef struct enc_session {
 
 enum enc_job_state { JOB_WAITING, JOB_DONE, JOB_FAILED };
 
+#define ENC_MAX_RESULTS (MC2_JOB_MAX_INPUTS + 2)
+
+/* One sealed output of a job, stored by the host under `name`. Who may fetch its key:
+ * every recipient named in the job (party < 0), or exactly one party (party >= 0, e.g. an
+ * owner receiving the predictions for its own rows). */
+typedef struct enc_result {
+    char name[96];
+    uint8_t key[MC2_KEY_LEN];
+    int party;
+} enc_result;
+
 typedef struct enc_job {
     uint64_t id;
     char *text;
@@ -40,8 +53,8 @@ typedef struct enc_job {
     bool approved[MC2_POLICY_MAX_PARTIES];
     enum enc_job_state state;
     char status[MC2_ERR_MSG_MAX]; /* public: what it waits for, or why it failed (no secrets) */
-    uint8_t result_key[MC2_KEY_LEN];
-    char result_name[64];
+    enc_result results[ENC_MAX_RESULTS];
+    size_t nresults;
 } enc_job;
 
 typedef struct enclave {
@@ -89,7 +102,30 @@ void enc_job_publish(enclave *e, const enc_job *j);
  * its channel (no files, no sockets, no exec). */
 int enc_sandbox(int channel_fd, mc2_err *err) MC2_WUR;
 
-/* The built-in job kinds (jobs_builtin.c). Fills j->result_* on success. */
-int enc_run_job(enclave *e, enc_job *j, mc2_err *err) MC2_WUR;
+/* A job kind: `check` validates the job's inputs and parameters before it is accepted (so bad
+ * input is refused before any work), `run` runs it and adds its results. */
+typedef struct enc_kind {
+    const char *name;
+    int (*check)(enclave *e, const mc2_job *j, mc2_err *err);
+    int (*run)(enclave *e, enc_job *j, mc2_err *err);
+} enc_kind;
+
+/* The kind named `name`, or NULL; `names` (may be NULL) gets a ", "-separated list of all. */
+const enc_kind *enc_kind_find(const char *name, const char **names);
+
+/* Seals nothing itself: stores bytes already sealed under `key` as result `suffix` of job j
+ * ("results/job-N-SUFFIX"), visible to `party` (-1: the job's recipients). */
+int enc_add_result(enclave *e, enc_job *j, int party, const char *suffix, const uint8_t *bytes,
+                   size_t n, const uint8_t key[MC2_KEY_LEN], mc2_err *err) MC2_WUR;
+
+/* Seals batch b as a table under a fresh key and adds it as a result (see enc_add_result). */
+int enc_add_table_result(enclave *e, enc_job *j, int party, const char *suffix, const mc2_batch *b,
+                         mc2_err *err) MC2_WUR;
+
+/* Reads input i of job j (a table) through the host and opens it with its owner's granted
+ * key, checking that it is the exact table the job names (table id). *data holds the file
+ * and must outlive *r. */
+int enc_open_input(enclave *e, const mc2_job_input *in, mc2_buf *data, mc2_treader **r,
+                   mc2_err *err) MC2_WUR;
 
 #endif

@@ -8,6 +8,10 @@
 #include "enclave/enclave.h"
 #include "wire/proto.h"
 
+/* Bytes of host frames queued while one storage reply is awaited (each frame may be up to
+ * MC2_FRAME_MAX, so the count limit ENC_MAX_PENDING alone would allow 64 GiB). */
+#define ENC_MAX_PENDING_BYTES (64u << 20)
+
 int enc_send(enclave *e, uint16_t type, uint32_t ch, const void *p, size_t n, mc2_err *err)
 {
     return mc2_frame_write_fd(e->fd, type, ch, p, n, err);
@@ -20,7 +24,9 @@ static int wait_reply(enclave *e, uint32_t req, mc2_frame *reply, mc2_err *err)
         if (mc2_frame_read_fd(e->fd, MC2_FRAME_MAX + 64, reply, err)) return -1;
         if (reply->type == EIF_STORE_REPLY && reply->channel == req) return 0;
         if (reply->type == EIF_STORE_REPLY) continue; /* stale reply: ignore */
-        if (e->npending >= ENC_MAX_PENDING)
+        size_t queued = reply->payload.len;
+        for (size_t i = 0; i < e->npending; i++) queued += e->pending[i]->payload.len;
+        if (e->npending >= ENC_MAX_PENDING || queued > ENC_MAX_PENDING_BYTES)
             return mc2_err_set(err, MC2_E_LIMIT, "host sent too many messages during a job");
         mc2_frame *q = mc2_calloc(1, sizeof *q);
         if (!q) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");

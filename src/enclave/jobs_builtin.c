@@ -1,7 +1,7 @@
-/* jobs_builtin.c - TRUSTED: the built-in job kinds. `rowcount` reads every input table
- * through the host, authenticates each block with its owner's key, checks the table is the
- * one the job names (table id), and produces a result table (input, rows) sealed under a
- * fresh per-job key that only the job's recipients can obtain. */
+/* jobs_builtin.c - TRUSTED: job kinds and what they share: reading an input table through
+ * the host (authenticated with its owner's key, checked to be the table the job names) and
+ * storing sealed results. `rowcount` counts each input's rows (authenticating every block)
+ * and produces a result table (input, rows) under a fresh key for the job's recipients. */
 #include <stdio.h>
 #include <string.h>
 
@@ -15,32 +15,67 @@ static const char RESULT_SCHEMA[] = "table: rowcount\n"
                                     "  - {name: input, type: VARCHAR(200), nullable: false}\n"
                                     "  - {name: rows, type: INT64, nullable: false}\n";
 
-/* Counts the rows of input i, authenticating every block. */
-static int count_rows(enclave *e, const mc2_job_input *in, uint64_t *rows, mc2_err *err)
+int enc_open_input(enclave *e, const mc2_job_input *in, mc2_buf *data, mc2_treader **r,
+                   mc2_err *err)
 {
     char name[300];
     snprintf(name, sizeof name, "tables/%s/%s.mc2t", in->owner, in->table);
     const mc2_party *p = mc2_policy_party(e->policy, in->owner);
     size_t pi = (size_t)(p - e->policy->parties);
+    if (enc_store_read(e, name, data, err) ||
+        mc2_treader_open_mem(data->data, data->len, e->keys[pi], r, err))
+        return mc2_err_prefix(err, "input %s/%s: ", in->owner, in->table);
+    if (memcmp(mc2_treader_header(*r)->table_id, in->table_id, 16) != 0) {
+        mc2_treader_free(*r);
+        *r = NULL;
+        return mc2_err_set(err, MC2_E_AUTH,
+                           "input %s/%s: the host supplied another table than the job names "
+                           "(table id differs)",
+                           in->owner, in->table);
+    }
+    return 0;
+}
+
+int enc_add_result(enclave *e, enc_job *j, int party, const char *suffix, const uint8_t *bytes,
+                   size_t n, const uint8_t key[MC2_KEY_LEN], mc2_err *err)
+{
+    if (j->nresults >= ENC_MAX_RESULTS)
+        return mc2_err_set(err, MC2_E_INTERNAL, "too many results for one job");
+    enc_result *res = &j->results[j->nresults];
+    snprintf(res->name, sizeof res->name, "results/job-%llu-%s", (unsigned long long)j->id, suffix);
+    if (enc_store_put(e, res->name, bytes, n, err)) return -1;
+    memcpy(res->key, key, MC2_KEY_LEN);
+    res->party = party;
+    j->nresults++;
+    return 0;
+}
+
+int enc_add_table_result(enclave *e, enc_job *j, int party, const char *suffix, const mc2_batch *b,
+                         mc2_err *err)
+{
+    uint8_t key[MC2_KEY_LEN];
+    mc2_buf out = {0};
+    char name[64];
+    snprintf(name, sizeof name, "%s.mc2t", suffix);
+    int rc = mc2_random(key, sizeof key, err) || mc2_table_seal_batch(b, key, &out, err) ||
+                     enc_add_result(e, j, party, name, out.data, out.len, key, err)
+                 ? -1
+                 : 0;
+    mc2_wipe(key, sizeof key);
+    mc2_buf_free(&out);
+    return rc;
+}
+
+/* ---- rowcount ----------------------------------------------------------------------------- */
+
+/* Counts the rows of one input, authenticating every block. */
+static int count_rows(enclave *e, const mc2_job_input *in, uint64_t *rows, mc2_err *err)
+{
     mc2_buf data = {0};
     mc2_treader *r = NULL;
     mc2_batch *b = NULL;
     int rc = -1;
-    if (enc_store_read(e, name, &data, err)) {
-        mc2_err_prefix(err, "input %s/%s: ", in->owner, in->table);
-        goto out;
-    }
-    if (mc2_treader_open_mem(data.data, data.len, e->keys[pi], &r, err)) {
-        mc2_err_prefix(err, "input %s/%s: ", in->owner, in->table);
-        goto out;
-    }
-    if (memcmp(mc2_treader_header(r)->table_id, in->table_id, 16) != 0) {
-        mc2_err_set(err, MC2_E_AUTH,
-                    "input %s/%s: the host supplied another table than the job names (table id "
-                    "differs)",
-                    in->owner, in->table);
-        goto out;
-    }
+    if (enc_open_input(e, in, &data, &r, err)) goto out;
     b = mc2_treader_batch_new(r, err);
     if (!b) goto out;
     uint64_t n = 0;
@@ -59,12 +94,21 @@ out:
     return rc;
 }
 
-int enc_run_job(enclave *e, enc_job *j, mc2_err *err)
+static int rowcount_check(enclave *e, const mc2_job *j, mc2_err *err)
+{
+    (void)e;
+    if (j->ninputs == 0) return mc2_err_set(err, MC2_E_INPUT, "rowcount needs at least one input");
+    if (j->nparams != 0)
+        return mc2_err_set(err, MC2_E_INPUT, "rowcount takes no parameters (got '%s')",
+                           j->param_key[0]);
+    return 0;
+}
+
+static int rowcount_run(enclave *e, enc_job *j, mc2_err *err)
 {
     int rc = -1;
     mc2_schema *s = NULL;
     mc2_batch *b = NULL;
-    mc2_buf out = {0};
     if (mc2_schema_parse("rowcount result", RESULT_SCHEMA, sizeof RESULT_SCHEMA - 1, &s, err))
         goto out;
     b = mc2_batch_new(s, j->job.ninputs + 1, err);
@@ -89,15 +133,23 @@ int enc_run_job(enclave *e, enc_job *j, mc2_err *err)
         b->cols[1].v.i64[b->nrows] = (int64_t)rows;
         b->nrows++;
     }
-    if (mc2_random(j->result_key, sizeof j->result_key, err)) goto out;
-    if (mc2_table_seal_batch(b, j->result_key, &out, err)) goto out;
-    snprintf(j->result_name, sizeof j->result_name, "results/job-%llu.mc2t",
-             (unsigned long long)j->id);
-    if (enc_store_put(e, j->result_name, out.data, out.len, err)) goto out;
-    rc = 0;
+    rc = enc_add_table_result(e, j, -1, "rowcount", b, err);
 out:
-    mc2_buf_free(&out);
     mc2_batch_free(b);
     mc2_schema_free(s);
     return rc;
+}
+
+/* ---- the registry ------------------------------------------------------------------------- */
+
+static const enc_kind KINDS[] = {
+    {"rowcount", rowcount_check, rowcount_run},
+};
+
+const enc_kind *enc_kind_find(const char *name, const char **names)
+{
+    if (names) *names = "rowcount";
+    for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++)
+        if (strcmp(KINDS[i].name, name) == 0) return &KINDS[i];
+    return NULL;
 }

@@ -82,6 +82,7 @@ static int open_session(enclave *e, uint32_t sid, const mc2_buf *p, mc2_err *err
     s->used = true;
     s->sid = sid;
     s->party = -1;
+    s->in.secret = 1; /* decrypted requests: key grants carry data keys */
     return 0;
 }
 
@@ -115,7 +116,7 @@ static int authenticate(enclave *e, enc_session *s)
 static int serve(enclave *e, enc_session *s, mc2_err *err)
 {
     size_t off = 0;
-    mc2_frame f = {0};
+    mc2_frame f = {.payload = {.secret = 1}}; /* a copy of the request: may hold a data key */
     int rc = 0;
     for (;;) {
         long used = mc2_frame_parse(s->in.data + off, s->in.len - off, MC2_FRAME_MAX, &f, err);

@@ -17,14 +17,16 @@
 char *srv_object_path(const server *s, const char *name, mc2_err *err)
 {
     char owner[65], table[140];
-    unsigned long long job;
-    char tail[8];
     size_t n = strlen(name);
     if (n > 300) goto bad;
-    if (sscanf(name, "results/job-%llu.mc2%7s", &job, tail) == 2 && strcmp(tail, "t") == 0) {
-        char want[64];
-        snprintf(want, sizeof want, "results/job-%llu.mc2t", job);
-        if (strcmp(want, name) != 0) goto bad;
+    if (strncmp(name, "results/job-", 12) == 0) {
+        /* results/job-N-SUFFIX: N decimal without leading zeros, SUFFIX a valid name. */
+        const char *p = name + 12, *dash;
+        if (*p < '1' || *p > '9') goto bad;
+        while (*p >= '0' && *p <= '9') p++;
+        dash = p;
+        if (*dash != '-' || dash - (name + 12) > 20 || mc2_table_name_check(dash + 1, NULL))
+            goto bad;
     } else {
         const char *a = strchr(name, '/'), *b = a ? strchr(a + 1, '/') : NULL;
         if (strncmp(name, "tables/", 7) != 0 || !b || strchr(b + 1, '/')) goto bad;

@@ -188,20 +188,17 @@ static int approve(mc2_esession *s, uint64_t id, const char *text, size_t len,
     return rc;
 }
 
+/* Fetches the results of job id visible to s's party; returns -1 if refused. */
 static int result_key(mc2_esession *s, uint64_t id, uint8_t key[32], char *obj, mc2_err *err)
 {
-    uint8_t req[8];
-    mc2_buf reply = {.secret = 1};
-    mc2_le64_put(req, id);
-    int rc = mc2_esession_call(s, EAPI_RESULT_KEY, req, 8, &reply, err);
-    if (rc == 0) {
-        memcpy(key, reply.data, 32);
-        size_t n = mc2_le32_get(reply.data + 32);
-        memcpy(obj, reply.data + 36, n);
-        obj[n] = '\0';
-    }
-    mc2_buf_free(&reply);
-    return rc;
+    mc2_result_ref ref[4];
+    size_t n = 0;
+    if (mc2_esession_results(s, id, ref, 4, &n, err)) return -1;
+    CHECK(n == 1);
+    memcpy(key, ref[0].key, 32);
+    strcpy(obj, ref[0].name);
+    mc2_wipe(ref, sizeof ref);
+    return 0;
 }
 
 static void refused(const char *what, int rc, const mc2_err *err, const char *phrase)
@@ -318,22 +315,17 @@ int main(void)
     refused("result key for a non-recipient", result_key(&sa, id, key, obj, &err), &err,
             "not a recipient");
     CHECK(result_key(&sc, id, key, obj, &err) == 0);
-    mc2_buf res = {0};
-    CHECK(mc2_host_download(service, obj, &res, &err) == 0);
-    char rpath[300], cpath[300];
-    snprintf(rpath, sizeof rpath, "%s/res.mc2t", work);
+    char cpath[300];
     snprintf(cpath, sizeof cpath, "%s/res.csv", work);
-    CHECK(mc2_file_write_atomic(rpath, res.data, res.len, 0600, 0, &err) == 0);
-    CHECK(mc2_table_decrypt_file(rpath, key, cpath, MC2_FMT_CSV, NULL, &err) == 0);
+    CHECK(mc2_fetch_table(service, obj, key, work, cpath, MC2_FMT_CSV, NULL, &err) == 0);
     mc2_buf csv = {0};
     CHECK(mc2_file_read_all(cpath, 1 << 16, &csv, &err) == 0);
     CHECK(csv.len > 0 && strstr((const char *)csv.data, "bank-a/t,3\nbank-b/t,2\ntotal,5\n"));
-    /* The result key does not open with another party's data key. */
-    CHECK(mc2_table_decrypt_file(rpath, idc.data_key, cpath, MC2_FMT_CSV, NULL, &err) != 0);
+    /* The result does not open with another party's data key. */
+    CHECK(mc2_fetch_table(service, obj, idc.data_key, work, cpath, MC2_FMT_CSV, NULL, &err) != 0);
     refused("approving a job that has run", approve(&sb, id, text, len, &idb, &err), &err,
             "already run");
 
-    mc2_buf_free(&res);
     mc2_buf_free(&csv);
     mc2_buf_free(&y);
     mc2_free(text);

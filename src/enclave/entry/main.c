@@ -45,7 +45,7 @@ static void logf_(const char *msg, const char *detail)
 /* Reads INIT, checks our identity, and answers READY. */
 static int init(enclave *e, mc2_err *err)
 {
-    mc2_frame f = {0};
+    mc2_frame f = {.payload = {.secret = 1}}; /* INIT carries the platform key */
     int rc = -1;
     if (mc2_frame_read_fd(e->fd, 1 << 20, &f, err)) goto out;
     if (f.type != EIF_INIT) {
@@ -84,8 +84,7 @@ static int init(enclave *e, mc2_err *err)
     ready[68] = 1; /* simulation */
     rc = enc_send(e, EIF_READY, 0, ready, sizeof ready, err);
 out:
-    mc2_buf_reset(&f.payload); /* it held the platform key */
-    mc2_frame_free(&f);
+    mc2_frame_free(&f); /* wipes: it held the platform key */
     return rc;
 }
 
