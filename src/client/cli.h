@@ -96,5 +96,6 @@ int cmd_submit(int argc, char **argv);
 int cmd_approve(int argc, char **argv);
 int cmd_job(int argc, char **argv);
 int cmd_grant(int argc, char **argv);
+int cmd_gen(int argc, char **argv);
 
 #endif

@@ -30,6 +30,7 @@ static const struct {
     {"approve", cmd_approve, "co-sign a job that reads your tables"},
     {"job", cmd_job, "show a job's text and status"},
     {"grant", cmd_grant, "release your data key to the attested enclave"},
+    {"gen", cmd_gen, "generate test data: the TPC-H tables as .tbl files"},
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
