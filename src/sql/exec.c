@@ -1,0 +1,832 @@
+/* exec.c - the executor's driver and streaming operators (scan, values, filter, project,
+ * limit, union all), vectors, string heaps and row stores. Operators pull chunks of at most
+ * x->cap rows from their children; a chunk is valid until the next pull. */
+#include <string.h>
+
+#include "base/alloc.h"
+#include "sql/exec_int.h"
+#include "table/treader.h"
+
+/* ---- small pieces ------------------------------------------------------------------------ */
+
+size_t sx_width(enum mc2_type t)
+{
+    switch (t) {
+    case MC2_T_INT64:
+    case MC2_T_DECIMAL:
+    case MC2_T_DOUBLE:
+        return 8;
+    case MC2_T_DATE:
+        return 4;
+    case MC2_T_BOOL:
+        return 1;
+    case MC2_T_VARCHAR:
+        return sizeof(sx_str);
+    }
+    MC2_PANIC("exec: unknown type");
+}
+
+struct sx_heap_blk {
+    sx_heap_blk *next;
+    size_t size, used;
+    char data[];
+};
+
+char *sx_heap_alloc(sx_heap *h, size_t n, mc2_err *err)
+{
+    while (h->cur && h->cur->size - h->cur->used < n) h->cur = h->cur->next;
+    if (!h->cur) {
+        size_t sz = n > 65536 ? n : 65536;
+        sx_heap_blk *b = mc2_malloc(sizeof *b + sz);
+        if (!b) {
+            mc2_err_set(err, MC2_E_NOMEM, "out of memory for strings");
+            return NULL;
+        }
+        b->size = sz;
+        b->used = 0;
+        b->next = h->head;
+        h->head = b;
+        h->cur = b;
+        h->bytes += sz;
+    }
+    char *p = h->cur->data + h->cur->used;
+    h->cur->used += n;
+    return p;
+}
+
+void sx_heap_reset(sx_heap *h)
+{
+    for (sx_heap_blk *b = h->head; b; b = b->next) b->used = 0;
+    h->cur = h->head;
+}
+
+void sx_heap_free(sx_heap *h)
+{
+    sx_heap_blk *b = h->head;
+    while (b) {
+        sx_heap_blk *n = b->next;
+        mc2_free_wipe(b, sizeof *b + b->size);
+        b = n;
+    }
+    memset(h, 0, sizeof *h);
+}
+
+void *sx_alloc(mc2_exec *x, size_t n, mc2_err *err)
+{
+    return mc2_arena_alloc(&x->arena, n, err);
+}
+
+void *sx_array(mc2_exec *x, size_t count, size_t size, mc2_err *err)
+{
+    return mc2_arena_array(&x->arena, count, size, err);
+}
+
+sx_chunk *sx_chunk_new(mc2_exec *x, const mc2_schema *s, mc2_err *err)
+{
+    sx_chunk *c = sx_alloc(x, sizeof *c, err);
+    if (!c) return NULL;
+    c->cols = sx_array(x, s->ncols ? s->ncols : 1, sizeof *c->cols, err);
+    if (!c->cols) return NULL;
+    for (size_t i = 0; i < s->ncols; i++) {
+        c->cols[i].nulls = sx_alloc(x, x->cap, err);
+        c->cols[i].v.p = sx_array(x, x->cap, sx_width(s->cols[i].type.id), err);
+        if (!c->cols[i].nulls || !c->cols[i].v.p) return NULL;
+    }
+    return c;
+}
+
+int sx_register(mc2_exec *x, sx_op *op, mc2_err *err)
+{
+    if (x->nops == x->capops) {
+        size_t nc = x->capops ? 2 * x->capops : 16;
+        sx_op **n = sx_array(x, nc, sizeof *n, err);
+        if (!n) return -1;
+        if (x->nops) memcpy(n, x->ops, x->nops * sizeof *n);
+        x->ops = n;
+        x->capops = nc;
+    }
+    x->ops[x->nops++] = op;
+    return 0;
+}
+
+void sx_vec_gather(enum mc2_type t, sx_vec *dst, size_t off, const sx_vec *src, const uint32_t *sel,
+                   size_t n)
+{
+    if (src->nulls) {
+        if (sel)
+            for (size_t i = 0; i < n; i++) dst->nulls[off + i] = src->nulls[sel[i]];
+        else
+            memcpy(dst->nulls + off, src->nulls, n);
+    } else
+        memset(dst->nulls + off, 0, n);
+    size_t w = sx_width(t);
+    if (!sel) {
+        memcpy((char *)dst->v.p + off * w, src->v.p, n * w);
+        return;
+    }
+    switch (w) {
+    case 8: {
+        const int64_t *s = src->v.i64;
+        int64_t *d = dst->v.i64 + off;
+        for (size_t i = 0; i < n; i++) d[i] = s[sel[i]];
+        break;
+    }
+    case 4: {
+        const int32_t *s = src->v.i32;
+        int32_t *d = dst->v.i32 + off;
+        for (size_t i = 0; i < n; i++) d[i] = s[sel[i]];
+        break;
+    }
+    case 1: {
+        const uint8_t *s = src->v.b;
+        uint8_t *d = dst->v.b + off;
+        for (size_t i = 0; i < n; i++) d[i] = s[sel[i]];
+        break;
+    }
+    default: {
+        const sx_str *s = src->v.s;
+        sx_str *d = dst->v.s + off;
+        for (size_t i = 0; i < n; i++) d[i] = s[sel[i]];
+        break;
+    }
+    }
+}
+
+void sx_vec_set_null(enum mc2_type t, sx_vec *dst, size_t off, size_t n)
+{
+    memset(dst->nulls + off, 1, n);
+    if (t == MC2_T_VARCHAR)
+        for (size_t i = 0; i < n; i++) {
+            dst->v.s[off + i].p = "";
+            dst->v.s[off + i].n = 0;
+        }
+    else
+        memset((char *)dst->v.p + off * sx_width(t), 0, n * sx_width(t));
+}
+
+void sx_vec_slice(enum mc2_type t, sx_vec *dst, const sx_vec *src, size_t off)
+{
+    dst->nulls = src->nulls ? src->nulls + off : NULL;
+    dst->v.p = (char *)src->v.p + off * sx_width(t);
+}
+
+/* ---- row stores -------------------------------------------------------------------------- */
+
+void sx_rows_init(sx_rows *r, const mc2_schema *s)
+{
+    memset(r, 0, sizeof *r);
+    r->s = s;
+}
+
+int sx_rows_reserve(mc2_exec *x, sx_rows *r, size_t n, mc2_err *err)
+{
+    size_t need;
+    if (!mc2_add_size(r->n, n, &need) || need > UINT32_MAX - 1)
+        return mc2_err_set(err, MC2_E_LIMIT, "more than 2^32 rows in one operator");
+    if (need <= r->cap) return 0;
+    size_t nc = r->cap ? r->cap : 1024;
+    while (nc < need) nc *= 2;
+    size_t nk = r->s->ncols;
+    if (!r->vals) {
+        r->vals = mc2_calloc(nk ? nk : 1, sizeof *r->vals);
+        r->nulls = mc2_calloc(nk ? nk : 1, sizeof *r->nulls);
+        if (!r->vals || !r->nulls) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    }
+    size_t added = 0;
+    for (size_t c = 0; c < nk; c++) {
+        size_t w = sx_width(r->s->cols[c].type.id);
+        void *v = mc2_realloc(r->vals[c], nc * w);
+        if (!v) return mc2_err_set(err, MC2_E_NOMEM, "out of memory for %zu rows", nc);
+        r->vals[c] = v;
+        uint8_t *nl = mc2_realloc(r->nulls[c], nc);
+        if (!nl) return mc2_err_set(err, MC2_E_NOMEM, "out of memory for %zu rows", nc);
+        r->nulls[c] = nl;
+        added += (nc - r->cap) * (w + 1);
+    }
+    r->cap = nc;
+    r->bytes += added;
+    sx_mem_add(x, added);
+    return 0;
+}
+
+int sx_rows_append(mc2_exec *x, sx_rows *r, const sx_chunk *c, const uint32_t *sel, size_t n,
+                   mc2_err *err)
+{
+    if (sx_rows_reserve(x, r, n, err)) return -1;
+    for (size_t k = 0; k < r->s->ncols; k++) {
+        enum mc2_type t = r->s->cols[k].type.id;
+        sx_vec dst = {r->nulls[k], {.p = r->vals[k]}};
+        sx_vec_gather(t, &dst, r->n, &c->cols[k], sel, n);
+        if (t == MC2_T_VARCHAR) {
+            sx_str *s = (sx_str *)r->vals[k] + r->n;
+            size_t tot = 0;
+            for (size_t i = 0; i < n; i++) tot += s[i].n;
+            size_t before = r->heap.bytes;
+            char *p = tot ? sx_heap_alloc(&r->heap, tot, err) : NULL;
+            if (tot && !p) return -1;
+            for (size_t i = 0; i < n; i++) {
+                if (s[i].n) memcpy(p, s[i].p, s[i].n);
+                s[i].p = p ? p : "";
+                p += s[i].n;
+            }
+            r->bytes += r->heap.bytes - before;
+            sx_mem_add(x, r->heap.bytes - before);
+        }
+    }
+    r->n += n;
+    return 0;
+}
+
+void sx_rows_gather(const sx_rows *r, const uint32_t *idx, size_t from, size_t n, sx_chunk *out,
+                    size_t col0, size_t out_off)
+{
+    for (size_t k = 0; k < r->s->ncols; k++) {
+        enum mc2_type t = r->s->cols[k].type.id;
+        sx_vec src = {r->nulls[k], {.p = r->vals[k]}};
+        if (!idx) sx_vec_slice(t, &src, &src, from);
+        sx_vec_gather(t, &out->cols[col0 + k], out_off, &src, idx, n);
+    }
+}
+
+void sx_rows_free(mc2_exec *x, sx_rows *r)
+{
+    for (size_t c = 0; c < r->s->ncols; c++) {
+        if (r->vals) mc2_free_wipe(r->vals[c], r->cap * sx_width(r->s->cols[c].type.id));
+        if (r->nulls) mc2_free_wipe(r->nulls[c], r->cap);
+    }
+    mc2_free(r->vals);
+    mc2_free(r->nulls);
+    sx_heap_free(&r->heap);
+    sx_mem_sub(x, r->bytes);
+    const mc2_schema *s = r->s;
+    memset(r, 0, sizeof *r);
+    r->s = s;
+}
+
+/* ---- scan -------------------------------------------------------------------------------- */
+
+typedef struct op_scan {
+    sx_op op;
+    const mc2_exec_input *in;
+    size_t batch, row; /* position */
+    mc2_batch *rb;     /* reader's block */
+    const mc2_batch *cur;
+    bool eof;
+    sx_chunk out;
+    sx_str **strs; /* per output column: VARCHAR references */
+} op_scan;
+
+static int scan_next(sx_op *o, sx_chunk **out, mc2_err *err)
+{
+    op_scan *s = (op_scan *)o;
+    const mc2_pnode *n = o->node;
+    for (;;) {
+        if (s->cur && s->row < s->cur->nrows) break;
+        s->row = 0;
+        s->cur = NULL;
+        if (s->in->reader) {
+            int r = mc2_treader_next(s->in->reader, s->rb, NULL, err);
+            if (r < 0) return -1;
+            if (r == 0) return 0;
+            s->cur = s->rb;
+        } else {
+            if (s->batch >= s->in->nbatches) return 0;
+            s->cur = s->in->batches[s->batch++];
+        }
+    }
+    const mc2_batch *b = s->cur;
+    size_t m = b->nrows - s->row;
+    if (m > o->x->cap) m = o->x->cap;
+    for (size_t k = 0; k < n->schema.ncols; k++) {
+        const mc2_col *c = &b->cols[n->cols[k]];
+        sx_vec *v = &s->out.cols[k];
+        v->nulls = c->nulls ? c->nulls + s->row : NULL;
+        switch (n->schema.cols[k].type.id) {
+        case MC2_T_INT64:
+        case MC2_T_DECIMAL:
+            v->v.i64 = c->v.i64 + s->row;
+            break;
+        case MC2_T_DOUBLE:
+            v->v.f64 = c->v.f64 + s->row;
+            break;
+        case MC2_T_DATE:
+            v->v.i32 = c->v.i32 + s->row;
+            break;
+        case MC2_T_BOOL:
+            v->v.b = c->v.b + s->row;
+            break;
+        case MC2_T_VARCHAR: {
+            sx_str *st = s->strs[k];
+            const uint32_t *off = c->off + s->row;
+            for (size_t i = 0; i < m; i++) {
+                st[i].p = c->data + off[i];
+                st[i].n = off[i + 1] - off[i];
+            }
+            v->v.s = st;
+            break;
+        }
+        }
+    }
+    s->out.n = m;
+    s->row += m;
+    *out = &s->out;
+    return 1;
+}
+
+static void scan_close(sx_op *o)
+{
+    op_scan *s = (op_scan *)o;
+    mc2_batch_free(s->rb);
+    s->rb = NULL;
+}
+
+static bool schema_same(const mc2_schema *a, const mc2_schema *b)
+{
+    if (a->ncols != b->ncols) return false;
+    for (size_t i = 0; i < a->ncols; i++)
+        if (a->cols[i].type.id != b->cols[i].type.id ||
+            a->cols[i].type.scale != b->cols[i].type.scale ||
+            a->cols[i].nullable != b->cols[i].nullable)
+            return false;
+    return true;
+}
+
+static sx_op *op_scan_new(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
+{
+    if (n->input >= x->ninputs) {
+        mc2_err_set(err, MC2_E_USAGE, "plan reads input %u but %zu inputs were given", n->input,
+                    x->ninputs);
+        return NULL;
+    }
+    op_scan *s = sx_alloc(x, sizeof *s, err);
+    if (!s) return NULL;
+    s->in = &x->inputs[n->input];
+    if (s->in->reader) {
+        const mc2_thdr *h = mc2_treader_header(s->in->reader);
+        if (!schema_same(h->schema, n->in_schema)) {
+            mc2_err_set(err, MC2_E_INPUT, "input %u: the table's schema is not the plan's",
+                        n->input);
+            return NULL;
+        }
+        if (!(s->rb = mc2_treader_batch_new(s->in->reader, err))) return NULL;
+    } else {
+        for (size_t i = 0; i < s->in->nbatches; i++)
+            if (!schema_same(s->in->batches[i]->schema, n->in_schema)) {
+                mc2_err_set(err, MC2_E_INPUT, "input %u: a batch's schema is not the plan's",
+                            n->input);
+                return NULL;
+            }
+    }
+    s->out.cols = sx_array(x, n->schema.ncols + 1, sizeof *s->out.cols, err);
+    s->strs = sx_array(x, n->schema.ncols + 1, sizeof *s->strs, err);
+    if (!s->out.cols || !s->strs) return NULL;
+    for (size_t k = 0; k < n->schema.ncols; k++)
+        if (n->schema.cols[k].type.id == MC2_T_VARCHAR &&
+            !(s->strs[k] = sx_array(x, x->cap, sizeof(sx_str), err)))
+            return NULL;
+    s->op.next = scan_next;
+    s->op.close = scan_close;
+    return &s->op;
+}
+
+/* ---- values ------------------------------------------------------------------------------ */
+
+typedef struct op_values {
+    sx_op op;
+    size_t row;
+    sx_chunk *out;
+} op_values;
+
+static int values_next(sx_op *o, sx_chunk **out, mc2_err *err)
+{
+    (void)err;
+    op_values *v = (op_values *)o;
+    const mc2_pnode *n = o->node;
+    if (v->row >= n->nrows) return 0;
+    size_t m = n->nrows - v->row;
+    if (m > o->x->cap) m = o->x->cap;
+    size_t nc = n->schema.ncols;
+    for (size_t i = 0; i < m; i++)
+        for (size_t c = 0; c < nc; c++) {
+            const mc2_pexpr *e = n->exprs[(v->row + i) * nc + c];
+            sx_vec *d = &v->out->cols[c];
+            d->nulls[i] = e->val.null;
+            if (e->val.null) {
+                sx_vec_set_null(n->schema.cols[c].type.id, d, i, 1);
+                continue;
+            }
+            switch (n->schema.cols[c].type.id) {
+            case MC2_T_INT64:
+            case MC2_T_DECIMAL:
+                d->v.i64[i] = e->val.i;
+                break;
+            case MC2_T_DOUBLE:
+                d->v.f64[i] = e->val.f;
+                break;
+            case MC2_T_DATE:
+                d->v.i32[i] = (int32_t)e->val.i;
+                break;
+            case MC2_T_BOOL:
+                d->v.b[i] = (uint8_t)e->val.i;
+                break;
+            case MC2_T_VARCHAR:
+                d->v.s[i].p = e->val.s;
+                d->v.s[i].n = (uint32_t)e->val.slen;
+                break;
+            }
+        }
+    v->row += m;
+    v->out->n = m;
+    *out = v->out;
+    return 1;
+}
+
+/* ---- filter / project / limit / union all ------------------------------------------------ */
+
+typedef struct op_unary {
+    sx_op op;
+    sx_op *child, *child2;
+    sx_ex **ex;
+    size_t nex;
+    sx_chunk *out;
+    uint32_t *sel;
+    int64_t skipped, emitted;
+    bool second;
+} op_unary;
+
+static int filter_next(sx_op *o, sx_chunk **out, mc2_err *err)
+{
+    op_unary *u = (op_unary *)o;
+    for (;;) {
+        sx_chunk *c;
+        int r = u->child->next(u->child, &c, err);
+        if (r <= 0) return r;
+        sx_vec *v;
+        if (sx_ex_eval(u->ex[0], c, &v, err)) return -1;
+        size_t m = sx_select_true(v, c->n, u->sel);
+        if (m == 0) continue;
+        if (m == c->n) {
+            *out = c;
+            return 1;
+        }
+        for (size_t k = 0; k < o->schema->ncols; k++)
+            sx_vec_gather(o->schema->cols[k].type.id, &u->out->cols[k], 0, &c->cols[k], u->sel, m);
+        u->out->n = m;
+        *out = u->out;
+        return 1;
+    }
+}
+
+static int project_next(sx_op *o, sx_chunk **out, mc2_err *err)
+{
+    op_unary *u = (op_unary *)o;
+    sx_chunk *c;
+    int r = u->child->next(u->child, &c, err);
+    if (r <= 0) return r;
+    for (size_t k = 0; k < u->nex; k++) {
+        sx_vec *v;
+        if (sx_ex_eval(u->ex[k], c, &v, err)) return -1;
+        u->out->cols[k] = *v;
+    }
+    u->out->n = c->n;
+    *out = u->out;
+    return 1;
+}
+
+static int limit_next(sx_op *o, sx_chunk **out, mc2_err *err)
+{
+    op_unary *u = (op_unary *)o;
+    const mc2_pnode *n = o->node;
+    for (;;) {
+        if (n->limit >= 0 && u->emitted >= n->limit) return 0;
+        sx_chunk *c;
+        int r = u->child->next(u->child, &c, err);
+        if (r <= 0) return r;
+        size_t off = 0, m = c->n;
+        if (u->skipped < n->offset) {
+            int64_t want = n->offset - u->skipped;
+            size_t sk = (int64_t)m < want ? m : (size_t)want;
+            u->skipped += (int64_t)sk;
+            off = sk;
+            m -= sk;
+        }
+        if (n->limit >= 0 && (int64_t)m > n->limit - u->emitted)
+            m = (size_t)(n->limit - u->emitted);
+        if (m == 0) continue;
+        for (size_t k = 0; k < o->schema->ncols; k++)
+            sx_vec_slice(o->schema->cols[k].type.id, &u->out->cols[k], &c->cols[k], off);
+        u->out->n = m;
+        u->emitted += (int64_t)m;
+        *out = u->out;
+        return 1;
+    }
+}
+
+static int unionall_next(sx_op *o, sx_chunk **out, mc2_err *err)
+{
+    op_unary *u = (op_unary *)o;
+    if (!u->second) {
+        int r = u->child->next(u->child, out, err);
+        if (r != 0) return r;
+        u->second = true;
+    }
+    return u->child2->next(u->child2, out, err);
+}
+
+static void unary_close(sx_op *o)
+{
+    op_unary *u = (op_unary *)o;
+    for (size_t i = 0; i < u->nex; i++) sx_ex_free(u->ex[i]);
+}
+
+static sx_op *op_unary_new(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
+{
+    op_unary *u = sx_alloc(x, sizeof *u, err);
+    if (!u) return NULL;
+    if (!(u->child = sx_build(x, n->left, err))) return NULL;
+    u->op.close = unary_close;
+    switch (n->kind) {
+    case MC2_PN_FILTER:
+        u->op.next = filter_next;
+        u->out = sx_chunk_new(x, &n->schema, err);
+        u->sel = sx_array(x, x->cap, sizeof *u->sel, err);
+        if (!u->out || !u->sel) return NULL;
+        break;
+    case MC2_PN_PROJECT:
+        u->op.next = project_next;
+        u->out = sx_alloc(x, sizeof *u->out, err);
+        if (!u->out) return NULL;
+        u->out->cols = sx_array(x, n->nexprs + 1, sizeof *u->out->cols, err);
+        if (!u->out->cols) return NULL;
+        break;
+    case MC2_PN_LIMIT:
+        u->op.next = limit_next;
+        u->out = sx_alloc(x, sizeof *u->out, err);
+        if (!u->out) return NULL;
+        u->out->cols = sx_array(x, n->schema.ncols + 1, sizeof *u->out->cols, err);
+        if (!u->out->cols) return NULL;
+        break;
+    default: /* UNION ALL */
+        u->op.next = unionall_next;
+        if (!(u->child2 = sx_build(x, n->right, err))) return NULL;
+        break;
+    }
+    if (n->nexprs && n->kind != MC2_PN_VALUES) {
+        u->ex = sx_array(x, n->nexprs, sizeof *u->ex, err);
+        if (!u->ex) return NULL;
+        for (size_t i = 0; i < n->nexprs; i++)
+            if (!(u->ex[i] = sx_ex_new(x, n->exprs[i], err))) return NULL;
+        u->nex = n->nexprs;
+    }
+    return &u->op;
+}
+
+/* ---- building ---------------------------------------------------------------------------- */
+
+sx_op *sx_build(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
+{
+    sx_op *o = NULL;
+    switch (n->kind) {
+    case MC2_PN_SCAN:
+        o = op_scan_new(x, n, err);
+        break;
+    case MC2_PN_VALUES: {
+        op_values *v = sx_alloc(x, sizeof *v, err);
+        if (!v || !(v->out = sx_chunk_new(x, &n->schema, err))) return NULL;
+        v->op.next = values_next;
+        o = &v->op;
+        break;
+    }
+    case MC2_PN_FILTER:
+    case MC2_PN_PROJECT:
+    case MC2_PN_LIMIT:
+        o = op_unary_new(x, n, err);
+        break;
+    case MC2_PN_SETOP:
+        if (n->setop == MC2_SETOP_UNION && n->all)
+            o = op_unary_new(x, n, err);
+        else
+            o = sx_op_agg(x, n, err);
+        break;
+    case MC2_PN_HASH_JOIN:
+    case MC2_PN_NL_JOIN:
+        o = sx_op_join(x, n, err);
+        break;
+    case MC2_PN_AGG:
+        o = sx_op_agg(x, n, err);
+        break;
+    case MC2_PN_SORT:
+        o = sx_op_sort(x, n, err);
+        break;
+    }
+    if (!o) return NULL;
+    o->x = x;
+    o->node = n;
+    o->schema = &n->schema;
+    if (sx_register(x, o, err)) {
+        if (o->close) o->close(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* ---- the public driver ------------------------------------------------------------------- */
+
+int mc2_exec_open(mc2_plan *p, mc2_pnode *root, const mc2_exec_input *inputs, size_t ninputs,
+                  const mc2_exec_opts *opts, mc2_exec **out, mc2_err *err)
+{
+    *out = NULL;
+    if (p->failed) {
+        *err = p->err;
+        return -1;
+    }
+    if (!root) return mc2_err_set(err, MC2_E_USAGE, "no plan to execute");
+    mc2_exec *x = mc2_calloc(1, sizeof *x);
+    if (!x) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    mc2_arena_init(&x->arena, 0);
+    x->plan = p;
+    x->inputs = inputs;
+    x->ninputs = ninputs;
+    x->cap = opts && opts->batch_rows ? opts->batch_rows : 2048;
+    if (x->cap > 65536) x->cap = 65536;
+    x->budget = opts && opts->mem_budget ? opts->mem_budget : (size_t)1 << 30;
+    x->spill = opts ? opts->spill : NULL;
+    if (x->spill) {
+        uint8_t key[MC2_KEY_LEN];
+        if (mc2_random(key, sizeof key, err)) goto fail;
+        x->spill_aead = mc2_aead_new(key, err);
+        mc2_wipe(key, sizeof key);
+        if (!x->spill_aead) goto fail;
+    }
+    if (!(x->root = sx_build(x, root, err))) goto fail;
+    *out = x;
+    return 0;
+fail:
+    mc2_exec_free(x);
+    return -1;
+}
+
+/* Copies rows [off, off+m) of chunk c into b at row b->nrows. */
+static int copy_out(mc2_exec *x, const sx_chunk *c, size_t off, size_t m, mc2_batch *b,
+                    mc2_err *err)
+{
+    const mc2_schema *s = x->root->schema;
+    size_t at = b->nrows;
+    for (size_t k = 0; k < s->ncols; k++) {
+        const sx_vec *v = &c->cols[k];
+        mc2_col *d = &b->cols[k];
+        enum mc2_type t = s->cols[k].type.id;
+        if (v->nulls) {
+            if (!b->schema->cols[k].nullable) {
+                for (size_t i = 0; i < m; i++)
+                    if (v->nulls[off + i])
+                        return mc2_err_set(err, MC2_E_INTERNAL,
+                                           "result column '%s' is NULL but declared NOT NULL",
+                                           s->cols[k].name);
+            } else
+                memcpy(d->nulls + at, v->nulls + off, m);
+        } else if (d->nulls)
+            memset(d->nulls + at, 0, m);
+        switch (t) {
+        case MC2_T_INT64:
+        case MC2_T_DECIMAL:
+            memcpy(d->v.i64 + at, v->v.i64 + off, m * 8);
+            break;
+        case MC2_T_DOUBLE:
+            memcpy(d->v.f64 + at, v->v.f64 + off, m * 8);
+            break;
+        case MC2_T_DATE:
+            memcpy(d->v.i32 + at, v->v.i32 + off, m * 4);
+            break;
+        case MC2_T_BOOL:
+            memcpy(d->v.b + at, v->v.b + off, m);
+            break;
+        case MC2_T_VARCHAR: {
+            size_t tot = 0;
+            for (size_t i = 0; i < m; i++) tot += v->v.s[off + i].n;
+            if (mc2_batch_reserve_chars(b, k, tot, err)) return -1;
+            uint32_t o = d->off[at];
+            if ((uint64_t)o + tot > UINT32_MAX)
+                return mc2_err_set(err, MC2_E_LIMIT, "result batch too large");
+            for (size_t i = 0; i < m; i++) {
+                sx_str st = v->v.s[off + i];
+                if (st.n) memcpy(d->data + o, st.p, st.n);
+                o += st.n;
+                d->off[at + i + 1] = o;
+            }
+            break;
+        }
+        }
+    }
+    return 0;
+}
+
+int mc2_exec_next(mc2_exec *x, mc2_batch *b, mc2_err *err)
+{
+    if (b->schema->ncols != x->root->schema->ncols)
+        return mc2_err_set(err, MC2_E_USAGE, "result batch has the wrong number of columns");
+    mc2_batch_clear(b);
+    while (b->nrows < b->cap) {
+        if (!x->pending || x->pending_off >= x->pending->n) {
+            if (x->done) break;
+            sx_chunk *c;
+            int r = x->root->next(x->root, &c, err);
+            if (r < 0) return -1;
+            if (r == 0) {
+                x->done = true;
+                break;
+            }
+            x->pending = c;
+            x->pending_off = 0;
+        }
+        size_t m = x->pending->n - x->pending_off;
+        if (m > b->cap - b->nrows) m = b->cap - b->nrows;
+        if (copy_out(x, x->pending, x->pending_off, m, b, err)) return -1;
+        x->pending_off += m;
+        b->nrows += m;
+    }
+    return b->nrows > 0;
+}
+
+/* Appends rows [0, src->nrows) of src to dst (same schema, room checked by the caller). */
+static int batch_append(mc2_batch *dst, const mc2_batch *src, mc2_err *err)
+{
+    const mc2_schema *s = dst->schema;
+    size_t at = dst->nrows, m = src->nrows;
+    for (size_t k = 0; k < s->ncols; k++) {
+        mc2_col *d = &dst->cols[k];
+        const mc2_col *c = &src->cols[k];
+        if (d->nulls) {
+            if (c->nulls)
+                memcpy(d->nulls + at, c->nulls, m);
+            else
+                memset(d->nulls + at, 0, m);
+        }
+        if (s->cols[k].type.id == MC2_T_VARCHAR) {
+            size_t tot = c->off[m];
+            if (mc2_batch_reserve_chars(dst, k, tot, err)) return -1;
+            uint32_t base = d->off[at];
+            if ((uint64_t)base + tot > UINT32_MAX)
+                return mc2_err_set(err, MC2_E_LIMIT, "result too large for one batch");
+            if (tot) memcpy(d->data + base, c->data, tot);
+            for (size_t i = 1; i <= m; i++) d->off[at + i] = base + c->off[i];
+        } else {
+            size_t w = sx_width(s->cols[k].type.id);
+            memcpy(d->v.b + at * w, c->v.b, m * w);
+        }
+    }
+    dst->nrows += m;
+    return 0;
+}
+
+int mc2_exec_collect(mc2_exec *x, size_t max_rows, mc2_batch **out, mc2_err *err)
+{
+    *out = NULL;
+    mc2_batch *b = mc2_batch_new(x->root->schema, 1024, err);
+    mc2_batch *tmp = mc2_batch_new(x->root->schema, x->cap, err);
+    if (!b || !tmp) goto fail;
+    for (;;) {
+        int r = mc2_exec_next(x, tmp, err);
+        if (r < 0) goto fail;
+        if (r == 0) break;
+        if (b->nrows + tmp->nrows > max_rows) {
+            mc2_err_set(err, MC2_E_LIMIT, "the result has more than %zu rows", max_rows);
+            goto fail;
+        }
+        if (b->nrows + tmp->nrows > b->cap) {
+            size_t nc = b->cap * 2;
+            while (nc < b->nrows + tmp->nrows) nc *= 2;
+            mc2_batch *nb = mc2_batch_new(x->root->schema, nc, err);
+            if (!nb) goto fail;
+            if (batch_append(nb, b, err)) {
+                mc2_batch_free(nb);
+                goto fail;
+            }
+            mc2_batch_free(b);
+            b = nb;
+        }
+        if (batch_append(b, tmp, err)) goto fail;
+    }
+    mc2_batch_free(tmp);
+    *out = b;
+    return 0;
+fail:
+    mc2_batch_free(tmp);
+    mc2_batch_free(b);
+    return -1;
+}
+
+void mc2_exec_get_stats(const mc2_exec *x, mc2_exec_stats *st)
+{
+    *st = x->stats;
+}
+
+void mc2_exec_free(mc2_exec *x)
+{
+    if (!x) return;
+    for (size_t i = x->nops; i-- > 0;)
+        if (x->ops[i]->close) x->ops[i]->close(x->ops[i]);
+    mc2_aead_free(x->spill_aead);
+    mc2_arena_free(&x->arena);
+    mc2_free(x);
+}
