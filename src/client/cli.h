@@ -97,5 +97,9 @@ int cmd_approve(int argc, char **argv);
 int cmd_job(int argc, char **argv);
 int cmd_grant(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
+int cmd_sql(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_model(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 
 #endif

@@ -214,9 +214,8 @@ int cmd_jobs(int argc, char **argv)
                    HAPI_JOBS, "ID KIND STATE STATUS", argc, argv);
 }
 
-/* Finds OWNER/NAME's table id in the service's listing. */
-static int table_id(const char *service, const char *owner, const char *name, uint8_t id[16],
-                    mc2_err *err)
+int cli_table_id(const char *service, const char *owner, const char *name, uint8_t id[16],
+                 mc2_err *err)
 {
     mc2_frame reply = {0};
     int fd = mc2_dial(service, err), rc = -1;
@@ -236,7 +235,10 @@ static int table_id(const char *service, const char *owner, const char *name, ui
         }
         l = nl ? nl + 1 : NULL;
     }
-    mc2_err_set(err, MC2_E_NOTFOUND, "the service has no table %s/%s", owner, name);
+    mc2_err_set(err, MC2_E_NOTFOUND,
+                "the service has no table %s/%s (see `mc2 tables`; the owner uploads it with "
+                "`mc2 upload`)",
+                owner, name);
 out:
     close(fd);
     mc2_frame_free(&reply);
@@ -296,7 +298,7 @@ int cmd_submit(int argc, char **argv)
         }
         memcpy(in->owner, inputs[i], (size_t)(slash - inputs[i]));
         strcpy(in->table, slash + 1);
-        if (table_id(cs.service, in->owner, in->table, in->table_id, &err)) goto fail;
+        if (cli_table_id(cs.service, in->owner, in->table, in->table_id, &err)) goto fail;
     }
     for (size_t i = 0; i < nr; i++) snprintf(j.recipients[j.nrecipients++], 65, "%s", recips[i]);
     for (size_t i = 0; i < np; i++) {
@@ -389,7 +391,7 @@ int cmd_approve(int argc, char **argv)
     for (size_t i = 0; i < j.ninputs; i++) {
         uint8_t tid[16];
         if (strcmp(j.inputs[i].owner, cs.id.name) != 0) continue;
-        if (table_id(cs.service, cs.id.name, j.inputs[i].table, tid, &err)) goto fail;
+        if (cli_table_id(cs.service, cs.id.name, j.inputs[i].table, tid, &err)) goto fail;
         if (memcmp(tid, j.inputs[i].table_id, 16) != 0) {
             mc2_err_set(&err, MC2_E_AUTH,
                         "refusing: the job names another version of your table '%s' than the "

@@ -352,7 +352,10 @@ int cmd_start(int argc, char **argv)
         if (nl) *nl = '\0';
         fprintf(stderr, "mc2: the service did not start: %s\n(see %s)\n",
                 got ? (strncmp(msg, "error ", 6) == 0 ? msg + 6 : msg) : "it exited silently", log);
-        waitpid(pid, NULL, WNOHANG);
+        /* mc2d exits right after saying why; wait for it, so that its port and state
+         * directory are free when we return (and kill it if it said nothing in time). */
+        if (!got) kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
     }
 out:
     if (p[0] >= 0) close(p[0]);
@@ -362,6 +365,23 @@ out:
     mc2_free(log);
     mc2_free(pidf);
     return rc;
+}
+
+/* True while pid runs. mc2d runs detached, so once it exits it stays a zombie until init reaps
+ * it, which can take a while (or never happen in a container whose init does not reap);
+ * kill(pid, 0) still succeeds on a zombie, so its state is read from /proc. */
+static int still_running(pid_t pid)
+{
+    if (kill(pid, 0) != 0) return 0;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *end = strrchr(buf, ')'); /* "pid (comm) state ...": comm may hold ')' */
+    return !(end && end[1] == ' ' && (end[2] == 'Z' || end[2] == 'X'));
 }
 
 static const char STOP_HELP[] = "usage: mc2 stop --dir STATE\n\nStops the mc2d started by "
@@ -388,11 +408,11 @@ int cmd_stop(int argc, char **argv)
         unlink(pidf);
         goto out;
     }
-    for (int i = 0; i < 100 && kill(pid, 0) == 0; i++) {
+    for (int i = 0; i < 100 && still_running(pid); i++) {
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    if (kill(pid, 0) == 0) kill(pid, SIGKILL);
+    if (still_running(pid)) kill(pid, SIGKILL);
     unlink(pidf);
     printf("mc2d (pid %d) stopped\n", (int)pid);
     rc = CLI_OK;

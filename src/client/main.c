@@ -30,7 +30,11 @@ static const struct {
     {"approve", cmd_approve, "co-sign a job that reads your tables"},
     {"job", cmd_job, "show a job's text and status"},
     {"grant", cmd_grant, "release your data key to the attested enclave"},
+    {"sql", cmd_sql, "run a SQL query over encrypted tables and print the result"},
     {"gen", cmd_gen, "generate test data: the TPC-H tables as .tbl files"},
+    {"train", cmd_train, "submit a GBDT training job over several parties' tables"},
+    {"model", cmd_model, "get a trained model, export it to XGBoost JSON, or re-grant its key"},
+    {"predict", cmd_predict, "submit a prediction job: each owner gets its own rows' predictions"},
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 

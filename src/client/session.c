@@ -48,7 +48,7 @@ int cli_party_load(cli_session *cs, const char *home_flag, const char *service_f
         if (!cs->service) rc = mc2_err_set(err, MC2_E_NOMEM, "out of memory");
     }
     if (rc == 0 && !mc2_policy_party(cs->policy, cs->id.name))
-        rc = mc2_err_set(err, MC2_E_USAGE, "'%s' is not a party of consortium '%s'", cs->id.name,
+        rc = mc2_err_set(err, MC2_E_AUTH, "'%s' is not a party of consortium '%s'", cs->id.name,
                          cs->policy->consortium);
     mc2_free(home);
     if (rc) cli_session_close(cs);

@@ -30,4 +30,9 @@ int cli_session_open(cli_session *cs, const char *home_flag, const char *service
 
 void cli_session_close(cli_session *cs);
 
+/* Looks up OWNER/NAME's table id in the service's listing (the host's word: an owner checks
+ * it against its own table when approving, and the enclave against the table it reads). */
+int cli_table_id(const char *service, const char *owner, const char *name, uint8_t id[16],
+                 mc2_err *err) MC2_WUR;
+
 #endif

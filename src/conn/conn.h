@@ -79,7 +79,7 @@ int mc2_job_submit(mc2_esession *s, const mc2_identity *id, const mc2_policy *po
 /* A result of a job that this party may fetch: the object the host stores and its key. */
 typedef struct mc2_result_ref {
     uint8_t key[MC2_KEY_LEN];
-    char name[96];
+    char name[160];
 } mc2_result_ref;
 
 /* Asks the enclave for the results of job `id` that this party may fetch (EAPI_RESULT_KEY):
@@ -96,5 +96,11 @@ int mc2_fetch_table(const char *service, const char *object, const uint8_t key[M
 /* Grants the party's data key to the session's enclave instance. */
 int mc2_esession_grant(mc2_esession *s, const mc2_identity *id, const mc2_policy *pol,
                        mc2_err *err) MC2_WUR;
+
+/* Hands the key of sealed object `name` (a model from an earlier job, perhaps of an earlier
+ * enclave instance) to the session's enclave instance, signed by id (EAPI_GRANT_OBJECT). */
+int mc2_esession_grant_object(mc2_esession *s, const mc2_identity *id, const mc2_policy *pol,
+                              const char *name, const uint8_t key[MC2_KEY_LEN],
+                              mc2_err *err) MC2_WUR;
 
 #endif

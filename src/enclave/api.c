@@ -10,6 +10,8 @@
  *   APPROVE {id, sig}     -> an input owner co-signs the exact job text
  *   JOB {id}              -> text and public status
  *   RESULT_KEY {id}       -> result key, only for the job's recipients, once it has run
+ *   GRANT_OBJECT {name, key, sig} -> stores a sealed object's key (a model from an earlier
+ *                            instance), signed by the granting party for this instance
  * A job runs when every input owner has approved it and granted its key. */
 #include <stdio.h>
 #include <string.h>
@@ -43,8 +45,12 @@ void enc_job_publish(enclave *e, const enc_job *j)
 {
     char line[MC2_ERR_MSG_MAX + 128];
     static const char *states[] = {"waiting", "done", "failed"};
+    /* The host sees who the job waits for, or how many results it made; never why it failed
+     * (a reason can say something about the data: a NULL label, a value out of range). The
+     * parties read the reason inside TLS with EAPI_JOB. */
+    const char *status = j->state == JOB_FAILED ? "(reason: `mc2 job ID`, for parties)" : j->status;
     int n = snprintf(line, sizeof line, "%llu %s %s %s", (unsigned long long)j->id, j->job.kind,
-                     states[j->state], j->status);
+                     states[j->state], status);
     mc2_err err;
     if (enc_send(e, EIF_JOB, 0, line, (size_t)(n < 0 ? 0 : n), &err))
         mc2_log("mc2-enclave", MC2_LOG_INFO, MC2_LOG_WARN, "cannot publish job status");
@@ -178,13 +184,35 @@ static int approve(enclave *e, enc_job *j, int p, const uint8_t *sig, mc2_err *e
     return 0;
 }
 
+/* Makes room for a job by forgetting the oldest finished one (its result keys are wiped:
+ * recipients who have not fetched them by then must run it again). -1 if none finished. */
+static int evict_finished_job(enclave *e)
+{
+    for (size_t i = 0; i < e->njobs; i++) {
+        enc_job *j = e->jobs[i];
+        if (j->state == JOB_WAITING) continue;
+        mc2_wipe(j->results, sizeof j->results);
+        mc2_job_free(&j->job);
+        mc2_free(j->text);
+        mc2_free(j);
+        memmove(&e->jobs[i], &e->jobs[i + 1], (e->njobs - i - 1) * sizeof e->jobs[0]);
+        e->njobs--;
+        return 0;
+    }
+    return -1;
+}
+
 static int api_submit(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, mc2_err *err)
 {
     size_t n;
     const uint8_t *text = mc2_rd_lv(r, &n);
     const uint8_t *sig = mc2_rd_take(r, MC2_ED25519_SIG_LEN);
     if (r->bad || mc2_rd_left(r)) return mc2_err_set(err, MC2_E_INPUT, "malformed job submission");
-    if (e->njobs >= ENC_MAX_JOBS) return mc2_err_set(err, MC2_E_LIMIT, "too many jobs");
+    if (e->njobs >= ENC_MAX_JOBS && evict_finished_job(e))
+        return mc2_err_set(err, MC2_E_LIMIT,
+                           "too many jobs waiting for approval (%d): approve or let them be "
+                           "replaced by restarting the service",
+                           ENC_MAX_JOBS);
     enc_job *j = mc2_calloc(1, sizeof *j);
     if (!j) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
     if (mc2_job_parse((const char *)text, n, &j->job, err)) goto fail;
@@ -290,6 +318,38 @@ static int api_result_key(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, m
     return rc;
 }
 
+/* GRANT_OBJECT: name LV | key[32] | sig[64]. Bounded table; a repeated grant is a no-op. */
+static int api_grant_object(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, mc2_err *err)
+{
+    size_t nl;
+    const uint8_t *name = mc2_rd_lv(r, &nl);
+    const uint8_t *key = mc2_rd_take(r, MC2_KEY_LEN), *sig = mc2_rd_take(r, MC2_ED25519_SIG_LEN);
+    if (r->bad || mc2_rd_left(r) || nl == 0 || nl > MC2_OBJECT_NAME_MAX ||
+        memchr(name, 0, nl) != NULL)
+        return mc2_err_set(err, MC2_E_INPUT, "malformed object-key grant");
+    char nm[MC2_OBJECT_NAME_MAX + 1];
+    memcpy(nm, name, nl);
+    nm[nl] = '\0';
+    const mc2_party *p = &e->policy->parties[s->party];
+    if (mc2_object_grant_verify(p->pub, e->policy->hash, e->instance, nm, key, sig, err))
+        return mc2_err_set(err, MC2_E_AUTH,
+                           "object-key grant refused: the signature is not %s's over this "
+                           "object, policy and enclave instance",
+                           p->name);
+    mc2_buf none = {0};
+    for (size_t i = 0; i < e->nobjkeys; i++)
+        if (strcmp(e->objkeys[i].name, nm) == 0 &&
+            mc2_ct_equal(e->objkeys[i].key, key, MC2_KEY_LEN))
+            return reply_ok(out, &none, err);
+    if (e->nobjkeys >= ENC_MAX_OBJECT_KEYS)
+        return mc2_err_set(err, MC2_E_LIMIT, "too many object keys granted to this instance");
+    enc_object_key *k = &e->objkeys[e->nobjkeys++];
+    memcpy(k->name, nm, nl + 1);
+    memcpy(k->key, key, MC2_KEY_LEN);
+    k->party = s->party;
+    return reply_ok(out, &none, err);
+}
+
 int enc_api(enclave *e, enc_session *s, uint16_t type, const uint8_t *p, size_t n, mc2_buf *out,
             mc2_err *err)
 {
@@ -307,6 +367,8 @@ int enc_api(enclave *e, enc_session *s, uint16_t type, const uint8_t *p, size_t 
         return api_job(e, &r, out, err);
     case EAPI_RESULT_KEY:
         return api_result_key(e, s, &r, out, err);
+    case EAPI_GRANT_OBJECT:
+        return api_grant_object(e, s, &r, out, err);
     default:
         return mc2_err_set(err, MC2_E_INPUT, "unknown request type %u", type);
     }

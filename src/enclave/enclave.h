@@ -40,7 +40,7 @@ enum enc_job_state { JOB_WAITING, JOB_DONE, JOB_FAILED };
  * every recipient named in the job (party < 0), or exactly one party (party >= 0, e.g. an
  * owner receiving the predictions for its own rows). */
 typedef struct enc_result {
-    char name[96];
+    char name[160];
     uint8_t key[MC2_KEY_LEN];
     int party;
 } enc_result;
@@ -57,6 +57,16 @@ typedef struct enc_job {
     size_t nresults;
 } enc_job;
 
+/* A key for a sealed object (a model) that a party handed to this instance (GRANT_OBJECT).
+ * Several keys may be granted for one name (a wrong one cannot displace the right one): a
+ * job tries each until the object authenticates. */
+#define ENC_MAX_OBJECT_KEYS 64
+typedef struct enc_object_key {
+    char name[MC2_OBJECT_NAME_MAX + 1]; /* "" = free slot */
+    uint8_t key[MC2_KEY_LEN];
+    int party; /* who granted it */
+} enc_object_key;
+
 typedef struct enclave {
     int fd; /* the one channel to the host */
     uint8_t measurement[MC2_SHA256_LEN];
@@ -68,6 +78,8 @@ typedef struct enclave {
     uint64_t budget_bytes;
     bool has_key[MC2_POLICY_MAX_PARTIES];
     uint8_t keys[MC2_POLICY_MAX_PARTIES][MC2_KEY_LEN];
+    enc_object_key objkeys[ENC_MAX_OBJECT_KEYS]; /* wiped at exit */
+    size_t nobjkeys;
     enc_session sessions[ENC_MAX_SESSIONS];
     enc_job *jobs[ENC_MAX_JOBS];
     size_t njobs;
@@ -87,6 +99,8 @@ int enc_dispatch(enclave *e, mc2_frame *f, mc2_err *err) MC2_WUR;
 int enc_store_read(enclave *e, const char *name, mc2_buf *out, mc2_err *err) MC2_WUR;
 /* Writes object `name` atomically (the host commits it after the last chunk). */
 int enc_store_put(enclave *e, const char *name, const uint8_t *p, size_t n, mc2_err *err) MC2_WUR;
+/* Asks the host to forget object `name` (a spilled run); best effort. */
+void enc_store_drop(enclave *e, const char *name);
 
 /* Enclave API requests from an authenticated party; appends the reply frame to out. */
 int enc_api(enclave *e, enc_session *s, uint16_t type, const uint8_t *p, size_t n, mc2_buf *out,
@@ -110,8 +124,23 @@ typedef struct enc_kind {
     int (*run)(enclave *e, enc_job *j, mc2_err *err);
 } enc_kind;
 
+/* The `sql` kind (jobs_sql.c). */
+int enc_sql_check(enclave *e, const mc2_job *j, mc2_err *err) MC2_WUR;
+int enc_sql_run(enclave *e, enc_job *j, mc2_err *err) MC2_WUR;
+
 /* The kind named `name`, or NULL; `names` (may be NULL) gets a ", "-separated list of all. */
 const enc_kind *enc_kind_find(const char *name, const char **names);
+
+/* The GBDT job kinds (jobs_gbdt.c): `train` and `predict`. */
+int enc_train_check(enclave *e, const mc2_job *j, mc2_err *err);
+int enc_train_run(enclave *e, enc_job *j, mc2_err *err);
+int enc_predict_check(enclave *e, const mc2_job *j, mc2_err *err);
+int enc_predict_run(enclave *e, enc_job *j, mc2_err *err);
+
+/* The object name of job j's result `suffix`: "results/job-N-INSTANCE-SUFFIX", where
+ * INSTANCE (16 hex digits of the instance nonce) keeps a later enclave instance's job N from
+ * overwriting this one's results. */
+void enc_result_name(const enclave *e, const enc_job *j, const char *suffix, char *out, size_t cap);
 
 /* Seals nothing itself: stores bytes already sealed under `key` as result `suffix` of job j
  * ("results/job-N-SUFFIX"), visible to `party` (-1: the job's recipients). */

@@ -114,3 +114,16 @@ out:
     mc2_frame_free(&reply);
     return rc;
 }
+
+void enc_store_drop(enclave *e, const char *name)
+{
+    mc2_buf req = {0};
+    mc2_frame reply = {0};
+    mc2_err err;
+    if (mc2_buf_put_lv(&req, name, strlen(name), &err) == 0 &&
+        store_call(e, EIF_STORE_DROP, &req, &reply, &err) != 0) {
+        /* The host keeps a run it was asked to drop: it holds only ciphertext anyway. */
+    }
+    mc2_buf_free(&req);
+    mc2_frame_free(&reply);
+}

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/hex.h"
 #include "enclave/enclave.h"
 #include "table/tmem.h"
 #include "table/treader.h"
@@ -36,13 +37,20 @@ int enc_open_input(enclave *e, const mc2_job_input *in, mc2_buf *data, mc2_tread
     return 0;
 }
 
+void enc_result_name(const enclave *e, const enc_job *j, const char *suffix, char *out, size_t cap)
+{
+    char inst[17];
+    mc2_hex_encode(e->instance, 8, inst);
+    snprintf(out, cap, "results/job-%llu-%s-%s", (unsigned long long)j->id, inst, suffix);
+}
+
 int enc_add_result(enclave *e, enc_job *j, int party, const char *suffix, const uint8_t *bytes,
                    size_t n, const uint8_t key[MC2_KEY_LEN], mc2_err *err)
 {
     if (j->nresults >= ENC_MAX_RESULTS)
         return mc2_err_set(err, MC2_E_INTERNAL, "too many results for one job");
     enc_result *res = &j->results[j->nresults];
-    snprintf(res->name, sizeof res->name, "results/job-%llu-%s", (unsigned long long)j->id, suffix);
+    enc_result_name(e, j, suffix, res->name, sizeof res->name);
     if (enc_store_put(e, res->name, bytes, n, err)) return -1;
     memcpy(res->key, key, MC2_KEY_LEN);
     res->party = party;
@@ -144,11 +152,14 @@ out:
 
 static const enc_kind KINDS[] = {
     {"rowcount", rowcount_check, rowcount_run},
+    {"sql", enc_sql_check, enc_sql_run},             /* jobs_sql.c */
+    {"train", enc_train_check, enc_train_run},       /* jobs_gbdt.c */
+    {"predict", enc_predict_check, enc_predict_run}, /* jobs_gbdt.c */
 };
 
 const enc_kind *enc_kind_find(const char *name, const char **names)
 {
-    if (names) *names = "rowcount";
+    if (names) *names = "rowcount, sql, train, predict";
     for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++)
         if (strcmp(KINDS[i].name, name) == 0) return &KINDS[i];
     return NULL;

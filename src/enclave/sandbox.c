@@ -1,7 +1,9 @@
 /* sandbox.c - TRUSTED: the enclave's system-call filter (libseccomp). Allowed: reading the
  * host channel, writing the channel and stderr, memory management, threads, time and the
- * kernel's randomness. open/openat/socket/connect/bind/execve fail with EPERM (so code that
- * tries gets a clean error); anything else kills the process. */
+ * kernel's randomness. (rt_sigaction and sigaltstack: glibc sets up its thread-control
+ * signal on the first pthread_create, and sanitizer builds give each thread a signal stack.)
+ * open/openat/socket/connect/bind/execve fail with EPERM (so code that tries gets a clean error);
+ * anything else kills the process. */
 #include <errno.h>
 #include <seccomp.h>
 #include <stddef.h>
@@ -50,6 +52,8 @@ int enc_sandbox(int fd, mc2_err *err)
         SCMP_SYS(prctl),
         SCMP_SYS(sched_getaffinity),
         SCMP_SYS(membarrier),
+        SCMP_SYS(rt_sigaction),
+        SCMP_SYS(sigaltstack),
     };
     static const int denied[] = {SCMP_SYS(open),   SCMP_SYS(openat),   SCMP_SYS(openat2),
                                  SCMP_SYS(socket), SCMP_SYS(connect),  SCMP_SYS(bind),

@@ -307,7 +307,9 @@ static int enclave_store(server *s, const mc2_frame *f)
     char *path = srv_object_path(s, name, &err);
     if (!path) return store_reply(s, f->channel, 1, NULL, 0);
     int rc = 0;
-    if (f->type == EIF_STORE_SIZE || f->type == EIF_STORE_READ) {
+    if (f->type == EIF_STORE_DROP) {
+        rc = store_reply(s, f->channel, unlink(path) == 0 ? 0 : 1, NULL, 0);
+    } else if (f->type == EIF_STORE_SIZE || f->type == EIF_STORE_READ) {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         struct stat st;
         if (fd < 0 || fstat(fd, &st) != 0) {
@@ -332,7 +334,8 @@ static int enclave_store(server *s, const mc2_frame *f)
         const uint8_t *data = mc2_rd_take(&r, left);
         int ok = !r.bad;
         if (ok && !s->putting) {
-            char *dir = mc2_path_join(s->store, "results");
+            char *dir =
+                mc2_path_join(s->store, strncmp(name, "spill/", 6) == 0 ? "spill" : "results");
             ok = dir && mc2_mkdir(dir, 0700, &err) == 0 &&
                  mc2_afile_open(&s->put, path, 0600, 0, &err) == 0;
             mc2_free(dir);

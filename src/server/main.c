@@ -47,7 +47,7 @@ static int listen_on(const char *hostport, mc2_err *err)
         freeaddrinfo(res);
         return mc2_err_set(err, MC2_E_IO, "cannot listen on %s: %s%s", hostport, strerror(e),
                            e == EADDRINUSE ? " (another service uses that port: stop it, or "
-                                             "choose another with --port)"
+                                             "choose another with --listen)"
                                            : "");
     }
     freeaddrinfo(res);

@@ -19,13 +19,17 @@ char *srv_object_path(const server *s, const char *name, mc2_err *err)
     char owner[65], table[140];
     size_t n = strlen(name);
     if (n > 300) goto bad;
-    if (strncmp(name, "results/job-", 12) == 0) {
-        /* results/job-N-SUFFIX: N decimal without leading zeros, SUFFIX a valid name. */
-        const char *p = name + 12, *dash;
+    size_t pre = strncmp(name, "results/job-", 12) == 0 ? 12
+                 : strncmp(name, "spill/job-", 10) == 0 ? 10
+                                                        : 0;
+    if (pre) {
+        /* results/job-N-SUFFIX or spill/job-N-SUFFIX: N decimal without leading zeros,
+         * SUFFIX a valid name. */
+        const char *p = name + pre, *dash;
         if (*p < '1' || *p > '9') goto bad;
         while (*p >= '0' && *p <= '9') p++;
         dash = p;
-        if (*dash != '-' || dash - (name + 12) > 20 || mc2_table_name_check(dash + 1, NULL))
+        if (*dash != '-' || dash - (name + pre) > 20 || mc2_table_name_check(dash + 1, NULL))
             goto bad;
     } else {
         const char *a = strchr(name, '/'), *b = a ? strchr(a + 1, '/') : NULL;

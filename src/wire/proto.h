@@ -28,6 +28,7 @@ enum mc2_eif {
     EIF_STORE_PUT = 69,  /* ch req: name LV | u8 last | bytes (appended; last commits atomically) */
     EIF_JOB = 70,        /* ch 0: public job status text for listings (no secrets) */
     EIF_FATAL = 71,      /* ch 0: the enclave stops; message (no secrets) */
+    EIF_STORE_DROP = 72, /* ch req: name LV -- forget a spilled run (reply: status) */
 };
 
 /* ---- 2. host API ----------------------------------------------------------------------------- */
@@ -54,6 +55,8 @@ enum mc2_eapi {
     EAPI_APPROVE = 4,    /* u64 job id | sig[64] -> EAPI_OK: state text */
     EAPI_JOB = 5,        /* u64 job id -> EAPI_OK: job text LV | state text LV */
     EAPI_RESULT_KEY = 6, /* u64 job id -> EAPI_OK: result key[32] | object name LV */
+    /* object name LV | key[32] | sig[64] (mc2_object_grant_sign) -> EAPI_OK (empty) */
+    EAPI_GRANT_OBJECT = 7,
     EAPI_OK = 100,
     EAPI_ERR = 101, /* message */
 };

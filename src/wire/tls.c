@@ -47,7 +47,10 @@ SSL_CTX *mc2_tls_ctx(int server, EVP_PKEY *key, X509 *cert, mc2_err *err)
     SSL_CTX_set_verify(c, SSL_VERIFY_PEER | (server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
                        accept_any);
     SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
+    /* CLEANSE_PLAINTEXT: OpenSSL otherwise keeps decrypted application data (key grants,
+     * result keys) in its record buffers after handing it over, and frees them unwiped. */
+    SSL_CTX_set_options(c, SSL_OP_NO_TICKET | SSL_OP_CLEANSE_PLAINTEXT);
+    SSL_CTX_set_num_tickets(c, 0); /* no cache, so TLS 1.3 tickets could never be used */
     return c;
 }
 

@@ -11,6 +11,7 @@
  *        <- STORE_READ/SIZE/PUT          STORE_REPLY ->
  */
 #include <errno.h>
+#include <pthread.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
@@ -33,7 +34,10 @@
 /* Test builds only: LeakSanitizer's exit-time check needs ptrace, which the sandbox (rightly)
  * forbids; without this the sanitized enclave would hang at exit. */
 const char *__asan_default_options(void);
-const char *__asan_default_options(void) { return "detect_leaks=0"; }
+const char *__asan_default_options(void)
+{
+    return "detect_leaks=0";
+}
 #endif
 
 static void logf_(const char *msg, const char *detail)
@@ -88,9 +92,18 @@ out:
     return rc;
 }
 
-/* Loads everything OpenSSL will need, while files can still be opened. */
+static void *nothing(void *arg)
+{
+    return arg;
+}
+
+/* Loads everything OpenSSL will need, while files can still be opened, and starts one
+ * thread so that glibc's one-time thread set-up happens before the filter. */
 static int warm_up(mc2_err *err)
 {
+    pthread_t t;
+    if (pthread_create(&t, NULL, nothing, NULL) != 0 || pthread_join(t, NULL) != 0)
+        return mc2_err_set(err, MC2_E_INTERNAL, "cannot start a thread");
     if (!OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL))
         return mc2_err_set(err, MC2_E_CRYPTO, "OpenSSL failed to start");
     uint8_t b[32], pub[32], sec[32], tag[16];
@@ -183,6 +196,7 @@ int main(int argc, char **argv)
     }
     mc2_frame_free(&f);
     mc2_wipe(e.keys, sizeof e.keys);
+    mc2_wipe(e.objkeys, sizeof e.objkeys);
     mc2_wipe(e.platform_sec, sizeof e.platform_sec);
     return rc;
 }

@@ -1,0 +1,584 @@
+/* cmd_gbdt.c - gradient-boosted trees on the platform: `mc2 train job.yaml`, `mc2 model get`,
+ * `mc2 model export`, `mc2 model grant` and `mc2 predict` (docs/gbdt.md, "Platform").
+ *
+ * Model keys: `mc2 model get` keeps the key of a model this party received in
+ * $MC2_HOME/models/<object name with '/' as '_'>.key (mode 0600), a text file
+ *   object results/job-N-<instance>-model.mc2m
+ *   sealed_sha256 <hex: SHA-256 of the sealed object the host stores>
+ *   model_sha256 <hex: SHA-256 of the decrypted model file>
+ *   key <hex>
+ * so that after a service restart the key can be handed to the new enclave instance
+ * (EAPI_GRANT_OBJECT, signed by this party) and a predict job can bind the exact model. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "base/bytes.h"
+#include "base/file.h"
+#include "base/hex.h"
+#include "base/yaml.h"
+#include "cli.h"
+#include "client/session.h"
+#include "conn/conn.h"
+#include "gbdt/gbdt.h"
+#include "mc2/job.h"
+#include "table/blob.h"
+#include "wire/proto.h"
+
+#define MODEL_FILE_MAX (1ull << 31)
+#define RESULTS_CAP    (MC2_JOB_MAX_INPUTS + 2) /* the most results a job has */
+
+/* ---- shared helpers ----------------------------------------------------------------------- */
+
+/* Adds input "OWNER/TABLE" to j, with the table id the service lists. */
+static int add_input(mc2_job *j, const char *service, const char *spec, mc2_err *err)
+{
+    const char *slash = strchr(spec, '/');
+    if (j->ninputs >= MC2_JOB_MAX_INPUTS)
+        return mc2_err_set(err, MC2_E_LIMIT, "at most %d input tables", MC2_JOB_MAX_INPUTS);
+    mc2_job_input *in = &j->inputs[j->ninputs];
+    if (!slash || slash == spec || (size_t)(slash - spec) >= sizeof in->owner ||
+        strlen(slash + 1) >= sizeof in->table || !slash[1])
+        return mc2_err_set(err, MC2_E_USAGE, "an input is written OWNER/TABLE, not '%.100s'", spec);
+    memcpy(in->owner, spec, (size_t)(slash - spec));
+    in->owner[slash - spec] = '\0';
+    strcpy(in->table, slash + 1);
+    if (mc2_name_check(in->owner, err) || mc2_table_name_check(in->table, err) ||
+        cli_table_id(service, in->owner, in->table, in->table_id, err))
+        return -1;
+    j->ninputs++;
+    return 0;
+}
+
+/* Recipients: the given ones, else every recipient of the policy. */
+static int add_recipients(mc2_job *j, const mc2_policy *pol, const char **list, size_t n,
+                          mc2_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (j->nrecipients >= MC2_JOB_MAX_RECIPIENTS || mc2_name_check(list[i], err))
+            return mc2_err_set(err, MC2_E_USAGE, "bad recipient '%.80s'", list[i]);
+        snprintf(j->recipients[j->nrecipients++], 65, "%s", list[i]);
+    }
+    for (size_t i = 0; n == 0 && i < pol->nparties && j->nrecipients < MC2_JOB_MAX_RECIPIENTS; i++)
+        if (pol->parties[i].recipient)
+            snprintf(j->recipients[j->nrecipients++], 65, "%s", pol->parties[i].name);
+    if (j->nrecipients == 0)
+        return mc2_err_set(err, MC2_E_USAGE,
+                           "the consortium policy names no result recipient: give --recipient");
+    return 0;
+}
+
+/* Prints the submitted job's id and who still has to co-sign it. */
+static void print_submitted(const char *kind, uint64_t id, const mc2_job *j, const char *me)
+{
+    printf("submitted %s job %llu\n", kind, (unsigned long long)id);
+    int others = 0;
+    for (size_t i = 0; i < j->ninputs; i++) {
+        bool seen = strcmp(j->inputs[i].owner, me) == 0;
+        for (size_t k = 0; k < i; k++) seen |= strcmp(j->inputs[k].owner, j->inputs[i].owner) == 0;
+        if (seen) continue;
+        printf("%s%s", others++ ? ", " : "still to approve: ", j->inputs[i].owner);
+    }
+    if (others)
+        printf(" (each runs `mc2 approve %llu`)\n", (unsigned long long)id);
+    else
+        printf("you own every input: it has run (see `mc2 jobs`)\n");
+}
+
+static bool owns_any(const mc2_job *j, const char *me)
+{
+    for (size_t i = 0; i < j->ninputs; i++)
+        if (strcmp(j->inputs[i].owner, me) == 0) return true;
+    return false;
+}
+
+/* ---- model keys in $MC2_HOME/models ------------------------------------------------------- */
+
+typedef struct model_ref {
+    char object[MC2_OBJECT_NAME_MAX + 1];
+    uint8_t sealed_sha[32], model_sha[32], key[MC2_KEY_LEN];
+} model_ref;
+
+static char *key_path(const char *home, const char *object)
+{
+    char name[MC2_OBJECT_NAME_MAX + 8];
+    snprintf(name, sizeof name, "%s.key", object);
+    for (char *p = name; *p; p++)
+        if (*p == '/') *p = '_';
+    char *dir = mc2_path_join(home, "models");
+    char *p = dir ? mc2_path_join(dir, name) : NULL;
+    mc2_free(dir);
+    return p;
+}
+
+static int ref_save(const char *home, const model_ref *r, mc2_err *err)
+{
+    char *dir = mc2_path_join(home, "models"), *path = key_path(home, r->object);
+    char h1[65], h2[65], k[65];
+    mc2_buf b = {.secret = 1};
+    int rc = -1;
+    if (!dir || !path) {
+        mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+        goto out;
+    }
+    if (access(dir, F_OK) != 0 && mc2_mkdir(dir, 0700, err)) goto out;
+    mc2_hex_encode(r->sealed_sha, 32, h1);
+    mc2_hex_encode(r->model_sha, 32, h2);
+    mc2_hex_encode(r->key, 32, k);
+    rc = mc2_buf_printf(&b, err, "object %s\nsealed_sha256 %s\nmodel_sha256 %s\nkey %s\n",
+                        r->object, h1, h2, k) ||
+                 mc2_file_write_atomic(path, b.data, b.len, 0600, 0, err)
+             ? -1
+             : 0;
+    mc2_wipe(k, sizeof k);
+out:
+    mc2_buf_free(&b);
+    mc2_free(dir);
+    mc2_free(path);
+    return rc;
+}
+
+static int ref_load(const char *path, model_ref *r, mc2_err *err)
+{
+    mc2_buf b = {.secret = 1};
+    char obj[128], h1[80], h2[80], k[80];
+    int rc = -1;
+    if (mc2_file_read_all(path, 4096, &b, err) || mc2_buf_append(&b, "", 1, err)) goto out;
+    if (sscanf((const char *)b.data,
+               "object %127s\nsealed_sha256 %79s\nmodel_sha256 %79s\nkey %79s", obj, h1, h2,
+               k) != 4 ||
+        strlen(obj) > MC2_OBJECT_NAME_MAX || strlen(h1) != 64 || strlen(h2) != 64 ||
+        strlen(k) != 64 || mc2_hex_decode(h1, r->sealed_sha, 32) ||
+        mc2_hex_decode(h2, r->model_sha, 32) || mc2_hex_decode(k, r->key, 32)) {
+        mc2_err_set(err, MC2_E_INPUT, "'%s' is not a model key file written by `mc2 model get`",
+                    path);
+        goto out;
+    }
+    strcpy(r->object, obj);
+    rc = 0;
+out:
+    mc2_wipe(k, sizeof k);
+    mc2_buf_free(&b);
+    return rc;
+}
+
+/* The model named by spec: "job-N" or "N" (the model of train job N), its object name, or a
+ * model file written by `mc2 model get` (found by its hash) - among the kept keys. */
+static int ref_find(const char *home, const char *spec, model_ref *r, mc2_err *err)
+{
+    char prefix[MC2_OBJECT_NAME_MAX + 1] = "";
+    uint8_t h[32];
+    const char *num = strncmp(spec, "job-", 4) == 0 ? spec + 4 : spec;
+    bool by_job = *num && strspn(num, "0123456789") == strlen(num) && num[0] != '0';
+    if (by_job) {
+        snprintf(prefix, sizeof prefix, "results/job-%s-", num);
+    } else if (strncmp(spec, "results/", 8) != 0) {
+        /* A model file: match its hash. */
+        mc2_buf m = {0};
+        int bad =
+            mc2_file_read_all(spec, MODEL_FILE_MAX, &m, err) || mc2_sha256(m.data, m.len, h, err);
+        mc2_buf_free(&m);
+        if (bad) return -1;
+    }
+    char *dir = mc2_path_join(home, "models");
+    DIR *d = dir ? opendir(dir) : NULL;
+    struct dirent *e;
+    int found = 0;
+    model_ref cand;
+    while (d && (e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l < 5 || strcmp(e->d_name + l - 4, ".key") != 0) continue;
+        char *p = mc2_path_join(dir, e->d_name);
+        mc2_err tmp;
+        if (p && ref_load(p, &cand, &tmp) == 0 &&
+            (by_job
+                 ? strncmp(cand.object, prefix, strlen(prefix)) == 0 && strlen(cand.object) > 11 &&
+                       strcmp(cand.object + strlen(cand.object) - 11, "-model.mc2m") == 0
+             : strncmp(spec, "results/", 8) == 0 ? strcmp(cand.object, spec) == 0
+                                                 : memcmp(cand.model_sha, h, 32) == 0)) {
+            if (found++ == 0) *r = cand;
+        }
+        mc2_free(p);
+    }
+    mc2_wipe(&cand, sizeof cand);
+    if (d) closedir(d);
+    mc2_free(dir);
+    if (found == 1) return 0;
+    mc2_wipe(r, sizeof *r);
+    if (found > 1)
+        return mc2_err_set(err, MC2_E_USAGE,
+                           "several kept models come from job %s (of different service runs): "
+                           "give --model FILE (the file `mc2 model get` wrote)",
+                           num);
+    return mc2_err_set(err, MC2_E_NOTFOUND,
+                       "no kept key for model '%s' in this party's home: a recipient of the "
+                       "train job fetches it first with `mc2 model get --job N --out FILE`",
+                       spec);
+}
+
+/* ---- mc2 train ------------------------------------------------------------------------------ */
+
+static const char TRAIN_HELP[] =
+    "usage: mc2 train JOB.yaml [--home DIR] [--service HOST:PORT] [--policy FILE]\n\n"
+    "Submits a GBDT training job over several parties' tables of one schema (their rows are\n"
+    "concatenated). JOB.yaml:\n"
+    "  inputs: [bank-a/loans, bank-b/loans]   # OWNER/TABLE, uploaded with `mc2 upload`\n"
+    "  label: default                         # the label column\n"
+    "  eval: bank-b/loans_test                # optional: an input used only for metrics\n"
+    "  params: {objective: binary:logistic, max_depth: 6, num_round: 50, eval_metric: auc}\n"
+    "  recipients: [auditor]                  # optional: default = the policy's recipients\n"
+    "Parameters are XGBoost's (docs/gbdt.md); the enclave checks them at submission. If you\n"
+    "own an input, your data key is granted and your signature approves it; every other\n"
+    "owner co-signs with `mc2 approve ID`. The recipients then fetch the model with\n"
+    "`mc2 model get --job ID --out FILE` and the metrics with `mc2 download --job ID`.\n";
+
+/* A YAML scalar or a sequence of scalars (joined with commas) as text. */
+static int yaml_text(const mc2_ynode *n, const char *what, mc2_buf *out, mc2_err *err)
+{
+    if (n->kind == MC2_Y_SCALAR) return mc2_buf_append(out, n->text, n->len, err);
+    if (n->kind == MC2_Y_SEQ) {
+        for (size_t i = 0; i < n->nkids; i++) {
+            if (n->kids[i]->kind != MC2_Y_SCALAR || (i && mc2_buf_puts(out, ",", err)) ||
+                mc2_buf_append(out, n->kids[i]->text, n->kids[i]->len, err))
+                return mc2_err_set(err, MC2_E_INPUT, "line %lu: '%s' wants scalar values", n->line,
+                                   what);
+        }
+        return 0;
+    }
+    return mc2_err_set(err, MC2_E_INPUT, "line %lu: '%s' wants a value or a list", n->line, what);
+}
+
+/* Builds the train job from the YAML file. */
+static int train_job(const char *path, const cli_session *cs, mc2_job *j, mc2_err *err)
+{
+    mc2_buf text = {0}, v = {0};
+    mc2_ynode *root = NULL;
+    int rc = -1;
+    if (mc2_file_read_all(path, 1 << 20, &text, err)) goto out;
+    root = mc2_yaml_parse(path, (const char *)text.data, text.len, err);
+    if (!root) goto out;
+    if (root->kind != MC2_Y_MAP) {
+        mc2_err_set(err, MC2_E_INPUT, "%s: expected a map (inputs, label, params, ...)", path);
+        goto out;
+    }
+    static const char *const known[] = {"inputs", "label", "eval", "params", "recipients"};
+    for (size_t i = 0; i < root->nkids; i += 2) {
+        bool ok = false;
+        for (size_t k = 0; k < 5; k++) ok |= strcmp(root->kids[i]->text, known[k]) == 0;
+        if (!ok) {
+            mc2_err_set(err, MC2_E_INPUT,
+                        "%s line %lu: unknown key '%s' (known: inputs, label, eval, params, "
+                        "recipients)",
+                        path, root->kids[i]->line, root->kids[i]->text);
+            goto out;
+        }
+    }
+    const mc2_ynode *in = mc2_yaml_get(root, "inputs"), *label = mc2_yaml_get(root, "label"),
+                    *eval = mc2_yaml_get(root, "eval"), *params = mc2_yaml_get(root, "params"),
+                    *rec = mc2_yaml_get(root, "recipients");
+    if (!in || in->kind != MC2_Y_SEQ || in->nkids == 0) {
+        mc2_err_set(err, MC2_E_INPUT, "%s: 'inputs' must list OWNER/TABLE entries", path);
+        goto out;
+    }
+    if (!label || label->kind != MC2_Y_SCALAR) {
+        mc2_err_set(err, MC2_E_INPUT, "%s: 'label' must name the label column", path);
+        goto out;
+    }
+    snprintf(j->kind, sizeof j->kind, "train");
+    for (size_t i = 0; i < in->nkids; i++) {
+        if (in->kids[i]->kind != MC2_Y_SCALAR) {
+            mc2_err_set(err, MC2_E_INPUT, "%s line %lu: an input is OWNER/TABLE", path,
+                        in->kids[i]->line);
+            goto out;
+        }
+        if (add_input(j, cs->service, in->kids[i]->text, err)) goto out;
+    }
+    if (mc2_job_add_param(j, "label", label->text, err)) goto out;
+    if (eval) {
+        if (eval->kind != MC2_Y_SCALAR) {
+            mc2_err_set(err, MC2_E_INPUT, "%s: 'eval' is one OWNER/TABLE of the inputs", path);
+            goto out;
+        }
+        bool listed = false;
+        for (size_t i = 0; i < in->nkids; i++) listed |= strcmp(in->kids[i]->text, eval->text) == 0;
+        if (!listed && add_input(j, cs->service, eval->text, err)) goto out;
+        if (mc2_job_add_param(j, "eval", eval->text, err)) goto out;
+    }
+    if (params && params->kind != MC2_Y_MAP) {
+        mc2_err_set(err, MC2_E_INPUT, "%s line %lu: 'params' must be a map", path, params->line);
+        goto out;
+    }
+    for (size_t i = 0; params && i < params->nkids; i += 2) {
+        const char *k = params->kids[i]->text;
+        mc2_buf_reset(&v);
+        if (yaml_text(params->kids[i + 1], k, &v, err) || mc2_buf_append(&v, "", 1, err)) goto out;
+        if (strcmp(k, "label") == 0 || strcmp(k, "eval") == 0) {
+            mc2_err_set(err, MC2_E_INPUT, "%s: '%s' goes at the top level, not under params", path,
+                        k);
+            goto out;
+        }
+        if (mc2_job_add_param(j, k, (const char *)v.data, err)) goto out;
+    }
+    const char *rl[MC2_JOB_MAX_RECIPIENTS];
+    size_t nr = 0;
+    if (rec) {
+        if (rec->kind != MC2_Y_SEQ) {
+            mc2_err_set(err, MC2_E_INPUT, "%s: 'recipients' must be a list", path);
+            goto out;
+        }
+        for (size_t i = 0; i < rec->nkids && nr < MC2_JOB_MAX_RECIPIENTS; i++)
+            rl[nr++] = rec->kids[i]->text;
+    }
+    rc = add_recipients(j, cs->policy, rl, nr, err);
+out:
+    mc2_yaml_free(root);
+    mc2_buf_free(&text);
+    mc2_buf_free(&v);
+    return rc;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    const char *home = NULL, *service = NULL, *policy = NULL, *file = NULL;
+    cli_opt opts[] = {CLI_VAL("home", &home), CLI_VAL("service", &service),
+                      CLI_VAL("policy", &policy), CLI_END};
+    int code;
+    if (cli_parse("train", TRAIN_HELP, argc, argv, opts, &file, 1, &code)) return code;
+    if (!file) return cli_usage("train", "which job? `mc2 train JOB.yaml`");
+    mc2_err err;
+    mc2_err_clear(&err);
+    cli_session cs;
+    mc2_job j;
+    memset(&j, 0, sizeof j);
+    uint64_t id;
+    int rc = CLI_FAIL;
+    if (cli_session_open(&cs, home, service, policy, &err)) return cli_fail(&err);
+    if (train_job(file, &cs, &j, &err)) goto fail;
+    if (owns_any(&j, cs.id.name) && mc2_esession_grant(&cs.es, &cs.id, cs.policy, &err)) goto fail;
+    if (mc2_job_submit(&cs.es, &cs.id, cs.policy, &j, &id, NULL, &err)) goto fail;
+    print_submitted("train", id, &j, cs.id.name);
+    printf("recipients fetch the model: mc2 model get --job %llu --out model.mc2m\n",
+           (unsigned long long)id);
+    rc = CLI_OK;
+    goto out;
+fail:
+    rc = cli_fail(&err);
+out:
+    mc2_job_free(&j);
+    cli_session_close(&cs);
+    return rc;
+}
+
+/* ---- mc2 model ---------------------------------------------------------------------------- */
+
+static const char MODEL_HELP[] =
+    "usage: mc2 model get --job ID --out FILE [--home DIR] [--service ...] [--policy FILE]\n"
+    "       mc2 model export --format xgboost-json --in FILE --out MODEL.json\n"
+    "       mc2 model grant --model job-ID|FILE [--home DIR] [--service ...]\n\n"
+    "get:    (a recipient of train job ID) fetches the sealed model and its key from the\n"
+    "        attested enclave, writes the decrypted model (mc2's binary format) to FILE and\n"
+    "        keeps the key in $MC2_HOME/models/ (0600) to re-grant it after a restart.\n"
+    "export: converts a model file to XGBoost 1.7's JSON (xgboost.Booster().load_model).\n"
+    "grant:  hands a kept model key to the running enclave instance (mc2 predict does this\n"
+    "        itself).\n";
+
+static int model_get(int argc, char **argv)
+{
+    const char *job = NULL, *out = NULL, *home = NULL, *service = NULL, *policy = NULL;
+    cli_opt opts[] = {CLI_VAL("job", &job),       CLI_VAL("out", &out),
+                      CLI_VAL("home", &home),     CLI_VAL("service", &service),
+                      CLI_VAL("policy", &policy), CLI_END};
+    int code;
+    if (cli_parse("model get", MODEL_HELP, argc, argv, opts, NULL, 0, &code)) return code;
+    uint64_t id;
+    if (!job || !out) return cli_usage("model get", "--job ID and --out FILE are required");
+    if (cli_parse_uint("model get", "--job", job, 1, UINT64_MAX, &id)) return CLI_USAGE;
+    mc2_err err;
+    mc2_err_clear(&err);
+    cli_session cs;
+    mc2_result_ref refs[RESULTS_CAP];
+    size_t n = 0;
+    model_ref r;
+    memset(&r, 0, sizeof r);
+    mc2_buf sealed = {0}, plain = {.secret = 1};
+    mc2_gbdt_model *m = NULL;
+    int rc = CLI_FAIL;
+    if (cli_session_open(&cs, home, service, policy, &err)) return cli_fail(&err);
+    if (mc2_esession_results(&cs.es, id, refs, RESULTS_CAP, &n, &err)) goto fail;
+    for (size_t i = 0; i < n && !r.object[0]; i++) {
+        size_t l = strlen(refs[i].name);
+        if (l > 11 && strcmp(refs[i].name + l - 11, "-model.mc2m") == 0 &&
+            l <= MC2_OBJECT_NAME_MAX) {
+            strcpy(r.object, refs[i].name);
+            memcpy(r.key, refs[i].key, MC2_KEY_LEN);
+        }
+    }
+    if (!r.object[0]) {
+        mc2_err_set(&err, MC2_E_NOTFOUND, "job %llu has no model result (is it a train job?)",
+                    (unsigned long long)id);
+        goto fail;
+    }
+    if (mc2_host_download(cs.service, r.object, &sealed, &err) ||
+        mc2_sha256(sealed.data, sealed.len, r.sealed_sha, &err) ||
+        mc2_blob_open(r.key, MC2_BLOB_CTX_GBDT_MODEL, r.object, sealed.data, sealed.len, &plain,
+                      &err) ||
+        mc2_gbdt_model_load(plain.data, plain.len, &m, &err) ||
+        mc2_sha256(plain.data, plain.len, r.model_sha, &err) ||
+        mc2_file_write_atomic(out, plain.data, plain.len, 0600, 0, &err) ||
+        ref_save(cs.id.home, &r, &err))
+        goto fail;
+    char hex[65];
+    mc2_hex_encode(r.sealed_sha, 32, hex);
+    printf("model of job %llu: %zu trees, %u features, objective %s -> %s\n",
+           (unsigned long long)id, m->n_trees, m->num_feature,
+           mc2_gbdt_objective_name(m->objective), out);
+    printf("object %s (sealed SHA-256 %s); its key is kept in %s/models/\n", r.object, hex,
+           cs.id.home);
+    rc = CLI_OK;
+    goto out;
+fail:
+    rc = cli_fail(&err);
+out:
+    mc2_gbdt_model_free(m);
+    mc2_wipe(refs, sizeof refs);
+    mc2_wipe(&r, sizeof r);
+    mc2_buf_free(&sealed);
+    mc2_buf_free(&plain);
+    cli_session_close(&cs);
+    return rc;
+}
+
+static int model_export(int argc, char **argv)
+{
+    const char *format = NULL, *in = NULL, *out = NULL;
+    cli_opt opts[] = {CLI_VAL("format", &format), CLI_VAL("in", &in), CLI_VAL("out", &out),
+                      CLI_END};
+    int code;
+    if (cli_parse("model export", MODEL_HELP, argc, argv, opts, NULL, 0, &code)) return code;
+    if (!in || !out) return cli_usage("model export", "--in FILE and --out FILE are required");
+    if (!format || strcmp(format, "xgboost-json") != 0)
+        return cli_usage("model export", "--format xgboost-json is the only format");
+    mc2_err err;
+    mc2_err_clear(&err);
+    mc2_buf b = {.secret = 1}, j = {.secret = 1};
+    mc2_gbdt_model *m = NULL;
+    int rc = CLI_OK;
+    if (mc2_file_read_all(in, MODEL_FILE_MAX, &b, &err) ||
+        mc2_gbdt_model_load(b.data, b.len, &m, &err) || mc2_gbdt_model_to_json(m, &j, &err) ||
+        mc2_file_write_atomic(out, j.data, j.len, 0600, 0, &err)) {
+        rc = cli_fail(&err);
+    } else {
+        printf("exported %s (%zu trees) as XGBoost 1.7 JSON -> %s\n", in, m->n_trees, out);
+    }
+    mc2_gbdt_model_free(m);
+    mc2_buf_free(&b);
+    mc2_buf_free(&j);
+    return rc;
+}
+
+static int model_grant(int argc, char **argv)
+{
+    const char *model = NULL, *home = NULL, *service = NULL, *policy = NULL;
+    cli_opt opts[] = {CLI_VAL("model", &model), CLI_VAL("home", &home),
+                      CLI_VAL("service", &service), CLI_VAL("policy", &policy), CLI_END};
+    int code;
+    if (cli_parse("model grant", MODEL_HELP, argc, argv, opts, NULL, 0, &code)) return code;
+    if (!model) return cli_usage("model grant", "--model job-ID|FILE is required");
+    mc2_err err;
+    mc2_err_clear(&err);
+    cli_session cs;
+    model_ref r;
+    int rc = CLI_OK;
+    if (cli_session_open(&cs, home, service, policy, &err)) return cli_fail(&err);
+    if (ref_find(cs.id.home, model, &r, &err) ||
+        mc2_esession_grant_object(&cs.es, &cs.id, cs.policy, r.object, r.key, &err))
+        rc = cli_fail(&err);
+    else
+        printf("key of %s granted to the attested enclave instance\n", r.object);
+    mc2_wipe(&r, sizeof r);
+    cli_session_close(&cs);
+    return rc;
+}
+
+int cmd_model(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "get") == 0) return model_get(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "export") == 0) return model_export(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "grant") == 0) return model_grant(argc - 1, argv + 1);
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(MODEL_HELP, stdout);
+        return CLI_OK;
+    }
+    fputs(MODEL_HELP, stderr);
+    return CLI_USAGE;
+}
+
+/* ---- mc2 predict -------------------------------------------------------------------------- */
+
+static const char PREDICT_HELP[] =
+    "usage: mc2 predict --model job-ID|FILE --table OWNER/TABLE... [--recipient PARTY...]\n"
+    "                   [--home DIR] [--service HOST:PORT] [--policy FILE]\n\n"
+    "Submits a prediction job: the model of train job ID (or the model FILE you fetched with\n"
+    "`mc2 model get`) scores the tables, whose columns are the model's features in training\n"
+    "order (the training columns without the label). The job binds the exact model (its\n"
+    "SHA-256); the model key you keep is granted to the enclave, and your data key if you own\n"
+    "a table. Every table owner co-signs with `mc2 approve ID`; each owner then gets only the\n"
+    "predictions of its own rows: `mc2 download --job ID --out preds.csv` (columns: table,\n"
+    "row, prediction). Recipients (default: the policy's) receive nothing from a predict job.\n";
+
+int cmd_predict(int argc, char **argv)
+{
+    const char *model = NULL, *home = NULL, *service = NULL, *policy = NULL;
+    const char *tables[MC2_JOB_MAX_INPUTS], *recips[MC2_JOB_MAX_RECIPIENTS];
+    size_t nt = 0, nr = 0;
+    cli_opt opts[] = {CLI_VAL("model", &model),
+                      CLI_LIST("table", tables, &nt, MC2_JOB_MAX_INPUTS),
+                      CLI_LIST("recipient", recips, &nr, MC2_JOB_MAX_RECIPIENTS),
+                      CLI_VAL("home", &home),
+                      CLI_VAL("service", &service),
+                      CLI_VAL("policy", &policy),
+                      CLI_END};
+    int code;
+    if (cli_parse("predict", PREDICT_HELP, argc, argv, opts, NULL, 0, &code)) return code;
+    if (!model || nt == 0)
+        return cli_usage("predict", "--model and at least one --table OWNER/TABLE are needed");
+    mc2_err err;
+    mc2_err_clear(&err);
+    cli_session cs;
+    mc2_job j;
+    memset(&j, 0, sizeof j);
+    model_ref r;
+    memset(&r, 0, sizeof r);
+    uint64_t id;
+    int rc = CLI_FAIL;
+    if (cli_session_open(&cs, home, service, policy, &err)) return cli_fail(&err);
+    if (ref_find(cs.id.home, model, &r, &err)) goto fail;
+    snprintf(j.kind, sizeof j.kind, "predict");
+    for (size_t i = 0; i < nt; i++)
+        if (add_input(&j, cs.service, tables[i], &err)) goto fail;
+    char hex[65];
+    mc2_hex_encode(r.sealed_sha, 32, hex);
+    if (mc2_job_add_param(&j, "model", r.object, &err) ||
+        mc2_job_add_param(&j, "model_sha256", hex, &err) ||
+        add_recipients(&j, cs.policy, recips, nr, &err))
+        goto fail;
+    if (mc2_esession_grant_object(&cs.es, &cs.id, cs.policy, r.object, r.key, &err)) goto fail;
+    if (owns_any(&j, cs.id.name) && mc2_esession_grant(&cs.es, &cs.id, cs.policy, &err)) goto fail;
+    if (mc2_job_submit(&cs.es, &cs.id, cs.policy, &j, &id, NULL, &err)) goto fail;
+    print_submitted("predict", id, &j, cs.id.name);
+    printf("each table owner then: mc2 download --job %llu --out preds.csv\n",
+           (unsigned long long)id);
+    rc = CLI_OK;
+    goto out;
+fail:
+    rc = cli_fail(&err);
+out:
+    mc2_wipe(&r, sizeof r);
+    mc2_job_free(&j);
+    cli_session_close(&cs);
+    return rc;
+}

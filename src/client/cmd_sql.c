@@ -1,0 +1,362 @@
+/* cmd_sql.c - `mc2 sql`: run a SQL query as a job over encrypted tables (yours, and other
+ * parties' with their approval), then fetch, decrypt and print the result. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "base/bytes.h"
+#include "base/file.h"
+#include "cli.h"
+#include "client/session.h"
+#include "table/textio.h"
+#include "table/treader.h"
+#include "table/value.h"
+#include "wire/proto.h"
+
+static const char SQL_HELP[] =
+    "usage: mc2 sql \"SELECT ...\" | -f FILE.sql [options]\n\n"
+    "Runs the query inside the attested enclave over encrypted tables and prints the result\n"
+    "(an aligned table on a terminal, CSV otherwise). In the query, a table is called by its\n"
+    "name; name other parties' tables (they must approve the job) with --input.\n\n"
+    "  --input [NAME=]OWNER/TABLE  a table the query reads (repeatable); NAME defaults to\n"
+    "                              TABLE. Default: all of your own tables on the service\n"
+    "  --recipient PARTY           who may read the result (repeatable; default: you)\n"
+    "  --csv                       print CSV even on a terminal\n"
+    "  --out FILE                  write the result as CSV to FILE instead of printing it\n"
+    "  --wait SECONDS              how long to wait for the result (default 300 when every\n"
+    "                              input is yours, else 0: print what to do and return)\n"
+    "  --home DIR  --service HOST:PORT  --policy FILE\n";
+
+/* Every table of `owner` the service lists: "OWNER/NAME TABLEID ..." lines. */
+static int own_tables(const char *service, const char *owner, char names[][MC2_TABLE_NAME_MAX + 1],
+                      size_t cap, size_t *n, mc2_err *err)
+{
+    mc2_frame reply = {0};
+    int fd = mc2_dial(service, err), rc = -1;
+    *n = 0;
+    if (fd < 0) return -1;
+    if (mc2_host_call(fd, HAPI_TABLES, NULL, 0, &reply, NULL, NULL, err) ||
+        mc2_buf_append(&reply.payload, "", 1, err))
+        goto out;
+    size_t ol = strlen(owner);
+    for (char *l = (char *)reply.payload.data; *l;) {
+        char *nl = strchr(l, '\n');
+        char *sp = strchr(l, ' ');
+        if (sp && (!nl || sp < nl) && strncmp(l, owner, ol) == 0 && l[ol] == '/' &&
+            (size_t)(sp - l - (long)ol - 1) <= MC2_TABLE_NAME_MAX && *n < cap) {
+            memcpy(names[*n], l + ol + 1, (size_t)(sp - l) - ol - 1);
+            names[*n][sp - l - (long)ol - 1] = '\0';
+            (*n)++;
+        }
+        if (!nl) break;
+        l = nl + 1;
+    }
+    rc = 0;
+out:
+    close(fd);
+    mc2_frame_free(&reply);
+    return rc;
+}
+
+/* Prints the rows of an .mc2t held in memory: aligned columns, or CSV. */
+static int print_result(const mc2_buf *data, const uint8_t key[MC2_KEY_LEN], int csv, mc2_err *err)
+{
+    mc2_treader *r = NULL;
+    mc2_batch *b = NULL;
+    mc2_buf text = {0};
+    int rc = -1;
+    if (mc2_treader_open_mem(data->data, data->len, key, &r, err)) return -1;
+    const mc2_schema *s = mc2_treader_header(r)->schema;
+    b = mc2_treader_batch_new(r, err);
+    if (!b) goto out;
+    if (csv) {
+        if (mc2_text_write_header(s, &text, err)) goto out;
+        int got;
+        while ((got = mc2_treader_next(r, b, NULL, err)) == 1)
+            if (mc2_text_write_batch(MC2_FMT_CSV, b, &text, err)) goto out;
+        if (got < 0) goto out;
+        fwrite(text.data, 1, text.len, stdout);
+        rc = 0;
+        goto out;
+    }
+    /* Aligned: collect cells as text (NULL shown as NULL), then pad. */
+    size_t nc = s->ncols, nrows = 0, cap = 0;
+    char **cells = NULL;
+    size_t *width = mc2_calloc(nc, sizeof *width);
+    if (!width) goto nomem;
+    for (size_t c = 0; c < nc; c++) width[c] = strlen(s->cols[c].name);
+    int got;
+    while ((got = mc2_treader_next(r, b, NULL, err)) == 1) {
+        for (size_t i = 0; i < b->nrows; i++, nrows++) {
+            if (nrows + 1 > cap) {
+                cap = cap ? cap * 2 : 64;
+                char **nx = mc2_realloc(cells, cap * nc * sizeof *cells);
+                if (!nx) goto nomem_cells;
+                cells = nx;
+            }
+            for (size_t c = 0; c < nc; c++) {
+                const mc2_col *col = &b->cols[c];
+                char buf[MC2_VALUE_TEXT_MAX];
+                const char *v = buf;
+                size_t len;
+                if (col->nulls && col->nulls[i]) {
+                    v = "NULL";
+                    len = 4;
+                } else {
+                    switch (s->cols[c].type.id) {
+                    case MC2_T_INT64:
+                        len = mc2_format_int64(col->v.i64[i], buf);
+                        break;
+                    case MC2_T_DOUBLE:
+                        len = mc2_format_double(col->v.f64[i], buf);
+                        break;
+                    case MC2_T_DECIMAL:
+                        len = mc2_format_decimal(col->v.i64[i], s->cols[c].type.scale, buf);
+                        break;
+                    case MC2_T_DATE:
+                        len = mc2_format_date(col->v.i32[i], buf);
+                        break;
+                    case MC2_T_BOOL:
+                        len = mc2_format_bool(col->v.b[i], buf);
+                        break;
+                    default:
+                        v = col->data + col->off[i];
+                        len = col->off[i + 1] - col->off[i];
+                    }
+                }
+                char *cell = mc2_malloc(len + 1);
+                if (!cell) goto nomem_cells;
+                memcpy(cell, v, len);
+                cell[len] = '\0';
+                cells[nrows * nc + c] = cell;
+                size_t chars = 0; /* display width: count UTF-8 lead bytes */
+                for (size_t k = 0; k < len; k++) chars += ((unsigned char)cell[k] & 0xC0) != 0x80;
+                if (chars > width[c]) width[c] = chars;
+            }
+        }
+    }
+    if (got == 0) {
+        for (size_t c = 0; c < nc; c++) {
+            const char *h = s->cols[c].name;
+            printf("%s%s%*s", c ? " | " : "", h, (int)(width[c] - strlen(h)), "");
+        }
+        putchar('\n');
+        for (size_t c = 0; c < nc; c++) {
+            printf("%s", c ? "-+-" : "");
+            for (size_t k = 0; k < width[c]; k++) putchar('-');
+        }
+        putchar('\n');
+        for (size_t i = 0; i < nrows; i++) {
+            for (size_t c = 0; c < nc; c++) {
+                const char *cell = cells[i * nc + c];
+                size_t chars = 0;
+                for (const char *q = cell; *q; q++) chars += ((unsigned char)*q & 0xC0) != 0x80;
+                printf("%s%s%*s", c ? " | " : "", cell, (int)(width[c] - chars), "");
+            }
+            putchar('\n');
+        }
+        printf("(%zu row%s)\n", nrows, nrows == 1 ? "" : "s");
+        rc = 0;
+    }
+    goto free_cells;
+nomem_cells:
+    mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+free_cells:
+    for (size_t i = 0; cells && i < nrows * nc; i++) mc2_free(cells[i]);
+    mc2_free(cells);
+    mc2_free(width);
+    goto out;
+nomem:
+    mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+out:
+    mc2_buf_free(&text);
+    mc2_batch_free(b);
+    mc2_treader_free(r);
+    return rc;
+}
+
+int cmd_sql(int argc, char **argv)
+{
+    const char *file = NULL, *out = NULL, *wait_s = NULL, *home = NULL, *service = NULL,
+               *policy = NULL, *query_arg = NULL;
+    const char *inputs[MC2_JOB_MAX_INPUTS], *recips[MC2_JOB_MAX_RECIPIENTS];
+    size_t ni = 0, nr = 0;
+    int csv = 0, code;
+    /* -f FILE is the one short option: turn it into --file. */
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "-f") == 0) argv[i] = "--file";
+    cli_opt opts[] = {CLI_VAL("file", &file),
+                      CLI_LIST("input", inputs, &ni, MC2_JOB_MAX_INPUTS),
+                      CLI_LIST("recipient", recips, &nr, MC2_JOB_MAX_RECIPIENTS),
+                      CLI_FLAG("csv", &csv),
+                      CLI_VAL("out", &out),
+                      CLI_VAL("wait", &wait_s),
+                      CLI_VAL("home", &home),
+                      CLI_VAL("service", &service),
+                      CLI_VAL("policy", &policy),
+                      CLI_END};
+    if (cli_parse("sql", SQL_HELP, argc, argv, opts, &query_arg, 1, &code)) return code;
+    if (!query_arg == !file) return cli_usage("sql", "give the query as an argument or -f FILE");
+    mc2_err err;
+    mc2_err_clear(&err);
+    mc2_buf qtext = {0};
+    if (file) {
+        if (mc2_file_read_all(file, MC2_JOB_MAX_TEXT / 2, &qtext, &err) ||
+            mc2_buf_append(&qtext, "", 1, &err))
+            return cli_fail(&err);
+        query_arg = (const char *)qtext.data;
+    }
+    cli_session cs;
+    mc2_job j;
+    memset(&j, 0, sizeof j);
+    mc2_buf names = {0}, data = {0}, jtext = {0}, status = {0};
+    mc2_result_ref ref;
+    char own[MC2_JOB_MAX_INPUTS][MC2_TABLE_NAME_MAX + 1];
+    int rc = CLI_FAIL, named = 0, all_mine = 1;
+    if (cli_session_open(&cs, home, service, policy, &err)) {
+        mc2_buf_free(&qtext);
+        return cli_fail(&err);
+    }
+    strcpy(j.kind, "sql");
+    if (ni == 0) {
+        size_t n;
+        if (own_tables(cs.service, cs.id.name, own, MC2_JOB_MAX_INPUTS, &n, &err)) goto fail;
+        if (n == 0) {
+            mc2_err_set(&err, MC2_E_USAGE,
+                        "you have no tables on the service: upload one, or name inputs with "
+                        "--input OWNER/TABLE");
+            goto fail;
+        }
+        for (size_t i = 0; i < n; i++) {
+            mc2_job_input *in = &j.inputs[j.ninputs++];
+            snprintf(in->owner, sizeof in->owner, "%s", cs.id.name);
+            memcpy(in->table, own[i], strlen(own[i]) + 1); /* both MC2_TABLE_NAME_MAX + 1 */
+        }
+    }
+    for (size_t i = 0; i < ni; i++) {
+        const char *spec = inputs[i], *eq = strchr(spec, '='), *ref_s = eq ? eq + 1 : spec;
+        const char *slash = strchr(ref_s, '/');
+        mc2_job_input *in = &j.inputs[j.ninputs++];
+        if (!slash || (size_t)(slash - ref_s) >= sizeof in->owner ||
+            strlen(slash + 1) >= sizeof in->table) {
+            rc = cli_usage("sql", "--input wants [NAME=]OWNER/TABLE, not '%s'", spec);
+            goto out;
+        }
+        memcpy(in->owner, ref_s, (size_t)(slash - ref_s));
+        strcpy(in->table, slash + 1);
+        all_mine &= strcmp(in->owner, cs.id.name) == 0;
+        if (mc2_buf_printf(&names, &err, "%s%.*s", i ? "," : "",
+                           eq ? (int)(eq - spec) : (int)strlen(in->table), eq ? spec : in->table))
+            goto fail;
+        named |= eq != NULL;
+    }
+    for (size_t i = 0; i < j.ninputs; i++)
+        if (cli_table_id(cs.service, j.inputs[i].owner, j.inputs[i].table, j.inputs[i].table_id,
+                         &err))
+            goto fail;
+    if (nr == 0) {
+        const mc2_party *me = mc2_policy_party(cs.policy, cs.id.name);
+        if (!me || !me->recipient) {
+            mc2_err_set(&err, MC2_E_USAGE,
+                        "you may not receive results under this policy: name who may with "
+                        "--recipient PARTY");
+            goto fail;
+        }
+        snprintf(j.recipients[j.nrecipients++], 65, "%s", cs.id.name);
+    }
+    for (size_t i = 0; i < nr; i++) snprintf(j.recipients[j.nrecipients++], 65, "%s", recips[i]);
+    if (mc2_job_add_param(&j, "query", query_arg, &err)) goto fail;
+    if (named) {
+        if (mc2_buf_append(&names, "", 1, &err) ||
+            mc2_job_add_param(&j, "names", (const char *)names.data, &err))
+            goto fail;
+    }
+    uint64_t id;
+    if (mc2_esession_grant(&cs.es, &cs.id, cs.policy, &err) ||
+        mc2_job_submit(&cs.es, &cs.id, cs.policy, &j, &id, NULL, &err))
+        goto fail;
+    uint64_t wait = all_mine ? 300 : 0;
+    if (wait_s && cli_parse_uint("sql", "--wait", wait_s, 0, 86400, &wait)) {
+        rc = CLI_USAGE;
+        goto out;
+    }
+    /* Wait for the job: it runs as soon as every owner approved it. */
+    uint8_t req[8];
+    mc2_le64_put(req, id);
+    time_t deadline = time(NULL) + (time_t)wait;
+    for (;;) {
+        mc2_buf reply = {0};
+        mc2_buf_reset(&status);
+        if (mc2_esession_call(&cs.es, EAPI_JOB, req, 8, &reply, &err)) goto fail;
+        mc2_rd r = mc2_rd_init(reply.data, reply.len);
+        size_t tl, sl;
+        mc2_rd_lv(&r, &tl);
+        const uint8_t *st = mc2_rd_lv(&r, &sl);
+        int bad =
+            r.bad || mc2_buf_append(&status, st, sl, &err) || mc2_buf_append(&status, "", 1, &err);
+        mc2_buf_free(&reply);
+        if (bad) {
+            mc2_err_set(&err, MC2_E_INPUT, "malformed job reply");
+            goto fail;
+        }
+        const char *stt = (const char *)status.data;
+        if (strncmp(stt, "done", 4) == 0) break;
+        if (strncmp(stt, "failed", 6) == 0) {
+            mc2_err_set(&err, MC2_E_INPUT, "the query failed: %s", stt + 8);
+            goto fail;
+        }
+        if (time(NULL) >= deadline) {
+            printf("job %llu is %s\nwhen it is done, recipients run: mc2 download --job %llu "
+                   "--out result.csv\n",
+                   (unsigned long long)id, stt, (unsigned long long)id);
+            rc = CLI_OK;
+            goto out;
+        }
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    size_t nres = 0;
+    int me_recipient = 0;
+    for (size_t i = 0; i < j.nrecipients; i++)
+        me_recipient |= strcmp(j.recipients[i], cs.id.name) == 0;
+    if (!me_recipient) {
+        printf("job %llu is done; its recipients fetch the result with: mc2 download --job %llu "
+               "--out result.csv\n",
+               (unsigned long long)id, (unsigned long long)id);
+        rc = CLI_OK;
+        goto out;
+    }
+    if (mc2_esession_results(&cs.es, id, &ref, 1, &nres, &err)) goto fail;
+    if (nres != 1) {
+        mc2_err_set(&err, MC2_E_INPUT, "the enclave returned no result");
+        goto fail;
+    }
+    if (out) {
+        mc2_table_stats st = {0};
+        if (mc2_fetch_table(cs.service, ref.name, ref.key, cs.id.home, out, MC2_FMT_CSV, &st, &err))
+            goto fail;
+        printf("%llu rows -> %s\n", (unsigned long long)st.rows, out);
+    } else {
+        if (mc2_host_download(cs.service, ref.name, &data, &err) ||
+            print_result(&data, ref.key, csv || !isatty(STDOUT_FILENO), &err))
+            goto fail;
+    }
+    rc = CLI_OK;
+    goto out;
+fail:
+    rc = cli_fail(&err);
+out:
+    mc2_wipe(&ref, sizeof ref);
+    mc2_job_free(&j);
+    mc2_buf_free(&names);
+    mc2_buf_free(&data);
+    mc2_buf_free(&jtext);
+    mc2_buf_free(&status);
+    mc2_buf_free(&qtext);
+    cli_session_close(&cs);
+    return rc;
+}

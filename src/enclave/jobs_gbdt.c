@@ -1,0 +1,684 @@
+/* jobs_gbdt.c - TRUSTED: the gradient-boosted-tree job kinds (docs/gbdt.md, "Platform").
+ *
+ *   train    inputs: tables of one schema from one or more owners (rows concatenated);
+ *            params: label COLUMN, eval OWNER/TABLE (optional: one of the inputs, used only
+ *            for per-round metrics), and GBDT parameters (mc2_gbdt_params_set; eval_metric
+ *            may list several metrics separated by commas).
+ *            results, for the job's recipients: "metrics.mc2t" (round, metric, value) when
+ *            eval is given, then "<instance>-model.mc2m": the mc2_gbdt_model_save bytes
+ *            sealed as a blob (table/blob.h) under a fresh key, bound to the object's name.
+ *            <instance> is the first 8 bytes of this enclave instance's nonce in hex: job
+ *            counters restart with every instance, and a model must outlive its instance
+ *            without a later job-N result overwriting it.
+ *   predict  inputs: tables to score (columns = the model's features, in training order);
+ *            params: model OBJECT (e.g. results/job-3-1f2e...-model.mc2m), model_sha256 (hex of the
+ *            sealed bytes: the approved job binds the exact model), nthread (optional).
+ *            The model's key must have been granted to this instance (EAPI_GRANT_OBJECT).
+ *            results: one table (table, row, prediction...) PER INPUT OWNER, visible only to
+ *            that owner: each owner gets only its own rows' predictions.
+ *
+ * Parameters are checked at submission (check), so bad parameters are refused before the job
+ * exists; data is checked at run start, before any training. Messages become public job
+ * status: they name columns, tables and parameters, never a data value. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/hex.h"
+#include "enclave/enclave.h"
+#include "gbdt/gbdt.h"
+#include "table/blob.h"
+#include "table/treader.h"
+
+#define GB_MAX_THREADS 8u /* the enclave's share of the machine */
+
+/* ---- parameters --------------------------------------------------------------------------- */
+
+/* Index of input "OWNER/TABLE" in j, or -1. */
+static int find_input(const mc2_job *j, const char *spec)
+{
+    for (size_t i = 0; i < j->ninputs; i++) {
+        size_t ol = strlen(j->inputs[i].owner);
+        if (strncmp(spec, j->inputs[i].owner, ol) == 0 && spec[ol] == '/' &&
+            strcmp(spec + ol + 1, j->inputs[i].table) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+/* Fills p from the job's GBDT parameters (everything but label and eval); eval_metric may be a
+ * comma-separated list. */
+static int train_params(const mc2_job *j, mc2_gbdt_params *p, mc2_err *err)
+{
+    mc2_gbdt_params_default(p);
+    for (size_t i = 0; i < j->nparams; i++) {
+        const char *k = j->param_key[i], *v = j->param_value[i];
+        if (strcmp(k, "label") == 0 || strcmp(k, "eval") == 0) continue;
+        if (strcmp(k, "eval_metric") != 0) {
+            if (mc2_gbdt_params_set(p, k, v, err)) return -1;
+            continue;
+        }
+        char one[32];
+        for (const char *s = v;;) {
+            const char *c = strchr(s, ',');
+            size_t n = c ? (size_t)(c - s) : strlen(s);
+            if (n == 0 || n >= sizeof one)
+                return mc2_err_set(err, MC2_E_INPUT,
+                                   "parameter 'eval_metric': expected metric names separated by "
+                                   "commas (rmse, logloss, auc, merror)");
+            memcpy(one, s, n);
+            one[n] = '\0';
+            if (mc2_gbdt_params_set(p, k, one, err)) return -1;
+            if (!c) break;
+            s = c + 1;
+        }
+    }
+    if (p->nthread > GB_MAX_THREADS)
+        return mc2_err_set(err, MC2_E_INPUT, "parameter 'nthread' must be at most %u in a job",
+                           GB_MAX_THREADS);
+    return mc2_gbdt_params_check(p, err);
+}
+
+int enc_train_check(enclave *e, const mc2_job *j, mc2_err *err)
+{
+    (void)e;
+    if (j->ninputs == 0)
+        return mc2_err_set(err, MC2_E_INPUT, "train needs at least one input table");
+    const char *label = mc2_job_param(j, "label"), *eval = mc2_job_param(j, "eval");
+    if (!label || !*label || strlen(label) > MC2_MAX_NAME)
+        return mc2_err_set(err, MC2_E_INPUT,
+                           "train needs parameter 'label' naming the label column");
+    if (eval) {
+        if (find_input(j, eval) < 0)
+            return mc2_err_set(err, MC2_E_INPUT,
+                               "parameter 'eval': '%.100s' is not one of the job's inputs "
+                               "(write OWNER/TABLE)",
+                               eval);
+        if (j->ninputs < 2)
+            return mc2_err_set(err, MC2_E_INPUT,
+                               "parameter 'eval' names the only input: nothing is left to train "
+                               "on");
+    }
+    mc2_gbdt_params p;
+    return train_params(j, &p, err);
+}
+
+/* A valid model object name: results/job-N-SUFFIX.mc2m, short enough for a result name. */
+static int model_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n > MC2_OBJECT_NAME_MAX || n < 18 || strncmp(s, "results/job-", 12) != 0 ||
+        strcmp(s + n - 5, ".mc2m") != 0)
+        return 0;
+    const char *p = s + 12;
+    if (*p < '1' || *p > '9') return 0;
+    while (*p >= '0' && *p <= '9') p++;
+    return *p == '-' && mc2_table_name_check(p + 1, NULL) == 0;
+}
+
+int enc_predict_check(enclave *e, const mc2_job *j, mc2_err *err)
+{
+    (void)e;
+    if (j->ninputs == 0)
+        return mc2_err_set(err, MC2_E_INPUT, "predict needs at least one input table");
+    for (size_t i = 0; i < j->nparams; i++) {
+        const char *k = j->param_key[i], *v = j->param_value[i];
+        if (strcmp(k, "model") == 0) {
+            if (!model_name_ok(v))
+                return mc2_err_set(err, MC2_E_INPUT,
+                                   "parameter 'model': '%.100s' is not a model object name "
+                                   "(results/job-N-...-model.mc2m)",
+                                   v);
+        } else if (strcmp(k, "model_sha256") == 0) {
+            uint8_t h[32];
+            if (strlen(v) != 64 || mc2_hex_decode(v, h, 32))
+                return mc2_err_set(err, MC2_E_INPUT,
+                                   "parameter 'model_sha256': expected 64 hex digits");
+        } else if (strcmp(k, "nthread") == 0) {
+            mc2_gbdt_params p;
+            mc2_gbdt_params_default(&p);
+            if (mc2_gbdt_params_set(&p, k, v, err)) return -1;
+            if (p.nthread > GB_MAX_THREADS)
+                return mc2_err_set(err, MC2_E_INPUT,
+                                   "parameter 'nthread' must be at most %u in a job",
+                                   GB_MAX_THREADS);
+        } else {
+            const char *hint = strstr(k, "sha") ? "model_sha256" : strstr(k, "mod") ? "model" : "";
+            return mc2_err_set(err, MC2_E_INPUT,
+                               "unknown parameter '%s' for predict%s%s%s (known: model, "
+                               "model_sha256, nthread)",
+                               k, *hint ? " (did you mean " : "", hint, *hint ? "?)" : "");
+        }
+    }
+    if (!mc2_job_param(j, "model") || !mc2_job_param(j, "model_sha256"))
+        return mc2_err_set(err, MC2_E_INPUT,
+                           "predict needs parameters 'model' (the model object) and "
+                           "'model_sha256' (its SHA-256)");
+    return 0;
+}
+
+/* ---- tables to float matrices ------------------------------------------------------------- */
+
+static bool numeric(enum mc2_type t)
+{
+    return t == MC2_T_INT64 || t == MC2_T_DOUBLE || t == MC2_T_DECIMAL || t == MC2_T_DATE ||
+           t == MC2_T_BOOL;
+}
+
+/* Value of row i of column c as a float (NaN for NULL). */
+static float cell(const mc2_batch *b, size_t c, size_t i)
+{
+    static const double P10[19] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
+                                   1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
+    const mc2_col *col = &b->cols[c];
+    const mc2_coltype *t = &b->schema->cols[c].type;
+    if (col->nulls && col->nulls[i]) return NAN;
+    switch (t->id) {
+    case MC2_T_INT64:
+        return (float)col->v.i64[i];
+    case MC2_T_DOUBLE:
+        return (float)col->v.f64[i];
+    case MC2_T_DECIMAL:
+        return (float)((double)col->v.i64[i] / P10[t->scale <= 18 ? t->scale : 0]);
+    case MC2_T_DATE:
+        return (float)col->v.i32[i];
+    case MC2_T_BOOL:
+        return (float)col->v.b[i];
+    default:
+        return NAN;
+    }
+}
+
+/* A growing dense data set: n rows of d features (+ label when has_y). */
+typedef struct gb_mat {
+    float *x, *y;
+    size_t n, cap, d;
+} gb_mat;
+
+static void mat_free(gb_mat *m)
+{
+    if (m->x) mc2_free_wipe(m->x, m->cap * m->d * sizeof(float));
+    if (m->y) mc2_free_wipe(m->y, m->cap * sizeof(float));
+    memset(m, 0, sizeof *m);
+}
+
+/* Makes room for `more` rows, within the enclave's budget. */
+static int mat_grow(enclave *e, gb_mat *m, uint64_t more, bool with_y, mc2_err *err)
+{
+    size_t rows, cells, bytes;
+    if (more > SIZE_MAX || !mc2_add_size(m->n, (size_t)more, &rows) || rows > MC2_GBDT_MAX_ROWS ||
+        !mc2_mul_size(rows, m->d + 1, &cells) || !mc2_mul_size(cells, sizeof(float), &bytes) ||
+        bytes > e->budget_bytes)
+        return mc2_err_set(err, MC2_E_LIMIT,
+                           "the input tables are too large for the enclave's memory budget");
+    if (rows <= m->cap) return 0;
+    float *x = mc2_calloc(rows * m->d > 0 ? rows * m->d : 1, sizeof(float));
+    float *y = with_y ? mc2_calloc(rows ? rows : 1, sizeof(float)) : NULL;
+    if (!x || (with_y && !y)) {
+        mc2_free(x);
+        mc2_free(y);
+        return mc2_err_set(err, MC2_E_NOMEM, "out of memory for the input tables");
+    }
+    if (m->x) memcpy(x, m->x, m->n * m->d * sizeof(float));
+    if (m->y && y) memcpy(y, m->y, m->n * sizeof(float));
+    size_t oldcap = m->cap;
+    m->cap = rows;
+    if (m->x) mc2_free_wipe(m->x, oldcap * m->d * sizeof(float));
+    if (m->y) mc2_free_wipe(m->y, oldcap * sizeof(float));
+    m->x = x;
+    m->y = y;
+    return 0;
+}
+
+/* Checks that schema s has numeric feature columns (every column except `label`, which is -1
+ * for none) and, if ref is given, the same columns and types as ref. */
+static int check_schema(const mc2_schema *s, const mc2_schema *ref, long label,
+                        const mc2_job_input *in, mc2_err *err)
+{
+    if (ref) {
+        bool same = s->ncols == ref->ncols;
+        for (size_t c = 0; same && c < s->ncols; c++) {
+            char t1[64], t2[64];
+            mc2_type_format(&s->cols[c].type, t1, sizeof t1);
+            mc2_type_format(&ref->cols[c].type, t2, sizeof t2);
+            same = strcasecmp(s->cols[c].name, ref->cols[c].name) == 0 && strcmp(t1, t2) == 0;
+        }
+        if (!same)
+            return mc2_err_set(err, MC2_E_INPUT,
+                               "input %s/%s has another schema than the first input (the same "
+                               "column names and types, in the same order, are needed)",
+                               in->owner, in->table);
+    }
+    for (size_t c = 0; c < s->ncols; c++)
+        if (!numeric(s->cols[c].type.id))
+            return mc2_err_set(err, MC2_E_INPUT, "%s column '%s' in input %s/%s",
+                               (long)c == label ? "non-numeric label" : "non-numeric feature",
+                               s->cols[c].name, in->owner, in->table);
+    return 0;
+}
+
+/* Reads input `in` and appends its rows to m: features are every column except `label` (-1:
+ * none), in schema order. The label goes to m->y. Also returns the table's schema copy
+ * checked against *ref (set from the first input read). */
+static int load_input(enclave *e, const mc2_job_input *in, const char *label_name, bool need_label,
+                      mc2_schema **ref, gb_mat *m, size_t *rows_read, mc2_err *err)
+{
+    mc2_buf data = {0};
+    mc2_treader *r = NULL;
+    mc2_batch *b = NULL;
+    int rc = -1;
+    if (enc_open_input(e, in, &data, &r, err)) goto out;
+    const mc2_thdr *h = mc2_treader_header(r);
+    const mc2_schema *s = h->schema;
+    long label = -1;
+    if (need_label) {
+        label = mc2_schema_find(s, label_name);
+        if (label < 0) {
+            mc2_err_set(err, MC2_E_INPUT, "label column '%.128s' not found in input %s/%s",
+                        label_name, in->owner, in->table);
+            goto out;
+        }
+    }
+    if (check_schema(s, *ref, label, in, err)) goto out;
+    size_t d = s->ncols - (label >= 0 ? 1 : 0);
+    if (!*ref) {
+        /* Keep a copy of the first schema (the reader's dies with it). */
+        uint8_t *enc = NULL;
+        size_t el = 0;
+        int bad = mc2_schema_encode(s, &enc, &el, err) || mc2_schema_decode(enc, el, ref, err);
+        mc2_free(enc);
+        if (bad) goto out;
+    }
+    if (m->cap == 0) m->d = d; /* all inputs share the schema, so d never changes */
+    if (d == 0) {
+        mc2_err_set(err, MC2_E_INPUT, "input %s/%s has no feature column", in->owner, in->table);
+        goto out;
+    }
+    if (mat_grow(e, m, h->row_count, need_label, err)) goto out;
+    b = mc2_treader_batch_new(r, err);
+    if (!b) goto out;
+    int got;
+    size_t start = m->n;
+    while ((got = mc2_treader_next(r, b, NULL, err)) == 1) {
+        if (m->n + b->nrows > m->cap) {
+            mc2_err_set(err, MC2_E_INPUT, "input %s/%s holds more rows than its header says",
+                        in->owner, in->table);
+            goto out;
+        }
+        for (size_t i = 0; i < b->nrows; i++) {
+            float *row = m->x + (m->n + i) * m->d;
+            size_t f = 0;
+            for (size_t c = 0; c < s->ncols; c++) {
+                float v = cell(b, c, i);
+                if ((long)c == label) {
+                    m->y[m->n + i] = v;
+                    continue;
+                }
+                if (isinf(v)) {
+                    mc2_err_set(err, MC2_E_INPUT,
+                                "feature column '%s' in input %s/%s has a value too large for "
+                                "float32",
+                                s->cols[c].name, in->owner, in->table);
+                    goto out;
+                }
+                row[f++] = v;
+            }
+        }
+        m->n += b->nrows;
+    }
+    if (got < 0) {
+        mc2_err_prefix(err, "input %s/%s: ", in->owner, in->table);
+        goto out;
+    }
+    *rows_read = m->n - start;
+    rc = 0;
+out:
+    mc2_batch_free(b);
+    mc2_treader_free(r);
+    mc2_buf_free(&data);
+    return rc;
+}
+
+/* Checks the labels against the objective; messages name the column, never a value. */
+static int check_labels(const mc2_gbdt_params *p, const gb_mat *m, const char *label,
+                        const char *what, mc2_err *err)
+{
+    if (m->n == 0) return mc2_err_set(err, MC2_E_INPUT, "%s has no rows", what);
+    for (size_t i = 0; i < m->n; i++) {
+        float y = m->y[i];
+        if (!isfinite(y))
+            return mc2_err_set(err, MC2_E_INPUT, "label column '%s' has NULL values in %s", label,
+                               what);
+        if (p->objective == MC2_GBDT_BINARY_LOGISTIC && (y < 0.0f || y > 1.0f))
+            return mc2_err_set(err, MC2_E_INPUT,
+                               "label column '%s' in %s has values outside [0, 1], which "
+                               "binary:logistic needs",
+                               label, what);
+        if (p->objective == MC2_GBDT_MULTI_SOFTPROB &&
+            (y < 0.0f || y >= (float)p->num_class || y != floorf(y)))
+            return mc2_err_set(err, MC2_E_INPUT,
+                               "label column '%s' in %s is inconsistent with num_class=%u (labels "
+                               "must be integers 0..%u)",
+                               label, what, p->num_class, p->num_class - 1);
+    }
+    return 0;
+}
+
+/* ---- train -------------------------------------------------------------------------------- */
+
+typedef struct gb_metrics {
+    uint32_t *round;
+    enum mc2_gbdt_metric *metric;
+    double *value;
+    size_t n, cap;
+} gb_metrics;
+
+static int on_round(void *ctx, uint32_t round, const enum mc2_gbdt_metric *metrics,
+                    const double *values, uint32_t n_metrics)
+{
+    gb_metrics *g = ctx;
+    for (uint32_t i = 0; i < n_metrics && g->n < g->cap; i++, g->n++) {
+        g->round[g->n] = round;
+        g->metric[g->n] = metrics[i];
+        g->value[g->n] = values[i];
+    }
+    return 0;
+}
+
+static const char METRICS_SCHEMA[] = "table: metrics\n"
+                                     "columns:\n"
+                                     "  - {name: round, type: INT64, nullable: false}\n"
+                                     "  - {name: metric, type: VARCHAR(16), nullable: false}\n"
+                                     "  - {name: value, type: DOUBLE, nullable: true}\n";
+
+static int add_metrics(enclave *e, enc_job *j, const gb_metrics *g, mc2_err *err)
+{
+    mc2_schema *s = NULL;
+    mc2_batch *b = NULL;
+    int rc = -1;
+    if (mc2_schema_parse("metrics", METRICS_SCHEMA, sizeof METRICS_SCHEMA - 1, &s, err)) goto out;
+    b = mc2_batch_new(s, g->n ? g->n : 1, err);
+    if (!b) goto out;
+    for (size_t i = 0; i < g->n; i++) {
+        const char *name = mc2_gbdt_metric_name(g->metric[i]);
+        size_t len = strlen(name);
+        if (mc2_batch_reserve_chars(b, 1, len, err)) goto out;
+        mc2_col *c = &b->cols[1];
+        memcpy(c->data + c->off[b->nrows], name, len);
+        c->off[b->nrows + 1] = c->off[b->nrows] + (uint32_t)len;
+        b->cols[0].v.i64[b->nrows] = (int64_t)g->round[i];
+        bool nan = !isfinite(g->value[i]); /* AUC of a one-class set: NULL */
+        b->cols[2].nulls[b->nrows] = nan;
+        b->cols[2].v.f64[b->nrows] = nan ? 0.0 : g->value[i];
+        b->nrows++;
+    }
+    rc = enc_add_table_result(e, j, -1, "metrics", b, err);
+out:
+    mc2_batch_free(b);
+    mc2_schema_free(s);
+    return rc;
+}
+
+/* Seals the model under a fresh key, bound to its object name, for the recipients. */
+static int add_model(enclave *e, enc_job *j, const mc2_gbdt_model *model, mc2_err *err)
+{
+    uint8_t key[MC2_KEY_LEN];
+    mc2_buf plain = {.secret = 1}, sealed = {0};
+    char name[sizeof j->results[0].name];
+    const char *suffix = "model.mc2m";
+    enc_result_name(e, j, suffix, name, sizeof name);
+    int rc = mc2_random(key, sizeof key, err) || mc2_gbdt_model_save(model, &plain, err) ||
+                     mc2_blob_seal(key, MC2_BLOB_CTX_GBDT_MODEL, name, plain.data, plain.len,
+                                   &sealed, err) ||
+                     enc_add_result(e, j, -1, suffix, sealed.data, sealed.len, key, err)
+                 ? -1
+                 : 0;
+    mc2_wipe(key, sizeof key);
+    mc2_buf_free(&plain);
+    mc2_buf_free(&sealed);
+    return rc;
+}
+
+int enc_train_run(enclave *e, enc_job *jb, mc2_err *err)
+{
+    const mc2_job *j = &jb->job;
+    const char *label = mc2_job_param(j, "label"), *eval = mc2_job_param(j, "eval");
+    int eval_i = eval ? find_input(j, eval) : -1;
+    mc2_gbdt_params p;
+    gb_mat train = {0}, test = {0};
+    gb_metrics g = {0};
+    mc2_schema *ref = NULL;
+    mc2_gbdt_model *model = NULL;
+    int rc = -1;
+    if (train_params(j, &p, err)) goto out;
+    /* Read and check everything before training: schemas, then labels. */
+    for (size_t i = 0; i < j->ninputs; i++) {
+        size_t got;
+        gb_mat *m = (int)i == eval_i ? &test : &train;
+        if (load_input(e, &j->inputs[i], label, true, &ref, m, &got, err)) goto out;
+    }
+    if (check_labels(&p, &train, label, "the training inputs", err)) goto out;
+    if (eval_i >= 0 && check_labels(&p, &test, label, "the eval input", err)) goto out;
+    mc2_gbdt_data td = {train.x, train.y, NULL, train.n, train.d};
+    mc2_gbdt_data ed = {test.x, test.y, NULL, test.n, test.d};
+    if (eval_i >= 0) {
+        uint32_t nm = p.n_metrics ? p.n_metrics : 1;
+        g.cap = (size_t)p.num_round * nm;
+        g.round = mc2_calloc(g.cap, sizeof *g.round);
+        g.metric = mc2_calloc(g.cap, sizeof *g.metric);
+        g.value = mc2_calloc(g.cap, sizeof *g.value);
+        if (!g.round || !g.metric || !g.value) {
+            mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+            goto out;
+        }
+    }
+    if (mc2_gbdt_train(&p, &td, eval_i >= 0 ? &ed : NULL, on_round, &g, &model, err)) {
+        /* The engine's data messages may quote a row or a value: keep only safe ones. */
+        if (err->code == MC2_E_INPUT)
+            mc2_err_set(err, MC2_E_INPUT,
+                        "the GBDT engine refused the training data (values it cannot use)");
+        goto out;
+    }
+    if (eval_i >= 0 && add_metrics(e, jb, &g, err)) goto out;
+    if (add_model(e, jb, model, err)) goto out;
+    rc = 0;
+out:
+    mc2_gbdt_model_free(model);
+    mc2_free(g.round);
+    mc2_free(g.metric);
+    mc2_free(g.value);
+    mat_free(&train);
+    mat_free(&test);
+    mc2_schema_free(ref);
+    return rc;
+}
+
+/* ---- predict ------------------------------------------------------------------------------ */
+
+/* Reads the model object, checks its hash, opens it with a key granted for its name. */
+static int open_model(enclave *e, const mc2_job *j, mc2_gbdt_model **model, mc2_err *err)
+{
+    const char *name = mc2_job_param(j, "model"), *hex = mc2_job_param(j, "model_sha256");
+    uint8_t want[32], got[32];
+    mc2_buf sealed = {0}, plain = {.secret = 1};
+    int rc = -1;
+    if (mc2_hex_decode(hex, want, 32)) {
+        mc2_err_set(err, MC2_E_INPUT, "parameter 'model_sha256': expected 64 hex digits");
+        goto out;
+    }
+    if (enc_store_read(e, name, &sealed, err)) {
+        mc2_err_prefix(err, "model '%s': ", name);
+        goto out;
+    }
+    if (mc2_sha256(sealed.data, sealed.len, got, err)) goto out;
+    if (memcmp(got, want, 32) != 0) {
+        mc2_err_set(err, MC2_E_AUTH,
+                    "model '%s': the stored object is not the one the job names (SHA-256 "
+                    "differs)",
+                    name);
+        goto out;
+    }
+    bool granted = false, opened = false;
+    for (size_t i = 0; i < e->nobjkeys && !opened; i++) {
+        if (strcmp(e->objkeys[i].name, name) != 0) continue;
+        granted = true;
+        mc2_err tmp;
+        opened = mc2_blob_open(e->objkeys[i].key, MC2_BLOB_CTX_GBDT_MODEL, name, sealed.data,
+                               sealed.len, &plain, &tmp) == 0;
+    }
+    if (!granted) {
+        mc2_err_set(err, MC2_E_NOTFOUND,
+                    "no key for model '%s' was granted to this enclave instance: a holder of "
+                    "the model key must grant it first (mc2 predict does)",
+                    name);
+        goto out;
+    }
+    if (!opened) {
+        mc2_err_set(err, MC2_E_AUTH, "model '%s' does not open with any key granted for it", name);
+        goto out;
+    }
+    if (mc2_gbdt_model_load(plain.data, plain.len, model, err)) {
+        mc2_err_set(err, MC2_E_INPUT, "model '%s' is not a valid GBDT model", name);
+        goto out;
+    }
+    rc = 0;
+out:
+    mc2_buf_free(&sealed);
+    mc2_buf_free(&plain);
+    return rc;
+}
+
+/* One owner's predictions: (table, row, prediction | prediction_0..k-1). */
+static int predictions_schema(uint32_t ngroup, mc2_schema **s, mc2_err *err)
+{
+    mc2_buf y = {0};
+    int rc = mc2_buf_puts(&y,
+                          "table: predictions\ncolumns:\n"
+                          "  - {name: table, type: VARCHAR(128), nullable: false}\n"
+                          "  - {name: row, type: INT64, nullable: false}\n",
+                          err);
+    for (uint32_t k = 0; rc == 0 && k < ngroup; k++)
+        rc = ngroup == 1
+                 ? mc2_buf_puts(&y, "  - {name: prediction, type: DOUBLE, nullable: false}\n", err)
+                 : mc2_buf_printf(&y, err,
+                                  "  - {name: prediction_%u, type: DOUBLE, nullable: false}\n", k);
+    if (rc == 0) rc = mc2_schema_parse("predictions", (const char *)y.data, y.len, s, err);
+    mc2_buf_free(&y);
+    return rc;
+}
+
+/* Scores every input of owner `owner` and stores its predictions for that owner only. */
+static int predict_owner(enclave *e, enc_job *jb, const mc2_gbdt_model *model, unsigned nthread,
+                         const char *owner, mc2_err *err)
+{
+    const mc2_job *j = &jb->job;
+    uint32_t ng = mc2_gbdt_model_ngroup(model);
+    mc2_schema *s = NULL;
+    mc2_batch *b = NULL;
+    float *out = NULL;
+    size_t out_cells = 0;
+    int rc = -1;
+    if (predictions_schema(ng, &s, err)) goto out;
+    b = mc2_batch_new(s, 1, err);
+    if (!b) goto out;
+    for (size_t i = 0; i < j->ninputs; i++) {
+        const mc2_job_input *in = &j->inputs[i];
+        if (strcmp(in->owner, owner) != 0) continue;
+        gb_mat m = {0};
+        mc2_schema *ref = NULL;
+        size_t got = 0;
+        int bad = load_input(e, in, NULL, false, &ref, &m, &got, err);
+        mc2_schema_free(ref);
+        if (!bad && m.d != model->num_feature)
+            bad = mc2_err_set(err, MC2_E_INPUT,
+                              "input %s/%s has %zu columns, the model wants %u features (the "
+                              "training columns without the label, in the same order)",
+                              in->owner, in->table, m.d, model->num_feature);
+        size_t cells = 0;
+        if (!bad && (!mc2_mul_size(m.n ? m.n : 1, ng, &cells) || cells > SIZE_MAX / 4))
+            bad = mc2_err_set(err, MC2_E_LIMIT, "too many predictions");
+        if (!bad) {
+            if (out) mc2_free_wipe(out, out_cells * sizeof(float));
+            out_cells = cells;
+            if (!(out = mc2_malloc(cells * sizeof(float))))
+                bad = mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+        }
+        if (!bad && m.n > 0 && mc2_gbdt_predict_mt(model, m.x, m.n, m.d, 0, nthread, out, err))
+            bad = -1;
+        /* Append the rows: grow the batch to hold them. */
+        if (!bad && b->nrows + m.n > b->cap) {
+            mc2_batch *nb = mc2_batch_new(s, b->nrows + m.n, err);
+            if (!nb) bad = -1;
+            for (size_t c = 0; !bad && c < s->ncols; c++) {
+                if (c == 0) {
+                    if (mc2_batch_reserve_chars(nb, 0, b->cols[0].off[b->nrows], err)) {
+                        bad = -1;
+                        break;
+                    }
+                    memcpy(nb->cols[0].data, b->cols[0].data, b->cols[0].off[b->nrows]);
+                    memcpy(nb->cols[0].off, b->cols[0].off, (b->nrows + 1) * sizeof(uint32_t));
+                } else {
+                    memcpy(nb->cols[c].v.i64, b->cols[c].v.i64, b->nrows * sizeof(int64_t));
+                }
+            }
+            if (!bad) {
+                nb->nrows = b->nrows;
+                mc2_batch_free(b);
+                b = nb;
+            } else {
+                mc2_batch_free(nb);
+            }
+        }
+        size_t tl = strlen(in->table);
+        for (size_t r = 0; !bad && r < m.n; r++) {
+            if (mc2_batch_reserve_chars(b, 0, tl, err)) {
+                bad = -1;
+                break;
+            }
+            mc2_col *c0 = &b->cols[0];
+            memcpy(c0->data + c0->off[b->nrows], in->table, tl);
+            c0->off[b->nrows + 1] = c0->off[b->nrows] + (uint32_t)tl;
+            b->cols[1].v.i64[b->nrows] = (int64_t)r + 1;
+            for (uint32_t k = 0; k < ng; k++) b->cols[2 + k].v.f64[b->nrows] = out[r * ng + k];
+            b->nrows++;
+        }
+        mat_free(&m);
+        if (bad) goto out;
+    }
+    char suffix[64];
+    int pi = (int)(mc2_policy_party(e->policy, owner) - e->policy->parties);
+    if (strlen(owner) <= 40)
+        snprintf(suffix, sizeof suffix, "predictions-%s", owner);
+    else
+        snprintf(suffix, sizeof suffix, "predictions-party%d", pi);
+    rc = enc_add_table_result(e, jb, pi, suffix, b, err);
+out:
+    if (out) mc2_free_wipe(out, out_cells * sizeof(float));
+    mc2_batch_free(b);
+    mc2_schema_free(s);
+    return rc;
+}
+
+int enc_predict_run(enclave *e, enc_job *jb, mc2_err *err)
+{
+    const mc2_job *j = &jb->job;
+    mc2_gbdt_model *model = NULL;
+    unsigned nthread = 2;
+    const char *nt = mc2_job_param(j, "nthread");
+    if (nt) {
+        mc2_gbdt_params p;
+        mc2_gbdt_params_default(&p);
+        if (mc2_gbdt_params_set(&p, "nthread", nt, err)) return -1;
+        nthread = p.nthread;
+    }
+    if (open_model(e, j, &model, err)) return -1;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < j->ninputs; i++) {
+        bool first = true; /* each owner once, at its first input */
+        for (size_t k = 0; k < i; k++) first &= strcmp(j->inputs[k].owner, j->inputs[i].owner) != 0;
+        if (first) rc = predict_owner(e, jb, model, nthread, j->inputs[i].owner, err);
+    }
+    mc2_gbdt_model_free(model);
+    return rc;
+}

@@ -1,0 +1,175 @@
+/* jobs_sql.c - TRUSTED: the `sql` job kind. Parameters: `query` (the SQL text) and, when
+ * inputs would otherwise share a name, `names` (comma-separated SQL names for the inputs, in
+ * input order; by default each input is called by its table name). The query is parsed at
+ * submission (syntax errors refuse the job before anything runs); at run time every input
+ * is read through the host and authenticated with its owner's key, the query is bound,
+ * planned and executed inside the enclave within its memory budget, spilling sealed runs to
+ * the host, and the result is sealed for the job's recipients. Error messages name columns
+ * and types, never data values: they become the job's public status. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/alloc.h"
+#include "enclave/enclave.h"
+#include "sql/parser.h"
+#include "sql/planner.h"
+
+#define SQL_MAX_RESULT_ROWS (1u << 24)
+
+/* The SQL names of the inputs: from `names`, else the table names. */
+static int input_names(const mc2_job *j, char names[][MC2_TABLE_NAME_MAX + 1], mc2_err *err)
+{
+    const char *list = mc2_job_param(j, "names");
+    for (size_t i = 0; i < j->ninputs; i++) {
+        if (!list) {
+            snprintf(names[i], MC2_TABLE_NAME_MAX + 1, "%s", j->inputs[i].table);
+        } else {
+            const char *end = strchr(list, ',');
+            size_t n = end ? (size_t)(end - list) : strlen(list);
+            if (n == 0 || n > MC2_TABLE_NAME_MAX)
+                return mc2_err_set(err, MC2_E_INPUT, "'names' must give one name per input");
+            memcpy(names[i], list, n);
+            names[i][n] = '\0';
+            list = end ? end + 1 : list + n;
+            if (!end && i + 1 < j->ninputs)
+                return mc2_err_set(err, MC2_E_INPUT, "'names' gives fewer names than inputs");
+        }
+        for (size_t k = 0; k < i; k++)
+            if (strcasecmp(names[k], names[i]) == 0)
+                return mc2_err_set(err, MC2_E_INPUT,
+                                   "two inputs are both called '%s': name them with the "
+                                   "'names' parameter",
+                                   names[i]);
+    }
+    if (list && *list) return mc2_err_set(err, MC2_E_INPUT, "'names' gives more names than inputs");
+    return 0;
+}
+
+int enc_sql_check(enclave *e, const mc2_job *j, mc2_err *err)
+{
+    (void)e;
+    char names[MC2_JOB_MAX_INPUTS][MC2_TABLE_NAME_MAX + 1];
+    for (size_t i = 0; i < j->nparams; i++)
+        if (strcmp(j->param_key[i], "query") != 0 && strcmp(j->param_key[i], "names") != 0)
+            return mc2_err_set(err, MC2_E_INPUT, "unknown sql parameter '%s' (known: query, names)",
+                               j->param_key[i]);
+    const char *q = mc2_job_param(j, "query");
+    if (!q) return mc2_err_set(err, MC2_E_INPUT, "an sql job needs the parameter 'query'");
+    if (input_names(j, names, err)) return -1;
+    mc2_arena a;
+    mc2_arena_init(&a, 16u << 20);
+    mc2_sql_stmt *st = NULL;
+    int rc = mc2_sql_parse(q, strlen(q), &a, &st, err);
+    mc2_arena_free(&a);
+    return rc;
+}
+
+/* ---- spilling through the host ----------------------------------------------------------- */
+
+typedef struct host_spill {
+    enclave *e;
+    enc_job *j;
+    mc2_buf got; /* the last object read back */
+} host_spill;
+
+static void spill_name(const host_spill *h, uint64_t id, char *out, size_t cap)
+{
+    snprintf(out, cap, "spill/job-%llu-%llu", (unsigned long long)h->j->id, (unsigned long long)id);
+}
+
+static int spill_put(void *ctx, uint64_t id, const uint8_t *p, size_t n, mc2_err *err)
+{
+    host_spill *h = ctx;
+    char name[64];
+    spill_name(h, id, name, sizeof name);
+    return enc_store_put(h->e, name, p, n, err);
+}
+
+static int spill_get(void *ctx, uint64_t id, const uint8_t **p, size_t *n, mc2_err *err)
+{
+    host_spill *h = ctx;
+    char name[64];
+    spill_name(h, id, name, sizeof name);
+    mc2_buf_reset(&h->got);
+    if (enc_store_read(h->e, name, &h->got, err)) return -1;
+    *p = h->got.data;
+    *n = h->got.len;
+    return 0;
+}
+
+static void spill_drop(void *ctx, uint64_t id)
+{
+    host_spill *h = ctx;
+    char name[64];
+    spill_name(h, id, name, sizeof name);
+    enc_store_drop(h->e, name);
+}
+
+/* ---- running ----------------------------------------------------------------------------- */
+
+int enc_sql_run(enclave *e, enc_job *j, mc2_err *err)
+{
+    const mc2_job *job = &j->job;
+    size_t n = job->ninputs;
+    char names[MC2_JOB_MAX_INPUTS][MC2_TABLE_NAME_MAX + 1];
+    mc2_buf data[MC2_JOB_MAX_INPUTS] = {{0}};
+    mc2_treader *readers[MC2_JOB_MAX_INPUTS] = {0};
+    mc2_sql_table tables[MC2_JOB_MAX_INPUTS];
+    mc2_exec_input inputs[MC2_JOB_MAX_INPUTS];
+    host_spill hs = {.e = e, .j = j};
+    mc2_spill_store store = {&hs, spill_put, spill_get, spill_drop};
+    mc2_plan *plan = NULL;
+    mc2_exec *x = NULL;
+    mc2_batch *result = NULL;
+    int rc = -1;
+    const char *q = mc2_job_param(job, "query");
+    if (!q || input_names(job, names, err)) goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (enc_open_input(e, &job->inputs[i], &data[i], &readers[i], err)) goto out;
+        const mc2_thdr *h = mc2_treader_header(readers[i]);
+        tables[i] = (mc2_sql_table){names[i], h->schema, h->row_count};
+        inputs[i] = (mc2_exec_input){NULL, 0, readers[i]};
+    }
+    plan = mc2_plan_new(64u << 20, err);
+    mc2_sql_physical ph;
+    if (!plan || mc2_sql_compile(q, strlen(q), tables, n, plan, &ph, err)) goto out;
+    if (ph.explain) {
+        mc2_buf text = {0};
+        mc2_schema *s = NULL;
+        static const char schema[] = "columns:\n  - {name: plan, type: VARCHAR(65535)}\n";
+        rc = mc2_sql_explain_print(&ph, &text, err) ||
+                     mc2_schema_parse("explain", schema, sizeof schema - 1, &s, err) ||
+                     !(result = mc2_batch_new(s, 1, err)) ||
+                     mc2_batch_reserve_chars(result, 0, text.len, err)
+                 ? -1
+                 : 0;
+        if (rc == 0) {
+            memcpy(result->cols[0].data, text.data, text.len);
+            result->cols[0].off[1] = (uint32_t)text.len;
+            result->nrows = 1;
+            rc = enc_add_table_result(e, j, -1, "result", result, err);
+        }
+        mc2_batch_free(result);
+        result = NULL;
+        mc2_schema_free(s);
+        mc2_buf_free(&text);
+        goto out;
+    }
+    mc2_exec_opts opts = {.mem_budget = (size_t)(e->budget_bytes / 2), .spill = &store};
+    if (mc2_exec_open(plan, ph.root, inputs, n, &opts, &x, err) ||
+        mc2_exec_collect(x, SQL_MAX_RESULT_ROWS, &result, err) ||
+        enc_add_table_result(e, j, -1, "result", result, err))
+        goto out;
+    rc = 0;
+out:
+    mc2_batch_free(result);
+    mc2_exec_free(x);
+    mc2_plan_free(plan);
+    for (size_t i = 0; i < n; i++) {
+        mc2_treader_free(readers[i]);
+        mc2_buf_free(&data[i]);
+    }
+    mc2_buf_free(&hs.got);
+    return rc;
+}

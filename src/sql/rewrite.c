@@ -1,0 +1,1194 @@
+/* rewrite.c - rule-based rewrites of the logical plan: subquery decorrelation, predicate
+ * push-down with join ordering from public table sizes, projection push-down, estimates. */
+#include <string.h>
+
+#include "sql/logical.h"
+
+typedef struct rw {
+    mc2_lplan *lp;
+    mc2_err *err;
+    unsigned depth;
+} rw;
+
+#define RW_MAX_DEPTH 4096
+
+static int rerr(rw *w, mc2_sql_pos pos, const char *msg)
+{
+    if (pos.line)
+        return mc2_err_set(w->err, MC2_E_INPUT, "line %u, column %u: %s", pos.line, pos.col, msg);
+    return mc2_err_set(w->err, MC2_E_INPUT, "%s", msg);
+}
+
+static mc2_lnode *mknode(rw *w, enum mc2_ln_kind k, mc2_lnode *l, mc2_lnode *r)
+{
+    mc2_lnode *n = mc2_lnode_new(w->lp, k, w->err);
+    if (!n) return NULL;
+    n->left = l;
+    n->right = r;
+    return n;
+}
+
+static mc2_lnode *mkfilter(rw *w, mc2_lnode *child, mc2_lexpr *pred)
+{
+    if (!pred) return child;
+    if (child->kind == MC2_LN_FILTER) {
+        mc2_lexpr *p = mc2_lexpr_and(w->lp, child->pred, pred, w->err);
+        if (!p) return NULL;
+        mc2_lnode *f = mknode(w, MC2_LN_FILTER, child->left, NULL);
+        if (!f) return NULL;
+        f->pred = p;
+        return mc2_lnode_passcols(w->lp, f, w->err) ? NULL : f;
+    }
+    mc2_lnode *f = mknode(w, MC2_LN_FILTER, child, NULL);
+    if (!f) return NULL;
+    f->pred = pred;
+    return mc2_lnode_passcols(w->lp, f, w->err) ? NULL : f;
+}
+
+static mc2_lnode *mkjoin(rw *w, enum mc2_join_type jt, mc2_lnode *l, mc2_lnode *r, mc2_lexpr *cond)
+{
+    mc2_lnode *j = mknode(w, MC2_LN_JOIN, l, r);
+    if (!j) return NULL;
+    j->jtype = jt;
+    j->pred = cond;
+    return mc2_lnode_passcols(w->lp, j, w->err) ? NULL : j;
+}
+
+typedef struct evec {
+    mc2_lexpr **v;
+    size_t n, cap;
+} evec;
+
+static int split(rw *w, mc2_lexpr *e, evec *v)
+{
+    return mc2_lexpr_conjuncts(w->lp, e, &v->v, &v->n, &v->cap, w->err);
+}
+
+static mc2_lexpr *and_all(rw *w, mc2_lexpr **v, size_t n)
+{
+    mc2_lexpr *r = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!(r = mc2_lexpr_and(w->lp, r, v[i], w->err))) return NULL;
+    return r;
+}
+
+static int idset(rw *w, mc2_idset *s)
+{
+    return mc2_idset_init(w->lp, s, w->err);
+}
+
+/* Columns sub refers to that it does not produce: its correlation with outer queries. */
+static int free_ids(rw *w, const mc2_lnode *sub, mc2_idset *fr, bool *any)
+{
+    mc2_idset prod;
+    if (idset(w, fr) || idset(w, &prod)) return -1;
+    mc2_lnode_refs(sub, fr);
+    mc2_lnode_produced(sub, &prod);
+    *any = false;
+    for (uint32_t i = 0; i < fr->nw; i++) {
+        fr->w[i] &= ~prod.w[i];
+        if (fr->w[i]) *any = true;
+    }
+    return 0;
+}
+
+static bool refs_any(const mc2_lexpr *e, const mc2_idset *s)
+{
+    if (!e) return false;
+    if (e->kind == MC2_LX_COL) return mc2_idset_has(s, e->col);
+    for (unsigned i = 0; i < e->nargs; i++)
+        if (refs_any(e->args[i], s)) return true;
+    return false;
+}
+
+/* Copy of e with columns replaced: map[i] replaces column ids[i]. */
+static mc2_lexpr *subst(rw *w, mc2_lexpr *e, const uint32_t *ids, mc2_lexpr *const *map, size_t n)
+{
+    if (e->kind == MC2_LX_COL) {
+        for (size_t i = 0; i < n; i++)
+            if (ids[i] == e->col) return map[i];
+        return e;
+    }
+    if (!e->nargs) return e;
+    mc2_lexpr *c = mc2_lexpr_new(w->lp, e->kind, 0, w->err);
+    if (!c) return NULL;
+    *c = *e;
+    c->args = mc2_arena_array(w->lp->arena, e->nargs, sizeof *c->args, w->err);
+    if (!c->args) return NULL;
+    for (unsigned i = 0; i < e->nargs; i++)
+        if (!(c->args[i] = subst(w, e->args[i], ids, map, n))) return NULL;
+    return c;
+}
+
+/* ---- decorrelation ----------------------------------------------------------------------- */
+
+static mc2_lnode *decor(rw *w, mc2_lnode *n);
+
+static int decor_expr_subs(rw *w, mc2_lexpr *e)
+{
+    if (!e) return 0;
+    if (e->sub && !(e->sub = decor(w, e->sub))) return -1;
+    for (unsigned i = 0; i < e->nargs; i++)
+        if (decor_expr_subs(w, e->args[i])) return -1;
+    return 0;
+}
+
+/* Pulls the conjuncts that refer to `fr` out of filters reachable from n without crossing
+ * an operator that would change their meaning (inner joins, the left of left/semi/anti
+ * joins, filters). */
+static mc2_lnode *pull_corr(rw *w, mc2_lnode *n, const mc2_idset *fr, evec *pulled)
+{
+    if (++w->depth > RW_MAX_DEPTH) {
+        rerr(w, (mc2_sql_pos){0, 0, 0}, "query too complex to rewrite");
+        return NULL;
+    }
+    mc2_lnode *r = n;
+    if (n->kind == MC2_LN_FILTER) {
+        evec c = {0};
+        if (split(w, n->pred, &c)) return NULL;
+        evec keep = {0};
+        for (size_t i = 0; i < c.n; i++) {
+            evec *dst = refs_any(c.v[i], fr) ? pulled : &keep;
+            if (mc2_lexpr_conjuncts(w->lp, c.v[i], &dst->v, &dst->n, &dst->cap, w->err))
+                return NULL;
+        }
+        mc2_lnode *child = pull_corr(w, n->left, fr, pulled);
+        if (!child) return NULL;
+        if (!keep.n) {
+            r = child;
+        } else {
+            mc2_lexpr *p = and_all(w, keep.v, keep.n);
+            if (!p) return NULL;
+            r = mknode(w, MC2_LN_FILTER, child, NULL);
+            if (!r) return NULL;
+            r->pred = p;
+            if (mc2_lnode_passcols(w->lp, r, w->err)) return NULL;
+        }
+    } else if (n->kind == MC2_LN_JOIN && n->jtype != MC2_JOIN_FULL) {
+        mc2_lnode *l = pull_corr(w, n->left, fr, pulled);
+        if (!l) return NULL;
+        mc2_lnode *rr = n->right;
+        mc2_lexpr *cond = n->pred;
+        if (n->jtype == MC2_JOIN_INNER) {
+            if (!(rr = pull_corr(w, n->right, fr, pulled))) return NULL;
+            evec c = {0}, keep = {0};
+            if (split(w, n->pred, &c)) return NULL;
+            for (size_t i = 0; i < c.n; i++) {
+                evec *dst = refs_any(c.v[i], fr) ? pulled : &keep;
+                if (mc2_lexpr_conjuncts(w->lp, c.v[i], &dst->v, &dst->n, &dst->cap, w->err))
+                    return NULL;
+            }
+            cond = keep.n ? and_all(w, keep.v, keep.n) : NULL;
+            if (keep.n && !cond) return NULL;
+        }
+        if (l != n->left || rr != n->right || cond != n->pred) {
+            r = mkjoin(w, n->jtype, l, rr, cond);
+            if (!r) return NULL;
+            r->null_aware = n->null_aware;
+        }
+    }
+    w->depth--;
+    return r;
+}
+
+static const char *corr_msg = "not supported: this correlated subquery (a subquery may refer to "
+                              "the outer query only in its WHERE conditions, and not through "
+                              "GROUP BY, DISTINCT, LIMIT or set operations)";
+
+/* Does sub return at most one row? */
+static bool single_row(const mc2_lnode *n)
+{
+    for (;;) {
+        switch (n->kind) {
+        case MC2_LN_PROJECT:
+        case MC2_LN_FILTER:
+        case MC2_LN_SORT:
+        case MC2_LN_DISTINCT:
+            n = n->left;
+            continue;
+        case MC2_LN_LIMIT:
+            if (n->limit >= 0 && n->limit <= 1) return true;
+            n = n->left;
+            continue;
+        case MC2_LN_AGG:
+            return n->ngroups == 0;
+        case MC2_LN_ONEROW:
+            return true;
+        default:
+            return false;
+        }
+    }
+}
+
+/* Replaces a scalar subquery by a join below `*input`; returns the expression for its value. */
+static mc2_lexpr *scalar_apply(rw *w, mc2_lexpr *e, mc2_lnode **input)
+{
+    mc2_lnode *sub = e->sub;
+    mc2_idset fr;
+    bool corr;
+    if (free_ids(w, sub, &fr, &corr)) return NULL;
+    if (!single_row(sub)) {
+        rerr(w, e->pos,
+             "not supported: a scalar subquery that may return more than one row (use an "
+             "aggregate such as MAX, or LIMIT 1)");
+        return NULL;
+    }
+    if (!corr) {
+        /* computed once: a one-row table joined to every row */
+        if (!(*input = mkjoin(w, MC2_JOIN_LEFT, *input, sub, NULL))) return NULL;
+        return mc2_lexpr_col(w->lp, sub->cols[0], w->err);
+    }
+    /* correlated: Project(value) <- Agg(no groups) <- body, with outer = inner equalities in
+     * the body's WHERE: group the body by the inner sides and join on them */
+    mc2_lnode *p = sub, *a;
+    if (p->kind != MC2_LN_PROJECT || (a = p->left)->kind != MC2_LN_AGG || a->ngroups != 0) {
+        rerr(w, e->pos, corr_msg);
+        return NULL;
+    }
+    for (size_t i = 0; i < p->nexprs; i++)
+        if (refs_any(p->exprs[i], &fr)) {
+            rerr(w, e->pos, corr_msg);
+            return NULL;
+        }
+    for (size_t i = 0; i < a->nexprs; i++)
+        if (refs_any(a->exprs[i], &fr)) {
+            rerr(w, e->pos, corr_msg);
+            return NULL;
+        }
+    evec pulled = {0};
+    mc2_lnode *body = pull_corr(w, a->left, &fr, &pulled);
+    if (!body) return NULL;
+    mc2_idset fr2;
+    bool still;
+    if (free_ids(w, body, &fr2, &still)) return NULL;
+    if (still || pulled.n == 0) {
+        rerr(w, e->pos, corr_msg);
+        return NULL;
+    }
+    mc2_idset inner;
+    if (idset(w, &inner)) return NULL;
+    mc2_lnode_produced(body, &inner);
+    size_t k = pulled.n;
+    mc2_lexpr **outer = mc2_arena_array(w->lp->arena, k, sizeof *outer, w->err);
+    mc2_lexpr **innr = mc2_arena_array(w->lp->arena, k, sizeof *innr, w->err);
+    if (!outer || !innr) return NULL;
+    for (size_t i = 0; i < k; i++) {
+        mc2_lexpr *c = pulled.v[i];
+        if (c->kind != MC2_LX_CMP || c->op != MC2_PX_EQ) {
+            rerr(w, c->pos,
+                 "not supported: a correlated scalar subquery whose condition on the outer "
+                 "query is not an equality");
+            return NULL;
+        }
+        mc2_lexpr *x = c->args[0], *y = c->args[1];
+        if (mc2_lexpr_within(x, &inner) && !refs_any(y, &inner)) {
+            innr[i] = x;
+            outer[i] = y;
+        } else if (mc2_lexpr_within(y, &inner) && !refs_any(x, &inner)) {
+            innr[i] = y;
+            outer[i] = x;
+        } else {
+            rerr(w, c->pos,
+                 "not supported: a correlated condition mixing inner and outer columns on one "
+                 "side");
+            return NULL;
+        }
+    }
+    /* the grouped aggregate */
+    mc2_lnode *na = mknode(w, MC2_LN_AGG, body, NULL);
+    if (!na) return NULL;
+    na->ngroups = k;
+    na->nexprs = na->ncols = k + a->nexprs;
+    na->exprs = mc2_arena_array(w->lp->arena, na->nexprs, sizeof *na->exprs, w->err);
+    na->cols = mc2_arena_array(w->lp->arena, na->nexprs, sizeof *na->cols, w->err);
+    if (!na->exprs || !na->cols) return NULL;
+    for (size_t i = 0; i < k; i++) {
+        na->exprs[i] = innr[i];
+        const mc2_lcolinfo *ci = innr[i]->kind == MC2_LX_COL ? &w->lp->cols[innr[i]->col] : NULL;
+        uint32_t id = mc2_lplan_newcol(w->lp, ci ? ci->name : "key", ci ? ci->qual : NULL,
+                                       innr[i]->type, innr[i]->nullable, w->err);
+        if (!id) return NULL;
+        if (ci) w->lp->cols[id].ndv = ci->ndv;
+        na->cols[i] = id;
+    }
+    for (size_t i = 0; i < a->nexprs; i++) {
+        na->exprs[k + i] = a->exprs[i];
+        na->cols[k + i] = a->cols[i];
+    }
+    /* the value and the keys */
+    mc2_lnode *np = mknode(w, MC2_LN_PROJECT, na, NULL);
+    if (!np) return NULL;
+    np->nexprs = np->ncols = 1 + k;
+    np->exprs = mc2_arena_array(w->lp->arena, 1 + k, sizeof *np->exprs, w->err);
+    np->cols = mc2_arena_array(w->lp->arena, 1 + k, sizeof *np->cols, w->err);
+    if (!np->exprs || !np->cols) return NULL;
+    np->exprs[0] = p->exprs[0];
+    np->cols[0] = p->cols[0];
+    mc2_lexpr *cond = NULL;
+    for (size_t i = 0; i < k; i++) {
+        const mc2_lcolinfo ci = w->lp->cols[na->cols[i]];
+        uint32_t id = mc2_lplan_newcol(w->lp, ci.name, ci.qual, ci.type, ci.nullable, w->err);
+        if (!id) return NULL;
+        w->lp->cols[id].ndv = ci.ndv;
+        np->cols[1 + i] = id;
+        if (!(np->exprs[1 + i] = mc2_lexpr_col(w->lp, na->cols[i], w->err))) return NULL;
+        mc2_lexpr *eq = mc2_lexpr_new(w->lp, MC2_LX_CMP, 2, w->err);
+        mc2_lexpr *rc = eq ? mc2_lexpr_col(w->lp, id, w->err) : NULL;
+        if (!rc) return NULL;
+        eq->op = MC2_PX_EQ;
+        eq->type.id = MC2_T_BOOL;
+        eq->args[0] = outer[i];
+        eq->args[1] = rc;
+        eq->pos = pulled.v[i]->pos;
+        eq->nullable = true;
+        if (!(cond = mc2_lexpr_and(w->lp, cond, eq, w->err))) return NULL;
+    }
+    if (!(*input = mkjoin(w, MC2_JOIN_LEFT, *input, np, cond))) return NULL;
+    mc2_lexpr *val = mc2_lexpr_col(w->lp, np->cols[0], w->err);
+    if (!val) return NULL;
+    /* COUNT over no rows is 0, not NULL: for outer rows without a group, evaluate the value
+     * with every COUNT at 0 and every other aggregate NULL */
+    bool has_count = false;
+    for (size_t i = 0; i < a->nexprs; i++)
+        if (a->exprs[i]->op == MC2_AGG_COUNT || a->exprs[i]->op == MC2_AGG_COUNT_STAR)
+            has_count = true;
+    if (!has_count) return val;
+    mc2_lexpr **map = mc2_arena_array(w->lp->arena, a->nexprs, sizeof *map, w->err);
+    if (!map) return NULL;
+    for (size_t i = 0; i < a->nexprs; i++) {
+        mc2_lexpr *c = mc2_lexpr_new(w->lp, MC2_LX_CONST, 0, w->err);
+        if (!c) return NULL;
+        c->type = a->exprs[i]->type;
+        if (a->exprs[i]->op == MC2_AGG_COUNT || a->exprs[i]->op == MC2_AGG_COUNT_STAR) {
+            c->val.i = 0;
+        } else {
+            c->val.null = true;
+            c->nullable = true;
+        }
+        map[i] = c;
+    }
+    mc2_lexpr *empty = subst(w, p->exprs[0], a->cols, map, a->nexprs);
+    mc2_lexpr *isn = mc2_lexpr_new(w->lp, MC2_LX_IS_NULL, 1, w->err);
+    mc2_lexpr *key = isn ? mc2_lexpr_col(w->lp, np->cols[1], w->err) : NULL;
+    mc2_lexpr *cs = key && empty ? mc2_lexpr_new(w->lp, MC2_LX_CASE, 3, w->err) : NULL;
+    if (!cs) return NULL;
+    isn->args[0] = key;
+    isn->type.id = MC2_T_BOOL;
+    cs->args[0] = isn;
+    cs->args[1] = empty;
+    cs->args[2] = val;
+    cs->type = val->type;
+    cs->nullable = true;
+    return cs;
+}
+
+/* EXISTS / NOT EXISTS / IN / NOT IN (subquery) as a conjunct: a semi or anti join. */
+static mc2_lnode *semi_apply(rw *w, mc2_lnode *input, mc2_lexpr *e, bool negated)
+{
+    mc2_lnode *sub = e->sub;
+    bool in = e->kind == MC2_LX_IN_QUERY;
+    if (in) negated = negated != e->negated;
+    mc2_idset fr;
+    bool corr;
+    if (free_ids(w, sub, &fr, &corr)) return NULL;
+    mc2_lexpr *cond = NULL;
+    mc2_lexpr *val = NULL;
+    mc2_lnode *body = sub;
+    if (corr) {
+        while (body->kind == MC2_LN_SORT || body->kind == MC2_LN_DISTINCT ||
+               (!in && body->kind == MC2_LN_PROJECT))
+            body = body->left;
+        if (in) {
+            if (body->kind != MC2_LN_PROJECT || refs_any(body->exprs[0], &fr)) {
+                rerr(w, e->pos, corr_msg);
+                return NULL;
+            }
+            val = body->exprs[0];
+            body = body->left;
+        } else if (body->kind == MC2_LN_PROJECT) {
+            body = body->left;
+        }
+        evec pulled = {0};
+        if (!(body = pull_corr(w, body, &fr, &pulled))) return NULL;
+        mc2_idset fr2;
+        bool still;
+        if (free_ids(w, body, &fr2, &still)) return NULL;
+        if (still) {
+            rerr(w, e->pos, corr_msg);
+            return NULL;
+        }
+        if (!(cond = and_all(w, pulled.v, pulled.n)) && pulled.n) return NULL;
+    } else if (in) {
+        if (!(val = mc2_lexpr_col(w->lp, sub->cols[0], w->err))) return NULL;
+    }
+    bool null_aware = false;
+    if (in) {
+        mc2_lexpr *eq = mc2_lexpr_new(w->lp, MC2_LX_CMP, 2, w->err);
+        if (!eq) return NULL;
+        eq->op = MC2_PX_EQ;
+        eq->type.id = MC2_T_BOOL;
+        eq->args[0] = e->args[0];
+        eq->args[1] = val;
+        eq->pos = e->pos;
+        eq->nullable = e->args[0]->nullable || val->nullable;
+        if (negated && eq->nullable) {
+            /* NOT IN: a NULL on either side makes the predicate NULL, not TRUE */
+            if (corr) {
+                rerr(w, e->pos,
+                     "not supported: NOT IN with a correlated subquery over nullable values "
+                     "(write NOT EXISTS)");
+                return NULL;
+            }
+            null_aware = true;
+        }
+        if (!(cond = mc2_lexpr_and(w->lp, eq, cond, w->err))) return NULL;
+    }
+    mc2_lnode *j = mkjoin(w, negated ? MC2_JOIN_ANTI : MC2_JOIN_SEMI, input, body, cond);
+    if (j) j->null_aware = null_aware;
+    return j;
+}
+
+static mc2_lexpr *replace_scalars(rw *w, mc2_lexpr *e, mc2_lnode **input)
+{
+    if (e->kind == MC2_LX_SUBQUERY) return scalar_apply(w, e, input);
+    if (e->kind == MC2_LX_EXISTS || e->kind == MC2_LX_IN_QUERY) {
+        rerr(w, e->pos,
+             "not supported: EXISTS or IN (subquery) inside OR, CASE or the select list (only "
+             "as a WHERE or HAVING condition joined by AND)");
+        return NULL;
+    }
+    if (!e->nargs || !mc2_lexpr_has_subquery(e)) return e;
+    mc2_lexpr *c = mc2_lexpr_new(w->lp, e->kind, 0, w->err);
+    if (!c) return NULL;
+    *c = *e;
+    c->args = mc2_arena_array(w->lp->arena, e->nargs, sizeof *c->args, w->err);
+    if (!c->args) return NULL;
+    for (unsigned i = 0; i < e->nargs; i++)
+        if (!(c->args[i] = replace_scalars(w, e->args[i], input))) return NULL;
+    return c;
+}
+
+static mc2_lnode *filter_apply(rw *w, mc2_lnode *f)
+{
+    evec c = {0}, plain = {0}, later = {0};
+    if (split(w, f->pred, &c)) return NULL;
+    for (size_t i = 0; i < c.n; i++)
+        if (!mc2_lexpr_has_subquery(c.v[i]) &&
+            mc2_lexpr_conjuncts(w->lp, c.v[i], &plain.v, &plain.n, &plain.cap, w->err))
+            return NULL;
+    mc2_lnode *in = f->left;
+    if (plain.n) {
+        mc2_lexpr *p = and_all(w, plain.v, plain.n);
+        if (!p || !(in = mkfilter(w, in, p))) return NULL;
+    }
+    for (size_t i = 0; i < c.n; i++) {
+        mc2_lexpr *e = c.v[i];
+        if (!mc2_lexpr_has_subquery(e)) continue;
+        bool neg = false;
+        mc2_lexpr *t = e;
+        if (t->kind == MC2_LX_NOT &&
+            (t->args[0]->kind == MC2_LX_EXISTS || t->args[0]->kind == MC2_LX_IN_QUERY)) {
+            neg = true;
+            t = t->args[0];
+        }
+        if (t->kind == MC2_LX_EXISTS || t->kind == MC2_LX_IN_QUERY) {
+            if (!(in = semi_apply(w, in, t, neg))) return NULL;
+            continue;
+        }
+        mc2_lexpr *r = replace_scalars(w, e, &in);
+        if (!r) return NULL;
+        if (mc2_lexpr_conjuncts(w->lp, r, &later.v, &later.n, &later.cap, w->err)) return NULL;
+    }
+    if (later.n) {
+        mc2_lexpr *p = and_all(w, later.v, later.n);
+        if (!p || !(in = mkfilter(w, in, p))) return NULL;
+    }
+    return in;
+}
+
+static mc2_lnode *decor(rw *w, mc2_lnode *n)
+{
+    if (++w->depth > RW_MAX_DEPTH) {
+        rerr(w, (mc2_sql_pos){0, 0, 0}, "query too complex to rewrite");
+        return NULL;
+    }
+    if (n->left && !(n->left = decor(w, n->left))) return NULL;
+    if (n->right && !(n->right = decor(w, n->right))) return NULL;
+    if (decor_expr_subs(w, n->pred)) return NULL;
+    for (size_t i = 0; i < n->nexprs; i++)
+        if (decor_expr_subs(w, n->exprs[i])) return NULL;
+    mc2_lnode *r = n;
+    if (n->kind == MC2_LN_FILTER && mc2_lexpr_has_subquery(n->pred)) {
+        r = filter_apply(w, n);
+    } else if (n->kind == MC2_LN_PROJECT) {
+        bool any = false;
+        for (size_t i = 0; i < n->nexprs; i++) any |= mc2_lexpr_has_subquery(n->exprs[i]);
+        if (any) {
+            mc2_lnode *in = n->left;
+            mc2_lexpr **ex = mc2_arena_array(w->lp->arena, n->nexprs, sizeof *ex, w->err);
+            if (!ex) return NULL;
+            for (size_t i = 0; i < n->nexprs; i++)
+                if (!(ex[i] = replace_scalars(w, n->exprs[i], &in))) return NULL;
+            n->exprs = ex;
+            n->left = in;
+        }
+    }
+    w->depth--;
+    return r;
+}
+
+/* ---- estimates --------------------------------------------------------------------------- */
+
+static double colndv(const mc2_lplan *lp, const mc2_lexpr *e, double rows)
+{
+    double d = 0;
+    if (e->kind == MC2_LX_COL) d = lp->cols[e->col].ndv;
+    if (d <= 0) d = rows / 10;
+    if (d > rows) d = rows;
+    return d < 1 ? 1 : d;
+}
+
+static double sel(const mc2_lexpr *e)
+{
+    if (!e) return 1;
+    switch (e->kind) {
+    case MC2_LX_AND: {
+        double s = 1;
+        for (unsigned i = 0; i < e->nargs; i++) s *= sel(e->args[i]);
+        return s;
+    }
+    case MC2_LX_OR: {
+        double s = 0;
+        for (unsigned i = 0; i < e->nargs; i++) {
+            double t = sel(e->args[i]);
+            s = s + t - s * t;
+        }
+        return s;
+    }
+    case MC2_LX_NOT:
+        return 1 - sel(e->args[0]);
+    case MC2_LX_CMP:
+        return e->op == MC2_PX_EQ ? 0.1 : e->op == MC2_PX_NE ? 0.9 : 0.33;
+    case MC2_LX_LIKE:
+        return e->negated ? 0.75 : 0.25;
+    case MC2_LX_IN: {
+        double s = 0.1 * (e->nargs - 1);
+        if (s > 0.5) s = 0.5;
+        return e->negated ? 1 - s : s;
+    }
+    case MC2_LX_IS_NULL:
+        return e->negated ? 0.9 : 0.1;
+    default:
+        return 0.5;
+    }
+}
+
+/* Splits join condition conjuncts into equalities between the two sides and the rest, and
+ * estimates |l JOIN r| for an inner join. */
+static double inner_est(const mc2_lplan *lp, const mc2_lnode *l, const mc2_lnode *r,
+                        const mc2_lexpr *cond, double lrows, double rrows)
+{
+    double div = 1, rest = 1;
+    if (cond) {
+        const mc2_lexpr *one[1] = {cond};
+        mc2_lexpr *const *v = cond->kind == MC2_LX_AND ? cond->args : (mc2_lexpr *const *)one;
+        unsigned n = cond->kind == MC2_LX_AND ? cond->nargs : 1;
+        for (unsigned i = 0; i < n; i++) {
+            const mc2_lexpr *c = v[i];
+            if (c->kind == MC2_LX_CMP && c->op == MC2_PX_EQ) {
+                double a = colndv(lp, c->args[0], lrows > rrows ? lrows : rrows);
+                double b = colndv(lp, c->args[1], lrows > rrows ? lrows : rrows);
+                double d = a < b ? a : b;
+                if (d > div) div = d;
+            } else {
+                rest *= sel(c);
+            }
+        }
+    }
+    (void)l;
+    (void)r;
+    double est = lrows * rrows / div * rest;
+    return est < 1 ? 1 : est;
+}
+
+void mc2_lplan_estimate(mc2_lplan *lp, mc2_lnode *n)
+{
+    if (n->left) mc2_lplan_estimate(lp, n->left);
+    if (n->right) mc2_lplan_estimate(lp, n->right);
+    double l = n->left ? n->left->rows : 0, r = n->right ? n->right->rows : 0;
+    switch (n->kind) {
+    case MC2_LN_SCAN:
+        break;
+    case MC2_LN_ONEROW:
+        n->rows = 1;
+        break;
+    case MC2_LN_FILTER:
+        n->rows = l * sel(n->pred);
+        break;
+    case MC2_LN_PROJECT:
+    case MC2_LN_SORT:
+        n->rows = l;
+        break;
+    case MC2_LN_DISTINCT:
+        n->rows = l / 2;
+        break;
+    case MC2_LN_LIMIT:
+        n->rows = n->limit >= 0 && (double)n->limit < l ? (double)n->limit : l;
+        break;
+    case MC2_LN_AGG: {
+        double g = 1;
+        for (size_t i = 0; i < n->ngroups; i++) g *= colndv(lp, n->exprs[i], l);
+        n->rows = n->ngroups == 0 ? 1 : g < l ? g : l;
+        for (size_t i = 0; i < n->ngroups; i++)
+            if (lp->cols[n->cols[i]].ndv <= 0 || lp->cols[n->cols[i]].ndv > n->rows)
+                lp->cols[n->cols[i]].ndv = n->rows;
+        break;
+    }
+    case MC2_LN_JOIN:
+        switch (n->jtype) {
+        case MC2_JOIN_INNER:
+            n->rows = inner_est(lp, n->left, n->right, n->pred, l, r);
+            break;
+        case MC2_JOIN_LEFT: {
+            double e = inner_est(lp, n->left, n->right, n->pred, l, r);
+            n->rows = e > l ? e : l;
+            break;
+        }
+        case MC2_JOIN_RIGHT: {
+            double e = inner_est(lp, n->left, n->right, n->pred, l, r);
+            n->rows = e > r ? e : r;
+            break;
+        }
+        case MC2_JOIN_FULL: {
+            double e = inner_est(lp, n->left, n->right, n->pred, l, r);
+            n->rows = e > l + r ? e : l + r;
+            break;
+        }
+        case MC2_JOIN_SEMI:
+        case MC2_JOIN_ANTI:
+            n->rows = l / 2;
+            break;
+        }
+        break;
+    case MC2_LN_SETOP:
+        n->rows = n->setop == MC2_SETOP_UNION                ? l + r
+                  : n->setop == MC2_SETOP_INTERSECT && r < l ? r
+                                                             : l;
+        break;
+    }
+    if (n->rows < 1) n->rows = 1;
+}
+
+/* ---- predicate push-down and join ordering ----------------------------------------------- */
+
+static mc2_lnode *opt(rw *w, mc2_lnode *n);
+
+/* Is e FALSE or NULL whenever every column of s is NULL? (conservative) */
+static bool strict_refs(const mc2_lexpr *e, const mc2_idset *s)
+{
+    switch (e->kind) {
+    case MC2_LX_COL:
+        return mc2_idset_has(s, e->col);
+    case MC2_LX_ARITH:
+    case MC2_LX_CAST:
+        for (unsigned i = 0; i < e->nargs; i++)
+            if (strict_refs(e->args[i], s)) return true;
+        return false;
+    case MC2_LX_FUNC:
+        if (e->op == MC2_PF_COALESCE || e->op == MC2_PF_NULLIF) return false;
+        for (unsigned i = 0; i < e->nargs; i++)
+            if (strict_refs(e->args[i], s)) return true;
+        return false;
+    default:
+        return false;
+    }
+}
+
+static bool null_rejecting(const mc2_lexpr *e, const mc2_idset *s)
+{
+    switch (e->kind) {
+    case MC2_LX_CMP:
+        return strict_refs(e->args[0], s) || strict_refs(e->args[1], s);
+    case MC2_LX_LIKE:
+    case MC2_LX_IN:
+        return strict_refs(e->args[0], s);
+    case MC2_LX_IS_NULL:
+        return e->negated && strict_refs(e->args[0], s);
+    case MC2_LX_AND:
+        for (unsigned i = 0; i < e->nargs; i++)
+            if (null_rejecting(e->args[i], s)) return true;
+        return false;
+    case MC2_LX_OR:
+        for (unsigned i = 0; i < e->nargs; i++)
+            if (!null_rejecting(e->args[i], s)) return false;
+        return e->nargs > 0;
+    default:
+        return false;
+    }
+}
+
+/* Pushes conjunct c as far down into n as it can go; returns the new subtree. */
+static mc2_lnode *push(rw *w, mc2_lnode *n, mc2_lexpr *c)
+{
+    if (++w->depth > RW_MAX_DEPTH) {
+        rerr(w, (mc2_sql_pos){0, 0, 0}, "query too complex to rewrite");
+        return NULL;
+    }
+    mc2_lnode *r = NULL;
+    mc2_idset ls, rs;
+    switch (n->kind) {
+    case MC2_LN_FILTER: {
+        mc2_lnode *ch = push(w, n->left, c);
+        if (!ch) return NULL;
+        r = mkfilter(w, ch, n->pred);
+        break;
+    }
+    case MC2_LN_SORT:
+    case MC2_LN_DISTINCT: {
+        mc2_lnode *ch = push(w, n->left, c);
+        if (!ch) return NULL;
+        mc2_lnode *m = mknode(w, n->kind, ch, NULL);
+        if (!m) return NULL;
+        m->keys = n->keys;
+        m->nkeys = n->nkeys;
+        r = mc2_lnode_passcols(w->lp, m, w->err) ? NULL : m;
+        break;
+    }
+    case MC2_LN_PROJECT:
+    case MC2_LN_AGG: {
+        size_t lim = n->kind == MC2_LN_AGG ? n->ngroups : n->nexprs;
+        mc2_idset cs;
+        if (idset(w, &cs)) return NULL;
+        for (size_t i = 0; i < lim; i++) mc2_idset_add(&cs, n->cols[i]);
+        bool ok = mc2_lexpr_within(c, &cs);
+        for (size_t i = 0; ok && i < lim; i++)
+            if (mc2_lexpr_has_subquery(n->exprs[i]) || mc2_lexpr_has_agg(n->exprs[i])) ok = false;
+        if (!ok) {
+            r = mkfilter(w, n, c);
+            break;
+        }
+        mc2_lexpr *s = subst(w, c, n->cols, n->exprs, lim);
+        mc2_lnode *ch = s ? push(w, n->left, s) : NULL;
+        if (!ch) return NULL;
+        mc2_lnode *m = mknode(w, n->kind, ch, NULL);
+        if (!m) return NULL;
+        *m = *n;
+        m->left = ch;
+        r = m;
+        break;
+    }
+    case MC2_LN_JOIN: {
+        if (idset(w, &ls) || idset(w, &rs)) return NULL;
+        mc2_lnode_produced(n->left, &ls);
+        mc2_lnode_produced(n->right, &rs);
+        mc2_lnode *m = mknode(w, MC2_LN_JOIN, n->left, n->right);
+        if (!m) return NULL;
+        *m = *n;
+        /* a condition that rejects NULLs of a LEFT join's right side makes it inner */
+        if (n->jtype == MC2_JOIN_LEFT && !mc2_lexpr_within(c, &ls) && null_rejecting(c, &rs))
+            m->jtype = MC2_JOIN_INNER;
+        if (m->jtype != MC2_JOIN_FULL && mc2_lexpr_within(c, &ls)) {
+            if (!(m->left = push(w, n->left, c))) return NULL;
+        } else if (m->jtype == MC2_JOIN_INNER && mc2_lexpr_within(c, &rs)) {
+            if (!(m->right = push(w, n->right, c))) return NULL;
+        } else if (m->jtype == MC2_JOIN_INNER) {
+            if (!(m->pred = mc2_lexpr_and(w->lp, n->pred, c, w->err))) return NULL;
+        } else {
+            r = mkfilter(w, n, c);
+            break;
+        }
+        r = mc2_lnode_passcols(w->lp, m, w->err) ? NULL : m;
+        break;
+    }
+    default:
+        r = mkfilter(w, n, c);
+        break;
+    }
+    w->depth--;
+    return r;
+}
+
+typedef struct region {
+    mc2_lnode **leaves;
+    size_t n, cap;
+    evec conj;
+} region;
+
+/* (a AND b) OR (a AND c) -> a AND (b OR c): conditions common to every branch of an OR
+ * (TPC-H Q19's join condition) become conjuncts of their own. Appends to v. */
+static int factor_or(rw *w, mc2_lexpr *e, evec *v)
+{
+    if (e->kind != MC2_LX_OR || e->nargs < 2)
+        return mc2_lexpr_conjuncts(w->lp, e, &v->v, &v->n, &v->cap, w->err);
+    evec *br = mc2_arena_array(w->lp->arena, e->nargs, sizeof *br, w->err);
+    if (!br) return -1;
+    for (unsigned i = 0; i < e->nargs; i++)
+        if (split(w, e->args[i], &br[i])) return -1;
+    bool *common = mc2_arena_array(w->lp->arena, br[0].n + 1, sizeof *common, w->err);
+    if (!common) return -1;
+    size_t ncommon = 0;
+    for (size_t j = 0; j < br[0].n; j++) {
+        bool all = true;
+        for (unsigned i = 1; i < e->nargs && all; i++) {
+            bool found = false;
+            for (size_t k = 0; k < br[i].n && !found; k++)
+                found = mc2_lexpr_equal(br[0].v[j], br[i].v[k]);
+            all = found;
+        }
+        if (all && !mc2_lexpr_has_subquery(br[0].v[j])) {
+            common[j] = true;
+            ncommon++;
+        }
+    }
+    if (!ncommon) return mc2_lexpr_conjuncts(w->lp, e, &v->v, &v->n, &v->cap, w->err);
+    mc2_lexpr *rest = mc2_lexpr_new(w->lp, MC2_LX_OR, e->nargs, w->err);
+    if (!rest) return -1;
+    *rest = *e;
+    rest->args = mc2_arena_array(w->lp->arena, e->nargs, sizeof *rest->args, w->err);
+    if (!rest->args) return -1;
+    bool empty_branch = false;
+    for (unsigned i = 0; i < e->nargs; i++) {
+        evec keep = {0};
+        for (size_t k = 0; k < br[i].n; k++) {
+            bool com = false;
+            for (size_t j = 0; j < br[0].n && !com; j++)
+                com = common[j] && mc2_lexpr_equal(br[0].v[j], br[i].v[k]);
+            if (!com && mc2_lexpr_conjuncts(w->lp, br[i].v[k], &keep.v, &keep.n, &keep.cap, w->err))
+                return -1;
+        }
+        if (!keep.n)
+            empty_branch = true;
+        else if (!(rest->args[i] = and_all(w, keep.v, keep.n)))
+            return -1;
+    }
+    for (size_t j = 0; j < br[0].n; j++)
+        if (common[j] && mc2_lexpr_conjuncts(w->lp, br[0].v[j], &v->v, &v->n, &v->cap, w->err))
+            return -1;
+    /* a branch with nothing left is TRUE, and so is the OR */
+    if (empty_branch) return 0;
+    return mc2_lexpr_conjuncts(w->lp, rest, &v->v, &v->n, &v->cap, w->err);
+}
+
+static int split_factor(rw *w, mc2_lexpr *e, evec *v)
+{
+    evec c = {0};
+    if (split(w, e, &c)) return -1;
+    for (size_t i = 0; i < c.n; i++)
+        if (factor_or(w, c.v[i], v)) return -1;
+    return 0;
+}
+
+static int flatten(rw *w, mc2_lnode *n, region *g)
+{
+    if (++w->depth > RW_MAX_DEPTH) return rerr(w, (mc2_sql_pos){0, 0, 0}, "query too complex");
+    if (n->kind == MC2_LN_JOIN && n->jtype == MC2_JOIN_LEFT) {
+        /* a WHERE condition that rejects NULLs of the right side makes it an inner join */
+        mc2_idset rs;
+        if (idset(w, &rs)) return -1;
+        mc2_lnode_produced(n->right, &rs);
+        for (size_t i = 0; i < g->conj.n; i++)
+            if (null_rejecting(g->conj.v[i], &rs)) {
+                mc2_lnode *m = mknode(w, MC2_LN_JOIN, NULL, NULL);
+                if (!m) return -1;
+                *m = *n;
+                m->jtype = MC2_JOIN_INNER;
+                n = m;
+                break;
+            }
+    }
+    if (n->kind == MC2_LN_FILTER) {
+        if (split_factor(w, n->pred, &g->conj)) return -1;
+        if (flatten(w, n->left, g)) return -1;
+    } else if (n->kind == MC2_LN_JOIN && n->jtype == MC2_JOIN_INNER) {
+        if (split_factor(w, n->pred, &g->conj)) return -1;
+        if (flatten(w, n->left, g) || flatten(w, n->right, g)) return -1;
+    } else {
+        if (g->n == g->cap) {
+            size_t cap = g->cap ? g->cap * 2 : 8;
+            mc2_lnode **v = mc2_arena_array(w->lp->arena, cap, sizeof *v, w->err);
+            if (!v) return -1;
+            if (g->n) memcpy(v, g->leaves, g->n * sizeof *v);
+            g->leaves = v;
+            g->cap = cap;
+        }
+        g->leaves[g->n++] = n;
+    }
+    w->depth--;
+    return 0;
+}
+
+/* Optimizes a region of inner joins and filters: pushes single-table conditions into the
+ * tables, then joins greedily: start from the smallest input, and at each step add the input
+ * connected by an equality that gives the smallest estimated result (then any connected
+ * input; a cross product only when nothing is connected). */
+static mc2_lnode *opt_region(rw *w, mc2_lnode *n)
+{
+    region g = {0};
+    if (flatten(w, n, &g)) return NULL;
+    size_t k = g.n;
+    mc2_idset *prod = mc2_arena_array(w->lp->arena, k, sizeof *prod, w->err);
+    if (!prod) return NULL;
+    for (size_t i = 0; i < k; i++) {
+        if (!(g.leaves[i] = opt(w, g.leaves[i]))) return NULL;
+        if (idset(w, &prod[i])) return NULL;
+        mc2_lnode_produced(g.leaves[i], &prod[i]);
+    }
+    /* which inputs each conjunct uses */
+    uint64_t *mask = mc2_arena_array(w->lp->arena, g.conj.n + 1, sizeof *mask, w->err);
+    bool *used = mc2_arena_array(w->lp->arena, g.conj.n + 1, sizeof *used, w->err);
+    if (!mask || !used) return NULL;
+    bool big = k > 64;
+    mc2_idset refs;
+    for (size_t c = 0; c < g.conj.n; c++) {
+        if (idset(w, &refs)) return NULL;
+        mc2_lexpr_refs(g.conj.v[c], &refs);
+        uint64_t m = 0;
+        for (size_t i = 0; i < k && !big; i++)
+            for (uint32_t x = 0; x < refs.nw; x++)
+                if (refs.w[x] & prod[i].w[x]) {
+                    m |= (uint64_t)1 << i;
+                    break;
+                }
+        mask[c] = m;
+    }
+    if (big) {
+        /* too many inputs to order: keep the written order */
+        mc2_lnode *cur = g.leaves[0];
+        for (size_t i = 1; i < k; i++)
+            if (!(cur = mkjoin(w, MC2_JOIN_INNER, cur, g.leaves[i], NULL))) return NULL;
+        mc2_lexpr *p = and_all(w, g.conj.v, g.conj.n);
+        if (g.conj.n && !p) return NULL;
+        return mkfilter(w, cur, p);
+    }
+    /* single-input conditions go into that input */
+    for (size_t c = 0; c < g.conj.n; c++) {
+        uint64_t m = mask[c];
+        if (m && !(m & (m - 1))) {
+            size_t i = (size_t)__builtin_ctzll(m);
+            if (!(g.leaves[i] = push(w, g.leaves[i], g.conj.v[c]))) return NULL;
+            used[c] = true;
+        }
+    }
+    /* an OR over several inputs implies, for an input every branch restricts, the OR of
+     * those restrictions: (n1.x = 1 AND n2.y = 2) OR (n1.x = 3 AND ...) implies
+     * n1.x = 1 OR n1.x = 3, which filters n1 early (TPC-H Q7, Q19); the OR itself stays */
+    for (size_t c = 0; c < g.conj.n; c++) {
+        mc2_lexpr *e = g.conj.v[c];
+        uint64_t m = mask[c];
+        if (used[c] || e->kind != MC2_LX_OR || !(m & (m - 1))) continue;
+        for (size_t i = 0; i < k; i++) {
+            if (!(m >> i & 1)) continue;
+            mc2_lexpr *d = mc2_lexpr_new(w->lp, MC2_LX_OR, e->nargs, w->err);
+            if (!d) return NULL;
+            d->type.id = MC2_T_BOOL;
+            d->pos = e->pos;
+            bool all = true;
+            for (unsigned b = 0; b < e->nargs && all; b++) {
+                evec bc = {0}, mine = {0};
+                if (split(w, e->args[b], &bc)) return NULL;
+                for (size_t j = 0; j < bc.n; j++)
+                    if (mc2_lexpr_within(bc.v[j], &prod[i]) &&
+                        mc2_lexpr_conjuncts(w->lp, bc.v[j], &mine.v, &mine.n, &mine.cap, w->err))
+                        return NULL;
+                if (!mine.n) {
+                    all = false;
+                    break;
+                }
+                if (!(d->args[b] = and_all(w, mine.v, mine.n))) return NULL;
+                d->nullable |= d->args[b]->nullable;
+            }
+            if (all && !(g.leaves[i] = push(w, g.leaves[i], d))) return NULL;
+        }
+    }
+    for (size_t i = 0; i < k; i++) mc2_lplan_estimate(w->lp, g.leaves[i]);
+    if (k == 1) {
+        mc2_lnode *cur = g.leaves[0];
+        for (size_t c = 0; c < g.conj.n; c++)
+            if (!used[c] && !(cur = mkfilter(w, cur, g.conj.v[c]))) return NULL;
+        return cur;
+    }
+    size_t start = 0;
+    for (size_t i = 1; i < k; i++)
+        if (g.leaves[i]->rows < g.leaves[start]->rows) start = i;
+    uint64_t have = (uint64_t)1 << start;
+    mc2_lnode *cur = g.leaves[start];
+    for (size_t step = 1; step < k; step++) {
+        size_t best = k;
+        int best_class = 0; /* 2: equality, 1: any condition, 0: none */
+        double best_est = 0;
+        for (size_t i = 0; i < k; i++) {
+            uint64_t bit = (uint64_t)1 << i;
+            if (have & bit) continue;
+            int cls = 0;
+            mc2_lexpr *cond = NULL;
+            for (size_t c = 0; c < g.conj.n; c++) {
+                if (used[c] || !(mask[c] & bit) || (mask[c] & ~(have | bit))) continue;
+                if (!(mask[c] & have)) continue;
+                const mc2_lexpr *e = g.conj.v[c];
+                bool eq =
+                    e->kind == MC2_LX_CMP && e->op == MC2_PX_EQ &&
+                    ((mc2_lexpr_within(e->args[0], &prod[i]) && !refs_any(e->args[1], &prod[i])) ||
+                     (mc2_lexpr_within(e->args[1], &prod[i]) && !refs_any(e->args[0], &prod[i])));
+                if (eq)
+                    cls = 2;
+                else if (cls < 1)
+                    cls = 1;
+                if (!(cond = mc2_lexpr_and(w->lp, cond, g.conj.v[c], w->err))) return NULL;
+            }
+            double est =
+                cls ? inner_est(w->lp, cur, g.leaves[i], cond, cur->rows, g.leaves[i]->rows)
+                    : cur->rows * g.leaves[i]->rows;
+            if (best == k || cls > best_class || (cls == best_class && est < best_est)) {
+                best = i;
+                best_class = cls;
+                best_est = est;
+            }
+        }
+        uint64_t bit = (uint64_t)1 << best;
+        mc2_lexpr *cond = NULL;
+        for (size_t c = 0; c < g.conj.n; c++) {
+            if (used[c] || !(mask[c] & bit) || (mask[c] & ~(have | bit))) continue;
+            if (!(cond = mc2_lexpr_and(w->lp, cond, g.conj.v[c], w->err))) return NULL;
+            used[c] = true;
+        }
+        if (!(cur = mkjoin(w, MC2_JOIN_INNER, cur, g.leaves[best], cond))) return NULL;
+        cur->rows = best_est < 1 ? 1 : best_est;
+        have |= bit;
+    }
+    for (size_t c = 0; c < g.conj.n; c++)
+        if (!used[c] && !(cur = mkfilter(w, cur, g.conj.v[c]))) return NULL;
+    return cur;
+}
+
+static mc2_lnode *opt(rw *w, mc2_lnode *n)
+{
+    if (++w->depth > RW_MAX_DEPTH) {
+        rerr(w, (mc2_sql_pos){0, 0, 0}, "query too complex to rewrite");
+        return NULL;
+    }
+    mc2_lnode *r = n;
+    if (n->kind == MC2_LN_FILTER || (n->kind == MC2_LN_JOIN && n->jtype == MC2_JOIN_INNER)) {
+        r = opt_region(w, n);
+    } else if (n->kind == MC2_LN_JOIN) {
+        /* ON conditions on the inner side only filter that side */
+        mc2_idset rs, ls;
+        if (idset(w, &rs) || idset(w, &ls)) return NULL;
+        mc2_lnode_produced(n->right, &rs);
+        mc2_lnode_produced(n->left, &ls);
+        evec c = {0}, keep = {0};
+        if (split(w, n->pred, &c)) return NULL;
+        mc2_lnode *right = n->right;
+        for (size_t i = 0; i < c.n; i++) {
+            if (n->jtype != MC2_JOIN_FULL && mc2_lexpr_within(c.v[i], &rs)) {
+                if (!(right = mkfilter(w, right, c.v[i]))) return NULL;
+            } else if (mc2_lexpr_conjuncts(w->lp, c.v[i], &keep.v, &keep.n, &keep.cap, w->err)) {
+                return NULL;
+            }
+        }
+        n->right = right;
+        n->pred = keep.n ? and_all(w, keep.v, keep.n) : NULL;
+        if (keep.n && !n->pred) return NULL;
+        if (!(n->left = opt(w, n->left)) || !(n->right = opt(w, n->right))) return NULL;
+        if (mc2_lnode_passcols(w->lp, n, w->err)) return NULL;
+    } else {
+        if (n->left && !(n->left = opt(w, n->left))) return NULL;
+        if (n->right && !(n->right = opt(w, n->right))) return NULL;
+        if ((n->kind == MC2_LN_SORT || n->kind == MC2_LN_LIMIT || n->kind == MC2_LN_DISTINCT) &&
+            mc2_lnode_passcols(w->lp, n, w->err))
+            return NULL;
+    }
+    w->depth--;
+    return r;
+}
+
+/* ---- projection push-down ---------------------------------------------------------------- */
+
+static int prune(rw *w, mc2_lnode *n, mc2_idset *need)
+{
+    if (++w->depth > RW_MAX_DEPTH) return rerr(w, (mc2_sql_pos){0, 0, 0}, "query too complex");
+    mc2_idset cn;
+    if (idset(w, &cn)) return -1;
+    switch (n->kind) {
+    case MC2_LN_SCAN: {
+        size_t k = 0;
+        for (size_t i = 0; i < n->ncols; i++)
+            if (mc2_idset_has(need, n->cols[i])) {
+                n->cols[k] = n->cols[i];
+                n->scan_cols[k++] = n->scan_cols[i];
+            }
+        if (k == 0 && n->ncols) k = 1; /* keep one column so rows can be counted */
+        n->ncols = k;
+        break;
+    }
+    case MC2_LN_ONEROW:
+        break;
+    case MC2_LN_PROJECT: {
+        size_t k = 0;
+        for (size_t i = 0; i < n->nexprs; i++)
+            if (mc2_idset_has(need, n->cols[i]) || (i == n->nexprs - 1 && k == 0)) {
+                n->cols[k] = n->cols[i];
+                n->exprs[k++] = n->exprs[i];
+            }
+        n->nexprs = n->ncols = k;
+        for (size_t i = 0; i < k; i++) mc2_lexpr_refs(n->exprs[i], &cn);
+        if (prune(w, n->left, &cn)) return -1;
+        break;
+    }
+    case MC2_LN_AGG: {
+        size_t k = n->ngroups;
+        for (size_t i = n->ngroups; i < n->nexprs; i++)
+            if (mc2_idset_has(need, n->cols[i]) || (k == 0 && i == n->nexprs - 1)) {
+                n->cols[k] = n->cols[i];
+                n->exprs[k++] = n->exprs[i];
+            }
+        n->nexprs = n->ncols = k;
+        for (size_t i = 0; i < k; i++) mc2_lexpr_refs(n->exprs[i], &cn);
+        if (prune(w, n->left, &cn)) return -1;
+        break;
+    }
+    case MC2_LN_DISTINCT:
+    case MC2_LN_SETOP:
+        for (size_t i = 0; i < n->left->ncols; i++) mc2_idset_add(&cn, n->left->cols[i]);
+        if (prune(w, n->left, &cn)) return -1;
+        if (n->right) {
+            mc2_idset rn;
+            if (idset(w, &rn)) return -1;
+            for (size_t i = 0; i < n->right->ncols; i++) mc2_idset_add(&rn, n->right->cols[i]);
+            if (prune(w, n->right, &rn)) return -1;
+        }
+        if (n->kind == MC2_LN_DISTINCT) return mc2_lnode_passcols(w->lp, n, w->err);
+        break;
+    default: /* FILTER, SORT, LIMIT, JOIN */
+        memcpy(cn.w, need->w, cn.nw * sizeof *cn.w);
+        mc2_lexpr_refs(n->pred, &cn);
+        for (size_t i = 0; i < n->nkeys; i++) mc2_lexpr_refs(n->keys[i].expr, &cn);
+        if (prune(w, n->left, &cn)) return -1;
+        if (n->right && prune(w, n->right, &cn)) return -1;
+        if (mc2_lnode_passcols(w->lp, n, w->err)) return -1;
+        break;
+    }
+    w->depth--;
+    return 0;
+}
+
+int mc2_lplan_rewrite(mc2_lplan *lp, mc2_err *err)
+{
+    rw w = {lp, err, 0};
+    mc2_lnode *root = decor(&w, lp->root);
+    if (!root) return -1;
+    mc2_idset fr;
+    bool corr;
+    if (free_ids(&w, root, &fr, &corr)) return -1;
+    if (corr) return rerr(&w, (mc2_sql_pos){0, 0, 0}, corr_msg);
+    w.depth = 0;
+    mc2_lplan_estimate(lp, root);
+    if (!(root = opt(&w, root))) return -1;
+    w.depth = 0;
+    mc2_idset need;
+    if (mc2_idset_init(lp, &need, err)) return -1;
+    for (size_t i = 0; i < root->ncols; i++) mc2_idset_add(&need, root->cols[i]);
+    if (prune(&w, root, &need)) return -1;
+    mc2_lplan_estimate(lp, root);
+    lp->root = root;
+    return 0;
+}
