@@ -23,83 +23,15 @@
 #include "mc2/policy.h"
 #include "mc2/table.h"
 #include "test.h"
+#include "../tools/pfix.h"
 #include "wire/proto.h"
 
-static char work[256], service[64];
+static pfix fx;
 static mc2_identity ida, idb, idc, idx; /* bank-a, bank-b, auditor; x is not a party */
 static mc2_policy *pol;
 static uint8_t tid_a[16], tid_b[16];
-static pid_t service_pid;
-
-/* Never leave a service behind: ctest would wait for its inherited output forever. */
-static void stop_service(void)
-{
-    if (service_pid > 0) {
-        kill(service_pid, SIGTERM);
-        waitpid(service_pid, NULL, 0);
-        service_pid = 0;
-    }
-}
-
-static void die(const char *what, const mc2_err *e)
-{
-    fprintf(stderr, "setup failed: %s: %s\n", what, e->msg);
-    exit(1);
-}
-
-static void make_party(const char *name, mc2_identity *id)
-{
-    mc2_err err;
-    char home[400];
-    snprintf(home, sizeof home, "%s/%s", work, name);
-    if (mc2_identity_create(home, name, &err) || mc2_identity_load(home, id, &err)) die(name, &err);
-}
-
-static void append_cert(mc2_buf *y, const mc2_identity *id)
-{
-    mc2_err err;
-    if (mc2_buf_printf(y, &err, "  - name: %s\n    certificate: |\n", id->name)) die("yaml", &err);
-    for (const char *p = id->cert_pem; *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t n = nl ? (size_t)(nl - p + 1) : strlen(p);
-        if (mc2_buf_puts(y, "      ", &err) || mc2_buf_append(y, p, n, &err)) die("yaml", &err);
-        p += n;
-    }
-}
-
-/* Starts mc2d; returns its pid. */
-static pid_t start_service(const char *policy_path)
-{
-    const char *build = getenv("MC2_BUILD");
-    char mc2d[512], state[300], fdarg[16];
-    snprintf(mc2d, sizeof mc2d, "%s/mc2d", build ? build : "build");
-    snprintf(state, sizeof state, "%s/state", work);
-    int p[2];
-    if (pipe(p)) exit(1);
-    pid_t pid = fork();
-    if (pid == 0) {
-        /* Dies with the test, and keeps its output out of the test's (ctest waits for EOF). */
-        char log[400];
-        snprintf(log, sizeof log, "%s/mc2d.log", work);
-        int lf = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (lf < 0 || dup2(lf, 1) < 0 || dup2(lf, 2) < 0 || prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
-            _exit(127);
-        close(p[0]);
-        snprintf(fdarg, sizeof fdarg, "%d", p[1]);
-        execl(mc2d, "mc2d", "--dir", state, "--policy", policy_path, "--listen", service,
-              "--ready-fd", fdarg, (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    char buf[512] = {0};
-    ssize_t n = read(p[0], buf, sizeof buf - 1);
-    close(p[0]);
-    if (n < 3 || strncmp(buf, "ok", 2) != 0) {
-        fprintf(stderr, "mc2d did not start: %s\n", buf);
-        exit(1);
-    }
-    return pid;
-}
+#define work    (fx.work)
+#define service (fx.service)
 
 static void upload(const mc2_identity *id, const char *csv, uint8_t tid[16])
 {
@@ -114,9 +46,9 @@ static void upload(const mc2_identity *id, const char *csv, uint8_t tid[16])
         mc2_schema_parse("schema", schema, strlen(schema), &s, &err) ||
         mc2_table_encrypt_file(in, s, id->data_key, out, &o, NULL, &err) ||
         mc2_host_upload(service, id, "t", out, NULL, NULL, &err))
-        die("upload", &err);
+        pfix_die("upload", &err);
     mc2_buf b = {0};
-    if (mc2_file_read_all(out, 1 << 20, &b, &err)) die("read", &err);
+    if (mc2_file_read_all(out, 1 << 20, &b, &err)) pfix_die("read", &err);
     memcpy(tid, b.data + 8, 16);
     mc2_buf_free(&b);
     mc2_schema_free(s);
@@ -152,7 +84,7 @@ static char *job_text(const mc2_esession *s, uint64_t counter, const char *recip
     j.nrecipients = 1;
     snprintf(j.recipients[0], 65, "%s", recipient);
     char *text;
-    if (mc2_job_format(&j, &text, len, &err)) die("format", &err);
+    if (mc2_job_format(&j, &text, len, &err)) pfix_die("format", &err);
     return text;
 }
 
@@ -211,45 +143,21 @@ static void refused(const char *what, int rc, const mc2_err *err, const char *ph
 int main(void)
 {
     mc2_err err;
+    char msg[600];
     signal(SIGPIPE, SIG_IGN);
-    atexit(stop_service);
-    snprintf(work, sizeof work, "/tmp/mc2-test-platform.%d", (int)getpid());
-    snprintf(service, sizeof service, "127.0.0.1:%d", 20000 + (int)(getpid() % 20000));
-    if (mc2_mkdir(work, 0700, &err)) die("mkdir", &err);
-    make_party("bank-a", &ida);
-    make_party("bank-b", &idb);
-    make_party("auditor", &idc);
-    make_party("mallory", &idx);
-
-    /* Policy: the enclave built next to mc2d, simulation allowed with this state's key. */
-    char state[300], enc[512], ppath[300];
-    snprintf(state, sizeof state, "%s/state", work);
-    snprintf(enc, sizeof enc, "%s/mc2-enclave",
-             getenv("MC2_BUILD") ? getenv("MC2_BUILD") : "build");
-    uint8_t psec[32], ppub[32];
-    mc2_sigstruct ss;
-    if (mc2_sim_platform_key(state, psec, ppub, &err) || mc2_enclave_check(enc, &ss, &err))
-        die("platform", &err);
-    uint8_t sid[32];
-    char sidhex[65], pkhex[65];
-    mc2_signer_id(ss.signer_pub, sid);
-    mc2_hex_encode(sid, 32, sidhex);
-    mc2_hex_encode(ppub, 32, pkhex);
-    mc2_buf y = {0};
-    if (mc2_buf_printf(&y, &err,
-                       "consortium: t\nenclave:\n  signer: %s\n  product_id: %u\n  min_svn: %u\n"
-                       "  allow_simulation: true\n  sim_platform_keys: [%s]\nparties:\n",
-                       sidhex, ss.product_id, ss.svn, pkhex))
-        die("yaml", &err);
-    append_cert(&y, &ida);
-    append_cert(&y, &idb);
-    append_cert(&y, &idc);
-    if (mc2_buf_puts(&y, "recipients: [auditor]\n", &err)) die("yaml", &err);
-    snprintf(ppath, sizeof ppath, "%s/consortium.yaml", work);
-    if (mc2_file_write_atomic(ppath, y.data, y.len, 0644, 0, &err) ||
-        mc2_policy_parse("p", (const char *)y.data, y.len, &pol, &err))
-        die("policy", &err);
-    service_pid = start_service(ppath);
+    pfix_init(&fx, "test-platform");
+    pfix_party(&fx, "bank-a", &ida);
+    pfix_party(&fx, "bank-b", &idb);
+    pfix_party(&fx, "auditor", &idc);
+    pfix_party(&fx, "mallory", &idx);
+    const mc2_identity parties[] = {ida, idb, idc};
+    const bool recipient[] = {false, false, true};
+    pfix_policy(&fx, parties, 3, recipient);
+    pol = fx.pol;
+    if (pfix_start(&fx, msg, sizeof msg)) {
+        fprintf(stderr, "mc2d did not start: %s\n", msg);
+        return 1;
+    }
     upload(&ida, "k,v\n1,alpha\n2,beta\n3,gamma\n", tid_a);
     upload(&idb, "k,v\n10,x\n20,y\n", tid_b);
 
@@ -327,16 +235,12 @@ int main(void)
             "already run");
 
     mc2_buf_free(&csv);
-    mc2_buf_free(&y);
     mc2_free(text);
     mc2_esession_close(&sa);
     mc2_esession_close(&sb);
     mc2_esession_close(&sc);
-    stop_service();
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", work);
-    mc2_policy_free(pol);
+    pfix_stop(&fx, SIGTERM);
+    mc2_policy_free(fx.pol);
     mc2_identity_free(&ida);
     mc2_identity_free(&idb);
     mc2_identity_free(&idc);
