@@ -51,7 +51,8 @@ typedef struct server {
 
 /* ---- store.c ---- */
 /* Maps an object name ("tables/OWNER/NAME.mc2t", "results/job-N-SUFFIX") to a path under
- * the store, rejecting anything else (no "..", no other directories). Returns malloc'd path or NULL with *err. */
+ * the store, rejecting anything else (no "..", no other directories). Returns malloc'd path or NULL
+ * with *err. */
 char *srv_object_path(const server *s, const char *name, mc2_err *err);
 /* Removes temporary files left by a crash (uploads that never committed). */
 void srv_store_recover(server *s);
