@@ -632,6 +632,80 @@ sx_op *sx_build(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
 
 /* ---- the public driver ------------------------------------------------------------------- */
 
+/* ---- inputs scanned more than once ------------------------------------------------------
+ * An mc2_treader reads its table once, front to back, but a plan may scan one input several
+ * times (self-joins, subqueries over a table the outer query also reads: TPC-H Q2, Q7, Q8,
+ * Q11, Q15, Q17, Q18, Q21, Q22). Sharing the reader would give every scan after the first
+ * an empty or partial table, a wrong answer. Such an input is decrypted once, at open, into
+ * batches that every scan of it reads; they are freed (wiped) with the executor. */
+
+typedef struct op_inputs {
+    sx_op op; /* registered only to be closed */
+    mc2_batch **b;
+    size_t n;
+} op_inputs;
+
+static void inputs_close(sx_op *o)
+{
+    op_inputs *m = (op_inputs *)o;
+    for (size_t i = 0; i < m->n; i++) mc2_batch_free(m->b[i]);
+    mc2_free(m->b);
+    m->b = NULL;
+    m->n = 0;
+}
+
+static void count_scans(const mc2_pnode *n, unsigned *cnt, size_t ninputs)
+{
+    for (; n; n = n->left) {
+        if (n->kind == MC2_PN_SCAN && n->input < ninputs) cnt[n->input]++;
+        count_scans(n->right, cnt, ninputs);
+    }
+}
+
+/* Replaces x->inputs by a copy in which every reader input that root scans more than once is
+ * read into batches. */
+static int share_inputs(mc2_exec *x, const mc2_pnode *root, mc2_err *err)
+{
+    if (!x->ninputs) return 0;
+    unsigned *cnt = sx_array(x, x->ninputs, sizeof *cnt, err);
+    if (!cnt) return -1;
+    count_scans(root, cnt, x->ninputs);
+    mc2_exec_input *in = NULL;
+    for (size_t i = 0; i < x->ninputs; i++) {
+        mc2_treader *r = x->inputs[i].reader;
+        if (!r || cnt[i] < 2) continue;
+        if (!in) {
+            if (!(in = sx_array(x, x->ninputs, sizeof *in, err))) return -1;
+            memcpy(in, x->inputs, x->ninputs * sizeof *in);
+        }
+        op_inputs *m = sx_alloc(x, sizeof *m, err);
+        if (!m) return -1;
+        m->op.x = x;
+        m->op.close = inputs_close;
+        if (sx_register(x, &m->op, err)) return -1;
+        for (;;) {
+            mc2_batch *b = mc2_treader_batch_new(r, err);
+            if (!b) return -1;
+            int k = mc2_treader_next(r, b, NULL, err);
+            if (k <= 0) {
+                mc2_batch_free(b);
+                if (k < 0) return -1;
+                break;
+            }
+            mc2_batch **nb = mc2_realloc(m->b, (m->n + 1) * sizeof *nb);
+            if (!nb) {
+                mc2_batch_free(b);
+                return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+            }
+            m->b = nb;
+            m->b[m->n++] = b;
+        }
+        in[i] = (mc2_exec_input){(const mc2_batch *const *)m->b, m->n, NULL};
+    }
+    if (in) x->inputs = in;
+    return 0;
+}
+
 int mc2_exec_open(mc2_plan *p, mc2_pnode *root, const mc2_exec_input *inputs, size_t ninputs,
                   const mc2_exec_opts *opts, mc2_exec **out, mc2_err *err)
 {
@@ -658,6 +732,7 @@ int mc2_exec_open(mc2_plan *p, mc2_pnode *root, const mc2_exec_input *inputs, si
         mc2_wipe(key, sizeof key);
         if (!x->spill_aead) goto fail;
     }
+    if (share_inputs(x, root, err)) goto fail;
     if (!(x->root = sx_build(x, root, err))) goto fail;
     *out = x;
     return 0;

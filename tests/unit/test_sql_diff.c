@@ -1,0 +1,591 @@
+/* test_sql_diff.c - differential tests of the SQL engine against SQLite (issue 4): the 22
+ * TPC-H queries at a small scale factor and several hundred queries over small hand-made
+ * tables (tests/data/sql/diff/), plus queries that must fail with the right error.
+ *
+ * Data path. Every table is encrypted with mc2_table_encrypt_file (small blocks, so scans
+ * see many of them) and each query reads it through fresh mc2_treaders, as the enclave
+ * does (MC2_DIFF_BATCHES=1: from the blocks decrypted once into in-memory batches). SQLite gets the
+ * same files through sqlref (mc2's own text parser). TPC-H runs the unchanged queries in
+ * tests/data/tpch/queries on mc2 and the rewritten ones in tests/data/tpch/sqlite on SQLite
+ * (DECIMAL as exact scaled integers there). The family tables are seen by SQLite through their
+ * <table>_real views (DECIMAL as REAL) under the plain table names, so most queries run unchanged
+ * on both sides; the exact scaled-integer tables are there too as <table>_x.
+ *
+ * Comparison rules (also in docs/sql.md, "Differential tests"):
+ *   - INT64, BOOL (as 0/1), VARCHAR and DATE (as 'YYYY-MM-DD') are compared exactly;
+ *   - an mc2 DECIMAL against SQLite's exact decimal text (dec()) or an INTEGER: exactly, as
+ *     numbers (1.50 = 1.5);
+ *   - an mc2 DECIMAL(p,s) against a SQLite REAL (averages, divisions, DECIMAL columns seen as
+ *     REAL): equal when |mc2 - sqlite| <= 0.5 * 10^-s + 1e-9 * |sqlite| (mc2 is exact and
+ *     rounded to its declared scale s, SQLite is binary floating point);
+ *   - DOUBLE against REAL: 1e-9 relative;
+ *   - NULL equals only NULL;
+ *   - rows are compared as multisets (both sides sorted, DECIMAL-vs-REAL columns snapped to
+ *     the DECIMAL's scale for sorting); where the query's ORDER BY fixes an order, the
+ *     sequence of the ORDER BY key columns (which the queries output) must also be the same
+ *     row by row: rows that tie on every ORDER BY key may come in any order.
+ *
+ * The queries file (tests/data/sql/diff/queries.txt): entries of lines starting with a tag,
+ *   q <mc2 text>          starts an entry (also run on SQLite unless `s` follows)
+ *   s <SQLite text>       SQLite's variant where the dialects differ
+ *   o <c> [<c> ...]       1-based output columns holding the ORDER BY keys, in key order
+ *   e <substring>         the query must fail in mc2 with an error containing it (several
+ *                         `e` lines: all must appear); SQLite is not run
+ *   # comment, blank lines ignored. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "base/file.h"
+#include "mc2/crypto.h"
+#include "mc2/table.h"
+#include "sql/planner.h"
+#include "sqlref/sqlref.h"
+#include "table/treader.h"
+#include "test.h"
+#include "tpch/tpch.h"
+
+#define MAX_TABLES 16
+#define MAX_ORD    8
+
+static char tmpdir[256];
+static uint8_t key[MC2_KEY_LEN];
+
+/* ---- tables: encrypted, then read back through an mc2_treader --------------------------- */
+
+typedef struct dtable {
+    char name[64];
+    mc2_schema *schema;
+    mc2_batch **batches;
+    size_t nbatches;
+    uint64_t rows;
+    mc2_buf file;    /* the .mc2t bytes and */
+    mc2_treader *rd; /* its reader: the batches' schema is the reader's header's */
+} dtable;
+
+typedef struct dset {
+    dtable t[MAX_TABLES];
+    size_t n;
+    mc2_sql_table sql[MAX_TABLES];
+    mc2_exec_input in[MAX_TABLES];
+} dset;
+
+/* Encrypts the text file `path` (schema s, taken over) and decrypts it block by block into
+ * the next table of d. */
+static int dset_add(dset *d, const char *name, mc2_schema *s, const char *path,
+                    enum mc2_textfmt fmt, uint32_t rows_per_block)
+{
+    mc2_err err;
+    char out[512];
+    snprintf(out, sizeof out, "%s/%s.mc2t", tmpdir, name);
+    mc2_encrypt_opts o = {.format = fmt, .threads = 2, .rows_per_block = rows_per_block};
+    mc2_table_stats st = {0};
+    dtable *t = &d->t[d->n++]; /* counted now: dset_free frees whatever was set up */
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->schema = s;
+    if (mc2_table_encrypt_file(path, s, key, out, &o, &st, &err)) {
+        fprintf(stderr, "encrypt %s: %s\n", path, err.msg);
+        return -1;
+    }
+    mc2_buf *file = &t->file;
+    int rc = -1;
+    if (mc2_file_read_all(out, (size_t)1 << 32, file, &err) ||
+        mc2_treader_open_mem(file->data, file->len, key, &t->rd, &err))
+        goto out;
+    for (;;) {
+        mc2_batch *b = mc2_treader_batch_new(t->rd, &err);
+        if (!b) goto out;
+        int k = mc2_treader_next(t->rd, b, NULL, &err);
+        if (k <= 0) {
+            mc2_batch_free(b);
+            if (k < 0) goto out;
+            break;
+        }
+        mc2_batch **nb = realloc(t->batches, (t->nbatches + 1) * sizeof *nb);
+        if (!nb) {
+            mc2_batch_free(b);
+            goto out;
+        }
+        t->batches = nb;
+        t->batches[t->nbatches++] = b;
+        t->rows += b->nrows;
+    }
+    rc = 0;
+out:
+    if (rc) fprintf(stderr, "read back %s: %s\n", out, err.msg);
+    unlink(out);
+    d->sql[d->n - 1] = (mc2_sql_table){t->name, t->schema, t->rows};
+    d->in[d->n - 1] = (mc2_exec_input){(const mc2_batch *const *)t->batches, t->nbatches, NULL};
+    return rc;
+}
+
+static void dset_free(dset *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        for (size_t j = 0; j < d->t[i].nbatches; j++) mc2_batch_free(d->t[i].batches[j]);
+        free(d->t[i].batches);
+        mc2_treader_free(d->t[i].rd);
+        mc2_buf_free(&d->t[i].file);
+        mc2_schema_free(d->t[i].schema);
+    }
+    d->n = 0;
+}
+
+/* ---- running a query in mc2 -------------------------------------------------------------- */
+
+/* Compiles and runs text over d; *out gets the rows as an sqlref_result. */
+static int run_mc2(const dset *d, const char *text, sqlref_result **out, mc2_err *err)
+{
+    *out = NULL;
+    mc2_plan *p = mc2_plan_new(0, err);
+    if (!p) return -1;
+    mc2_sql_physical ph;
+    mc2_exec *x = NULL;
+    mc2_batch *res = NULL;
+    int rc = mc2_sql_compile(text, strlen(text), d->sql, d->n, p, &ph, err);
+    mc2_exec_input in[MAX_TABLES];
+    memcpy(in, d->in, sizeof in);
+    if (!getenv("MC2_DIFF_BATCHES")) /* the enclave's path: a fresh reader per table */
+        for (size_t i = 0; rc == 0 && i < d->n; i++) {
+            in[i] = (mc2_exec_input){NULL, 0, NULL};
+            rc = mc2_treader_open_mem(d->t[i].file.data, d->t[i].file.len, key, &in[i].reader, err);
+        }
+    if (rc == 0) rc = mc2_exec_open(p, ph.root, in, d->n, NULL, &x, err);
+    if (rc == 0) rc = mc2_exec_collect(x, (size_t)1 << 24, &res, err);
+    if (rc == 0) {
+        *out = sqlref_result_for_schema(res->schema, err);
+        if (!*out || sqlref_result_append_batch(*out, res, err)) rc = -1;
+    }
+    mc2_batch_free(res);
+    mc2_exec_free(x);
+    mc2_plan_free(p);
+    for (size_t i = 0; i < d->n; i++) mc2_treader_free(in[i].reader);
+    return rc;
+}
+
+/* ---- comparing --------------------------------------------------------------------------- */
+
+static double pow10i(unsigned s)
+{
+    double v = 1;
+    while (s--) v *= 10;
+    return v;
+}
+
+/* 0 if the SQLite cell e matches the mc2 cell a under the rules above. */
+static int cell_match(const sqlref_cell *e, const sqlref_cell *a)
+{
+    if (e->kind == SQLREF_REAL && a->kind == SQLREF_DEC) {
+        double av = (double)a->i / pow10i(a->scale);
+        return fabs(av - e->r) <= 0.5 / pow10i(a->scale) + 1e-9 * fabs(e->r) ? 0 : 1;
+    }
+    return sqlref_cell_cmp(e, a, 1e-9);
+}
+
+/* Per column: how rows sort (numbers as numbers, DECIMAL-vs-REAL snapped to the scale). */
+typedef struct colinfo {
+    int numeric;
+    int dec_scale; /* the mc2 column's DECIMAL scale, -1 if not DECIMAL */
+} colinfo;
+
+static const colinfo *sort_cols;
+static size_t sort_ncols;
+
+static int key_cmp(const sqlref_cell *x, const sqlref_cell *y, const colinfo *ci)
+{
+    if (x->kind == SQLREF_NULL || y->kind == SQLREF_NULL)
+        return (y->kind == SQLREF_NULL) - (x->kind == SQLREF_NULL);
+    if (ci->numeric) {
+        double v[2];
+        const sqlref_cell *c[2] = {x, y};
+        for (int k = 0; k < 2; k++) {
+            switch (c[k]->kind) {
+            case SQLREF_INT:
+                v[k] = (double)c[k]->i;
+                break;
+            case SQLREF_DEC:
+                v[k] = (double)c[k]->i / pow10i(c[k]->scale);
+                break;
+            case SQLREF_REAL:
+                v[k] = c[k]->r;
+                if (ci->dec_scale >= 0) {
+                    double m = pow10i((unsigned)ci->dec_scale);
+                    v[k] = round(v[k] * m) / m;
+                }
+                break;
+            default:
+                v[k] = strtod(c[k]->s, NULL);
+                break;
+            }
+        }
+        return (v[0] > v[1]) - (v[0] < v[1]);
+    }
+    const char *s1 = x->kind == SQLREF_TEXT ? x->s : "";
+    const char *s2 = y->kind == SQLREF_TEXT ? y->s : "";
+    size_t n1 = x->kind == SQLREF_TEXT ? x->len : 0, n2 = y->kind == SQLREF_TEXT ? y->len : 0;
+    int c = memcmp(s1, s2, n1 < n2 ? n1 : n2);
+    if (c) return c;
+    if (x->kind != y->kind || x->kind != SQLREF_TEXT) {
+        /* INT cells in a text column (BOOL): compare as integers */
+        if (x->kind == SQLREF_INT && y->kind == SQLREF_INT) return (x->i > y->i) - (x->i < y->i);
+    }
+    return (n1 > n2) - (n1 < n2);
+}
+
+static int row_cmp(const void *pa, const void *pb)
+{
+    const sqlref_cell *a = pa, *b = pb;
+    for (size_t c = 0; c < sort_ncols; c++) {
+        int k = key_cmp(&a[c], &b[c], &sort_cols[c]);
+        if (k) return k;
+    }
+    return 0;
+}
+
+/* Compares SQLite's rows e with mc2's rows a; ord[0..nord) are 0-based ORDER BY key columns.
+ * Returns 0 on a match, else 1 with a description in why. */
+static int result_match(sqlref_result *e, sqlref_result *a, const unsigned *ord, size_t nord,
+                        char *why, size_t whylen)
+{
+    char b1[128], b2[128];
+    if (e->ncols != a->ncols) {
+        snprintf(why, whylen, "%zu columns expected, %zu returned", e->ncols, a->ncols);
+        return 1;
+    }
+    if (e->nrows != a->nrows) {
+        snprintf(why, whylen, "%zu rows expected, %zu returned", e->nrows, a->nrows);
+        return 1;
+    }
+    for (size_t k = 0; k < nord; k++)
+        for (size_t r = 0; r < e->nrows; r++)
+            if (cell_match(sqlref_at(e, r, ord[k]), sqlref_at(a, r, ord[k]))) {
+                snprintf(why, whylen, "order: row %zu column %u: expected %s, got %s", r + 1,
+                         ord[k] + 1, sqlref_cell_str(sqlref_at(e, r, ord[k]), b1, sizeof b1),
+                         sqlref_cell_str(sqlref_at(a, r, ord[k]), b2, sizeof b2));
+                return 1;
+            }
+    static colinfo ci[256]; /* read by row_cmp through sort_cols */
+    size_t nc = e->ncols < 256 ? e->ncols : 256;
+    for (size_t c = 0; c < nc; c++) {
+        ci[c].numeric = 0;
+        ci[c].dec_scale = -1;
+        for (size_t r = 0; r < a->nrows; r++) {
+            const sqlref_cell *x = sqlref_at(a, r, c);
+            if (x->kind == SQLREF_NULL) continue;
+            ci[c].numeric = x->kind != SQLREF_TEXT;
+            if (x->kind == SQLREF_DEC) ci[c].dec_scale = x->scale;
+            break;
+        }
+    }
+    sort_cols = ci;
+    sort_ncols = nc;
+    if (e->nrows == 0) return 0; /* (cells may be NULL) */
+    qsort(e->cells, e->nrows, e->ncols * sizeof *e->cells, row_cmp);
+    qsort(a->cells, a->nrows, a->ncols * sizeof *a->cells, row_cmp);
+    for (size_t r = 0; r < e->nrows; r++)
+        for (size_t c = 0; c < e->ncols; c++)
+            if (cell_match(sqlref_at(e, r, c), sqlref_at(a, r, c))) {
+                snprintf(why, whylen, "sorted row %zu column %zu: expected %s, got %s", r + 1,
+                         c + 1, sqlref_cell_str(sqlref_at(e, r, c), b1, sizeof b1),
+                         sqlref_cell_str(sqlref_at(a, r, c), b2, sizeof b2));
+                return 1;
+            }
+    return 0;
+}
+
+/* ---- TPC-H ------------------------------------------------------------------------------- */
+
+/* 1-based output columns of each query's ORDER BY keys (0: none). */
+static const unsigned tpch_ord[23][MAX_ORD] = {
+    {0}, {1, 2}, {1, 3, 2, 4}, {2, 3}, {1},          {2}, {0},    {1, 2, 3}, {1}, {1, 2}, {3}, {2},
+    {1}, {2, 1}, {0},          {1},    {4, 1, 2, 3}, {0}, {5, 4}, {0},       {1}, {2, 1}, {1}};
+
+static const char *const tpch_names[8] = {"region", "nation",   "supplier", "customer",
+                                          "part",   "partsupp", "orders",   "lineitem"};
+
+static char *slurp(const char *path)
+{
+    mc2_buf b = {0};
+    mc2_err err;
+    if (mc2_file_read_all(path, 1u << 20, &b, &err) || mc2_buf_append(&b, "", 1, &err)) {
+        fprintf(stderr, "%s: %s\n", path, err.msg);
+        mc2_buf_free(&b);
+        return NULL;
+    }
+    return (char *)b.data;
+}
+
+static unsigned tpch_ok;
+
+static void test_tpch(double sf)
+{
+    char dir[400], schema_dir[4096];
+    snprintf(dir, sizeof dir, "%s/tpch", tmpdir);
+    const char *src = getenv("MC2_SRC"); /* set by ctest; else run from the source tree */
+    snprintf(schema_dir, sizeof schema_dir, "%s/schemas/tpch", src ? src : ".");
+    mc2_tpch_opts o = {.sf = sf, .seed = MC2_TPCH_DEFAULT_SEED, .threads = 0};
+    mc2_err err;
+    clock_t t0 = clock();
+    int rc = mc2_tpch_generate(dir, &o, NULL, &err);
+    CHECK_MSG(rc == 0, "tpch generate: %s", err.msg);
+    if (rc) return;
+    dset d = {0};
+    for (int i = 0; i < 8; i++) {
+        char sp[4400], tp[500];
+        snprintf(sp, sizeof sp, "%s/%s.yaml", schema_dir, tpch_names[i]);
+        snprintf(tp, sizeof tp, "%s/%s.tbl", dir, tpch_names[i]);
+        mc2_schema *s = NULL;
+        rc = mc2_schema_load(sp, &s, &err);
+        CHECK_MSG(rc == 0, "%s: %s", sp, err.msg);
+        if (rc) goto out;
+        rc = dset_add(&d, tpch_names[i], s, tp, MC2_FMT_TBL, 4096);
+        CHECK_MSG(rc == 0, "load %s", tp);
+        if (rc) goto out;
+    }
+    sqlite3 *db = NULL;
+    rc = sqlref_open(&db, &err) || sqlref_load_tpch(db, dir, schema_dir, 1, &err);
+    CHECK_MSG(rc == 0, "sqlite load: %s", err.msg);
+    printf("tpch: SF %g loaded in %.2f s\n", sf, (double)(clock() - t0) / CLOCKS_PER_SEC);
+    for (int q = 1; rc == 0 && q <= 22; q++) {
+        char rel[64], rel2[64];
+        snprintf(rel, sizeof rel, "tpch/queries/q%d.sql", q);
+        snprintf(rel2, sizeof rel2, "tpch/sqlite/q%d.sql", q);
+        char *text = slurp(test_data(rel));
+        sqlref_result *e = NULL, *a = NULL;
+        char why[1200] = "";
+        clock_t q0 = clock();
+        int r1 = text ? sqlref_query_file(db, test_data(rel2), &e, &err) : -1;
+        if (r1) snprintf(why, sizeof why, "sqlite: %s", err.msg);
+        clock_t q1 = clock();
+        int r2 = r1 ? -1 : run_mc2(&d, text, &a, &err);
+        if (!r1 && r2) snprintf(why, sizeof why, "mc2: %s", err.msg);
+        clock_t q2 = clock();
+        unsigned ord[MAX_ORD];
+        size_t nord = 0;
+        for (size_t k = 0; k < MAX_ORD && tpch_ord[q][k]; k++) ord[nord++] = tpch_ord[q][k] - 1;
+        int m = !r1 && !r2 && result_match(e, a, ord, nord, why, sizeof why) == 0;
+        printf("tpch Q%-2d %6zu rows  %s  (sqlite %.3f s, mc2 %.3f s)%s%s\n", q,
+               a ? a->nrows : (size_t)0, m ? "match" : "MISMATCH",
+               (double)(q1 - q0) / CLOCKS_PER_SEC, (double)(q2 - q1) / CLOCKS_PER_SEC,
+               m ? "" : ": ", m ? "" : why);
+        CHECK_MSG(m, "TPC-H Q%d: %s", q, why);
+        CHECK_MSG(!m || e->nrows > 0, "TPC-H Q%d: empty result", q);
+        tpch_ok += (unsigned)m;
+        sqlref_result_free(e);
+        sqlref_result_free(a);
+        free(text);
+    }
+    sqlref_close(db);
+out:
+    dset_free(&d);
+    for (int i = 0; i < 8; i++) {
+        char tp[500];
+        snprintf(tp, sizeof tp, "%s/%s.tbl", dir, tpch_names[i]);
+        unlink(tp);
+    }
+    rmdir(dir);
+}
+
+/* ---- the families ------------------------------------------------------------------------ */
+
+/* The hand-made tables: <name>.csv with <name>.yaml in tests/data/sql/diff. */
+static const char *const fam_tables[] = {"t", "u", "e", "v", "w"};
+
+typedef struct entry {
+    int line;
+    char *q, *s;
+    unsigned ord[MAX_ORD];
+    size_t nord;
+    char *errs[4];
+    size_t nerrs;
+} entry;
+
+static char *dupstr(const char *s)
+{
+    size_t n = strlen(s);
+    char *p = malloc(n + 1);
+    if (p) memcpy(p, s, n + 1);
+    return p;
+}
+
+/* Parses the queries file into entries (returns the count, -1 on a malformed file). */
+static long parse_entries(char *text, entry **out)
+{
+    entry *v = NULL;
+    size_t n = 0, cap = 0;
+    int line = 0;
+    for (char *p = text; p && *p;) {
+        char *nl = strchr(p, '\n');
+        if (nl) *nl = 0;
+        line++;
+        size_t len = strlen(p);
+        while (len && (p[len - 1] == '\r' || p[len - 1] == ' ')) p[--len] = 0;
+        if (len && p[0] != '#') {
+            if (len < 2 || p[1] != ' ' || (p[0] != 'q' && n == 0)) goto bad;
+            const char *arg = p + 2;
+            if (p[0] == 'q') {
+                if (n == cap) {
+                    cap = cap ? cap * 2 : 256;
+                    entry *nv = realloc(v, cap * sizeof *nv);
+                    if (!nv) goto bad;
+                    v = nv;
+                }
+                memset(&v[n], 0, sizeof v[n]);
+                v[n].line = line;
+                v[n++].q = dupstr(arg);
+                /* "\\n" (backslash, n) in a query is a line break (error positions) */
+                for (char *c = v[n - 1].q; c && (c = strstr(c, "\\n"));) {
+                    *c = '\n';
+                    memmove(c + 1, c + 2, strlen(c + 2) + 1);
+                }
+            } else if (p[0] == 's') {
+                v[n - 1].s = dupstr(arg);
+            } else if (p[0] == 'o') {
+                char *end;
+                for (const char *a = arg; *a;) {
+                    unsigned long c = strtoul(a, &end, 10);
+                    if (end == a || c == 0 || v[n - 1].nord == MAX_ORD) goto bad;
+                    v[n - 1].ord[v[n - 1].nord++] = (unsigned)c - 1;
+                    a = end;
+                    while (*a == ' ') a++;
+                }
+            } else if (p[0] == 'e') {
+                if (v[n - 1].nerrs == 4) goto bad;
+                v[n - 1].errs[v[n - 1].nerrs++] = dupstr(arg);
+            } else {
+                goto bad;
+            }
+        }
+        p = nl ? nl + 1 : NULL;
+    }
+    *out = v;
+    return (long)n;
+bad:
+    fprintf(stderr, "queries file line %d: malformed\n", line);
+    free(v);
+    return -1;
+}
+
+static void free_entries(entry *v, long n)
+{
+    for (long i = 0; i < n; i++) {
+        free(v[i].q);
+        free(v[i].s);
+        for (size_t k = 0; k < v[i].nerrs; k++) free(v[i].errs[k]);
+    }
+    free(v);
+}
+
+static unsigned fam_ok, fam_n, err_ok, err_n, fam_unsupported;
+
+static void test_families(void)
+{
+    mc2_err err;
+    dset d = {0};
+    sqlite3 *db = NULL;
+    int rc = sqlref_open(&db, &err);
+    CHECK_MSG(rc == 0, "sqlite: %s", err.msg);
+    if (rc) return;
+    for (size_t i = 0; i < sizeof fam_tables / sizeof fam_tables[0]; i++) {
+        char rel[128], sp[4200], cp[4200], sql[512], xname[80];
+        snprintf(rel, sizeof rel, "sql/diff/%s.yaml", fam_tables[i]);
+        snprintf(sp, sizeof sp, "%s", test_data(rel));
+        snprintf(rel, sizeof rel, "sql/diff/%s.csv", fam_tables[i]);
+        snprintf(cp, sizeof cp, "%s", test_data(rel));
+        mc2_schema *s = NULL;
+        rc = mc2_schema_load(sp, &s, &err);
+        CHECK_MSG(rc == 0, "%s: %s", sp, err.msg);
+        if (rc) goto out;
+        snprintf(xname, sizeof xname, "%s_x", fam_tables[i]);
+        int has_dec = 0;
+        for (size_t c = 0; c < s->ncols; c++) has_dec |= s->cols[c].type.id == MC2_T_DECIMAL;
+        snprintf(sql, sizeof sql, "CREATE VIEW \"%s\" AS SELECT * FROM \"%s_x%s\"", fam_tables[i],
+                 fam_tables[i], has_dec ? "_real" : "");
+        rc = sqlref_load_file(db, xname, s, cp, MC2_FMT_CSV, &err) || sqlref_exec(db, sql, &err);
+        CHECK_MSG(rc == 0, "sqlite %s: %s", cp, err.msg);
+        if (rc) {
+            mc2_schema_free(s);
+            goto out;
+        }
+        rc = dset_add(&d, fam_tables[i], s, cp, MC2_FMT_CSV, 3);
+        CHECK_MSG(rc == 0, "load %s", cp);
+        if (rc) goto out;
+    }
+    char *text = slurp(test_data("sql/diff/queries.txt"));
+    CHECK(text != NULL);
+    if (!text) goto out;
+    entry *v = NULL;
+    long n = parse_entries(text, &v);
+    CHECK(n > 0);
+    int verbose = getenv("MC2_DIFF_VERBOSE") != NULL;
+    for (long i = 0; i < n; i++) {
+        entry *q = &v[i];
+        sqlref_result *e = NULL, *a = NULL;
+        char why[1200] = "";
+        if (q->nerrs) {
+            err_n++;
+            int r = run_mc2(&d, q->q, &a, &err);
+            int ok = r != 0;
+            for (size_t k = 0; ok && k < q->nerrs; k++) ok = strstr(err.msg, q->errs[k]) != NULL;
+            CHECK_MSG(ok, "queries.txt:%d: %s\n  expected an error with '%s'; got %s", q->line,
+                      q->q, q->errs[0], r ? err.msg : "no error");
+            if (ok && verbose) printf("error ok: %s\n  -> %s\n", q->q, err.msg);
+            err_ok += (unsigned)ok;
+            sqlref_result_free(a);
+            continue;
+        }
+        int r1 = sqlref_query(db, q->s ? q->s : q->q, &e, &err);
+        if (r1) snprintf(why, sizeof why, "sqlite: %s", err.msg);
+        int r2 = r1 ? -1 : run_mc2(&d, q->q, &a, &err);
+        if (!r1 && r2) {
+            snprintf(why, sizeof why, "mc2: %s", err.msg);
+            if (strstr(err.msg, "not supported")) {
+                fam_unsupported++;
+                printf("unsupported (not counted): queries.txt:%d: %s\n  -> %s\n", q->line, q->q,
+                       err.msg);
+                sqlref_result_free(e);
+                continue;
+            }
+        }
+        fam_n++;
+        int m = !r1 && !r2 && result_match(e, a, q->ord, q->nord, why, sizeof why) == 0;
+        CHECK_MSG(m, "queries.txt:%d: %s\n  %s", q->line, q->q, why);
+        if (m && verbose) printf("ok (%zu rows): %s\n", a->nrows, q->q);
+        fam_ok += (unsigned)m;
+        sqlref_result_free(e);
+        sqlref_result_free(a);
+    }
+    free_entries(v, n);
+    free(text);
+out:
+    sqlref_close(db);
+    dset_free(&d);
+}
+
+int main(void)
+{
+    mc2_err err;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/mc2_sqldiff_XXXXXX");
+    if (!mkdtemp(tmpdir) || mc2_random(key, sizeof key, &err)) {
+        fprintf(stderr, "setup failed\n");
+        return 1;
+    }
+    const char *sfs = getenv("MC2_DIFF_SF");
+    double sf = sfs ? atof(sfs) : 0.01; /* about 1 s in release, 3 s under ASan */
+    test_families();
+    test_tpch(sf);
+    rmdir(tmpdir);
+    printf("tpch: %u/22 match; families: %u/%u match; errors: %u/%u\n", tpch_ok, fam_ok, fam_n,
+           err_ok, err_n);
+    CHECK_MSG(fam_n >= 300, "only %u family queries ran", fam_n);
+    CHECK_MSG(err_n >= 20, "only %u error queries ran", err_n);
+    return test_done("test_sql_diff");
+}
