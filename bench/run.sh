@@ -10,8 +10,11 @@
 #   BENCH_THREADS       threads for mc2 encrypt and DuckDB   (default 2)
 #   BENCH_AEAD_SECONDS  seconds per AEAD figure and round, mc2 and openssl alike (default 1)
 #   BENCH_AEAD_ROUNDS   AEAD rounds, best one reported       (default 5)
-#   BENCH_ONLY          comma-separated sections: aead, ingest, platform, gbdt (default all)
+#   BENCH_ONLY          comma-separated sections: aead, ingest, platform, gbdt, tpch (default all)
 #   BENCH_PLATFORM_RUNS runs per platform latency figure     (default 30)
+#   BENCH_TPCH_SF       TPC-H scale factor                   (default 1)
+#   BENCH_TPCH_RUNS     timed runs per TPC-H query, mc2 and DuckDB; best reported (default 3)
+#   BENCH_TPCH_TIMEOUT  seconds before a SQLite query is interrupted (default 120)
 #   BENCH_BUILD         build directory to use               (default build, as `make bench`)
 set -euo pipefail
 
@@ -23,16 +26,22 @@ RUNS=${BENCH_RUNS:-3}
 THREADS=${BENCH_THREADS:-2}
 AEAD_SECONDS=${BENCH_AEAD_SECONDS:-1}
 AEAD_ROUNDS=${BENCH_AEAD_ROUNDS:-5}
-ONLY=${BENCH_ONLY:-aead,ingest,platform,gbdt}
+ONLY=${BENCH_ONLY:-aead,ingest,platform,gbdt,tpch}
 PLATFORM_RUNS=${BENCH_PLATFORM_RUNS:-30}
+TPCH_SF=${BENCH_TPCH_SF:-1}
+TPCH_RUNS=${BENCH_TPCH_RUNS:-3}
+TPCH_TIMEOUT=${BENCH_TPCH_TIMEOUT:-120}
 
 die() {
   echo "bench: $*" >&2
   exit 1
 }
-for v in CSV_MB RUNS THREADS AEAD_SECONDS AEAD_ROUNDS; do
+for v in CSV_MB RUNS THREADS AEAD_SECONDS AEAD_ROUNDS TPCH_RUNS TPCH_TIMEOUT; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "BENCH_${v} must be a positive integer, not '${!v}'"
 done
+if ! [[ $TPCH_SF =~ ^[0-9]+(\.[0-9]+)?$ ]] || ! awk "BEGIN { exit !($TPCH_SF >= 0.001) }"; then
+  die "BENCH_TPCH_SF must be a number >= 0.001, not '$TPCH_SF'"
+fi
 # Failures of mc2 itself (not of a peer) make the script exit 1 at the end.
 failed=0
 
@@ -410,12 +419,276 @@ bench_gbdt() {
   fi
 }
 
+# TPC-H: the 22 queries over `mc2 gen tpch` data, in mc2 (encrypted tables on a local
+# service, timed by bench_tpch from submission to decrypted result), DuckDB (in memory,
+# plaintext) and SQLite (in memory, plaintext, key indexes); row counts cross-checked.
+bench_tpch() {
+  section "TPC-H SF $TPCH_SF: 22 queries, mc2 (encrypted, local service) vs DuckDB vs SQLite"
+  local mc2=$BUILD/mc2 t
+  for t in mc2 mc2d mc2-enclave enclave_signature bench_tpch; do
+    if ! build_target "$t"; then
+      echo "mc2: $t does not build:"
+      tail_log "$buildlog"
+      failed=1
+      return
+    fi
+  done
+  ensure_duckdb
+  mkdir -p "$WORK"
+  local data=$WORK/tpch-sf$TPCH_SF stamp want
+  # The data is kept and reused while the generator's sources and the scale factor are the same.
+  want="gen=$(cat "$ROOT"/src/tpch/*.[ch] | sha256sum | cut -c1-16) sf=$TPCH_SF"
+  stamp=$data/stamp
+  if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
+    echo "data: reusing $data"
+  else
+    local need_mb avail_mb
+    need_mb=$(FMT=%.0f calc "$TPCH_SF * 2600 + 100") # .tbl files, the service's copy, slack
+    avail_mb=$(df -Pm "$WORK" | awk 'NR == 2 { print $4 }')
+    if ((avail_mb < need_mb)); then
+      echo "skipped: $WORK has ${avail_mb} MB free, TPC-H SF $TPCH_SF needs about ${need_mb} MB" \
+        "(set BENCH_DIR or BENCH_TPCH_SF)"
+      return
+    fi
+    rm -rf "$data"
+    echo "data: generating TPC-H SF $TPCH_SF in $data (mc2 gen tpch) ..."
+    if ! "$mc2" gen tpch --sf "$TPCH_SF" --out "$data" --threads "$THREADS" >"$buildlog" 2>&1; then
+      echo "mc2: 'mc2 gen tpch' failed:"
+      tail_log "$buildlog"
+      failed=1
+      return
+    fi
+    echo "$want" >"$stamp"
+  fi
+  echo "data: $(du -sm --apparent-size "$data" | cut -f1) MB of .tbl files," \
+    "$(($(wc -l <"$data/lineitem.tbl"))) lineitem rows"
+
+  # ---- mc2: a fresh local service; one party ("bench") owns all eight tables ----
+  local tw=$WORK/tpch-svc port=$((30000 + RANDOM % 20000)) pk
+  local svc=127.0.0.1:$port
+  rm -rf "$tw"
+  mkdir -p "$tw"
+  if ! "$mc2" init --name bench --home "$tw/home" >/dev/null ||
+    ! pk=$("$mc2" service init --dir "$tw/state") ||
+    ! "$mc2" policy init --out "$tw/home/consortium.yaml" --consortium bench \
+      --party "bench=$tw/home/identity.crt" --recipient bench --enclave "$BUILD/mc2-enclave" \
+      --allow-simulation --sim-platform-key "$pk" >/dev/null ||
+    ! "$mc2" start --policy "$tw/home/consortium.yaml" --dir "$tw/state" --listen "$svc" \
+      >/dev/null; then
+    echo "mc2: could not start a service"
+    failed=1
+    return
+  fi
+  # shellcheck disable=SC2064
+  trap "'$mc2' stop --dir '$tw/state' >/dev/null 2>&1 || true; rm -f '$buildlog'" EXIT
+  trap 'exit 130' INT TERM
+  local t0 t1 mc2_out="" mc2_ok=1 svc_kb=""
+  t0=$(now)
+  for t in region nation supplier customer part partsupp orders lineitem; do
+    if ! MC2_SERVICE=$svc "$mc2" upload --home "$tw/home" --schema "$ROOT/schemas/tpch/$t.yaml" \
+      --in "$data/$t.tbl" --as "$t" >"$buildlog" 2>&1; then
+      echo "mc2: 'mc2 upload' of $t failed:"
+      tail_log "$buildlog"
+      mc2_ok=0 failed=1
+      break
+    fi
+  done
+  t1=$(now)
+  if ((mc2_ok)); then
+    echo "mc2: encrypted and uploaded the 8 tables in $(FMT=%.1f calc "$t1 - $t0") s (not in" \
+      "the query times); $(du -sm --apparent-size "$tw/state" | cut -f1) MB in the service"
+    echo "running: mc2, 1 warm-up + $TPCH_RUNS timed runs per query ..."
+    if ! mc2_out=$("$BUILD/bench_tpch" mc2 "$svc" "$tw/home" "$tw/home/consortium.yaml" \
+      "$ROOT/tests/data/tpch/queries" "$TPCH_RUNS" 2>&1); then
+      echo "mc2: bench_tpch failed:"
+      printf '%s\n' "$mc2_out" | tail -n 5 | sed 's/^/    | /'
+      mc2_ok=0 failed=1
+    fi
+    # The service's peak: VmHWM of mc2d and of every process under it (the enclave).
+    local p pids=() kids
+    if p=$(cat "$tw/state/mc2d.pid" 2>/dev/null); then
+      pids=("$p")
+      for ((t = 0; t < ${#pids[@]}; t++)); do
+        kids=$(cat /proc/"${pids[t]}"/task/*/children 2>/dev/null || true)
+        for p in $kids; do pids+=("$p"); done
+      done
+      svc_kb=$({ for p in "${pids[@]}"; do awk '/^VmHWM/ { print $2 }' "/proc/$p/status"; done \
+        2>/dev/null || true; } | awk '{ s += $1 } END { if (s) print s }')
+    fi
+  fi
+  "$mc2" stop --dir "$tw/state" >/dev/null 2>&1 || true
+  trap 'rm -f "$buildlog"' EXIT
+  trap - INT TERM
+  rm -rf "$tw/state/store" # the uploaded copy (the .tbl files are kept for the next run)
+
+  # ---- DuckDB and SQLite, one after the other (nothing else of ours runs meanwhile) ----
+  local log=$WORK/tpch-peer.log rssf=$WORK/rss.txt dk_out="" sq_out="" dk_kb="" sq_kb=""
+  if [[ -z $DUCK_WHY ]]; then
+    echo "running: DuckDB, 1 warm-up + $TPCH_RUNS timed runs per query ..."
+    if timed "$log" "$rssf" node "$ROOT/bench/duckdb_tpch.mjs" --data "$data" \
+      --schemas "$ROOT/schemas/tpch" --queries "$ROOT/tests/data/tpch/queries" \
+      --threads "$THREADS" --runs "$TPCH_RUNS"; then
+      dk_out=$(cat "$log") dk_kb=$RSS
+    else
+      DUCK_WHY="duckdb_tpch.mjs failed: $(grep -m1 duckdb_tpch "$log" || tail -1 "$log")"
+    fi
+  fi
+  echo "running: SQLite, each query once (timeout ${TPCH_TIMEOUT} s) ..."
+  local sq_why=""
+  if timed "$log" "$rssf" "$BUILD/bench_tpch" sqlite "$data" "$ROOT/schemas/tpch" \
+    "$ROOT/tests/data/tpch/sqlite" "$TPCH_TIMEOUT"; then
+    sq_out=$(cat "$log") sq_kb=$RSS
+  else
+    sq_why="bench_tpch sqlite failed: $(tail -1 "$log")"
+  fi
+
+  # ---- the table ----
+  # field OUT QUERY N: the Nth word of query QUERY's line in OUT ("rows" is 3, "ms" 5, the
+  # count of cells that are not NULL 7).
+  field() { awk -v q="$2" -v n="$3" '$1 == q { print $n; exit }' <<<"$1"; }
+  local q mrows drows srows mms dms sms r1 r2 mark msum=0 dsum=0 ssum=0 nbad=0 bad=""
+  local nm=0 cmd=0 cd=0 cms=0 cs=0 cs_lower=0
+  local minsq="" minsq_q="" sq_lower=0 sq_bad="" notes=()
+  echo "times in ms: mc2 and DuckDB best of $TPCH_RUNS after a warm-up, SQLite one run;" \
+    "threads: DuckDB $THREADS, SQLite 1"
+  printf '%-5s %9s %10s %9s %10s %11s %11s\n' query rows "mc2 ms" "DuckDB ms" "SQLite ms" \
+    "mc2/DuckDB" "mc2/SQLite"
+  for ((t = 1; t <= 22; t++)); do
+    q=q$t mark=""
+    mrows=$(field "$mc2_out" "$q" 3) drows=$(field "$dk_out" "$q" 3) srows=$(field "$sq_out" "$q" 3)
+    mms=$(field "$mc2_out" "$q" 5) dms=$(field "$dk_out" "$q" 5) sms=$(field "$sq_out" "$q" 5)
+    # A query counts for mc2 only with a result whose row count and count of non-NULL cells
+    # match DuckDB's (SQLite's when DuckDB did not run).
+    if [[ $(field "$mc2_out" "$q" 2) != rows ]]; then
+      if ((mc2_ok)); then
+        notes+=("mc2: $q FAILED: $(awk -v q="$q" '$1 == q { $1 = ""; $2 = ""; sub(/^ +/, ""); print }' \
+          <<<"$mc2_out")")
+      fi
+      mms="" mark=FAILED
+    elif [[ -n $drows && $(field "$dk_out" "$q" 2) == rows && $mrows != "$drows" ]]; then
+      notes+=("mc2: $q WRONG: $mrows rows, DuckDB $drows")
+      mms="" mark=WRONG
+    elif [[ -n $drows && $(field "$mc2_out" "$q" 7) != "$(field "$dk_out" "$q" 7)" ]]; then
+      notes+=("mc2: $q WRONG: $(field "$mc2_out" "$q" 7) cells not NULL, DuckDB" \
+        "$(field "$dk_out" "$q" 7) (same $mrows rows)")
+      mms="" mark=WRONG
+    elif [[ -z $drows && -n $srows && $mrows != "$srows" ]]; then
+      notes+=("mc2: $q WRONG: $mrows rows, SQLite $srows")
+      mms="" mark=WRONG
+    elif [[ -z $drows && -z $srows ]]; then
+      notes+=("mc2: $q: rows not checked (no peer ran it)")
+    fi
+    if [[ -n $mark ]]; then nbad=$((nbad + 1)) bad+=" $q"; fi
+    if [[ $(field "$dk_out" "$q" 2) != rows ]]; then
+      [[ -n $dk_out ]] && notes+=("duckdb: $q: $(awk -v q="$q" '$1 == q { $1 = ""; print }' <<<"$dk_out")")
+      dms=""
+    fi
+    if [[ $(field "$sq_out" "$q" 2) == timeout ]]; then
+      sms=">$((TPCH_TIMEOUT * 1000))"
+    elif [[ $(field "$sq_out" "$q" 2) != rows ]]; then
+      [[ -n $sq_out ]] && notes+=("sqlite: $q: $(awk -v q="$q" '$1 == q { $1 = ""; print }' <<<"$sq_out")")
+      sms=""
+    elif [[ -n $drows && $srows != "$drows" ]]; then
+      notes+=("sqlite: $q: $srows rows, DuckDB $drows (SQLite's rewrite differs)")
+    elif [[ -n $drows && $(field "$sq_out" "$q" 7) != "$(field "$dk_out" "$q" 7)" ]]; then
+      notes+=("sqlite: $q: $(field "$sq_out" "$q" 7) cells not NULL, DuckDB $(field "$dk_out" "$q" 7)")
+    fi
+    r1="" r2=""
+    if [[ -n $mms && -n $dms ]]; then r1=$(calc "$mms / $dms"); fi
+    if [[ -n $mms && -n $sms ]]; then
+      r2=$(calc "$mms / ${sms#>}")
+      [[ $sms == '>'* ]] && r2="<$r2"
+    fi
+    local sms_txt=$sms
+    if [[ -n $sms && $sms != '>'* ]]; then sms_txt=$(FMT=%.1f calc "$sms"); fi
+    printf '%-5s %9s %10s %9s %10s %11s %11s\n' "$q" "${drows:-${srows:-$mrows}}" \
+      "${mark:-$(FMT=%.1f calc "${mms:-0}")}" "${dms:+$(FMT=%.1f calc "$dms")}" "$sms_txt" \
+      "$r1" "$r2"
+    # Sums: each tool's over all the queries it answered, and mc2's against each peer's over
+    # the queries both answered (the ratios in the sum rows).
+    if [[ -n $mms ]]; then msum=$(calc "$msum + $mms") nm=$((nm + 1)); fi
+    if [[ -n $dms ]]; then dsum=$(calc "$dsum + $dms"); fi
+    if [[ -n $mms && -n $dms ]]; then cmd=$(calc "$cmd + $mms") cd=$(calc "$cd + $dms"); fi
+    if [[ -n $sms ]]; then
+      ssum=$(calc "$ssum + ${sms#>}")
+      [[ $sms == '>'* ]] && sq_lower=1
+      if [[ -n $mms ]]; then
+        cms=$(calc "$cms + $mms") cs=$(calc "$cs + ${sms#>}")
+        [[ $sms == '>'* ]] && cs_lower=1
+      fi
+    else
+      sq_bad+=" $q"
+    fi
+    # The goal "every query faster than SQLite": the smallest SQLite / mc2 (a failed mc2
+    # query counts as not faster).
+    if [[ -n $mms && -n $sms ]]; then
+      r2=$(FMT=%.4f calc "${sms#>} / $mms")
+      if [[ -z $minsq ]] || awk "BEGIN { exit !($r2 < $minsq) }"; then minsq=$r2 minsq_q=$q; fi
+    fi
+  done
+  local sq_sum_txt r_md="" r_ms=""
+  sq_sum_txt=$(FMT=%.1f calc "$ssum")
+  ((sq_lower)) && sq_sum_txt=">$sq_sum_txt"
+  if awk "BEGIN { exit !($cd > 0) }"; then r_md=$(calc "$cmd / $cd"); fi
+  if awk "BEGIN { exit !($cs > 0) }"; then r_ms=$(calc "$cms / $cs"); fi
+  ((cs_lower)) && r_ms="<$r_ms"
+  printf '%-5s %9s %10s %9s %10s %11s %11s\n' sum "$nm/22" "$(FMT=%.1f calc "$msum")" \
+    "$(FMT=%.1f calc "$dsum")" "$sq_sum_txt" "$r_md" "$r_ms"
+  echo "(sum: each tool's sum over the queries it answered; \"$nm/22\": the queries mc2" \
+    "answered right; the ratios compare sums over the queries both answered)"
+  ((${#notes[@]})) && printf '%s\n' "${notes[@]}"
+  if [[ -n $DUCK_WHY ]]; then echo "duckdb: skipped: $DUCK_WHY"; fi
+  if [[ -n $sq_why ]]; then echo "sqlite: skipped: $sq_why"; fi
+  if [[ -n $dk_out ]]; then
+    echo "DuckDB: $(head -1 <<<"$dk_out" | cut -d' ' -f2), loaded in $(field "$dk_out" load_s 2) s"
+  fi
+  if [[ -n $sq_out ]]; then
+    echo "SQLite $(field "$sq_out" sqlite 2): tables" \
+      "loaded with tests/sqlref (DECIMAL as exact scaled INTEGER, DATE as TEXT, key indexes) in" \
+      "$(field "$sq_out" load_s 2) s"
+  fi
+  rss_mib() { if [[ -n $1 ]]; then FMT=%.0f calc "$1 / 1024"; else echo "n/a"; fi; }
+  echo "peak memory: mc2 service (mc2d + enclave) $(rss_mib "$svc_kb") MiB," \
+    "mc2 client $(rss_mib "$(field "$mc2_out" peak_rss_kb 2)") MiB;" \
+    "DuckDB (node) $(rss_mib "$dk_kb") MiB; SQLite $(rss_mib "$sq_kb") MiB"
+
+  # ---- goals ----
+  local label="TPC-H SF $TPCH_SF"
+  if ((nbad)); then failed=1; fi
+  if [[ -z $dk_out ]]; then
+    echo "goal sum within 2x of DuckDB: not measured (DuckDB skipped)"
+  elif ((nbad)); then
+    echo "goal sum within 2x of DuckDB: NOT met (mc2 failed or was wrong on$bad;" \
+      "over the $nm others, DuckDB sum / mc2 sum = ${r_md:+$(calc "1 / $r_md")})"
+    SUMMARY+=("$(printf '%-40s %6s  goal >= %s  %s' "$label, DuckDB sum / mc2 sum" n/a 0.50 \
+      "NOT met ($nbad queries failed in mc2)")")
+  else
+    r1=$(calc "$dsum / $msum")
+    echo "goal sum within 2x of DuckDB (DuckDB sum / mc2 sum >= 0.50): $r1, $(verdict "$r1" 0.5)"
+    summary "$label, DuckDB sum / mc2 sum" "$r1" 0.50
+  fi
+  if [[ -z $sq_out ]]; then
+    echo "goal every query faster than SQLite: not measured (SQLite skipped)"
+  elif ((nbad)) || [[ -z $minsq ]]; then
+    echo "goal every query faster than SQLite: NOT met (mc2 failed or was wrong on${bad:- all})"
+    SUMMARY+=("$(printf '%-40s %6s  goal >= %s  %s' "$label, min SQLite / mc2" n/a 1.00 \
+      "NOT met ($nbad queries failed in mc2)")")
+  else
+    [[ -n $sq_bad ]] && echo "note: SQLite has no time for$sq_bad; those are not compared"
+    r2=$(calc "$minsq")
+    echo "goal every query faster than SQLite (smallest SQLite / mc2 >= 1.00, $minsq_q): $r2," \
+      "$(verdict "$r2" 1.0)"
+    summary "$label, min over queries SQLite / mc2" "$r2" 1.00
+  fi
+}
+
 # ---- main ---------------------------------------------------------------------------------
 
 if [[ ,$ONLY, == *,aead,* ]]; then bench_aead; fi
 if [[ ,$ONLY, == *,ingest,* ]]; then bench_ingest; fi
 if [[ ,$ONLY, == *,platform,* ]]; then bench_platform; fi
 if [[ ,$ONLY, == *,gbdt,* ]]; then bench_gbdt; fi
+if [[ ,$ONLY, == *,tpch,* ]]; then bench_tpch; fi
 
 section "Summary (ratio = mc2 / peer, higher is better)"
 if ((${#SUMMARY[@]})); then printf '%s\n' "${SUMMARY[@]}"; else echo "no ratio could be measured"; fi

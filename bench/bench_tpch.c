@@ -1,0 +1,353 @@
+/* bench_tpch.c - the mc2 and SQLite sides of the TPC-H benchmark (bench/run.sh, section
+ * tpch). Two modes, each run as its own process so that its peak memory is its own:
+ *
+ *   bench_tpch mc2 SERVICE HOME POLICY QUERY_DIR RUNS
+ *     Against a running service where HOME's party owns the eight TPC-H tables (uploaded by
+ *     run.sh): for q1..q22 of QUERY_DIR, submits the query as a "sql" job whose inputs are
+ *     the tables the query names, through libmc2 (one attested session, opened and granted once, outside the
+ *     timings), polls EAPI_JOB until it is done, asks for the result key, downloads the
+ *     result and decrypts every row in memory. Timed from just before the submission to the
+ *     last decrypted row. One untimed warm-up, then RUNS timed runs; the best is printed.
+ *
+ *   bench_tpch sqlite DATA_DIR SCHEMA_DIR QUERY_DIR TIMEOUT_S
+ *     Loads DATA_DIR/<table>.tbl into an in-memory SQLite database with tests/sqlref (mc2's
+ *     own .tbl parser; DECIMAL as exact scaled INTEGER, DATE as 'YYYY-MM-DD' TEXT; the key
+ *     indexes of sqlref_load_tpch), then runs q1..q22 of QUERY_DIR (the rewritten queries
+ *     of tests/data/tpch/sqlite) once each, stepping through every row, interrupting a query
+ *     after TIMEOUT_S seconds.
+ *
+ * Output, one line per query: "qN rows R ms T nonnull C" (C: the result's cells that are not
+ * NULL, so that a result of the right length but NULL where a peer has values shows up) |
+ * "qN error MESSAGE" | "qN timeout S",
+ * then "peak_rss_kb K" (this process; for mc2 that is the client only, run.sh reads the
+ * service's own peak from /proc). sqlite mode first prints "sqlite VERSION" and "load_s S". */
+#include <ctype.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "base/bytes.h"
+#include "base/file.h"
+#include "base/hex.h"
+#include "conn/conn.h"
+#include "mc2/job.h"
+#include "mc2/table.h"
+#include "sqlref/sqlref.h"
+#include "table/treader.h"
+#include "wire/proto.h"
+
+#define NQ 22
+static const char *const TABLES[8] = {"region", "nation",   "supplier", "customer",
+                                      "part",   "partsupp", "orders",   "lineitem"};
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static void die(const char *what, const mc2_err *e)
+{
+    fprintf(stderr, "bench_tpch: %s: %s\n", what, e->msg);
+    exit(1);
+}
+
+static long peak_rss_kb(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
+}
+
+/* Reads QUERY_DIR/qN.sql into buf (NUL-terminated); 0 or -1 with *err set. */
+static int read_query(const char *dir, int q, mc2_buf *buf, mc2_err *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/q%d.sql", dir, q);
+    mc2_buf_reset(buf);
+    if (mc2_file_read_all(path, MC2_JOB_MAX_TEXT / 2, buf, err)) return -1;
+    return mc2_buf_append(buf, "", 1, err);
+}
+
+/* Error messages go on one line. */
+static void one_line(char *s)
+{
+    for (; *s; s++)
+        if (*s == '\n' || *s == '\r') *s = ' ';
+}
+
+/* ---- mc2 ---------------------------------------------------------------------------------- */
+
+/* True if the query text has `table` as a whole word: the job's inputs are the tables the
+ * query names, as a user would give them with `mc2 sql --input` (without --input, `mc2 sql`
+ * passes every table the party owns, and the enclave reads each input in full). */
+static int names_table(const char *q, const char *table)
+{
+    size_t n = strlen(table);
+    for (const char *p = q; (p = strstr(p, table)) != NULL; p++) {
+        char before = p == q ? ' ' : p[-1], after = p[n];
+        if (!(isalnum((unsigned char)before) || before == '_') &&
+            !(isalnum((unsigned char)after) || after == '_'))
+            return 1;
+    }
+    return 0;
+}
+
+/* One query, submission to decrypted result: 0 with *rows and *ms, or -1 with *err. */
+static int mc2_run(const char *service, mc2_esession *s, const mc2_identity *id,
+                   const mc2_policy *pol, const uint8_t tids[8][16], const char *query,
+                   uint64_t *rows, uint64_t *nonnull, double *ms, mc2_err *err)
+{
+    mc2_job j;
+    memset(&j, 0, sizeof j);
+    strcpy(j.kind, "sql");
+    for (int t = 0; t < 8; t++) {
+        if (!names_table(query, TABLES[t])) continue;
+        mc2_job_input *in = &j.inputs[j.ninputs++];
+        snprintf(in->owner, sizeof in->owner, "%s", id->name);
+        snprintf(in->table, sizeof in->table, "%s", TABLES[t]);
+        memcpy(in->table_id, tids[t], 16);
+    }
+    j.nrecipients = 1;
+    snprintf(j.recipients[0], sizeof j.recipients[0], "%s", id->name);
+    int rc = -1;
+    mc2_buf status = {0}, data = {0};
+    mc2_result_ref ref;
+    memset(&ref, 0, sizeof ref);
+    mc2_treader *r = NULL;
+    mc2_batch *b = NULL;
+    if (mc2_job_add_param(&j, "query", query, err)) goto out;
+
+    double t0 = now_ms();
+    uint64_t jid;
+    if (mc2_job_submit(s, id, pol, &j, &jid, NULL, err)) goto out;
+    /* Poll for the state: 1 ms at first, backing off to 10 ms (cmd_sql polls every 100 ms,
+     * which would round every figure up to a tenth of a second). */
+    uint8_t req[8];
+    mc2_le64_put(req, jid);
+    long sleep_us = 1000;
+    for (;;) {
+        mc2_buf reply = {0};
+        if (mc2_esession_call(s, EAPI_JOB, req, 8, &reply, err)) goto out;
+        mc2_rd rd = mc2_rd_init(reply.data, reply.len);
+        size_t tl, sl;
+        mc2_rd_lv(&rd, &tl);
+        const uint8_t *st = mc2_rd_lv(&rd, &sl);
+        mc2_buf_reset(&status);
+        int bad = rd.bad || mc2_buf_append(&status, st, sl, err) ||
+                  mc2_buf_append(&status, "", 1, err);
+        mc2_buf_free(&reply);
+        if (bad) {
+            mc2_err_set(err, MC2_E_INPUT, "malformed job reply");
+            goto out;
+        }
+        const char *stt = (const char *)status.data;
+        if (strncmp(stt, "done", 4) == 0) break;
+        if (strncmp(stt, "failed", 6) == 0) {
+            mc2_err_set(err, MC2_E_INPUT, "the query failed: %s", stt);
+            goto out;
+        }
+        struct timespec ts = {0, sleep_us * 1000};
+        nanosleep(&ts, NULL);
+        if (sleep_us < 10000) sleep_us *= 2;
+    }
+    size_t nres = 0;
+    if (mc2_esession_results(s, jid, &ref, 1, &nres, err)) goto out;
+    if (nres != 1) {
+        mc2_err_set(err, MC2_E_INPUT, "the enclave returned %zu results, not 1", nres);
+        goto out;
+    }
+    if (mc2_host_download(service, ref.name, &data, err) ||
+        mc2_treader_open_mem(data.data, data.len, ref.key, &r, err))
+        goto out;
+    b = mc2_treader_batch_new(r, err);
+    if (!b) goto out;
+    uint64_t n = 0, nn = 0;
+    int got;
+    while ((got = mc2_treader_next(r, b, NULL, err)) == 1) {
+        n += b->nrows;
+        for (size_t c = 0; c < b->schema->ncols; c++)
+            for (size_t i = 0; i < b->nrows; i++) nn += !(b->cols[c].nulls && b->cols[c].nulls[i]);
+    }
+    if (got < 0) goto out;
+    *ms = now_ms() - t0;
+    *rows = n;
+    *nonnull = nn;
+    rc = 0;
+out:
+    mc2_batch_free(b);
+    mc2_treader_free(r);
+    mc2_wipe(&ref, sizeof ref);
+    mc2_buf_free(&data);
+    mc2_buf_free(&status);
+    mc2_job_free(&j);
+    return rc;
+}
+
+static int mode_mc2(int argc, char **argv)
+{
+    if (argc != 7) return 2;
+    const char *service = argv[2], *qdir = argv[5];
+    int runs = atoi(argv[6]);
+    if (runs < 1 || runs > 100) return 2;
+    mc2_err err;
+    mc2_err_clear(&err);
+    mc2_identity id;
+    mc2_policy *pol;
+    if (mc2_identity_load(argv[3], &id, &err)) die("identity", &err);
+    if (mc2_policy_load(argv[4], &pol, &err)) die("policy", &err);
+
+    /* The tables' ids, from the service's listing ("OWNER/NAME TABLEID ..." lines). */
+    uint8_t tids[8][16];
+    {
+        mc2_frame reply = {0};
+        int fd = mc2_dial(service, &err);
+        if (fd < 0 || mc2_host_call(fd, HAPI_TABLES, NULL, 0, &reply, NULL, NULL, &err) ||
+            mc2_buf_append(&reply.payload, "", 1, &err))
+            die("table listing", &err);
+        for (int t = 0; t < 8; t++) {
+            char want[200];
+            snprintf(want, sizeof want, "%s/%s ", id.name, TABLES[t]);
+            const char *l = (const char *)reply.payload.data, *hit = NULL;
+            for (const char *p = l; (p = strstr(p, want)) != NULL; p++)
+                if (p == l || p[-1] == '\n') {
+                    hit = p;
+                    break;
+                }
+            char hex[33];
+            if (!hit || strlen(hit + strlen(want)) < 32) {
+                fprintf(stderr, "bench_tpch: the service lists no table %s\n", want);
+                return 1;
+            }
+            memcpy(hex, hit + strlen(want), 32);
+            hex[32] = 0;
+            if (mc2_hex_decode(hex, tids[t], 16)) {
+                fprintf(stderr, "bench_tpch: bad table id for %s\n", TABLES[t]);
+                return 1;
+            }
+        }
+        close(fd);
+        mc2_frame_free(&reply);
+    }
+    mc2_esession s;
+    if (mc2_esession_open(service, &id, pol, &s, &err) || mc2_esession_grant(&s, &id, pol, &err))
+        die("session", &err);
+
+    mc2_buf q = {0};
+    for (int qi = 1; qi <= NQ; qi++) {
+        if (read_query(qdir, qi, &q, &err)) die("query file", &err);
+        double best = -1;
+        uint64_t rows = 0, rows0 = 0, nn = 0, nn0 = 0;
+        int failed = 0;
+        for (int run = 0; run <= runs && !failed; run++) {
+            double ms;
+            if (mc2_run(service, &s, &id, pol, tids, (const char *)q.data, &rows, &nn, &ms,
+                        &err)) {
+                one_line(err.msg);
+                printf("q%d error %s\n", qi, err.msg);
+                failed = 1;
+                break;
+            }
+            if (run == 0) {
+                rows0 = rows;
+                nn0 = nn;
+                continue; /* warm-up */
+            }
+            if (rows != rows0 || nn != nn0) {
+                printf("q%d error %llu rows in one run, %llu in another\n", qi,
+                       (unsigned long long)rows0, (unsigned long long)rows);
+                failed = 1;
+                break;
+            }
+            if (best < 0 || ms < best) best = ms;
+        }
+        if (!failed)
+            printf("q%d rows %llu ms %.3f nonnull %llu\n", qi, (unsigned long long)rows, best,
+                   (unsigned long long)nn);
+        fflush(stdout);
+    }
+    mc2_buf_free(&q);
+    mc2_esession_close(&s);
+    printf("peak_rss_kb %ld\n", peak_rss_kb());
+    mc2_policy_free(pol);
+    mc2_identity_free(&id);
+    return 0;
+}
+
+/* ---- SQLite ------------------------------------------------------------------------------- */
+
+static double g_deadline;
+static int on_progress(void *ctx)
+{
+    (void)ctx;
+    return now_ms() > g_deadline;
+}
+
+static int mode_sqlite(int argc, char **argv)
+{
+    if (argc != 6) return 2;
+    const char *qdir = argv[4];
+    double timeout_s = atof(argv[5]);
+    if (!(timeout_s > 0)) return 2;
+    mc2_err err;
+    mc2_err_clear(&err);
+    sqlite3 *db;
+    if (sqlref_open(&db, &err)) die("sqlite", &err);
+    double t0 = now_ms();
+    if (sqlref_load_tpch(db, argv[2], argv[3], 1, &err)) die("loading the tables", &err);
+    printf("sqlite %s\nload_s %.2f\n", sqlite3_libversion(), (now_ms() - t0) / 1e3);
+    fflush(stdout);
+    sqlite3_progress_handler(db, 10000, on_progress, NULL);
+    mc2_buf q = {0};
+    for (int qi = 1; qi <= NQ; qi++) {
+        if (read_query(qdir, qi, &q, &err)) die("query file", &err);
+        sqlite3_stmt *st = NULL;
+        double start = now_ms();
+        g_deadline = start + timeout_s * 1e3;
+        int rc = sqlite3_prepare_v2(db, (const char *)q.data, -1, &st, NULL);
+        uint64_t rows = 0, nn = 0;
+        if (rc == SQLITE_OK)
+            while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                rows++;
+                for (int c = 0; c < sqlite3_column_count(st); c++)
+                    nn += sqlite3_column_type(st, c) != SQLITE_NULL;
+            }
+        double ms = now_ms() - start;
+        if (rc == SQLITE_DONE) {
+            printf("q%d rows %llu ms %.3f nonnull %llu\n", qi, (unsigned long long)rows, ms,
+                   (unsigned long long)nn);
+        } else if (rc == SQLITE_INTERRUPT) {
+            printf("q%d timeout %g\n", qi, timeout_s);
+        } else {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", sqlite3_errmsg(db));
+            one_line(msg);
+            printf("q%d error %s\n", qi, msg);
+        }
+        sqlite3_finalize(st);
+        fflush(stdout);
+    }
+    mc2_buf_free(&q);
+    printf("peak_rss_kb %ld\n", peak_rss_kb());
+    sqlref_close(db);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    int rc = 2;
+    if (argc >= 2 && strcmp(argv[1], "mc2") == 0) rc = mode_mc2(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "sqlite") == 0) rc = mode_sqlite(argc, argv);
+    if (rc == 2)
+        fprintf(stderr, "usage: bench_tpch mc2 SERVICE HOME POLICY QUERY_DIR RUNS\n"
+                        "       bench_tpch sqlite DATA_DIR SCHEMA_DIR QUERY_DIR TIMEOUT_S\n");
+    return rc;
+}
