@@ -106,6 +106,59 @@ static void spill_drop(void *ctx, uint64_t id)
     enc_store_drop(h->e, name);
 }
 
+/* ---- the result's column names ----------------------------------------------------------- */
+
+/* A copy of schema s whose column names are valid table column names ([A-Za-z_][A-Za-z0-9_]*,
+ * unique ignoring case): SQL output names such as "sum(l_quantity)" or "count(*)" become
+ * "sum_l_quantity" and "count"; names already valid are kept. */
+static mc2_schema *result_schema(const mc2_schema *s, mc2_err *err)
+{
+    mc2_schema *o = mc2_calloc(1, sizeof *o);
+    if (!o || !(o->cols = mc2_calloc(s->ncols ? s->ncols : 1, sizeof *o->cols))) {
+        mc2_free(o);
+        mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < s->ncols; i++) {
+        char name[MC2_MAX_NAME - 8];
+        size_t n = 0;
+        int gap = 0;
+        for (const char *p = s->cols[i].name; *p && n < sizeof name - 1; p++) {
+            char c = *p;
+            int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+            if (ok) {
+                if (gap && n > 0) name[n++] = '_';
+                if (n < sizeof name - 1) name[n++] = c;
+                gap = 0;
+            } else {
+                gap = 1; /* runs of anything else become one '_' between words */
+            }
+        }
+        name[n] = '\0';
+        char full[MC2_MAX_NAME];
+        snprintf(full, sizeof full, "%s%s", n == 0 || (name[0] >= '0' && name[0] <= '9') ? "c" : "",
+                 name);
+        /* Unique ignoring case: add _2, _3, ... */
+        char uniq[MC2_MAX_NAME + 16];
+        snprintf(uniq, sizeof uniq, "%s", full);
+        for (unsigned k = 2;; k++) {
+            int clash = 0;
+            for (size_t j = 0; j < i; j++) clash |= strcasecmp(o->cols[j].name, uniq) == 0;
+            if (!clash) break;
+            snprintf(uniq, sizeof uniq, "%s_%u", full, k);
+        }
+        o->ncols = i + 1;
+        o->cols[i] = s->cols[i];
+        o->cols[i].name = mc2_strdup(uniq);
+        if (!o->cols[i].name) {
+            mc2_schema_free(o);
+            mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+            return NULL;
+        }
+    }
+    return o;
+}
+
 /* ---- running ----------------------------------------------------------------------------- */
 
 int enc_sql_run(enclave *e, enc_job *j, mc2_err *err)
@@ -158,10 +211,14 @@ int enc_sql_run(enclave *e, enc_job *j, mc2_err *err)
     }
     mc2_exec_opts opts = {.mem_budget = (size_t)(e->budget_bytes / 2), .spill = &store};
     if (mc2_exec_open(plan, ph.root, inputs, n, &opts, &x, err) ||
-        mc2_exec_collect(x, SQL_MAX_RESULT_ROWS, &result, err) ||
-        enc_add_table_result(e, j, -1, "result", result, err))
+        mc2_exec_collect(x, SQL_MAX_RESULT_ROWS, &result, err))
         goto out;
-    rc = 0;
+    mc2_schema *named = result_schema(result->schema, err);
+    if (!named) goto out;
+    mc2_batch view = *result; /* the same columns under valid names */
+    view.schema = named;
+    rc = enc_add_table_result(e, j, -1, "result", &view, err);
+    mc2_schema_free(named);
 out:
     mc2_batch_free(result);
     mc2_exec_free(x);

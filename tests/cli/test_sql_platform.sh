@@ -25,6 +25,9 @@ check "own-table result" grep -qx "3,876978.27,1999-01-01" "$WORK/out"
 expect_ok "NULL handling" "$MC2" sql --home "$WORK/bank-a" --csv \
   "SELECT count(*) AS n, count(city) AS c, count(active) AS a FROM accounts"
 check "COUNT ignores NULLs" grep -qx "6,5,5" "$WORK/out"
+expect_ok "unaliased aggregates" "$MC2" sql --home "$WORK/bank-a" --csv \
+  "SELECT count(*), sum(balance), count(*) FROM accounts"
+check "derived column names" grep -qx "COUNT,SUM_balance,COUNT_2" "$WORK/out"
 expect_ok "--out writes CSV" "$MC2" sql --home "$WORK/bank-a" --out "$WORK/r.csv" \
   "SELECT holder FROM accounts WHERE city LIKE 'Port%' ORDER BY holder"
 check "--out content" grep -qx '"Smith, John"' "$WORK/r.csv"
