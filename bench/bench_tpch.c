@@ -4,8 +4,8 @@
  *   bench_tpch mc2 SERVICE HOME POLICY QUERY_DIR RUNS
  *     Against a running service where HOME's party owns the eight TPC-H tables (uploaded by
  *     run.sh): for q1..q22 of QUERY_DIR, submits the query as a "sql" job whose inputs are
- *     the tables the query names, through libmc2 (one attested session, opened and granted once, outside the
- *     timings), polls EAPI_JOB until it is done, asks for the result key, downloads the
+ *     the tables the query names, through libmc2 (one attested session, opened and granted once,
+ * outside the timings), polls EAPI_JOB until it is done, asks for the result key, downloads the
  *     result and decrypts every row in memory. Timed from just before the submission to the
  *     last decrypted row. One untimed warm-up, then RUNS timed runs; the best is printed.
  *
@@ -141,8 +141,8 @@ static int mc2_run(const char *service, mc2_esession *s, const mc2_identity *id,
         mc2_rd_lv(&rd, &tl);
         const uint8_t *st = mc2_rd_lv(&rd, &sl);
         mc2_buf_reset(&status);
-        int bad = rd.bad || mc2_buf_append(&status, st, sl, err) ||
-                  mc2_buf_append(&status, "", 1, err);
+        int bad =
+            rd.bad || mc2_buf_append(&status, st, sl, err) || mc2_buf_append(&status, "", 1, err);
         mc2_buf_free(&reply);
         if (bad) {
             mc2_err_set(err, MC2_E_INPUT, "malformed job reply");
@@ -248,8 +248,7 @@ static int mode_mc2(int argc, char **argv)
         int failed = 0;
         for (int run = 0; run <= runs && !failed; run++) {
             double ms;
-            if (mc2_run(service, &s, &id, pol, tids, (const char *)q.data, &rows, &nn, &ms,
-                        &err)) {
+            if (mc2_run(service, &s, &id, pol, tids, (const char *)q.data, &rows, &nn, &ms, &err)) {
                 one_line(err.msg);
                 printf("q%d error %s\n", qi, err.msg);
                 failed = 1;
