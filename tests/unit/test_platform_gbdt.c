@@ -32,92 +32,25 @@
 #include "mc2/policy.h"
 #include "mc2/table.h"
 #include "table/blob.h"
+#include "../tools/pfix.h"
 #include "test.h"
 #include "wire/proto.h"
 
-static char work[256], service[64], ppath[300];
+static pfix fx;
 static mc2_identity ida, idb, idc;
 static mc2_policy *pol;
-static pid_t service_pid;
+#define work    (fx.work)
+#define service (fx.service)
+#define die     pfix_die
 
-static void stop_service(void)
+/* Starts (or restarts) mc2d, or ends the test. */
+static void start_service(void)
 {
-    if (service_pid > 0) {
-        kill(service_pid, SIGTERM);
-        waitpid(service_pid, NULL, 0);
-        service_pid = 0;
-    }
-}
-
-static void die(const char *what, const mc2_err *e)
-{
-    fprintf(stderr, "setup failed: %s: %s\n", what, e->msg);
-    exit(1);
-}
-
-static void make_party(const char *name, mc2_identity *id)
-{
-    mc2_err err;
-    char home[400];
-    snprintf(home, sizeof home, "%s/%s", work, name);
-    if (mc2_identity_create(home, name, &err) || mc2_identity_load(home, id, &err)) die(name, &err);
-}
-
-static void append_cert(mc2_buf *y, const mc2_identity *id)
-{
-    mc2_err err;
-    if (mc2_buf_printf(y, &err, "  - name: %s\n    certificate: |\n", id->name)) die("yaml", &err);
-    for (const char *p = id->cert_pem; *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t n = nl ? (size_t)(nl - p + 1) : strlen(p);
-        if (mc2_buf_puts(y, "      ", &err) || mc2_buf_append(y, p, n, &err)) die("yaml", &err);
-        p += n;
-    }
-}
-
-/* A port the kernel just handed out (other tests pick theirs from their pid). */
-static int free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0) close(fd);
-    return port ? port : 20000 + (int)(getpid() % 20000);
-}
-
-static pid_t start_service(void)
-{
-    const char *build = getenv("MC2_BUILD");
-    char mc2d[512], state[300], fdarg[16];
-    snprintf(mc2d, sizeof mc2d, "%s/mc2d", build ? build : "build");
-    snprintf(state, sizeof state, "%s/state", work);
-    int p[2];
-    if (pipe(p)) exit(1);
-    pid_t pid = fork();
-    if (pid == 0) {
-        char log[400];
-        snprintf(log, sizeof log, "%s/mc2d.log", work);
-        int lf = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (lf < 0 || dup2(lf, 1) < 0 || dup2(lf, 2) < 0 || prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
-            _exit(127);
-        close(p[0]);
-        snprintf(fdarg, sizeof fdarg, "%d", p[1]);
-        execl(mc2d, "mc2d", "--dir", state, "--policy", ppath, "--listen", service, "--ready-fd",
-              fdarg, (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    char buf[512] = {0};
-    ssize_t n = read(p[0], buf, sizeof buf - 1);
-    close(p[0]);
-    if (n < 3 || strncmp(buf, "ok", 2) != 0) {
-        fprintf(stderr, "mc2d did not start: %s\n", buf);
+    char msg[600];
+    if (pfix_start(&fx, msg, sizeof msg)) {
+        fprintf(stderr, "mc2d did not start: %s\n", msg);
         exit(1);
     }
-    return pid;
 }
 
 /* ---- data --------------------------------------------------------------------------------- */
@@ -157,7 +90,7 @@ static void gen(mc2_buf *csv, float *x, size_t n, int with_label, int classes)
 {
     mc2_err err;
     if (mc2_buf_puts(csv, with_label ? "x1,x2,x3,x4,x5,label\n" : "x1,x2,x3,x4,x5\n", &err))
-        die("gen", &err);
+        pfix_die("gen", &err);
     for (size_t i = 0; i < n; i++) {
         double x1 = unif() * 4 - 2, x2 = unif() * 10;
         int miss = unif() < 0.1;
@@ -173,9 +106,9 @@ static void gen(mc2_buf *csv, float *x, size_t n, int with_label, int classes)
         if (mc2_buf_printf(csv, &err, "%.17g,%s,%lld,%s%lld.%02lld,%s", x1, x2s, x3,
                            cents < 0 ? "-" : "", llabs(cents) / 100, llabs(cents) % 100,
                            x5 ? "true" : "false"))
-            die("gen", &err);
-        if (with_label && mc2_buf_printf(csv, &err, ",%d", y)) die("gen", &err);
-        if (mc2_buf_puts(csv, "\n", &err)) die("gen", &err);
+            pfix_die("gen", &err);
+        if (with_label && mc2_buf_printf(csv, &err, ",%d", y)) pfix_die("gen", &err);
+        if (mc2_buf_puts(csv, "\n", &err)) pfix_die("gen", &err);
         if (x) {
             float *r = x + i * 5;
             r[0] = (float)x1;
@@ -200,7 +133,7 @@ static void upload(const mc2_identity *id, const char *table, const char *schema
         mc2_schema_parse("schema", schema, strlen(schema), &s, &err) ||
         mc2_table_encrypt_file(in, s, id->data_key, out, &o, NULL, &err) ||
         mc2_host_upload(service, id, table, out, NULL, NULL, &err))
-        die("upload", &err);
+        pfix_die("upload", &err);
     mc2_schema_free(s);
 }
 
@@ -211,7 +144,7 @@ static void table_id(const char *owner, const char *table, uint8_t tid[16])
     char path[400];
     snprintf(path, sizeof path, "%s/%s-%s.mc2t", work, owner, table);
     mc2_buf b = {0};
-    if (mc2_file_read_all(path, 1 << 24, &b, &err)) die("read", &err);
+    if (mc2_file_read_all(path, 1 << 24, &b, &err)) pfix_die("read", &err);
     memcpy(tid, b.data + 8, 16);
     mc2_buf_free(&b);
 }
@@ -221,7 +154,7 @@ static void table_id(const char *owner, const char *table, uint8_t tid[16])
 static void session(const mc2_identity *id, mc2_esession *s)
 {
     mc2_err err;
-    if (mc2_esession_open(service, id, pol, s, &err)) die("session", &err);
+    if (mc2_esession_open(service, id, pol, s, &err)) pfix_die("session", &err);
 }
 
 /* A job of `kind` over "owner/table" inputs (NULL-terminated) with "key=value" params. */
@@ -242,7 +175,7 @@ static void job_init(mc2_job *j, const char *kind, const char *const *inputs,
         char key[64];
         const char *eq = strchr(params[i], '=');
         snprintf(key, sizeof key, "%.*s", (int)(eq - params[i]), params[i]);
-        if (mc2_job_add_param(j, key, eq + 1, &err)) die("param", &err);
+        if (mc2_job_add_param(j, key, eq + 1, &err)) pfix_die("param", &err);
     }
     snprintf(j->recipients[j->nrecipients++], 65, "%s", recipient);
 }
@@ -270,7 +203,7 @@ static void job_status(mc2_esession *s, uint64_t id, char *st, size_t cap)
     mc2_err err;
     mc2_le64_put(req, id);
     st[0] = '\0';
-    if (mc2_esession_call(s, EAPI_JOB, req, 8, &reply, &err)) die("job status", &err);
+    if (mc2_esession_call(s, EAPI_JOB, req, 8, &reply, &err)) pfix_die("job status", &err);
     mc2_rd r = mc2_rd_init(reply.data, reply.len);
     size_t tl, sl;
     (void)mc2_rd_lv(&r, &tl);
@@ -287,7 +220,7 @@ static void run_a(mc2_esession *sa, const char *kind, const char *const *inputs,
     mc2_err err;
     uint64_t id;
     job_init(&j, kind, inputs, params, "auditor");
-    if (mc2_job_submit(sa, &ida, pol, &j, &id, NULL, &err)) die("submit", &err);
+    if (mc2_job_submit(sa, &ida, pol, &j, &id, NULL, &err)) pfix_die("submit", &err);
     job_status(sa, id, st, cap);
     mc2_job_free(&j);
 }
@@ -306,7 +239,7 @@ static size_t read_preds(const char *path, const char *table, float *preds, size
     mc2_buf b = {0};
     mc2_err err;
     if (mc2_file_read_all(path, 1 << 24, &b, &err) || mc2_buf_append(&b, "", 1, &err))
-        die("read preds", &err);
+        pfix_die("read preds", &err);
     size_t n = 0;
     char *l = strchr((char *)b.data, '\n');
     CHECK(strncmp((char *)b.data, "table,row,prediction\n", 21) == 0);
@@ -330,42 +263,15 @@ int main(void)
 {
     mc2_err err;
     signal(SIGPIPE, SIG_IGN);
-    atexit(stop_service);
-    snprintf(work, sizeof work, "/tmp/mc2-test-pgbdt.%d", (int)getpid());
-    snprintf(service, sizeof service, "127.0.0.1:%d", free_port());
-    if (mc2_mkdir(work, 0700, &err)) die("mkdir", &err);
-    make_party("bank-a", &ida);
-    make_party("bank-b", &idb);
-    make_party("auditor", &idc);
-
-    char state[300], enc[512];
-    snprintf(state, sizeof state, "%s/state", work);
-    snprintf(enc, sizeof enc, "%s/mc2-enclave",
-             getenv("MC2_BUILD") ? getenv("MC2_BUILD") : "build");
-    uint8_t psec[32], ppub[32];
-    mc2_sigstruct ss;
-    if (mc2_sim_platform_key(state, psec, ppub, &err) || mc2_enclave_check(enc, &ss, &err))
-        die("platform", &err);
-    uint8_t sid[32];
-    char sidhex[65], pkhex[65];
-    mc2_signer_id(ss.signer_pub, sid);
-    mc2_hex_encode(sid, 32, sidhex);
-    mc2_hex_encode(ppub, 32, pkhex);
-    mc2_buf y = {0};
-    if (mc2_buf_printf(&y, &err,
-                       "consortium: t\nenclave:\n  signer: %s\n  product_id: %u\n  min_svn: %u\n"
-                       "  allow_simulation: true\n  sim_platform_keys: [%s]\nparties:\n",
-                       sidhex, ss.product_id, ss.svn, pkhex))
-        die("yaml", &err);
-    append_cert(&y, &ida);
-    append_cert(&y, &idb);
-    append_cert(&y, &idc);
-    if (mc2_buf_puts(&y, "recipients: [auditor]\n", &err)) die("yaml", &err);
-    snprintf(ppath, sizeof ppath, "%s/consortium.yaml", work);
-    if (mc2_file_write_atomic(ppath, y.data, y.len, 0644, 0, &err) ||
-        mc2_policy_parse("p", (const char *)y.data, y.len, &pol, &err))
-        die("policy", &err);
-    service_pid = start_service();
+    pfix_init(&fx, "test-pgbdt");
+    pfix_party(&fx, "bank-a", &ida);
+    pfix_party(&fx, "bank-b", &idb);
+    pfix_party(&fx, "auditor", &idc);
+    const mc2_identity parties[] = {ida, idb, idc};
+    const bool recipient[] = {false, false, true};
+    pfix_policy(&fx, parties, 3, recipient);
+    pol = fx.pol;
+    start_service();
 
     /* Training tables (300 + 200 rows), bank-b's eval table, scoring tables, bad tables. */
     enum { NA = 300, NB = 200, NE = 150, SA = 60, SB = 45 };
@@ -561,8 +467,8 @@ int main(void)
 
     /* ---- restart: a new enclave instance knows no key ------------------------------------ */
     printf("restart:\n");
-    stop_service();
-    service_pid = start_service();
+    pfix_stop(&fx, SIGTERM);
+    start_service();
     session(&ida, &sa);
     session(&idb, &sb);
     session(&idc, &sc);
@@ -647,14 +553,10 @@ int main(void)
     mc2_job_free(&pj);
     mc2_gbdt_model_free(model);
     mc2_buf_free(&c);
-    mc2_buf_free(&y);
     mc2_esession_close(&sa);
     mc2_esession_close(&sb);
     mc2_esession_close(&sc);
-    stop_service();
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", work);
+    pfix_stop(&fx, SIGTERM);
     mc2_policy_free(pol);
     mc2_identity_free(&ida);
     mc2_identity_free(&idb);
