@@ -17,6 +17,9 @@
  *         -----BEGIN CERTIFICATE-----
  *         ...
  *   recipients: [auditor]      # parties that may receive results
+ *   oblivious_tables:          # tables only oblivious jobs may read (sql --oblivious,
+ *     - bank-a/transactions    #   train/predict with oblivious: 1); "OWNER/ *" (without
+ *     - "bank-b/ *"            #   the space) = all of that party's tables
  */
 #ifndef MC2_POLICY_H
 #define MC2_POLICY_H
@@ -34,6 +37,7 @@ extern "C" {
 
 #define MC2_POLICY_MAX_PARTIES  64
 #define MC2_POLICY_MAX_SIM_KEYS 8
+#define MC2_POLICY_MAX_OBLIV    64
 
 typedef struct mc2_party {
     char name[65];
@@ -49,7 +53,9 @@ typedef struct mc2_policy {
     uint8_t sim_keys[MC2_POLICY_MAX_SIM_KEYS][MC2_ED25519_PUB_LEN];
     size_t nparties;
     mc2_party *parties;
-    uint8_t hash[MC2_SHA256_LEN]; /* SHA-256 of the canonical encoding */
+    size_t n_obliv;
+    char obliv[MC2_POLICY_MAX_OBLIV][160]; /* "owner/table", or "owner/" "*": sorted */
+    uint8_t hash[MC2_SHA256_LEN];          /* SHA-256 of the canonical encoding */
 } mc2_policy;
 
 /* Parses and validates a policy (hostile input): certificates must be Ed25519 with CN equal
@@ -64,6 +70,10 @@ void mc2_policy_free(mc2_policy *p);
 const mc2_party *mc2_policy_party(const mc2_policy *p, const char *name);
 const mc2_party *mc2_policy_party_by_key(const mc2_policy *p,
                                          const uint8_t pub[MC2_ED25519_PUB_LEN]);
+
+/* True if the policy's oblivious_tables names owner's table `table` (or all owner's tables):
+ * then only oblivious jobs may read it. */
+bool mc2_policy_requires_oblivious(const mc2_policy *p, const char *owner, const char *table);
 
 /* The verifier configuration the policy implies (points into p). */
 mc2_verifier mc2_policy_verifier(const mc2_policy *p);

@@ -170,22 +170,26 @@ static const char POLICY_HELP[] =
     "usage: mc2 policy init --out FILE --consortium NAME --party NAME=CERT... \n"
     "                       [--recipient NAME...] [--enclave PATH | --signer HEX\n"
     "                       --product-id N --min-svn N | --measurement HEX]\n"
-    "                       [--allow-simulation --sim-platform-key HEX]\n\n"
+    "                       [--allow-simulation --sim-platform-key HEX]\n"
+    "                       [--oblivious-table OWNER/TABLE...]\n\n"
     "Writes a consortium policy: the parties and their certificates, the enclave they trust\n"
     "(signer, product id and minimum security version taken from PATH.sig with --enclave,\n"
-    "or given), and who may receive results. Every party must use the same policy.\n";
+    "or given), and who may receive results. Every party must use the same policy.\n"
+    "--oblivious-table lets only oblivious jobs read that table (OWNER/'*': all of OWNER's).\n";
 
 int cmd_policy(int argc, char **argv)
 {
     const char *out = NULL, *name = NULL, *path_flag = NULL, *signer = NULL, *product = NULL,
                *min_svn = NULL, *measurement = NULL, *sim_key = NULL;
     const char *parties[MC2_POLICY_MAX_PARTIES], *recipients[MC2_POLICY_MAX_PARTIES];
-    size_t nparties = 0, nrecipients = 0;
+    const char *obliv[MC2_POLICY_MAX_OBLIV];
+    size_t nparties = 0, nrecipients = 0, nobliv = 0;
     int allow_sim = 0, code;
     cli_opt opts[] = {CLI_VAL("out", &out),
                       CLI_VAL("consortium", &name),
                       {"party", NULL, NULL, parties, &nparties, MC2_POLICY_MAX_PARTIES},
                       {"recipient", NULL, NULL, recipients, &nrecipients, MC2_POLICY_MAX_PARTIES},
+                      CLI_LIST("oblivious-table", obliv, &nobliv, MC2_POLICY_MAX_OBLIV),
                       CLI_VAL("enclave", &path_flag),
                       CLI_VAL("signer", &signer),
                       CLI_VAL("product-id", &product),
@@ -265,6 +269,9 @@ int cmd_policy(int argc, char **argv)
     for (size_t i = 0; i < nrecipients; i++)
         if (mc2_buf_printf(&y, &err, "%s%s", i ? ", " : "", recipients[i])) goto out;
     if (mc2_buf_puts(&y, "]\n", &err)) goto out;
+    if (nobliv && mc2_buf_puts(&y, "oblivious_tables:\n", &err)) goto out;
+    for (size_t i = 0; i < nobliv; i++)
+        if (mc2_buf_printf(&y, &err, "  - \"%s\"\n", obliv[i])) goto out;
     mc2_policy *check = NULL;
     if (mc2_policy_parse(out, (const char *)y.data, y.len, &check, &err)) goto out;
     char hash[65];

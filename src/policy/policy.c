@@ -6,6 +6,7 @@
  *   u16 min_svn | u8 allow_simulation | u8 allow_debug |
  *   u32 n_sim_keys | key[32]... (sorted) |
  *   u32 nparties | per party sorted by name: name LV | pub[32] | u8 recipient
+ *   [only if oblivious_tables is not empty: u32 n | entry LV... (sorted)]
  * so two parties whose files differ only in layout, order or comments agree on the hash. */
 #include "mc2/policy.h"
 
@@ -172,6 +173,46 @@ static int cmp_key(const void *a, const void *b)
     return memcmp(a, b, 32);
 }
 
+static int cmp_obliv(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* oblivious_tables: a list of OWNER/TABLE entries (TABLE "*": all of OWNER's), OWNER a party. */
+static int parse_obliv(const char *what, const mc2_ynode *o, mc2_policy *p, mc2_err *err)
+{
+    if (!o) return 0;
+    if (o->kind != MC2_Y_SEQ || o->nkids > MC2_POLICY_MAX_OBLIV)
+        return at(err, what, o, "'oblivious_tables' must be a list of at most 64 OWNER/TABLE");
+    for (size_t i = 0; i < o->nkids; i++) {
+        const mc2_ynode *k = o->kids[i];
+        const char *slash = scalar(k) ? strchr(k->text, '/') : NULL;
+        if (!slash || k->len >= sizeof p->obliv[0] || slash[1] == '\0' || strchr(slash + 1, '/'))
+            return at(err, what, k,
+                      "oblivious_tables entries are OWNER/TABLE or OWNER/* (OWNER a party)");
+        int party = 0;
+        for (size_t j = 0; j < p->nparties; j++)
+            party |= strlen(p->parties[j].name) == (size_t)(slash - k->text) &&
+                     strncmp(p->parties[j].name, k->text, (size_t)(slash - k->text)) == 0;
+        if (!party)
+            return at(err, what, k, "oblivious_tables: the owner is not one of the parties");
+        snprintf(p->obliv[p->n_obliv++], sizeof p->obliv[0], "%s", k->text);
+    }
+    return 0;
+}
+
+bool mc2_policy_requires_oblivious(const mc2_policy *p, const char *owner, const char *table)
+{
+    size_t ol = strlen(owner);
+    for (size_t i = 0; i < p->n_obliv; i++) {
+        const char *e = p->obliv[i];
+        if (strncmp(e, owner, ol) == 0 && e[ol] == '/' &&
+            (strcmp(e + ol + 1, "*") == 0 || strcmp(e + ol + 1, table) == 0))
+            return true;
+    }
+    return false;
+}
+
 /* Computes p->hash over the canonical encoding (sorting parties and keys in place). */
 static int compute_hash(mc2_policy *p, mc2_err *err)
 {
@@ -200,6 +241,10 @@ static int compute_hash(mc2_policy *p, mc2_err *err)
             mc2_buf_append(&b, pt->pub, 32, err) || mc2_buf_put_u8(&b, pt->recipient, err))
             goto out;
     }
+    qsort(p->obliv, p->n_obliv, sizeof p->obliv[0], cmp_obliv);
+    if (p->n_obliv && mc2_buf_put_u32(&b, (uint32_t)p->n_obliv, err)) goto out;
+    for (size_t i = 0; i < p->n_obliv; i++)
+        if (mc2_buf_put_lv(&b, p->obliv[i], strlen(p->obliv[i]), err)) goto out;
     rc = mc2_sha256(b.data, b.len, p->hash, err);
 out:
     mc2_buf_free(&b);
@@ -208,7 +253,8 @@ out:
 
 int mc2_policy_parse(const char *what, const char *text, size_t len, mc2_policy **out, mc2_err *err)
 {
-    static const char *const keys[] = {"consortium", "enclave", "parties", "recipients", NULL};
+    static const char *const keys[] = {"consortium", "enclave",          "parties",
+                                       "recipients", "oblivious_tables", NULL};
     mc2_policy *p = mc2_calloc(1, sizeof *p);
     mc2_ynode *y = mc2_yaml_parse(what, text, len, err);
     if (!p || !y) {
@@ -253,7 +299,8 @@ int mc2_policy_parse(const char *what, const char *text, size_t len, mc2_policy 
             pt->recipient = true;
         }
     }
-    if (compute_hash(p, err)) goto fail;
+    if (parse_obliv(what, mc2_yaml_get(y, "oblivious_tables"), p, err) || compute_hash(p, err))
+        goto fail;
     mc2_yaml_free(y);
     *out = p;
     return 0;

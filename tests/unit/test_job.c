@@ -170,6 +170,31 @@ int main(void)
     }
     mc2_policy *p3 = policy_from(names, pems, 3, "bank-a", &err);
     CHECK(p3 && p1 && memcmp(p1->hash, p3->hash, 32) != 0); /* recipients matter */
+    /* oblivious_tables: part of the hash, order-independent, OWNER/TABLE or OWNER/'*'. */
+    mc2_policy *o1 = policy_from(names, pems, 3,
+                                 "auditor]\noblivious_tables: [bank-a/loans, \"bank-b/*\"", &err);
+    CHECK_MSG(o1 != NULL, "%s", err.msg);
+    mc2_policy *o2 = policy_from(names, pems, 3,
+                                 "auditor]\noblivious_tables: [\"bank-b/*\", bank-a/loans", &err);
+    CHECK(o1 && o2 && memcmp(o1->hash, o2->hash, 32) == 0);
+    CHECK(o1 && p1 && memcmp(o1->hash, p1->hash, 32) != 0);
+    if (o1) {
+        CHECK(mc2_policy_requires_oblivious(o1, "bank-a", "loans"));
+        CHECK(!mc2_policy_requires_oblivious(o1, "bank-a", "loans2"));
+        CHECK(!mc2_policy_requires_oblivious(o1, "bank-a", "loan"));
+        CHECK(mc2_policy_requires_oblivious(o1, "bank-b", "anything"));
+        CHECK(!mc2_policy_requires_oblivious(o1, "auditor", "loans"));
+        CHECK(!mc2_policy_requires_oblivious(o1, "bank", "a/loans"));
+    }
+    CHECK(p1 && !mc2_policy_requires_oblivious(p1, "bank-a", "loans"));
+    mc2_policy_free(o1);
+    mc2_policy_free(o2);
+    CHECK(policy_from(names, pems, 3, "auditor]\noblivious_tables: [nobody/t", &err) == NULL);
+    CHECK(strstr(err.msg, "not one of the parties") != NULL);
+    CHECK(policy_from(names, pems, 3, "auditor]\noblivious_tables: [bank-a", &err) == NULL);
+    CHECK(strstr(err.msg, "OWNER/TABLE") != NULL);
+    CHECK(policy_from(names, pems, 3, "auditor]\noblivious_tables: bank-a/t", &err) == NULL);
+    CHECK(strstr(err.msg, "must be a list") != NULL);
     mc2_policy_free(p1);
     mc2_policy_free(p2);
     mc2_policy_free(p3);
