@@ -165,7 +165,8 @@ static void bench(size_t n, unsigned threads)
     gen(&a, n, 1);
     for (size_t i = 0; i < n; i++) obliv_row(&a, i)[2] = (i * 0x9e3779b1ull) & (n - 1);
     gen(&b, n, n);
-    TIMED(co, wo, if (obliv_pkfk_join(&a, 0, &b, 0, &out, &o, NULL)) abort());
+    TIMED(co, wo,
+          if (obliv_pkfk_join(&a, &(uint32_t){0}, &b, &(uint32_t){0}, 1, &out, &o, NULL)) abort());
     obliv_rows_free(&out);
     TIMED(cp, wp, plain_join(&a, &b, &out));
     obliv_rows_free(&out);
@@ -173,7 +174,8 @@ static void bench(size_t n, unsigned threads)
     /* general equi-join: both sides n rows, keys random in 0..n-1 (m about n) */
     obliv_rows_free(&a);
     gen(&a, n, n);
-    TIMED(co, wo, if (obliv_equi_join(&a, 0, &b, 0, &out, &o, NULL)) abort());
+    TIMED(co, wo,
+          if (obliv_equi_join(&a, &(uint32_t){0}, &b, &(uint32_t){0}, 1, &out, &o, NULL)) abort());
     size_t m = out.n;
     obliv_rows_free(&out);
     TIMED(cp, wp, plain_join(&a, &b, &out));

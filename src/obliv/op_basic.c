@@ -51,6 +51,41 @@ uint64_t obliv_col_eq(const struct obliv_layout *lay, uint32_t c, const uint64_t
     return eq;
 }
 
+int obliv_join_keys_check(const struct obliv_layout *la, const uint32_t *a_cols,
+                          const struct obliv_layout *lb, const uint32_t *b_cols, size_t nkeys,
+                          size_t *kw, mc2_err *err)
+{
+    if (nkeys == 0 || nkeys > OBLIV_MAX_COLS || !a_cols || !b_cols)
+        return mc2_err_set(err, MC2_E_USAGE, "oblivious join: %zu key columns", nkeys);
+    *kw = 0;
+    for (size_t k = 0; k < nkeys; k++) {
+        if (a_cols[k] >= la->ncols || b_cols[k] >= lb->ncols)
+            return mc2_err_set(err, MC2_E_USAGE, "oblivious join: key %zu: column out of range", k);
+        const struct obliv_col *ac = &la->col[a_cols[k]], *bc = &lb->col[b_cols[k]];
+        if (ac->type.id != bc->type.id || ac->nwords != bc->nwords ||
+            (ac->type.id == MC2_T_VARCHAR && ac->type.length != bc->type.length) ||
+            (ac->type.id == MC2_T_DECIMAL && ac->type.scale != bc->type.scale))
+            return mc2_err_set(err, MC2_E_USAGE,
+                               "oblivious join: key %zu: the columns' types differ", k);
+        *kw += obliv_key_nwords(la, a_cols[k]);
+    }
+    return 0;
+}
+
+uint64_t obliv_join_keys_encode(const struct obliv_layout *lay, const uint32_t *cols, size_t nkeys,
+                                const uint64_t *row, uint64_t *out)
+{
+    uint64_t anynull = 0;
+    size_t at = 0;
+    for (size_t k = 0; k < nkeys; k++) {
+        struct obliv_sortkey sk = {.col = cols[k]};
+        obliv_key_encode(lay, row, &sk, out + at);
+        anynull |= out[at] & 1; /* the null word: 1 = NULL (ascending, NULLS LAST) */
+        at += obliv_key_nwords(lay, cols[k]);
+    }
+    return anynull;
+}
+
 int obliv_compact_valid(struct obliv_rows *r, uint64_t *count, mc2_err *err)
 {
     size_t n = r->n;
@@ -93,16 +128,60 @@ int obliv_filter(struct obliv_rows *r, const struct obliv_expr *pred, const stru
     return obliv_finish(r, count, o, err);
 }
 
+/* SUBSTRING of one VARCHAR value: src = the column's words (length, then the padded bytes,
+ * in_pad of them), dst = the output column's words (out_pad bytes); code points [cs, ce)
+ * (1-based, ce exclusive) are kept. buf: in_pad scratch bytes. Constant time in the value:
+ * the byte offset of code point cs is secret, so the bytes are shifted left by it in
+ * ceil(log2 in_pad) masked passes (pass b moves every byte 2^b slots iff bit b of the
+ * offset is set), then the tail beyond the kept count is masked. */
+static void substr_kernel(const uint64_t *src, size_t in_pad, uint64_t *dst, size_t out_pad,
+                          uint64_t cs, uint64_t ce, uint8_t *buf)
+{
+    uint64_t len = src[0], idx = 0, off = 0, cnt = 0;
+    memcpy(buf, src + 1, in_pad);
+    for (size_t j = 0; j < in_pad; j++) {
+        uint64_t in = ct_lt_u64(ct_barrier(j), len);
+        /* A byte 10xxxxxx continues the previous code point; others start one. */
+        idx += ~ct_eq_u64(buf[j] & 0xC0u, 0x80u) & 1;
+        uint64_t before = ct_lt_u64(idx, cs), inside = ~before & ct_lt_u64(idx, ce);
+        off += in & before & 1;
+        cnt += in & inside & 1;
+    }
+    for (size_t b = 0; ((size_t)1 << b) < in_pad; b++) {
+        size_t sh = (size_t)1 << b;
+        uint8_t m = (uint8_t)ct_mask((off >> b) & 1);
+        for (size_t j = 0; j < in_pad; j++) {
+            uint8_t x = j + sh < in_pad ? buf[j + sh] : 0; /* public condition */
+            buf[j] = (uint8_t)(buf[j] ^ ((buf[j] ^ x) & m));
+        }
+    }
+    /* Only invalid UTF-8 (a code point of more than 4 bytes) can exceed the output width. */
+    cnt = ct_select_u64(ct_lt_u64((uint64_t)out_pad, cnt), (uint64_t)out_pad, cnt);
+    for (size_t j = 0; j < in_pad; j++) buf[j] &= (uint8_t)ct_lt_u64(ct_barrier(j), cnt);
+    memset(dst + 1, 0, out_pad);
+    memcpy(dst + 1, buf, in_pad < out_pad ? in_pad : out_pad);
+    dst[0] = cnt;
+}
+
+static int proj_kind(const struct obliv_proj *it)
+{
+    if (it->kind == OBLIV_PROJ_SUBSTR) return OBLIV_PROJ_SUBSTR;
+    return it->is_expr || it->kind == OBLIV_PROJ_EXPR ? OBLIV_PROJ_EXPR : OBLIV_PROJ_COL;
+}
+
 int obliv_project(const struct obliv_rows *in, const struct obliv_proj *items, size_t nitems,
                   struct obliv_rows *out, mc2_err *err)
 {
     mc2_coltype types[OBLIV_MAX_COLS];
+    memset(out, 0, sizeof *out);
     if (nitems > OBLIV_MAX_COLS)
         return mc2_err_set(err, MC2_E_LIMIT, "oblivious mode: too many projected columns");
+    size_t maxpad = 1;
     for (size_t k = 0; k < nitems; k++) {
-        if (items[k].is_expr) {
+        int kind = proj_kind(&items[k]);
+        if (kind == OBLIV_PROJ_EXPR) {
             if (obliv_expr_check(&items[k].expr, &in->lay, err)) return -1;
-            if (items[k].type.id == MC2_T_VARCHAR || items[k].type.id == MC2_T_DOUBLE)
+            if (items[k].type.id == MC2_T_VARCHAR) /* DOUBLE: the IEEE bits, one word */
                 return mc2_err_set(err, MC2_E_USAGE,
                                    "oblivious projection: expression type not supported");
             types[k] = items[k].type;
@@ -112,21 +191,46 @@ int obliv_project(const struct obliv_rows *in, const struct obliv_proj *items, s
                                    items[k].col);
             types[k] = in->lay.col[items[k].col].type;
         }
+        if (kind == OBLIV_PROJ_SUBSTR) {
+            const struct obliv_col *c = &in->lay.col[items[k].col];
+            uint32_t need = items[k].count < c->type.length ? items[k].count : c->type.length;
+            if (c->type.id != MC2_T_VARCHAR || items[k].start < 1 ||
+                items[k].type.id != MC2_T_VARCHAR || items[k].type.length < need)
+                return mc2_err_set(err, MC2_E_USAGE,
+                                   "oblivious projection: SUBSTRING of column %u: needs a VARCHAR "
+                                   "column, start >= 1 and an output VARCHAR of at least %u",
+                                   items[k].col, need);
+            types[k] = items[k].type;
+            if (8 * (c->nwords - 1) > maxpad) maxpad = 8 * (c->nwords - 1);
+        }
     }
     struct obliv_layout lay;
     if (obliv_layout_init(&lay, types, nitems, err)) return -1;
-    if (obliv_rows_alloc(out, &lay, in->n, err)) return -1;
+    uint8_t *buf = obliv_zalloc(maxpad, 1);
+    if (!buf) return mc2_err_set(err, MC2_E_NOMEM, "oblivious projection: out of memory");
+    if (obliv_rows_alloc(out, &lay, in->n, err)) {
+        mc2_free_wipe(buf, maxpad);
+        return -1;
+    }
     uint64_t ovf = 0;
     for (size_t i = 0; i < in->n; i++) {
         const uint64_t *src = obliv_row(in, i);
         uint64_t *dst = obliv_row(out, i), nulls = 0, of = 0;
         dst[OBLIV_W_VALID] = src[OBLIV_W_VALID];
         for (size_t k = 0; k < nitems; k++) {
-            if (items[k].is_expr) { /* public */
+            int kind = proj_kind(&items[k]);
+            if (kind == OBLIV_PROJ_EXPR) { /* public */
                 uint64_t v, isnull;
                 obliv_expr_eval(&items[k].expr, &in->lay, src, &v, &isnull, &of);
                 dst[lay.col[k].word] = v;
                 nulls |= isnull << k;
+            } else if (kind == OBLIV_PROJ_SUBSTR) {
+                const struct obliv_col *c = &in->lay.col[items[k].col];
+                uint64_t cs = items[k].start, ce = cs + items[k].count; /* no overflow: u32s */
+                /* A NULL value has length 0 and zero bytes: the result is empty. */
+                substr_kernel(src + c->word, 8 * (c->nwords - 1), dst + lay.col[k].word,
+                              8 * (lay.col[k].nwords - 1), cs, ce, buf);
+                nulls |= ((src[OBLIV_W_NULLS] >> items[k].col) & 1) << k;
             } else {
                 const struct obliv_col *c = &in->lay.col[items[k].col];
                 memcpy(dst + lay.col[k].word, src + c->word, c->nwords * 8);
@@ -136,6 +240,7 @@ int obliv_project(const struct obliv_rows *in, const struct obliv_proj *items, s
         dst[OBLIV_W_NULLS] = nulls;
         ovf |= of & src[OBLIV_W_VALID];
     }
+    mc2_free_wipe(buf, maxpad);
     if (overflow_check(ovf, err)) {
         obliv_rows_free(out);
         return -1;

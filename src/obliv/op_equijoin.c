@@ -94,21 +94,15 @@ static int expand_side(const uint64_t *c, size_t n, uint64_t side, size_t mw, ui
     return 0;
 }
 
-int obliv_equi_join(const struct obliv_rows *a, uint32_t a_col, const struct obliv_rows *b,
-                    uint32_t b_col, struct obliv_rows *out, const struct obliv_opts *o,
-                    mc2_err *err)
+int obliv_equi_join(const struct obliv_rows *a, const uint32_t *a_cols, const struct obliv_rows *b,
+                    const uint32_t *b_cols, size_t nkeys, struct obliv_rows *out,
+                    const struct obliv_opts *o, mc2_err *err)
 {
     memset(out, 0, sizeof *out);
-    if (a_col >= a->lay.ncols || b_col >= b->lay.ncols)
-        return mc2_err_set(err, MC2_E_USAGE, "oblivious join: key column out of range");
-    const struct obliv_col *ac = &a->lay.col[a_col], *bc = &b->lay.col[b_col];
-    if (ac->type.id != bc->type.id || ac->nwords != bc->nwords ||
-        (ac->type.id == MC2_T_DECIMAL && ac->type.scale != bc->type.scale))
-        return mc2_err_set(err, MC2_E_USAGE, "oblivious join: the key columns' types differ");
+    struct jl L;
+    if (obliv_join_keys_check(&a->lay, a_cols, &b->lay, b_cols, nkeys, &L.kw, err)) return -1;
     struct obliv_layout lay;
     if (obliv_layout_concat(&lay, &a->lay, &b->lay, err)) return -1;
-    struct jl L;
-    L.kw = obliv_key_nwords(&a->lay, a_col);
     L.X = 1 + L.kw, L.A1 = L.X + 1, L.A2 = L.X + 2, L.D = L.X + 3, L.P = L.X + 4;
     size_t wa = a->lay.width, wb = b->lay.width;
     L.pw = wa > wb ? wa : wb;
@@ -119,15 +113,14 @@ int obliv_equi_join(const struct obliv_rows *a, uint32_t a_col, const struct obl
     uint64_t *c = obliv_zalloc(n ? n : 1, L.R * 8);
     if (!c) return mc2_err_set(err, MC2_E_NOMEM, "oblivious join: out of memory");
     size_t R = L.R;
-    struct obliv_sortkey ka = {.col = a_col}, kb = {.col = b_col};
     for (size_t i = 0; i < n; i++) {
         uint64_t *r = c + i * R;
         int side = i >= a->n; /* public */
         const uint64_t *row = side ? obliv_row(b, i - a->n) : obliv_row(a, i);
+        uint64_t anynull = obliv_join_keys_encode(side ? &b->lay : &a->lay, side ? b_cols : a_cols,
+                                                  nkeys, row, r + 1);
         /* A NULL key never matches: such a row is treated as not real. */
-        uint64_t isnull = (row[OBLIV_W_NULLS] >> (side ? b_col : a_col)) & 1;
-        r[0] = 1 ^ ((row[OBLIV_W_VALID] & 1) & (1 ^ isnull));
-        obliv_key_encode(side ? &b->lay : &a->lay, row, side ? &kb : &ka, r + 1);
+        r[0] = 1 ^ ((row[OBLIV_W_VALID] & 1) & (1 ^ anynull));
         r[L.X] = (uint64_t)side;
         memcpy(r + L.P, row, (side ? wb : wa) * 8);
     }

@@ -1,10 +1,11 @@
 /* op_join.c - oblivious PK-FK join (op.h).
  *
- * Records [1 - valid | key words | side | payload] for both tables (side 0: the pk row,
+ * Records [1 - real | key words | side | payload] for both tables (side 0: the pk row,
  * side 1: an fk row) are sorted together by (real first, key, side), so every fk row
  * follows the pk row with its key, if any. One scan carries the last pk record down with
  * masked moves and emits, for each fk record, the joined row, valid iff the carried pk
- * row is real and has the same non-NULL key. Compaction brings the matches to the front. */
+ * row is real and has the same key (a row with a NULL key column counts as not real).
+ * Compaction brings the matches to the front. */
 #include "base/alloc.h"
 #include "obliv/ct.h"
 #include "obliv/op_int.h"
@@ -12,32 +13,28 @@
 
 #include <string.h>
 
-int obliv_pkfk_join(const struct obliv_rows *pk, uint32_t pk_col, const struct obliv_rows *fk,
-                    uint32_t fk_col, struct obliv_rows *out, const struct obliv_opts *o,
-                    mc2_err *err)
+int obliv_pkfk_join(const struct obliv_rows *pk, const uint32_t *pk_cols,
+                    const struct obliv_rows *fk, const uint32_t *fk_cols, size_t nkeys,
+                    struct obliv_rows *out, const struct obliv_opts *o, mc2_err *err)
 {
-    if (pk_col >= pk->lay.ncols || fk_col >= fk->lay.ncols)
-        return mc2_err_set(err, MC2_E_USAGE, "oblivious join: key column out of range");
-    const struct obliv_col *pc = &pk->lay.col[pk_col], *fc = &fk->lay.col[fk_col];
-    if (pc->type.id != fc->type.id || pc->nwords != fc->nwords ||
-        (pc->type.id == MC2_T_DECIMAL && pc->type.scale != fc->type.scale))
-        return mc2_err_set(err, MC2_E_USAGE, "oblivious join: the key columns' types differ");
+    size_t kw; /* key words: per key column a null word + value words */
+    if (obliv_join_keys_check(&pk->lay, pk_cols, &fk->lay, fk_cols, nkeys, &kw, err)) return -1;
     struct obliv_layout lay;
     if (obliv_layout_concat(&lay, &pk->lay, &fk->lay, err)) return -1;
-    size_t kw = obliv_key_nwords(&pk->lay, pk_col); /* null word + value words */
     size_t wp = pk->lay.width, wf = fk->lay.width, pw = wp > wf ? wp : wf;
     size_t rw = 1 + kw + 1 + pw, n, words;
     if (!mc2_add_size(pk->n, fk->n, &n) || !mc2_mul_size(n, rw, &words) || words > SIZE_MAX / 8)
         return mc2_err_set(err, MC2_E_LIMIT, "oblivious join: too many rows");
     uint64_t *t = obliv_zalloc(words ? words : 1, 8);
     if (!t) return mc2_err_set(err, MC2_E_NOMEM, "oblivious join: out of memory");
-    struct obliv_sortkey kp = {.col = pk_col}, kf = {.col = fk_col};
     for (size_t i = 0; i < n; i++) {
         uint64_t *rec = t + i * rw;
         int side = i >= pk->n; /* public */
         const uint64_t *row = side ? obliv_row(fk, i - pk->n) : obliv_row(pk, i);
-        rec[0] = 1 ^ (row[OBLIV_W_VALID] & 1);
-        obliv_key_encode(side ? &fk->lay : &pk->lay, row, side ? &kf : &kp, rec + 1);
+        uint64_t anynull = obliv_join_keys_encode(side ? &fk->lay : &pk->lay,
+                                                  side ? fk_cols : pk_cols, nkeys, row, rec + 1);
+        /* A row with a NULL key never matches (and is no duplicate): it counts as not real. */
+        rec[0] = 1 ^ (row[OBLIV_W_VALID] & 1 & (1 ^ anynull));
         rec[1 + kw] = (uint64_t)side;
         memcpy(rec + 2 + kw, row, (side ? wf : wp) * 8);
     }
@@ -59,7 +56,7 @@ int obliv_pkfk_join(const struct obliv_rows *pk, uint32_t pk_col, const struct o
     for (size_t i = 0; i < n; i++) {
         const uint64_t *rec = t + i * rw;
         uint64_t real = 1 ^ (rec[0] & 1), isfk = rec[1 + kw] & 1;
-        uint64_t keyeq = ~ct_nonzero(rec[1]); /* a NULL key never matches */
+        uint64_t keyeq = ~(uint64_t)0;
         for (size_t w = 0; w < kw; w++) keyeq &= ct_eq_u64(rec[1 + w], carry[1 + w]);
         uint64_t carried_real = ct_mask(1 ^ (carry[0] & 1));
         uint64_t is_pk = ct_mask(real & (1 ^ isfk));

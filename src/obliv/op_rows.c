@@ -128,7 +128,10 @@ int obliv_rows_append(struct obliv_rows *dst, const struct obliv_rows *src, mc2_
     size_t n;
     if (!mc2_add_size(dst->n, src->n, &n))
         return mc2_err_set(err, MC2_E_LIMIT, "oblivious mode: too many rows");
-    if (rows_reserve(dst, n, err)) return -1;
+    /* Grow geometrically: a scan appends many batches (sizes and capacities are public). */
+    size_t want = n;
+    if (n > dst->cap && dst->cap <= SIZE_MAX / 2 && 2 * dst->cap > n) want = 2 * dst->cap;
+    if (n > dst->cap && rows_reserve(dst, want, err)) return -1;
     memcpy(obliv_row(dst, dst->n), src->w, src->n * src->lay.width * 8);
     dst->n = n;
     return 0;

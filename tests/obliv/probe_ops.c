@@ -225,6 +225,22 @@ static int run_group(unsigned v)
                                 {OA_MIN, 1},        {OA_MAX, 2},   {OA_AVG, 1}};
     return obliv_group_by(&ra, keys, 2, aggs, 6, &out, &opts, NULL);
 }
+/* One one-word key (the narrow-record path): k (1, n, 3, 10 groups, dummies), and v
+ * (NULL keys in variants 0 and 3: the NULL group). */
+static int run_group_k(unsigned v)
+{
+    (void)v;
+    uint32_t keys[1] = {0};
+    struct obliv_agg aggs[4] = {{OA_COUNT_STAR, 0}, {OA_SUM, 2}, {OA_MIN, 1}, {OA_AVG, 1}};
+    return obliv_group_by(&ra, keys, 1, aggs, 4, &out, &opts, NULL);
+}
+static int run_group_v(unsigned v)
+{
+    (void)v;
+    uint32_t keys[1] = {1};
+    struct obliv_agg aggs[3] = {{OA_COUNT, 3}, {OA_MAX, 2}, {OA_SUM, 0}};
+    return obliv_group_by(&ra, keys, 1, aggs, 3, &out, &opts, NULL);
+}
 static int run_global(unsigned v)
 {
     (void)v;
@@ -258,7 +274,7 @@ static int run_union(unsigned v)
 static int run_pkfk(unsigned v)
 {
     (void)v;
-    return obliv_pkfk_join(&ra, 0, &rb, 0, &out, &opts, NULL);
+    return obliv_pkfk_join(&ra, &(uint32_t){0}, &rb, &(uint32_t){0}, 1, &out, &opts, NULL);
 }
 
 /* General equi-join: a (table A layout) x b (table B layout), nj rows each, fan-out by
@@ -281,12 +297,114 @@ static void fill_join(unsigned v)
         y[lay_b.col[0].word] = kb;
     }
 }
+/* The join cases' second key column: k % 2 on both sides (so the fan-outs above stay). */
+static void second_key(void)
+{
+    for (size_t i = 0; i < nj; i++) {
+        uint64_t *x = obliv_row(&ra, i), *y = obliv_row(&rb, i);
+        x[lay_a.col[1].word] = x[lay_a.col[0].word] % 2;
+        y[lay_b.col[1].word] = y[lay_b.col[0].word] % 2;
+    }
+}
+static const uint32_t jk_a[2] = {0, 1}, jk_b[2] = {0, 1};
 static int run_equi(unsigned v)
 {
     (void)v;
     struct obliv_opts o2 = opts;
     o2.bound = nj * nj / 2 + 8; /* >= every variant's output (many:many: nj^2 / 2) */
-    return obliv_equi_join(&ra, 0, &rb, 0, &out, &o2, NULL);
+    second_key();
+    return obliv_equi_join(&ra, jk_a, &rb, jk_b, 2, &out, &o2, NULL);
+}
+
+/* Semi / anti joins: the equi-join's inputs, plus per variant NULL keys and dummies: 1: one
+ * b row with a NULL key (NOT IN: empty output); 2: b all dummies (NOT IN: every a row,
+ * NULL keys too); 3: NULL keys on both sides; 0, 4: none. */
+static void fill_semi(unsigned v)
+{
+    fill_join(v);
+    second_key();
+    for (size_t i = 0; i < nj; i++) {
+        uint64_t *x = obliv_row(&ra, i), *y = obliv_row(&rb, i);
+        if ((v == 1 && i == 3) || (v == 3 && i % 4 == 1))
+            y[OBLIV_W_NULLS] = 1, y[lay_b.col[0].word] = 0;
+        if (v == 2) y[OBLIV_W_VALID] = 0;
+        if ((v == 3 && i % 3 == 0) || (v == 2 && i == 5))
+            x[OBLIV_W_NULLS] |= 1, x[lay_a.col[0].word] = 0;
+        if (v == 4 && i % 5 == 2) x[OBLIV_W_VALID] = 0;
+    }
+}
+static int run_semi(unsigned v)
+{
+    (void)v;
+    return obliv_semi_join(&ra, jk_a, &rb, jk_b, 2, 0, 0, &out, &opts, NULL);
+}
+static int run_anti(unsigned v)
+{
+    (void)v;
+    return obliv_semi_join(&ra, jk_a, &rb, jk_b, 1, 1, 0, &out, &opts, NULL);
+}
+static int run_anti_null(unsigned v)
+{
+    (void)v;
+    return obliv_semi_join(&ra, jk_a, &rb, jk_b, 1, 1, 1, &out, &opts, NULL);
+}
+/* Cross join with a.k < b.k (column 4 of the pair: b's k) AND b.w is not NULL. */
+static const struct obliv_xins cross_ins[] = {
+    {.op = OX_COL, .col = 0}, {.op = OX_COL, .col = 4},  {.op = OX_LT},
+    {.op = OX_COL, .col = 5}, {.op = OX_ISNULL, .k = 1}, {.op = OX_AND},
+};
+static int run_cross(unsigned v)
+{
+    (void)v;
+    struct obliv_opts o2 = opts;
+    o2.bound = nj * nj;
+    return obliv_cross_join(&ra, &rb, &(struct obliv_expr){cross_ins, 6}, &out, &o2, NULL);
+}
+
+/* SUBSTRING: column s (VARCHAR(3), 16 padded bytes) rewritten with UTF-8 of 1- to 4-byte
+ * code points, per variant: 0 random mix, 1 ASCII "abc", 2 three 4-byte code points (12
+ * bytes), 3 empty, 4 alternating 2-byte / 3-byte code points, with NULLs (variants 0, 3). */
+static const char *const cps[4] = {"a", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
+static void fill_substr(unsigned v, size_t n)
+{
+    fill_a(&ra, v, n);
+    const struct obliv_col *c = &lay_a.col[3];
+    for (size_t i = 0; i < n; i++) {
+        uint64_t *w = obliv_row(&ra, i);
+        unsigned char b[16] = {0};
+        size_t len = 0, ncp = v == 3 ? 0 : v == 0 ? rnd() % 4 : 3;
+        for (size_t k = 0; k < ncp; k++) {
+            size_t which = v == 0 ? rnd() % 4 : v == 1 ? 0 : v == 2 ? 3 : 1 + (i + k) % 2;
+            size_t l = strlen(cps[which]);
+            memcpy(b + len, cps[which], l);
+            len += l;
+        }
+        if ((w[OBLIV_W_NULLS] >> 3) & 1) len = 0, memset(b, 0, sizeof b);
+        w[c->word] = len;
+        memcpy(w + c->word + 1, b, 16);
+    }
+}
+static int run_substr(unsigned v)
+{
+    (void)v;
+    struct obliv_proj items[3] = {
+        {.kind = OBLIV_PROJ_SUBSTR,
+         .col = 3,
+         .start = 2,
+         .count = 1,
+         .type = {.id = MC2_T_VARCHAR, .length = 1}},
+        {.kind = OBLIV_PROJ_SUBSTR,
+         .col = 3,
+         .start = 1,
+         .count = 2,
+         .type = {.id = MC2_T_VARCHAR, .length = 2}},
+        {.kind = OBLIV_PROJ_SUBSTR,
+         .col = 3,
+         .start = 2,
+         .count = UINT32_MAX,
+         .type = {.id = MC2_T_VARCHAR, .length = 3}},
+    };
+    return obliv_project(&ra, items, 3, &out, NULL);
 }
 
 /* Batch conversion: a hand-built mc2_batch (the struct is public; no table code needed). */
@@ -368,7 +486,16 @@ static int run_expand(unsigned v)
     return 0;
 }
 
-enum { IN_A = 1, IN_JOIN = 2, IN_PK = 3, IN_BATCH = 4, IN_EXPAND = 5, IN_HALF = 6 };
+enum {
+    IN_A = 1,
+    IN_JOIN = 2,
+    IN_PK = 3,
+    IN_BATCH = 4,
+    IN_EXPAND = 5,
+    IN_HALF = 6,
+    IN_SEMI = 7,
+    IN_SUBSTR = 8
+};
 
 /* OBLIV_REVEAL: inputs whose revealed output size is the same (half the rows pass k < 5;
  * four groups) but whose contents differ: which rows pass, how big each group is. The
@@ -424,11 +551,18 @@ static const struct opcase cases[] = {
     {"op-order-by", IN_A, run_order, 0},
     {"op-limit", IN_A, run_limit, 0},
     {"op-group-by", IN_A, run_group, 1},
+    {"op-group-by-1key", IN_A, run_group_k, 1},
+    {"op-group-by-nullkey", IN_A, run_group_v, 1},
     {"op-global-agg", IN_A, run_global, 1},
     {"op-distinct", IN_A, run_distinct, 1},
     {"op-union", IN_A, run_union, 1},
     {"op-pkfk-join", IN_PK, run_pkfk, 1},
     {"op-equi-join", IN_JOIN, run_equi, 1},
+    {"op-semi-join", IN_SEMI, run_semi, 1},
+    {"op-anti-join", IN_SEMI, run_anti, 1},
+    {"op-anti-join-null-aware", IN_SEMI, run_anti_null, 1},
+    {"op-cross-join", IN_SEMI, run_cross, 1},
+    {"op-substring", IN_SUBSTR, run_substr, 1},
     {"op-batch-convert", IN_BATCH, run_batch, 1},
     {"op-expand", IN_EXPAND, run_expand, 0},
     {"op-filter-reveal", IN_HALF, run_filter_reveal, 0},
@@ -453,6 +587,12 @@ static void setup(const struct opcase *c, unsigned v)
     case IN_JOIN:
         fill_join(v);
         break;
+    case IN_SEMI:
+        fill_semi(v);
+        break;
+    case IN_SUBSTR:
+        fill_substr(v, nrow);
+        break;
     case IN_BATCH:
         fill_batch(v, nrow);
         break;
@@ -463,9 +603,10 @@ static void setup(const struct opcase *c, unsigned v)
 }
 static void secret_inputs(const struct opcase *c)
 {
-    if (c->inputs == IN_A || c->inputs == IN_PK || c->inputs == IN_JOIN || c->inputs == IN_HALF)
+    if (c->inputs == IN_A || c->inputs == IN_PK || c->inputs == IN_JOIN || c->inputs == IN_HALF ||
+        c->inputs == IN_SEMI || c->inputs == IN_SUBSTR)
         mark_secret(&ra);
-    if (c->inputs == IN_PK || c->inputs == IN_JOIN) mark_secret(&rb);
+    if (c->inputs == IN_PK || c->inputs == IN_JOIN || c->inputs == IN_SEMI) mark_secret(&rb);
     if (c->inputs == IN_BATCH) batch_secret(nrow);
     if (c->inputs == IN_EXPAND) {
         secret(ex_marks, nrow);
@@ -474,9 +615,10 @@ static void secret_inputs(const struct opcase *c)
 }
 static void teardown(const struct opcase *c)
 {
-    if (c->inputs == IN_A || c->inputs == IN_PK || c->inputs == IN_JOIN || c->inputs == IN_HALF)
+    if (c->inputs == IN_A || c->inputs == IN_PK || c->inputs == IN_JOIN || c->inputs == IN_HALF ||
+        c->inputs == IN_SEMI || c->inputs == IN_SUBSTR)
         obliv_rows_free(&ra);
-    if (c->inputs == IN_PK || c->inputs == IN_JOIN) obliv_rows_free(&rb);
+    if (c->inputs == IN_PK || c->inputs == IN_JOIN || c->inputs == IN_SEMI) obliv_rows_free(&rb);
     if (c->has_out) obliv_rows_free(&out);
 }
 
@@ -501,11 +643,11 @@ static void memcheck_case(const struct opcase *c, enum obliv_leak leak)
             uint64_t val = obliv_row(r, i)[OBLIV_W_VALID];
             if (val > 1 || (val && seen_dummy)) ok = 0;
             if (!val) seen_dummy = 1;
-            if (leak == OBLIV_REVEAL && !val && c->inputs != IN_A) ok = 0;
+            if (leak == OBLIV_REVEAL && !val && c->inputs != IN_A && c->inputs != IN_SUBSTR) ok = 0;
         }
         if (leak == OBLIV_PAD && c->run != run_project && c->run != run_order &&
             c->run != run_global && c->run != run_batch && c->run != run_equi &&
-            c->inputs != IN_HALF && r->n != 2 * nrow)
+            c->run != run_cross && c->run != run_substr && c->inputs != IN_HALF && r->n != 2 * nrow)
             ok = 0;
         if (!ok) fail(c->name);
     } else {
@@ -562,6 +704,23 @@ __attribute__((noinline)) static void leak_sortjoin(const struct obliv_rows *r)
     sink = leak_buf[1];
 }
 
+/* The encryption-mode SUBSTRING: walks the code points and stops at the start's byte. */
+__attribute__((noinline)) static void leak_substr(const struct obliv_rows *r)
+{
+    uint64_t acc = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        const uint64_t *w = obliv_row(r, i) + lay_a.col[3].word;
+        const unsigned char *p = (const unsigned char *)(w + 1);
+        size_t cp = 0, j = 0;
+        for (; j < w[0]; j++) {
+            if ((p[j] & 0xC0) != 0x80) cp++;
+            if (cp == 2) break;
+        }
+        acc += j;
+    }
+    sink = acc;
+}
+
 static void mark(void)
 {
     trace_mark = trace_mark + 1;
@@ -591,10 +750,13 @@ static void trace_all(void)
     }
     for (unsigned vi = 0; vi <= nvariants; vi++) {
         unsigned v = vi == 0 ? 0 : variant_order[vi - 1];
-        static const char *names[3] = {"control-leak-filter", "control-leak-hashagg",
-                                       "control-leak-sortjoin"};
-        for (int k = 0; k < 3; k++) {
-            fill_a(&ra, v, nrow);
+        static const char *names[4] = {"control-leak-filter", "control-leak-hashagg",
+                                       "control-leak-sortjoin", "control-leak-substring"};
+        for (int k = 0; k < 4; k++) {
+            if (k == 3)
+                fill_substr(v, nrow);
+            else
+                fill_a(&ra, v, nrow);
             if (vi > 0) {
                 printf("REGION %s %u\n", names[k], v);
                 mark();
@@ -602,6 +764,7 @@ static void trace_all(void)
             if (k == 0) sink = leak_filter(&ra);
             if (k == 1) leak_hashagg(&ra);
             if (k == 2) leak_sortjoin(&ra);
+            if (k == 3) leak_substr(&ra);
             if (vi > 0) mark();
             obliv_rows_free(&ra);
         }

@@ -3,8 +3,10 @@
  * both leakage policies. (Obliviousness itself is proved by tests/obliv/probe_ops.c.) */
 #include "test.h"
 
+#include "mc2/table.h"
 #include "obliv/op.h"
 #include "obliv/rows.h"
+#include "sql/plan.h"
 
 #include <stdint.h>
 
@@ -361,6 +363,70 @@ static void test_group_by(void)
     }
 }
 
+/* GROUP BY one key with NULL keys and dummy rows whose keys collide with real ones (the
+ * one-word-key path): every group, the NULL group included, against nested loops. */
+static void test_group_by_nullkeys(void)
+{
+    for (int round = 0; round < 60; round++) {
+        size_t n = rnd() % 120;
+        struct obliv_rows in, out;
+        gen_a(&in, n, 6, round % 3 != 0);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t *w = obliv_row(&in, i);
+            if (round % 4 != 3 && rnd() % 5 == 0) w[1] |= 1u << CK, w[LA.col[CK].word] = 0;
+        }
+        uint32_t keys[1] = {CK};
+        struct obliv_agg aggs[4] = {{OA_COUNT_STAR, 0}, {OA_SUM, CV}, {OA_MIN, CD}, {OA_COUNT, CS}};
+        /* Reference: distinct keys of the real rows (NULL as its own key). */
+        size_t ng = 0, ok = 1;
+        int64_t gk[130];
+        int gnull[130];
+        for (size_t i = 0; i < n; i++) {
+            const uint64_t *w = obliv_row(&in, i);
+            if (!w[0]) continue;
+            int isn = (int)(w[1] >> CK & 1), seen = 0;
+            for (size_t g = 0; g < ng; g++) seen |= gnull[g] == isn && (isn || gk[g] == K(w));
+            if (!seen) gk[ng] = K(w), gnull[ng++] = isn;
+        }
+        struct obliv_opts o = {.leak = round & 2 ? OBLIV_PAD : OBLIV_REVEAL, .bound = ng + 1};
+        mc2_err err;
+        CHECK(obliv_group_by(&in, keys, 1, aggs, 4, &out, &o, &err) == 0);
+        CHECK(check_shape(&out, &o) == ng);
+        const struct obliv_layout *L = &out.lay;
+        for (size_t g = 0; g < ng && g < out.n; g++) {
+            const uint64_t *p = obliv_row(&out, g);
+            int isn = (int)(p[1] & 1);
+            int64_t cnt = 0, sum = 0, mn = INT64_MAX, ns = 0, nv = 0;
+            size_t found = 0;
+            for (size_t q = 0; q < ng; q++)
+                found += gnull[q] == isn && (isn || gk[q] == (int64_t)p[L->col[0].word]);
+            for (size_t i = 0; i < n; i++) {
+                const uint64_t *w = obliv_row(&in, i);
+                if (!w[0] || (int)(w[1] >> CK & 1) != isn ||
+                    (!isn && K(w) != (int64_t)p[L->col[0].word]))
+                    continue;
+                cnt++;
+                if (!VNULL(w)) sum += V(w), nv++;
+                int64_t d = (int64_t)w[LA.col[CD].word];
+                mn = d < mn ? d : mn;
+                ns += !(w[1] >> CS & 1);
+            }
+            ok &= found == 1 && (int64_t)p[L->col[1].word] == cnt;
+            ok &= nv ? (int64_t)p[L->col[2].word] == sum && !(p[1] >> 2 & 1) : (p[1] >> 2 & 1);
+            ok &= (int64_t)p[L->col[3].word] == mn && (int64_t)p[L->col[4].word] == ns;
+            ok &= !isn || (g == ng - 1 && p[L->col[0].word] == 0); /* NULLs last */
+        }
+        CHECK_MSG(ok, "group by with NULL keys, round %d", round);
+        obliv_rows_free(&out);
+        if (ng > 0) {
+            struct obliv_opts o2 = {.leak = OBLIV_PAD, .bound = ng - 1};
+            CHECK(obliv_group_by(&in, keys, 1, aggs, 4, &out, &o2, &err) == -1 &&
+                  err.code == MC2_E_LIMIT);
+        }
+        obliv_rows_free(&in);
+    }
+}
+
 /* ---- DISTINCT, UNION --------------------------------------------------------------------- */
 
 static size_t ref_distinct(const struct obliv_rows *r)
@@ -444,7 +510,7 @@ static void test_pkfk(void)
         }
         struct obliv_opts o = {.leak = round & 2 ? OBLIV_PAD : OBLIV_REVEAL, .bound = nf};
         mc2_err err;
-        CHECK(obliv_pkfk_join(&pk, CK, &fk, 0, &out, &o, &err) == 0);
+        CHECK(obliv_pkfk_join(&pk, &(uint32_t){CK}, &fk, &(uint32_t){0}, 1, &out, &o, &err) == 0);
         check_shape(&out, &o);
         /* Reference: nested loops. */
         struct obliv_rows ref;
@@ -476,7 +542,8 @@ static void test_pkfk(void)
             uint64_t *w0 = obliv_row(&pk, 0), *w1 = obliv_row(&pk, 1);
             w0[0] = w1[0] = 1;
             w1[LA.col[CK].word] = w0[LA.col[CK].word];
-            CHECK(obliv_pkfk_join(&pk, CK, &fk, 0, &out, &o, &err) == -1 &&
+            CHECK(obliv_pkfk_join(&pk, &(uint32_t){CK}, &fk, &(uint32_t){0}, 1, &out, &o, &err) ==
+                      -1 &&
                   err.code == MC2_E_INPUT);
         }
         obliv_rows_free(&pk);
@@ -538,7 +605,7 @@ static void test_equi_join(void)
                                .bound = m + 2,
                                .threads = 1 + (round & 1)};
         mc2_err err;
-        CHECK(obliv_equi_join(&a, CK, &b, 0, &out, &o, &err) == 0);
+        CHECK(obliv_equi_join(&a, &(uint32_t){CK}, &b, &(uint32_t){0}, 1, &out, &o, &err) == 0);
         CHECK(check_shape(&out, &o) == m);
         size_t c1, c2;
         uint64_t *x = real_sorted(&out, &c1), *y = real_sorted(&ref, &c2);
@@ -549,7 +616,9 @@ static void test_equi_join(void)
         obliv_rows_free(&out);
         if (m > 0) {
             struct obliv_opts o2 = {.leak = OBLIV_PAD, .bound = m - 1};
-            CHECK(obliv_equi_join(&a, CK, &b, 0, &out, &o2, &err) == -1 && err.code == MC2_E_LIMIT);
+            CHECK(obliv_equi_join(&a, &(uint32_t){CK}, &b, &(uint32_t){0}, 1, &out, &o2, &err) ==
+                      -1 &&
+                  err.code == MC2_E_LIMIT);
         }
         obliv_rows_free(&ref);
         obliv_rows_free(&a);
@@ -634,6 +703,417 @@ static void test_batch(void)
     }
 }
 
+/* ---- multi-key joins, semi / anti joins, cross join ---------------------------------------- */
+
+/* Table B2: k INT64, s VARCHAR(3), w INT64 (join keys (k, s) against A's (k, s)). */
+static struct obliv_layout LB2;
+
+/* Random a rows with keys from a small domain (k in 0..kr-1, s one of four short strings),
+ * NULL keys and dummies as asked; b likewise. */
+static void gen_keys(struct obliv_rows *a, size_t na, struct obliv_rows *b, size_t nb, int kr,
+                     int nulls, int dummies)
+{
+    static const char *strs[4] = {"", "a", "ab", "\xc3\xa9"};
+    gen_a(a, na, kr, dummies);
+    for (size_t i = 0; i < na; i++) {
+        uint64_t *w = obliv_row(a, i);
+        w[LA.col[CK].word] = rnd() % (uint64_t)kr;
+        w[OBLIV_W_NULLS] &= ~(uint64_t)(1u << CS);
+        const char *t = strs[rnd() % 4];
+        w[LA.col[CS].word] = strlen(t);
+        w[LA.col[CS].word + 1] = 0;
+        w[LA.col[CS].word + 2] = 0;
+        memcpy(w + LA.col[CS].word + 1, t, strlen(t));
+        if (nulls && rnd() % 6 == 0) w[OBLIV_W_NULLS] |= 1u << CK, w[LA.col[CK].word] = 0;
+        if (nulls && rnd() % 7 == 0)
+            w[OBLIV_W_NULLS] |= 1u << CS, w[LA.col[CS].word] = 0, w[LA.col[CS].word + 1] = 0;
+    }
+    if (obliv_rows_alloc(b, &LB2, nb, NULL)) abort();
+    for (size_t i = 0; i < nb; i++) {
+        uint64_t *w = obliv_row(b, i);
+        w[OBLIV_W_VALID] = dummies ? rnd() % 4 != 0 : 1;
+        w[LB2.col[0].word] = rnd() % (uint64_t)kr;
+        const char *t = strs[rnd() % 4];
+        w[LB2.col[1].word] = strlen(t);
+        memcpy(w + LB2.col[1].word + 1, t, strlen(t));
+        w[LB2.col[2].word] = rnd() % 1000;
+        if (nulls && rnd() % 6 == 0) w[OBLIV_W_NULLS] |= 1, w[LB2.col[0].word] = 0;
+        if (nulls && rnd() % 9 == 0)
+            w[OBLIV_W_NULLS] |= 2, w[LB2.col[1].word] = 0, w[LB2.col[1].word + 1] = 0;
+    }
+}
+
+/* Reference key equality of a's (k, s) and b's (k, s) (nk = 1: k only); NULLs never match. */
+static int ref_keyeq(const uint64_t *x, const uint64_t *y, size_t nk)
+{
+    if ((x[1] >> CK & 1) || (y[1] & 1) || x[LA.col[CK].word] != y[LB2.col[0].word]) return 0;
+    if (nk == 1) return 1;
+    if ((x[1] >> CS & 1) || (y[1] >> 1 & 1)) return 0;
+    return !memcmp(x + LA.col[CS].word, y + LB2.col[1].word, 8 * LA.col[CS].nwords);
+}
+
+static void concat_row(uint64_t *d, const uint64_t *x, const struct obliv_layout *lx,
+                       const uint64_t *y, const struct obliv_layout *ly)
+{
+    d[0] = 1;
+    d[1] = x[1] | y[1] << lx->ncols;
+    memcpy(d + 2, x + 2, (lx->width - 2) * 8);
+    memcpy(d + lx->width, y + 2, (ly->width - 2) * 8);
+}
+
+static int same_multiset(const struct obliv_rows *x, const struct obliv_rows *y)
+{
+    size_t c1, c2;
+    uint64_t *p = real_sorted(x, &c1), *q = real_sorted(y, &c2);
+    int ok = c1 == c2 && !memcmp(p, q, c1 * x->lay.width * 8);
+    free(p);
+    free(q);
+    return ok;
+}
+
+static void test_multikey_joins(void)
+{
+    const uint32_t ak[2] = {CK, CS}, bk[2] = {0, 1};
+    struct obliv_layout LO;
+    CHECK(obliv_layout_concat(&LO, &LA, &LB2, NULL) == 0);
+    for (int round = 0; round < 80; round++) {
+        size_t na = rnd() % 50, nb = rnd() % 50, nk = 1 + (round & 1);
+        if (round % 10 == 9) na = 0;
+        if (round % 10 == 8) nb = 0;
+        struct obliv_rows a, b, out, ref;
+        gen_keys(&a, na, &b, nb, 3 + (int)(rnd() % 5), round % 3 != 0, round % 4 == 1);
+        if (round % 10 == 7)
+            for (size_t i = 0; i < nb; i++) obliv_row(&b, i)[0] = 0; /* all dummies */
+        CHECK(obliv_rows_alloc(&ref, &LO, na * nb + 1, NULL) == 0);
+        size_t m = 0;
+        for (size_t i = 0; i < na; i++)
+            for (size_t j = 0; j < nb; j++) {
+                const uint64_t *x = obliv_row(&a, i), *y = obliv_row(&b, j);
+                if (x[0] && y[0] && ref_keyeq(x, y, nk))
+                    concat_row(obliv_row(&ref, m++), x, &LA, y, &LB2);
+            }
+        ref.n = m;
+        struct obliv_opts o = {.leak = round & 2 ? OBLIV_PAD : OBLIV_REVEAL, .bound = m + 1};
+        mc2_err err;
+        CHECK(obliv_equi_join(&a, ak, &b, bk, nk, &out, &o, &err) == 0);
+        CHECK(check_shape(&out, &o) == m);
+        CHECK_MSG(same_multiset(&out, &ref), "multi-key equi-join round %d", round);
+        obliv_rows_free(&out);
+        if (m > 0) {
+            struct obliv_opts o2 = {.leak = OBLIV_PAD, .bound = m - 1};
+            CHECK(obliv_equi_join(&a, ak, &b, bk, nk, &out, &o2, &err) == -1 &&
+                  err.code == MC2_E_LIMIT);
+        }
+        /* PK-FK: make b's real keys unique by keeping the first real row of each key. */
+        for (size_t j = 0; j < nb; j++) {
+            uint64_t *y = obliv_row(&b, j);
+            for (size_t j2 = 0; j2 < j && y[0]; j2++) {
+                const uint64_t *z = obliv_row(&b, j2);
+                if (z[0] && !((y[1] | z[1]) & (nk == 1 ? 1u : 3u)) &&
+                    y[LB2.col[0].word] == z[LB2.col[0].word] &&
+                    (nk == 1 ||
+                     !memcmp(y + LB2.col[1].word, z + LB2.col[1].word, 8 * LB2.col[1].nwords)))
+                    y[0] = 0;
+            }
+        }
+        /* b is the pk side now: expected rows are (b, a) pairs. */
+        struct obliv_layout LP;
+        CHECK(obliv_layout_concat(&LP, &LB2, &LA, NULL) == 0);
+        struct obliv_rows ref2;
+        CHECK(obliv_rows_alloc(&ref2, &LP, na + 1, NULL) == 0);
+        size_t m2 = 0;
+        for (size_t i = 0; i < na; i++)
+            for (size_t j = 0; j < nb; j++) {
+                const uint64_t *x = obliv_row(&a, i), *y = obliv_row(&b, j);
+                if (x[0] && y[0] && ref_keyeq(x, y, nk))
+                    concat_row(obliv_row(&ref2, m2++), y, &LB2, x, &LA);
+            }
+        ref2.n = m2;
+        o.bound = m2;
+        CHECK(obliv_pkfk_join(&b, bk, &a, ak, nk, &out, &o, &err) == 0);
+        CHECK(check_shape(&out, &o) == m2);
+        CHECK_MSG(same_multiset(&out, &ref2), "multi-key pk-fk round %d", round);
+        obliv_rows_free(&out);
+        obliv_rows_free(&ref2);
+        obliv_rows_free(&ref);
+        obliv_rows_free(&a);
+        obliv_rows_free(&b);
+    }
+    /* Misuse: mismatched types (INT64 vs VARCHAR), VARCHAR lengths, no keys, out of range. */
+    struct obliv_rows a, b, out;
+    gen_keys(&a, 3, &b, 3, 3, 0, 0);
+    mc2_err err;
+    const uint32_t bad1[2] = {CK, CV}, badb[2] = {1, 0};
+    CHECK(obliv_equi_join(&a, bad1, &b, badb, 2, &out, &(struct obliv_opts){0}, &err) == -1 &&
+          err.code == MC2_E_USAGE);
+    CHECK(obliv_pkfk_join(&a, ak, &b, bk, 0, &out, &(struct obliv_opts){0}, &err) == -1 &&
+          err.code == MC2_E_USAGE);
+    CHECK(obliv_semi_join(&a, ak, &b, (const uint32_t[]){0, 7}, 2, 0, 0, &out,
+                          &(struct obliv_opts){0}, &err) == -1 &&
+          err.code == MC2_E_USAGE);
+    struct obliv_layout L5;
+    mc2_coltype t5[2] = {{.id = MC2_T_INT64}, {.id = MC2_T_VARCHAR, .length = 5}};
+    CHECK(obliv_layout_init(&L5, t5, 2, NULL) == 0);
+    struct obliv_rows c;
+    CHECK(obliv_rows_alloc(&c, &L5, 2, NULL) == 0);
+    CHECK(obliv_equi_join(&a, ak, &c, bk, 2, &out, &(struct obliv_opts){0}, &err) == -1 &&
+          err.code == MC2_E_USAGE);
+    CHECK(obliv_semi_join(&a, ak, &b, bk, 2, 1, 1, &out, &(struct obliv_opts){0}, &err) == -1 &&
+          err.code == MC2_E_USAGE); /* NULL-aware needs one key */
+    CHECK(obliv_semi_join(&a, ak, &b, bk, 1, 0, 1, &out, &(struct obliv_opts){0}, &err) == -1 &&
+          err.code == MC2_E_USAGE); /* ... and an anti join */
+    obliv_rows_free(&c);
+    obliv_rows_free(&a);
+    obliv_rows_free(&b);
+}
+
+static void test_semi_join(void)
+{
+    const uint32_t ak[2] = {CK, CS}, bk[2] = {0, 1};
+    for (int round = 0; round < 240; round++) {
+        size_t na = rnd() % 50, nb = rnd() % 50, nk = 1 + (round & 1);
+        int mode = (round >> 1) % 3; /* 0 SEMI, 1 ANTI, 2 NOT IN (one key) */
+        if (mode == 2) nk = 1;
+        if (round % 11 == 10) na = 0;
+        if (round % 11 == 9) nb = 0;
+        struct obliv_rows a, b, out, ref;
+        int nulls = round % 5 != 0;
+        gen_keys(&a, na, &b, nb, 2 + (int)(rnd() % 6), nulls, round % 4 == 1);
+        if (round % 11 == 8)
+            for (size_t i = 0; i < nb; i++) obliv_row(&b, i)[0] = 0; /* all dummies */
+        if (round % 11 == 7)
+            for (size_t i = 0; i < na; i++) obliv_row(&a, i)[0] = 0;
+        int b_null = 0, b_any = 0;
+        for (size_t j = 0; j < nb; j++) {
+            const uint64_t *y = obliv_row(&b, j);
+            b_any |= y[0] != 0;
+            b_null |= y[0] && (y[1] & 1);
+        }
+        CHECK(obliv_rows_alloc(&ref, &LA, na + 1, NULL) == 0);
+        size_t m = 0;
+        for (size_t i = 0; i < na; i++) {
+            const uint64_t *x = obliv_row(&a, i);
+            if (!x[0]) continue;
+            int match = 0;
+            for (size_t j = 0; j < nb; j++) {
+                const uint64_t *y = obliv_row(&b, j);
+                match |= y[0] && ref_keyeq(x, y, nk);
+            }
+            int keep = mode == 0 ? match : !match;
+            if (mode == 2) keep = !match && !b_null && (!(x[1] >> CK & 1) || !b_any);
+            if (keep) memcpy(obliv_row(&ref, m++), x, LA.width * 8);
+        }
+        ref.n = m;
+        struct obliv_opts o = {.leak = round & 8 ? OBLIV_PAD : OBLIV_REVEAL,
+                               .bound = m + (round & 3),
+                               .threads = 1 + (round & 1)};
+        mc2_err err;
+        CHECK(obliv_semi_join(&a, ak, &b, bk, nk, mode != 0, mode == 2, &out, &o, &err) == 0);
+        CHECK(check_shape(&out, &o) == m);
+        CHECK_MSG(same_multiset(&out, &ref), "semi join round %d mode %d", round, mode);
+        obliv_rows_free(&out);
+        if (m > 0) {
+            struct obliv_opts o2 = {.leak = OBLIV_PAD, .bound = m - 1};
+            CHECK(obliv_semi_join(&a, ak, &b, bk, nk, mode != 0, mode == 2, &out, &o2, &err) ==
+                      -1 &&
+                  err.code == MC2_E_LIMIT);
+        }
+        obliv_rows_free(&ref);
+        obliv_rows_free(&a);
+        obliv_rows_free(&b);
+    }
+}
+
+static void test_cross_join(void)
+{
+    struct obliv_layout LO;
+    CHECK(obliv_layout_concat(&LO, &LA, &LB2, NULL) == 0);
+    /* a.k < b.k AND a.v + b.w > 0 (column 4 = b.k, 6 = b.w) */
+    const struct obliv_xins ins[] = {
+        {.op = OX_COL, .col = CK},
+        {.op = OX_COL, .col = 4},
+        {.op = OX_LT},
+        {.op = OX_COL, .col = CV},
+        {.op = OX_COL, .col = 6},
+        {.op = OX_ADD},
+        {.op = OX_CONST, .k = 0},
+        {.op = OX_GT},
+        {.op = OX_AND},
+    };
+    for (int round = 0; round < 60; round++) {
+        size_t na = rnd() % 30, nb = rnd() % 30;
+        if (round % 10 == 9) na = 0;
+        struct obliv_rows a, b, out, ref;
+        gen_keys(&a, na, &b, nb, 10, round & 1, round % 3 == 1);
+        int haspred = round % 4 != 3;
+        CHECK(obliv_rows_alloc(&ref, &LO, na * nb + 1, NULL) == 0);
+        size_t m = 0;
+        for (size_t i = 0; i < na; i++)
+            for (size_t j = 0; j < nb; j++) {
+                const uint64_t *x = obliv_row(&a, i), *y = obliv_row(&b, j);
+                if (!x[0] || !y[0]) continue;
+                if (haspred) {
+                    if ((x[1] >> CK & 1) || (y[1] & 1) || (x[1] >> CV & 1)) continue;
+                    if (!(K(x) < (int64_t)y[LB2.col[0].word])) continue;
+                    if (!(V(x) + (int64_t)y[LB2.col[2].word] > 0)) continue;
+                }
+                concat_row(obliv_row(&ref, m++), x, &LA, y, &LB2);
+            }
+        ref.n = m;
+        struct obliv_opts o = {.leak = round & 2 ? OBLIV_PAD : OBLIV_REVEAL, .bound = m + 2};
+        struct obliv_expr e = {ins, 9};
+        mc2_err err;
+        CHECK(obliv_cross_join(&a, &b, haspred ? &e : NULL, &out, &o, &err) == 0);
+        CHECK(check_shape(&out, &o) == m);
+        CHECK_MSG(same_multiset(&out, &ref), "cross join round %d", round);
+        obliv_rows_free(&out);
+        if (m > 0) {
+            struct obliv_opts o2 = {.leak = OBLIV_PAD, .bound = m - 1};
+            CHECK(obliv_cross_join(&a, &b, haspred ? &e : NULL, &out, &o2, &err) == -1 &&
+                  err.code == MC2_E_LIMIT);
+        }
+        obliv_rows_free(&ref);
+        obliv_rows_free(&a);
+        obliv_rows_free(&b);
+    }
+    /* More than 2^26 pairs (public sizes only: the rows are never touched). */
+    struct obliv_rows a = {.lay = LA, .n = (size_t)1 << 13}, b = {.lay = LB2, .n = (size_t)1 << 14},
+                      out;
+    mc2_err err;
+    CHECK(obliv_cross_join(&a, &b, NULL, &out, &(struct obliv_opts){0}, &err) == -1 &&
+          err.code == MC2_E_LIMIT);
+    b.n = SIZE_MAX / 2; /* the product overflows */
+    CHECK(obliv_cross_join(&a, &b, NULL, &out, &(struct obliv_opts){0}, &err) == -1 &&
+          err.code == MC2_E_LIMIT);
+}
+
+/* ---- SUBSTRING ------------------------------------------------------------------------------ */
+
+/* Runs SUBSTRING(s, start[, count]) on the batch with the vectorized executor (encryption
+ * mode) and obliviously, and compares every row. */
+static void substr_compare(mc2_batch *in, const mc2_schema *sc, uint32_t start, uint32_t count,
+                           int has_count)
+{
+    mc2_err err;
+    mc2_plan *P = mc2_plan_new(0, &err);
+    CHECK(P != NULL);
+    unsigned cols[1] = {0};
+    mc2_pnode *scan = mc2_pn_scan(P, 0, sc, cols, 1);
+    mc2_pexpr *args[3] = {mc2_px_col(P, 0, sc->cols[0].type, true), mc2_px_int(P, start),
+                          mc2_px_int(P, count)};
+    mc2_pexpr *f = mc2_px_func(P, MC2_PF_SUBSTRING, args, has_count ? 3 : 2);
+    mc2_pnode *root = mc2_pn_project(P, scan, &f, 1, NULL);
+    CHECK(mc2_plan_error(P) == NULL && root != NULL);
+    const mc2_batch *bs[1] = {in};
+    mc2_exec_input inp = {.batches = bs, .nbatches = 1};
+    mc2_exec *x;
+    mc2_batch *res = NULL;
+    CHECK(mc2_exec_open(P, root, &inp, 1, NULL, &x, &err) == 0);
+    CHECK(mc2_exec_collect(x, 1000000, &res, &err) == 0);
+    mc2_exec_free(x);
+    CHECK(res != NULL && res->nrows == in->nrows);
+    mc2_coltype ot = mc2_pn_schema(root)->cols[0].type;
+
+    struct obliv_rows r, out;
+    CHECK(obliv_rows_from_batch(&r, in, &err) == 0);
+    struct obliv_proj it = {.kind = OBLIV_PROJ_SUBSTR,
+                            .col = 0,
+                            .start = start,
+                            .count = has_count ? count : UINT32_MAX,
+                            .type = ot};
+    CHECK(obliv_project(&r, &it, 1, &out, &err) == 0);
+    size_t bad = 0;
+    for (size_t i = 0; res && i < res->nrows && i < out.n; i++) {
+        const uint64_t *w = obliv_row(&out, i);
+        const mc2_col *c = &res->cols[0];
+        int isnull = c->nulls && c->nulls[i];
+        size_t len = c->off[i + 1] - c->off[i];
+        if ((int)(w[1] & 1) != isnull) bad++;
+        if (w[0] != 1 || w[2] != len || memcmp(w + 3, c->data + c->off[i], len)) bad++;
+        const unsigned char *pb = (const unsigned char *)(w + 3);
+        for (size_t j = len; j < 8 * (out.lay.col[0].nwords - 1); j++) bad += pb[j] != 0;
+    }
+    CHECK_MSG(bad == 0, "SUBSTRING(s, %u, %u%s): %zu differences", start, count,
+              has_count ? "" : " (none)", bad);
+    obliv_rows_free(&out);
+    obliv_rows_free(&r);
+    mc2_batch_free(res);
+    mc2_plan_free(P);
+}
+
+static void test_substring(void)
+{
+    static const char *cps[] = {
+        "a", "Z", " ", "\xc3\xa9", "\xd0\x96", "\xe2\x82\xac", "\xe4\xb8\xad", "\xf0\x9f\x98\x80"};
+    mc2_column_def defs[1] = {
+        {.name = "s", .type = {.id = MC2_T_VARCHAR, .length = 6}, .nullable = true}};
+    mc2_schema sc = {.name = "t", .ncols = 1, .cols = defs};
+    size_t n = 300;
+    mc2_err err;
+    mc2_batch *b = mc2_batch_new(&sc, n, &err);
+    CHECK(b != NULL);
+    CHECK(mc2_batch_reserve_chars(b, 0, 24 * n, &err) == 0);
+    uint32_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        int isnull = rnd() % 9 == 0;
+        size_t ncp = isnull ? 0 : i < 8 ? i % 7 : rnd() % 7;
+        for (size_t k = 0; k < ncp; k++) {
+            /* Some rows pure ASCII, some all 4-byte, the rest a mix. */
+            const char *cp = i % 5 == 0 ? cps[rnd() % 3] : i % 5 == 1 ? cps[7] : cps[rnd() % 8];
+            memcpy(b->cols[0].data + off, cp, strlen(cp));
+            off += (uint32_t)strlen(cp);
+        }
+        b->cols[0].nulls[i] = (uint8_t)isnull;
+        b->cols[0].off[i + 1] = off;
+    }
+    b->nrows = n;
+    const uint32_t starts[] = {1, 2, 3, 6, 7, 9};
+    const uint32_t counts[] = {0, 1, 2, 3, 5, 6};
+    for (size_t s = 0; s < sizeof starts / sizeof *starts; s++) {
+        substr_compare(b, &sc, starts[s], 0, 0);
+        for (size_t c = 0; c < sizeof counts / sizeof *counts; c++)
+            substr_compare(b, &sc, starts[s], counts[c], 1);
+    }
+    /* Hand-checked: SUBSTRING('é€😀ab', 2, 3) = '€😀a' (3 + 4 + 1 = 8 bytes). */
+    struct obliv_rows r, out;
+    struct obliv_layout L1;
+    CHECK(obliv_layout_init(&L1, &defs[0].type, 1, NULL) == 0);
+    CHECK(obliv_rows_alloc(&r, &L1, 1, NULL) == 0);
+    const char *v = "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"
+                    "ab";
+    uint64_t *w = obliv_row(&r, 0);
+    w[0] = 1, w[2] = strlen(v);
+    memcpy(w + 3, v, strlen(v));
+    struct obliv_proj it = {.kind = OBLIV_PROJ_SUBSTR,
+                            .col = 0,
+                            .start = 2,
+                            .count = 3,
+                            .type = {.id = MC2_T_VARCHAR, .length = 3}};
+    CHECK(obliv_project(&r, &it, 1, &out, &err) == 0);
+    w = obliv_row(&out, 0);
+    CHECK(w[2] == 8 && !memcmp(w + 3,
+                               "\xe2\x82\xac\xf0\x9f\x98\x80"
+                               "a",
+                               8));
+    obliv_rows_free(&out);
+    /* Misuse: start 0, a non-VARCHAR column, an output type too short. */
+    it.start = 0;
+    CHECK(obliv_project(&r, &it, 1, &out, &err) == -1 && err.code == MC2_E_USAGE);
+    it.start = 1, it.type.length = 2;
+    CHECK(obliv_project(&r, &it, 1, &out, &err) == -1 && err.code == MC2_E_USAGE);
+    obliv_rows_free(&r);
+    struct obliv_rows ra;
+    gen_a(&ra, 3, 5, 0);
+    it = (struct obliv_proj){.kind = OBLIV_PROJ_SUBSTR,
+                             .col = CK,
+                             .start = 1,
+                             .count = 1,
+                             .type = {.id = MC2_T_VARCHAR, .length = 1}};
+    CHECK(obliv_project(&ra, &it, 1, &out, &err) == -1 && err.code == MC2_E_USAGE);
+    obliv_rows_free(&ra);
+    mc2_batch_free(b);
+}
+
 int main(void)
 {
     mc2_coltype ta[4] = {{.id = MC2_T_INT64},
@@ -645,9 +1125,17 @@ int main(void)
     test_project();
     test_order_limit();
     test_group_by();
+    test_group_by_nullkeys();
     test_distinct_union();
     test_pkfk();
     test_equi_join();
     test_batch();
+    mc2_coltype tb2[3] = {
+        {.id = MC2_T_INT64}, {.id = MC2_T_VARCHAR, .length = 3}, {.id = MC2_T_INT64}};
+    if (obliv_layout_init(&LB2, tb2, 3, NULL)) return 1;
+    test_multikey_joins();
+    test_semi_join();
+    test_cross_join();
+    test_substring();
     return test_done("test_obliv_ops");
 }
