@@ -60,7 +60,9 @@ typedef struct mc2_gbdt_params {
     float base_score;                  /* default 0.5 (probability space for logistic) */
     uint64_t seed;                     /* for subsample and colsample_bytree, default 0 */
     uint32_t nthread;                  /* worker threads incl. the caller, default 2 */
-    uint32_t n_metrics;                /* evaluation metrics; 0 = the objective's default */
+    uint32_t oblivious; /* 1: train obliviously (fixed-shape trees, branch-free kernels; see
+                           docs/gbdt.md "Oblivious mode"), default 0 */
+    uint32_t n_metrics; /* evaluation metrics; 0 = the objective's default */
     enum mc2_gbdt_metric metrics[MC2_GBDT_MAX_METRICS];
 } mc2_gbdt_params;
 
@@ -71,8 +73,8 @@ void mc2_gbdt_params_default(mc2_gbdt_params *p);
  * (objective, num_class, num_round|n_estimators, max_depth, max_bin, eta|learning_rate,
  * gamma|min_split_loss, lambda|reg_lambda, alpha|reg_alpha, min_child_weight, subsample,
  * colsample_bytree, base_score, seed|random_state, nthread|n_jobs, eval_metric (may repeat),
- * tree_method (must be "hist")). Returns 0, or -1 with MC2_E_INPUT naming the parameter and
- * what is allowed (unknown names get a "did you mean" suggestion). */
+ * tree_method (must be "hist"), oblivious (0/1/true/false)). Returns 0, or -1 with MC2_E_INPUT
+ * naming the parameter and what is allowed (unknown names get a "did you mean" suggestion). */
 int mc2_gbdt_params_set(mc2_gbdt_params *p, const char *key, const char *value,
                         mc2_err *err) MC2_WUR;
 
@@ -158,6 +160,16 @@ int mc2_gbdt_predict(const mc2_gbdt_model *m, const float *x, size_t n, size_t d
 /* The same on nthread threads (results identical to mc2_gbdt_predict). */
 int mc2_gbdt_predict_mt(const mc2_gbdt_model *m, const float *x, size_t n, size_t d, int margin,
                         unsigned nthread, float *out, mc2_err *err) MC2_WUR;
+
+/* Oblivious prediction (docs/gbdt.md "Oblivious mode"): the same results as
+ * mc2_gbdt_predict, bit for bit, for ANY model, but every branch and memory address depends
+ * only on public sizes (n, d, the number of trees, each tree's node count and group) and on
+ * the model's maximum tree depth, which is computed obliviously and declassified. Per row and
+ * tree it scans all nodes once per level and all features once per level:
+ * O(trees x depth x (nodes + d)). margin == 0 applies the output transform with libm's expf,
+ * which is NOT oblivious: use margin != 0 when the outputs are secret. */
+int mc2_gbdt_predict_oblivious(const mc2_gbdt_model *m, const float *x, size_t n, size_t d,
+                               int margin, float *out, mc2_err *err) MC2_WUR;
 
 /* Computes a metric from transformed predictions (n * ngroup) and labels; weights may be
  * NULL. AUC of a set with only one class is NaN. */

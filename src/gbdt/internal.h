@@ -62,6 +62,11 @@ static inline float mc2_gbdt_tree_leaf(const mc2_gbdt_tree *t, const float *x)
     return nodes[i].cond;
 }
 
+/* mc2_gbdt_train with params->oblivious set (params already checked): oblivious.c. */
+int mc2_gbdt_train_oblivious(const mc2_gbdt_params *p, const mc2_gbdt_data *train,
+                             const mc2_gbdt_data *eval, mc2_gbdt_eval_fn cb, void *cb_ctx,
+                             mc2_gbdt_model **out, mc2_err *err) MC2_WUR;
+
 /* Transforms margins in place (n rows x ngroup) to probabilities, as XGBoost does. */
 void mc2_gbdt_transform(enum mc2_gbdt_objective o, float *v, size_t n, uint32_t ngroup);
 

@@ -117,6 +117,7 @@ static const char *const known_names[] = {
     "n_jobs",
     "eval_metric",
     "tree_method",
+    "oblivious",
 };
 
 /* Levenshtein distance of short strings (capped inputs, so no overflow concerns). */
@@ -232,6 +233,18 @@ int mc2_gbdt_params_set(mc2_gbdt_params *p, const char *key, const char *v, mc2_
         p->metrics[p->n_metrics++] = m;
         return 0;
     }
+    if (is(key, "oblivious", NULL)) {
+        if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0) {
+            p->oblivious = 1;
+            return 0;
+        }
+        if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0) {
+            p->oblivious = 0;
+            return 0;
+        }
+        return mc2_err_set(err, MC2_E_INPUT,
+                           "parameter 'oblivious': '%.64s' is not 0, 1, true or false", v);
+    }
     if (is(key, "tree_method", NULL)) {
         if (strcmp(v, "hist") == 0) return 0;
         return mc2_err_set(err, MC2_E_INPUT,
@@ -289,6 +302,8 @@ int mc2_gbdt_params_check(const mc2_gbdt_params *p, mc2_err *err)
                            "parameter 'base_score' must be in (0, 1) for binary:logistic "
                            "(it is a probability), got %g",
                            (double)p->base_score);
+    if (p->oblivious > 1)
+        return mc2_err_set(err, MC2_E_INPUT, "parameter 'oblivious' must be 0 or 1");
     if (p->nthread < 1 || p->nthread > MC2_GBDT_MAX_THREADS)
         return mc2_err_set(err, MC2_E_INPUT, "parameter 'nthread' must be in [1, %u]",
                            MC2_GBDT_MAX_THREADS);

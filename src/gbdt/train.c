@@ -977,6 +977,8 @@ int mc2_gbdt_train(const mc2_gbdt_params *params, const mc2_gbdt_data *train,
 {
     *out = NULL;
     if (mc2_gbdt_params_check(params, err) != 0) return -1;
+    if (params->oblivious)
+        return mc2_gbdt_train_oblivious(params, train, eval, cb, cb_ctx, out, err);
     if (mc2_gbdt_data_check(params, train, "training data", err) != 0) return -1;
     if (eval) {
         if (mc2_gbdt_data_check(params, eval, "evaluation data", err) != 0) return -1;

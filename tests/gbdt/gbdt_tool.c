@@ -44,9 +44,9 @@ static int usage(void)
 {
     fprintf(stderr, "usage: gbdt_tool train --train F --label NAME|--label-col I [--eval F] "
                     "[--set key=value]... [--model M.bin] [--json M.json] [--pred-out P.f32] "
-                    "[--margin] [--verbose]\n"
+                    "[--margin] [--oblivious-predict] [--verbose]\n"
                     "       gbdt_tool predict --model M.bin --data F [--label NAME|--label-col I] "
-                    "--out P.f32 [--margin]\n"
+                    "--out P.f32 [--margin] [--oblivious-predict]\n"
                     "       gbdt_tool export --model M.bin --json M.json\n");
     return 2;
 }
@@ -303,6 +303,9 @@ static int write_file(const char *path, const void *p, size_t n, mc2_err *err)
     return mc2_file_write_atomic(path, p, n, 0644, 0, err);
 }
 
+/* --oblivious-predict: write_preds uses mc2_gbdt_predict_oblivious (one thread). */
+static int obl_predict;
+
 static int write_preds(const mc2_gbdt_model *m, const table *t, int margin, const char *path,
                        mc2_err *err)
 {
@@ -310,11 +313,12 @@ static int write_preds(const mc2_gbdt_model *m, const table *t, int margin, cons
     float *out = mc2_malloc(t->n * K * sizeof(float) + 1);
     if (!out) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
     double t0 = now_clock(CLOCK_MONOTONIC);
-    int rc = mc2_gbdt_predict_mt(m, t->x, t->n, t->d, margin, 2, out, err);
+    int rc = obl_predict ? mc2_gbdt_predict_oblivious(m, t->x, t->n, t->d, margin, out, err)
+                         : mc2_gbdt_predict_mt(m, t->x, t->n, t->d, margin, 2, out, err);
     double dt = now_clock(CLOCK_MONOTONIC) - t0;
     if (rc == 0)
-        printf("predict_seconds=%.4f rows=%zu rows_per_second=%.0f\n", dt, t->n,
-               dt > 0 ? (double)t->n / dt : 0.0);
+        printf("predict%s_seconds=%.4f rows=%zu rows_per_second=%.0f\n",
+               obl_predict ? "_oblivious" : "", dt, t->n, dt > 0 ? (double)t->n / dt : 0.0);
     if (rc == 0) rc = write_file(path, out, t->n * K * sizeof(float), err);
     mc2_free(out);
     return rc;
@@ -333,6 +337,8 @@ static int cmd_train(int argc, char **argv, mc2_err *err)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--margin"))
             margin = 1;
+        else if (!strcmp(a, "--oblivious-predict"))
+            obl_predict = 1;
         else if (!strcmp(a, "--verbose"))
             verbose = 1;
         else if (!v)
@@ -421,6 +427,8 @@ static int cmd_predict(int argc, char **argv, mc2_err *err)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--margin"))
             margin = 1;
+        else if (!strcmp(a, "--oblivious-predict"))
+            obl_predict = 1;
         else if (!v)
             return usage();
         else if (!strcmp(a, "--model"))

@@ -11,6 +11,10 @@ failure.
 usage: parity.py --tool build/gbdt_tool --workdir DIR
                  [--datasets cancer,digits,synth,diabetes,synthsub,random]
        parity.py --tool ... --workdir DIR --bench      (1M x 28, 100 rounds; timing only)
+       parity.py --tool ... --workdir DIR --bench-obliv [--obliv-rows N] [--obliv-rounds R]
+                 [--obliv-depth D] [--obliv-bins B]
+                 (oblivious training on a reduced workload, with mc2-normal and xgboost on
+                 the SAME workload, and prediction throughput normal vs oblivious)
 """
 import argparse
 import os
@@ -258,17 +262,75 @@ def bench(args):
           f"xgboost {rps_xgb:,.0f} rows/s (incl. DMatrix construction)")
 
 
+def bench_obliv(args):
+    """Oblivious mode: the full 1M x 28 x 100 rounds workload is far too slow (the histogram
+    kernel costs n x 2^level x d x (max_bin + 1) per level), so this runs a reduced workload
+    and prints exactly what ran and the ratios against mc2-normal and xgboost on it."""
+    n, d, rounds = args.obliv_rows, 28, args.obliv_rounds
+    depth, bins = args.obliv_depth, args.obliv_bins
+    x, y = synth_classification(n + 20_000, d, 11, missing=False)
+    xtr, xte, ytr, yte = x[:n], x[n:], y[:n], y[n:]
+    w = os.path.join(args.workdir, "bobl")
+    ftr = write(w + "_train", xtr, ytr, "npy")
+    fte = write(w + "_test", xte, yte, "npy")
+    p = {"objective": "binary:logistic", "max_depth": depth, "max_bin": bins, "eta": 0.3}
+    dtr = xgb.DMatrix(xtr, label=ytr)
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.time()
+    bst = xgb.train(dict(p, tree_method="hist", nthread=2, seed=0), dtr, rounds)
+    t_xgb = time.time() - t0
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    c_xgb = r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime
+    auc_xgb = roc_auc_score(yte, bst.predict(xgb.DMatrix(xte)))
+    res = {}
+    for mode in ("normal", "oblivious"):
+        extra = ["--set", "oblivious=1"] if mode == "oblivious" else []
+        out = run_tool(args, ["train", "--train", ftr, "--eval", fte, "--label-col", str(d)]
+                       + tool_params(p, rounds) + extra
+                       + ["--model", f"{w}_{mode}.bin", "--pred-out", f"{w}_{mode}.pred"])
+        res[mode] = (float(out.split("train_seconds=")[1].split()[0]),
+                     float(out.split("train_cpu_seconds=")[1].split()[0]),
+                     roc_auc_score(yte, np.fromfile(f"{w}_{mode}.pred", dtype=np.float32)))
+    print(f"bench-obliv {n:,} x {d} binary:logistic, {rounds} rounds, depth {depth}, "
+          f"max_bin {bins} (reduced workload; xgboost and mc2-normal on 2 threads, "
+          f"mc2-oblivious on 2 threads, its sort step too)")
+    print(f"  xgboost {xgb.__version__} hist: train {t_xgb:.2f} s (cpu {c_xgb:.2f} s), "
+          f"test AUC {auc_xgb:.5f}")
+    for mode in ("normal", "oblivious"):
+        t, c, a = res[mode]
+        print(f"  mc2-{mode:9s}: train {t:.2f} s (cpu {c:.2f} s), test AUC {a:.5f}")
+    to, co = res["oblivious"][0], res["oblivious"][1]
+    print(f"  oblivious/normal = {to / res['normal'][0]:.1f}x wall, "
+          f"{co / max(res['normal'][1], 1e-3):.1f}x cpu; oblivious/xgboost = "
+          f"{to / t_xgb:.1f}x wall, {co / max(c_xgb, 1e-3):.1f}x cpu")
+    # prediction throughput of the oblivious model (complete depth-D trees), both predictors
+    for flag, name in (([], "normal (2 threads)"), (["--oblivious-predict"], "oblivious (1 thread)")):
+        out = run_tool(args, ["predict", "--model", f"{w}_oblivious.bin", "--data", fte,
+                              "--label-col", str(d), "--out", w + ".p2"] + flag)
+        rps = float(out.split("rows_per_second=")[1].split()[0])
+        print(f"  prediction {len(yte):,} rows x {rounds} trees of depth {depth}: {name} "
+              f"{rps:,.0f} rows/s")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tool", required=True)
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--datasets", default="cancer,digits,synth,diabetes,synthsub,random")
     ap.add_argument("--bench", action="store_true")
+    ap.add_argument("--bench-obliv", action="store_true")
+    ap.add_argument("--obliv-rows", type=int, default=20_000)
+    ap.add_argument("--obliv-rounds", type=int, default=10)
+    ap.add_argument("--obliv-depth", type=int, default=6)
+    ap.add_argument("--obliv-bins", type=int, default=32)
     args = ap.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
     print(f"xgboost {xgb.__version__}")
     if args.bench:
         bench(args)
+        return 0
+    if args.bench_obliv:
+        bench_obliv(args)
         return 0
     ok = True
     for name in args.datasets.split(","):

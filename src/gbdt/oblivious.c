@@ -1,0 +1,816 @@
+/* oblivious.c - the oblivious GBDT engine: training of fixed-shape trees and prediction whose
+ * branches and memory addresses depend only on public sizes (docs/gbdt.md "Oblivious mode").
+ *
+ * Public: n, d, the parameters (max_depth, max_bin, eta, ...), the seeded RNG's choices
+ * (subsample rows, colsample features), the number of trees and their node counts, and one
+ * declassified bit (whether the data passed validation). Secret: feature values (including
+ * which are missing), labels, weights, gradients, bins, node assignments, split choices,
+ * cut values, leaf values. In prediction the model's node contents are secret too; its
+ * maximum tree depth is computed obliviously and declassified.
+ *
+ * Every data-dependent choice is a mask (ct.h vocabulary); float and double compares go
+ * through order-preserving integer keys (-0 normalised to +0, so they agree with C's `<`).
+ * Trees are complete to max_depth in breadth-first layout (node j has children 2j+1, 2j+2);
+ * a node that would not split becomes a pass-through (feature 0, cond FLT_MAX, missing
+ * left: every row goes left, and the left child has the node's sums).
+ *
+ * Threads: the cut sorts, histograms and node assignment run on nthread threads over public
+ * row ranges (partial histograms summed in task order); the rest on the calling thread. */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "gbdt/gbdt.h"
+#include "gbdt/internal.h"
+#include "gbdt/pool.h"
+#include "obliv/ct.h"
+#include "obliv/rows.h"
+#include "obliv/sort.h"
+
+#define RT_EPS          1e-6f             /* as train.c */
+#define OBL_MAX_HIST_B  ((size_t)1 << 30) /* histogram bytes per level */
+#define OBL_MAX_PRED_NN 65536u            /* nodes per tree the depth pass accepts */
+
+/* ---- constant-time float helpers ---------------------------------------------------------- */
+
+static inline uint32_t f2u(float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    return u;
+}
+static inline float u2f(uint32_t u)
+{
+    float v;
+    memcpy(&v, &u, 4);
+    return v;
+}
+static inline uint64_t d2u(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    return u;
+}
+static inline double u2d(uint64_t u)
+{
+    double v;
+    memcpy(&v, &u, 8);
+    return v;
+}
+
+/* Order-preserving key of a float's bits (not NaN); -0 and +0 get the same key. */
+static inline uint64_t fkey_bits(uint32_t u)
+{
+    u &= ~((uint32_t)ct_eq_u64(u, 0x80000000u) & 0x80000000u);
+    uint32_t neg = (uint32_t)ct_mask(u >> 31);
+    return (uint64_t)(u ^ (neg | 0x80000000u));
+}
+static inline uint32_t fkey_decode(uint64_t k)
+{
+    uint32_t kk = (uint32_t)k;
+    uint32_t pos = (uint32_t)ct_mask(kk >> 31); /* key top bit set: value was >= +0 */
+    return kk ^ (pos & 0x80000000u) ^ (~pos);
+}
+/* ~0 if the float with bits u is NaN. */
+static inline uint64_t f_isnan(uint32_t u)
+{
+    return ct_lt_u64(0x7f800000u, u & 0x7fffffffu);
+}
+/* ~0 if the float with bits u is +-inf or NaN. */
+static inline uint64_t f_nonfinite(uint32_t u)
+{
+    return ~ct_lt_u64(u & 0x7fffffffu, 0x7f800000u);
+}
+static inline uint64_t dkey(double v)
+{
+    uint64_t u = d2u(v);
+    u &= ~(ct_eq_u64(u, (uint64_t)1 << 63) & ((uint64_t)1 << 63));
+    uint64_t neg = ct_mask(u >> 63);
+    return u ^ (neg | ((uint64_t)1 << 63));
+}
+/* ~0 if a < b (neither NaN). */
+static inline uint64_t d_lt(double a, double b)
+{
+    return ct_lt_u64(dkey(a), dkey(b));
+}
+static inline uint64_t d_le(double a, double b)
+{
+    return ~ct_lt_u64(dkey(b), dkey(a));
+}
+static inline double d_sel(uint64_t m, double a, double b)
+{
+    return u2d(ct_select_u64(m, d2u(a), d2u(b)));
+}
+static inline float f_sel(uint64_t m, float a, float b)
+{
+    return u2f((uint32_t)ct_select_u64(m, f2u(a), f2u(b)));
+}
+
+/* exp(x) for float x, branch- and table-free (range reduction by ln 2 and a degree-11
+ * polynomial in double; relative error ~1e-15 before rounding to float). Inputs are clamped
+ * to [-87, 88] (results saturate like expf's range). */
+static float ct_expf(float xf)
+{
+    double x = xf;
+    x = d_sel(d_lt(x, -87.0), -87.0, x);
+    x = d_sel(d_lt(88.0, x), 88.0, x);
+    double t = x * 1.4426950408889634 + 1024.5; /* > 0: truncation is floor */
+    int64_t k = (int64_t)t - 1024;
+    double r = x - (double)k * 0.6931471805599453;
+    double p = 1.0 / 39916800.0;
+    static const double c[11] = {
+        1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0,
+        1.0 / 24.0,      1.0 / 6.0,      0.5,           1.0,          1.0};
+    for (int i = 0; i < 11; i++) p = p * r + c[i];
+    return (float)(p * u2d((uint64_t)(k + 1023) << 52));
+}
+
+/* XGBoost's gain and weight (train.c), branch-free. */
+static inline double ct_thr_l1(double w, double a)
+{
+    return d_sel(d_lt(a, w), w - a, d_sel(d_lt(w, -a), w + a, 0.0));
+}
+static inline double ct_gain(const mc2_gbdt_params *p, double g, double h)
+{
+    uint64_t pos = d_lt(0.0, h);
+    double t = ct_thr_l1(g, p->alpha);
+    double den = d_sel(pos, h + p->lambda, 1.0);
+    return d_sel(pos, t * t / den, 0.0);
+}
+static inline double ct_weight(const mc2_gbdt_params *p, double g, double h)
+{
+    uint64_t ok = d_lt(0.0, h) & d_le((double)p->min_child_weight, h);
+    double den = d_sel(ok, h + p->lambda, 1.0);
+    return d_sel(ok, -ct_thr_l1(g, p->alpha) / den, 0.0);
+}
+
+/* ---- prediction --------------------------------------------------------------------------- */
+
+/* Depth of a tree (its longest root-to-leaf path), obliviously: children come after their
+ * parent, so one pass in id order with a masked scan of the earlier nodes. O(nn^2). dep: nn
+ * words of scratch. */
+static uint64_t tree_depth(const mc2_gbdt_tree *t, uint64_t *dep)
+{
+    uint32_t nn = t->n_nodes;
+    uint64_t mx = 0;
+    dep[0] = 0;
+    for (uint32_t k = 1; k < nn; k++) {
+        uint64_t dk = 0;
+        for (uint32_t j = 0; j < k; j++) {
+            uint64_t l = (uint64_t)(uint32_t)t->nodes[j].left;
+            uint64_t r = (uint64_t)(uint32_t)t->nodes[j].right;
+            uint64_t m = ct_eq_u64(l, k) | ct_eq_u64(r, k);
+            dk = ct_select_u64(m, dep[j] + 1, dk);
+        }
+        dep[k] = dk;
+        mx = ct_select_u64(ct_lt_u64(mx, dk), dk, mx);
+    }
+    return mx;
+}
+
+/* Leaf value of row x under tree t, walking `levels` levels (>= the tree's depth): per level a
+ * masked scan of every node (the current node's split) and of every feature (its value). */
+static float obl_tree_leaf(const mc2_gbdt_tree *t, const float *x, size_t d, uint64_t levels)
+{
+    const mc2_gbdt_node *nodes = t->nodes;
+    uint32_t nn = t->n_nodes;
+    uint64_t cur = 0;
+    for (uint64_t lv = 0; lv < levels; lv++) {
+        uint64_t feat = 0, left = 0, cond = 0, dl = 0;
+        for (uint32_t j = 0; j < nn; j++) {
+            uint64_t m = ct_eq_u64(cur, j);
+            feat = ct_select_u64(m, nodes[j].feature, feat);
+            left = ct_select_u64(m, (uint32_t)nodes[j].left, left);
+            cond = ct_select_u64(m, f2u(nodes[j].cond), cond);
+            dl = ct_select_u64(m, nodes[j].default_left, dl);
+        }
+        uint64_t leaf = ct_eq_u64(left, 0xffffffffu);
+        uint64_t v = 0;
+        for (size_t f = 0; f < d; f++) v = ct_select_u64(ct_eq_u64(feat, f), f2u(x[f]), v);
+        uint64_t goleft =
+            ct_select_u64(f_isnan((uint32_t)v), ct_mask(dl & 1),
+                          ct_lt_u64(fkey_bits((uint32_t)v), fkey_bits((uint32_t)cond)));
+        uint64_t next = ct_select_u64(goleft, left, left + 1);
+        cur = ct_select_u64(leaf, cur, next);
+    }
+    uint64_t val = 0;
+    for (uint32_t j = 0; j < nn; j++)
+        val = ct_select_u64(ct_eq_u64(cur, j), f2u(nodes[j].cond), val);
+    return u2f((uint32_t)val);
+}
+
+/* mc2_gbdt_transform without libm's expf (whose table index depends on the value) and without
+ * the softmax's branchy max: sigmoid / softmax with ct_expf and a masked max. The values
+ * differ from mc2_gbdt_transform's by rounding only (a few ulp); the margins are identical. */
+static void obl_transform(enum mc2_gbdt_objective o, float *v, size_t n, uint32_t K)
+{
+    if (o == MC2_GBDT_BINARY_LOGISTIC) {
+        for (size_t i = 0; i < n; i++) v[i] = 1.0f / (1.0f + ct_expf(-v[i]));
+    } else if (o == MC2_GBDT_MULTI_SOFTPROB) {
+        for (size_t i = 0; i < n; i++) {
+            float *r = v + i * K;
+            double mx = r[0];
+            for (uint32_t k = 1; k < K; k++) mx = d_sel(d_lt(mx, r[k]), r[k], mx);
+            float sum = 0;
+            for (uint32_t k = 0; k < K; k++) {
+                r[k] = ct_expf((float)(r[k] - mx));
+                sum += r[k];
+            }
+            for (uint32_t k = 0; k < K; k++) r[k] /= sum;
+        }
+    }
+}
+
+int mc2_gbdt_predict_oblivious(const mc2_gbdt_model *m, const float *x, size_t n, size_t d,
+                               int margin, float *out, mc2_err *err)
+{
+    if (d != m->num_feature)
+        return mc2_err_set(err, MC2_E_INPUT, "prediction data has %zu features, the model has %u",
+                           d, m->num_feature);
+    uint32_t maxnn = 1;
+    for (size_t t = 0; t < m->n_trees; t++)
+        if (m->trees[t].n_nodes > maxnn) maxnn = m->trees[t].n_nodes;
+    if (maxnn > OBL_MAX_PRED_NN)
+        return mc2_err_set(err, MC2_E_LIMIT,
+                           "oblivious prediction: a tree has %u nodes, the limit is %u", maxnn,
+                           OBL_MAX_PRED_NN);
+    uint64_t *dep = mc2_malloc((size_t)maxnn * sizeof *dep);
+    if (!dep) return mc2_err_set(err, MC2_E_NOMEM, "gbdt: out of memory");
+    uint64_t depth = 0;
+    for (size_t t = 0; t < m->n_trees; t++) {
+        uint64_t dt = tree_depth(&m->trees[t], dep);
+        depth = ct_select_u64(ct_lt_u64(depth, dt), dt, depth);
+    }
+    explicit_bzero(dep, (size_t)maxnn * sizeof *dep);
+    mc2_free(dep);
+    /* the one declassification: the model's maximum depth (its loop bound) */
+    uint64_t levels = obliv_declassify(depth);
+    uint32_t K = mc2_gbdt_model_ngroup(m);
+    float base = mc2_gbdt_base_margin(m->objective, m->base_score);
+    for (size_t i = 0; i < n * K; i++) out[i] = base;
+    /* the same float accumulation order as predict.c: per row, trees in boosting order */
+    for (size_t i = 0; i < n; i++)
+        for (size_t t = 0; t < m->n_trees; t++) {
+            const mc2_gbdt_tree *tr = &m->trees[t];
+            out[i * K + tr->group] += obl_tree_leaf(tr, x + i * d, d, levels);
+        }
+    if (!margin) obl_transform(m->objective, out, n, K);
+    return 0;
+}
+
+/* ---- training: data check ----------------------------------------------------------------- */
+
+/* mc2_gbdt_data_check without data-dependent branches: public sizes as usual, then every
+ * value folded into one error mask, of which only the bit is declassified. */
+static int obl_data_check(const mc2_gbdt_params *p, const mc2_gbdt_data *data, const char *what,
+                          mc2_err *err)
+{
+    size_t cells;
+    if (data->n == 0) return mc2_err_set(err, MC2_E_INPUT, "%s: no rows", what);
+    if (data->d == 0) return mc2_err_set(err, MC2_E_INPUT, "%s: no feature columns", what);
+    if (data->n > MC2_GBDT_MAX_ROWS)
+        return mc2_err_set(err, MC2_E_LIMIT, "%s: %zu rows exceed the limit of %u", what, data->n,
+                           MC2_GBDT_MAX_ROWS);
+    if (data->d > MC2_GBDT_MAX_FEATURES)
+        return mc2_err_set(err, MC2_E_LIMIT, "%s: %zu features exceed the limit of %u", what,
+                           data->d, MC2_GBDT_MAX_FEATURES);
+    if (__builtin_mul_overflow(data->n, data->d, &cells) || cells > SIZE_MAX / 8)
+        return mc2_err_set(err, MC2_E_LIMIT, "%s: %zu x %zu cells is too large", what, data->n,
+                           data->d);
+    if (!data->x || !data->y)
+        return mc2_err_set(err, MC2_E_INPUT, "%s: missing features or labels", what);
+    uint64_t bad = 0;
+    for (size_t i = 0; i < cells; i++) {
+        uint32_t u = f2u(data->x[i]);
+        bad |= f_nonfinite(u) & ~f_isnan(u); /* infinite */
+    }
+    for (size_t i = 0; i < data->n; i++) {
+        uint32_t u = f2u(data->y[i]);
+        uint64_t nf = f_nonfinite(u);
+        bad |= nf;
+        uint64_t k = fkey_bits(u);
+        if (p->objective == MC2_GBDT_BINARY_LOGISTIC)
+            bad |= ct_lt_u64(k, fkey_bits(0)) | ct_lt_u64(fkey_bits(f2u(1.0f)), k);
+        if (p->objective == MC2_GBDT_MULTI_SOFTPROB) {
+            uint64_t in = ~ct_lt_u64(k, fkey_bits(0)) &
+                          ct_lt_u64(k, fkey_bits(f2u((float)p->num_class))) & ~nf;
+            float yc = f_sel(in, data->y[i], 0.0f);
+            float yi = (float)(int64_t)yc;
+            bad |= ~in | ~ct_eq_u64(fkey_bits(f2u(yi)), fkey_bits(f2u(yc)));
+        }
+        if (data->w) {
+            uint32_t wu = f2u(data->w[i]);
+            bad |= f_nonfinite(wu) | ct_lt_u64(fkey_bits(wu), fkey_bits(0));
+        }
+    }
+    if (obliv_declassify(bad & 1))
+        return mc2_err_set(err, MC2_E_INPUT,
+                           "%s: a feature is infinite, or a label or weight is not valid for "
+                           "%s (row not named: oblivious mode)",
+                           what, mc2_gbdt_objective_name(p->objective));
+    return 0;
+}
+
+/* ---- training ----------------------------------------------------------------------------- */
+
+typedef struct orng {
+    uint64_t s[4];
+} orng;
+static uint64_t o_splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static inline uint64_t o_rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+static uint64_t o_next(orng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t res = o_rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = o_rotl(s[3], 45);
+    return res;
+}
+
+typedef struct octx {
+    const mc2_gbdt_params *p;
+    const mc2_gbdt_data *tr;
+    size_t n, d;
+    uint32_t K, B, S, D; /* groups, bins, slots per feature (B + missing), depth */
+    float *cut;          /* d x B: cut[f*B + t] for t = 1..B-1 (t = 0 unused) */
+    uint16_t *bins;      /* n x d: 0..B-1, B = missing */
+    float *margin;       /* n x K */
+    float *g, *h;        /* K x n */
+    uint8_t *fmask;
+    uint32_t *pos;   /* n: node position within the current level */
+    double *hist;    /* (2^(D-1)) x d x S x {g, h} */
+    double *csum;    /* 2^D x {g, h}: sums of the children of the last level */
+    uint64_t *split; /* 2^(D-1) x {feature, threshold, default_left} */
+    float *leafv;    /* 2^D */
+    uint64_t *keys;  /* n: sort buffer */
+    orng rng;
+    mc2_gbdt_pool *pool;
+    size_t parts;      /* histogram tasks: one per thread (public row ranges) */
+    size_t hist_words; /* doubles per histogram buffer (parts buffers) */
+} octx;
+
+/* Cut points at public ranks of each feature's obliviously sorted values (missing values
+ * counted as the feature's maximum), and every value's bin: the number of cuts <= it. */
+static void obl_bins(octx *c)
+{
+    size_t n = c->n, d = c->d;
+    uint32_t B = c->B;
+    const float *x = c->tr->x;
+    unsigned th = c->p->nthread;
+    for (size_t f = 0; f < d; f++) {
+        uint64_t kmax = fkey_bits(f2u(-FLT_MAX));
+        for (size_t i = 0; i < n; i++) {
+            uint32_t u = f2u(x[i * d + f]);
+            uint64_t k = fkey_bits(u);
+            kmax = ct_select_u64(~f_isnan(u) & ct_lt_u64(kmax, k), k, kmax);
+        }
+        for (size_t i = 0; i < n; i++) {
+            uint32_t u = f2u(x[i * d + f]);
+            c->keys[i] = ct_select_u64(f_isnan(u), kmax, fkey_bits(u));
+        }
+        obliv_sort_u64(c->keys, n, 8, th);
+        float *cut = c->cut + f * B;
+        cut[0] = -FLT_MAX;
+        for (uint32_t t = 1; t < B; t++)
+            cut[t] = u2f(fkey_decode(c->keys[(size_t)((uint64_t)t * n / B)]));
+    }
+    explicit_bzero(c->keys, n * sizeof *c->keys);
+    for (size_t i = 0; i < n; i++)
+        for (size_t f = 0; f < d; f++) {
+            uint32_t u = f2u(x[i * d + f]);
+            uint64_t k = fkey_bits(u);
+            const float *cut = c->cut + f * B;
+            uint64_t cnt = 0;
+            for (uint32_t t = 1; t < B; t++) cnt += 1 + ct_lt_u64(k, fkey_bits(f2u(cut[t])));
+            c->bins[i * d + f] = (uint16_t)ct_select_u64(f_isnan(u), B, cnt);
+        }
+}
+
+/* Gradients of every row and group from the margins (train.c's formulas, with ct_expf). */
+static void obl_grads(octx *c)
+{
+    size_t n = c->n;
+    uint32_t K = c->K;
+    const float *y = c->tr->y, *w = c->tr->w;
+    for (size_t i = 0; i < n; i++) {
+        float wt = w ? w[i] : 1.0f;
+        const float *m = c->margin + i * K;
+        if (c->p->objective == MC2_GBDT_REG_SQUAREDERROR) {
+            c->g[i] = (m[0] - y[i]) * wt;
+            c->h[i] = wt;
+        } else if (c->p->objective == MC2_GBDT_BINARY_LOGISTIC) {
+            float pr = 1.0f / (1.0f + ct_expf(-m[0]));
+            float hh = pr * (1.0f - pr);
+            c->g[i] = (pr - y[i]) * wt;
+            c->h[i] = f_sel(d_lt(1e-16, hh), hh, 1e-16f) * wt;
+        } else {
+            float mx = m[0];
+            for (uint32_t k = 1; k < K; k++) mx = f_sel(d_lt(mx, m[k]), m[k], mx);
+            float sum = 0;
+            for (uint32_t k = 0; k < K; k++) sum += ct_expf(m[k] - mx);
+            uint64_t label = (uint64_t)(int64_t)y[i];
+            for (uint32_t k = 0; k < K; k++) {
+                float pr = ct_expf(m[k] - mx) / sum;
+                float hh = 2.0f * pr * (1.0f - pr) * wt;
+                c->g[(size_t)k * n + i] = f_sel(ct_eq_u64(label, k), pr - 1.0f, pr) * wt;
+                c->h[(size_t)k * n + i] = f_sel(d_lt(1e-16, hh), hh, 1e-16f);
+            }
+        }
+    }
+}
+
+/* Histograms of the nl nodes of one level over rows [lo, hi), into hist: every row adds its
+ * gradient to every (node, feature, slot) cell under a one-hot mask (zero where the cell is not
+ * its own). O((hi - lo) x nl x d x S). */
+static void obl_hist_rows(const octx *c, uint32_t nl, const float *g, const float *h, size_t lo,
+                          size_t hi, double *hist)
+{
+    size_t d = c->d;
+    uint32_t S = c->S;
+    memset(hist, 0, (size_t)nl * d * S * 2 * sizeof *hist);
+    for (size_t i = lo; i < hi; i++) {
+        uint64_t gi = d2u(g[i]), hi_ = d2u(h[i]);
+        const uint16_t *bi = c->bins + i * d;
+        for (uint32_t q = 0; q < nl; q++) {
+            uint64_t mq = ct_eq_u64(c->pos[i], q);
+            uint64_t gq = gi & mq, hq = hi_ & mq;
+            for (size_t f = 0; f < d; f++) {
+                double *H = hist + ((size_t)q * d + f) * S * 2;
+                uint32_t bf = bi[f];
+                for (uint32_t b = 0; b < S; b++) {
+                    uint64_t m = (uint64_t)0 - (uint64_t)(bf == b);
+                    H[2 * b] += u2d(gq & m);
+                    H[2 * b + 1] += u2d(hq & m);
+                }
+            }
+        }
+    }
+}
+
+typedef struct hist_job {
+    octx *c;
+    uint32_t nl;
+    const float *g, *h;
+} hist_job;
+
+/* Task t of nthread: a public range of rows into histogram buffer t. */
+static void hist_task(void *arg, size_t t, unsigned worker)
+{
+    (void)worker;
+    hist_job *j = arg;
+    octx *c = j->c;
+    size_t parts = c->parts, lo = c->n * t / parts, hi = c->n * (t + 1) / parts;
+    obl_hist_rows(c, j->nl, j->g, j->h, lo, hi, c->hist + t * c->hist_words);
+}
+
+/* The level's histograms, row ranges split over the threads; partial histograms are summed
+ * in task order (deterministic for a given nthread). */
+static void obl_hist(octx *c, uint32_t nl, const float *g, const float *h)
+{
+    hist_job j = {c, nl, g, h};
+    mc2_gbdt_pool_run(c->pool, c->parts, hist_task, &j);
+    size_t words = (size_t)nl * c->d * c->S * 2;
+    for (size_t t = 1; t < c->parts; t++) {
+        const double *part = c->hist + t * c->hist_words;
+        for (size_t k = 0; k < words; k++) c->hist[k] += part[k];
+    }
+}
+
+/* Best split of node q of the level (public loops over features, thresholds, directions,
+ * masked argmax); writes the tree node `id` and the split for node assignment. */
+static void obl_split(octx *c, uint32_t q, uint32_t id, mc2_gbdt_node *tn, double *child)
+{
+    const mc2_gbdt_params *p = c->p;
+    size_t d = c->d;
+    uint32_t B = c->B, S = c->S;
+    const double *H0 = c->hist + (size_t)q * d * S * 2;
+    double G = 0, Hs = 0;
+    for (uint32_t b = 0; b < S; b++) {
+        G += H0[2 * b];
+        Hs += H0[2 * b + 1];
+    }
+    float root_gain = (float)ct_gain(p, G, Hs);
+    float best = 0, bcond = FLT_MAX;
+    uint64_t bfeat = 0, bthr = B, bdl = 1;
+    double blg = G, blh = Hs, brg = 0, brh = 0;
+    for (size_t f = 0; f < d; f++) {
+        if (!c->fmask[f]) continue; /* public: colsample */
+        const double *H = H0 + f * S * 2;
+        const float *cut = c->cut + f * B;
+        double mg = H[2 * B], mh = H[2 * B + 1];
+        double pg = 0, ph = 0;
+        for (uint32_t t = 1; t < B; t++) {
+            pg += H[2 * (t - 1)];
+            ph += H[2 * (t - 1) + 1];
+            for (uint64_t dl = 0; dl < 2; dl++) {
+                uint64_t dm = ct_mask(dl);
+                double lg = pg + d_sel(dm, mg, 0.0), lh = ph + d_sel(dm, mh, 0.0);
+                double rg = G - lg, rh = Hs - lh;
+                uint64_t valid =
+                    d_le((double)p->min_child_weight, lh) & d_le((double)p->min_child_weight, rh);
+                float loss = (float)ct_gain(p, lg, lh) + (float)ct_gain(p, rg, rh) - root_gain;
+                uint64_t better = valid & ~f_nonfinite(f2u(loss)) & d_lt(best, loss);
+                best = f_sel(better, loss, best);
+                bfeat = ct_select_u64(better, f, bfeat);
+                bthr = ct_select_u64(better, t, bthr);
+                bdl = ct_select_u64(better, dl, bdl);
+                bcond = f_sel(better, cut[t], bcond);
+                blg = d_sel(better, lg, blg);
+                blh = d_sel(better, lh, blh);
+                brg = d_sel(better, rg, brg);
+                brh = d_sel(better, rh, brh);
+            }
+        }
+    }
+    /* can_split of train.c; otherwise a pass-through: everything left, same sums */
+    uint64_t can = d_lt(RT_EPS, best) & ~ct_eq_u64(d2u(blh), 0) & ~ct_eq_u64(d2u(brh), 0) &
+                   d_le((double)p->gamma, best);
+    uint64_t *sp = c->split + (size_t)q * 3;
+    sp[0] = ct_select_u64(can, bfeat, 0);
+    sp[1] = ct_select_u64(can, bthr, B);
+    sp[2] = ct_select_u64(can, bdl, 1);
+    child[0] = d_sel(can, blg, G);
+    child[1] = d_sel(can, blh, Hs);
+    child[2] = d_sel(can, brg, 0.0);
+    child[3] = d_sel(can, brh, 0.0);
+    float w = (float)ct_weight(p, G, Hs);
+    tn->left = (int32_t)(2 * id + 1);
+    tn->right = (int32_t)(2 * id + 2);
+    tn->parent = id == 0 ? -1 : (int32_t)((id - 1) / 2);
+    tn->feature = (uint32_t)sp[0];
+    tn->cond = f_sel(can, bcond, FLT_MAX);
+    tn->default_left = (uint8_t)sp[2];
+    tn->base_weight = w;
+    tn->loss_chg = f_sel(can, best, 0.0f);
+    tn->sum_hess = (float)Hs;
+}
+
+/* Each row's position at the next level: its node's split (masked scan over the level's
+ * nodes) applied to its bin of the split feature (masked scan over the features). */
+static void obl_assign_rows(octx *c, uint32_t nl, size_t lo, size_t hi)
+{
+    size_t d = c->d;
+    for (size_t i = lo; i < hi; i++) {
+        uint64_t p = c->pos[i], sf = 0, st = 0, sdl = 0;
+        for (uint32_t q = 0; q < nl; q++) {
+            uint64_t m = ct_eq_u64(p, q);
+            sf = ct_select_u64(m, c->split[3 * q], sf);
+            st = ct_select_u64(m, c->split[3 * q + 1], st);
+            sdl = ct_select_u64(m, c->split[3 * q + 2], sdl);
+        }
+        uint64_t b = 0;
+        const uint16_t *bi = c->bins + i * d;
+        for (size_t f = 0; f < d; f++) b = ct_select_u64(ct_eq_u64(sf, f), bi[f], b);
+        uint64_t goleft = ct_select_u64(ct_eq_u64(b, c->B), ct_mask(sdl & 1), ct_lt_u64(b, st));
+        c->pos[i] = (uint32_t)(2 * p + (~goleft & 1));
+    }
+}
+
+typedef struct assign_job {
+    octx *c;
+    uint32_t nl;
+} assign_job;
+
+static void assign_task(void *arg, size_t t, unsigned worker)
+{
+    (void)worker;
+    assign_job *j = arg;
+    size_t parts = j->c->parts, n = j->c->n;
+    obl_assign_rows(j->c, j->nl, n * t / parts, n * (t + 1) / parts);
+}
+
+static void obl_assign(octx *c, uint32_t nl)
+{
+    assign_job j = {c, nl};
+    mc2_gbdt_pool_run(c->pool, c->parts, assign_task, &j);
+}
+
+static int obl_tree(octx *c, uint32_t group, mc2_gbdt_tree *out, mc2_err *err)
+{
+    const mc2_gbdt_params *p = c->p;
+    size_t n = c->n, d = c->d;
+    const float *g = c->g + (size_t)group * n, *h = c->h + (size_t)group * n;
+    /* colsample_bytree: public (the seeded RNG), exactly as train.c */
+    if (p->colsample_bytree < 1.0f) {
+        size_t want = (size_t)((double)p->colsample_bytree * (double)d);
+        if (want < 1) want = 1;
+        uint32_t *pm = mc2_malloc(d * sizeof *pm);
+        if (!pm) return mc2_err_set(err, MC2_E_NOMEM, "gbdt: out of memory");
+        for (size_t f = 0; f < d; f++) pm[f] = (uint32_t)f;
+        for (size_t f = d - 1; f > 0; f--) {
+            size_t k = (size_t)(o_next(&c->rng) % (f + 1));
+            uint32_t t = pm[f];
+            pm[f] = pm[k];
+            pm[k] = t;
+        }
+        memset(c->fmask, 0, d);
+        for (size_t f = 0; f < want; f++) c->fmask[pm[f]] = 1;
+        mc2_free(pm);
+    } else {
+        memset(c->fmask, 1, d);
+    }
+    uint32_t D = c->D, nn = (2u << D) - 1;
+    mc2_gbdt_node *nodes = mc2_calloc(nn, sizeof *nodes);
+    if (!nodes) return mc2_err_set(err, MC2_E_NOMEM, "gbdt: out of memory");
+    memset(c->pos, 0, n * sizeof *c->pos);
+    for (uint32_t lv = 0; lv < D; lv++) {
+        uint32_t nl = 1u << lv, first = nl - 1;
+        obl_hist(c, nl, g, h);
+        for (uint32_t q = 0; q < nl; q++)
+            obl_split(c, q, first + q, &nodes[first + q], c->csum + (size_t)q * 4);
+        obl_assign(c, nl);
+    }
+    /* leaves: the last splits' child sums */
+    uint32_t nleaf = 1u << D, first = nleaf - 1;
+    for (uint32_t q = 0; q < nleaf; q++) {
+        mc2_gbdt_node *tn = &nodes[first + q];
+        double sg = c->csum[2 * q], sh = c->csum[2 * q + 1];
+        float w = (float)ct_weight(p, sg, sh);
+        tn->left = tn->right = -1;
+        tn->parent = (int32_t)((first + q - 1) / 2);
+        tn->feature = 0;
+        tn->base_weight = w;
+        tn->cond = w * p->eta;
+        tn->loss_chg = 0;
+        tn->sum_hess = (float)sh;
+        tn->default_left = 0;
+        c->leafv[q] = tn->cond;
+    }
+    /* training margins: each row adds its leaf's value (masked scan over the leaves) */
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = 0;
+        for (uint32_t q = 0; q < nleaf; q++)
+            v = ct_select_u64(ct_eq_u64(c->pos[i], q), f2u(c->leafv[q]), v);
+        c->margin[i * c->K + group] += u2f((uint32_t)v);
+    }
+    out->n_nodes = nn;
+    out->group = group;
+    out->nodes = nodes;
+    return 0;
+}
+
+static void octx_free(octx *c)
+{
+    if (c->hist) explicit_bzero(c->hist, c->parts * c->hist_words * sizeof(double));
+    mc2_gbdt_pool_free(c->pool);
+    if (c->bins) explicit_bzero(c->bins, c->n * c->d * sizeof *c->bins);
+    mc2_free(c->cut);
+    mc2_free(c->bins);
+    mc2_free(c->margin);
+    mc2_free(c->g);
+    mc2_free(c->h);
+    mc2_free(c->fmask);
+    mc2_free(c->pos);
+    mc2_free(c->hist);
+    mc2_free(c->csum);
+    mc2_free(c->split);
+    mc2_free(c->leafv);
+    mc2_free(c->keys);
+}
+
+int mc2_gbdt_train_oblivious(const mc2_gbdt_params *params, const mc2_gbdt_data *train,
+                             const mc2_gbdt_data *eval, mc2_gbdt_eval_fn cb, void *cb_ctx,
+                             mc2_gbdt_model **out, mc2_err *err)
+{
+    *out = NULL;
+    if (obl_data_check(params, train, "training data", err) != 0) return -1;
+    if (eval) {
+        if (obl_data_check(params, eval, "evaluation data", err) != 0) return -1;
+        if (eval->d != train->d)
+            return mc2_err_set(err, MC2_E_INPUT,
+                               "evaluation data has %zu features, training data has %zu", eval->d,
+                               train->d);
+    }
+    mc2_gbdt_params pv = *params;
+    if (pv.n_metrics == 0) {
+        pv.n_metrics = 1;
+        pv.metrics[0] = pv.objective == MC2_GBDT_REG_SQUAREDERROR  ? MC2_GBDT_METRIC_RMSE
+                        : pv.objective == MC2_GBDT_BINARY_LOGISTIC ? MC2_GBDT_METRIC_LOGLOSS
+                                                                   : MC2_GBDT_METRIC_MERROR;
+    }
+    const mc2_gbdt_params *p = &pv;
+    octx cc;
+    memset(&cc, 0, sizeof cc);
+    octx *c = &cc;
+    c->p = p;
+    c->tr = train;
+    c->n = train->n;
+    c->d = train->d;
+    c->K = p->objective == MC2_GBDT_MULTI_SOFTPROB ? p->num_class : 1;
+    c->B = p->max_bin;
+    c->S = p->max_bin + 1;
+    c->D = p->max_depth;
+    mc2_gbdt_model *m = NULL;
+    float *em = NULL, *ep = NULL;
+    int rc = -1;
+    size_t ntrees, nmarg, hcells, hbytes;
+    if (!mc2_mul_size(p->num_round, c->K, &ntrees) || ntrees > MC2_GBDT_MAX_TREES) {
+        mc2_err_set(err, MC2_E_LIMIT, "gbdt: num_round x num_class exceeds %u trees",
+                    MC2_GBDT_MAX_TREES);
+        goto out;
+    }
+    if (!mc2_mul_size((size_t)1 << (c->D - 1), c->d, &hcells) ||
+        !mc2_mul_size(hcells, (size_t)c->S * 2 * sizeof(double), &hbytes) ||
+        hbytes > OBL_MAX_HIST_B / p->nthread || !mc2_mul_size(c->n, c->K, &nmarg) ||
+        nmarg > SIZE_MAX / 16) {
+        mc2_err_set(err, MC2_E_LIMIT,
+                    "gbdt: oblivious histograms of 2^(max_depth-1) x %zu features x %u bins "
+                    "exceed %zu bytes per thread: lower max_depth or max_bin",
+                    c->d, c->S, OBL_MAX_HIST_B / p->nthread);
+        goto out;
+    }
+    c->parts = p->nthread;
+    c->hist_words = hbytes / sizeof(double);
+    c->pool = mc2_gbdt_pool_new(p->nthread, err);
+    if (!c->pool) goto out;
+    c->cut = mc2_malloc(c->d * c->B * sizeof *c->cut);
+    c->bins = mc2_malloc(c->n * c->d * sizeof *c->bins);
+    c->margin = mc2_malloc(nmarg * sizeof *c->margin);
+    c->g = mc2_malloc(nmarg * sizeof *c->g);
+    c->h = mc2_malloc(nmarg * sizeof *c->h);
+    c->fmask = mc2_malloc(c->d);
+    c->pos = mc2_malloc(c->n * sizeof *c->pos);
+    c->hist = mc2_malloc(c->parts * hbytes);
+    c->csum = mc2_malloc(((size_t)1 << c->D) * 2 * sizeof *c->csum);
+    c->split = mc2_malloc(((size_t)1 << (c->D - 1)) * 3 * sizeof *c->split);
+    c->leafv = mc2_malloc(((size_t)1 << c->D) * sizeof *c->leafv);
+    c->keys = mc2_malloc(c->n * sizeof *c->keys);
+    m = mc2_calloc(1, sizeof *m);
+    if (m) m->trees = mc2_calloc(ntrees, sizeof *m->trees);
+    if (!c->cut || !c->bins || !c->margin || !c->g || !c->h || !c->fmask || !c->pos || !c->hist ||
+        !c->csum || !c->split || !c->leafv || !c->keys || !m || !m->trees) {
+        mc2_err_set(err, MC2_E_NOMEM, "gbdt: out of memory for %zu rows", c->n);
+        goto out;
+    }
+    if (eval) {
+        em = mc2_malloc(eval->n * c->K * sizeof *em);
+        ep = mc2_malloc(eval->n * c->K * sizeof *ep);
+        if (!em || !ep) {
+            mc2_err_set(err, MC2_E_NOMEM, "gbdt: out of memory for the evaluation set");
+            goto out;
+        }
+    }
+    m->objective = p->objective;
+    m->num_class = p->objective == MC2_GBDT_MULTI_SOFTPROB ? p->num_class : 0;
+    m->num_feature = (uint32_t)c->d;
+    m->base_score = p->base_score;
+    float base = mc2_gbdt_base_margin(p->objective, p->base_score);
+    for (size_t i = 0; i < nmarg; i++) c->margin[i] = base;
+    if (eval)
+        for (size_t i = 0; i < eval->n * c->K; i++) em[i] = base;
+    uint64_t seed = p->seed;
+    for (int i = 0; i < 4; i++) c->rng.s[i] = o_splitmix(&seed);
+
+    obl_bins(c);
+    for (uint32_t round = 0; round < p->num_round; round++) {
+        obl_grads(c);
+        if (p->subsample < 1.0f) { /* public rows, from the seeded RNG */
+            for (size_t i = 0; i < c->n; i++) {
+                if ((double)(o_next(&c->rng) >> 11) * 0x1.0p-53 < (double)p->subsample) continue;
+                for (uint32_t k = 0; k < c->K; k++)
+                    c->g[(size_t)k * c->n + i] = c->h[(size_t)k * c->n + i] = 0;
+            }
+        }
+        for (uint32_t k = 0; k < c->K; k++) {
+            mc2_gbdt_tree *t = &m->trees[m->n_trees];
+            if (obl_tree(c, k, t, err) != 0) goto out;
+            m->n_trees++;
+            if (eval)
+                for (size_t i = 0; i < eval->n; i++)
+                    em[i * c->K + k] += obl_tree_leaf(t, eval->x + i * c->d, c->d, c->D);
+        }
+        if (eval && cb) {
+            /* the metrics are released to the caller; computing them is not oblivious */
+            size_t ne = eval->n * c->K;
+            memcpy(ep, em, ne * sizeof(float));
+            mc2_gbdt_transform(p->objective, ep, eval->n, c->K);
+            double vals[MC2_GBDT_MAX_METRICS];
+            for (uint32_t q = 0; q < p->n_metrics; q++)
+                vals[q] = mc2_gbdt_metric(p->metrics[q], ep, eval->y, eval->w, eval->n, c->K);
+            if (cb(cb_ctx, round, p->metrics, vals, p->n_metrics) != 0) break;
+        }
+    }
+    *out = m;
+    m = NULL;
+    rc = 0;
+out:
+    mc2_gbdt_model_free(m);
+    mc2_free(em);
+    mc2_free(ep);
+    octx_free(c);
+    return rc;
+}
