@@ -231,6 +231,8 @@ static const char TRAIN_HELP[] =
     "  eval: bank-b/loans_test                # optional: an input used only for metrics\n"
     "  params: {objective: binary:logistic, max_depth: 6, num_round: 50, eval_metric: auc}\n"
     "  recipients: [auditor]                  # optional: default = the policy's recipients\n"
+    "Add `oblivious: 1` to params to train obliviously (fixed-shape trees; no branch or\n"
+    "memory address depends on the data; slower: docs/gbdt.md).\n"
     "Parameters are XGBoost's (docs/gbdt.md); the enclave checks them at submission. If you\n"
     "own an input, your data key is granted and your signature approves it; every other\n"
     "owner co-signs with `mc2 approve ID`. The recipients then fetch the model with\n"
@@ -521,22 +523,26 @@ int cmd_model(int argc, char **argv)
 
 static const char PREDICT_HELP[] =
     "usage: mc2 predict --model job-ID|FILE --table OWNER/TABLE... [--recipient PARTY...]\n"
-    "                   [--home DIR] [--service HOST:PORT] [--policy FILE]\n\n"
+    "                   [--oblivious] [--home DIR] [--service HOST:PORT] [--policy FILE]\n\n"
     "Submits a prediction job: the model of train job ID (or the model FILE you fetched with\n"
     "`mc2 model get`) scores the tables, whose columns are the model's features in training\n"
     "order (the training columns without the label). The job binds the exact model (its\n"
     "SHA-256); the model key you keep is granted to the enclave, and your data key if you own\n"
     "a table. Every table owner co-signs with `mc2 approve ID`; each owner then gets only the\n"
     "predictions of its own rows: `mc2 download --job ID --out preds.csv` (columns: table,\n"
-    "row, prediction). Recipients (default: the policy's) receive nothing from a predict job.\n";
+    "row, prediction). Recipients (default: the policy's) receive nothing from a predict job.\n"
+    "--oblivious scores obliviously: no branch or memory address depends on the rows or the\n"
+    "trees (same predictions, slower).\n";
 
 int cmd_predict(int argc, char **argv)
 {
     const char *model = NULL, *home = NULL, *service = NULL, *policy = NULL;
     const char *tables[MC2_JOB_MAX_INPUTS], *recips[MC2_JOB_MAX_RECIPIENTS];
     size_t nt = 0, nr = 0;
+    int oblivious = 0;
     cli_opt opts[] = {CLI_VAL("model", &model),
                       CLI_LIST("table", tables, &nt, MC2_JOB_MAX_INPUTS),
+                      CLI_FLAG("oblivious", &oblivious),
                       CLI_LIST("recipient", recips, &nr, MC2_JOB_MAX_RECIPIENTS),
                       CLI_VAL("home", &home),
                       CLI_VAL("service", &service),
@@ -564,6 +570,7 @@ int cmd_predict(int argc, char **argv)
     mc2_hex_encode(r.sealed_sha, 32, hex);
     if (mc2_job_add_param(&j, "model", r.object, &err) ||
         mc2_job_add_param(&j, "model_sha256", hex, &err) ||
+        (oblivious && mc2_job_add_param(&j, "oblivious", "1", &err)) ||
         add_recipients(&j, cs.policy, recips, nr, &err))
         goto fail;
     if (mc2_esession_grant_object(&cs.es, &cs.id, cs.policy, r.object, r.key, &err)) goto fail;

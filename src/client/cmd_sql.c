@@ -25,6 +25,11 @@ static const char SQL_HELP[] =
     "  --input [NAME=]OWNER/TABLE  a table the query reads (repeatable); NAME defaults to\n"
     "                              TABLE. Default: all of your own tables on the service\n"
     "  --recipient PARTY           who may read the result (repeatable; default: you)\n"
+    "  --oblivious                 run in oblivious mode: no branch or memory address depends\n"
+    "                              on the data (slower; docs/sql.md lists what it supports)\n"
+    "  --pad-rows N                with --oblivious: pad every operator's output to N rows,\n"
+    "                              hiding intermediate sizes (fails if a true size exceeds N);\n"
+    "                              default: those sizes are revealed\n"
     "  --csv                       print CSV even on a terminal\n"
     "  --out FILE                  write the result as CSV to FILE instead of printing it\n"
     "  --wait SECONDS              how long to wait for the result (default 300 when every\n"
@@ -182,10 +187,10 @@ out:
 int cmd_sql(int argc, char **argv)
 {
     const char *file = NULL, *out = NULL, *wait_s = NULL, *home = NULL, *service = NULL,
-               *policy = NULL, *query_arg = NULL;
+               *policy = NULL, *query_arg = NULL, *pad_rows = NULL;
     const char *inputs[MC2_JOB_MAX_INPUTS], *recips[MC2_JOB_MAX_RECIPIENTS];
     size_t ni = 0, nr = 0;
-    int csv = 0, code;
+    int csv = 0, oblivious = 0, code;
     /* -f FILE is the one short option: turn it into --file. */
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "-f") == 0) argv[i] = "--file";
@@ -193,6 +198,8 @@ int cmd_sql(int argc, char **argv)
                       CLI_LIST("input", inputs, &ni, MC2_JOB_MAX_INPUTS),
                       CLI_LIST("recipient", recips, &nr, MC2_JOB_MAX_RECIPIENTS),
                       CLI_FLAG("csv", &csv),
+                      CLI_FLAG("oblivious", &oblivious),
+                      CLI_VAL("pad-rows", &pad_rows),
                       CLI_VAL("out", &out),
                       CLI_VAL("wait", &wait_s),
                       CLI_VAL("home", &home),
@@ -201,6 +208,10 @@ int cmd_sql(int argc, char **argv)
                       CLI_END};
     if (cli_parse("sql", SQL_HELP, argc, argv, opts, &query_arg, 1, &code)) return code;
     if (!query_arg == !file) return cli_usage("sql", "give the query as an argument or -f FILE");
+    uint64_t pad = 0;
+    if (pad_rows && !oblivious) return cli_usage("sql", "--pad-rows needs --oblivious");
+    if (pad_rows && cli_parse_uint("sql", "--pad-rows", pad_rows, 1, 1u << 30, &pad))
+        return CLI_USAGE;
     mc2_err err;
     mc2_err_clear(&err);
     mc2_buf qtext = {0};
@@ -270,6 +281,8 @@ int cmd_sql(int argc, char **argv)
     }
     for (size_t i = 0; i < nr; i++) snprintf(j.recipients[j.nrecipients++], 65, "%s", recips[i]);
     if (mc2_job_add_param(&j, "query", query_arg, &err)) goto fail;
+    if (oblivious && mc2_job_add_param(&j, "oblivious", "1", &err)) goto fail;
+    if (pad_rows && mc2_job_add_param(&j, "pad_rows", pad_rows, &err)) goto fail;
     if (named) {
         if (mc2_buf_append(&names, "", 1, &err) ||
             mc2_job_add_param(&j, "names", (const char *)names.data, &err))

@@ -124,6 +124,10 @@ typedef struct enc_kind {
     int (*run)(enclave *e, enc_job *j, mc2_err *err);
 } enc_kind;
 
+/* Fails with MC2_E_INPUT if the consortium policy lets only oblivious jobs read one of j's
+ * inputs (oblivious_tables); kinds call it from `check` when the job is not oblivious. */
+int enc_job_requires_oblivious(const enclave *e, const mc2_job *j, mc2_err *err) MC2_WUR;
+
 /* The `sql` kind (jobs_sql.c). */
 int enc_sql_check(enclave *e, const mc2_job *j, mc2_err *err) MC2_WUR;
 int enc_sql_run(enclave *e, enc_job *j, mc2_err *err) MC2_WUR;

@@ -148,6 +148,17 @@ out:
     return rc;
 }
 
+int enc_job_requires_oblivious(const enclave *e, const mc2_job *j, mc2_err *err)
+{
+    for (size_t i = 0; i < j->ninputs; i++)
+        if (mc2_policy_requires_oblivious(e->policy, j->inputs[i].owner, j->inputs[i].table))
+            return mc2_err_set(err, MC2_E_INPUT,
+                               "the consortium policy lets only oblivious jobs read %s/%s: "
+                               "run it in oblivious mode (mc2 sql --oblivious, oblivious: 1)",
+                               j->inputs[i].owner, j->inputs[i].table);
+    return 0;
+}
+
 /* ---- the registry ------------------------------------------------------------------------- */
 
 static const enc_kind KINDS[] = {

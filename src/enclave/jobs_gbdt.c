@@ -12,7 +12,10 @@
  *            without a later job-N result overwriting it.
  *   predict  inputs: tables to score (columns = the model's features, in training order);
  *            params: model OBJECT (e.g. results/job-3-1f2e...-model.mc2m), model_sha256 (hex of the
- *            sealed bytes: the approved job binds the exact model), nthread (optional).
+ *            sealed bytes: the approved job binds the exact model), nthread (optional),
+ *            oblivious 0|1 (optional: mc2_gbdt_predict_oblivious, no data-dependent branch
+ *            or address). train's `oblivious` is a GBDT parameter (mc2_gbdt_params_set).
+ *            A table the policy lists in oblivious_tables is read only with oblivious = 1.
  *            The model's key must have been granted to this instance (EAPI_GRANT_OBJECT).
  *            results: one table (table, row, prediction...) PER INPUT OWNER, visible only to
  *            that owner: each owner gets only its own rows' predictions.
@@ -82,7 +85,6 @@ static int train_params(const mc2_job *j, mc2_gbdt_params *p, mc2_err *err)
 
 int enc_train_check(enclave *e, const mc2_job *j, mc2_err *err)
 {
-    (void)e;
     if (j->ninputs == 0)
         return mc2_err_set(err, MC2_E_INPUT, "train needs at least one input table");
     const char *label = mc2_job_param(j, "label"), *eval = mc2_job_param(j, "eval");
@@ -101,7 +103,8 @@ int enc_train_check(enclave *e, const mc2_job *j, mc2_err *err)
                                "on");
     }
     mc2_gbdt_params p;
-    return train_params(j, &p, err);
+    if (train_params(j, &p, err)) return -1;
+    return p.oblivious ? 0 : enc_job_requires_oblivious(e, j, err);
 }
 
 /* A valid model object name: results/job-N-SUFFIX.mc2m, short enough for a result name. */
@@ -117,9 +120,18 @@ static int model_name_ok(const char *s)
     return *p == '-' && mc2_table_name_check(p + 1, NULL) == 0;
 }
 
+/* predict's `oblivious` parameter: 0 (default) or 1. */
+static int predict_oblivious(const mc2_job *j, int *obl, mc2_err *err)
+{
+    const char *v = mc2_job_param(j, "oblivious");
+    *obl = v && strcmp(v, "1") == 0;
+    if (v && strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+        return mc2_err_set(err, MC2_E_INPUT, "parameter 'oblivious' must be 0 or 1");
+    return 0;
+}
+
 int enc_predict_check(enclave *e, const mc2_job *j, mc2_err *err)
 {
-    (void)e;
     if (j->ninputs == 0)
         return mc2_err_set(err, MC2_E_INPUT, "predict needs at least one input table");
     for (size_t i = 0; i < j->nparams; i++) {
@@ -135,6 +147,8 @@ int enc_predict_check(enclave *e, const mc2_job *j, mc2_err *err)
             if (strlen(v) != 64 || mc2_hex_decode(v, h, 32))
                 return mc2_err_set(err, MC2_E_INPUT,
                                    "parameter 'model_sha256': expected 64 hex digits");
+        } else if (strcmp(k, "oblivious") == 0) {
+            continue; /* checked below */
         } else if (strcmp(k, "nthread") == 0) {
             mc2_gbdt_params p;
             mc2_gbdt_params_default(&p);
@@ -147,7 +161,7 @@ int enc_predict_check(enclave *e, const mc2_job *j, mc2_err *err)
             const char *hint = strstr(k, "sha") ? "model_sha256" : strstr(k, "mod") ? "model" : "";
             return mc2_err_set(err, MC2_E_INPUT,
                                "unknown parameter '%s' for predict%s%s%s (known: model, "
-                               "model_sha256, nthread)",
+                               "model_sha256, nthread, oblivious)",
                                k, *hint ? " (did you mean " : "", hint, *hint ? "?)" : "");
         }
     }
@@ -155,7 +169,9 @@ int enc_predict_check(enclave *e, const mc2_job *j, mc2_err *err)
         return mc2_err_set(err, MC2_E_INPUT,
                            "predict needs parameters 'model' (the model object) and "
                            "'model_sha256' (its SHA-256)");
-    return 0;
+    int obl;
+    if (predict_oblivious(j, &obl, err)) return -1;
+    return obl ? 0 : enc_job_requires_oblivious(e, j, err);
 }
 
 /* ---- tables to float matrices ------------------------------------------------------------- */
@@ -569,8 +585,9 @@ static int predictions_schema(uint32_t ngroup, mc2_schema **s, mc2_err *err)
 }
 
 /* Scores every input of owner `owner` and stores its predictions for that owner only. */
+/* Predictions for owner's inputs; obl: with mc2_gbdt_predict_oblivious (one thread). */
 static int predict_owner(enclave *e, enc_job *jb, const mc2_gbdt_model *model, unsigned nthread,
-                         const char *owner, mc2_err *err)
+                         int obl, const char *owner, mc2_err *err)
 {
     const mc2_job *j = &jb->job;
     uint32_t ng = mc2_gbdt_model_ngroup(model);
@@ -604,7 +621,9 @@ static int predict_owner(enclave *e, enc_job *jb, const mc2_gbdt_model *model, u
             if (!(out = mc2_malloc(cells * sizeof(float))))
                 bad = mc2_err_set(err, MC2_E_NOMEM, "out of memory");
         }
-        if (!bad && m.n > 0 && mc2_gbdt_predict_mt(model, m.x, m.n, m.d, 0, nthread, out, err))
+        if (!bad && m.n > 0 &&
+            (obl ? mc2_gbdt_predict_oblivious(model, m.x, m.n, m.d, 0, out, err)
+                 : mc2_gbdt_predict_mt(model, m.x, m.n, m.d, 0, nthread, out, err)))
             bad = -1;
         /* Append the rows: grow the batch to hold them. */
         if (!bad && b->nrows + m.n > b->cap) {
@@ -672,12 +691,13 @@ int enc_predict_run(enclave *e, enc_job *jb, mc2_err *err)
         if (mc2_gbdt_params_set(&p, "nthread", nt, err)) return -1;
         nthread = p.nthread;
     }
-    if (open_model(e, j, &model, err)) return -1;
+    int obl;
+    if (predict_oblivious(j, &obl, err) || open_model(e, j, &model, err)) return -1;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < j->ninputs; i++) {
         bool first = true; /* each owner once, at its first input */
         for (size_t k = 0; k < i; k++) first &= strcmp(j->inputs[k].owner, j->inputs[i].owner) != 0;
-        if (first) rc = predict_owner(e, jb, model, nthread, j->inputs[i].owner, err);
+        if (first) rc = predict_owner(e, jb, model, nthread, obl, j->inputs[i].owner, err);
     }
     mc2_gbdt_model_free(model);
     return rc;

@@ -5,13 +5,20 @@
  * is read through the host and authenticated with its owner's key, the query is bound,
  * planned and executed inside the enclave within its memory budget, spilling sealed runs to
  * the host, and the result is sealed for the job's recipients. Error messages name columns
- * and types, never data values: they become the job's public status. */
+ * and types, never data values: they become the job's public status.
+ *
+ * Oblivious mode: `oblivious` = 1 runs the plan with the oblivious operators (sql/oexec.h);
+ * `pad_rows` = N (oblivious only) pads every operator's output to N rows instead of revealing
+ * its size. A table the consortium policy marks `oblivious_tables` is read only by
+ * oblivious jobs (enc_job_requires_oblivious). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "base/alloc.h"
 #include "enclave/enclave.h"
+#include "sql/oexec.h"
 #include "sql/parser.h"
 #include "sql/planner.h"
 
@@ -46,14 +53,41 @@ static int input_names(const mc2_job *j, char names[][MC2_TABLE_NAME_MAX + 1], m
     return 0;
 }
 
+/* The job's mode: *obl = 1 for oblivious, with its leakage policy in *o. */
+static int sql_mode(const mc2_job *j, int *obl, mc2_oexec_opts *o, mc2_err *err)
+{
+    const char *ob = mc2_job_param(j, "oblivious"), *pad = mc2_job_param(j, "pad_rows");
+    *o = (mc2_oexec_opts){.leak = OBLIV_REVEAL};
+    *obl = 0;
+    if (ob && strcmp(ob, "1") != 0 && strcmp(ob, "0") != 0)
+        return mc2_err_set(err, MC2_E_INPUT, "'oblivious' must be 0 or 1");
+    *obl = ob && ob[0] == '1';
+    if (pad) {
+        char *end;
+        unsigned long long v = strtoull(pad, &end, 10);
+        if (!*obl) return mc2_err_set(err, MC2_E_INPUT, "'pad_rows' needs 'oblivious' = 1");
+        if (pad[0] < '0' || pad[0] > '9' || *end || v == 0 || v > (1ull << 30))
+            return mc2_err_set(err, MC2_E_INPUT, "'pad_rows' must be a number from 1 to 2^30");
+        o->leak = OBLIV_PAD;
+        o->pad_rows = (size_t)v;
+    }
+    return 0;
+}
+
 int enc_sql_check(enclave *e, const mc2_job *j, mc2_err *err)
 {
-    (void)e;
     char names[MC2_JOB_MAX_INPUTS][MC2_TABLE_NAME_MAX + 1];
     for (size_t i = 0; i < j->nparams; i++)
-        if (strcmp(j->param_key[i], "query") != 0 && strcmp(j->param_key[i], "names") != 0)
-            return mc2_err_set(err, MC2_E_INPUT, "unknown sql parameter '%s' (known: query, names)",
+        if (strcmp(j->param_key[i], "query") != 0 && strcmp(j->param_key[i], "names") != 0 &&
+            strcmp(j->param_key[i], "oblivious") != 0 && strcmp(j->param_key[i], "pad_rows") != 0)
+            return mc2_err_set(err, MC2_E_INPUT,
+                               "unknown sql parameter '%s' (known: query, names, oblivious, "
+                               "pad_rows)",
                                j->param_key[i]);
+    mc2_oexec_opts oo;
+    int obl;
+    if (sql_mode(j, &obl, &oo, err)) return -1;
+    if (!obl && enc_job_requires_oblivious(e, j, err)) return -1;
     const char *q = mc2_job_param(j, "query");
     if (!q) return mc2_err_set(err, MC2_E_INPUT, "an sql job needs the parameter 'query'");
     if (input_names(j, names, err)) return -1;
@@ -209,10 +243,18 @@ int enc_sql_run(enclave *e, enc_job *j, mc2_err *err)
         mc2_buf_free(&text);
         goto out;
     }
-    mc2_exec_opts opts = {.mem_budget = (size_t)(e->budget_bytes / 2), .spill = &store};
-    if (mc2_exec_open(plan, ph.root, inputs, n, &opts, &x, err) ||
-        mc2_exec_collect(x, SQL_MAX_RESULT_ROWS, &result, err))
-        goto out;
+    mc2_oexec_opts oo;
+    int obl;
+    if (sql_mode(job, &obl, &oo, err)) goto out;
+    if (obl) {
+        if (mc2_oexec_run(plan, ph.root, inputs, n, &oo, SQL_MAX_RESULT_ROWS, &result, err))
+            goto out;
+    } else {
+        mc2_exec_opts opts = {.mem_budget = (size_t)(e->budget_bytes / 2), .spill = &store};
+        if (mc2_exec_open(plan, ph.root, inputs, n, &opts, &x, err) ||
+            mc2_exec_collect(x, SQL_MAX_RESULT_ROWS, &result, err))
+            goto out;
+    }
     mc2_schema *named = result_schema(result->schema, err);
     if (!named) goto out;
     mc2_batch view = *result; /* the same columns under valid names */

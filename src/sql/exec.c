@@ -654,11 +654,31 @@ static void inputs_close(sx_op *o)
     m->n = 0;
 }
 
-static void count_scans(const mc2_pnode *n, unsigned *cnt, size_t ninputs)
+void sx_count_scans(const mc2_pnode *n, unsigned *cnt, size_t ninputs)
 {
     for (; n; n = n->left) {
         if (n->kind == MC2_PN_SCAN && n->input < ninputs) cnt[n->input]++;
-        count_scans(n->right, cnt, ninputs);
+        sx_count_scans(n->right, cnt, ninputs);
+    }
+}
+
+int sx_read_batches(mc2_treader *r, mc2_batch ***out, size_t *nout, mc2_err *err)
+{
+    for (;;) {
+        mc2_batch *b = mc2_treader_batch_new(r, err);
+        if (!b) return -1;
+        int k = mc2_treader_next(r, b, NULL, err);
+        if (k <= 0) {
+            mc2_batch_free(b);
+            return k < 0 ? -1 : 0;
+        }
+        mc2_batch **nb = mc2_realloc(*out, (*nout + 1) * sizeof *nb);
+        if (!nb) {
+            mc2_batch_free(b);
+            return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+        }
+        *out = nb;
+        (*out)[(*nout)++] = b;
     }
 }
 
@@ -669,7 +689,7 @@ static int share_inputs(mc2_exec *x, const mc2_pnode *root, mc2_err *err)
     if (!x->ninputs) return 0;
     unsigned *cnt = sx_array(x, x->ninputs, sizeof *cnt, err);
     if (!cnt) return -1;
-    count_scans(root, cnt, x->ninputs);
+    sx_count_scans(root, cnt, x->ninputs);
     mc2_exec_input *in = NULL;
     for (size_t i = 0; i < x->ninputs; i++) {
         mc2_treader *r = x->inputs[i].reader;
@@ -683,23 +703,7 @@ static int share_inputs(mc2_exec *x, const mc2_pnode *root, mc2_err *err)
         m->op.x = x;
         m->op.close = inputs_close;
         if (sx_register(x, &m->op, err)) return -1;
-        for (;;) {
-            mc2_batch *b = mc2_treader_batch_new(r, err);
-            if (!b) return -1;
-            int k = mc2_treader_next(r, b, NULL, err);
-            if (k <= 0) {
-                mc2_batch_free(b);
-                if (k < 0) return -1;
-                break;
-            }
-            mc2_batch **nb = mc2_realloc(m->b, (m->n + 1) * sizeof *nb);
-            if (!nb) {
-                mc2_batch_free(b);
-                return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
-            }
-            m->b = nb;
-            m->b[m->n++] = b;
-        }
+        if (sx_read_batches(r, &m->b, &m->n, err)) return -1;
         in[i] = (mc2_exec_input){(const mc2_batch *const *)m->b, m->n, NULL};
     }
     if (in) x->inputs = in;

@@ -42,6 +42,12 @@ struct mc2_pnode {
     bool all;
 };
 
+/* Adds to cnt[i] the number of scans of input i in the plan rooted at n. */
+void sx_count_scans(const mc2_pnode *n, unsigned *cnt, size_t ninputs);
+/* Reads the rest of r's blocks, appending one batch per block to (*out)[0..*nout) (grown
+ * with mc2_realloc; on failure the batches read so far stay there for the caller to free). */
+int sx_read_batches(struct mc2_treader *r, mc2_batch ***out, size_t *nout, mc2_err *err);
+
 /* Fails the plan with a message (keeps the first); returns NULL. */
 void *sx_plan_fail(mc2_plan *p, enum mc2_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

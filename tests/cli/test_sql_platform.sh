@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test_sql_platform.sh - `mc2 sql` end to end on a live service: a query over your own tables
 # runs at once; errors show line:column and a hint; a join over two owners' tables runs only
-# after the other owner approves, and only the recipient can read the result; EXPLAIN.
+# after the other owner approves, and only the recipient can read the result; EXPLAIN;
+# oblivious mode (--oblivious, --pad-rows) gives encryption mode's results, and a table the
+# policy lists in oblivious_tables is refused to non-oblivious jobs.
 source "$(dirname "$0")/lib.sh"
 B=$MC2_BUILD
 EX=$MC2_SRC/examples
@@ -12,7 +14,8 @@ pk=$("$MC2" service init --dir "$WORK/state")
 "$MC2" policy init --out "$WORK/c.yaml" --consortium sqltest \
   --party "bank-a=$WORK/bank-a/identity.crt" --party "bank-b=$WORK/bank-b/identity.crt" \
   --party "auditor=$WORK/auditor/identity.crt" --recipient auditor --recipient bank-a \
-  --enclave "$B/mc2-enclave" --allow-simulation --sim-platform-key "$pk" >/dev/null
+  --enclave "$B/mc2-enclave" --allow-simulation --sim-platform-key "$pk" \
+  --oblivious-table bank-b/guarded >/dev/null
 for p in bank-a bank-b auditor; do cp "$WORK/c.yaml" "$WORK/$p/consortium.yaml"; done
 trap '"$MC2" stop --dir "$WORK/state" >/dev/null 2>&1; rm -rf "$WORK"' EXIT
 expect_ok "start" "$MC2" start --policy "$WORK/c.yaml" --dir "$WORK/state" --listen "$MC2_SERVICE"
@@ -59,4 +62,29 @@ expect_fail "bank-b cannot read it" 1 "not a recipient" \
 expect_ok "EXPLAIN" "$MC2" sql --home "$WORK/bank-a" --csv \
   "EXPLAIN SELECT city, count(*) FROM accounts GROUP BY city"
 check "EXPLAIN shows an aggregation" grep -qi "agg" "$WORK/out"
+
+# Oblivious mode: the same rows as encryption mode.
+q="SELECT city, count(*) AS n, sum(balance) AS total FROM accounts WHERE balance > 0 GROUP BY city ORDER BY city"
+expect_ok "encryption mode" "$MC2" sql --home "$WORK/bank-a" --csv "$q"
+cp "$WORK/out" "$WORK/enc.csv"
+expect_ok "oblivious mode" "$MC2" sql --home "$WORK/bank-a" --csv --oblivious "$q"
+check "oblivious = encryption" cmp -s "$WORK/out" "$WORK/enc.csv"
+expect_ok "oblivious, padded" "$MC2" sql --home "$WORK/bank-a" --csv --oblivious --pad-rows 64 "$q"
+check "padded = encryption" cmp -s "$WORK/out" "$WORK/enc.csv"
+expect_fail "pad bound too small" 1 "exceeds the padding bound 1 rows" \
+  "$MC2" sql --home "$WORK/bank-a" --csv --oblivious --pad-rows 1 "$q"
+expect_fail "--pad-rows needs --oblivious" 2 "needs --oblivious" \
+  "$MC2" sql --home "$WORK/bank-a" --pad-rows 5 "$q"
+expect_fail "unsupported in oblivious mode" 1 "not supported in oblivious mode" \
+  "$MC2" sql --home "$WORK/bank-a" --oblivious "SELECT upper(holder) FROM accounts"
+
+# oblivious_tables: bank-b/guarded only for oblivious jobs, checked at submission.
+expect_ok "upload guarded" "$MC2" upload --home "$WORK/bank-b" --schema "$EX/accounts.yaml" --in "$EX/accounts-b.csv" --as guarded
+expect_fail "policy refuses encryption mode" 1 "only oblivious jobs read bank-b/guarded" \
+  "$MC2" sql --home "$WORK/bank-b" --recipient bank-a "SELECT count(*) FROM guarded"
+expect_ok "oblivious job on guarded" "$MC2" sql --home "$WORK/bank-b" --recipient bank-a \
+  --oblivious "SELECT count(*) AS n FROM guarded"
+job=$(sed -n 's/^job \([0-9]*\).*/\1/p' "$WORK/out" | head -1)
+expect_ok "bank-a downloads" "$MC2" download --job "$job" --home "$WORK/bank-a" --out "$WORK/g.csv"
+check "guarded count" grep -qx "$(($(wc -l <"$EX/accounts-b.csv") - 1))" "$WORK/g.csv"
 finish

@@ -46,6 +46,7 @@
 #include "base/file.h"
 #include "mc2/crypto.h"
 #include "mc2/table.h"
+#include "sql/oexec.h"
 #include "sql/planner.h"
 #include "sqlref/sqlref.h"
 #include "table/treader.h"
@@ -141,8 +142,9 @@ static void dset_free(dset *d)
 
 /* ---- running a query in mc2 -------------------------------------------------------------- */
 
-/* Compiles and runs text over d; *out gets the rows as an sqlref_result. */
-static int run_mc2(const dset *d, const char *text, sqlref_result **out, mc2_err *err)
+/* Compiles and runs text over d, in encryption mode or (obl) in oblivious mode; *out gets
+ * the rows as an sqlref_result. */
+static int run_mc2(const dset *d, const char *text, int obl, sqlref_result **out, mc2_err *err)
 {
     *out = NULL;
     mc2_plan *p = mc2_plan_new(0, err);
@@ -158,8 +160,9 @@ static int run_mc2(const dset *d, const char *text, sqlref_result **out, mc2_err
             in[i] = (mc2_exec_input){NULL, 0, NULL};
             rc = mc2_treader_open_mem(d->t[i].file.data, d->t[i].file.len, key, &in[i].reader, err);
         }
-    if (rc == 0) rc = mc2_exec_open(p, ph.root, in, d->n, NULL, &x, err);
-    if (rc == 0) rc = mc2_exec_collect(x, (size_t)1 << 24, &res, err);
+    if (rc == 0 && obl) rc = mc2_oexec_run(p, ph.root, in, d->n, NULL, (size_t)1 << 24, &res, err);
+    if (rc == 0 && !obl) rc = mc2_exec_open(p, ph.root, in, d->n, NULL, &x, err);
+    if (rc == 0 && !obl) rc = mc2_exec_collect(x, (size_t)1 << 24, &res, err);
     if (rc == 0) {
         *out = sqlref_result_for_schema(res->schema, err);
         if (!*out || sqlref_result_append_batch(*out, res, err)) rc = -1;
@@ -301,6 +304,32 @@ static int result_match(sqlref_result *e, sqlref_result *a, const unsigned *ord,
     return 0;
 }
 
+/* ---- oblivious mode ---------------------------------------------------------------------- */
+
+/* Runs text in oblivious mode: its rows must equal encryption mode's rows enc (as a
+ * multiset) and SQLite's (sql, or the file at sql if is_file; with the ORDER BY order).
+ * Returns 1 on a match, 0 if the query is "not supported in oblivious mode", -1 on a
+ * mismatch or another error; why says which. */
+static int check_obl(sqlite3 *db, const char *sql, int is_file, const dset *d, const char *text,
+                     sqlref_result *enc, const unsigned *ord, size_t nord, char *why, size_t whylen)
+{
+    mc2_err err;
+    sqlref_result *o = NULL, *e2 = NULL;
+    if (run_mc2(d, text, 1, &o, &err)) {
+        snprintf(why, whylen, "oblivious: %s", err.msg);
+        return strstr(err.msg, "not supported in oblivious mode") ? 0 : -1;
+    }
+    int rc = -1;
+    if (is_file ? sqlref_query_file(db, sql, &e2, &err) : sqlref_query(db, sql, &e2, &err))
+        snprintf(why, whylen, "sqlite: %s", err.msg);
+    else if (result_match(e2, o, ord, nord, why, whylen) == 0 &&
+             result_match(enc, o, NULL, 0, why, whylen) == 0)
+        rc = 1;
+    sqlref_result_free(o);
+    sqlref_result_free(e2);
+    return rc;
+}
+
 /* ---- TPC-H ------------------------------------------------------------------------------- */
 
 /* 1-based output columns of each query's ORDER BY keys (0: none). */
@@ -323,7 +352,10 @@ static char *slurp(const char *path)
     return (char *)b.data;
 }
 
-static unsigned tpch_ok;
+static unsigned tpch_ok, tpch_obl;
+/* The TPC-H queries that run in oblivious mode, as letters ('a' + query number): the list
+ * docs/sql.md ("Oblivious mode") gives. */
+static const char TPCH_OBLIVIOUS[] = "bcdefghijklmnopqrstuvw"; /* all 22 */
 
 static void test_tpch(double sf)
 {
@@ -354,7 +386,9 @@ static void test_tpch(double sf)
     rc = sqlref_open(&db, &err) || sqlref_load_tpch(db, dir, schema_dir, 1, &err);
     CHECK_MSG(rc == 0, "sqlite load: %s", err.msg);
     printf("tpch: SF %g loaded in %.2f s\n", sf, (double)(clock() - t0) / CLOCKS_PER_SEC);
+    const char *qonly = getenv("MC2_DIFF_TPCH_ONLY"); /* debugging: one query */
     for (int q = 1; rc == 0 && q <= 22; q++) {
+        if (qonly && atoi(qonly) != q) continue;
         char rel[64], rel2[64];
         snprintf(rel, sizeof rel, "tpch/queries/q%d.sql", q);
         snprintf(rel2, sizeof rel2, "tpch/sqlite/q%d.sql", q);
@@ -365,7 +399,7 @@ static void test_tpch(double sf)
         int r1 = text ? sqlref_query_file(db, test_data(rel2), &e, &err) : -1;
         if (r1) snprintf(why, sizeof why, "sqlite: %s", err.msg);
         clock_t q1 = clock();
-        int r2 = r1 ? -1 : run_mc2(&d, text, &a, &err);
+        int r2 = r1 ? -1 : run_mc2(&d, text, 0, &a, &err);
         if (!r1 && r2) snprintf(why, sizeof why, "mc2: %s", err.msg);
         clock_t q2 = clock();
         unsigned ord[MAX_ORD];
@@ -379,6 +413,23 @@ static void test_tpch(double sf)
         CHECK_MSG(m, "TPC-H Q%d: %s", q, why);
         CHECK_MSG(!m || e->nrows > 0, "TPC-H Q%d: empty result", q);
         tpch_ok += (unsigned)m;
+        if (m) { /* oblivious mode: exactly the queries docs/sql.md lists as oblivious */
+            clock_t o0 = clock();
+            int om = check_obl(db, test_data(rel2), 1, &d, text, a, ord, nord, why, sizeof why);
+            int want = strchr(TPCH_OBLIVIOUS, 'a' + q) != NULL;
+            printf("tpch Q%-2d oblivious: %s (%.3f s)%s%s\n", q,
+                   om == 1   ? "match"
+                   : om == 0 ? "not supported"
+                             : "MISMATCH",
+                   (double)(clock() - o0) / CLOCKS_PER_SEC, om == 1 ? "" : ": ",
+                   om == 1 ? "" : why);
+            CHECK_MSG(om >= 0, "TPC-H Q%d oblivious: %s", q, why);
+            CHECK_MSG(om != 0 || !want, "TPC-H Q%d should run obliviously: %s", q, why);
+            CHECK_MSG(om != 1 || want,
+                      "TPC-H Q%d now runs obliviously: add it to TPCH_OBLIVIOUS and docs/sql.md",
+                      q);
+            tpch_obl += om == 1;
+        }
         sqlref_result_free(e);
         sqlref_result_free(a);
         free(text);
@@ -484,7 +535,7 @@ static void free_entries(entry *v, long n)
     free(v);
 }
 
-static unsigned fam_ok, fam_n, err_ok, err_n, fam_unsupported;
+static unsigned fam_ok, fam_n, err_ok, err_n, fam_unsupported, obl_ok, obl_unsup;
 
 static void test_families(void)
 {
@@ -526,13 +577,15 @@ static void test_families(void)
     long n = parse_entries(text, &v);
     CHECK(n > 0);
     int verbose = getenv("MC2_DIFF_VERBOSE") != NULL;
+    const char *only = getenv("MC2_DIFF_ONLY"); /* debugging: one entry, by its line */
     for (long i = 0; i < n; i++) {
         entry *q = &v[i];
+        if (only && atoi(only) != q->line) continue;
         sqlref_result *e = NULL, *a = NULL;
         char why[1200] = "";
         if (q->nerrs) {
             err_n++;
-            int r = run_mc2(&d, q->q, &a, &err);
+            int r = run_mc2(&d, q->q, 0, &a, &err);
             int ok = r != 0;
             for (size_t k = 0; ok && k < q->nerrs; k++) ok = strstr(err.msg, q->errs[k]) != NULL;
             CHECK_MSG(ok, "queries.txt:%d: %s\n  expected an error with '%s'; got %s", q->line,
@@ -544,7 +597,7 @@ static void test_families(void)
         }
         int r1 = sqlref_query(db, q->s ? q->s : q->q, &e, &err);
         if (r1) snprintf(why, sizeof why, "sqlite: %s", err.msg);
-        int r2 = r1 ? -1 : run_mc2(&d, q->q, &a, &err);
+        int r2 = r1 ? -1 : run_mc2(&d, q->q, 0, &a, &err);
         if (!r1 && r2) {
             snprintf(why, sizeof why, "mc2: %s", err.msg);
             if (strstr(err.msg, "not supported")) {
@@ -560,6 +613,14 @@ static void test_families(void)
         CHECK_MSG(m, "queries.txt:%d: %s\n  %s", q->line, q->q, why);
         if (m && verbose) printf("ok (%zu rows): %s\n", a->nrows, q->q);
         fam_ok += (unsigned)m;
+        if (m) {
+            int om =
+                check_obl(db, q->s ? q->s : q->q, 0, &d, q->q, a, q->ord, q->nord, why, sizeof why);
+            CHECK_MSG(om >= 0, "queries.txt:%d (oblivious): %s\n  %s", q->line, q->q, why);
+            if (om == 0 && verbose) printf("oblivious: %s\n  -> %s\n", q->q, why);
+            obl_ok += om == 1;
+            obl_unsup += om == 0;
+        }
         sqlref_result_free(e);
         sqlref_result_free(a);
     }
@@ -581,11 +642,16 @@ int main(void)
     const char *sfs = getenv("MC2_DIFF_SF");
     double sf = sfs ? atof(sfs) : 0.01; /* about 1 s in release, 3 s under ASan */
     test_families();
-    test_tpch(sf);
+    if (!getenv("MC2_DIFF_ONLY")) test_tpch(sf);
     rmdir(tmpdir);
     printf("tpch: %u/22 match; families: %u/%u match; errors: %u/%u\n", tpch_ok, fam_ok, fam_n,
            err_ok, err_n);
-    CHECK_MSG(fam_n >= 300, "only %u family queries ran", fam_n);
-    CHECK_MSG(err_n >= 20, "only %u error queries ran", err_n);
+    printf("oblivious mode: tpch %u/22 match; families %u match, %u not supported\n", tpch_obl,
+           obl_ok, obl_unsup);
+    if (!getenv("MC2_DIFF_ONLY")) {
+        CHECK_MSG(fam_n >= 300, "only %u family queries ran", fam_n);
+        CHECK_MSG(err_n >= 20, "only %u error queries ran", err_n);
+        CHECK_MSG(obl_ok >= 360, "only %u family queries ran in oblivious mode", obl_ok);
+    }
     return test_done("test_sql_diff");
 }
