@@ -1,13 +1,29 @@
-/* bench_tpch.c - the mc2 and SQLite sides of the TPC-H benchmark (bench/run.sh, section
- * tpch). Two modes, each run as its own process so that its peak memory is its own:
+/* bench_tpch.c - the mc2 and SQLite sides of the TPC-H benchmark (bench/run.sh, sections
+ * tpch and obliv-tpch). Two modes, each run as its own process so that its peak memory is its
+ * own:
  *
- *   bench_tpch mc2 SERVICE HOME POLICY QUERY_DIR RUNS
+ *   bench_tpch mc2 SERVICE HOME POLICY QUERY_DIR RUNS [oblivious] [timeout=S] [from=N] [to=M]
  *     Against a running service where HOME's party owns the eight TPC-H tables (uploaded by
  *     run.sh): for q1..q22 of QUERY_DIR, submits the query as a "sql" job whose inputs are
  *     the tables the query names, through libmc2 (one attested session, opened and granted once,
- * outside the timings), polls EAPI_JOB until it is done, asks for the result key, downloads the
- *     result and decrypts every row in memory. Timed from just before the submission to the
+ *     outside the timings), polls EAPI_JOB until it is done, asks for the result key, downloads
+ *     the result and decrypts every row in memory. Timed from just before the submission to the
  *     last decrypted row. One untimed warm-up, then RUNS timed runs; the best is printed.
+ *     Options, in any order after RUNS:
+ *       oblivious  adds the job parameter oblivious=1 to every query's job (oblivious mode;
+ *                  encryption mode without it).
+ *       timeout=S  gives each query S seconds for its warm-up and timed runs together. A run
+ *                  is not started when the previous one took longer than what is left (the
+ *                  line then shows fewer runs; "runs 0": the figure is the warm-up's), and the
+ *                  wait for a job still running at the deadline is abandoned. The query is
+ *                  "qN timeout S" if not even its warm-up finished.
+ *       from=N, to=M  runs qN..qM only (default q1..q22).
+ *     The enclave runs one job at a time and cannot cancel one: after an abandoned job the
+ *     service stays busy until that job ends, so bench_tpch stops there, after the query's
+ *     line and "peak_rss_kb", with exit status 3: the service must be restarted before it can
+ *     run anything else (run.sh does so, then goes on with the next query). It stops the same
+ *     way after a query's error when the session to the enclave is lost (the enclave exited),
+ *     rather than failing every query after it.
  *
  *   bench_tpch sqlite DATA_DIR SCHEMA_DIR QUERY_DIR TIMEOUT_S
  *     Loads DATA_DIR/<table>.tbl into an in-memory SQLite database with tests/sqlref (mc2's
@@ -17,8 +33,10 @@
  *     after TIMEOUT_S seconds.
  *
  * Output, one line per query: "qN rows R ms T nonnull C" (C: the result's cells that are not
- * NULL, so that a result of the right length but NULL where a peer has values shows up) |
- * "qN error MESSAGE" | "qN timeout S",
+ * NULL, so that a result of the right length but NULL where a peer has values shows up; mc2
+ * mode adds "runs K", the timed runs behind T) | "qN error MESSAGE" (for mc2, a failed job's
+ * MESSAGE is "the query failed: " and the enclave's reason, e.g. "not supported in oblivious
+ * mode: ...") | "qN timeout S",
  * then "peak_rss_kb K" (this process; for mc2 that is the client only, run.sh reads the
  * service's own peak from /proc). sqlite mode first prints "sqlite VERSION" and "load_s S". */
 #include <ctype.h>
@@ -28,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -100,10 +119,27 @@ static int names_table(const char *q, const char *table)
     return 0;
 }
 
-/* One query, submission to decrypted result: 0 with *rows and *ms, or -1 with *err. */
+/* Bounds every read on the session's socket to ms milliseconds (0: no bound). The enclave
+ * runs a job before it answers anything else, so the first EAPI_JOB poll after a submission
+ * blocks in SSL_read until the job is done; this is what lets a deadline interrupt it. */
+static int set_recv_timeout(int fd, double ms)
+{
+    struct timeval tv = {0, 0};
+    if (ms > 0) {
+        tv.tv_sec = (time_t)(ms / 1e3);
+        tv.tv_usec = (suseconds_t)((ms - (double)tv.tv_sec * 1e3) * 1e3);
+        if (tv.tv_sec == 0 && tv.tv_usec == 0) tv.tv_usec = 1;
+    }
+    return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+/* One query, submission to decrypted result: 0 with *rows and *ms, -1 with *err, or 1 if the
+ * job was not done at deadline (now_ms() clock; 0: none). After 1 the session is out of step
+ * (a poll's reply is still to come) and the enclave is still running the job. */
 static int mc2_run(const char *service, mc2_esession *s, const mc2_identity *id,
                    const mc2_policy *pol, const uint8_t tids[8][16], const char *query,
-                   uint64_t *rows, uint64_t *nonnull, double *ms, mc2_err *err)
+                   int oblivious, double deadline, uint64_t *rows, uint64_t *nonnull, double *ms,
+                   mc2_err *err)
 {
     mc2_job j;
     memset(&j, 0, sizeof j);
@@ -123,7 +159,9 @@ static int mc2_run(const char *service, mc2_esession *s, const mc2_identity *id,
     memset(&ref, 0, sizeof ref);
     mc2_treader *r = NULL;
     mc2_batch *b = NULL;
-    if (mc2_job_add_param(&j, "query", query, err)) goto out;
+    if (mc2_job_add_param(&j, "query", query, err) ||
+        (oblivious && mc2_job_add_param(&j, "oblivious", "1", err)))
+        goto out;
 
     double t0 = now_ms();
     uint64_t jid;
@@ -134,8 +172,24 @@ static int mc2_run(const char *service, mc2_esession *s, const mc2_identity *id,
     mc2_le64_put(req, jid);
     long sleep_us = 1000;
     for (;;) {
+        if (deadline > 0) {
+            double left = deadline - now_ms();
+            if (left <= 0) {
+                rc = 1;
+                goto out;
+            }
+            /* A little past the deadline, so that a read that times out is past it. */
+            if (set_recv_timeout(s->fd, left + 5)) {
+                mc2_err_set(err, MC2_E_IO, "setsockopt(SO_RCVTIMEO) failed");
+                goto out;
+            }
+        }
         mc2_buf reply = {0};
-        if (mc2_esession_call(s, EAPI_JOB, req, 8, &reply, err)) goto out;
+        if (mc2_esession_call(s, EAPI_JOB, req, 8, &reply, err)) {
+            mc2_buf_free(&reply);
+            if (deadline > 0 && now_ms() >= deadline) rc = 1;
+            goto out;
+        }
         mc2_rd rd = mc2_rd_init(reply.data, reply.len);
         size_t tl, sl;
         mc2_rd_lv(&rd, &tl);
@@ -151,12 +205,19 @@ static int mc2_run(const char *service, mc2_esession *s, const mc2_identity *id,
         const char *stt = (const char *)status.data;
         if (strncmp(stt, "done", 4) == 0) break;
         if (strncmp(stt, "failed", 6) == 0) {
-            mc2_err_set(err, MC2_E_INPUT, "the query failed: %s", stt);
+            /* The state text is "failed: REASON". */
+            const char *why = stt + 6;
+            if (strncmp(why, ": ", 2) == 0) why += 2;
+            mc2_err_set(err, MC2_E_INPUT, "the query failed: %s", why);
             goto out;
         }
         struct timespec ts = {0, sleep_us * 1000};
         nanosleep(&ts, NULL);
         if (sleep_us < 10000) sleep_us *= 2;
+    }
+    if (deadline > 0 && set_recv_timeout(s->fd, 0)) {
+        mc2_err_set(err, MC2_E_IO, "setsockopt(SO_RCVTIMEO) failed");
+        goto out;
     }
     size_t nres = 0;
     if (mc2_esession_results(s, jid, &ref, 1, &nres, err)) goto out;
@@ -193,10 +254,23 @@ out:
 
 static int mode_mc2(int argc, char **argv)
 {
-    if (argc != 7) return 2;
+    if (argc < 7 || argc > 11) return 2;
     const char *service = argv[2], *qdir = argv[5];
-    int runs = atoi(argv[6]);
+    int runs = atoi(argv[6]), oblivious = 0, from = 1, to = NQ;
+    double timeout_s = 0;
     if (runs < 1 || runs > 100) return 2;
+    for (int a = 7; a < argc; a++) {
+        if (strcmp(argv[a], "oblivious") == 0)
+            oblivious = 1;
+        else if (strncmp(argv[a], "timeout=", 8) == 0 && (timeout_s = atof(argv[a] + 8)) > 0)
+            continue;
+        else if (strncmp(argv[a], "from=", 5) == 0 && (from = atoi(argv[a] + 5)) >= 1 && from <= NQ)
+            continue;
+        else if (strncmp(argv[a], "to=", 3) == 0 && (to = atoi(argv[a] + 3)) >= 1 && to <= NQ)
+            continue;
+        else
+            return 2;
+    }
     mc2_err err;
     mc2_err_clear(&err);
     mc2_identity id;
@@ -241,20 +315,36 @@ static int mode_mc2(int argc, char **argv)
         die("session", &err);
 
     mc2_buf q = {0};
-    for (int qi = 1; qi <= NQ; qi++) {
+    int stop = 0; /* the session cannot go on: a job abandoned, or the enclave gone */
+    for (int qi = from; qi <= to && !stop; qi++) {
         if (read_query(qdir, qi, &q, &err)) die("query file", &err);
-        double best = -1;
+        double deadline = timeout_s > 0 ? now_ms() + timeout_s * 1e3 : 0;
+        double best = -1, warm = -1, last = 0;
         uint64_t rows = 0, rows0 = 0, nn = 0, nn0 = 0;
-        int failed = 0;
-        for (int run = 0; run <= runs && !failed; run++) {
-            double ms;
-            if (mc2_run(service, &s, &id, pol, tids, (const char *)q.data, &rows, &nn, &ms, &err)) {
+        int failed = 0, timed = 0;
+        for (int run = 0; run <= runs; run++) {
+            /* A run that the previous one says will not fit in the time left is not started. */
+            if (run > 0 && deadline > 0 && now_ms() + last > deadline) break;
+            double ms = 0;
+            int rc = mc2_run(service, &s, &id, pol, tids, (const char *)q.data, oblivious, deadline,
+                             &rows, &nn, &ms, &err);
+            if (rc == 1) {
+                stop = 1;
+                break;
+            }
+            if (rc) {
                 one_line(err.msg);
                 printf("q%d error %s\n", qi, err.msg);
                 failed = 1;
+                /* After a failed job the enclave still answers; after a lost session not. */
+                mc2_err herr;
+                mc2_err_clear(&herr);
+                if (mc2_esession_hello(&s, pol, &herr)) stop = 1;
                 break;
             }
+            last = ms;
             if (run == 0) {
+                warm = ms;
                 rows0 = rows;
                 nn0 = nn;
                 continue; /* warm-up */
@@ -265,19 +355,23 @@ static int mode_mc2(int argc, char **argv)
                 failed = 1;
                 break;
             }
+            timed++;
             if (best < 0 || ms < best) best = ms;
         }
-        if (!failed)
-            printf("q%d rows %llu ms %.3f nonnull %llu\n", qi, (unsigned long long)rows, best,
-                   (unsigned long long)nn);
+        if (!failed && warm < 0)
+            printf("q%d timeout %g\n", qi, timeout_s);
+        else if (!failed)
+            printf("q%d rows %llu ms %.3f nonnull %llu runs %d\n", qi, (unsigned long long)rows0,
+                   timed ? best : warm, (unsigned long long)nn0, timed);
         fflush(stdout);
     }
     mc2_buf_free(&q);
+    /* After an abandoned job the session is out of step; it is closed all the same. */
     mc2_esession_close(&s);
     printf("peak_rss_kb %ld\n", peak_rss_kb());
     mc2_policy_free(pol);
     mc2_identity_free(&id);
-    return 0;
+    return stop ? 3 : 0;
 }
 
 /* ---- SQLite ------------------------------------------------------------------------------- */
@@ -346,7 +440,8 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "mc2") == 0) rc = mode_mc2(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "sqlite") == 0) rc = mode_sqlite(argc, argv);
     if (rc == 2)
-        fprintf(stderr, "usage: bench_tpch mc2 SERVICE HOME POLICY QUERY_DIR RUNS\n"
+        fprintf(stderr, "usage: bench_tpch mc2 SERVICE HOME POLICY QUERY_DIR RUNS [oblivious] "
+                        "[timeout=S] [from=N] [to=M]\n"
                         "       bench_tpch sqlite DATA_DIR SCHEMA_DIR QUERY_DIR TIMEOUT_S\n");
     return rc;
 }

@@ -10,11 +10,16 @@
 #   BENCH_THREADS       threads for mc2 encrypt and DuckDB   (default 2)
 #   BENCH_AEAD_SECONDS  seconds per AEAD figure and round, mc2 and openssl alike (default 1)
 #   BENCH_AEAD_ROUNDS   AEAD rounds, best one reported       (default 5)
-#   BENCH_ONLY          comma-separated sections: aead, ingest, platform, gbdt, tpch (default all)
+#   BENCH_ONLY          comma-separated sections: aead, ingest, platform, gbdt, obliv-sort,
+#                       tpch, obliv-tpch (default all)
 #   BENCH_PLATFORM_RUNS runs per platform latency figure     (default 30)
 #   BENCH_TPCH_SF       TPC-H scale factor                   (default 1)
 #   BENCH_TPCH_RUNS     timed runs per TPC-H query, mc2 and DuckDB; best reported (default 3)
 #   BENCH_TPCH_TIMEOUT  seconds before a SQLite query is interrupted (default 120)
+#   BENCH_OBLIV_TPCH_SFS     TPC-H scale factors of section obliv-tpch, space-separated
+#                            (default "0.1 1")
+#   BENCH_OBLIV_TPCH_TIMEOUT seconds a query has for all its runs in obliv-tpch, either mode
+#                            (default 600)
 #   BENCH_BUILD         build directory to use               (default build, as `make bench`)
 set -euo pipefail
 
@@ -26,11 +31,13 @@ RUNS=${BENCH_RUNS:-3}
 THREADS=${BENCH_THREADS:-2}
 AEAD_SECONDS=${BENCH_AEAD_SECONDS:-1}
 AEAD_ROUNDS=${BENCH_AEAD_ROUNDS:-5}
-ONLY=${BENCH_ONLY:-aead,ingest,platform,gbdt,tpch}
+ONLY=${BENCH_ONLY:-aead,ingest,platform,gbdt,obliv-sort,tpch,obliv-tpch}
 PLATFORM_RUNS=${BENCH_PLATFORM_RUNS:-30}
 TPCH_SF=${BENCH_TPCH_SF:-1}
 TPCH_RUNS=${BENCH_TPCH_RUNS:-3}
 TPCH_TIMEOUT=${BENCH_TPCH_TIMEOUT:-120}
+OBLIV_SFS=${BENCH_OBLIV_TPCH_SFS:-0.1 1}
+OBLIV_TIMEOUT=${BENCH_OBLIV_TPCH_TIMEOUT:-600}
 
 die() {
   echo "bench: $*" >&2
@@ -39,9 +46,17 @@ die() {
 for v in CSV_MB RUNS THREADS AEAD_SECONDS AEAD_ROUNDS TPCH_RUNS TPCH_TIMEOUT; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "BENCH_${v} must be a positive integer, not '${!v}'"
 done
+[[ $OBLIV_TIMEOUT =~ ^[1-9][0-9]*$ ]] ||
+  die "BENCH_OBLIV_TPCH_TIMEOUT must be a positive integer, not '$OBLIV_TIMEOUT'"
 if ! [[ $TPCH_SF =~ ^[0-9]+(\.[0-9]+)?$ ]] || ! awk "BEGIN { exit !($TPCH_SF >= 0.001) }"; then
   die "BENCH_TPCH_SF must be a number >= 0.001, not '$TPCH_SF'"
 fi
+[[ -n ${OBLIV_SFS// /} ]] || die "BENCH_OBLIV_TPCH_SFS is empty"
+for sf in $OBLIV_SFS; do
+  if ! [[ $sf =~ ^[0-9]+(\.[0-9]+)?$ ]] || ! awk "BEGIN { exit !($sf >= 0.001) }"; then
+    die "BENCH_OBLIV_TPCH_SFS must hold numbers >= 0.001, not '$sf'"
+  fi
+done
 # Failures of mc2 itself (not of a peer) make the script exit 1 at the end.
 failed=0
 
@@ -419,107 +434,236 @@ bench_gbdt() {
   fi
 }
 
-# TPC-H: the 22 queries over `mc2 gen tpch` data, in mc2 (encrypted tables on a local
-# service, timed by bench_tpch from submission to decrypted result), DuckDB (in memory,
-# plaintext) and SQLite (in memory, plaintext, key indexes); row counts cross-checked.
-bench_tpch() {
-  section "TPC-H SF $TPCH_SF: 22 queries, mc2 (encrypted, local service) vs DuckDB vs SQLite"
-  local mc2=$BUILD/mc2 t
+# ---- oblivious sort ------------------------------------------------------------------------
+
+# The oblivious sort (bitonic, AVX2 kernels, 2 threads) against the fastest non-oblivious sort
+# in the tree (radix) and libc qsort, 16-byte records at 2^16, 2^20, 2^24 (bench/bench_sort.c).
+# Goal: <= 2x the best non-oblivious sort at 2^20.
+bench_obliv_sort() {
+  section "Oblivious sort vs radix sort and qsort, 16-byte records"
+  if ! build_target bench_sort; then
+    echo "mc2: bench_sort does not build:"
+    tail -20 "$buildlog"
+    failed=1
+    return
+  fi
+  local out ratio
+  if ! out=$("$BUILD/bench_sort" 16 20 24); then
+    echo "mc2: bench_sort failed"
+    failed=1
+    return
+  fi
+  echo "$out"
+  ratio=$(awk '$1 == "2^20" { print $7 }' <<<"$out")
+  if [[ -n $ratio ]]; then
+    echo "goal: oblivious sort (2 threads) <= 2x the radix sort at 2^20: $(awk "BEGIN { print ($ratio <= 2) ? \"MET\" : \"NOT MET\" }") (${ratio}x)"
+    summary "oblivious sort 2^20, radix / oblivious" "$(FMT=%.4f calc "1 / $ratio")" 0.5
+  fi
+}
+
+# ---- TPC-H: shared by the sections tpch and obliv-tpch ----------------------------------
+
+# tpch_build: builds mc2, the service, the enclave and bench_tpch; returns 1 (having said why
+# and marked the run failed) if one does not build.
+tpch_build() {
+  local t
   for t in mc2 mc2d mc2-enclave enclave_signature bench_tpch; do
     if ! build_target "$t"; then
       echo "mc2: $t does not build:"
       tail_log "$buildlog"
       failed=1
-      return
+      return 1
     fi
   done
-  ensure_duckdb
+}
+
+# tpch_data SF: the eight .tbl files of scale factor SF in $WORK/tpch-sfSF, generated with
+# `mc2 gen tpch` unless the same generator already made them at that SF. Sets TPCH_DATA;
+# returns 1 (having said why) if it cannot.
+tpch_data() {
+  local sf=$1 data=$WORK/tpch-sf$1 stamp want
   mkdir -p "$WORK"
-  local data=$WORK/tpch-sf$TPCH_SF stamp want
   # The data is kept and reused while the generator's sources and the scale factor are the same.
-  want="gen=$(cat "$ROOT"/src/tpch/*.[ch] | sha256sum | cut -c1-16) sf=$TPCH_SF"
+  want="gen=$(cat "$ROOT"/src/tpch/*.[ch] | sha256sum | cut -c1-16) sf=$sf"
   stamp=$data/stamp
   if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
     echo "data: reusing $data"
   else
     local need_mb avail_mb
-    need_mb=$(FMT=%.0f calc "$TPCH_SF * 2600 + 100") # .tbl files, the service's copy, slack
+    need_mb=$(FMT=%.0f calc "$sf * 2600 + 100") # .tbl files, the service's copy, slack
     avail_mb=$(df -Pm "$WORK" | awk 'NR == 2 { print $4 }')
     if ((avail_mb < need_mb)); then
-      echo "skipped: $WORK has ${avail_mb} MB free, TPC-H SF $TPCH_SF needs about ${need_mb} MB" \
-        "(set BENCH_DIR or BENCH_TPCH_SF)"
-      return
+      echo "skipped: $WORK has ${avail_mb} MB free, TPC-H SF $sf needs about ${need_mb} MB" \
+        "(set BENCH_DIR or a smaller scale factor)"
+      return 1
     fi
     rm -rf "$data"
-    echo "data: generating TPC-H SF $TPCH_SF in $data (mc2 gen tpch) ..."
-    if ! "$mc2" gen tpch --sf "$TPCH_SF" --out "$data" --threads "$THREADS" >"$buildlog" 2>&1; then
+    echo "data: generating TPC-H SF $sf in $data (mc2 gen tpch) ..."
+    if ! "$BUILD/mc2" gen tpch --sf "$sf" --out "$data" --threads "$THREADS" >"$buildlog" 2>&1; then
       echo "mc2: 'mc2 gen tpch' failed:"
       tail_log "$buildlog"
       failed=1
-      return
+      return 1
     fi
     echo "$want" >"$stamp"
   fi
   echo "data: $(du -sm --apparent-size "$data" | cut -f1) MB of .tbl files," \
     "$(($(wc -l <"$data/lineitem.tbl"))) lineitem rows"
+  TPCH_DATA=$data
+}
 
-  # ---- mc2: a fresh local service; one party ("bench") owns all eight tables ----
-  local tw=$WORK/tpch-svc port=$((30000 + RANDOM % 20000)) pk
-  local svc=127.0.0.1:$port
+# tpch_service_start DIR: a fresh local service with its state in DIR/state and one party,
+# "bench" (home DIR/home), that owns all the tables and receives the results; stopped on exit
+# or interrupt. Sets TPCH_HOME, TPCH_STATE and (tpch_service_run) TPCH_SVC. Returns 1 (having
+# said why and marked the run failed) if it cannot.
+TPCH_STATE=""
+tpch_service_start() {
+  local tw=$1 pk
+  TPCH_HOME=$tw/home
   rm -rf "$tw"
   mkdir -p "$tw"
-  if ! "$mc2" init --name bench --home "$tw/home" >/dev/null ||
-    ! pk=$("$mc2" service init --dir "$tw/state") ||
-    ! "$mc2" policy init --out "$tw/home/consortium.yaml" --consortium bench \
-      --party "bench=$tw/home/identity.crt" --recipient bench --enclave "$BUILD/mc2-enclave" \
-      --allow-simulation --sim-platform-key "$pk" >/dev/null ||
-    ! "$mc2" start --policy "$tw/home/consortium.yaml" --dir "$tw/state" --listen "$svc" \
-      >/dev/null; then
-    echo "mc2: could not start a service"
+  if ! "$BUILD/mc2" init --name bench --home "$TPCH_HOME" >/dev/null ||
+    ! pk=$("$BUILD/mc2" service init --dir "$tw/state") ||
+    ! "$BUILD/mc2" policy init --out "$TPCH_HOME/consortium.yaml" --consortium bench \
+      --party "bench=$TPCH_HOME/identity.crt" --recipient bench --enclave "$BUILD/mc2-enclave" \
+      --allow-simulation --sim-platform-key "$pk" >/dev/null; then
+    echo "mc2: could not set up a service"
     failed=1
-    return
+    return 1
   fi
-  # shellcheck disable=SC2064
-  trap "'$mc2' stop --dir '$tw/state' >/dev/null 2>&1 || true; rm -f '$buildlog'" EXIT
+  TPCH_STATE=$tw/state
+  trap 'tpch_service_stop; rm -f "$buildlog"' EXIT
   trap 'exit 130' INT TERM
-  local t0 t1 mc2_out="" mc2_ok=1 svc_kb=""
+  tpch_service_run
+}
+
+# tpch_service_run: starts mc2d (and its enclave) on $TPCH_STATE, on a random local port. The
+# store survives a stop and start: the tables uploaded before are still there (the enclave
+# instance is new; bench_tpch grants the key to each session it opens).
+tpch_service_run() {
+  TPCH_SVC=127.0.0.1:$((30000 + RANDOM % 20000))
+  if ! "$BUILD/mc2" start --policy "$TPCH_HOME/consortium.yaml" --dir "$TPCH_STATE" \
+    --listen "$TPCH_SVC" >"$buildlog" 2>&1; then
+    echo "mc2: could not start the service:"
+    tail_log "$buildlog"
+    failed=1
+    return 1
+  fi
+}
+
+# tpch_service_pids: mc2d's pid and those of every process under it (the enclave).
+tpch_service_pids() {
+  local p t kids pids=()
+  p=$(cat "$TPCH_STATE/mc2d.pid" 2>/dev/null) || return 0
+  pids=("$p")
+  for ((t = 0; t < ${#pids[@]}; t++)); do
+    kids=$(cat /proc/"${pids[t]}"/task/*/children 2>/dev/null || true)
+    for p in $kids; do pids+=("$p"); done
+  done
+  echo "${pids[@]}"
+}
+
+# tpch_service_alive: true while mc2d runs (it stops when its enclave exits).
+tpch_service_alive() {
+  local pid st
+  pid=$(cat "$TPCH_STATE/mc2d.pid" 2>/dev/null) || return 1
+  st=$(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$pid/stat" 2>/dev/null) || return 1
+  [[ -n $st && $st != Z && $st != X ]]
+}
+
+# tpch_service_peak_kb: the service's peak memory, VmHWM of mc2d and of every process under
+# it, summed (empty if not readable).
+tpch_service_peak_kb() {
+  local p
+  { for p in $(tpch_service_pids); do awk '/^VmHWM/ { print $2 }' "/proc/$p/status"; done \
+    2>/dev/null || true; } | awk '{ s += $1 } END { if (s) print s }'
+}
+
+# tpch_service_stop: `mc2 stop`, then SIGKILL, by pid, for the processes that were under
+# mc2d and still run: an enclave busy with a job notices mc2d's end only when the job is
+# done (a query abandoned at its timeout would otherwise keep a core busy). Does nothing when
+# no service runs.
+tpch_service_stop() {
+  [[ -n $TPCH_STATE && -f $TPCH_STATE/mc2d.pid ]] || return 0
+  local p comms=() pids
+  read -r -a pids <<<"$(tpch_service_pids)"
+  for p in "${pids[@]}"; do comms+=("$(cat "/proc/$p/comm" 2>/dev/null || true)"); done
+  "$BUILD/mc2" stop --dir "$TPCH_STATE" >/dev/null 2>&1 || true
+  for ((p = 1; p < ${#pids[@]}; p++)); do
+    if [[ -n ${comms[p]} && $(cat "/proc/${pids[p]}/comm" 2>/dev/null || true) == "${comms[p]}" ]]
+    then
+      kill -KILL "${pids[p]}" 2>/dev/null || true
+    fi
+  done
+}
+
+# tpch_service_end: stops the service and removes its copy of the tables (the .tbl files are
+# kept for the next run).
+tpch_service_end() {
+  tpch_service_stop
+  trap 'rm -f "$buildlog"' EXIT
+  trap - INT TERM
+  [[ -n $TPCH_STATE ]] && rm -rf "$TPCH_STATE/store"
+  TPCH_STATE=""
+}
+
+# tpch_upload: encrypts and uploads the eight tables of $TPCH_DATA as "bench" (`mc2 upload`);
+# returns 1 (having said why and marked the run failed) if one fails.
+tpch_upload() {
+  local t t0 t1
   t0=$(now)
   for t in region nation supplier customer part partsupp orders lineitem; do
-    if ! MC2_SERVICE=$svc "$mc2" upload --home "$tw/home" --schema "$ROOT/schemas/tpch/$t.yaml" \
-      --in "$data/$t.tbl" --as "$t" >"$buildlog" 2>&1; then
+    if ! MC2_SERVICE=$TPCH_SVC "$BUILD/mc2" upload --home "$TPCH_HOME" \
+      --schema "$ROOT/schemas/tpch/$t.yaml" --in "$TPCH_DATA/$t.tbl" --as "$t" >"$buildlog" 2>&1
+    then
       echo "mc2: 'mc2 upload' of $t failed:"
       tail_log "$buildlog"
-      mc2_ok=0 failed=1
-      break
+      failed=1
+      return 1
     fi
   done
   t1=$(now)
-  if ((mc2_ok)); then
-    echo "mc2: encrypted and uploaded the 8 tables in $(FMT=%.1f calc "$t1 - $t0") s (not in" \
-      "the query times); $(du -sm --apparent-size "$tw/state" | cut -f1) MB in the service"
+  echo "mc2: encrypted and uploaded the 8 tables in $(FMT=%.1f calc "$t1 - $t0") s (not in" \
+    "the query times); $(du -sm --apparent-size "$TPCH_STATE" | cut -f1) MB in the service"
+}
+
+# field OUT QUERY N: the Nth word of query QUERY's line in OUT (bench_tpch's and
+# duckdb_tpch.mjs's output: "rows" is 3, "ms" 5, the count of cells that are not NULL 7, mc2's
+# timed runs 9).
+field() { awk -v q="$2" -v n="$3" '$1 == q { print $n; exit }' <<<"$1"; }
+# tpch_error OUT QUERY: the message of query QUERY's "qN error MESSAGE" line in OUT.
+tpch_error() { awk -v q="$2" '$1 == q { $1 = ""; $2 = ""; sub(/^ +/, ""); print; exit }' <<<"$1"; }
+
+# TPC-H: the 22 queries over `mc2 gen tpch` data, in mc2 (encrypted tables on a local
+# service, timed by bench_tpch from submission to decrypted result), DuckDB (in memory,
+# plaintext) and SQLite (in memory, plaintext, key indexes); row counts cross-checked.
+bench_tpch() {
+  section "TPC-H SF $TPCH_SF: 22 queries, mc2 (encrypted, local service) vs DuckDB vs SQLite"
+  local t
+  tpch_build || return 0
+  ensure_duckdb
+  tpch_data "$TPCH_SF" || return 0
+  local data=$TPCH_DATA
+
+  # ---- mc2: a fresh local service; one party ("bench") owns all eight tables ----
+  local mc2_out="" mc2_ok=1 svc_kb=""
+  if ! tpch_service_start "$WORK/tpch-svc"; then
+    tpch_service_end
+    return
+  fi
+  if tpch_upload; then
     echo "running: mc2, 1 warm-up + $TPCH_RUNS timed runs per query ..."
-    if ! mc2_out=$("$BUILD/bench_tpch" mc2 "$svc" "$tw/home" "$tw/home/consortium.yaml" \
+    if ! mc2_out=$("$BUILD/bench_tpch" mc2 "$TPCH_SVC" "$TPCH_HOME" "$TPCH_HOME/consortium.yaml" \
       "$ROOT/tests/data/tpch/queries" "$TPCH_RUNS" 2>&1); then
       echo "mc2: bench_tpch failed:"
       printf '%s\n' "$mc2_out" | tail -n 5 | sed 's/^/    | /'
       mc2_ok=0 failed=1
     fi
-    # The service's peak: VmHWM of mc2d and of every process under it (the enclave).
-    local p pids=() kids
-    if p=$(cat "$tw/state/mc2d.pid" 2>/dev/null); then
-      pids=("$p")
-      for ((t = 0; t < ${#pids[@]}; t++)); do
-        kids=$(cat /proc/"${pids[t]}"/task/*/children 2>/dev/null || true)
-        for p in $kids; do pids+=("$p"); done
-      done
-      svc_kb=$({ for p in "${pids[@]}"; do awk '/^VmHWM/ { print $2 }' "/proc/$p/status"; done \
-        2>/dev/null || true; } | awk '{ s += $1 } END { if (s) print s }')
-    fi
+    svc_kb=$(tpch_service_peak_kb)
+  else
+    mc2_ok=0
   fi
-  "$mc2" stop --dir "$tw/state" >/dev/null 2>&1 || true
-  trap 'rm -f "$buildlog"' EXIT
-  trap - INT TERM
-  rm -rf "$tw/state/store" # the uploaded copy (the .tbl files are kept for the next run)
+  tpch_service_end
 
   # ---- DuckDB and SQLite, one after the other (nothing else of ours runs meanwhile) ----
   local log=$WORK/tpch-peer.log rssf=$WORK/rss.txt dk_out="" sq_out="" dk_kb="" sq_kb=""
@@ -543,9 +687,6 @@ bench_tpch() {
   fi
 
   # ---- the table ----
-  # field OUT QUERY N: the Nth word of query QUERY's line in OUT ("rows" is 3, "ms" 5, the
-  # count of cells that are not NULL 7).
-  field() { awk -v q="$2" -v n="$3" '$1 == q { print $n; exit }' <<<"$1"; }
   local q mrows drows srows mms dms sms r1 r2 mark msum=0 dsum=0 ssum=0 nbad=0 bad=""
   local nm=0 cmd=0 cd=0 cms=0 cs=0 cs_lower=0
   local minsq="" minsq_q="" sq_lower=0 sq_bad="" notes=()
@@ -561,8 +702,7 @@ bench_tpch() {
     # match DuckDB's (SQLite's when DuckDB did not run).
     if [[ $(field "$mc2_out" "$q" 2) != rows ]]; then
       if ((mc2_ok)); then
-        notes+=("mc2: $q FAILED: $(awk -v q="$q" '$1 == q { $1 = ""; $2 = ""; sub(/^ +/, ""); print }' \
-          <<<"$mc2_out")")
+        notes+=("mc2: $q FAILED: $(tpch_error "$mc2_out" "$q")")
       fi
       mms="" mark=FAILED
     elif [[ -n $drows && $(field "$dk_out" "$q" 2) == rows && $mrows != "$drows" ]]; then
@@ -682,13 +822,209 @@ bench_tpch() {
   fi
 }
 
+# Oblivious mode against encryption mode: the 22 TPC-H queries in mc2, as `sql` jobs without
+# and with the job parameter oblivious=1, on the same service and tables, per scale factor.
+
+# obliv_query N LABEL [oblivious]: runs query qN in one mode (bench_tpch mc2 ... from=N to=N,
+# with $OBLIV_TIMEOUT s for its warm-up and timed runs) on the running service and sets LINE to
+# bench_tpch's line for it ("" if there is none). When bench_tpch stops with exit status 3 (it
+# abandoned the job at the timeout, and the enclave, which runs one job at a time, is still
+# running it; or the enclave exited), restarts the service (the tables stay); for an enclave
+# that exited, what mc2d.log said meanwhile is added to the query's error. Returns 1 (having
+# said why and marked the run failed) if bench_tpch failed otherwise or the service does not
+# start again.
+obliv_query() {
+  local n=$1 label=$2 out rc=0 why logf=$TPCH_STATE/mc2d.log logsz
+  shift 2
+  logsz=$(stat -c %s "$logf" 2>/dev/null || echo 0)
+  out=$("$BUILD/bench_tpch" mc2 "$TPCH_SVC" "$TPCH_HOME" "$TPCH_HOME/consortium.yaml" \
+    "$ROOT/tests/data/tpch/queries" "$TPCH_RUNS" "$@" "timeout=$OBLIV_TIMEOUT" "from=$n" \
+    "to=$n" 2>&1) || rc=$?
+  LINE=$(grep -E "^q$n " <<<"$out" || true)
+  if ((rc != 0 && rc != 3)) && ! tpch_service_alive; then
+    # The service went away (its enclave exited) when no job of ours was running, e.g. while
+    # bench_tpch opened its session: the query fails like after a lost session.
+    [[ -n $LINE ]] || LINE="q$n error $(grep -v '^peak_rss_kb' <<<"$out" | tail -1)"
+    rc=3
+  fi
+  if ((rc == 3)) && [[ -n $LINE ]]; then
+    if [[ $(cut -d' ' -f2 <<<"$LINE") == error ]]; then
+      why=$(tail -c "+$((logsz + 1))" "$logf" 2>/dev/null | grep -E 'error|exited|signal' |
+        tail -n 2 | paste -sd';' || true)
+      [[ -n $why ]] && LINE+=" (mc2d.log: $why)"
+      echo "  q$n, $label mode: the enclave session was lost; restarting the service ..."
+    else
+      echo "  q$n, $label mode: its job was still running at the timeout; restarting the" \
+        "service ..."
+    fi
+    tpch_service_stop
+    tpch_service_run || return 1
+  elif ((rc != 0)); then
+    echo "mc2: bench_tpch (q$n, $label mode) failed:"
+    printf '%s\n' "$out" | tail -n 5 | sed 's/^/    | /'
+    failed=1
+    return 1
+  fi
+}
+
+# obliv_tpch_sf SF: one scale factor: data, service, upload, the 22 queries in both modes, the
+# table.
+obliv_tpch_sf() {
+  local sf=$1
+  tpch_data "$sf" || return 0
+  if ! tpch_service_start "$WORK/obliv-tpch-svc" || ! tpch_upload; then
+    tpch_service_end
+    return
+  fi
+  # Query by query, encryption mode then oblivious mode, so that a change in the machine's load
+  # hits both modes of a query alike.
+  local enc_out="" obl_out="" n LINE
+  echo "running: q1..q22, each in encryption mode then in oblivious mode: 1 warm-up +" \
+    "$TPCH_RUNS timed runs per query and mode (at most ${OBLIV_TIMEOUT} s each) ..."
+  for ((n = 1; n <= 22; n++)); do
+    obliv_query "$n" encryption || break
+    enc_out+=$LINE$'\n'
+    obliv_query "$n" oblivious oblivious || break
+    obl_out+=$LINE$'\n'
+  done
+  tpch_service_end
+
+  # ---- the table ----
+  local t q est ost ems oms ecol ocol rows ratio msg unsup="" COL
+  local ratios=() in_geo=() nsup=() tmo=() bad=() notes=() star=0
+  # ms_col OUT QUERY LABEL: sets COL, the time column for a "rows" line, with "*" (and a note)
+  # when fewer than $TPCH_RUNS timed runs fitted in the query's timeout.
+  ms_col() {
+    local k
+    k=$(field "$1" "$2" 9)
+    COL=$(FMT=%.1f calc "$(field "$1" "$2" 5)")
+    if [[ -n $k && $k != "$TPCH_RUNS" ]]; then
+      COL+="*" star=1
+      if [[ $k == 0 ]]; then
+        notes+=("$2 $3 mode: the warm-up run's time (no timed run fitted in ${OBLIV_TIMEOUT} s)")
+      else
+        local plural=s
+        ((k == 1)) && plural=""
+        notes+=("$2 $3 mode: best of $k timed run$plural (no more fitted in ${OBLIV_TIMEOUT} s)")
+      fi
+    fi
+  }
+  echo "times in ms: best of $TPCH_RUNS timed runs after a warm-up; both modes on the same" \
+    "service and tables, alternating query by query"
+  printf '%-5s %9s %14s %14s %10s\n' query rows "encryption ms" "oblivious ms" "obl/enc"
+  for ((t = 1; t <= 22; t++)); do
+    q=q$t ems="" oms="" ratio="" unsup=""
+    est=$(field "$enc_out" "$q" 2) ost=$(field "$obl_out" "$q" 2)
+    rows=""
+    if [[ $est == rows ]]; then rows=$(field "$enc_out" "$q" 3); fi
+    if [[ -z $rows && $ost == rows ]]; then rows=$(field "$obl_out" "$q" 3); fi
+    # An error or a missing line is a failure of mc2 (run.sh exits 1), except oblivious mode's
+    # "not supported"; a timeout is not.
+    case $est in
+      rows)
+        ems=$(field "$enc_out" "$q" 5)
+        ms_col "$enc_out" "$q" encryption
+        ecol=$COL
+        ;;
+      timeout) ecol=timeout ;;
+      error)
+        ecol=FAILED bad+=("$q")
+        notes+=("$q encryption mode FAILED: $(tpch_error "$enc_out" "$q")")
+        ;;
+      *)
+        ecol=FAILED bad+=("$q")
+        notes+=("$q encryption mode FAILED: no result (see above)")
+        ;;
+    esac
+    case $ost in
+      rows)
+        oms=$(field "$obl_out" "$q" 5)
+        ms_col "$obl_out" "$q" oblivious
+        ocol=$COL
+        ;;
+      timeout) ocol=timeout tmo+=("$q") ;;
+      error)
+        msg=$(tpch_error "$obl_out" "$q")
+        if [[ $msg == *"not supported in oblivious mode: "* ]]; then
+          unsup="not supported: ${msg#*not supported in oblivious mode: }" nsup+=("$q")
+        else
+          ocol=FAILED
+          [[ $ecol == FAILED ]] || bad+=("$q")
+          notes+=("$q oblivious mode FAILED: $msg")
+        fi
+        ;;
+      *)
+        ocol=FAILED
+        [[ $ecol == FAILED ]] || bad+=("$q")
+        notes+=("$q oblivious mode FAILED: no result (see above)")
+        ;;
+    esac
+    if [[ -n $ems && -n $oms ]]; then
+      # Both modes must give the same result size: rows, and cells that are not NULL.
+      local er orr en on
+      er=$(field "$enc_out" "$q" 3) orr=$(field "$obl_out" "$q" 3)
+      en=$(field "$enc_out" "$q" 7) on=$(field "$obl_out" "$q" 7)
+      if [[ $er != "$orr" || $en != "$on" ]]; then
+        ratio=MISMATCH bad+=("$q")
+        notes+=("$q MISMATCH: encryption mode $er rows ($en cells not NULL), oblivious mode $orr rows ($on)")
+      else
+        ratio=$(calc "$oms / $ems")
+        ratios+=("$(FMT=%.6f calc "$oms / $ems")") in_geo+=("$q")
+      fi
+    elif [[ -n $ems && $ost == timeout ]]; then
+      ratio=">$(calc "$OBLIV_TIMEOUT * 1000 / $ems")"
+    fi
+    if [[ -n $unsup ]]; then
+      printf '%-5s %9s %14s   %s\n' "$q" "$rows" "$ecol" "$unsup"
+    else
+      printf '%-5s %9s %14s %14s %10s\n' "$q" "$rows" "$ecol" "$ocol" "$ratio"
+    fi
+  done
+  ((star)) && echo "*: fewer than $TPCH_RUNS timed runs fitted in the query's ${OBLIV_TIMEOUT} s" \
+    "(see below)"
+  ((${#notes[@]})) && printf '%s\n' "${notes[@]}"
+  ((${#bad[@]})) && failed=1
+  echo "oblivious mode: ${#in_geo[@]} of 22 queries ran in both modes with the same result size;" \
+    "not supported: ${#nsup[@]}${nsup[*]:+ (${nsup[*]})}; timeout: ${#tmo[@]}${tmo[*]:+ (${tmo[*]})};" \
+    "failed or MISMATCH: ${#bad[@]}${bad[*]:+ (${bad[*]})}"
+
+  # ---- the goal: geometric mean of oblivious / encryption over the queries in both ----
+  if ((${#ratios[@]} == 0)); then
+    echo "goal: geomean <= 10x: not measured (no query ran in both modes)"
+    return
+  fi
+  local geo met
+  geo=$(printf '%s\n' "${ratios[@]}" | awk '{ s += log($1); n++ } END { printf "%.6f", exp(s / n) }')
+  met=$(awk "BEGIN { print ($geo <= 10) ? \"MET\" : \"NOT MET\" }")
+  echo "geomean of oblivious / encryption over the ${#ratios[@]} queries that ran in both modes:" \
+    "$(calc "$geo")x${tmo[*]:+ (timed out in oblivious mode, not in it: ${tmo[*]})}"
+  local scope=""
+  ((${#ratios[@]} < 22)) && scope=" (over ${#ratios[@]} of the 22 queries, see above)"
+  echo "goal: geomean <= 10x: $met$scope"
+  summary "TPC-H SF $sf, encryption / oblivious geomean" "$(FMT=%.4f calc "1 / $geo")" 0.10
+}
+
+bench_obliv_tpch() {
+  local sf built=0
+  for sf in $OBLIV_SFS; do
+    section "TPC-H SF $sf: oblivious mode vs encryption mode, 22 queries in mc2 (local service)"
+    if ((built == 0)); then
+      tpch_build || return 0
+      built=1
+    fi
+    obliv_tpch_sf "$sf"
+  done
+}
+
 # ---- main ---------------------------------------------------------------------------------
 
 if [[ ,$ONLY, == *,aead,* ]]; then bench_aead; fi
 if [[ ,$ONLY, == *,ingest,* ]]; then bench_ingest; fi
 if [[ ,$ONLY, == *,platform,* ]]; then bench_platform; fi
 if [[ ,$ONLY, == *,gbdt,* ]]; then bench_gbdt; fi
+if [[ ,$ONLY, == *,obliv-sort,* ]]; then bench_obliv_sort; fi
 if [[ ,$ONLY, == *,tpch,* ]]; then bench_tpch; fi
+if [[ ,$ONLY, == *,obliv-tpch,* ]]; then bench_obliv_tpch; fi
 
 section "Summary (ratio = mc2 / peer, higher is better)"
 if ((${#SUMMARY[@]})); then printf '%s\n' "${SUMMARY[@]}"; else echo "no ratio could be measured"; fi
