@@ -148,6 +148,29 @@ check "bank-b: 50 predictions" test "$(($(wc -l <"$WORK/b-preds.csv") - 1))" = 5
 expect_fail "the auditor gets no predictions" 1 "not a recipient" \
   "$MC2" download --job "$PJ" --out "$WORK/x.csv" --home "$WORK/auditor"
 
+# ---- oblivious mode: the same model scored obliviously; an oblivious training job ---------
+expect_ok "auditor: mc2 predict --oblivious" "$MC2" predict --oblivious --model "$WORK/model.mc2m" \
+  --table bank-a/score --home "$WORK/auditor"
+OJ=$(jobid)
+expect_ok "bank-a approves the oblivious predict" "$MC2" approve "$OJ" --home "$WORK/bank-a"
+check "the oblivious predict job ran" grep -q "done: 1 result" "$WORK/out"
+expect_ok "bank-a downloads oblivious predictions" "$MC2" download --job "$OJ" --out "$WORK/a-opreds.csv" --home "$WORK/bank-a"
+check "oblivious predictions = normal ones (1e-6)" awk -F, 'NR == FNR { p[FNR] = $3; next }
+  FNR > 1 { d = $3 - p[FNR]; if (d < 0) d = -d; if (d > 1e-6) bad = 1; n++ }
+  END { exit (bad || n != 70) }' "$WORK/a-preds.csv" "$WORK/a-opreds.csv"
+cat >"$WORK/ojob.yaml" <<'EOF'
+inputs: [bank-a/train, bank-b/train]
+label: label
+params: {objective: binary:logistic, num_round: 3, max_depth: 3, max_bin: 16, oblivious: 1}
+EOF
+expect_ok "oblivious mc2 train" "$MC2" train "$WORK/ojob.yaml" --home "$WORK/bank-a"
+OT=$(jobid)
+expect_ok "bank-b approves the oblivious train" "$MC2" approve "$OT" --home "$WORK/bank-b"
+check "the oblivious train job ran" grep -q "done: 1 result" "$WORK/out"
+expect_ok "auditor gets the oblivious model" "$MC2" model get --job "$OT" --out "$WORK/omodel.mc2m" --home "$WORK/auditor"
+expect_ok "oblivious model exports" "$MC2" model export --format xgboost-json --in "$WORK/omodel.mc2m" --out "$WORK/omodel.json"
+check "fixed shape: 3 trees x 15 nodes" test "$(grep -o '"num_nodes": *"15"' "$WORK/omodel.json" | wc -l)" = 3
+
 # ---- interop: the exported JSON in xgboost 1.7.4 predicts what mc2 predicted --------------
 if ! $PY -c 'import xgboost, numpy' 2>/dev/null; then
   echo "$(basename "$0"): $T_CHECKS checks, $T_FAILS failed; SKIP interop: /usr/bin/python3 lacks xgboost (apt install python3-xgboost)"
