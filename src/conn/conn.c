@@ -16,12 +16,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "attest/ratls.h"
 #include "base/alloc.h"
 #include "base/bytes.h"
 #include "base/file.h"
+#include "mc2/crypto.h"
 #include "mc2/job.h"
 #include "wire/proto.h"
 #include "wire/tls.h"
@@ -355,7 +357,7 @@ out:
 int mc2_job_submit(mc2_esession *s, const mc2_identity *id, const mc2_policy *pol, mc2_job *j,
                    uint64_t *job_id, char **text_out, mc2_err *err)
 {
-    for (int attempt = 0; attempt < 20; attempt++) {
+    for (int attempt = 0; attempt < 40; attempt++) {
         char *text = NULL;
         size_t len = 0;
         uint8_t sig[64];
@@ -378,6 +380,14 @@ int mc2_job_submit(mc2_esession *s, const mc2_identity *id, const mc2_policy *po
             mc2_free(text);
         if (rc == 0) return 0;
         if (!strstr(err->msg, EAPI_STALE_COUNTER)) return -1;
+        /* Another party's job took the counter: back off a random 0..2^min(attempt,7) ms, so
+         * that busy clients stop colliding, then fetch the new counter. */
+        uint8_t r[2];
+        if (attempt > 0 && mc2_random(r, sizeof r, err) == 0) {
+            unsigned ms = (unsigned)(r[0] | r[1] << 8) % (1u << (attempt < 7 ? attempt : 7));
+            struct timespec ts = {0, (long)ms * 1000000L};
+            nanosleep(&ts, NULL);
+        }
         if (mc2_esession_hello(s, pol, err)) return -1;
     }
     return mc2_err_set(err, MC2_E_LIMIT, "the enclave is too busy: could not get a job counter");

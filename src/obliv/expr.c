@@ -109,13 +109,12 @@ static void ct_strcmp(const unsigned char *a, size_t cap_a, uint64_t la, const u
                       size_t cap_b, uint64_t lb, uint64_t *lt, uint64_t *eq)
 {
     size_t n = cap_a > cap_b ? cap_a : cap_b;
-    uint64_t l = 0, g = 0, e = ~(uint64_t)0;
-    for (size_t i = 0; i < n; i++) { /* public: the padded sizes */
+    uint64_t l = 0, e = ~(uint64_t)0; /* "greater" is neither less nor equal */
+    for (size_t i = 0; i < n; i++) {  /* public: the padded sizes */
         uint64_t ca = i < cap_a ? a[i] : 0, cb = i < cap_b ? b[i] : 0;
         uint64_t ii = ct_barrier(i);
         uint64_t act = ct_lt_u64(ii, la) & ct_lt_u64(ii, lb);
         l |= e & act & ct_lt_u64(ca, cb);
-        g |= e & act & ct_lt_u64(cb, ca);
         e &= ~act | ct_eq_u64(ca, cb);
     }
     l |= e & ct_lt_u64(la, lb);
