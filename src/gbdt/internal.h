@@ -70,4 +70,16 @@ int mc2_gbdt_train_oblivious(const mc2_gbdt_params *p, const mc2_gbdt_data *trai
 /* Transforms margins in place (n rows x ngroup) to probabilities, as XGBoost does. */
 void mc2_gbdt_transform(enum mc2_gbdt_objective o, float *v, size_t n, uint32_t ngroup);
 
+/* The size checks every data set passes first (rows, features, cells, pointers); *cells gets
+ * n * d. Shared by the normal and the oblivious data checks. */
+int gbdt_data_shape_check(const mc2_gbdt_data *data, const char *what, size_t *cells, mc2_err *err);
+
+/* Both trainers' prologue: checks the training and evaluation sets with `check`, and fills *pv
+ * with params plus the objective's default metric when none is given. */
+typedef int (*gbdt_data_check_fn)(const mc2_gbdt_params *p, const mc2_gbdt_data *data,
+                                  const char *what, mc2_err *err);
+int gbdt_train_setup(const mc2_gbdt_params *params, const mc2_gbdt_data *train,
+                     const mc2_gbdt_data *eval, gbdt_data_check_fn check, mc2_gbdt_params *pv,
+                     mc2_err *err);
+
 #endif

@@ -267,19 +267,7 @@ static int obl_data_check(const mc2_gbdt_params *p, const mc2_gbdt_data *data, c
                           mc2_err *err)
 {
     size_t cells;
-    if (data->n == 0) return mc2_err_set(err, MC2_E_INPUT, "%s: no rows", what);
-    if (data->d == 0) return mc2_err_set(err, MC2_E_INPUT, "%s: no feature columns", what);
-    if (data->n > MC2_GBDT_MAX_ROWS)
-        return mc2_err_set(err, MC2_E_LIMIT, "%s: %zu rows exceed the limit of %u", what, data->n,
-                           MC2_GBDT_MAX_ROWS);
-    if (data->d > MC2_GBDT_MAX_FEATURES)
-        return mc2_err_set(err, MC2_E_LIMIT, "%s: %zu features exceed the limit of %u", what,
-                           data->d, MC2_GBDT_MAX_FEATURES);
-    if (__builtin_mul_overflow(data->n, data->d, &cells) || cells > SIZE_MAX / 8)
-        return mc2_err_set(err, MC2_E_LIMIT, "%s: %zu x %zu cells is too large", what, data->n,
-                           data->d);
-    if (!data->x || !data->y)
-        return mc2_err_set(err, MC2_E_INPUT, "%s: missing features or labels", what);
+    if (gbdt_data_shape_check(data, what, &cells, err)) return -1;
     uint64_t bad = 0;
     for (size_t i = 0; i < cells; i++) {
         uint32_t u = f2u(data->x[i]);
@@ -687,21 +675,8 @@ int mc2_gbdt_train_oblivious(const mc2_gbdt_params *params, const mc2_gbdt_data 
                              mc2_gbdt_model **out, mc2_err *err)
 {
     *out = NULL;
-    if (obl_data_check(params, train, "training data", err) != 0) return -1;
-    if (eval) {
-        if (obl_data_check(params, eval, "evaluation data", err) != 0) return -1;
-        if (eval->d != train->d)
-            return mc2_err_set(err, MC2_E_INPUT,
-                               "evaluation data has %zu features, training data has %zu", eval->d,
-                               train->d);
-    }
-    mc2_gbdt_params pv = *params;
-    if (pv.n_metrics == 0) {
-        pv.n_metrics = 1;
-        pv.metrics[0] = pv.objective == MC2_GBDT_REG_SQUAREDERROR  ? MC2_GBDT_METRIC_RMSE
-                        : pv.objective == MC2_GBDT_BINARY_LOGISTIC ? MC2_GBDT_METRIC_LOGLOSS
-                                                                   : MC2_GBDT_METRIC_MERROR;
-    }
+    mc2_gbdt_params pv;
+    if (gbdt_train_setup(params, train, eval, obl_data_check, &pv, err)) return -1;
     const mc2_gbdt_params *p = &pv;
     octx cc;
     memset(&cc, 0, sizeof cc);

@@ -332,10 +332,8 @@ int mc2_gbdt_params_check(const mc2_gbdt_params *p, mc2_err *err)
     return 0;
 }
 
-int mc2_gbdt_data_check(const mc2_gbdt_params *p, const mc2_gbdt_data *data, const char *what,
-                        mc2_err *err)
+int gbdt_data_shape_check(const mc2_gbdt_data *data, const char *what, size_t *cells, mc2_err *err)
 {
-    size_t cells;
     if (data->n == 0) return mc2_err_set(err, MC2_E_INPUT, "%s: no rows", what);
     if (data->d == 0) return mc2_err_set(err, MC2_E_INPUT, "%s: no feature columns", what);
     if (data->n > MC2_GBDT_MAX_ROWS)
@@ -344,11 +342,19 @@ int mc2_gbdt_data_check(const mc2_gbdt_params *p, const mc2_gbdt_data *data, con
     if (data->d > MC2_GBDT_MAX_FEATURES)
         return mc2_err_set(err, MC2_E_LIMIT, "%s: %zu features exceed the limit of %u", what,
                            data->d, MC2_GBDT_MAX_FEATURES);
-    if (__builtin_mul_overflow(data->n, data->d, &cells) || cells > SIZE_MAX / 8)
+    if (__builtin_mul_overflow(data->n, data->d, cells) || *cells > SIZE_MAX / 8)
         return mc2_err_set(err, MC2_E_LIMIT, "%s: %zu x %zu cells is too large", what, data->n,
                            data->d);
     if (!data->x || !data->y)
         return mc2_err_set(err, MC2_E_INPUT, "%s: missing features or labels", what);
+    return 0;
+}
+
+int mc2_gbdt_data_check(const mc2_gbdt_params *p, const mc2_gbdt_data *data, const char *what,
+                        mc2_err *err)
+{
+    size_t cells;
+    if (gbdt_data_shape_check(data, what, &cells, err)) return -1;
     for (size_t i = 0; i < cells; i++)
         if (isinf(data->x[i]))
             return mc2_err_set(err, MC2_E_INPUT, "%s: row %zu feature %zu is infinite", what,

@@ -971,6 +971,28 @@ uint32_t mc2_gbdt_model_ngroup(const mc2_gbdt_model *m)
     return m->objective == MC2_GBDT_MULTI_SOFTPROB ? m->num_class : 1;
 }
 
+int gbdt_train_setup(const mc2_gbdt_params *params, const mc2_gbdt_data *train,
+                     const mc2_gbdt_data *eval, gbdt_data_check_fn check, mc2_gbdt_params *pv,
+                     mc2_err *err)
+{
+    if (check(params, train, "training data", err) != 0) return -1;
+    if (eval) {
+        if (check(params, eval, "evaluation data", err) != 0) return -1;
+        if (eval->d != train->d)
+            return mc2_err_set(err, MC2_E_INPUT,
+                               "evaluation data has %zu features, training data has %zu", eval->d,
+                               train->d);
+    }
+    *pv = *params;
+    if (pv->n_metrics == 0) {
+        pv->n_metrics = 1;
+        pv->metrics[0] = pv->objective == MC2_GBDT_REG_SQUAREDERROR  ? MC2_GBDT_METRIC_RMSE
+                         : pv->objective == MC2_GBDT_BINARY_LOGISTIC ? MC2_GBDT_METRIC_LOGLOSS
+                                                                     : MC2_GBDT_METRIC_MERROR;
+    }
+    return 0;
+}
+
 int mc2_gbdt_train(const mc2_gbdt_params *params, const mc2_gbdt_data *train,
                    const mc2_gbdt_data *eval, mc2_gbdt_eval_fn cb, void *cb_ctx,
                    mc2_gbdt_model **out, mc2_err *err)
@@ -979,21 +1001,8 @@ int mc2_gbdt_train(const mc2_gbdt_params *params, const mc2_gbdt_data *train,
     if (mc2_gbdt_params_check(params, err) != 0) return -1;
     if (params->oblivious)
         return mc2_gbdt_train_oblivious(params, train, eval, cb, cb_ctx, out, err);
-    if (mc2_gbdt_data_check(params, train, "training data", err) != 0) return -1;
-    if (eval) {
-        if (mc2_gbdt_data_check(params, eval, "evaluation data", err) != 0) return -1;
-        if (eval->d != train->d)
-            return mc2_err_set(err, MC2_E_INPUT,
-                               "evaluation data has %zu features, training data has %zu", eval->d,
-                               train->d);
-    }
-    mc2_gbdt_params pv = *params;
-    if (pv.n_metrics == 0) {
-        pv.n_metrics = 1;
-        pv.metrics[0] = pv.objective == MC2_GBDT_REG_SQUAREDERROR  ? MC2_GBDT_METRIC_RMSE
-                        : pv.objective == MC2_GBDT_BINARY_LOGISTIC ? MC2_GBDT_METRIC_LOGLOSS
-                                                                   : MC2_GBDT_METRIC_MERROR;
-    }
+    mc2_gbdt_params pv;
+    if (gbdt_train_setup(params, train, eval, mc2_gbdt_data_check, &pv, err)) return -1;
     const mc2_gbdt_params *p = &pv;
 
     ctx cc;
