@@ -82,4 +82,42 @@ int gbdt_train_setup(const mc2_gbdt_params *params, const mc2_gbdt_data *train,
                      const mc2_gbdt_data *eval, gbdt_data_check_fn check, mc2_gbdt_params *pv,
                      mc2_err *err);
 
+/* splitmix64 + xoshiro256**: the engine's own deterministic PRNG (subsample, colsample;
+ * public: seeded from the job, never from data). Both trainers use it. */
+typedef struct gbdt_rng {
+    uint64_t s[4];
+} gbdt_rng;
+static inline uint64_t gbdt_splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static inline void gbdt_rng_seed(gbdt_rng *r, uint64_t seed)
+{
+    for (int i = 0; i < 4; i++) r->s[i] = gbdt_splitmix64(&seed);
+}
+static inline uint64_t gbdt_rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+static inline uint64_t gbdt_rng_next(gbdt_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t res = gbdt_rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = gbdt_rotl(s[3], 45);
+    return res;
+}
+/* Uniform in [0, 1). */
+static inline double gbdt_rng_uniform(gbdt_rng *r)
+{
+    return (double)(gbdt_rng_next(r) >> 11) * 0x1.0p-53;
+}
+
 #endif

@@ -302,33 +302,6 @@ static int obl_data_check(const mc2_gbdt_params *p, const mc2_gbdt_data *data, c
 
 /* ---- training ----------------------------------------------------------------------------- */
 
-typedef struct orng {
-    uint64_t s[4];
-} orng;
-static uint64_t o_splitmix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-static inline uint64_t o_rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-static uint64_t o_next(orng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t res = o_rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = o_rotl(s[3], 45);
-    return res;
-}
-
 typedef struct octx {
     const mc2_gbdt_params *p;
     const mc2_gbdt_data *tr;
@@ -345,7 +318,7 @@ typedef struct octx {
     uint64_t *split; /* 2^(D-1) x {feature, threshold, default_left} */
     float *leafv;    /* 2^D */
     uint64_t *keys;  /* n: sort buffer */
-    orng rng;
+    gbdt_rng rng;
     mc2_gbdt_pool *pool;
     size_t parts;      /* histogram tasks: one per thread (public row ranges) */
     size_t hist_words; /* doubles per histogram buffer (parts buffers) */
@@ -600,7 +573,7 @@ static int obl_tree(octx *c, uint32_t group, mc2_gbdt_tree *out, mc2_err *err)
         if (!pm) return mc2_err_set(err, MC2_E_NOMEM, "gbdt: out of memory");
         for (size_t f = 0; f < d; f++) pm[f] = (uint32_t)f;
         for (size_t f = d - 1; f > 0; f--) {
-            size_t k = (size_t)(o_next(&c->rng) % (f + 1));
+            size_t k = (size_t)(gbdt_rng_next(&c->rng) % (f + 1));
             uint32_t t = pm[f];
             pm[f] = pm[k];
             pm[k] = t;
@@ -747,15 +720,14 @@ int mc2_gbdt_train_oblivious(const mc2_gbdt_params *params, const mc2_gbdt_data 
     for (size_t i = 0; i < nmarg; i++) c->margin[i] = base;
     if (eval)
         for (size_t i = 0; i < eval->n * c->K; i++) em[i] = base;
-    uint64_t seed = p->seed;
-    for (int i = 0; i < 4; i++) c->rng.s[i] = o_splitmix(&seed);
+    gbdt_rng_seed(&c->rng, p->seed);
 
     obl_bins(c);
     for (uint32_t round = 0; round < p->num_round; round++) {
         obl_grads(c);
         if (p->subsample < 1.0f) { /* public rows, from the seeded RNG */
             for (size_t i = 0; i < c->n; i++) {
-                if ((double)(o_next(&c->rng) >> 11) * 0x1.0p-53 < (double)p->subsample) continue;
+                if (gbdt_rng_uniform(&c->rng) < (double)p->subsample) continue;
                 for (uint32_t k = 0; k < c->K; k++)
                     c->g[(size_t)k * c->n + i] = c->h[(size_t)k * c->n + i] = 0;
             }

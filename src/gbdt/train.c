@@ -62,44 +62,6 @@ float mc2_gbdt_base_margin(enum mc2_gbdt_objective o, float base_score)
     return base_score;
 }
 
-/* splitmix64 + xoshiro256**: the engine's own deterministic PRNG. */
-typedef struct rng {
-    uint64_t s[4];
-} rng;
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-static void rng_seed(rng *r, uint64_t seed)
-{
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
-}
-static inline uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-static uint64_t rng_next(rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t res = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return res;
-}
-/* Uniform in [0, 1). */
-static double rng_uniform(rng *r)
-{
-    return (double)(rng_next(r) >> 11) * 0x1.0p-53;
-}
-
 /* ---- the training context --------------------------------------------------------------- */
 
 /* A node being built. */
@@ -151,7 +113,7 @@ typedef struct ctx {
     gpair *grad;     /* ngroup * n (group-major) */
     const gpair *gp; /* the current group's gradients */
     uint8_t *fmask;  /* features allowed in this tree */
-    rng rng;
+    gbdt_rng rng;
 
     /* tree building */
     uint32_t *rows, *rows_tmp;
@@ -765,7 +727,7 @@ static int build_tree(ctx *c, uint32_t group, mc2_gbdt_tree *out, mc2_err *err)
         if (!pm) return mc2_err_set(err, MC2_E_NOMEM, "gbdt: out of memory");
         for (size_t f = 0; f < c->d; f++) pm[f] = (uint32_t)f;
         for (size_t f = c->d - 1; f > 0; f--) {
-            size_t k = (size_t)(rng_next(&c->rng) % (f + 1));
+            size_t k = (size_t)(gbdt_rng_next(&c->rng) % (f + 1));
             uint32_t t = pm[f];
             pm[f] = pm[k];
             pm[k] = t;
@@ -1075,13 +1037,13 @@ int mc2_gbdt_train(const mc2_gbdt_params *params, const mc2_gbdt_data *train,
         }
         for (size_t i = 0; i < ne; i++) c->eval_margin[i] = base;
     }
-    rng_seed(&c->rng, p->seed);
+    gbdt_rng_seed(&c->rng, p->seed);
 
     for (uint32_t round = 0; round < p->num_round; round++) {
         mc2_gbdt_pool_run(c->pool, n_row_chunks(c->n), grad_task, c);
         if (p->subsample < 1.0f) {
             for (size_t i = 0; i < c->n; i++) {
-                if (rng_uniform(&c->rng) < (double)p->subsample) continue;
+                if (gbdt_rng_uniform(&c->rng) < (double)p->subsample) continue;
                 for (uint32_t k = 0; k < c->ngroup; k++)
                     c->grad[(size_t)k * c->n + i] = (gpair){0, 0};
             }
