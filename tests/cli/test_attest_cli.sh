@@ -17,7 +17,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { "$B/hostscan" port; }
 # expect_refused DESC PATTERN CMD...: exits 1 or 2 (not a crash) and stderr matches PATTERN.
 expect_refused() {
   local d=$1 pat=$2
@@ -33,17 +32,9 @@ expect_refused() {
 # start DIR POLICY [MC2]: mc2 start on a free port (another one if it was just taken), then
 # `mc2 status` at once: start must have returned only when the service answers.
 start() {
-  local dir=$1 pol=$2 mc2=${3:-$MC2} rc=1
+  local dir=$1 pol=$2 mc2=${3:-$MC2}
   STATES+=("$dir")
-  for _ in 1 2 3; do
-    MC2_SERVICE=127.0.0.1:$(free_port)
-    export MC2_SERVICE
-    "$mc2" start --policy "$pol" --dir "$dir" --listen "$MC2_SERVICE" >"$WORK/out" 2>"$WORK/err"
-    rc=$?
-    [[ $rc -eq 0 ]] || ! grep -q "cannot listen" "$WORK/err" || continue
-    break
-  done
-  if [[ $rc -ne 0 ]]; then
+  if ! start_service "$dir" "$pol" "$mc2"; then
     bad "mc2 start ($pol): $(cat "$WORK/err")"
     return 1
   fi

@@ -18,21 +18,11 @@ cleanup() {
 trap cleanup EXIT
 start_time=$(date +%s)
 
-free_port() {
-  if [[ -x $B/hostscan ]]; then "$B/hostscan" port; else echo $((20000 + RANDOM % 20000)); fi
-}
 start() {
-  local rc=1
-  for _ in 1 2 3; do
-    export MC2_SERVICE=127.0.0.1:$(free_port)
-    "$MC2" start --policy "$WORK/consortium.yaml" --dir "$S" --listen "$MC2_SERVICE" \
-      >"$WORK/out" 2>"$WORK/err"
-    rc=$?
-    [[ $rc -eq 0 ]] || ! grep -q "cannot listen" "$WORK/err" || continue
-    break
-  done
-  if [[ $rc -ne 0 ]]; then bad "mc2 start: $(cat "$WORK/err")"; finish; fi
-  ok
+  if start_service "$S" "$WORK/consortium.yaml"; then ok; else
+    bad "mc2 start: $(cat "$WORK/err")"
+    finish
+  fi
 }
 # gen N SEED LABEL(0/1): a synthetic binary classification set as CSV (f1..f4 [+ label]).
 gen() {

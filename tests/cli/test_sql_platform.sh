@@ -7,8 +7,6 @@
 source "$(dirname "$0")/lib.sh"
 B=$MC2_BUILD
 EX=$MC2_SRC/examples
-port=$("$B/hostscan" --free-port 2>/dev/null || echo $((20000 + $$ % 20000)))
-export MC2_SERVICE=127.0.0.1:$port
 for p in bank-a bank-b auditor; do "$MC2" init --name "$p" --home "$WORK/$p" >/dev/null; done
 pk=$("$MC2" service init --dir "$WORK/state")
 "$MC2" policy init --out "$WORK/c.yaml" --consortium sqltest \
@@ -18,7 +16,10 @@ pk=$("$MC2" service init --dir "$WORK/state")
   --oblivious-table bank-b/guarded >/dev/null
 for p in bank-a bank-b auditor; do cp "$WORK/c.yaml" "$WORK/$p/consortium.yaml"; done
 trap '"$MC2" stop --dir "$WORK/state" >/dev/null 2>&1; rm -rf "$WORK"' EXIT
-expect_ok "start" "$MC2" start --policy "$WORK/c.yaml" --dir "$WORK/state" --listen "$MC2_SERVICE"
+if start_service "$WORK/state" "$WORK/c.yaml"; then ok; else
+  bad "start: $(cat "$WORK/err")"
+  finish
+fi
 expect_ok "upload a" "$MC2" upload --home "$WORK/bank-a" --schema "$EX/accounts.yaml" --in "$EX/accounts.csv" --as accounts
 expect_ok "upload b" "$MC2" upload --home "$WORK/bank-b" --schema "$EX/accounts.yaml" --in "$EX/accounts-b.csv" --as accounts
 
