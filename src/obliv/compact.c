@@ -14,6 +14,40 @@
 
 #define TAG_MARK ((uint64_t)1 << 63) /* scratch word: mark bit | distance (low 63 bits) */
 
+/* Pass b: the records whose distance has bit b set move 2^b slots left (masked swaps). */
+static void pass_any(unsigned char *r, uint64_t *scratch, size_t n, size_t width, unsigned b)
+{
+    size_t s = (size_t)1 << b;
+    for (size_t j = 0; j + s < n; j++) {
+        uint64_t t = scratch[j + s], u = scratch[j];
+        uint64_t mv = ct_mask((t >> 63) & (t >> b) & 1);
+        ct_cswap_bytes(mv, r + j * width, r + (j + s) * width, width);
+        uint64_t x = (t ^ u) & mv;
+        scratch[j] = u ^ x;
+        scratch[j + s] = t ^ x;
+    }
+}
+
+/* pass_any for 16-byte records (the common sort-record width): the same swaps, unrolled. */
+static void pass16(unsigned char *r, uint64_t *scratch, size_t n, unsigned b)
+{
+    size_t s = (size_t)1 << b;
+    for (size_t j = 0; j + s < n; j++) {
+        uint64_t t = scratch[j + s], u = scratch[j];
+        uint64_t mv = ct_barrier(ct_mask((t >> 63) & (t >> b) & 1));
+        unsigned char *pa = r + j * 16, *pb = pa + s * 16;
+        uint64_t a0 = ct_load64(pa), a1 = ct_load64(pa + 8);
+        uint64_t b0 = ct_load64(pb), b1 = ct_load64(pb + 8);
+        uint64_t x0 = (a0 ^ b0) & mv, x1 = (a1 ^ b1) & mv, x = (t ^ u) & mv;
+        ct_store64(pa, a0 ^ x0);
+        ct_store64(pa + 8, a1 ^ x1);
+        ct_store64(pb, b0 ^ x0);
+        ct_store64(pb + 8, b1 ^ x1);
+        scratch[j] = u ^ x;
+        scratch[j + s] = t ^ x;
+    }
+}
+
 uint64_t obliv_compact(void *recs, size_t n, size_t width, const uint8_t *marks, uint64_t *scratch)
 {
     if (width == 0) MC2_PANIC("obliv_compact: width must be positive");
@@ -28,15 +62,10 @@ uint64_t obliv_compact(void *recs, size_t n, size_t width, const uint8_t *marks,
         unmarked += 1 - m;
     }
     for (unsigned b = 0; b < 63 && ((size_t)1 << b) < n; b++) {
-        size_t s = (size_t)1 << b;
-        for (size_t j = 0; j + s < n; j++) {
-            uint64_t t = scratch[j + s], u = scratch[j];
-            uint64_t mv = ct_mask((t >> 63) & (t >> b) & 1);
-            ct_cswap_bytes(mv, r + j * width, r + (j + s) * width, width);
-            uint64_t x = (t ^ u) & mv;
-            scratch[j] = u ^ x;
-            scratch[j + s] = t ^ x;
-        }
+        if (width == 16)
+            pass16(r, scratch, n, b);
+        else
+            pass_any(r, scratch, n, width, b);
     }
     return (uint64_t)n - unmarked;
 }
