@@ -15,8 +15,10 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 /usr/bin/python3 "$SRC/tests/gbdt/parity.py" --tool "$BUILD/gbdt_tool" --workdir "$W" --bench
-# Oblivious mode: far too slow for the 1M x 28 x 100 workload (docs/gbdt.md "Oblivious mode"),
-# so a reduced workload (override with MC2_OBLIV_ROWS / MC2_OBLIV_ROUNDS); the script prints
-# what ran and the ratios against mc2-normal and xgboost on the same reduced workload.
+# Oblivious mode: the same 1M x 28 data, depth 6 and max_bin 256, but 10 rounds (100 take
+# about 15 minutes; docs/gbdt.md "Oblivious mode"); override with MC2_OBLIV_ROWS /
+# MC2_OBLIV_ROUNDS / MC2_OBLIV_BINS. The script prints what ran and the ratios against
+# mc2-normal and xgboost on the same workload.
 /usr/bin/python3 "$SRC/tests/gbdt/parity.py" --tool "$BUILD/gbdt_tool" --workdir "$W" --bench-obliv \
-  --obliv-rows "${MC2_OBLIV_ROWS:-20000}" --obliv-rounds "${MC2_OBLIV_ROUNDS:-10}"
+  --obliv-rows "${MC2_OBLIV_ROWS:-1000000}" --obliv-rounds "${MC2_OBLIV_ROUNDS:-10}" \
+  --obliv-bins "${MC2_OBLIV_BINS:-256}"

@@ -585,7 +585,8 @@ static int predictions_schema(uint32_t ngroup, mc2_schema **s, mc2_err *err)
 }
 
 /* Scores every input of owner `owner` and stores its predictions for that owner only. */
-/* Predictions for owner's inputs; obl: with mc2_gbdt_predict_oblivious (one thread). */
+/* Predictions for owner's inputs; obl: with mc2_gbdt_predict_oblivious (also on nthread threads).
+ */
 static int predict_owner(enclave *e, enc_job *jb, const mc2_gbdt_model *model, unsigned nthread,
                          int obl, const char *owner, mc2_err *err)
 {
@@ -622,7 +623,7 @@ static int predict_owner(enclave *e, enc_job *jb, const mc2_gbdt_model *model, u
                 bad = mc2_err_set(err, MC2_E_NOMEM, "out of memory");
         }
         if (!bad && m.n > 0 &&
-            (obl ? mc2_gbdt_predict_oblivious(model, m.x, m.n, m.d, 0, out, err)
+            (obl ? mc2_gbdt_predict_oblivious(model, m.x, m.n, m.d, 0, nthread, out, err)
                  : mc2_gbdt_predict_mt(model, m.x, m.n, m.d, 0, nthread, out, err)))
             bad = -1;
         /* Append the rows: grow the batch to hold them. */

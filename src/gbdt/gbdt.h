@@ -161,15 +161,17 @@ int mc2_gbdt_predict(const mc2_gbdt_model *m, const float *x, size_t n, size_t d
 int mc2_gbdt_predict_mt(const mc2_gbdt_model *m, const float *x, size_t n, size_t d, int margin,
                         unsigned nthread, float *out, mc2_err *err) MC2_WUR;
 
-/* Oblivious prediction (docs/gbdt.md "Oblivious mode"): the same results as
+/* Oblivious prediction (docs/gbdt.md "Oblivious mode"): the same margins as
  * mc2_gbdt_predict, bit for bit, for ANY model, but every branch and memory address depends
  * only on public sizes (n, d, the number of trees, each tree's node count and group) and on
  * the model's maximum tree depth, which is computed obliviously and declassified. Per row and
  * tree it scans all nodes once per level and all features once per level:
- * O(trees x depth x (nodes + d)). margin == 0 applies the output transform with libm's expf,
- * which is NOT oblivious: use margin != 0 when the outputs are secret. */
+ * O(trees x depth x (nodes + d)), rows split over nthread threads by public ranges (the
+ * results do not depend on nthread). Margins are bit-identical to mc2_gbdt_predict's;
+ * margin == 0 applies the output transform with a table-free exp and a masked max, which
+ * agrees with mc2_gbdt_predict's up to rounding (within 1e-6 relative). */
 int mc2_gbdt_predict_oblivious(const mc2_gbdt_model *m, const float *x, size_t n, size_t d,
-                               int margin, float *out, mc2_err *err) MC2_WUR;
+                               int margin, unsigned nthread, float *out, mc2_err *err) MC2_WUR;
 
 /* Computes a metric from transformed predictions (n * ngroup) and labels; weights may be
  * NULL. AUC of a set with only one class is NaN. */

@@ -62,10 +62,20 @@ static inline float mc2_gbdt_tree_leaf(const mc2_gbdt_tree *t, const float *x)
     return nodes[i].cond;
 }
 
+/* How the oblivious trainer builds a level's histograms: a public choice. AUTO picks, per
+ * level, the cheaper of the two by a cost model of public sizes (n, d, bins, nodes); tests
+ * force one to compare them (with nthread 1 both give bit-identical histograms).
+ *   ONEHOT  every row adds its gradients to every (node, feature, bin) cell under a mask:
+ *           O(n x nodes x d x bins) per level.
+ *   SORT    per feature, an oblivious sort of one record per row keyed (node, bin, row) plus
+ *           one dummy per cell, a scan that leaves each cell's sums in its dummy, and an
+ *           oblivious compaction of the dummies: O(d x (n + cells) log^2 (n + cells)). */
+enum gbdt_obl_hist { GBDT_OBL_HIST_AUTO, GBDT_OBL_HIST_ONEHOT, GBDT_OBL_HIST_SORT };
+
 /* mc2_gbdt_train with params->oblivious set (params already checked): oblivious.c. */
-int mc2_gbdt_train_oblivious(const mc2_gbdt_params *p, const mc2_gbdt_data *train,
-                             const mc2_gbdt_data *eval, mc2_gbdt_eval_fn cb, void *cb_ctx,
-                             mc2_gbdt_model **out, mc2_err *err) MC2_WUR;
+int gbdt_train_oblivious(const mc2_gbdt_params *p, const mc2_gbdt_data *train,
+                         const mc2_gbdt_data *eval, mc2_gbdt_eval_fn cb, void *cb_ctx,
+                         enum gbdt_obl_hist how, mc2_gbdt_model **out, mc2_err *err) MC2_WUR;
 
 /* Transforms margins in place (n rows x ngroup) to probabilities, as XGBoost does. */
 void mc2_gbdt_transform(enum mc2_gbdt_objective o, float *v, size_t n, uint32_t ngroup);

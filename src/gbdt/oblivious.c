@@ -14,8 +14,13 @@
  * a node that would not split becomes a pass-through (feature 0, cond FLT_MAX, missing
  * left: every row goes left, and the left child has the node's sums).
  *
- * Threads: the cut sorts, histograms and node assignment run on nthread threads over public
- * row ranges (partial histograms summed in task order); the rest on the calling thread. */
+ * Histograms: per level, one of two methods (internal.h, enum gbdt_obl_hist), chosen by a
+ * cost model of public sizes: a masked one-hot add, or per feature an oblivious sort of
+ * (node, bin, row) records plus one dummy per cell, a scan and an oblivious compaction.
+ *
+ * Threads: the cut sorts and node assignment run on nthread threads over public row ranges;
+ * one-hot histograms likewise (partial histograms summed in task order); sort histograms one
+ * feature per task. The rest runs on the calling thread. */
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -24,13 +29,15 @@
 #include "gbdt/gbdt.h"
 #include "gbdt/internal.h"
 #include "gbdt/pool.h"
+#include "obliv/compact.h"
 #include "obliv/ct.h"
 #include "obliv/rows.h"
 #include "obliv/sort.h"
 
-#define RT_EPS          1e-6f             /* as train.c */
-#define OBL_MAX_HIST_B  ((size_t)1 << 30) /* histogram bytes per level */
-#define OBL_MAX_PRED_NN 65536u            /* nodes per tree the depth pass accepts */
+#define RT_EPS            1e-6f             /* as train.c */
+#define OBL_MAX_HIST_B    ((size_t)1 << 30) /* histogram bytes per level */
+#define OBL_MAX_PRED_NN   65536u            /* nodes per tree the depth pass accepts */
+#define OBL_PRED_MIN_ROWS 256               /* rows per thread worth starting threads for */
 
 /* ---- constant-time float helpers ---------------------------------------------------------- */
 
@@ -222,8 +229,36 @@ static void obl_transform(enum mc2_gbdt_objective o, float *v, size_t n, uint32_
     }
 }
 
+typedef struct opred_job {
+    const mc2_gbdt_model *m;
+    const float *x;
+    size_t n, d, parts;
+    uint64_t levels;
+    int margin;
+    float *out;
+} opred_job;
+
+/* Task t of parts: a public range of rows, every tree, then the transform. */
+static void opred_task(void *arg, size_t t, unsigned worker)
+{
+    (void)worker;
+    const opred_job *j = arg;
+    const mc2_gbdt_model *m = j->m;
+    size_t lo = j->n * t / j->parts, hi = j->n * (t + 1) / j->parts, d = j->d;
+    uint32_t K = mc2_gbdt_model_ngroup(m);
+    float base = mc2_gbdt_base_margin(m->objective, m->base_score), *out = j->out;
+    for (size_t i = lo * K; i < hi * K; i++) out[i] = base;
+    /* the same float accumulation order as predict.c: per row, trees in boosting order */
+    for (size_t i = lo; i < hi; i++)
+        for (size_t k = 0; k < m->n_trees; k++) {
+            const mc2_gbdt_tree *tr = &m->trees[k];
+            out[i * K + tr->group] += obl_tree_leaf(tr, j->x + i * d, d, j->levels);
+        }
+    if (!j->margin) obl_transform(m->objective, out + lo * K, hi - lo, K);
+}
+
 int mc2_gbdt_predict_oblivious(const mc2_gbdt_model *m, const float *x, size_t n, size_t d,
-                               int margin, float *out, mc2_err *err)
+                               int margin, unsigned nthread, float *out, mc2_err *err)
 {
     if (d != m->num_feature)
         return mc2_err_set(err, MC2_E_INPUT, "prediction data has %zu features, the model has %u",
@@ -245,17 +280,17 @@ int mc2_gbdt_predict_oblivious(const mc2_gbdt_model *m, const float *x, size_t n
     explicit_bzero(dep, (size_t)maxnn * sizeof *dep);
     mc2_free(dep);
     /* the one declassification: the model's maximum depth (its loop bound) */
-    uint64_t levels = obliv_declassify(depth);
-    uint32_t K = mc2_gbdt_model_ngroup(m);
-    float base = mc2_gbdt_base_margin(m->objective, m->base_score);
-    for (size_t i = 0; i < n * K; i++) out[i] = base;
-    /* the same float accumulation order as predict.c: per row, trees in boosting order */
-    for (size_t i = 0; i < n; i++)
-        for (size_t t = 0; t < m->n_trees; t++) {
-            const mc2_gbdt_tree *tr = &m->trees[t];
-            out[i * K + tr->group] += obl_tree_leaf(tr, x + i * d, d, levels);
-        }
-    if (!margin) obl_transform(m->objective, out, n, K);
+    opred_job j = {m, x, n, d, 1, obliv_declassify(depth), margin, out};
+    if (nthread <= 1 || n < 2 * OBL_PRED_MIN_ROWS) {
+        opred_task(&j, 0, 0);
+        return 0;
+    }
+    if (nthread > MC2_GBDT_MAX_THREADS) nthread = MC2_GBDT_MAX_THREADS;
+    mc2_gbdt_pool *pool = mc2_gbdt_pool_new(nthread, err);
+    if (!pool) return -1;
+    j.parts = nthread;
+    mc2_gbdt_pool_run(pool, j.parts, opred_task, &j);
+    mc2_gbdt_pool_free(pool);
     return 0;
 }
 
@@ -302,6 +337,14 @@ static int obl_data_check(const mc2_gbdt_params *p, const mc2_gbdt_data *data, c
 
 /* ---- training ----------------------------------------------------------------------------- */
 
+/* A sort-histogram record: key = cell << 32 | row (a cell's dummy: row field all ones, so it
+ * sorts last in its cell), v = the row's float g | float h << 32 (a dummy's: 0). After the
+ * scan the record holds the double sums so far {g, h} instead. */
+typedef struct hrec {
+    uint64_t k, v;
+} hrec;
+#define HREC_DUMMY 0xffffffffu
+
 typedef struct octx {
     const mc2_gbdt_params *p;
     const mc2_gbdt_data *tr;
@@ -317,21 +360,59 @@ typedef struct octx {
     double *csum;    /* 2^D x {g, h}: sums of the children of the last level */
     uint64_t *split; /* 2^(D-1) x {feature, threshold, default_left} */
     float *leafv;    /* 2^D */
-    uint64_t *keys;  /* n: sort buffer */
+    hrec *keys;      /* n: the cut sorts' buffer */
     gbdt_rng rng;
     mc2_gbdt_pool *pool;
     size_t parts;      /* histogram tasks: one per thread (public row ranges) */
     size_t hist_words; /* doubles per histogram buffer (parts buffers) */
+    enum gbdt_obl_hist how;
+    size_t scap;    /* records per sort buffer: n + 2^(D-1) x S */
+    hrec *srec;     /* nthread x scap: sort histograms' records */
+    uint8_t *smark; /* nthread x scap: compaction marks */
+    uint64_t *sscr; /* nthread x scap: compaction scratch */
 } octx;
 
+/* Rows [lo, hi)'s bins: per value the number of cuts <= it, counted over all cuts by
+ * comparing order-preserving keys (ckey: d x B, the cuts' keys). */
+static void obl_bin_rows(octx *c, const uint32_t *ckey, size_t lo, size_t hi)
+{
+    size_t d = c->d;
+    uint32_t B = c->B;
+    const float *x = c->tr->x;
+    for (size_t i = lo; i < hi; i++)
+        for (size_t f = 0; f < d; f++) {
+            uint32_t u = f2u(x[i * d + f]), k = (uint32_t)fkey_bits(u);
+            const uint32_t *ck = ckey + f * B;
+            uint32_t cnt = 0;
+            for (uint32_t t = 1; t < B; t++) cnt += (uint32_t)(k >= ck[t]); /* setcc, no jump */
+            c->bins[i * d + f] = (uint16_t)ct_select_u64(f_isnan(u), B, cnt);
+        }
+}
+
+typedef struct bins_job {
+    octx *c;
+    const uint32_t *ckey;
+} bins_job;
+
+static void bins_task(void *arg, size_t t, unsigned worker)
+{
+    (void)worker;
+    bins_job *j = arg;
+    size_t parts = j->c->parts, n = j->c->n;
+    obl_bin_rows(j->c, j->ckey, n * t / parts, n * (t + 1) / parts);
+}
+
 /* Cut points at public ranks of each feature's obliviously sorted values (missing values
- * counted as the feature's maximum), and every value's bin: the number of cuts <= it. */
-static void obl_bins(octx *c)
+ * counted as the feature's maximum), then every value's bin (row ranges over the threads).
+ * The sort buffer holds 16-byte records {key, 0}: the sort's AVX2 kernels. */
+static int obl_bins(octx *c, mc2_err *err)
 {
     size_t n = c->n, d = c->d;
     uint32_t B = c->B;
     const float *x = c->tr->x;
     unsigned th = c->p->nthread;
+    uint32_t *ckey = mc2_malloc(d * B * sizeof *ckey);
+    if (!ckey) return mc2_err_set(err, MC2_E_NOMEM, "gbdt: out of memory");
     for (size_t f = 0; f < d; f++) {
         uint64_t kmax = fkey_bits(f2u(-FLT_MAX));
         for (size_t i = 0; i < n; i++) {
@@ -341,24 +422,23 @@ static void obl_bins(octx *c)
         }
         for (size_t i = 0; i < n; i++) {
             uint32_t u = f2u(x[i * d + f]);
-            c->keys[i] = ct_select_u64(f_isnan(u), kmax, fkey_bits(u));
+            c->keys[i].k = ct_select_u64(f_isnan(u), kmax, fkey_bits(u));
+            c->keys[i].v = 0;
         }
-        obliv_sort_u64(c->keys, n, 8, th);
+        obliv_sort_u64(c->keys, n, sizeof *c->keys, th);
         float *cut = c->cut + f * B;
         cut[0] = -FLT_MAX;
-        for (uint32_t t = 1; t < B; t++)
-            cut[t] = u2f(fkey_decode(c->keys[(size_t)((uint64_t)t * n / B)]));
+        for (uint32_t t = 1; t < B; t++) {
+            cut[t] = u2f(fkey_decode(c->keys[(size_t)((uint64_t)t * n / B)].k));
+            ckey[f * B + t] = (uint32_t)fkey_bits(f2u(cut[t]));
+        }
     }
     explicit_bzero(c->keys, n * sizeof *c->keys);
-    for (size_t i = 0; i < n; i++)
-        for (size_t f = 0; f < d; f++) {
-            uint32_t u = f2u(x[i * d + f]);
-            uint64_t k = fkey_bits(u);
-            const float *cut = c->cut + f * B;
-            uint64_t cnt = 0;
-            for (uint32_t t = 1; t < B; t++) cnt += 1 + ct_lt_u64(k, fkey_bits(f2u(cut[t])));
-            c->bins[i * d + f] = (uint16_t)ct_select_u64(f_isnan(u), B, cnt);
-        }
+    bins_job j = {c, ckey};
+    mc2_gbdt_pool_run(c->pool, c->parts, bins_task, &j);
+    explicit_bzero(ckey, d * B * sizeof *ckey);
+    mc2_free(ckey);
+    return 0;
 }
 
 /* Gradients of every row and group from the margins (train.c's formulas, with ct_expf). */
@@ -438,11 +518,80 @@ static void hist_task(void *arg, size_t t, unsigned worker)
     obl_hist_rows(c, j->nl, j->g, j->h, lo, hi, c->hist + t * c->hist_words);
 }
 
-/* The level's histograms, row ranges split over the threads; partial histograms are summed
- * in task order (deterministic for a given nthread). */
+/* Feature f's histograms of the level's nl nodes by sorting (internal.h, SORT): records
+ * keyed (node x S + bin, row) and one dummy per cell, sorted obliviously; a scan adds each
+ * record's g, h to running sums, stores the sums in every record and restarts them after a
+ * dummy, so each dummy ends holding its cell's sums (rows in row order: the one-hot method's
+ * order); the compaction moves the dummies, in cell order, to the front. The cell of a row,
+ * the sort's outcome and the marks are secret; every address and branch depends on n, nl, S
+ * only. */
+static void obl_hist_sort_feature(octx *c, uint32_t nl, const float *g, const float *h, size_t f,
+                                  unsigned worker)
+{
+    size_t n = c->n, d = c->d, S = c->S, cells = (size_t)nl * S, m = n + cells;
+    hrec *r = c->srec + worker * c->scap;
+    uint8_t *mark = c->smark + worker * c->scap;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t cell = (uint64_t)c->pos[i] * S + c->bins[i * d + f];
+        r[i].k = cell << 32 | i;
+        r[i].v = (uint64_t)f2u(g[i]) | (uint64_t)f2u(h[i]) << 32;
+    }
+    for (size_t j = 0; j < cells; j++) {
+        r[n + j].k = (uint64_t)j << 32 | HREC_DUMMY;
+        r[n + j].v = 0;
+    }
+    struct obliv_sort_spec spec = {.width = sizeof(hrec), .key_words = 1, .threads = 1};
+    obliv_sort(r, m, &spec);
+    double sg = 0, sh = 0;
+    for (size_t i = 0; i < m; i++) {
+        uint64_t dummy = ct_eq_u64(r[i].k & HREC_DUMMY, HREC_DUMMY);
+        sg += (double)u2f((uint32_t)r[i].v);
+        sh += (double)u2f((uint32_t)(r[i].v >> 32));
+        r[i].k = d2u(sg);
+        r[i].v = d2u(sh);
+        mark[i] = (uint8_t)(dummy & 1);
+        sg = d_sel(dummy, 0.0, sg);
+        sh = d_sel(dummy, 0.0, sh);
+    }
+    (void)obliv_compact(r, m, sizeof(hrec), mark, c->sscr + worker * c->scap);
+    for (size_t j = 0; j < cells; j++) {
+        double *H = c->hist + ((j / S * d + f) * S + j % S) * 2;
+        H[0] = u2d(r[j].k);
+        H[1] = u2d(r[j].v);
+    }
+}
+
+/* Task t: feature t, if the tree uses it (public colsample; feature 0 always, obl_split takes
+ * the node's totals from it). */
+static void hist_sort_task(void *arg, size_t t, unsigned worker)
+{
+    hist_job *j = arg;
+    if (j->c->fmask[t] || t == 0) obl_hist_sort_feature(j->c, j->nl, j->g, j->h, t, worker);
+}
+
+/* Whether the sort method is the cheaper one for a level of nl nodes: a cost model of public
+ * sizes, in units of about one masked add, calibrated on this machine (bench_gbdt): one-hot
+ * n x nl x S x 2 adds per feature; sort about 3 units per compare-exchange of the network
+ * plus 2 per record and compaction pass. */
+static int obl_hist_use_sort(const octx *c, uint32_t nl)
+{
+    if (c->how != GBDT_OBL_HIST_AUTO) return c->how == GBDT_OBL_HIST_SORT;
+    size_t m = c->n + (size_t)nl * c->S, lg = 1;
+    while (((size_t)1 << lg) < m) lg++;
+    double onehot = (double)c->n * nl * c->S * 2;
+    double sort = 3.0 * (double)obliv_sort_cost(m) + 2.0 * (double)m * (double)lg;
+    return sort < onehot;
+}
+
+/* The level's histograms. One-hot: row ranges split over the threads, partial histograms
+ * summed in task order (deterministic for a given nthread). Sort: one feature per task. */
 static void obl_hist(octx *c, uint32_t nl, const float *g, const float *h)
 {
     hist_job j = {c, nl, g, h};
+    if (obl_hist_use_sort(c, nl)) {
+        mc2_gbdt_pool_run(c->pool, c->d, hist_sort_task, &j);
+        return;
+    }
     mc2_gbdt_pool_run(c->pool, c->parts, hist_task, &j);
     size_t words = (size_t)nl * c->d * c->S * 2;
     for (size_t t = 1; t < c->parts; t++) {
@@ -629,6 +778,9 @@ static void octx_free(octx *c)
     if (c->hist) explicit_bzero(c->hist, c->parts * c->hist_words * sizeof(double));
     mc2_gbdt_pool_free(c->pool);
     if (c->bins) explicit_bzero(c->bins, c->n * c->d * sizeof *c->bins);
+    if (c->srec) explicit_bzero(c->srec, c->parts * c->scap * sizeof *c->srec);
+    if (c->smark) explicit_bzero(c->smark, c->parts * c->scap);
+    if (c->sscr) explicit_bzero(c->sscr, c->parts * c->scap * sizeof *c->sscr);
     mc2_free(c->cut);
     mc2_free(c->bins);
     mc2_free(c->margin);
@@ -641,11 +793,14 @@ static void octx_free(octx *c)
     mc2_free(c->split);
     mc2_free(c->leafv);
     mc2_free(c->keys);
+    mc2_free(c->srec);
+    mc2_free(c->smark);
+    mc2_free(c->sscr);
 }
 
-int mc2_gbdt_train_oblivious(const mc2_gbdt_params *params, const mc2_gbdt_data *train,
-                             const mc2_gbdt_data *eval, mc2_gbdt_eval_fn cb, void *cb_ctx,
-                             mc2_gbdt_model **out, mc2_err *err)
+int gbdt_train_oblivious(const mc2_gbdt_params *params, const mc2_gbdt_data *train,
+                         const mc2_gbdt_data *eval, mc2_gbdt_eval_fn cb, void *cb_ctx,
+                         enum gbdt_obl_hist how, mc2_gbdt_model **out, mc2_err *err)
 {
     *out = NULL;
     mc2_gbdt_params pv;
@@ -662,6 +817,7 @@ int mc2_gbdt_train_oblivious(const mc2_gbdt_params *params, const mc2_gbdt_data 
     c->B = p->max_bin;
     c->S = p->max_bin + 1;
     c->D = p->max_depth;
+    c->how = how;
     mc2_gbdt_model *m = NULL;
     float *em = NULL, *ep = NULL;
     int rc = -1;
@@ -681,6 +837,14 @@ int mc2_gbdt_train_oblivious(const mc2_gbdt_params *params, const mc2_gbdt_data 
                     c->d, c->S, OBL_MAX_HIST_B / p->nthread);
         goto out;
     }
+    /* sort records: row numbers below HREC_DUMMY, cells (< 2^31 by the limits) below 2^32 */
+    if (how != GBDT_OBL_HIST_ONEHOT &&
+        (c->n >= HREC_DUMMY || !mc2_mul_size(hcells / c->d, c->S, &c->scap) ||
+         !mc2_add_size(c->scap, c->n, &c->scap) ||
+         c->scap > SIZE_MAX / p->nthread / (sizeof(hrec) + 1 + sizeof(uint64_t)))) {
+        mc2_err_set(err, MC2_E_LIMIT, "gbdt: %zu rows are too many for oblivious training", c->n);
+        goto out;
+    }
     c->parts = p->nthread;
     c->hist_words = hbytes / sizeof(double);
     c->pool = mc2_gbdt_pool_new(p->nthread, err);
@@ -697,6 +861,15 @@ int mc2_gbdt_train_oblivious(const mc2_gbdt_params *params, const mc2_gbdt_data 
     c->split = mc2_malloc(((size_t)1 << (c->D - 1)) * 3 * sizeof *c->split);
     c->leafv = mc2_malloc(((size_t)1 << c->D) * sizeof *c->leafv);
     c->keys = mc2_malloc(c->n * sizeof *c->keys);
+    if (how != GBDT_OBL_HIST_ONEHOT) {
+        c->srec = mc2_malloc(c->parts * c->scap * sizeof *c->srec);
+        c->smark = mc2_malloc(c->parts * c->scap);
+        c->sscr = mc2_malloc(c->parts * c->scap * sizeof *c->sscr);
+        if (!c->srec || !c->smark || !c->sscr) {
+            mc2_err_set(err, MC2_E_NOMEM, "gbdt: out of memory for %zu rows", c->n);
+            goto out;
+        }
+    }
     m = mc2_calloc(1, sizeof *m);
     if (m) m->trees = mc2_calloc(ntrees, sizeof *m->trees);
     if (!c->cut || !c->bins || !c->margin || !c->g || !c->h || !c->fmask || !c->pos || !c->hist ||
@@ -722,7 +895,7 @@ int mc2_gbdt_train_oblivious(const mc2_gbdt_params *params, const mc2_gbdt_data 
         for (size_t i = 0; i < eval->n * c->K; i++) em[i] = base;
     gbdt_rng_seed(&c->rng, p->seed);
 
-    obl_bins(c);
+    if (obl_bins(c, err) != 0) goto out;
     for (uint32_t round = 0; round < p->num_round; round++) {
         obl_grads(c);
         if (p->subsample < 1.0f) { /* public rows, from the seeded RNG */

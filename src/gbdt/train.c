@@ -962,7 +962,7 @@ int mc2_gbdt_train(const mc2_gbdt_params *params, const mc2_gbdt_data *train,
     *out = NULL;
     if (mc2_gbdt_params_check(params, err) != 0) return -1;
     if (params->oblivious)
-        return mc2_gbdt_train_oblivious(params, train, eval, cb, cb_ctx, out, err);
+        return gbdt_train_oblivious(params, train, eval, cb, cb_ctx, GBDT_OBL_HIST_AUTO, out, err);
     mc2_gbdt_params pv;
     if (gbdt_train_setup(params, train, eval, mc2_gbdt_data_check, &pv, err)) return -1;
     const mc2_gbdt_params *p = &pv;

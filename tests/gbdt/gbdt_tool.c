@@ -303,7 +303,7 @@ static int write_file(const char *path, const void *p, size_t n, mc2_err *err)
     return mc2_file_write_atomic(path, p, n, 0644, 0, err);
 }
 
-/* --oblivious-predict: write_preds uses mc2_gbdt_predict_oblivious (one thread). */
+/* --oblivious-predict: write_preds uses mc2_gbdt_predict_oblivious (2 threads, as normal). */
 static int obl_predict;
 
 static int write_preds(const mc2_gbdt_model *m, const table *t, int margin, const char *path,
@@ -313,7 +313,7 @@ static int write_preds(const mc2_gbdt_model *m, const table *t, int margin, cons
     float *out = mc2_malloc(t->n * K * sizeof(float) + 1);
     if (!out) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
     double t0 = now_clock(CLOCK_MONOTONIC);
-    int rc = obl_predict ? mc2_gbdt_predict_oblivious(m, t->x, t->n, t->d, margin, out, err)
+    int rc = obl_predict ? mc2_gbdt_predict_oblivious(m, t->x, t->n, t->d, margin, 2, out, err)
                          : mc2_gbdt_predict_mt(m, t->x, t->n, t->d, margin, 2, out, err);
     double dt = now_clock(CLOCK_MONOTONIC) - t0;
     if (rc == 0)

@@ -4,16 +4,17 @@
  *
  *   probe_gbdt memcheck      oblivious training (64 rows x 3 features, some missing,
  *                            max_bin 8, depth 3, 2 rounds, binary:logistic) with features
- *                            AND labels marked undefined, then oblivious prediction (margins)
- *                            with the model's nodes AND the rows marked undefined; results
- *                            are then revealed and checked (complete trees; oblivious ==
- *                            normal prediction bit for bit). Must give ZERO memcheck errors.
- *   probe_gbdt leak-branch   control: normal (encryption-mode) training on secret data;
+ *                            AND labels marked undefined, with each histogram method (one-hot
+ *                            and sort: both models must be equal), then oblivious prediction
+ * (margins) with the model's nodes AND the rows marked undefined; results are then revealed and
+ * checked (complete trees; oblivious == normal prediction bit for bit). Must give ZERO memcheck
+ * errors. probe_gbdt leak-branch   control: normal (encryption-mode) training on secret data;
  *                            memcheck MUST report secret-dependent jumps
  *   probe_gbdt leak-index    control: normal prediction with a secret model and rows (node
  *                            and feature indices are secret addresses); MUST be reported
  *   probe_gbdt leak-fastsort control: cut points from the non-oblivious radix sort
- *   probe_gbdt trace         oblivious training (32 rows: lackey is slow) and prediction on
+ *   probe_gbdt trace         oblivious training (32 rows: lackey is slow; each histogram
+ *                            method) and prediction on
  *                            five inputs of the same
  *                            public sizes and different contents (features, labels, missing
  *                            values; models of the same shape), each call between two stores
@@ -23,6 +24,7 @@
  * Everything runs on one thread (nthread = 1): lackey's traces of several threads would
  * interleave nondeterministically. */
 #include "gbdt/gbdt.h"
+#include "gbdt/internal.h"
 #include "obliv/fastsort.h"
 
 #include <malloc.h>
@@ -101,16 +103,21 @@ static void params(mc2_gbdt_params *p)
     p->oblivious = 1;
 }
 
-static mc2_gbdt_model *train(int oblivious)
+/* how: TRAIN_NORMAL, or the oblivious trainer with that histogram method. */
+#define TRAIN_NORMAL (-1)
+static mc2_gbdt_model *train(int how)
 {
     mc2_gbdt_params p;
     params(&p);
-    p.oblivious = (uint32_t)oblivious;
+    p.oblivious = how != TRAIN_NORMAL;
     mc2_gbdt_data d = {x, y, NULL, nrow, NFEAT};
     mc2_gbdt_model *m = NULL;
     mc2_err err;
     mc2_err_clear(&err);
-    if (mc2_gbdt_train(&p, &d, NULL, NULL, NULL, &m, &err) != 0) {
+    int rc = how == TRAIN_NORMAL ? mc2_gbdt_train(&p, &d, NULL, NULL, NULL, &m, &err)
+                                 : gbdt_train_oblivious(&p, &d, NULL, NULL, NULL,
+                                                        (enum gbdt_obl_hist)how, &m, &err);
+    if (rc != 0) {
         fprintf(stderr, "probe_gbdt: training failed: %s\n", err.msg);
         fail("train");
         return NULL;
@@ -134,7 +141,7 @@ static float out_o[NPRED], out_n[NPRED];
 static void predict_obl(const mc2_gbdt_model *m)
 {
     mc2_err err;
-    if (mc2_gbdt_predict_oblivious(m, px, NPRED, NFEAT, 1, out_o, &err) != 0) fail("predict");
+    if (mc2_gbdt_predict_oblivious(m, px, NPRED, NFEAT, 1, 1, out_o, &err) != 0) fail("predict");
 }
 
 static void memcheck_run(void)
@@ -142,11 +149,21 @@ static void memcheck_run(void)
     fill(0);
     secret(x, sizeof x);
     secret(y, sizeof y);
-    mc2_gbdt_model *m = train(1);
-    if (!m) return;
+    mc2_gbdt_model *m = train(GBDT_OBL_HIST_ONEHOT), *ms = train(GBDT_OBL_HIST_SORT);
+    if (!m || !ms) {
+        mc2_gbdt_model_free(m);
+        mc2_gbdt_model_free(ms);
+        return;
+    }
     reveal(x, sizeof x);
     reveal(y, sizeof y);
     model_reveal(m);
+    model_reveal(ms);
+    for (size_t t = 0; t < m->n_trees && t < ms->n_trees; t++)
+        if (memcmp(m->trees[t].nodes, ms->trees[t].nodes,
+                   m->trees[t].n_nodes * sizeof *m->trees[t].nodes) != 0)
+            fail("sort and one-hot histograms give different trees");
+    mc2_gbdt_model_free(ms);
     if (m->n_trees != 2) fail("tree count");
     for (size_t t = 0; t < m->n_trees; t++) {
         if (m->trees[t].n_nodes != 15) fail("complete trees");
@@ -164,7 +181,7 @@ static void memcheck_run(void)
     model_reveal(m);
     if (memcmp(out_o, out_n, sizeof out_o) != 0) fail("oblivious != normal prediction");
     /* a model from normal training (incomplete trees) too */
-    mc2_gbdt_model *mn = train(0);
+    mc2_gbdt_model *mn = train(TRAIN_NORMAL);
     if (mn) {
         if (mc2_gbdt_predict(mn, px, NPRED, NFEAT, 1, out_n, &err) != 0) fail("normal predict");
         model_secret(mn);
@@ -183,7 +200,7 @@ static void memcheck_run(void)
 
 __attribute__((noinline)) static void leak_train(void)
 {
-    mc2_gbdt_model *m = train(0);
+    mc2_gbdt_model *m = train(TRAIN_NORMAL);
     mc2_gbdt_model_free(m);
 }
 __attribute__((noinline)) static void leak_predict(const mc2_gbdt_model *m)
@@ -223,10 +240,16 @@ static void trace_all(void)
         unsigned v = vi == 0 ? 0 : vi - 1;
         fill(v);
         if (vi > 0) {
+            printf("REGION gbdt-train-sort %u\n", v);
+            mark();
+        }
+        mc2_gbdt_model_free(train(GBDT_OBL_HIST_SORT));
+        if (vi > 0) {
+            mark();
             printf("REGION gbdt-train %u\n", v);
             mark();
         }
-        mc2_gbdt_model *m = train(1);
+        mc2_gbdt_model *m = train(GBDT_OBL_HIST_ONEHOT);
         if (vi > 0) mark();
         if (!m) return;
         if (vi > 0) {
@@ -268,7 +291,7 @@ int main(int argc, char **argv)
             leak_train();
         }
         if (!strcmp(mode, "leak-index")) {
-            mc2_gbdt_model *m = train(1);
+            mc2_gbdt_model *m = train(GBDT_OBL_HIST_ONEHOT);
             if (m) {
                 model_secret(m);
                 secret(px, sizeof px);

@@ -1,8 +1,9 @@
 /* test_gbdt_obliv.c - unit tests of the oblivious GBDT engine: oblivious prediction equals
  * mc2_gbdt_predict bit for bit (models from normal training, all objectives, missing
  * values); oblivious training builds complete trees of depth max_depth that both predictors
- * agree on, that learn, and that survive save/load and JSON export; bad parameters are
- * rejected. (The obliviousness proofs are tests/obliv/probe_gbdt.c.) */
+ * agree on, that learn, and that survive save/load and JSON export; its two histogram
+ * methods (one-hot, sort) build bit-identical models; bad parameters are rejected. (The
+ * obliviousness proofs are tests/obliv/probe_gbdt.c.) */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "gbdt/gbdt.h"
+#include "gbdt/internal.h"
 #include "test.h"
 
 static uint64_t rs = 88172645463325252ull;
@@ -70,11 +72,17 @@ static void check_predictors_agree(const mc2_gbdt_model *m, const float *x, size
         mc2_err_clear(&err);
         CHECK(mc2_gbdt_predict(m, x, n, d, margin, a, &err) == 0);
         memset(b, 0xa5, n * K * sizeof(float));
-        CHECK(mc2_gbdt_predict_oblivious(m, x, n, d, margin, b, &err) == 0);
+        CHECK(mc2_gbdt_predict_oblivious(m, x, n, d, margin, 1, b, &err) == 0);
         /* margins bit for bit; probabilities up to rounding (the oblivious transform uses a
          * table-free exp, not libm's expf) */
         CHECK_MSG(margin ? same_bits(a, b, n * K) : close_rel(a, b, n * K),
                   "%s, margin %d: oblivious != normal prediction", what, margin);
+        /* two threads (row ranges): the same bits as one */
+        float *c = mc2_malloc(n * K * sizeof(float));
+        CHECK(c && mc2_gbdt_predict_oblivious(m, x, n, d, margin, 2, c, &err) == 0);
+        CHECK_MSG(c && same_bits(b, c, n * K), "%s, margin %d: 1 and 2 threads differ", what,
+                  margin);
+        mc2_free(c);
     }
 out:
     mc2_free(a);
@@ -114,7 +122,7 @@ static void test_predict_normal_models(void)
         float z[2 * 4] = {NAN, NAN, NAN, NAN, -0.0f, 0.0f, -0.0f, 0.0f};
         check_predictors_agree(m, z, 2, d, "special rows");
         float bad[4];
-        CHECK(mc2_gbdt_predict_oblivious(m, bad, 1, 3, 1, bad, &err) == -1);
+        CHECK(mc2_gbdt_predict_oblivious(m, bad, 1, 3, 1, 1, bad, &err) == -1);
         mc2_gbdt_model_free(m);
     }
     mc2_free(x);
@@ -279,10 +287,83 @@ static void test_bad_params(void)
     mc2_gbdt_model_free(m);
 }
 
+/* Whether two models have the same trees, node for node, bit for bit. */
+static int same_trees(const mc2_gbdt_model *a, const mc2_gbdt_model *b)
+{
+    if (a->n_trees != b->n_trees) return 0;
+    for (size_t t = 0; t < a->n_trees; t++) {
+        const mc2_gbdt_tree *x = &a->trees[t], *y = &b->trees[t];
+        if (x->n_nodes != y->n_nodes || x->group != y->group ||
+            memcmp(x->nodes, y->nodes, x->n_nodes * sizeof *x->nodes) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* The sort histograms equal the one-hot ones: on one thread both sum each cell's rows in row
+ * order, so the models are bit-identical, for every objective, with missing values, weights,
+ * subsample and colsample (feature 0 excluded in some trees), at depths where a level's cells
+ * outnumber its rows. The sort method on two threads (one feature per task) gives the same
+ * model again. */
+static void test_hist_methods(void)
+{
+    size_t n = 300, d = 5;
+    float *x = mc2_malloc(n * d * sizeof *x), *y = mc2_malloc(n * sizeof *y);
+    float *w = mc2_malloc(n * sizeof *w);
+    CHECK(x && y && w);
+    if (!x || !y || !w) goto out;
+    for (size_t i = 0; i < n; i++) w[i] = (float)(0.5 + urand());
+    static const enum mc2_gbdt_objective objs[3] = {
+        MC2_GBDT_REG_SQUAREDERROR, MC2_GBDT_BINARY_LOGISTIC, MC2_GBDT_MULTI_SOFTPROB};
+    for (int k = 0; k < 3; k++) {
+        make_set(n, d, objs[k], 3, 0.1, x, y);
+        mc2_gbdt_params p;
+        mc2_gbdt_params_default(&p);
+        p.oblivious = 1;
+        p.objective = objs[k];
+        if (objs[k] == MC2_GBDT_MULTI_SOFTPROB) p.num_class = 3;
+        p.num_round = 4;
+        p.max_depth = k == 1 ? 7 : 4; /* depth 7: 64 nodes x 17 slots > 300 rows */
+        p.max_bin = 16;
+        p.subsample = 0.8f;
+        p.colsample_bytree = 0.6f;
+        p.nthread = 1;
+        mc2_err err;
+        mc2_err_clear(&err);
+        CHECK(mc2_gbdt_params_check(&p, &err) == 0);
+        mc2_gbdt_data data = {x, y, w, n, d};
+        mc2_gbdt_model *m1 = NULL, *m2 = NULL, *m3 = NULL;
+        CHECK(gbdt_train_oblivious(&p, &data, NULL, NULL, NULL, GBDT_OBL_HIST_ONEHOT, &m1, &err) ==
+              0);
+        CHECK(gbdt_train_oblivious(&p, &data, NULL, NULL, NULL, GBDT_OBL_HIST_SORT, &m2, &err) ==
+              0);
+        p.nthread = 2;
+        CHECK(gbdt_train_oblivious(&p, &data, NULL, NULL, NULL, GBDT_OBL_HIST_SORT, &m3, &err) ==
+              0);
+        CHECK_MSG(m1 && m2 && same_trees(m1, m2), "%s: sort and one-hot models differ",
+                  mc2_gbdt_objective_name(objs[k]));
+        CHECK_MSG(m2 && m3 && same_trees(m2, m3), "%s: sort on 1 and 2 threads differ",
+                  mc2_gbdt_objective_name(objs[k]));
+        /* and the trees split: a model of pass-throughs only would agree trivially */
+        int splits = 0;
+        for (size_t t = 0; m2 && t < m2->n_trees; t++)
+            splits += m2->trees[t].nodes[0].cond != 3.40282347e38f;
+        CHECK_MSG(splits > 0, "%s: no tree splits", mc2_gbdt_objective_name(objs[k]));
+        mc2_gbdt_model_free(m1);
+        mc2_gbdt_model_free(m2);
+        mc2_gbdt_model_free(m3);
+    }
+out:
+    mc2_free(x);
+    mc2_free(y);
+    mc2_free(w);
+}
+
 int main(void)
 {
     test_bad_params();
     test_predict_normal_models();
     test_train();
+    test_hist_methods();
     return test_done("test_gbdt_obliv");
 }
