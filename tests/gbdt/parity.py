@@ -304,7 +304,7 @@ def bench_obliv(args):
           f"{co / max(res['normal'][1], 1e-3):.1f}x cpu; oblivious/xgboost = "
           f"{to / t_xgb:.1f}x wall, {co / max(c_xgb, 1e-3):.1f}x cpu")
     # prediction throughput of the oblivious model (complete depth-D trees), both predictors
-    for flag, name in (([], "normal (2 threads)"), (["--oblivious-predict"], "oblivious (1 thread)")):
+    for flag, name in (([], "normal (2 threads)"), (["--oblivious-predict"], "oblivious (2 threads)")):
         out = run_tool(args, ["predict", "--model", f"{w}_oblivious.bin", "--data", fte,
                               "--label-col", str(d), "--out", w + ".p2"] + flag)
         rps = float(out.split("rows_per_second=")[1].split()[0])
