@@ -23,6 +23,20 @@ char *mc2_strdup(const char *s);
  * allocator hook is process-wide by nature. Not thread-safe; tests only. */
 void mc2_alloc_fail_after(unsigned long n);
 
+/* A process-wide cap on memory: the bytes live through mc2_malloc/mc2_calloc/mc2_realloc
+ * (their usable sizes, counted always) may not exceed `bytes`; an allocation that would take
+ * them above it fails (NULL), as when the system is out of memory, and sets the flag that
+ * mc2_alloc_cap_hit reports. 0 removes the cap. Returns the previous cap. The enclave caps an
+ * oblivious SQL job at its memory budget this way (sql/oexec.h): a job that needs more fails
+ * with an error, instead of the host's OOM killer ending the enclave. Thread-safe (atomics;
+ * the check and the count are not one step, so concurrent allocations may overshoot the cap
+ * by their own sizes). */
+size_t mc2_alloc_set_cap(size_t bytes);
+/* Whether an allocation failed for the cap since the last mc2_alloc_set_cap. */
+bool mc2_alloc_cap_hit(void);
+/* The bytes live through the mc2 allocators now. */
+size_t mc2_alloc_live(void);
+
 /* *out = a * b or a + b; return false (and leave *out unspecified) on overflow. */
 static inline bool mc2_mul_size(size_t a, size_t b, size_t *out)
 {

@@ -247,6 +247,7 @@ int enc_sql_run(enclave *e, enc_job *j, mc2_err *err)
     int obl;
     if (sql_mode(job, &obl, &oo, err)) goto out;
     if (obl) {
+        oo.mem_cap = (size_t)e->budget_bytes;
         if (mc2_oexec_run(plan, ph.root, inputs, n, &oo, SQL_MAX_RESULT_ROWS, &result, err))
             goto out;
     } else {

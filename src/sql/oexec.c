@@ -1077,8 +1077,31 @@ int mc2_oexec_check(const mc2_pnode *n, mc2_err *err)
 
 /* ---- entry ------------------------------------------------------------------------------- */
 
+static int oexec_run(mc2_plan *p, mc2_pnode *root, const mc2_exec_input *inputs, size_t ninputs,
+                     const mc2_oexec_opts *opts, size_t max_rows, mc2_batch **out, mc2_err *err);
+
 int mc2_oexec_run(mc2_plan *p, mc2_pnode *root, const mc2_exec_input *inputs, size_t ninputs,
                   const mc2_oexec_opts *opts, size_t max_rows, mc2_batch **out, mc2_err *err)
+{
+    size_t cap = opts ? opts->mem_cap : 0, prev = 0;
+    if (cap) prev = mc2_alloc_set_cap(cap);
+    int rc = oexec_run(p, root, inputs, ninputs, opts, max_rows, out, err);
+    if (cap) {
+        bool hit = mc2_alloc_cap_hit();
+        mc2_alloc_set_cap(prev);
+        if (rc && hit) {
+            mc2_err_clear(err);
+            mc2_err_set(err, MC2_E_LIMIT,
+                        "oblivious mode: the query needs more memory than the enclave's budget "
+                        "of %zu MiB (mc2 start --budget-mb)",
+                        cap >> 20);
+        }
+    }
+    return rc;
+}
+
+static int oexec_run(mc2_plan *p, mc2_pnode *root, const mc2_exec_input *inputs, size_t ninputs,
+                     const mc2_oexec_opts *opts, size_t max_rows, mc2_batch **out, mc2_err *err)
 {
     *out = NULL;
     if (mc2_plan_error(p)) return mc2_err_set(err, MC2_E_USAGE, "the plan has an error");

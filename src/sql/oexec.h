@@ -41,6 +41,10 @@ typedef struct mc2_oexec_opts {
     enum obliv_leak leak; /* OBLIV_REVEAL (default) or OBLIV_PAD */
     size_t pad_rows;      /* OBLIV_PAD: the public bound of every operator's output */
     unsigned threads;     /* for the oblivious sorts (a power of two; 0: 2) */
+    size_t mem_cap;       /* bytes the process may hold during the run (mc2_alloc_set_cap;
+                           * 0: no cap); beyond it the run fails with MC2_E_LIMIT, whose
+                           * message names the cap. Every allocation size is a function of
+                           * public sizes, so where it fails reveals nothing more. */
 } mc2_oexec_opts;
 
 /* Checks that every operator and expression of the plan rooted at root has an oblivious

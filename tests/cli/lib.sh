@@ -40,15 +40,16 @@ check() { # check DESC CONDITION-COMMAND...
 }
 # free_port: a free loopback TCP port (the OS picks it; another process may still take it).
 free_port() { "${MC2_BUILD:?MC2_BUILD must point at the build directory}/hostscan" port; }
-# start_service DIR POLICY [MC2]: `mc2 start` on a free port, exported as MC2_SERVICE; tries
-# another port when the one picked was taken meanwhile (tests run in parallel). Returns mc2
-# start's exit code; its stderr is in $WORK/err.
+# start_service DIR POLICY [MC2 [ARG...]]: `mc2 start` (with the ARGs) on a free port, exported
+# as MC2_SERVICE; tries another port when the one picked was taken meanwhile (tests run in
+# parallel). Returns mc2 start's exit code; its stderr is in $WORK/err.
 start_service() {
   local dir=$1 pol=$2 mc2=${3:-$MC2} rc=1
+  shift $(($# < 3 ? $# : 3))
   for _ in 1 2 3 4 5; do
     MC2_SERVICE=127.0.0.1:$(free_port)
     export MC2_SERVICE
-    "$mc2" start --policy "$pol" --dir "$dir" --listen "$MC2_SERVICE" >"$WORK/out" 2>"$WORK/err"
+    "$mc2" start --policy "$pol" --dir "$dir" --listen "$MC2_SERVICE" "$@" >"$WORK/out" 2>"$WORK/err"
     rc=$?
     [[ $rc -ne 0 ]] && grep -q "cannot listen" "$WORK/err" || break
   done

@@ -542,10 +542,43 @@ static void test_alloc_failures(void)
     mc2_schema_free(s);
 }
 
+/* The allocator's live-bytes cap (mc2_alloc_set_cap): allocations beyond it fail and are
+ * reported; below it they succeed; a refused realloc keeps the block; frees give the bytes
+ * back; removing the cap returns the previous one. */
+static void test_alloc_cap(void)
+{
+    size_t live = mc2_alloc_live();
+    void *a = mc2_malloc(1000);
+    CHECK(a && mc2_alloc_live() >= live + 1000);
+    mc2_free(a);
+    CHECK(mc2_alloc_live() == live);
+    CHECK(mc2_alloc_set_cap(live + 64 * 1024) == 0 && !mc2_alloc_cap_hit());
+    CHECK(mc2_malloc(128 * 1024) == NULL && mc2_alloc_cap_hit());
+    CHECK(mc2_alloc_set_cap(live + 64 * 1024) == live + 64 * 1024 && !mc2_alloc_cap_hit());
+    CHECK(mc2_calloc(1024, 128) == NULL && mc2_calloc(SIZE_MAX / 2, 4) == NULL);
+    mc2_alloc_set_cap(live + 64 * 1024); /* clears the flag */
+    char *p = mc2_malloc(16 * 1024), *q = mc2_calloc(16, 1024);
+    CHECK(p && q && !mc2_alloc_cap_hit());
+    if (p) memset(p, 'x', 16 * 1024);
+    CHECK(mc2_realloc(p, 100 * 1024) == NULL && mc2_alloc_cap_hit());
+    CHECK(p && p[16 * 1024 - 1] == 'x'); /* still allocated, intact */
+    char *r = mc2_realloc(p, 20 * 1024);
+    CHECK(r != NULL);
+    if (r) p = r;
+    CHECK(mc2_alloc_set_cap(0) == live + 64 * 1024);
+    void *big = mc2_malloc(256 * 1024); /* no cap */
+    CHECK(big != NULL);
+    mc2_free(big);
+    mc2_free(p);
+    mc2_free_wipe(q, 16 * 1024);
+    CHECK(mc2_alloc_live() == live);
+}
+
 int main(void)
 {
     test_round_trip();
     test_hostile();
     test_alloc_failures();
+    test_alloc_cap();
     return test_done("test_batch");
 }

@@ -142,10 +142,12 @@ static void dset_free(dset *d)
 
 /* ---- running a query in mc2 -------------------------------------------------------------- */
 
-/* Compiles and runs text over d, in encryption mode or (obl) in oblivious mode; *out gets
- * the rows as an sqlref_result. */
-static int run_mc2(const dset *d, const char *text, int obl, sqlref_result **out, mc2_err *err)
+/* Compiles and runs text over d, in encryption mode (oo NULL) or in oblivious mode with
+ * options oo; *out gets the rows as an sqlref_result. */
+static int run_mc2_opts(const dset *d, const char *text, const mc2_oexec_opts *oo,
+                        sqlref_result **out, mc2_err *err)
 {
+    int obl = oo != NULL;
     *out = NULL;
     mc2_plan *p = mc2_plan_new(0, err);
     if (!p) return -1;
@@ -160,7 +162,7 @@ static int run_mc2(const dset *d, const char *text, int obl, sqlref_result **out
             in[i] = (mc2_exec_input){NULL, 0, NULL};
             rc = mc2_treader_open_mem(d->t[i].file.data, d->t[i].file.len, key, &in[i].reader, err);
         }
-    if (rc == 0 && obl) rc = mc2_oexec_run(p, ph.root, in, d->n, NULL, (size_t)1 << 24, &res, err);
+    if (rc == 0 && obl) rc = mc2_oexec_run(p, ph.root, in, d->n, oo, (size_t)1 << 24, &res, err);
     if (rc == 0 && !obl) rc = mc2_exec_open(p, ph.root, in, d->n, NULL, &x, err);
     if (rc == 0 && !obl) rc = mc2_exec_collect(x, (size_t)1 << 24, &res, err);
     if (rc == 0) {
@@ -172,6 +174,12 @@ static int run_mc2(const dset *d, const char *text, int obl, sqlref_result **out
     mc2_plan_free(p);
     for (size_t i = 0; i < d->n; i++) mc2_treader_free(in[i].reader);
     return rc;
+}
+
+static int run_mc2(const dset *d, const char *text, int obl, sqlref_result **out, mc2_err *err)
+{
+    static const mc2_oexec_opts defaults = {0};
+    return run_mc2_opts(d, text, obl ? &defaults : NULL, out, err);
 }
 
 /* ---- comparing --------------------------------------------------------------------------- */
@@ -357,6 +365,40 @@ static unsigned tpch_ok, tpch_obl;
  * docs/sql.md ("Oblivious mode") gives. */
 static const char TPCH_OBLIVIOUS[] = "bcdefghijklmnopqrstuvw"; /* all 22 */
 
+/* Oblivious mode under a memory cap (the enclave's budget, mc2_oexec_opts.mem_cap): Q5 with
+ * a cap 256 KiB above what the process holds fails with MC2_E_LIMIT naming the budget, frees
+ * what it took, and lifts the cap; with room to spare it runs and equals encryption mode. */
+static void test_mem_cap(const dset *d)
+{
+    char *text = slurp(test_data("tpch/queries/q5.sql"));
+    CHECK(text != NULL);
+    if (!text) return;
+    mc2_err err;
+    mc2_err_clear(&err);
+    sqlref_result *a = NULL, *o = NULL;
+    size_t live = mc2_alloc_live();
+    mc2_oexec_opts oo = {.mem_cap = live + (256u << 10)};
+    int rc = run_mc2_opts(d, text, &oo, &o, &err);
+    CHECK_MSG(rc == -1 && err.code == MC2_E_LIMIT &&
+                  strstr(err.msg, "oblivious mode: the query needs more memory than the "
+                                  "enclave's budget of ") &&
+                  strstr(err.msg, "mc2 start --budget-mb"),
+              "capped Q5: rc %d, %s", rc, err.msg);
+    CHECK_MSG(mc2_alloc_live() == live, "capped Q5 left %zd bytes",
+              (ssize_t)(mc2_alloc_live() - live));
+    void *big = mc2_malloc((size_t)1 << 20); /* the cap is gone */
+    CHECK(big != NULL);
+    mc2_free(big);
+    oo.mem_cap = live + ((size_t)1 << 30);
+    rc = run_mc2_opts(d, text, &oo, &o, &err) || run_mc2(d, text, 0, &a, &err);
+    CHECK_MSG(rc == 0, "Q5 with room: %s", err.msg);
+    char why[400] = "";
+    CHECK_MSG(rc || result_match(a, o, NULL, 0, why, sizeof why) == 0, "Q5 with room: %s", why);
+    sqlref_result_free(a);
+    sqlref_result_free(o);
+    free(text);
+}
+
 static void test_tpch(double sf)
 {
     char dir[400], schema_dir[4096];
@@ -435,6 +477,7 @@ static void test_tpch(double sf)
         free(text);
     }
     sqlref_close(db);
+    if (rc == 0 && !qonly) test_mem_cap(&d);
 out:
     dset_free(&d);
     for (int i = 0; i < 8; i++) {
