@@ -20,6 +20,8 @@
 #                            (default "0.1 1")
 #   BENCH_OBLIV_TPCH_TIMEOUT seconds a query has for all its runs in obliv-tpch, either mode
 #                            (default 600)
+#   BENCH_OBLIV_BUDGET_MB    the obliv-tpch service's memory budget (mc2 start --budget-mb),
+#                            which caps oblivious jobs (default 3/4 of MemTotal)
 #   BENCH_BUILD         build directory to use               (default build, as `make bench`)
 set -euo pipefail
 
@@ -543,7 +545,7 @@ tpch_service_start() {
 tpch_service_run() {
   TPCH_SVC=127.0.0.1:$((30000 + RANDOM % 20000))
   if ! "$BUILD/mc2" start --policy "$TPCH_HOME/consortium.yaml" --dir "$TPCH_STATE" \
-    --listen "$TPCH_SVC" >"$buildlog" 2>&1; then
+    --listen "$TPCH_SVC" --budget-mb "${TPCH_BUDGET_MB:-4096}" >"$buildlog" 2>&1; then
     echo "mc2: could not start the service:"
     tail_log "$buildlog"
     failed=1
@@ -872,6 +874,9 @@ obliv_query() {
 obliv_tpch_sf() {
   local sf=$1
   tpch_data "$sf" || return 0
+  # Oblivious mode holds its rows in memory and is capped at the budget: most of the machine.
+  TPCH_BUDGET_MB=${BENCH_OBLIV_BUDGET_MB:-$(awk '/^MemTotal:/ { print int($2 / 1024 * 3 / 4) }' /proc/meminfo)}
+  echo "service memory budget: $TPCH_BUDGET_MB MiB (caps oblivious jobs; BENCH_OBLIV_BUDGET_MB)"
   if ! tpch_service_start "$WORK/obliv-tpch-svc" || ! tpch_upload; then
     tpch_service_end
     return
