@@ -74,6 +74,33 @@ static inline void ct_store64(void *p, uint64_t v)
     memcpy(p, &v, 8);
 }
 
+/* Bit casts between IEEE floating-point values and their bits (memcpy: no aliasing UB, no
+ * code): the float and double helpers build masks and keys on the bits. */
+static inline uint32_t ct_f32_bits(float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    return u;
+}
+static inline float ct_f32_of(uint32_t u)
+{
+    float v;
+    memcpy(&v, &u, 4);
+    return v;
+}
+static inline uint64_t ct_f64_bits(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    return u;
+}
+static inline double ct_f64_of(uint64_t u)
+{
+    double v;
+    memcpy(&v, &u, 8);
+    return v;
+}
+
 /* If mask is ~0, exchanges the len bytes at a and b; if 0, leaves both unchanged. Both
  * buffers are read and written in full either way. a and b must not overlap (unless equal).
  * Word-at-a-time over len/8 words, bytewise over the tail; len is public. */

@@ -124,18 +124,6 @@ static void ct_strcmp(const unsigned char *a, size_t cap_a, uint64_t la, const u
 
 /* ---- DOUBLE -------------------------------------------------------------------------------- */
 
-static inline double f64_of(uint64_t b)
-{
-    double x;
-    memcpy(&x, &b, 8);
-    return x;
-}
-static inline uint64_t bits_of(double x)
-{
-    uint64_t b;
-    memcpy(&b, &x, 8);
-    return b;
-}
 /* ~0 if the bits are an infinity or a NaN. */
 static inline uint64_t ct_nonfinite(uint64_t b)
 {
@@ -382,7 +370,7 @@ void obliv_expr_eval(const struct obliv_expr *e, const struct obliv_layout *lay,
             case OX_I2F: {
                 int64_t p = 1; /* public: as expr_eval.c, (double)v / (double)10^k */
                 for (int64_t j = 0; j < x->k; j++) p *= 10;
-                r = bits_of((double)(int64_t)a / (double)p);
+                r = ct_f64_bits((double)(int64_t)a / (double)p);
                 break;
             }
             case OX_F2ORD: { /* sign-magnitude to two's complement; -0.0 -> 0 */
@@ -495,7 +483,7 @@ void obliv_expr_eval(const struct obliv_expr *e, const struct obliv_layout *lay,
         case OX_FSUB:
         case OX_FMUL:
         case OX_FDIV: {
-            double fa = f64_of(a), fb = f64_of(b), fr;
+            double fa = ct_f64_of(a), fb = ct_f64_of(b), fr;
             uint64_t bz = 0;
             switch (x->op) { /* public: the program */
             case OX_FADD:
@@ -509,10 +497,10 @@ void obliv_expr_eval(const struct obliv_expr *e, const struct obliv_layout *lay,
                 break;
             default:
                 bz = ct_eq_u64(b << 1, 0); /* +-0.0 */
-                fr = fa / f64_of(ct_select_u64(bz, bits_of(1.0), b));
+                fr = fa / ct_f64_of(ct_select_u64(bz, ct_f64_bits(1.0), b));
                 break;
             }
-            r = bits_of(fr);
+            r = ct_f64_bits(fr);
             rn |= bz & 1;
             ovf |= ct_nonfinite(r) & ~ct_mask(rn);
             break;
