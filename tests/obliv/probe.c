@@ -28,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <valgrind/memcheck.h>
+#define PROBE_NAME "probe"
+#include "probe_util.h"
 
 #define N_SORT    300 /* not a power of two; > the tiny cache block below: all paths run */
 #define N_COMPACT 300 /* compaction size */
@@ -50,33 +52,6 @@ static const unsigned variant_order[VARIANTS] = {0, 3, 1, 4, 2};
 static unsigned nvariants = VARIANTS;
 static volatile uint64_t trace_mark;
 static volatile uint64_t sink;
-static int tracing; /* 1 in trace mode: no client requests, one thread */
-static int failures;
-
-static uint64_t rng_state;
-static uint64_t rnd(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static void secret(const void *p, size_t n)
-{
-    if (!tracing) VALGRIND_MAKE_MEM_UNDEFINED(p, n);
-}
-static void reveal(const void *p, size_t n)
-{
-    if (!tracing) VALGRIND_MAKE_MEM_DEFINED(p, n);
-}
-
-static void fail(const char *what)
-{
-    fprintf(stderr, "probe: FAILED: %s\n", what);
-    failures++;
-}
-
 /* Keys by variant: random, sorted, reversed, all equal, few distinct. */
 static uint64_t key_for(unsigned variant, size_t i)
 {

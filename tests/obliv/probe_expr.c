@@ -31,6 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <valgrind/memcheck.h>
+#define PROBE_NAME "probe_expr"
+#include "probe_util.h"
 
 #define NMAX     96
 #define VARIANTS 5
@@ -38,31 +40,7 @@
 #define MAXPROG  8
 
 static size_t nrow = NMAX;
-static int tracing, failures;
 static volatile uint64_t trace_mark, sink;
-
-static uint64_t rng_state;
-static uint64_t rnd(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static void secret(const void *p, size_t n)
-{
-    if (!tracing && n) VALGRIND_MAKE_MEM_UNDEFINED(p, n);
-}
-static void reveal(const void *p, size_t n)
-{
-    if (!tracing && n) VALGRIND_MAKE_MEM_DEFINED(p, n);
-}
-static void fail(const char *what)
-{
-    fprintf(stderr, "probe_expr: FAILED: %s\n", what);
-    failures++;
-}
 
 /* a INT64, b INT64, f DOUBLE, g DOUBLE, dt DATE, s VARCHAR(6), t VARCHAR(3) */
 enum { A, B, F, G, DT, S, T, NCOL };

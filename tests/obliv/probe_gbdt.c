@@ -34,42 +34,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <valgrind/memcheck.h>
+#define PROBE_NAME "probe_gbdt"
+#include "probe_util.h"
 
 #define NROW     64
 #define NFEAT    3
 #define NPRED    16
 #define VARIANTS 5
 
-static int tracing, failures;
 static size_t nrow = NROW; /* rows: NROW under memcheck, fewer under lackey */
 static volatile uint64_t trace_mark, sink;
 static unsigned nvariants = VARIANTS;
 
-static uint64_t rng_state;
-static uint64_t rnd(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 static float frnd(void)
 {
     return (float)((double)(rnd() >> 11) * 0x1.0p-53 * 4.0 - 2.0);
-}
-
-static void secret(const void *p, size_t n)
-{
-    if (!tracing && n) VALGRIND_MAKE_MEM_UNDEFINED(p, n);
-}
-static void reveal(const void *p, size_t n)
-{
-    if (!tracing && n) VALGRIND_MAKE_MEM_DEFINED(p, n);
-}
-static void fail(const char *what)
-{
-    fprintf(stderr, "probe_gbdt: FAILED: %s\n", what);
-    failures++;
 }
 
 static float x[NROW * NFEAT], y[NROW], px[NPRED * NFEAT];

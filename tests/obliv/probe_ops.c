@@ -29,38 +29,16 @@
 #include <malloc.h>
 #include <string.h>
 #include <valgrind/memcheck.h>
+#define PROBE_NAME "probe_ops"
+#include "probe_util.h"
 
 #define NMAX     96
 #define VARIANTS 5
 
 static size_t nrow = NMAX; /* rows per input: NMAX under memcheck, fewer under lackey */
-static int tracing, failures;
 static volatile uint64_t trace_mark, sink;
 static const unsigned variant_order[VARIANTS] = {0, 1, 2, 3, 4};
 static unsigned nvariants = VARIANTS;
-
-static uint64_t rng_state;
-static uint64_t rnd(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static void secret(const void *p, size_t n)
-{
-    if (!tracing && n) VALGRIND_MAKE_MEM_UNDEFINED(p, n);
-}
-static void reveal(const void *p, size_t n)
-{
-    if (!tracing && n) VALGRIND_MAKE_MEM_DEFINED(p, n);
-}
-static void fail(const char *what)
-{
-    fprintf(stderr, "probe_ops: FAILED: %s\n", what);
-    failures++;
-}
 
 /* Table A: k INT64, v INT64, d DECIMAL(12,2), s VARCHAR(3), nullable v and s.
  * Table B (join's fk side): k INT64, w INT64. */

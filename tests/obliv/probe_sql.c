@@ -26,6 +26,9 @@
 #include <string.h>
 #include <valgrind/memcheck.h>
 
+#define PROBE_NAME "probe_sql"
+#include "probe_util.h"
+
 #include "mc2/table.h"
 #include "sql/oexec.h"
 #include "sql/planner.h"
@@ -34,7 +37,6 @@
 #define NU       6
 #define VARIANTS 5
 
-static int tracing, failures;
 static volatile uint64_t trace_mark;
 static unsigned nvariants = VARIANTS;
 
@@ -55,19 +57,12 @@ static const char *const queries[] = {
 static mc2_schema *st, *su;
 static mc2_batch *bt, *bu;
 
-static uint64_t rng;
-static uint64_t rnd(void)
+/* fail() for a query: what, the query, and the error message if there is one. */
+static void fail_query(const char *what, const char *q, const char *msg)
 {
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static void fail(const char *what, const char *q, const char *msg)
-{
-    fprintf(stderr, "probe_sql: FAILED: %s: %s%s%s\n", what, q, msg ? ": " : "", msg ? msg : "");
-    failures++;
+    char m[2048]; /* what + a query + an mc2_err message (< 1024) */
+    snprintf(m, sizeof m, "%s: %s%s%s", what, q, msg ? ": " : "", msg ? msg : "");
+    fail(m);
 }
 
 /* A string of exactly `bytes` bytes (2..4) from a small alphabet that LIKE 'a%', the
@@ -87,7 +82,7 @@ static void pick_str(char *out, unsigned bytes)
  * shows it), so the rows are filled in pairs of 6 bytes. */
 static void fill(unsigned v)
 {
-    rng = 1000 + v;
+    rng_state = 1000 + v;
     unsigned keys = 2 + 2 * v; /* fan-out falls as v grows */
     unsigned nullpct = 10 * v;
     mc2_batch *b = bt;
@@ -245,7 +240,7 @@ static void memcheck_all(void)
             mc2_err err;
             mc2_batch *want = NULL, *got = NULL;
             if (run_in(0, q, 0, OBLIV_REVEAL, &want, &err)) {
-                fail("encryption mode", queries[q], err.msg);
+                fail_query("encryption mode", queries[q], err.msg);
                 done(0, want);
                 continue;
             }
@@ -254,10 +249,10 @@ static void memcheck_all(void)
                 int rc = run_in(1, q, 1, pol ? OBLIV_PAD : OBLIV_REVEAL, &got, &err);
                 mark(0);
                 if (rc) {
-                    fail("oblivious mode", queries[q], err.msg);
+                    fail_query("oblivious mode", queries[q], err.msg);
                 } else {
                     reveal_batch(got);
-                    if (same(want, got)) fail("oblivious result differs", queries[q], NULL);
+                    if (same(want, got)) fail_query("oblivious result differs", queries[q], NULL);
                 }
                 done(1, got);
             }
@@ -281,7 +276,7 @@ static void trace_all(void)
         size_t qq = q < NQ ? q : cq[q - NQ];
         mc2_err err;
         if (compile_q(0, qq, &err)) {
-            fail("compile", queries[qq], err.msg);
+            fail_query("compile", queries[qq], err.msg);
             done(0, NULL);
             continue;
         }
@@ -300,7 +295,7 @@ static void trace_all(void)
             }
             int rc = exec_q(0, q < NQ, q < NQ ? OBLIV_PAD : OBLIV_REVEAL, &got, &err);
             if (wi > 0) trace_mark_store();
-            if (rc) fail("trace run", queries[qq], err.msg);
+            if (rc) fail_query("trace run", queries[qq], err.msg);
             mc2_batch_free(got);
         }
         done(0, NULL);
