@@ -119,23 +119,9 @@ static int names_table(const char *q, const char *table)
     return 0;
 }
 
-/* Bounds every read on the session's socket to ms milliseconds (0: no bound). The enclave
- * runs a job before it answers anything else, so the first EAPI_JOB poll after a submission
- * blocks in SSL_read until the job is done; this is what lets a deadline interrupt it. */
-static int set_recv_timeout(int fd, double ms)
-{
-    struct timeval tv = {0, 0};
-    if (ms > 0) {
-        tv.tv_sec = (time_t)(ms / 1e3);
-        tv.tv_usec = (suseconds_t)((ms - (double)tv.tv_sec * 1e3) * 1e3);
-        if (tv.tv_sec == 0 && tv.tv_usec == 0) tv.tv_usec = 1;
-    }
-    return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-}
-
 /* One query, submission to decrypted result: 0 with *rows and *ms, -1 with *err, or 1 if the
- * job was not done at deadline (now_ms() clock; 0: none). After 1 the session is out of step
- * (a poll's reply is still to come) and the enclave is still running the job. */
+ * job was not done at deadline (now_ms() clock; 0: none). After 1 the enclave is still
+ * running the job (it cannot cancel one), so the service stays busy until it ends. */
 static int mc2_run(const char *service, mc2_esession *s, const mc2_identity *id,
                    const mc2_policy *pol, const uint8_t tids[8][16], const char *query,
                    int oblivious, double deadline, uint64_t *rows, uint64_t *nonnull, double *ms,
@@ -166,57 +152,22 @@ static int mc2_run(const char *service, mc2_esession *s, const mc2_identity *id,
     double t0 = now_ms();
     uint64_t jid;
     if (mc2_job_submit(s, id, pol, &j, &jid, NULL, err)) goto out;
-    /* Poll for the state: 1 ms at first, backing off to 10 ms (cmd_sql polls every 100 ms,
-     * which would round every figure up to a tenth of a second). */
-    uint8_t req[8];
-    mc2_le64_put(req, jid);
-    long sleep_us = 1000;
-    for (;;) {
-        if (deadline > 0) {
-            double left = deadline - now_ms();
-            if (left <= 0) {
-                rc = 1;
-                goto out;
-            }
-            /* A little past the deadline, so that a read that times out is past it. */
-            if (set_recv_timeout(s->fd, left + 5)) {
-                mc2_err_set(err, MC2_E_IO, "setsockopt(SO_RCVTIMEO) failed");
-                goto out;
-            }
-        }
-        mc2_buf reply = {0};
-        if (mc2_esession_call(s, EAPI_JOB, req, 8, &reply, err)) {
-            mc2_buf_free(&reply);
-            if (deadline > 0 && now_ms() >= deadline) rc = 1;
-            goto out;
-        }
-        mc2_rd rd = mc2_rd_init(reply.data, reply.len);
-        size_t tl, sl;
-        mc2_rd_lv(&rd, &tl);
-        const uint8_t *st = mc2_rd_lv(&rd, &sl);
-        mc2_buf_reset(&status);
-        int bad =
-            rd.bad || mc2_buf_append(&status, st, sl, err) || mc2_buf_append(&status, "", 1, err);
-        mc2_buf_free(&reply);
-        if (bad) {
-            mc2_err_set(err, MC2_E_INPUT, "malformed job reply");
-            goto out;
-        }
-        const char *stt = (const char *)status.data;
-        if (strncmp(stt, "done", 4) == 0) break;
-        if (strncmp(stt, "failed", 6) == 0) {
-            /* The state text is "failed: REASON". */
-            const char *why = stt + 6;
-            if (strncmp(why, ": ", 2) == 0) why += 2;
-            mc2_err_set(err, MC2_E_INPUT, "the query failed: %s", why);
-            goto out;
-        }
-        struct timespec ts = {0, sleep_us * 1000};
-        nanosleep(&ts, NULL);
-        if (sleep_us < 10000) sleep_us *= 2;
+    /* Wait for the state (mc2_job_wait polls from 1 ms, backing off to 50 ms). */
+    double left = deadline > 0 ? deadline - now_ms() : 3600e3;
+    if (left <= 0 || mc2_job_wait(s, jid, true, (unsigned)left, NULL, &status, err)) {
+        if (left <= 0) rc = 1;
+        goto out;
     }
-    if (deadline > 0 && set_recv_timeout(s->fd, 0)) {
-        mc2_err_set(err, MC2_E_IO, "setsockopt(SO_RCVTIMEO) failed");
+    const char *stt = (const char *)status.data;
+    if (strncmp(stt, "failed", 6) == 0) {
+        /* The state text is "failed: REASON". */
+        const char *why = stt + 6;
+        if (strncmp(why, ": ", 2) == 0) why += 2;
+        mc2_err_set(err, MC2_E_INPUT, "the query failed: %s", why);
+        goto out;
+    }
+    if (strncmp(stt, "done", 4) != 0) { /* still running at the deadline */
+        rc = 1;
         goto out;
     }
     size_t nres = 0;
@@ -366,7 +317,7 @@ static int mode_mc2(int argc, char **argv)
         fflush(stdout);
     }
     mc2_buf_free(&q);
-    /* After an abandoned job the session is out of step; it is closed all the same. */
+    /* After an abandoned job the enclave is still busy with it. */
     mc2_esession_close(&s);
     printf("peak_rss_kb %ld\n", peak_rss_kb());
     mc2_policy_free(pol);

@@ -93,8 +93,10 @@ static struct {
     SSL_CTX *cctx[NPARTIES];        /* TLS client contexts of the parties, by policy index */
     pthread_mutex_t mu;             /* guards the three fields below (pump thread) */
     pthread_cond_t cv;
-    uint32_t marker; /* the last sync marker the pump saw */
-    mc2_buf tls_in;  /* EIF_OUT bytes for SESSION_SID not yet taken */
+    uint32_t marker;          /* the last sync marker the pump saw */
+    mc2_buf tls_in;           /* EIF_OUT bytes for SESSION_SID not yet taken */
+    mc2_frame *pending[4096]; /* host frames read while a storage request waited */
+    size_t npending;
 } G = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 #define SESSION_SID 1
@@ -230,6 +232,34 @@ static void sync_host(enclave *e)
     pthread_mutex_unlock(&G.mu);
 }
 
+/* e->pump: reads one host frame while a storage request waits (there is no reader thread in
+ * the harness). Replies go to their requests; other frames are queued (at most 4096 frames
+ * and 64 MiB, as a bound on what a host can make the harness hold) and handled after the step. */
+static int pump_one(enclave *e, mc2_err *err)
+{
+    mc2_frame f = {0};
+    if (mc2_frame_read_fd(e->fd, MC2_FRAME_MAX + 64, &f, err)) {
+        mc2_frame_free(&f);
+        return -1;
+    }
+    if (f.type == EIF_STORE_REPLY) {
+        enc_io_deliver(e, &f);
+        mc2_frame_free(&f);
+        return 0;
+    }
+    size_t queued = f.payload.len;
+    for (size_t i = 0; i < G.npending; i++) queued += G.pending[i]->payload.len;
+    mc2_frame *q = NULL;
+    if (G.npending >= sizeof G.pending / sizeof G.pending[0] || queued > (64u << 20) ||
+        !(q = mc2_calloc(1, sizeof *q))) {
+        mc2_frame_free(&f);
+        return mc2_err_set(err, MC2_E_LIMIT, "host sent too many messages during a job");
+    }
+    *q = f; /* move */
+    G.pending[G.npending++] = q;
+    return 0;
+}
+
 /* ---- set-up and reset -------------------------------------------------------------------- */
 
 static void seed_key(uint8_t out[32], const char *label)
@@ -309,6 +339,8 @@ static void setup(void)
     e->budget_bytes = 64u << 20;
     e->next_counter = 1;
     e->fd = -1;
+    e->pump = pump_one;
+    enc_io_init(e);
 }
 
 /* Frees everything an input created, so inputs are independent. */
@@ -332,10 +364,11 @@ static void reset(void)
         e->jobs[i] = NULL;
     }
     e->njobs = 0;
-    for (size_t i = 0; i < e->npending; i++) {
-        mc2_frame_free(e->pending[i]);
-        mc2_free(e->pending[i]);
+    for (size_t i = 0; i < G.npending; i++) {
+        mc2_frame_free(G.pending[i]);
+        mc2_free(G.pending[i]);
     }
+    G.npending = 0;
     /* Everything else (keys, counters, and state added later) back to zero, keeping the
      * configuration set up once. */
     enclave cfg;
@@ -348,19 +381,22 @@ static void reset(void)
     cfg.budget_bytes = e->budget_bytes;
     cfg.next_counter = 1;
     cfg.fd = -1;
+    cfg.pump = pump_one;
     mc2_wipe(e, sizeof *e);
     *e = cfg;
+    enc_io_init(e);
     mc2_wipe(&cfg, sizeof cfg);
 }
 
 /* ---- running an input -------------------------------------------------------------------- */
 
-/* Handles frames the enclave queued while it waited for the host (main.c's loop). */
+/* Handles frames queued while a storage request waited (main.c handles them at once, on its
+ * own thread; the harness, which has no second thread in the enclave, afterwards). */
 static int drain_pending(enclave *e)
 {
-    while (e->npending > 0) {
-        mc2_frame *cur = e->pending[0];
-        memmove(e->pending, e->pending + 1, --e->npending * sizeof e->pending[0]);
+    while (G.npending > 0) {
+        mc2_frame *cur = G.pending[0];
+        memmove(G.pending, G.pending + 1, --G.npending * sizeof G.pending[0]);
         mc2_err err;
         int r = enc_dispatch(e, cur, &err);
         mc2_frame_free(cur);

@@ -20,6 +20,9 @@
  *   oblivious_tables:          # tables only oblivious jobs may read (sql --oblivious,
  *     - bank-a/transactions    #   train/predict with oblivious: 1); "OWNER/ *" (without
  *     - "bank-b/ *"            #   the space) = all of that party's tables
+ *   limits:
+ *     job_cpu_seconds: 3600    # CPU time a job may use in the enclave (default 3600); a
+ *                              #   job's `cpu_seconds` parameter may only lower it
  */
 #ifndef MC2_POLICY_H
 #define MC2_POLICY_H
@@ -55,6 +58,7 @@ typedef struct mc2_policy {
     mc2_party *parties;
     size_t n_obliv;
     char obliv[MC2_POLICY_MAX_OBLIV][160]; /* "owner/table", or "owner/" "*": sorted */
+    uint64_t job_cpu_seconds;              /* limits.job_cpu_seconds; 0: not given */
     uint8_t hash[MC2_SHA256_LEN];          /* SHA-256 of the canonical encoding */
 } mc2_policy;
 

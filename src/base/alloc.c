@@ -25,6 +25,12 @@ void mc2_alloc_fail_after(unsigned long n)
 /* See alloc.h: live bytes (usable sizes), the cap (0: none), whether the cap refused one. */
 static atomic_size_t live_bytes, cap_bytes;
 static atomic_bool cap_refused;
+static _Thread_local bool exempt_thread;
+
+void mc2_alloc_exempt_thread(bool exempt)
+{
+    exempt_thread = exempt;
+}
 
 size_t mc2_alloc_set_cap(size_t bytes)
 {
@@ -46,7 +52,7 @@ size_t mc2_alloc_live(void)
 static bool over_cap(size_t more)
 {
     size_t cap = atomic_load_explicit(&cap_bytes, memory_order_relaxed);
-    if (cap == 0) return false;
+    if (cap == 0 || exempt_thread) return false;
     size_t live = mc2_alloc_live();
     if (more <= cap && live <= cap - more) return false;
     atomic_store(&cap_refused, true);

@@ -32,6 +32,10 @@ void mc2_alloc_fail_after(unsigned long n);
  * the check and the count are not one step, so concurrent allocations may overshoot the cap
  * by their own sizes). */
 size_t mc2_alloc_set_cap(size_t bytes);
+/* Marks the calling thread as exempt from the cap (its allocations are counted but never
+ * refused) or not. The enclave's main thread, which serves sessions while a job runs under
+ * the cap, is exempt: a job that fills its budget must not make attestation fail. */
+void mc2_alloc_exempt_thread(bool exempt);
 /* Whether an allocation failed for the cap since the last mc2_alloc_set_cap. */
 bool mc2_alloc_cap_hit(void);
 /* The bytes live through the mc2 allocators now. */

@@ -329,43 +329,26 @@ out:
 
 /* ---- approve / job / grant ------------------------------------------------------------------ */
 
-/* Fetches job id's text and status through the session. */
-static int fetch_job(cli_session *cs, uint64_t id, mc2_buf *text, mc2_buf *status, mc2_err *err)
-{
-    uint8_t req[8];
-    mc2_buf reply = {0};
-    mc2_le64_put(req, id);
-    int rc = -1;
-    if (mc2_esession_call(&cs->es, EAPI_JOB, req, 8, &reply, err)) goto out;
-    mc2_rd r = mc2_rd_init(reply.data, reply.len);
-    size_t tl, sl;
-    const uint8_t *t = mc2_rd_lv(&r, &tl), *s = mc2_rd_lv(&r, &sl);
-    if (r.bad || mc2_rd_left(&r)) {
-        mc2_err_set(err, MC2_E_INPUT, "malformed job reply");
-        goto out;
-    }
-    rc = mc2_buf_append(text, t, tl, err) || mc2_buf_append(status, s, sl, err) ? -1 : 0;
-out:
-    mc2_buf_free(&reply);
-    return rc;
-}
-
 static const char APPROVE_HELP[] =
-    "usage: mc2 approve ID [--home DIR] [--service HOST:PORT] [--policy FILE]\n\n"
+    "usage: mc2 approve ID [--wait SECONDS] [--home DIR] [--service HOST:PORT]\n"
+    "                      [--policy FILE]\n\n"
     "Shows job ID's exact text, checks that it names this consortium policy, this enclave\n"
     "instance and, for your tables, the tables you uploaded, then co-signs it and grants\n"
-    "your data key to the attested enclave.\n";
+    "your data key to the attested enclave. If that lets the job run, waits up to --wait\n"
+    "seconds (default 300; 0: do not wait) for it to finish and shows how it ended.\n";
 
 int cmd_approve(int argc, char **argv)
 {
-    const char *home = NULL, *service = NULL, *policy = NULL, *idtxt = NULL;
+    const char *home = NULL, *service = NULL, *policy = NULL, *idtxt = NULL, *wait_s = NULL;
     cli_opt opts[] = {CLI_VAL("home", &home), CLI_VAL("service", &service),
-                      CLI_VAL("policy", &policy), CLI_END};
+                      CLI_VAL("policy", &policy), CLI_VAL("wait", &wait_s), CLI_END};
     int code;
     if (cli_parse("approve", APPROVE_HELP, argc, argv, opts, &idtxt, 1, &code)) return code;
-    uint64_t id;
+    uint64_t id, wait = 300;
     if (!idtxt) return cli_usage("approve", "which job? `mc2 approve ID`");
-    if (cli_parse_uint("approve", "ID", idtxt, 1, UINT64_MAX, &id)) return CLI_USAGE;
+    if (cli_parse_uint("approve", "ID", idtxt, 1, UINT64_MAX, &id) ||
+        (wait_s && cli_parse_uint("approve", "--wait", wait_s, 0, 86400, &wait)))
+        return CLI_USAGE;
     mc2_err err;
     mc2_err_clear(&err);
     cli_session cs;
@@ -374,7 +357,7 @@ int cmd_approve(int argc, char **argv)
     memset(&j, 0, sizeof j);
     int rc = CLI_FAIL;
     if (cli_session_open(&cs, home, service, policy, &err)) return cli_fail(&err);
-    if (fetch_job(&cs, id, &text, &status, &err) ||
+    if (mc2_job_state(&cs.es, id, &text, &status, &err) ||
         mc2_job_parse((const char *)text.data, text.len, &j, &err))
         goto fail;
     printf("job %llu (%.*s):\n%.*s", (unsigned long long)id, (int)status.len,
@@ -406,9 +389,8 @@ int cmd_approve(int argc, char **argv)
         mc2_buf_append(&req, sig, 64, &err) ||
         mc2_esession_call(&cs.es, EAPI_APPROVE, req.data, req.len, &reply, &err))
         goto fail;
-    mc2_buf_reset(&text);
     mc2_buf_reset(&status);
-    if (fetch_job(&cs, id, &text, &status, &err)) goto fail;
+    if (mc2_job_wait(&cs.es, id, false, (unsigned)wait * 1000u, NULL, &status, &err)) goto fail;
     printf("approved job %llu; now %.*s\n", (unsigned long long)id, (int)status.len,
            (const char *)status.data);
     rc = CLI_OK;
@@ -444,7 +426,7 @@ int cmd_job(int argc, char **argv)
     mc2_buf text = {0}, status = {0};
     if (cli_session_open(&cs, home, service, policy, &err)) return cli_fail(&err);
     int rc = CLI_OK;
-    if (fetch_job(&cs, id, &text, &status, &err))
+    if (mc2_job_state(&cs.es, id, &text, &status, &err))
         rc = cli_fail(&err);
     else
         printf("status: %.*s\n%.*s", (int)status.len, (const char *)status.data, (int)text.len,

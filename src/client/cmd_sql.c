@@ -298,39 +298,18 @@ int cmd_sql(int argc, char **argv)
         goto out;
     }
     /* Wait for the job: it runs as soon as every owner approved it. */
-    uint8_t req[8];
-    mc2_le64_put(req, id);
-    time_t deadline = time(NULL) + (time_t)wait;
-    for (;;) {
-        mc2_buf reply = {0};
-        mc2_buf_reset(&status);
-        if (mc2_esession_call(&cs.es, EAPI_JOB, req, 8, &reply, &err)) goto fail;
-        mc2_rd r = mc2_rd_init(reply.data, reply.len);
-        size_t tl, sl;
-        mc2_rd_lv(&r, &tl);
-        const uint8_t *st = mc2_rd_lv(&r, &sl);
-        int bad =
-            r.bad || mc2_buf_append(&status, st, sl, &err) || mc2_buf_append(&status, "", 1, &err);
-        mc2_buf_free(&reply);
-        if (bad) {
-            mc2_err_set(&err, MC2_E_INPUT, "malformed job reply");
-            goto fail;
-        }
-        const char *stt = (const char *)status.data;
-        if (strncmp(stt, "done", 4) == 0) break;
-        if (strncmp(stt, "failed", 6) == 0) {
-            mc2_err_set(&err, MC2_E_INPUT, "the query failed: %s", stt + 8);
-            goto fail;
-        }
-        if (time(NULL) >= deadline) {
-            printf("job %llu is %s\nwhen it is done, recipients run: mc2 download --job %llu "
-                   "--out result.csv\n",
-                   (unsigned long long)id, stt, (unsigned long long)id);
-            rc = CLI_OK;
-            goto out;
-        }
-        struct timespec ts = {0, 100 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+    if (mc2_job_wait(&cs.es, id, true, (unsigned)wait * 1000u, NULL, &status, &err)) goto fail;
+    const char *stt = (const char *)status.data;
+    if (strncmp(stt, "failed", 6) == 0) {
+        mc2_err_set(&err, MC2_E_INPUT, "the query failed: %s", stt + (stt[6] == ':' ? 8 : 6));
+        goto fail;
+    }
+    if (strncmp(stt, "done", 4) != 0) {
+        printf("job %llu is %s\nwhen it is done, recipients run: mc2 download --job %llu "
+               "--out result.csv\n",
+               (unsigned long long)id, stt, (unsigned long long)id);
+        rc = CLI_OK;
+        goto out;
     }
     size_t nres = 0;
     int me_recipient = 0;

@@ -420,6 +420,67 @@ int mc2_esession_grant(mc2_esession *s, const mc2_identity *id, const mc2_policy
     return rc;
 }
 
+int mc2_job_state(mc2_esession *s, uint64_t id, mc2_buf *text, mc2_buf *state, mc2_err *err)
+{
+    uint8_t req[8];
+    mc2_buf reply = {0};
+    mc2_le64_put(req, id);
+    int rc = mc2_esession_call(s, EAPI_JOB, req, 8, &reply, err);
+    if (rc == 0) {
+        mc2_rd r = mc2_rd_init(reply.data, reply.len);
+        size_t tl, sl;
+        const uint8_t *t = mc2_rd_lv(&r, &tl), *st = mc2_rd_lv(&r, &sl);
+        mc2_buf_reset(text);
+        mc2_buf_reset(state);
+        if (r.bad || mc2_rd_left(&r))
+            rc = mc2_err_set(err, MC2_E_INPUT, "malformed job reply from the enclave");
+        else
+            rc = mc2_buf_append(text, t, tl, err) || mc2_buf_append(text, "", 1, err) ||
+                         mc2_buf_append(state, st, sl, err) || mc2_buf_append(state, "", 1, err)
+                     ? -1
+                     : 0;
+        if (rc == 0) { /* the NULs stay in the buffers, after len */
+            text->len--;
+            state->len--;
+        }
+    }
+    mc2_buf_free(&reply);
+    return rc;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int mc2_job_wait(mc2_esession *s, uint64_t id, bool approvals, unsigned timeout_ms, mc2_buf *text,
+                 mc2_buf *state, mc2_err *err)
+{
+    mc2_buf t = {0}, st = {0};
+    uint64_t deadline = now_ms() + timeout_ms;
+    long pause_us = 1000;
+    int rc;
+    for (;;) {
+        if ((rc = mc2_job_state(s, id, &t, &st, err)) != 0) break;
+        const char *v = (const char *)st.data;
+        bool busy = strncmp(v, "running", 7) == 0 || strncmp(v, "queued", 6) == 0 ||
+                    (approvals && strncmp(v, "waiting", 7) == 0);
+        if (!busy || now_ms() >= deadline) break;
+        struct timespec ts = {0, pause_us * 1000};
+        nanosleep(&ts, NULL);
+        pause_us = pause_us * 2 > 50000 ? 50000 : pause_us * 2;
+    }
+    if (rc == 0 && text) rc = mc2_buf_append(text, t.data, t.len + 1, err);
+    if (rc == 0 && state) rc = mc2_buf_append(state, st.data, st.len + 1, err);
+    if (rc == 0 && text) text->len--;
+    if (rc == 0 && state) state->len--;
+    mc2_buf_free(&t);
+    mc2_buf_free(&st);
+    return rc;
+}
+
 int mc2_esession_results(mc2_esession *s, uint64_t id, mc2_result_ref *out, size_t cap, size_t *n,
                          mc2_err *err)
 {
@@ -428,7 +489,9 @@ int mc2_esession_results(mc2_esession *s, uint64_t id, mc2_result_ref *out, size
     mc2_le64_put(req, id);
     *n = 0;
     int rc = -1;
-    if (mc2_esession_call(s, EAPI_RESULT_KEY, req, 8, &reply, err)) goto out;
+    if (mc2_job_wait(s, id, false, 3600u * 1000u, NULL, NULL, err) ||
+        mc2_esession_call(s, EAPI_RESULT_KEY, req, 8, &reply, err))
+        goto out;
     mc2_rd r = mc2_rd_init(reply.data, reply.len);
     uint32_t count = mc2_rd_u32(&r);
     for (uint32_t i = 0; i < count && !r.bad; i++) {

@@ -82,8 +82,22 @@ typedef struct mc2_result_ref {
     char name[160];
 } mc2_result_ref;
 
-/* Asks the enclave for the results of job `id` that this party may fetch (EAPI_RESULT_KEY):
- * up to cap of them into out, their number in *n. Wipe the keys after use. */
+/* Job id's text and public state (EAPI_JOB), replacing text's and state's contents; each is
+ * NUL-terminated after its len. */
+int mc2_job_state(mc2_esession *s, uint64_t id, mc2_buf *text, mc2_buf *state,
+                  mc2_err *err) MC2_WUR;
+
+/* Waits for job `id` (polling EAPI_JOB, from 1 ms between polls up to 50 ms) until it is done
+ * or failed, or, if `approvals` is false, also until it waits for approvals or keys (it is
+ * then neither queued nor running), or until timeout_ms has passed. The job's text and state
+ * ("done: 1 result", "failed: REASON", "waiting for ...", "running", "queued") are appended
+ * to text and state (NUL-terminated after len; each may be NULL). */
+int mc2_job_wait(mc2_esession *s, uint64_t id, bool approvals, unsigned timeout_ms, mc2_buf *text,
+                 mc2_buf *state, mc2_err *err) MC2_WUR;
+
+/* Asks the enclave for the results of job `id` that this party may fetch (EAPI_RESULT_KEY),
+ * after waiting (mc2_job_wait, up to an hour) for the job if it is queued or running: up to
+ * cap of them into out, their number in *n. Wipe the keys after use. */
 int mc2_esession_results(mc2_esession *s, uint64_t id, mc2_result_ref *out, size_t cap, size_t *n,
                          mc2_err *err) MC2_WUR;
 

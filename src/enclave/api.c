@@ -14,11 +14,13 @@
  *                            instance), signed by the granting party for this instance
  * A job runs when every input owner has approved it and granted its key. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
 #include "base/bytes.h"
 #include "base/hex.h"
+#include "base/intr.h"
 #include "base/log.h"
 #include "enclave/enclave.h"
 #include "wire/proto.h"
@@ -41,16 +43,17 @@ static int party_index(const enclave *e, const char *name)
     return p ? (int)(p - e->policy->parties) : -1;
 }
 
+static const char *const STATES[] = {"waiting", "done", "failed", "running"};
+
 void enc_job_publish(enclave *e, const enc_job *j)
 {
     char line[MC2_ERR_MSG_MAX + 128];
-    static const char *states[] = {"waiting", "done", "failed"};
     /* The host sees who the job waits for, or how many results it made; never why it failed
      * (a reason can say something about the data: a NULL label, a value out of range). The
      * parties read the reason inside TLS with EAPI_JOB. */
     const char *status = j->state == JOB_FAILED ? "(reason: `mc2 job ID`, for parties)" : j->status;
     int n = snprintf(line, sizeof line, "%llu %s %s %s", (unsigned long long)j->id, j->job.kind,
-                     states[j->state], status);
+                     STATES[j->state], status);
     mc2_err err;
     if (enc_send(e, EIF_JOB, 0, line, (size_t)(n < 0 ? 0 : n), &err))
         mc2_log("mc2-enclave", MC2_LOG_INFO, MC2_LOG_WARN, "cannot publish job status");
@@ -75,6 +78,72 @@ static bool ready_to_run(enclave *e, enc_job *j)
     return true;
 }
 
+uint64_t enc_job_cpu_limit(const enclave *e, const mc2_job *j)
+{
+    uint64_t lim = e->policy->job_cpu_seconds ? e->policy->job_cpu_seconds : ENC_JOB_CPU_DEFAULT;
+    const char *v = mc2_job_param(j, "cpu_seconds");
+    unsigned long long n = v ? strtoull(v, NULL, 10) : 0;
+    return n && n < lim ? n : lim;
+}
+
+bool enc_param_generic(const char *key)
+{
+    return strcmp(key, "cpu_seconds") == 0;
+}
+
+/* The parameters every kind takes: cpu_seconds, 1 up to the policy's limit. */
+static int check_generic(const enclave *e, const mc2_job *j, mc2_err *err)
+{
+    const char *v = mc2_job_param(j, "cpu_seconds");
+    if (!v) return 0;
+    uint64_t lim = e->policy->job_cpu_seconds ? e->policy->job_cpu_seconds : ENC_JOB_CPU_DEFAULT;
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (v[0] < '1' || v[0] > '9' || *end || n > lim)
+        return mc2_err_set(err, MC2_E_INPUT,
+                           "'cpu_seconds' must be a whole number from 1 to %llu (the policy's "
+                           "job_cpu_seconds)",
+                           (unsigned long long)lim);
+    return 0;
+}
+
+/* Runs job j's kind under the job's limits: its CPU time (mc2_intr_arm) and the enclave's
+ * memory budget (the allocator's cap). Called without mu. */
+static int run_kind(enclave *e, enc_job *j, mc2_err *err)
+{
+    const enc_kind *k = enc_kind_find(j->job.kind, NULL);
+    if (!k) return mc2_err_set(err, MC2_E_INTERNAL, "unknown job kind");
+    mc2_intr_arm(enc_job_cpu_limit(e, &j->job));
+    size_t old = mc2_alloc_set_cap((size_t)(e->budget_bytes + ENC_MEM_OVERHEAD));
+    int rc = k->run(e, j, err);
+    bool capped = mc2_alloc_cap_hit();
+    mc2_alloc_set_cap(old);
+    mc2_intr_disarm();
+    if (rc && capped && err->code == MC2_E_NOMEM)
+        mc2_err_set(err, MC2_E_LIMIT,
+                    "the job needs more memory than the enclave's budget of %llu MiB (plus "
+                    "%llu MiB for buffers; mc2 start --budget-mb)",
+                    (unsigned long long)(e->budget_bytes >> 20),
+                    (unsigned long long)(ENC_MEM_OVERHEAD >> 20));
+    return rc;
+}
+
+/* Records how job j ended (mu held, or no runner thread) and publishes it. */
+static void finish_job(enclave *e, enc_job *j, int rc, const mc2_err *err)
+{
+    if (rc == 0) {
+        j->state = JOB_DONE;
+        snprintf(j->status, sizeof j->status, "%zu result%s", j->nresults,
+                 j->nresults == 1 ? "" : "s");
+    } else {
+        j->state = JOB_FAILED;
+        snprintf(j->status, sizeof j->status, "%s", err->msg);
+        mc2_wipe(j->results, sizeof j->results);
+        j->nresults = 0;
+    }
+    enc_job_publish(e, j);
+}
+
 void enc_jobs_advance(enclave *e)
 {
     for (size_t i = 0; i < e->njobs; i++) {
@@ -86,21 +155,70 @@ void enc_jobs_advance(enclave *e)
             if (strcmp(before, j->status) != 0) enc_job_publish(e, j);
             continue;
         }
+        j->state = JOB_RUNNING;
+        snprintf(j->status, sizeof j->status, "queued");
+        enc_job_publish(e, j);
+        if (e->runner_started) {
+            pthread_cond_signal(&e->run_cv);
+            continue;
+        }
         mc2_err err;
         mc2_err_clear(&err);
-        const enc_kind *k = enc_kind_find(j->job.kind, NULL);
-        if (k && k->run(e, j, &err) == 0) {
-            j->state = JOB_DONE;
-            snprintf(j->status, sizeof j->status, "%zu result%s", j->nresults,
-                     j->nresults == 1 ? "" : "s");
-        } else {
-            j->state = JOB_FAILED;
-            snprintf(j->status, sizeof j->status, "%s", k ? err.msg : "unknown job kind");
-            mc2_wipe(j->results, sizeof j->results);
-            j->nresults = 0;
-        }
-        enc_job_publish(e, j);
+        int rc = run_kind(e, j, &err);
+        finish_job(e, j, rc, &err);
     }
+}
+
+/* The oldest queued job (mu held), or NULL. */
+static enc_job *next_queued(enclave *e)
+{
+    for (size_t i = 0; i < e->njobs; i++)
+        if (e->jobs[i]->state == JOB_RUNNING && strcmp(e->jobs[i]->status, "queued") == 0)
+            return e->jobs[i];
+    return NULL;
+}
+
+/* The runner thread: runs queued jobs one at a time, in submission order. */
+static void *runner_main(void *arg)
+{
+    enclave *e = arg;
+    pthread_mutex_lock(&e->mu);
+    while (!e->stopping) {
+        enc_job *j = next_queued(e);
+        if (!j) {
+            pthread_cond_wait(&e->run_cv, &e->mu);
+            continue;
+        }
+        snprintf(j->status, sizeof j->status, "running");
+        enc_job_publish(e, j);
+        pthread_mutex_unlock(&e->mu);
+        mc2_err err;
+        mc2_err_clear(&err);
+        int rc = run_kind(e, j, &err);
+        pthread_mutex_lock(&e->mu);
+        finish_job(e, j, rc, &err);
+    }
+    pthread_mutex_unlock(&e->mu);
+    return NULL;
+}
+
+int enc_runner_start(enclave *e, mc2_err *err)
+{
+    if (pthread_create(&e->runner, NULL, runner_main, e) != 0)
+        return mc2_err_set(err, MC2_E_INTERNAL, "cannot start the job runner thread");
+    e->runner_started = true;
+    return 0;
+}
+
+void enc_runner_stop(enclave *e)
+{
+    if (!e->runner_started) return;
+    pthread_mutex_lock(&e->mu);
+    e->stopping = true;
+    pthread_cond_signal(&e->run_cv);
+    pthread_mutex_unlock(&e->mu);
+    pthread_join(e->runner, NULL);
+    e->runner_started = false;
 }
 
 static int api_hello(enclave *e, mc2_buf *out, mc2_err *err)
@@ -162,7 +280,8 @@ static int check_job(enclave *e, const mc2_job *j, mc2_err *err)
                                "job refused: '%s' is not a result recipient in the policy",
                                j->recipients[i]);
     }
-    if (k->check(e, j, err)) return mc2_err_prefix(err, "job refused: ");
+    if (check_generic(e, j, err) || k->check(e, j, err))
+        return mc2_err_prefix(err, "job refused: ");
     return 0;
 }
 
@@ -190,7 +309,7 @@ static int evict_finished_job(enclave *e)
 {
     for (size_t i = 0; i < e->njobs; i++) {
         enc_job *j = e->jobs[i];
-        if (j->state == JOB_WAITING) continue;
+        if (j->state != JOB_DONE && j->state != JOB_FAILED) continue;
         mc2_wipe(j->results, sizeof j->results);
         mc2_job_free(&j->job);
         mc2_free(j->text);
@@ -269,9 +388,11 @@ static int api_job(enclave *e, mc2_rd *r, mc2_buf *out, mc2_err *err)
     if (r->bad || mc2_rd_left(r)) return mc2_err_set(err, MC2_E_INPUT, "malformed job request");
     enc_job *j = find_job(e, id);
     if (!j) return mc2_err_set(err, MC2_E_NOTFOUND, "no job %llu", (unsigned long long)id);
-    static const char *states[] = {"waiting", "done", "failed"};
     char st[MC2_ERR_MSG_MAX + 32];
-    snprintf(st, sizeof st, "%s: %s", states[j->state], j->status);
+    if (j->state == JOB_RUNNING) /* the status says "queued" or "running" */
+        snprintf(st, sizeof st, "%s", j->status);
+    else
+        snprintf(st, sizeof st, "%s: %s", STATES[j->state], j->status);
     mc2_buf b = {0};
     int rc = mc2_buf_put_lv(&b, j->text, j->text_len, err) ||
                      mc2_buf_put_lv(&b, st, strlen(st), err) || reply_ok(out, &b, err)

@@ -5,6 +5,7 @@
 #ifndef MC2_ENCLAVE_ENCLAVE_H
 #define MC2_ENCLAVE_ENCLAVE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -17,10 +18,15 @@
 #include "wire/frame.h"
 #include "wire/tls.h"
 
-#define ENC_MAX_SESSIONS 64
-#define ENC_MAX_JOBS     1024
-#define ENC_MAX_PENDING  4096 /* frames queued while waiting for the host's storage reply */
-#define ENC_MAX_OBJECT   (4ull << 30)
+#define ENC_MAX_SESSIONS     64
+#define ENC_MAX_JOBS         1024
+#define ENC_MAX_OBJECT       (4ull << 30)
+#define ENC_READ_MAX         (8u << 20)    /* bytes per storage read or write request */
+#define ENC_STORE_TIMEOUT_MS (300u * 1000) /* a storage reply later than this fails the job */
+#define ENC_JOB_CPU_DEFAULT  3600          /* seconds of CPU a job may use (policy default) */
+/* A job's allocations are capped at the budget plus this fixed overhead (chunk buffers, block
+ * read-ahead, plan arenas, thread stacks are not counted). */
+#define ENC_MEM_OVERHEAD (64ull << 20)
 
 typedef struct enc_session {
     bool used;
@@ -32,7 +38,8 @@ typedef struct enc_session {
     mc2_buf in; /* decrypted application bytes not yet framed */
 } enc_session;
 
-enum enc_job_state { JOB_WAITING, JOB_DONE, JOB_FAILED };
+/* WAITING: for approvals or keys; RUNNING: queued for, or on, the job runner thread. */
+enum enc_job_state { JOB_WAITING, JOB_DONE, JOB_FAILED, JOB_RUNNING };
 
 #define ENC_MAX_RESULTS (MC2_JOB_MAX_INPUTS + 2)
 
@@ -67,8 +74,28 @@ typedef struct enc_object_key {
     int party; /* who granted it */
 } enc_object_key;
 
+typedef struct enc_req enc_req; /* an outstanding storage request (hostio.c) */
+
+/* Threads: the main thread is the channel's only reader; it handles sessions and the enclave
+ * API holding `mu`. Jobs run on one runner thread (api.c), which takes `mu` only to pick a
+ * job, read a key and publish the outcome, so attestation and job status stay answerable
+ * while a job runs. Storage requests (hostio.c) may come from any thread. */
 typedef struct enclave {
-    int fd; /* the one channel to the host */
+    int fd;              /* the one channel to the host */
+    pthread_mutex_t mu;  /* jobs, keys, object keys, sessions */
+    pthread_mutex_t wmu; /* whole-frame writes to fd */
+    pthread_mutex_t io_mu;
+    pthread_cond_t io_cv; /* a storage reply arrived, or the channel closed */
+    enc_req *reqs;        /* outstanding storage requests (io_mu) */
+    bool io_closed;
+    unsigned store_timeout_ms;
+    pthread_cond_t run_cv; /* a job was queued, or the enclave stops (mu) */
+    pthread_t runner;
+    bool runner_started, stopping;
+    /* Test harnesses without a reader thread (fuzz_enclave) set this: a waiting storage
+     * request then calls it to read and handle one host frame (delivering replies with
+     * enc_io_deliver); -1 ends the wait with its error. NULL in mc2-enclave. */
+    int (*pump)(struct enclave *e, mc2_err *err);
     uint8_t measurement[MC2_SHA256_LEN];
     mc2_sigstruct sigstruct;
     uint8_t platform_sec[MC2_ED25519_SEC_LEN];
@@ -83,22 +110,48 @@ typedef struct enclave {
     enc_session sessions[ENC_MAX_SESSIONS];
     enc_job *jobs[ENC_MAX_JOBS];
     size_t njobs;
-    uint32_t next_req;
-    mc2_frame *pending[ENC_MAX_PENDING];
-    size_t npending;
+    uint32_t next_req; /* io_mu */
 } enclave;
 
-/* Sends a frame to the host; a failure is fatal to the enclave. */
+/* Initializes the locks and condition variables of e (before any thread uses it). */
+void enc_io_init(enclave *e);
+
+/* Sends a frame to the host (any thread; whole frames are never interleaved); a failure is
+ * fatal to the enclave. */
 int enc_send(enclave *e, uint16_t type, uint32_t ch, const void *p, size_t n, mc2_err *err) MC2_WUR;
+
+/* Main thread: hands an EIF_STORE_REPLY to the request waiting for its channel (request id);
+ * moves f's payload. A reply nobody waits for is dropped. */
+void enc_io_deliver(enclave *e, mc2_frame *f);
+/* Main thread: the channel ended; every outstanding and later request fails. */
+void enc_io_close(enclave *e);
 
 /* Handles one frame from the host (sessions). Returns -1 only on a fatal error. */
 int enc_dispatch(enclave *e, mc2_frame *f, mc2_err *err) MC2_WUR;
 
 /* Storage through the host (whose answers are hostile; the caller authenticates the
- * bytes). Reads the whole object `name` (at most ENC_MAX_OBJECT bytes) into out. */
+ * bytes). Requests may be issued from any thread, several at a time:
+ * enc_store_begin sends request `type` with `body` and returns it in *out; enc_store_end
+ * waits for its reply (at most e->store_timeout_ms; the channel closing fails it too),
+ * checks its status and puts the reply body in *body (may be NULL), and frees the request
+ * in every case. enc_store_abandon frees a begun request without waiting (its late reply
+ * is dropped). */
+int enc_store_begin(enclave *e, uint16_t type, const mc2_buf *body, enc_req **out,
+                    mc2_err *err) MC2_WUR;
+int enc_store_end(enclave *e, enc_req *r, mc2_buf *body, mc2_err *err) MC2_WUR;
+void enc_store_abandon(enclave *e, enc_req *r);
+/* The body of an EIF_STORE_READ request for bytes [off, off+len) of object `name`
+ * (len <= ENC_READ_MAX), and the check that a reply body has exactly `want` bytes. */
+int enc_read_req(const char *name, uint64_t off, uint32_t len, mc2_buf *req, mc2_err *err) MC2_WUR;
+int enc_read_check(const mc2_buf *body, uint32_t want, mc2_err *err) MC2_WUR;
+/* The size of object `name`. */
+int enc_store_size(enclave *e, const char *name, uint64_t *size, mc2_err *err) MC2_WUR;
+/* Reads the whole object `name` (at most ENC_MAX_OBJECT bytes and the budget) into out. */
 int enc_store_read(enclave *e, const char *name, mc2_buf *out, mc2_err *err) MC2_WUR;
-/* Writes object `name` atomically (the host commits it after the last chunk). */
-int enc_store_put(enclave *e, const char *name, const uint8_t *p, size_t n, mc2_err *err) MC2_WUR;
+/* Appends p[0..n) to object `name`; `last` asks the host to commit it atomically (an object
+ * is written by one or more calls, the last with last = true). */
+int enc_store_put(enclave *e, const char *name, const uint8_t *p, size_t n, bool last,
+                  mc2_err *err) MC2_WUR;
 /* Asks the host to forget object `name` (a spilled run); best effort. */
 void enc_store_drop(enclave *e, const char *name);
 
@@ -106,8 +159,21 @@ void enc_store_drop(enclave *e, const char *name);
 int enc_api(enclave *e, enc_session *s, uint16_t type, const uint8_t *p, size_t n, mc2_buf *out,
             mc2_err *err) MC2_WUR;
 
-/* Runs every job whose approvals and keys are complete. */
+/* Queues every job whose approvals and keys are complete for the runner thread (mu held);
+ * without a runner (enc_runner_start not called: the fuzz harness) runs them here, one after
+ * the other. */
 void enc_jobs_advance(enclave *e);
+/* Starts the job runner thread; enc_runner_stop asks it to finish (after the job it runs)
+ * and joins it. */
+int enc_runner_start(enclave *e, mc2_err *err) MC2_WUR;
+void enc_runner_stop(enclave *e);
+
+/* The CPU seconds job j may use: the policy's limits.job_cpu_seconds (default
+ * ENC_JOB_CPU_DEFAULT), lowered by the job's `cpu_seconds` parameter. */
+uint64_t enc_job_cpu_limit(const enclave *e, const mc2_job *j);
+/* Whether `key` is a parameter every job kind takes (cpu_seconds, checked by api.c): kinds
+ * skip these when they check their own parameters. */
+bool enc_param_generic(const char *key);
 
 /* Publishes a job's public status to the host (for `mc2 jobs`). */
 void enc_job_publish(enclave *e, const enc_job *j);
@@ -154,6 +220,10 @@ int enc_add_result(enclave *e, enc_job *j, int party, const char *suffix, const 
 /* Seals batch b as a table under a fresh key and adds it as a result (see enc_add_result). */
 int enc_add_table_result(enclave *e, enc_job *j, int party, const char *suffix, const mc2_batch *b,
                          mc2_err *err) MC2_WUR;
+
+/* Copies the data key `owner` granted to this instance into key (the caller wipes it); fails
+ * if none was granted. Takes mu when the runner thread exists (jobs run without it). */
+int enc_party_key(enclave *e, const char *owner, uint8_t key[MC2_KEY_LEN], mc2_err *err) MC2_WUR;
 
 /* Reads input i of job j (a table) through the host and opens it with its owner's granted
  * key, checking that it is the exact table the job names (table id). *data holds the file

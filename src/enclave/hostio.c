@@ -1,129 +1,257 @@
 /* hostio.c - TRUSTED: the enclave's side of its one channel to the host: sending frames,
- * and storage requests whose answers are hostile (the caller authenticates the bytes). While
- * waiting for a storage reply, other host messages are queued and handled afterwards. */
+ * and storage requests whose answers are hostile (the caller authenticates the bytes).
+ *
+ *   any thread                      main thread (the channel's only reader)
+ *   enc_store_begin: id = ++next,
+ *     listed, EIF_STORE_xxx{id} ->  host
+ *                                   EIF_STORE_REPLY{id} <- host: enc_io_deliver moves the
+ *                                   payload into the request with that id, wakes its waiter
+ *   enc_store_end: waits (bounded by e->store_timeout_ms), checks u32 status, returns body
+ *
+ * Several requests may be outstanding at once (a scan reads ahead). A reply for an id that
+ * nobody waits for is dropped; a request whose reply does not come in time, or that is still
+ * waiting when the channel closes (enc_io_close), fails, so a host that never answers fails
+ * the job instead of hanging the enclave. Writes of whole frames are serialized by e->wmu. */
+#include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/alloc.h"
 #include "base/bytes.h"
 #include "enclave/enclave.h"
 #include "wire/proto.h"
 
-/* Bytes of host frames queued while one storage reply is awaited (each frame may be up to
- * MC2_FRAME_MAX, so the count limit ENC_MAX_PENDING alone would allow 64 GiB). */
-#define ENC_MAX_PENDING_BYTES (64u << 20)
+struct enc_req {
+    uint32_t id;
+    bool done;
+    mc2_buf reply; /* the whole reply payload: u32 status | body */
+    enc_req *next;
+};
+
+void enc_io_init(enclave *e)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&e->mu, NULL);
+    pthread_mutex_init(&e->wmu, NULL);
+    pthread_mutex_init(&e->io_mu, NULL);
+    pthread_cond_init(&e->io_cv, &ca);
+    pthread_cond_init(&e->run_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (e->store_timeout_ms == 0) e->store_timeout_ms = ENC_STORE_TIMEOUT_MS;
+}
 
 int enc_send(enclave *e, uint16_t type, uint32_t ch, const void *p, size_t n, mc2_err *err)
 {
-    return mc2_frame_write_fd(e->fd, type, ch, p, n, err);
+    pthread_mutex_lock(&e->wmu);
+    int rc = mc2_frame_write_fd(e->fd, type, ch, p, n, err);
+    pthread_mutex_unlock(&e->wmu);
+    return rc;
 }
 
-/* Waits for the host's reply to request `req`, queueing other frames for later. */
-static int wait_reply(enclave *e, uint32_t req, mc2_frame *reply, mc2_err *err)
+void enc_io_deliver(enclave *e, mc2_frame *f)
 {
-    for (;;) {
-        if (mc2_frame_read_fd(e->fd, MC2_FRAME_MAX + 64, reply, err)) return -1;
-        if (reply->type == EIF_STORE_REPLY && reply->channel == req) return 0;
-        if (reply->type == EIF_STORE_REPLY) continue; /* stale reply: ignore */
-        size_t queued = reply->payload.len;
-        for (size_t i = 0; i < e->npending; i++) queued += e->pending[i]->payload.len;
-        if (e->npending >= ENC_MAX_PENDING || queued > ENC_MAX_PENDING_BYTES)
-            return mc2_err_set(err, MC2_E_LIMIT, "host sent too many messages during a job");
-        mc2_frame *q = mc2_calloc(1, sizeof *q);
-        if (!q) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
-        q->type = reply->type;
-        q->channel = reply->channel;
-        q->payload = reply->payload; /* move */
-        memset(&reply->payload, 0, sizeof reply->payload);
-        e->pending[e->npending++] = q;
+    pthread_mutex_lock(&e->io_mu);
+    for (enc_req *r = e->reqs; r; r = r->next)
+        if (r->id == f->channel && !r->done) {
+            r->reply = f->payload; /* move */
+            memset(&f->payload, 0, sizeof f->payload);
+            r->done = true;
+            pthread_cond_broadcast(&e->io_cv);
+            break;
+        }
+    pthread_mutex_unlock(&e->io_mu);
+}
+
+void enc_io_close(enclave *e)
+{
+    pthread_mutex_lock(&e->io_mu);
+    e->io_closed = true;
+    pthread_cond_broadcast(&e->io_cv);
+    pthread_mutex_unlock(&e->io_mu);
+}
+
+static void unlink_req(enclave *e, enc_req *r)
+{
+    for (enc_req **p = &e->reqs; *p; p = &(*p)->next)
+        if (*p == r) {
+            *p = r->next;
+            return;
+        }
+}
+
+int enc_store_begin(enclave *e, uint16_t type, const mc2_buf *body, enc_req **out, mc2_err *err)
+{
+    enc_req *r = mc2_calloc(1, sizeof *r);
+    if (!r) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    pthread_mutex_lock(&e->io_mu);
+    r->id = ++e->next_req; /* wraps after 2^32 requests: a stale reply must still authenticate */
+    r->next = e->reqs;
+    e->reqs = r;
+    bool closed = e->io_closed;
+    pthread_mutex_unlock(&e->io_mu);
+    if (closed || enc_send(e, type, r->id, body->data, body->len, err)) {
+        if (closed) mc2_err_set(err, MC2_E_IO, "the host channel is closed");
+        enc_store_abandon(e, r);
+        return -1;
     }
+    *out = r;
+    return 0;
 }
 
-/* Sends a storage request and returns the reply payload's status and body. */
-static int store_call(enclave *e, uint16_t type, const mc2_buf *req, mc2_frame *reply, mc2_err *err)
+void enc_store_abandon(enclave *e, enc_req *r)
 {
-    uint32_t id = ++e->next_req;
-    if (enc_send(e, type, id, req->data, req->len, err) || wait_reply(e, id, reply, err)) return -1;
-    mc2_rd r = mc2_rd_init(reply->payload.data, reply->payload.len);
-    uint32_t status = mc2_rd_u32(&r);
-    if (r.bad) return mc2_err_set(err, MC2_E_INPUT, "malformed storage reply from the host");
-    if (status != 0)
-        return mc2_err_set(err, MC2_E_NOTFOUND, "the host could not serve a storage request");
+    if (!r) return;
+    pthread_mutex_lock(&e->io_mu);
+    unlink_req(e, r);
+    pthread_mutex_unlock(&e->io_mu);
+    mc2_buf_free(&r->reply);
+    mc2_free(r);
+}
+
+/* Waits until r is answered, the channel closes or the deadline passes; io_mu held. */
+static int wait_locked(enclave *e, enc_req *r, mc2_err *err)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += (time_t)(e->store_timeout_ms / 1000);
+    dl.tv_nsec += (long)(e->store_timeout_ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    while (!r->done && !e->io_closed)
+        if (pthread_cond_timedwait(&e->io_cv, &e->io_mu, &dl) == ETIMEDOUT && !r->done)
+            return mc2_err_set(err, MC2_E_IO,
+                               "the host did not answer a storage request within %u s",
+                               e->store_timeout_ms / 1000);
+    if (!r->done) return mc2_err_set(err, MC2_E_IO, "the host channel closed during a job");
+    return 0;
+}
+
+int enc_store_end(enclave *e, enc_req *r, mc2_buf *body, mc2_err *err)
+{
+    int rc = 0;
+    if (e->pump) { /* a test harness reads the channel on this thread */
+        while (rc == 0 && !r->done && !e->io_closed) rc = e->pump(e, err);
+        if (rc == 0 && !r->done) rc = mc2_err_set(err, MC2_E_IO, "the host channel closed");
+    } else {
+        pthread_mutex_lock(&e->io_mu);
+        rc = wait_locked(e, r, err);
+        pthread_mutex_unlock(&e->io_mu);
+    }
+    if (rc == 0) {
+        mc2_rd rd = mc2_rd_init(r->reply.data, r->reply.len);
+        uint32_t status = mc2_rd_u32(&rd);
+        if (rd.bad)
+            rc = mc2_err_set(err, MC2_E_INPUT, "malformed storage reply from the host");
+        else if (status != 0)
+            rc = mc2_err_set(err, MC2_E_NOTFOUND, "the host could not serve a storage request");
+        else if (body) {
+            mc2_buf_reset(body);
+            rc = mc2_buf_append(body, r->reply.data + 4, r->reply.len - 4, err);
+        }
+    }
+    enc_store_abandon(e, r);
+    return rc;
+}
+
+/* One request, waited for. */
+static int store_call(enclave *e, uint16_t type, const mc2_buf *req, mc2_buf *body, mc2_err *err)
+{
+    enc_req *r;
+    if (enc_store_begin(e, type, req, &r, err)) return -1;
+    return enc_store_end(e, r, body, err);
+}
+
+int enc_store_size(enclave *e, const char *name, uint64_t *size, mc2_err *err)
+{
+    mc2_buf req = {0}, body = {0};
+    int rc = mc2_buf_put_lv(&req, name, strlen(name), err) ||
+                     store_call(e, EIF_STORE_SIZE, &req, &body, err)
+                 ? -1
+                 : 0;
+    if (rc == 0 && body.len != 8)
+        rc = mc2_err_set(err, MC2_E_INPUT, "malformed size reply from the host");
+    if (rc == 0) *size = mc2_le64_get(body.data);
+    mc2_buf_free(&req);
+    mc2_buf_free(&body);
+    return rc;
+}
+
+int enc_read_req(const char *name, uint64_t off, uint32_t len, mc2_buf *req, mc2_err *err)
+{
+    mc2_buf_reset(req);
+    return mc2_buf_put_lv(req, name, strlen(name), err) || mc2_buf_put_u64(req, off, err) ||
+                   mc2_buf_put_u32(req, len, err)
+               ? -1
+               : 0;
+}
+
+int enc_read_check(const mc2_buf *body, uint32_t want, mc2_err *err)
+{
+    if (body->len != want)
+        return mc2_err_set(err, MC2_E_INPUT, "the host returned %zu bytes for a %u-byte read",
+                           body->len, want);
     return 0;
 }
 
 int enc_store_read(enclave *e, const char *name, mc2_buf *out, mc2_err *err)
 {
-    mc2_buf req = {0};
-    mc2_frame reply = {0};
+    mc2_buf req = {0}, body = {0};
+    uint64_t size;
     int rc = -1;
-    if (mc2_buf_put_lv(&req, name, strlen(name), err) ||
-        store_call(e, EIF_STORE_SIZE, &req, &reply, err))
-        goto out;
-    if (reply.payload.len != 12) {
-        mc2_err_set(err, MC2_E_INPUT, "malformed size reply from the host");
-        goto out;
-    }
-    uint64_t size = mc2_le64_get(reply.payload.data + 4);
+    if (enc_store_size(e, name, &size, err)) goto out;
     if (size > ENC_MAX_OBJECT || size > e->budget_bytes) {
         mc2_err_set(err, MC2_E_LIMIT, "object '%s' is larger than the enclave's memory budget",
                     name);
         goto out;
     }
     if (mc2_buf_reserve(out, (size_t)size, err)) goto out;
-    uint64_t off = 0;
-    while (off < size) {
-        uint32_t want = (uint32_t)(size - off > (1u << 20) ? (1u << 20) : size - off);
-        mc2_buf_reset(&req);
-        if (mc2_buf_put_lv(&req, name, strlen(name), err) || mc2_buf_put_u64(&req, off, err) ||
-            mc2_buf_put_u32(&req, want, err) || store_call(e, EIF_STORE_READ, &req, &reply, err))
+    for (uint64_t off = 0; off < size;) {
+        uint32_t want = (uint32_t)(size - off > ENC_READ_MAX ? ENC_READ_MAX : size - off);
+        if (enc_read_req(name, off, want, &req, err) ||
+            store_call(e, EIF_STORE_READ, &req, &body, err) || enc_read_check(&body, want, err) ||
+            mc2_buf_append(out, body.data, want, err))
             goto out;
-        if (reply.payload.len != 4 + (size_t)want) {
-            mc2_err_set(err, MC2_E_INPUT, "the host returned %zu bytes for a %u-byte read",
-                        reply.payload.len - 4, want);
-            goto out;
-        }
-        if (mc2_buf_append(out, reply.payload.data + 4, want, err)) goto out;
         off += want;
     }
     rc = 0;
 out:
     mc2_buf_free(&req);
-    mc2_frame_free(&reply);
+    mc2_buf_free(&body);
     return rc;
 }
 
-int enc_store_put(enclave *e, const char *name, const uint8_t *p, size_t n, mc2_err *err)
+int enc_store_put(enclave *e, const char *name, const uint8_t *p, size_t n, bool last, mc2_err *err)
 {
     mc2_buf req = {0};
-    mc2_frame reply = {0};
     int rc = -1;
     size_t off = 0;
     do {
-        size_t chunk = n - off > (1u << 20) ? (1u << 20) : n - off;
+        size_t chunk = n - off > ENC_READ_MAX ? ENC_READ_MAX : n - off;
         mc2_buf_reset(&req);
         if (mc2_buf_put_lv(&req, name, strlen(name), err) ||
-            mc2_buf_put_u8(&req, off + chunk == n, err) ||
+            mc2_buf_put_u8(&req, last && off + chunk == n, err) ||
             mc2_buf_append(&req, p + off, chunk, err) ||
-            store_call(e, EIF_STORE_PUT, &req, &reply, err))
+            store_call(e, EIF_STORE_PUT, &req, NULL, err))
             goto out;
         off += chunk;
     } while (off < n);
     rc = 0;
 out:
     mc2_buf_free(&req);
-    mc2_frame_free(&reply);
     return rc;
 }
 
 void enc_store_drop(enclave *e, const char *name)
 {
     mc2_buf req = {0};
-    mc2_frame reply = {0};
     mc2_err err;
     if (mc2_buf_put_lv(&req, name, strlen(name), &err) == 0 &&
-        store_call(e, EIF_STORE_DROP, &req, &reply, &err) != 0) {
+        store_call(e, EIF_STORE_DROP, &req, NULL, &err) != 0) {
         /* The host keeps a run it was asked to drop: it holds only ciphertext anyway. */
     }
     mc2_buf_free(&req);
-    mc2_frame_free(&reply);
 }

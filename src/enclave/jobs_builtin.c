@@ -21,11 +21,12 @@ int enc_open_input(enclave *e, const mc2_job_input *in, mc2_buf *data, mc2_tread
 {
     char name[300];
     snprintf(name, sizeof name, "tables/%s/%s.mc2t", in->owner, in->table);
-    const mc2_party *p = mc2_policy_party(e->policy, in->owner);
-    size_t pi = (size_t)(p - e->policy->parties);
-    if (enc_store_read(e, name, data, err) ||
-        mc2_treader_open_mem(data->data, data->len, e->keys[pi], r, err))
-        return mc2_err_prefix(err, "input %s/%s: ", in->owner, in->table);
+    uint8_t key[MC2_KEY_LEN];
+    if (enc_party_key(e, in->owner, key, err)) return -1;
+    int bad = enc_store_read(e, name, data, err) ||
+              mc2_treader_open_mem(data->data, data->len, key, r, err);
+    mc2_wipe(key, sizeof key);
+    if (bad) return mc2_err_prefix(err, "input %s/%s: ", in->owner, in->table);
     if (memcmp(mc2_treader_header(*r)->table_id, in->table_id, 16) != 0) {
         mc2_treader_free(*r);
         *r = NULL;
@@ -34,6 +35,19 @@ int enc_open_input(enclave *e, const mc2_job_input *in, mc2_buf *data, mc2_tread
                            "(table id differs)",
                            in->owner, in->table);
     }
+    return 0;
+}
+
+int enc_party_key(enclave *e, const char *owner, uint8_t key[MC2_KEY_LEN], mc2_err *err)
+{
+    const mc2_party *p = mc2_policy_party(e->policy, owner);
+    if (!p) return mc2_err_set(err, MC2_E_AUTH, "'%s' is not a party", owner);
+    size_t pi = (size_t)(p - e->policy->parties);
+    if (e->runner_started) pthread_mutex_lock(&e->mu);
+    bool has = e->has_key[pi];
+    memcpy(key, e->keys[pi], MC2_KEY_LEN);
+    if (e->runner_started) pthread_mutex_unlock(&e->mu);
+    if (!has) return mc2_err_set(err, MC2_E_AUTH, "%s has not granted its data key", owner);
     return 0;
 }
 
@@ -51,7 +65,7 @@ int enc_add_result(enclave *e, enc_job *j, int party, const char *suffix, const 
         return mc2_err_set(err, MC2_E_INTERNAL, "too many results for one job");
     enc_result *res = &j->results[j->nresults];
     enc_result_name(e, j, suffix, res->name, sizeof res->name);
-    if (enc_store_put(e, res->name, bytes, n, err)) return -1;
+    if (enc_store_put(e, res->name, bytes, n, true, err)) return -1;
     memcpy(res->key, key, MC2_KEY_LEN);
     res->party = party;
     j->nresults++;
@@ -106,9 +120,10 @@ static int rowcount_check(enclave *e, const mc2_job *j, mc2_err *err)
 {
     (void)e;
     if (j->ninputs == 0) return mc2_err_set(err, MC2_E_INPUT, "rowcount needs at least one input");
-    if (j->nparams != 0)
-        return mc2_err_set(err, MC2_E_INPUT, "rowcount takes no parameters (got '%s')",
-                           j->param_key[0]);
+    for (size_t i = 0; i < j->nparams; i++)
+        if (!enc_param_generic(j->param_key[i]))
+            return mc2_err_set(err, MC2_E_INPUT, "rowcount takes no parameters (got '%s')",
+                               j->param_key[i]);
     return 0;
 }
 

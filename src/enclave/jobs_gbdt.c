@@ -57,7 +57,7 @@ static int train_params(const mc2_job *j, mc2_gbdt_params *p, mc2_err *err)
     mc2_gbdt_params_default(p);
     for (size_t i = 0; i < j->nparams; i++) {
         const char *k = j->param_key[i], *v = j->param_value[i];
-        if (strcmp(k, "label") == 0 || strcmp(k, "eval") == 0) continue;
+        if (strcmp(k, "label") == 0 || strcmp(k, "eval") == 0 || enc_param_generic(k)) continue;
         if (strcmp(k, "eval_metric") != 0) {
             if (mc2_gbdt_params_set(p, k, v, err)) return -1;
             continue;
@@ -147,8 +147,8 @@ int enc_predict_check(enclave *e, const mc2_job *j, mc2_err *err)
             if (strlen(v) != 64 || mc2_hex_decode(v, h, 32))
                 return mc2_err_set(err, MC2_E_INPUT,
                                    "parameter 'model_sha256': expected 64 hex digits");
-        } else if (strcmp(k, "oblivious") == 0) {
-            continue; /* checked below */
+        } else if (strcmp(k, "oblivious") == 0 || enc_param_generic(k)) {
+            continue; /* checked below, or by api.c */
         } else if (strcmp(k, "nthread") == 0) {
             mc2_gbdt_params p;
             mc2_gbdt_params_default(&p);

@@ -79,7 +79,8 @@ int enc_sql_check(enclave *e, const mc2_job *j, mc2_err *err)
     char names[MC2_JOB_MAX_INPUTS][MC2_TABLE_NAME_MAX + 1];
     for (size_t i = 0; i < j->nparams; i++)
         if (strcmp(j->param_key[i], "query") != 0 && strcmp(j->param_key[i], "names") != 0 &&
-            strcmp(j->param_key[i], "oblivious") != 0 && strcmp(j->param_key[i], "pad_rows") != 0)
+            strcmp(j->param_key[i], "oblivious") != 0 && strcmp(j->param_key[i], "pad_rows") != 0 &&
+            !enc_param_generic(j->param_key[i]))
             return mc2_err_set(err, MC2_E_INPUT,
                                "unknown sql parameter '%s' (known: query, names, oblivious, "
                                "pad_rows)",
@@ -117,7 +118,7 @@ static int spill_put(void *ctx, uint64_t id, const uint8_t *p, size_t n, mc2_err
     host_spill *h = ctx;
     char name[64];
     spill_name(h, id, name, sizeof name);
-    return enc_store_put(h->e, name, p, n, err);
+    return enc_store_put(h->e, name, p, n, true, err);
 }
 
 static int spill_get(void *ctx, uint64_t id, const uint8_t **p, size_t *n, mc2_err *err)

@@ -186,7 +186,8 @@ int enc_dispatch(enclave *e, mc2_frame *f, mc2_err *err)
         if (s) drop(s);
         return 0;
     case EIF_STORE_REPLY:
-        return 0; /* a reply nobody waits for: ignore */
+        enc_io_deliver(e, f); /* dropped unless a request waits for it */
+        return 0;
     default:
         /* Unknown message types are refused, not fatal: the host controls this channel. */
         mc2_log("mc2-enclave", MC2_LOG_INFO, MC2_LOG_WARN, "ignoring host message type %u",

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/intr.h"
 #include "gbdt/gbdt.h"
 #include "gbdt/internal.h"
 #include "gbdt/pool.h"
@@ -713,6 +714,10 @@ static int obl_tree(octx *c, uint32_t group, mc2_gbdt_tree *out, mc2_err *err)
     if (!nodes) return mc2_err_set(err, MC2_E_NOMEM, "gbdt: out of memory");
     memset(c->pos, 0, n * sizeof *c->pos);
     for (uint32_t lv = 0; lv < D; lv++) {
+        if (mc2_intr_check(err)) { /* the job's CPU time limit (base/intr.h) */
+            mc2_free(nodes);
+            return -1;
+        }
         uint32_t nl = 1u << lv, first = nl - 1;
         obl_hist(c, nl, g, h);
         for (uint32_t q = 0; q < nl; q++)

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/intr.h"
 #include "gbdt/gbdt.h"
 #include "gbdt/internal.h"
 #include "gbdt/pool.h"
@@ -762,6 +763,7 @@ static int build_tree(ctx *c, uint32_t group, mc2_gbdt_tree *out, mc2_err *err)
         eval_node(c, &c->nodes[0]);
     }
     for (uint32_t depth = 0; depth < p->max_depth; depth++) {
+        if (mc2_intr_check(err)) return -1; /* the job's CPU time limit (base/intr.h) */
         /* expand every splittable node of this level, in id order */
         uint32_t first_child = c->n_nodes;
         c->n_work = 0;

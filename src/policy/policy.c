@@ -7,6 +7,7 @@
  *   u32 n_sim_keys | key[32]... (sorted) |
  *   u32 nparties | per party sorted by name: name LV | pub[32] | u8 recipient
  *   [only if oblivious_tables is not empty: u32 n | entry LV... (sorted)]
+ *   [only if limits are given: "LIM1" | u64 job_cpu_seconds]
  * so two parties whose files differ only in layout, order or comments agree on the hash. */
 #include "mc2/policy.h"
 
@@ -213,6 +214,23 @@ bool mc2_policy_requires_oblivious(const mc2_policy *p, const char *owner, const
     return false;
 }
 
+/* limits: {job_cpu_seconds: N}: the CPU time a job may use in the enclave (1..2^31). */
+static int parse_limits(const char *what, const mc2_ynode *l, mc2_policy *p, mc2_err *err)
+{
+    static const char *const keys[] = {"job_cpu_seconds", NULL};
+    if (!l) return 0;
+    if (l->kind != MC2_Y_MAP) return at(err, what, l, "'limits' must be a map (job_cpu_seconds)");
+    if (known_keys(what, l, keys, err)) return -1;
+    const mc2_ynode *c = mc2_yaml_get(l, "job_cpu_seconds");
+    if (!c) return 0;
+    char *end;
+    unsigned long long v = scalar(c) ? strtoull(c->text, &end, 10) : 0;
+    if (!scalar(c) || c->text[0] < '0' || c->text[0] > '9' || *end || v == 0 || v > (1ull << 31))
+        return at(err, what, c, "job_cpu_seconds must be a whole number of seconds, 1 to 2^31");
+    p->job_cpu_seconds = v;
+    return 0;
+}
+
 /* Computes p->hash over the canonical encoding (sorting parties and keys in place). */
 static int compute_hash(mc2_policy *p, mc2_err *err)
 {
@@ -245,6 +263,9 @@ static int compute_hash(mc2_policy *p, mc2_err *err)
     if (p->n_obliv && mc2_buf_put_u32(&b, (uint32_t)p->n_obliv, err)) goto out;
     for (size_t i = 0; i < p->n_obliv; i++)
         if (mc2_buf_put_lv(&b, p->obliv[i], strlen(p->obliv[i]), err)) goto out;
+    if (p->job_cpu_seconds &&
+        (mc2_buf_append(&b, "LIM1", 4, err) || mc2_buf_put_u64(&b, p->job_cpu_seconds, err)))
+        goto out;
     rc = mc2_sha256(b.data, b.len, p->hash, err);
 out:
     mc2_buf_free(&b);
@@ -253,8 +274,8 @@ out:
 
 int mc2_policy_parse(const char *what, const char *text, size_t len, mc2_policy **out, mc2_err *err)
 {
-    static const char *const keys[] = {"consortium", "enclave",          "parties",
-                                       "recipients", "oblivious_tables", NULL};
+    static const char *const keys[] = {"consortium",       "enclave", "parties", "recipients",
+                                       "oblivious_tables", "limits",  NULL};
     mc2_policy *p = mc2_calloc(1, sizeof *p);
     mc2_ynode *y = mc2_yaml_parse(what, text, len, err);
     if (!p || !y) {
@@ -299,7 +320,8 @@ int mc2_policy_parse(const char *what, const char *text, size_t len, mc2_policy 
             pt->recipient = true;
         }
     }
-    if (parse_obliv(what, mc2_yaml_get(y, "oblivious_tables"), p, err) || compute_hash(p, err))
+    if (parse_obliv(what, mc2_yaml_get(y, "oblivious_tables"), p, err) ||
+        parse_limits(what, mc2_yaml_get(y, "limits"), p, err) || compute_hash(p, err))
         goto fail;
     mc2_yaml_free(y);
     *out = p;

@@ -459,7 +459,7 @@ static int filter_next(sx_op *o, sx_chunk **out, mc2_err *err)
     op_unary *u = (op_unary *)o;
     for (;;) {
         sx_chunk *c;
-        int r = u->child->next(u->child, &c, err);
+        int r = sx_pull(u->child, &c, err);
         if (r <= 0) return r;
         sx_vec *v;
         if (sx_ex_eval(u->ex[0], c, &v, err)) return -1;
@@ -481,7 +481,7 @@ static int project_next(sx_op *o, sx_chunk **out, mc2_err *err)
 {
     op_unary *u = (op_unary *)o;
     sx_chunk *c;
-    int r = u->child->next(u->child, &c, err);
+    int r = sx_pull(u->child, &c, err);
     if (r <= 0) return r;
     for (size_t k = 0; k < u->nex; k++) {
         sx_vec *v;
@@ -500,7 +500,7 @@ static int limit_next(sx_op *o, sx_chunk **out, mc2_err *err)
     for (;;) {
         if (n->limit >= 0 && u->emitted >= n->limit) return 0;
         sx_chunk *c;
-        int r = u->child->next(u->child, &c, err);
+        int r = sx_pull(u->child, &c, err);
         if (r <= 0) return r;
         size_t off = 0, m = c->n;
         if (u->skipped < n->offset) {
@@ -526,7 +526,7 @@ static int unionall_next(sx_op *o, sx_chunk **out, mc2_err *err)
 {
     op_unary *u = (op_unary *)o;
     if (!u->second) {
-        int r = u->child->next(u->child, out, err);
+        int r = sx_pull(u->child, out, err);
         if (r != 0) return r;
         u->second = true;
     }
@@ -809,7 +809,7 @@ int mc2_exec_next(mc2_exec *x, mc2_batch *b, mc2_err *err)
         if (!x->pending || x->pending_off >= x->pending->n) {
             if (x->done) break;
             sx_chunk *c;
-            int r = x->root->next(x->root, &c, err);
+            int r = sx_pull(x->root, &c, err);
             if (r < 0) return -1;
             if (r == 0) {
                 x->done = true;

@@ -492,7 +492,7 @@ static int next_input(op_agg *g, sx_chunk **c, mc2_err *err)
     if (!g->reading_run) {
         for (;;) {
             sx_op *src = g->right_side ? g->child2 : g->child;
-            int r = src->next(src, c, err);
+            int r = sx_pull(src, c, err);
             if (r != 0) {
                 if (r > 0) memset(g->side, g->right_side, (*c)->n);
                 return r;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/intr.h"
 #include "mc2/crypto.h"
 #include "sql/arena.h"
 #include "sql/plan.h"
@@ -143,6 +144,14 @@ static inline void sx_mem_sub(mc2_exec *x, size_t n)
 static inline bool sx_over_budget(const mc2_exec *x)
 {
     return x->mem > x->budget;
+}
+
+/* Pulls the next chunk from op, after checking the job's CPU time limit (base/intr.h): every
+ * operator pulls its children through this, so a long query stops within a chunk. */
+static inline int sx_pull(sx_op *op, sx_chunk **out, mc2_err *err)
+{
+    if (mc2_intr_check(err)) return -1;
+    return op->next(op, out, err);
 }
 
 void *sx_alloc(mc2_exec *x, size_t n, mc2_err *err);

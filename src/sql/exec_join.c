@@ -75,7 +75,7 @@ static int join_build(op_join *j, mc2_err *err)
     j->heldbytes += kcap;
     for (;;) {
         sx_chunk *c;
-        int r = j->right->next(j->right, &c, err);
+        int r = sx_pull(j->right, &c, err);
         if (r < 0) goto out;
         if (r == 0) break;
         size_t base = j->rows.n;
@@ -201,7 +201,7 @@ static int join_next(sx_op *o, sx_chunk **out, mc2_err *err)
     for (;;) {
         switch (j->phase) {
         case J_PROBE: {
-            int r = j->left->next(j->left, &j->pc, err);
+            int r = sx_pull(j->left, &j->pc, err);
             if (r < 0) return -1;
             if (r == 0) {
                 j->phase = (jt == MC2_JOIN_RIGHT || jt == MC2_JOIN_FULL) ? J_RIGHT : J_DONE;
@@ -254,7 +254,10 @@ static int join_next(sx_op *o, sx_chunk **out, mc2_err *err)
                 j->matched[j->pbuf[q]] = 1;
                 j->bmatched[j->bbuf[q]] = 1;
             }
-            if (jt == MC2_JOIN_SEMI || jt == MC2_JOIN_ANTI || cnt == 0) continue;
+            if (jt == MC2_JOIN_SEMI || jt == MC2_JOIN_ANTI || cnt == 0) {
+                if (mc2_intr_check(err)) return -1; /* a long run of unmatched pairs */
+                continue;
+            }
             if (!sel) {
                 *out = j->pair;
                 return 1;

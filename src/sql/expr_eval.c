@@ -22,7 +22,180 @@ struct sx_ex {
     uint32_t *seg_off;   /* segment k is pat[seg_off[k] .. seg_off[k+1]) */
     size_t nseg;
     bool lead_pct, trail_pct;
+    struct in_set *set; /* an OR of `x = constant` held as one set (in_set_new) */
 };
+
+/* ---- IN lists: x IN (c1, ..., cn) ------------------------------------------------------- */
+
+/* mc2_px_in builds `x IN (c1..cn)` as OR(x = c1, ..., x = cn). Instantiated naively, every
+ * EQ and every constant would own chunk-sized buffers: 20,000 constants took 550 MB. When
+ * every operand is `X = constant` with the same X (IN_SET_MIN or more of them), the OR is
+ * evaluated instead as one lookup per row in an open-addressing set of the constants, each
+ * converted to X's type exactly as the comparison converts it (by evaluating the constant's
+ * side once), so the result is the OR's under three-valued logic: TRUE if some constant
+ * equals x, else NULL if x or some constant is NULL, else FALSE. */
+#define IN_SET_MIN 8
+
+struct in_set {
+    size_t mask;   /* slots - 1 */
+    uint64_t *key; /* fixed-width types: the value's 64-bit image */
+    sx_str *str;   /* VARCHAR */
+    uint8_t *used;
+    bool has_null;
+};
+
+/* Whether a and b are the same expression (pointer-equal, or the same node over the same
+ * operands). */
+static bool px_same(const mc2_pexpr *a, const mc2_pexpr *b)
+{
+    if (a == b) return true;
+    if (a->kind != b->kind || a->op != b->op || !sx_type_eq(&a->type, &b->type) ||
+        a->nargs != b->nargs || a->col != b->col || a->aux != b->aux || a->aux2 != b->aux2 ||
+        a->negated != b->negated || a->kind == MC2_PX_CONST || a->kind == MC2_PX_LIKE ||
+        a->kind == MC2_PX_FUNC)
+        return false;
+    for (unsigned i = 0; i < a->nargs; i++)
+        if (!px_same(a->args[i], b->args[i])) return false;
+    return true;
+}
+
+/* Only constants and casts of constants: no column, evaluated once. */
+static bool px_constant(const mc2_pexpr *e)
+{
+    return e->kind == MC2_PX_CONST || (e->kind == MC2_PX_CAST && px_constant(e->args[0]));
+}
+
+static bool in_list_shape(const mc2_pexpr *e)
+{
+    if (e->kind != MC2_PX_OR || e->nargs < IN_SET_MIN) return false;
+    for (unsigned i = 0; i < e->nargs; i++) {
+        const mc2_pexpr *q = e->args[i];
+        if (q->kind != MC2_PX_CMP || q->op != MC2_PX_EQ || !px_constant(q->args[1]) ||
+            !px_same(q->args[0], e->args[0]->args[0]))
+            return false;
+    }
+    return true;
+}
+
+static uint64_t in_key(enum mc2_type t, const sx_vec *v, size_t i)
+{
+    switch (t) {
+    case MC2_T_DOUBLE: {
+        double d = v->v.f64[i] == 0 ? 0.0 : v->v.f64[i]; /* -0 = 0, as the comparison says */
+        uint64_t u;
+        memcpy(&u, &d, 8);
+        return u;
+    }
+    case MC2_T_DATE:
+        return (uint64_t)(int64_t)v->v.i32[i];
+    case MC2_T_BOOL:
+        return v->v.b[i];
+    case MC2_T_VARCHAR:
+        return sx_hash_bytes((const uint8_t *)v->v.s[i].p, v->v.s[i].n);
+    default:
+        return (uint64_t)v->v.i64[i];
+    }
+}
+
+static uint64_t in_hash(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    return k;
+}
+
+/* The slot holding row i's value of v, or the empty slot where it would go. */
+static size_t in_slot(const struct in_set *s, enum mc2_type t, const sx_vec *v, size_t i)
+{
+    uint64_t k = in_key(t, v, i);
+    size_t h = (size_t)in_hash(k) & s->mask;
+    while (s->used[h]) {
+        if (s->key[h] == k &&
+            (t != MC2_T_VARCHAR ||
+             (s->str[h].n == v->v.s[i].n &&
+              (s->str[h].n == 0 || memcmp(s->str[h].p, v->v.s[i].p, s->str[h].n) == 0))))
+            return h;
+        h = (h + 1) & s->mask;
+    }
+    return h;
+}
+
+/* Evaluates constant expression c once (on a one-row chunk) and adds it to the set. */
+static int in_add(sx_ex *ex, const mc2_pexpr *c, mc2_err *err)
+{
+    mc2_exec *x = ex->x;
+    size_t cap = x->cap;
+    x->cap = 1; /* its buffers hold one row */
+    sx_ex *ce = sx_ex_new(x, c, err);
+    x->cap = cap;
+    sx_chunk one = {.n = 1, .cols = NULL};
+    sx_vec *v;
+    if (!ce || sx_ex_eval(ce, &one, &v, err)) {
+        sx_ex_free(ce);
+        return -1;
+    }
+    struct in_set *s = ex->set;
+    enum mc2_type t = c->type.id;
+    if (v->nulls && v->nulls[0]) {
+        s->has_null = true;
+    } else {
+        size_t h = in_slot(s, t, v, 0);
+        if (!s->used[h]) {
+            s->used[h] = 1;
+            s->key[h] = in_key(t, v, 0);
+            if (t == MC2_T_VARCHAR) { /* the bytes live in the plan (a literal) or ce's heap */
+                char *b = sx_alloc(x, v->v.s[0].n + 1, err);
+                if (!b) return -1;
+                memcpy(b, v->v.s[0].p, v->v.s[0].n);
+                s->str[h] = (sx_str){b, v->v.s[0].n};
+            }
+        }
+    }
+    sx_ex_free(ce);
+    return 0;
+}
+
+static int in_set_new(sx_ex *ex, mc2_err *err)
+{
+    const mc2_pexpr *e = ex->e;
+    mc2_exec *x = ex->x;
+    size_t slots = 16;
+    while (slots < 2 * (size_t)e->nargs) slots *= 2;
+    struct in_set *s = ex->set = sx_alloc(x, sizeof *s, err);
+    if (!s) return -1;
+    memset(s, 0, sizeof *s);
+    s->mask = slots - 1;
+    s->key = sx_array(x, slots, sizeof *s->key, err);
+    s->used = sx_alloc(x, slots, err);
+    s->str = sx_array(x, slots, sizeof *s->str, err);
+    ex->kids = sx_array(x, 1, sizeof *ex->kids, err);
+    if (!s->key || !s->used || !s->str || !ex->kids) return -1;
+    memset(s->used, 0, slots);
+    for (unsigned i = 0; i < e->nargs; i++)
+        if (in_add(ex, e->args[i]->args[1], err)) return -1;
+    ex->kids[0] = sx_ex_new(x, e->args[0]->args[0], err);
+    return ex->kids[0] ? 0 : -1;
+}
+
+static int eval_in_set(sx_ex *ex, const sx_chunk *in, sx_vec **res, mc2_err *err)
+{
+    sx_vec *a;
+    if (sx_ex_eval(ex->kids[0], in, &a, err)) return -1;
+    const struct in_set *s = ex->set;
+    enum mc2_type t = ex->e->args[0]->args[0]->type.id;
+    uint8_t *o = ex->out.v.b = ex->valbuf, *nl = ex->nullbuf;
+    bool anynull = false;
+    for (size_t i = 0; i < in->n; i++) {
+        uint8_t xn = a->nulls ? a->nulls[i] : 0;
+        o[i] = !xn && s->used[in_slot(s, t, a, i)];
+        nl[i] = !o[i] && (xn || s->has_null);
+        anynull |= nl[i];
+    }
+    ex->out.nulls = anynull ? nl : NULL;
+    *res = &ex->out;
+    return 0;
+}
 
 /* ---- construction ------------------------------------------------------------------------ */
 
@@ -102,8 +275,14 @@ sx_ex *sx_ex_new(mc2_exec *x, const mc2_pexpr *e, mc2_err *err)
 {
     sx_ex *ex = sx_alloc(x, sizeof *ex, err);
     if (!ex) return NULL;
+    memset(ex, 0, sizeof *ex);
     ex->e = e;
     ex->x = x;
+    if (in_list_shape(e)) {
+        ex->nullbuf = sx_alloc(x, x->cap, err);
+        ex->valbuf = sx_alloc(x, x->cap, err);
+        return ex->nullbuf && ex->valbuf && in_set_new(ex, err) == 0 ? ex : NULL;
+    }
     if (e->nargs) {
         ex->kids = sx_array(x, e->nargs, sizeof *ex->kids, err);
         if (!ex->kids) return NULL;
@@ -125,7 +304,8 @@ sx_ex *sx_ex_new(mc2_exec *x, const mc2_pexpr *e, mc2_err *err)
 void sx_ex_free(sx_ex *ex)
 {
     if (!ex) return;
-    for (unsigned i = 0; i < ex->e->nargs; i++)
+    unsigned nk = ex->set ? 1 : ex->e->nargs;
+    for (unsigned i = 0; i < nk; i++)
         if (ex->kids) sx_ex_free(ex->kids[i]);
     sx_heap_free(&ex->heap);
 }
@@ -956,6 +1136,7 @@ int sx_ex_eval(sx_ex *ex, const sx_chunk *in, sx_vec **res, mc2_err *err)
         *res = &ex->out;
         return 0;
     }
+    if (ex->set) return eval_in_set(ex, in, res, err);
     sx_vec *kv[16], **k = kv;
     if (e->nargs > 16) {
         k = sx_array(ex->x, e->nargs, sizeof *k, err); /* rare: wide CASE / IN */

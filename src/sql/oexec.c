@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/intr.h"
+
 #include "base/alloc.h"
 #include "obliv/op.h"
 #include "sql/exec_int.h"
@@ -1006,7 +1008,9 @@ static int run_node(ox *x, const mc2_pnode *n, struct obliv_rows *out, mc2_err *
 static int run(ox *x, const mc2_pnode *n, struct obliv_rows *out, mc2_err *err)
 {
     *out = (struct obliv_rows){0};
-    if (run_node(x, n, out, err)) {
+    /* The job's CPU time limit (base/intr.h), between operators: where it is checked depends
+     * only on the plan, so when a job stops reveals no more than how long it ran. */
+    if (mc2_intr_check(err) || run_node(x, n, out, err)) {
         obliv_rows_free(out);
         return -1;
     }

@@ -175,7 +175,7 @@ static int load(op_sort *s, mc2_err *err)
     const mc2_pnode *n = s->n;
     for (;;) {
         sx_chunk *c;
-        int r = s->child->next(s->child, &c, err);
+        int r = sx_pull(s->child, &c, err);
         if (r < 0) return -1;
         if (r == 0) break;
         if (sx_keys_encode(x, &s->k, c, s->ks, n->nsort, false, err)) return -1;

@@ -38,8 +38,10 @@ typedef struct pfix {
     char log[260];
     char service[64];
     mc2_policy *pol;
-    pid_t pid;   /* mc2d, or 0 */
-    pid_t owner; /* the process that may stop it (not a forked child) */
+    pid_t pid;                /* mc2d, or 0 */
+    pid_t owner;              /* the process that may stop it (not a forked child) */
+    const char *policy_extra; /* YAML appended to the policy pfix_policy writes (or NULL) */
+    unsigned budget_mb;       /* mc2d --budget-mb (0: its default) */
 } pfix;
 
 static pfix *pfix_current; /* for the atexit handler */
@@ -163,6 +165,7 @@ static inline void pfix_policy(pfix *f, const mc2_identity *ids, size_t n, const
             first = 0;
         }
     if (mc2_buf_puts(&y, "]\n", &err) ||
+        (f->policy_extra && mc2_buf_puts(&y, f->policy_extra, &err)) ||
         mc2_file_write_atomic(f->policy_path, y.data, y.len, 0644, 0, &err) ||
         mc2_policy_parse("policy", (const char *)y.data, y.len, &f->pol, &err))
         pfix_die("policy", &err);
@@ -190,9 +193,11 @@ static inline int pfix_start(pfix *f, char *msg, size_t msglen)
             prctl(PR_SET_PDEATHSIG, SIGKILL);
             FILE *lf = fopen(f->log, "a");
             if (!lf || dup2(fileno(lf), 2) < 0) _exit(127);
+            char budget[16];
             snprintf(fdarg, sizeof fdarg, "%d", p[1]);
+            snprintf(budget, sizeof budget, "%u", f->budget_mb ? f->budget_mb : 4096);
             execl(mc2d, "mc2d", "--dir", f->state, "--policy", f->policy_path, "--listen",
-                  f->service, "--ready-fd", fdarg, (char *)NULL);
+                  f->service, "--ready-fd", fdarg, "--budget-mb", budget, (char *)NULL);
             _exit(127);
         }
         close(p[1]);
@@ -211,6 +216,32 @@ static inline int pfix_start(pfix *f, char *msg, size_t msglen)
         if (!strstr(buf, "cannot listen")) break;
     }
     return -1;
+}
+
+/* The pid of mc2d's enclave (its child process), or 0. */
+static inline pid_t pfix_enclave_pid(const pfix *f)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)f->pid, (int)f->pid);
+    FILE *fp = fopen(path, "r");
+    long pid = 0;
+    if (fp && fgets(buf, sizeof buf, fp)) pid = strtol(buf, NULL, 10);
+    if (fp) fclose(fp);
+    return (pid_t)pid;
+}
+
+/* A "VmHWM:" or "VmRSS:" figure of process pid from /proc/PID/status, in KiB (0: unknown). */
+static inline long pfix_proc_kb(pid_t pid, const char *field)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *fp = fopen(path, "r");
+    long kb = 0;
+    size_t fl = strlen(field);
+    while (fp && fgets(line, sizeof line, fp))
+        if (strncmp(line, field, fl) == 0) kb = strtol(line + fl, NULL, 10);
+    if (fp) fclose(fp);
+    return kb;
 }
 
 /* Sends sig to mc2d and reaps it. */

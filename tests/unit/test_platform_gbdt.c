@@ -195,21 +195,15 @@ static int approve(mc2_esession *s, uint64_t id, const char *text, const mc2_ide
     return rc;
 }
 
-/* The job's public status ("done: 2 results", "failed: ..."), into st. */
+/* The job's public status once it has run or waits for someone ("done: 2 results",
+ * "failed: ..."), into st. */
 static void job_status(mc2_esession *s, uint64_t id, char *st, size_t cap)
 {
-    uint8_t req[8];
-    mc2_buf reply = {0};
+    mc2_buf state = {0};
     mc2_err err;
-    mc2_le64_put(req, id);
-    st[0] = '\0';
-    if (mc2_esession_call(s, EAPI_JOB, req, 8, &reply, &err)) pfix_die("job status", &err);
-    mc2_rd r = mc2_rd_init(reply.data, reply.len);
-    size_t tl, sl;
-    (void)mc2_rd_lv(&r, &tl);
-    const uint8_t *sp = mc2_rd_lv(&r, &sl);
-    if (!r.bad) snprintf(st, cap, "%.*s", (int)sl, (const char *)sp);
-    mc2_buf_free(&reply);
+    if (mc2_job_wait(s, id, false, 600u * 1000u, NULL, &state, &err)) pfix_die("job status", &err);
+    snprintf(st, cap, "%s", (const char *)state.data);
+    mc2_buf_free(&state);
 }
 
 /* Submits a job over bank-a's tables only (so it runs at once) and returns its status. */

@@ -148,6 +148,8 @@ int main(int argc, char **argv)
     mc2_err err;
     mc2_err_clear(&err);
     e.fd = CHANNEL_FD;
+    enc_io_init(&e);
+    mc2_alloc_exempt_thread(true); /* jobs run under the budget cap, sessions do not */
 
     struct rlimit no_core = {0, 0};
     if (prctl(PR_SET_DUMPABLE, 0) != 0 || setrlimit(RLIMIT_CORE, &no_core) != 0) {
@@ -171,30 +173,36 @@ int main(int argc, char **argv)
     }
     int rc = 0;
     mc2_frame f = {0};
+    if (enc_runner_start(&e, &err)) {
+        logf_("stopping", err.msg);
+        return 1;
+    }
     for (;;) {
-        mc2_frame *cur = &f;
-        if (e.npending > 0) {
-            cur = e.pending[0];
-            memmove(e.pending, e.pending + 1, --e.npending * sizeof e.pending[0]);
-        } else if (mc2_frame_read_fd(e.fd, MC2_FRAME_MAX + 64, &f, &err)) {
+        if (mc2_frame_read_fd(e.fd, MC2_FRAME_MAX + 64, &f, &err)) {
             if (strcmp(err.msg, "connection closed") != 0) {
                 logf_("host channel failed", err.msg);
                 rc = 1;
             }
             break;
         }
-        int r = enc_dispatch(&e, cur, &err);
-        if (cur != &f) {
-            mc2_frame_free(cur);
-            mc2_free(cur);
+        if (f.type == EIF_STORE_REPLY) { /* a job thread waits for it: no lock needed */
+            enc_io_deliver(&e, &f);
+            continue;
         }
+        pthread_mutex_lock(&e.mu);
+        int r = enc_dispatch(&e, &f, &err);
+        pthread_mutex_unlock(&e.mu);
         if (r) {
             logf_("stopping", err.msg);
             rc = 1;
             break;
         }
     }
+    /* A running job's storage requests now fail; the process exits without waiting for it
+     * (its keys are wiped below, then the process ends). */
+    enc_io_close(&e);
     mc2_frame_free(&f);
+    pthread_mutex_lock(&e.mu);
     mc2_wipe(e.keys, sizeof e.keys);
     mc2_wipe(e.objkeys, sizeof e.objkeys);
     mc2_wipe(e.platform_sec, sizeof e.platform_sec);
