@@ -268,7 +268,7 @@ static int api_submit(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, mc2_e
     }
     j->id = j->job.counter;
     j->submitter = s->party;
-    /* The kind's check made sure a model_owner names a party of the policy. */
+    /* check_job made sure that a model_owner names a party of the policy. */
     const char *mo = mc2_job_param(&j->job, "model_owner");
     j->model_owner = mo ? party_index(e, mo) : -1;
     if (owns_input(e, j, s->party) || j->model_owner == s->party) j->approved[s->party] = true;
