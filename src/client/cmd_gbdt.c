@@ -488,8 +488,9 @@ int cmd_model(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "get") == 0) return model_get(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "export") == 0) return model_export(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "grant") == 0)
-        return cli_usage("model grant",
-                         "model keys are granted per predict job now, never to a whole enclave "
+        return cli_usage("model",
+                         "`model grant` is gone: model keys are granted per predict job now, never "
+                         "to a whole enclave "
                          "instance: `mc2 predict` (as the model's holder) grants it for the job "
                          "it submits, `mc2 approve ID` for another party's predict job naming "
                          "you as model_owner");
