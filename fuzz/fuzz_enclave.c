@@ -25,6 +25,8 @@
  *       GRANT:   payload = data key[32]            -> key | grant signature
  *       SUBMIT:  payload = job text               -> text LV | job signature
  *       APPROVE: payload = u64 job id              -> id | signature over that job's text
+ *       GRANT_OBJECT: payload = u64 job id | key[32] -> id | the job's model name | key |
+ *                 signature over that job's text hash (a per-job model-key grant)
  *     flags bit 1 (SUBMIT): the harness first rewrites the text's counter line to the next
  *     counter, so mutated job texts stay acceptable.
  *   mode 2 (INIT): everything after the mode byte is an INIT payload, parsed and checked as
@@ -45,7 +47,10 @@
  * Oracles besides the sanitizers: no data key, platform key, result key or table plaintext
  * (a canary value in the seed tables) in any byte the enclave sends to the host or in any log
  * line (this file defines mc2_log, which replaces the library's); a result key goes only to a
- * recipient of a job that ran; a job runs only with every input owner's approval and key.
+ * recipient of a job that ran; a job runs only with every input owner's approval and key,
+ * and, if it names a model owner, that party's approval and a model key granted for it.
+ * The seeds include a predict job that runs on a real sealed model (its key is scanned for
+ * too).
  *
  * MC2_FUZZ_SEED_DIR=dir: writes the seed corpus (fuzz/corpus/fuzz_enclave) there and exits.
  * MC2_FUZZ_VERBOSE=1: prints log lines, API errors and every frame sent to the host. */
@@ -66,8 +71,11 @@
 #include "base/bytes.h"
 #include "base/log.h"
 #include "crypto/pki.h"
+#include "base/hex.h"
 #include "enclave/enclave.h"
+#include "gbdt/gbdt.h"
 #include "mc2/job.h"
+#include "table/blob.h"
 #include "table/tmem.h"
 #include "wire/proto.h"
 #include "wire/tls.h"
@@ -87,6 +95,7 @@ static struct {
     enclave e;
     uint8_t sec[NPARTIES][32];      /* party signing keys, by policy index */
     uint8_t data_key[NPARTIES][32]; /* the data keys the seeds grant, by policy index */
+    uint8_t model_key[32];          /* the key of the seeds' sealed model */
     char *pem[NPARTIES];            /* party certificates, by NAMES index */
     mc2_buf policy_yaml;            /* the policy's text (INIT seeds) */
     mc2_buf out;                    /* what the enclave sent to the host in this input */
@@ -140,6 +149,7 @@ static void scan(const uint8_t *p, size_t n, const char *where)
     if (contains(p, n, e->platform_sec, sizeof e->platform_sec)) leak = "the platform key";
     for (size_t i = 0; i < NPARTIES; i++)
         if (contains(p, n, G.data_key[i], 32)) leak = "a data key";
+    if (contains(p, n, G.model_key, 32)) leak = "a model key";
     for (size_t i = 0; i < e->njobs; i++)
         for (size_t k = 0; k < e->jobs[i]->nresults; k++)
             if (contains(p, n, e->jobs[i]->results[k].key, MC2_KEY_LEN)) leak = "a result key";
@@ -331,6 +341,7 @@ static void setup(void)
         snprintf(label, sizeof label, "fuzz data key %s", NAMES[i]);
         seed_key(G.data_key[p], label);
     }
+    seed_key(G.model_key, "fuzz model key");
     memset(e->measurement, 0x42, sizeof e->measurement);
     if (mc2_sigstruct_sign(&e->sigstruct, e->measurement, 7, 3, signer_sec, &err))
         die("sigstruct", &err);
@@ -468,6 +479,22 @@ static void build_request(enclave *e, int party, uint8_t type, uint8_t flags, co
         if (mc2_job_sign(G.sec[party], text, tl, sig, &err) || mc2_buf_put_u64(req, id, &err) ||
             mc2_buf_append(req, sig, 64, &err))
             die("approve", &err);
+    } else if ((flags & 1) && type == EAPI_GRANT_OBJECT) {
+        uint8_t head[40] = {0};
+        memcpy(head, p, n < 40 ? n : 40);
+        uint64_t id = mc2_le64_get(head);
+        uint8_t h[32] = {0};
+        const char *name = "results/job-1-00-model.mc2m";
+        for (size_t i = 0; i < e->njobs; i++)
+            if (e->jobs[i]->id == id) {
+                memcpy(h, e->jobs[i]->text_sha256, 32);
+                const char *m = mc2_job_param(&e->jobs[i]->job, "model");
+                if (m && *m && strlen(m) <= MC2_OBJECT_NAME_MAX) name = m;
+            }
+        if (mc2_object_grant_sign(G.sec[party], h, name, head + 8, sig, &err) ||
+            mc2_buf_put_u64(req, id, &err) || mc2_buf_put_lv(req, name, strlen(name), &err) ||
+            mc2_buf_append(req, head + 8, 32, &err) || mc2_buf_append(req, sig, 64, &err))
+            die("grant object", &err);
     } else if (mc2_buf_append(req, p, n, &err)) {
         die("request", &err);
     }
@@ -519,6 +546,8 @@ static void check_jobs(const enclave *e)
             size_t pi = (size_t)(p - e->policy->parties);
             if (!j->approved[pi] || !e->has_key[pi]) die("a job ran unapproved", NULL);
         }
+        if (j->model_owner >= 0 && (!j->approved[j->model_owner] || !j->model_key_granted))
+            die("a job ran without its model owner's approval and model key", NULL);
     }
 }
 
@@ -830,6 +859,75 @@ static char *job_text(uint64_t counter, const uint8_t ida[16], const uint8_t idb
     return t;
 }
 
+/* A party's table of one INT64 column `amount` (rows 0..rows-1), sealed under its seed key. */
+static void make_num_table(int party, size_t rows, mc2_buf *out, uint8_t id[16])
+{
+    static const char S[] =
+        "table: n\ncolumns:\n  - {name: amount, type: INT64, nullable: false}\n";
+    mc2_err err;
+    mc2_schema *s = NULL;
+    if (mc2_schema_parse("seed", S, sizeof S - 1, &s, &err)) die("schema", &err);
+    mc2_batch *b = mc2_batch_new(s, rows, &err);
+    if (!b) die("batch", &err);
+    for (size_t i = 0; i < rows; i++) b->cols[0].v.i64[b->nrows++] = (int64_t)i;
+    if (mc2_table_seal_batch(b, G.data_key[party], out, &err)) die("seal", &err);
+    memcpy(id, out->data + 8, 16);
+    mc2_batch_free(b);
+    mc2_schema_free(s);
+}
+
+/* A two-tree model over one feature, sealed as object `name` under G.model_key. */
+static void make_model(const char *name, mc2_buf *out)
+{
+    mc2_err err;
+    float x[16], y[16];
+    for (int i = 0; i < 16; i++) x[i] = (float)i, y[i] = (float)(i % 3 == 0);
+    mc2_gbdt_params p;
+    mc2_gbdt_params_default(&p);
+    mc2_gbdt_data d = {x, y, NULL, 16, 1};
+    mc2_gbdt_model *m = NULL;
+    mc2_buf plain = {.secret = 1};
+    if (mc2_gbdt_params_set(&p, "num_round", "2", &err) ||
+        mc2_gbdt_params_set(&p, "nthread", "1", &err) ||
+        mc2_gbdt_train(&p, &d, NULL, NULL, NULL, &m, &err) ||
+        mc2_gbdt_model_save(m, &plain, &err) ||
+        mc2_blob_seal(G.model_key, MC2_BLOB_CTX_GBDT_MODEL, name, plain.data, plain.len, out, &err))
+        die("model", &err);
+    mc2_gbdt_model_free(m);
+    mc2_buf_free(&plain);
+}
+
+/* A predict job of bank-b over its table `n` with the sealed model `name`, the auditor as
+ * model owner. */
+static char *predict_text(uint64_t counter, const uint8_t id[16], const char *name,
+                          const mc2_buf *sealed, size_t *len)
+{
+    mc2_job j;
+    mc2_err err;
+    uint8_t h[32];
+    char hex[65];
+    memset(&j, 0, sizeof j);
+    memcpy(j.policy_hash, G.e.policy->hash, 32);
+    memcpy(j.instance, G.e.instance, 32);
+    j.counter = counter;
+    strcpy(j.kind, "predict");
+    j.ninputs = 1;
+    strcpy(j.inputs[0].owner, "bank-b");
+    strcpy(j.inputs[0].table, "n");
+    memcpy(j.inputs[0].table_id, id, 16);
+    j.nrecipients = 1;
+    strcpy(j.recipients[0], "auditor");
+    char *t = NULL;
+    if (mc2_sha256(sealed->data, sealed->len, h, &err)) die("sha", &err);
+    mc2_hex_encode(h, 32, hex);
+    if (mc2_job_add_param(&j, "model", name, &err) ||
+        mc2_job_add_param(&j, "model_sha256", hex, &err) ||
+        mc2_job_add_param(&j, "model_owner", "auditor", &err) || mc2_job_format(&j, &t, len, &err))
+        die("job", &err);
+    mc2_job_free(&j);
+    return t;
+}
+
 /* A real ClientHello from a party (for the host-mode seeds). */
 static void client_hello(mc2_buf *out)
 {
@@ -978,6 +1076,49 @@ static void write_seeds(const char *dir)
     memcpy(hf + 6, nonce, 32);
     a_step(&s, A, 255, 0, hf, sizeof hf);
     write_seed(dir, "api_refusals", 1, &q, &s);
+
+    /* ...a predict job of bank-b with the auditor's model: bank-a's grant for it is refused,
+     * the auditor grants the key for this job and approves, the host serves the model and
+     * the table; then another party's job cannot use that grant. */
+    {
+        static const char mname[] = "results/job-1-0011223344556677-model.mc2m";
+        mc2_buf model = {0}, tn = {0}, q3 = {0};
+        uint8_t idn[16], gk[40];
+        make_model(mname, &model);
+        make_num_table(B, 9, &tn, idn);
+        size_t tlp;
+        char *tp = predict_text(1, idn, mname, &model, &tlp);
+        mc2_le64_put(sz, model.len);
+        q_reply(&q3, 1, 0, sz, 8);
+        q_reply(&q3, 2, 0, model.data, model.len);
+        mc2_le64_put(sz, tn.len);
+        q_reply(&q3, 3, 0, sz, 8);
+        q_reply(&q3, 4, 0, tn.data, tn.len);
+        q_reply(&q3, 5, 0, NULL, 0);
+        memcpy(gk, id8, 8);
+        memcpy(gk + 8, G.model_key, 32);
+        mc2_buf_reset(&s);
+        a_step(&s, B, EAPI_GRANT, 1, G.data_key[B], 32);
+        a_step(&s, B, EAPI_SUBMIT, 3, tp, tlp);
+        a_step(&s, A, EAPI_GRANT_OBJECT, 1, gk, sizeof gk);
+        a_step(&s, R, EAPI_JOB, 0, id8, 8);
+        a_step(&s, R, EAPI_GRANT_OBJECT, 1, gk, sizeof gk);
+        a_step(&s, R, EAPI_APPROVE, 1, id8, 8);
+        a_step(&s, B, EAPI_JOB, 0, id8, 8);
+        a_step(&s, A, EAPI_JOB, 0, id8, 8);
+        a_step(&s, B, EAPI_RESULT_KEY, 0, id8, 8);
+        a_step(&s, B, EAPI_SUBMIT, 3, tp, tlp); /* job 2: the grant for job 1 does not apply */
+        uint8_t id2[8];
+        mc2_le64_put(id2, 2);
+        a_step(&s, R, EAPI_APPROVE, 1, id2, 8);
+        a_step(&s, B, EAPI_JOB, 0, id2, 8);
+        write_seed(dir, "api_predict_model_owner", 1, &q3, &s);
+        mc2_buf_reset(&s);
+        mc2_free(tp);
+        mc2_buf_free(&model);
+        mc2_buf_free(&tn);
+        mc2_buf_free(&q3);
+    }
 
     /* Session mode: a real TLS session of bank-a running a job, with a partial inner frame,
      * then the host closing it; bad inner frames of other parties. */

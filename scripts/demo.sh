@@ -4,8 +4,9 @@
 # and we see tampering rejected; the service starts with the sim enclave; every party attests
 # it; the banks upload; bank-a submits a job over both tables, bank-b co-signs it, it runs;
 # the auditor downloads and decrypts the result, and a bank cannot; the banks train a GBDT
-# model for the auditor, who after a restart re-grants its key so that each bank scores its
-# own new rows. Runs in a temp dir.
+# model for the auditor, who after a restart submits a predict job as the model's owner
+# (granting its key for that job only) so that each bank scores its own new rows. The policy
+# pins the enclave's measurement (`policy init --enclave`). Runs in a temp dir.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${MC2_BUILD:-$PWD/build}
@@ -135,7 +136,7 @@ echo "last round on bank-b's holdout:"; tail -n 2 "$D/metrics.csv"
 must_fail "$MC2" model get --job "$TJ" --out "$D/stolen.mc2m" --home "$D/bank-a"
 run "$MC2" model export --format xgboost-json --in "$D/model.mc2m" --out "$D/model.json"
 
-step "11. After a restart the auditor re-grants the model key; each bank scores its new applicants"
+step "11. After a restart the auditor (the model's owner) grants its key to one predict job; each bank scores its new applicants"
 run "$MC2" stop --dir "$D/service"
 run "$MC2" start --policy "$D/consortium.yaml" --dir "$D/service" --listen "$MC2_SERVICE"
 run "$MC2" upload --home "$D/bank-a" --schema "$D/applicants.yaml" --in "$D/a-new.csv" --as applicants

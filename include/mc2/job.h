@@ -80,18 +80,20 @@ int mc2_grant_verify(const uint8_t pub[MC2_ED25519_PUB_LEN],
                      const uint8_t data_key[MC2_KEY_LEN], const uint8_t sig[MC2_ED25519_SIG_LEN],
                      mc2_err *err) MC2_WUR;
 
-/* A party's signature handing the key of a sealed object (a model) to one enclave instance
- * under one policy: Ed25519 over "mc2 object key v1" || 0x00 || policy hash || instance nonce
- * || object name || 0x00 || SHA-256(object key). name: 1..MC2_OBJECT_NAME_MAX bytes. */
+/* A party's signature handing the key of a sealed object (a model) to ONE job: Ed25519 over
+ * "mc2 object key v2" || 0x00 || SHA-256(job text) || object name || 0x00 || SHA-256(object
+ * key). The job text names the policy, the enclave instance and the counter, so the grant
+ * opens the object for that job only, never for another job of any party (v1, which bound
+ * only the policy and instance, is refused). name: 1..MC2_OBJECT_NAME_MAX bytes. */
 #define MC2_OBJECT_NAME_MAX 95
 int mc2_object_grant_sign(const uint8_t sec[MC2_ED25519_SEC_LEN],
-                          const uint8_t policy_hash[MC2_SHA256_LEN], const uint8_t instance[32],
-                          const char *name, const uint8_t key[MC2_KEY_LEN],
-                          uint8_t sig[MC2_ED25519_SIG_LEN], mc2_err *err) MC2_WUR;
+                          const uint8_t job_sha256[MC2_SHA256_LEN], const char *name,
+                          const uint8_t key[MC2_KEY_LEN], uint8_t sig[MC2_ED25519_SIG_LEN],
+                          mc2_err *err) MC2_WUR;
 int mc2_object_grant_verify(const uint8_t pub[MC2_ED25519_PUB_LEN],
-                            const uint8_t policy_hash[MC2_SHA256_LEN], const uint8_t instance[32],
-                            const char *name, const uint8_t key[MC2_KEY_LEN],
-                            const uint8_t sig[MC2_ED25519_SIG_LEN], mc2_err *err) MC2_WUR;
+                            const uint8_t job_sha256[MC2_SHA256_LEN], const char *name,
+                            const uint8_t key[MC2_KEY_LEN], const uint8_t sig[MC2_ED25519_SIG_LEN],
+                            mc2_err *err) MC2_WUR;
 
 /* A usable party name: 1..64 bytes of [A-Za-z0-9._-], starting with a letter or digit. */
 int mc2_name_check(const char *name, mc2_err *err) MC2_WUR;

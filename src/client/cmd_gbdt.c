@@ -1,5 +1,6 @@
 /* cmd_gbdt.c - gradient-boosted trees on the platform: `mc2 train job.yaml`, `mc2 model get`,
- * `mc2 model export`, `mc2 model grant` and `mc2 predict` (docs/gbdt.md, "Platform").
+ * `mc2 model export`, `mc2 predict`, and the model owner's part of `mc2 approve`
+ * (docs/gbdt.md, "Platform").
  *
  * Model keys: `mc2 model get` keeps the key of a model this party received in
  * $MC2_HOME/models/<object name with '/' as '_'>.key (mode 0600), a text file
@@ -7,8 +8,9 @@
  *   sealed_sha256 <hex: SHA-256 of the sealed object the host stores>
  *   model_sha256 <hex: SHA-256 of the decrypted model file>
  *   key <hex>
- * so that after a service restart the key can be handed to the new enclave instance
- * (EAPI_GRANT_OBJECT, signed by this party) and a predict job can bind the exact model. */
+ * so that a predict job can bind the exact model, and this party, named in the job as its
+ * model_owner, can approve it and hand the key to the enclave for that one job
+ * (EAPI_GRANT_OBJECT, signed over the job text's hash), in this or a later enclave instance. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -379,14 +381,13 @@ out:
 
 static const char MODEL_HELP[] =
     "usage: mc2 model get --job ID --out FILE [--home DIR] [--service ...] [--policy FILE]\n"
-    "       mc2 model export --format xgboost-json --in FILE --out MODEL.json\n"
-    "       mc2 model grant --model job-ID|FILE [--home DIR] [--service ...]\n\n"
+    "       mc2 model export --format xgboost-json --in FILE --out MODEL.json\n\n"
     "get:    (a recipient of train job ID) fetches the sealed model and its key from the\n"
     "        attested enclave, writes the decrypted model (mc2's binary format) to FILE and\n"
-    "        keeps the key in $MC2_HOME/models/ (0600) to re-grant it after a restart.\n"
-    "export: converts a model file to XGBoost 1.7's JSON (xgboost.Booster().load_model).\n"
-    "grant:  hands a kept model key to the running enclave instance (mc2 predict does this\n"
-    "        itself).\n";
+    "        keeps the key in $MC2_HOME/models/ (0600): you then hold the model, and it is\n"
+    "        used only in predict jobs you approve (`mc2 predict`, `mc2 approve ID`), each\n"
+    "        of which gets the key for that job alone.\n"
+    "export: converts a model file to XGBoost 1.7's JSON (xgboost.Booster().load_model).\n";
 
 static int model_get(int argc, char **argv)
 {
@@ -482,35 +483,17 @@ static int model_export(int argc, char **argv)
     return rc;
 }
 
-static int model_grant(int argc, char **argv)
-{
-    const char *model = NULL, *home = NULL, *service = NULL, *policy = NULL;
-    cli_opt opts[] = {CLI_VAL("model", &model), CLI_VAL("home", &home),
-                      CLI_VAL("service", &service), CLI_VAL("policy", &policy), CLI_END};
-    int code;
-    if (cli_parse("model grant", MODEL_HELP, argc, argv, opts, NULL, 0, &code)) return code;
-    if (!model) return cli_usage("model grant", "--model job-ID|FILE is required");
-    mc2_err err;
-    mc2_err_clear(&err);
-    cli_session cs;
-    model_ref r;
-    int rc = CLI_OK;
-    if (cli_session_open(&cs, home, service, policy, &err)) return cli_fail(&err);
-    if (ref_find(cs.id.home, model, &r, &err) ||
-        mc2_esession_grant_object(&cs.es, &cs.id, cs.policy, r.object, r.key, &err))
-        rc = cli_fail(&err);
-    else
-        printf("key of %s granted to the attested enclave instance\n", r.object);
-    mc2_wipe(&r, sizeof r);
-    cli_session_close(&cs);
-    return rc;
-}
-
 int cmd_model(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "get") == 0) return model_get(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "export") == 0) return model_export(argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "grant") == 0) return model_grant(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "grant") == 0)
+        return cli_usage("model",
+                         "`model grant` is gone: model keys are granted per predict job now, never "
+                         "to a whole enclave "
+                         "instance: `mc2 predict` (as the model's holder) grants it for the job "
+                         "it submits, `mc2 approve ID` for another party's predict job naming "
+                         "you as model_owner");
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         fputs(MODEL_HELP, stdout);
         return CLI_OK;
@@ -527,10 +510,12 @@ static const char PREDICT_HELP[] =
     "Submits a prediction job: the model of train job ID (or the model FILE you fetched with\n"
     "`mc2 model get`) scores the tables, whose columns are the model's features in training\n"
     "order (the training columns without the label). The job binds the exact model (its\n"
-    "SHA-256); the model key you keep is granted to the enclave, and your data key if you own\n"
-    "a table. Every table owner co-signs with `mc2 approve ID`; each owner then gets only the\n"
-    "predictions of its own rows: `mc2 download --job ID --out preds.csv` (columns: table,\n"
-    "row, prediction). Recipients (default: the policy's) receive nothing from a predict job.\n"
+    "SHA-256) and names you as its model_owner; the model key you keep is granted to the\n"
+    "enclave for this job only, and your data key if you own a table. Every table owner\n"
+    "co-signs with `mc2 approve ID`; each owner then gets only the predictions of its own\n"
+    "rows: `mc2 download --job ID --out preds.csv` (columns: table, row, prediction).\n"
+    "Recipients (default: the policy's) receive nothing from a predict job. A predict job\n"
+    "someone else submits with your model waits for your `mc2 approve ID`.\n"
     "--oblivious scores obliviously: no branch or memory address depends on the rows or the\n"
     "trees (same predictions, slower).\n";
 
@@ -560,6 +545,7 @@ int cmd_predict(int argc, char **argv)
     model_ref r;
     memset(&r, 0, sizeof r);
     uint64_t id;
+    char *text = NULL;
     int rc = CLI_FAIL;
     if (cli_session_open(&cs, home, service, policy, &err)) return cli_fail(&err);
     if (ref_find(cs.id.home, model, &r, &err)) goto fail;
@@ -570,12 +556,20 @@ int cmd_predict(int argc, char **argv)
     mc2_hex_encode(r.sealed_sha, 32, hex);
     if (mc2_job_add_param(&j, "model", r.object, &err) ||
         mc2_job_add_param(&j, "model_sha256", hex, &err) ||
+        mc2_job_add_param(&j, "model_owner", cs.id.name, &err) ||
         (oblivious && mc2_job_add_param(&j, "oblivious", "1", &err)) ||
         add_recipients(&j, cs.policy, recips, nr, &err))
         goto fail;
-    if (mc2_esession_grant_object(&cs.es, &cs.id, cs.policy, r.object, r.key, &err)) goto fail;
     if (owns_any(&j, cs.id.name) && mc2_esession_grant(&cs.es, &cs.id, cs.policy, &err)) goto fail;
-    if (mc2_job_submit(&cs.es, &cs.id, cs.policy, &j, &id, NULL, &err)) goto fail;
+    if (mc2_job_submit(&cs.es, &cs.id, cs.policy, &j, &id, &text, &err)) goto fail;
+    /* The key goes to this job only, after the enclave took it (the grant signs its text). */
+    if (mc2_esession_grant_object(&cs.es, &cs.id, id, text, strlen(text), r.object, r.key, &err)) {
+        mc2_err_prefix(&err,
+                       "predict job %llu was submitted, but the model key was not granted "
+                       "(`mc2 approve %llu` grants it): ",
+                       (unsigned long long)id, (unsigned long long)id);
+        goto fail;
+    }
     print_submitted("predict", id, &j, cs.id.name);
     printf("each table owner then: mc2 download --job %llu --out preds.csv\n",
            (unsigned long long)id);
@@ -584,8 +578,46 @@ int cmd_predict(int argc, char **argv)
 fail:
     rc = cli_fail(&err);
 out:
+    mc2_free(text);
     mc2_wipe(&r, sizeof r);
     mc2_job_free(&j);
     cli_session_close(&cs);
+    return rc;
+}
+
+int cli_model_grant_for_job(cli_session *cs, uint64_t id, const char *text, size_t len,
+                            const mc2_job *j, mc2_err *err)
+{
+    const char *object = mc2_job_param(j, "model"), *hex = mc2_job_param(j, "model_sha256");
+    model_ref r;
+    uint8_t want[32];
+    int rc = -1;
+    memset(&r, 0, sizeof r);
+    if (!object || !hex || strlen(hex) != 64 || mc2_hex_decode(hex, want, 32)) {
+        mc2_err_set(err, MC2_E_INPUT,
+                    "job %llu names you as model owner but no model (parameters 'model' and "
+                    "'model_sha256'): refusing",
+                    (unsigned long long)id);
+        goto out;
+    }
+    if (strncmp(object, "results/", 8) != 0) {
+        mc2_err_set(err, MC2_E_INPUT, "job %llu's model '%.100s' is not a model object name",
+                    (unsigned long long)id, object);
+        goto out;
+    }
+    if (ref_find(cs->id.home, object, &r, err)) goto out;
+    if (memcmp(r.sealed_sha, want, 32) != 0) {
+        mc2_err_set(err, MC2_E_AUTH,
+                    "refusing: job %llu names another version of model '%s' (SHA-256 %.16s...) "
+                    "than the one you hold",
+                    (unsigned long long)id, object, hex);
+        goto out;
+    }
+    printf("as its model owner you release model %s to job %llu only: it scores the job's "
+           "input tables, and each input owner gets its own rows' predictions\n",
+           object, (unsigned long long)id);
+    rc = mc2_esession_grant_object(&cs->es, &cs->id, id, text, len, r.object, r.key, err);
+out:
+    mc2_wipe(&r, sizeof r);
     return rc;
 }

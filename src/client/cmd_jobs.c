@@ -334,8 +334,11 @@ static const char APPROVE_HELP[] =
     "                      [--policy FILE]\n\n"
     "Shows job ID's exact text, checks that it names this consortium policy, this enclave\n"
     "instance and, for your tables, the tables you uploaded, then co-signs it and grants\n"
-    "your data key to the attested enclave. If that lets the job run, waits up to --wait\n"
-    "seconds (default 300; 0: do not wait) for it to finish and shows how it ended.\n";
+    "your data key to the attested enclave. For a predict job that names you as its\n"
+    "model_owner, approving releases your model to that job only: the key `mc2 model get`\n"
+    "kept in your home is granted for this job (the job must name that exact model). If\n"
+    "your approval lets the job run, waits up to --wait seconds (default 300; 0: do not\n"
+    "wait) for it to finish and shows how it ended.\n";
 
 int cmd_approve(int argc, char **argv)
 {
@@ -366,8 +369,12 @@ int cmd_approve(int argc, char **argv)
         mc2_err_set(&err, MC2_E_AUTH, "refusing: the job names another policy or enclave instance");
         goto fail;
     }
-    if (!owns_input(&j, cs.id.name)) {
-        mc2_err_set(&err, MC2_E_USAGE, "you own none of job %llu's inputs: nothing to approve",
+    const char *mo = mc2_job_param(&j, "model_owner");
+    bool owner = owns_input(&j, cs.id.name), model_owner = mo && strcmp(mo, cs.id.name) == 0;
+    if (!owner && !model_owner) {
+        mc2_err_set(&err, MC2_E_USAGE,
+                    "you own none of job %llu's inputs and are not its model owner: nothing to "
+                    "approve",
                     (unsigned long long)id);
         goto fail;
     }
@@ -385,8 +392,10 @@ int cmd_approve(int argc, char **argv)
     }
     uint8_t sig[64];
     if (mc2_job_sign(cs.id.sec, (const char *)text.data, text.len, sig, &err) ||
-        mc2_esession_grant(&cs.es, &cs.id, cs.policy, &err) || mc2_buf_put_u64(&req, id, &err) ||
-        mc2_buf_append(&req, sig, 64, &err) ||
+        (owner && mc2_esession_grant(&cs.es, &cs.id, cs.policy, &err)) ||
+        (model_owner &&
+         cli_model_grant_for_job(&cs, id, (const char *)text.data, text.len, &j, &err)) ||
+        mc2_buf_put_u64(&req, id, &err) || mc2_buf_append(&req, sig, 64, &err) ||
         mc2_esession_call(&cs.es, EAPI_APPROVE, req.data, req.len, &reply, &err))
         goto fail;
     mc2_buf_reset(&status);

@@ -32,7 +32,9 @@ static const char ENCLAVE_HELP[] =
     "The enclave's identity: its measurement (SHA-256 of the binary) signed, with a product\n"
     "id and security version, by the enclave signer's key into PATH.sig. mc2d refuses to\n"
     "start an enclave whose signature does not verify. PATH defaults to the mc2-enclave\n"
-    "beside this mc2.\n";
+    "beside this mc2. Whoever holds the signer key can sign any enclave: keep it with the\n"
+    "consortium's release signer, never on the host that runs the service (policies pin the\n"
+    "measurement by default, so a re-signed build is not trusted; see `mc2 policy --help`).\n";
 
 static char *enclave_path(const char *flag)
 {
@@ -168,14 +170,32 @@ int cmd_service(int argc, char **argv)
 
 static const char POLICY_HELP[] =
     "usage: mc2 policy init --out FILE --consortium NAME --party NAME=CERT... \n"
-    "                       [--recipient NAME...] [--enclave PATH | --signer HEX\n"
-    "                       --product-id N --min-svn N | --measurement HEX]\n"
+    "                       [--recipient NAME...] [--enclave PATH [--trust-signer]\n"
+    "                       | --measurement HEX | --signer HEX --product-id N --min-svn N]\n"
     "                       [--allow-simulation --sim-platform-key HEX]\n"
     "                       [--oblivious-table OWNER/TABLE...]\n\n"
-    "Writes a consortium policy: the parties and their certificates, the enclave they trust\n"
-    "(signer, product id and minimum security version taken from PATH.sig with --enclave,\n"
-    "or given), and who may receive results. Every party must use the same policy.\n"
+    "Writes a consortium policy: the parties and their certificates, the enclave they trust,\n"
+    "and who may receive results. Every party must use the same policy.\n"
+    "--enclave PATH pins that build: its measurement (SHA-256 of the binary, checked against\n"
+    "PATH.sig), so only exactly this enclave attests. --measurement HEX pins one given.\n"
+    "--trust-signer (with --enclave: signer, product id and minimum security version from\n"
+    "PATH.sig) or --signer HEX trusts every build that signer signs instead: whoever holds\n"
+    "the signer key can then make an enclave the consortium trusts. Use it only when the\n"
+    "signer key is held by the consortium's release signer, never by the host's operator.\n"
     "--oblivious-table lets only oblivious jobs read that table (OWNER/'*': all of OWNER's).\n";
+
+/* Warns on stderr that a policy trusts a signer rather than one measured build. */
+static void warn_signer_trust(const char *signer, const char *product, const char *min_svn)
+{
+    fprintf(stderr,
+            "mc2: WARNING: this policy trusts EVERY enclave signed by signer %.16s... (product "
+            "id %s, security version >= %s), not one measured build: whoever holds that "
+            "signer's key can make an enclave this consortium trusts. Only the consortium's "
+            "release signer may hold it, never the operator of the host that runs the service. "
+            "To trust exactly one build, give --enclave PATH without --trust-signer (or "
+            "--measurement HEX).\n",
+            signer, product, min_svn);
+}
 
 int cmd_policy(int argc, char **argv)
 {
@@ -184,7 +204,7 @@ int cmd_policy(int argc, char **argv)
     const char *parties[MC2_POLICY_MAX_PARTIES], *recipients[MC2_POLICY_MAX_PARTIES];
     const char *obliv[MC2_POLICY_MAX_OBLIV];
     size_t nparties = 0, nrecipients = 0, nobliv = 0;
-    int allow_sim = 0, code;
+    int allow_sim = 0, trust_signer = 0, code;
     cli_opt opts[] = {CLI_VAL("out", &out),
                       CLI_VAL("consortium", &name),
                       {"party", NULL, NULL, parties, &nparties, MC2_POLICY_MAX_PARTIES},
@@ -197,6 +217,7 @@ int cmd_policy(int argc, char **argv)
                       CLI_VAL("measurement", &measurement),
                       CLI_VAL("sim-platform-key", &sim_key),
                       CLI_FLAG("allow-simulation", &allow_sim),
+                      CLI_FLAG("trust-signer", &trust_signer),
                       CLI_END};
     if (argc < 2 || strcmp(argv[1], "init") != 0) {
         if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
@@ -211,33 +232,52 @@ int cmd_policy(int argc, char **argv)
     mc2_err err;
     mc2_err_clear(&err);
     mc2_buf y = {0};
-    char sid[65];
+    char sid[65], mhex[65], pbuf[8], sbuf[8];
     int rc = CLI_FAIL;
+    if (trust_signer && !path_flag)
+        return cli_usage("policy", "--trust-signer takes the signer from --enclave PATH's "
+                                   "signature (or give --signer HEX)");
+    if (trust_signer && signer)
+        return cli_usage("policy",
+                         "give --trust-signer (with --enclave) or --signer HEX, not both");
+    if ((product || min_svn) && !signer && !trust_signer)
+        return cli_usage("policy", "--product-id and --min-svn apply to a trusted signer "
+                                   "(--enclave PATH --trust-signer, or --signer HEX)");
+    const char *measurement2 = NULL; /* PATH's measurement, pinned by default */
     if (path_flag) {
         mc2_sigstruct ss;
         if (mc2_enclave_check(path_flag, &ss, &err)) return cli_fail(&err);
-        uint8_t id[32];
-        mc2_signer_id(ss.signer_pub, id);
-        mc2_hex_encode(id, 32, sid);
-        signer = sid;
-        static char pbuf[8], sbuf[8];
-        snprintf(pbuf, sizeof pbuf, "%u", ss.product_id);
-        snprintf(sbuf, sizeof sbuf, "%u", ss.svn);
-        if (!product) product = pbuf;
-        if (!min_svn) min_svn = sbuf;
+        if (trust_signer) {
+            uint8_t id[32];
+            mc2_signer_id(ss.signer_pub, id);
+            mc2_hex_encode(id, 32, sid);
+            signer = sid;
+            snprintf(pbuf, sizeof pbuf, "%u", ss.product_id);
+            snprintf(sbuf, sizeof sbuf, "%u", ss.svn);
+            if (!product) product = pbuf;
+            if (!min_svn) min_svn = sbuf;
+        } else {
+            mc2_hex_encode(ss.measurement, 32, mhex);
+            measurement2 = mhex;
+        }
     }
-    if (!signer && !measurement)
-        return cli_usage("policy", "name the trusted enclave: --enclave PATH, --signer HEX or "
-                                   "--measurement HEX");
+    if (!signer && !measurement && !measurement2)
+        return cli_usage("policy", "name the trusted enclave: --enclave PATH, --measurement HEX "
+                                   "or --signer HEX");
+    if (signer && !product) product = "0";
+    if (signer && !min_svn) min_svn = "0";
     if (mc2_buf_printf(&y, &err,
                        "# mc2 consortium policy (written by `mc2 policy init`)\n"
                        "consortium: %s\nenclave:\n",
                        name))
         goto out;
     if (signer && mc2_buf_printf(&y, &err, "  signer: %s\n  product_id: %s\n  min_svn: %s\n",
-                                 signer, product ? product : "0", min_svn ? min_svn : "0"))
+                                 signer, product, min_svn))
         goto out;
-    if (measurement && mc2_buf_printf(&y, &err, "  measurements: [%s]\n", measurement)) goto out;
+    if ((measurement || measurement2) &&
+        mc2_buf_printf(&y, &err, "  measurements: [%s%s%s]\n", measurement2 ? measurement2 : "",
+                       measurement && measurement2 ? ", " : "", measurement ? measurement : ""))
+        goto out;
     if (mc2_buf_printf(&y, &err, "  allow_simulation: %s\n", allow_sim ? "true" : "false"))
         goto out;
     if (sim_key && mc2_buf_printf(&y, &err, "  sim_platform_keys: [%s]\n", sim_key)) goto out;
@@ -279,6 +319,10 @@ int cmd_policy(int argc, char **argv)
     mc2_policy_free(check);
     if (mc2_file_write_atomic(out, y.data, y.len, 0644, 0, &err)) goto out;
     printf("consortium policy written to %s\npolicy hash: %s\n", out, hash);
+    if (measurement2)
+        printf("trusted enclave: measurement %s of %s (exactly this build)\n", measurement2,
+               path_flag);
+    if (signer && !measurement && !measurement2) warn_signer_trust(signer, product, min_svn);
     rc = CLI_OK;
 out:
     mc2_buf_free(&y);

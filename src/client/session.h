@@ -5,6 +5,7 @@
 
 #include "conn/conn.h"
 #include "mc2/identity.h"
+#include "mc2/job.h"
 #include "mc2/policy.h"
 
 typedef struct cli_session {
@@ -34,5 +35,12 @@ void cli_session_close(cli_session *cs);
  * it against its own table when approving, and the enclave against the table it reads). */
 int cli_table_id(const char *service, const char *owner, const char *name, uint8_t id[16],
                  mc2_err *err) MC2_WUR;
+
+/* For `mc2 approve ID` by the model owner of a predict job (text[0..len), parsed as j): finds
+ * the key of the model the job names among those `mc2 model get` kept in this party's home,
+ * checks that the job binds that very model (SHA-256 of the sealed object), says that the
+ * approval releases the model for this job only, and grants the key for job `id`. */
+int cli_model_grant_for_job(cli_session *cs, uint64_t id, const char *text, size_t len,
+                            const mc2_job *j, mc2_err *err) MC2_WUR;
 
 #endif

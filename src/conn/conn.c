@@ -536,18 +536,20 @@ int mc2_fetch_table(const char *service, const char *object, const uint8_t key[M
     return rc;
 }
 
-int mc2_esession_grant_object(mc2_esession *s, const mc2_identity *id, const mc2_policy *pol,
-                              const char *name, const uint8_t key[MC2_KEY_LEN], mc2_err *err)
+int mc2_esession_grant_object(mc2_esession *s, const mc2_identity *id, uint64_t job_id,
+                              const char *text, size_t len, const char *name,
+                              const uint8_t key[MC2_KEY_LEN], mc2_err *err)
 {
-    uint8_t sig[64];
+    uint8_t sig[64], h[MC2_SHA256_LEN];
     mc2_buf req = {.secret = 1}, reply = {0};
-    int rc = mc2_object_grant_sign(id->sec, pol->hash, s->instance, name, key, sig, err) ||
-                     mc2_buf_put_lv(&req, name, strlen(name), err) ||
-                     mc2_buf_append(&req, key, MC2_KEY_LEN, err) ||
-                     mc2_buf_append(&req, sig, 64, err) ||
-                     mc2_esession_call(s, EAPI_GRANT_OBJECT, req.data, req.len, &reply, err)
-                 ? -1
-                 : 0;
+    int rc =
+        mc2_sha256(text, len, h, err) || mc2_object_grant_sign(id->sec, h, name, key, sig, err) ||
+                mc2_buf_put_u64(&req, job_id, err) ||
+                mc2_buf_put_lv(&req, name, strlen(name), err) ||
+                mc2_buf_append(&req, key, MC2_KEY_LEN, err) || mc2_buf_append(&req, sig, 64, err) ||
+                mc2_esession_call(s, EAPI_GRANT_OBJECT, req.data, req.len, &reply, err)
+            ? -1
+            : 0;
     mc2_buf_free(&req);
     mc2_buf_free(&reply);
     return rc;

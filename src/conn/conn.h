@@ -111,10 +111,12 @@ int mc2_fetch_table(const char *service, const char *object, const uint8_t key[M
 int mc2_esession_grant(mc2_esession *s, const mc2_identity *id, const mc2_policy *pol,
                        mc2_err *err) MC2_WUR;
 
-/* Hands the key of sealed object `name` (a model from an earlier job, perhaps of an earlier
- * enclave instance) to the session's enclave instance, signed by id (EAPI_GRANT_OBJECT). */
-int mc2_esession_grant_object(mc2_esession *s, const mc2_identity *id, const mc2_policy *pol,
-                              const char *name, const uint8_t key[MC2_KEY_LEN],
-                              mc2_err *err) MC2_WUR;
+/* Hands the key of sealed object `name` (the model a predict job names) to the enclave for
+ * job `job_id` only, whose exact text (as this party checked it) is text[0..len): signed by
+ * id over the text's SHA-256 (EAPI_GRANT_OBJECT, mc2_object_grant_sign). The enclave accepts
+ * it only from the party the job names as model_owner, while the job waits. */
+int mc2_esession_grant_object(mc2_esession *s, const mc2_identity *id, uint64_t job_id,
+                              const char *text, size_t len, const char *name,
+                              const uint8_t key[MC2_KEY_LEN], mc2_err *err) MC2_WUR;
 
 #endif

@@ -6,13 +6,15 @@
  *   HELLO                 -> instance nonce, next counter, policy hash
  *   GRANT {key, sig}      -> stores the party's data key (sig binds policy and instance)
  *   SUBMIT {text, sig}    -> job id (= its counter); the submitter's signature counts as its
- *                            approval if it owns an input
- *   APPROVE {id, sig}     -> an input owner co-signs the exact job text
- *   JOB {id}              -> text and public status
+ *                            approval if it owns an input or is the job's model owner
+ *   APPROVE {id, sig}     -> an input owner or the model owner co-signs the exact job text
+ *   JOB {id}              -> text and status; why a job failed only to the job's parties
  *   RESULT_KEY {id}       -> result key, only for the job's recipients, once it has run
- *   GRANT_OBJECT {name, key, sig} -> stores a sealed object's key (a model from an earlier
- *                            instance), signed by the granting party for this instance
- * A job runs when every input owner has approved it and granted its key. */
+ *   GRANT_OBJECT {id, name, key, sig} -> the job's model owner hands over the key of the
+ *                            sealed model the job names, for that job only (sig binds the
+ *                            SHA-256 of the job's text: "mc2 object key v2")
+ * A job runs when every input owner and its model owner (if any) have approved it, every
+ * input owner has granted its data key and the model owner the model key for this job. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +76,12 @@ static bool ready_to_run(enclave *e, enc_job *j)
                      j->job.inputs[i].owner);
             return false;
         }
+    }
+    if (j->model_owner >= 0 && (!j->approved[j->model_owner] || !j->model_key_granted)) {
+        snprintf(j->status, sizeof j->status, "waiting for %s to %s (model owner)",
+                 e->policy->parties[j->model_owner].name,
+                 j->approved[j->model_owner] ? "grant the model key" : "approve");
+        return false;
     }
     return true;
 }
@@ -280,20 +288,42 @@ static int check_job(enclave *e, const mc2_job *j, mc2_err *err)
                                "job refused: '%s' is not a result recipient in the policy",
                                j->recipients[i]);
     }
+    /* Whoever a job names as the owner of its model must be a party (it approves and grants
+     * the model key like an input owner); the kind decides whether it may name one. */
+    const char *mo = mc2_job_param(j, "model_owner");
+    if (mo && party_index(e, mo) < 0)
+        return mc2_err_set(err, MC2_E_AUTH, "job refused: model owner '%.64s' is not a party", mo);
     if (check_generic(e, j, err) || k->check(e, j, err))
         return mc2_err_prefix(err, "job refused: ");
     return 0;
 }
 
-/* Records party p's approval of job j if its signature over the text verifies. */
+static bool owns_input(const enclave *e, const enc_job *j, int p)
+{
+    for (size_t i = 0; i < j->job.ninputs; i++)
+        if (strcmp(j->job.inputs[i].owner, e->policy->parties[p].name) == 0) return true;
+    return false;
+}
+
+/* True if party p takes part in job j: its submitter, an input owner, a recipient or the
+ * model owner. Only they learn why the job failed. */
+static bool job_party(const enclave *e, const enc_job *j, int p)
+{
+    bool in = p == j->submitter || p == j->model_owner || owns_input(e, j, p);
+    for (size_t i = 0; i < j->job.nrecipients; i++)
+        in |= strcmp(j->job.recipients[i], e->policy->parties[p].name) == 0;
+    return in;
+}
+
+/* Records party p's approval of job j (p owns an input or is the model owner) if its
+ * signature over the text verifies. */
 static int approve(enclave *e, enc_job *j, int p, const uint8_t *sig, mc2_err *err)
 {
     const mc2_party *pt = &e->policy->parties[p];
-    bool owner = false;
-    for (size_t i = 0; i < j->job.ninputs; i++)
-        owner |= strcmp(j->job.inputs[i].owner, pt->name) == 0;
-    if (!owner)
-        return mc2_err_set(err, MC2_E_AUTH, "approval refused: %s owns none of the job's inputs",
+    if (!owns_input(e, j, p) && j->model_owner != p)
+        return mc2_err_set(err, MC2_E_AUTH,
+                           "approval refused: %s owns none of the job's inputs and is not its "
+                           "model owner",
                            pt->name);
     if (mc2_job_verify(pt->pub, j->text, j->text_len, sig, err))
         return mc2_err_set(err, MC2_E_AUTH,
@@ -311,6 +341,7 @@ static int evict_finished_job(enclave *e)
         enc_job *j = e->jobs[i];
         if (j->state != JOB_DONE && j->state != JOB_FAILED) continue;
         mc2_wipe(j->results, sizeof j->results);
+        mc2_wipe(j->model_key, sizeof j->model_key);
         mc2_job_free(&j->job);
         mc2_free(j->text);
         mc2_free(j);
@@ -350,9 +381,16 @@ static int api_submit(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, mc2_e
     memcpy(j->text, text, n);
     j->text[n] = '\0';
     j->text_len = n;
+    if (mc2_sha256(text, n, j->text_sha256, err)) {
+        mc2_free(j->text);
+        goto fail;
+    }
     j->id = j->job.counter;
-    for (size_t i = 0; i < j->job.ninputs; i++)
-        if (strcmp(j->job.inputs[i].owner, sub->name) == 0) j->approved[s->party] = true;
+    j->submitter = s->party;
+    /* check_job made sure that a model_owner names a party of the policy. */
+    const char *mo = mc2_job_param(&j->job, "model_owner");
+    j->model_owner = mo ? party_index(e, mo) : -1;
+    if (owns_input(e, j, s->party) || j->model_owner == s->party) j->approved[s->party] = true;
     e->next_counter++;
     e->jobs[e->njobs++] = j;
     (void)ready_to_run(e, j);
@@ -382,14 +420,19 @@ static int api_approve(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, mc2_
     return reply_ok(out, &none, err);
 }
 
-static int api_job(enclave *e, mc2_rd *r, mc2_buf *out, mc2_err *err)
+/* JOB: the text and "STATE: STATUS"; for a failed job the status is the reason, which can
+ * name a sealed column or state a fact about the data: a party outside the job (see
+ * job_party) reads just "failed". */
+static int api_job(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, mc2_err *err)
 {
     uint64_t id = mc2_rd_u64(r);
     if (r->bad || mc2_rd_left(r)) return mc2_err_set(err, MC2_E_INPUT, "malformed job request");
     enc_job *j = find_job(e, id);
     if (!j) return mc2_err_set(err, MC2_E_NOTFOUND, "no job %llu", (unsigned long long)id);
     char st[MC2_ERR_MSG_MAX + 32];
-    if (j->state == JOB_RUNNING) /* the status says "queued" or "running" */
+    if (j->state == JOB_FAILED && !job_party(e, j, s->party))
+        snprintf(st, sizeof st, "failed");
+    else if (j->state == JOB_RUNNING) /* the status says "queued" or "running" */
         snprintf(st, sizeof st, "%s", j->status);
     else
         snprintf(st, sizeof st, "%s: %s", STATES[j->state], j->status);
@@ -439,35 +482,50 @@ static int api_result_key(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, m
     return rc;
 }
 
-/* GRANT_OBJECT: name LV | key[32] | sig[64]. Bounded table; a repeated grant is a no-op. */
+/* GRANT_OBJECT: u64 job id | name LV | key[32] | sig[64]. Only the job's model owner, only
+ * while the job waits, only for the model the job names, signed over the job text's hash
+ * (mc2_object_grant_verify); a later grant for the same job replaces the key. */
 static int api_grant_object(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, mc2_err *err)
 {
     size_t nl;
+    uint64_t id = mc2_rd_u64(r);
     const uint8_t *name = mc2_rd_lv(r, &nl);
     const uint8_t *key = mc2_rd_take(r, MC2_KEY_LEN), *sig = mc2_rd_take(r, MC2_ED25519_SIG_LEN);
     if (r->bad || mc2_rd_left(r) || nl == 0 || nl > MC2_OBJECT_NAME_MAX ||
         memchr(name, 0, nl) != NULL)
-        return mc2_err_set(err, MC2_E_INPUT, "malformed object-key grant");
+        return mc2_err_set(err, MC2_E_INPUT,
+                           "malformed object-key grant (expected u64 job id | object name LV | "
+                           "key | signature: grants are per job, \"mc2 object key v2\")");
     char nm[MC2_OBJECT_NAME_MAX + 1];
     memcpy(nm, name, nl);
     nm[nl] = '\0';
     const mc2_party *p = &e->policy->parties[s->party];
-    if (mc2_object_grant_verify(p->pub, e->policy->hash, e->instance, nm, key, sig, err))
+    enc_job *j = find_job(e, id);
+    if (!j) return mc2_err_set(err, MC2_E_NOTFOUND, "no job %llu", (unsigned long long)id);
+    if (j->state != JOB_WAITING)
+        return mc2_err_set(err, MC2_E_USAGE, "job %llu has already run", (unsigned long long)id);
+    if (j->model_owner < 0)
+        return mc2_err_set(err, MC2_E_USAGE,
+                           "job %llu takes no model key (it names no model_owner)",
+                           (unsigned long long)id);
+    if (j->model_owner != s->party)
+        return mc2_err_set(
+            err, MC2_E_AUTH, "object-key grant refused: job %llu's model owner is %s, not %s",
+            (unsigned long long)id, e->policy->parties[j->model_owner].name, p->name);
+    const char *model = mc2_job_param(&j->job, "model");
+    if (!model || strcmp(model, nm) != 0)
+        return mc2_err_set(err, MC2_E_AUTH,
+                           "object-key grant refused: job %llu does not use the object '%s'",
+                           (unsigned long long)id, nm);
+    if (mc2_object_grant_verify(p->pub, j->text_sha256, nm, key, sig, err))
         return mc2_err_set(err, MC2_E_AUTH,
                            "object-key grant refused: the signature is not %s's over this "
-                           "object, policy and enclave instance",
-                           p->name);
+                           "object and job %llu's text",
+                           p->name, (unsigned long long)id);
+    memcpy(j->model_key, key, MC2_KEY_LEN);
+    j->model_key_granted = true;
+    (void)ready_to_run(e, j);
     mc2_buf none = {0};
-    for (size_t i = 0; i < e->nobjkeys; i++)
-        if (strcmp(e->objkeys[i].name, nm) == 0 &&
-            mc2_ct_equal(e->objkeys[i].key, key, MC2_KEY_LEN))
-            return reply_ok(out, &none, err);
-    if (e->nobjkeys >= ENC_MAX_OBJECT_KEYS)
-        return mc2_err_set(err, MC2_E_LIMIT, "too many object keys granted to this instance");
-    enc_object_key *k = &e->objkeys[e->nobjkeys++];
-    memcpy(k->name, nm, nl + 1);
-    memcpy(k->key, key, MC2_KEY_LEN);
-    k->party = s->party;
     return reply_ok(out, &none, err);
 }
 
@@ -485,7 +543,7 @@ int enc_api(enclave *e, enc_session *s, uint16_t type, const uint8_t *p, size_t 
     case EAPI_APPROVE:
         return api_approve(e, s, &r, out, err);
     case EAPI_JOB:
-        return api_job(e, &r, out, err);
+        return api_job(e, s, &r, out, err);
     case EAPI_RESULT_KEY:
         return api_result_key(e, s, &r, out, err);
     case EAPI_GRANT_OBJECT:

@@ -56,23 +56,23 @@ typedef struct enc_job {
     uint64_t id;
     char *text;
     size_t text_len;
+    uint8_t text_sha256[MC2_SHA256_LEN]; /* what an object-key grant for this job signs */
     mc2_job job;
+    int submitter; /* party index */
+    /* The party whose key opens the job's model (predict's `model_owner`), or -1. Like an
+     * input owner it must approve the job; it also grants the model key for this job only
+     * (EAPI_GRANT_OBJECT), kept here until the job has opened the model. */
+    int model_owner;
+    bool model_key_granted; /* stays true after the key is wiped (it was granted) */
+    uint8_t model_key[MC2_KEY_LEN];
     bool approved[MC2_POLICY_MAX_PARTIES];
     enum enc_job_state state;
-    char status[MC2_ERR_MSG_MAX]; /* public: what it waits for, or why it failed (no secrets) */
+    /* What it waits for (public), or why it failed (no secret, but it can name a sealed
+     * column: EAPI_JOB gives it only to the job's parties, see api.c) */
+    char status[MC2_ERR_MSG_MAX];
     enc_result results[ENC_MAX_RESULTS];
     size_t nresults;
 } enc_job;
-
-/* A key for a sealed object (a model) that a party handed to this instance (GRANT_OBJECT).
- * Several keys may be granted for one name (a wrong one cannot displace the right one): a
- * job tries each until the object authenticates. */
-#define ENC_MAX_OBJECT_KEYS 64
-typedef struct enc_object_key {
-    char name[MC2_OBJECT_NAME_MAX + 1]; /* "" = free slot */
-    uint8_t key[MC2_KEY_LEN];
-    int party; /* who granted it */
-} enc_object_key;
 
 typedef struct enc_req enc_req; /* an outstanding storage request (hostio.c) */
 
@@ -105,8 +105,6 @@ typedef struct enclave {
     uint64_t budget_bytes;
     bool has_key[MC2_POLICY_MAX_PARTIES];
     uint8_t keys[MC2_POLICY_MAX_PARTIES][MC2_KEY_LEN];
-    enc_object_key objkeys[ENC_MAX_OBJECT_KEYS]; /* wiped at exit */
-    size_t nobjkeys;
     enc_session sessions[ENC_MAX_SESSIONS];
     enc_job *jobs[ENC_MAX_JOBS];
     size_t njobs;

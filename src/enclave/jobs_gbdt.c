@@ -12,11 +12,13 @@
  *            without a later job-N result overwriting it.
  *   predict  inputs: tables to score (columns = the model's features, in training order);
  *            params: model OBJECT (e.g. results/job-3-1f2e...-model.mc2m), model_sha256 (hex of the
- *            sealed bytes: the approved job binds the exact model), nthread (optional),
+ *            sealed bytes: the approved job binds the exact model), model_owner PARTY (whose
+ *            key opens the model: like an input owner it must approve the job, and it grants
+ *            the key for this job only, EAPI_GRANT_OBJECT; so nobody can score rows with a
+ *            model without its holder's consent to that job), nthread (optional),
  *            oblivious 0|1 (optional: mc2_gbdt_predict_oblivious, no data-dependent branch
  *            or address). train's `oblivious` is a GBDT parameter (mc2_gbdt_params_set).
  *            A table the policy lists in oblivious_tables is read only with oblivious = 1.
- *            The model's key must have been granted to this instance (EAPI_GRANT_OBJECT).
  *            results: one table (table, row, prediction...) PER INPUT OWNER, visible only to
  *            that owner: each owner gets only its own rows' predictions.
  *
@@ -147,6 +149,12 @@ int enc_predict_check(enclave *e, const mc2_job *j, mc2_err *err)
             if (strlen(v) != 64 || mc2_hex_decode(v, h, 32))
                 return mc2_err_set(err, MC2_E_INPUT,
                                    "parameter 'model_sha256': expected 64 hex digits");
+        } else if (strcmp(k, "model_owner") == 0) {
+            if (!mc2_policy_party(e->policy, v))
+                return mc2_err_set(err, MC2_E_INPUT,
+                                   "parameter 'model_owner': '%.64s' is not a party of the "
+                                   "consortium policy",
+                                   v);
         } else if (strcmp(k, "oblivious") == 0 || enc_param_generic(k)) {
             continue; /* checked below, or by api.c */
         } else if (strcmp(k, "nthread") == 0) {
@@ -161,14 +169,16 @@ int enc_predict_check(enclave *e, const mc2_job *j, mc2_err *err)
             const char *hint = strstr(k, "sha") ? "model_sha256" : strstr(k, "mod") ? "model" : "";
             return mc2_err_set(err, MC2_E_INPUT,
                                "unknown parameter '%s' for predict%s%s%s (known: model, "
-                               "model_sha256, nthread, oblivious)",
+                               "model_sha256, model_owner, nthread, oblivious)",
                                k, *hint ? " (did you mean " : "", hint, *hint ? "?)" : "");
         }
     }
-    if (!mc2_job_param(j, "model") || !mc2_job_param(j, "model_sha256"))
+    if (!mc2_job_param(j, "model") || !mc2_job_param(j, "model_sha256") ||
+        !mc2_job_param(j, "model_owner"))
         return mc2_err_set(err, MC2_E_INPUT,
-                           "predict needs parameters 'model' (the model object) and "
-                           "'model_sha256' (its SHA-256)");
+                           "predict needs parameters 'model' (the model object), "
+                           "'model_sha256' (its SHA-256) and 'model_owner' (the party whose "
+                           "key opens it, who must approve the job)");
     int obl;
     if (predict_oblivious(j, &obl, err)) return -1;
     return obl ? 0 : enc_job_requires_oblivious(e, j, err);
@@ -512,13 +522,19 @@ out:
 
 /* ---- predict ------------------------------------------------------------------------------ */
 
-/* Reads the model object, checks its hash, opens it with a key granted for its name. */
-static int open_model(enclave *e, const mc2_job *j, mc2_gbdt_model **model, mc2_err *err)
+/* Reads the model object, checks its hash, opens it with the key its owner granted for this
+ * job (api.c runs the job only once that grant exists). */
+static int open_model(enclave *e, const enc_job *jb, mc2_gbdt_model **model, mc2_err *err)
 {
+    const mc2_job *j = &jb->job;
     const char *name = mc2_job_param(j, "model"), *hex = mc2_job_param(j, "model_sha256");
     uint8_t want[32], got[32];
     mc2_buf sealed = {0}, plain = {.secret = 1};
     int rc = -1;
+    if (!jb->model_key_granted) {
+        mc2_err_set(err, MC2_E_NOTFOUND, "no key for model '%s' was granted for this job", name);
+        goto out;
+    }
     if (mc2_hex_decode(hex, want, 32)) {
         mc2_err_set(err, MC2_E_INPUT, "parameter 'model_sha256': expected 64 hex digits");
         goto out;
@@ -535,23 +551,11 @@ static int open_model(enclave *e, const mc2_job *j, mc2_gbdt_model **model, mc2_
                     name);
         goto out;
     }
-    bool granted = false, opened = false;
-    for (size_t i = 0; i < e->nobjkeys && !opened; i++) {
-        if (strcmp(e->objkeys[i].name, name) != 0) continue;
-        granted = true;
-        mc2_err tmp;
-        opened = mc2_blob_open(e->objkeys[i].key, MC2_BLOB_CTX_GBDT_MODEL, name, sealed.data,
-                               sealed.len, &plain, &tmp) == 0;
-    }
-    if (!granted) {
-        mc2_err_set(err, MC2_E_NOTFOUND,
-                    "no key for model '%s' was granted to this enclave instance: a holder of "
-                    "the model key must grant it first (mc2 predict does)",
+    mc2_err tmp;
+    if (mc2_blob_open(jb->model_key, MC2_BLOB_CTX_GBDT_MODEL, name, sealed.data, sealed.len, &plain,
+                      &tmp)) {
+        mc2_err_set(err, MC2_E_AUTH, "model '%s' does not open with the key granted for this job",
                     name);
-        goto out;
-    }
-    if (!opened) {
-        mc2_err_set(err, MC2_E_AUTH, "model '%s' does not open with any key granted for it", name);
         goto out;
     }
     if (mc2_gbdt_model_load(plain.data, plain.len, model, err)) {
@@ -686,15 +690,16 @@ int enc_predict_run(enclave *e, enc_job *jb, mc2_err *err)
     mc2_gbdt_model *model = NULL;
     unsigned nthread = 2;
     const char *nt = mc2_job_param(j, "nthread");
-    if (nt) {
-        mc2_gbdt_params p;
-        mc2_gbdt_params_default(&p);
-        if (mc2_gbdt_params_set(&p, "nthread", nt, err)) return -1;
-        nthread = p.nthread;
-    }
-    int obl;
-    if (predict_oblivious(j, &obl, err) || open_model(e, j, &model, err)) return -1;
-    int rc = 0;
+    mc2_gbdt_params p;
+    mc2_gbdt_params_default(&p);
+    int obl = 0;
+    int rc = (nt && mc2_gbdt_params_set(&p, "nthread", nt, err)) ||
+                     predict_oblivious(j, &obl, err) || open_model(e, jb, &model, err)
+                 ? -1
+                 : 0;
+    /* The model key served this one job: it is gone, whatever happens next. */
+    mc2_wipe(jb->model_key, sizeof jb->model_key);
+    if (nt) nthread = p.nthread;
     for (size_t i = 0; rc == 0 && i < j->ninputs; i++) {
         bool first = true; /* each owner once, at its first input */
         for (size_t k = 0; k < i; k++) first &= strcmp(j->inputs[k].owner, j->inputs[i].owner) != 0;

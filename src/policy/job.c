@@ -347,11 +347,11 @@ int mc2_grant_verify(const uint8_t pub[MC2_ED25519_PUB_LEN],
 
 /* ---- object-key grants ------------------------------------------------------------------- */
 
-static const char OBJECT_CTX[] = "mc2 object key v1";
+static const char OBJECT_CTX[] = "mc2 object key v2";
 
-/* The object-key grant message: context, NUL, policy hash, instance, name, NUL, SHA-256(key). */
-static int object_msg(const uint8_t policy_hash[32], const uint8_t instance[32], const char *name,
-                      const uint8_t key[32], mc2_buf *m, mc2_err *err)
+/* The object-key grant message: context, NUL, SHA-256(job text), name, NUL, SHA-256(key). */
+static int object_msg(const uint8_t job_sha256[32], const char *name, const uint8_t key[32],
+                      mc2_buf *m, mc2_err *err)
 {
     size_t nl = strnlen(name, MC2_OBJECT_NAME_MAX + 1);
     uint8_t h[MC2_SHA256_LEN];
@@ -359,34 +359,33 @@ static int object_msg(const uint8_t policy_hash[32], const uint8_t instance[32],
         return mc2_err_set(err, MC2_E_USAGE, "an object name must be 1 to %d bytes",
                            MC2_OBJECT_NAME_MAX);
     return mc2_sha256(key, 32, h, err) || mc2_buf_append(m, OBJECT_CTX, sizeof OBJECT_CTX, err) ||
-                   mc2_buf_append(m, policy_hash, 32, err) ||
-                   mc2_buf_append(m, instance, 32, err) || mc2_buf_append(m, name, nl + 1, err) ||
+                   mc2_buf_append(m, job_sha256, 32, err) || mc2_buf_append(m, name, nl + 1, err) ||
                    mc2_buf_append(m, h, sizeof h, err)
                ? -1
                : 0;
 }
 
 int mc2_object_grant_sign(const uint8_t sec[MC2_ED25519_SEC_LEN],
-                          const uint8_t policy_hash[MC2_SHA256_LEN], const uint8_t instance[32],
-                          const char *name, const uint8_t key[MC2_KEY_LEN],
-                          uint8_t sig[MC2_ED25519_SIG_LEN], mc2_err *err)
+                          const uint8_t job_sha256[MC2_SHA256_LEN], const char *name,
+                          const uint8_t key[MC2_KEY_LEN], uint8_t sig[MC2_ED25519_SIG_LEN],
+                          mc2_err *err)
 {
     mc2_buf m = {0};
-    int rc = object_msg(policy_hash, instance, name, key, &m, err) ||
-                     mc2_ed25519_sign(sec, m.data, m.len, sig, err)
-                 ? -1
-                 : 0;
+    int rc =
+        object_msg(job_sha256, name, key, &m, err) || mc2_ed25519_sign(sec, m.data, m.len, sig, err)
+            ? -1
+            : 0;
     mc2_buf_free(&m);
     return rc;
 }
 
 int mc2_object_grant_verify(const uint8_t pub[MC2_ED25519_PUB_LEN],
-                            const uint8_t policy_hash[MC2_SHA256_LEN], const uint8_t instance[32],
-                            const char *name, const uint8_t key[MC2_KEY_LEN],
-                            const uint8_t sig[MC2_ED25519_SIG_LEN], mc2_err *err)
+                            const uint8_t job_sha256[MC2_SHA256_LEN], const char *name,
+                            const uint8_t key[MC2_KEY_LEN], const uint8_t sig[MC2_ED25519_SIG_LEN],
+                            mc2_err *err)
 {
     mc2_buf m = {0};
-    int rc = object_msg(policy_hash, instance, name, key, &m, err) ||
+    int rc = object_msg(job_sha256, name, key, &m, err) ||
                      mc2_ed25519_verify(pub, m.data, m.len, sig, MC2_ED25519_SIG_LEN, err)
                  ? -1
                  : 0;

@@ -55,7 +55,9 @@ enum mc2_eapi {
     EAPI_APPROVE = 4,    /* u64 job id | sig[64] -> EAPI_OK: state text */
     EAPI_JOB = 5,        /* u64 job id -> EAPI_OK: job text LV | state text LV */
     EAPI_RESULT_KEY = 6, /* u64 job id -> EAPI_OK: result key[32] | object name LV */
-    /* object name LV | key[32] | sig[64] (mc2_object_grant_sign) -> EAPI_OK (empty) */
+    /* u64 job id | object name LV | key[32] | sig[64] (mc2_object_grant_sign, over the job
+     * text's SHA-256): the job's model owner grants the model key for that job only
+     * -> EAPI_OK (empty) */
     EAPI_GRANT_OBJECT = 7,
     EAPI_OK = 100,
     EAPI_ERR = 101, /* message */

@@ -8,6 +8,11 @@
 # another key, by the enclave. `mc2 start` says so when the port is taken or the state
 # directory is in use, refuses an enclave whose signature (.sig) or binary was modified, and
 # returns only once the service answers (`mc2 status` right after it succeeds).
+# Trust in the enclave: `mc2 policy init --enclave PATH` pins PATH's measurement (no signer),
+# `--trust-signer` / `--signer` trust a signer and warn who can then make a trusted enclave;
+# an enclave modified and re-signed with the same signer key starts, but does not attest under
+# the measurement-pinned policy ("wrong measurement"; under the signer-trusting one it would).
+# The build tree holds no signer key (*.pem).
 source "$(dirname "$0")/lib.sh"
 B=${MC2_BUILD:?MC2_BUILD must point at the build directory}
 STATES=()
@@ -64,15 +69,41 @@ policy() { # policy NAME ARGS...: a consortium policy for bank-a and bank-b
 rand_hex() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }
 policy good --enclave "$B/mc2-enclave" --allow-simulation --sim-platform-key "$PK"
 policy good-measurement --measurement "$MEAS" --allow-simulation --sim-platform-key "$PK"
+policy good-signer --enclave "$B/mc2-enclave" --trust-signer --allow-simulation --sim-platform-key "$PK"
 policy measurement --measurement "$(rand_hex)" --allow-simulation --sim-platform-key "$PK"
 policy signer --signer "$(rand_hex)" --product-id "$PRODUCT" --min-svn "$SVN" --allow-simulation --sim-platform-key "$PK"
 policy no-simulation --enclave "$B/mc2-enclave" --sim-platform-key "$PK"
-policy product --enclave "$B/mc2-enclave" --product-id $((PRODUCT + 1)) --allow-simulation --sim-platform-key "$PK"
-policy svn --enclave "$B/mc2-enclave" --min-svn $((SVN + 1)) --allow-simulation --sim-platform-key "$PK"
+policy product --enclave "$B/mc2-enclave" --trust-signer --product-id $((PRODUCT + 1)) --allow-simulation --sim-platform-key "$PK"
+policy svn --enclave "$B/mc2-enclave" --trust-signer --min-svn $((SVN + 1)) --allow-simulation --sim-platform-key "$PK"
 policy platform-key --enclave "$B/mc2-enclave" --allow-simulation --sim-platform-key "$PK_OTHER"
 
-# The controls: the enclave attests under a policy naming its signer, or its measurement.
-for v in good good-measurement; do
+# What `policy init` pins: --enclave alone the measurement, --trust-signer / --signer the
+# signer, with a warning saying who can then make a trusted enclave.
+check "--enclave pins the measurement" grep -q "^  measurements: \[$MEAS\]$" "$WORK/good.yaml"
+check "--enclave trusts no signer" bash -c "! grep -q signer '$WORK/good.yaml'"
+check "--trust-signer trusts the signer" grep -q "^  signer: [0-9a-f]\{64\}$" "$WORK/good-signer.yaml"
+check "--trust-signer pins no measurement" bash -c "! grep -q measurements '$WORK/good-signer.yaml'"
+pol_args=(--consortium attest-test --party "bank-a=$WORK/bank-a/identity.crt" --recipient bank-a)
+expect_ok "policy init --enclave" "$MC2" policy init --out "$WORK/p1.yaml" "${pol_args[@]}" --enclave "$B/mc2-enclave"
+check "--enclave: no warning" test ! -s "$WORK/err"
+check "--enclave: says which build it trusts" grep -q "trusted enclave: measurement $MEAS" "$WORK/out"
+for how in "--enclave $B/mc2-enclave --trust-signer" "--signer $(rand_hex) --product-id 1 --min-svn 1"; do
+  # shellcheck disable=SC2086
+  expect_ok "policy init $how" "$MC2" policy init --out "$WORK/p2.yaml" "${pol_args[@]}" $how
+  check "signer trust warns who can make a trusted enclave ($how)" \
+    grep -q "WARNING: this policy trusts EVERY enclave signed by signer .*whoever holds that signer's key can make an enclave this consortium trusts" "$WORK/err"
+done
+expect_fail "--product-id without a trusted signer" 2 "apply to a trusted signer" \
+  "$MC2" policy init --out "$WORK/p3.yaml" "${pol_args[@]}" --enclave "$B/mc2-enclave" --product-id 2
+expect_fail "--trust-signer without --enclave" 2 "takes the signer from --enclave" \
+  "$MC2" policy init --out "$WORK/p3.yaml" "${pol_args[@]}" --measurement "$MEAS" --trust-signer
+
+# The build tree holds no key: the build signs with a key outside it.
+pems=$(find "$B" -name '*.pem' -not -path '*/Testing/*' 2>/dev/null | head -3)
+check "no *.pem in the build tree (found: $pems)" test -z "$pems"
+
+# The controls: the enclave attests under a policy naming its measurement, or its signer.
+for v in good good-measurement good-signer; do
   start "$S" "$WORK/$v.yaml"
   expect_ok "attest ($v policy)" "$MC2" attest --home "$WORK/bank-a" --policy "$WORK/$v.yaml"
   check "attest ($v) prints the verified claims" grep -q "measurement:  $MEAS" "$WORK/out"
@@ -93,6 +124,30 @@ refuse no-simulation "simulation not allowed"
 refuse product "wrong product id $PRODUCT \(policy expects $((PRODUCT + 1))\)"
 refuse svn "security version $SVN is below the minimum $((SVN + 1))"
 refuse platform-key "the evidence is signed by a simulated platform key this client does not trust"
+
+# The same signer key signs a modified enclave (bytes appended: another measurement). mc2d
+# starts it (its signature is valid), but a policy made from the original build with
+# --enclave refuses it; one trusting the signer would accept it (the reason for the default).
+rs=$WORK/resign
+mkdir -p "$rs"
+cp "$B/mc2" "$B/mc2d" "$B/mc2-enclave" "$rs/"
+expect_ok "keygen a signer" "$MC2" enclave keygen --out "$WORK/signer.pem"
+expect_ok "sign the original build" "$MC2" enclave sign --key "$WORK/signer.pem" --enclave "$rs/mc2-enclave"
+PK_RS=$("$MC2" service init --dir "$WORK/state-resign")
+policy resign-measurement --enclave "$rs/mc2-enclave" --allow-simulation --sim-platform-key "$PK_RS"
+policy resign-signer --enclave "$rs/mc2-enclave" --trust-signer --allow-simulation --sim-platform-key "$PK_RS"
+printf 'modified by the host' >>"$rs/mc2-enclave"
+expect_ok "re-sign the modified build with the same key" "$MC2" enclave sign --key "$WORK/signer.pem" --enclave "$rs/mc2-enclave"
+start "$WORK/state-resign" "$WORK/resign-measurement.yaml" "$rs/mc2"
+expect_fail "the re-signed enclave does not attest under the measurement policy" 1 \
+  "^mc2: attestation failed: wrong measurement" \
+  "$MC2" attest --home "$WORK/bank-a" --policy "$WORK/resign-measurement.yaml"
+check "no verified claims printed (re-signed)" test ! -s "$WORK/out"
+stop "$WORK/state-resign"
+start "$WORK/state-resign" "$WORK/resign-signer.yaml" "$rs/mc2"
+expect_ok "(a signer-trusting policy would accept it)" \
+  "$MC2" attest --home "$WORK/bank-a" --policy "$WORK/resign-signer.yaml"
+stop "$WORK/state-resign"
 
 # Parties: one not in the policy, and an impostor with a party's name but another key.
 start "$S" "$WORK/good.yaml"

@@ -3,9 +3,12 @@
 # one schema, bank-a runs `mc2 train job.yaml`, bank-b approves, the auditor (recipient) runs
 # `mc2 model get` (model file + key kept in its home) and downloads the per-round metrics; bad
 # parameters are refused at submission. The service restarts (new enclave instance); the
-# auditor's `mc2 predict --model FILE` re-grants the model key, both banks approve, and each
-# downloads only its own predictions. Finally `mc2 model export --format xgboost-json` is
-# loaded by Debian's xgboost 1.7.4 (/usr/bin/python3), whose predictions must equal mc2's
+# auditor's `mc2 predict --model FILE` grants the model key for that job, both banks approve,
+# and each downloads only its own predictions. bank-b then tries to score its rows with the
+# auditor's model on its own: without naming the model owner the job is refused; naming it,
+# the job waits for the auditor (the earlier grant does not apply) until the auditor's
+# `mc2 approve` releases the model for that job. Finally `mc2 model export --format
+# xgboost-json` is loaded by Debian's xgboost 1.7.4 (/usr/bin/python3), whose predictions must equal mc2's
 # (max abs diff <= 1e-5). Exit 77 (skipped) if that xgboost is missing, after all other checks.
 source "$(dirname "$0")/lib.sh"
 B=${MC2_BUILD:?MC2_BUILD must point at the build directory}
@@ -121,7 +124,8 @@ expect_ok "model export" "$MC2" model export --format xgboost-json --in "$WORK/m
 # ---- restart, re-grant, predict over both banks -------------------------------------------
 "$MC2" stop --dir "$S" >/dev/null 2>&1
 start
-expect_ok "auditor: mc2 model grant --model job-N" "$MC2" model grant --model "job-$TJ" --home "$WORK/auditor"
+expect_fail "mc2 model grant is gone (keys are per job)" 2 "granted per predict job" \
+  "$MC2" model grant --model "job-$TJ" --home "$WORK/auditor"
 expect_ok "auditor: mc2 predict --model FILE" "$MC2" predict --model "$WORK/model.mc2m" \
   --table bank-a/score --table bank-b/score --home "$WORK/auditor"
 PJ=$(jobid)
@@ -137,6 +141,30 @@ check "bank-a: 70 predictions" test "$(($(wc -l <"$WORK/a-preds.csv") - 1))" = 7
 check "bank-b: 50 predictions" test "$(($(wc -l <"$WORK/b-preds.csv") - 1))" = 50
 expect_fail "the auditor gets no predictions" 1 "not a recipient" \
   "$MC2" download --job "$PJ" --out "$WORK/x.csv" --home "$WORK/auditor"
+
+# ---- bank-b scores its rows with the auditor's model on its own -----------------------------
+# The object name and hash are public (every predict job's text shows them).
+OBJ=$(sed -n 's/^object //p' "$kf")
+SHA=$(sed -n 's/^sealed_sha256 //p' "$kf")
+expect_fail "predict without a model owner: refused" 1 "model_owner" \
+  "$MC2" submit --kind predict --input bank-b/score --param "model=$OBJ" --param "model_sha256=$SHA" \
+  --recipient auditor --home "$WORK/bank-b"
+expect_ok "bank-b submits a predict job naming the auditor as model owner" \
+  "$MC2" submit --kind predict --input bank-b/score --param "model=$OBJ" --param "model_sha256=$SHA" \
+  --param model_owner=auditor --recipient auditor --home "$WORK/bank-b"
+BJ=$(sed -n 's/^submitted job \([0-9]*\):$/\1/p' "$WORK/out")
+expect_ok "mc2 jobs" "$MC2" jobs
+check "bank-b's job waits for the model owner" grep -q "^$BJ predict waiting waiting for auditor to approve (model owner)" "$WORK/out"
+expect_fail "bank-b gets no predictions without the model owner" 1 "has no result" \
+  "$MC2" download --job "$BJ" --out "$WORK/x.csv" --home "$WORK/bank-b"
+expect_fail "bank-a has nothing to approve in it" 2 "not its model owner: nothing to approve" \
+  "$MC2" approve "$BJ" --home "$WORK/bank-a"
+expect_ok "the auditor approves bank-b's predict job" "$MC2" approve "$BJ" --home "$WORK/auditor"
+check "approve says the model is released for this job only" \
+  grep -q "you release model $OBJ to job $BJ only" "$WORK/out"
+check "bank-b's predict job ran" grep -q "done: 1 result" "$WORK/out"
+expect_ok "bank-b downloads its predictions" "$MC2" download --job "$BJ" --out "$WORK/b-preds2.csv" --home "$WORK/bank-b"
+check "bank-b: the same 50 predictions" cmp -s "$WORK/b-preds.csv" "$WORK/b-preds2.csv"
 
 # ---- oblivious mode: the same model scored obliviously; an oblivious training job ---------
 expect_ok "auditor: mc2 predict --oblivious" "$MC2" predict --oblivious --model "$WORK/model.mc2m" \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_install.sh - `make install PREFIX=...` gives a working mc2, mc2d, mc2-enclave (+sig),
-# libmc2.so with headers, and an mc2.pc that a program can build against.
+# libmc2.so with headers, and an mc2.pc that a program can build against; no signer key.
 source "$(dirname "$0")/lib.sh"
 P=$WORK/prefix
 expect_ok "cmake --install" cmake --install "$MC2_BUILD" --prefix "$P"
@@ -32,4 +32,7 @@ expect_ok "run against libmc2.so" env LD_LIBRARY_PATH="$(dirname "$pc")" "$WORK/
 check "SHA-256 through libmc2" grep -qx ba7816bf "$WORK/out"
 expect_ok "installed enclave signature verifies" "$P/bin/mc2" enclave info
 check "signature valid" grep -q "signature:   valid" "$WORK/out"
+# The signer key stays with whoever signs: nothing installed holds a key.
+keys=$(find "$P" -name '*.pem' | head -3)
+check "no *.pem installed (found: $keys)" test -z "$keys"
 finish

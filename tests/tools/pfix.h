@@ -119,9 +119,10 @@ static inline void pfix_party(pfix *f, const char *name, mc2_identity *id)
         pfix_die(name, &err);
 }
 
-/* Writes and loads the policy: the enclave built beside mc2d (signer, product, svn of its
- * .sig), simulation allowed with this state directory's platform key, the n parties, and
- * those with recipient[i] set as recipients. */
+/* Writes and loads the policy: the enclave built beside mc2d, pinned by its measurement (as
+ * `mc2 policy init --enclave` does; checked against its .sig), simulation allowed with this
+ * state directory's platform key, the n parties, and those with recipient[i] set as
+ * recipients. */
 static inline void pfix_policy(pfix *f, const mc2_identity *ids, size_t n, const bool *recipient)
 {
     mc2_err err;
@@ -133,17 +134,15 @@ static inline void pfix_policy(pfix *f, const mc2_identity *ids, size_t n, const
     if (mc2_sim_platform_key(f->state, psec, ppub, &err) || mc2_enclave_check(enc, &ss, &err))
         pfix_die("platform", &err);
     mc2_wipe(psec, sizeof psec);
-    uint8_t sid[32];
-    char sidhex[65], pkhex[65];
-    mc2_signer_id(ss.signer_pub, sid);
-    mc2_hex_encode(sid, 32, sidhex);
+    char mhex[65], pkhex[65];
+    mc2_hex_encode(ss.measurement, 32, mhex);
     mc2_hex_encode(ppub, 32, pkhex);
     mc2_buf y = {0};
     if (mc2_buf_printf(&y, &err,
-                       "consortium: pfix-%d\nenclave:\n  signer: %s\n  product_id: %u\n"
-                       "  min_svn: %u\n  allow_simulation: true\n  sim_platform_keys: [%s]\n"
+                       "consortium: pfix-%d\nenclave:\n  measurements: [%s]\n"
+                       "  allow_simulation: true\n  sim_platform_keys: [%s]\n"
                        "parties:\n",
-                       (int)getpid(), sidhex, ss.product_id, ss.svn, pkhex))
+                       (int)getpid(), mhex, pkhex))
         pfix_die("yaml", &err);
     for (size_t i = 0; i < n; i++) {
         if (mc2_buf_printf(&y, &err, "  - name: %s\n    certificate: |\n", ids[i].name))

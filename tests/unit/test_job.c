@@ -149,6 +149,19 @@ int main(void)
     CHECK(mc2_grant_verify(pub, j.policy_hash, j.instance, key2, sig, &err) != 0);
     CHECK(mc2_grant_verify(pub, j.instance, j.instance, key, sig, &err) != 0);
     CHECK(mc2_grant_verify(pub2, j.policy_hash, j.instance, key, sig, &err) != 0);
+    /* A model-key grant is for one job (the SHA-256 of its text), one object and one key. */
+    const char *obj = "results/job-3-00-model.mc2m";
+    uint8_t jh[32], jh2[32];
+    CHECK(mc2_sha256(text, len, jh, &err) == 0);
+    memcpy(jh2, jh, 32);
+    jh2[31] ^= 1;
+    CHECK(mc2_object_grant_sign(sec, jh, obj, key, sig, &err) == 0);
+    CHECK(mc2_object_grant_verify(pub, jh, obj, key, sig, &err) == 0);
+    CHECK(mc2_object_grant_verify(pub, jh2, obj, key, sig, &err) != 0);
+    CHECK(mc2_object_grant_verify(pub, jh, "results/job-4-00-model.mc2m", key, sig, &err) != 0);
+    CHECK(mc2_object_grant_verify(pub, jh, obj, key2, sig, &err) != 0);
+    CHECK(mc2_object_grant_verify(pub2, jh, obj, key, sig, &err) != 0);
+    CHECK(mc2_object_grant_sign(sec, jh, "", key, sig, &err) != 0 && err.code == MC2_E_USAGE);
     mc2_free(text);
     mc2_job_free(&j);
 

@@ -2,10 +2,15 @@
  * banks upload tables of one schema, bank-a submits `train`, bank-b co-signs, the auditor
  * (recipient) gets the sealed model and the per-round metrics; bad input is refused (unknown
  * parameter at submission; missing label, non-numeric feature, num_class inconsistent with
- * the labels at run start, without any data value in the message). Then the service restarts
- * (a new enclave instance), the auditor re-grants the model key, and a `predict` job over both
- * banks' tables gives each bank exactly its own rows' predictions, equal to mc2_gbdt_predict
- * of the same model run locally. */
+ * the labels at run start, without any data value in the message), and why a job failed is
+ * told only to the job's parties (bank-b, outside bank-a's job, reads just "failed"). Then the
+ * service restarts (a new enclave instance). The model is the auditor's: a predict job with
+ * it must name the auditor as model_owner, and runs only once the auditor has approved that
+ * job and granted the model key for it (EAPI_GRANT_OBJECT, signed over the job text's hash):
+ * a job another party submits with the model waits for the auditor, a grant made for one job
+ * (or by anyone else, or in the old per-instance form) does not open the model for another.
+ * A predict job over both banks' tables gives each bank exactly its own rows' predictions,
+ * equal to mc2_gbdt_predict of the same model run locally. */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -206,9 +211,9 @@ static void job_status(mc2_esession *s, uint64_t id, char *st, size_t cap)
     mc2_buf_free(&state);
 }
 
-/* Submits a job over bank-a's tables only (so it runs at once) and returns its status. */
-static void run_a(mc2_esession *sa, const char *kind, const char *const *inputs,
-                  const char *const *params, char *st, size_t cap)
+/* Submits a job over bank-a's tables only (so it runs at once) and returns its status and id. */
+static uint64_t run_a(mc2_esession *sa, const char *kind, const char *const *inputs,
+                      const char *const *params, char *st, size_t cap)
 {
     mc2_job j;
     mc2_err err;
@@ -217,6 +222,37 @@ static void run_a(mc2_esession *sa, const char *kind, const char *const *inputs,
     if (mc2_job_submit(sa, &ida, pol, &j, &id, NULL, &err)) pfix_die("submit", &err);
     job_status(sa, id, st, cap);
     mc2_job_free(&j);
+    return id;
+}
+
+/* Sends an object-key grant as it is on the wire: u64 job id | name LV | key | sig (v1 = the
+ * old per-instance form: name LV | key | sig). */
+static int grant_raw(mc2_esession *s, int v1, uint64_t id, const char *name, const uint8_t *key,
+                     const uint8_t *sig, mc2_err *err)
+{
+    mc2_buf req = {.secret = 1}, reply = {0};
+    int rc = (!v1 && mc2_buf_put_u64(&req, id, err)) ||
+                     mc2_buf_put_lv(&req, name, strlen(name), err) ||
+                     mc2_buf_append(&req, key, 32, err) || mc2_buf_append(&req, sig, 64, err) ||
+                     mc2_esession_call(s, EAPI_GRANT_OBJECT, req.data, req.len, &reply, err)
+                 ? -1
+                 : 0;
+    mc2_buf_free(&req);
+    mc2_buf_free(&reply);
+    return rc;
+}
+
+/* Submits a predict job of `submitter` over inputs with params; returns its id and text. */
+static uint64_t submit_as(mc2_esession *s, const mc2_identity *submitter, const char *const *inputs,
+                          const char *const *params, char **text)
+{
+    mc2_job j;
+    mc2_err err;
+    uint64_t id;
+    job_init(&j, "predict", inputs, params, "auditor");
+    if (mc2_job_submit(s, submitter, pol, &j, &id, text, &err)) pfix_die("submit", &err);
+    mc2_job_free(&j);
+    return id;
 }
 
 static void expect_failed(const char *what, const char *st, const char *phrase)
@@ -334,8 +370,15 @@ int main(void)
     {
         const char *in[] = {"bank-a/train", NULL};
         const char *pr[] = {"label=target", NULL};
-        run_a(&sa, "train", in, pr, st, sizeof st);
+        uint64_t fid = run_a(&sa, "train", in, pr, st, sizeof st);
         expect_failed("label column missing", st, "label column 'target' not found");
+        /* The reason names a sealed column: the recipient reads it, bank-b (not in the job)
+         * reads just "failed". */
+        job_status(&sc, fid, st, sizeof st);
+        CHECK_MSG(strstr(st, "label column 'target' not found") != NULL, "recipient: %s", st);
+        job_status(&sb, fid, st, sizeof st);
+        printf("  the same job as bank-b (outside the job) sees it: %s\n", st);
+        CHECK_MSG(strcmp(st, "failed") == 0, "a party outside the job read: %s", st);
         const char *in2[] = {"bank-a/txt", NULL};
         const char *pr2[] = {"label=label", NULL};
         run_a(&sa, "train", in2, pr2, st, sizeof st);
@@ -459,7 +502,7 @@ int main(void)
     mc2_esession_close(&sb);
     mc2_esession_close(&sc);
 
-    /* ---- restart: a new enclave instance knows no key ------------------------------------ */
+    /* ---- restart: a new enclave instance; the model is the auditor's ---------------------- */
     printf("restart:\n");
     pfix_stop(&fx, SIGTERM);
     start_service();
@@ -474,26 +517,106 @@ int main(void)
     snprintf(pm, sizeof pm, "model=%s", model_name);
     snprintf(ph, sizeof ph, "model_sha256=%s", hashhex);
     const char *pin_a[] = {"bank-a/score", NULL};
-    const char *ppr[] = {pm, ph, NULL};
-    run_a(&sa, "predict", pin_a, ppr, st, sizeof st);
-    expect_failed("predict before the model key is granted", st, "no key for model");
-    /* A grant signed by another party than the session's is refused. */
+    const char *pin_b[] = {"bank-b/score", NULL};
+    const char *ppr[] = {pm, ph, "model_owner=auditor", NULL};
+    {
+        /* A predict job names the party whose key opens the model, a party of the policy. */
+        mc2_job j;
+        uint64_t id;
+        const char *p0[] = {pm, ph, NULL}, *p1[] = {pm, ph, "model_owner=mallory", NULL};
+        job_init(&j, "predict", pin_a, p0, "auditor");
+        int rc = mc2_job_submit(&sa, &ida, pol, &j, &id, NULL, &err);
+        printf("  predict without model_owner: %s\n", rc ? err.msg : "ACCEPTED");
+        CHECK(rc != 0 && strstr(err.msg, "'model_owner'"));
+        mc2_job_free(&j);
+        job_init(&j, "predict", pin_a, p1, "auditor");
+        rc = mc2_job_submit(&sa, &ida, pol, &j, &id, NULL, &err);
+        printf("  predict, model_owner not a party: %s\n", rc ? err.msg : "ACCEPTED");
+        CHECK(rc != 0 && strstr(err.msg, "model owner 'mallory' is not a party"));
+        mc2_job_free(&j);
+    }
+
+    /* bank-a submits a predict job with the auditor's model: it waits for the auditor. */
+    char *xtext = NULL;
+    uint64_t xid = submit_as(&sa, &ida, pin_a, ppr, &xtext);
+    job_status(&sa, xid, st, sizeof st);
+    printf("  bank-a's predict job %llu: %s\n", (unsigned long long)xid, st);
+    CHECK(strcmp(st, "waiting: waiting for auditor to approve (model owner)") == 0);
+    uint8_t xh[32], sig[64];
+    CHECK(mc2_sha256(xtext, strlen(xtext), xh, &err) == 0);
+    /* Grants the enclave must refuse: from bank-a (not the model owner); signed by another
+     * key than the auditor's; for another object; the old per-instance form; wrong length. */
+    int rc = mc2_esession_grant_object(&sa, &ida, xid, xtext, strlen(xtext), model_name, model_key,
+                                       &err);
+    printf("  model key granted by bank-a: %s\n", rc ? err.msg : "ACCEPTED");
+    CHECK(rc != 0 && strstr(err.msg, "model owner is auditor, not bank-a"));
     mc2_identity fake = idc;
     memcpy(fake.sec, ida.sec, 32);
-    int rc = mc2_esession_grant_object(&sc, &fake, pol, model_name, model_key, &err);
-    printf("  object-key grant signed by another party: %s\n", rc ? err.msg : "ACCEPTED");
-    CHECK(rc != 0 && strstr(err.msg, "object-key grant refused"));
-    /* A wrong key granted (by bank-a) cannot displace the right one. */
-    CHECK(mc2_esession_grant_object(&sa, &ida, pol, model_name, ida.data_key, &err) == 0);
-    CHECK(mc2_esession_grant_object(&sc, &idc, pol, model_name, model_key, &err) == 0);
-    CHECK(mc2_esession_grant_object(&sc, &idc, pol, model_name, model_key, &err) == 0);
-    char badh[100];
-    snprintf(badh, sizeof badh, "model_sha256=%064d", 0);
-    const char *pbad[] = {pm, badh, NULL};
-    run_a(&sa, "predict", pin_a, pbad, st, sizeof st);
-    expect_failed("predict with another model hash", st, "SHA-256 differs");
+    rc = mc2_esession_grant_object(&sc, &fake, xid, xtext, strlen(xtext), model_name, model_key,
+                                   &err);
+    printf("  grant signed by another party: %s\n", rc ? err.msg : "ACCEPTED");
+    CHECK(rc != 0 && strstr(err.msg, "signature is not auditor's"));
+    rc = mc2_esession_grant_object(&sc, &idc, xid, xtext, strlen(xtext),
+                                   "results/job-9-00-model.mc2m", model_key, &err);
+    printf("  grant for another object: %s\n", rc ? err.msg : "ACCEPTED");
+    CHECK(rc != 0 && strstr(err.msg, "does not use the object"));
+    {
+        /* "mc2 object key v1": policy hash, instance, name, key hash: valid for any job. */
+        static const char v1[] = "mc2 object key v1";
+        mc2_buf m = {0};
+        uint8_t kh[32];
+        CHECK(mc2_sha256(model_key, 32, kh, &err) == 0);
+        CHECK(mc2_buf_append(&m, v1, sizeof v1, &err) == 0 &&
+              mc2_buf_append(&m, pol->hash, 32, &err) == 0 &&
+              mc2_buf_append(&m, sa.instance, 32, &err) == 0 &&
+              mc2_buf_append(&m, model_name, strlen(model_name) + 1, &err) == 0 &&
+              mc2_buf_append(&m, kh, 32, &err) == 0);
+        CHECK(mc2_ed25519_sign(idc.sec, m.data, m.len, sig, &err) == 0);
+        mc2_buf_free(&m);
+        rc = grant_raw(&sc, 1, 0, model_name, model_key, sig, &err);
+        printf("  old per-instance grant (v1): %s\n", rc ? err.msg : "ACCEPTED");
+        CHECK(rc != 0 && strstr(err.msg, "malformed object-key grant"));
+        rc = grant_raw(&sc, 0, xid, model_name, model_key, sig, &err);
+        printf("  v1 signature in a per-job grant: %s\n", rc ? err.msg : "ACCEPTED");
+        CHECK(rc != 0 && strstr(err.msg, "signature is not auditor's"));
+    }
+    job_status(&sc, xid, st, sizeof st);
+    CHECK(strcmp(st, "waiting: waiting for auditor to approve (model owner)") == 0);
+    CHECK(approve(&sc, xid, xtext, &idc, &err) == 0);
+    job_status(&sa, xid, st, sizeof st);
+    printf("  after the auditor's approval: %s\n", st);
+    CHECK(strcmp(st, "waiting: waiting for auditor to grant the model key (model owner)") == 0);
+    CHECK(mc2_esession_grant_object(&sc, &idc, xid, xtext, strlen(xtext), model_name, model_key,
+                                    &err) == 0);
+    job_status(&sa, xid, st, sizeof st);
+    printf("  after the auditor's grant for job %llu: %s\n", (unsigned long long)xid, st);
+    CHECK(strcmp(st, "done: 1 result") == 0);
+    rc = mc2_esession_grant_object(&sc, &idc, xid, xtext, strlen(xtext), model_name, model_key,
+                                   &err);
+    CHECK(rc != 0 && strstr(err.msg, "has already run"));
 
-    /* ---- predict over both banks: the auditor submits, the banks co-sign ------------------ */
+    /* The model owner's wrong key, or another model hash: the job fails, no model opens. */
+    {
+        char badh[100], *t = NULL;
+        snprintf(badh, sizeof badh, "model_sha256=%064d", 0);
+        const char *pbad[] = {pm, badh, "model_owner=auditor", NULL};
+        uint64_t id = submit_as(&sc, &idc, pin_a, pbad, &t);
+        CHECK(mc2_esession_grant_object(&sc, &idc, id, t, strlen(t), model_name, model_key, &err) ==
+              0);
+        CHECK(approve(&sa, id, t, &ida, &err) == 0);
+        job_status(&sa, id, st, sizeof st);
+        expect_failed("predict with another model hash", st, "SHA-256 differs");
+        mc2_free(t);
+        id = submit_as(&sc, &idc, pin_a, ppr, &t);
+        CHECK(mc2_esession_grant_object(&sc, &idc, id, t, strlen(t), model_name, ida.data_key,
+                                        &err) == 0);
+        CHECK(approve(&sa, id, t, &ida, &err) == 0);
+        job_status(&sa, id, st, sizeof st);
+        expect_failed("predict with a wrong model key", st, "does not open with the key granted");
+        mc2_free(t);
+    }
+
+    /* ---- predict over both banks: the auditor submits and grants, the banks co-sign -------- */
     printf("predict:\n");
     mc2_job pj;
     const char *pin[] = {"bank-a/score", "bank-b/score", NULL};
@@ -501,6 +624,8 @@ int main(void)
     uint64_t pid_;
     char *ptext = NULL;
     CHECK(mc2_job_submit(&sc, &idc, pol, &pj, &pid_, &ptext, &err) == 0);
+    CHECK(mc2_esession_grant_object(&sc, &idc, pid_, ptext, strlen(ptext), model_name, model_key,
+                                    &err) == 0);
     CHECK(approve(&sa, pid_, ptext, &ida, &err) == 0);
     CHECK(approve(&sb, pid_, ptext, &idb, &err) == 0);
     job_status(&sc, pid_, st, sizeof st);
@@ -543,6 +668,43 @@ int main(void)
         CHECK(maxd == 0.0f);
     }
 
+    /* ---- bank-b scores its rows with the auditor's model on its own: not without the
+     * auditor. The auditor's grant for job pid_ does not carry over to this job. ------------ */
+    printf("another party's predict job:\n");
+    char *ytext = NULL;
+    uint64_t yid = submit_as(&sb, &idb, pin_b, ppr, &ytext);
+    CHECK(approve(&sb, yid, ytext, &idb, &err) == 0);
+    job_status(&sb, yid, st, sizeof st);
+    printf("  bank-b's predict job %llu: %s\n", (unsigned long long)yid, st);
+    CHECK(strcmp(st, "waiting: waiting for auditor to approve (model owner)") == 0);
+    CHECK(mc2_esession_results(&sb, yid, refs, 4, &nref, &err) != 0 &&
+          strstr(err.msg, "has no result"));
+    {
+        uint8_t ph_[32];
+        CHECK(mc2_sha256(ptext, strlen(ptext), ph_, &err) == 0);
+        CHECK(mc2_object_grant_sign(idc.sec, ph_, model_name, model_key, sig, &err) == 0);
+        /* The auditor's grant made for job pid_, replayed for job yid. */
+        rc = grant_raw(&sc, 0, yid, model_name, model_key, sig, &err);
+        printf("  the grant for job %llu replayed for job %llu: %s\n", (unsigned long long)pid_,
+               (unsigned long long)yid, rc ? err.msg : "ACCEPTED");
+        CHECK(rc != 0 && strstr(err.msg, "signature is not auditor's"));
+        rc = grant_raw(&sb, 0, yid, model_name, model_key, sig, &err);
+        CHECK(rc != 0 && strstr(err.msg, "model owner is auditor, not bank-b"));
+        /* Its approval is no grant, and the signature of the approval cannot be one. */
+        CHECK(approve(&sc, yid, ytext, &idc, &err) == 0);
+        job_status(&sb, yid, st, sizeof st);
+        CHECK(strcmp(st, "waiting: waiting for auditor to grant the model key (model owner)") == 0);
+    }
+    CHECK(mc2_esession_grant_object(&sc, &idc, yid, ytext, strlen(ytext), model_name, model_key,
+                                    &err) == 0);
+    job_status(&sb, yid, st, sizeof st);
+    printf("  after the auditor approved and granted for it: %s\n", st);
+    CHECK(strcmp(st, "done: 1 result") == 0);
+    CHECK(mc2_esession_results(&sb, yid, refs, 4, &nref, &err) == 0 && nref == 1);
+    mc2_wipe(refs, sizeof refs);
+
+    mc2_free(xtext);
+    mc2_free(ytext);
     mc2_free(ptext);
     mc2_job_free(&pj);
     mc2_gbdt_model_free(model);

@@ -69,8 +69,7 @@ static void wait_job(mc2_esession *s, uint64_t id, char *st, size_t cap)
 }
 
 /* A query that takes far longer than a few seconds: a triple self-join. */
-static const char *LONG_QUERY =
-    "SELECT count(*) FROM t a, t b, t c WHERE a.k + b.k + c.k > 7";
+static const char *LONG_QUERY = "SELECT count(*) FROM t a, t b, t c WHERE a.k + b.k + c.k > 7";
 
 static void cpu_limit(mc2_esession *sa)
 {

@@ -204,7 +204,6 @@ int main(int argc, char **argv)
     mc2_frame_free(&f);
     pthread_mutex_lock(&e.mu);
     mc2_wipe(e.keys, sizeof e.keys);
-    mc2_wipe(e.objkeys, sizeof e.objkeys);
     mc2_wipe(e.platform_sec, sizeof e.platform_sec);
     return rc;
 }
