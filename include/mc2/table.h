@@ -119,12 +119,13 @@ int mc2_batch_decode(mc2_batch *b, const uint8_t *p, size_t n, size_t expect_row
 /* ---- the encrypted table format ---------------------------------------------------------- */
 
 #define MC2_TABLE_ID_LEN     16
-#define MC2_FORMAT_VERSION   1
+#define MC2_FORMAT_VERSION   1 /* of the v1 functions below; version 2: table/tfile2.h */
 #define MC2_TFILE_PREFIX_LEN 48
 
 /* What a table header holds once authenticated. */
 typedef struct mc2_thdr {
-    uint16_t version;
+    uint16_t version;       /* format version: 1 or 2 */
+    uint64_t table_version; /* v2: the owner's version number of this table; 0 in v1 */
     uint8_t table_id[MC2_TABLE_ID_LEN];
     uint64_t row_count;
     uint64_t block_count;
@@ -198,6 +199,8 @@ typedef struct mc2_encrypt_opts {
     /* Called now and then with bytes of input consumed and the total; may be NULL. */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
+    unsigned format_version; /* 0 or 2: column chunks (format v2); 1: the version-1 layout */
+    uint64_t table_version;  /* v2: the owner's version number of this table name */
 } mc2_encrypt_opts;
 
 typedef struct mc2_table_stats {

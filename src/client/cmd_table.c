@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "mc2/identity.h"
 #include "mc2/table.h"
+#include "table/tsrc.h"
 
 /* Options the table commands share; each command accepts the subset it lists. */
 typedef struct table_args {
@@ -162,18 +163,6 @@ static const char INSPECT_HELP[] =
     "Authenticates an encrypted table's header with this party's data key and prints its\n"
     "table id, row and block counts, and schema. Blocks are not read.\n";
 
-/* Reads exactly n bytes at offset off of fd. */
-static int read_at(int fd, void *p, size_t n, off_t off)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = pread(fd, (char *)p + got, n - got, off + (off_t)got);
-        if (r <= 0) return -1;
-        got += (size_t)r;
-    }
-    return 0;
-}
-
 int cmd_inspect(int argc, char **argv)
 {
     table_args a;
@@ -184,52 +173,36 @@ int cmd_inspect(int argc, char **argv)
     mc2_err err;
     mc2_err_clear(&err);
     int rc = CLI_FAIL, fd = -1;
-    uint8_t *hdr = NULL;
     char *yaml = NULL;
-    mc2_aead *aead = NULL;
-    mc2_thdr h = {0};
+    mc2_tsrc *src = NULL;
+    mc2_tio io;
     mc2_identity id;
     if (load_identity(a.home, &id, &err)) return cli_fail(&err);
-    uint8_t prefix[MC2_TFILE_PREFIX_LEN];
-    size_t hdr_len;
     fd = open(a.in, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         fprintf(stderr, "mc2: cannot open '%s': %m\n", a.in);
         goto out;
     }
-    if (read_at(fd, prefix, sizeof prefix, 0)) {
-        fprintf(stderr, "mc2: '%s' is too short to be an encrypted table\n", a.in);
-        goto out;
-    }
-    if (mc2_thdr_peek(prefix, sizeof prefix, &hdr_len, &err)) goto fail;
-    hdr = mc2_malloc(hdr_len);
-    if (!hdr) {
-        mc2_err_set(&err, MC2_E_NOMEM, "out of memory");
+    if (mc2_tio_fd(fd, &io, &err) || mc2_tsrc_open(&io, id.data_key, 256u << 20, &src, &err))
         goto fail;
-    }
-    if (read_at(fd, hdr, hdr_len, 0)) {
-        fprintf(stderr, "mc2: '%s' ends inside its header: truncated\n", a.in);
-        goto out;
-    }
-    if (mc2_thdr_open(hdr, hdr_len, id.data_key, &h, &aead, &err)) goto fail;
-    if (mc2_schema_to_yaml(h.schema, &yaml, &err)) goto fail;
+    const mc2_thdr *h = mc2_tsrc_header(src);
+    if (mc2_schema_to_yaml(h->schema, &yaml, &err)) goto fail;
     char tid[2 * MC2_TABLE_ID_LEN + 1];
-    mc2_hex_encode(h.table_id, sizeof h.table_id, tid);
-    printf("file:           %s\nformat version: %u\ntable id:       %s\nrows:           %llu\n"
-           "blocks:         %llu (%u rows each)\nschema:\n%s",
-           a.in, h.version, tid, (unsigned long long)h.row_count, (unsigned long long)h.block_count,
-           h.rows_per_block, yaml);
+    mc2_hex_encode(h->table_id, sizeof h->table_id, tid);
+    printf("file:           %s\nformat version: %u\ntable id:       %s\n", a.in, h->version, tid);
+    if (h->version == 2) printf("table version:  %llu\n", (unsigned long long)h->table_version);
+    printf("rows:           %llu\nblocks:         %llu (%s%u rows each)\nschema:\n%s",
+           (unsigned long long)h->row_count, (unsigned long long)h->block_count,
+           h->version == 2 ? "at most " : "", h->rows_per_block, yaml);
     rc = CLI_OK;
     goto out;
 fail:
     mc2_err_prefix(&err, "'%s': ", a.in);
     rc = cli_fail(&err);
 out:
+    mc2_tsrc_free(src);
     if (fd >= 0) close(fd);
-    mc2_free(hdr);
     mc2_free(yaml);
-    mc2_aead_free(aead);
-    mc2_thdr_clear(&h);
     mc2_identity_free(&id);
     return rc;
 }

@@ -15,6 +15,7 @@
 #include "base/alloc.h"
 #include "base/bytes.h"
 #include "mc2/table.h"
+#include "table/chunk.h"
 #include "table/value.h"
 
 /* Values are copied between the batch arrays and the little-endian payload with memcpy. A
@@ -194,28 +195,135 @@ static int any_null(const mc2_col *c, size_t nrows)
     return acc != 0;
 }
 
+/* Whether column c's encoding carries a bitmap. */
+static int has_bitmap(const mc2_batch *b, size_t c, bool always_bitmap)
+{
+    return (always_bitmap && b->schema->cols[c].nullable) || any_null(&b->cols[c], b->nrows);
+}
+
+int mc2_col_size(const mc2_batch *b, size_t c, bool always_bitmap, size_t *out, mc2_err *err)
+{
+    const size_t nrows = b->nrows;
+    const mc2_column_def *d = &b->schema->cols[c];
+    size_t vals, sz = 2;
+    if (!mc2_mul_size(nrows, type_width(d->type.id), &vals)) goto toolarge;
+    if (has_bitmap(b, c, always_bitmap)) sz += (nrows + 7) / 8;
+    if (!mc2_add_size(sz, vals, &sz)) goto toolarge;
+    if (d->type.id == MC2_T_VARCHAR && !mc2_add_size(sz, b->cols[c].off[nrows], &sz)) goto toolarge;
+    *out = sz;
+    return 0;
+toolarge:
+    return mc2_err_set(err, MC2_E_LIMIT, "batch too large to encode as one block");
+}
+
+uint8_t *mc2_col_put(const mc2_batch *b, size_t c, bool always_bitmap, uint8_t *p, mc2_err *err)
+{
+    const size_t nrows = b->nrows, bitmap = (nrows + 7) / 8;
+    const mc2_column_def *d = &b->schema->cols[c];
+    const mc2_col *col = &b->cols[c];
+    int with_bitmap = has_bitmap(b, c, always_bitmap);
+    int nulls = any_null(col, nrows);
+    *p++ = (uint8_t)d->type.id;
+    *p++ = (uint8_t)with_bitmap;
+    if (with_bitmap) {
+        memset(p, 0, bitmap);
+        if (nulls)
+            for (size_t i = 0; i < nrows; i++)
+                p[i >> 3] |= (uint8_t)((col->nulls[i] != 0) << (i & 7));
+        p += bitmap;
+    }
+    if (d->type.id == MC2_T_VARCHAR) {
+        if (nulls)
+            for (size_t i = 0; i < nrows; i++)
+                if (col->nulls[i] && col->off[i + 1] != col->off[i]) {
+                    mc2_err_set(err, MC2_E_INTERNAL,
+                                "batch column '%s': a NULL row holds text (bug in the producer "
+                                "of the batch)",
+                                d->name);
+                    return NULL;
+                }
+        if (nrows) memcpy(p, col->off + 1, nrows * 4);
+        p += nrows * 4;
+        size_t chars = col->off[nrows];
+        if (chars) memcpy(p, col->data, chars);
+        p += chars;
+    } else {
+        size_t w = type_width(d->type.id);
+        if (nrows) memcpy(p, col->v.b, nrows * w);
+        /* A NULL row must hold zero on the wire, whatever the producer left in it. */
+        if (nulls)
+            for (size_t i = 0; i < nrows; i++)
+                if (col->nulls[i]) memset(p + i * w, 0, w);
+        p += nrows * w;
+    }
+    return p;
+}
+
+/* The int64 image of row i of a fixed-width column, as statistics keep it. */
+static int64_t stat_value(enum mc2_type t, const mc2_col *col, size_t i)
+{
+    switch (t) {
+    case MC2_T_DATE:
+        return col->v.i32[i];
+    case MC2_T_BOOL:
+        return col->v.b[i];
+    default: /* INT64, DECIMAL; DOUBLE is handled by the caller */
+        return col->v.i64[i];
+    }
+}
+
+void mc2_col_stats(const mc2_batch *b, size_t c, mc2_colstats *st)
+{
+    const mc2_col *col = &b->cols[c];
+    enum mc2_type t = b->schema->cols[c].type.id;
+    size_t n = b->nrows, nnull = 0;
+    memset(st, 0, sizeof *st);
+    bool first = true;
+    double dmin = 0, dmax = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (col->nulls && col->nulls[i]) {
+            nnull++;
+            continue;
+        }
+        if (t == MC2_T_VARCHAR) continue;
+        if (t == MC2_T_DOUBLE) {
+            double v = col->v.f64[i];
+            if (first || v < dmin) dmin = v;
+            if (first || v > dmax) dmax = v;
+        } else {
+            int64_t v = stat_value(t, col, i);
+            if (first || v < st->min) st->min = v;
+            if (first || v > st->max) st->max = v;
+        }
+        first = false;
+    }
+    if (t == MC2_T_DOUBLE) {
+        memcpy(&st->min, &dmin, 8);
+        memcpy(&st->max, &dmax, 8);
+    }
+    if (!first && t != MC2_T_VARCHAR) st->flags |= MC2_STATS_MINMAX;
+    if (nnull) st->flags |= MC2_STATS_NULLS;
+    if (nnull == n) st->flags |= MC2_STATS_ALLNULL;
+}
+
 int mc2_batch_encode(const mc2_batch *b, uint8_t **out, size_t *out_len, mc2_err *err)
 {
     const mc2_schema *s = b->schema;
     const size_t nrows = b->nrows;
     if (nrows > UINT32_MAX || nrows > b->cap) MC2_PANIC("mc2_batch_encode: bad row count");
-    const size_t bitmap = (nrows + 7) / 8;
 
     /* Exact size first, so the output is allocated once. Sizes come from our own arrays,
      * but a huge batch must still fail cleanly rather than wrap. */
     size_t total = 8;
     for (size_t c = 0; c < s->ncols; c++) {
-        const mc2_col *col = &b->cols[c];
-        size_t vals, sz = 2;
-        if (!mc2_mul_size(nrows, type_width(s->cols[c].type.id), &vals)) goto toolarge;
-        if (any_null(col, nrows)) sz += bitmap;
-        if (!mc2_add_size(sz, vals, &sz)) goto toolarge;
-        if (s->cols[c].type.id == MC2_T_VARCHAR && !mc2_add_size(sz, col->off[nrows], &sz))
-            goto toolarge;
-        if (!mc2_add_size(total, sz, &total)) goto toolarge;
+        size_t sz;
+        if (mc2_col_size(b, c, false, &sz, err)) return -1;
+        if (!mc2_add_size(total, sz, &total))
+            return mc2_err_set(err, MC2_E_LIMIT, "batch too large to encode as one block");
     }
     size_t old = *out ? *out_len : 0, all;
-    if (!mc2_add_size(old, total, &all)) goto toolarge;
+    if (!mc2_add_size(old, total, &all))
+        return mc2_err_set(err, MC2_E_LIMIT, "batch too large to encode as one block");
     uint8_t *buf = mc2_malloc(all);
     if (!buf) return mc2_err_set(err, MC2_E_NOMEM, "out of memory for a %zu-byte block", total);
     uint8_t *p = buf;
@@ -223,107 +331,74 @@ int mc2_batch_encode(const mc2_batch *b, uint8_t **out, size_t *out_len, mc2_err
         memcpy(p, *out, old);
         p += old;
     }
-
     mc2_le32_put(p, (uint32_t)nrows);
     mc2_le32_put(p + 4, (uint32_t)s->ncols);
     p += 8;
-    for (size_t c = 0; c < s->ncols; c++) {
-        const mc2_column_def *d = &s->cols[c];
-        const mc2_col *col = &b->cols[c];
-        int has_nulls = any_null(col, nrows);
-        *p++ = (uint8_t)d->type.id;
-        *p++ = (uint8_t)has_nulls;
-        if (has_nulls) {
-            memset(p, 0, bitmap);
-            for (size_t i = 0; i < nrows; i++)
-                p[i >> 3] |= (uint8_t)((col->nulls[i] != 0) << (i & 7));
-            p += bitmap;
-        }
-        if (d->type.id == MC2_T_VARCHAR) {
-            if (has_nulls)
-                for (size_t i = 0; i < nrows; i++)
-                    if (col->nulls[i] && col->off[i + 1] != col->off[i]) {
-                        mc2_free_wipe(buf, all);
-                        return mc2_err_set(err, MC2_E_INTERNAL,
-                                           "batch column '%s': a NULL row holds text (bug in "
-                                           "the producer of the batch)",
-                                           d->name);
-                    }
-            if (nrows) memcpy(p, col->off + 1, nrows * 4);
-            p += nrows * 4;
-            size_t chars = col->off[nrows];
-            if (chars) memcpy(p, col->data, chars);
-            p += chars;
-        } else {
-            size_t w = type_width(d->type.id);
-            if (nrows) memcpy(p, col->v.b, nrows * w);
-            /* A NULL row must hold zero on the wire, whatever the producer left in it. */
-            if (has_nulls)
-                for (size_t i = 0; i < nrows; i++)
-                    if (col->nulls[i]) memset(p + i * w, 0, w);
-            p += nrows * w;
-        }
+    for (size_t c = 0; c < s->ncols && p; c++) p = mc2_col_put(b, c, false, p, err);
+    if (!p) {
+        mc2_free_wipe(buf, all);
+        return -1;
     }
     if ((size_t)(p - buf) != all) MC2_PANIC("mc2_batch_encode: size mismatch");
     if (old) mc2_free_wipe(*out, old);
     *out = buf;
     *out_len = all;
     return 0;
-toolarge:
-    return mc2_err_set(err, MC2_E_LIMIT, "batch too large to encode as one block");
 }
 
 /* ---- decoding ------------------------------------------------------------------------------- */
 
-static int bad(mc2_err *err, const mc2_column_def *d, size_t c, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static int bad(mc2_err *err, const char *what, const mc2_column_def *d, size_t c, const char *fmt,
+               ...) __attribute__((format(printf, 5, 6)));
 
-/* An error in a block payload, naming the column: "block payload, column 3 ('x'): ...". */
-static int bad(mc2_err *err, const mc2_column_def *d, size_t c, const char *fmt, ...)
+/* An error in a block payload or column chunk, naming the column: "block payload, column 3
+ * ('x'): ...". */
+static int bad(mc2_err *err, const char *what, const mc2_column_def *d, size_t c, const char *fmt,
+               ...)
 {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (!d) return mc2_err_set(err, MC2_E_INPUT, "block payload: %s", msg);
-    return mc2_err_set(err, MC2_E_INPUT, "block payload, column %zu ('%s'): %s", c + 1, d->name,
-                       msg);
+    if (!d) return mc2_err_set(err, MC2_E_INPUT, "%s: %s", what, msg);
+    return mc2_err_set(err, MC2_E_INPUT, "%s, column %zu ('%s'): %s", what, c + 1, d->name, msg);
 }
 
 /* Validates the VARCHAR column c just copied into the batch: offsets, UTF-8, lengths, and
  * empty NULL rows. */
-static int check_varchar(const mc2_col *col, const mc2_column_def *d, size_t c, size_t nrows,
-                         mc2_err *err)
+static int check_varchar(const char *what, const mc2_col *col, const mc2_column_def *d, size_t c,
+                         size_t nrows, mc2_err *err)
 {
     const uint32_t *off = col->off;
     const unsigned char *data = (const unsigned char *)col->data;
     size_t total = off[nrows];
     size_t nchars;
     const char *why;
-    if (mc2_utf8_check(col->data, total, &nchars, &why)) return bad(err, d, c, "%s", why);
+    if (mc2_utf8_check(col->data, total, &nchars, &why)) return bad(err, what, d, c, "%s", why);
     for (size_t i = 0; i < nrows; i++) {
         size_t start = off[i], len = off[i + 1] - off[i];
         /* The whole text is valid UTF-8, so a value is too iff it starts on a character. */
         if (start < total && (data[start] & 0xC0) == 0x80)
-            return bad(err, d, c, "row %zu: value starts inside a UTF-8 character", i + 1);
+            return bad(err, what, d, c, "row %zu: value starts inside a UTF-8 character", i + 1);
         if (len > d->type.length) {
             /* More bytes than allowed characters: count characters (non-continuation bytes). */
             size_t k = 0;
             for (size_t j = start; j < start + len; j++) k += (data[j] & 0xC0) != 0x80;
             if (k > d->type.length)
-                return bad(err, d, c, "row %zu: %zu characters, more than VARCHAR(%lu) allows",
-                           i + 1, k, (unsigned long)d->type.length);
+                return bad(err, what, d, c,
+                           "row %zu: %zu characters, more than VARCHAR(%lu) allows", i + 1, k,
+                           (unsigned long)d->type.length);
         }
         if (col->nulls && col->nulls[i] && len)
-            return bad(err, d, c, "row %zu is NULL but holds text", i + 1);
+            return bad(err, what, d, c, "row %zu is NULL but holds text", i + 1);
     }
     return 0;
 }
 
 /* Validates the fixed-width values of column c (already copied into the batch). */
-static int check_fixed(const mc2_col *col, const mc2_column_def *d, size_t c, size_t nrows,
-                       mc2_err *err)
+static int check_fixed(const char *what, const mc2_col *col, const mc2_column_def *d, size_t c,
+                       size_t nrows, mc2_err *err)
 {
     const uint8_t *nulls = col->nulls;
     switch (d->type.id) {
@@ -337,7 +412,7 @@ static int check_fixed(const mc2_col *col, const mc2_column_def *d, size_t c, si
         for (size_t i = 0; i < nrows; i++) {
             int64_t v = col->v.i64[i];
             if (v > lim || v < -lim)
-                return bad(err, d, c, "row %zu: value has more than %u digits", i + 1,
+                return bad(err, what, d, c, "row %zu: value has more than %u digits", i + 1,
                            (unsigned)d->type.precision);
             if (nulls && nulls[i] && v) goto nonzero;
         }
@@ -348,7 +423,7 @@ static int check_fixed(const mc2_col *col, const mc2_column_def *d, size_t c, si
             uint64_t bits;
             memcpy(&bits, &col->v.f64[i], 8);
             if ((bits & 0x7FF0000000000000ull) == 0x7FF0000000000000ull)
-                return bad(err, d, c, "row %zu: NaN or infinity", i + 1);
+                return bad(err, what, d, c, "row %zu: NaN or infinity", i + 1);
             if (nulls && nulls[i] && bits) goto nonzero;
         }
         return 0;
@@ -356,14 +431,15 @@ static int check_fixed(const mc2_col *col, const mc2_column_def *d, size_t c, si
         for (size_t i = 0; i < nrows; i++) {
             int32_t v = col->v.i32[i];
             if (v < MC2_DATE_MIN || v > MC2_DATE_MAX)
-                return bad(err, d, c, "row %zu: date outside 0001-01-01..9999-12-31", i + 1);
+                return bad(err, what, d, c, "row %zu: date outside 0001-01-01..9999-12-31", i + 1);
             if (nulls && nulls[i] && v) goto nonzero;
         }
         return 0;
     case MC2_T_BOOL:
         for (size_t i = 0; i < nrows; i++) {
             uint8_t v = col->v.b[i];
-            if (v > 1) return bad(err, d, c, "row %zu: boolean byte %u is not 0 or 1", i + 1, v);
+            if (v > 1)
+                return bad(err, what, d, c, "row %zu: boolean byte %u is not 0 or 1", i + 1, v);
             if (nulls && nulls[i] && v) goto nonzero;
         }
         return 0;
@@ -372,7 +448,63 @@ static int check_fixed(const mc2_col *col, const mc2_column_def *d, size_t c, si
     }
     MC2_PANIC("check_fixed: unexpected type");
 nonzero:
-    return bad(err, d, c, "a NULL row holds a non-zero value");
+    return bad(err, what, d, c, "a NULL row holds a non-zero value");
+}
+
+int mc2_col_get(mc2_batch *b, size_t c, mc2_rd *r, size_t nrows, bool v2, const char *what,
+                mc2_err *err)
+{
+    const mc2_column_def *d = &b->schema->cols[c];
+    mc2_col *col = &b->cols[c];
+    const size_t bitmap = (nrows + 7) / 8;
+    if (nrows > b->cap) MC2_PANIC("mc2_col_get: batch too small");
+    uint8_t type = mc2_rd_u8(r), nullmap = mc2_rd_u8(r);
+    if (r->bad) return bad(err, what, d, c, "truncated");
+    if (type != (uint8_t)d->type.id)
+        return bad(err, what, d, c, "type id %u does not match the schema's %u", type,
+                   (unsigned)d->type.id);
+    if (nullmap > 1) return bad(err, what, d, c, "null-map flag %u is not 0 or 1", nullmap);
+    if (nullmap && !d->nullable)
+        return bad(err, what, d, c, "the column is NOT NULL but the block marks rows NULL");
+    if (v2 && d->nullable && !nullmap)
+        return bad(err, what, d, c, "a nullable column's chunk has no null bitmap");
+    if (d->nullable) {
+        if (nullmap) {
+            const uint8_t *bm = mc2_rd_take(r, bitmap);
+            if (!bm) return bad(err, what, d, c, "truncated null bitmap");
+            for (size_t i = 0; i < nrows; i++) col->nulls[i] = (bm[i >> 3] >> (i & 7)) & 1;
+            if ((nrows & 7) && (bm[bitmap - 1] >> (nrows & 7)))
+                return bad(err, what, d, c, "null bitmap has bits set past the last row");
+        } else if (nrows) {
+            memset(col->nulls, 0, nrows);
+        }
+    }
+    if (d->type.id == MC2_T_VARCHAR) {
+        const uint8_t *ends = mc2_rd_take(r, nrows * 4);
+        if (!ends) return bad(err, what, d, c, "truncated offsets");
+        col->off[0] = 0;
+        if (nrows) memcpy(col->off + 1, ends, nrows * 4);
+        for (size_t i = 0; i < nrows; i++)
+            if (col->off[i + 1] < col->off[i])
+                return bad(err, what, d, c, "offset of row %zu goes backwards", i + 1);
+        size_t total = col->off[nrows];
+        const uint8_t *text = mc2_rd_take(r, total);
+        if (!text)
+            return bad(err, what, d, c, "text of %zu bytes runs past the end of the block", total);
+        if (reserve_total(b, c, total, err)) return -1;
+        if (total) memcpy(col->data, text, total);
+        return check_varchar(what, col, d, c, nrows, err);
+    }
+    size_t bytes = nrows * type_width(d->type.id); /* nrows <= cap: no overflow (check_cap) */
+    const uint8_t *vals = mc2_rd_take(r, bytes);
+    if (!vals) return bad(err, what, d, c, "truncated values");
+    if (bytes) memcpy(col->v.b, vals, bytes);
+    return check_fixed(what, col, d, c, nrows, err);
+}
+
+int mc2_batch_grow(mc2_batch *b, size_t rows, mc2_err *err)
+{
+    return rows > b->cap ? batch_regrow(b, rows, err) : 0;
 }
 
 int mc2_batch_decode(mc2_batch *b, const uint8_t *p, size_t n, size_t expect_rows, mc2_err *err)
@@ -381,73 +513,55 @@ int mc2_batch_decode(mc2_batch *b, const uint8_t *p, size_t n, size_t expect_row
     b->nrows = 0;
     mc2_rd r = mc2_rd_init(p, n);
     uint32_t nrows = mc2_rd_u32(&r), ncols = mc2_rd_u32(&r);
-    if (r.bad) return bad(err, NULL, 0, "truncated (%zu bytes)", n);
+    if (r.bad) return bad(err, "block payload", NULL, 0, "truncated (%zu bytes)", n);
     if (nrows != expect_rows)
-        return bad(err, NULL, 0, "holds %lu rows but its frame says %zu", (unsigned long)nrows,
-                   expect_rows);
+        return bad(err, "block payload", NULL, 0, "holds %lu rows but its frame says %zu",
+                   (unsigned long)nrows, expect_rows);
     if (ncols != s->ncols)
-        return bad(err, NULL, 0, "has %lu columns but the schema has %zu", (unsigned long)ncols,
-                   s->ncols);
+        return bad(err, "block payload", NULL, 0, "has %lu columns but the schema has %zu",
+                   (unsigned long)ncols, s->ncols);
     /* Before allocating for nrows rows, check the payload is big enough to hold them. */
     size_t min = 8;
     for (size_t c = 0; c < s->ncols; c++) {
         size_t v;
         if (!mc2_mul_size(nrows, type_width(s->cols[c].type.id), &v) ||
             !mc2_add_size(min, v + 2, &min))
-            return bad(err, NULL, 0, "row count %lu is impossibly large", (unsigned long)nrows);
+            return bad(err, "block payload", NULL, 0, "row count %lu is impossibly large",
+                       (unsigned long)nrows);
     }
     if (min > n)
-        return bad(err, NULL, 0, "truncated (%zu bytes for %lu rows)", n, (unsigned long)nrows);
+        return bad(err, "block payload", NULL, 0, "truncated (%zu bytes for %lu rows)", n,
+                   (unsigned long)nrows);
     if (nrows > b->cap && batch_regrow(b, nrows, err)) return -1;
-
-    const size_t bitmap = ((size_t)nrows + 7) / 8;
-    for (size_t c = 0; c < s->ncols; c++) {
-        const mc2_column_def *d = &s->cols[c];
-        mc2_col *col = &b->cols[c];
-        uint8_t type = mc2_rd_u8(&r), nullmap = mc2_rd_u8(&r);
-        if (r.bad) return bad(err, d, c, "truncated");
-        if (type != (uint8_t)d->type.id)
-            return bad(err, d, c, "type id %u does not match the schema's %u", type,
-                       (unsigned)d->type.id);
-        if (nullmap > 1) return bad(err, d, c, "null-map flag %u is not 0 or 1", nullmap);
-        if (nullmap && !d->nullable)
-            return bad(err, d, c, "the column is NOT NULL but the block marks rows NULL");
-        if (d->nullable) {
-            if (nullmap) {
-                const uint8_t *bm = mc2_rd_take(&r, bitmap);
-                if (!bm) return bad(err, d, c, "truncated null bitmap");
-                for (size_t i = 0; i < nrows; i++) col->nulls[i] = (bm[i >> 3] >> (i & 7)) & 1;
-                if ((nrows & 7) && (bm[bitmap - 1] >> (nrows & 7)))
-                    return bad(err, d, c, "null bitmap has bits set past the last row");
-            } else if (nrows) {
-                memset(col->nulls, 0, nrows);
-            }
-        }
-        if (d->type.id == MC2_T_VARCHAR) {
-            const uint8_t *ends = mc2_rd_take(&r, (size_t)nrows * 4);
-            if (!ends) return bad(err, d, c, "truncated offsets");
-            col->off[0] = 0;
-            if (nrows) memcpy(col->off + 1, ends, (size_t)nrows * 4);
-            for (size_t i = 0; i < nrows; i++)
-                if (col->off[i + 1] < col->off[i])
-                    return bad(err, d, c, "offset of row %zu goes backwards", i + 1);
-            size_t total = col->off[nrows];
-            const uint8_t *text = mc2_rd_take(&r, total);
-            if (!text)
-                return bad(err, d, c, "text of %zu bytes runs past the end of the block", total);
-            if (reserve_total(b, c, total, err)) return -1;
-            if (total) memcpy(col->data, text, total);
-            if (check_varchar(col, d, c, nrows, err)) return -1;
-        } else {
-            size_t bytes = (size_t)nrows * type_width(d->type.id); /* bounded by min <= n */
-            const uint8_t *vals = mc2_rd_take(&r, bytes);
-            if (!vals) return bad(err, d, c, "truncated values");
-            if (bytes) memcpy(col->v.b, vals, bytes);
-            if (check_fixed(col, d, c, nrows, err)) return -1;
-        }
-    }
+    for (size_t c = 0; c < s->ncols; c++)
+        if (mc2_col_get(b, c, &r, nrows, false, "block payload", err)) return -1;
     if (mc2_rd_left(&r))
-        return bad(err, NULL, 0, "%zu unexpected bytes after the last column", mc2_rd_left(&r));
+        return bad(err, "block payload", NULL, 0, "%zu unexpected bytes after the last column",
+                   mc2_rd_left(&r));
     b->nrows = nrows;
+    return 0;
+}
+
+int mc2_batch_copy_rows(mc2_batch *dst, const mc2_batch *src, size_t from, size_t n, mc2_err *err)
+{
+    const mc2_schema *s = src->schema;
+    if (from > src->nrows || n > src->nrows - from) MC2_PANIC("mc2_batch_copy_rows: bad range");
+    dst->nrows = 0;
+    if (mc2_batch_grow(dst, n, err)) return -1;
+    for (size_t c = 0; c < s->ncols; c++) {
+        const mc2_col *a = &src->cols[c];
+        mc2_col *d = &dst->cols[c];
+        if (a->nulls && n) memcpy(d->nulls, a->nulls + from, n);
+        if (s->cols[c].type.id != MC2_T_VARCHAR) {
+            size_t w = type_width(s->cols[c].type.id);
+            if (n) memcpy(d->v.b, a->v.b + from * w, n * w);
+            continue;
+        }
+        uint32_t base = a->off[from], total = a->off[from + n] - base;
+        if (reserve_total(dst, c, total, err)) return -1;
+        for (size_t i = 0; i <= n; i++) d->off[i] = a->off[from + i] - base;
+        if (total) memcpy(d->data, a->data + base, total);
+    }
+    dst->nrows = n;
     return 0;
 }

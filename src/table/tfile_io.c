@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,7 +24,9 @@
 #include "base/file.h"
 #include "mc2/table.h"
 #include "table/textio.h"
+#include "table/tfile2.h"
 #include "table/treader.h"
+#include "table/tsrc.h"
 
 typedef unsigned long long ull;
 
@@ -267,8 +270,9 @@ out:
 /* ---- pass 2: parse, encode and seal in parallel ------------------------------------------- */
 
 struct slot {
-    uint8_t *frame;
+    uint8_t *frame; /* v1 */
     size_t len;
+    mc2_t2block blk; /* v2 */
     int ready;
 };
 
@@ -277,7 +281,8 @@ struct enc {
     int fd;
     const char *path;
     enum mc2_textfmt fmt;
-    const mc2_thdr *h;
+    const mc2_thdr *h; /* v1 */
+    mc2_twriter *tw;   /* v2 */
     const struct plan *pl;
     uint64_t row_text_max;
     uint64_t window;
@@ -302,9 +307,9 @@ struct worker {
     int started;
 };
 
-/* Parses, encodes and seals block i; the frame is malloc'd in *frame. */
+/* Parses, encodes and seals block i: v1, the frame malloc'd in *frame; v2, into *blk. */
 static int seal_block(struct worker *w, uint64_t i, uint8_t **frame, size_t *frame_len,
-                      mc2_err *err)
+                      mc2_t2block *blk, mc2_err *err)
 {
     struct enc *e = w->e;
     const struct blk *b = &e->pl->b[i];
@@ -332,8 +337,12 @@ static int seal_block(struct worker *w, uint64_t i, uint8_t **frame, size_t *fra
                     e->path, (ull)b->line, w->batch->nrows, b->rows);
         goto out;
     }
-    if (mc2_batch_encode(w->batch, &pt, &pt_len, err)) goto out;
-    if (mc2_tblock_seal(w->aead, e->h, i, pt, pt_len, frame, frame_len, err)) goto out;
+    if (e->tw) {
+        if (mc2_twriter_seal(e->tw, w->aead, i, w->batch, blk, err)) goto out;
+    } else if (mc2_batch_encode(w->batch, &pt, &pt_len, err) ||
+               mc2_tblock_seal(w->aead, e->h, i, pt, pt_len, frame, frame_len, err)) {
+        goto out;
+    }
     rc = 0;
 out:
     mc2_wipe(w->text, (size_t)len);
@@ -364,7 +373,9 @@ static void *worker_main(void *arg)
 
         uint8_t *frame = NULL;
         size_t frame_len = 0;
-        int rc = seal_block(w, i, &frame, &frame_len, &err);
+        mc2_t2block blk;
+        memset(&blk, 0, sizeof blk);
+        int rc = seal_block(w, i, &frame, &frame_len, &blk, &err);
 
         pthread_mutex_lock(&e->mu);
         if (rc) {
@@ -379,12 +390,18 @@ static void *worker_main(void *arg)
             struct slot *s = &e->slots[i % e->window];
             s->frame = frame;
             s->len = frame_len;
+            s->blk = blk;
             s->ready = 1;
             pthread_cond_broadcast(&e->cv_done);
         }
         pthread_mutex_unlock(&e->mu);
     }
     return NULL;
+}
+
+static int afile_sink(void *ctx, const uint8_t *p, size_t n, mc2_err *err)
+{
+    return mc2_afile_write(ctx, p, n, err);
 }
 
 static unsigned choose_threads(unsigned asked, uint64_t blocks)
@@ -400,7 +417,7 @@ int mc2_table_encrypt_file(const char *in_path, const mc2_schema *s,
                            const uint8_t data_key[MC2_KEY_LEN], const char *out_path,
                            const mc2_encrypt_opts *opts, mc2_table_stats *stats, mc2_err *err)
 {
-    static const mc2_encrypt_opts defaults = {MC2_FMT_CSV, 0, 0, NULL, NULL};
+    static const mc2_encrypt_opts defaults = {.format = MC2_FMT_CSV};
     if (!opts) opts = &defaults;
     if (opts->format != MC2_FMT_CSV && opts->format != MC2_FMT_TBL)
         return mc2_err_set(err, MC2_E_USAGE, "unknown input format %d", (int)opts->format);
@@ -408,6 +425,10 @@ int mc2_table_encrypt_file(const char *in_path, const mc2_schema *s,
     if (rpb > (1u << 20))
         return mc2_err_set(err, MC2_E_USAGE, "rows per block must be between 1 and %u, not %u",
                            1u << 20, rpb);
+    if (opts->format_version > 2)
+        return mc2_err_set(err, MC2_E_USAGE, "unknown table format version %u",
+                           opts->format_version);
+    bool v1 = opts->format_version == 1;
 
     int fd = -1, rc = -1, sync_init = 0;
     uint64_t size = 0;
@@ -426,12 +447,18 @@ int mc2_table_encrypt_file(const char *in_path, const mc2_schema *s,
 
     if (open_input(in_path, &fd, &size, err)) return -1;
     if (plan_blocks(fd, in_path, size, opts->format, s, rpb, &pl, err)) goto out;
-    if (mc2_thdr_init(&h, s, pl.rows, rpb, err)) goto out;
-    if (h.block_count != pl.n) {
-        mc2_err_set(err, MC2_E_INTERNAL, "block plan disagrees with the row count");
+    if (mc2_afile_open(&af, out_path, 0644, 0, err)) goto out;
+    af_open = 1;
+    if (v1) {
+        if (mc2_thdr_init(&h, s, pl.rows, rpb, err)) goto out;
+        if (h.block_count != pl.n) {
+            mc2_err_set(err, MC2_E_INTERNAL, "block plan disagrees with the row count");
+            goto out;
+        }
+        if (mc2_table_key(data_key, h.table_id, key, err)) goto out;
+    } else if (mc2_twriter_new(s, data_key, opts->table_version, afile_sink, &af, &e.tw, err)) {
         goto out;
     }
-    if (mc2_table_key(data_key, h.table_id, key, err)) goto out;
 
     nth = choose_threads(opts->threads, pl.n);
     ws = mc2_calloc(nth, sizeof *ws);
@@ -444,16 +471,15 @@ int mc2_table_encrypt_file(const char *in_path, const mc2_schema *s,
     size_t batch_cap = rpb < pl.rows ? rpb : (size_t)(pl.rows ? pl.rows : 1);
     for (unsigned t = 0; t < nth; t++) {
         ws[t].e = &e;
-        ws[t].aead = mc2_aead_new(key, err);
+        ws[t].aead = e.tw ? mc2_twriter_aead(e.tw, err) : mc2_aead_new(key, err);
         if (!ws[t].aead) goto out;
-        ws[t].batch = mc2_batch_new(h.schema, batch_cap, err);
+        ws[t].batch = mc2_batch_new(s, batch_cap, err);
         if (!ws[t].batch) goto out;
     }
     mc2_wipe(key, sizeof key);
-    if (mc2_thdr_seal(&h, ws[0].aead, &hdr, &hdr_len, err)) goto out;
-    if (mc2_afile_open(&af, out_path, 0644, 0, err)) goto out;
-    af_open = 1;
-    if (mc2_afile_write(&af, hdr, hdr_len, err)) goto out;
+    if (v1 && (mc2_thdr_seal(&h, ws[0].aead, &hdr, &hdr_len, err) ||
+               mc2_afile_write(&af, hdr, hdr_len, err)))
+        goto out;
 
     e.fd = fd;
     e.path = in_path;
@@ -497,12 +523,16 @@ int mc2_table_encrypt_file(const char *in_path, const mc2_schema *s,
         }
         uint8_t *frame = sl->frame;
         size_t frame_len = sl->len;
+        mc2_t2block blk = sl->blk;
         sl->frame = NULL;
+        memset(&sl->blk, 0, sizeof sl->blk);
         sl->ready = 0;
         pthread_mutex_unlock(&e.mu);
 
-        int wr = mc2_afile_write(&af, frame, frame_len, err);
+        int wr = e.tw ? mc2_twriter_append(e.tw, &blk, err)
+                      : mc2_afile_write(&af, frame, frame_len, err);
         mc2_free(frame);
+        mc2_t2block_free(&blk);
         pthread_mutex_lock(&e.mu);
         if (wr) {
             write_failed = 1;
@@ -524,6 +554,7 @@ int mc2_table_encrypt_file(const char *in_path, const mc2_schema *s,
         if (!write_failed && err) *err = e.err;
         goto out;
     }
+    if (e.tw && mc2_twriter_finish(e.tw, NULL, NULL, err)) goto out;
     uint64_t out_bytes = af.written;
     af_open = 0;
     if (mc2_afile_commit(&af, err)) goto out;
@@ -544,8 +575,12 @@ out:
         pthread_cond_destroy(&e.cv_done);
     }
     if (e.slots)
-        for (uint64_t k = 0; k < e.window; k++) mc2_free(e.slots[k].frame);
+        for (uint64_t k = 0; k < e.window; k++) {
+            mc2_free(e.slots[k].frame);
+            mc2_t2block_free(&e.slots[k].blk);
+        }
     mc2_free(e.slots);
+    mc2_twriter_free(e.tw);
     if (ws)
         for (unsigned t = 0; t < nth; t++) {
             mc2_aead_free(ws[t].aead);
@@ -562,47 +597,33 @@ out:
 
 /* ---- decryption ------------------------------------------------------------------------------ */
 
-/* Decryption is parallel too: the calling thread reads frames in order and checks their
- * heads (sequence, row count, length against the bytes left), workers authenticate, decode
- * and format them as text, and the calling thread writes the text in order. At most
- * `window` frames are in flight. On failure, blocks before the failing one are still
- * finished, so the error reported is always the first one in file order (the same as a
- * sequential reader would report). */
+/* Decryption is parallel too, for both format versions: `threads` workers take blocks from a
+ * scan (tsrc.h: blocks in index order, read ahead), authenticate, decode and format them as
+ * text; the calling thread writes the text in block order. Workers stay less than `window`
+ * blocks ahead of the writer. On failure the blocks before the failing one are still written
+ * to the temporary file and the error reported is the earliest block's (the scan records the
+ * lowest failing block), as a sequential reader would report it; nothing appears at out_path. */
 
 struct dslot {
-    uint8_t *frame;
-    size_t frame_cap, frame_len;
     mc2_buf text; /* secret: plaintext rows */
     int done;
 };
 
 struct dec {
-    const char *path;
+    mc2_tscan *sc;
+    const mc2_schema *schema;
     enum mc2_textfmt fmt;
-    const mc2_thdr *h;
-    uint64_t window;
+    uint64_t window, nblocks;
     struct dslot *slots; /* block i in slots[i % window] */
     pthread_mutex_t mu;
-    pthread_cond_t cv_work, cv_done;
-    uint64_t published; /* frames read and ready for workers */
-    uint64_t next_claim;
-    int stop; /* no more frames will be published */
+    pthread_cond_t cv; /* a slot is done or written, or something failed */
+    uint64_t nwritten;
     int failed;
     uint64_t fail_at;
     mc2_err err;
 };
 
-struct dworker {
-    struct dec *d;
-    mc2_aead *aead;
-    mc2_batch *batch;
-    uint8_t *pt;
-    size_t pt_cap;
-    pthread_t tid;
-    int started;
-};
-
-/* Records a failure at block i unless an earlier block already failed. Called with mu held. */
+/* Records a failure at block i unless an earlier block already failed (mu held). */
 static void dec_fail(struct dec *d, uint64_t i, const mc2_err *err)
 {
     if (!d->failed || i < d->fail_at) {
@@ -610,58 +631,67 @@ static void dec_fail(struct dec *d, uint64_t i, const mc2_err *err)
         d->fail_at = i;
         d->err = *err;
     }
-    pthread_cond_broadcast(&d->cv_work);
-    pthread_cond_broadcast(&d->cv_done);
-}
-
-static int open_block(struct dworker *w, uint64_t i, struct dslot *s, mc2_err *err)
-{
-    const struct dec *d = w->d;
-    size_t ct_len = s->frame_len - 16 - MC2_TAG_LEN;
-    int rc = -1;
-    if (grow_secret(&w->pt, &w->pt_cap, ct_len, err)) return -1;
-    if (mc2_tblock_open(w->aead, d->h, i, s->frame, s->frame_len, w->pt, err)) goto out;
-    if (mc2_batch_decode(w->batch, w->pt, ct_len, mc2_thdr_block_rows(d->h, i), err)) {
-        mc2_err_prefix(err, "block %llu of %llu: ", (ull)i + 1, (ull)d->h->block_count);
-        goto out;
-    }
-    if (mc2_text_write_batch(d->fmt, w->batch, &s->text, err)) goto out;
-    rc = 0;
-out:
-    mc2_wipe(w->pt, ct_len);
-    return rc;
+    pthread_cond_broadcast(&d->cv);
 }
 
 static void *dworker_main(void *arg)
 {
-    struct dworker *w = arg;
-    struct dec *d = w->d;
+    struct dec *d = arg;
     mc2_err err;
     mc2_err_clear(&err);
-    pthread_mutex_lock(&d->mu);
+    mc2_batch *b = mc2_batch_new(d->schema, 1024, &err);
     for (;;) {
-        /* After a failure, blocks before it are still finished (first error wins). */
-        uint64_t limit = d->failed && d->fail_at < d->published ? d->fail_at : d->published;
-        if (d->next_claim < limit) {
-            uint64_t i = d->next_claim++;
-            struct dslot *s = &d->slots[i % d->window];
+        pthread_mutex_lock(&d->mu);
+        int stop = d->failed;
+        pthread_mutex_unlock(&d->mu);
+        if (stop) break;
+        uint64_t i = d->nblocks;
+        int got = b ? mc2_tscan_next(d->sc, b, &i, &err) : -1;
+        if (got == 0) break;
+        pthread_mutex_lock(&d->mu);
+        if (got < 0) {
+            dec_fail(d, i, &err);
             pthread_mutex_unlock(&d->mu);
-            int rc = open_block(w, i, s, &err);
-            if (rc) mc2_err_prefix(&err, "'%s': ", d->path);
-            pthread_mutex_lock(&d->mu);
-            if (rc)
-                dec_fail(d, i, &err);
-            else {
-                s->done = 1;
-                pthread_cond_broadcast(&d->cv_done);
-            }
-            continue;
+            break;
         }
-        if (d->stop || d->failed) break;
-        pthread_cond_wait(&d->cv_work, &d->mu);
+        while (!d->failed && i >= d->nwritten + d->window) pthread_cond_wait(&d->cv, &d->mu);
+        pthread_mutex_unlock(&d->mu);
+        struct dslot *s = &d->slots[i % d->window];
+        int rc = mc2_text_write_batch(d->fmt, b, &s->text, &err);
+        pthread_mutex_lock(&d->mu);
+        if (rc)
+            dec_fail(d, i, &err);
+        else
+            s->done = 1;
+        pthread_cond_broadcast(&d->cv);
+        pthread_mutex_unlock(&d->mu);
     }
-    pthread_mutex_unlock(&d->mu);
+    mc2_batch_free(b);
     return NULL;
+}
+
+/* Writes the finished blocks in order through af; returns when all are written or one
+ * failed (d->failed). */
+static void dec_write(struct dec *d, mc2_afile *af)
+{
+    mc2_err werr;
+    for (uint64_t i = 0; i < d->nblocks; i++) {
+        struct dslot *s = &d->slots[i % d->window];
+        pthread_mutex_lock(&d->mu);
+        while (!s->done && !(d->failed && d->fail_at <= i)) pthread_cond_wait(&d->cv, &d->mu);
+        int stop = !s->done;
+        pthread_mutex_unlock(&d->mu);
+        if (stop) return;
+        int wr = mc2_afile_write(af, s->text.data, s->text.len, &werr);
+        mc2_buf_reset(&s->text);
+        pthread_mutex_lock(&d->mu);
+        s->done = 0;
+        d->nwritten = i + 1;
+        if (wr) dec_fail(d, 0, &werr);
+        pthread_cond_broadcast(&d->cv);
+        pthread_mutex_unlock(&d->mu);
+        if (wr) return;
+    }
 }
 
 int mc2_table_decrypt_file(const char *in_path, const uint8_t data_key[MC2_KEY_LEN],
@@ -670,165 +700,66 @@ int mc2_table_decrypt_file(const char *in_path, const uint8_t data_key[MC2_KEY_L
 {
     if (out_format != MC2_FMT_CSV && out_format != MC2_FMT_TBL)
         return mc2_err_set(err, MC2_E_USAGE, "unknown output format %d", (int)out_format);
-    int fd = -1, rc = -1, af_open = 0, sync_init = 0;
-    uint64_t size = 0, off = 0;
-    mc2_thdr h = {0};
-    mc2_aead *aead = NULL;
+    int fd = -1, rc = -1, af_open = 0;
+    uint64_t size = 0;
+    mc2_tio io;
+    mc2_tsrc *src = NULL;
     mc2_afile af = {.fd = -1};
     mc2_buf out = {.secret = 1};
-    uint8_t *hdr = NULL;
-    size_t hdr_len = 0;
-    uint8_t head[16], key[MC2_KEY_LEN];
-    struct dworker *ws = NULL;
-    unsigned nth = 0;
+    pthread_t tids[MAX_THREADS];
+    unsigned nth = 0, started = 0;
     struct dec d;
     memset(&d, 0, sizeof d);
-    mc2_wipe(key, sizeof key);
+    pthread_mutex_init(&d.mu, NULL);
+    pthread_cond_init(&d.cv, NULL);
 
-    if (open_input(in_path, &fd, &size, err)) return -1;
-    uint8_t prefix[MC2_TFILE_PREFIX_LEN];
-    size_t pn = size < sizeof prefix ? (size_t)size : sizeof prefix;
-    if (pread_full(fd, in_path, prefix, pn, 0, err)) goto out;
-    if (mc2_thdr_peek(prefix, pn, &hdr_len, err)) goto fail_named;
-    if (hdr_len > size) {
-        mc2_err_set(err, MC2_E_INPUT,
-                    "file ends inside the table header (%llu of %zu bytes): truncated", (ull)size,
-                    hdr_len);
+    if (open_input(in_path, &fd, &size, err)) goto out;
+    if (mc2_tio_fd(fd, &io, err) || mc2_tsrc_open(&io, data_key, 256u << 20, &src, err))
+        goto fail_named;
+    const mc2_thdr *h = mc2_tsrc_header(src);
+    unsigned *cols = mc2_calloc(h->schema->ncols ? h->schema->ncols : 1, sizeof *cols);
+    for (size_t c = 0; cols && c < h->schema->ncols; c++) cols[c] = (unsigned)c;
+    nth = choose_threads(0, h->block_count);
+    d.window = 2 * (uint64_t)nth;
+    d.nblocks = h->block_count;
+    d.schema = h->schema;
+    d.fmt = out_format;
+    d.slots = mc2_calloc((size_t)d.window, sizeof *d.slots);
+    int bad = !cols || !d.slots ||
+              mc2_tscan_open(src, cols, h->schema->ncols, 2 * nth, NULL, NULL, &d.sc, err);
+    mc2_free(cols);
+    if (bad) {
+        if (!d.slots || !cols) mc2_err_set(err, MC2_E_NOMEM, "out of memory");
         goto fail_named;
     }
-    hdr = mc2_malloc(hdr_len);
-    if (!hdr) {
-        mc2_err_set(err, MC2_E_NOMEM, "out of memory");
-        goto out;
-    }
-    if (pread_full(fd, in_path, hdr, hdr_len, 0, err)) goto out;
-    if (mc2_thdr_open(hdr, hdr_len, data_key, &h, &aead, err)) goto fail_named;
-    off = hdr_len;
-
-    nth = choose_threads(0, h.block_count);
-    ws = mc2_calloc(nth, sizeof *ws);
-    d.window = 2 * (uint64_t)nth;
-    d.slots = mc2_calloc((size_t)d.window, sizeof *d.slots);
-    if (!ws || !d.slots) {
-        mc2_err_set(err, MC2_E_NOMEM, "out of memory");
-        goto out;
-    }
     for (uint64_t k = 0; k < d.window; k++) d.slots[k].text.secret = 1;
-    if (mc2_table_key(data_key, h.table_id, key, err)) goto out;
-    size_t cap = h.rows_per_block < 1024 ? h.rows_per_block : 1024; /* decode grows it */
-    if (h.row_count < cap) cap = (size_t)h.row_count;
-    for (unsigned t = 0; t < nth; t++) {
-        ws[t].d = &d;
-        ws[t].aead = mc2_aead_new(key, err);
-        if (!ws[t].aead) goto out;
-        ws[t].batch = mc2_batch_new(h.schema, cap ? cap : 1, err);
-        if (!ws[t].batch) goto out;
-    }
-    mc2_wipe(key, sizeof key);
     if (mc2_afile_open(&af, out_path, 0600, 0, err)) goto out;
     af_open = 1;
-    if (out_format == MC2_FMT_CSV) {
-        if (mc2_text_write_header(h.schema, &out, err)) goto out;
-        if (mc2_afile_write(&af, out.data, out.len, err)) goto out;
-        mc2_buf_reset(&out);
-    }
-
-    d.path = in_path;
-    d.fmt = out_format;
-    d.h = &h;
-    if (pthread_mutex_init(&d.mu, NULL) || pthread_cond_init(&d.cv_work, NULL) ||
-        pthread_cond_init(&d.cv_done, NULL)) {
-        mc2_err_set(err, MC2_E_INTERNAL, "cannot initialise thread synchronisation");
+    if (out_format == MC2_FMT_CSV && (mc2_text_write_header(h->schema, &out, err) ||
+                                      mc2_afile_write(&af, out.data, out.len, err)))
         goto out;
-    }
-    sync_init = 1;
-    for (unsigned t = 0; t < nth && h.block_count; t++) {
-        if (pthread_create(&ws[t].tid, NULL, dworker_main, &ws[t]) != 0) break;
-        ws[t].started = 1;
-    }
-    if (h.block_count && !ws[0].started) {
+    for (; started < nth && h->block_count; started++)
+        if (pthread_create(&tids[started], NULL, dworker_main, &d) != 0) break;
+    if (h->block_count && started == 0) {
         mc2_err_set(err, MC2_E_INTERNAL, "cannot start a worker thread");
         goto out;
     }
-
-    /* Read frames ahead of the workers; write finished blocks in order. */
-    uint64_t nread = 0, nwritten = 0;
-    mc2_err rerr;
-    mc2_err_clear(&rerr);
-    while (nwritten < h.block_count) {
-        int stop_reading = 0;
-        while (nread < h.block_count && nread < nwritten + d.window && !stop_reading) {
-            struct dslot *s = &d.slots[nread % d.window];
-            uint64_t left = size - off;
-            size_t hn = left < 16 ? (size_t)left : 16, frame_len = 0;
-            int r = pread_full(fd, in_path, head, hn, off, &rerr);
-            if (!r) {
-                r = mc2_tframe_next(&h, nread, hn == 16 ? head : NULL, left, &frame_len, &rerr);
-                if (r) mc2_err_prefix(&rerr, "'%s': ", in_path);
-            }
-            if (!r && frame_len > s->frame_cap) {
-                mc2_free(s->frame);
-                s->frame_cap = 0;
-                s->frame = mc2_malloc(frame_len);
-                if (s->frame)
-                    s->frame_cap = frame_len;
-                else
-                    r = mc2_err_set(&rerr, MC2_E_NOMEM, "out of memory");
-            }
-            if (!r) r = pread_full(fd, in_path, s->frame, frame_len, off, &rerr);
-            pthread_mutex_lock(&d.mu);
-            if (r) {
-                dec_fail(&d, nread, &rerr);
-                stop_reading = 1;
-            } else {
-                s->frame_len = frame_len;
-                s->done = 0;
-                off += frame_len;
-                nread++;
-                d.published = nread;
-                if (nread == h.block_count) d.stop = 1;
-                pthread_cond_broadcast(&d.cv_work);
-            }
-            pthread_mutex_unlock(&d.mu);
-            if (r) break;
-        }
-        struct dslot *s = &d.slots[nwritten % d.window];
-        pthread_mutex_lock(&d.mu);
-        while (!s->done && !d.failed) pthread_cond_wait(&d.cv_done, &d.mu);
-        int failed = d.failed;
-        pthread_mutex_unlock(&d.mu);
-        if (failed) break;
-        int wr = mc2_afile_write(&af, s->text.data, s->text.len, &rerr);
-        mc2_buf_reset(&s->text);
-        pthread_mutex_lock(&d.mu);
-        s->done = 0;
-        if (wr) dec_fail(&d, 0, &rerr);
-        pthread_mutex_unlock(&d.mu);
-        if (wr) break;
-        nwritten++;
-    }
+    dec_write(&d, &af);
     pthread_mutex_lock(&d.mu);
-    d.stop = 1;
-    pthread_cond_broadcast(&d.cv_work);
+    if (!d.failed && d.nwritten < d.nblocks) dec_fail(&d, d.nwritten, err);
     pthread_mutex_unlock(&d.mu);
-    for (unsigned t = 0; t < nth; t++)
-        if (ws[t].started) pthread_join(ws[t].tid, NULL);
+    for (unsigned t = 0; t < started; t++) pthread_join(tids[t], NULL);
+    started = 0;
     if (d.failed) {
-        if (err) *err = d.err;
-        goto out;
-    }
-    {
-        uint64_t left = size - off;
-        size_t hn = left < 16 ? (size_t)left : 16;
-        if (pread_full(fd, in_path, head, hn, off, err)) goto out;
-        if (mc2_tframe_end(&h, hn == 16 ? head : NULL, left, err)) goto fail_named;
+        *err = d.err;
+        goto fail_named;
     }
     uint64_t out_bytes = af.written;
     af_open = 0;
     if (mc2_afile_commit(&af, err)) goto out;
     if (stats) {
-        stats->rows = h.row_count;
-        stats->blocks = h.block_count;
+        stats->rows = h->row_count;
+        stats->blocks = h->block_count;
         stats->in_bytes = size;
         stats->out_bytes = out_bytes;
     }
@@ -837,30 +768,21 @@ int mc2_table_decrypt_file(const char *in_path, const uint8_t data_key[MC2_KEY_L
 fail_named:
     mc2_err_prefix(err, "'%s': ", in_path);
 out:
-    if (af_open) mc2_afile_abort(&af);
-    mc2_wipe(key, sizeof key);
-    if (sync_init) {
-        pthread_mutex_destroy(&d.mu);
-        pthread_cond_destroy(&d.cv_work);
-        pthread_cond_destroy(&d.cv_done);
+    if (started) { /* a failure before the writer ran: stop the workers */
+        pthread_mutex_lock(&d.mu);
+        dec_fail(&d, 0, err);
+        pthread_mutex_unlock(&d.mu);
+        for (unsigned t = 0; t < started; t++) pthread_join(tids[t], NULL);
     }
+    if (af_open) mc2_afile_abort(&af);
     if (d.slots)
-        for (uint64_t k = 0; k < d.window; k++) {
-            mc2_free(d.slots[k].frame);
-            mc2_buf_free(&d.slots[k].text);
-        }
+        for (uint64_t k = 0; k < d.window; k++) mc2_buf_free(&d.slots[k].text);
     mc2_free(d.slots);
-    if (ws)
-        for (unsigned t = 0; t < nth; t++) {
-            mc2_aead_free(ws[t].aead);
-            mc2_batch_free(ws[t].batch);
-            mc2_free_wipe(ws[t].pt, ws[t].pt_cap);
-        }
-    mc2_free(ws);
+    mc2_tscan_free(d.sc);
+    mc2_tsrc_free(src);
     mc2_buf_free(&out);
-    mc2_free(hdr);
-    mc2_aead_free(aead);
-    mc2_thdr_clear(&h);
+    pthread_mutex_destroy(&d.mu);
+    pthread_cond_destroy(&d.cv);
     if (fd >= 0) close(fd);
     return rc;
 }

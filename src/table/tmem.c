@@ -1,36 +1,37 @@
-/* tmem.c - a batch in memory sealed as a whole encrypted table in memory. */
+/* tmem.c - a batch in memory sealed as a whole encrypted table in memory (format version 2,
+ * blocks of TMEM_BLOCK_ROWS rows). */
 #include "table/tmem.h"
 
 #include "base/alloc.h"
+#include "table/chunk.h"
+#include "table/tfile2.h"
+
+#define TMEM_BLOCK_ROWS 65536
+
+static int buf_sink(void *ctx, const uint8_t *p, size_t n, mc2_err *err)
+{
+    return mc2_buf_append(ctx, p, n, err);
+}
 
 int mc2_table_seal_batch(const mc2_batch *b, const uint8_t data_key[MC2_KEY_LEN], mc2_buf *out,
                          mc2_err *err)
 {
+    mc2_twriter *w = NULL;
+    mc2_batch *part = NULL;
     int rc = -1;
-    mc2_thdr h = {0};
-    mc2_aead *aead = NULL;
-    uint8_t key[MC2_KEY_LEN], *hdr = NULL, *pt = NULL, *frames = NULL;
-    size_t hdr_len = 0, pt_len = 0, frames_len = 0;
-    uint32_t rpb = b->nrows == 0 ? 1 : (uint32_t)b->nrows;
-    if (b->nrows > UINT32_MAX) return mc2_err_set(err, MC2_E_LIMIT, "result too large");
-    if (mc2_thdr_init(&h, b->schema, b->nrows, rpb, err)) goto out;
-    if (mc2_table_key(data_key, h.table_id, key, err)) goto out;
-    aead = mc2_aead_new(key, err);
-    if (!aead || mc2_thdr_seal(&h, aead, &hdr, &hdr_len, err)) goto out;
-    if (b->nrows > 0) {
-        if (mc2_batch_encode(b, &pt, &pt_len, err) ||
-            mc2_tblock_seal(aead, &h, 0, pt, pt_len, &frames, &frames_len, err))
-            goto out;
+    if (mc2_twriter_new(b->schema, data_key, 0, buf_sink, out, &w, err)) goto out;
+    if (b->nrows <= TMEM_BLOCK_ROWS) {
+        if (mc2_twriter_add(w, b, err)) goto out;
+    } else {
+        if (!(part = mc2_batch_new(b->schema, TMEM_BLOCK_ROWS, err))) goto out;
+        for (size_t at = 0; at < b->nrows; at += TMEM_BLOCK_ROWS) {
+            size_t n = b->nrows - at < TMEM_BLOCK_ROWS ? b->nrows - at : TMEM_BLOCK_ROWS;
+            if (mc2_batch_copy_rows(part, b, at, n, err) || mc2_twriter_add(w, part, err)) goto out;
+        }
     }
-    if (mc2_buf_append(out, hdr, hdr_len, err) || mc2_buf_append(out, frames, frames_len, err))
-        goto out;
-    rc = 0;
+    rc = mc2_twriter_finish(w, NULL, NULL, err);
 out:
-    mc2_wipe(key, sizeof key);
-    mc2_free_wipe(pt, pt_len);
-    mc2_free(hdr);
-    mc2_free(frames);
-    mc2_aead_free(aead);
-    mc2_thdr_clear(&h);
+    mc2_batch_free(part);
+    mc2_twriter_free(w);
     return rc;
 }

@@ -21,6 +21,9 @@ static const uint8_t KEY[MC2_KEY_LEN] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
                                          23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 static const uint8_t KEY2[MC2_KEY_LEN] = {32, 31, 30};
 
+/* The format version encrypt_text writes (0: the default, version 2; 1: version 1). */
+static unsigned enc_version;
+
 static const char *tpath(const char *name)
 {
     static char bufs[8][512];
@@ -76,7 +79,8 @@ static int encrypt_text(const char *text, size_t n, const mc2_schema *s, const u
 {
     const char *in = tpath("in.txt");
     write_file(in, text, n);
-    mc2_encrypt_opts o = {fmt, threads, rpb, NULL, NULL};
+    mc2_encrypt_opts o = {
+        .format = fmt, .threads = threads, .rows_per_block = rpb, .format_version = enc_version};
     return mc2_table_encrypt_file(in, s, key, out, &o, st, err);
 }
 
@@ -263,7 +267,11 @@ static void test_progress_and_keys(void)
     size_t n;
     char *csv = many_csv(300, 3, NULL, &n);
     write_file(tpath("p.csv"), csv, n);
-    mc2_encrypt_opts o = {MC2_FMT_CSV, 2, 10, on_progress, NULL};
+    mc2_encrypt_opts o = {.format = MC2_FMT_CSV,
+                          .threads = 2,
+                          .rows_per_block = 10,
+                          .progress = on_progress,
+                          .format_version = enc_version};
     mc2_err err;
     CHECK(mc2_table_encrypt_file(tpath("p.csv"), s, KEY, tpath("p.mc2t"), &o, NULL, &err) == 0);
     CHECK(progress_calls >= 1 && last_done == n && last_total == n);
@@ -324,8 +332,11 @@ static uint8_t *splice(const uint8_t *a, size_t an, size_t cut, size_t cut_len, 
     return p;
 }
 
+/* Format version 1: every field of the prefix, header and frames, reordered, dropped,
+ * duplicated, truncated and spliced blocks. */
 static void test_tamper(void)
 {
+    enc_version = 1;
     mc2_schema *s = schema(MANY_YAML);
     size_t n;
     char *csv = many_csv(33, 11, NULL, &n);
@@ -511,6 +522,7 @@ out:
     unlink(fb);
     unlink(tpath("tamper.mc2t"));
     mc2_schema_free(s);
+    enc_version = 0;
 }
 
 /* ---- canary: no plaintext in the encrypted file ------------------------------------------- */
@@ -717,6 +729,7 @@ static void write_seed(const char *dir, const char *name, uint8_t mode, const ui
  * as they are (mode 0) and in plaintext form (mode 1). */
 static void gen_corpus(const char *dir)
 {
+    enc_version = 1; /* the plaintext form below is version 1's */
     struct {
         const char *name, *yaml, *csv;
         uint32_t rpb;
@@ -760,9 +773,13 @@ int main(void)
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    test_roundtrips();
-    test_many_blocks();
-    test_progress_and_keys();
+    for (enc_version = 0; enc_version <= 1; enc_version++) { /* v2 (the default), then v1 */
+        printf("format version %u:\n", enc_version ? 1 : 2);
+        test_roundtrips();
+        test_many_blocks();
+        test_progress_and_keys();
+    }
+    enc_version = 0;
     test_tamper();
     test_canary();
     test_bad_input();
