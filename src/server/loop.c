@@ -273,7 +273,9 @@ static int conn_readable(server *s, srv_conn *c)
     return rc;
 }
 
-/* ---- the enclave's requests -------------------------------------------------------------- */
+/* ---- the enclave's requests --------------------------------------------------------------
+ * Every request (EIF_STORE_READ, _SIZE, _PUT, _DROP, and any type mc2d does not know) gets
+ * exactly one EIF_STORE_REPLY on its channel: status 0 done, 1 failed, 2 unsupported. */
 
 static srv_conn *by_sid(server *s, uint32_t sid)
 {
@@ -307,8 +309,9 @@ static int enclave_store(server *s, const mc2_frame *f)
     char *path = srv_object_path(s, name, &err);
     if (!path) return store_reply(s, f->channel, 1, NULL, 0);
     int rc = 0;
-    if (f->type == EIF_STORE_DROP) {
-        rc = store_reply(s, f->channel, unlink(path) == 0 ? 0 : 1, NULL, 0);
+    if (f->type == EIF_STORE_DROP) { /* only spilled runs may be dropped */
+        rc = store_reply(s, f->channel,
+                         strncmp(name, "spill/", 6) == 0 && unlink(path) == 0 ? 0 : 1, NULL, 0);
     } else if (f->type == EIF_STORE_SIZE || f->type == EIF_STORE_READ) {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         struct stat st;
@@ -404,15 +407,21 @@ static int enclave_msg(server *s, const mc2_frame *f)
     case EIF_STORE_READ:
     case EIF_STORE_SIZE:
     case EIF_STORE_PUT:
+    case EIF_STORE_DROP:
         return enclave_store(s, f);
     case EIF_JOB:
         return enclave_job(s, f);
+    case EIF_READY: /* a notification (it came once already at start-up) */
+        return 0;
     case EIF_FATAL:
-        LOG("the enclave stopped: %.*s\n", (int)f->payload.len, f->payload.data);
+        LOG("the enclave stopped: %.*s\n", (int)(f->payload.len < 800 ? f->payload.len : 800),
+            f->payload.data);
         return -1;
     default:
-        LOG("unknown message %u from the enclave\n", f->type);
-        return 0;
+        /* Perhaps a request of a newer enclave: answer it (status 2, unsupported), or the
+         * enclave would wait for the reply forever. */
+        LOG("unsupported message type %u from the enclave: answered with status 2\n", f->type);
+        return store_reply(s, f->channel, 2, NULL, 0);
     }
 }
 
