@@ -6,7 +6,8 @@
 # each one (EIF_STORE_DROP) when done. Both must give the rows
 # computed here with awk, leave the store's spill/ directory empty, and the service must
 # still run a job afterwards (an unanswered drop used to hang the enclave). Every mc2 call
-# runs under a timeout, so a regression fails instead of hanging the suite.
+# runs under a timeout, so a regression fails instead of hanging the suite. Last, `mc2 start
+# --idle-timeout` reaches mc2d.
 source "$(dirname "$0")/lib.sh"
 B=$MC2_BUILD
 T=40 # seconds any one command may take
@@ -65,4 +66,18 @@ check "every spilled run was dropped" test -z "$(ls -A "$WORK/state/store/spill"
 expect_ok "the service runs another job" timeout $T "$MC2" sql --home "$WORK/bank-a" --csv \
   "SELECT count(*) AS n FROM t"
 check "and answers it" grep -qx "$N" "$WORK/out"
+
+# `mc2 start --idle-timeout S` reaches mc2d: an idle connection is closed after about S s.
+"$MC2" stop --dir "$WORK/state" >/dev/null 2>&1
+if start_service "$WORK/state" "$WORK/c.yaml" "$MC2" --idle-timeout 1; then ok; else
+  bad "start with --idle-timeout 1: $(cat "$WORK/err")"
+  finish
+fi
+exec 3<>"/dev/tcp/${MC2_SERVICE%:*}/${MC2_SERVICE##*:}"
+t0=$SECONDS
+timeout 8 cat <&3 >/dev/null
+check "an idle connection is closed after --idle-timeout" test $((SECONDS - t0)) -le 4
+exec 3<&-
+expect_fail "mc2 start checks --idle-timeout" 2 "idle-timeout wants a whole number" \
+  "$MC2" start --policy "$WORK/c.yaml" --dir "$WORK/state2" --idle-timeout soon
 finish
