@@ -8,6 +8,9 @@
  *       never reads: another client is answered within 2 s and mc2d's VmRSS grows by less
  *       than 32 MiB; the object still downloads intact;
  *   (b) 300 idle TCP connections: a client is still served;
+ *   (c) 70 connections that send HAPI_ENCLAVE and then nothing (enclave session table: 64):
+ *       a party still opens an attested session and says HELLO, and an already
+ *       authenticated session is not evicted;
  *   (d) 40 connections each sending 15 MiB of a 16 MiB frame and stopping: mc2d's VmHWM
  *       stays under 320 MiB (partial frames are capped at 256 MiB in all) and a client is
  *       served;
@@ -173,6 +176,23 @@ static long closed_within(int fd, long ms)
     }
 }
 
+/* HAPI_STATUS "sessions: N" (relayed sessions mc2d holds), or -1. */
+static long sessions(void)
+{
+    mc2_err err;
+    mc2_frame reply = {0};
+    long n = -1;
+    int fd = mc2_dial(F.service, &err);
+    if (fd >= 0 && mc2_host_call(fd, HAPI_STATUS, NULL, 0, &reply, NULL, NULL, &err) == 0 &&
+        mc2_buf_append(&reply.payload, "", 1, &err) == 0) {
+        const char *p = strstr((const char *)reply.payload.data, "sessions: ");
+        if (p) n = atol(p + 10);
+    }
+    if (fd >= 0) close(fd);
+    mc2_frame_free(&reply);
+    return n;
+}
+
 /* ---- (a) ---------------------------------------------------------------------------------- */
 
 static void slow_readers(void)
@@ -254,6 +274,53 @@ static void idle_connections(void)
     pfix_sleep_ms(300);
     CHECK_SERVED("300 idle connections");
     for (int i = 0; i < 300; i++) close(fds[i]);
+    pfix_stop(&F, SIGTERM);
+}
+
+/* ---- (c) ---------------------------------------------------------------------------------- */
+
+static void enclave_sessions(void)
+{
+    printf("(c) 70 enclave sessions that never start TLS\n");
+    const char *args[] = {"--max-conns-per-addr", "200", NULL};
+    start(args);
+    mc2_err err;
+    mc2_esession a, b;
+    int ra = mc2_esession_open(F.service, &P, F.pol, &a, &err);
+    CHECK_MSG(ra == 0, "session before the attack: %s", err.msg);
+    int fds[70];
+    uint8_t fr[MC2_FRAME_HDR + 32];
+    memset(fr, 0, sizeof fr);
+    mc2_le32_put(fr, 32);
+    mc2_le16_put(fr + 4, HAPI_ENCLAVE);
+    mc2_le16_put(fr + 6, MC2_WIRE_VERSION);
+    for (int i = 0; i < 70; i++) {
+        fds[i] = attacker(0, true);
+        CHECK(push(fds[i], fr, sizeof fr, 1000) == sizeof fr);
+    }
+    long n = -1;
+    for (int i = 0; i < 50 && n != 64; i++) {
+        pfix_sleep_ms(100);
+        n = sessions();
+    }
+    printf("  mc2d relays %ld sessions (the enclave holds 64)\n", n);
+    CHECK(n == 64);
+    int rb = mc2_esession_open(F.service, &P, F.pol, &b, &err);
+    printf("  a party %s an attested session\n", rb == 0 ? "opens" : "CANNOT open");
+    CHECK_MSG(rb == 0, "session during the attack: %s", err.msg);
+    if (rb == 0) {
+        CHECK_MSG(mc2_esession_hello(&b, F.pol, &err) == 0, "HELLO: %s", err.msg);
+        mc2_esession_close(&b);
+    }
+    if (ra == 0) {
+        CHECK_MSG(mc2_esession_hello(&a, F.pol, &err) == 0,
+                  "the authenticated session was evicted: %s", err.msg);
+        mc2_esession_close(&a);
+    }
+    int evicted = 0;
+    for (int i = 0; i < 70; i++) evicted += closed_within(fds[i], 1) >= 0;
+    printf("  %d attacker sessions were ended\n", evicted);
+    for (int i = 0; i < 70; i++) close(fds[i]);
     pfix_stop(&F, SIGTERM);
 }
 
@@ -407,14 +474,17 @@ int main(int argc, char **argv)
     bool recipient = true;
     pfix_party(&F, "alice", &P);
     pfix_policy(&F, &P, 1, &recipient);
-    /* Optional: the scenarios to run, by letter (o: mc2d's options). */
-    const char *only = argc > 1 ? argv[1] : "abdeo";
+    /* Optional: one scenario by its letter (a..e). */
+    const char *only = argc > 1 ? argv[1] : "abcdeo";
     if (strchr(only, 'o')) options();
     struct {
         char letter;
         void (*run)(void);
-    } steps[] = {
-        {'a', slow_readers}, {'b', idle_connections}, {'d', partial_frames}, {'e', timeouts}};
+    } steps[] = {{'a', slow_readers},
+                 {'b', idle_connections},
+                 {'c', enclave_sessions},
+                 {'d', partial_frames},
+                 {'e', timeouts}};
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
         if (strchr(only, steps[i].letter)) {
             alarm(240);
