@@ -13,8 +13,10 @@
  *      is the nearest deadline;
  *   3. the enclave channel: flush its queue, read and handle its messages (enclave.c);
  *   4. each ready connection (conn_service): read one chunk (a relay forwards it as
- *      EIF_DATA, an API connection buffers it), flush, continue its download, handle its
- *      buffered requests (api.c), flush;
+ *      EIF_DATA, an API connection buffers it), flush, continue its download, handle up to
+ *      SRV_REQS_PER_TURN of its buffered requests (api.c), flush. A connection with more
+ *      requests waiting (a backlog) is served again next turn (poll does not sleep), so
+ *      pipelined requests are handled fairly among connections;
  *   5. accept new connections within the total and per-address limits. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,6 +32,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/bytes.h"
 #include "server/server.h"
 #include "wire/proto.h"
 
@@ -141,16 +144,18 @@ static int conn_read(server *s, srv_conn *c, int64_t now, const char **why)
     return 0;
 }
 
-/* Handles the buffered requests of API connection c while its output queue has room (and
- * no download streams); marks a backlog when requests are left waiting. A connection that
- * just became a relay forwards what followed its HAPI_ENCLAVE. -1: close c. */
+/* Handles up to SRV_REQS_PER_TURN buffered requests of API connection c while its output
+ * queue has room and no download streams; marks a backlog when requests are left waiting. A
+ * connection that just became a relay forwards what followed its HAPI_ENCLAVE. -1: close. */
 static int conn_handle(server *s, srv_conn *c, const char **why)
 {
     mc2_err err;
     mc2_frame f = {0};
     size_t off = 0;
     int rc = 0;
-    while (!c->relay && !c->getting && !c->ended && srv_outq_pending(&c->out) < SRV_OUT_HIGH) {
+    for (int n = 0; n < SRV_REQS_PER_TURN && !c->relay && !c->getting && !c->ended &&
+                    srv_outq_pending(&c->out) < SRV_OUT_HIGH;
+         n++) {
         long used = mc2_frame_parse(c->in.data + off, c->in.len - off, MC2_FRAME_MAX, &f, &err);
         if (used < 0) {
             *why = "closed: malformed frame";
@@ -167,7 +172,7 @@ static int conn_handle(server *s, srv_conn *c, const char **why)
     mc2_frame_free(&f);
     if (off) srv_in_consume(s, c, off);
     c->backlog = rc == 0 && !c->relay && c->in.len >= MC2_FRAME_HDR &&
-                 (c->getting || srv_outq_pending(&c->out) >= SRV_OUT_HIGH);
+                 c->in.len - MC2_FRAME_HDR >= mc2_le32_get(c->in.data); /* a whole frame waits */
     if (rc == 0 && c->relay && c->in.len) {
         rc = srv_to_enclave(s, EIF_DATA, c->sid, c->in.data, c->in.len);
         srv_in_free(s, c);
@@ -211,11 +216,18 @@ static void conn_service(server *s, srv_conn *c, short rev, int64_t now)
     if (r != 0) srv_conn_drop(s, c, why);
 }
 
+/* c has requests waiting that it may handle now: it is served next turn without waiting
+ * for an event. */
+static bool conn_ready(const srv_conn *c)
+{
+    return c->backlog && !c->getting && !c->ended && srv_outq_pending(&c->out) < SRV_OUT_HIGH;
+}
+
 /* What to poll c for (see the top of the file). */
 static short conn_events(const server *s, const srv_conn *c)
 {
     size_t pending = srv_outq_pending(&c->out);
-    short ev = pending || c->getting || c->backlog ? POLLOUT : 0;
+    short ev = pending || c->getting ? POLLOUT : 0;
     if (pending >= SRV_OUT_HIGH || c->ended) return ev;
     if (c->relay) {
         if (srv_outq_pending(&s->enclave_out) < SRV_ENC_OUT_HIGH) ev |= POLLIN;
@@ -333,12 +345,14 @@ int srv_run(server *s, mc2_err *err)
         if (!accepting && s->accept_paused_until_ms < next) next = s->accept_paused_until_ms;
         short eev = POLLIN | (srv_outq_pending(&s->enclave_out) ? POLLOUT : 0);
         pf[n++] = (struct pollfd){s->enclave.fd, eev, 0};
+        bool ready = false;
         for (size_t i = 0; i < SRV_MAX_CONNS; i++)
             if (s->conns[i].fd >= 0) {
                 map[n - 2] = (int)i;
                 pf[n++] = (struct pollfd){s->conns[i].fd, conn_events(s, &s->conns[i]), 0};
+                ready |= conn_ready(&s->conns[i]);
             }
-        int64_t wait = next == INT64_MAX ? -1 : next - now;
+        int64_t wait = ready ? 0 : next == INT64_MAX ? -1 : next - now;
         if (wait > INT_MAX) wait = INT_MAX;
         if (poll(pf, n, (int)wait) < 0) {
             if (errno == EINTR) continue;
@@ -349,7 +363,8 @@ int srv_run(server *s, mc2_err *err)
         if (pf[1].revents & (POLLIN | POLLHUP | POLLERR) && srv_enclave_readable(s, err)) return -1;
         for (nfds_t k = 2; k < n; k++) {
             srv_conn *c = &s->conns[map[k - 2]];
-            if (pf[k].revents && c->fd == pf[k].fd) conn_service(s, c, pf[k].revents, now);
+            if ((pf[k].revents || conn_ready(c)) && c->fd == pf[k].fd)
+                conn_service(s, c, pf[k].revents, now);
         }
         if (s->fatal) return mc2_err_set(err, MC2_E_IO, "%s", s->fatal);
         if (enclave_flush(s, err)) return -1; /* what the connections just queued */

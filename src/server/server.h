@@ -31,14 +31,15 @@
 #include "mc2/policy.h"
 #include "wire/frame.h"
 
-#define SRV_MAX_CONNS    256
-#define SRV_CHUNK        ((size_t)1 << 20)                       /* one read: socket or file */
-#define SRV_IN_MAX       ((size_t)MC2_FRAME_HDR + MC2_FRAME_MAX) /* input held per connection */
-#define SRV_IN_TOTAL     ((size_t)256 << 20)                     /* ... by all connections */
-#define SRV_OUT_LOW      ((size_t)256 << 10)
-#define SRV_OUT_HIGH     ((size_t)1 << 20)
-#define SRV_OUT_LIMIT    ((size_t)64 << 20)
-#define SRV_ENC_OUT_HIGH ((size_t)8 << 20)
+#define SRV_MAX_CONNS     256
+#define SRV_CHUNK         ((size_t)1 << 20)                       /* one read: socket or file */
+#define SRV_IN_MAX        ((size_t)MC2_FRAME_HDR + MC2_FRAME_MAX) /* input held per connection */
+#define SRV_IN_TOTAL      ((size_t)256 << 20)                     /* ... by all connections */
+#define SRV_OUT_LOW       ((size_t)256 << 10)
+#define SRV_OUT_HIGH      ((size_t)1 << 20)
+#define SRV_OUT_LIMIT     ((size_t)64 << 20)
+#define SRV_ENC_OUT_HIGH  ((size_t)8 << 20)
+#define SRV_REQS_PER_TURN 16 /* requests of one connection handled per loop turn */
 
 /* Defaults of mc2d's options. */
 #define SRV_IDLE_TIMEOUT_S      300
