@@ -36,6 +36,9 @@ typedef struct enc_session {
     bool established;
     int party;  /* index into the policy's parties once authenticated, else -1 */
     mc2_buf in; /* decrypted application bytes not yet framed */
+    /* CLOCK_MONOTONIC at EIF_OPEN: when the table is full, the oldest session whose TLS
+     * handshake is not complete is evicted (session.c) */
+    uint64_t opened_ns;
 } enc_session;
 
 /* WAITING: for approvals or keys; RUNNING: queued for, or on, the job runner thread. */

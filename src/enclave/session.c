@@ -8,9 +8,14 @@
  *   TLS ClientHello  -> DATA{sid}          -> TLS ... <- OUT{sid}  (relayed both ways)
  *   after the handshake: party = policy party with the client's certificate key, else END
  *   enclave API frames inside TLS (api.c)
+ *
+ * The table holds ENC_MAX_SESSIONS; when it is full, OPEN ends the oldest session that has
+ * not completed its handshake (an unauthenticated client cannot hold the slots), never an
+ * authenticated one.
  */
 #include <openssl/evp.h>
 #include <string.h>
+#include <time.h>
 
 #include "attest/ratls.h"
 #include "base/alloc.h"
@@ -57,13 +62,37 @@ static int sim_evidence(void *ctx, const uint8_t rd[MC2_REPORT_DATA_LEN], uint8_
     return mc2_evidence_sim_create(&c, e->platform_sec, ev, n, err);
 }
 
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A free slot; when the table is full, the slot of the oldest session whose TLS handshake
+ * has not completed, which is ended (EIF_END) to make room: sessions that never finish
+ * TLS cannot lock parties out. Authenticated sessions are never evicted. NULL (with
+ * *rc = 0) when every session is authenticated; *rc = -1 on a fatal error. */
+static enc_session *free_slot(enclave *e, int *rc, mc2_err *err)
+{
+    enc_session *old = NULL;
+    *rc = 0;
+    for (size_t i = 0; i < ENC_MAX_SESSIONS; i++) {
+        enc_session *s = &e->sessions[i];
+        if (!s->used) return s;
+        if (!s->established && (!old || s->opened_ns < old->opened_ns)) old = s;
+    }
+    if (old && end_session(e, old, "evicted: the session table is full", err)) *rc = -1;
+    return *rc ? NULL : old; /* end_session freed the slot */
+}
+
 static int open_session(enclave *e, uint32_t sid, const mc2_buf *p, mc2_err *err)
 {
     if (p->len != 32 || find(e, sid))
         return enc_send(e, EIF_END, sid, NULL, 0, err); /* malformed or duplicate: refuse */
-    enc_session *s = NULL;
-    for (size_t i = 0; i < ENC_MAX_SESSIONS && !s; i++)
-        if (!e->sessions[i].used) s = &e->sessions[i];
+    int rc;
+    enc_session *s = free_slot(e, &rc, err);
+    if (rc) return -1;
     if (!s) return enc_send(e, EIF_END, sid, NULL, 0, err);
     EVP_PKEY *key = NULL;
     X509 *cert = NULL;
@@ -81,6 +110,7 @@ static int open_session(enclave *e, uint32_t sid, const mc2_buf *p, mc2_err *err
     }
     s->used = true;
     s->sid = sid;
+    s->opened_ns = monotonic_ns();
     s->party = -1;
     s->in.secret = 1; /* decrypted requests: key grants carry data keys */
     return 0;

@@ -1,491 +1,373 @@
 /* loop.c - UNTRUSTED: mc2d's event loop. One thread, poll(2): the listening socket, the
- * enclave channel and up to SRV_MAX_CONNS client connections. A client connection speaks
- * the host API until it sends HAPI_ENCLAVE; from then on its bytes are relayed, unread, to
- * an enclave session and back. */
+ * enclave channel and up to SRV_MAX_CONNS client connections, all non-blocking. A client
+ * connection speaks the host API until it sends HAPI_ENCLAVE; from then on its bytes are
+ * relayed, unread, to an enclave session and back.
+ *
+ * Each turn of the loop:
+ *   1. close connections past their handshake or idle timeout;
+ *   2. poll: a connection is polled for input only while it could take it (its output
+ *      queue below SRV_OUT_HIGH, no download streaming, its input buffer not full; a relay
+ *      also needs the enclave's queue below SRV_ENC_OUT_HIGH) -- this is the backpressure
+ *      that keeps a peer that does not read from costing memory -- and for output while it
+ *      has something to send (or a download or waiting requests to continue); the timeout
+ *      is the nearest deadline;
+ *   3. the enclave channel: flush its queue, read and handle its messages (enclave.c);
+ *   4. each ready connection (conn_service): read one chunk (a relay forwards it as
+ *      EIF_DATA, an API connection buffers it), flush, continue its download, handle up to
+ *      SRV_REQS_PER_TURN of its buffered requests (api.c), flush. A connection with more
+ *      requests waiting (a backlog) is served again next turn (poll does not sleep), so
+ *      pipelined requests are handled fairly among connections;
+ *   5. accept new connections within the total and per-address limits. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/bytes.h"
-#include "base/hex.h"
-#include "conn/conn.h"
-#include "mc2/job.h"
 #include "server/server.h"
 #include "wire/proto.h"
 
-#define LOG(...) fprintf(stderr, "mc2d: " __VA_ARGS__)
+#define NOTE_BURST_MS 20000 /* srv_note: 20 lines at once, then one a second */
 
-static void conn_close(srv_conn *c)
+static int64_t now_ms(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void srv_note(server *s, const char *fmt, ...)
+{
+    int64_t now = now_ms();
+    s->note_credit_ms += now - s->note_ms;
+    if (s->note_credit_ms > NOTE_BURST_MS) s->note_credit_ms = NOTE_BURST_MS;
+    s->note_ms = now;
+    if (s->note_credit_ms < 1000) {
+        s->note_suppressed++;
+        return;
+    }
+    s->note_credit_ms -= 1000;
+    if (s->note_suppressed)
+        fprintf(stderr, "mc2d: (%llu similar lines suppressed)\n",
+                (unsigned long long)s->note_suppressed);
+    s->note_suppressed = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("mc2d: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* ---- addresses ---------------------------------------------------------------------------- */
+
+/* The key the per-address limit counts: an IPv4 address as ::ffff:a.b.c.d, an IPv6 address
+ * by its /64 (one host usually has a whole /64). */
+static void addr_key(const struct sockaddr_storage *sa, uint8_t key[16])
+{
+    memset(key, 0, 16);
+    if (sa->ss_family == AF_INET) {
+        key[10] = key[11] = 0xff;
+        memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    } else if (sa->ss_family == AF_INET6) {
+        const uint8_t *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+        static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        memcpy(key, a, memcmp(a, v4mapped, 12) == 0 ? 16 : 8);
+    }
+}
+
+static const char *addr_str(const uint8_t key[16], char *out, size_t n)
+{
+    static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(key, v4mapped, 12) == 0) return inet_ntop(AF_INET, key + 12, out, (socklen_t)n);
+    if (!inet_ntop(AF_INET6, key, out, (socklen_t)n)) return "?";
+    if (strlen(out) + 4 < n) strcat(out, "/64");
+    return out;
+}
+
+/* ---- connections -------------------------------------------------------------------------- */
+
+void srv_conn_drop(server *s, srv_conn *c, const char *why)
+{
+    if (why) {
+        char a[INET6_ADDRSTRLEN + 4];
+        srv_note(s, "connection from %s %s", addr_str(c->addr, a, sizeof a), why);
+    }
+    if (c->relay && !c->ended && srv_to_enclave(s, EIF_CLOSE, c->sid, NULL, 0)) {
+        /* s->fatal is set: the loop stops */
+    }
     if (c->uploading) {
         mc2_afile_abort(&c->up);
         mc2_sha256_free(c->up_hash);
-        c->up_hash = NULL;
-        c->uploading = false;
     }
+    if (c->getting) close(c->get_fd);
     close(c->fd);
-    mc2_buf_free(&c->in);
+    srv_in_free(s, c);
+    srv_outq_free(&c->out);
     memset(c, 0, sizeof *c);
     c->fd = -1;
+    c->get_fd = -1;
 }
 
-static int reply(srv_conn *c, uint16_t type, const void *p, size_t n)
-{
-    mc2_err err;
-    return mc2_frame_write_fd(c->fd, type, 0, p, n, &err);
-}
-
-static int reply_err(srv_conn *c, const mc2_err *e)
-{
-    return reply(c, HAPI_ERR, e->msg, strlen(e->msg));
-}
-
-static int to_enclave(server *s, uint16_t type, uint32_t ch, const void *p, size_t n)
-{
-    mc2_err err;
-    if (mc2_frame_write_fd(s->enclave.fd, type, ch, p, n, &err)) {
-        LOG("lost the enclave channel: %s\n", err.msg);
-        return -1;
-    }
-    return 0;
-}
-
-/* ---- host API ------------------------------------------------------------------------- */
-
-static int api_status(server *s, srv_conn *c)
-{
-    mc2_buf b = {0}, t = {0};
-    mc2_err err;
-    char m[65], sg[65], ph[65];
-    mc2_hex_encode(s->enclave.measurement, 32, m);
-    mc2_hex_encode(s->enclave.signer, 32, sg);
-    mc2_hex_encode(s->policy->hash, 32, ph);
-    size_t ntables = 0;
-    if (srv_list_tables(s, &t, &err) == 0)
-        for (size_t i = 0; i < t.len; i++) ntables += t.data[i] == '\n';
-    size_t nsess = 0;
-    for (size_t i = 0; i < SRV_MAX_CONNS; i++) nsess += s->conns[i].fd > 0 && s->conns[i].relay;
-    int rc = mc2_buf_printf(&b, &err,
-                            "service: mc2d (pid %d)\nenclave: running, backend sim "
-                            "(SIMULATION: no hardware protection)\nmeasurement: %s\nsigner: "
-                            "%s\nproduct_id: %u\nsvn: %u\npolicy: %s\nconsortium: %s\ntables: "
-                            "%zu\njobs: %zu\nsessions: %zu\n",
-                            (int)getpid(), m, sg, s->enclave.product_id, s->enclave.svn, ph,
-                            s->policy->consortium, ntables, s->njobs, nsess);
-    if (rc == 0) rc = reply(c, HAPI_OK, b.data, b.len);
-    mc2_buf_free(&b);
-    mc2_buf_free(&t);
-    return rc;
-}
-
-static int api_put(server *s, srv_conn *c, const mc2_frame *f)
-{
-    mc2_err err;
-    mc2_rd r = mc2_rd_init(f->payload.data, f->payload.len);
-    size_t ol, nl;
-    const uint8_t *o = mc2_rd_lv(&r, &ol), *n = mc2_rd_lv(&r, &nl);
-    uint64_t size = mc2_rd_u64(&r);
-    const uint8_t *sig = mc2_rd_take(&r, 64);
-    if (r.bad || mc2_rd_left(&r) || ol == 0 || ol > 64 || nl == 0 || nl > 128 || c->uploading) {
-        mc2_err_set(&err, MC2_E_INPUT, "malformed upload request");
-        return reply_err(c, &err);
-    }
-    memcpy(c->up_owner, o, ol);
-    c->up_owner[ol] = '\0';
-    memcpy(c->up_name, n, nl);
-    c->up_name[nl] = '\0';
-    if (mc2_name_check(c->up_owner, &err) || mc2_table_name_check(c->up_name, &err))
-        return reply_err(c, &err);
-    if (!mc2_policy_party(s->policy, c->up_owner)) {
-        mc2_err_set(&err, MC2_E_AUTH, "'%s' is not a party of this consortium", c->up_owner);
-        return reply_err(c, &err);
-    }
-    char obj[300];
-    snprintf(obj, sizeof obj, "tables/%s/%s.mc2t", c->up_owner, c->up_name);
-    char *path = srv_object_path(s, obj, &err);
-    if (!path) return reply_err(c, &err);
-    char *dir = mc2_path_join(s->store, "tables");
-    char *odir = dir ? mc2_path_join(dir, c->up_owner) : NULL;
-    int rc = -1;
-    if (!odir || mc2_mkdir(odir, 0700, &err) || mc2_afile_open(&c->up, path, 0600, 0, &err) ||
-        !(c->up_hash = mc2_sha256_new(&err))) {
-        if (c->up.fd > 0) mc2_afile_abort(&c->up);
-        rc = reply_err(c, &err);
-    } else {
-        memcpy(c->up_sig, sig, 64);
-        c->up_size = size;
-        c->up_got = 0;
-        c->uploading = true;
-        rc = reply(c, HAPI_OK, NULL, 0);
-    }
-    mc2_free(odir);
-    mc2_free(dir);
-    mc2_free(path);
-    return rc;
-}
-
-static int api_put_data(srv_conn *c, const mc2_frame *f)
-{
-    mc2_err err;
-    if (!c->uploading || c->up_got + f->payload.len > c->up_size) return -1; /* protocol abuse */
-    if (mc2_afile_write(&c->up, f->payload.data, f->payload.len, &err) ||
-        mc2_sha256_update(c->up_hash, f->payload.data, f->payload.len, &err)) {
-        LOG("upload failed: %s\n", err.msg);
-        return -1;
-    }
-    c->up_got += f->payload.len;
-    return 0;
-}
-
-static int api_put_end(server *s, srv_conn *c)
-{
-    mc2_err err;
-    uint8_t h[32];
-    if (!c->uploading) return -1;
-    c->uploading = false;
-    int ok = c->up_got == c->up_size && mc2_sha256_final(c->up_hash, h, &err) == 0;
-    c->up_hash = NULL;
-    const mc2_party *p = mc2_policy_party(s->policy, c->up_owner);
-    if (!ok) {
-        mc2_afile_abort(&c->up);
-        mc2_err_set(&err, MC2_E_INPUT, "upload incomplete");
-        return reply_err(c, &err);
-    }
-    if (mc2_upload_verify(p->pub, c->up_owner, c->up_name, h, c->up_sig, &err)) {
-        mc2_afile_abort(&c->up);
-        mc2_err_set(&err, MC2_E_AUTH, "the upload is not signed by %s", c->up_owner);
-        return reply_err(c, &err);
-    }
-    if (mc2_afile_commit(&c->up, &err)) return reply_err(c, &err);
-    LOG("stored table %s/%s (%llu bytes)\n", c->up_owner, c->up_name,
-        (unsigned long long)c->up_size);
-    return reply(c, HAPI_OK, NULL, 0);
-}
-
-static int api_get(server *s, srv_conn *c, const mc2_frame *f)
-{
-    mc2_err err;
-    mc2_rd r = mc2_rd_init(f->payload.data, f->payload.len);
-    size_t nl;
-    const uint8_t *n = mc2_rd_lv(&r, &nl);
-    char name[310];
-    if (r.bad || mc2_rd_left(&r) || nl >= sizeof name) {
-        mc2_err_set(&err, MC2_E_INPUT, "malformed download request");
-        return reply_err(c, &err);
-    }
-    memcpy(name, n, nl);
-    name[nl] = '\0';
-    char *path = srv_object_path(s, name, &err);
-    if (!path) return reply_err(c, &err);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    mc2_free(path);
-    if (fd < 0) {
-        mc2_err_set(&err, MC2_E_NOTFOUND, "no object '%s'", name);
-        return reply_err(c, &err);
-    }
-    static uint8_t chunk[1 << 20];
-    ssize_t got;
-    int rc = 0;
-    while (rc == 0 && (got = read(fd, chunk, sizeof chunk)) > 0)
-        rc = reply(c, HAPI_DATA, chunk, (size_t)got);
-    close(fd);
-    return rc ? rc : reply(c, HAPI_OK, NULL, 0);
-}
-
-static int api_list_jobs(server *s, srv_conn *c)
-{
-    mc2_buf b = {0};
-    mc2_err err;
-    int rc = 0;
-    for (size_t i = 0; i < s->njobs && rc == 0; i++)
-        rc = mc2_buf_printf(&b, &err, "%s\n", s->jobs[i].line);
-    if (rc == 0) rc = reply(c, HAPI_OK, b.data, b.len);
-    mc2_buf_free(&b);
-    return rc;
-}
-
-/* Handles one host-API frame; -1 closes the connection. */
-static int api(server *s, srv_conn *c, const mc2_frame *f)
-{
-    mc2_err err;
-    mc2_buf b = {0};
-    int rc;
-    switch (f->type) {
-    case HAPI_STATUS:
-        return api_status(s, c);
-    case HAPI_PUT:
-        return api_put(s, c, f);
-    case HAPI_PUT_DATA:
-        return api_put_data(c, f);
-    case HAPI_PUT_END:
-        return api_put_end(s, c);
-    case HAPI_GET:
-        return api_get(s, c, f);
-    case HAPI_TABLES:
-        rc = srv_list_tables(s, &b, &err) ? reply_err(c, &err) : reply(c, HAPI_OK, b.data, b.len);
-        mc2_buf_free(&b);
-        return rc;
-    case HAPI_JOBS:
-        return api_list_jobs(s, c);
-    case HAPI_ENCLAVE:
-        if (f->payload.len != 32) return -1;
-        c->relay = true;
-        c->sid = ++s->next_sid;
-        return to_enclave(s, EIF_OPEN, c->sid, f->payload.data, 32) ? -2 : 0;
-    default:
-        mc2_err_set(&err, MC2_E_USAGE, "unknown request %u", f->type);
-        return reply_err(c, &err);
-    }
-}
-
-/* Reads what the client sent and acts on it; -1 closes the connection, -2 is fatal. */
-static int conn_readable(server *s, srv_conn *c)
-{
-    mc2_err err;
-    if (mc2_buf_reserve(&c->in, 1 << 20, &err)) return -1;
-    ssize_t r = read(c->fd, c->in.data + c->in.len, 1 << 20);
-    if (r <= 0) return -1;
-    c->in.len += (size_t)r;
-    size_t off = 0;
-    int rc = 0;
-    mc2_frame f = {0};
-    while (rc == 0 && off < c->in.len) {
-        if (c->relay) {
-            rc = to_enclave(s, EIF_DATA, c->sid, c->in.data + off, c->in.len - off) ? -2 : 0;
-            off = c->in.len;
-            break;
-        }
-        long used = mc2_frame_parse(c->in.data + off, c->in.len - off, MC2_FRAME_MAX, &f, &err);
-        if (used < 0) rc = -1;
-        if (used <= 0) break;
-        off += (size_t)used;
-        rc = api(s, c, &f);
-    }
-    mc2_frame_free(&f);
-    memmove(c->in.data, c->in.data + off, c->in.len - off);
-    c->in.len -= off;
-    return rc;
-}
-
-/* ---- the enclave's requests -------------------------------------------------------------- */
-
-static srv_conn *by_sid(server *s, uint32_t sid)
+srv_conn *srv_by_sid(server *s, uint32_t sid)
 {
     for (size_t i = 0; i < SRV_MAX_CONNS; i++)
-        if (s->conns[i].fd > 0 && s->conns[i].relay && s->conns[i].sid == sid) return &s->conns[i];
+        if (s->conns[i].fd >= 0 && s->conns[i].relay && s->conns[i].sid == sid) return &s->conns[i];
     return NULL;
 }
 
-static int store_reply(server *s, uint32_t req, uint32_t status, const void *p, size_t n)
+/* Reads one chunk from c: a relay forwards it to the enclave, an API connection buffers
+ * it. Returns 0, or -1 with *why (NULL: the peer closed) to close c. */
+static int conn_read(server *s, srv_conn *c, int64_t now, const char **why)
 {
-    mc2_buf b = {0};
-    mc2_err err;
-    int rc = mc2_buf_put_u32(&b, status, &err) || mc2_buf_append(&b, p, n, &err) ||
-                     to_enclave(s, EIF_STORE_REPLY, req, b.data, b.len)
-                 ? -1
-                 : 0;
-    mc2_buf_free(&b);
-    return rc;
-}
-
-static int enclave_store(server *s, const mc2_frame *f)
-{
-    mc2_err err;
-    mc2_rd r = mc2_rd_init(f->payload.data, f->payload.len);
-    size_t nl;
-    const uint8_t *n = mc2_rd_lv(&r, &nl);
-    char name[310];
-    if (r.bad || nl >= sizeof name) return store_reply(s, f->channel, 1, NULL, 0);
-    memcpy(name, n, nl);
-    name[nl] = '\0';
-    char *path = srv_object_path(s, name, &err);
-    if (!path) return store_reply(s, f->channel, 1, NULL, 0);
-    int rc = 0;
-    if (f->type == EIF_STORE_DROP) {
-        rc = store_reply(s, f->channel, unlink(path) == 0 ? 0 : 1, NULL, 0);
-    } else if (f->type == EIF_STORE_SIZE || f->type == EIF_STORE_READ) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        struct stat st;
-        if (fd < 0 || fstat(fd, &st) != 0) {
-            rc = store_reply(s, f->channel, 1, NULL, 0);
-        } else if (f->type == EIF_STORE_SIZE) {
-            uint8_t sz[8];
-            mc2_le64_put(sz, (uint64_t)st.st_size);
-            rc = store_reply(s, f->channel, 0, sz, 8);
-        } else {
-            uint64_t off = mc2_rd_u64(&r);
-            uint32_t len = mc2_rd_u32(&r);
-            uint8_t *buf = len <= (1u << 24) ? mc2_malloc(len) : NULL;
-            ssize_t got = buf && !r.bad ? pread(fd, buf, len, (off_t)off) : -1;
-            rc = got == (ssize_t)len ? store_reply(s, f->channel, 0, buf, len)
-                                     : store_reply(s, f->channel, 1, NULL, 0);
-            mc2_free(buf);
-        }
-        if (fd >= 0) close(fd);
-    } else { /* EIF_STORE_PUT */
-        uint8_t last = mc2_rd_u8(&r);
-        size_t left = mc2_rd_left(&r);
-        const uint8_t *data = mc2_rd_take(&r, left);
-        int ok = !r.bad;
-        if (ok && !s->putting) {
-            char *dir =
-                mc2_path_join(s->store, strncmp(name, "spill/", 6) == 0 ? "spill" : "results");
-            ok = dir && mc2_mkdir(dir, 0700, &err) == 0 &&
-                 mc2_afile_open(&s->put, path, 0600, 0, &err) == 0;
-            mc2_free(dir);
-            if (ok) {
-                s->putting = true;
-                snprintf(s->put_name, sizeof s->put_name, "%s", name);
-            }
-        }
-        ok =
-            ok && strcmp(s->put_name, name) == 0 && mc2_afile_write(&s->put, data, left, &err) == 0;
-        if (ok && last) {
-            s->putting = false;
-            ok = mc2_afile_commit(&s->put, &err) == 0;
-            if (ok) LOG("stored %s\n", name);
-        }
-        if (!ok && s->putting) {
-            mc2_afile_abort(&s->put);
-            s->putting = false;
-        }
-        rc = store_reply(s, f->channel, ok ? 0 : 1, NULL, 0);
+    size_t want = SRV_CHUNK;
+    if (!c->relay && SRV_IN_MAX - c->in.len < want) want = SRV_IN_MAX - c->in.len;
+    if (want == 0) return 0; /* full: its frame is handled first (not polled for input then) */
+    ssize_t r = read(c->fd, s->io, want);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return 0;
+    if (r <= 0) return -1;
+    c->active_ms = now;
+    if (c->relay) return srv_to_enclave(s, EIF_DATA, c->sid, s->io, (size_t)r);
+    if (srv_in_append(s, c, s->io, (size_t)r)) {
+        *why = "closed: its partial frame does not fit in mc2d's input limits";
+        return -1;
     }
-    mc2_free(path);
-    return rc;
-}
-
-static int enclave_job(server *s, const mc2_frame *f)
-{
-    char line[1200];
-    size_t n = f->payload.len < sizeof line - 1 ? f->payload.len : sizeof line - 1;
-    memcpy(line, f->payload.data, n);
-    line[n] = '\0';
-    for (size_t i = 0; i < n; i++)
-        if (line[i] == '\n' || line[i] == '\r') line[i] = ' ';
-    unsigned long long id = strtoull(line, NULL, 10);
-    for (size_t i = 0; i < s->njobs; i++)
-        if (s->jobs[i].id == id) {
-            char *l = mc2_strdup(line);
-            if (!l) return 0;
-            mc2_free(s->jobs[i].line);
-            s->jobs[i].line = l;
-            return 0;
-        }
-    srv_job *nj = mc2_realloc(s->jobs, (s->njobs + 1) * sizeof *nj);
-    if (!nj) return 0;
-    s->jobs = nj;
-    s->jobs[s->njobs].id = id;
-    s->jobs[s->njobs].line = mc2_strdup(line);
-    if (s->jobs[s->njobs].line) s->njobs++;
     return 0;
 }
 
-/* Handles one message from the enclave; -1 is fatal. */
-static int enclave_msg(server *s, const mc2_frame *f)
+/* Handles up to SRV_REQS_PER_TURN buffered requests of API connection c while its output
+ * queue has room and no download streams; marks a backlog when requests are left waiting. A
+ * connection that just became a relay forwards what followed its HAPI_ENCLAVE. -1: close. */
+static int conn_handle(server *s, srv_conn *c, const char **why)
 {
-    srv_conn *c;
     mc2_err err;
-    switch (f->type) {
-    case EIF_OUT:
-        c = by_sid(s, f->channel);
-        if (c && mc2_write_all(c->fd, f->payload.data, f->payload.len, &err)) conn_close(c);
-        return 0;
-    case EIF_END:
-        c = by_sid(s, f->channel);
-        if (c) conn_close(c);
-        return 0;
-    case EIF_STORE_READ:
-    case EIF_STORE_SIZE:
-    case EIF_STORE_PUT:
-        return enclave_store(s, f);
-    case EIF_JOB:
-        return enclave_job(s, f);
-    case EIF_FATAL:
-        LOG("the enclave stopped: %.*s\n", (int)f->payload.len, f->payload.data);
-        return -1;
-    default:
-        LOG("unknown message %u from the enclave\n", f->type);
-        return 0;
-    }
-}
-
-static int enclave_readable(server *s, mc2_err *err)
-{
-    if (mc2_buf_reserve(&s->enclave_in, 1 << 20, err)) return -1;
-    ssize_t r = read(s->enclave.fd, s->enclave_in.data + s->enclave_in.len, 1 << 20);
-    if (r <= 0) return mc2_err_set(err, MC2_E_IO, "the enclave exited");
-    s->enclave_in.len += (size_t)r;
-    size_t off = 0;
     mc2_frame f = {0};
+    size_t off = 0;
     int rc = 0;
-    for (;;) {
-        long used = mc2_frame_parse(s->enclave_in.data + off, s->enclave_in.len - off,
-                                    MC2_FRAME_MAX + 64, &f, err);
-        if (used < 0) rc = -1;
+    for (int n = 0; n < SRV_REQS_PER_TURN && !c->relay && !c->getting && !c->ended &&
+                    srv_outq_pending(&c->out) < SRV_OUT_HIGH;
+         n++) {
+        long used = mc2_frame_parse(c->in.data + off, c->in.len - off, MC2_FRAME_MAX, &f, &err);
+        if (used < 0) {
+            *why = "closed: malformed frame";
+            rc = -1;
+        }
         if (used <= 0) break;
         off += (size_t)used;
-        if (enclave_msg(s, &f)) {
-            rc = mc2_err_set(err, MC2_E_IO, "the enclave failed");
+        c->greeted = true;
+        if (srv_api(s, c, &f)) {
+            rc = -1;
             break;
         }
     }
     mc2_frame_free(&f);
-    memmove(s->enclave_in.data, s->enclave_in.data + off, s->enclave_in.len - off);
-    s->enclave_in.len -= off;
+    if (off) srv_in_consume(s, c, off);
+    c->backlog = rc == 0 && !c->relay && c->in.len >= MC2_FRAME_HDR &&
+                 c->in.len - MC2_FRAME_HDR >= mc2_le32_get(c->in.data); /* a whole frame waits */
+    if (rc == 0 && c->relay && c->in.len) {
+        rc = srv_to_enclave(s, EIF_DATA, c->sid, c->in.data, c->in.len);
+        srv_in_free(s, c);
+    }
     return rc;
+}
+
+/* Sends what c's socket takes, continues its download, handles its waiting requests, and
+ * sends again. Returns 0, 1 when c is done (the enclave ended it and all is sent), -1 to
+ * close it. */
+static int conn_pump(server *s, srv_conn *c, int64_t now, const char **why)
+{
+    mc2_err err;
+    for (int pass = 0; pass < 2; pass++) {
+        long w = srv_outq_flush(&c->out, c->fd, &err);
+        if (w < 0) return -1;
+        if (w > 0) c->active_ms = now;
+        if (pass == 1) break;
+        if (c->getting && srv_outq_pending(&c->out) < SRV_OUT_LOW && srv_get_refill(s, c))
+            return -1;
+        if (conn_handle(s, c, why)) return -1;
+    }
+    if (srv_outq_pending(&c->out) > SRV_OUT_LIMIT) {
+        *why = "closed: it does not read what it asked for (unsent output over the limit)";
+        return -1;
+    }
+    return c->ended && srv_outq_pending(&c->out) == 0 ? 1 : 0;
+}
+
+static void conn_service(server *s, srv_conn *c, short rev, int64_t now)
+{
+    const char *why = NULL;
+    int r = 0;
+    if (rev & POLLNVAL)
+        r = -1;
+    else if (rev & POLLIN)
+        r = conn_read(s, c, now, &why);
+    else if (rev & (POLLERR | POLLHUP))
+        r = -1;
+    if (r == 0) r = conn_pump(s, c, now, &why);
+    if (r != 0) srv_conn_drop(s, c, why);
+}
+
+/* c has requests waiting that it may handle now: it is served next turn without waiting
+ * for an event. */
+static bool conn_ready(const srv_conn *c)
+{
+    return c->backlog && !c->getting && !c->ended && srv_outq_pending(&c->out) < SRV_OUT_HIGH;
+}
+
+/* What to poll c for (see the top of the file). */
+static short conn_events(const server *s, const srv_conn *c)
+{
+    size_t pending = srv_outq_pending(&c->out);
+    short ev = pending || c->getting ? POLLOUT : 0;
+    if (pending >= SRV_OUT_HIGH || c->ended) return ev;
+    if (c->relay) {
+        if (srv_outq_pending(&s->enclave_out) < SRV_ENC_OUT_HIGH) ev |= POLLIN;
+    } else if (!c->getting && !c->backlog && c->in.len < SRV_IN_MAX) {
+        ev |= POLLIN;
+    }
+    return ev;
+}
+
+/* ---- timeouts ----------------------------------------------------------------------------- */
+
+static int64_t conn_deadline(const server *s, const srv_conn *c)
+{
+    int64_t d = s->idle_ms > 0 ? c->active_ms + s->idle_ms : INT64_MAX;
+    if (!c->greeted && c->opened_ms + s->handshake_ms < d) d = c->opened_ms + s->handshake_ms;
+    return d;
+}
+
+/* Closes connections past their deadline; returns the nearest deadline left (INT64_MAX:
+ * none). */
+static int64_t expire(server *s, int64_t now)
+{
+    int64_t next = INT64_MAX;
+    for (size_t i = 0; i < SRV_MAX_CONNS; i++) {
+        srv_conn *c = &s->conns[i];
+        if (c->fd < 0) continue;
+        int64_t d = conn_deadline(s, c);
+        if (d > now) {
+            if (d < next) next = d;
+        } else if (!c->greeted && now >= c->opened_ms + s->handshake_ms) {
+            srv_conn_drop(s, c, "closed: no complete request within the handshake timeout");
+        } else {
+            srv_conn_drop(s, c, "closed: idle for longer than the idle timeout");
+        }
+    }
+    return next;
+}
+
+/* ---- accepting ---------------------------------------------------------------------------- */
+
+static void accept_new(server *s, int64_t now)
+{
+    for (int k = 0; k < 64; k++) { /* a bounded batch per turn */
+        struct sockaddr_storage sa;
+        socklen_t sl = sizeof sa;
+        memset(&sa, 0, sizeof sa);
+        int fd = accept4(s->listen_fd, (struct sockaddr *)&sa, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                srv_note(s, "cannot accept connections: %s (pausing 100 ms)", strerror(errno));
+                s->accept_paused_until_ms = now + 100;
+            }
+            return;
+        }
+        uint8_t key[16];
+        addr_key(&sa, key);
+        srv_conn *c = NULL;
+        unsigned same = 0;
+        for (size_t i = 0; i < SRV_MAX_CONNS; i++) {
+            if (s->conns[i].fd < 0) {
+                if (!c) c = &s->conns[i];
+            } else {
+                same += memcmp(s->conns[i].addr, key, 16) == 0;
+            }
+        }
+        if (!c || same >= s->max_per_addr) {
+            char a[INET6_ADDRSTRLEN + 4];
+            srv_note(s, "connection from %s refused: %s", addr_str(key, a, sizeof a),
+                     c ? "it has the most connections one address may have "
+                         "(--max-conns-per-addr)"
+                       : "all connection slots are taken");
+            close(fd);
+            continue;
+        }
+        memset(c, 0, sizeof *c);
+        c->fd = fd;
+        c->get_fd = -1;
+        memcpy(c->addr, key, 16);
+        c->opened_ms = c->active_ms = now;
+    }
+}
+
+/* ---- the loop ----------------------------------------------------------------------------- */
+
+static int set_nonblocking(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    return fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ? -1 : 0;
+}
+
+/* Flushes the enclave queue; -1 with err when the channel is gone. */
+static int enclave_flush(server *s, mc2_err *err)
+{
+    if (srv_outq_pending(&s->enclave_out) == 0) return 0;
+    if (srv_outq_flush(&s->enclave_out, s->enclave.fd, err) < 0)
+        return mc2_err_prefix(err, "lost the enclave channel: ");
+    return 0;
 }
 
 int srv_run(server *s, mc2_err *err)
 {
-    static struct pollfd pf[SRV_MAX_CONNS + 2];
-    for (size_t i = 0; i < SRV_MAX_CONNS; i++) s->conns[i].fd = -1;
+    struct pollfd pf[SRV_MAX_CONNS + 2];
+    int map[SRV_MAX_CONNS];
+    for (size_t i = 0; i < SRV_MAX_CONNS; i++) s->conns[i].fd = s->conns[i].get_fd = -1;
+    if (set_nonblocking(s->listen_fd) || set_nonblocking(s->enclave.fd))
+        return mc2_err_set(err, MC2_E_IO, "fcntl: %s", strerror(errno));
+    s->note_ms = now_ms();
+    s->note_credit_ms = NOTE_BURST_MS;
     for (;;) {
-        size_t n = 0;
-        pf[n++] = (struct pollfd){s->listen_fd, POLLIN, 0};
-        pf[n++] = (struct pollfd){s->enclave.fd, POLLIN, 0};
-        int map[SRV_MAX_CONNS];
+        int64_t now = now_ms(), next = expire(s, now);
+        if (s->fatal) return mc2_err_set(err, MC2_E_IO, "%s", s->fatal);
+        nfds_t n = 0;
+        bool accepting = now >= s->accept_paused_until_ms;
+        pf[n++] = (struct pollfd){s->listen_fd, accepting ? POLLIN : 0, 0};
+        if (!accepting && s->accept_paused_until_ms < next) next = s->accept_paused_until_ms;
+        short eev = POLLIN | (srv_outq_pending(&s->enclave_out) ? POLLOUT : 0);
+        pf[n++] = (struct pollfd){s->enclave.fd, eev, 0};
+        bool ready = false;
         for (size_t i = 0; i < SRV_MAX_CONNS; i++)
             if (s->conns[i].fd >= 0) {
                 map[n - 2] = (int)i;
-                pf[n++] = (struct pollfd){s->conns[i].fd, POLLIN, 0};
+                pf[n++] = (struct pollfd){s->conns[i].fd, conn_events(s, &s->conns[i]), 0};
+                ready |= conn_ready(&s->conns[i]);
             }
-        if (poll(pf, n, -1) < 0) {
+        int64_t wait = ready ? 0 : next == INT64_MAX ? -1 : next - now;
+        if (wait > INT_MAX) wait = INT_MAX;
+        if (poll(pf, n, (int)wait) < 0) {
             if (errno == EINTR) continue;
             return mc2_err_set(err, MC2_E_IO, "poll: %s", strerror(errno));
         }
-        if (pf[1].revents) {
-            if (enclave_readable(s, err)) return -1;
-        }
-        for (size_t k = 2; k < n; k++) {
-            if (!pf[k].revents) continue;
+        now = now_ms();
+        if (pf[1].revents & (POLLOUT | POLLERR) && enclave_flush(s, err)) return -1;
+        if (pf[1].revents & (POLLIN | POLLHUP | POLLERR) && srv_enclave_readable(s, err)) return -1;
+        for (nfds_t k = 2; k < n; k++) {
             srv_conn *c = &s->conns[map[k - 2]];
-            if (c->fd != pf[k].fd) continue; /* closed meanwhile */
-            int r = conn_readable(s, c);
-            if (r == -2) return mc2_err_set(err, MC2_E_IO, "lost the enclave channel");
-            if (r < 0) {
-                if (c->relay) (void)to_enclave(s, EIF_CLOSE, c->sid, NULL, 0);
-                conn_close(c);
-            }
+            if ((pf[k].revents || conn_ready(c)) && c->fd == pf[k].fd)
+                conn_service(s, c, pf[k].revents, now);
         }
-        if (pf[0].revents & POLLIN) {
-            int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-            if (fd < 0) continue;
-            srv_conn *c = NULL;
-            for (size_t i = 0; i < SRV_MAX_CONNS && !c; i++)
-                if (s->conns[i].fd < 0) c = &s->conns[i];
-            if (!c) {
-                close(fd);
-                continue;
-            }
-            memset(c, 0, sizeof *c);
-            c->fd = fd;
-        }
+        if (s->fatal) return mc2_err_set(err, MC2_E_IO, "%s", s->fatal);
+        if (enclave_flush(s, err)) return -1; /* what the connections just queued */
+        if (pf[0].revents & POLLIN) accept_new(s, now);
     }
 }

@@ -21,9 +21,34 @@
 
 static const char HELP[] =
     "usage: mc2d --dir STATE --policy FILE [--listen HOST:PORT] [--enclave PATH]\n"
-    "            [--budget-mb N] [--ready-fd N]\n\n"
+    "            [--budget-mb N] [--ready-fd N] [--idle-timeout S] [--handshake-timeout S]\n"
+    "            [--max-conns-per-addr N]\n\n"
     "The untrusted mc2 host service: stores ciphertext, relays client sessions to the\n"
-    "enclave and answers its storage requests. Normally started by `mc2 start`.\n";
+    "enclave and answers its storage requests. Normally started by `mc2 start`.\n\n"
+    "Limits that keep one client from locking others out (docs/wire-protocol.md):\n"
+    "  --idle-timeout S         close a connection, relayed enclave sessions included, after\n"
+    "                           S seconds without a byte either way (default 300; 0 = never).\n"
+    "                           A client waiting for the enclave's answer counts as idle: raise\n"
+    "                           it when jobs run longer than this\n"
+    "  --handshake-timeout S    close a connection that has not sent a complete first\n"
+    "                           request within S seconds (default 10)\n"
+    "  --max-conns-per-addr N   connections one address (IPv4) or /64 (IPv6) may hold at\n"
+    "                           once (default 32, at most 256 = all of them)\n";
+
+/* Parses option `name`'s decimal value within [lo, hi]; -1 (after saying why) if it is not. */
+static int parse_opt(const char *name, const char *v, unsigned long lo, unsigned long hi,
+                     unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long x = strtoul(v, &end, 10);
+    if (errno || end == v || *end || v[0] == '-' || x < lo || x > hi) {
+        fprintf(stderr, "mc2d: --%s wants a number from %lu to %lu, not '%s'\n", name, lo, hi, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
 
 static int listen_on(const char *hostport, mc2_err *err)
 {
@@ -82,11 +107,15 @@ int main(int argc, char **argv)
                                          {"enclave", required_argument, 0, 'e'},
                                          {"budget-mb", required_argument, 0, 'b'},
                                          {"ready-fd", required_argument, 0, 'r'},
+                                         {"idle-timeout", required_argument, 0, 'i'},
+                                         {"handshake-timeout", required_argument, 0, 't'},
+                                         {"max-conns-per-addr", required_argument, 0, 'a'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *policy_path = NULL, *listen_addr = "127.0.0.1:7350";
     char *enclave_path = NULL;
-    unsigned long budget = 4096;
+    unsigned long budget = 4096, idle = SRV_IDLE_TIMEOUT_S, handshake = SRV_HANDSHAKE_TIMEOUT_S,
+                  per_addr = SRV_MAX_CONNS_PER_ADDR;
     int ready_fd = -1, c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -108,6 +137,15 @@ int main(int argc, char **argv)
         case 'r':
             ready_fd = atoi(optarg);
             break;
+        case 'i':
+            if (parse_opt("idle-timeout", optarg, 0, 7 * 86400, &idle)) return 2;
+            break;
+        case 't':
+            if (parse_opt("handshake-timeout", optarg, 1, 3600, &handshake)) return 2;
+            break;
+        case 'a':
+            if (parse_opt("max-conns-per-addr", optarg, 1, SRV_MAX_CONNS, &per_addr)) return 2;
+            break;
         case 'h':
             fputs(HELP, stdout);
             return 0;
@@ -120,6 +158,9 @@ int main(int argc, char **argv)
         fputs(HELP, stderr);
         return 2;
     }
+    s.idle_ms = (int64_t)idle * 1000;
+    s.handshake_ms = (int64_t)handshake * 1000;
+    s.max_per_addr = (unsigned)per_addr;
     signal(SIGPIPE, SIG_IGN);
     mc2_err err;
     mc2_err_clear(&err);

@@ -1,6 +1,24 @@
 /* server.h - UNTRUSTED: mc2d, the host service. It stores ciphertext, relays TLS bytes
  * between clients and the enclave, answers the enclave's storage requests and lists tables
- * and jobs. It never holds a key and never sees plaintext (docs/architecture.md). */
+ * and jobs. It never holds a key and never sees plaintext (docs/architecture.md).
+ *
+ * One thread, one poll(2) loop, and nothing in it blocks on a peer: client sockets and the
+ * enclave channel are non-blocking, everything sent goes through an output queue flushed
+ * when the socket takes it, and every resource a peer can make mc2d hold is bounded
+ * (docs/wire-protocol.md §2, "Limits and timeouts"):
+ *
+ *   what                                   bound                  on reaching it
+ *   connections                            SRV_MAX_CONNS          new ones are closed
+ *   connections per address (/32, /64)     --max-conns-per-addr   new ones are closed
+ *   input buffered per connection          one max-size frame     (never more is read)
+ *   input buffered by all connections      SRV_IN_TOTAL           the largest holder is closed
+ *   unsent output per connection           SRV_OUT_HIGH           its requests wait (and it is
+ *                                                                 not read: backpressure)
+ *                                          SRV_OUT_LIMIT          it is closed
+ *   a download (HAPI_GET)                  SRV_OUT_LOW + a chunk  next chunk read when drained
+ *   unsent frames to the enclave           SRV_ENC_OUT_HIGH       relays are not read
+ *   time to the first complete frame       --handshake-timeout    closed
+ *   time without a byte either way         --idle-timeout         closed (relays too) */
 #ifndef MC2_SERVER_SERVER_H
 #define MC2_SERVER_SERVER_H
 
@@ -11,14 +29,59 @@
 #include "base/file.h"
 #include "host/launch.h"
 #include "mc2/policy.h"
+#include "wire/frame.h"
 
-#define SRV_MAX_CONNS 256
+#define SRV_MAX_CONNS     256
+#define SRV_CHUNK         ((size_t)1 << 20)                       /* one read: socket or file */
+#define SRV_IN_MAX        ((size_t)MC2_FRAME_HDR + MC2_FRAME_MAX) /* input held per connection */
+#define SRV_IN_TOTAL      ((size_t)256 << 20)                     /* ... by all connections */
+#define SRV_OUT_LOW       ((size_t)256 << 10)
+#define SRV_OUT_HIGH      ((size_t)1 << 20)
+#define SRV_OUT_LIMIT     ((size_t)64 << 20)
+#define SRV_ENC_OUT_HIGH  ((size_t)8 << 20)
+#define SRV_REQS_PER_TURN 16 /* requests of one connection handled per loop turn */
+
+/* Defaults of mc2d's options. */
+#define SRV_IDLE_TIMEOUT_S      300
+#define SRV_HANDSHAKE_TIMEOUT_S 10
+#define SRV_MAX_CONNS_PER_ADDR  32
+
+/* ---- conn_io.c: output queues ------------------------------------------------------------ */
+
+/* Bytes waiting to be written: b.data[head .. b.len). Zero-initialise to start. */
+typedef struct srv_outq {
+    mc2_buf b;
+    size_t head;
+} srv_outq;
+
+static inline size_t srv_outq_pending(const srv_outq *q)
+{
+    return q->b.len - q->head;
+}
+/* Appends n bytes / one frame. -1 only when out of memory. */
+int srv_outq_put(srv_outq *q, const void *p, size_t n, mc2_err *err) MC2_WUR;
+int srv_outq_frame(srv_outq *q, uint16_t type, uint32_t channel, const void *p, size_t n,
+                   mc2_err *err) MC2_WUR;
+/* Writes what the non-blocking fd takes now. Returns the bytes written (0 when the socket
+ * is full), or -1 with err when the peer is gone. Releases the memory once all is sent. */
+long srv_outq_flush(srv_outq *q, int fd, mc2_err *err) MC2_WUR;
+void srv_outq_free(srv_outq *q);
+
+/* ---- the service ------------------------------------------------------------------------ */
 
 typedef struct srv_conn {
-    int fd;
-    bool relay; /* bytes are relayed to enclave session `sid` */
+    int fd;                       /* -1: a free slot */
+    uint8_t addr[16];             /* the peer's address as counted by the per-address limit */
+    int64_t opened_ms, active_ms; /* monotonic: accepted, last byte either way */
+    bool greeted;                 /* its first frame arrived (else the handshake timeout runs) */
+    bool relay;                   /* bytes are relayed to enclave session `sid` */
     uint32_t sid;
-    mc2_buf in;
+    bool ended;   /* the enclave ended the session: close once `out` is flushed */
+    mc2_buf in;   /* received, not yet handled (host API only; counted in in_total) */
+    srv_outq out; /* replies and relayed EIF_OUT bytes not yet sent */
+    bool backlog; /* requests wait in `in` until `out` drains (backpressure) */
+    bool getting; /* a download (HAPI_GET) streams from get_fd */
+    int get_fd;
     /* an upload in progress */
     bool uploading;
     mc2_afile up;
@@ -39,14 +102,23 @@ typedef struct server {
     mc2_policy *policy; /* parsed only to check upload signatures */
     mc2_enclave_proc enclave;
     int listen_fd;
+    int64_t idle_ms, handshake_ms; /* options (milliseconds) */
+    unsigned max_per_addr;
     srv_conn conns[SRV_MAX_CONNS];
+    size_t in_total; /* sum of the conns' in.cap */
     uint32_t next_sid;
     mc2_buf enclave_in;
+    srv_outq enclave_out;
+    const char *fatal;               /* set when the service cannot go on (the enclave channel) */
+    int64_t accept_paused_until_ms;  /* out of file descriptors: accept again then */
+    int64_t note_ms, note_credit_ms; /* rate limit of log lines peers can cause */
+    uint64_t note_suppressed;
     srv_job *jobs;
     size_t njobs;
     mc2_afile put; /* the enclave's result being written */
     char put_name[320];
     bool putting;
+    uint8_t io[SRV_CHUNK]; /* scratch for one read */
 } server;
 
 /* ---- store.c ---- */
@@ -59,7 +131,42 @@ void srv_store_recover(server *s);
 /* Appends one line per complete table: "OWNER/NAME TABLEID ROWS BLOCKS BYTES". */
 int srv_list_tables(server *s, mc2_buf *out, mc2_err *err) MC2_WUR;
 
+/* ---- conn_io.c: input buffers ---- */
+/* Appends n received bytes to c->in. The caller reads at most SRV_IN_MAX - c->in.len bytes.
+ * When all connections' buffers together would exceed SRV_IN_TOTAL, the connection holding
+ * the most is closed (srv_conn_drop), until the bytes fit; returns -1 if that is c itself
+ * (or out of memory): the caller closes c. */
+int srv_in_append(server *s, srv_conn *c, const uint8_t *p, size_t n) MC2_WUR;
+/* Drops the first `used` bytes of c->in and gives back memory a large frame left behind. */
+void srv_in_consume(server *s, srv_conn *c, size_t used);
+/* Frees c->in. */
+void srv_in_free(server *s, srv_conn *c);
+
+/* ---- api.c: the host API ---- */
+/* Handles one host-API frame from an API connection, appending replies to c->out. Returns
+ * 0, or -1: close the connection. HAPI_GET starts a download (c->getting) that
+ * srv_get_refill continues; HAPI_ENCLAVE turns c into a relay. */
+int srv_api(server *s, srv_conn *c, const mc2_frame *f) MC2_WUR;
+/* Queues the next chunk of c's download (or its final HAPI_OK, ending it). -1: close. */
+int srv_get_refill(server *s, srv_conn *c) MC2_WUR;
+
+/* ---- enclave.c: the enclave channel ---- */
+/* Queues a frame for the enclave. -1 (and s->fatal) only when out of memory. */
+int srv_to_enclave(server *s, uint16_t type, uint32_t ch, const void *p, size_t n) MC2_WUR;
+/* Reads from the enclave and handles every complete message: relayed output, ended
+ * sessions, storage requests (each answered with EIF_STORE_REPLY, unknown requests with
+ * status 2), job lines. -1 with err when the enclave is gone or failed. */
+int srv_enclave_readable(server *s, mc2_err *err) MC2_WUR;
+
 /* ---- loop.c ---- */
+/* Logs a line about something a peer caused (a refused or closed connection), at most one
+ * a second on average (bursts of 20), so no peer can flood the log. */
+void srv_note(server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Closes c now (telling the enclave if c was a live relay); `why` goes to the log. */
+void srv_conn_drop(server *s, srv_conn *c, const char *why);
+/* The relay c whose session is sid, or NULL. */
+srv_conn *srv_by_sid(server *s, uint32_t sid);
+/* Serves until the enclave channel fails; returns -1 with err. */
 int srv_run(server *s, mc2_err *err) MC2_WUR;
 
 #endif

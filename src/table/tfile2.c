@@ -80,7 +80,8 @@ int mc2_t2_chunk_open(mc2_aead *a, const mc2_t2id *id, uint64_t block, uint64_t 
     return 0;
 }
 
-/* ---- the directory ---------------------------------------------------------------------------- */
+/* ---- the directory ----------------------------------------------------------------------------
+ */
 
 void mc2_t2dir_free(mc2_t2dir *d)
 {
@@ -115,10 +116,11 @@ static int dir_reserve(mc2_t2dir *d, uint64_t blocks, mc2_err *err)
     return 0;
 }
 
-/* ---- reading the metadata ----------------------------------------------------------------------- */
+/* ---- reading the metadata -----------------------------------------------------------------------
+ */
 
-int mc2_t2_footer_pos(const uint8_t trailer[MC2_T2_TRAILER_LEN], uint64_t file_size,
-                      uint64_t *off, size_t *len, mc2_err *err)
+int mc2_t2_footer_pos(const uint8_t trailer[MC2_T2_TRAILER_LEN], uint64_t file_size, uint64_t *off,
+                      size_t *len, mc2_err *err)
 {
     if (memcmp(trailer + 28, TRAILER_MAGIC, 4) != 0)
         return mc2_err_set(err, MC2_E_INPUT,
@@ -141,7 +143,8 @@ int mc2_t2_footer_pos(const uint8_t trailer[MC2_T2_TRAILER_LEN], uint64_t file_s
 static int parse_dir(mc2_rd *r, mc2_t2dir *d, uint64_t rows, uint64_t blocks, mc2_err *err)
 {
     size_t per_block;
-    if (!mc2_mul_size(d->ncols, 4 + STAT_LEN, &per_block) || !mc2_add_size(per_block, 4, &per_block))
+    if (!mc2_mul_size(d->ncols, 4 + STAT_LEN, &per_block) ||
+        !mc2_add_size(per_block, 4, &per_block))
         return mc2_err_set(err, MC2_E_INPUT, "table footer: too many columns");
     if (blocks > mc2_rd_left(r) / per_block)
         return mc2_err_set(err, MC2_E_INPUT, "table footer: %llu blocks do not fit it",
@@ -174,8 +177,8 @@ static int parse_dir(mc2_rd *r, mc2_t2dir *d, uint64_t rows, uint64_t blocks, mc
         return mc2_err_set(err, MC2_E_INPUT, "table footer: malformed directory");
     if (sum != rows)
         return mc2_err_set(err, MC2_E_INPUT,
-                           "table footer: blocks hold %llu rows, but the table has %llu",
-                           (ull)sum, (ull)rows);
+                           "table footer: blocks hold %llu rows, but the table has %llu", (ull)sum,
+                           (ull)rows);
     if (off != d->footer_off)
         return mc2_err_set(err, MC2_E_INPUT,
                            "table footer: chunks end at %llu, but the footer starts at %llu",
@@ -199,7 +202,8 @@ static int parse_footer(const uint8_t *pt, size_t n, const uint8_t trailer[MC2_T
         return mc2_err_set(err, MC2_E_INPUT, "table footer: malformed");
     if (rows != mc2_le64_get(trailer) || blocks != mc2_le64_get(trailer + 8))
         return mc2_err_set(err, MC2_E_INPUT, "table footer: counts differ from the trailer's");
-    if (mc2_schema_decode(schema, sl, &h->schema, err)) return mc2_err_prefix(err, "table footer: ");
+    if (mc2_schema_decode(schema, sl, &h->schema, err))
+        return mc2_err_prefix(err, "table footer: ");
     if (mc2_sha256(schema, sl, h->schema_hash, err)) return -1;
     d->ncols = (uint32_t)h->schema->ncols;
     if (parse_dir(&r, d, rows, blocks, err)) return -1;
@@ -216,11 +220,10 @@ static int parse_footer(const uint8_t *pt, size_t n, const uint8_t trailer[MC2_T
     return 0;
 }
 
-int mc2_t2_open(const uint8_t prefix[MC2_T2_PREFIX_LEN],
-                const uint8_t trailer[MC2_T2_TRAILER_LEN], const uint8_t *footer,
-                size_t footer_len, uint64_t file_size, const uint8_t data_key[MC2_KEY_LEN],
-                mc2_thdr *h, mc2_t2dir *dir, mc2_t2id *id, mc2_aead **table_aead,
-                mc2_err *err)
+int mc2_t2_open(const uint8_t prefix[MC2_T2_PREFIX_LEN], const uint8_t trailer[MC2_T2_TRAILER_LEN],
+                const uint8_t *footer, size_t footer_len, uint64_t file_size,
+                const uint8_t data_key[MC2_KEY_LEN], mc2_thdr *h, mc2_t2dir *dir, mc2_t2id *id,
+                mc2_aead **table_aead, mc2_err *err)
 {
     memset(h, 0, sizeof *h);
     memset(dir, 0, sizeof *dir);
@@ -276,7 +279,8 @@ out:
     return rc;
 }
 
-/* ---- the writer ------------------------------------------------------------------------------- */
+/* ---- the writer -------------------------------------------------------------------------------
+ */
 
 struct mc2_twriter {
     mc2_t2id id;
@@ -328,7 +332,8 @@ int mc2_twriter_new(const mc2_schema *s, const uint8_t data_key[MC2_KEY_LEN],
         mc2_schema_decode(w->schema_enc, w->schema_len, &w->schema, err) ||
         mc2_sha256(w->schema_enc, w->schema_len, w->id.schema_hash, err) ||
         mc2_random(w->id.table_id, MC2_TABLE_ID_LEN, err) ||
-        mc2_table_key(data_key, w->id.table_id, w->key, err) || !(w->aead = mc2_aead_new(w->key, err)))
+        mc2_table_key(data_key, w->id.table_id, w->key, err) ||
+        !(w->aead = mc2_aead_new(w->key, err)))
         goto fail;
     memcpy(w->prefix, MAGIC, 4);
     mc2_le16_put(w->prefix + 4, 2);
@@ -427,10 +432,10 @@ int mc2_twriter_add(mc2_twriter *w, const mc2_batch *b, mc2_err *err)
         return mc2_err_set(err, MC2_E_LIMIT, "a block holds at most %u rows, not %zu",
                            MC2_T2_ROWS_MAX, b->nrows);
     mc2_t2block sb;
-    int rc = mc2_twriter_seal(w, w->aead, w->dir.nblocks, b, &sb, err) ||
-                     mc2_twriter_append(w, &sb, err)
-                 ? -1
-                 : 0;
+    int rc =
+        mc2_twriter_seal(w, w->aead, w->dir.nblocks, b, &sb, err) || mc2_twriter_append(w, &sb, err)
+            ? -1
+            : 0;
     mc2_t2block_free(&sb);
     return rc;
 }
@@ -447,7 +452,8 @@ static int footer_bytes(const mc2_twriter *w, mc2_buf *out, mc2_err *err)
         if (mc2_buf_put_u32(out, d->rows[b], err)) return -1;
         for (uint32_t c = 0; c < d->ncols; c++) {
             size_t k = (size_t)b * d->ncols + c;
-            if (mc2_buf_put_u32(out, d->len[k], err) || mc2_buf_put_u8(out, d->stats[k].flags, err) ||
+            if (mc2_buf_put_u32(out, d->len[k], err) ||
+                mc2_buf_put_u8(out, d->stats[k].flags, err) ||
                 mc2_buf_put_u64(out, (uint64_t)d->stats[k].min, err) ||
                 mc2_buf_put_u64(out, (uint64_t)d->stats[k].max, err))
                 return -1;

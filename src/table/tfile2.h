@@ -63,12 +63,12 @@ typedef struct mc2_t2dir {
     uint64_t nblocks;
     uint32_t ncols;
     uint64_t row_count;
-    uint32_t *rows;        /* [nblocks] */
-    uint32_t *len;         /* [nblocks * ncols]: chunk ciphertext length, without the tag */
-    uint64_t *off;         /* [nblocks * ncols]: file offset of the chunk */
-    mc2_colstats *stats;   /* [nblocks * ncols] */
-    uint64_t footer_off;   /* where the chunks end */
-    uint64_t cap;          /* blocks the arrays have room for (writer) */
+    uint32_t *rows;      /* [nblocks] */
+    uint32_t *len;       /* [nblocks * ncols]: chunk ciphertext length, without the tag */
+    uint64_t *off;       /* [nblocks * ncols]: file offset of the chunk */
+    mc2_colstats *stats; /* [nblocks * ncols] */
+    uint64_t footer_off; /* where the chunks end */
+    uint64_t cap;        /* blocks the arrays have room for (writer) */
 } mc2_t2dir;
 
 void mc2_t2dir_free(mc2_t2dir *d);
@@ -82,17 +82,17 @@ void mc2_t2dir_free(mc2_t2dir *d);
  * rows summing to row_count, chunks contiguous up to footer_offset). Fills h (version 2,
  * table_version, schema, counts; rows_per_block = the largest block), *dir, *id and returns in
  * *table_aead a context keyed with the table key. */
-int mc2_t2_open(const uint8_t prefix[MC2_T2_PREFIX_LEN],
-                const uint8_t trailer[MC2_T2_TRAILER_LEN], const uint8_t *footer,
-                size_t footer_len, uint64_t file_size, const uint8_t data_key[MC2_KEY_LEN],
-                mc2_thdr *h, mc2_t2dir *dir, mc2_t2id *id, mc2_aead **table_aead,
-                mc2_err *err) MC2_WUR;
+int mc2_t2_open(const uint8_t prefix[MC2_T2_PREFIX_LEN], const uint8_t trailer[MC2_T2_TRAILER_LEN],
+                const uint8_t *footer, size_t footer_len, uint64_t file_size,
+                const uint8_t data_key[MC2_KEY_LEN], mc2_thdr *h, mc2_t2dir *dir, mc2_t2id *id,
+                mc2_aead **table_aead, mc2_err *err) MC2_WUR;
 /* From the trailer: where the sealed footer is and how long (ct + tag), after checking it
  * fits a file of file_size bytes. */
-int mc2_t2_footer_pos(const uint8_t trailer[MC2_T2_TRAILER_LEN], uint64_t file_size,
-                      uint64_t *off, size_t *len, mc2_err *err) MC2_WUR;
+int mc2_t2_footer_pos(const uint8_t trailer[MC2_T2_TRAILER_LEN], uint64_t file_size, uint64_t *off,
+                      size_t *len, mc2_err *err) MC2_WUR;
 
-/* ---- writing ----------------------------------------------------------------------------------- */
+/* ---- writing -----------------------------------------------------------------------------------
+ */
 
 /* Where a writer's bytes go, in order. */
 typedef int (*mc2_sink_fn)(void *ctx, const uint8_t *p, size_t n, mc2_err *err);

@@ -62,7 +62,8 @@ int mc2_tio_fd(int fd, mc2_tio *out, mc2_err *err)
 {
     struct stat st;
     if (fstat(fd, &st) != 0) return mc2_err_set(err, MC2_E_IO, "cannot stat the table file");
-    *out = (mc2_tio){(void *)(intptr_t)fd, (uint64_t)st.st_size, fdio_begin, sync_end, sync_abandon};
+    *out =
+        (mc2_tio){(void *)(intptr_t)fd, (uint64_t)st.st_size, fdio_begin, sync_end, sync_abandon};
     return 0;
 }
 
@@ -543,8 +544,7 @@ int mc2_tscan_next(mc2_tscan *sc, mc2_batch *b, uint64_t *index, mc2_err *err)
     int si = (int)(sl - sc->slots);
     int rc = finish_slot(sc, sl, err) || decode_slot(sc, sl, b, err) ? -1 : 0;
     if (rc) {
-        mc2_err_prefix(err, "block %llu of %llu: ", (ull)sl->block + 1,
-                       (ull)sc->s->h.block_count);
+        mc2_err_prefix(err, "block %llu of %llu: ", (ull)sl->block + 1, (ull)sc->s->h.block_count);
         pthread_mutex_lock(&sc->mu);
         fail_locked(sc, err, sl->block);
         pthread_mutex_unlock(&sc->mu);

@@ -26,9 +26,10 @@
  *                     written
  * Prints how many bytes of each kind were scanned and every hit; exits 0 if every marker was
  * absent and every control present, 1 if not, 2 on a usage or I/O error. In trace mode it
- * also fails if a dump does not account for exactly the bytes its system call moved, or if
- * the process moved data in a way strace cannot dump (sendfile, splice, mmap of a file under
- * --state DIR, ...): then the scan would not be complete. */
+ * also fails if a dump does not account for the bytes its system call moved (a write's dump
+ * is its whole buffer: only the bytes it moved are scanned), or if the process moved data in
+ * a way strace cannot dump (sendfile, splice, mmap of a file under --state DIR, ...): then
+ * the scan would not be complete. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -399,9 +400,17 @@ static int scan_trace(scan *s, const char *path, const char *state, first_call *
     uint8_t bytes[16], *acc = NULL; /* the current call's bytes */
     size_t acc_len = 0, acc_cap = 0;
     uint64_t lineno = 0;
-    /* closes the dump of the current call: its bytes must equal what the call returned */
+    /* closes the dump of the current call: its bytes must equal what the call returned. A
+     * write's dump is its whole buffer, of which a partial write (a non-blocking socket)
+     * moved only the first `ret` bytes, and a failed one none: only those are kept. */
 #define END_CALL()                                                                                 \
     do {                                                                                           \
+        if (cur_fd >= 0 && cur_dir == 1 && (cur_ret < 0 || dumped > (uint64_t)cur_ret)) {          \
+            uint64_t moved_ = cur_ret < 0 ? 0 : (uint64_t)cur_ret;                                 \
+            t.bytes[cur_kind][1] -= dumped - moved_;                                               \
+            acc_len = (size_t)moved_;                                                              \
+            dumped = moved_;                                                                       \
+        }                                                                                          \
         if (cur_fd >= 0 && acc_len) {                                                              \
             size_t slot_ = 2 * (size_t)cur_fd + (size_t)cur_dir;                                   \
             s->where = where;                                                                      \

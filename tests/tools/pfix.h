@@ -171,10 +171,11 @@ static inline void pfix_policy(pfix *f, const mc2_identity *ids, size_t n, const
     mc2_buf_free(&y);
 }
 
-/* Starts mc2d on the state directory (stderr appended to WORK/mc2d.log) and waits for its
- * ready message. On a port that turned out to be taken, tries another (3 times). Returns 0,
- * or -1 with the reason in msg. */
-static inline int pfix_start(pfix *f, char *msg, size_t msglen)
+/* Starts mc2d on the state directory (stderr appended to WORK/mc2d.log) with the extra
+ * arguments `extra` (NULL-terminated, or NULL) and waits for its ready message. On a port
+ * that turned out to be taken, tries another (3 times). Returns 0, or -1 with the reason in
+ * msg. */
+static inline int pfix_start_args(pfix *f, const char *const *extra, char *msg, size_t msglen)
 {
     const char *build = getenv("MC2_BUILD");
     char mc2d[512];
@@ -188,15 +189,22 @@ static inline int pfix_start(pfix *f, char *msg, size_t msglen)
         if (pid < 0) pfix_die("fork", NULL);
         if (pid == 0) {
             char fdarg[16];
+            const char *argv[32] = {"mc2d",     "--dir",        f->state,
+                                    "--policy", f->policy_path, "--listen",
+                                    f->service, "--ready-fd",   fdarg};
+            char budget[16];
+            snprintf(budget, sizeof budget, "%u", f->budget_mb ? f->budget_mb : 4096);
+            size_t n = 9;
+            argv[n++] = "--budget-mb";
+            argv[n++] = budget;
+            for (size_t i = 0; extra && extra[i] && n < 31; i++) argv[n++] = extra[i];
+            argv[n] = NULL;
             close(p[0]);
             prctl(PR_SET_PDEATHSIG, SIGKILL);
             FILE *lf = fopen(f->log, "a");
             if (!lf || dup2(fileno(lf), 2) < 0) _exit(127);
-            char budget[16];
             snprintf(fdarg, sizeof fdarg, "%d", p[1]);
-            snprintf(budget, sizeof budget, "%u", f->budget_mb ? f->budget_mb : 4096);
-            execl(mc2d, "mc2d", "--dir", f->state, "--policy", f->policy_path, "--listen",
-                  f->service, "--ready-fd", fdarg, "--budget-mb", budget, (char *)NULL);
+            execv(mc2d, (char *const *)argv);
             _exit(127);
         }
         close(p[1]);
@@ -241,6 +249,12 @@ static inline long pfix_proc_kb(pid_t pid, const char *field)
         if (strncmp(line, field, fl) == 0) kb = strtol(line + fl, NULL, 10);
     if (fp) fclose(fp);
     return kb;
+}
+
+/* pfix_start_args without extra arguments. */
+static inline int pfix_start(pfix *f, char *msg, size_t msglen)
+{
+    return pfix_start_args(f, NULL, msg, msglen);
 }
 
 /* Sends sig to mc2d and reaps it. */

@@ -1,0 +1,236 @@
+/* enclave.c - UNTRUSTED: mc2d's side of the host interface (docs/enclave-interface.md §2-4).
+ * Frames for the enclave are queued (s->enclave_out) and written when the channel takes
+ * them. The enclave's messages are relayed output and ended sessions (queued on the client
+ * connection), job lines, and storage requests. Every request gets exactly one
+ * EIF_STORE_REPLY on its channel: 0 done, 1 failed, 2 unsupported (a type mc2d does not
+ * know, so an enclave waiting for the answer fails its job instead of waiting forever). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/bytes.h"
+#include "server/server.h"
+#include "wire/proto.h"
+
+#define LOG(...) fprintf(stderr, "mc2d: " __VA_ARGS__)
+
+enum { STORE_OK = 0, STORE_FAILED = 1, STORE_UNSUPPORTED = 2 };
+
+int srv_to_enclave(server *s, uint16_t type, uint32_t ch, const void *p, size_t n)
+{
+    mc2_err err;
+    if (srv_outq_frame(&s->enclave_out, type, ch, p, n, &err)) {
+        s->fatal = "out of memory for the enclave channel";
+        return -1;
+    }
+    return 0;
+}
+
+static int store_reply(server *s, uint32_t req, uint32_t status, const void *p, size_t n)
+{
+    mc2_buf b = {0};
+    mc2_err err;
+    int rc = mc2_buf_put_u32(&b, status, &err) || mc2_buf_append(&b, p, n, &err) ||
+                     srv_to_enclave(s, EIF_STORE_REPLY, req, b.data, b.len)
+                 ? -1
+                 : 0;
+    mc2_buf_free(&b);
+    return rc;
+}
+
+/* EIF_STORE_SIZE and EIF_STORE_READ (r is positioned after the name). */
+static int store_read(server *s, const mc2_frame *f, const char *path, mc2_rd *r)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        rc = store_reply(s, f->channel, STORE_FAILED, NULL, 0);
+    } else if (f->type == EIF_STORE_SIZE) {
+        uint8_t sz[8];
+        mc2_le64_put(sz, (uint64_t)st.st_size);
+        rc = store_reply(s, f->channel, STORE_OK, sz, 8);
+    } else {
+        uint64_t off = mc2_rd_u64(r);
+        uint32_t len = mc2_rd_u32(r);
+        mc2_buf b = {0}; /* status | the bytes, built in place */
+        mc2_err err;
+        if (!r->bad && len <= (1u << 24) && off <= (uint64_t)INT64_MAX &&
+            mc2_buf_put_u32(&b, STORE_OK, &err) == 0 && mc2_buf_reserve(&b, len, &err) == 0 &&
+            pread(fd, b.data + 4, len, (off_t)off) == (ssize_t)len) {
+            b.len += len;
+            rc = srv_to_enclave(s, EIF_STORE_REPLY, f->channel, b.data, b.len);
+        } else {
+            rc = store_reply(s, f->channel, STORE_FAILED, NULL, 0);
+        }
+        mc2_buf_free(&b);
+    }
+    if (fd >= 0) close(fd);
+    return rc;
+}
+
+/* EIF_STORE_PUT: appends a chunk to the object being written; the last one commits it. */
+static int store_put(server *s, const mc2_frame *f, const char *name, const char *path, mc2_rd *r)
+{
+    mc2_err err;
+    uint8_t last = mc2_rd_u8(r);
+    size_t left = mc2_rd_left(r);
+    const uint8_t *data = mc2_rd_take(r, left);
+    int ok = !r->bad;
+    if (ok && !s->putting) {
+        char *dir = mc2_path_join(s->store, strncmp(name, "spill/", 6) == 0 ? "spill" : "results");
+        ok = dir && mc2_mkdir(dir, 0700, &err) == 0 &&
+             mc2_afile_open(&s->put, path, 0600, 0, &err) == 0;
+        mc2_free(dir);
+        if (ok) {
+            s->putting = true;
+            snprintf(s->put_name, sizeof s->put_name, "%s", name);
+        }
+    }
+    ok = ok && strcmp(s->put_name, name) == 0 && mc2_afile_write(&s->put, data, left, &err) == 0;
+    if (ok && last) {
+        s->putting = false;
+        ok = mc2_afile_commit(&s->put, &err) == 0;
+        if (ok) LOG("stored %s\n", name);
+    }
+    if (!ok && s->putting) {
+        mc2_afile_abort(&s->put);
+        s->putting = false;
+    }
+    return store_reply(s, f->channel, ok ? STORE_OK : STORE_FAILED, NULL, 0);
+}
+
+/* A storage request: name LV first, then per type. Answered with exactly one reply. */
+static int enclave_store(server *s, const mc2_frame *f)
+{
+    mc2_err err;
+    mc2_rd r = mc2_rd_init(f->payload.data, f->payload.len);
+    size_t nl;
+    const uint8_t *n = mc2_rd_lv(&r, &nl);
+    char name[310];
+    if (r.bad || nl >= sizeof name || memchr(n, 0, nl))
+        return store_reply(s, f->channel, STORE_FAILED, NULL, 0);
+    memcpy(name, n, nl);
+    name[nl] = '\0';
+    char *path = srv_object_path(s, name, &err);
+    if (!path) return store_reply(s, f->channel, STORE_FAILED, NULL, 0);
+    int rc;
+    if (f->type == EIF_STORE_DROP) /* only spilled runs may be dropped */
+        rc = store_reply(s, f->channel,
+                         strncmp(name, "spill/", 6) == 0 && unlink(path) == 0 ? STORE_OK
+                                                                              : STORE_FAILED,
+                         NULL, 0);
+    else if (f->type == EIF_STORE_PUT)
+        rc = store_put(s, f, name, path, &r);
+    else
+        rc = store_read(s, f, path, &r);
+    mc2_free(path);
+    return rc;
+}
+
+static int enclave_job(server *s, const mc2_frame *f)
+{
+    char line[1200];
+    size_t n = f->payload.len < sizeof line - 1 ? f->payload.len : sizeof line - 1;
+    memcpy(line, f->payload.data, n);
+    line[n] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if (line[i] == '\n' || line[i] == '\r') line[i] = ' ';
+    unsigned long long id = strtoull(line, NULL, 10);
+    for (size_t i = 0; i < s->njobs; i++)
+        if (s->jobs[i].id == id) {
+            char *l = mc2_strdup(line);
+            if (!l) return 0;
+            mc2_free(s->jobs[i].line);
+            s->jobs[i].line = l;
+            return 0;
+        }
+    srv_job *nj = mc2_realloc(s->jobs, (s->njobs + 1) * sizeof *nj);
+    if (!nj) return 0;
+    s->jobs = nj;
+    s->jobs[s->njobs].id = id;
+    s->jobs[s->njobs].line = mc2_strdup(line);
+    if (s->jobs[s->njobs].line) s->njobs++;
+    return 0;
+}
+
+/* Relayed output for session sid: queued on its connection, which is closed if it lets
+ * more than SRV_OUT_LIMIT pile up. */
+static void enclave_out(server *s, const mc2_frame *f)
+{
+    srv_conn *c = srv_by_sid(s, f->channel);
+    mc2_err err;
+    if (!c || c->ended) return;
+    if (srv_outq_put(&c->out, f->payload.data, f->payload.len, &err))
+        srv_conn_drop(s, c, "closed: out of memory for its output");
+    else if (srv_outq_pending(&c->out) > SRV_OUT_LIMIT)
+        srv_conn_drop(s, c,
+                      "closed: it does not read what it asked for (unsent output over the limit)");
+}
+
+/* Handles one message from the enclave; -1 is fatal. */
+static int enclave_msg(server *s, const mc2_frame *f)
+{
+    srv_conn *c;
+    switch (f->type) {
+    case EIF_OUT:
+        enclave_out(s, f);
+        return 0;
+    case EIF_END: /* close once what the enclave sent before it has gone out */
+        c = srv_by_sid(s, f->channel);
+        if (c) {
+            c->ended = true;
+            if (srv_outq_pending(&c->out) == 0) srv_conn_drop(s, c, NULL);
+        }
+        return 0;
+    case EIF_STORE_READ:
+    case EIF_STORE_SIZE:
+    case EIF_STORE_PUT:
+    case EIF_STORE_DROP:
+        return enclave_store(s, f);
+    case EIF_JOB:
+        return enclave_job(s, f);
+    case EIF_READY: /* a notification (it came once already at start-up) */
+        return 0;
+    case EIF_FATAL:
+        LOG("the enclave stopped: %.*s\n", (int)(f->payload.len < 800 ? f->payload.len : 800),
+            f->payload.data);
+        return -1;
+    default:
+        /* Perhaps a request of a newer enclave: answer it, or the enclave would wait for
+         * the reply forever. */
+        LOG("unsupported message type %u from the enclave: answered with status 2\n", f->type);
+        return store_reply(s, f->channel, STORE_UNSUPPORTED, NULL, 0);
+    }
+}
+
+int srv_enclave_readable(server *s, mc2_err *err)
+{
+    if (mc2_buf_reserve(&s->enclave_in, SRV_CHUNK, err)) return -1;
+    ssize_t r = read(s->enclave.fd, s->enclave_in.data + s->enclave_in.len, SRV_CHUNK);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return 0;
+    if (r <= 0) return mc2_err_set(err, MC2_E_IO, "the enclave exited");
+    s->enclave_in.len += (size_t)r;
+    size_t off = 0;
+    mc2_frame f = {0};
+    int rc = 0;
+    for (;;) {
+        long used = mc2_frame_parse(s->enclave_in.data + off, s->enclave_in.len - off,
+                                    MC2_FRAME_MAX + 64, &f, err);
+        if (used < 0) rc = -1;
+        if (used <= 0) break;
+        off += (size_t)used;
+        if (enclave_msg(s, &f)) {
+            rc = mc2_err_set(err, MC2_E_IO, "the enclave failed");
+            break;
+        }
+    }
+    mc2_frame_free(&f);
+    memmove(s->enclave_in.data, s->enclave_in.data + off, s->enclave_in.len - off);
+    s->enclave_in.len -= off;
+    return rc;
+}
