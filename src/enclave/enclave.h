@@ -15,6 +15,7 @@
 #include "mc2/policy.h"
 #include "mc2/table.h"
 #include "table/treader.h"
+#include "table/tsrc.h"
 #include "wire/frame.h"
 #include "wire/tls.h"
 
@@ -225,6 +226,18 @@ int enc_add_table_result(enclave *e, enc_job *j, int party, const char *suffix, 
 /* Copies the data key `owner` granted to this instance into key (the caller wipes it); fails
  * if none was granted. Takes mu when the runner thread exists (jobs run without it). */
 int enc_party_key(enclave *e, const char *owner, uint8_t key[MC2_KEY_LEN], mc2_err *err) MC2_WUR;
+
+/* A job's input table read as a stream through the host: only its metadata is read at open
+ * (authenticated with the owner's key, checked to be the table the job names); blocks and
+ * columns are read when a scan asks for them (storage reads, several in flight). */
+typedef struct enc_input {
+    enclave *e;
+    char name[300];
+    mc2_tio io;
+    struct mc2_tsrc *src;
+} enc_input;
+int enc_input_open(enclave *e, const mc2_job_input *jin, enc_input *in, mc2_err *err) MC2_WUR;
+void enc_input_close(enc_input *in);
 
 /* Reads input i of job j (a table) through the host and opens it with its owner's granted
  * key, checking that it is the exact table the job names (table id). *data holds the file

@@ -10,6 +10,8 @@
 #include "enclave/enclave.h"
 #include "table/tmem.h"
 #include "table/treader.h"
+#include "table/tsrc.h"
+#include "wire/proto.h"
 
 static const char RESULT_SCHEMA[] = "table: rowcount\n"
                                     "columns:\n"
@@ -49,6 +51,111 @@ int enc_party_key(enclave *e, const char *owner, uint8_t key[MC2_KEY_LEN], mc2_e
     if (e->runner_started) pthread_mutex_unlock(&e->mu);
     if (!has) return mc2_err_set(err, MC2_E_AUTH, "%s has not granted its data key", owner);
     return 0;
+}
+
+/* ---- streaming inputs: mc2_tio over storage requests --------------------------------------- */
+
+/* One begun read: up to ENC_READ_MAX bytes per storage request. */
+typedef struct host_read {
+    size_t n;
+    uint8_t *dst;
+    uint32_t len[64];
+    enc_req *r[64];
+} host_read;
+
+#define HOST_READ_MAX ((size_t)ENC_READ_MAX * 64)
+
+static void host_abandon(void *ctx, void *h)
+{
+    enc_input *in = ctx;
+    host_read *hr = h;
+    if (!hr) return;
+    for (size_t i = 0; i < hr->n; i++) enc_store_abandon(in->e, hr->r[i]);
+    mc2_free(hr);
+}
+
+static int host_begin(void *ctx, uint64_t off, size_t len, uint8_t *dst, void **h, mc2_err *err)
+{
+    enc_input *in = ctx;
+    *h = NULL;
+    if (len > HOST_READ_MAX)
+        return mc2_err_set(err, MC2_E_LIMIT, "a read of %zu bytes is too large", len);
+    host_read *hr = mc2_calloc(1, sizeof *hr);
+    if (!hr) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    hr->dst = dst;
+    mc2_buf req = {0};
+    int rc = 0;
+    for (size_t at = 0; rc == 0 && at < len; at += hr->len[hr->n++]) {
+        hr->len[hr->n] = (uint32_t)(len - at > ENC_READ_MAX ? ENC_READ_MAX : len - at);
+        rc = enc_read_req(in->name, off + at, hr->len[hr->n], &req, err) ||
+                     enc_store_begin(in->e, EIF_STORE_READ, &req, &hr->r[hr->n], err)
+                 ? -1
+                 : 0;
+        if (rc) break;
+    }
+    mc2_buf_free(&req);
+    if (rc) {
+        host_abandon(ctx, hr);
+        return -1;
+    }
+    *h = hr;
+    return 0;
+}
+
+static int host_end(void *ctx, void *h, mc2_err *err)
+{
+    enc_input *in = ctx;
+    host_read *hr = h;
+    mc2_buf body = {0};
+    int rc = 0;
+    size_t at = 0;
+    for (size_t i = 0; i < hr->n; i++) {
+        enc_req *r = hr->r[i];
+        hr->r[i] = NULL;
+        if (rc == 0 &&
+            (enc_store_end(in->e, r, &body, err) || enc_read_check(&body, hr->len[i], err)))
+            rc = -1;
+        else if (rc == 0)
+            memcpy(hr->dst + at, body.data, hr->len[i]);
+        else
+            enc_store_abandon(in->e, r);
+        at += hr->len[i];
+    }
+    mc2_buf_free(&body);
+    mc2_free(hr);
+    return rc;
+}
+
+int enc_input_open(enclave *e, const mc2_job_input *jin, enc_input *in, mc2_err *err)
+{
+    memset(in, 0, sizeof *in);
+    in->e = e;
+    snprintf(in->name, sizeof in->name, "tables/%s/%s.mc2t", jin->owner, jin->table);
+    uint8_t key[MC2_KEY_LEN];
+    uint64_t size;
+    if (enc_party_key(e, jin->owner, key, err)) return -1;
+    int rc = enc_store_size(e, in->name, &size, err);
+    if (rc == 0) {
+        in->io = (mc2_tio){in, size, host_begin, host_end, host_abandon};
+        size_t meta = e->budget_bytes < (256ull << 20) ? (size_t)e->budget_bytes : 256u << 20;
+        rc = mc2_tsrc_open(&in->io, key, meta, &in->src, err);
+    }
+    mc2_wipe(key, sizeof key);
+    if (rc) return mc2_err_prefix(err, "input %s/%s: ", jin->owner, jin->table);
+    if (memcmp(mc2_tsrc_header(in->src)->table_id, jin->table_id, 16) != 0) {
+        enc_input_close(in);
+        return mc2_err_set(err, MC2_E_AUTH,
+                           "input %s/%s: the host supplied another table than the job names "
+                           "(table id differs)",
+                           jin->owner, jin->table);
+    }
+    return 0;
+}
+
+void enc_input_close(enc_input *in)
+{
+    mc2_tsrc_free(in->src);
+    in->src = NULL;
 }
 
 void enc_result_name(const enclave *e, const enc_job *j, const char *suffix, char *out, size_t cap)

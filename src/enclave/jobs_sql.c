@@ -203,6 +203,7 @@ int enc_sql_run(enclave *e, enc_job *j, mc2_err *err)
     char names[MC2_JOB_MAX_INPUTS][MC2_TABLE_NAME_MAX + 1];
     mc2_buf data[MC2_JOB_MAX_INPUTS] = {{0}};
     mc2_treader *readers[MC2_JOB_MAX_INPUTS] = {0};
+    enc_input srcs[MC2_JOB_MAX_INPUTS];
     mc2_sql_table tables[MC2_JOB_MAX_INPUTS];
     mc2_exec_input inputs[MC2_JOB_MAX_INPUTS];
     host_spill hs = {.e = e, .j = j};
@@ -212,12 +213,24 @@ int enc_sql_run(enclave *e, enc_job *j, mc2_err *err)
     mc2_batch *result = NULL;
     int rc = -1;
     const char *q = mc2_job_param(job, "query");
-    if (!q || input_names(job, names, err)) goto out;
+    memset(srcs, 0, sizeof srcs);
+    mc2_oexec_opts oo;
+    int obl;
+    if (!q || input_names(job, names, err) || sql_mode(job, &obl, &oo, err)) goto out;
     for (size_t i = 0; i < n; i++) {
-        if (enc_open_input(e, &job->inputs[i], &data[i], &readers[i], err)) goto out;
-        const mc2_thdr *h = mc2_treader_header(readers[i]);
+        /* Encryption mode streams every input (only the blocks and columns a scan needs);
+         * oblivious mode reads each whole, as its operators hold every row anyway. */
+        const mc2_thdr *h;
+        if (obl) {
+            if (enc_open_input(e, &job->inputs[i], &data[i], &readers[i], err)) goto out;
+            h = mc2_treader_header(readers[i]);
+            inputs[i] = (mc2_exec_input){NULL, 0, readers[i], NULL};
+        } else {
+            if (enc_input_open(e, &job->inputs[i], &srcs[i], err)) goto out;
+            h = mc2_tsrc_header(srcs[i].src);
+            inputs[i] = (mc2_exec_input){NULL, 0, NULL, srcs[i].src};
+        }
         tables[i] = (mc2_sql_table){names[i], h->schema, h->row_count};
-        inputs[i] = (mc2_exec_input){NULL, 0, readers[i]};
     }
     plan = mc2_plan_new(64u << 20, err);
     mc2_sql_physical ph;
@@ -244,9 +257,6 @@ int enc_sql_run(enclave *e, enc_job *j, mc2_err *err)
         mc2_buf_free(&text);
         goto out;
     }
-    mc2_oexec_opts oo;
-    int obl;
-    if (sql_mode(job, &obl, &oo, err)) goto out;
     if (obl) {
         oo.mem_cap = (size_t)e->budget_bytes;
         if (mc2_oexec_run(plan, ph.root, inputs, n, &oo, SQL_MAX_RESULT_ROWS, &result, err))
@@ -270,6 +280,7 @@ out:
     for (size_t i = 0; i < n; i++) {
         mc2_treader_free(readers[i]);
         mc2_buf_free(&data[i]);
+        enc_input_close(&srcs[i]);
     }
     mc2_buf_free(&hs.got);
     return rc;

@@ -6,6 +6,7 @@
 #include "base/alloc.h"
 #include "sql/exec_int.h"
 #include "table/treader.h"
+#include "table/tsrc.h"
 
 /* ---- small pieces ------------------------------------------------------------------------ */
 
@@ -265,11 +266,14 @@ void sx_rows_free(mc2_exec *x, sx_rows *r)
 
 /* ---- scan -------------------------------------------------------------------------------- */
 
+#define SCAN_AHEAD 4 /* blocks a streaming scan reads ahead */
+
 typedef struct op_scan {
     sx_op op;
     const mc2_exec_input *in;
     size_t batch, row; /* position */
     mc2_batch *rb;     /* reader's block */
+    mc2_tscan *scan;   /* streaming sources */
     const mc2_batch *cur;
     bool eof;
     sx_chunk out;
@@ -284,7 +288,13 @@ static int scan_next(sx_op *o, sx_chunk **out, mc2_err *err)
         if (s->cur && s->row < s->cur->nrows) break;
         s->row = 0;
         s->cur = NULL;
-        if (s->in->reader) {
+        if (s->scan) {
+            uint64_t blk;
+            int r = mc2_tscan_next(s->scan, s->rb, &blk, err);
+            if (r < 0) return -1;
+            if (r == 0) return 0;
+            s->cur = s->rb;
+        } else if (s->in->reader) {
             int r = mc2_treader_next(s->in->reader, s->rb, NULL, err);
             if (r < 0) return -1;
             if (r == 0) return 0;
@@ -336,6 +346,8 @@ static int scan_next(sx_op *o, sx_chunk **out, mc2_err *err)
 static void scan_close(sx_op *o)
 {
     op_scan *s = (op_scan *)o;
+    mc2_tscan_free(s->scan);
+    s->scan = NULL;
     mc2_batch_free(s->rb);
     s->rb = NULL;
 }
@@ -351,6 +363,32 @@ static bool schema_same(const mc2_schema *a, const mc2_schema *b)
     return true;
 }
 
+/* Opens the scan's source: a streaming scan of the projected columns, or an in-memory reader's
+ * batch, after checking the table's schema is the plan's. */
+static int scan_open_source(mc2_exec *x, op_scan *s, const mc2_pnode *n, mc2_err *err)
+{
+    (void)x;
+    const mc2_schema *ts = s->in->src      ? mc2_tsrc_header(s->in->src)->schema
+                           : s->in->reader ? mc2_treader_header(s->in->reader)->schema
+                                           : NULL;
+    if (ts && !schema_same(ts, n->in_schema))
+        return mc2_err_set(err, MC2_E_INPUT, "input %u: the table's schema is not the plan's",
+                           n->input);
+    for (size_t i = 0; !ts && i < s->in->nbatches; i++)
+        if (!schema_same(s->in->batches[i]->schema, n->in_schema))
+            return mc2_err_set(err, MC2_E_INPUT, "input %u: a batch's schema is not the plan's",
+                               n->input);
+    if (s->in->src) {
+        const mc2_thdr *h = mc2_tsrc_header(s->in->src);
+        size_t cap = h->rows_per_block < 1024 ? h->rows_per_block : 1024;
+        if (!(s->rb = mc2_batch_new(h->schema, cap ? cap : 1, err))) return -1;
+        return mc2_tscan_open(s->in->src, n->cols, n->schema.ncols, SCAN_AHEAD, NULL, NULL,
+                              &s->scan, err);
+    }
+    if (s->in->reader && !(s->rb = mc2_treader_batch_new(s->in->reader, err))) return -1;
+    return 0;
+}
+
 static sx_op *op_scan_new(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
 {
     if (n->input >= x->ninputs) {
@@ -360,23 +398,8 @@ static sx_op *op_scan_new(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
     }
     op_scan *s = sx_alloc(x, sizeof *s, err);
     if (!s) return NULL;
+    memset(s, 0, sizeof *s);
     s->in = &x->inputs[n->input];
-    if (s->in->reader) {
-        const mc2_thdr *h = mc2_treader_header(s->in->reader);
-        if (!schema_same(h->schema, n->in_schema)) {
-            mc2_err_set(err, MC2_E_INPUT, "input %u: the table's schema is not the plan's",
-                        n->input);
-            return NULL;
-        }
-        if (!(s->rb = mc2_treader_batch_new(s->in->reader, err))) return NULL;
-    } else {
-        for (size_t i = 0; i < s->in->nbatches; i++)
-            if (!schema_same(s->in->batches[i]->schema, n->in_schema)) {
-                mc2_err_set(err, MC2_E_INPUT, "input %u: a batch's schema is not the plan's",
-                            n->input);
-                return NULL;
-            }
-    }
     s->out.cols = sx_array(x, n->schema.ncols + 1, sizeof *s->out.cols, err);
     s->strs = sx_array(x, n->schema.ncols + 1, sizeof *s->strs, err);
     if (!s->out.cols || !s->strs) return NULL;
@@ -386,6 +409,10 @@ static sx_op *op_scan_new(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
             return NULL;
     s->op.next = scan_next;
     s->op.close = scan_close;
+    if (scan_open_source(x, s, n, err)) {
+        scan_close(&s->op);
+        return NULL;
+    }
     return &s->op;
 }
 
@@ -704,7 +731,7 @@ static int share_inputs(mc2_exec *x, const mc2_pnode *root, mc2_err *err)
         m->op.close = inputs_close;
         if (sx_register(x, &m->op, err)) return -1;
         if (sx_read_batches(r, &m->b, &m->n, err)) return -1;
-        in[i] = (mc2_exec_input){(const mc2_batch *const *)m->b, m->n, NULL};
+        in[i] = (mc2_exec_input){(const mc2_batch *const *)m->b, m->n, NULL, NULL};
     }
     if (in) x->inputs = in;
     return 0;

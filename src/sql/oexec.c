@@ -1131,7 +1131,7 @@ static int oexec_run(mc2_plan *p, mc2_pnode *root, const mc2_exec_input *inputs,
     for (size_t i = 0; i < ninputs; i++) {
         if (!in[i].reader || cnt[i] < 2) continue;
         if (sx_read_batches(in[i].reader, &held[i], &nheld[i], err)) goto done;
-        in[i] = (mc2_exec_input){(const mc2_batch *const *)held[i], nheld[i], NULL};
+        in[i] = (mc2_exec_input){(const mc2_batch *const *)held[i], nheld[i], NULL, NULL};
     }
     ox x = {.p = p, .in = in, .nin = ninputs};
     x.oo.leak = opts ? opts->leak : OBLIV_REVEAL;

@@ -285,10 +285,14 @@ mc2_pnode *mc2_pn_setop(mc2_plan *p, enum mc2_setop op, bool all, mc2_pnode *lef
 
 /* A table the plan reads: either decrypted batches already in memory (batches[0..nbatches),
  * each of the scan's schema), or an encrypted table read block by block (reader). */
+/* One input table: batches in memory, or an in-memory reader, or a streaming source (the
+ * enclave's tables through the host: each scan of it reads, with read-ahead, only the blocks
+ * and, in format v2, the columns it needs; an input scanned twice is read twice). */
 typedef struct mc2_exec_input {
     const mc2_batch *const *batches;
     size_t nbatches;
     struct mc2_treader *reader;
+    struct mc2_tsrc *src;
 } mc2_exec_input;
 
 /* Where spilled runs go. The executor seals every block with AES-256-GCM under a per-query

@@ -50,6 +50,7 @@
 #include "sql/planner.h"
 #include "sqlref/sqlref.h"
 #include "table/treader.h"
+#include "table/tsrc.h"
 #include "test.h"
 #include "tpch/tpch.h"
 
@@ -124,7 +125,8 @@ out:
     if (rc) fprintf(stderr, "read back %s: %s\n", out, err.msg);
     unlink(out);
     d->sql[d->n - 1] = (mc2_sql_table){t->name, t->schema, t->rows};
-    d->in[d->n - 1] = (mc2_exec_input){(const mc2_batch *const *)t->batches, t->nbatches, NULL};
+    d->in[d->n - 1] =
+        (mc2_exec_input){(const mc2_batch *const *)t->batches, t->nbatches, NULL, NULL};
     return rc;
 }
 
@@ -156,11 +158,17 @@ static int run_mc2_opts(const dset *d, const char *text, const mc2_oexec_opts *o
     mc2_batch *res = NULL;
     int rc = mc2_sql_compile(text, strlen(text), d->sql, d->n, p, &ph, err);
     mc2_exec_input in[MAX_TABLES];
+    mc2_tio io[MAX_TABLES];
     memcpy(in, d->in, sizeof in);
-    if (!getenv("MC2_DIFF_BATCHES")) /* the enclave's path: a fresh reader per table */
+    /* The enclave's paths: encryption mode streams each table (a scan reads only its columns'
+     * chunks), oblivious mode reads each through a fresh reader. */
+    if (!getenv("MC2_DIFF_BATCHES"))
         for (size_t i = 0; rc == 0 && i < d->n; i++) {
-            in[i] = (mc2_exec_input){NULL, 0, NULL};
-            rc = mc2_treader_open_mem(d->t[i].file.data, d->t[i].file.len, key, &in[i].reader, err);
+            in[i] = (mc2_exec_input){NULL, 0, NULL, NULL};
+            io[i] = mc2_tio_mem(d->t[i].file.data, d->t[i].file.len);
+            rc = obl ? mc2_treader_open_mem(d->t[i].file.data, d->t[i].file.len, key, &in[i].reader,
+                                            err)
+                     : mc2_tsrc_open(&io[i], key, 1u << 30, &in[i].src, err);
         }
     if (rc == 0 && obl) rc = mc2_oexec_run(p, ph.root, in, d->n, oo, (size_t)1 << 24, &res, err);
     if (rc == 0 && !obl) rc = mc2_exec_open(p, ph.root, in, d->n, NULL, &x, err);
@@ -172,7 +180,10 @@ static int run_mc2_opts(const dset *d, const char *text, const mc2_oexec_opts *o
     mc2_batch_free(res);
     mc2_exec_free(x);
     mc2_plan_free(p);
-    for (size_t i = 0; i < d->n; i++) mc2_treader_free(in[i].reader);
+    for (size_t i = 0; i < d->n; i++) {
+        mc2_treader_free(in[i].reader);
+        mc2_tsrc_free(in[i].src);
+    }
     return rc;
 }
 
