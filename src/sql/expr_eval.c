@@ -23,6 +23,7 @@ struct sx_ex {
     size_t nseg;
     bool lead_pct, trail_pct;
     struct in_set *set; /* an OR of `x = constant` held as one set (in_set_new) */
+    bool folded;        /* a constant subtree, evaluated once at instantiation */
 };
 
 /* ---- IN lists: x IN (c1, ..., cn) ------------------------------------------------------- */
@@ -271,6 +272,35 @@ static void fill_const(sx_ex *ex, size_t cap)
         }
 }
 
+/* Whether e refers to a column anywhere (else it is the same for every row). */
+static bool px_has_col(const mc2_pexpr *e)
+{
+    if (e->kind == MC2_PX_COL) return true;
+    for (unsigned i = 0; i < e->nargs; i++)
+        if (px_has_col(e->args[i])) return true;
+    return false;
+}
+
+/* Constant folding: a subtree without columns (DATE '1994-01-01' + INTERVAL '1' YEAR) is
+ * evaluated once, on one row, and its value broadcast, instead of for every row. If that
+ * evaluation fails (an overflow, say) the subtree stays unfolded, so the error surfaces only
+ * if rows are evaluated, as before. */
+static void fold(sx_ex *ex)
+{
+    sx_chunk one = {.n = 1, .cols = NULL};
+    sx_vec *v;
+    mc2_err e2;
+    size_t cap = ex->x->cap, w = sx_width(ex->e->type.id);
+    if (sx_ex_eval(ex, &one, &v, &e2)) return;
+    uint8_t isnull = v->nulls ? v->nulls[0] : 0;
+    if (v->v.p != ex->valbuf) memcpy(ex->valbuf, v->v.p, w);
+    for (size_t i = 1; i < cap; i++) memcpy((uint8_t *)ex->valbuf + i * w, ex->valbuf, w);
+    memset(ex->nullbuf, isnull, cap);
+    ex->out.v.p = ex->valbuf;
+    ex->out.nulls = isnull ? ex->nullbuf : NULL;
+    ex->folded = true;
+}
+
 sx_ex *sx_ex_new(mc2_exec *x, const mc2_pexpr *e, mc2_err *err)
 {
     sx_ex *ex = sx_alloc(x, sizeof *ex, err);
@@ -298,6 +328,7 @@ sx_ex *sx_ex_new(mc2_exec *x, const mc2_pexpr *e, mc2_err *err)
     ex->out.v.p = ex->valbuf;
     if (e->kind == MC2_PX_CONST) fill_const(ex, cap);
     if (e->kind == MC2_PX_LIKE && compile_like(ex, err)) return NULL;
+    if (e->kind != MC2_PX_CONST && !px_has_col(e)) fold(ex);
     return ex;
 }
 
@@ -1132,7 +1163,7 @@ int sx_ex_eval(sx_ex *ex, const sx_chunk *in, sx_vec **res, mc2_err *err)
         *res = &in->cols[e->col];
         return 0;
     }
-    if (e->kind == MC2_PX_CONST) {
+    if (e->kind == MC2_PX_CONST || ex->folded) {
         *res = &ex->out;
         return 0;
     }

@@ -279,6 +279,17 @@ out:
     return rc;
 }
 
+uint32_t mc2_t2_rows_per_block(const mc2_schema *s)
+{
+    uint64_t widest = 8;
+    for (size_t c = 0; c < s->ncols; c++)
+        if (s->cols[c].type.id == MC2_T_VARCHAR &&
+            4 + 4 * (uint64_t)s->cols[c].type.length > widest)
+            widest = 4 + 4 * (uint64_t)s->cols[c].type.length;
+    uint64_t rows = (MC2_BLOCK_MAX_PAYLOAD - 1024) / widest;
+    return rows > 65536 ? 65536 : rows < 1 ? 1 : (uint32_t)rows;
+}
+
 /* ---- the writer -------------------------------------------------------------------------------
  */
 

@@ -91,6 +91,10 @@ int mc2_t2_open(const uint8_t prefix[MC2_T2_PREFIX_LEN], const uint8_t trailer[M
 int mc2_t2_footer_pos(const uint8_t trailer[MC2_T2_TRAILER_LEN], uint64_t file_size, uint64_t *off,
                       size_t *len, mc2_err *err) MC2_WUR;
 
+/* The rows per block writers use: 65536, or fewer when a column's worst case (VARCHAR(n):
+ * 4 + 4n bytes a row) could make a chunk exceed MC2_BLOCK_MAX_PAYLOAD. */
+uint32_t mc2_t2_rows_per_block(const mc2_schema *s);
+
 /* ---- writing -----------------------------------------------------------------------------------
  */
 

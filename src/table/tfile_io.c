@@ -92,8 +92,9 @@ static int grow_secret(uint8_t **p, size_t *cap, size_t n, mc2_err *err)
 
 /* ---- choosing rows per block --------------------------------------------------------------- */
 
-/* About 1 MiB of payload per block: fixed widths plus, for VARCHAR, min(n, 64) bytes and
- * an offset; clamped to [1024, 65536]. */
+/* Format version 1: about 1 MiB of payload per block: fixed widths plus, for VARCHAR, min(n,
+ * 64) bytes and an offset; clamped to [1024, 65536]. (Version 2 seals each column on its own:
+ * mc2_t2_rows_per_block.) */
 static uint32_t default_rows_per_block(const mc2_schema *s)
 {
     uint64_t row = 0;
@@ -421,7 +422,9 @@ int mc2_table_encrypt_file(const char *in_path, const mc2_schema *s,
     if (!opts) opts = &defaults;
     if (opts->format != MC2_FMT_CSV && opts->format != MC2_FMT_TBL)
         return mc2_err_set(err, MC2_E_USAGE, "unknown input format %d", (int)opts->format);
-    uint32_t rpb = opts->rows_per_block ? opts->rows_per_block : default_rows_per_block(s);
+    uint32_t rpb = opts->rows_per_block        ? opts->rows_per_block
+                   : opts->format_version == 1 ? default_rows_per_block(s)
+                                               : mc2_t2_rows_per_block(s);
     if (rpb > (1u << 20))
         return mc2_err_set(err, MC2_E_USAGE, "rows per block must be between 1 and %u, not %u",
                            1u << 20, rpb);
