@@ -107,6 +107,7 @@ typedef struct enclave {
     uint8_t instance[32];
     uint64_t next_counter;
     uint64_t budget_bytes;
+    unsigned ncpu; /* CPUs the enclave may use (its affinity mask), read at start-up */
     bool has_key[MC2_POLICY_MAX_PARTIES];
     uint8_t keys[MC2_POLICY_MAX_PARTIES][MC2_KEY_LEN];
     enc_session sessions[ENC_MAX_SESSIONS];

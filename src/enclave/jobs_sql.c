@@ -74,20 +74,35 @@ static int sql_mode(const mc2_job *j, int *obl, mc2_oexec_opts *o, mc2_err *err)
     return 0;
 }
 
+/* The job's `threads` (1..64), else every CPU the enclave may use. */
+static int sql_threads(const enclave *e, const mc2_job *j, unsigned *out, mc2_err *err)
+{
+    const char *v = mc2_job_param(j, "threads");
+    *out = e->ncpu ? e->ncpu : 1;
+    if (!v) return 0;
+    char *end;
+    unsigned long n = strtoul(v, &end, 10);
+    if (v[0] < '1' || v[0] > '9' || *end || n > 64)
+        return mc2_err_set(err, MC2_E_INPUT, "'threads' must be a number from 1 to 64");
+    *out = (unsigned)n;
+    return 0;
+}
+
 int enc_sql_check(enclave *e, const mc2_job *j, mc2_err *err)
 {
     char names[MC2_JOB_MAX_INPUTS][MC2_TABLE_NAME_MAX + 1];
     for (size_t i = 0; i < j->nparams; i++)
         if (strcmp(j->param_key[i], "query") != 0 && strcmp(j->param_key[i], "names") != 0 &&
             strcmp(j->param_key[i], "oblivious") != 0 && strcmp(j->param_key[i], "pad_rows") != 0 &&
-            !enc_param_generic(j->param_key[i]))
+            strcmp(j->param_key[i], "threads") != 0 && !enc_param_generic(j->param_key[i]))
             return mc2_err_set(err, MC2_E_INPUT,
                                "unknown sql parameter '%s' (known: query, names, oblivious, "
-                               "pad_rows)",
+                               "pad_rows, threads)",
                                j->param_key[i]);
     mc2_oexec_opts oo;
     int obl;
-    if (sql_mode(j, &obl, &oo, err)) return -1;
+    unsigned th;
+    if (sql_mode(j, &obl, &oo, err) || sql_threads(e, j, &th, err)) return -1;
     if (!obl && enc_job_requires_oblivious(e, j, err)) return -1;
     const char *q = mc2_job_param(j, "query");
     if (!q) return mc2_err_set(err, MC2_E_INPUT, "an sql job needs the parameter 'query'");
@@ -262,7 +277,10 @@ int enc_sql_run(enclave *e, enc_job *j, mc2_err *err)
         if (mc2_oexec_run(plan, ph.root, inputs, n, &oo, SQL_MAX_RESULT_ROWS, &result, err))
             goto out;
     } else {
-        mc2_exec_opts opts = {.mem_budget = (size_t)(e->budget_bytes / 2), .spill = &store};
+        unsigned th;
+        if (sql_threads(e, job, &th, err)) goto out;
+        mc2_exec_opts opts = {
+            .mem_budget = (size_t)(e->budget_bytes / 2), .spill = &store, .threads = th};
         if (mc2_exec_open(plan, ph.root, inputs, n, &opts, &x, err) ||
             mc2_exec_collect(x, SQL_MAX_RESULT_ROWS, &result, err))
             goto out;

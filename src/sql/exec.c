@@ -266,7 +266,7 @@ void sx_rows_free(mc2_exec *x, sx_rows *r)
 
 /* ---- scan -------------------------------------------------------------------------------- */
 
-#define SCAN_AHEAD 4 /* blocks a streaming scan reads ahead */
+#define SCAN_AHEAD 3 /* blocks a streaming scan reads ahead, besides one per thread */
 
 typedef struct op_scan {
     sx_op op;
@@ -274,6 +274,7 @@ typedef struct op_scan {
     size_t batch, row; /* position */
     mc2_batch *rb;     /* reader's block */
     mc2_tscan *scan;   /* streaming sources */
+    bool shared;       /* scan is the primary instance's (a worker's instance) */
     const mc2_batch *cur;
     bool eof;
     sx_chunk out;
@@ -346,7 +347,7 @@ static int scan_next(sx_op *o, sx_chunk **out, mc2_err *err)
 static void scan_close(sx_op *o)
 {
     op_scan *s = (op_scan *)o;
-    mc2_tscan_free(s->scan);
+    if (!s->shared) mc2_tscan_free(s->scan);
     s->scan = NULL;
     mc2_batch_free(s->rb);
     s->rb = NULL;
@@ -367,7 +368,6 @@ static bool schema_same(const mc2_schema *a, const mc2_schema *b)
  * batch, after checking the table's schema is the plan's. */
 static int scan_open_source(mc2_exec *x, op_scan *s, const mc2_pnode *n, mc2_err *err)
 {
-    (void)x;
     const mc2_schema *ts = s->in->src      ? mc2_tsrc_header(s->in->src)->schema
                            : s->in->reader ? mc2_treader_header(s->in->reader)->schema
                                            : NULL;
@@ -382,8 +382,16 @@ static int scan_open_source(mc2_exec *x, op_scan *s, const mc2_pnode *n, mc2_err
         const mc2_thdr *h = mc2_tsrc_header(s->in->src);
         size_t cap = h->rows_per_block < 1024 ? h->rows_per_block : 1024;
         if (!(s->rb = mc2_batch_new(h->schema, cap ? cap : 1, err))) return -1;
-        return mc2_tscan_open(s->in->src, n->cols, n->schema.ncols, SCAN_AHEAD, NULL, NULL,
-                              &s->scan, err);
+        if (x->main) { /* an instance of a parallel pipeline: the primary's blocks */
+            op_scan *pr = (op_scan *)sx_primary(x->main, n);
+            if (!pr || !pr->scan) MC2_PANIC("scan instance without a primary scan");
+            s->scan = pr->scan;
+            s->shared = true;
+            return 0;
+        }
+        unsigned threads = x->threads > 1 ? x->threads : 1;
+        return mc2_tscan_open(s->in->src, n->cols, n->schema.ncols, SCAN_AHEAD + threads, NULL,
+                              NULL, &s->scan, err);
     }
     if (s->in->reader && !(s->rb = mc2_treader_batch_new(s->in->reader, err))) return -1;
     return 0;
@@ -560,6 +568,12 @@ static int unionall_next(sx_op *o, sx_chunk **out, mc2_err *err)
     return u->child2->next(u->child2, out, err);
 }
 
+static int unary_prepare(sx_op *o, mc2_err *err)
+{
+    op_unary *u = (op_unary *)o;
+    return sx_prepare(u->child, err);
+}
+
 static void unary_close(sx_op *o)
 {
     op_unary *u = (op_unary *)o;
@@ -572,6 +586,7 @@ static sx_op *op_unary_new(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
     if (!u) return NULL;
     if (!(u->child = sx_build(x, n->left, err))) return NULL;
     u->op.close = unary_close;
+    u->op.prepare = unary_prepare;
     switch (n->kind) {
     case MC2_PN_FILTER:
         u->op.next = filter_next;
@@ -613,6 +628,10 @@ static sx_op *op_unary_new(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
 sx_op *sx_build(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
 {
     sx_op *o = NULL;
+    if (sx_par_qualifies(x, n)) {
+        o = sx_op_par(x, n, err);
+        return o && sx_register(x, o, err) == 0 ? o : NULL;
+    }
     switch (n->kind) {
     case MC2_PN_SCAN:
         o = op_scan_new(x, n, err);
@@ -637,7 +656,7 @@ sx_op *sx_build(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
         break;
     case MC2_PN_HASH_JOIN:
     case MC2_PN_NL_JOIN:
-        o = sx_op_join(x, n, err);
+        o = x->main ? sx_op_join_probe(x, n, sx_primary(x->main, n), err) : sx_op_join(x, n, err);
         break;
     case MC2_PN_AGG:
         o = sx_op_agg(x, n, err);
@@ -753,6 +772,8 @@ int mc2_exec_open(mc2_plan *p, mc2_pnode *root, const mc2_exec_input *inputs, si
     x->inputs = inputs;
     x->ninputs = ninputs;
     x->cap = opts && opts->batch_rows ? opts->batch_rows : 2048;
+    x->threads = opts && opts->threads > 1 ? opts->threads : 1;
+    if (x->threads > 64) x->threads = 64;
     if (x->cap > 65536) x->cap = 65536;
     x->budget = opts && opts->mem_budget ? opts->mem_budget : (size_t)1 << 30;
     x->spill = opts ? opts->spill : NULL;

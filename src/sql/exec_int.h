@@ -3,6 +3,7 @@
 #ifndef MC2_SQL_EXEC_INT_H
 #define MC2_SQL_EXEC_INT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -106,6 +107,12 @@ typedef struct sx_op sx_op;
 struct sx_op {
     int (*next)(sx_op *op, sx_chunk **out, mc2_err *err); /* 1 chunk, 0 end, -1 error */
     void (*close)(sx_op *op);
+    /* Optional: does, on the calling thread, whatever must happen before instances of this
+     * operator's pipeline run on other threads (a join builds its table), then prepares its
+     * streaming child. NULL: nothing to do (the child is prepared by sx_prepare's walk only
+     * through operators that have this). */
+    int (*prepare)(sx_op *op, mc2_err *err);
+    bool exchange; /* an exchange (exec_par.c), not an instance of node's operator */
     mc2_exec *x;
     const mc2_pnode *node;
     const mc2_schema *schema;
@@ -129,6 +136,13 @@ struct mc2_exec {
     sx_chunk *pending; /* mc2_exec_next: a chunk partly copied out */
     size_t pending_off;
     bool done;
+    /* Parallel pipelines (exec_par.c). A worker executor builds and owns the operators of one
+     * pipeline instance; its `main` is the executor whose operators built the shared state
+     * (join tables, the scans' block dispensers). */
+    unsigned threads;
+    bool in_segment; /* building the instance of a parallel pipeline: no nested exchange */
+    mc2_exec *main;
+    pthread_mutex_t mu; /* main executor: guards mem and stats updated by workers */
 };
 
 /* Memory accounting: operators add what they hold and subtract what they release. */
@@ -163,6 +177,25 @@ sx_op *sx_build(mc2_exec *x, const mc2_pnode *n, mc2_err *err);
 int sx_register(mc2_exec *x, sx_op *op, mc2_err *err);
 
 sx_op *sx_op_join(mc2_exec *x, const mc2_pnode *n, mc2_err *err);
+/* A probe-only instance of join n for a worker executor, sharing primary's built table. */
+sx_op *sx_op_join_probe(mc2_exec *x, const mc2_pnode *n, sx_op *primary, mc2_err *err);
+
+/* ---- parallel pipelines (exec_par.c) ----------------------------------------------------
+ * An exchange: the pipeline rooted at n (a scan of a streaming input with filters,
+ * projections and join probes above it) runs as x->threads instances, one on the calling
+ * thread and the others on worker threads, all taking blocks from the same scan; the exchange
+ * hands their chunks to its parent one at a time (a worker waits while the parent holds its
+ * chunk, so no chunk is copied). Join tables are built once, on the calling thread, before the
+ * workers start. Which pipelines qualify: sx_par_qualifies. */
+bool sx_par_qualifies(const mc2_exec *x, const mc2_pnode *n);
+sx_op *sx_op_par(mc2_exec *x, const mc2_pnode *n, mc2_err *err);
+/* The operator main built for plan node n (the primary instance), or NULL. */
+sx_op *sx_primary(const mc2_exec *main, const mc2_pnode *n);
+/* Runs op's prepare (see sx_op.prepare), if it has one. */
+static inline int sx_prepare(sx_op *op, mc2_err *err)
+{
+    return op->prepare ? op->prepare(op, err) : 0;
+}
 sx_op *sx_op_agg(mc2_exec *x, const mc2_pnode *n, mc2_err *err);
 sx_op *sx_op_sort(mc2_exec *x, const mc2_pnode *n, mc2_err *err);
 

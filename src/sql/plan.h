@@ -319,12 +319,15 @@ typedef struct mc2_exec_opts {
     const mc2_spill_store *spill; /* NULL: a sort, aggregation or set operation that would
                                      spill fails with MC2_E_LIMIT instead */
     size_t batch_rows;            /* rows per internal vector; 0: 2048 */
+    unsigned threads;             /* threads for parallel pipelines (scans of streaming
+                                     inputs and what streams above them); 0 or 1: one */
 } mc2_exec_opts;
 
 typedef struct mc2_exec_stats {
     uint64_t spilled_bytes; /* sealed bytes written to the spill store */
     uint64_t spill_blocks;
-    size_t peak_mem; /* largest operator state held at once (bytes, approximate) */
+    size_t peak_mem;   /* largest operator state held at once (bytes, approximate) */
+    unsigned parallel; /* pipelines run on several threads */
 } mc2_exec_stats;
 
 typedef struct mc2_exec mc2_exec;

@@ -144,6 +144,10 @@ static void dset_free(dset *d)
 
 /* ---- running a query in mc2 -------------------------------------------------------------- */
 
+/* Threads of encryption-mode runs (parallel pipelines over the streaming inputs). */
+static unsigned exec_threads = 1;
+static unsigned par_ok, par_n; /* queries run again on 2 threads, and their matches */
+
 /* Compiles and runs text over d, in encryption mode (oo NULL) or in oblivious mode with
  * options oo; *out gets the rows as an sqlref_result. */
 static int run_mc2_opts(const dset *d, const char *text, const mc2_oexec_opts *oo,
@@ -171,7 +175,8 @@ static int run_mc2_opts(const dset *d, const char *text, const mc2_oexec_opts *o
                      : mc2_tsrc_open(&io[i], key, 1u << 30, &in[i].src, err);
         }
     if (rc == 0 && obl) rc = mc2_oexec_run(p, ph.root, in, d->n, oo, (size_t)1 << 24, &res, err);
-    if (rc == 0 && !obl) rc = mc2_exec_open(p, ph.root, in, d->n, NULL, &x, err);
+    mc2_exec_opts eo = {.threads = exec_threads};
+    if (rc == 0 && !obl) rc = mc2_exec_open(p, ph.root, in, d->n, &eo, &x, err);
     if (rc == 0 && !obl) rc = mc2_exec_collect(x, (size_t)1 << 24, &res, err);
     if (rc == 0) {
         *out = sqlref_result_for_schema(res->schema, err);
@@ -465,6 +470,19 @@ static void test_tpch(double sf)
                m ? "" : ": ", m ? "" : why);
         CHECK_MSG(m, "TPC-H Q%d: %s", q, why);
         CHECK_MSG(!m || e->nrows > 0, "TPC-H Q%d: empty result", q);
+        if (m) { /* the same on 2 threads (against SQLite's rows again: result_match sorted e) */
+            sqlref_result *a2 = NULL, *e2 = NULL;
+            exec_threads = 2;
+            int m2 = sqlref_query_file(db, test_data(rel2), &e2, &err) == 0 &&
+                     run_mc2(&d, text, 0, &a2, &err) == 0 &&
+                     result_match(e2, a2, ord, nord, why, sizeof why) == 0;
+            sqlref_result_free(e2);
+            exec_threads = 1;
+            CHECK_MSG(m2, "TPC-H Q%d on 2 threads: %s", q, why);
+            par_n++;
+            par_ok += (unsigned)m2;
+            sqlref_result_free(a2);
+        }
         tpch_ok += (unsigned)m;
         if (m) { /* oblivious mode: exactly the queries docs/sql.md lists as oblivious */
             clock_t o0 = clock();
@@ -702,6 +720,7 @@ int main(void)
            err_ok, err_n);
     printf("oblivious mode: tpch %u/22 match; families %u match, %u not supported\n", tpch_obl,
            obl_ok, obl_unsup);
+    printf("2 threads: %u/%u match\n", par_ok, par_n);
     if (!getenv("MC2_DIFF_ONLY")) {
         CHECK_MSG(fam_n >= 300, "only %u family queries ran", fam_n);
         CHECK_MSG(err_n >= 20, "only %u error queries ran", err_n);

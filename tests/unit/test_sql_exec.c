@@ -1098,9 +1098,9 @@ static mc2_spill_store *store;
 
 static void run_cases(void)
 {
-    mc2_exec_opts big = {0, NULL, 0};
-    mc2_exec_opts tiny = {16 * 1024, store, 64};
-    mc2_exec_opts odd = {0, NULL, 7};
+    mc2_exec_opts big = {0, NULL, 0, 0};
+    mc2_exec_opts tiny = {16 * 1024, store, 64, 0};
+    mc2_exec_opts odd = {0, NULL, 7, 0};
     struct {
         const char *name;
         const mc2_exec_opts *o;
@@ -1328,8 +1328,8 @@ static void test_big(void)
     for (int which = 0; which < 3; which++) {
         mc2_pnode *(*b)(void) = which == 1 ? big_sort : which ? big_agg2 : big_agg;
         const char *nm = which == 1 ? "sort" : which ? "agg of agg" : "agg";
-        mc2_exec_opts big = {0, NULL, 0};
-        mc2_exec_opts tiny = {512 * 1024, store, 0};
+        mc2_exec_opts big = {0, NULL, 0, 0};
+        mc2_exec_opts tiny = {512 * 1024, store, 0, 0};
         mc2_err err;
         mc2_batch *r1 = NULL, *r2 = NULL;
         mc2_exec_stats s1, s2;
@@ -1370,7 +1370,7 @@ static void test_big(void)
     e->s.put = evil_put;
     e->s.get = evil_get;
     e->s.drop = evil_drop;
-    mc2_exec_opts tiny = {512 * 1024, &e->s, 0};
+    mc2_exec_opts tiny = {512 * 1024, &e->s, 0, 0};
     mc2_err err;
     mc2_batch *r = NULL;
     mc2_exec_stats st;
@@ -1380,7 +1380,7 @@ static void test_big(void)
     mc2_batch_free(r);
     mc2_plan_free(P);
     /* without a spill store, exceeding the budget is a clean error */
-    mc2_exec_opts nostore = {256 * 1024, NULL, 0};
+    mc2_exec_opts nostore = {256 * 1024, NULL, 0, 0};
     rc = run_big(big_sort, &nostore, &r, &st, &err);
     CHECK_MSG(rc != 0 && err.code == MC2_E_LIMIT, "no store: rc %d '%s'", rc, err.msg);
     mc2_batch_free(r);
@@ -1440,7 +1440,7 @@ static void test_bench(void)
               {"distinct + hash join + count", bench_join}};
     for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) {
         if (only && !strstr(bs[i].name, only)) continue;
-        mc2_exec_opts o = {0, NULL, 0};
+        mc2_exec_opts o = {0, NULL, 0, 0};
         mc2_err err;
         mc2_batch *r = NULL;
         mc2_exec_stats st;
@@ -1521,7 +1521,7 @@ static void test_encrypted_input(void)
 /* The N-th allocation fails, for every N until the query succeeds: always a clean error. */
 static void test_alloc_failures(void)
 {
-    mc2_exec_opts tiny = {16 * 1024, store, 64};
+    mc2_exec_opts tiny = {16 * 1024, store, 64, 0};
     unsigned long n;
     unsigned errors = 0;
     for (n = 1; n < 5000; n += (n < 200 ? 1 : 7)) {

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
@@ -149,6 +150,8 @@ int main(int argc, char **argv)
     mc2_err_clear(&err);
     e.fd = CHANNEL_FD;
     enc_io_init(&e);
+    cpu_set_t cpus;
+    e.ncpu = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? (unsigned)CPU_COUNT(&cpus) : 1;
     mc2_alloc_exempt_thread(true); /* jobs run under the budget cap, sessions do not */
 
     struct rlimit no_core = {0, 0};
