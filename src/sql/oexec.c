@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "obliv/decode.h"
 #include "obliv/op.h"
 #include "sql/exec_int.h"
 #include "table/treader.h"
@@ -428,10 +429,25 @@ static int compile(oprog *g, const mc2_pexpr *e, const struct obliv_layout *lay,
 
 /* ---- the walk ---------------------------------------------------------------------------- */
 
+/* A reader input the plan scans more than once: its blocks' authenticated plaintexts, read
+ * once (a reader reads its table once, front to back) and decoded by each scan. */
+typedef struct oblk {
+    uint8_t *pt;
+    size_t len;
+    uint32_t rows;
+} oblk;
+
+typedef struct oheld {
+    oblk *b;
+    size_t n;
+    bool held;
+} oheld;
+
 typedef struct ox {
     mc2_plan *p;
     const mc2_exec_input *in;
     size_t nin;
+    const oheld *held; /* per input */
     struct obliv_opts oo;
 } ox;
 
@@ -454,10 +470,10 @@ static int relabel(struct obliv_rows *r, const mc2_schema *s, mc2_err *err)
     return 0;
 }
 
-/* Converts one block's batch b (the input's full schema) into rows of the scan's columns and
- * appends them to out. A whole block at a time: its byte size is public (the ciphertext
- * shows it), so the VARCHAR conversion may use it; a slice of a block would reveal the byte
- * count of some of its rows. */
+/* Converts one block's batch b (an in-memory input, the input's full schema) into rows of
+ * the scan's columns and appends them to out. A whole block at a time: its byte size is
+ * public (the ciphertext shows it), so the VARCHAR conversion may use it; a slice of a block
+ * would reveal the byte count of some of its rows. */
 static int scan_block(const mc2_pnode *n, const mc2_batch *b, struct obliv_rows *out, mc2_err *err)
 {
     mc2_col cols[OBLIV_MAX_COLS];
@@ -473,6 +489,70 @@ static int scan_block(const mc2_pnode *n, const mc2_batch *b, struct obliv_rows 
     int rc = obliv_rows_from_batch(&part, &v, err) || obliv_rows_append(out, &part, err);
     obliv_rows_free(&part);
     return rc ? -1 : 0;
+}
+
+/* Checks that a reader input's schema s has the scan's column types (as decoded into rows). */
+static int scan_check(const mc2_pnode *n, const mc2_schema *s, mc2_err *err)
+{
+    for (size_t k = 0; k < n->schema.ncols; k++) {
+        unsigned c = n->cols[k];
+        const mc2_coltype *t = &n->schema.cols[k].type;
+        if (c >= s->ncols || s->cols[c].type.id != t->id ||
+            (t->id == MC2_T_VARCHAR && s->cols[c].type.length != t->length))
+            return mc2_err_set(err, MC2_E_INPUT, "input %u does not have the scanned schema",
+                               n->input);
+    }
+    return 0;
+}
+
+/* Decodes one block's authenticated plaintext pt[0..len) (schema s; block `index` of
+ * `count`) straight into rows of the scan's columns, obliviously (obliv/decode.h: the
+ * branchy batch decoder never sees it), and appends them to out. Only the ONE bit "the block
+ * is valid" is declassified (and the v1 section boundaries, docs/security.md); an invalid
+ * block fails the query with a message naming the block and column, never a value. */
+static int scan_raw(const mc2_pnode *n, const mc2_schema *s, const uint8_t *pt, size_t len,
+                    uint32_t rows, uint64_t index, uint64_t count, struct obliv_rows *out,
+                    mc2_err *err)
+{
+    uint64_t ok[1 + OBLIV_MAX_COLS];
+    struct obliv_rows part = {0};
+    if (obliv_rows_alloc(&part, &out->lay, rows, err)) return -1;
+    int rc = obliv_decode_v1(&part, 0, s, n->cols, pt, len, rows, ok, err) ||
+                     obliv_decode_verdict(s, n->cols, n->schema.ncols, ok, err)
+                 ? -1
+                 : 0;
+    if (rc)
+        mc2_err_prefix(err, "block %llu of %llu: ", (unsigned long long)index + 1,
+                       (unsigned long long)count);
+    else
+        rc = obliv_rows_append(out, &part, err);
+    obliv_rows_free(&part);
+    return rc ? -1 : 0;
+}
+
+/* A SCAN of a reader input: block by block from the reader, or from the held plaintexts. */
+static int scan_reader(ox *x, const mc2_pnode *n, struct obliv_rows *out, mc2_err *err)
+{
+    mc2_treader *r = x->in[n->input].reader;
+    const mc2_thdr *h = mc2_treader_header(r);
+    const oheld *hd = &x->held[n->input];
+    if (scan_check(n, h->schema, err)) return -1;
+    if (hd->held) {
+        for (size_t i = 0; i < hd->n; i++)
+            if (scan_raw(n, h->schema, hd->b[i].pt, hd->b[i].len, hd->b[i].rows, i, h->block_count,
+                         out, err))
+                return -1;
+        return 0;
+    }
+    for (;;) {
+        const uint8_t *pt;
+        size_t len;
+        uint32_t rows;
+        uint64_t index;
+        int got = mc2_treader_next_raw(r, &pt, &len, &rows, &index, err);
+        if (got <= 0) return got;
+        if (scan_raw(n, h->schema, pt, len, rows, index, h->block_count, out, err)) return -1;
+    }
 }
 
 /* A SCAN, block by block; VALUES (constants from the query: public) through the vectorized
@@ -493,17 +573,11 @@ static int run_source(ox *x, const mc2_pnode *n, struct obliv_rows *out, mc2_err
             goto done;
         }
         const mc2_exec_input *in = &x->in[n->input];
-        if (!in->reader) {
+        if (in->reader) {
+            if (scan_reader(x, n, out, err)) goto done;
+        } else {
             for (size_t i = 0; i < in->nbatches; i++)
                 if (scan_block(n, in->batches[i], out, err)) goto done;
-        } else {
-            if (!(b = mc2_treader_batch_new(in->reader, err))) goto done;
-            for (;;) {
-                int got = mc2_treader_next(in->reader, b, NULL, err);
-                if (got < 0) goto done;
-                if (got == 0) break;
-                if (scan_block(n, b, out, err)) goto done;
-            }
         }
         rc = 0;
         goto done;
@@ -1100,21 +1174,40 @@ int mc2_oexec_run(mc2_plan *p, mc2_pnode *root, const mc2_exec_input *inputs, si
     return rc;
 }
 
+/* Reads every block of r (authenticated, not decoded) into h, copying the plaintexts. */
+static int hold_blocks(mc2_treader *r, oheld *h, mc2_err *err)
+{
+    h->held = true;
+    for (;;) {
+        const uint8_t *pt;
+        size_t len;
+        uint32_t rows;
+        int got = mc2_treader_next_raw(r, &pt, &len, &rows, NULL, err);
+        if (got <= 0) return got;
+        oblk *nb = mc2_realloc(h->b, (h->n + 1) * sizeof *nb);
+        if (!nb) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+        h->b = nb;
+        uint8_t *copy = mc2_malloc(len ? len : 1);
+        if (!copy) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+        if (len) memcpy(copy, pt, len);
+        h->b[h->n++] = (oblk){copy, len, rows};
+    }
+}
+
 static int oexec_run(mc2_plan *p, mc2_pnode *root, const mc2_exec_input *inputs, size_t ninputs,
                      const mc2_oexec_opts *opts, size_t max_rows, mc2_batch **out, mc2_err *err)
 {
     *out = NULL;
     if (mc2_plan_error(p)) return mc2_err_set(err, MC2_E_USAGE, "the plan has an error");
     if (mc2_oexec_check(root, err)) return -1;
-    /* An input scanned more than once is read once into batches that every scan reads (a
-     * reader reads its table once, front to back), as mc2_exec_open does. */
+    /* A reader input scanned more than once is read once (a reader reads its table once,
+     * front to back): its blocks' plaintexts are held, and every scan decodes them. */
     mc2_exec_input *in = mc2_calloc(ninputs ? ninputs : 1, sizeof *in);
     unsigned *cnt = mc2_calloc(ninputs ? ninputs : 1, sizeof *cnt);
-    mc2_batch **held[MC2_OEXEC_MAX_INPUTS] = {0};
-    size_t nheld[MC2_OEXEC_MAX_INPUTS] = {0};
+    oheld *held = mc2_calloc(ninputs ? ninputs : 1, sizeof *held);
     int rc = -1;
     struct obliv_rows r = {0};
-    if (!in || !cnt) {
+    if (!in || !cnt || !held) {
         mc2_err_set(err, MC2_E_NOMEM, "out of memory");
         goto done;
     }
@@ -1124,12 +1217,9 @@ static int oexec_run(mc2_plan *p, mc2_pnode *root, const mc2_exec_input *inputs,
     }
     if (ninputs) memcpy(in, inputs, ninputs * sizeof *in);
     sx_count_scans(root, cnt, ninputs);
-    for (size_t i = 0; i < ninputs; i++) {
-        if (!in[i].reader || cnt[i] < 2) continue;
-        if (sx_read_batches(in[i].reader, &held[i], &nheld[i], err)) goto done;
-        in[i] = (mc2_exec_input){(const mc2_batch *const *)held[i], nheld[i], NULL};
-    }
-    ox x = {.p = p, .in = in, .nin = ninputs};
+    for (size_t i = 0; i < ninputs; i++)
+        if (in[i].reader && cnt[i] >= 2 && hold_blocks(in[i].reader, &held[i], err)) goto done;
+    ox x = {.p = p, .in = in, .nin = ninputs, .held = held};
     x.oo.leak = opts ? opts->leak : OBLIV_REVEAL;
     x.oo.bound = opts ? opts->pad_rows : 0;
     x.oo.threads = opts && opts->threads ? opts->threads : 2;
@@ -1159,10 +1249,12 @@ static int oexec_run(mc2_plan *p, mc2_pnode *root, const mc2_exec_input *inputs,
     rc = 0;
 done:
     obliv_rows_free(&r);
-    for (size_t i = 0; i < ninputs && i < MC2_OEXEC_MAX_INPUTS; i++) {
-        for (size_t k = 0; k < nheld[i]; k++) mc2_batch_free(held[i][k]);
-        mc2_free(held[i]);
+    for (size_t i = 0; held && i < ninputs; i++) {
+        for (size_t k = 0; k < held[i].n; k++)
+            mc2_free_wipe(held[i].b[k].pt, held[i].b[k].len ? held[i].b[k].len : 1);
+        mc2_free(held[i].b);
     }
+    mc2_free(held);
     mc2_free(in);
     mc2_free(cnt);
     return rc;

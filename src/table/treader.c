@@ -5,6 +5,10 @@
 
 #include "base/alloc.h"
 
+#ifdef MC2_OBLIV_VALGRIND
+#include <valgrind/memcheck.h>
+#endif
+
 struct mc2_treader {
     const uint8_t *p;
     size_t n;
@@ -12,8 +16,9 @@ struct mc2_treader {
     uint64_t index; /* next block expected */
     mc2_thdr h;
     mc2_aead *aead;
-    uint8_t *pt; /* plaintext of the current block (wiped after each decode) */
-    size_t pt_cap;
+    uint8_t *pt;   /* plaintext of the current block (wiped after each decode, or at the */
+    size_t pt_cap; /* next call after mc2_treader_next_raw, pt_len bytes) */
+    size_t pt_len;
     int state;    /* 0 reading, 1 done, -1 failed */
     mc2_err last; /* the error that stopped it, repeated by later calls */
 };
@@ -79,15 +84,15 @@ static int fail(mc2_treader *r, mc2_err *err)
     return -1;
 }
 
-int mc2_treader_next(mc2_treader *r, mc2_batch *b, uint64_t *index, mc2_err *err)
+/* Authenticates and decrypts the next frame into r->pt: 1 with the payload's length in
+ * *ct_len and its index in *index, 0 at the end, -1 on error (the reader then fails). */
+static int open_next(mc2_treader *r, size_t *ct_len, uint64_t *index, mc2_err *err)
 {
     if (r->state == 1) return 0;
     if (r->state == -1) {
         if (err) *err = r->last;
         return -1;
     }
-    if (b->schema != r->h.schema)
-        MC2_PANIC("mc2_treader_next: the batch is not for this reader's schema");
     size_t left = r->n - r->pos;
     const uint8_t *head = r->p + r->pos;
     if (r->index == r->h.block_count) {
@@ -98,27 +103,62 @@ int mc2_treader_next(mc2_treader *r, mc2_batch *b, uint64_t *index, mc2_err *err
     size_t frame_len;
     if (mc2_tframe_next(&r->h, r->index, left >= 16 ? head : NULL, left, &frame_len, err))
         return fail(r, err);
-    size_t ct_len = frame_len - 16 - MC2_TAG_LEN;
-    if (ct_len > r->pt_cap) {
+    size_t n = frame_len - 16 - MC2_TAG_LEN;
+    if (n > r->pt_cap) {
         mc2_free_wipe(r->pt, r->pt_cap);
         r->pt_cap = 0;
-        r->pt = mc2_malloc(ct_len);
+        r->pt = mc2_malloc(n);
         if (!r->pt) {
             mc2_err_set(err, MC2_E_NOMEM, "out of memory reading block %llu", (ull)r->index + 1);
             return fail(r, err);
         }
-        r->pt_cap = ct_len;
+        r->pt_cap = n;
     }
     if (mc2_tblock_open(r->aead, &r->h, r->index, head, frame_len, r->pt, err)) return fail(r, err);
-    int rc = mc2_batch_decode(b, r->pt, ct_len, mc2_thdr_block_rows(&r->h, r->index), err);
+#ifdef MC2_OBLIV_VALGRIND
+    /* The obliviousness probes (tests/obliv/probe_decode.c): the plaintext is secret. */
+    VALGRIND_MAKE_MEM_UNDEFINED(r->pt, n);
+#endif
+    *ct_len = n;
+    *index = r->index++;
+    r->pos += frame_len;
+    return 1;
+}
+
+int mc2_treader_next(mc2_treader *r, mc2_batch *b, uint64_t *index, mc2_err *err)
+{
+    if (b->schema != r->h.schema)
+        MC2_PANIC("mc2_treader_next: the batch is not for this reader's schema");
+    mc2_wipe(r->pt, r->pt_len);
+    r->pt_len = 0;
+    size_t ct_len;
+    uint64_t i;
+    int got = open_next(r, &ct_len, &i, err);
+    if (got <= 0) return got;
+    int rc = mc2_batch_decode(b, r->pt, ct_len, mc2_thdr_block_rows(&r->h, i), err);
     mc2_wipe(r->pt, ct_len);
     if (rc) {
-        mc2_err_prefix(err, "block %llu of %llu: ", (ull)r->index + 1, (ull)r->h.block_count);
+        mc2_err_prefix(err, "block %llu of %llu: ", (ull)i + 1, (ull)r->h.block_count);
         return fail(r, err);
     }
-    if (index) *index = r->index;
-    r->index++;
-    r->pos += frame_len;
+    if (index) *index = i;
+    return 1;
+}
+
+int mc2_treader_next_raw(mc2_treader *r, const uint8_t **pt, size_t *len, uint32_t *rows,
+                         uint64_t *index, mc2_err *err)
+{
+    mc2_wipe(r->pt, r->pt_len);
+    r->pt_len = 0;
+    size_t ct_len;
+    uint64_t i;
+    int got = open_next(r, &ct_len, &i, err);
+    if (got <= 0) return got;
+    r->pt_len = ct_len;
+    *pt = r->pt;
+    *len = ct_len;
+    *rows = mc2_thdr_block_rows(&r->h, i);
+    if (index) *index = i;
     return 1;
 }
 
