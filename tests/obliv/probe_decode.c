@@ -119,7 +119,7 @@ static size_t gen_str(char *o, size_t bytes, size_t maxcp, unsigned style)
     }
     size_t p = 0;
     for (size_t i = 0; i < c; i++) {
-        uint32_t cp = w[i] == 1   ? (uint32_t)"abz!"[rnd() % 4]
+        uint32_t cp = w[i] == 1   ? (uint32_t) "abz!"[rnd() % 4]
                       : w[i] == 2 ? (rnd() % 2 ? 0xE9 : 0x80 + (uint32_t)(rnd() % 0x780))
                       : w[i] == 3 ? 0xE000 + (uint32_t)(rnd() % 0x1000)
                                   : 0x10000 + (uint32_t)(rnd() % 0x100000);
@@ -444,10 +444,10 @@ static int run_q(size_t q, const tab *t, int obl, enum obliv_leak leak, int regi
         if (region) mark();
         mc2_treader_free(in.reader);
     } else if (rc == 0) {
-        rc = mc2_exec_open(p, ph.root, &in, 1, NULL, &x, err) ||
-                     mc2_exec_collect(x, 1000, &out, err)
-                 ? -1
-                 : 0;
+        rc =
+            mc2_exec_open(p, ph.root, &in, 1, NULL, &x, err) || mc2_exec_collect(x, 1000, &out, err)
+                ? -1
+                : 0;
     }
     if (rc == 0) {
         reveal_batch(out);
@@ -477,7 +477,7 @@ static void check_decode(const tab *t, unsigned v, int sel)
 {
     mc2_err err;
     struct obliv_rows rows[MAXB];
-            memset(rows, 0, sizeof rows);
+    memset(rows, 0, sizeof rows);
     uint64_t ok[MAXB][8];
     const unsigned *cols = sel ? SEL : ALL;
     size_t k = sel ? 3 : 7;
