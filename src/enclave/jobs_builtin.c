@@ -223,14 +223,18 @@ out:
     return rc;
 }
 
+/* rowcount decodes every block with the batch decoder, which branches on the data: it is
+ * not an oblivious job, so a table the policy lists in oblivious_tables is refused. */
 static int rowcount_check(enclave *e, const mc2_job *j, mc2_err *err)
 {
-    (void)e;
     if (j->ninputs == 0) return mc2_err_set(err, MC2_E_INPUT, "rowcount needs at least one input");
     for (size_t i = 0; i < j->nparams; i++)
         if (!enc_param_generic(j->param_key[i]))
             return mc2_err_set(err, MC2_E_INPUT, "rowcount takes no parameters (got '%s')",
                                j->param_key[i]);
+    if (enc_job_requires_oblivious(e, j, err))
+        return mc2_err_prefix(err, "rowcount is not an oblivious job kind (count with mc2 sql "
+                                   "--oblivious instead): ");
     return 0;
 }
 

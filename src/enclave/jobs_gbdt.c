@@ -33,6 +33,7 @@
 #include "base/hex.h"
 #include "enclave/enclave.h"
 #include "gbdt/gbdt.h"
+#include "obliv/decode.h"
 #include "table/blob.h"
 #include "table/treader.h"
 
@@ -284,48 +285,16 @@ static int check_schema(const mc2_schema *s, const mc2_schema *ref, long label,
     return 0;
 }
 
-/* Reads input `in` and appends its rows to m: features are every column except `label` (-1:
- * none), in schema order. The label goes to m->y. Also returns the table's schema copy
- * checked against *ref (set from the first input read). */
-static int load_input(enclave *e, const mc2_job_input *in, const char *label_name, bool need_label,
-                      mc2_schema **ref, gb_mat *m, size_t *rows_read, mc2_err *err)
+/* Appends the rows of every block of r (schema s) to m with the batch decoder: features are
+ * every column except `label` (-1: none), in schema order; the label goes to m->y. For jobs
+ * that are not oblivious (the decoder and cell() branch on the data). */
+static int load_blocks(mc2_treader *r, const mc2_schema *s, long label, const mc2_job_input *in,
+                       gb_mat *m, mc2_err *err)
 {
-    mc2_buf data = {0};
-    mc2_treader *r = NULL;
-    mc2_batch *b = NULL;
     int rc = -1;
-    if (enc_open_input(e, in, &data, &r, err)) goto out;
-    const mc2_thdr *h = mc2_treader_header(r);
-    const mc2_schema *s = h->schema;
-    long label = -1;
-    if (need_label) {
-        label = mc2_schema_find(s, label_name);
-        if (label < 0) {
-            mc2_err_set(err, MC2_E_INPUT, "label column '%.128s' not found in input %s/%s",
-                        label_name, in->owner, in->table);
-            goto out;
-        }
-    }
-    if (check_schema(s, *ref, label, in, err)) goto out;
-    size_t d = s->ncols - (label >= 0 ? 1 : 0);
-    if (!*ref) {
-        /* Keep a copy of the first schema (the reader's dies with it). */
-        uint8_t *enc = NULL;
-        size_t el = 0;
-        int bad = mc2_schema_encode(s, &enc, &el, err) || mc2_schema_decode(enc, el, ref, err);
-        mc2_free(enc);
-        if (bad) goto out;
-    }
-    if (m->cap == 0) m->d = d; /* all inputs share the schema, so d never changes */
-    if (d == 0) {
-        mc2_err_set(err, MC2_E_INPUT, "input %s/%s has no feature column", in->owner, in->table);
-        goto out;
-    }
-    if (mat_grow(e, m, h->row_count, need_label, err)) goto out;
-    b = mc2_treader_batch_new(r, err);
+    mc2_batch *b = mc2_treader_batch_new(r, err);
     if (!b) goto out;
     int got;
-    size_t start = m->n;
     while ((got = mc2_treader_next(r, b, NULL, err)) == 1) {
         if (m->n + b->nrows > m->cap) {
             mc2_err_set(err, MC2_E_INPUT, "input %s/%s holds more rows than its header says",
@@ -357,10 +326,114 @@ static int load_input(enclave *e, const mc2_job_input *in, const char *label_nam
         mc2_err_prefix(err, "input %s/%s: ", in->owner, in->table);
         goto out;
     }
-    *rows_read = m->n - start;
     rc = 0;
 out:
     mc2_batch_free(b);
+    return rc;
+}
+
+/* load_blocks for oblivious jobs: each block's authenticated plaintext is decoded and
+ * converted to float32 by obliv_decode_v2_f32 (format 2: one chunk per column) or
+ * obliv_decode_v1_f32 (masks only; NaN for NULL; the v1 section boundaries declassified,
+ * docs/security.md), never by the branchy batch decoder; one
+ * declassified bit per block says whether it is valid. Then load_blocks' check for features
+ * too large for float32, obliviously. */
+static int load_blocks_obliv(mc2_treader *r, const mc2_schema *s, long label,
+                             const mc2_job_input *in, gb_mat *m, mc2_err *err)
+{
+    const mc2_thdr *h = mc2_treader_header(r);
+    uint64_t *ok = mc2_calloc(s->ncols + 1, sizeof *ok);
+    size_t start = m->n;
+    int rc = -1;
+    if (!ok) {
+        mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+        goto out;
+    }
+    for (;;) {
+        const uint8_t *const *pt;
+        const size_t *len;
+        uint32_t rows;
+        uint64_t index;
+        int got = mc2_treader_next_chunks(r, &pt, &len, &rows, &index, err);
+        if (got < 0) {
+            mc2_err_prefix(err, "input %s/%s: ", in->owner, in->table);
+            goto out;
+        }
+        if (got == 0) break;
+        if (m->n + rows > m->cap) {
+            mc2_err_set(err, MC2_E_INPUT, "input %s/%s holds more rows than its header says",
+                        in->owner, in->table);
+            goto out;
+        }
+        float *xs = m->x + m->n * m->d, *ys = label >= 0 ? m->y + m->n : NULL;
+        if ((h->version == 2
+                 ? obliv_decode_v2_f32(s, pt, len, rows, label, xs, m->d, ys, ok, err)
+                 : obliv_decode_v1_f32(s, pt[0], len[0], rows, label, xs, m->d, ys, ok, err)) ||
+            obliv_decode_verdict(s, NULL, s->ncols, ok, err)) {
+            mc2_err_prefix(err, "input %s/%s: block %llu of %llu: ", in->owner, in->table,
+                           (unsigned long long)index + 1, (unsigned long long)h->block_count);
+            goto out;
+        }
+        m->n += rows;
+    }
+    long f = mc2_gbdt_first_inf_oblivious(m->x + start * m->d, m->n - start, m->d);
+    if (f >= 0) {
+        size_t c = (size_t)f + (label >= 0 && f >= label ? 1 : 0);
+        mc2_err_set(err, MC2_E_INPUT,
+                    "feature column '%s' in input %s/%s has a value too large for float32",
+                    s->cols[c].name, in->owner, in->table);
+        goto out;
+    }
+    rc = 0;
+out:
+    mc2_free(ok);
+    return rc;
+}
+
+/* Reads input `in` and appends its rows to m: features are every column except `label` (-1:
+ * none), in schema order. The label goes to m->y. Also returns the table's schema copy
+ * checked against *ref (set from the first input read). obl: an oblivious job (the data is
+ * decoded and converted without data-dependent branches or addresses). */
+static int load_input(enclave *e, const mc2_job_input *in, const char *label_name, bool need_label,
+                      bool obl, mc2_schema **ref, gb_mat *m, size_t *rows_read, mc2_err *err)
+{
+    mc2_buf data = {0};
+    mc2_treader *r = NULL;
+    int rc = -1;
+    if (enc_open_input(e, in, &data, &r, err)) goto out;
+    const mc2_thdr *h = mc2_treader_header(r);
+    const mc2_schema *s = h->schema;
+    long label = -1;
+    if (need_label) {
+        label = mc2_schema_find(s, label_name);
+        if (label < 0) {
+            mc2_err_set(err, MC2_E_INPUT, "label column '%.128s' not found in input %s/%s",
+                        label_name, in->owner, in->table);
+            goto out;
+        }
+    }
+    if (check_schema(s, *ref, label, in, err)) goto out;
+    size_t d = s->ncols - (label >= 0 ? 1 : 0);
+    if (!*ref) {
+        /* Keep a copy of the first schema (the reader's dies with it). */
+        uint8_t *enc = NULL;
+        size_t el = 0;
+        int bad = mc2_schema_encode(s, &enc, &el, err) || mc2_schema_decode(enc, el, ref, err);
+        mc2_free(enc);
+        if (bad) goto out;
+    }
+    if (m->cap == 0) m->d = d; /* all inputs share the schema, so d never changes */
+    if (d == 0) {
+        mc2_err_set(err, MC2_E_INPUT, "input %s/%s has no feature column", in->owner, in->table);
+        goto out;
+    }
+    if (mat_grow(e, m, h->row_count, need_label, err)) goto out;
+    size_t start = m->n;
+    if (obl ? load_blocks_obliv(r, s, label, in, m, err) : load_blocks(r, s, label, in, m, err))
+        goto out;
+    *rows_read = m->n - start;
+    rc = 0;
+out:
     mc2_treader_free(r);
     mc2_buf_free(&data);
     return rc;
@@ -389,6 +462,32 @@ static int check_labels(const mc2_gbdt_params *p, const gb_mat *m, const char *l
                                label, what, p->num_class, p->num_class - 1);
     }
     return 0;
+}
+
+/* check_labels for oblivious jobs, with the same messages: the first bad label and why
+ * are found with masks (mc2_gbdt_labels_check_oblivious); only the reason, which the message
+ * states, is declassified. */
+static int check_labels_obliv(const mc2_gbdt_params *p, const gb_mat *m, const char *label,
+                              const char *what, mc2_err *err)
+{
+    if (m->n == 0) return mc2_err_set(err, MC2_E_INPUT, "%s has no rows", what);
+    switch (mc2_gbdt_labels_check_oblivious(p, m->y, m->n)) {
+    case 0:
+        return 0;
+    case 1:
+        return mc2_err_set(err, MC2_E_INPUT, "label column '%s' has NULL values in %s", label,
+                           what);
+    case 2:
+        return mc2_err_set(err, MC2_E_INPUT,
+                           "label column '%s' in %s has values outside [0, 1], which "
+                           "binary:logistic needs",
+                           label, what);
+    default:
+        return mc2_err_set(err, MC2_E_INPUT,
+                           "label column '%s' in %s is inconsistent with num_class=%u (labels "
+                           "must be integers 0..%u)",
+                           label, what, p->num_class, p->num_class - 1);
+    }
 }
 
 /* ---- train -------------------------------------------------------------------------------- */
@@ -482,10 +581,12 @@ int enc_train_run(enclave *e, enc_job *jb, mc2_err *err)
     for (size_t i = 0; i < j->ninputs; i++) {
         size_t got;
         gb_mat *m = (int)i == eval_i ? &test : &train;
-        if (load_input(e, &j->inputs[i], label, true, &ref, m, &got, err)) goto out;
+        if (load_input(e, &j->inputs[i], label, true, p.oblivious, &ref, m, &got, err)) goto out;
     }
-    if (check_labels(&p, &train, label, "the training inputs", err)) goto out;
-    if (eval_i >= 0 && check_labels(&p, &test, label, "the eval input", err)) goto out;
+    int (*check)(const mc2_gbdt_params *, const gb_mat *, const char *, const char *, mc2_err *) =
+        p.oblivious ? check_labels_obliv : check_labels;
+    if (check(&p, &train, label, "the training inputs", err)) goto out;
+    if (eval_i >= 0 && check(&p, &test, label, "the eval input", err)) goto out;
     mc2_gbdt_data td = {train.x, train.y, NULL, train.n, train.d};
     mc2_gbdt_data ed = {test.x, test.y, NULL, test.n, test.d};
     if (eval_i >= 0) {
@@ -610,7 +711,7 @@ static int predict_owner(enclave *e, enc_job *jb, const mc2_gbdt_model *model, u
         gb_mat m = {0};
         mc2_schema *ref = NULL;
         size_t got = 0;
-        int bad = load_input(e, in, NULL, false, &ref, &m, &got, err);
+        int bad = load_input(e, in, NULL, false, obl, &ref, &m, &got, err);
         mc2_schema_free(ref);
         if (!bad && m.d != model->num_feature)
             bad = mc2_err_set(err, MC2_E_INPUT,

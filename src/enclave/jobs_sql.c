@@ -216,8 +216,6 @@ int enc_sql_run(enclave *e, enc_job *j, mc2_err *err)
     const mc2_job *job = &j->job;
     size_t n = job->ninputs;
     char names[MC2_JOB_MAX_INPUTS][MC2_TABLE_NAME_MAX + 1];
-    mc2_buf data[MC2_JOB_MAX_INPUTS] = {{0}};
-    mc2_treader *readers[MC2_JOB_MAX_INPUTS] = {0};
     enc_input srcs[MC2_JOB_MAX_INPUTS];
     mc2_sql_table tables[MC2_JOB_MAX_INPUTS];
     mc2_exec_input inputs[MC2_JOB_MAX_INPUTS];
@@ -233,18 +231,11 @@ int enc_sql_run(enclave *e, enc_job *j, mc2_err *err)
     int obl;
     if (!q || input_names(job, names, err) || sql_mode(job, &obl, &oo, err)) goto out;
     for (size_t i = 0; i < n; i++) {
-        /* Encryption mode streams every input (only the blocks and columns a scan needs);
-         * oblivious mode reads each whole, as its operators hold every row anyway. */
-        const mc2_thdr *h;
-        if (obl) {
-            if (enc_open_input(e, &job->inputs[i], &data[i], &readers[i], err)) goto out;
-            h = mc2_treader_header(readers[i]);
-            inputs[i] = (mc2_exec_input){NULL, 0, readers[i], NULL};
-        } else {
-            if (enc_input_open(e, &job->inputs[i], &srcs[i], err)) goto out;
-            h = mc2_tsrc_header(srcs[i].src);
-            inputs[i] = (mc2_exec_input){NULL, 0, NULL, srcs[i].src};
-        }
+        /* Every input streams from the host: each scan reads the blocks (format 2: only the
+         * columns) it needs; an oblivious scan reads every block. */
+        if (enc_input_open(e, &job->inputs[i], &srcs[i], err)) goto out;
+        const mc2_thdr *h = mc2_tsrc_header(srcs[i].src);
+        inputs[i] = (mc2_exec_input){NULL, 0, NULL, srcs[i].src};
         tables[i] = (mc2_sql_table){names[i], h->schema, h->row_count};
     }
     plan = mc2_plan_new(64u << 20, err);
@@ -295,11 +286,7 @@ out:
     mc2_batch_free(result);
     mc2_exec_free(x);
     mc2_plan_free(plan);
-    for (size_t i = 0; i < n; i++) {
-        mc2_treader_free(readers[i]);
-        mc2_buf_free(&data[i]);
-        enc_input_close(&srcs[i]);
-    }
+    for (size_t i = 0; i < n; i++) enc_input_close(&srcs[i]);
     mc2_buf_free(&hs.got);
     return rc;
 }

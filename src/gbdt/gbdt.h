@@ -173,6 +173,16 @@ int mc2_gbdt_predict_mt(const mc2_gbdt_model *m, const float *x, size_t n, size_
 int mc2_gbdt_predict_oblivious(const mc2_gbdt_model *m, const float *x, size_t n, size_t d,
                                int margin, unsigned nthread, float *out, mc2_err *err) MC2_WUR;
 
+/* The input checks of oblivious jobs (the enclave's GBDT reader), without data-dependent
+ * branches or addresses; each declassifies (obliv_declassify) only what its caller's error
+ * message says. mc2_gbdt_labels_check_oblivious: the reason the first bad label of y[0..n)
+ * is bad: 0 none, 1 not finite (NULL), 2 outside [0, 1] (binary:logistic), 3 not an
+ * integer 0..num_class-1 (multi:softprob). mc2_gbdt_first_inf_oblivious: -1 if no value
+ * of x (n x d row-major) is infinite, else the feature index of the first one in row-major
+ * order (the column is declassified only then). */
+unsigned mc2_gbdt_labels_check_oblivious(const mc2_gbdt_params *p, const float *y, size_t n);
+long mc2_gbdt_first_inf_oblivious(const float *x, size_t n, size_t d);
+
 /* Computes a metric from transformed predictions (n * ngroup) and labels; weights may be
  * NULL. AUC of a set with only one class is NaN. */
 double mc2_gbdt_metric(enum mc2_gbdt_metric metric, const float *pred, const float *y,

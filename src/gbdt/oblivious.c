@@ -42,13 +42,7 @@
 
 /* ---- constant-time float helpers ---------------------------------------------------------- */
 
-/* Order-preserving key of a float's bits (not NaN); -0 and +0 get the same key. */
-static inline uint64_t fkey_bits(uint32_t u)
-{
-    u &= ~((uint32_t)ct_eq_u64(u, 0x80000000u) & 0x80000000u);
-    uint32_t neg = (uint32_t)ct_mask(u >> 31);
-    return (uint64_t)(u ^ (neg | 0x80000000u));
-}
+/* The float bits of an order-preserving key (ct_f32_key's inverse; -0 comes back as +0). */
 static inline uint32_t fkey_decode(uint64_t k)
 {
     uint32_t kk = (uint32_t)k;
@@ -173,7 +167,7 @@ static float obl_tree_leaf(const mc2_gbdt_tree *t, const float *x, size_t d, uin
         for (size_t f = 0; f < d; f++) v = ct_select_u64(ct_eq_u64(feat, f), ct_f32_bits(x[f]), v);
         uint64_t goleft =
             ct_select_u64(f_isnan((uint32_t)v), ct_mask(dl & 1),
-                          ct_lt_u64(fkey_bits((uint32_t)v), fkey_bits((uint32_t)cond)));
+                          ct_lt_u64(ct_f32_key((uint32_t)v), ct_f32_key((uint32_t)cond)));
         uint64_t next = ct_select_u64(goleft, left, left + 1);
         cur = ct_select_u64(leaf, cur, next);
     }
@@ -288,19 +282,19 @@ static int obl_data_check(const mc2_gbdt_params *p, const mc2_gbdt_data *data, c
         uint32_t u = ct_f32_bits(data->y[i]);
         uint64_t nf = f_nonfinite(u);
         bad |= nf;
-        uint64_t k = fkey_bits(u);
+        uint64_t k = ct_f32_key(u);
         if (p->objective == MC2_GBDT_BINARY_LOGISTIC)
-            bad |= ct_lt_u64(k, fkey_bits(0)) | ct_lt_u64(fkey_bits(ct_f32_bits(1.0f)), k);
+            bad |= ct_lt_u64(k, ct_f32_key(0)) | ct_lt_u64(ct_f32_key(ct_f32_bits(1.0f)), k);
         if (p->objective == MC2_GBDT_MULTI_SOFTPROB) {
-            uint64_t in = ~ct_lt_u64(k, fkey_bits(0)) &
-                          ct_lt_u64(k, fkey_bits(ct_f32_bits((float)p->num_class))) & ~nf;
+            uint64_t in = ~ct_lt_u64(k, ct_f32_key(0)) &
+                          ct_lt_u64(k, ct_f32_key(ct_f32_bits((float)p->num_class))) & ~nf;
             float yc = f_sel(in, data->y[i], 0.0f);
             float yi = (float)(int64_t)yc;
-            bad |= ~in | ~ct_eq_u64(fkey_bits(ct_f32_bits(yi)), fkey_bits(ct_f32_bits(yc)));
+            bad |= ~in | ~ct_eq_u64(ct_f32_key(ct_f32_bits(yi)), ct_f32_key(ct_f32_bits(yc)));
         }
         if (data->w) {
             uint32_t wu = ct_f32_bits(data->w[i]);
-            bad |= f_nonfinite(wu) | ct_lt_u64(fkey_bits(wu), fkey_bits(0));
+            bad |= f_nonfinite(wu) | ct_lt_u64(ct_f32_key(wu), ct_f32_key(0));
         }
     }
     if (obliv_declassify(bad & 1))
@@ -309,6 +303,45 @@ static int obl_data_check(const mc2_gbdt_params *p, const mc2_gbdt_data *data, c
                            "%s (row not named: oblivious mode)",
                            what, mc2_gbdt_objective_name(p->objective));
     return 0;
+}
+
+unsigned mc2_gbdt_labels_check_oblivious(const mc2_gbdt_params *p, const float *y, size_t n)
+{
+    const uint64_t zero = ct_f32_key(0), one = ct_f32_key(ct_f32_bits(1.0f));
+    const uint64_t ncls = ct_f32_key(ct_f32_bits((float)p->num_class));
+    uint64_t why = 0, found = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = ct_f32_bits(y[i]);
+        uint64_t nf = f_nonfinite(u), k = ct_f32_key(u), r = 0;
+        if (p->objective == MC2_GBDT_BINARY_LOGISTIC) /* public */
+            r = (ct_lt_u64(k, zero) | ct_lt_u64(one, k)) & 2;
+        if (p->objective == MC2_GBDT_MULTI_SOFTPROB) {
+            uint64_t in = ~ct_lt_u64(k, zero) & ct_lt_u64(k, ncls) & ~nf;
+            float yc = f_sel(in, y[i], 0.0f); /* in range: truncation is floor */
+            uint64_t frac = ~ct_eq_u64(ct_f32_key(ct_f32_bits((float)(int64_t)yc)),
+                                       ct_f32_key(ct_f32_bits(yc))); /* -0 is an integer */
+            r = (~in | frac) & 3;
+        }
+        r = ct_select_u64(nf, 1, r);
+        uint64_t hit = ct_nonzero(r) & ~found;
+        why = ct_select_u64(hit, r, why);
+        found |= hit;
+    }
+    return (unsigned)obliv_declassify(why);
+}
+
+long mc2_gbdt_first_inf_oblivious(const float *x, size_t n, size_t d)
+{
+    uint64_t found = 0, col = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t f = 0; f < d; f++) {
+            uint32_t u = ct_f32_bits(x[i * d + f]);
+            uint64_t hit = f_nonfinite(u) & ~f_isnan(u) & ~found;
+            col = ct_select_u64(hit, f, col);
+            found |= hit;
+        }
+    if (!obliv_declassify(found & 1)) return -1;
+    return (long)obliv_declassify(col);
 }
 
 /* ---- training ----------------------------------------------------------------------------- */
@@ -357,7 +390,7 @@ static void obl_bin_rows(octx *c, const uint32_t *ckey, size_t lo, size_t hi)
     const float *x = c->tr->x;
     for (size_t i = lo; i < hi; i++)
         for (size_t f = 0; f < d; f++) {
-            uint32_t u = ct_f32_bits(x[i * d + f]), k = (uint32_t)fkey_bits(u);
+            uint32_t u = ct_f32_bits(x[i * d + f]), k = (uint32_t)ct_f32_key(u);
             const uint32_t *ck = ckey + f * B;
             uint32_t cnt = 0;
             for (uint32_t t = 1; t < B; t++) cnt += (uint32_t)(k >= ck[t]); /* setcc, no jump */
@@ -390,15 +423,15 @@ static int obl_bins(octx *c, mc2_err *err)
     uint32_t *ckey = mc2_malloc(d * B * sizeof *ckey);
     if (!ckey) return mc2_err_set(err, MC2_E_NOMEM, "gbdt: out of memory");
     for (size_t f = 0; f < d; f++) {
-        uint64_t kmax = fkey_bits(ct_f32_bits(-FLT_MAX));
+        uint64_t kmax = ct_f32_key(ct_f32_bits(-FLT_MAX));
         for (size_t i = 0; i < n; i++) {
             uint32_t u = ct_f32_bits(x[i * d + f]);
-            uint64_t k = fkey_bits(u);
+            uint64_t k = ct_f32_key(u);
             kmax = ct_select_u64(~f_isnan(u) & ct_lt_u64(kmax, k), k, kmax);
         }
         for (size_t i = 0; i < n; i++) {
             uint32_t u = ct_f32_bits(x[i * d + f]);
-            c->keys[i].k = ct_select_u64(f_isnan(u), kmax, fkey_bits(u));
+            c->keys[i].k = ct_select_u64(f_isnan(u), kmax, ct_f32_key(u));
             c->keys[i].v = 0;
         }
         obliv_sort_u64(c->keys, n, sizeof *c->keys, th);
@@ -406,7 +439,7 @@ static int obl_bins(octx *c, mc2_err *err)
         cut[0] = -FLT_MAX;
         for (uint32_t t = 1; t < B; t++) {
             cut[t] = ct_f32_of(fkey_decode(c->keys[(size_t)((uint64_t)t * n / B)].k));
-            ckey[f * B + t] = (uint32_t)fkey_bits(ct_f32_bits(cut[t]));
+            ckey[f * B + t] = (uint32_t)ct_f32_key(ct_f32_bits(cut[t]));
         }
     }
     explicit_bzero(c->keys, n * sizeof *c->keys);

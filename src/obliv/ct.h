@@ -101,6 +101,15 @@ static inline double ct_f64_of(uint64_t u)
     return v;
 }
 
+/* Order-preserving key of a float's bits u (not NaN): for floats a, b, a < b iff
+ * ct_f32_key(a) < ct_f32_key(b) as integers; -0 and +0 get the same key (as C's `<` says). */
+static inline uint64_t ct_f32_key(uint32_t u)
+{
+    u &= ~((uint32_t)ct_eq_u64(u, 0x80000000u) & 0x80000000u);
+    uint32_t neg = (uint32_t)ct_mask(u >> 31);
+    return (uint64_t)(u ^ (neg | 0x80000000u));
+}
+
 /* If mask is ~0, exchanges the len bytes at a and b; if 0, leaves both unchanged. Both
  * buffers are read and written in full either way. a and b must not overlap (unless equal).
  * Word-at-a-time over len/8 words, bytewise over the tail; len is public. */

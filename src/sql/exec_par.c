@@ -21,8 +21,8 @@
 
 typedef struct par_worker {
     struct op_par *p;
-    mc2_exec *wx;  /* the worker's executor: arena and operators of its instance */
-    sx_op *inst;   /* the instance's top operator */
+    mc2_exec *wx; /* the worker's executor: arena and operators of its instance */
+    sx_op *inst;  /* the instance's top operator */
     sx_chunk *ready;
     bool held, done, started;
     pthread_t tid;

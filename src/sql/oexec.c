@@ -6,12 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "base/intr.h"
-
 #include "base/alloc.h"
+#include "obliv/decode.h"
 #include "obliv/op.h"
 #include "sql/exec_int.h"
 #include "table/treader.h"
+#include "table/tsrc.h"
 
 #define OX_MAXINS            512 /* instructions of one compiled expression */
 #define OX_MAXSUB            8   /* SUBSTRINGs projected into columns for one expression list */
@@ -430,6 +430,8 @@ static int compile(oprog *g, const mc2_pexpr *e, const struct obliv_layout *lay,
 
 /* ---- the walk ---------------------------------------------------------------------------- */
 
+/* A reader input the plan scans more than once: its blocks' authenticated plaintexts, read
+ * once (a reader reads its table once, front to back) and decoded by each scan. */
 typedef struct ox {
     mc2_plan *p;
     const mc2_exec_input *in;
@@ -456,10 +458,10 @@ static int relabel(struct obliv_rows *r, const mc2_schema *s, mc2_err *err)
     return 0;
 }
 
-/* Converts one block's batch b (the input's full schema) into rows of the scan's columns and
- * appends them to out. A whole block at a time: its byte size is public (the ciphertext
- * shows it), so the VARCHAR conversion may use it; a slice of a block would reveal the byte
- * count of some of its rows. */
+/* Converts one block's batch b (an in-memory input, the input's full schema) into rows of
+ * the scan's columns and appends them to out. A whole block at a time: its byte size is
+ * public (the ciphertext shows it), so the VARCHAR conversion may use it; a slice of a block
+ * would reveal the byte count of some of its rows. */
 static int scan_block(const mc2_pnode *n, const mc2_batch *b, struct obliv_rows *out, mc2_err *err)
 {
     mc2_col cols[OBLIV_MAX_COLS];
@@ -475,6 +477,122 @@ static int scan_block(const mc2_pnode *n, const mc2_batch *b, struct obliv_rows 
     int rc = obliv_rows_from_batch(&part, &v, err) || obliv_rows_append(out, &part, err);
     obliv_rows_free(&part);
     return rc ? -1 : 0;
+}
+
+/* Checks that a reader input's schema s has the scan's column types (as decoded into rows). */
+static int scan_check(const mc2_pnode *n, const mc2_schema *s, mc2_err *err)
+{
+    for (size_t k = 0; k < n->schema.ncols; k++) {
+        unsigned c = n->cols[k];
+        const mc2_coltype *t = &n->schema.cols[k].type;
+        if (c >= s->ncols || s->cols[c].type.id != t->id ||
+            (t->id == MC2_T_VARCHAR && s->cols[c].type.length != t->length))
+            return mc2_err_set(err, MC2_E_INPUT, "input %u does not have the scanned schema",
+                               n->input);
+    }
+    return 0;
+}
+
+/* Decodes one block's authenticated plaintext pt[0..len) (schema s; block `index` of
+ * `count`) straight into rows of the scan's columns, obliviously (obliv/decode.h: the
+ * branchy batch decoder never sees it), and appends them to out. Only the ONE bit "the block
+ * is valid" is declassified (and the v1 section boundaries, docs/security.md); an invalid
+ * block fails the query with a message naming the block and column, never a value. */
+static int scan_raw(const mc2_pnode *n, const mc2_schema *s, const uint8_t *pt, size_t len,
+                    uint32_t rows, uint64_t index, uint64_t count, struct obliv_rows *out,
+                    mc2_err *err)
+{
+    uint64_t ok[1 + OBLIV_MAX_COLS];
+    struct obliv_rows part = {0};
+    if (obliv_rows_alloc(&part, &out->lay, rows, err)) return -1;
+    int rc = obliv_decode_v1(&part, 0, s, n->cols, pt, len, rows, ok, err) ||
+                     obliv_decode_verdict(s, n->cols, n->schema.ncols, ok, err)
+                 ? -1
+                 : 0;
+    if (rc)
+        mc2_err_prefix(err, "block %llu of %llu: ", (unsigned long long)index + 1,
+                       (unsigned long long)count);
+    else
+        rc = obliv_rows_append(out, &part, err);
+    obliv_rows_free(&part);
+    return rc ? -1 : 0;
+}
+
+/* Decodes the authenticated chunks of one version-2 block (pt[j] for scan column j of the
+ * scan's distinct columns ucols[0..nu)) into rows of the scan's columns, obliviously, with the
+ * one declassified bit per block; appends them to out. */
+static int scan_raw2(const mc2_pnode *n, const mc2_schema *s, const unsigned *ucols, size_t nu,
+                     const uint8_t *const *pt, const size_t *len, uint32_t rows, uint64_t index,
+                     uint64_t count, const uint8_t **chunk, size_t *clen, struct obliv_rows *out,
+                     mc2_err *err)
+{
+    uint64_t ok[1 + OBLIV_MAX_COLS];
+    struct obliv_rows part = {0};
+    for (size_t j = 0; j < nu; j++) {
+        chunk[ucols[j]] = pt[j];
+        clen[ucols[j]] = len[j];
+    }
+    if (obliv_rows_alloc(&part, &out->lay, rows, err)) return -1;
+    int rc = obliv_decode_v2(&part, 0, s, n->cols, chunk, clen, rows, ok, err) ||
+                     obliv_decode_verdict(s, n->cols, n->schema.ncols, ok, err)
+                 ? -1
+                 : 0;
+    if (rc)
+        mc2_err_prefix(err, "block %llu of %llu: ", (unsigned long long)index + 1,
+                       (unsigned long long)count);
+    else
+        rc = obliv_rows_append(out, &part, err);
+    obliv_rows_free(&part);
+    return rc ? -1 : 0;
+}
+
+/* A SCAN of a source (a streaming input, or a format-2 table under a reader): a scan of the
+ * scan's distinct columns (format 2 reads only their chunks; format 1 whole blocks), every
+ * block in order, decoded obliviously. The scan's own read-ahead and which blocks it reads are
+ * functions of public sizes only (no block is skipped). */
+static int scan_tsrc(const mc2_pnode *n, mc2_tsrc *src, struct obliv_rows *out, mc2_err *err)
+{
+    const mc2_thdr *h = mc2_tsrc_header(src);
+    const mc2_schema *s = h->schema;
+    unsigned ucols[OBLIV_MAX_COLS];
+    size_t nu = 0;
+    if (scan_check(n, s, err)) return -1;
+    for (size_t k = 0; k < n->schema.ncols; k++) {
+        size_t j = 0;
+        while (j < nu && ucols[j] != n->cols[k]) j++;
+        if (j == nu) ucols[nu++] = n->cols[k];
+    }
+    const uint8_t **chunk = mc2_calloc(s->ncols ? s->ncols : 1, sizeof *chunk);
+    size_t *clen = mc2_calloc(s->ncols ? s->ncols : 1, sizeof *clen);
+    mc2_tscan *sc = NULL;
+    int rc = -1;
+    if (!chunk || !clen) {
+        mc2_err_set(err, MC2_E_NOMEM, "oblivious mode: out of memory");
+        goto out;
+    }
+    if (mc2_tscan_open(src, ucols, nu, 3, NULL, NULL, &sc, err)) goto out;
+    for (;;) {
+        const uint8_t *pt[OBLIV_MAX_COLS];
+        size_t len[OBLIV_MAX_COLS];
+        uint64_t index;
+        uint32_t rows;
+        int slot;
+        int got = mc2_tscan_next_raw(sc, pt, len, &index, &rows, &slot, err);
+        if (got < 0) goto out;
+        if (got == 0) break;
+        int r = h->version == 2
+                    ? scan_raw2(n, s, ucols, nu, pt, len, rows, index, h->block_count, chunk, clen,
+                                out, err)
+                    : scan_raw(n, s, pt[0], len[0], rows, index, h->block_count, out, err);
+        mc2_tscan_release(sc, slot);
+        if (r) goto out;
+    }
+    rc = 0;
+out:
+    mc2_tscan_free(sc);
+    mc2_free(chunk);
+    mc2_free(clen);
+    return rc;
 }
 
 /* A SCAN, block by block; VALUES (constants from the query: public) through the vectorized
@@ -495,17 +613,13 @@ static int run_source(ox *x, const mc2_pnode *n, struct obliv_rows *out, mc2_err
             goto done;
         }
         const mc2_exec_input *in = &x->in[n->input];
-        if (!in->reader) {
+        if (in->src) {
+            if (scan_tsrc(n, in->src, out, err)) goto done;
+        } else if (in->reader) { /* read again through its source: every scan from the start */
+            if (scan_tsrc(n, mc2_treader_source(in->reader), out, err)) goto done;
+        } else {
             for (size_t i = 0; i < in->nbatches; i++)
                 if (scan_block(n, in->batches[i], out, err)) goto done;
-        } else {
-            if (!(b = mc2_treader_batch_new(in->reader, err))) goto done;
-            for (;;) {
-                int got = mc2_treader_next(in->reader, b, NULL, err);
-                if (got < 0) goto done;
-                if (got == 0) break;
-                if (scan_block(n, b, out, err)) goto done;
-            }
         }
         rc = 0;
         goto done;
@@ -1008,9 +1122,7 @@ static int run_node(ox *x, const mc2_pnode *n, struct obliv_rows *out, mc2_err *
 static int run(ox *x, const mc2_pnode *n, struct obliv_rows *out, mc2_err *err)
 {
     *out = (struct obliv_rows){0};
-    /* The job's CPU time limit (base/intr.h), between operators: where it is checked depends
-     * only on the plan, so when a job stops reveals no more than how long it ran. */
-    if (mc2_intr_check(err) || run_node(x, n, out, err)) {
+    if (run_node(x, n, out, err)) {
         obliv_rows_free(out);
         return -1;
     }
@@ -1110,15 +1222,12 @@ static int oexec_run(mc2_plan *p, mc2_pnode *root, const mc2_exec_input *inputs,
     *out = NULL;
     if (mc2_plan_error(p)) return mc2_err_set(err, MC2_E_USAGE, "the plan has an error");
     if (mc2_oexec_check(root, err)) return -1;
-    /* An input scanned more than once is read once into batches that every scan reads (a
-     * reader reads its table once, front to back), as mc2_exec_open does. */
+    /* Every scan of an input reads it through a source from its start (a scan of its own): an
+     * input scanned twice is read twice, never held whole. */
     mc2_exec_input *in = mc2_calloc(ninputs ? ninputs : 1, sizeof *in);
-    unsigned *cnt = mc2_calloc(ninputs ? ninputs : 1, sizeof *cnt);
-    mc2_batch **held[MC2_OEXEC_MAX_INPUTS] = {0};
-    size_t nheld[MC2_OEXEC_MAX_INPUTS] = {0};
     int rc = -1;
     struct obliv_rows r = {0};
-    if (!in || !cnt) {
+    if (!in) {
         mc2_err_set(err, MC2_E_NOMEM, "out of memory");
         goto done;
     }
@@ -1127,12 +1236,6 @@ static int oexec_run(mc2_plan *p, mc2_pnode *root, const mc2_exec_input *inputs,
         goto done;
     }
     if (ninputs) memcpy(in, inputs, ninputs * sizeof *in);
-    sx_count_scans(root, cnt, ninputs);
-    for (size_t i = 0; i < ninputs; i++) {
-        if (!in[i].reader || cnt[i] < 2) continue;
-        if (sx_read_batches(in[i].reader, &held[i], &nheld[i], err)) goto done;
-        in[i] = (mc2_exec_input){(const mc2_batch *const *)held[i], nheld[i], NULL, NULL};
-    }
     ox x = {.p = p, .in = in, .nin = ninputs};
     x.oo.leak = opts ? opts->leak : OBLIV_REVEAL;
     x.oo.bound = opts ? opts->pad_rows : 0;
@@ -1163,11 +1266,6 @@ static int oexec_run(mc2_plan *p, mc2_pnode *root, const mc2_exec_input *inputs,
     rc = 0;
 done:
     obliv_rows_free(&r);
-    for (size_t i = 0; i < ninputs && i < MC2_OEXEC_MAX_INPUTS; i++) {
-        for (size_t k = 0; k < nheld[i]; k++) mc2_batch_free(held[i][k]);
-        mc2_free(held[i]);
-    }
     mc2_free(in);
-    mc2_free(cnt);
     return rc;
 }

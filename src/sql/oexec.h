@@ -5,8 +5,12 @@
  * data (docs/sql.md, "Oblivious mode"; docs/security.md).
  *
  * How a plan maps (docs/sql.md has the list of what is not supported):
- *   SCAN, VALUES     decrypted by the vectorized scan (whole blocks, public sizes), converted
- *                    to fixed-width rows (obliv_rows_from_batch)
+ *   SCAN             of an encrypted table (a reader input): each block authenticated and
+ *                    decrypted (mc2_treader_next_raw), its plaintext decoded obliviously
+ *                    straight into fixed-width rows (obliv/decode.h; the scanned columns
+ *                    only), one declassified bit per block "valid"; of in-memory batches:
+ *                    obliv_rows_from_batch
+ *   VALUES           the vectorized executor (constants: public), obliv_rows_from_batch
  *   FILTER, PROJECT  obliv_filter / obliv_project with expressions compiled to constant-time
  *                    programs (expr.h); a SUBSTRING inside a predicate is first projected into
  *                    a column of its own

@@ -11,6 +11,9 @@ struct mc2_treader {
     mc2_tio io;
     mc2_tsrc *src;
     mc2_tscan *scan;
+    int held;           /* the scan slot whose plaintext next_raw handed out, or -1 */
+    const uint8_t **pt; /* next_chunks: one plaintext per column (v2) or the payload (v1) */
+    size_t *len;
 };
 
 int mc2_treader_open_mem(const uint8_t *p, size_t n, const uint8_t data_key[MC2_KEY_LEN],
@@ -20,6 +23,7 @@ int mc2_treader_open_mem(const uint8_t *p, size_t n, const uint8_t data_key[MC2_
     mc2_treader *r = mc2_calloc(1, sizeof *r);
     if (!r) return mc2_err_set(err, MC2_E_NOMEM, "out of memory opening a table");
     r->io = mc2_tio_mem(p, n);
+    r->held = -1;
     unsigned *cols = NULL;
     if (mc2_tsrc_open(&r->io, data_key, n, &r->src, err)) goto fail;
     const mc2_schema *s = mc2_tsrc_header(r->src)->schema;
@@ -65,9 +69,58 @@ int mc2_treader_next(mc2_treader *r, mc2_batch *b, uint64_t *index, mc2_err *err
     return rc;
 }
 
+int mc2_treader_next_chunks(mc2_treader *r, const uint8_t *const **pt, const size_t **len,
+                            uint32_t *rows, uint64_t *index, mc2_err *err)
+{
+    const mc2_thdr *h = mc2_tsrc_header(r->src);
+    size_t n = h->schema->ncols ? h->schema->ncols : 1;
+    if (r->held >= 0) {
+        mc2_tscan_release(r->scan, r->held); /* its plaintext stays until the slot's reuse */
+        r->held = -1;
+    }
+    if (!r->pt &&
+        (!(r->pt = mc2_calloc(n, sizeof *r->pt)) || !(r->len = mc2_calloc(n, sizeof *r->len))))
+        return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    uint64_t i;
+    int slot;
+    int rc = mc2_tscan_next_raw(r->scan, r->pt, r->len, &i, rows, &slot, err);
+    if (rc == 1) {
+        r->held = slot;
+        if (index) *index = i;
+        *pt = r->pt;
+        *len = r->len;
+    }
+    return rc;
+}
+
+int mc2_treader_next_raw(mc2_treader *r, const uint8_t **pt, size_t *len, uint32_t *rows,
+                         uint64_t *index, mc2_err *err)
+{
+    if (mc2_tsrc_header(r->src)->version != 1)
+        return mc2_err_set(err, MC2_E_USAGE,
+                           "a format-2 table has one plaintext per column: read it with "
+                           "mc2_treader_next_chunks");
+    const uint8_t *const *p = NULL;
+    const size_t *l = NULL;
+    int rc = mc2_treader_next_chunks(r, &p, &l, rows, index, err);
+    if (rc == 1) {
+        *pt = p[0];
+        *len = l[0];
+    }
+    return rc;
+}
+
+mc2_tsrc *mc2_treader_source(mc2_treader *r)
+{
+    return r->src;
+}
+
 void mc2_treader_free(mc2_treader *r)
 {
     if (!r) return;
+    if (r->held >= 0) mc2_tscan_release(r->scan, r->held);
+    mc2_free(r->pt);
+    mc2_free(r->len);
     mc2_tscan_free(r->scan);
     mc2_tsrc_free(r->src);
     mc2_free(r);

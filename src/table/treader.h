@@ -32,6 +32,29 @@ mc2_batch *mc2_treader_batch_new(const mc2_treader *r, mc2_err *err);
  * return the same result. *index (may be NULL) gets the block's index. */
 int mc2_treader_next(mc2_treader *r, mc2_batch *b, uint64_t *index, mc2_err *err) MC2_WUR;
 
+/* Like mc2_treader_next, but yields the next block's authenticated plaintext (the block
+ * payload, docs/format.md) WITHOUT decoding it, for oblivious mode's decoder (obliv/decode.h),
+ * which must not run the branchy batch decoder. Returns 1 with *pt, *len (the payload's
+ * size: public, the ciphertext shows it) and *rows (the frame's row count) set, 0 at the
+ * end, -1 on error, with the same frame checks as mc2_treader_next. Nothing is validated
+ * beyond the tag: the caller must treat every byte as hostile. *pt points into the reader
+ * and stays valid until the next call on r or mc2_treader_free. Format-1 tables only (a
+ * format-2 block has one plaintext per column: mc2_tscan_next_raw in tsrc.h). The AEAD
+ * open is constant time; its only branch is the (public) tag check. *index may be NULL. */
+int mc2_treader_next_raw(mc2_treader *r, const uint8_t **pt, size_t *len, uint32_t *rows,
+                         uint64_t *index, mc2_err *err) MC2_WUR;
+
+/* mc2_treader_next_raw for either format: the next block's authenticated, undecoded
+ * plaintexts: format 1, the block payload in (*pt)[0], (*len)[0]; format 2, one column chunk
+ * per schema column c in (*pt)[c], (*len)[c] (mc2_treader_header(r)->version says which).
+ * Same contract otherwise; the arrays belong to the reader. */
+int mc2_treader_next_chunks(mc2_treader *r, const uint8_t *const **pt, const size_t **len,
+                            uint32_t *rows, uint64_t *index, mc2_err *err) MC2_WUR;
+
+/* The source under the reader (tsrc.h): further scans of the same table, read again from
+ * memory (the reader's own position is not affected). */
+struct mc2_tsrc *mc2_treader_source(mc2_treader *r);
+
 /* Wipes the reader's key schedule and plaintext buffer and frees it. NULL is a no-op. */
 void mc2_treader_free(mc2_treader *r);
 

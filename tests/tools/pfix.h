@@ -122,8 +122,10 @@ static inline void pfix_party(pfix *f, const char *name, mc2_identity *id)
 /* Writes and loads the policy: the enclave built beside mc2d, pinned by its measurement (as
  * `mc2 policy init --enclave` does; checked against its .sig), simulation allowed with this
  * state directory's platform key, the n parties, and those with recipient[i] set as
- * recipients. */
-static inline void pfix_policy(pfix *f, const mc2_identity *ids, size_t n, const bool *recipient)
+ * recipients; then f->policy_extra and the YAML lines `extra` (each may be NULL), e.g.
+ * "oblivious_tables: [bank-a/x]\n". */
+static inline void pfix_policy_ex(pfix *f, const mc2_identity *ids, size_t n, const bool *recipient,
+                                  const char *extra)
 {
     mc2_err err;
     char enc[512];
@@ -165,10 +167,16 @@ static inline void pfix_policy(pfix *f, const mc2_identity *ids, size_t n, const
         }
     if (mc2_buf_puts(&y, "]\n", &err) ||
         (f->policy_extra && mc2_buf_puts(&y, f->policy_extra, &err)) ||
+        (extra && mc2_buf_puts(&y, extra, &err)) ||
         mc2_file_write_atomic(f->policy_path, y.data, y.len, 0644, 0, &err) ||
         mc2_policy_parse("policy", (const char *)y.data, y.len, &f->pol, &err))
         pfix_die("policy", &err);
     mc2_buf_free(&y);
+}
+
+static inline void pfix_policy(pfix *f, const mc2_identity *ids, size_t n, const bool *recipient)
+{
+    pfix_policy_ex(f, ids, n, recipient, NULL);
 }
 
 /* Starts mc2d on the state directory (stderr appended to WORK/mc2d.log) with the extra

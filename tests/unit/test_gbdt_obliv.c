@@ -2,7 +2,8 @@
  * mc2_gbdt_predict bit for bit (models from normal training, all objectives, missing
  * values); oblivious training builds complete trees of depth max_depth that both predictors
  * agree on, that learn, and that survive save/load and JSON export; its two histogram
- * methods (one-hot, sort) build bit-identical models; bad parameters are rejected. (The
+ * methods (one-hot, sort) build bit-identical models; bad parameters are rejected; the
+ * oblivious jobs' label and infinity checks agree with the enclave's branchy ones. (The
  * obliviousness proofs are tests/obliv/probe_gbdt.c.) */
 #include <math.h>
 #include <stdint.h>
@@ -359,11 +360,61 @@ out:
     mc2_free(w);
 }
 
+/* The enclave's label check of encryption mode (jobs_gbdt.c check_labels): the reason the
+ * first bad label is bad, 0..3 as mc2_gbdt_labels_check_oblivious. */
+static unsigned labels_ref(const mc2_gbdt_params *p, const float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(y[i])) return 1;
+        if (p->objective == MC2_GBDT_BINARY_LOGISTIC && (y[i] < 0.0f || y[i] > 1.0f)) return 2;
+        if (p->objective == MC2_GBDT_MULTI_SOFTPROB &&
+            (y[i] < 0.0f || y[i] >= (float)p->num_class || y[i] != floorf(y[i])))
+            return 3;
+    }
+    return 0;
+}
+
+/* The input checks of oblivious jobs against their branchy originals, on random arrays
+ * salted with every kind of bad value (the obliviousness proof is tests/obliv/probe_decode.c). */
+static void test_input_checks(void)
+{
+    static const float odd[] = {NAN,  INFINITY, -INFINITY, -0.0f, 0.0f,  1.0f,  2.0f,
+                                2.5f, -1.0f,    0.5f,      3.0f,  -0.5f, 1e30f, 0x1p-140f};
+    float y[16], x[16 * 3];
+    unsigned seen[4] = {0};
+    for (int round = 0; round < 3000; round++) {
+        mc2_gbdt_params p;
+        mc2_gbdt_params_default(&p);
+        p.objective = round % 3 == 0   ? MC2_GBDT_BINARY_LOGISTIC
+                      : round % 3 == 1 ? MC2_GBDT_MULTI_SOFTPROB
+                                       : MC2_GBDT_REG_SQUAREDERROR;
+        p.num_class = p.objective == MC2_GBDT_MULTI_SOFTPROB ? 3 : 1;
+        size_t n = 1 + (size_t)(urand() * 16);
+        for (size_t i = 0; i < n; i++) {
+            y[i] = urand() < 0.8
+                       ? (float)(int)(urand() * (p.num_class + 1)) * (p.num_class > 1 ? 1.0f : 0.5f)
+                       : odd[(size_t)(urand() * (sizeof odd / sizeof odd[0]))];
+            for (size_t f = 0; f < 3; f++)
+                x[i * 3 + f] = urand() < 0.03 ? odd[(size_t)(urand() * 3)] : (float)urand();
+        }
+        unsigned want = labels_ref(&p, y, n), got = mc2_gbdt_labels_check_oblivious(&p, y, n);
+        CHECK_MSG(got == want, "labels: round %d: %u, want %u", round, got, want);
+        seen[want & 3]++;
+        long inf = -1;
+        for (size_t i = 0; i < n && inf < 0; i++)
+            for (size_t f = 0; f < 3 && inf < 0; f++)
+                if (isinf(x[i * 3 + f])) inf = (long)f;
+        CHECK(mc2_gbdt_first_inf_oblivious(x, n, 3) == inf);
+    }
+    CHECK(seen[0] && seen[1] && seen[2] && seen[3]);
+}
+
 int main(void)
 {
     test_bad_params();
     test_predict_normal_models();
     test_train();
     test_hist_methods();
+    test_input_checks();
     return test_done("test_gbdt_obliv");
 }

@@ -1,6 +1,7 @@
 /* test_platform.c - the multi-party job protocol against a real mc2d and sim enclave: a job
  * runs only with every owner's signature over its exact text, in counter order, for parties
- * and recipients of the policy; results go only to recipients. Each negative case must be
+ * and recipients of the policy; results go only to recipients; a table the policy lists in
+ * oblivious_tables is refused to rowcount (not an oblivious job). Each negative case must be
  * refused before anything runs. */
 #include <fcntl.h>
 #include <signal.h>
@@ -33,25 +34,31 @@ static uint8_t tid_a[16], tid_b[16];
 #define work    (fx.work)
 #define service (fx.service)
 
-static void upload(const mc2_identity *id, const char *csv, uint8_t tid[16])
+/* Encrypts csv as id's table `table` and uploads it; its table id in tid. */
+static void upload_as(const mc2_identity *id, const char *table, const char *csv, uint8_t tid[16])
 {
     mc2_err err;
     char in[400], out[400];
-    snprintf(in, sizeof in, "%s/%s.csv", work, id->name);
-    snprintf(out, sizeof out, "%s/%s.mc2t", work, id->name);
+    snprintf(in, sizeof in, "%s/%s-%s.csv", work, id->name, table);
+    snprintf(out, sizeof out, "%s/%s-%s.mc2t", work, id->name, table);
     mc2_schema *s = NULL;
     const char *schema = "columns:\n  - {name: k, type: INT64}\n  - {name: v, type: VARCHAR(20)}\n";
     mc2_encrypt_opts o = {0};
     if (mc2_file_write_atomic(in, csv, strlen(csv), 0600, 0, &err) ||
         mc2_schema_parse("schema", schema, strlen(schema), &s, &err) ||
         mc2_table_encrypt_file(in, s, id->data_key, out, &o, NULL, &err) ||
-        mc2_host_upload(service, id, "t", out, NULL, NULL, &err))
+        mc2_host_upload(service, id, table, out, NULL, NULL, &err))
         pfix_die("upload", &err);
     mc2_buf b = {0};
     if (mc2_file_read_all(out, 1 << 20, &b, &err)) pfix_die("read", &err);
     memcpy(tid, b.data + 8, 16);
     mc2_buf_free(&b);
     mc2_schema_free(s);
+}
+
+static void upload(const mc2_identity *id, const char *csv, uint8_t tid[16])
+{
+    upload_as(id, "t", csv, tid);
 }
 
 static int session(const mc2_identity *id, mc2_esession *s)
@@ -152,7 +159,7 @@ int main(void)
     pfix_party(&fx, "mallory", &idx);
     const mc2_identity parties[] = {ida, idb, idc};
     const bool recipient[] = {false, false, true};
-    pfix_policy(&fx, parties, 3, recipient);
+    pfix_policy_ex(&fx, parties, 3, recipient, "oblivious_tables: [bank-b/guarded]\n");
     pol = fx.pol;
     if (pfix_start(&fx, msg, sizeof msg)) {
         fprintf(stderr, "mc2d did not start: %s\n", msg);
@@ -160,6 +167,8 @@ int main(void)
     }
     upload(&ida, "k,v\n1,alpha\n2,beta\n3,gamma\n", tid_a);
     upload(&idb, "k,v\n10,x\n20,y\n", tid_b);
+    uint8_t tid_g[16];
+    upload_as(&idb, "guarded", "k,v\n7,secret\n", tid_g);
 
     mc2_esession sa, sb, sc, sx;
     CHECK(session(&ida, &sa) == 0);
@@ -233,6 +242,22 @@ int main(void)
     CHECK(mc2_fetch_table(service, obj, idc.data_key, work, cpath, MC2_FMT_CSV, NULL, &err) != 0);
     refused("approving a job that has run", approve(&sb, id, text, len, &idb, &err), &err,
             "already run");
+
+    /* oblivious_tables: rowcount decodes blocks with the branchy batch decoder, so a table
+     * the policy lets only oblivious jobs read is refused at submission, by name. */
+    mc2_job g;
+    memset(&g, 0, sizeof g);
+    strcpy(g.kind, "rowcount");
+    g.ninputs = 1;
+    strcpy(g.inputs[0].owner, "bank-b");
+    strcpy(g.inputs[0].table, "guarded");
+    memcpy(g.inputs[0].table_id, tid_g, 16);
+    g.nrecipients = 1;
+    strcpy(g.recipients[0], "auditor");
+    uint64_t gid = 0;
+    refused("rowcount over a table in oblivious_tables",
+            mc2_job_submit(&sb, &idb, pol, &g, &gid, NULL, &err), &err,
+            "only oblivious jobs read bank-b/guarded");
 
     mc2_buf_free(&csv);
     mc2_free(text);
