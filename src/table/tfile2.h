@@ -127,7 +127,8 @@ int mc2_twriter_seal(const mc2_twriter *w, mc2_aead *a, uint64_t index, const mc
 /* Writes a sealed block; blocks must come in index order from 0. */
 int mc2_twriter_append(mc2_twriter *w, mc2_t2block *sb, mc2_err *err) MC2_WUR;
 /* Seals and writes batch b as the next block (single-threaded writers). A batch of more than
- * 2^20 rows becomes several blocks; an empty batch writes nothing. */
+ * 2^20 rows is refused (MC2_E_LIMIT: split it, as mc2_table_seal_batch does); an empty batch
+ * writes nothing. */
 int mc2_twriter_add(mc2_twriter *w, const mc2_batch *b, mc2_err *err) MC2_WUR;
 /* Writes the sealed footer and the trailer. Rows and blocks written so far in *rows, *blocks
  * (may be NULL). */
