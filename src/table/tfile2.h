@@ -10,7 +10,7 @@
  *     0  "MC2T" | u16 version = 2 | u16 flags = 0 | table_id[16] | u64 table_version
  *   chunk(b, c): ct[len(b,c)] | tag[16], AES-256-GCM under the table key with
  *     nonce = u32 c | u64 b                      (c < 2^31; the footer's is ff ff ff ff | 0)
- *     AAD (80 bytes) = "MC2C" | u16 2 | table_id[16] | schema_hash[32] | u64 b | u32 c |
+ *     AAD (86 bytes) = "MC2C" | u16 2 | table_id[16] | schema_hash[32] | u64 b | u32 c |
  *                      u32 C (columns) | u32 rows(b) | u32 len(b,c) | u64 table_version
  *     plaintext = column c's encoding for block b's rows (chunk.h; a nullable column always
  *                 has its bitmap)

@@ -1453,7 +1453,8 @@ int main(void)
     test_tamper_v2();
     test_v2_null_only();
     test_v2_large_result();
-    test_canary();
+    for (enc_version = 0; enc_version <= 1; enc_version++) test_canary(); /* v2, v1 */
+    enc_version = 0;
     test_bad_input();
     test_no_clobber_and_alloc_failures();
     const char *corpus = getenv("MC2_FUZZ_CORPUS");
