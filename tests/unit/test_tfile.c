@@ -778,6 +778,16 @@ static void tamper_v2_chunks(const uint8_t *a, size_t an, const v2map *m, const 
         reject_join("chunk (3,a) from an older file", ps, NP(ps), KEY,
                     "block 3 of 5, column 2 does not authenticate");
     }
+    /* Two blocks modified: the first one is reported, whatever the decrypter's threads. */
+    {
+        uint8_t *c = malloc(an);
+        memcpy(c, a, an);
+        c[m->off[3][4] + 1] ^= 1;
+        c[m->off[1][5] + 1] ^= 1;
+        expect_reject_msg("chunks of blocks 2 and 4 modified", c, an, KEY,
+                          "block 2 of 5, column 6 does not authenticate");
+        free(c);
+    }
     /* A chunk dropped; duplicated; replaced by its neighbour (equal length). */
     {
         piece ps[] = {{a, m->off[2][3]}, {a + m->off[2][4], an - m->off[2][4]}};

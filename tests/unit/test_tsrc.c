@@ -580,7 +580,7 @@ static void test_scans(const tdef *t)
     for (enum src_kind k = SRC_MEM; k <= SRC_ASYNC; k++)
         for (size_t cs = 0; cs < sizeof COLSETS / sizeof COLSETS[0]; cs++)
             for (unsigned threads = 1; threads <= 4; threads++)
-                for (unsigned ahead = 1; ahead <= 8; ahead += ahead < 3 ? 1 : 5) {
+                for (unsigned ahead = 1; ahead <= 8; ahead++) {
                     for (int raw = 0; raw <= 1; raw++) {
                         if (raw && (cs == 1 || cs == 4)) continue;
                         snprintf(wd_case, sizeof wd_case,
@@ -617,7 +617,7 @@ static void test_scans(const tdef *t)
                         cases++;
                     }
                 }
-    printf("v%u: %u scans (3 sources, 5 column sets, 1..4 threads, ahead 1/2/3/8, decoded and "
+    printf("v%u: %u scans (3 sources, 5 column sets, 1..4 threads, ahead 1..8, decoded and "
            "raw): every block once, every row right\n",
            t->version, cases);
 }
