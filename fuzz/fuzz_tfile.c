@@ -1,24 +1,28 @@
-/* fuzz_tfile.c - libFuzzer target for the encrypted table reader (mc2_treader_open_mem and
- * mc2_treader_next) under a fixed data key.
+/* fuzz_tfile.c - libFuzzer target for the encrypted table readers, both format versions,
+ * under a fixed data key: the in-memory reader (mc2_treader_open_mem, mc2_treader_next) and
+ * the byte-range reader's scans (mc2_tsrc, mc2_tscan: a column subset in reverse order with
+ * read-ahead and a filter on the v2 statistics, and the raw API).
  *
  * The first byte chooses the mode:
- *   even: the rest is an .mc2t file, read as is (exercises the prefix, header and frame
- *         checks; only files sealed with FUZZ_KEY get past authentication).
- *   odd:  the rest is an .mc2t in "plaintext form": the header's ciphertext and each frame's
- *         ciphertext are taken as plaintext and sealed here with FUZZ_KEY (tags in the input
- *         are ignored), so mutations reach the schema decoder, the block sequencing and the
- *         batch decoder. A frame whose head is inconsistent with the header is copied
- *         unchanged (the reader must reject it).
+ *   even: the rest is an .mc2t file, read as is (exercises the prefix, header, trailer, frame
+ *         and directory checks; only files sealed with FUZZ_KEY get past authentication).
+ *   odd:  the rest is an .mc2t in "plaintext form" (tests/tools/tplain.h): every ciphertext
+ *         replaced by its plaintext, sealed here with FUZZ_KEY (tags in the input are
+ *         ignored), so mutations reach the schema decoder, the v1 block sequencing and batch
+ *         decoder, the v2 footer and directory parser, chunk decoder and statistics. What
+ *         does not fit (a v1 frame inconsistent with its header, a v2 chunk past the footer)
+ *         is copied unchanged, and the reader must reject it.
  * The seed corpus (fuzz/corpus/fuzz_tfile) is written by test_tfile when MC2_FUZZ_CORPUS
- * names a directory: valid files in both modes. */
+ * names a directory: small valid tables of both versions in both modes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
-#include "base/bytes.h"
 #include "mc2/table.h"
 #include "table/treader.h"
+#include "table/tsrc.h"
+#include "../tests/tools/tplain.h"
 
 /* Must match FUZZ_KEY in tests/unit/test_tfile.c (the corpus generator). */
 static const uint8_t FUZZ_KEY[MC2_KEY_LEN] = {
@@ -41,61 +45,59 @@ static void read_all(const uint8_t *p, size_t n)
     mc2_treader_free(r);
 }
 
-/* Builds a sealed file from the plaintext form p[0..n) into *out. */
-static int reseal(const uint8_t *p, size_t n, uint8_t **out, size_t *out_len)
+/* Skips blocks whose first column is all NULL, per the statistics (v2). */
+static bool keep_not_allnull(void *ctx, const mc2_tsrc *s, uint64_t b)
+{
+    (void)ctx;
+    const mc2_colstats *st = mc2_tsrc_stats(s, b, 0);
+    return !st || !(st->flags & MC2_STATS_ALLNULL);
+}
+
+/* A scan of the columns in reverse order, 3 blocks ahead, filtered; then a raw scan. */
+static void scan_all(const uint8_t *p, size_t n)
 {
     mc2_err err;
-    if (n < MC2_TFILE_PREFIX_LEN) return -1;
-    size_t ct_len = mc2_le32_get(p + 44), tail;
-    if (ct_len > n - MC2_TFILE_PREFIX_LEN) ct_len = n - MC2_TFILE_PREFIX_LEN;
-    size_t hdr_len = MC2_TFILE_PREFIX_LEN + ct_len + MC2_TAG_LEN;
-    size_t pos = MC2_TFILE_PREFIX_LEN + ct_len;
-    pos = n - pos >= MC2_TAG_LEN ? pos + MC2_TAG_LEN : n; /* skip the input's tag */
-    tail = n - pos;
-    uint8_t *buf = mc2_malloc(hdr_len);
-    if (!buf) return -1;
-    memcpy(buf, p, MC2_TFILE_PREFIX_LEN);
-    mc2_le32_put(buf + 44, (uint32_t)ct_len);
-    uint8_t key[MC2_KEY_LEN], nonce[MC2_NONCE_LEN];
-    memset(nonce, 0xff, 4);
-    memset(nonce + 4, 0, 8);
-    mc2_aead *a = NULL;
-    if (mc2_table_key(FUZZ_KEY, buf + 8, key, &err) || !(a = mc2_aead_new(key, &err)) ||
-        mc2_aead_seal(a, nonce, buf, MC2_TFILE_PREFIX_LEN, p + MC2_TFILE_PREFIX_LEN, ct_len,
-                      buf + MC2_TFILE_PREFIX_LEN, buf + MC2_TFILE_PREFIX_LEN + ct_len, &err)) {
-        mc2_aead_free(a);
-        mc2_free(buf);
-        return -1;
-    }
-    mc2_aead_free(a);
-    a = NULL;
-    size_t len = hdr_len;
-    mc2_thdr h;
-    if (mc2_thdr_open(buf, hdr_len, FUZZ_KEY, &h, &a, &err) == 0) {
-        /* Seal each consistent frame; copy the rest raw. */
-        while (n - pos >= 16) {
-            uint64_t idx = mc2_le64_get(p + pos);
-            uint32_t rows = mc2_le32_get(p + pos + 8);
-            size_t fl = mc2_le32_get(p + pos + 12);
-            if (fl > n - pos - 16) fl = n - pos - 16;
-            if (idx >= h.block_count || rows != mc2_thdr_block_rows(&h, idx)) break;
-            if (mc2_tblock_seal(a, &h, idx, p + pos + 16, fl, &buf, &len, &err)) break;
-            pos += 16 + fl;
-            pos = n - pos >= MC2_TAG_LEN ? pos + MC2_TAG_LEN : n;
+    mc2_tio io = mc2_tio_mem(p, n);
+    mc2_tsrc *s = NULL;
+    if (mc2_tsrc_open(&io, FUZZ_KEY, n, &s, &err)) return;
+    const mc2_thdr *h = mc2_tsrc_header(s);
+    size_t nc = h->schema->ncols;
+    unsigned *cols = mc2_calloc(nc, sizeof *cols);
+    const uint8_t **pt = mc2_calloc(nc, sizeof *pt);
+    size_t *len = mc2_calloc(nc, sizeof *len);
+    mc2_batch *b = mc2_batch_new(h->schema, 1, &err);
+    mc2_tscan *sc = NULL;
+    if (!cols || !pt || !len || !b) goto out;
+    for (size_t c = 0; c < nc; c++) cols[c] = (unsigned)(nc - 1 - c);
+    if (mc2_tscan_open(s, cols, nc, 3, keep_not_allnull, NULL, &sc, &err) == 0) {
+        uint64_t i, last = 0, got = 0, read = 0, skipped = 0;
+        int k;
+        while ((k = mc2_tscan_next(sc, b, &i, &err)) == 1) {
+            if ((got && i <= last) || b->nrows != mc2_tsrc_block_rows(s, i)) abort();
+            last = i;
+            got++;
         }
-        tail = n - pos;
-        mc2_aead_free(a);
-        mc2_thdr_clear(&h);
+        mc2_tscan_counts(sc, NULL, &read, &skipped);
+        if (k == 0 && (got != read || read + skipped != h->block_count)) abort();
+        mc2_tscan_free(sc);
+        sc = NULL;
     }
-    uint8_t *nb = mc2_realloc(buf, len + tail);
-    if (!nb) {
-        mc2_free(buf);
-        return -1;
+    if (mc2_tscan_open(s, cols, nc, 2, NULL, NULL, &sc, &err) == 0) {
+        uint64_t i;
+        uint32_t rows;
+        int slot;
+        while (mc2_tscan_next_raw(sc, pt, len, &i, &rows, &slot, &err) == 1) {
+            if (rows != mc2_tsrc_block_rows(s, i)) abort();
+            mc2_tscan_release(sc, slot);
+        }
     }
-    if (tail) memcpy(nb + len, p + pos, tail);
-    *out = nb;
-    *out_len = len + tail;
-    return 0;
+out:
+    mc2_tscan_free(sc);
+    mc2_batch_free(b);
+    mc2_free(len);
+    mc2_free(pt);
+    mc2_free(cols);
+    mc2_tsrc_free(s);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -105,12 +107,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1) return 0;
     if ((data[0] & 1) == 0) {
         read_all(data + 1, size - 1);
+        scan_all(data + 1, size - 1);
         return 0;
     }
     uint8_t *f = NULL;
     size_t fn = 0;
-    if (reseal(data + 1, size - 1, &f, &fn) == 0) {
+    if (tplain_seal(data + 1, size - 1, FUZZ_KEY, &f, &fn) == 0) {
         read_all(f, fn);
+        scan_all(f, fn);
         mc2_free(f);
     }
     return 0;

@@ -139,8 +139,37 @@ int mc2_t2_footer_pos(const uint8_t trailer[MC2_T2_TRAILER_LEN], uint64_t file_s
     return 0;
 }
 
+/* Bytes per row of a column's values (VARCHAR: its end offset; the text comes on top). */
+static uint64_t value_width(enum mc2_type t)
+{
+    switch (t) {
+    case MC2_T_INT64:
+    case MC2_T_DECIMAL:
+    case MC2_T_DOUBLE:
+        return 8;
+    case MC2_T_DATE:
+    case MC2_T_VARCHAR:
+        return 4;
+    case MC2_T_BOOL:
+        return 1;
+    }
+    MC2_PANIC("tfile2: unknown column type");
+}
+
+/* Whether a chunk of len bytes can be column d's encoding of `rows` rows (chunk.h): exactly
+ * its size for fixed-width types, at least the offsets for VARCHAR. A nullable column always
+ * has its bitmap (the v2 rule). Checked before anything is sized by the row count, so a
+ * footer cannot make a reader allocate for rows its chunks do not hold. */
+static bool chunk_len_ok(const mc2_column_def *d, uint32_t rows, uint32_t len)
+{
+    uint64_t want =
+        2 + (d->nullable ? ((uint64_t)rows + 7) / 8 : 0) + (uint64_t)rows * value_width(d->type.id);
+    return d->type.id == MC2_T_VARCHAR ? len >= want : len == want;
+}
+
 /* Parses the directory part of the footer (after the schema) into d. */
-static int parse_dir(mc2_rd *r, mc2_t2dir *d, uint64_t rows, uint64_t blocks, mc2_err *err)
+static int parse_dir(mc2_rd *r, const mc2_schema *s, mc2_t2dir *d, uint64_t rows, uint64_t blocks,
+                     mc2_err *err)
 {
     size_t per_block;
     if (!mc2_mul_size(d->ncols, 4 + STAT_LEN, &per_block) ||
@@ -165,10 +194,15 @@ static int parse_dir(mc2_rd *r, mc2_t2dir *d, uint64_t rows, uint64_t blocks, mc
             st->flags = mc2_rd_u8(r);
             st->min = (int64_t)mc2_rd_u64(r);
             st->max = (int64_t)mc2_rd_u64(r);
-            if (d->len[k] < 2 || d->len[k] > MC2_BLOCK_MAX_PAYLOAD || st->flags > 7)
+            if (d->len[k] > MC2_BLOCK_MAX_PAYLOAD || st->flags > 7)
                 return mc2_err_set(err, MC2_E_INPUT,
                                    "table footer: block %llu, column %u: bad chunk entry",
                                    (ull)b + 1, c + 1);
+            if (!chunk_len_ok(&s->cols[c], n, d->len[k]))
+                return mc2_err_set(err, MC2_E_INPUT,
+                                   "table footer: block %llu, column %u: a chunk of %u bytes "
+                                   "cannot hold %u rows: corrupted",
+                                   (ull)b + 1, c + 1, d->len[k], n);
             d->off[k] = off;
             off += (uint64_t)d->len[k] + MC2_TAG_LEN;
         }
@@ -206,7 +240,7 @@ static int parse_footer(const uint8_t *pt, size_t n, const uint8_t trailer[MC2_T
         return mc2_err_prefix(err, "table footer: ");
     if (mc2_sha256(schema, sl, h->schema_hash, err)) return -1;
     d->ncols = (uint32_t)h->schema->ncols;
-    if (parse_dir(&r, d, rows, blocks, err)) return -1;
+    if (parse_dir(&r, h->schema, d, rows, blocks, err)) return -1;
     uint32_t maxrows = 0;
     for (uint64_t b = 0; b < blocks; b++) maxrows = d->rows[b] > maxrows ? d->rows[b] : maxrows;
     h->version = 2;
@@ -310,9 +344,9 @@ struct mc2_twriter {
 
 void mc2_t2block_free(mc2_t2block *sb)
 {
-    mc2_buf_free(&sb->bytes);
+    mc2_buf_free(&sb->bytes); /* secret: holds plaintext if sealing failed half-way */
     mc2_free(sb->len);
-    mc2_free(sb->stats);
+    if (sb->stats) mc2_free_wipe(sb->stats, (sb->ncols ? sb->ncols : 1) * sizeof *sb->stats);
     memset(sb, 0, sizeof *sb);
 }
 
@@ -379,6 +413,7 @@ int mc2_twriter_seal(const mc2_twriter *w, mc2_aead *a, uint64_t index, const mc
     out->index = index;
     out->rows = (uint32_t)b->nrows;
     out->ncols = nc;
+    out->bytes.secret = 1; /* columns are encoded, then sealed, in place */
     out->len = mc2_calloc(nc ? nc : 1, sizeof *out->len);
     out->stats = mc2_calloc(nc ? nc : 1, sizeof *out->stats);
     size_t total = 0;

@@ -10,7 +10,7 @@
  *     0  "MC2T" | u16 version = 2 | u16 flags = 0 | table_id[16] | u64 table_version
  *   chunk(b, c): ct[len(b,c)] | tag[16], AES-256-GCM under the table key with
  *     nonce = u32 c | u64 b                      (c < 2^31; the footer's is ff ff ff ff | 0)
- *     AAD (80 bytes) = "MC2C" | u16 2 | table_id[16] | schema_hash[32] | u64 b | u32 c |
+ *     AAD (86 bytes) = "MC2C" | u16 2 | table_id[16] | schema_hash[32] | u64 b | u32 c |
  *                      u32 C (columns) | u32 rows(b) | u32 len(b,c) | u64 table_version
  *     plaintext = column c's encoding for block b's rows (chunk.h; a nullable column always
  *                 has its bitmap)
@@ -131,7 +131,8 @@ int mc2_twriter_seal(const mc2_twriter *w, mc2_aead *a, uint64_t index, const mc
 /* Writes a sealed block; blocks must come in index order from 0. */
 int mc2_twriter_append(mc2_twriter *w, mc2_t2block *sb, mc2_err *err) MC2_WUR;
 /* Seals and writes batch b as the next block (single-threaded writers). A batch of more than
- * 2^20 rows becomes several blocks; an empty batch writes nothing. */
+ * 2^20 rows is refused (MC2_E_LIMIT: split it, as mc2_table_seal_batch does); an empty batch
+ * writes nothing. */
 int mc2_twriter_add(mc2_twriter *w, const mc2_batch *b, mc2_err *err) MC2_WUR;
 /* Writes the sealed footer and the trailer. Rows and blocks written so far in *rows, *blocks
  * (may be NULL). */

@@ -2,6 +2,7 @@
  * then blocks on demand; scans with read-ahead slots shared by any number of threads. */
 #include "table/tsrc.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -57,7 +58,12 @@ static int fdio_begin(void *ctx, uint64_t off, size_t len, uint8_t *dst, void **
     *h = NULL;
     while (len > 0) {
         ssize_t r = pread(fd, dst, len, (off_t)off);
-        if (r <= 0) return mc2_err_set(err, MC2_E_IO, "cannot read the table file");
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0)
+            return mc2_err_set(err, MC2_E_IO, "cannot read the table file: %s", strerror(errno));
+        if (r == 0)
+            return mc2_err_set(err, MC2_E_INPUT,
+                               "the table file ended early (was it changed while being read?)");
         dst += r;
         off += (uint64_t)r;
         len -= (size_t)r;
@@ -188,8 +194,17 @@ int mc2_tsrc_open(const mc2_tio *io, const uint8_t data_key[MC2_KEY_LEN], size_t
     size_t hn = io->size < 6 ? (size_t)io->size : 6;
     int rc = read_at(&s->io, 0, hn, head, err);
     if (rc == 0) {
-        bool v2 = hn == 6 && memcmp(head, "MC2T", 4) == 0 && mc2_le16_get(head + 4) == 2;
-        rc = v2 ? open_v2(s, data_key, max_meta, err) : open_v1(s, data_key, max_meta, err);
+        bool magic = hn == 6 && memcmp(head, "MC2T", 4) == 0;
+        uint16_t ver = magic ? mc2_le16_get(head + 4) : 0;
+        if (magic && ver != 1 && ver != 2)
+            rc = mc2_err_set(err, MC2_E_INPUT,
+                             "unsupported table format version %u (this mc2 reads versions 1 and "
+                             "2): written by a newer mc2, or corrupted",
+                             ver);
+        else if (ver == 2)
+            rc = open_v2(s, data_key, max_meta, err);
+        else /* version 1, or not a table at all: open_v1 says which */
+            rc = open_v1(s, data_key, max_meta, err);
     }
     if (rc == 0) rc = mc2_table_key(data_key, s->h.table_id, s->key, err);
     if (rc) {
@@ -241,9 +256,9 @@ static int v1_discover(mc2_tsrc *s, uint64_t b, mc2_err *err)
         uint64_t i = s->nknown - 1, at = s->off1[i], left = s->io.size - at;
         uint8_t head[16];
         size_t hn = left < 16 ? (size_t)left : 16, frame_len;
-        if (read_at(&s->io, at, hn, head, err) ||
-            mc2_tframe_next(&s->h, i, hn == 16 ? head : NULL, left, &frame_len, err))
-            return -1;
+        if (read_at(&s->io, at, hn, head, err))
+            return mc2_err_prefix(err, "block %llu of %llu: ", (ull)i + 1, (ull)s->h.block_count);
+        if (mc2_tframe_next(&s->h, i, hn == 16 ? head : NULL, left, &frame_len, err)) return -1;
         s->off1[i + 1] = at + frame_len;
         s->nknown++;
         if (i + 1 == s->h.block_count) { /* after the last frame: nothing may follow */
@@ -259,7 +274,10 @@ static int v1_discover(mc2_tsrc *s, uint64_t b, mc2_err *err)
 
 /* ---- scans ----------------------------------------------------------------------------------- */
 
-enum slot_state { SLOT_FREE, SLOT_READING, SLOT_CLAIMED };
+/* A slot is FREE, READING (its reads are under way), CHECKING (claimed by a thread that is
+ * authenticating and decoding it: it may still fail) or HELD (authenticated, handed out raw
+ * until mc2_tscan_release). */
+enum slot_state { SLOT_FREE, SLOT_READING, SLOT_CHECKING, SLOT_HELD };
 
 typedef struct slot {
     enum slot_state st;
@@ -419,8 +437,21 @@ static slot *oldest(mc2_tscan *sc)
     return best;
 }
 
+/* Whether a block before b is still being checked by some thread (mu held). */
+static bool checking_before(const mc2_tscan *sc, uint64_t b)
+{
+    for (unsigned i = 0; i < sc->nslots; i++)
+        if (sc->slots[i].st == SLOT_CHECKING && sc->slots[i].block < b) return true;
+    return false;
+}
+
 /* Claims the next block's slot: 1 with *out, 0 at the end, -1 on failure (the lowest failing
- * block in *failed_block). */
+ * block in *failed_block).
+ *
+ * Blocks before a failed one are still handed out, and a failure is reported only once no
+ * block before it is still being checked, so that every caller ends with the error of the
+ * first bad block in file order, as a sequential reader would report it, whatever the
+ * number of threads and however their work interleaves. */
 static int claim(mc2_tscan *sc, slot **out, uint64_t *failed_block, mc2_err *err)
 {
     pthread_mutex_lock(&sc->mu);
@@ -429,26 +460,25 @@ static int claim(mc2_tscan *sc, slot **out, uint64_t *failed_block, mc2_err *err
         mc2_err e2;
         if (!sc->failed && start_reads(sc, &e2))
             fail_locked(sc, &e2, sc->next_start ? sc->next_start - 1 : 0);
-        /* Blocks before a failed one are still handed out, so that the error a caller ends
-         * with is the first in file order, as a sequential reader would report it. */
         slot *sl = oldest(sc);
         if (sl && (!sc->failed || sl->block < sc->fail_block)) {
-            sl->st = SLOT_CLAIMED;
+            sl->st = SLOT_CHECKING;
             *out = sl;
             rc = 1;
             break;
         }
-        if (sc->failed) {
+        if (sc->failed && !checking_before(sc, sc->fail_block)) {
             *err = sc->ferr;
             *failed_block = sc->fail_block;
             rc = -1;
             break;
         }
-        if (sc->next_start >= sc->s->h.block_count) {
+        if (!sc->failed && sc->next_start >= sc->s->h.block_count) {
             rc = 0;
             break;
         }
-        pthread_cond_wait(&sc->cv, &sc->mu); /* every slot is being decoded */
+        /* Every slot is being checked or held, or an earlier block is still being checked. */
+        pthread_cond_wait(&sc->cv, &sc->mu);
     }
     pthread_mutex_unlock(&sc->mu);
     return rc;
@@ -467,7 +497,8 @@ void mc2_tscan_release(mc2_tscan *sc, int slot_index)
     pthread_mutex_unlock(&sc->mu);
 }
 
-/* Waits for sl's reads and authenticates its chunks (or frame) in place. */
+/* Waits for sl's reads and authenticates its chunks (or frame) in place. Errors name the
+ * block. */
 static int finish_slot(mc2_tscan *sc, slot *sl, mc2_err *err)
 {
     mc2_tsrc *s = sc->s;
@@ -479,7 +510,9 @@ static int finish_slot(mc2_tscan *sc, slot *sl, mc2_err *err)
             s->io.abandon(s->io.ctx, sl->h[i]);
     }
     sl->nh = 0;
-    if (rc) return -1;
+    if (rc)
+        return mc2_err_prefix(err, "block %llu of %llu: ", (ull)sl->block + 1,
+                              (ull)s->h.block_count);
     if (s->h.version != 2) {
         size_t ct_len = sl->len - 16 - MC2_TAG_LEN;
         if (mc2_tblock_open(sl->aead, &s->h, sl->block, sl->buf, sl->len, sl->buf + 16, err))
@@ -502,27 +535,41 @@ static int finish_slot(mc2_tscan *sc, slot *sl, mc2_err *err)
     return 0;
 }
 
+/* Block sl failed its checks (err): records the failure, frees the slot, then waits until no
+ * earlier block is still being checked (blocks are claimed in order, so every earlier one is
+ * checked or being checked), and returns -1 with the first bad block's error and index. */
+static int slot_failed(mc2_tscan *sc, slot *sl, uint64_t *index, mc2_err *err)
+{
+    pthread_mutex_lock(&sc->mu);
+    fail_locked(sc, err, sl->block);
+    slot_release_reads(sc, sl);
+    sl->st = SLOT_FREE;
+    while (checking_before(sc, sc->fail_block)) pthread_cond_wait(&sc->cv, &sc->mu);
+    *err = sc->ferr;
+    *index = sc->fail_block;
+    pthread_mutex_unlock(&sc->mu);
+    return -1;
+}
+
 int mc2_tscan_next_raw(mc2_tscan *sc, const uint8_t **pt, size_t *len, uint64_t *index,
                        uint32_t *rows, int *slot_index, mc2_err *err)
 {
     slot *sl = NULL;
     int got = claim(sc, &sl, index, err);
     if (got <= 0) return got;
-    *slot_index = (int)(sl - sc->slots);
-    if (finish_slot(sc, sl, err)) {
-        pthread_mutex_lock(&sc->mu);
-        fail_locked(sc, err, sl->block);
-        pthread_mutex_unlock(&sc->mu);
-        mc2_tscan_release(sc, *slot_index);
-        return -1;
-    }
+    *index = sl->block;
+    if (finish_slot(sc, sl, err)) return slot_failed(sc, sl, index, err);
     size_t n = sc->s->h.version == 2 ? sc->n : 1;
     for (size_t k = 0; k < n; k++) {
         pt[k] = sl->pt[k];
         len[k] = sl->ptlen[k];
     }
-    *index = sl->block;
     *rows = sl->rows;
+    *slot_index = (int)(sl - sc->slots);
+    pthread_mutex_lock(&sc->mu);
+    sl->st = SLOT_HELD;
+    pthread_cond_broadcast(&sc->cv);
+    pthread_mutex_unlock(&sc->mu);
     return 1;
 }
 
@@ -538,8 +585,9 @@ static int decode_slot(mc2_tscan *sc, slot *sl, mc2_batch *b, mc2_err *err)
         if (mc2_col_get(b, sc->cols[k], &r, sl->rows, true, "column chunk", err)) return -1;
         if (mc2_rd_left(&r))
             return mc2_err_set(err, MC2_E_INPUT,
-                               "column chunk, column %u: %zu unexpected bytes after its values",
-                               sc->cols[k] + 1, mc2_rd_left(&r));
+                               "column chunk, column %u ('%s'): %zu unexpected bytes after its "
+                               "values",
+                               sc->cols[k] + 1, b->schema->cols[sc->cols[k]].name, mc2_rd_left(&r));
     }
     b->nrows = sl->rows;
     return 0;
@@ -550,17 +598,15 @@ int mc2_tscan_next(mc2_tscan *sc, mc2_batch *b, uint64_t *index, mc2_err *err)
     slot *sl = NULL;
     int got = claim(sc, &sl, index, err);
     if (got <= 0) return got;
-    int si = (int)(sl - sc->slots);
-    int rc = finish_slot(sc, sl, err) || decode_slot(sc, sl, b, err) ? -1 : 0;
-    if (rc) {
-        mc2_err_prefix(err, "block %llu of %llu: ", (ull)sl->block + 1, (ull)sc->s->h.block_count);
-        pthread_mutex_lock(&sc->mu);
-        fail_locked(sc, err, sl->block);
-        pthread_mutex_unlock(&sc->mu);
-    }
     *index = sl->block;
-    mc2_tscan_release(sc, si);
-    return rc ? -1 : 1;
+    if (finish_slot(sc, sl, err)) return slot_failed(sc, sl, index, err);
+    if (decode_slot(sc, sl, b, err)) {
+        b->nrows = 0;
+        mc2_err_prefix(err, "block %llu of %llu: ", (ull)sl->block + 1, (ull)sc->s->h.block_count);
+        return slot_failed(sc, sl, index, err);
+    }
+    mc2_tscan_release(sc, (int)(sl - sc->slots));
+    return 1;
 }
 
 int mc2_tscan_open(mc2_tsrc *s, const unsigned *cols, size_t n, unsigned ahead, mc2_tkeep_fn keep,
@@ -582,6 +628,8 @@ int mc2_tscan_open(mc2_tsrc *s, const unsigned *cols, size_t n, unsigned ahead, 
     if (!sc->cols || !sc->slots) goto nomem;
     for (size_t k = 0; k < n; k++) {
         if (cols[k] >= s->h.schema->ncols) MC2_PANIC("mc2_tscan_open: column out of range");
+        for (size_t j = 0; j < k; j++)
+            if (cols[j] == cols[k]) MC2_PANIC("mc2_tscan_open: a column is listed twice");
         sc->cols[k] = cols[k];
     }
     for (unsigned i = 0; i < sc->nslots; i++) {

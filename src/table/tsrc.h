@@ -72,13 +72,18 @@ int mc2_tscan_open(mc2_tsrc *s, const unsigned *cols, size_t n, unsigned ahead, 
  * over mc2_tsrc_header(s)->schema); only the scan's columns are filled (v1: all are), b->nrows
  * is set. Returns 1 with the block's index in *index, 0 when every block has been handed out,
  * -1 on error (a modified, foreign, truncated or malformed block; a failed read) with the
- * failing block's index in *index: the scan has then failed, and every later call fails too
- * (with the lowest failing block found so far). */
+ * failing block's index in *index: the scan has then failed, and every later call fails too.
+ * The error is always the first bad block's in file order, whatever the number of threads:
+ * blocks before it are still handed out, and a call reports a failure only once every
+ * earlier block has been checked (it may wait for the threads checking them). */
 int mc2_tscan_next(mc2_tscan *sc, mc2_batch *b, uint64_t *index, mc2_err *err) MC2_WUR;
 /* Like mc2_tscan_next, but leaves the authenticated plaintexts undecoded: pt[k], len[k] for
  * the scan's k-th column (v2: the column chunk; v1: pt[0] is the whole block payload and n is
- * 1). They stay valid until the next call on this thread's slot: call mc2_tscan_release with
- * the returned slot when done. */
+ * 1), *rows the block's rows. They stay valid until mc2_tscan_release(sc, *slot), which the
+ * caller must call when done with them. A slot is held until released: callers that together
+ * hold as many blocks as the scan has slots (`ahead`) must release one before asking for
+ * another, or wait forever. On -1 *index is the failing block and there is nothing to
+ * release. */
 int mc2_tscan_next_raw(mc2_tscan *sc, const uint8_t **pt, size_t *len, uint64_t *index,
                        uint32_t *rows, int *slot, mc2_err *err) MC2_WUR;
 void mc2_tscan_release(mc2_tscan *sc, int slot);
