@@ -109,8 +109,8 @@ struct sx_op {
     void (*close)(sx_op *op);
     /* Optional: does, on the calling thread, whatever must happen before instances of this
      * operator's pipeline run on other threads (a join builds its table), then prepares its
-     * streaming child. NULL: nothing to do (the child is prepared by sx_prepare's walk only
-     * through operators that have this). */
+     * streaming child. Returns -1 on error, 1 if the pipeline must run on one thread (a join
+     * that spilled), else 0. NULL: nothing to do. */
     int (*prepare)(sx_op *op, mc2_err *err);
     bool exchange; /* an exchange (exec_par.c), not an instance of node's operator */
     mc2_exec *x;

@@ -3,17 +3,31 @@
  * normalized keys (rows with a NULL key are never inserted: NULL never matches); the left
  * child streams through in chunks. Candidate pairs are produced a chunk at a time, the
  * residual condition is evaluated vectorized over them, and unmatched rows are emitted per
- * probe chunk (LEFT/FULL/ANTI/SEMI) and at the end (RIGHT/FULL). */
+ * probe chunk (LEFT/FULL/ANTI/SEMI) and at the end (RIGHT/FULL).
+ *
+ * Grace hash join: when the build side does not fit the executor's memory budget (and the
+ * join has keys and a spill store), the rows held so far and every later build row go, as
+ * sealed runs, to NPART partitions by bits of their key hash; then every probe row goes to
+ * the partition its key hash names (a NULL key hashes to 0: it matches nothing anyway); then
+ * each partition is joined on its own: its build rows loaded and indexed, its probe rows
+ * streamed through (RIGHT/FULL emit the partition's unmatched build rows after it). A
+ * partition that still does not fit is partitioned again with the next hash bits (at most
+ * MAX_LEVEL levels; beyond, it is joined in memory whatever the budget says). Matching rows
+ * always share a partition, so each partition's result is exactly its share of the join's.
+ * A spilled join runs on one thread (its prepare says so to the exchange above it). */
 #include <string.h>
 
 #include "base/alloc.h"
 #include "sql/exec_int.h"
 
-#define NONE       UINT32_MAX
-#define SLOT_EMPTY UINT64_MAX
-#define HI(h)      ((h)&0xFFFFFFFF00000000ull)
+#define NONE           UINT32_MAX
+#define SLOT_EMPTY     UINT64_MAX
+#define HI(h)          ((h)&0xFFFFFFFF00000000ull)
+#define NPART          16
+#define MAX_LEVEL      7    /* partition bits 32 + 4 * level .. 35 + 4 * level: up to bit 63 */
+#define MIN_SPILL_ROWS 1024 /* a table of fewer rows is never spilled */
 
-enum { J_PROBE, J_PAIRS, J_UNMATCHED, J_RIGHT, J_DONE };
+enum { J_PROBE, J_PAIRS, J_UNMATCHED, J_RIGHT, J_DONE, J_SPILL_PROBE, J_NEXT_PART };
 
 /* The build side: its rows and their hash index. Built once by the join's primary instance;
  * read-only afterwards, so probe instances on other threads share it (bmatched, written by
@@ -32,7 +46,14 @@ typedef struct join_table {
     bool build_has_null;
     bool built;
     size_t heldbytes;
+    size_t kbytes, hcap; /* bkeys used; rows bhash/bkoff/bklen have room for */
 } join_table;
+
+/* A pending partition of a spilled join: its build and probe rows, sealed in the spill store. */
+typedef struct jpart {
+    sx_run b, p;
+    int level;
+} jpart;
 
 typedef struct op_join {
     sx_op op;
@@ -53,6 +74,26 @@ typedef struct op_join {
     uint32_t *pbuf, *bbuf, *sel;
     sx_chunk *pair, *out;
     sx_ex *resid;
+    bool built_once; /* the first build happened (or this instance shares a built table) */
+    /* the whole build side (every partition): what NOT IN needs */
+    uint64_t gl_rows;
+    bool gl_null;
+    /* grace hash join */
+    sx_keyspec *rks;
+    sx_keys bk;        /* build keys of a chunk */
+    bool spilled;      /* the join works partition by partition */
+    bool partitioning; /* build rows are going to bw[] */
+    int level;         /* of the partitioning in progress, or of cur */
+    sx_runw bw[NPART], pw[NPART];
+    bool bw_open, pw_open;
+    jpart *stack;
+    size_t nstack, cstack;
+    jpart part; /* the partition being joined */
+    bool have_cur;
+    sx_runr rd; /* the run being read: a build run while loading, then cur.p */
+    const sx_run *rd_run;
+    sx_chunk *bchunk, *pchunk; /* decoded build / probe rows */
+    sx_heap bheap, pheap;
 } op_join;
 
 static bool need_pairs(const op_join *j)
@@ -60,122 +101,381 @@ static bool need_pairs(const op_join *j)
     return j->resid || (j->n->jt != MC2_JOIN_SEMI && j->n->jt != MC2_JOIN_ANTI);
 }
 
-static int join_build(op_join *j, mc2_err *err)
+/* ---- the in-memory table ----------------------------------------------------------------- */
+
+static void table_free(mc2_exec *x, join_table *t)
 {
-    mc2_exec *x = j->op.x;
-    const mc2_pnode *n = j->n;
-    size_t nk = n->nkeys;
-    sx_keyspec *rks = sx_array(x, nk + 1, sizeof *rks, err);
-    if (!rks) return -1;
-    for (size_t i = 0; i < nk; i++) {
-        rks[i].col = n->rkeys[i];
-        rks[i].type = n->right->schema.cols[n->rkeys[i]].type.id;
+    sx_rows_free(x, &t->rows);
+    mc2_free(t->bhash);
+    mc2_free(t->bkoff);
+    mc2_free(t->bklen);
+    if (t->bkeys) mc2_free_wipe(t->bkeys, t->bkcap);
+    mc2_free(t->next);
+    mc2_free(t->slots);
+    mc2_free(t->bmatched);
+    sx_mem_sub(x, t->heldbytes);
+    const mc2_schema *rs = t->rows.s;
+    memset(t, 0, sizeof *t);
+    t->rows.s = rs;
+}
+
+static int nomem(mc2_err *err)
+{
+    return mc2_err_set(err, MC2_E_NOMEM, "out of memory for a join");
+}
+
+/* Makes room in the per-row arrays for rows more rows and in bkeys for kneed more bytes. */
+static int table_grow(mc2_exec *x, join_table *t, size_t rows, size_t kneed, mc2_err *err)
+{
+    if (t->rows.n + rows > t->hcap) {
+        size_t nc = t->hcap ? t->hcap : 1024;
+        while (nc < t->rows.n + rows) nc *= 2;
+        uint64_t *h = mc2_realloc(t->bhash, nc * sizeof *h);
+        if (h) t->bhash = h;
+        size_t *o = h ? mc2_realloc(t->bkoff, nc * sizeof *o) : NULL;
+        if (o) t->bkoff = o;
+        uint32_t *l = o ? mc2_realloc(t->bklen, nc * sizeof *l) : NULL;
+        if (!l) return nomem(err);
+        t->bklen = l;
+        sx_mem_add(x, (nc - t->hcap) * 20);
+        t->heldbytes += (nc - t->hcap) * 20;
+        t->hcap = nc;
     }
-    sx_keys k;
-    if (sx_keys_init(x, &k, err)) return -1;
-    size_t kbytes = 0, kcap = 4096, hcap = 0;
-    int rc = -1;
-    if (!(j->t->bkeys = mc2_malloc(kcap))) {
-        sx_keys_free(&k);
-        return mc2_err_set(err, MC2_E_NOMEM, "out of memory for a join");
+    if (t->kbytes + kneed > t->bkcap) {
+        size_t nc = t->bkcap ? t->bkcap : 4096;
+        while (nc < t->kbytes + kneed) nc *= 2;
+        uint8_t *d = mc2_realloc(t->bkeys, nc);
+        if (!d) return nomem(err);
+        t->bkeys = d;
+        sx_mem_add(x, nc - t->bkcap);
+        t->heldbytes += nc - t->bkcap;
+        t->bkcap = nc;
     }
-    j->t->bkcap = kcap;
-    sx_mem_add(x, kcap);
-    j->t->heldbytes += kcap;
-    for (;;) {
-        sx_chunk *c;
-        int r = sx_pull(j->right, &c, err);
-        if (r < 0) goto out;
-        if (r == 0) break;
-        size_t base = j->t->rows.n;
-        if (sx_rows_append(x, &j->t->rows, c, NULL, c->n, err)) goto out;
-        if (sx_keys_encode(x, &k, c, rks, nk, true, err)) goto out;
-        if (j->t->rows.n > hcap) {
-            size_t nc = hcap ? hcap : 1024;
-            while (nc < j->t->rows.n) nc *= 2;
-            uint64_t *h = mc2_realloc(j->t->bhash, nc * sizeof *h);
-            if (h) j->t->bhash = h;
-            size_t *o = mc2_realloc(j->t->bkoff, nc * sizeof *o);
-            if (o) j->t->bkoff = o;
-            uint32_t *l = mc2_realloc(j->t->bklen, nc * sizeof *l);
-            if (l) j->t->bklen = l;
-            if (!h || !o || !l) {
-                mc2_err_set(err, MC2_E_NOMEM, "out of memory for a join");
-                goto out;
-            }
-            sx_mem_add(x, (nc - hcap) * 20);
-            j->t->heldbytes += (nc - hcap) * 20;
-            hcap = nc;
-        }
-        size_t need = 0;
-        for (size_t i = 0; i < c->n; i++) need += k.len[i];
-        if (kbytes + need > kcap) {
-            size_t nc = kcap ? kcap : 4096;
-            while (nc < kbytes + need) nc *= 2;
-            uint8_t *d = mc2_realloc(j->t->bkeys, nc);
-            if (!d) {
-                mc2_err_set(err, MC2_E_NOMEM, "out of memory for a join");
-                goto out;
-            }
-            j->t->bkeys = d;
-            j->t->bkcap = nc;
-            sx_mem_add(x, nc - kcap);
-            j->t->heldbytes += nc - kcap;
-            kcap = nc;
-        }
-        for (size_t i = 0; i < c->n; i++) {
-            size_t r2 = base + i;
-            j->t->bhash[r2] = k.anynull[i] ? 0 : k.hash[i];
-            j->t->bkoff[r2] = kbytes;
-            j->t->bklen[r2] = k.anynull[i] ? NONE : k.len[i];
-            if (k.anynull[i]) j->t->build_has_null = true;
-            if (k.len[i]) memcpy(j->t->bkeys + kbytes, k.data + k.off[i], k.len[i]);
-            kbytes += k.len[i];
-        }
+    return 0;
+}
+
+/* Appends the rows of chunk c, whose keys k encoded, to the table. */
+static int table_add(mc2_exec *x, join_table *t, const sx_chunk *c, const sx_keys *k, mc2_err *err)
+{
+    size_t need = 0, base = t->rows.n;
+    for (size_t i = 0; i < c->n; i++) need += k->len[i];
+    if (table_grow(x, t, c->n, need, err) || sx_rows_append(x, &t->rows, c, NULL, c->n, err))
+        return -1;
+    for (size_t i = 0; i < c->n; i++) {
+        size_t r = base + i;
+        t->bhash[r] = k->anynull[i] ? 0 : k->hash[i];
+        t->bkoff[r] = t->kbytes;
+        t->bklen[r] = k->anynull[i] ? NONE : k->len[i];
+        if (k->anynull[i]) t->build_has_null = true;
+        if (k->len[i]) memcpy(t->bkeys + t->kbytes, k->data + k->off[i], k->len[i]);
+        t->kbytes += k->len[i];
     }
-    size_t nb = j->t->rows.n;
-    size_t ns = 16;
+    return 0;
+}
+
+/* Builds the hash index over the table's rows: equal keys chain from one slot. */
+static int table_index(mc2_exec *x, join_table *t, mc2_err *err)
+{
+    size_t nb = t->rows.n, ns = 16;
     while (ns < 2 * nb) ns *= 2;
-    j->t->slots = mc2_malloc(ns * sizeof *j->t->slots);
-    j->t->next = mc2_malloc((nb ? nb : 1) * sizeof *j->t->next);
-    j->t->bmatched = mc2_calloc(nb ? nb : 1, 1);
-    if (!j->t->slots || !j->t->next || !j->t->bmatched) {
-        mc2_err_set(err, MC2_E_NOMEM, "out of memory for a join of %zu rows", nb);
-        goto out;
-    }
+    t->slots = mc2_malloc(ns * sizeof *t->slots);
+    t->next = mc2_malloc((nb ? nb : 1) * sizeof *t->next);
+    t->bmatched = mc2_calloc(nb ? nb : 1, 1);
+    if (!t->slots || !t->next || !t->bmatched)
+        return mc2_err_set(err, MC2_E_NOMEM, "out of memory for a join of %zu rows", nb);
     sx_mem_add(x, ns * 8 + nb * 5);
-    j->t->heldbytes += ns * 8 + nb * 5;
-    memset(j->t->slots, 0xFF, ns * sizeof *j->t->slots);
-    j->t->mask = ns - 1;
+    t->heldbytes += ns * 8 + nb * 5;
+    memset(t->slots, 0xFF, ns * sizeof *t->slots);
+    t->mask = ns - 1;
     for (size_t r = 0; r < nb; r++) {
-        j->t->next[r] = NONE;
-        if (j->t->bklen[r] == NONE) continue;
-        size_t s = (size_t)j->t->bhash[r] & j->t->mask;
-        uint64_t tag = HI(j->t->bhash[r]);
+        t->next[r] = NONE;
+        if (t->bklen[r] == NONE) continue;
+        size_t s = (size_t)t->bhash[r] & t->mask;
+        uint64_t tag = HI(t->bhash[r]);
         for (;;) {
-            uint64_t sv = j->t->slots[s];
+            uint64_t sv = t->slots[s];
             if (sv == SLOT_EMPTY) {
-                j->t->slots[s] = tag | r;
+                t->slots[s] = tag | r;
                 break;
             }
             uint32_t h = (uint32_t)sv;
-            if (HI(sv) == tag && j->t->bhash[h] == j->t->bhash[r] &&
-                j->t->bklen[h] == j->t->bklen[r] &&
-                sx_key_eq(j->t->bkeys + j->t->bkoff[h], j->t->bkeys + j->t->bkoff[r],
-                          j->t->bklen[r])) {
-                j->t->next[r] = h;
-                j->t->slots[s] = tag | r;
+            if (HI(sv) == tag && t->bhash[h] == t->bhash[r] && t->bklen[h] == t->bklen[r] &&
+                sx_key_eq(t->bkeys + t->bkoff[h], t->bkeys + t->bkoff[r], t->bklen[r])) {
+                t->next[r] = h;
+                t->slots[s] = tag | r;
                 break;
             }
-            s = (s + 1) & j->t->mask;
+            s = (s + 1) & t->mask;
         }
     }
-    j->t->built = true;
-    rc = 0;
-out:
-    sx_keys_free(&k);
+    t->built = true;
+    return 0;
+}
+
+/* ---- partitions (grace hash join) --------------------------------------------------------- */
+
+static unsigned part_of(uint64_t hash, int level)
+{
+    return (unsigned)(hash >> (32 + 4 * level)) & (NPART - 1);
+}
+
+static int writers_open(mc2_exec *x, sx_runw *w, mc2_err *err)
+{
+    for (unsigned p = 0; p < NPART; p++)
+        if (sx_runw_init(x, &w[p], err)) return -1;
+    return 0;
+}
+
+/* Appends rows sel (NULL: all) of c, a chunk of schema s, to the partitions their hashes
+ * (at level) name. */
+static int part_write(mc2_exec *x, sx_runw *w, const mc2_schema *s, const sx_chunk *c,
+                      const sx_keys *k, int level, mc2_err *err)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        uint64_t h = k->anynull[i] ? 0 : k->hash[i];
+        size_t sz = sx_row_size(s, c, i);
+        uint8_t *q = sx_runw_space(x, &w[part_of(h, level)], sz, err);
+        if (!q) return -1;
+        sx_row_encode(s, c, i, q);
+    }
+    return 0;
+}
+
+/* Starts partitioning at j->level: the table's rows go to bw[] (by their stored hashes), the
+ * table is freed; build rows that follow go to bw[] too. */
+static int spill_table(op_join *j, mc2_err *err)
+{
+    mc2_exec *x = j->op.x;
+    join_table *t = j->t;
+    if (writers_open(x, j->bw, err)) return -1;
+    j->bw_open = true;
+    j->partitioning = true;
+    sx_chunk *c = j->bchunk;
+    for (size_t from = 0; from < t->rows.n; from += x->cap) {
+        size_t m = t->rows.n - from < x->cap ? t->rows.n - from : x->cap;
+        sx_rows_gather(&t->rows, NULL, from, m, c, 0, 0);
+        c->n = m;
+        for (size_t i = 0; i < m; i++) {
+            size_t sz = sx_row_size(&j->n->right->schema, c, i);
+            uint8_t *q = sx_runw_space(x, &j->bw[part_of(t->bhash[from + i], j->level)], sz, err);
+            if (!q) return -1;
+            sx_row_encode(&j->n->right->schema, c, i, q);
+        }
+    }
+    table_free(x, t);
+    return 0;
+}
+
+/* Finishes writers w into runs (the writers are freed; runs[p] owns the blocks). */
+static int writers_finish(mc2_exec *x, sx_runw *w, sx_run *runs, mc2_err *err)
+{
+    int rc = 0;
+    for (unsigned p = 0; p < NPART; p++) {
+        if (rc == 0 && sx_runw_finish(x, &w[p], err)) rc = -1;
+        runs[p] = w[p].run;
+        memset(&w[p].run, 0, sizeof w[p].run);
+        sx_runw_free(&w[p]);
+    }
     return rc;
 }
+
+/* Decodes up to a chunk of rows of the run being read into c (schema s). 1, 0 at its end. */
+static int run_chunk(op_join *j, const mc2_schema *s, sx_chunk *c, sx_heap *heap, mc2_err *err)
+{
+    mc2_exec *x = j->op.x;
+    sx_heap_reset(heap);
+    size_t m = 0;
+    while (m < x->cap) {
+        const uint8_t *p;
+        size_t n;
+        int r = sx_runr_next(x, &j->rd, &p, &n, err);
+        if (r < 0) return -1;
+        if (r == 0) break;
+        if (sx_row_decode(s, p, n, c, m, heap, err)) return -1;
+        m++;
+    }
+    c->n = m;
+    return m > 0;
+}
+
+static void reader_open(op_join *j, const sx_run *run)
+{
+    sx_runr_free(&j->rd);
+    memset(&j->rd, 0, sizeof j->rd);
+    j->rd.run = run;
+    j->rd_run = run;
+}
+
+/* ---- building ----------------------------------------------------------------------------- */
+
+/* The next build chunk: from the right child, or (loading a partition) from its run. */
+static int build_pull(op_join *j, bool from_run, sx_chunk **c, mc2_err *err)
+{
+    if (!from_run) return sx_pull(j->right, c, err);
+    *c = j->bchunk;
+    return run_chunk(j, &j->n->right->schema, j->bchunk, &j->bheap, err);
+}
+
+/* Whether the table should go to partitions now. */
+static bool should_spill(const op_join *j)
+{
+    const mc2_exec *x = j->op.x;
+    return x->spill && j->n->nkeys > 0 && j->level <= MAX_LEVEL && j->t->rows.n >= MIN_SPILL_ROWS &&
+           sx_over_budget(x);
+}
+
+/* Builds the table from the right child (from_run false: the first build; it also counts the
+ * whole build side for NOT IN) or from the build run being read. If it does not fit, the
+ * rows end up in partitions at j->level (j->partitioning, the runs in bruns) instead. */
+static int build(op_join *j, bool from_run, sx_run *bruns, mc2_err *err)
+{
+    mc2_exec *x = j->op.x;
+    for (;;) {
+        sx_chunk *c;
+        int r = build_pull(j, from_run, &c, err);
+        if (r < 0) return -1;
+        if (r == 0) break;
+        if (sx_keys_encode(x, &j->bk, c, j->rks, j->n->nkeys, true, err)) return -1;
+        if (!from_run) {
+            j->gl_rows += c->n;
+            for (size_t i = 0; i < c->n; i++) j->gl_null |= j->bk.anynull[i] != 0;
+        }
+        if (j->partitioning) {
+            if (part_write(x, j->bw, &j->n->right->schema, c, &j->bk, j->level, err)) return -1;
+            continue;
+        }
+        if (table_add(x, j->t, c, &j->bk, err)) return -1;
+        if (should_spill(j) && spill_table(j, err)) return -1;
+    }
+    if (j->partitioning) return writers_finish(x, j->bw, bruns, err);
+    return table_index(x, j->t, err);
+}
+
+/* Sends every row of the probe side (the left child, or the run being read) to pw[] at
+ * j->level, then finishes them into pruns. */
+static int partition_probe(op_join *j, bool from_run, sx_run *pruns, mc2_err *err)
+{
+    mc2_exec *x = j->op.x;
+    const mc2_schema *ls = &j->n->left->schema;
+    if (writers_open(x, j->pw, err)) return -1;
+    j->pw_open = true;
+    for (;;) {
+        sx_chunk *c = j->pchunk;
+        int r = from_run ? run_chunk(j, ls, c, &j->pheap, err) : sx_pull(j->left, &c, err);
+        if (r < 0) return -1;
+        if (r == 0) break;
+        if (sx_keys_encode(x, &j->pk, c, j->lks, j->n->nkeys, true, err) ||
+            part_write(x, j->pw, ls, c, &j->pk, j->level, err))
+            return -1;
+    }
+    j->pw_open = false;
+    return writers_finish(x, j->pw, pruns, err);
+}
+
+/* Queues the partitions (bruns[p], pruns[p]) at level; a pair with no probe rows, or with no
+ * build rows where unmatched probe rows are not wanted, is dropped at once. */
+static int push_parts(op_join *j, sx_run *bruns, sx_run *pruns, int level, mc2_err *err)
+{
+    mc2_exec *x = j->op.x;
+    enum mc2_join_type jt = j->n->jt;
+    bool keep_unmatched_probe = jt == MC2_JOIN_LEFT || jt == MC2_JOIN_FULL || jt == MC2_JOIN_ANTI;
+    bool keep_unmatched_build = jt == MC2_JOIN_RIGHT || jt == MC2_JOIN_FULL;
+    for (unsigned p = 0; p < NPART; p++) {
+        bool useful = (bruns[p].rows && pruns[p].rows) || (bruns[p].rows && keep_unmatched_build) ||
+                      (pruns[p].rows && keep_unmatched_probe);
+        if (!useful) {
+            sx_run_drop(x, &bruns[p]);
+            sx_run_drop(x, &pruns[p]);
+            continue;
+        }
+        if (j->nstack == j->cstack) {
+            size_t nc = j->cstack ? 2 * j->cstack : 32;
+            jpart *ns = mc2_realloc(j->stack, nc * sizeof *ns);
+            if (!ns) return nomem(err);
+            j->stack = ns;
+            j->cstack = nc;
+        }
+        j->stack[j->nstack++] = (jpart){bruns[p], pruns[p], level};
+        memset(&bruns[p], 0, sizeof bruns[p]);
+        memset(&pruns[p], 0, sizeof pruns[p]);
+    }
+    return 0;
+}
+
+/* After the first build spilled: partitions the whole probe side, queues the pairs. */
+static int spill_probe(op_join *j, sx_run *bruns, mc2_err *err)
+{
+    sx_run pruns[NPART];
+    memset(pruns, 0, sizeof pruns);
+    int rc = partition_probe(j, false, pruns, err) || push_parts(j, bruns, pruns, 0, err) ? -1 : 0;
+    for (unsigned p = 0; p < NPART; p++) {
+        sx_run_drop(j->op.x, &bruns[p]);
+        sx_run_drop(j->op.x, &pruns[p]);
+    }
+    return rc;
+}
+
+/* Takes the next partition: loads its build rows (partitioning them again, with its probe
+ * rows, if they do not fit) until one is indexed and its probe run open. 0 when none is left. */
+static int next_part(op_join *j, mc2_err *err)
+{
+    mc2_exec *x = j->op.x;
+    for (;;) {
+        if (j->have_cur) {
+            sx_runr_free(&j->rd);
+            sx_run_drop(x, &j->part.b);
+            sx_run_drop(x, &j->part.p);
+            j->have_cur = false;
+        }
+        table_free(x, j->t);
+        if (j->nstack == 0) return 0;
+        j->part = j->stack[--j->nstack];
+        j->have_cur = true;
+        j->level = j->part.level + 1; /* if this one spills, its pieces are one level down */
+        j->partitioning = false;
+        sx_run bruns[NPART], pruns[NPART];
+        memset(bruns, 0, sizeof bruns);
+        memset(pruns, 0, sizeof pruns);
+        reader_open(j, &j->part.b);
+        int rc = build(j, true, bruns, err);
+        if (rc == 0 && !j->partitioning) { /* it fits: probe it */
+            reader_open(j, &j->part.p);
+            return 1;
+        }
+        if (rc == 0) {
+            reader_open(j, &j->part.p);
+            rc = partition_probe(j, true, pruns, err) || push_parts(j, bruns, pruns, j->level, err)
+                     ? -1
+                     : 0;
+        }
+        for (unsigned p = 0; p < NPART; p++) {
+            sx_run_drop(x, &bruns[p]);
+            sx_run_drop(x, &pruns[p]);
+        }
+        if (rc) return -1;
+    }
+}
+
+/* The first build: the table, or (it did not fit) partitions, after which the probe side is
+ * partitioned too and the join goes partition by partition. */
+static int join_build(op_join *j, mc2_err *err)
+{
+    sx_run bruns[NPART];
+    memset(bruns, 0, sizeof bruns);
+    j->level = 0;
+    j->built_once = true;
+    if (build(j, false, bruns, err)) return -1;
+    if (!j->partitioning) return 0;
+    j->spilled = true;
+    j->op.x->stats.spilled_joins++;
+    j->phase = J_SPILL_PROBE;
+    j->bw_open = false;
+    if (spill_probe(j, bruns, err)) return -1;
+    j->phase = J_NEXT_PART;
+    return 0;
+}
+
+/* ---- probing ------------------------------------------------------------------------------ */
 
 static void probe_heads(op_join *j)
 {
@@ -202,21 +502,158 @@ static void probe_heads(op_join *j)
     }
 }
 
+/* The next probe chunk: from the left child, or the current partition's probe run. */
+static int probe_pull(op_join *j, mc2_err *err)
+{
+    if (!j->spilled) return sx_pull(j->left, &j->pc, err);
+    j->pc = j->pchunk;
+    return run_chunk(j, &j->n->left->schema, j->pchunk, &j->pheap, err);
+}
+
+/* Candidate pairs of the probe chunk, a chunk at a time; *out gets matches. 1: a chunk, 0: go
+ * on with the next phase. */
+static int pairs(op_join *j, sx_chunk **out, mc2_err *err)
+{
+    mc2_exec *x = j->op.x;
+    const mc2_pnode *n = j->n;
+    size_t nl = n->left->schema.ncols, nr = n->right->schema.ncols, pn = j->pc->n;
+    enum mc2_join_type jt = n->jt;
+    if (!need_pairs(j)) {
+        for (size_t i = 0; i < pn; i++) j->matched[i] = j->heads[i] != NONE;
+        j->phase = J_UNMATCHED;
+        return 0;
+    }
+    size_t m = 0;
+    while (j->pi < pn && m < x->cap) {
+        if (j->cur == NONE) {
+            j->pi++;
+            j->cur = j->pi < pn ? j->heads[j->pi] : NONE;
+            continue;
+        }
+        j->pbuf[m] = (uint32_t)j->pi;
+        j->bbuf[m] = j->cur;
+        m++;
+        j->cur = j->t->next[j->cur];
+    }
+    if (j->pi >= pn) j->phase = J_UNMATCHED;
+    if (m == 0) return 0;
+    for (size_t k = 0; k < nl; k++)
+        sx_vec_gather(n->left->schema.cols[k].type.id, &j->pair->cols[k], 0, &j->pc->cols[k],
+                      j->pbuf, m);
+    sx_rows_gather(&j->t->rows, j->bbuf, 0, m, j->pair, nl, 0);
+    j->pair->n = m;
+    size_t cnt = m;
+    const uint32_t *sel = NULL;
+    if (j->resid) {
+        sx_vec *v;
+        if (sx_ex_eval(j->resid, j->pair, &v, err)) return -1;
+        cnt = sx_select_true(v, m, j->sel);
+        sel = j->sel;
+    }
+    for (size_t i = 0; i < cnt; i++) {
+        uint32_t q = sel ? sel[i] : (uint32_t)i;
+        j->matched[j->pbuf[q]] = 1;
+        if (jt == MC2_JOIN_RIGHT || jt == MC2_JOIN_FULL) j->t->bmatched[j->bbuf[q]] = 1;
+    }
+    if (jt == MC2_JOIN_SEMI || jt == MC2_JOIN_ANTI || cnt == 0)
+        return mc2_intr_check(err) ? -1 : 0; /* a long run of unmatched pairs */
+    if (!sel) {
+        *out = j->pair;
+        return 1;
+    }
+    for (size_t k = 0; k < nl + nr; k++)
+        sx_vec_gather(j->pair_schema.cols[k].type.id, &j->out->cols[k], 0, &j->pair->cols[k], sel,
+                      cnt);
+    j->out->n = cnt;
+    *out = j->out;
+    return 1;
+}
+
+/* The probe chunk's rows that the join type emits without a match. */
+static int unmatched(op_join *j, sx_chunk **out)
+{
+    const mc2_pnode *n = j->n;
+    size_t nl = n->left->schema.ncols, nr = n->right->schema.ncols, pn = j->pc->n, cnt = 0;
+    enum mc2_join_type jt = n->jt;
+    j->phase = J_PROBE;
+    if (jt == MC2_JOIN_INNER || jt == MC2_JOIN_RIGHT) return 0;
+    if (jt == MC2_JOIN_SEMI) {
+        for (size_t i = 0; i < pn; i++) {
+            j->sel[cnt] = (uint32_t)i;
+            cnt += j->matched[i];
+        }
+    } else if (jt == MC2_JOIN_ANTI && n->null_aware) {
+        if (j->gl_rows == 0) {
+            for (size_t i = 0; i < pn; i++) j->sel[i] = (uint32_t)i;
+            cnt = pn;
+        } else if (!j->gl_null) {
+            for (size_t i = 0; i < pn; i++) {
+                j->sel[cnt] = (uint32_t)i;
+                cnt += !j->matched[i] && !j->pk.anynull[i];
+            }
+        }
+    } else {
+        for (size_t i = 0; i < pn; i++) {
+            j->sel[cnt] = (uint32_t)i;
+            cnt += !j->matched[i];
+        }
+    }
+    if (cnt == 0) return 0;
+    for (size_t k = 0; k < nl; k++)
+        sx_vec_gather(n->left->schema.cols[k].type.id, &j->out->cols[k], 0, &j->pc->cols[k], j->sel,
+                      cnt);
+    if (jt == MC2_JOIN_LEFT || jt == MC2_JOIN_FULL)
+        for (size_t k = 0; k < nr; k++)
+            sx_vec_set_null(n->right->schema.cols[k].type.id, &j->out->cols[nl + k], 0, cnt);
+    j->out->n = cnt;
+    *out = j->out;
+    return 1;
+}
+
+/* The table's rows no probe row matched (RIGHT, FULL). */
+static int unmatched_build(op_join *j, sx_chunk **out)
+{
+    mc2_exec *x = j->op.x;
+    const mc2_pnode *n = j->n;
+    size_t nl = n->left->schema.ncols, cnt = 0;
+    while (j->bpos < j->t->rows.n && cnt < x->cap) {
+        j->sel[cnt] = (uint32_t)j->bpos;
+        cnt += !j->t->bmatched[j->bpos];
+        j->bpos++;
+    }
+    if (j->bpos >= j->t->rows.n) j->phase = j->spilled ? J_NEXT_PART : J_DONE;
+    if (cnt == 0) return 0;
+    for (size_t k = 0; k < nl; k++)
+        sx_vec_set_null(n->left->schema.cols[k].type.id, &j->out->cols[k], 0, cnt);
+    sx_rows_gather(&j->t->rows, j->sel, 0, cnt, j->out, nl, 0);
+    j->out->n = cnt;
+    *out = j->out;
+    return 1;
+}
+
 static int join_next(sx_op *o, sx_chunk **out, mc2_err *err)
 {
     op_join *j = (op_join *)o;
     mc2_exec *x = o->x;
     const mc2_pnode *n = j->n;
-    size_t nl = n->left->schema.ncols, nr = n->right->schema.ncols;
     enum mc2_join_type jt = n->jt;
-    if (!j->t->built && j->phase != J_DONE && join_build(j, err)) return -1;
+    if (!j->built_once && join_build(j, err)) return -1;
     for (;;) {
+        int r;
         switch (j->phase) {
-        case J_PROBE: {
-            int r = sx_pull(j->left, &j->pc, err);
+        case J_NEXT_PART:
+            r = next_part(j, err);
+            if (r < 0) return -1;
+            j->phase = r ? J_PROBE : J_DONE;
+            j->bpos = 0;
+            continue;
+        case J_PROBE:
+            r = probe_pull(j, err);
             if (r < 0) return -1;
             if (r == 0) {
-                j->phase = (jt == MC2_JOIN_RIGHT || jt == MC2_JOIN_FULL) ? J_RIGHT : J_DONE;
+                j->phase = (jt == MC2_JOIN_RIGHT || jt == MC2_JOIN_FULL) ? J_RIGHT
+                           : j->spilled                                  ? J_NEXT_PART
+                                                                         : J_DONE;
                 continue;
             }
             if (sx_keys_encode(x, &j->pk, j->pc, j->lks, n->nkeys, true, err)) return -1;
@@ -226,152 +663,70 @@ static int join_next(sx_op *o, sx_chunk **out, mc2_err *err)
             j->cur = j->pc->n ? j->heads[0] : NONE;
             j->phase = J_PAIRS;
             continue;
-        }
-        case J_PAIRS: {
-            size_t pn = j->pc->n;
-            if (!need_pairs(j)) {
-                for (size_t i = 0; i < pn; i++) j->matched[i] = j->heads[i] != NONE;
-                j->phase = J_UNMATCHED;
-                continue;
-            }
-            size_t m = 0;
-            while (j->pi < pn && m < x->cap) {
-                if (j->cur == NONE) {
-                    j->pi++;
-                    j->cur = j->pi < pn ? j->heads[j->pi] : NONE;
-                    continue;
-                }
-                j->pbuf[m] = (uint32_t)j->pi;
-                j->bbuf[m] = j->cur;
-                m++;
-                j->cur = j->t->next[j->cur];
-            }
-            if (j->pi >= pn) j->phase = J_UNMATCHED;
-            if (m == 0) continue;
-            for (size_t k = 0; k < nl; k++)
-                sx_vec_gather(n->left->schema.cols[k].type.id, &j->pair->cols[k], 0,
-                              &j->pc->cols[k], j->pbuf, m);
-            sx_rows_gather(&j->t->rows, j->bbuf, 0, m, j->pair, nl, 0);
-            j->pair->n = m;
-            size_t cnt = m;
-            const uint32_t *sel = NULL;
-            if (j->resid) {
-                sx_vec *v;
-                if (sx_ex_eval(j->resid, j->pair, &v, err)) return -1;
-                cnt = sx_select_true(v, m, j->sel);
-                sel = j->sel;
-            }
-            for (size_t i = 0; i < cnt; i++) {
-                uint32_t q = sel ? sel[i] : (uint32_t)i;
-                j->matched[j->pbuf[q]] = 1;
-                if (jt == MC2_JOIN_RIGHT || jt == MC2_JOIN_FULL) j->t->bmatched[j->bbuf[q]] = 1;
-            }
-            if (jt == MC2_JOIN_SEMI || jt == MC2_JOIN_ANTI || cnt == 0) {
-                if (mc2_intr_check(err)) return -1; /* a long run of unmatched pairs */
-                continue;
-            }
-            if (!sel) {
-                *out = j->pair;
-                return 1;
-            }
-            for (size_t k = 0; k < nl + nr; k++)
-                sx_vec_gather(j->pair_schema.cols[k].type.id, &j->out->cols[k], 0,
-                              &j->pair->cols[k], sel, cnt);
-            j->out->n = cnt;
-            *out = j->out;
-            return 1;
-        }
-        case J_UNMATCHED: {
-            j->phase = J_PROBE;
-            size_t pn = j->pc->n, cnt = 0;
-            if (jt == MC2_JOIN_INNER || jt == MC2_JOIN_RIGHT) continue;
-            if (jt == MC2_JOIN_SEMI) {
-                for (size_t i = 0; i < pn; i++) {
-                    j->sel[cnt] = (uint32_t)i;
-                    cnt += j->matched[i];
-                }
-            } else if (jt == MC2_JOIN_ANTI && n->null_aware) {
-                if (j->t->rows.n == 0) {
-                    for (size_t i = 0; i < pn; i++) j->sel[i] = (uint32_t)i;
-                    cnt = pn;
-                } else if (!j->t->build_has_null) {
-                    for (size_t i = 0; i < pn; i++) {
-                        j->sel[cnt] = (uint32_t)i;
-                        cnt += !j->matched[i] && !j->pk.anynull[i];
-                    }
-                }
-            } else {
-                for (size_t i = 0; i < pn; i++) {
-                    j->sel[cnt] = (uint32_t)i;
-                    cnt += !j->matched[i];
-                }
-            }
-            if (cnt == 0) continue;
-            for (size_t k = 0; k < nl; k++)
-                sx_vec_gather(n->left->schema.cols[k].type.id, &j->out->cols[k], 0, &j->pc->cols[k],
-                              j->sel, cnt);
-            if (jt == MC2_JOIN_LEFT || jt == MC2_JOIN_FULL)
-                for (size_t k = 0; k < nr; k++)
-                    sx_vec_set_null(n->right->schema.cols[k].type.id, &j->out->cols[nl + k], 0,
-                                    cnt);
-            j->out->n = cnt;
-            *out = j->out;
-            return 1;
-        }
-        case J_RIGHT: {
-            size_t cnt = 0;
-            while (j->bpos < j->t->rows.n && cnt < x->cap) {
-                j->sel[cnt] = (uint32_t)j->bpos;
-                cnt += !j->t->bmatched[j->bpos];
-                j->bpos++;
-            }
-            if (j->bpos >= j->t->rows.n) j->phase = J_DONE;
-            if (cnt == 0) continue;
-            for (size_t k = 0; k < nl; k++)
-                sx_vec_set_null(n->left->schema.cols[k].type.id, &j->out->cols[k], 0, cnt);
-            sx_rows_gather(&j->t->rows, j->sel, 0, cnt, j->out, nl, 0);
-            j->out->n = cnt;
-            *out = j->out;
-            return 1;
-        }
+        case J_PAIRS:
+            r = pairs(j, out, err);
+            if (r) return r;
+            continue;
+        case J_UNMATCHED:
+            if (unmatched(j, out)) return 1;
+            continue;
+        case J_RIGHT:
+            if (unmatched_build(j, out)) return 1;
+            continue;
         default:
             return 0;
         }
     }
 }
 
-static void table_free(mc2_exec *x, join_table *t)
-{
-    sx_rows_free(x, &t->rows);
-    mc2_free(t->bhash);
-    mc2_free(t->bkoff);
-    mc2_free(t->bklen);
-    if (t->bkeys) mc2_free_wipe(t->bkeys, t->bkcap);
-    mc2_free(t->next);
-    mc2_free(t->slots);
-    mc2_free(t->bmatched);
-    sx_mem_sub(x, t->heldbytes);
-    const mc2_schema *rs = t->rows.s;
-    memset(t, 0, sizeof *t);
-    t->rows.s = rs;
-}
+/* ---- life cycle --------------------------------------------------------------------------- */
 
 static void join_close(sx_op *o)
 {
     op_join *j = (op_join *)o;
-    if (j->t == &j->own) table_free(o->x, &j->own);
+    mc2_exec *x = o->x;
+    if (j->t == &j->own) table_free(x, &j->own);
+    for (unsigned p = 0; p < NPART; p++) {
+        if (j->bw_open) {
+            sx_run_drop(x, &j->bw[p].run);
+            sx_runw_free(&j->bw[p]);
+        }
+        if (j->pw_open) {
+            sx_run_drop(x, &j->pw[p].run);
+            sx_runw_free(&j->pw[p]);
+        }
+    }
+    j->bw_open = j->pw_open = false;
+    for (size_t i = 0; i < j->nstack; i++) {
+        sx_run_drop(x, &j->stack[i].b);
+        sx_run_drop(x, &j->stack[i].p);
+    }
+    mc2_free(j->stack);
+    j->stack = NULL;
+    j->nstack = 0;
+    if (j->have_cur) {
+        sx_run_drop(x, &j->part.b);
+        sx_run_drop(x, &j->part.p);
+        j->have_cur = false;
+    }
+    sx_runr_free(&j->rd);
+    sx_heap_free(&j->bheap);
+    sx_heap_free(&j->pheap);
     sx_keys_free(&j->pk);
+    sx_keys_free(&j->bk);
     sx_ex_free(j->resid);
     j->resid = NULL;
 }
 
 /* Builds the table (once) and prepares the probe side, before probe instances run on other
- * threads (sx_op.prepare). */
+ * threads (sx_op.prepare). A join that spilled works through its partitions on one thread:
+ * it returns 1 then, so the exchange above runs it alone. */
 static int join_prepare(sx_op *o, mc2_err *err)
 {
     op_join *j = (op_join *)o;
-    if (!j->t->built && join_build(j, err)) return -1;
-    return sx_prepare(j->left, err);
+    if (!j->built_once && join_build(j, err)) return -1;
+    int r = sx_prepare(j->left, err);
+    return r < 0 ? -1 : j->spilled ? 1 : r;
 }
 
 /* The state every instance has: the pair schema, probe keys, chunk buffers, the residual. */
@@ -394,12 +749,15 @@ static op_join *join_new(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
     memcpy(j->pair_schema.cols + nl, n->right->schema.cols, nr * sizeof(mc2_column_def));
     sx_rows_init(&j->own.rows, &n->right->schema);
     j->lks = sx_array(x, n->nkeys + 1, sizeof *j->lks, err);
-    if (!j->lks) return NULL;
+    j->rks = sx_array(x, n->nkeys + 1, sizeof *j->rks, err);
+    if (!j->lks || !j->rks) return NULL;
     for (size_t i = 0; i < n->nkeys; i++) {
         j->lks[i].col = n->lkeys[i];
         j->lks[i].type = n->left->schema.cols[n->lkeys[i]].type.id;
+        j->rks[i].col = n->rkeys[i];
+        j->rks[i].type = n->right->schema.cols[n->rkeys[i]].type.id;
     }
-    if (sx_keys_init(x, &j->pk, err)) return NULL;
+    if (sx_keys_init(x, &j->pk, err) || sx_keys_init(x, &j->bk, err)) return NULL;
     j->heads = sx_array(x, x->cap, sizeof *j->heads, err);
     j->matched = sx_alloc(x, x->cap, err);
     j->pbuf = sx_array(x, x->cap, sizeof *j->pbuf, err);
@@ -407,7 +765,10 @@ static op_join *join_new(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
     j->sel = sx_array(x, x->cap, sizeof *j->sel, err);
     j->pair = sx_chunk_new(x, &j->pair_schema, err);
     j->out = sx_chunk_new(x, &j->pair_schema, err);
-    if (!j->heads || !j->matched || !j->pbuf || !j->bbuf || !j->sel || !j->pair || !j->out)
+    j->bchunk = sx_chunk_new(x, &n->right->schema, err);
+    j->pchunk = sx_chunk_new(x, &n->left->schema, err);
+    if (!j->heads || !j->matched || !j->pbuf || !j->bbuf || !j->sel || !j->pair || !j->out ||
+        !j->bchunk || !j->pchunk)
         return NULL;
     if (n->nexprs && !(j->resid = sx_ex_new(x, n->exprs[0], err))) return NULL;
     return j;
@@ -417,8 +778,13 @@ sx_op *sx_op_join_probe(mc2_exec *x, const mc2_pnode *n, sx_op *primary, mc2_err
 {
     op_join *j = join_new(x, n, err);
     if (!j) return NULL;
-    j->t = ((op_join *)primary)->t;
-    if (!j->t->built) MC2_PANIC("sx_op_join_probe: the primary's table is not built");
+    op_join *pr = (op_join *)primary;
+    j->t = pr->t;
+    j->built_once = true;
+    j->gl_rows = pr->gl_rows;
+    j->gl_null = pr->gl_null;
+    if (!j->t->built || pr->spilled)
+        MC2_PANIC("sx_op_join_probe: the primary's table is not built");
     if (!(j->left = sx_build(x, n->left, err))) return NULL;
     return &j->op;
 }

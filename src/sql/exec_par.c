@@ -117,7 +117,9 @@ static void *worker_main(void *arg)
 static int par_start(op_par *p, mc2_err *err)
 {
     mc2_exec *x = p->op.x;
-    if (sx_prepare(p->inst0, err)) return -1;
+    int pr = sx_prepare(p->inst0, err);
+    if (pr < 0) return -1;
+    if (pr > 0) p->nw = 0; /* a join in the pipeline spilled: it runs on this thread alone */
     for (unsigned i = 0; i < p->nw; i++) {
         par_worker *w = &p->w[i];
         w->p = p;
@@ -133,7 +135,7 @@ static int par_start(op_par *p, mc2_err *err)
         w->wx->main = x;
         if (!(w->inst = sx_build(w->wx, p->op.node, err))) return -1;
     }
-    x->stats.parallel++;
+    if (p->nw) x->stats.parallel++;
     for (unsigned i = 0; i < p->nw; i++) {
         if (pthread_create(&p->w[i].tid, NULL, worker_main, &p->w[i]) != 0)
             return mc2_err_set(err, MC2_E_INTERNAL, "cannot start a worker thread");

@@ -326,8 +326,9 @@ typedef struct mc2_exec_opts {
 typedef struct mc2_exec_stats {
     uint64_t spilled_bytes; /* sealed bytes written to the spill store */
     uint64_t spill_blocks;
-    size_t peak_mem;   /* largest operator state held at once (bytes, approximate) */
-    unsigned parallel; /* pipelines run on several threads */
+    size_t peak_mem;        /* largest operator state held at once (bytes, approximate) */
+    unsigned parallel;      /* pipelines run on several threads */
+    unsigned spilled_joins; /* joins whose build side went to partitions (grace hash join) */
 } mc2_exec_stats;
 
 typedef struct mc2_exec mc2_exec;

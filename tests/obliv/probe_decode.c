@@ -645,9 +645,13 @@ int main(int argc, char **argv)
          * raised first (as probe_sql), so that heap addresses are a function of the call. */
         tracing = 1;
         mallopt(M_MMAP_THRESHOLD, 0);
-        static void *hw[4096]; /* more live mappings and bytes than any region holds */
-        for (int i = 0; i < 4096; i++) hw[i] = malloc(i ? 64 : (size_t)256 << 20);
-        for (int i = 0; i < 4096; i++) free(hw[i]);
+        /* More live mappings, and more mapped bytes, than any region holds: glibc keeps both
+         * high-water marks (max_n_mmaps, max_mmapped_mem) and branches when one rises. Each
+         * chunk is larger than any free heap space, so each really is a mapping (a small one
+         * would be cut from the heap top and count for nothing). */
+        static void *hw[2048];
+        for (int i = 0; i < 2048; i++) hw[i] = malloc(i ? (size_t)256 << 10 : (size_t)256 << 20);
+        for (int i = 0; i < 2048; i++) free(hw[i]);
     }
     mc2_err err;
     if (mc2_schema_parse("w", WIDE, sizeof WIDE - 1, &ws, &err) ||

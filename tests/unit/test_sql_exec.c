@@ -1271,6 +1271,38 @@ static mc2_pnode *big_sort(void)
     return SORT(s, 3, 2u, 1, 0, 1u, 0, 1, 0u, 0, 0);
 }
 
+/* A join whose build side (distinct non-key values of big with a count, from rows with key
+ * < 30000) far exceeds a 512 KiB budget, probed by big's rows with key >= 10000: both sides
+ * have rows the other does not match, and NULLs in the join column (col 1). big_jt picks the
+ * join type; INNER also has a residual. */
+static enum mc2_join_type big_jt;
+static mc2_pnode *big_join(void)
+{
+    unsigned lc[] = {0, 1, 2}, rc[] = {0, 1};
+    mc2_pnode *l = mc2_pn_scan(P, 0, &big_schema, lc, 3);
+    mc2_pnode *r = mc2_pn_scan(P, 0, &big_schema, rc, 2);
+    l = FILT(l, CMP(MC2_PX_GE, C(l, 0), I(10000)));
+    r = FILT(r, CMP(MC2_PX_LT, C(r, 0), I(30000)));
+    unsigned k[] = {1};
+    r = AGG(r, 1, k, 2, MC2_AGG_COUNT_STAR, 0u, 0, MC2_AGG_MIN, 0u, 0);
+    mc2_pexpr *res = big_jt == MC2_JOIN_INNER ? CMP(MC2_PX_LT, CR(l, r, 2), C(l, 0)) : NULL;
+    return HJ(big_jt, l, r, 1, 0, res);
+}
+/* NOT IN over the same build side (null-aware: its NULL key means no row qualifies), and over
+ * its non-NULL keys (rows of big whose col 1 is in none of them). */
+static mc2_pnode *big_notin(void)
+{
+    unsigned lc[] = {0, 1, 2}, rc[] = {0, 1};
+    mc2_pnode *l = mc2_pn_scan(P, 0, &big_schema, lc, 3);
+    mc2_pnode *r = mc2_pn_scan(P, 0, &big_schema, rc, 2);
+    r = FILT(r, CMP(MC2_PX_LT, C(r, 0), I(30000)));
+    if (big_jt == MC2_JOIN_SEMI) r = FILT(r, mc2_px_is_null(P, C(r, 1), true));
+    unsigned k[] = {1};
+    r = AGG(r, 1, k, 1, MC2_AGG_COUNT_STAR, 0u, 0);
+    unsigned lk = 1, rk = 0;
+    return mc2_pn_hash_join(P, MC2_JOIN_ANTI, l, r, &lk, &rk, 1, NULL, true);
+}
+
 static int run_big(mc2_pnode *(*b)(void), const mc2_exec_opts *o, mc2_batch **out,
                    mc2_exec_stats *st, mc2_err *err)
 {
@@ -1325,9 +1357,27 @@ static void evil_drop(void *ctx, uint64_t id)
 static void test_big(void)
 {
     make_big(NBIG);
-    for (int which = 0; which < 3; which++) {
-        mc2_pnode *(*b)(void) = which == 1 ? big_sort : which ? big_agg2 : big_agg;
-        const char *nm = which == 1 ? "sort" : which ? "agg of agg" : "agg";
+    static const struct {
+        const char *nm;
+        mc2_pnode *(*b)(void);
+        enum mc2_join_type jt;
+    } bigc[] = {
+        {"agg", big_agg, 0},
+        {"sort", big_sort, 0},
+        {"agg of agg", big_agg2, 0},
+        {"inner join", big_join, MC2_JOIN_INNER},
+        {"left join", big_join, MC2_JOIN_LEFT},
+        {"right join", big_join, MC2_JOIN_RIGHT},
+        {"full join", big_join, MC2_JOIN_FULL},
+        {"semi join", big_join, MC2_JOIN_SEMI},
+        {"anti join", big_join, MC2_JOIN_ANTI},
+        {"not in (a NULL among them)", big_notin, MC2_JOIN_ANTI},
+        {"not in", big_notin, MC2_JOIN_SEMI},
+    };
+    for (size_t which = 0; which < sizeof bigc / sizeof bigc[0]; which++) {
+        mc2_pnode *(*b)(void) = bigc[which].b;
+        const char *nm = bigc[which].nm;
+        big_jt = bigc[which].jt;
         mc2_exec_opts big = {0, NULL, 0, 0};
         mc2_exec_opts tiny = {512 * 1024, store, 0, 0};
         mc2_err err;
@@ -1343,12 +1393,14 @@ static void test_big(void)
         CHECK_MSG(rc2 == 0, "big %s spilled: %s", nm, err.msg);
         mc2_plan *p2 = P;
         CHECK_MSG(s2.spilled_bytes > 0, "big %s: nothing spilled", nm);
+        CHECK_MSG(b != big_join && b != big_notin ? 1 : s2.spilled_joins == 1,
+                  "big %s: the join did not spill", nm);
         CHECK(s1.spilled_bytes == 0);
         if (!rc1 && !rc2) {
             rows a = {0}, c = {0};
             batch_rows(r1, 0, &a);
             batch_rows(r2, 0, &c);
-            int flags = which == 1 ? F_ORDERED : 0;
+            int flags = b == big_sort ? F_ORDERED : 0;
             CHECK_MSG(compare(nm, "spill vs memory", &a, &c, flags) == 0,
                       "big %s: spilled result differs", nm);
             rows_free(&a);
