@@ -649,9 +649,13 @@ int main(int argc, char **argv)
          * high-water marks (max_n_mmaps, max_mmapped_mem) and branches when one rises. Each
          * chunk is larger than any free heap space, so each really is a mapping (a small one
          * would be cut from the heap top and count for nothing). */
-        static void *hw[2048];
-        for (int i = 0; i < 2048; i++) hw[i] = malloc(i ? (size_t)256 << 10 : (size_t)256 << 20);
-        for (int i = 0; i < 2048; i++) free(hw[i]);
+        static void *hw[8192];
+        for (int i = 0; i < 8192; i++) hw[i] = malloc(i ? (size_t)128 << 10 : (size_t)256 << 20);
+        for (int i = 0; i < 8192; i++) free(hw[i]);
+        /* stdout's buffer would otherwise be one more mapping from the first REGION line on,
+         * raising the live count in the first traced variant only */
+        static char obuf[1 << 16];
+        setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
     }
     mc2_err err;
     if (mc2_schema_parse("w", WIDE, sizeof WIDE - 1, &ws, &err) ||
