@@ -271,10 +271,12 @@ void sx_rows_free(mc2_exec *x, sx_rows *r)
 typedef struct op_scan {
     sx_op op;
     const mc2_exec_input *in;
-    size_t batch, row; /* position */
-    mc2_batch *rb;     /* reader's block */
-    mc2_tscan *scan;   /* streaming sources */
-    bool shared;       /* scan is the primary instance's (a worker's instance) */
+    size_t batch, row;      /* position */
+    mc2_batch *rb;          /* reader's block */
+    mc2_tscan *scan;        /* streaming sources */
+    bool shared;            /* scan is the primary instance's (a worker's instance) */
+    mc2_tclaim_fn on_claim; /* sx_scan_on_claim */
+    void *claim_ctx;
     const mc2_batch *cur;
     bool eof;
     sx_chunk out;
@@ -291,7 +293,7 @@ static int scan_next(sx_op *o, sx_chunk **out, mc2_err *err)
         s->cur = NULL;
         if (s->scan) {
             uint64_t blk;
-            int r = mc2_tscan_next(s->scan, s->rb, &blk, err);
+            int r = mc2_tscan_next_cb(s->scan, s->rb, &blk, s->on_claim, s->claim_ctx, err);
             if (r < 0) return -1;
             if (r == 0) return 0;
             s->cur = s->rb;
@@ -342,6 +344,14 @@ static int scan_next(sx_op *o, sx_chunk **out, mc2_err *err)
     s->row += m;
     *out = &s->out;
     return 1;
+}
+
+void sx_scan_on_claim(sx_op *o, mc2_tclaim_fn fn, void *ctx)
+{
+    if (o->next != scan_next) MC2_PANIC("sx_scan_on_claim: not a scan");
+    op_scan *s = (op_scan *)o;
+    s->on_claim = fn;
+    s->claim_ctx = ctx;
 }
 
 static void scan_close(sx_op *o)
@@ -775,6 +785,7 @@ int mc2_exec_open(mc2_plan *p, mc2_pnode *root, const mc2_exec_input *inputs, si
     x->threads = opts && opts->threads > 1 ? opts->threads : 1;
     if (x->threads > 64) x->threads = 64;
     if (x->cap > 65536) x->cap = 65536;
+    x->ordered = sx_order_sensitive(root);
     x->budget = opts && opts->mem_budget ? opts->mem_budget : (size_t)1 << 30;
     x->spill = opts ? opts->spill : NULL;
     if (x->spill) {

@@ -12,6 +12,7 @@
 #include "mc2/crypto.h"
 #include "sql/arena.h"
 #include "sql/plan.h"
+#include "table/tsrc.h"
 
 /* ---- plan structs ------------------------------------------------------------------------ */
 
@@ -141,6 +142,7 @@ struct mc2_exec {
      * (join tables, the scans' block dispensers). */
     unsigned threads;
     bool in_segment; /* building the instance of a parallel pipeline: no nested exchange */
+    bool ordered;    /* exchanges keep block order (sx_order_sensitive) */
     mc2_exec *main;
     pthread_mutex_t mu; /* main executor: guards mem and stats updated by workers */
 };
@@ -184,10 +186,21 @@ sx_op *sx_op_join_probe(mc2_exec *x, const mc2_pnode *n, sx_op *primary, mc2_err
  * An exchange: the pipeline rooted at n (a scan of a streaming input with filters,
  * projections and join probes above it) runs as x->threads instances, one on the calling
  * thread and the others on worker threads, all taking blocks from the same scan; the exchange
- * hands their chunks to its parent one at a time (a worker waits while the parent holds its
- * chunk, so no chunk is copied). Join tables are built once, on the calling thread, before the
- * workers start. Which pipelines qualify: sx_par_qualifies. */
+ * hands their chunks to its parent one at a time. Join tables are built once, on the calling
+ * thread, before the workers start. Which pipelines qualify: sx_par_qualifies.
+ * Unordered (the default): chunks come in whatever order the instances produce them; a
+ * worker waits while the parent holds its chunk, so no chunk is copied.
+ * Ordered (x->ordered): chunks come in the order of the blocks they derive from, as on one
+ * thread, so a result that depends on the order of rows (a DOUBLE sum) is the same for any
+ * number of threads. A worker ahead of the oldest unfinished block copies its output (at most
+ * PAR_AHEAD blocks' worth) instead of waiting. */
 bool sx_par_qualifies(const mc2_exec *x, const mc2_pnode *n);
+/* Whether the rows' order can change the result of the plan at root beyond the order of its
+ * output rows: it aggregates DOUBLE values (their sum depends on the order of additions; MIN
+ * and MAX choose between -0 and +0). */
+bool sx_order_sensitive(const mc2_pnode *root);
+/* Makes scan operator o call fn(ctx, block) whenever it claims a block (mc2_tscan_next_cb). */
+void sx_scan_on_claim(sx_op *o, mc2_tclaim_fn fn, void *ctx);
 sx_op *sx_op_par(mc2_exec *x, const mc2_pnode *n, mc2_err *err);
 /* The operator main built for plan node n (the primary instance), or NULL. */
 sx_op *sx_primary(const mc2_exec *main, const mc2_pnode *n);

@@ -3,21 +3,60 @@
  *   parent --next--> exchange --+-- instance 0 (this thread, the main executor's operators)
  *                               +-- instance 1 (worker thread, its own executor)   \ each takes
  *                               +-- ...                                           / scan blocks
- * Protocol between the consumer (the thread calling next) and worker w:
+ * Unordered protocol between the consumer (the thread calling next) and worker w:
  *   worker: pulls a chunk from its instance; sets ready[w]; waits until the consumer has
  *           taken it (ready cleared, held set) and released it (held cleared); repeats; at the
  *           end of its instance (or on an error, recorded once for all) sets done[w].
  *   consumer: releases the chunk it returned last; returns a ready worker chunk if there is
  *           one, else pulls from instance 0 itself; when instance 0 is exhausted, waits for
  *           workers; returns 0 when every instance is done.
- * The first error stops every worker (at its next chunk) and is returned to the parent.
- * Order of chunks is not defined (SQL does not fix it without ORDER BY); every row of every
- * block comes out exactly once. */
+ *   Order of chunks is not defined; every row of every block comes out exactly once.
+ * Ordered protocol (x->ordered): every instance's driving scan (the scan at the bottom of the
+ * pipeline's left spine) reports each block it claims (sx_scan_on_claim, called under the
+ * scan's lock, hence in block order); the exchange queues one record per claimed block. Every
+ * chunk an instance returns derives from the block its scan claimed last (the pipeline's
+ * operators finish a block before they pull the next), and a block is complete once its
+ * instance claims another or ends.
+ *   worker: pulls a chunk; if its record is the queue's head (nothing before it is left to
+ *           hand out), hands the chunk over without a copy and waits for its release as
+ *           above; otherwise copies it into the record's row store. It claims no further
+ *           block while it holds PAR_AHEAD records not yet handed out, unless its record is
+ *           the head.
+ *   consumer: serves the head record: its copied rows, then its handed-over chunk; pops it
+ *           when complete and empty; if the head is instance 0's (or the queue is empty and
+ *           instance 0 is not done) pulls instance 0, whose chunk waits in its record.
+ *   Chunks thus leave in block order, each block's in the order its instance produced them:
+ *   the order one thread would give. The head's owner is never held back, so it cannot stall.
+ * The first error stops every worker (at its next chunk) and is returned to the parent. */
 #include <string.h>
 
 #include "base/alloc.h"
 #include "sql/exec_int.h"
 #include "table/tsrc.h"
+
+#define PAR_AHEAD 2 /* ordered: records a worker may hold not yet handed out */
+
+struct par_inst;
+
+/* Ordered mode: one claimed block of the driving scan. */
+typedef struct par_rec {
+    struct par_rec *next; /* queue order: block order */
+    struct par_inst *owner;
+    bool complete;    /* its owner claimed a later block or ended */
+    bool appending;   /* its owner is copying a chunk into rows */
+    sx_rows rows;     /* chunks its worker copied while the record was not the head */
+    size_t emitted;   /* rows of `rows` handed out */
+    sx_chunk *direct; /* a chunk handed over without a copy; its owner waits until cleared */
+} par_rec;
+
+/* One instance of the pipeline (ordered mode's view of it). */
+typedef struct par_inst {
+    struct op_par *p;
+    par_rec *cur;   /* the record of the block its scan claimed last */
+    unsigned nrec;  /* its records not yet popped */
+    par_rec *trash; /* popped records whose rows the owner's thread frees */
+    mc2_exec *acct; /* the executor their rows are accounted to */
+} par_inst;
 
 typedef struct par_worker {
     struct op_par *p;
@@ -26,12 +65,13 @@ typedef struct par_worker {
     sx_chunk *ready;
     bool held, done, started;
     pthread_t tid;
+    par_inst in;
 } par_worker;
 
 typedef struct op_par {
     sx_op op;
     sx_op *inst0;
-    bool inst0_done, started, stop, failed;
+    bool inst0_done, started, stop, failed, ordered;
     unsigned nw;
     par_worker *w;
     int held_by; /* the worker whose chunk the consumer returned last, or -1 */
@@ -39,6 +79,11 @@ typedef struct op_par {
     pthread_cond_t cv_cons; /* a worker's chunk is ready, or a worker is done */
     pthread_cond_t cv_work; /* a chunk was released, or stop */
     mc2_err ferr;
+    /* ordered mode */
+    par_inst in0;
+    par_rec *head, *tail;
+    par_rec *given; /* the record whose direct chunk the consumer returned last */
+    sx_chunk view;  /* rows of a record handed out */
 } op_par;
 
 /* Whether the subtree at n is a pipeline that may run in parallel: streaming operators over a
@@ -77,6 +122,20 @@ sx_op *sx_primary(const mc2_exec *main, const mc2_pnode *n)
     return NULL;
 }
 
+bool sx_order_sensitive(const mc2_pnode *n)
+{
+    if (!n) return false;
+    if (n->kind == MC2_PN_AGG)
+        for (size_t i = 0; i < n->naggs; i++) {
+            const mc2_pagg *a = &n->aggs[i];
+            if (a->fn != MC2_AGG_COUNT_STAR && a->fn != MC2_AGG_COUNT &&
+                a->col < n->left->schema.ncols &&
+                n->left->schema.cols[a->col].type.id == MC2_T_DOUBLE)
+                return true;
+        }
+    return sx_order_sensitive(n->left) || sx_order_sensitive(n->right);
+}
+
 /* Records the first error and tells everyone to stop (mu held). */
 static void par_fail(op_par *p, const mc2_err *err)
 {
@@ -89,6 +148,153 @@ static void par_fail(op_par *p, const mc2_err *err)
     pthread_cond_broadcast(&p->cv_cons);
 }
 
+/* ---- ordered mode: records ----------------------------------------------------------------- */
+
+/* The claim hook of an instance's driving scan (called with the scan's lock held). */
+static void on_claim(void *ctx, uint64_t block)
+{
+    (void)block; /* claims come in block order: the queue's order is the blocks' */
+    par_inst *in = ctx;
+    op_par *p = in->p;
+    par_rec *r = mc2_calloc(1, sizeof *r);
+    pthread_mutex_lock(&p->mu);
+    if (!r) {
+        mc2_err e;
+        mc2_err_set(&e, MC2_E_NOMEM, "out of memory");
+        par_fail(p, &e);
+    } else {
+        sx_rows_init(&r->rows, p->op.schema);
+        r->owner = in;
+        if (in->cur) in->cur->complete = true;
+        in->cur = r;
+        in->nrec++;
+        if (p->tail)
+            p->tail->next = r;
+        else
+            p->head = r;
+        p->tail = r;
+        pthread_cond_broadcast(&p->cv_cons);
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Marks the end of an instance (mu held). */
+static void inst_end(op_par *p, par_inst *in)
+{
+    if (in->cur) in->cur->complete = true;
+    pthread_cond_broadcast(&p->cv_cons);
+}
+
+static void rec_free(par_rec *r)
+{
+    if (r->rows.vals) sx_rows_free(r->owner->acct, &r->rows);
+    mc2_free(r);
+}
+
+/* Frees the records the consumer popped (on the owner's thread, mu not held). */
+static void inst_empty_trash(op_par *p, par_inst *in)
+{
+    pthread_mutex_lock(&p->mu);
+    par_rec *t = in->trash;
+    in->trash = NULL;
+    pthread_mutex_unlock(&p->mu);
+    while (t) {
+        par_rec *nx = t->next;
+        rec_free(t);
+        t = nx;
+    }
+}
+
+/* Pops the head record, complete and handed out (mu held). */
+static void rec_pop(op_par *p)
+{
+    par_rec *r = p->head;
+    p->head = r->next;
+    if (!p->head) p->tail = NULL;
+    par_inst *in = r->owner;
+    if (in->cur == r) in->cur = NULL;
+    in->nrec--;
+    r->next = in->trash;
+    in->trash = r;
+    pthread_cond_broadcast(&p->cv_work);
+}
+
+/* Finds the scan at the bottom of n's left spine among x's operators (not an exchange). */
+static sx_op *driving_scan(const mc2_exec *x, const mc2_pnode *n)
+{
+    while (n->kind != MC2_PN_SCAN) n = n->left;
+    return sx_primary(x, n);
+}
+
+static int inst_hook(op_par *p, par_inst *in, mc2_exec *x, mc2_err *err)
+{
+    sx_op *scan = driving_scan(x, p->op.node);
+    if (!scan) return mc2_err_set(err, MC2_E_INTERNAL, "a parallel pipeline without its scan");
+    in->p = p;
+    in->acct = x;
+    sx_scan_on_claim(scan, on_claim, in);
+    return 0;
+}
+
+/* ---- workers ------------------------------------------------------------------------------- */
+
+/* Unordered: hands each chunk over and waits for its release. */
+static void worker_unordered(par_worker *w, mc2_err *err)
+{
+    op_par *p = w->p;
+    while (!p->stop) {
+        pthread_mutex_unlock(&p->mu);
+        sx_chunk *c = NULL;
+        int r = sx_pull(w->inst, &c, err);
+        pthread_mutex_lock(&p->mu);
+        if (r < 0) par_fail(p, err);
+        if (r <= 0) break;
+        w->ready = c;
+        pthread_cond_broadcast(&p->cv_cons);
+        while (!p->stop && (w->ready || w->held)) pthread_cond_wait(&p->cv_work, &p->mu);
+    }
+}
+
+/* Ordered: the chunk of the head record is handed over, any other is copied into its record. */
+static void worker_ordered(par_worker *w, mc2_err *err)
+{
+    op_par *p = w->p;
+    par_inst *in = &w->in;
+    while (!p->stop) {
+        pthread_mutex_unlock(&p->mu);
+        inst_empty_trash(p, in);
+        pthread_mutex_lock(&p->mu);
+        while (!p->stop && in->nrec >= PAR_AHEAD && !(in->cur && in->cur == p->head))
+            pthread_cond_wait(&p->cv_work, &p->mu);
+        if (p->stop) break;
+        pthread_mutex_unlock(&p->mu);
+        sx_chunk *c = NULL;
+        int r = sx_pull(w->inst, &c, err);
+        pthread_mutex_lock(&p->mu);
+        if (r < 0) par_fail(p, err);
+        if (r <= 0) break;
+        par_rec *rec = in->cur;
+        if (!rec) MC2_PANIC("exchange: a chunk before its block was claimed");
+        if (rec == p->head && rec->emitted == rec->rows.n) {
+            rec->direct = c;
+            pthread_cond_broadcast(&p->cv_cons);
+            while (!p->stop && rec->direct) pthread_cond_wait(&p->cv_work, &p->mu);
+            continue;
+        }
+        rec->appending = true;
+        pthread_mutex_unlock(&p->mu);
+        int ar = sx_rows_append(w->wx, &rec->rows, c, NULL, c->n, err);
+        pthread_mutex_lock(&p->mu);
+        rec->appending = false;
+        pthread_cond_broadcast(&p->cv_cons);
+        if (ar) {
+            par_fail(p, err);
+            break;
+        }
+    }
+    if (p->ordered) inst_end(p, in);
+}
+
 static void *worker_main(void *arg)
 {
     par_worker *w = arg;
@@ -96,17 +302,10 @@ static void *worker_main(void *arg)
     mc2_err err;
     mc2_err_clear(&err);
     pthread_mutex_lock(&p->mu);
-    while (!p->stop) {
-        pthread_mutex_unlock(&p->mu);
-        sx_chunk *c = NULL;
-        int r = sx_pull(w->inst, &c, &err);
-        pthread_mutex_lock(&p->mu);
-        if (r < 0) par_fail(p, &err);
-        if (r <= 0) break;
-        w->ready = c;
-        pthread_cond_broadcast(&p->cv_cons);
-        while (!p->stop && (w->ready || w->held)) pthread_cond_wait(&p->cv_work, &p->mu);
-    }
+    if (p->ordered)
+        worker_ordered(w, &err);
+    else
+        worker_unordered(w, &err);
     w->done = true;
     pthread_cond_broadcast(&p->cv_cons);
     pthread_mutex_unlock(&p->mu);
@@ -120,6 +319,7 @@ static int par_start(op_par *p, mc2_err *err)
     int pr = sx_prepare(p->inst0, err);
     if (pr < 0) return -1;
     if (pr > 0) p->nw = 0; /* a join in the pipeline spilled: it runs on this thread alone */
+    if (p->nw && p->ordered && inst_hook(p, &p->in0, x, err)) return -1;
     for (unsigned i = 0; i < p->nw; i++) {
         par_worker *w = &p->w[i];
         w->p = p;
@@ -134,8 +334,12 @@ static int par_start(op_par *p, mc2_err *err)
         w->wx->threads = 1;
         w->wx->main = x;
         if (!(w->inst = sx_build(w->wx, p->op.node, err))) return -1;
+        if (p->ordered && inst_hook(p, &w->in, w->wx, err)) return -1;
     }
-    if (p->nw) x->stats.parallel++;
+    if (p->nw)
+        x->stats.parallel++;
+    else
+        p->ordered = false; /* one instance: its order is the blocks' */
     for (unsigned i = 0; i < p->nw; i++) {
         if (pthread_create(&p->w[i].tid, NULL, worker_main, &p->w[i]) != 0)
             return mc2_err_set(err, MC2_E_INTERNAL, "cannot start a worker thread");
@@ -143,6 +347,8 @@ static int par_start(op_par *p, mc2_err *err)
     }
     return 0;
 }
+
+/* ---- the consumer -------------------------------------------------------------------------- */
 
 /* A ready worker chunk (taken, mu held), or NULL. */
 static sx_chunk *take_ready(op_par *p)
@@ -166,6 +372,104 @@ static bool workers_done(const op_par *p)
     return true;
 }
 
+/* Pulls a chunk from instance 0 on this thread (mu held, released meanwhile). In ordered
+ * mode the chunk waits in its record. Returns 1 with *out (unordered), 0 to look again, -1. */
+static int pull_inst0(op_par *p, sx_chunk **out, mc2_err *err)
+{
+    sx_chunk *c = NULL;
+    pthread_mutex_unlock(&p->mu);
+    int r = sx_pull(p->inst0, &c, err);
+    pthread_mutex_lock(&p->mu);
+    if (r < 0) {
+        par_fail(p, err);
+        return -1;
+    }
+    if (r == 0) {
+        p->inst0_done = true;
+        if (p->ordered) inst_end(p, &p->in0);
+        return 0;
+    }
+    if (!p->ordered) {
+        *out = c;
+        return 1;
+    }
+    if (!p->in0.cur) MC2_PANIC("exchange: a chunk before its block was claimed");
+    p->in0.cur->direct = c;
+    return 0;
+}
+
+/* Ordered: the next chunk in block order (mu held). */
+static int next_ordered(op_par *p, sx_chunk **out, mc2_err *err)
+{
+    if (p->given) { /* the parent is done with the chunk it got last */
+        p->given->direct = NULL;
+        p->given = NULL;
+        pthread_cond_broadcast(&p->cv_work);
+    }
+    for (;;) {
+        if (p->failed) {
+            *err = p->ferr;
+            return -1;
+        }
+        par_rec *h = p->head;
+        if (h && !h->appending && h->emitted < h->rows.n) {
+            size_t m = h->rows.n - h->emitted;
+            if (m > p->op.x->cap) m = p->op.x->cap;
+            for (size_t k = 0; k < p->op.schema->ncols; k++) {
+                sx_vec src = {h->rows.nulls[k], {.p = h->rows.vals[k]}};
+                sx_vec_slice(p->op.schema->cols[k].type.id, &p->view.cols[k], &src, h->emitted);
+            }
+            p->view.n = m;
+            h->emitted += m;
+            *out = &p->view;
+            return 1;
+        }
+        if (h && !h->appending && h->direct) {
+            p->given = h;
+            *out = h->direct;
+            return 1;
+        }
+        if (h && !h->appending && h->complete) {
+            rec_pop(p);
+            continue;
+        }
+        if ((h && h->owner == &p->in0) || (!h && !p->inst0_done)) {
+            if (pull_inst0(p, out, err) < 0) return -1;
+            continue;
+        }
+        if (!h && workers_done(p)) return 0;
+        pthread_cond_wait(&p->cv_cons, &p->mu);
+    }
+}
+
+/* Unordered: whichever chunk is ready (mu held). */
+static int next_unordered(op_par *p, sx_chunk **out, mc2_err *err)
+{
+    if (p->held_by >= 0) { /* the parent is done with the chunk it got last */
+        p->w[p->held_by].held = false;
+        p->held_by = -1;
+        pthread_cond_broadcast(&p->cv_work);
+    }
+    for (;;) {
+        if (p->failed) {
+            *err = p->ferr;
+            return -1;
+        }
+        sx_chunk *c = take_ready(p);
+        if (c) {
+            *out = c;
+            return 1;
+        }
+        if (!p->inst0_done) {
+            int r = pull_inst0(p, out, err);
+            if (r) return r;
+            continue;
+        }
+        if (workers_done(p)) return 0;
+        pthread_cond_wait(&p->cv_cons, &p->mu);
+    }
+}
+
 static int par_next(sx_op *o, sx_chunk **out, mc2_err *err)
 {
     op_par *p = (op_par *)o;
@@ -178,44 +482,9 @@ static int par_next(sx_op *o, sx_chunk **out, mc2_err *err)
             return -1;
         }
     }
+    if (p->ordered) inst_empty_trash(p, &p->in0);
     pthread_mutex_lock(&p->mu);
-    if (p->held_by >= 0) { /* the parent is done with the chunk it got last */
-        p->w[p->held_by].held = false;
-        p->held_by = -1;
-        pthread_cond_broadcast(&p->cv_work);
-    }
-    int rc;
-    for (;;) {
-        if (p->failed) {
-            *err = p->ferr;
-            rc = -1;
-            break;
-        }
-        sx_chunk *c = take_ready(p);
-        if (c) {
-            *out = c;
-            rc = 1;
-            break;
-        }
-        if (!p->inst0_done) {
-            pthread_mutex_unlock(&p->mu);
-            int r = sx_pull(p->inst0, &c, err);
-            pthread_mutex_lock(&p->mu);
-            if (r < 0) par_fail(p, err);
-            if (r == 0) p->inst0_done = true;
-            if (r == 1) {
-                *out = c;
-                rc = 1;
-                break;
-            }
-            continue;
-        }
-        if (workers_done(p)) {
-            rc = 0;
-            break;
-        }
-        pthread_cond_wait(&p->cv_cons, &p->mu);
-    }
+    int rc = p->ordered ? next_ordered(p, out, err) : next_unordered(p, out, err);
     pthread_mutex_unlock(&p->mu);
     return rc;
 }
@@ -227,10 +496,14 @@ static void par_close(sx_op *o)
     p->stop = true;
     pthread_cond_broadcast(&p->cv_work);
     pthread_mutex_unlock(&p->mu);
+    for (unsigned i = 0; i < p->nw; i++)
+        if (p->w[i].started) pthread_join(p->w[i].tid, NULL);
+    while (p->head) rec_pop(p);
+    inst_empty_trash(p, &p->in0);
     for (unsigned i = 0; i < p->nw; i++) {
         par_worker *w = &p->w[i];
-        if (w->started) pthread_join(w->tid, NULL);
         w->started = false;
+        inst_empty_trash(p, &w->in);
         if (w->wx) {
             mc2_exec_free(w->wx);
             w->wx = NULL;
@@ -250,11 +523,14 @@ sx_op *sx_op_par(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
     if (!p) return NULL;
     memset(p, 0, sizeof *p);
     p->held_by = -1;
+    p->ordered = x->ordered;
     p->op.exchange = true;
     p->op.next = par_next;
     p->op.x = x;
     p->op.node = n;
     p->op.schema = &n->schema;
+    p->view.cols = sx_array(x, n->schema.ncols + 1, sizeof *p->view.cols, err);
+    if (!p->view.cols) return NULL;
     x->in_segment = true;
     p->inst0 = sx_build(x, n, err);
     x->in_segment = false;

@@ -452,7 +452,8 @@ static bool checking_before(const mc2_tscan *sc, uint64_t b)
  * block before it is still being checked, so that every caller ends with the error of the
  * first bad block in file order, as a sequential reader would report it, whatever the
  * number of threads and however their work interleaves. */
-static int claim(mc2_tscan *sc, slot **out, uint64_t *failed_block, mc2_err *err)
+static int claim(mc2_tscan *sc, slot **out, uint64_t *failed_block, mc2_tclaim_fn on_claim,
+                 void *ctx, mc2_err *err)
 {
     pthread_mutex_lock(&sc->mu);
     int rc;
@@ -464,6 +465,7 @@ static int claim(mc2_tscan *sc, slot **out, uint64_t *failed_block, mc2_err *err
         if (sl && (!sc->failed || sl->block < sc->fail_block)) {
             sl->st = SLOT_CHECKING;
             *out = sl;
+            if (on_claim) on_claim(ctx, sl->block);
             rc = 1;
             break;
         }
@@ -555,7 +557,7 @@ int mc2_tscan_next_raw(mc2_tscan *sc, const uint8_t **pt, size_t *len, uint64_t 
                        uint32_t *rows, int *slot_index, mc2_err *err)
 {
     slot *sl = NULL;
-    int got = claim(sc, &sl, index, err);
+    int got = claim(sc, &sl, index, NULL, NULL, err);
     if (got <= 0) return got;
     *index = sl->block;
     if (finish_slot(sc, sl, err)) return slot_failed(sc, sl, index, err);
@@ -595,8 +597,14 @@ static int decode_slot(mc2_tscan *sc, slot *sl, mc2_batch *b, mc2_err *err)
 
 int mc2_tscan_next(mc2_tscan *sc, mc2_batch *b, uint64_t *index, mc2_err *err)
 {
+    return mc2_tscan_next_cb(sc, b, index, NULL, NULL, err);
+}
+
+int mc2_tscan_next_cb(mc2_tscan *sc, mc2_batch *b, uint64_t *index, mc2_tclaim_fn on_claim,
+                      void *ctx, mc2_err *err)
+{
     slot *sl = NULL;
-    int got = claim(sc, &sl, index, err);
+    int got = claim(sc, &sl, index, on_claim, ctx, err);
     if (got <= 0) return got;
     *index = sl->block;
     if (finish_slot(sc, sl, err)) return slot_failed(sc, sl, index, err);

@@ -77,6 +77,12 @@ int mc2_tscan_open(mc2_tsrc *s, const unsigned *cols, size_t n, unsigned ahead, 
  * blocks before it are still handed out, and a call reports a failure only once every
  * earlier block has been checked (it may wait for the threads checking them). */
 int mc2_tscan_next(mc2_tscan *sc, mc2_batch *b, uint64_t *index, mc2_err *err) MC2_WUR;
+/* on_claim(ctx, index): called with the scan's lock held at the moment a block is claimed, so
+ * that calls from all threads come in block order. It must not call into the scan. */
+typedef void (*mc2_tclaim_fn)(void *ctx, uint64_t index);
+/* mc2_tscan_next, calling on_claim (if not NULL) when the block is claimed. */
+int mc2_tscan_next_cb(mc2_tscan *sc, mc2_batch *b, uint64_t *index, mc2_tclaim_fn on_claim,
+                      void *ctx, mc2_err *err) MC2_WUR;
 /* Like mc2_tscan_next, but leaves the authenticated plaintexts undecoded: pt[k], len[k] for
  * the scan's k-th column (v2: the column chunk; v1: pt[0] is the whole block payload and n is
  * 1), *rows the block's rows. They stay valid until mc2_tscan_release(sc, *slot), which the

@@ -1,0 +1,268 @@
+/* test_sql_threads.c - results do not depend on the number of threads (exec_int.h, "parallel
+ * pipelines"): queries over streaming (sealed, format v2) tables of many small blocks run on
+ * 1, 2, 3 and 4 threads and must give bit-identical results, DOUBLE sums and averages
+ * included, while the runs on several threads really run pipelines in parallel. The data is
+ * checked to be order-sensitive first: summing its DOUBLE column in another block order gives
+ * another bit pattern, so a parallel run that added rows in another order would be caught. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "mc2/table.h"
+#include "sql/binder.h"
+#include "sql/plan.h"
+#include "sql/planner.h"
+#include "table/tfile2.h"
+#include "table/tsrc.h"
+#include "test.h"
+
+#define T_BLOCKS         40
+#define T_ROWS_PER_BLOCK 3000
+#define U_ROWS           500
+
+static uint8_t key[MC2_KEY_LEN];
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static mc2_column_def t_cols[] = {{"id", {MC2_T_INT64, 0, 0, 0}, false},
+                                  {"g", {MC2_T_INT64, 0, 0, 0}, false},
+                                  {"k", {MC2_T_INT64, 0, 0, 0}, false},
+                                  {"d", {MC2_T_DOUBLE, 0, 0, 0}, true},
+                                  {"s", {MC2_T_VARCHAR, 0, 0, 12}, false}};
+static mc2_schema t_schema = {"t", 5, t_cols};
+static mc2_column_def u_cols[] = {{"k", {MC2_T_INT64, 0, 0, 0}, false},
+                                  {"w", {MC2_T_DOUBLE, 0, 0, 0}, false}};
+static mc2_schema u_schema = {"u", 2, u_cols};
+
+static double t_d[T_BLOCKS * T_ROWS_PER_BLOCK]; /* NAN: NULL */
+
+static int sink(void *ctx, const uint8_t *p, size_t n, mc2_err *err)
+{
+    return mc2_buf_append(ctx, p, n, err);
+}
+
+/* A value whose magnitude varies over many decades, so that sums round differently in
+ * different orders. */
+static double wild(void)
+{
+    double m = (double)(int64_t)(rnd() % 2000001 - 1000000) / 7.0;
+    return ldexp(m, (int)(rnd() % 60) - 20);
+}
+
+static void put_str(mc2_batch *b, size_t c, size_t r, const char *s)
+{
+    size_t n = strlen(s);
+    if (mc2_batch_reserve_chars(b, c, n, NULL)) abort();
+    mc2_col *col = &b->cols[c];
+    memcpy(col->data + col->off[r], s, n);
+    col->off[r + 1] = col->off[r] + (uint32_t)n;
+}
+
+/* Seals table t as T_BLOCKS blocks into out. */
+static int make_t(mc2_buf *out, mc2_err *err)
+{
+    static const char *words[] = {"alpha", "beta", "gamma", "apple", "delta", "axe"};
+    mc2_twriter *w = NULL;
+    mc2_batch *b = NULL;
+    int rc = -1;
+    if (mc2_twriter_new(&t_schema, key, 0, sink, out, &w, err)) goto out;
+    for (size_t bi = 0; bi < T_BLOCKS; bi++) {
+        mc2_batch_free(b);
+        if (!(b = mc2_batch_new(&t_schema, T_ROWS_PER_BLOCK, err))) goto out;
+        for (size_t r = 0; r < T_ROWS_PER_BLOCK; r++) {
+            size_t id = bi * T_ROWS_PER_BLOCK + r;
+            b->cols[0].v.i64[r] = (int64_t)id;
+            b->cols[1].v.i64[r] = (int64_t)(rnd() % 7);
+            b->cols[2].v.i64[r] = (int64_t)(rnd() % (U_ROWS + 50)); /* some match no u row */
+            bool null = rnd() % 50 == 0;
+            t_d[id] = null ? NAN : wild();
+            b->cols[3].v.f64[r] = null ? 0 : t_d[id];
+            b->cols[3].nulls[r] = null;
+            put_str(b, 4, r, words[rnd() % 6]);
+        }
+        b->nrows = T_ROWS_PER_BLOCK;
+        if (mc2_twriter_add(w, b, err)) goto out;
+    }
+    rc = mc2_twriter_finish(w, NULL, NULL, err);
+out:
+    mc2_batch_free(b);
+    mc2_twriter_free(w);
+    return rc;
+}
+
+/* Seals table u (one block) into out. */
+static int make_u(mc2_buf *out, mc2_err *err)
+{
+    mc2_twriter *w = NULL;
+    mc2_batch *b = mc2_batch_new(&u_schema, U_ROWS, err);
+    int rc = -1;
+    if (!b || mc2_twriter_new(&u_schema, key, 0, sink, out, &w, err)) goto out;
+    for (size_t r = 0; r < U_ROWS; r++) {
+        b->cols[0].v.i64[r] = (int64_t)r;
+        b->cols[1].v.f64[r] = r % 3 ? wild() : -wild();
+    }
+    b->nrows = U_ROWS;
+    rc = mc2_twriter_add(w, b, err) || mc2_twriter_finish(w, NULL, NULL, err) ? -1 : 0;
+out:
+    mc2_batch_free(b);
+    mc2_twriter_free(w);
+    return rc;
+}
+
+static mc2_buf t_file, u_file;
+
+/* Runs text on `threads` threads over streaming sources of t and u; *out gets the result
+ * (its schema is the plan's: free *plan after it) and *parallel the number of pipelines that
+ * ran on several threads. */
+static int run(const char *text, unsigned threads, mc2_plan **plan, mc2_batch **out,
+               unsigned *parallel, mc2_err *err)
+{
+    mc2_sql_table tables[2] = {{"t", &t_schema, T_BLOCKS * T_ROWS_PER_BLOCK},
+                               {"u", &u_schema, U_ROWS}};
+    mc2_tio io[2] = {mc2_tio_mem(t_file.data, t_file.len), mc2_tio_mem(u_file.data, u_file.len)};
+    mc2_exec_input in[2] = {{0}, {0}};
+    mc2_exec *x = NULL;
+    mc2_sql_physical ph;
+    *out = NULL;
+    mc2_plan *p = *plan = mc2_plan_new(0, err);
+    int rc = p ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < 2; i++)
+        rc = mc2_tsrc_open(&io[i], key, 1u << 30, &in[i].src, err);
+    if (rc == 0) rc = mc2_sql_compile(text, strlen(text), tables, 2, p, &ph, err);
+    mc2_exec_opts eo = {.threads = threads};
+    if (rc == 0) rc = mc2_exec_open(p, ph.root, in, 2, &eo, &x, err);
+    if (rc == 0) rc = mc2_exec_collect(x, (size_t)1 << 24, out, err);
+    if (rc == 0) {
+        mc2_exec_stats st;
+        mc2_exec_get_stats(x, &st);
+        *parallel = st.parallel;
+    }
+    mc2_exec_free(x);
+    for (size_t i = 0; i < 2; i++) mc2_tsrc_free(in[i].src);
+    return rc;
+}
+
+/* Whether two results are the same bit for bit (a description of the first difference in
+ * why otherwise). */
+static bool same(const mc2_batch *a, const mc2_batch *b, char *why, size_t whylen)
+{
+    if (a->nrows != b->nrows || a->schema->ncols != b->schema->ncols) {
+        snprintf(why, whylen, "%zu rows x %zu columns against %zu x %zu", a->nrows,
+                 a->schema->ncols, b->nrows, b->schema->ncols);
+        return false;
+    }
+    for (size_t c = 0; c < a->schema->ncols; c++) {
+        const mc2_col *x = &a->cols[c], *y = &b->cols[c];
+        for (size_t r = 0; r < a->nrows; r++) {
+            bool nx = x->nulls && x->nulls[r], ny = y->nulls && y->nulls[r];
+            bool eq = nx == ny;
+            if (eq && !nx) switch (a->schema->cols[c].type.id) {
+                case MC2_T_VARCHAR: {
+                    uint32_t lx = x->off[r + 1] - x->off[r], ly = y->off[r + 1] - y->off[r];
+                    eq = lx == ly && memcmp(x->data + x->off[r], y->data + y->off[r], lx) == 0;
+                    break;
+                }
+                case MC2_T_DATE:
+                    eq = x->v.i32[r] == y->v.i32[r];
+                    break;
+                case MC2_T_BOOL:
+                    eq = x->v.b[r] == y->v.b[r];
+                    break;
+                default: /* INT64, DECIMAL, DOUBLE: the 8 bytes */
+                    eq = memcmp(&x->v.i64[r], &y->v.i64[r], 8) == 0;
+                    break;
+                }
+            if (!eq) {
+                snprintf(why, whylen, "row %zu column %zu differs", r, c);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+static const struct {
+    const char *sql;
+    bool parallel; /* has a pipeline over t that runs on several threads */
+} queries[] = {
+    {"SELECT g, SUM(d), AVG(d), MIN(d), MAX(d), COUNT(d), COUNT(*) FROM t GROUP BY g ORDER BY g",
+     true},
+    {"SELECT SUM(d), AVG(d) FROM t WHERE id % 3 <> 0", true},
+    {"SELECT SUM(d) FROM t WHERE s LIKE 'a%' AND d > -1000", true},
+    {"SELECT t.g, SUM(t.d * u.w), COUNT(*) FROM t JOIN u ON t.k = u.k WHERE u.w > 0 "
+     "GROUP BY t.g ORDER BY t.g",
+     true},
+    {"SELECT t.s, SUM(t.d) FROM t LEFT JOIN u ON t.k = u.k WHERE u.k IS NULL GROUP BY t.s "
+     "ORDER BY t.s",
+     true},
+    {"SELECT g, SUM(d) AS x FROM t GROUP BY g ORDER BY x DESC LIMIT 3", true},
+    {"SELECT id, s, d FROM t WHERE d > 1000000 ORDER BY id", true},
+    {"SELECT COUNT(*), MIN(id), MAX(id) FROM t WHERE s = 'beta'", true},
+};
+
+/* The data is order-sensitive: its DOUBLE column summed in block order and in another
+ * order (odd blocks first) differ in their bits. */
+static void check_sensitive(void)
+{
+    double fwd = 0, other = 0;
+    for (size_t i = 0; i < T_BLOCKS * T_ROWS_PER_BLOCK; i++)
+        if (!isnan(t_d[i])) fwd += t_d[i];
+    for (size_t pass = 1; pass < 3; pass++)
+        for (size_t bi = pass % 2; bi < T_BLOCKS; bi += 2)
+            for (size_t r = 0; r < T_ROWS_PER_BLOCK; r++) {
+                double v = t_d[bi * T_ROWS_PER_BLOCK + r];
+                if (!isnan(v)) other += v;
+            }
+    CHECK_MSG(memcmp(&fwd, &other, sizeof fwd) != 0,
+              "the test data's DOUBLE sum does not depend on the order (%.17g)", fwd);
+}
+
+int main(void)
+{
+    mc2_err err;
+    for (size_t i = 0; i < sizeof key; i++) key[i] = (uint8_t)(i * 29 + 3);
+    CHECK(make_t(&t_file, &err) == 0);
+    CHECK(make_u(&u_file, &err) == 0);
+    check_sensitive();
+    for (size_t q = 0; q < sizeof queries / sizeof *queries; q++) {
+        mc2_batch *one = NULL;
+        mc2_plan *p1 = NULL;
+        unsigned par = 0;
+        int rc = run(queries[q].sql, 1, &p1, &one, &par, &err);
+        CHECK_MSG(rc == 0, "query %zu on 1 thread: %s", q + 1, err.msg);
+        if (rc) {
+            mc2_plan_free(p1);
+            continue;
+        }
+        CHECK_MSG(one->nrows > 0 && one->schema->ncols > 0,
+                  "query %zu: no rows (the test would compare nothing)", q + 1);
+        for (unsigned th = 2; th <= 4; th++) {
+            mc2_batch *many = NULL;
+            mc2_plan *pn = NULL;
+            char why[128];
+            rc = run(queries[q].sql, th, &pn, &many, &par, &err);
+            CHECK_MSG(rc == 0, "query %zu on %u threads: %s", q + 1, th, err.msg);
+            if (rc == 0)
+                CHECK_MSG(!queries[q].parallel || par > 0, "query %zu on %u threads ran serially",
+                          q + 1, th);
+            if (rc == 0)
+                CHECK_MSG(same(one, many, why, sizeof why),
+                          "query %zu: 1 thread and %u threads: %s", q + 1, th, why);
+            mc2_batch_free(many);
+            mc2_plan_free(pn);
+        }
+        mc2_batch_free(one);
+        mc2_plan_free(p1);
+    }
+    mc2_buf_free(&t_file);
+    mc2_buf_free(&u_file);
+    return test_done("test_sql_threads");
+}
