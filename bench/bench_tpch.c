@@ -59,7 +59,7 @@
 #include "mc2/job.h"
 #include "mc2/table.h"
 #include "sqlref/sqlref.h"
-#include "table/treader.h"
+#include "table/tsrc.h"
 #include "wire/proto.h"
 
 #define NQ 22
@@ -140,10 +140,14 @@ static int mc2_run(const char *service, mc2_esession *s, const mc2_identity *id,
     j.nrecipients = 1;
     snprintf(j.recipients[0], sizeof j.recipients[0], "%s", id->name);
     int rc = -1;
-    mc2_buf status = {0}, data = {0};
+    mc2_buf status = {0};
     mc2_result_ref ref;
     memset(&ref, 0, sizeof ref);
-    mc2_treader *r = NULL;
+    int fd = -1;
+    mc2_tio io;
+    mc2_tsrc *src = NULL;
+    mc2_tscan *sc = NULL;
+    unsigned *cols = NULL;
     mc2_batch *b = NULL;
     if (mc2_job_add_param(&j, "query", query, err) ||
         (oblivious && mc2_job_add_param(&j, "oblivious", "1", err)))
@@ -176,14 +180,24 @@ static int mc2_run(const char *service, mc2_esession *s, const mc2_identity *id,
         mc2_err_set(err, MC2_E_INPUT, "the enclave returned %zu results, not 1", nres);
         goto out;
     }
-    if (mc2_host_download(service, ref.name, &data, err) ||
-        mc2_treader_open_mem(data.data, data.len, ref.key, &r, err))
+    /* The result is downloaded to a temporary file and read block by block, as mc2 sql and
+     * mc2 download do: memory does not grow with it. */
+    if (mc2_host_download_fd(service, ref.name, "/tmp", NULL, NULL, &fd, NULL, err) ||
+        mc2_tio_fd(fd, &io, err) || mc2_tsrc_open(&io, ref.key, 256u << 20, &src, err))
         goto out;
-    b = mc2_treader_batch_new(r, err);
-    if (!b) goto out;
-    uint64_t n = 0, nn = 0;
+    const mc2_schema *rs = mc2_tsrc_header(src)->schema;
+    cols = calloc(rs->ncols ? rs->ncols : 1, sizeof *cols);
+    if (!cols) {
+        mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t c = 0; c < rs->ncols; c++) cols[c] = (unsigned)c;
+    if (mc2_tscan_open(src, cols, rs->ncols, 2, NULL, NULL, &sc, err) ||
+        !(b = mc2_batch_new(rs, 1024, err)))
+        goto out;
+    uint64_t n = 0, nn = 0, index;
     int got;
-    while ((got = mc2_treader_next(r, b, NULL, err)) == 1) {
+    while ((got = mc2_tscan_next(sc, b, &index, err)) == 1) {
         n += b->nrows;
         for (size_t c = 0; c < b->schema->ncols; c++)
             for (size_t i = 0; i < b->nrows; i++) nn += !(b->cols[c].nulls && b->cols[c].nulls[i]);
@@ -195,9 +209,11 @@ static int mc2_run(const char *service, mc2_esession *s, const mc2_identity *id,
     rc = 0;
 out:
     mc2_batch_free(b);
-    mc2_treader_free(r);
+    mc2_tscan_free(sc);
+    mc2_tsrc_free(src);
+    free(cols);
+    if (fd >= 0) close(fd);
     mc2_wipe(&ref, sizeof ref);
-    mc2_buf_free(&data);
     mc2_buf_free(&status);
     mc2_job_free(&j);
     return rc;

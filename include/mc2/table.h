@@ -223,6 +223,10 @@ int mc2_table_encrypt_file(const char *in_path, const mc2_schema *s,
 int mc2_table_decrypt_file(const char *in_path, const uint8_t data_key[MC2_KEY_LEN],
                            const char *out_path, enum mc2_textfmt out_format,
                            mc2_table_stats *stats, mc2_err *err) MC2_WUR;
+/* The same from an open file (read with pread; not closed); errors name it `in_name`. */
+int mc2_table_decrypt_fd(int fd, const char *in_name, const uint8_t data_key[MC2_KEY_LEN],
+                         const char *out_path, enum mc2_textfmt out_format, mc2_table_stats *stats,
+                         mc2_err *err) MC2_WUR;
 
 #ifdef __cplusplus
 }

@@ -132,6 +132,23 @@ int mc2_afile_write(mc2_afile *f, const void *p, size_t n, mc2_err *err)
     return 0;
 }
 
+int mc2_file_anon(const char *dir, mc2_err *err)
+{
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0) return fd;
+    /* A file system without O_TMPFILE: a named file, unlinked at once. */
+    char *path = mc2_path_join(dir, ".mc2-tmp-XXXXXX");
+    if (!path) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    fd = mkostemp(path, O_CLOEXEC);
+    if (fd < 0)
+        mc2_err_set(err, MC2_E_IO, "cannot create a temporary file in '%s': %s", dir,
+                    strerror(errno));
+    else
+        unlink(path);
+    mc2_free(path);
+    return fd;
+}
+
 int mc2_afile_commit(mc2_afile *f, mc2_err *err)
 {
     if (fsync(f->fd) != 0) {

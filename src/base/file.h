@@ -34,6 +34,11 @@ int mc2_afile_commit(mc2_afile *f, mc2_err *err) MC2_WUR;
 /* Removes the temporary file and frees f. Safe on a zeroed or already-finished f. */
 void mc2_afile_abort(mc2_afile *f);
 
+/* Creates a temporary file in dir that has no name (O_TMPFILE, or a file unlinked at once):
+ * it disappears when its descriptor is closed, whatever happens to the process. Returns the
+ * descriptor (read-write, mode 0600) or -1. */
+int mc2_file_anon(const char *dir, mc2_err *err) MC2_WUR;
+
 /* Writes a whole file atomically (mc2_afile_open/write/commit). */
 int mc2_file_write_atomic(const char *path, const void *p, size_t n, mode_t mode, int no_clobber,
                           mc2_err *err) MC2_WUR;

@@ -43,15 +43,33 @@ int cli_parse_uint(const char *cmd, const char *opt, const char *s, uint64_t lo,
 
 void cli_progress_init(cli_progress *p, const char *label)
 {
+    memset(p, 0, sizeof *p);
+    p->out = stdout;
     p->enabled = isatty(STDOUT_FILENO);
     p->label = label;
     p->last_permille = -1;
 }
 
+void cli_progress_init_stderr(cli_progress *p, const char *label)
+{
+    cli_progress_init(p, label);
+    p->out = stderr;
+    p->enabled = isatty(STDERR_FILENO);
+}
+
 void cli_progress_update(void *ctx, uint64_t done, uint64_t total)
 {
     cli_progress *p = ctx;
-    if (!p->enabled || total == 0) return;
+    if (!p->enabled) return;
+    if (total == 0) { /* no total known: the bytes so far, every 4 MiB */
+        if (p->last_permille >= 0 && done - p->last_bytes < (4u << 20)) return;
+        char b[32];
+        p->last_bytes = done;
+        p->last_permille = 0;
+        fprintf(p->out, "\r%s %s   ", p->label, cli_bytes(done, b, sizeof b));
+        fflush(p->out);
+        return;
+    }
     int pm = (int)(done >= total ? 1000 : done * 1000 / total);
     if (pm == p->last_permille) return;
     p->last_permille = pm;
@@ -59,13 +77,14 @@ void cli_progress_update(void *ctx, uint64_t done, uint64_t total)
     int fill = pm * 40 / 1000;
     for (int i = 0; i < 40; i++) bar[i] = i < fill ? '#' : '.';
     bar[40] = '\0';
-    printf("\r%s [%s] %3d.%d%%", p->label, bar, pm / 10, pm % 10);
-    fflush(stdout);
+    fprintf(p->out, "\r%s [%s] %3d.%d%%", p->label, bar, pm / 10, pm % 10);
+    fflush(p->out);
 }
 
 void cli_progress_done(cli_progress *p)
 {
-    if (p->enabled && p->last_permille >= 0) putchar('\n');
+    if (p->enabled && p->last_permille >= 0) fputc('\n', p->out);
+    p->last_permille = -1;
 }
 
 const char *cli_bytes(uint64_t n, char *buf, size_t len)

@@ -62,14 +62,19 @@ int cli_parse(const char *cmd, const char *help, int argc, char **argv, const cl
 /* The directory holding the running mc2 binary (for mc2d and mc2-enclave); malloc'd. */
 char *cli_bindir(void);
 
-/* A progress bar, drawn only when stdout is a terminal. */
+/* A progress bar, drawn only when its stream is a terminal: stdout (cli_progress_init), or
+ * stderr (cli_progress_init_stderr: for commands whose stdout is data). */
 typedef struct cli_progress {
     int enabled;
     const char *label;
     int last_permille;
+    FILE *out;
+    uint64_t last_bytes;
 } cli_progress;
 void cli_progress_init(cli_progress *p, const char *label);
-/* Callback shape used by mc2_encrypt_opts: ctx is a cli_progress. */
+void cli_progress_init_stderr(cli_progress *p, const char *label);
+/* Callback shape used by mc2_encrypt_opts: ctx is a cli_progress. A total of 0 (unknown)
+ * shows the bytes done so far instead of a bar. */
 void cli_progress_update(void *ctx, uint64_t done, uint64_t total);
 void cli_progress_done(cli_progress *p);
 

@@ -102,7 +102,10 @@ static const char DOWNLOAD_HELP[] =
     "       mc2 download --job ID --out FILE    (a job's result, if you are a recipient)\n"
     "       [--format csv|tbl] [--home DIR] [--service HOST:PORT] [--policy FILE]\n\n"
     "Fetches the ciphertext from the service and decrypts it here. For a job result, the\n"
-    "result key comes from the attested enclave, which gives it only to the job's recipients.\n";
+    "result key comes from the attested enclave, which gives it only to the job's recipients.\n"
+    "Any size: the ciphertext goes to a temporary file in your home directory (without a name,\n"
+    "so nothing stays behind) and is decrypted block by block; FILE appears only when every\n"
+    "block has been authenticated. A progress bar is shown on stderr when it is a terminal.\n";
 
 int cmd_download(int argc, char **argv)
 {
@@ -156,9 +159,13 @@ int cmd_download(int argc, char **argv)
         snprintf(ref.name, sizeof ref.name, "tables/%s/%s.mc2t", cs.id.name, name);
     }
     mc2_table_stats st = {0};
-    if (!cs.service ||
-        mc2_fetch_table(cs.service, ref.name, ref.key, cs.id.home, out, fmt, &st, &err))
-        goto fail;
+    cli_progress bar;
+    cli_progress_init_stderr(&bar, "downloading");
+    int bad =
+        !cs.service || mc2_fetch_table_progress(cs.service, ref.name, ref.key, cs.id.home, out, fmt,
+                                                &st, cli_progress_update, &bar, &err);
+    cli_progress_done(&bar);
+    if (bad) goto fail;
     printf("downloaded %s: %llu rows decrypted -> %s\n", ref.name, (unsigned long long)st.rows,
            out);
     rc = CLI_OK;

@@ -13,7 +13,7 @@
 #include "cli.h"
 #include "client/session.h"
 #include "table/textio.h"
-#include "table/treader.h"
+#include "table/tsrc.h"
 #include "table/value.h"
 #include "wire/proto.h"
 
@@ -67,120 +67,138 @@ out:
     return rc;
 }
 
-/* Prints the rows of an .mc2t held in memory: aligned columns, or CSV. */
-static int print_result(const mc2_buf *data, const uint8_t key[MC2_KEY_LEN], int csv, mc2_err *err)
+/* Cell (c, i) of b as text (NULL shown as NULL): a pointer into buf or into b. */
+static const char *cell_text(const mc2_batch *b, size_t c, size_t i, char buf[MC2_VALUE_TEXT_MAX],
+                             size_t *len)
 {
-    mc2_treader *r = NULL;
+    const mc2_col *col = &b->cols[c];
+    const mc2_coltype *t = &b->schema->cols[c].type;
+    if (col->nulls && col->nulls[i]) {
+        *len = 4;
+        return "NULL";
+    }
+    switch (t->id) {
+    case MC2_T_INT64:
+        *len = mc2_format_int64(col->v.i64[i], buf);
+        return buf;
+    case MC2_T_DOUBLE:
+        *len = mc2_format_double(col->v.f64[i], buf);
+        return buf;
+    case MC2_T_DECIMAL:
+        *len = mc2_format_decimal(col->v.i64[i], t->scale, buf);
+        return buf;
+    case MC2_T_DATE:
+        *len = mc2_format_date(col->v.i32[i], buf);
+        return buf;
+    case MC2_T_BOOL:
+        *len = mc2_format_bool(col->v.b[i], buf);
+        return buf;
+    default:
+        *len = col->off[i + 1] - col->off[i];
+        return col->data + col->off[i];
+    }
+}
+
+/* Display width of p[0..n): UTF-8 lead bytes. */
+static size_t text_width(const char *p, size_t n)
+{
+    size_t w = 0;
+    for (size_t k = 0; k < n; k++) w += ((unsigned char)p[k] & 0xC0) != 0x80;
+    return w;
+}
+
+/* One pass over every block of src: measures the columns' widths (width != NULL) or prints
+ * the rows (aligned to width, or CSV when width is NULL). */
+static int result_pass(mc2_tsrc *src, size_t *width, bool print, mc2_err *err)
+{
+    const mc2_schema *s = mc2_tsrc_header(src)->schema;
+    size_t nc = s->ncols;
+    unsigned *cols = mc2_calloc(nc ? nc : 1, sizeof *cols);
+    mc2_tscan *sc = NULL;
     mc2_batch *b = NULL;
-    mc2_buf text = {0};
-    int rc = -1;
-    if (mc2_treader_open_mem(data->data, data->len, key, &r, err)) return -1;
-    const mc2_schema *s = mc2_treader_header(r)->schema;
-    b = mc2_treader_batch_new(r, err);
-    if (!b) goto out;
-    if (csv) {
-        if (mc2_text_write_header(s, &text, err)) goto out;
-        int got;
-        while ((got = mc2_treader_next(r, b, NULL, err)) == 1)
-            if (mc2_text_write_batch(MC2_FMT_CSV, b, &text, err)) goto out;
-        if (got < 0) goto out;
-        fwrite(text.data, 1, text.len, stdout);
-        rc = 0;
+    mc2_buf text = {.secret = 1};
+    int rc = -1, got;
+    uint64_t index;
+    if (!cols) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    for (size_t c = 0; c < nc; c++) cols[c] = (unsigned)c;
+    if (mc2_tscan_open(src, cols, nc, 2, NULL, NULL, &sc, err) ||
+        !(b = mc2_batch_new(s, 1024, err)))
         goto out;
-    }
-    /* Aligned: collect cells as text (NULL shown as NULL), then pad. */
-    size_t nc = s->ncols, nrows = 0, cap = 0;
-    char **cells = NULL;
-    size_t *width = mc2_calloc(nc, sizeof *width);
-    if (!width) goto nomem;
-    for (size_t c = 0; c < nc; c++) width[c] = strlen(s->cols[c].name);
-    int got;
-    while ((got = mc2_treader_next(r, b, NULL, err)) == 1) {
-        for (size_t i = 0; i < b->nrows; i++, nrows++) {
-            if (nrows + 1 > cap) {
-                cap = cap ? cap * 2 : 64;
-                char **nx = mc2_realloc(cells, cap * nc * sizeof *cells);
-                if (!nx) goto nomem_cells;
-                cells = nx;
-            }
-            for (size_t c = 0; c < nc; c++) {
-                const mc2_col *col = &b->cols[c];
+    while ((got = mc2_tscan_next(sc, b, &index, err)) == 1) {
+        if (print && !width) {
+            if (mc2_text_write_batch(MC2_FMT_CSV, b, &text, err)) goto out;
+            fwrite(text.data, 1, text.len, stdout);
+            mc2_buf_reset(&text);
+            continue;
+        }
+        for (size_t i = 0; i < b->nrows; i++) {
+            for (size_t c = 0; c < nc && width; c++) {
                 char buf[MC2_VALUE_TEXT_MAX];
-                const char *v = buf;
-                size_t len;
-                if (col->nulls && col->nulls[i]) {
-                    v = "NULL";
-                    len = 4;
-                } else {
-                    switch (s->cols[c].type.id) {
-                    case MC2_T_INT64:
-                        len = mc2_format_int64(col->v.i64[i], buf);
-                        break;
-                    case MC2_T_DOUBLE:
-                        len = mc2_format_double(col->v.f64[i], buf);
-                        break;
-                    case MC2_T_DECIMAL:
-                        len = mc2_format_decimal(col->v.i64[i], s->cols[c].type.scale, buf);
-                        break;
-                    case MC2_T_DATE:
-                        len = mc2_format_date(col->v.i32[i], buf);
-                        break;
-                    case MC2_T_BOOL:
-                        len = mc2_format_bool(col->v.b[i], buf);
-                        break;
-                    default:
-                        v = col->data + col->off[i];
-                        len = col->off[i + 1] - col->off[i];
-                    }
+                size_t len, w;
+                const char *v = cell_text(b, c, i, buf, &len);
+                w = text_width(v, len);
+                if (!print) {
+                    if (w > width[c]) width[c] = w;
+                    continue;
                 }
-                char *cell = mc2_malloc(len + 1);
-                if (!cell) goto nomem_cells;
-                memcpy(cell, v, len);
-                cell[len] = '\0';
-                cells[nrows * nc + c] = cell;
-                size_t chars = 0; /* display width: count UTF-8 lead bytes */
-                for (size_t k = 0; k < len; k++) chars += ((unsigned char)cell[k] & 0xC0) != 0x80;
-                if (chars > width[c]) width[c] = chars;
+                printf("%s%.*s%*s", c ? " | " : "", (int)len, v, (int)(width[c] - w), "");
             }
+            if (print) putchar('\n');
         }
     }
-    if (got == 0) {
-        for (size_t c = 0; c < nc; c++) {
-            const char *h = s->cols[c].name;
-            printf("%s%s%*s", c ? " | " : "", h, (int)(width[c] - strlen(h)), "");
-        }
-        putchar('\n');
-        for (size_t c = 0; c < nc; c++) {
-            printf("%s", c ? "-+-" : "");
-            for (size_t k = 0; k < width[c]; k++) putchar('-');
-        }
-        putchar('\n');
-        for (size_t i = 0; i < nrows; i++) {
-            for (size_t c = 0; c < nc; c++) {
-                const char *cell = cells[i * nc + c];
-                size_t chars = 0;
-                for (const char *q = cell; *q; q++) chars += ((unsigned char)*q & 0xC0) != 0x80;
-                printf("%s%s%*s", c ? " | " : "", cell, (int)(width[c] - chars), "");
-            }
-            putchar('\n');
-        }
-        printf("(%zu row%s)\n", nrows, nrows == 1 ? "" : "s");
-        rc = 0;
-    }
-    goto free_cells;
-nomem_cells:
-    mc2_err_set(err, MC2_E_NOMEM, "out of memory");
-free_cells:
-    for (size_t i = 0; cells && i < nrows * nc; i++) mc2_free(cells[i]);
-    mc2_free(cells);
-    mc2_free(width);
-    goto out;
-nomem:
-    mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    rc = got < 0 ? -1 : 0;
 out:
     mc2_buf_free(&text);
     mc2_batch_free(b);
-    mc2_treader_free(r);
+    mc2_tscan_free(sc);
+    mc2_free(cols);
+    return rc;
+}
+
+/* Prints the result in file fd (an .mc2t): aligned columns, or CSV. Memory does not grow
+ * with the result: blocks are read, authenticated and decoded one at a time. Nothing is
+ * printed unless every block authenticates: a first pass checks them all (and measures the
+ * columns for aligned output), the second prints. */
+static int print_result(int fd, const uint8_t key[MC2_KEY_LEN], int csv, mc2_err *err)
+{
+    mc2_tio io;
+    mc2_tsrc *src = NULL;
+    mc2_buf text = {0};
+    size_t *width = NULL;
+    int rc = -1;
+    if (mc2_tio_fd(fd, &io, err) || mc2_tsrc_open(&io, key, 256u << 20, &src, err)) goto out;
+    const mc2_thdr *h = mc2_tsrc_header(src);
+    const mc2_schema *s = h->schema;
+    size_t nc = s->ncols;
+    if (!(width = mc2_calloc(nc ? nc : 1, sizeof *width))) {
+        mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t c = 0; c < nc; c++) width[c] = strlen(s->cols[c].name);
+    if (result_pass(src, csv ? NULL : width, false, err)) goto out;
+    if (csv) {
+        if (mc2_text_write_header(s, &text, err)) goto out;
+        fwrite(text.data, 1, text.len, stdout);
+        rc = result_pass(src, NULL, true, err);
+        goto out;
+    }
+    for (size_t c = 0; c < nc; c++) {
+        const char *n = s->cols[c].name;
+        printf("%s%s%*s", c ? " | " : "", n, (int)(width[c] - strlen(n)), "");
+    }
+    putchar('\n');
+    for (size_t c = 0; c < nc; c++) {
+        printf("%s", c ? "-+-" : "");
+        for (size_t k = 0; k < width[c]; k++) putchar('-');
+    }
+    putchar('\n');
+    if (result_pass(src, width, true, err)) goto out;
+    printf("(%llu row%s)\n", (unsigned long long)h->row_count, h->row_count == 1 ? "" : "s");
+    rc = 0;
+out:
+    mc2_free(width);
+    mc2_buf_free(&text);
+    mc2_tsrc_free(src);
     return rc;
 }
 
@@ -224,7 +242,7 @@ int cmd_sql(int argc, char **argv)
     cli_session cs;
     mc2_job j;
     memset(&j, 0, sizeof j);
-    mc2_buf names = {0}, data = {0}, jtext = {0}, status = {0};
+    mc2_buf names = {0}, jtext = {0}, status = {0};
     mc2_result_ref ref;
     char own[MC2_JOB_MAX_INPUTS][MC2_TABLE_NAME_MAX + 1];
     int rc = CLI_FAIL, named = 0, all_mine = 1;
@@ -327,15 +345,23 @@ int cmd_sql(int argc, char **argv)
         mc2_err_set(&err, MC2_E_INPUT, "the enclave returned no result");
         goto fail;
     }
+    cli_progress bar;
+    cli_progress_init_stderr(&bar, "downloading");
     if (out) {
         mc2_table_stats st = {0};
-        if (mc2_fetch_table(cs.service, ref.name, ref.key, cs.id.home, out, MC2_FMT_CSV, &st, &err))
-            goto fail;
+        int bad = mc2_fetch_table_progress(cs.service, ref.name, ref.key, cs.id.home, out,
+                                           MC2_FMT_CSV, &st, cli_progress_update, &bar, &err);
+        cli_progress_done(&bar);
+        if (bad) goto fail;
         printf("%llu rows -> %s\n", (unsigned long long)st.rows, out);
     } else {
-        if (mc2_host_download(cs.service, ref.name, &data, &err) ||
-            print_result(&data, ref.key, csv || !isatty(STDOUT_FILENO), &err))
-            goto fail;
+        int fd = -1;
+        int bad = mc2_host_download_fd(cs.service, ref.name, cs.id.home, cli_progress_update, &bar,
+                                       &fd, NULL, &err);
+        cli_progress_done(&bar);
+        bad = bad || print_result(fd, ref.key, csv || !isatty(STDOUT_FILENO), &err);
+        if (fd >= 0) close(fd);
+        if (bad) goto fail;
     }
     rc = CLI_OK;
     goto out;
@@ -345,7 +371,6 @@ out:
     mc2_wipe(&ref, sizeof ref);
     mc2_job_free(&j);
     mc2_buf_free(&names);
-    mc2_buf_free(&data);
     mc2_buf_free(&jtext);
     mc2_buf_free(&status);
     mc2_buf_free(&qtext);

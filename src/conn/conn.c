@@ -200,6 +200,57 @@ int mc2_host_download(const char *hostport, const char *object, mc2_buf *out, mc
     return rc;
 }
 
+/* A download going to a file descriptor. */
+typedef struct file_dl {
+    int fd;
+    uint64_t got, total;
+    void (*progress)(void *, uint64_t, uint64_t);
+    void *pctx;
+} file_dl;
+
+static int write_data(void *ctx, const uint8_t *p, size_t n, mc2_err *err)
+{
+    file_dl *d = ctx;
+    if (mc2_write_all(d->fd, p, n, err))
+        return mc2_err_prefix(err, "cannot write the downloaded object to a temporary file: ");
+    d->got += n;
+    if (d->total < d->got) d->total = 0; /* the object changed size: no total to show */
+    if (d->progress) d->progress(d->pctx, d->got, d->total);
+    return 0;
+}
+
+int mc2_host_download_fd(const char *hostport, const char *object, const char *tmp_dir,
+                         void (*progress)(void *, uint64_t, uint64_t), void *pctx, int *out,
+                         uint64_t *size, mc2_err *err)
+{
+    mc2_buf req = {0};
+    mc2_frame reply = {0};
+    file_dl d = {.fd = -1, .progress = progress, .pctx = pctx};
+    int rc = -1, conn = -1;
+    *out = -1;
+    if ((d.fd = mc2_file_anon(tmp_dir, err)) < 0 || (conn = mc2_dial(hostport, err)) < 0 ||
+        mc2_buf_put_lv(&req, object, strlen(object), err))
+        goto out;
+    /* The size first, for the progress report; a service that does not know HAPI_SIZE
+     * answers ERR and the download goes on without a total. */
+    mc2_err serr;
+    if (progress &&
+        mc2_host_call(conn, HAPI_SIZE, req.data, req.len, &reply, NULL, NULL, &serr) == 0 &&
+        reply.payload.len == 8)
+        d.total = mc2_le64_get(reply.payload.data);
+    if (mc2_host_call(conn, HAPI_GET, req.data, req.len, &reply, write_data, &d, err)) goto out;
+    *out = d.fd;
+    if (size) *size = d.got;
+    d.fd = -1;
+    rc = 0;
+out:
+    if (d.fd >= 0) close(d.fd); /* it has no name: nothing stays behind */
+    if (conn >= 0) close(conn);
+    mc2_buf_free(&req);
+    mc2_frame_free(&reply);
+    return rc;
+}
+
 /* ---- attested sessions -------------------------------------------------------------------- */
 
 static int tls_fail(mc2_err *err, const char *what)
@@ -520,19 +571,19 @@ int mc2_fetch_table(const char *service, const char *object, const uint8_t key[M
                     const char *tmp_dir, const char *out_path, enum mc2_textfmt fmt,
                     mc2_table_stats *stats, mc2_err *err)
 {
-    char name[64];
-    snprintf(name, sizeof name, ".fetch.%d.mc2t", (int)getpid());
-    char *tmp = mc2_path_join(tmp_dir, name);
-    mc2_buf data = {0};
-    if (!tmp) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
-    int rc = mc2_host_download(service, object, &data, err) ||
-                     mc2_file_write_atomic(tmp, data.data, data.len, 0600, 0, err) ||
-                     mc2_table_decrypt_file(tmp, key, out_path, fmt, stats, err)
-                 ? -1
-                 : 0;
-    unlink(tmp);
-    mc2_free(tmp);
-    mc2_buf_free(&data);
+    return mc2_fetch_table_progress(service, object, key, tmp_dir, out_path, fmt, stats, NULL, NULL,
+                                    err);
+}
+
+int mc2_fetch_table_progress(const char *service, const char *object,
+                             const uint8_t key[MC2_KEY_LEN], const char *tmp_dir,
+                             const char *out_path, enum mc2_textfmt fmt, mc2_table_stats *stats,
+                             void (*progress)(void *, uint64_t, uint64_t), void *pctx, mc2_err *err)
+{
+    int fd;
+    if (mc2_host_download_fd(service, object, tmp_dir, progress, pctx, &fd, NULL, err)) return -1;
+    int rc = mc2_table_decrypt_fd(fd, object, key, out_path, fmt, stats, err);
+    close(fd);
     return rc;
 }
 

@@ -35,8 +35,18 @@ int mc2_host_upload(const char *hostport, const mc2_identity *id, const char *na
                     const char *path, void (*progress)(void *, uint64_t, uint64_t), void *pctx,
                     mc2_err *err) MC2_WUR;
 
-/* Downloads object `object` ("tables/OWNER/NAME.mc2t" or "results/job-N.mc2t") into out. */
+/* Downloads object `object` ("tables/OWNER/NAME.mc2t" or "results/job-N-...") into out, in
+ * memory: for small objects (a model). Tables and results go through mc2_host_download_fd. */
 int mc2_host_download(const char *hostport, const char *object, mc2_buf *out, mc2_err *err) MC2_WUR;
+
+/* Downloads object `object` into a temporary file in tmp_dir that has no name
+ * (mc2_file_anon), so nothing stays behind whatever happens; memory does not grow with the
+ * object. Returns the file's descriptor in *out (the caller closes it) and its size in *size
+ * (may be NULL). progress (may be NULL) is called after each chunk with the bytes received
+ * and the object's size (0 if the service did not say: HAPI_SIZE is asked first). */
+int mc2_host_download_fd(const char *hostport, const char *object, const char *tmp_dir,
+                         void (*progress)(void *, uint64_t, uint64_t), void *pctx, int *out,
+                         uint64_t *size, mc2_err *err) MC2_WUR;
 
 /* The signature an owner puts on an upload: Ed25519 over "mc2 upload v1" || 0 || owner ||
  * 0 || name || 0 || SHA-256 of the file. */
@@ -101,11 +111,19 @@ int mc2_job_wait(mc2_esession *s, uint64_t id, bool approvals, unsigned timeout_
 int mc2_esession_results(mc2_esession *s, uint64_t id, mc2_result_ref *out, size_t cap, size_t *n,
                          mc2_err *err) MC2_WUR;
 
-/* Downloads object `object` from the service, and decrypts it with `key` into out_path as
- * CSV or .tbl (through a temporary file of ciphertext in tmp_dir). */
+/* Downloads object `object` from the service and decrypts it with `key` into out_path as
+ * CSV or .tbl, with memory that does not grow with the table: the ciphertext goes to a
+ * nameless temporary file in tmp_dir (mc2_host_download_fd), then is decrypted block by
+ * block (mc2_table_decrypt_fd). On any failure nothing appears at out_path. */
 int mc2_fetch_table(const char *service, const char *object, const uint8_t key[MC2_KEY_LEN],
                     const char *tmp_dir, const char *out_path, enum mc2_textfmt fmt,
                     mc2_table_stats *stats, mc2_err *err) MC2_WUR;
+/* mc2_fetch_table reporting the download's progress (see mc2_host_download_fd). */
+int mc2_fetch_table_progress(const char *service, const char *object,
+                             const uint8_t key[MC2_KEY_LEN], const char *tmp_dir,
+                             const char *out_path, enum mc2_textfmt fmt, mc2_table_stats *stats,
+                             void (*progress)(void *, uint64_t, uint64_t), void *pctx,
+                             mc2_err *err) MC2_WUR;
 
 /* Grants the party's data key to the session's enclave instance. */
 int mc2_esession_grant(mc2_esession *s, const mc2_identity *id, const mc2_policy *pol,

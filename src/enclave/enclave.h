@@ -151,11 +151,21 @@ int enc_read_check(const mc2_buf *body, uint32_t want, mc2_err *err) MC2_WUR;
 int enc_store_size(enclave *e, const char *name, uint64_t *size, mc2_err *err) MC2_WUR;
 /* Reads the whole object `name` (at most ENC_MAX_OBJECT bytes and the budget) into out. */
 int enc_store_read(enclave *e, const char *name, mc2_buf *out, mc2_err *err) MC2_WUR;
-/* Appends p[0..n) to object `name`; `last` asks the host to commit it atomically (an object
- * is written by one or more calls, the last with last = true). */
+/* Appends p[0..n) to object `name` (EIF_STORE_PUTs of at most ENC_READ_MAX bytes, each
+ * waited for); `last` asks the host to commit it atomically (an object is written by one or
+ * more calls, the last with last = true). On failure it asks the host to drop what it holds
+ * of the object (enc_store_drop), so nothing half-written stays behind. */
 int enc_store_put(enclave *e, const char *name, const uint8_t *p, size_t n, bool last,
                   mc2_err *err) MC2_WUR;
-/* Asks the host to forget object `name` (a spilled run); best effort. */
+/* Sends one EIF_STORE_PUT of p[0..n) (n <= ENC_READ_MAX) to object `name`, built in *req
+ * (reused; the bytes are on the channel when this returns), without waiting: enc_store_end
+ * waits for its reply. Puts of one object must be sent in order, each after the previous
+ * one succeeded (the host appends them in the order they arrive). */
+int enc_put_begin(enclave *e, const char *name, const uint8_t *p, size_t n, bool last, mc2_buf *req,
+                  enc_req **out, mc2_err *err) MC2_WUR;
+/* Asks the host to forget object `name`: a spilled run, or an object whose write was not
+ * finished (last = true never sent): the host removes what it holds of it. Best effort (the
+ * host holds only ciphertext anyway). */
 void enc_store_drop(enclave *e, const char *name);
 
 /* Enclave API requests from an authenticated party; appends the reply frame to out. */
@@ -220,9 +230,36 @@ void enc_result_name(const enclave *e, const enc_job *j, const char *suffix, cha
 int enc_add_result(enclave *e, enc_job *j, int party, const char *suffix, const uint8_t *bytes,
                    size_t n, const uint8_t key[MC2_KEY_LEN], mc2_err *err) MC2_WUR;
 
-/* Seals batch b as a table under a fresh key and adds it as a result (see enc_add_result). */
+/* Seals batch b as a table under a fresh key and adds it as a result (see enc_add_result):
+ * written through an enc_rwriter, so any number of rows. */
 int enc_add_table_result(enclave *e, enc_job *j, int party, const char *suffix, const mc2_batch *b,
                          mc2_err *err) MC2_WUR;
+
+/* A result table streamed to the host while it is produced (format v2 through mc2_twriter,
+ * under a fresh random key): every sealed block goes out at once in EIF_STORE_PUTs of up to
+ * ENC_READ_MAX bytes with last = 0 (one put in flight while the next bytes are produced), the
+ * footer and trailer with last = 1 at enc_rwriter_finish. It holds at most one put's worth
+ * of sealed bytes, one block being sealed and the directory, never the whole result. Used by
+ * one thread.
+ *
+ *   enc_rwriter_begin(e, j, party, suffix, schema) -> w     (nothing is sent yet)
+ *   enc_rwriter_add(w, batch) ...                           (any number of rows each)
+ *   enc_rwriter_finish(w): commits the object, adds the result (name, key, party) to j
+ *   enc_rwriter_free(w): if not finished, abandons the write and asks the host to drop the
+ *                        unfinished object (EIF_STORE_DROP), so a failed job leaves none
+ *
+ * The object's name and visibility are those of enc_add_result. The schema's column names
+ * must be valid table column names. */
+typedef struct enc_rwriter enc_rwriter;
+int enc_rwriter_begin(enclave *e, enc_job *j, int party, const char *suffix, const mc2_schema *s,
+                      enc_rwriter **out, mc2_err *err) MC2_WUR;
+/* The rows per block the writer seals (mc2_t2_rows_per_block of its schema): batches of this
+ * many rows are sealed without a copy. */
+uint32_t enc_rwriter_rows(const enc_rwriter *w);
+/* Seals b's rows (the writer's schema; any number, split into blocks) and sends them. */
+int enc_rwriter_add(enc_rwriter *w, const mc2_batch *b, mc2_err *err) MC2_WUR;
+int enc_rwriter_finish(enc_rwriter *w, mc2_err *err) MC2_WUR;
+void enc_rwriter_free(enc_rwriter *w);
 
 /* Copies the data key `owner` granted to this instance into key (the caller wipes it); fails
  * if none was granted. Takes mu when the runner thread exists (jobs run without it). */

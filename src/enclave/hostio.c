@@ -224,24 +224,35 @@ out:
     return rc;
 }
 
+int enc_put_begin(enclave *e, const char *name, const uint8_t *p, size_t n, bool last, mc2_buf *req,
+                  enc_req **out, mc2_err *err)
+{
+    if (n > ENC_READ_MAX) MC2_PANIC("enc_put_begin: a put carries at most ENC_READ_MAX bytes");
+    mc2_buf_reset(req);
+    return mc2_buf_put_lv(req, name, strlen(name), err) || mc2_buf_put_u8(req, last, err) ||
+                   mc2_buf_append(req, p, n, err) ||
+                   enc_store_begin(e, EIF_STORE_PUT, req, out, err)
+               ? -1
+               : 0;
+}
+
 int enc_store_put(enclave *e, const char *name, const uint8_t *p, size_t n, bool last, mc2_err *err)
 {
     mc2_buf req = {0};
+    enc_req *r;
     int rc = -1;
     size_t off = 0;
     do {
         size_t chunk = n - off > ENC_READ_MAX ? ENC_READ_MAX : n - off;
-        mc2_buf_reset(&req);
-        if (mc2_buf_put_lv(&req, name, strlen(name), err) ||
-            mc2_buf_put_u8(&req, last && off + chunk == n, err) ||
-            mc2_buf_append(&req, p + off, chunk, err) ||
-            store_call(e, EIF_STORE_PUT, &req, NULL, err))
+        if (enc_put_begin(e, name, p + off, chunk, last && off + chunk == n, &req, &r, err) ||
+            enc_store_end(e, r, NULL, err))
             goto out;
         off += chunk;
     } while (off < n);
     rc = 0;
 out:
     mc2_buf_free(&req);
+    if (rc) enc_store_drop(e, name); /* no half-written object stays behind at the host */
     return rc;
 }
 
@@ -251,7 +262,7 @@ void enc_store_drop(enclave *e, const char *name)
     mc2_err err;
     if (mc2_buf_put_lv(&req, name, strlen(name), &err) == 0 &&
         store_call(e, EIF_STORE_DROP, &req, NULL, &err) != 0) {
-        /* The host keeps a run it was asked to drop: it holds only ciphertext anyway. */
+        /* The host keeps what it was asked to drop: it holds only ciphertext anyway. */
     }
     mc2_buf_free(&req);
 }

@@ -8,7 +8,7 @@
 #include "base/alloc.h"
 #include "base/hex.h"
 #include "enclave/enclave.h"
-#include "table/tmem.h"
+#include "table/tfile2.h"
 #include "table/treader.h"
 #include "table/tsrc.h"
 #include "wire/proto.h"
@@ -179,19 +179,142 @@ int enc_add_result(enclave *e, enc_job *j, int party, const char *suffix, const 
     return 0;
 }
 
+/* ---- results streamed to the host ----------------------------------------------------------- */
+
+/* Sealed bytes per put: the request (name, flag, bytes) then fits 8 MiB, and so do the
+ * buffers, which grow by doubling. */
+#define RW_CHUNK ((size_t)ENC_READ_MAX - 4096)
+
+struct enc_rwriter {
+    enclave *e;
+    enc_job *j;
+    int party;
+    char name[sizeof((enc_result *)0)->name];
+    uint8_t key[MC2_KEY_LEN];
+    mc2_twriter *tw;
+    uint32_t rows;   /* rows per block */
+    mc2_batch *part; /* a block's rows copied out of a larger batch */
+    mc2_buf pending; /* sealed bytes not sent yet: less than RW_CHUNK */
+    mc2_buf req;     /* the put request being built */
+    enc_req *inflight;
+    bool sent;     /* a put went out: the host holds an unfinished object */
+    bool finished; /* committed and added to the job */
+};
+
+/* Waits for the put in flight, if any. */
+static int rw_wait(enc_rwriter *w, mc2_err *err)
+{
+    enc_req *r = w->inflight;
+    w->inflight = NULL;
+    return r ? enc_store_end(w->e, r, NULL, err) : 0;
+}
+
+/* Sends the pending bytes as one put (the previous one acknowledged first). */
+static int rw_send(enc_rwriter *w, bool last, mc2_err *err)
+{
+    if (rw_wait(w, err) || enc_put_begin(w->e, w->name, w->pending.data, w->pending.len, last,
+                                         &w->req, &w->inflight, err))
+        return -1;
+    w->sent = true;
+    mc2_buf_reset(&w->pending);
+    return 0;
+}
+
+/* The table writer's sink: bytes are gathered into puts of RW_CHUNK bytes. */
+static int rw_sink(void *ctx, const uint8_t *p, size_t n, mc2_err *err)
+{
+    enc_rwriter *w = ctx;
+    while (n > 0) {
+        size_t take = RW_CHUNK - w->pending.len;
+        if (take > n) take = n;
+        if (mc2_buf_append(&w->pending, p, take, err)) return -1;
+        p += take;
+        n -= take;
+        if (w->pending.len == RW_CHUNK && rw_send(w, false, err)) return -1;
+    }
+    return 0;
+}
+
+int enc_rwriter_begin(enclave *e, enc_job *j, int party, const char *suffix, const mc2_schema *s,
+                      enc_rwriter **out, mc2_err *err)
+{
+    *out = NULL;
+    if (j->nresults >= ENC_MAX_RESULTS)
+        return mc2_err_set(err, MC2_E_INTERNAL, "too many results for one job");
+    enc_rwriter *w = mc2_calloc(1, sizeof *w);
+    if (!w) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    w->e = e;
+    w->j = j;
+    w->party = party;
+    char sfx[64];
+    snprintf(sfx, sizeof sfx, "%s.mc2t", suffix);
+    enc_result_name(e, j, sfx, w->name, sizeof w->name);
+    w->rows = mc2_t2_rows_per_block(s);
+    if (mc2_random(w->key, sizeof w->key, err) ||
+        mc2_twriter_new(s, w->key, 0, rw_sink, w, &w->tw, err)) {
+        enc_rwriter_free(w);
+        return -1;
+    }
+    *out = w;
+    return 0;
+}
+
+uint32_t enc_rwriter_rows(const enc_rwriter *w)
+{
+    return w->rows;
+}
+
+int enc_rwriter_add(enc_rwriter *w, const mc2_batch *b, mc2_err *err)
+{
+    if (b->nrows <= w->rows) return mc2_twriter_add(w->tw, b, err);
+    if (!w->part && !(w->part = mc2_batch_new(b->schema, w->rows, err))) return -1;
+    for (size_t at = 0; at < b->nrows; at += w->rows) {
+        size_t n = b->nrows - at < w->rows ? b->nrows - at : w->rows;
+        if (mc2_batch_copy_rows(w->part, b, at, n, err) || mc2_twriter_add(w->tw, w->part, err))
+            return -1;
+    }
+    return 0;
+}
+
+int enc_rwriter_finish(enc_rwriter *w, mc2_err *err)
+{
+    enc_job *j = w->j;
+    if (mc2_twriter_finish(w->tw, NULL, NULL, err) || rw_send(w, true, err) || rw_wait(w, err))
+        return -1;
+    if (j->nresults >= ENC_MAX_RESULTS)
+        return mc2_err_set(err, MC2_E_INTERNAL, "too many results for one job");
+    enc_result *res = &j->results[j->nresults++];
+    snprintf(res->name, sizeof res->name, "%s", w->name);
+    memcpy(res->key, w->key, MC2_KEY_LEN);
+    res->party = w->party;
+    w->finished = true;
+    return 0;
+}
+
+void enc_rwriter_free(enc_rwriter *w)
+{
+    if (!w) return;
+    if (!w->finished) {
+        /* The put in flight, if any, reaches the host before the drop (one channel, in
+         * order): the host abandons the whole unfinished object. */
+        enc_store_abandon(w->e, w->inflight);
+        if (w->sent) enc_store_drop(w->e, w->name);
+    }
+    mc2_wipe(w->key, sizeof w->key);
+    mc2_twriter_free(w->tw);
+    mc2_batch_free(w->part);
+    mc2_buf_free(&w->pending);
+    mc2_buf_free(&w->req);
+    mc2_free(w);
+}
+
 int enc_add_table_result(enclave *e, enc_job *j, int party, const char *suffix, const mc2_batch *b,
                          mc2_err *err)
 {
-    uint8_t key[MC2_KEY_LEN];
-    mc2_buf out = {0};
-    char name[64];
-    snprintf(name, sizeof name, "%s.mc2t", suffix);
-    int rc = mc2_random(key, sizeof key, err) || mc2_table_seal_batch(b, key, &out, err) ||
-                     enc_add_result(e, j, party, name, out.data, out.len, key, err)
-                 ? -1
-                 : 0;
-    mc2_wipe(key, sizeof key);
-    mc2_buf_free(&out);
+    enc_rwriter *w;
+    if (enc_rwriter_begin(e, j, party, suffix, b->schema, &w, err)) return -1;
+    int rc = enc_rwriter_add(w, b, err) || enc_rwriter_finish(w, err) ? -1 : 0;
+    enc_rwriter_free(w);
     return rc;
 }
 

@@ -4,13 +4,16 @@
  * submission (syntax errors refuse the job before anything runs); at run time every input
  * is read through the host and authenticated with its owner's key, the query is bound,
  * planned and executed inside the enclave within its memory budget, spilling sealed runs to
- * the host, and the result is sealed for the job's recipients. Error messages name columns
+ * the host, and the result is sealed for the job's recipients block by block as it is
+ * produced and streamed to the host (write_result: no row limit, never held whole; a job
+ * that fails leaves no result object behind). Error messages name columns
  * and types, never data values: they become the job's public status.
  *
  * Oblivious mode: `oblivious` = 1 runs the plan with the oblivious operators (sql/oexec.h);
  * `pad_rows` = N (oblivious only) pads every operator's output to N rows instead of revealing
  * its size. A table the consortium policy marks `oblivious_tables` is read only by
  * oblivious jobs (enc_job_requires_oblivious). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +24,6 @@
 #include "sql/oexec.h"
 #include "sql/parser.h"
 #include "sql/planner.h"
-
-#define SQL_MAX_RESULT_ROWS (1u << 24)
 
 /* The SQL names of the inputs: from `names`, else the table names. */
 static int input_names(const mc2_job *j, char names[][MC2_TABLE_NAME_MAX + 1], mc2_err *err)
@@ -209,6 +210,38 @@ static mc2_schema *result_schema(const mc2_schema *s, mc2_err *err)
     return o;
 }
 
+/* ---- writing the result ------------------------------------------------------------------ */
+
+/* Writes the rows of x (encryption mode), or of the batch *rows (oblivious mode), as the
+ * job's result "result" under the column names of result_schema: x's rows are pulled one
+ * block's worth at a time (mc2_exec_next) and each block is sealed and sent at once
+ * (enc_rwriter), so the result never exists whole in the enclave and has no row limit. */
+static int write_result(enclave *e, enc_job *j, mc2_exec *x, const mc2_batch *rows,
+                        const mc2_schema *s, mc2_err *err)
+{
+    mc2_schema *named = result_schema(s, err);
+    enc_rwriter *w = NULL;
+    mc2_batch *b = NULL;
+    int rc = -1, got = 0;
+    if (!named || enc_rwriter_begin(e, j, -1, "result", named, &w, err)) goto out;
+    if (rows) {
+        mc2_batch view = *rows; /* the same columns under valid names */
+        view.schema = named;
+        if (enc_rwriter_add(w, &view, err)) goto out;
+    } else {
+        if (!(b = mc2_batch_new(named, enc_rwriter_rows(w), err))) goto out;
+        while ((got = mc2_exec_next(x, b, err)) == 1)
+            if (enc_rwriter_add(w, b, err)) goto out;
+        if (got < 0) goto out;
+    }
+    rc = enc_rwriter_finish(w, err);
+out:
+    enc_rwriter_free(w); /* a result not finished is dropped at the host */
+    mc2_batch_free(b);
+    mc2_schema_free(named);
+    return rc;
+}
+
 /* ---- running ----------------------------------------------------------------------------- */
 
 int enc_sql_run(enclave *e, enc_job *j, mc2_err *err)
@@ -264,24 +297,19 @@ int enc_sql_run(enclave *e, enc_job *j, mc2_err *err)
         goto out;
     }
     if (obl) {
+        /* Oblivious operators hold every row anyway: the result comes as one batch (its
+         * row count is public), written block by block like encryption mode's. */
         oo.mem_cap = (size_t)e->budget_bytes;
-        if (mc2_oexec_run(plan, ph.root, inputs, n, &oo, SQL_MAX_RESULT_ROWS, &result, err))
-            goto out;
+        if (mc2_oexec_run(plan, ph.root, inputs, n, &oo, SIZE_MAX, &result, err)) goto out;
+        rc = write_result(e, j, NULL, result, result->schema, err);
     } else {
         unsigned th;
         if (sql_threads(e, job, &th, err)) goto out;
         mc2_exec_opts opts = {
             .mem_budget = (size_t)(e->budget_bytes / 2), .spill = &store, .threads = th};
-        if (mc2_exec_open(plan, ph.root, inputs, n, &opts, &x, err) ||
-            mc2_exec_collect(x, SQL_MAX_RESULT_ROWS, &result, err))
-            goto out;
+        if (mc2_exec_open(plan, ph.root, inputs, n, &opts, &x, err)) goto out;
+        rc = write_result(e, j, x, NULL, mc2_pn_schema(ph.root), err);
     }
-    mc2_schema *named = result_schema(result->schema, err);
-    if (!named) goto out;
-    mc2_batch view = *result; /* the same columns under valid names */
-    view.schema = named;
-    rc = enc_add_table_result(e, j, -1, "result", &view, err);
-    mc2_schema_free(named);
 out:
     mc2_batch_free(result);
     mc2_exec_free(x);

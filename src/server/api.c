@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -139,30 +140,50 @@ static int api_put_end(server *s, srv_conn *c)
     return reply(c, HAPI_OK, NULL, 0);
 }
 
-static int api_get(server *s, srv_conn *c, const mc2_frame *f)
+/* Opens the object a HAPI_GET or HAPI_SIZE names (payload: name LV); -1 with *err. */
+static int open_object(server *s, const mc2_frame *f, mc2_err *err)
 {
-    mc2_err err;
     mc2_rd r = mc2_rd_init(f->payload.data, f->payload.len);
     size_t nl;
     const uint8_t *n = mc2_rd_lv(&r, &nl);
     char name[310];
-    if (r.bad || mc2_rd_left(&r) || nl >= sizeof name) {
-        mc2_err_set(&err, MC2_E_INPUT, "malformed download request");
-        return reply_err(c, &err);
-    }
+    if (r.bad || mc2_rd_left(&r) || nl >= sizeof name)
+        return mc2_err_set(err, MC2_E_INPUT, "malformed download request");
     memcpy(name, n, nl);
     name[nl] = '\0';
-    char *path = srv_object_path(s, name, &err);
-    if (!path) return reply_err(c, &err);
+    char *path = srv_object_path(s, name, err);
+    if (!path) return -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     mc2_free(path);
-    if (fd < 0) {
-        mc2_err_set(&err, MC2_E_NOTFOUND, "no object '%s'", name);
-        return reply_err(c, &err);
-    }
+    if (fd < 0) return mc2_err_set(err, MC2_E_NOTFOUND, "no object '%s'", name);
+    return fd;
+}
+
+static int api_get(server *s, srv_conn *c, const mc2_frame *f)
+{
+    mc2_err err;
+    int fd = open_object(s, f, &err);
+    if (fd < 0) return reply_err(c, &err);
     c->getting = true;
     c->get_fd = fd;
     return srv_get_refill(s, c);
+}
+
+static int api_size(server *s, srv_conn *c, const mc2_frame *f)
+{
+    mc2_err err;
+    struct stat st;
+    int fd = open_object(s, f, &err);
+    if (fd < 0) return reply_err(c, &err);
+    int ok = fstat(fd, &st) == 0;
+    close(fd);
+    if (!ok) {
+        mc2_err_set(&err, MC2_E_IO, "cannot read the object (a storage error on the service)");
+        return reply_err(c, &err);
+    }
+    uint8_t sz[8];
+    mc2_le64_put(sz, (uint64_t)st.st_size);
+    return reply(c, HAPI_OK, sz, sizeof sz);
 }
 
 int srv_get_refill(server *s, srv_conn *c)
@@ -206,6 +227,8 @@ int srv_api(server *s, srv_conn *c, const mc2_frame *f)
         return api_put_end(s, c);
     case HAPI_GET:
         return api_get(s, c, f);
+    case HAPI_SIZE:
+        return api_size(s, c, f);
     case HAPI_TABLES:
         rc = srv_list_tables(s, &b, &err) ? reply_err(c, &err) : reply(c, HAPI_OK, b.data, b.len);
         mc2_buf_free(&b);

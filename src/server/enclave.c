@@ -73,33 +73,109 @@ static int store_read(server *s, const mc2_frame *f, const char *path, mc2_rd *r
     return rc;
 }
 
-/* EIF_STORE_PUT: appends a chunk to the object being written; the last one commits it. */
+/* ---- objects being written --------------------------------------------------------------
+ *
+ * An object is written by one or more EIF_STORE_PUTs of its name, in order: each appends to a
+ * temporary file beside the object (mc2_afile), and the one with last = 1 commits it
+ * atomically (fsync, rename): until then nothing exists under the real name. Only results
+ * and spilled runs are written. Several objects may be in the middle of being written at
+ * once (an SQL job streams its result while it spills runs), at most SRV_MAX_PUTS: a put that
+ * would start one more fails (status 1). An unfinished object is abandoned, its temporary
+ * file removed, when a put of it fails, when the enclave drops it (EIF_STORE_DROP: the job
+ * writing it failed), when the enclave reports that the job its name belongs to has ended
+ * (EIF_JOB done or failed: a backstop, as the enclave's drop is best effort) and when mc2d
+ * stops. A crash leaves the temporary file; the next start removes it (srv_store_recover). */
+
+static srv_put *put_find(server *s, const char *name)
+{
+    for (size_t i = 0; i < SRV_MAX_PUTS; i++)
+        if (s->puts[i].used && strcmp(s->puts[i].name, name) == 0) return &s->puts[i];
+    return NULL;
+}
+
+static void put_abort(srv_put *p, const char *why)
+{
+    LOG("abandoned the unfinished object %s (%llu bytes written): %s\n", p->name,
+        (unsigned long long)p->f.written, why);
+    mc2_afile_abort(&p->f);
+    p->used = false;
+}
+
+void srv_puts_abort(server *s)
+{
+    for (size_t i = 0; i < SRV_MAX_PUTS; i++)
+        if (s->puts[i].used) put_abort(&s->puts[i], "mc2d is stopping");
+}
+
+/* Job `id` ended: abandons the objects of that job still unfinished. */
+static void puts_job_ended(server *s, unsigned long long id)
+{
+    char res[64], spill[64];
+    int rl = snprintf(res, sizeof res, "results/job-%llu-", id);
+    int sl = snprintf(spill, sizeof spill, "spill/job-%llu-", id);
+    for (size_t i = 0; i < SRV_MAX_PUTS; i++) {
+        srv_put *p = &s->puts[i];
+        if (p->used &&
+            (strncmp(p->name, res, (size_t)rl) == 0 || strncmp(p->name, spill, (size_t)sl) == 0))
+            put_abort(p, "its job has ended");
+    }
+}
+
+/* EIF_STORE_PUT: appends a chunk to the object; the last one commits it. */
 static int store_put(server *s, const mc2_frame *f, const char *name, const char *path, mc2_rd *r)
 {
     mc2_err err;
     uint8_t last = mc2_rd_u8(r);
     size_t left = mc2_rd_left(r);
     const uint8_t *data = mc2_rd_take(r, left);
-    int ok = !r->bad;
-    if (ok && !s->putting) {
-        char *dir = mc2_path_join(s->store, strncmp(name, "spill/", 6) == 0 ? "spill" : "results");
-        ok = dir && mc2_mkdir(dir, 0700, &err) == 0 &&
-             mc2_afile_open(&s->put, path, 0600, 0, &err) == 0;
-        mc2_free(dir);
-        if (ok) {
-            s->putting = true;
-            snprintf(s->put_name, sizeof s->put_name, "%s", name);
+    bool spill = strncmp(name, "spill/", 6) == 0;
+    if (r->bad || (!spill && strncmp(name, "results/", 8) != 0))
+        return store_reply(s, f->channel, STORE_FAILED, NULL, 0);
+    srv_put *p = put_find(s, name);
+    if (!p) {
+        for (size_t i = 0; i < SRV_MAX_PUTS && !p; i++)
+            if (!s->puts[i].used) p = &s->puts[i];
+        if (!p) {
+            LOG("refused to write %s: the enclave is already writing %d objects\n", name,
+                SRV_MAX_PUTS);
+            return store_reply(s, f->channel, STORE_FAILED, NULL, 0);
         }
+        char *dir = mc2_path_join(s->store, spill ? "spill" : "results");
+        if (!dir) mc2_err_set(&err, MC2_E_NOMEM, "out of memory");
+        int ok = dir && mc2_mkdir(dir, 0700, &err) == 0 &&
+                 mc2_afile_open(&p->f, path, 0600, 0, &err) == 0;
+        mc2_free(dir);
+        if (!ok) {
+            LOG("cannot write %s: %s\n", name, err.msg);
+            return store_reply(s, f->channel, STORE_FAILED, NULL, 0);
+        }
+        p->used = true;
+        snprintf(p->name, sizeof p->name, "%s", name);
     }
-    ok = ok && strcmp(s->put_name, name) == 0 && mc2_afile_write(&s->put, data, left, &err) == 0;
-    if (ok && last) {
-        s->putting = false;
-        ok = mc2_afile_commit(&s->put, &err) == 0;
-        if (ok) LOG("stored %s\n", name);
+    int ok = mc2_afile_write(&p->f, data, left, &err) == 0;
+    if (!ok) {
+        put_abort(p, err.msg);
+    } else if (last) {
+        p->used = false;
+        ok = mc2_afile_commit(&p->f, &err) == 0; /* on failure it removes the file */
+        if (ok)
+            LOG("stored %s\n", name);
+        else
+            LOG("cannot store %s: %s\n", name, err.msg);
     }
-    if (!ok && s->putting) {
-        mc2_afile_abort(&s->put);
-        s->putting = false;
+    return store_reply(s, f->channel, ok ? STORE_OK : STORE_FAILED, NULL, 0);
+}
+
+/* EIF_STORE_DROP: abandons an unfinished object, or removes a spilled run. */
+static int store_drop(server *s, const mc2_frame *f, const char *name, const char *path)
+{
+    srv_put *p = put_find(s, name);
+    bool ok;
+    if (p) {
+        put_abort(p, "the enclave dropped it");
+        ok = true;
+    } else {
+        ok = strncmp(name, "spill/", 6) == 0 && unlink(path) == 0;
     }
     return store_reply(s, f->channel, ok ? STORE_OK : STORE_FAILED, NULL, 0);
 }
@@ -119,11 +195,8 @@ static int enclave_store(server *s, const mc2_frame *f)
     char *path = srv_object_path(s, name, &err);
     if (!path) return store_reply(s, f->channel, STORE_FAILED, NULL, 0);
     int rc;
-    if (f->type == EIF_STORE_DROP) /* only spilled runs may be dropped */
-        rc = store_reply(s, f->channel,
-                         strncmp(name, "spill/", 6) == 0 && unlink(path) == 0 ? STORE_OK
-                                                                              : STORE_FAILED,
-                         NULL, 0);
+    if (f->type == EIF_STORE_DROP)
+        rc = store_drop(s, f, name, path);
     else if (f->type == EIF_STORE_PUT)
         rc = store_put(s, f, name, path, &r);
     else
@@ -141,6 +214,10 @@ static int enclave_job(server *s, const mc2_frame *f)
     for (size_t i = 0; i < n; i++)
         if (line[i] == '\n' || line[i] == '\r') line[i] = ' ';
     unsigned long long id = strtoull(line, NULL, 10);
+    const char *state = strchr(line, ' ');
+    state = state ? strchr(state + 1, ' ') : NULL; /* "<id> <kind> <state> <status>" */
+    if (state && (strncmp(state + 1, "done", 4) == 0 || strncmp(state + 1, "failed", 6) == 0))
+        puts_job_ended(s, id);
     for (size_t i = 0; i < s->njobs; i++)
         if (s->jobs[i].id == id) {
             char *l = mc2_strdup(line);

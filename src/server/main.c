@@ -202,6 +202,7 @@ int main(int argc, char **argv)
     tell(ready_fd, msg);
     int rc = srv_run(&s, &err);
     fprintf(stderr, "mc2d: stopping: %s\n", err.msg);
+    srv_puts_abort(&s);
     mc2_enclave_stop(&s.enclave);
     return rc ? 1 : 0;
 fail:

@@ -17,6 +17,7 @@
  *                                          SRV_OUT_LIMIT          it is closed
  *   a download (HAPI_GET)                  SRV_OUT_LOW + a chunk  next chunk read when drained
  *   unsent frames to the enclave           SRV_ENC_OUT_HIGH       relays are not read
+ *   objects the enclave writes at once     SRV_MAX_PUTS           further ones fail (status 1)
  *   time to the first complete frame       --handshake-timeout    closed
  *   time without a byte either way         --idle-timeout         closed (relays too) */
 #ifndef MC2_SERVER_SERVER_H
@@ -40,6 +41,7 @@
 #define SRV_OUT_LIMIT     ((size_t)64 << 20)
 #define SRV_ENC_OUT_HIGH  ((size_t)8 << 20)
 #define SRV_REQS_PER_TURN 16 /* requests of one connection handled per loop turn */
+#define SRV_MAX_PUTS      16 /* objects the enclave may be writing at once */
 
 /* Defaults of mc2d's options. */
 #define SRV_IDLE_TIMEOUT_S      300
@@ -91,6 +93,14 @@ typedef struct srv_conn {
     struct mc2_sha256_ctx *up_hash;
 } srv_conn;
 
+/* An object the enclave is in the middle of writing: its bytes go to a temporary file that
+ * the put with last = 1 commits under the real name (enclave.c). */
+typedef struct srv_put {
+    bool used;
+    char name[320];
+    mc2_afile f;
+} srv_put;
+
 typedef struct srv_job {
     uint64_t id;
     char *line;
@@ -115,10 +125,8 @@ typedef struct server {
     uint64_t note_suppressed;
     srv_job *jobs;
     size_t njobs;
-    mc2_afile put; /* the enclave's result being written */
-    char put_name[320];
-    bool putting;
-    uint8_t io[SRV_CHUNK]; /* scratch for one read */
+    srv_put puts[SRV_MAX_PUTS]; /* objects the enclave is writing (EIF_STORE_PUT) */
+    uint8_t io[SRV_CHUNK];      /* scratch for one read */
 } server;
 
 /* ---- store.c ---- */
@@ -126,7 +134,8 @@ typedef struct server {
  * the store, rejecting anything else (no "..", no other directories). Returns malloc'd path or NULL
  * with *err. */
 char *srv_object_path(const server *s, const char *name, mc2_err *err);
-/* Removes temporary files left by a crash (uploads that never committed). */
+/* Removes temporary files left by a crash (uploads and enclave writes that never committed)
+ * and every spilled run (sealed under keys no later enclave instance has). */
 void srv_store_recover(server *s);
 /* Appends one line per complete table: "OWNER/NAME TABLEID ROWS BLOCKS BYTES". */
 int srv_list_tables(server *s, mc2_buf *out, mc2_err *err) MC2_WUR;
@@ -157,6 +166,9 @@ int srv_to_enclave(server *s, uint16_t type, uint32_t ch, const void *p, size_t 
  * sessions, storage requests (each answered with EIF_STORE_REPLY, unknown requests with
  * status 2), job lines. -1 with err when the enclave is gone or failed. */
 int srv_enclave_readable(server *s, mc2_err *err) MC2_WUR;
+/* Abandons every object the enclave has not finished writing (their temporary files are
+ * removed): when mc2d stops. */
+void srv_puts_abort(server *s);
 
 /* ---- loop.c ---- */
 /* Logs a line about something a peer caused (a refused or closed connection), at most one

@@ -1,6 +1,7 @@
 /* store.c - UNTRUSTED: mc2d's object store on the local file system. Objects are written
  * atomically (temporary file, fsync, rename), so a crash never leaves a partial object
- * under a real name; leftovers are removed at start-up. */
+ * under a real name; leftovers (and the spilled runs of the enclave instance that ran
+ * before) are removed at start-up. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -52,19 +53,19 @@ bad:
     return NULL;
 }
 
-/* Removes ".*.tmp-*" files in dir. */
-static void clean_dir(const char *dir)
+/* Removes ".*.tmp-*" files in dir (unfinished uploads and objects), and with `all` every
+ * other regular file too. */
+static void clean_dir(const char *dir, bool all)
 {
     DIR *d = opendir(dir);
     if (!d) return;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.' && strstr(e->d_name, ".tmp-")) {
+        bool tmp = e->d_name[0] == '.' && strstr(e->d_name, ".tmp-");
+        if (tmp || (all && e->d_name[0] != '.')) {
             char *p = mc2_path_join(dir, e->d_name);
-            if (p) {
-                fprintf(stderr, "mc2d: removing an unfinished upload: %s\n", p);
-                unlink(p);
-            }
+            if (p && tmp) fprintf(stderr, "mc2d: removing an unfinished object: %s\n", p);
+            if (p) unlink(p);
             mc2_free(p);
         }
     }
@@ -74,13 +75,18 @@ static void clean_dir(const char *dir)
 void srv_store_recover(server *s)
 {
     char *tables = mc2_path_join(s->store, "tables"), *results = mc2_path_join(s->store, "results");
-    if (results) clean_dir(results);
+    char *spill = mc2_path_join(s->store, "spill");
+    if (results) clean_dir(results, false);
+    /* Spilled runs are sealed under keys of the enclave instance that wrote them: none can
+     * be read again after a restart. */
+    if (spill) clean_dir(spill, true);
+    mc2_free(spill);
     DIR *d = tables ? opendir(tables) : NULL;
     struct dirent *e;
     while (d && (e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.') continue;
         char *p = mc2_path_join(tables, e->d_name);
-        if (p) clean_dir(p);
+        if (p) clean_dir(p, false);
         mc2_free(p);
     }
     if (d) closedir(d);

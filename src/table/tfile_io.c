@@ -701,10 +701,23 @@ int mc2_table_decrypt_file(const char *in_path, const uint8_t data_key[MC2_KEY_L
                            const char *out_path, enum mc2_textfmt out_format,
                            mc2_table_stats *stats, mc2_err *err)
 {
+    int fd;
+    uint64_t size;
     if (out_format != MC2_FMT_CSV && out_format != MC2_FMT_TBL)
         return mc2_err_set(err, MC2_E_USAGE, "unknown output format %d", (int)out_format);
-    int fd = -1, rc = -1, af_open = 0;
-    uint64_t size = 0;
+    if (open_input(in_path, &fd, &size, err)) return -1;
+    int rc = mc2_table_decrypt_fd(fd, in_path, data_key, out_path, out_format, stats, err);
+    close(fd);
+    return rc;
+}
+
+int mc2_table_decrypt_fd(int fd, const char *in_name, const uint8_t data_key[MC2_KEY_LEN],
+                         const char *out_path, enum mc2_textfmt out_format, mc2_table_stats *stats,
+                         mc2_err *err)
+{
+    if (out_format != MC2_FMT_CSV && out_format != MC2_FMT_TBL)
+        return mc2_err_set(err, MC2_E_USAGE, "unknown output format %d", (int)out_format);
+    int rc = -1, af_open = 0;
     mc2_tio io;
     mc2_tsrc *src = NULL;
     mc2_afile af = {.fd = -1};
@@ -716,7 +729,6 @@ int mc2_table_decrypt_file(const char *in_path, const uint8_t data_key[MC2_KEY_L
     pthread_mutex_init(&d.mu, NULL);
     pthread_cond_init(&d.cv, NULL);
 
-    if (open_input(in_path, &fd, &size, err)) goto out;
     if (mc2_tio_fd(fd, &io, err) || mc2_tsrc_open(&io, data_key, 256u << 20, &src, err))
         goto fail_named;
     const mc2_thdr *h = mc2_tsrc_header(src);
@@ -763,13 +775,13 @@ int mc2_table_decrypt_file(const char *in_path, const uint8_t data_key[MC2_KEY_L
     if (stats) {
         stats->rows = h->row_count;
         stats->blocks = h->block_count;
-        stats->in_bytes = size;
+        stats->in_bytes = io.size;
         stats->out_bytes = out_bytes;
     }
     rc = 0;
     goto out;
 fail_named:
-    mc2_err_prefix(err, "'%s': ", in_path);
+    mc2_err_prefix(err, "'%s': ", in_name);
 out:
     if (started) { /* a failure before the writer ran: stop the workers */
         pthread_mutex_lock(&d.mu);
@@ -786,6 +798,5 @@ out:
     mc2_buf_free(&out);
     pthread_mutex_destroy(&d.mu);
     pthread_cond_destroy(&d.cv);
-    if (fd >= 0) close(fd);
     return rc;
 }

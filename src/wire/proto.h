@@ -41,6 +41,7 @@ enum mc2_hapi {
     HAPI_TABLES = 6,   /* -> HAPI_OK with one line per table */
     HAPI_JOBS = 7,     /* -> HAPI_OK with one line per job */
     HAPI_ENCLAVE = 8,  /* nonce[32]: the connection becomes a relay to an enclave session */
+    HAPI_SIZE = 9,     /* object name LV -> HAPI_OK: u64 size (what a HAPI_GET would send) */
     HAPI_OK = 100,     /* payload depends on the request */
     HAPI_DATA = 101,   /* a chunk of an object */
     HAPI_ERR = 102,    /* message */

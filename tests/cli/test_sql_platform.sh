@@ -33,6 +33,15 @@ check "COUNT ignores NULLs" grep -qx "6,5,5" "$WORK/out"
 expect_ok "unaliased aggregates" "$MC2" sql --home "$WORK/bank-a" --csv \
   "SELECT count(*), sum(balance), count(*) FROM accounts"
 check "derived column names" grep -qx "COUNT,SUM_balance,COUNT_2" "$WORK/out"
+# On a terminal (script(1) gives the command a pty): aligned columns after a first pass that
+# authenticated every block, and the download's progress bar on stderr.
+if command -v script >/dev/null 2>&1; then
+  script -qec "'$MC2' sql --home '$WORK/bank-a' 'SELECT holder, balance FROM accounts ORDER BY holder'" \
+    /dev/null >"$WORK/tty" 2>&1
+  check "aligned on a terminal" grep -q "^Ada Lovelace  *| 1200.50" "$WORK/tty"
+  check "row count on a terminal" grep -q "(6 rows)" "$WORK/tty"
+  check "download progress on a terminal" grep -q "downloading \[#*\] 100.0%" "$WORK/tty"
+fi
 expect_ok "--out writes CSV" "$MC2" sql --home "$WORK/bank-a" --out "$WORK/r.csv" \
   "SELECT holder FROM accounts WHERE city LIKE 'Port%' ORDER BY holder"
 check "--out content" grep -qx '"Smith, John"' "$WORK/r.csv"

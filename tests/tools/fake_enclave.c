@@ -2,7 +2,8 @@
  * (tests/cli/test_mc2d_enclave.sh): started by mc2d like the real one (fd 3, signed with a
  * test key), it answers INIT with READY, then sends storage requests and message types mc2d
  * does not know, and checks that every one gets exactly one EIF_STORE_REPLY on its channel
- * with the expected status (0 done, 1 failed, 2 unsupported) within 5 s. It writes
+ * with the expected status (0 done, 1 failed, 2 unsupported) within 5 s, and that objects
+ * written by several puts, several at once, commit whole or not at all. It writes
  * "fake-enclave: PASS" or "fake-enclave: FAIL <why>" to stderr (mc2d's log) and exits,
  * which stops mc2d. */
 #include <poll.h>
@@ -21,6 +22,8 @@ static int fail(const char *why, unsigned step)
     fprintf(stderr, "fake-enclave: FAIL step %u: %s\n", step, why);
     return 1;
 }
+
+static uint64_t body_size; /* the u64 in the last reply's body, if it had 8 bytes */
 
 /* Sends (type, ch, payload) and waits for the reply on ch; returns its status or -1. */
 static long ask(uint16_t type, uint32_t ch, const void *p, size_t n, unsigned step)
@@ -46,6 +49,9 @@ static long ask(uint16_t type, uint32_t ch, const void *p, size_t n, unsigned st
         }
         status = (long)(f.payload.data[0] | f.payload.data[1] << 8 | f.payload.data[2] << 16 |
                         (uint32_t)f.payload.data[3] << 24);
+        body_size = 0;
+        if (f.payload.len == 12)
+            for (int i = 7; i >= 0; i--) body_size = body_size << 8 | f.payload.data[4 + i];
         break;
     }
     mc2_frame_free(&f);
@@ -63,6 +69,34 @@ static size_t named(uint8_t *out, const char *name, const void *extra, size_t n)
     return 4 + l + n;
 }
 
+/* At most 16 objects unfinished at once: the 17th put fails; the job they belong to ending
+ * (EIF_JOB failed) abandons them, so another can start. Then one more is left unfinished as
+ * the fake exits: mc2d removes its temporary file when it stops (test_mc2d_enclave.sh). */
+static int unfinished_limit(void)
+{
+    mc2_err err;
+    uint8_t req[300];
+    static const uint8_t more[] = {0, 'z'}, last[] = {1, 'z'};
+    uint32_t ch = 1000;
+    for (int i = 1; i <= 17; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "results/job-5-o%d.mc2t", i);
+        long st = ask(EIF_STORE_PUT, ch++, req, named(req, name, more, sizeof more), 100 + i);
+        if (st != (i <= 16 ? 0 : 1)) return st < 0 ? 1 : fail("the 16-object limit", 100 + i);
+    }
+    static const char line[] = "5 sql failed (reason: `mc2 job ID`, for parties)";
+    if (mc2_frame_write_fd(FD, EIF_JOB, 0, line, sizeof line - 1, &err)) return fail(err.msg, 200);
+    if (ask(EIF_STORE_PUT, ch++, req, named(req, "results/job-6-r.mc2t", last, sizeof last), 201) !=
+            0 ||
+        ask(EIF_STORE_SIZE, ch++, req, named(req, "results/job-5-o1.mc2t", NULL, 0), 202) != 1)
+        return fail("the ended job's unfinished objects were not abandoned", 202);
+    if (ask(EIF_STORE_PUT, ch++, req, named(req, "results/job-7-r.mc2t", more, sizeof more), 203) !=
+        0)
+        return fail("a put after the limit was freed", 203);
+    fprintf(stderr, "fake-enclave: PASS\n");
+    return 0;
+}
+
 int main(void)
 {
     mc2_err err;
@@ -74,24 +108,45 @@ int main(void)
     ready[68] = 1;
     if (mc2_frame_write_fd(FD, EIF_READY, 0, ready, sizeof ready, &err)) return fail(err.msg, 0);
 
-    static const uint8_t last_abc[] = {1, 'a', 'b', 'c'};
+    static const uint8_t last_abc[] = {1, 'a', 'b', 'c'}, more_ab[] = {0, 'a', 'b'},
+                         more_x[] = {0, 'x'}, last_y[] = {1, 'y'}, last_ef[] = {1, 'e', 'f'};
     struct {
         uint16_t type;
         const char *name; /* NULL: payload "x" */
         const void *extra;
         size_t extra_len;
         long want;
+        long size; /* > 0: the reply's u64 must be this */
     } steps[] = {
-        {99, NULL, NULL, 0, 2},                                         /* unknown type */
-        {4000, NULL, NULL, 0, 2},                                       /* another */
-        {EIF_INIT, NULL, NULL, 0, 2},                                   /* a host->enclave type */
-        {EIF_STORE_DROP, "spill/job-1-1", NULL, 0, 1},                  /* nothing to drop */
-        {EIF_STORE_PUT, "spill/job-1-2", last_abc, sizeof last_abc, 0}, /* a spilled run */
-        {EIF_STORE_SIZE, "spill/job-1-2", NULL, 0, 0},
-        {EIF_STORE_DROP, "spill/job-1-2", NULL, 0, 0},       /* dropped */
-        {EIF_STORE_SIZE, "spill/job-1-2", NULL, 0, 1},       /* gone */
-        {EIF_STORE_DROP, "tables/alice/t.mc2t", NULL, 0, 1}, /* only spilled runs */
-        {EIF_STORE_DROP, "../etc/passwd", NULL, 0, 1},
+        {99, NULL, NULL, 0, 2, 0},                        /* unknown type */
+        {4000, NULL, NULL, 0, 2, 0},                      /* another */
+        {EIF_INIT, NULL, NULL, 0, 2, 0},                  /* a host->enclave type */
+        {EIF_STORE_DROP, "spill/job-1-1", NULL, 0, 1, 0}, /* nothing to drop */
+        {EIF_STORE_PUT, "spill/job-1-2", last_abc, sizeof last_abc, 0, 0}, /* a spilled run */
+        {EIF_STORE_SIZE, "spill/job-1-2", NULL, 0, 0, 0},
+        {EIF_STORE_DROP, "spill/job-1-2", NULL, 0, 0, 0},       /* dropped */
+        {EIF_STORE_SIZE, "spill/job-1-2", NULL, 0, 1, 0},       /* gone */
+        {EIF_STORE_DROP, "tables/alice/t.mc2t", NULL, 0, 1, 0}, /* only spilled runs */
+        {EIF_STORE_DROP, "../etc/passwd", NULL, 0, 1, 0},
+        /* Two objects written at once, their puts interleaved: each commits whole. */
+        {EIF_STORE_PUT, "results/job-3-r.mc2t", more_ab, sizeof more_ab, 0, 0},
+        {EIF_STORE_PUT, "spill/job-3-1", more_x, sizeof more_x, 0, 0},
+        {EIF_STORE_PUT, "results/job-3-r.mc2t", more_ab, sizeof more_ab, 0, 0},
+        {EIF_STORE_PUT, "spill/job-3-1", last_y, sizeof last_y, 0, 0},
+        {EIF_STORE_SIZE, "spill/job-3-1", NULL, 0, 0, 2},
+        {EIF_STORE_SIZE, "results/job-3-r.mc2t", NULL, 0, 1, 0}, /* not committed yet */
+        {EIF_STORE_PUT, "results/job-3-r.mc2t", last_ef, sizeof last_ef, 0, 0},
+        {EIF_STORE_SIZE, "results/job-3-r.mc2t", NULL, 0, 0, 6}, /* ab ab ef */
+        {EIF_STORE_DROP, "results/job-3-r.mc2t", NULL, 0, 1, 0}, /* committed: kept */
+        {EIF_STORE_DROP, "spill/job-3-1", NULL, 0, 0, 0},
+        /* An unfinished object the enclave drops (its job failed): nothing remains. */
+        {EIF_STORE_PUT, "results/job-4-r.mc2t", more_ab, sizeof more_ab, 0, 0},
+        {EIF_STORE_DROP, "results/job-4-r.mc2t", NULL, 0, 0, 0},
+        {EIF_STORE_SIZE, "results/job-4-r.mc2t", NULL, 0, 1, 0},
+        {EIF_STORE_PUT, "results/job-4-r.mc2t", last_ef, sizeof last_ef, 0, 0}, /* anew */
+        {EIF_STORE_SIZE, "results/job-4-r.mc2t", NULL, 0, 0, 2},
+        /* Only results and spilled runs are written. */
+        {EIF_STORE_PUT, "tables/alice/t.mc2t", last_abc, sizeof last_abc, 1, 0},
     };
     for (unsigned i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         size_t n = steps[i].name ? named(req, steps[i].name, steps[i].extra, steps[i].extra_len)
@@ -104,7 +159,12 @@ int main(void)
                      steps[i].want);
             return fail(why, i + 1);
         }
+        if (steps[i].size > 0 && body_size != (uint64_t)steps[i].size) {
+            char why[80];
+            snprintf(why, sizeof why, "size %llu, wanted %ld", (unsigned long long)body_size,
+                     steps[i].size);
+            return fail(why, i + 1);
+        }
     }
-    fprintf(stderr, "fake-enclave: PASS\n");
-    return 0;
+    return unfinished_limit();
 }
