@@ -27,6 +27,16 @@ int enc_open_input(enclave *e, const mc2_job_input *in, mc2_buf *data, mc2_tread
               mc2_treader_open_mem(data->data, data->len, key, r, err);
     mc2_wipe(key, sizeof key);
     if (bad) return mc2_err_prefix(err, "input %s/%s: ", in->owner, in->table);
+    /* The exact upload the owner approved: its sealed version, then its random table id. */
+    uint64_t version = mc2_treader_header(*r)->table_version;
+    if (version != in->version) {
+        mc2_treader_free(*r);
+        *r = NULL;
+        return mc2_err_set(err, MC2_E_AUTH,
+                           "the host supplied version %llu of %s/%s but the job names version %llu",
+                           (unsigned long long)version, in->owner, in->table,
+                           (unsigned long long)in->version);
+    }
     if (memcmp(mc2_treader_header(*r)->table_id, in->table_id, 16) != 0) {
         mc2_treader_free(*r);
         *r = NULL;
