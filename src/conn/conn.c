@@ -25,6 +25,7 @@
 #include "base/file.h"
 #include "mc2/crypto.h"
 #include "mc2/job.h"
+#include "table/tsrc.h"
 #include "wire/proto.h"
 #include "wire/tls.h"
 
@@ -520,12 +521,44 @@ int mc2_fetch_table(const char *service, const char *object, const uint8_t key[M
                     const char *tmp_dir, const char *out_path, enum mc2_textfmt fmt,
                     mc2_table_stats *stats, mc2_err *err)
 {
+    return mc2_fetch_table_expect(service, object, key, NULL, tmp_dir, out_path, fmt, stats, err);
+}
+
+/* Authenticates the metadata of the table data[0..n) with key and compares its table id and
+ * version with *want (filling want->got_*). */
+static int check_expected(const mc2_buf *data, const uint8_t key[MC2_KEY_LEN],
+                          mc2_table_expect *want, mc2_err *err)
+{
+    mc2_tio io = mc2_tio_mem(data->data, data->len);
+    mc2_tsrc *src = NULL;
+    if (mc2_tsrc_open(&io, key, data->len, &src, err)) return -1;
+    const mc2_thdr *h = mc2_tsrc_header(src);
+    memcpy(want->got_id, h->table_id, MC2_TABLE_ID_LEN);
+    want->got_version = h->table_version;
+    mc2_tsrc_free(src);
+    want->mismatch = memcmp(want->got_id, want->table_id, MC2_TABLE_ID_LEN) != 0 ||
+                     want->got_version != want->version;
+    if (want->mismatch)
+        return mc2_err_set(err, MC2_E_AUTH,
+                           "the service sent version %llu of another table than the one "
+                           "expected (version %llu): nothing was decrypted",
+                           (unsigned long long)want->got_version,
+                           (unsigned long long)want->version);
+    return 0;
+}
+
+int mc2_fetch_table_expect(const char *service, const char *object, const uint8_t key[MC2_KEY_LEN],
+                           mc2_table_expect *want, const char *tmp_dir, const char *out_path,
+                           enum mc2_textfmt fmt, mc2_table_stats *stats, mc2_err *err)
+{
     char name[64];
     snprintf(name, sizeof name, ".fetch.%d.mc2t", (int)getpid());
     char *tmp = mc2_path_join(tmp_dir, name);
     mc2_buf data = {0};
     if (!tmp) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    if (want) want->mismatch = false;
     int rc = mc2_host_download(service, object, &data, err) ||
+                     (want && check_expected(&data, key, want, err)) ||
                      mc2_file_write_atomic(tmp, data.data, data.len, 0600, 0, err) ||
                      mc2_table_decrypt_file(tmp, key, out_path, fmt, stats, err)
                  ? -1
