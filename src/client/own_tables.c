@@ -22,8 +22,7 @@ const char *cli_time(uint64_t t, char *buf, size_t len)
     return buf;
 }
 
-/* ---- the service's listing --------------------------------------------------------------------
- */
+/* ---- the service's listing ------------------------------------------------------------------ */
 
 /* A decimal u64 without sign or leading zeros in s[0..n). */
 static int decimal(const char *s, size_t n, uint64_t *out)
@@ -130,8 +129,7 @@ int cli_catalog(cli_session *cs, const mc2_catalog **out, mc2_err *err)
     return 0;
 }
 
-/* ---- explanations -----------------------------------------------------------------------------
- */
+/* ---- explanations ---------------------------------------------------------------------------- */
 
 int cli_explain_other_copy(cli_session *cs, enum cli_copy_source source, const char *name,
                            const uint8_t id[MC2_TABLE_ID_LEN], uint64_t version,
