@@ -14,6 +14,7 @@
 #include "base/file.h"
 #include "base/hex.h"
 #include "conn/conn.h"
+#include "mc2/catalog.h"
 #include "mc2/job.h"
 #include "mc2/table.h"
 #include "wire/proto.h"
@@ -70,27 +71,20 @@ int main(int argc, char **argv)
     printf("attestation + TLS channel set-up: median %.2f ms over %d runs\n", median(t, runs),
            runs);
 
-    /* Table id of our table from the listing. */
+    /* Our table's id and version, from our catalog (what `mc2 upload` recorded). */
     uint8_t tid[16];
+    uint64_t tversion;
     {
-        mc2_frame reply = {0};
-        int fd = mc2_dial(service, &err);
-        if (fd < 0 || mc2_host_call(fd, HAPI_TABLES, NULL, 0, &reply, NULL, NULL, &err))
-            die("tables", &err);
-        char want[200];
-        snprintf(want, sizeof want, "%s/%s ", id.name, table);
-        if (mc2_buf_append(&reply.payload, "", 1, &err)) die("buf", &err);
-        char *l = strstr((char *)reply.payload.data, want);
-        if (!l) {
-            fprintf(stderr, "no table %s\n", want);
+        mc2_catalog cat;
+        if (mc2_catalog_load(id.home, &cat, &err)) die("catalog", &err);
+        const mc2_catalog_entry *e = mc2_catalog_latest(&cat, pol->hash, table);
+        if (!e) {
+            fprintf(stderr, "no table %s in the catalog\n", table);
             return 1;
         }
-        char hex[33];
-        memcpy(hex, l + strlen(want), 32);
-        hex[32] = 0;
-        if (mc2_hex_decode(hex, tid, 16)) return 1;
-        close(fd);
-        mc2_frame_free(&reply);
+        memcpy(tid, e->table_id, 16);
+        tversion = e->version;
+        mc2_catalog_free(&cat);
     }
     mc2_esession s;
     if (mc2_esession_open(service, &id, pol, &s, &err) || mc2_esession_grant(&s, &id, pol, &err))
@@ -103,6 +97,7 @@ int main(int argc, char **argv)
         snprintf(j.inputs[0].owner, sizeof j.inputs[0].owner, "%s", id.name);
         snprintf(j.inputs[0].table, sizeof j.inputs[0].table, "%s", table);
         memcpy(j.inputs[0].table_id, tid, 16);
+        j.inputs[0].version = tversion;
         j.nrecipients = 1;
         snprintf(j.recipients[0], 65, "%s", id.name);
         uint64_t jid;

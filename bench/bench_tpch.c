@@ -56,6 +56,7 @@
 #include "base/file.h"
 #include "base/hex.h"
 #include "conn/conn.h"
+#include "mc2/catalog.h"
 #include "mc2/job.h"
 #include "mc2/table.h"
 #include "sqlref/sqlref.h"
@@ -123,7 +124,7 @@ static int names_table(const char *q, const char *table)
  * job was not done at deadline (now_ms() clock; 0: none). After 1 the enclave is still
  * running the job (it cannot cancel one), so the service stays busy until it ends. */
 static int mc2_run(const char *service, mc2_esession *s, const mc2_identity *id,
-                   const mc2_policy *pol, const uint8_t tids[8][16], const char *query,
+                   const mc2_policy *pol, const mc2_catalog_entry *const tabs[8], const char *query,
                    int oblivious, double deadline, uint64_t *rows, uint64_t *nonnull, double *ms,
                    mc2_err *err)
 {
@@ -135,7 +136,8 @@ static int mc2_run(const char *service, mc2_esession *s, const mc2_identity *id,
         mc2_job_input *in = &j.inputs[j.ninputs++];
         snprintf(in->owner, sizeof in->owner, "%s", id->name);
         snprintf(in->table, sizeof in->table, "%s", TABLES[t]);
-        memcpy(in->table_id, tids[t], 16);
+        memcpy(in->table_id, tabs[t]->table_id, 16);
+        in->version = tabs[t]->version;
     }
     j.nrecipients = 1;
     snprintf(j.recipients[0], sizeof j.recipients[0], "%s", id->name);
@@ -245,38 +247,16 @@ static int mode_mc2(int argc, char **argv)
     if (mc2_identity_load(argv[3], &id, &err)) die("identity", &err);
     if (mc2_policy_load(argv[4], &pol, &err)) die("policy", &err);
 
-    /* The tables' ids, from the service's listing ("OWNER/NAME TABLEID ..." lines). */
-    uint8_t tids[8][16];
-    {
-        mc2_frame reply = {0};
-        int fd = mc2_dial(service, &err);
-        if (fd < 0 || mc2_host_call(fd, HAPI_TABLES, NULL, 0, &reply, NULL, NULL, &err) ||
-            mc2_buf_append(&reply.payload, "", 1, &err))
-            die("table listing", &err);
-        for (int t = 0; t < 8; t++) {
-            char want[200];
-            snprintf(want, sizeof want, "%s/%s ", id.name, TABLES[t]);
-            const char *l = (const char *)reply.payload.data, *hit = NULL;
-            for (const char *p = l; (p = strstr(p, want)) != NULL; p++)
-                if (p == l || p[-1] == '\n') {
-                    hit = p;
-                    break;
-                }
-            char hex[33];
-            if (!hit || strlen(hit + strlen(want)) < 32) {
-                fprintf(stderr, "bench_tpch: the service lists no table %s\n", want);
-                return 1;
-            }
-            memcpy(hex, hit + strlen(want), 32);
-            hex[32] = 0;
-            if (mc2_hex_decode(hex, tids[t], 16)) {
-                fprintf(stderr, "bench_tpch: bad table id for %s\n", TABLES[t]);
-                return 1;
-            }
+    /* The tables' ids and versions, from this party's catalog (what `mc2 upload` recorded),
+     * never from the service's listing. */
+    const mc2_catalog_entry *tabs[8];
+    mc2_catalog cat;
+    if (mc2_catalog_load(id.home, &cat, &err)) die("catalog", &err);
+    for (int t = 0; t < 8; t++)
+        if (!(tabs[t] = mc2_catalog_latest(&cat, pol->hash, TABLES[t]))) {
+            fprintf(stderr, "bench_tpch: your catalog has no table %s (upload it)\n", TABLES[t]);
+            return 1;
         }
-        close(fd);
-        mc2_frame_free(&reply);
-    }
     mc2_esession s;
     if (mc2_esession_open(service, &id, pol, &s, &err) || mc2_esession_grant(&s, &id, pol, &err))
         die("session", &err);
@@ -293,7 +273,7 @@ static int mode_mc2(int argc, char **argv)
             /* A run that the previous one says will not fit in the time left is not started. */
             if (run > 0 && deadline > 0 && now_ms() + last > deadline) break;
             double ms = 0;
-            int rc = mc2_run(service, &s, &id, pol, tids, (const char *)q.data, oblivious, deadline,
+            int rc = mc2_run(service, &s, &id, pol, tabs, (const char *)q.data, oblivious, deadline,
                              &rows, &nn, &ms, &err);
             if (rc == 1) {
                 stop = 1;
@@ -336,6 +316,7 @@ static int mode_mc2(int argc, char **argv)
     /* After an abandoned job the enclave is still busy with it. */
     mc2_esession_close(&s);
     printf("peak_rss_kb %ld\n", peak_rss_kb());
+    mc2_catalog_free(&cat);
     mc2_policy_free(pol);
     mc2_identity_free(&id);
     return stop ? 3 : 0;

@@ -3,6 +3,8 @@
  *   identity.crt  self-signed X.509 v3 certificate, CN = the party's name
  *   data.key      the 256-bit data key, mode 0600
  *   config.yaml   name, file names, service address
+ *   catalog       the tables this party uploaded, per consortium (mc2/catalog.h), with
+ *                 catalog.prev (its content before the last change) and catalog.lock
  * Keys never leave this machine except the data key, and that only to an attested enclave. */
 #ifndef MC2_IDENTITY_H
 #define MC2_IDENTITY_H

@@ -3,15 +3,19 @@
  * instance (its nonce, fresh per start) and a counter (the instance accepts counters in
  * order, so a job cannot be replayed or skipped). Format (LF line ends, nothing else):
  *
- *   mc2-job v1
+ *   mc2-job v2
  *   consortium <policy hash, 64 hex>
  *   instance <enclave instance nonce, 64 hex>
  *   counter <decimal>
  *   kind <word>
- *   input <owner> <table name> <table id, 32 hex>       (0..16 lines)
+ *   input <owner> <table name> <table id, 32 hex> <table version, decimal>  (0..16 lines)
  *   param <key> <value>   (0..64 lines; value escapes \ as \\, LF as \n, CR as \r)
  *   recipient <party>                                   (1..16 lines)
- */
+ *
+ * An input names the exact upload of the table: its random table id and the version number
+ * its owner sealed into it (format v2's table_version; 0 for a version-1 table). The enclave
+ * reads an input only if both match; the owner's client approves only the id and version its
+ * own catalog recorded (mc2/catalog.h). Decimals have no leading zeros. */
 #ifndef MC2_JOB_H
 #define MC2_JOB_H
 
@@ -35,6 +39,7 @@ typedef struct mc2_job_input {
     char owner[65];
     char table[MC2_TABLE_NAME_MAX + 1];
     uint8_t table_id[16];
+    uint64_t version; /* the table's sealed table_version */
 } mc2_job_input;
 
 typedef struct mc2_job {

@@ -36,8 +36,8 @@
 
 /* ---- shared helpers ----------------------------------------------------------------------- */
 
-/* Adds input "OWNER/TABLE" to j, with the table id the service lists. */
-static int add_input(mc2_job *j, const char *service, const char *spec, mc2_err *err)
+/* Adds input "OWNER/TABLE" to j: the exact upload (cli_resolve_input). */
+static int add_input(mc2_job *j, cli_session *cs, const char *spec, mc2_err *err)
 {
     const char *slash = strchr(spec, '/');
     if (j->ninputs >= MC2_JOB_MAX_INPUTS)
@@ -50,7 +50,7 @@ static int add_input(mc2_job *j, const char *service, const char *spec, mc2_err 
     in->owner[slash - spec] = '\0';
     strcpy(in->table, slash + 1);
     if (mc2_name_check(in->owner, err) || mc2_table_name_check(in->table, err) ||
-        cli_table_id(service, in->owner, in->table, in->table_id, err))
+        cli_resolve_input(cs, in, err))
         return -1;
     j->ninputs++;
     return 0;
@@ -257,7 +257,7 @@ static int yaml_text(const mc2_ynode *n, const char *what, mc2_buf *out, mc2_err
 }
 
 /* Builds the train job from the YAML file. */
-static int train_job(const char *path, const cli_session *cs, mc2_job *j, mc2_err *err)
+static int train_job(const char *path, cli_session *cs, mc2_job *j, mc2_err *err)
 {
     mc2_buf text = {0}, v = {0};
     mc2_ynode *root = NULL;
@@ -299,7 +299,7 @@ static int train_job(const char *path, const cli_session *cs, mc2_job *j, mc2_er
                         in->kids[i]->line);
             goto out;
         }
-        if (add_input(j, cs->service, in->kids[i]->text, err)) goto out;
+        if (add_input(j, cs, in->kids[i]->text, err)) goto out;
     }
     if (mc2_job_add_param(j, "label", label->text, err)) goto out;
     if (eval) {
@@ -309,7 +309,7 @@ static int train_job(const char *path, const cli_session *cs, mc2_job *j, mc2_er
         }
         bool listed = false;
         for (size_t i = 0; i < in->nkids; i++) listed |= strcmp(in->kids[i]->text, eval->text) == 0;
-        if (!listed && add_input(j, cs->service, eval->text, err)) goto out;
+        if (!listed && add_input(j, cs, eval->text, err)) goto out;
         if (mc2_job_add_param(j, "eval", eval->text, err)) goto out;
     }
     if (params && params->kind != MC2_Y_MAP) {
@@ -551,7 +551,7 @@ int cmd_predict(int argc, char **argv)
     if (ref_find(cs.id.home, model, &r, &err)) goto fail;
     snprintf(j.kind, sizeof j.kind, "predict");
     for (size_t i = 0; i < nt; i++)
-        if (add_input(&j, cs.service, tables[i], &err)) goto fail;
+        if (add_input(&j, &cs, tables[i], &err)) goto fail;
     char hex[65];
     mc2_hex_encode(r.sealed_sha, 32, hex);
     if (mc2_job_add_param(&j, "model", r.object, &err) ||

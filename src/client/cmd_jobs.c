@@ -1,8 +1,22 @@
-/* cmd_jobs.c - working with the service: `mc2 upload`, `mc2 download`, `mc2 tables`,
- * `mc2 jobs`, `mc2 submit`, `mc2 approve`, `mc2 job`, `mc2 grant`. */
+/* cmd_jobs.c - working with the service: `mc2 upload`, `mc2 download`, `mc2 jobs`,
+ * `mc2 submit`, `mc2 approve`, `mc2 job`, `mc2 grant` (`mc2 tables` is in cmd_tables.c).
+ *
+ * An upload is recorded in this party's catalog (mc2/catalog.h), and every command that names
+ * one of this party's own tables takes its table id and version from there, never from the
+ * service's listing:
+ *
+ *   upload:   lock the table name; version = the catalog's next; encrypt sealing that version;
+ *             record it as pending; send it; once the service confirms, record it as uploaded
+ *   download: the catalog's latest upload; the table the service sends must have its id and
+ *             version (authenticated) before anything is decrypted
+ *   submit:   own inputs from the catalog (and the service's listing must agree), other
+ *             parties' inputs from the listing
+ *   approve:  every input of this party's must be its latest upload in the catalog */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -15,6 +29,7 @@
 #include "conn/conn.h"
 #include "mc2/job.h"
 #include "mc2/table.h"
+#include "table/tsrc.h"
 #include "wire/proto.h"
 
 /* A temporary file name in this party's home for ciphertext on its way up. */
@@ -29,21 +44,69 @@ static char *home_tmp(const mc2_identity *id, const char *what)
 
 static const char UPLOAD_HELP[] =
     "usage: mc2 upload --schema S.yaml --in DATA --as NAME [--format csv|tbl]\n"
-    "                  [--home DIR] [--service HOST:PORT]\n\n"
+    "                  [--home DIR] [--service HOST:PORT] [--policy FILE]\n\n"
     "Encrypts DATA locally under your data key and streams only the ciphertext to the\n"
-    "service, signed by you, as table NAME. Nothing readable leaves this machine.\n";
+    "service, signed by you, as table NAME. Nothing readable leaves this machine.\n"
+    "Each upload of NAME gets the next version number (1 for the first), sealed into the\n"
+    "table and recorded, once the service confirms it, in your catalog ($MC2_HOME/catalog,\n"
+    "per consortium): your jobs, downloads and approvals use exactly that upload, so the\n"
+    "service cannot put an older copy or another of your tables in its place.\n";
+
+/* Needs the policy: the catalog is per consortium. */
+static int party_with_policy(cli_session *cs, const char *cmd, const char *home,
+                             const char *service, const char *policy, mc2_err *err)
+{
+    if (cli_party_load(cs, home, service, policy, err) == 0) return 0;
+    if (err->code == MC2_E_NOTFOUND && strstr(err->msg, "no consortium policy"))
+        mc2_err_prefix(err,
+                       "%s needs the consortium policy (your catalog of uploads is kept per "
+                       "consortium): ",
+                       cmd);
+    return -1;
+}
+
+/* Fills e's table id, version, schema hash, counts and size from the authenticated
+ * metadata of the encrypted table at path. */
+static int describe_table(const char *path, const uint8_t key[MC2_KEY_LEN], mc2_catalog_entry *e,
+                          mc2_err *err)
+{
+    mc2_tio io;
+    mc2_tsrc *src = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
+    if (fd < 0) return mc2_err_set(err, MC2_E_IO, "cannot open '%s'", path);
+    if (mc2_tio_fd(fd, &io, err) == 0 && mc2_tsrc_open(&io, key, 256u << 20, &src, err) == 0) {
+        const mc2_thdr *h = mc2_tsrc_header(src);
+        memcpy(e->table_id, h->table_id, MC2_TABLE_ID_LEN);
+        memcpy(e->schema_hash, h->schema_hash, MC2_SHA256_LEN);
+        e->version = h->table_version;
+        e->rows = h->row_count;
+        e->blocks = h->block_count;
+        e->bytes = io.size;
+        rc = 0;
+    }
+    mc2_tsrc_free(src);
+    close(fd);
+    return rc;
+}
+
+static int put_entry(mc2_catalog *c, void *ctx, mc2_err *err)
+{
+    return mc2_catalog_put(c, ctx, err);
+}
+
+static void upload_waits(void *ctx)
+{
+    fprintf(stderr, "mc2: waiting for your other upload of '%s' to finish\n", (const char *)ctx);
+}
 
 int cmd_upload(int argc, char **argv)
 {
     const char *schema = NULL, *in = NULL, *as = NULL, *format = NULL, *home = NULL,
-               *service = NULL;
-    cli_opt opts[] = {CLI_VAL("schema", &schema),
-                      CLI_VAL("in", &in),
-                      CLI_VAL("as", &as),
-                      CLI_VAL("format", &format),
-                      CLI_VAL("home", &home),
-                      CLI_VAL("service", &service),
-                      CLI_END};
+               *service = NULL, *policy = NULL;
+    cli_opt opts[] = {CLI_VAL("schema", &schema), CLI_VAL("in", &in),
+                      CLI_VAL("as", &as),         CLI_VAL("format", &format),
+                      CLI_VAL("home", &home),     CLI_VAL("service", &service),
+                      CLI_VAL("policy", &policy), CLI_END};
     int code;
     if (cli_parse("upload", UPLOAD_HELP, argc, argv, opts, NULL, 0, &code)) return code;
     if (!schema || !in || !as) return cli_usage("upload", "--schema, --in and --as are required");
@@ -57,41 +120,65 @@ int cmd_upload(int argc, char **argv)
         return cli_usage("upload", "--format csv|tbl");
     else if (!format && strlen(in) > 4 && strcmp(in + strlen(in) - 4, ".tbl") == 0)
         eo.format = MC2_FMT_TBL;
-    char *h = mc2_home_resolve(home, &err);
-    mc2_identity id;
+    cli_session cs;
+    if (party_with_policy(&cs, "mc2 upload", home, service, policy, &err)) return cli_fail(&err);
+    char *tmp = home_tmp(&cs.id, "upload");
+    int rc = CLI_FAIL, lock = -1;
     mc2_schema *s = NULL;
-    int loaded = h && mc2_identity_load(h, &id, &err) == 0;
-    mc2_free(h);
-    if (!loaded) return cli_fail(&err);
-    char *addr = service ? mc2_strdup(service) : cli_service(NULL, home);
-    char *tmp = home_tmp(&id, "upload");
-    int rc = CLI_FAIL;
-    mc2_table_stats st = {0};
+    mc2_catalog cat = {0};
+    mc2_catalog_entry e;
+    memset(&e, 0, sizeof e);
     cli_progress bar;
-    if (!addr || !tmp || mc2_schema_load(schema, &s, &err)) goto fail;
     cli_progress_init(&bar, "encrypting");
+    if (!tmp || mc2_schema_load(schema, &s, &err)) goto fail;
+    /* Under the table name's lock: no other upload of NAME by this party chooses a version
+     * or records one until this one is recorded. */
+    if (mc2_catalog_lock_table(cs.id.home, cs.policy->hash, as, upload_waits, (void *)as, &lock,
+                               &err) ||
+        mc2_catalog_load(cs.id.home, &cat, &err) ||
+        mc2_catalog_next_version(&cat, cs.policy->hash, as, &eo.table_version, &err))
+        goto fail;
     eo.progress = cli_progress_update;
     eo.progress_ctx = &bar;
-    if (mc2_table_encrypt_file(in, s, id.data_key, tmp, &eo, &st, &err)) goto fail;
+    mc2_table_stats st = {0};
+    if (mc2_table_encrypt_file(in, s, cs.id.data_key, tmp, &eo, &st, &err)) goto fail;
     cli_progress_done(&bar);
+    memcpy(e.consortium, cs.policy->hash, MC2_SHA256_LEN);
+    snprintf(e.name, sizeof e.name, "%s", as);
+    if (describe_table(tmp, cs.id.data_key, &e, &err)) goto fail;
+    e.time = (uint64_t)time(NULL);
+    e.state = MC2_CAT_PENDING;
+    /* Pending first: if this process dies after the service stored the table but before the
+     * record below, `mc2 tables --adopt` recognises the table it sent. */
+    if (mc2_catalog_update(cs.id.home, put_entry, &e, &err)) goto fail;
     cli_progress_init(&bar, "uploading ");
-    if (mc2_host_upload(addr, &id, as, tmp, cli_progress_update, &bar, &err)) goto fail;
+    if (mc2_host_upload(cs.service, &cs.id, as, tmp, cli_progress_update, &bar, &err)) goto fail;
     cli_progress_done(&bar);
+    e.state = MC2_CAT_UPLOADED;
+    e.time = (uint64_t)time(NULL);
+    if (mc2_catalog_update(cs.id.home, put_entry, &e, &err)) {
+        mc2_err_prefix(&err,
+                       "the service stored %s/%s version %llu, but your catalog could not "
+                       "record it (`mc2 tables --adopt %s` does, once fixed): ",
+                       cs.id.name, as, (unsigned long long)e.version, as);
+        goto fail;
+    }
     char b1[32];
-    printf("uploaded %s/%s: %llu rows, %llu blocks, %s of ciphertext\n", id.name, as,
-           (unsigned long long)st.rows, (unsigned long long)st.blocks,
-           cli_bytes(st.out_bytes, b1, sizeof b1));
+    printf("uploaded %s/%s version %llu: %llu rows, %llu blocks, %s of ciphertext\n", cs.id.name,
+           as, (unsigned long long)e.version, (unsigned long long)st.rows,
+           (unsigned long long)st.blocks, cli_bytes(st.out_bytes, b1, sizeof b1));
     rc = CLI_OK;
     goto out;
 fail:
     cli_progress_done(&bar);
     rc = cli_fail(&err);
 out:
+    mc2_catalog_unlock(lock);
     if (tmp) unlink(tmp);
     mc2_free(tmp);
-    mc2_free(addr);
+    mc2_catalog_free(&cat);
     mc2_schema_free(s);
-    mc2_identity_free(&id);
+    cli_session_close(&cs);
     return rc;
 }
 
@@ -101,8 +188,10 @@ static const char DOWNLOAD_HELP[] =
     "usage: mc2 download NAME --out FILE        (one of your own tables)\n"
     "       mc2 download --job ID --out FILE    (a job's result, if you are a recipient)\n"
     "       [--format csv|tbl] [--home DIR] [--service HOST:PORT] [--policy FILE]\n\n"
-    "Fetches the ciphertext from the service and decrypts it here. For a job result, the\n"
-    "result key comes from the attested enclave, which gives it only to the job's recipients.\n"
+    "Fetches the ciphertext from the service and decrypts it here. Your own table must be\n"
+    "exactly your latest upload of NAME in your catalog (table id and version, checked\n"
+    "before anything is decrypted). For a job result, the result key comes from the\n"
+    "attested enclave, which gives it only to the job's recipients.\n"
     "Any size: the ciphertext goes to a temporary file in your home directory (without a name,\n"
     "so nothing stays behind) and is decrypted block by block; FILE appears only when every\n"
     "block has been authenticated. A progress bar is shown on stderr when it is a terminal.\n";
@@ -131,6 +220,8 @@ int cmd_download(int argc, char **argv)
     mc2_err_clear(&err);
     cli_session cs;
     mc2_result_ref ref;
+    mc2_table_expect want, *expect = NULL;
+    const mc2_catalog_entry *own = NULL;
     int rc = CLI_FAIL;
     if (job) {
         uint64_t jid;
@@ -144,17 +235,13 @@ int cmd_download(int argc, char **argv)
         }
     } else {
         if (mc2_table_name_check(name, &err)) return cli_fail(&err);
-        if (cli_party_load(&cs, home, service, policy, &err) && err.code != MC2_E_NOTFOUND)
+        if (party_with_policy(&cs, "mc2 download NAME", home, service, policy, &err))
             return cli_fail(&err);
-        if (!cs.have_id) {
-            /* Your own table needs no policy: load just the identity. */
-            char *h = mc2_home_resolve(home, &err);
-            int ok = h && mc2_identity_load(h, &cs.id, &err) == 0;
-            mc2_free(h);
-            if (!ok) return cli_fail(&err);
-            cs.have_id = 1;
-            cs.service = service ? mc2_strdup(service) : cli_service(NULL, home);
-        }
+        if (cli_own_table(&cs, name, &own, &err)) goto fail;
+        memset(&want, 0, sizeof want);
+        memcpy(want.table_id, own->table_id, MC2_TABLE_ID_LEN);
+        want.version = own->version;
+        expect = &want;
         memcpy(ref.key, cs.id.data_key, MC2_KEY_LEN);
         snprintf(ref.name, sizeof ref.name, "tables/%s/%s.mc2t", cs.id.name, name);
     }
@@ -162,12 +249,21 @@ int cmd_download(int argc, char **argv)
     cli_progress bar;
     cli_progress_init_stderr(&bar, "downloading");
     int bad =
-        !cs.service || mc2_fetch_table_progress(cs.service, ref.name, ref.key, cs.id.home, out, fmt,
-                                                &st, cli_progress_update, &bar, &err);
+        !cs.service || mc2_fetch_table_expect(cs.service, ref.name, ref.key, expect, cs.id.home,
+                                              out, fmt, &st, cli_progress_update, &bar, &err);
     cli_progress_done(&bar);
-    if (bad) goto fail;
-    printf("downloaded %s: %llu rows decrypted -> %s\n", ref.name, (unsigned long long)st.rows,
-           out);
+    if (bad) {
+        if (expect && want.mismatch)
+            (void)cli_explain_other_copy(&cs, CLI_SERVICE_HOLDS, name, want.got_id,
+                                         want.got_version, own, &err);
+        goto fail;
+    }
+    if (own)
+        printf("downloaded %s version %llu: %llu rows decrypted -> %s\n", ref.name,
+               (unsigned long long)own->version, (unsigned long long)st.rows, out);
+    else
+        printf("downloaded %s: %llu rows decrypted -> %s\n", ref.name, (unsigned long long)st.rows,
+               out);
     rc = CLI_OK;
     goto out;
 fail:
@@ -205,51 +301,12 @@ static int listing(const char *cmd, const char *help, uint16_t type, const char 
     return rc;
 }
 
-int cmd_tables(int argc, char **argv)
-{
-    return listing("tables",
-                   "usage: mc2 tables [--service HOST:PORT]\n\nLists the encrypted tables the "
-                   "service stores (only public facts: owner, name, table id, sizes).\n",
-                   HAPI_TABLES, "OWNER/NAME TABLE-ID ROWS BLOCKS BYTES", argc, argv);
-}
-
 int cmd_jobs(int argc, char **argv)
 {
     return listing("jobs",
                    "usage: mc2 jobs [--service HOST:PORT]\n\nLists jobs and their public "
                    "status as the enclave reported them to the service.\n",
                    HAPI_JOBS, "ID KIND STATE STATUS", argc, argv);
-}
-
-int cli_table_id(const char *service, const char *owner, const char *name, uint8_t id[16],
-                 mc2_err *err)
-{
-    mc2_frame reply = {0};
-    int fd = mc2_dial(service, err), rc = -1;
-    if (fd < 0) return -1;
-    if (mc2_host_call(fd, HAPI_TABLES, NULL, 0, &reply, NULL, NULL, err)) goto out;
-    if (mc2_buf_append(&reply.payload, "", 1, err)) goto out;
-    char want[200];
-    snprintf(want, sizeof want, "%s/%s ", owner, name);
-    for (char *l = (char *)reply.payload.data; l && *l;) {
-        char *nl = strchr(l, '\n');
-        if (strncmp(l, want, strlen(want)) == 0) {
-            char hex[33];
-            memcpy(hex, l + strlen(want), 32);
-            hex[32] = '\0';
-            rc = mc2_hex_decode(hex, id, 16) ? mc2_err_set(err, MC2_E_INPUT, "bad listing") : 0;
-            goto out;
-        }
-        l = nl ? nl + 1 : NULL;
-    }
-    mc2_err_set(err, MC2_E_NOTFOUND,
-                "the service has no table %s/%s (see `mc2 tables`; the owner uploads it with "
-                "`mc2 upload`)",
-                owner, name);
-out:
-    close(fd);
-    mc2_frame_free(&reply);
-    return rc;
 }
 
 static bool owns_input(const mc2_job *j, const char *me)
@@ -266,7 +323,9 @@ static const char SUBMIT_HELP[] =
     "                  [--param KEY=VALUE...] [--home DIR] [--service ...] [--policy FILE]\n\n"
     "Builds the canonical job text (with the enclave instance's nonce and next counter),\n"
     "signs it, and submits it. It runs once every owner of an input has approved it\n"
-    "(`mc2 approve ID`) and granted its data key. Built-in kinds: rowcount.\n";
+    "(`mc2 approve ID`) and granted its data key. Your own tables are your latest uploads\n"
+    "in your catalog; other parties' come from the service's listing (their owners check\n"
+    "them when they approve). Built-in kinds: rowcount, sql, train, predict.\n";
 
 int cmd_submit(int argc, char **argv)
 {
@@ -305,7 +364,7 @@ int cmd_submit(int argc, char **argv)
         }
         memcpy(in->owner, inputs[i], (size_t)(slash - inputs[i]));
         strcpy(in->table, slash + 1);
-        if (cli_table_id(cs.service, in->owner, in->table, in->table_id, &err)) goto fail;
+        if (cli_resolve_input(&cs, in, &err)) goto fail;
     }
     for (size_t i = 0; i < nr; i++) snprintf(j.recipients[j.nrecipients++], 65, "%s", recips[i]);
     for (size_t i = 0; i < np; i++) {
@@ -339,13 +398,79 @@ out:
 static const char APPROVE_HELP[] =
     "usage: mc2 approve ID [--wait SECONDS] [--home DIR] [--service HOST:PORT]\n"
     "                      [--policy FILE]\n\n"
-    "Shows job ID's exact text, checks that it names this consortium policy, this enclave\n"
-    "instance and, for your tables, the tables you uploaded, then co-signs it and grants\n"
-    "your data key to the attested enclave. For a predict job that names you as its\n"
+    "Shows what job ID does (its inputs with owner, name, version and rows, its kind and\n"
+    "parameters such as the SQL query, its recipients) and its exact text; checks that it\n"
+    "names this consortium policy and enclave instance, and that each input of yours is your\n"
+    "latest upload of that table in your catalog (table id and version: an older copy or\n"
+    "another of your tables is refused, with what it is); then co-signs it and grants your\n"
+    "data key to the attested enclave. For a predict job that names you as its\n"
     "model_owner, approving releases your model to that job only: the key `mc2 model get`\n"
     "kept in your home is granted for this job (the job must name that exact model). If\n"
     "your approval lets the job run, waits up to --wait seconds (default 300; 0: do not\n"
     "wait) for it to finish and shows how it ended.\n";
+
+/* Prints s (another party wrote it) with line feeds as `nl` and every other control
+ * character as \xNN, so that it cannot drive the terminal. */
+static void print_safe(const char *s, const char *nl)
+{
+    for (const unsigned char *v = (const unsigned char *)s; *v; v++) {
+        if (*v == '\n')
+            fputs(nl, stdout);
+        else if ((*v < 0x20 && *v != '\t') || *v == 0x7f)
+            printf("\\x%02x", *v);
+        else
+            putchar(*v);
+    }
+}
+
+/* Prints what job j (id, state `status`, exact text) does, for the party that approves it:
+ * each input with its owner, name, version and rows (its own from its catalog, others' as
+ * the service lists them), the kind, the parameters and the recipients, then the text. */
+static void show_job(cli_session *cs, uint64_t id, const char *status, const mc2_job *j,
+                     const char *text)
+{
+    const mc2_catalog *cat = NULL;
+    const cli_listing *l = NULL;
+    mc2_err ignored;
+    /* An error here shows up in the checks that follow; the listing only gives the rows of
+     * other parties' tables. */
+    if (cli_catalog(cs, &cat, &ignored)) cat = NULL;
+    if (cli_listing_get(cs, &l, &ignored)) l = NULL;
+    printf("job %llu (%s)\n  kind:      %s\n", (unsigned long long)id, status, j->kind);
+    for (size_t i = 0; i < j->ninputs; i++) {
+        const mc2_job_input *in = &j->inputs[i];
+        char hex[33], when[40];
+        mc2_hex_encode(in->table_id, sizeof in->table_id, hex);
+        printf("  input:     %s/%s version %llu (table id %s)", in->owner, in->table,
+               (unsigned long long)in->version, hex);
+        if (strcmp(in->owner, cs->id.name) == 0) {
+            const mc2_catalog_entry *e =
+                cat ? mc2_catalog_find_id(cat, cs->policy->hash, in->table_id) : NULL;
+            const mc2_catalog_entry *latest =
+                cat ? mc2_catalog_latest(cat, cs->policy->hash, in->table) : NULL;
+            if (e && strcmp(e->name, in->table) == 0 && e->version == in->version)
+                printf(": %llu rows, your upload of %s%s\n", (unsigned long long)e->rows,
+                       cli_time(e->time, when, sizeof when),
+                       e == latest ? "" : ", NOT your latest upload of it");
+            else
+                printf(": NOT an upload of yours under this name and version\n");
+        } else {
+            const cli_listed *t = l ? cli_listing_find(l, in->owner, in->table) : NULL;
+            if (t && memcmp(t->id, in->table_id, 16) == 0 && t->version == in->version)
+                printf(": %llu rows (as the service lists it)\n", (unsigned long long)t->rows);
+            else
+                printf(": the service lists no such copy now\n");
+        }
+    }
+    for (size_t i = 0; i < j->nparams; i++) {
+        printf("  param:     %s = ", j->param_key[i]);
+        print_safe(j->param_value[i], "\n               ");
+        putchar('\n');
+    }
+    for (size_t i = 0; i < j->nrecipients; i++) printf("  recipient: %s\n", j->recipients[i]);
+    printf("the exact job text you sign:\n");
+    print_safe(text, "\n");
+}
 
 int cmd_approve(int argc, char **argv)
 {
@@ -370,8 +495,7 @@ int cmd_approve(int argc, char **argv)
     if (mc2_job_state(&cs.es, id, &text, &status, &err) ||
         mc2_job_parse((const char *)text.data, text.len, &j, &err))
         goto fail;
-    printf("job %llu (%.*s):\n%.*s", (unsigned long long)id, (int)status.len,
-           (const char *)status.data, (int)text.len, (const char *)text.data);
+    show_job(&cs, id, (const char *)status.data, &j, (const char *)text.data);
     if (memcmp(j.policy_hash, cs.policy->hash, 32) != 0 || memcmp(j.instance, cs.es.instance, 32)) {
         mc2_err_set(&err, MC2_E_AUTH, "refusing: the job names another policy or enclave instance");
         goto fail;
@@ -385,18 +509,10 @@ int cmd_approve(int argc, char **argv)
                     (unsigned long long)id);
         goto fail;
     }
-    for (size_t i = 0; i < j.ninputs; i++) {
-        uint8_t tid[16];
-        if (strcmp(j.inputs[i].owner, cs.id.name) != 0) continue;
-        if (cli_table_id(cs.service, cs.id.name, j.inputs[i].table, tid, &err)) goto fail;
-        if (memcmp(tid, j.inputs[i].table_id, 16) != 0) {
-            mc2_err_set(&err, MC2_E_AUTH,
-                        "refusing: the job names another version of your table '%s' than the "
-                        "one stored now",
-                        j.inputs[i].table);
+    for (size_t i = 0; i < j.ninputs; i++)
+        if (strcmp(j.inputs[i].owner, cs.id.name) == 0 &&
+            cli_check_own_input(&cs, &j.inputs[i], &err))
             goto fail;
-        }
-    }
     uint8_t sig[64];
     if (mc2_job_sign(cs.id.sec, (const char *)text.data, text.len, sig, &err) ||
         (owner && mc2_esession_grant(&cs.es, &cs.id, cs.policy, &err)) ||

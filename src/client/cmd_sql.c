@@ -23,7 +23,9 @@ static const char SQL_HELP[] =
     "(an aligned table on a terminal, CSV otherwise). In the query, a table is called by its\n"
     "name; name other parties' tables (they must approve the job) with --input.\n\n"
     "  --input [NAME=]OWNER/TABLE  a table the query reads (repeatable); NAME defaults to\n"
-    "                              TABLE. Default: all of your own tables on the service\n"
+    "                              TABLE. Default: all of your own tables (your latest\n"
+    "                              uploads, from your catalog). Yours are always exactly\n"
+    "                              your latest uploads; others' as the service lists them\n"
     "  --recipient PARTY           who may read the result (repeatable; default: you)\n"
     "  --oblivious                 run in oblivious mode: no branch or memory address depends\n"
     "                              on the data (slower; docs/sql.md lists what it supports)\n"
@@ -36,35 +38,42 @@ static const char SQL_HELP[] =
     "                              input is yours, else 0: print what to do and return)\n"
     "  --home DIR  --service HOST:PORT  --policy FILE\n";
 
-/* Every table of `owner` the service lists: "OWNER/NAME TABLEID ..." lines. */
-static int own_tables(const char *service, const char *owner, char names[][MC2_TABLE_NAME_MAX + 1],
-                      size_t cap, size_t *n, mc2_err *err)
+/* The default inputs: this party's tables in its catalog for this consortium that the
+ * service lists by name (cli_resolve_input then takes each one's latest upload, and refuses
+ * if the service holds another copy). */
+static int own_tables(cli_session *cs, mc2_job *j, mc2_err *err)
 {
-    mc2_frame reply = {0};
-    int fd = mc2_dial(service, err), rc = -1;
-    *n = 0;
-    if (fd < 0) return -1;
-    if (mc2_host_call(fd, HAPI_TABLES, NULL, 0, &reply, NULL, NULL, err) ||
-        mc2_buf_append(&reply.payload, "", 1, err))
-        goto out;
-    size_t ol = strlen(owner);
-    for (char *l = (char *)reply.payload.data; *l;) {
-        char *nl = strchr(l, '\n');
-        char *sp = strchr(l, ' ');
-        if (sp && (!nl || sp < nl) && strncmp(l, owner, ol) == 0 && l[ol] == '/' &&
-            (size_t)(sp - l - (long)ol - 1) <= MC2_TABLE_NAME_MAX && *n < cap) {
-            memcpy(names[*n], l + ol + 1, (size_t)(sp - l) - ol - 1);
-            names[*n][sp - l - (long)ol - 1] = '\0';
-            (*n)++;
-        }
-        if (!nl) break;
-        l = nl + 1;
+    const mc2_catalog *cat;
+    const cli_listing *l;
+    if (cli_catalog(cs, &cat, err) || cli_listing_get(cs, &l, err)) return -1;
+    for (size_t i = 0; i < cat->n; i++) {
+        const mc2_catalog_entry *e = &cat->e[i];
+        bool last_of_name = i + 1 == cat->n || strcmp(cat->e[i + 1].name, e->name) != 0 ||
+                            memcmp(cat->e[i + 1].consortium, e->consortium, 32) != 0;
+        if (memcmp(e->consortium, cs->policy->hash, MC2_SHA256_LEN) != 0 || !last_of_name ||
+            !cli_listing_find(l, cs->id.name, e->name))
+            continue;
+        if (j->ninputs == MC2_JOB_MAX_INPUTS)
+            return mc2_err_set(err, MC2_E_USAGE,
+                               "you have more than %d tables: name those the query reads with "
+                               "--input %s/TABLE",
+                               MC2_JOB_MAX_INPUTS, cs->id.name);
+        mc2_job_input *in = &j->inputs[j->ninputs++];
+        snprintf(in->owner, sizeof in->owner, "%s", cs->id.name);
+        snprintf(in->table, sizeof in->table, "%s", e->name);
     }
-    rc = 0;
-out:
-    close(fd);
-    mc2_frame_free(&reply);
-    return rc;
+    if (j->ninputs > 0) return 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->t[i].owner, cs->id.name) == 0)
+            return mc2_err_set(err, MC2_E_USAGE,
+                               "your catalog has no table the service lists for you, but it "
+                               "lists %s/%s: if you uploaded it (before mc2 kept a catalog, or "
+                               "from another home), `mc2 tables --adopt %s` records it (this "
+                               "trusts the service's copy once); or name inputs with --input",
+                               cs->id.name, l->t[i].name, l->t[i].name);
+    return mc2_err_set(err, MC2_E_USAGE,
+                       "you have no tables on the service: upload one, or name inputs with "
+                       "--input OWNER/TABLE");
 }
 
 /* Cell (c, i) of b as text (NULL shown as NULL): a pointer into buf or into b. */
@@ -244,28 +253,13 @@ int cmd_sql(int argc, char **argv)
     memset(&j, 0, sizeof j);
     mc2_buf names = {0}, jtext = {0}, status = {0};
     mc2_result_ref ref;
-    char own[MC2_JOB_MAX_INPUTS][MC2_TABLE_NAME_MAX + 1];
     int rc = CLI_FAIL, named = 0, all_mine = 1;
     if (cli_session_open(&cs, home, service, policy, &err)) {
         mc2_buf_free(&qtext);
         return cli_fail(&err);
     }
     strcpy(j.kind, "sql");
-    if (ni == 0) {
-        size_t n;
-        if (own_tables(cs.service, cs.id.name, own, MC2_JOB_MAX_INPUTS, &n, &err)) goto fail;
-        if (n == 0) {
-            mc2_err_set(&err, MC2_E_USAGE,
-                        "you have no tables on the service: upload one, or name inputs with "
-                        "--input OWNER/TABLE");
-            goto fail;
-        }
-        for (size_t i = 0; i < n; i++) {
-            mc2_job_input *in = &j.inputs[j.ninputs++];
-            snprintf(in->owner, sizeof in->owner, "%s", cs.id.name);
-            memcpy(in->table, own[i], strlen(own[i]) + 1); /* both MC2_TABLE_NAME_MAX + 1 */
-        }
-    }
+    if (ni == 0 && own_tables(&cs, &j, &err)) goto fail;
     for (size_t i = 0; i < ni; i++) {
         const char *spec = inputs[i], *eq = strchr(spec, '='), *ref_s = eq ? eq + 1 : spec;
         const char *slash = strchr(ref_s, '/');
@@ -284,9 +278,7 @@ int cmd_sql(int argc, char **argv)
         named |= eq != NULL;
     }
     for (size_t i = 0; i < j.ninputs; i++)
-        if (cli_table_id(cs.service, j.inputs[i].owner, j.inputs[i].table, j.inputs[i].table_id,
-                         &err))
-            goto fail;
+        if (cli_resolve_input(&cs, &j.inputs[i], &err)) goto fail;
     if (nr == 0) {
         const mc2_party *me = mc2_policy_party(cs.policy, cs.id.name);
         if (!me || !me->recipient) {

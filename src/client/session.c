@@ -77,5 +77,7 @@ void cli_session_close(cli_session *cs)
     if (cs->have_id) mc2_identity_free(&cs->id);
     mc2_policy_free(cs->policy);
     mc2_free(cs->service);
+    mc2_catalog_free(&cs->cat);
+    mc2_free(cs->listing.t);
     memset(cs, 0, sizeof *cs);
 }

@@ -4,9 +4,23 @@
 #define MC2_CLIENT_SESSION_H
 
 #include "conn/conn.h"
+#include "mc2/catalog.h"
 #include "mc2/identity.h"
 #include "mc2/job.h"
 #include "mc2/policy.h"
+
+/* One line of the service's table listing (HAPI_TABLES): the host's word, never checked. */
+typedef struct cli_listed {
+    char owner[65];
+    char name[MC2_TABLE_NAME_MAX + 1];
+    uint8_t id[MC2_TABLE_ID_LEN];
+    uint64_t rows, blocks, bytes, version;
+} cli_listed;
+
+typedef struct cli_listing {
+    size_t n;
+    cli_listed *t;
+} cli_listing;
 
 typedef struct cli_session {
     mc2_identity id;
@@ -14,6 +28,9 @@ typedef struct cli_session {
     char *service;
     mc2_esession es;
     int have_id, have_es;
+    mc2_catalog cat;     /* this party's catalog, once cli_catalog loaded it */
+    cli_listing listing; /* the service's listing, once cli_listing_get fetched it */
+    int have_cat, have_listing;
 } cli_session;
 
 /* The service address: --service, else $MC2_SERVICE, else the identity's config, else the
@@ -31,10 +48,48 @@ int cli_session_open(cli_session *cs, const char *home_flag, const char *service
 
 void cli_session_close(cli_session *cs);
 
-/* Looks up OWNER/NAME's table id in the service's listing (the host's word: an owner checks
- * it against its own table when approving, and the enclave against the table it reads). */
-int cli_table_id(const char *service, const char *owner, const char *name, uint8_t id[16],
-                 mc2_err *err) MC2_WUR;
+/* ---- own_tables.c: this party's catalog against the service's listing ------------------- */
+
+/* The service's table listing, fetched once per session (parsed strictly: a malformed line
+ * is an error). */
+int cli_listing_get(cli_session *cs, const cli_listing **out, mc2_err *err) MC2_WUR;
+/* OWNER/NAME in a listing, or NULL. */
+const cli_listed *cli_listing_find(const cli_listing *l, const char *owner, const char *name);
+/* This party's catalog ($MC2_HOME/catalog), loaded once per session. */
+int cli_catalog(cli_session *cs, const mc2_catalog **out, mc2_err *err) MC2_WUR;
+
+/* The latest upload of this party's table `name` in this consortium, from its catalog. Fails
+ * if the catalog has none, or if the service lists another copy under that name (an older
+ * upload put back, another table of this party, an interrupted upload): the error says
+ * which, and what to do. */
+int cli_own_table(cli_session *cs, const char *name, const mc2_catalog_entry **out,
+                  mc2_err *err) MC2_WUR;
+
+/* Fills in a job input's table id and version (in->owner and in->table set): for this party's
+ * own table from its catalog (cli_own_table), for another party's from the service's listing
+ * (that owner's approval checks it against its own catalog). */
+int cli_resolve_input(cli_session *cs, mc2_job_input *in, mc2_err *err) MC2_WUR;
+
+/* Checks a job input of this party's (for `mc2 approve`): the job must name the latest upload
+ * in the catalog, table id and version; else the error explains what the job names. */
+int cli_check_own_input(cli_session *cs, const mc2_job_input *in, mc2_err *err) MC2_WUR;
+
+/* Who names a copy of one of this party's tables that is not its latest upload. */
+enum cli_copy_source {
+    CLI_SERVICE_HOLDS, /* the service's listing, or a table it sent */
+    CLI_JOB_NAMES      /* a job's input */
+};
+
+/* Sets *err (MC2_E_AUTH) to why the copy `source` names, table id `id` and version `version`
+ * of this party's table `name`, is not its latest upload `latest` (NULL: none recorded),
+ * from what the catalog knows of that id (an older upload: a rollback; another table of
+ * this party: a swap; an interrupted upload; unknown), and what to do. Returns -1. */
+int cli_explain_other_copy(cli_session *cs, enum cli_copy_source source, const char *name,
+                           const uint8_t id[MC2_TABLE_ID_LEN], uint64_t version,
+                           const mc2_catalog_entry *latest, mc2_err *err);
+
+/* "2026-01-31 14:05 UTC" for a time in seconds since 1970. */
+const char *cli_time(uint64_t t, char *buf, size_t len);
 
 /* For `mc2 approve ID` by the model owner of a predict job (text[0..len), parsed as j): finds
  * the key of the model the job names among those `mc2 model get` kept in this party's home,

@@ -25,6 +25,7 @@
 #include "base/file.h"
 #include "mc2/crypto.h"
 #include "mc2/job.h"
+#include "table/tsrc.h"
 #include "wire/proto.h"
 #include "wire/tls.h"
 
@@ -571,8 +572,8 @@ int mc2_fetch_table(const char *service, const char *object, const uint8_t key[M
                     const char *tmp_dir, const char *out_path, enum mc2_textfmt fmt,
                     mc2_table_stats *stats, mc2_err *err)
 {
-    return mc2_fetch_table_progress(service, object, key, tmp_dir, out_path, fmt, stats, NULL, NULL,
-                                    err);
+    return mc2_fetch_table_expect(service, object, key, NULL, tmp_dir, out_path, fmt, stats, NULL,
+                                  NULL, err);
 }
 
 int mc2_fetch_table_progress(const char *service, const char *object,
@@ -580,9 +581,45 @@ int mc2_fetch_table_progress(const char *service, const char *object,
                              const char *out_path, enum mc2_textfmt fmt, mc2_table_stats *stats,
                              void (*progress)(void *, uint64_t, uint64_t), void *pctx, mc2_err *err)
 {
+    return mc2_fetch_table_expect(service, object, key, NULL, tmp_dir, out_path, fmt, stats,
+                                  progress, pctx, err);
+}
+
+/* Authenticates the metadata of the table in fd with key and compares its table id and
+ * version with *want (filling want->got_*). */
+static int check_expected(int fd, const uint8_t key[MC2_KEY_LEN], mc2_table_expect *want,
+                          mc2_err *err)
+{
+    mc2_tio io;
+    mc2_tsrc *src = NULL;
+    if (mc2_tio_fd(fd, &io, err) || mc2_tsrc_open(&io, key, 256u << 20, &src, err)) return -1;
+    const mc2_thdr *h = mc2_tsrc_header(src);
+    memcpy(want->got_id, h->table_id, MC2_TABLE_ID_LEN);
+    want->got_version = h->table_version;
+    mc2_tsrc_free(src);
+    want->mismatch = memcmp(want->got_id, want->table_id, MC2_TABLE_ID_LEN) != 0 ||
+                     want->got_version != want->version;
+    if (want->mismatch)
+        return mc2_err_set(err, MC2_E_AUTH,
+                           "the service sent version %llu of another table than the one "
+                           "expected (version %llu): nothing was decrypted",
+                           (unsigned long long)want->got_version,
+                           (unsigned long long)want->version);
+    return 0;
+}
+
+int mc2_fetch_table_expect(const char *service, const char *object, const uint8_t key[MC2_KEY_LEN],
+                           mc2_table_expect *want, const char *tmp_dir, const char *out_path,
+                           enum mc2_textfmt fmt, mc2_table_stats *stats,
+                           void (*progress)(void *, uint64_t, uint64_t), void *pctx, mc2_err *err)
+{
     int fd;
+    if (want) want->mismatch = false;
     if (mc2_host_download_fd(service, object, tmp_dir, progress, pctx, &fd, NULL, err)) return -1;
-    int rc = mc2_table_decrypt_fd(fd, object, key, out_path, fmt, stats, err);
+    int rc = (want && check_expected(fd, key, want, err)) ||
+                     mc2_table_decrypt_fd(fd, object, key, out_path, fmt, stats, err)
+                 ? -1
+                 : 0;
     close(fd);
     return rc;
 }

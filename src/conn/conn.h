@@ -125,6 +125,26 @@ int mc2_fetch_table_progress(const char *service, const char *object,
                              void (*progress)(void *, uint64_t, uint64_t), void *pctx,
                              mc2_err *err) MC2_WUR;
 
+/* The exact upload a download must be: table id and version (the owner's catalog says them);
+ * on a mismatch, what the service sent. */
+typedef struct mc2_table_expect {
+    uint8_t table_id[MC2_TABLE_ID_LEN];
+    uint64_t version;
+    bool mismatch;
+    uint8_t got_id[MC2_TABLE_ID_LEN];
+    uint64_t got_version;
+} mc2_table_expect;
+
+/* mc2_fetch_table_progress, but if want is not NULL, first authenticates the downloaded
+ * table's metadata and compares its table id and sealed version with *want: on a difference
+ * it fails with MC2_E_AUTH and want->mismatch set, before anything is decrypted or written.
+ * progress may be NULL. */
+int mc2_fetch_table_expect(const char *service, const char *object, const uint8_t key[MC2_KEY_LEN],
+                           mc2_table_expect *want, const char *tmp_dir, const char *out_path,
+                           enum mc2_textfmt fmt, mc2_table_stats *stats,
+                           void (*progress)(void *, uint64_t, uint64_t), void *pctx,
+                           mc2_err *err) MC2_WUR;
+
 /* Grants the party's data key to the session's enclave instance. */
 int mc2_esession_grant(mc2_esession *s, const mc2_identity *id, const mc2_policy *pol,
                        mc2_err *err) MC2_WUR;

@@ -415,7 +415,9 @@ static int api_approve(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, mc2_
     if (j->state != JOB_WAITING)
         return mc2_err_set(err, MC2_E_USAGE, "job %llu has already run", (unsigned long long)id);
     if (approve(e, j, s->party, sig, err)) return -1;
-    (void)ready_to_run(e, j);
+    /* The status now names the next party it waits for: publish it here, since
+     * enc_jobs_advance publishes only what changes after this point. */
+    if (!ready_to_run(e, j)) enc_job_publish(e, j);
     mc2_buf none = {0};
     return reply_ok(out, &none, err);
 }
@@ -524,7 +526,7 @@ static int api_grant_object(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out,
                            p->name, (unsigned long long)id);
     memcpy(j->model_key, key, MC2_KEY_LEN);
     j->model_key_granted = true;
-    (void)ready_to_run(e, j);
+    if (!ready_to_run(e, j)) enc_job_publish(e, j); /* as in api_approve */
     mc2_buf none = {0};
     return reply_ok(out, &none, err);
 }

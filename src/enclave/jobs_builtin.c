@@ -18,6 +18,23 @@ static const char RESULT_SCHEMA[] = "table: rowcount\n"
                                     "  - {name: input, type: VARCHAR(200), nullable: false}\n"
                                     "  - {name: rows, type: INT64, nullable: false}\n";
 
+/* Whether the table the host supplied is the exact upload the job names (and its owners
+ * approved): its sealed version, then its random table id. */
+static int check_upload(const mc2_thdr *h, const mc2_job_input *in, mc2_err *err)
+{
+    if (h->table_version != in->version)
+        return mc2_err_set(err, MC2_E_AUTH,
+                           "the host supplied version %llu of %s/%s but the job names version %llu",
+                           (unsigned long long)h->table_version, in->owner, in->table,
+                           (unsigned long long)in->version);
+    if (memcmp(h->table_id, in->table_id, 16) != 0)
+        return mc2_err_set(err, MC2_E_AUTH,
+                           "input %s/%s: the host supplied another table than the job names "
+                           "(table id differs)",
+                           in->owner, in->table);
+    return 0;
+}
+
 int enc_open_input(enclave *e, const mc2_job_input *in, mc2_buf *data, mc2_treader **r,
                    mc2_err *err)
 {
@@ -29,13 +46,10 @@ int enc_open_input(enclave *e, const mc2_job_input *in, mc2_buf *data, mc2_tread
               mc2_treader_open_mem(data->data, data->len, key, r, err);
     mc2_wipe(key, sizeof key);
     if (bad) return mc2_err_prefix(err, "input %s/%s: ", in->owner, in->table);
-    if (memcmp(mc2_treader_header(*r)->table_id, in->table_id, 16) != 0) {
+    if (check_upload(mc2_treader_header(*r), in, err)) {
         mc2_treader_free(*r);
         *r = NULL;
-        return mc2_err_set(err, MC2_E_AUTH,
-                           "input %s/%s: the host supplied another table than the job names "
-                           "(table id differs)",
-                           in->owner, in->table);
+        return -1;
     }
     return 0;
 }
@@ -142,12 +156,9 @@ int enc_input_open(enclave *e, const mc2_job_input *jin, enc_input *in, mc2_err 
     }
     mc2_wipe(key, sizeof key);
     if (rc) return mc2_err_prefix(err, "input %s/%s: ", jin->owner, jin->table);
-    if (memcmp(mc2_tsrc_header(in->src)->table_id, jin->table_id, 16) != 0) {
+    if (check_upload(mc2_tsrc_header(in->src), jin, err)) {
         enc_input_close(in);
-        return mc2_err_set(err, MC2_E_AUTH,
-                           "input %s/%s: the host supplied another table than the job names "
-                           "(table id differs)",
-                           jin->owner, jin->table);
+        return -1;
     }
     return 0;
 }

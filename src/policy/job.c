@@ -100,7 +100,7 @@ static int put_hex(mc2_buf *b, const char *label, const uint8_t *p, size_t n, mc
 int mc2_job_format(const mc2_job *job, char **out, size_t *len, mc2_err *err)
 {
     mc2_buf b = {0};
-    if (mc2_buf_puts(&b, "mc2-job v1\n", err) ||
+    if (mc2_buf_puts(&b, "mc2-job v2\n", err) ||
         put_hex(&b, "consortium", job->policy_hash, 32, err) ||
         put_hex(&b, "instance", job->instance, 32, err) ||
         mc2_buf_printf(&b, err, "counter %llu\nkind %s\n", (unsigned long long)job->counter,
@@ -109,8 +109,8 @@ int mc2_job_format(const mc2_job *job, char **out, size_t *len, mc2_err *err)
     for (size_t i = 0; i < job->ninputs; i++) {
         char hex[33];
         mc2_hex_encode(job->inputs[i].table_id, 16, hex);
-        if (mc2_buf_printf(&b, err, "input %s %s %s\n", job->inputs[i].owner, job->inputs[i].table,
-                           hex))
+        if (mc2_buf_printf(&b, err, "input %s %s %s %llu\n", job->inputs[i].owner,
+                           job->inputs[i].table, hex, (unsigned long long)job->inputs[i].version))
             goto fail;
     }
     for (size_t i = 0; i < job->nparams; i++) {
@@ -157,6 +157,20 @@ static long word(const char *s, size_t n, char *dst, size_t cap)
     return (long)i;
 }
 
+/* Parses s[0..n) as a decimal u64 without sign or leading zeros; -1 if it is not one. */
+static int decimal_u64(const char *s, size_t n, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (n == 0 || n > 20 || (s[0] == '0' && n > 1)) return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9' || __builtin_mul_overflow(v, 10, &v) ||
+            __builtin_add_overflow(v, (uint64_t)(s[i] - '0'), &v))
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 static int unescape(const char *s, size_t n, char **out)
 {
     char *v = mc2_malloc(n + 1);
@@ -196,7 +210,7 @@ int mc2_job_parse(const char *text, size_t n, mc2_job *job, mc2_err *err)
         goto fail;                                                                                 \
     } while (0)
     /* Fixed header lines. */
-    static const char *const head[] = {"mc2-job v1", "consortium ", "instance ", "counter ",
+    static const char *const head[] = {"mc2-job v2", "consortium ", "instance ", "counter ",
                                        "kind "};
     for (int h = 0; h < 5; h++) {
         line++;
@@ -208,7 +222,7 @@ int mc2_job_parse(const char *text, size_t n, mc2_job *job, mc2_err *err)
         }
         const char *v = l + hl;
         size_t vl = (size_t)len - hl;
-        if (h == 0 && vl != 0) BAD("expected 'mc2-job v1'");
+        if (h == 0 && vl != 0) BAD("expected 'mc2-job v2'");
         if (h == 1 || h == 2) {
             if (vl != 64) BAD("expected 64 hex digits");
             memcpy(hex, v, 64);
@@ -248,10 +262,11 @@ int mc2_job_parse(const char *text, size_t n, mc2_job *job, mc2_err *err)
                 BAD("bad input table name");
             s += w + 1;
             left -= (size_t)w + 1;
-            if (left != 32) BAD("bad table id");
+            if (left < 34 || s[32] != ' ') BAD("bad table id");
             memcpy(hex, s, 32);
             hex[32] = '\0';
             if (mc2_hex_decode(hex, in->table_id, 16)) BAD("bad table id");
+            if (decimal_u64(s + 33, left - 33, &in->version)) BAD("bad table version");
         } else if (len > 6 && memcmp(l, "param ", 6) == 0 && job->nrecipients == 0) {
             char key[33];
             long w = word(l + 6, (size_t)len - 6, key, sizeof key);

@@ -24,6 +24,7 @@ static mc2_job sample(void)
     strcpy(j.inputs[1].owner, "bank-b");
     strcpy(j.inputs[1].table, "accounts.2024");
     memset(j.inputs[1].table_id, 0x22, 16);
+    j.inputs[1].version = 12345678901234567890ull; /* bank-a/accounts: version 0 */
     j.nrecipients = 1;
     strcpy(j.recipients[0], "auditor");
     return j;
@@ -97,6 +98,8 @@ int main(void)
     CHECK(back.counter == 7 && back.ninputs == 2 && back.nrecipients == 1);
     CHECK(strcmp(back.inputs[1].table, "accounts.2024") == 0);
     CHECK(back.inputs[1].table_id[15] == 0x22);
+    CHECK(back.inputs[0].version == 0 && back.inputs[1].version == 12345678901234567890ull);
+    CHECK(strstr(text, "input bank-a accounts 11111111111111111111111111111111 0\n") != NULL);
     CHECK(mc2_job_param(&back, "query") &&
           strcmp(mc2_job_param(&back, "query"), "SELECT 1\nFROM t -- a\\b") == 0);
     mc2_job_free(&back);
@@ -115,9 +118,20 @@ int main(void)
     const char *swaps[][2] = {{"counter 7", "counter 07"},
                               {"counter 7", "counter +7"},
                               {"kind rowcount", "kind RowCount"},
-                              {"mc2-job v1", "mc2-job v2"},
+                              {"mc2-job v2", "mc2-job v1"}, /* the format before versions */
                               {"recipient auditor", "recipient  auditor"},
-                              {"input bank-a", "input bank a"}};
+                              {"input bank-a", "input bank a"},
+                              /* the table version: canonical decimal, present, in range */
+                              {"1111 0\n", "1111 00\n"},
+                              {"1111 0\n", "1111 +0\n"},
+                              {"1111 0\n", "1111 -0\n"},
+                              {"1111 0\n", "1111\n"},
+                              {"1111 0\n", "1111 \n"},
+                              {"1111 0\n", "1111 0 \n"},
+                              {"1111 0\n", "1111  0\n"},
+                              {"1111 0\n", "1111 0x0\n"},
+                              {"12345678901234567890", "18446744073709551616"},
+                              {"12345678901234567890", "123456789012345678901"}};
     for (size_t i = 0; i < sizeof swaps / sizeof swaps[0]; i++) {
         mc2_buf m = {0};
         const char *at = strstr(text, swaps[i][0]);
@@ -130,10 +144,18 @@ int main(void)
         mc2_buf_free(&m);
     }
     /* recipient before input: wrong order. */
-    CHECK(!accepts("mc2-job v1\nconsortium "
-                   "0000000000000000000000000000000000000000000000000000000000000000\ninstance "
-                   "0000000000000000000000000000000000000000000000000000000000000000\ncounter "
-                   "1\nkind rowcount\nrecipient a\ninput b t 00000000000000000000000000000000\n"));
+    static const char ordered[] =
+        "mc2-job v2\nconsortium "
+        "0000000000000000000000000000000000000000000000000000000000000000\ninstance "
+        "0000000000000000000000000000000000000000000000000000000000000000\ncounter "
+        "1\nkind rowcount\ninput b t 00000000000000000000000000000000 1\nrecipient a\n";
+    static const char reordered[] =
+        "mc2-job v2\nconsortium "
+        "0000000000000000000000000000000000000000000000000000000000000000\ninstance "
+        "0000000000000000000000000000000000000000000000000000000000000000\ncounter "
+        "1\nkind rowcount\nrecipient a\ninput b t 00000000000000000000000000000000 1\n";
+    CHECK(accepts(ordered));
+    CHECK(!accepts(reordered));
 
     /* Signatures. */
     uint8_t pub[32], sec[32], pub2[32], sec2[32], sig[64];
