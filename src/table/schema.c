@@ -387,15 +387,11 @@ static mc2_schema *schema_alloc(size_t ncols, mc2_err *err)
 /* ---- declared keys -------------------------------------------------------------------------- */
 
 /* Why the key columns idx[0..n) (a primary key if pk) break the rules, or NULL: 1..16
- * columns, each in range and used once, and NOT NULL in a primary key. *bad gets the
- * offending position. */
-static const char *keycols_problem(const mc2_schema *s, const unsigned *idx, size_t n, bool pk,
-                                   size_t *bad)
+ * columns, each in range and used once, and NOT NULL in a primary key. */
+static const char *keycols_problem(const mc2_schema *s, const unsigned *idx, size_t n, bool pk)
 {
-    *bad = 0;
     if (n < 1 || n > MC2_MAX_KEY_COLUMNS) return "must have 1 to 16 columns";
     for (size_t i = 0; i < n; i++) {
-        *bad = i;
         if (idx[i] >= s->ncols) return "names a column that does not exist";
         for (size_t j = 0; j < i; j++)
             if (idx[j] == idx[i]) return "names a column twice";
@@ -418,9 +414,8 @@ static bool fkey_same(const mc2_fkey *a, const mc2_fkey *b)
  * declared twice. Returns 0 or -1 with msg[0..len) describing the problem. */
 static int keys_check(const mc2_schema *s, char *msg, size_t len)
 {
-    size_t bad;
-    const char *why;
-    if (s->npk && (!s->pk || (why = keycols_problem(s, s->pk, s->npk, true, &bad)))) {
+    const char *why = NULL;
+    if (s->npk && (!s->pk || (why = keycols_problem(s, s->pk, s->npk, true)))) {
         snprintf(msg, len, "the primary key %s", s->pk ? why : "is missing");
         return -1;
     }
@@ -434,7 +429,7 @@ static int keys_check(const mc2_schema *s, char *msg, size_t len)
             snprintf(msg, len, "foreign key %zu is incomplete", i + 1);
             return -1;
         }
-        if ((why = keycols_problem(s, f->cols, f->ncols, false, &bad))) {
+        if ((why = keycols_problem(s, f->cols, f->ncols, false))) {
             snprintf(msg, len, "foreign key %zu %s", i + 1, why);
             return -1;
         }
