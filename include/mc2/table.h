@@ -43,10 +43,29 @@ typedef struct mc2_column_def {
     bool nullable;
 } mc2_column_def;
 
+#define MC2_MAX_KEY_COLUMNS 16 /* columns in one primary or foreign key */
+
+/* A foreign key: columns cols[0..ncols) of this table take only values found in columns
+ * ref_cols[0..ncols) of table ref_table (names as that table's schema spells them). */
+typedef struct mc2_fkey {
+    size_t ncols;    /* 1..MC2_MAX_KEY_COLUMNS */
+    unsigned *cols;  /* column indices in this schema, distinct */
+    char *ref_table; /* a valid name */
+    char **ref_cols; /* valid names, distinct ignoring case */
+} mc2_fkey;
+
+/* A table's schema. Declared keys (primary_key, foreign_keys in the schema file) are facts
+ * the data owner states about the data; they are public, like row counts, and the SQL
+ * planner relies on them (docs/sql.md, "Join order"). A schema without keys has npk = nfk =
+ * 0 (code that builds schemas by hand leaves them so). */
 typedef struct mc2_schema {
     char *name; /* table name from the schema file, or NULL */
     size_t ncols;
     mc2_column_def *cols;
+    size_t npk; /* primary key columns pk[0..npk), distinct and NOT NULL; 0: none */
+    unsigned *pk;
+    size_t nfk; /* foreign keys fk[0..nfk) */
+    mc2_fkey *fk;
 } mc2_schema;
 
 /* Parses a schema file (YAML; see docs/format.md) from memory. `what` names it in errors,

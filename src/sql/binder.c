@@ -1254,6 +1254,56 @@ static int set_nullable(bctx *b, mc2_lnode *n)
 
 static mc2_lnode *bind_tref(bctx *b, bscope *s, const mc2_sql_tref *t);
 
+/* The input a foreign key references: by the name the query knows it by, else by its
+ * schema's table name; NULL if it is not among the inputs or lacks a referenced column. */
+static const mc2_sql_table *fk_target(const bctx *b, const mc2_fkey *f)
+{
+    const mc2_sql_table *t = NULL;
+    for (size_t i = 0; i < b->ntables && !t; i++)
+        if (strcasecmp(b->tables[i].name, f->ref_table) == 0) t = &b->tables[i];
+    for (size_t i = 0; i < b->ntables && !t; i++)
+        if (b->tables[i].schema->name && strcasecmp(b->tables[i].schema->name, f->ref_table) == 0)
+            t = &b->tables[i];
+    for (size_t j = 0; t && j < f->ncols; j++)
+        if (mc2_schema_find(t->schema, f->ref_cols[j]) < 0) t = NULL;
+    return t;
+}
+
+/* Estimates from the declared keys of the table tab read into column ids ids[] (one per
+ * schema column): a primary key column has one value per row; a foreign key takes at most
+ * as many values as the referenced input has rows (a composite one records a set bound). */
+static int key_stats(bctx *b, const mc2_sql_table *tab, const uint32_t *ids)
+{
+    const mc2_schema *sch = tab->schema;
+    mc2_lplan *lp = b->lp;
+    if (sch->npk == 1) lp->cols[ids[sch->pk[0]]].keyed = true;
+    for (size_t i = 0; i < sch->nfk; i++) {
+        const mc2_fkey *f = &sch->fk[i];
+        const mc2_sql_table *t = fk_target(b, f);
+        if (!t) continue;
+        double rows = t->rows < 1 ? 1 : (double)t->rows;
+        if (f->ncols == 1) {
+            mc2_lcolinfo *ci = &lp->cols[ids[f->cols[0]]];
+            if (rows < ci->ndv) ci->ndv = rows;
+            ci->keyed = true;
+            continue;
+        }
+        if (lp->nsets == lp->capsets) {
+            size_t cap = lp->capsets ? lp->capsets * 2 : 8;
+            mc2_lndvset *v = barray(b, cap, sizeof *v);
+            if (!v) return -1;
+            if (lp->nsets) memcpy(v, lp->sets, lp->nsets * sizeof *v);
+            lp->sets = v;
+            lp->capsets = cap;
+        }
+        uint32_t *set = barray(b, f->ncols, sizeof *set);
+        if (!set) return -1;
+        for (size_t j = 0; j < f->ncols; j++) set[j] = ids[f->cols[j]];
+        lp->sets[lp->nsets++] = (mc2_lndvset){set, (unsigned)f->ncols, rows};
+    }
+    return 0;
+}
+
 static mc2_lnode *bind_named(bctx *b, bscope *s, const mc2_sql_tref *t)
 {
     const char *name = t->table.name;
@@ -1334,11 +1384,14 @@ static mc2_lnode *bind_named(bctx *b, bscope *s, const mc2_sql_tref *t)
                 if (ndv > cap) ndv = cap;
             }
             b->lp->cols[id].ndv = ndv;
+            b->lp->cols[id].scan = node->cols[0] ? node->cols[0] : id;
+            b->lp->cols[id].input = (unsigned)ti;
             node->cols[c] = id;
             node->scan_cols[c] = (unsigned)c;
             rel.names[c] = sch->cols[c].name;
         }
         node->rows = (double)tab->rows;
+        if (key_stats(b, tab, node->cols)) return NULL;
         rel.ids = node->cols;
         rel.n = sch->ncols;
     }
@@ -1833,7 +1886,10 @@ static mc2_lnode *bind_select(bctx *b, const mc2_sql_select *sel, const mc2_sql_
             g.gids[i] = mc2_lplan_newcol(b->lp, gname ? gname : derive_name(b, ge), qual, gb->type,
                                          gb->nullable, b->err);
             if (!g.gids[i]) return NULL;
-            if (gb->kind == MC2_LX_COL) b->lp->cols[g.gids[i]].ndv = b->lp->cols[gb->col].ndv;
+            if (gb->kind == MC2_LX_COL) {
+                b->lp->cols[g.gids[i]].ndv = b->lp->cols[gb->col].ndv;
+                b->lp->cols[g.gids[i]].keyed = b->lp->cols[gb->col].keyed;
+            }
         }
         for (size_t i = 0; i < nitems; i++)
             if (!(items[i].bound = agg_extract(b, &g, items[i].bound))) return NULL;
@@ -1896,7 +1952,10 @@ static mc2_lnode *bind_select(bctx *b, const mc2_sql_select *sel, const mc2_sql_
         if (!(p->cols[i] =
                   mc2_lplan_newcol(b->lp, items[i].name, qual, e->type, e->nullable, b->err)))
             return NULL;
-        if (e->kind == MC2_LX_COL) b->lp->cols[p->cols[i]].ndv = b->lp->cols[e->col].ndv;
+        if (e->kind == MC2_LX_COL) {
+            b->lp->cols[p->cols[i]].ndv = b->lp->cols[e->col].ndv;
+            b->lp->cols[p->cols[i]].keyed = b->lp->cols[e->col].keyed;
+        }
         names[i] = items[i].name;
     }
     size_t h = nitems;
@@ -2168,6 +2227,8 @@ int mc2_sql_bind(const mc2_sql_stmt *s, const mc2_sql_table *tables, size_t ntab
     if (!lp) return -1;
     lp->arena = a;
     lp->explain = s->kind == MC2_SQL_S_EXPLAIN;
+    lp->tables = tables;
+    lp->ntables = ntables;
     bctx b = {lp, a, err, tables, ntables, 0, 0};
     const char **names;
     bool corr = false;

@@ -36,6 +36,7 @@ struct mc2_pnode {
     unsigned *lkeys, *rkeys, *keys; /* join keys; AGG keys */
     size_t nkeys;
     bool null_aware;
+    int unique_side; /* hash join: 1 left, 2 right is unique on the keys (oblivious PK-FK) */
     mc2_pagg *aggs;
     size_t naggs;
     mc2_psort *sort;

@@ -246,6 +246,14 @@ mc2_pnode *mc2_pn_nl_join(mc2_plan *p, enum mc2_join_type type, mc2_pnode *left,
     return n;
 }
 
+void mc2_pn_join_set_unique(mc2_pnode *n, int unique_side)
+{
+    if (n && n->kind == MC2_PN_HASH_JOIN && n->nkeys &&
+        (n->jt == MC2_JOIN_INNER || n->jt == MC2_JOIN_LEFT || n->jt == MC2_JOIN_RIGHT) &&
+        (unique_side == 1 || unique_side == 2))
+        n->unique_side = unique_side;
+}
+
 mc2_pnode *mc2_pn_agg(mc2_plan *p, mc2_pnode *child, const unsigned *keys, size_t nkeys,
                       const mc2_pagg *aggs, size_t naggs)
 {

@@ -118,14 +118,33 @@ struct mc2_lnode {
     bool all;
 };
 
-/* What is known of every column id. */
+/* What is known of every column id. Estimates use only public facts: the input row counts,
+ * the declared keys of the schemas, the query. */
 typedef struct mc2_lcolinfo {
     const char *name; /* output name */
     const char *qual; /* table alias it was read from, or NULL */
     mc2_coltype type;
     bool nullable;
-    double ndv; /* estimated distinct values (0: unknown) */
+    double ndv;     /* distinct values, an upper bound (0: unknown) */
+    bool keyed;     /* ndv is an estimate from a declared key (a primary key: the table's rows; a
+                       foreign key: the referenced table's rows), not only a bound */
+    bool agg;       /* an aggregate's value (a condition on it is a HAVING condition) */
+    uint32_t scan;  /* read by a scan: the id of that scan's first column (the scan's columns
+                       have ids scan + schema column index); 0 for computed columns */
+    unsigned input; /* scan != 0: the input table it reads */
+    double cap;     /* scan != 0 and > 0: the rows of its scan after the filters right above
+                       it (the combinations of a scan's columns are at most that many) */
 } mc2_lcolinfo;
+
+/* A bound from a composite foreign key: the combination of columns ids[0..n) (of one scan)
+ * takes at most ndv distinct values (the referenced table's rows). */
+typedef struct mc2_lndvset {
+    const uint32_t *ids;
+    unsigned n;
+    double ndv;
+} mc2_lndvset;
+
+struct mc2_sql_table;
 
 /* A logical plan: the operators, the column table, and the arena they live in. */
 typedef struct mc2_lplan {
@@ -133,7 +152,11 @@ typedef struct mc2_lplan {
     mc2_lcolinfo *cols; /* indexed by id; id 0 is unused */
     uint32_t ncols, capcols;
     mc2_lnode *root;
-    bool explain; /* the statement was EXPLAIN */
+    bool explain;                       /* the statement was EXPLAIN */
+    const struct mc2_sql_table *tables; /* the inputs (their schemas declare keys) */
+    size_t ntables;
+    mc2_lndvset *sets; /* composite foreign keys of the scans */
+    size_t nsets, capsets;
 } mc2_lplan;
 
 /* ---- helpers (logical.c) ----------------------------------------------------------------- */
@@ -185,10 +208,32 @@ int mc2_lplan_print(const mc2_lplan *lp, const mc2_lnode *n, mc2_buf *out, mc2_e
 /* ---- rewrites (rewrite.c) ---------------------------------------------------------------- */
 
 /* Runs every rewrite in order: subquery decorrelation, predicate push-down with join
- * ordering from the estimated sizes, projection push-down, estimates. Errors are
- * MC2_E_INPUT "not supported: ..." for subquery shapes the executor cannot run. */
+ * ordering and semi join placement by estimated cost (docs/sql.md, "Join order"), projection
+ * push-down, estimates. Errors are MC2_E_INPUT "not supported: ..." for subquery shapes the
+ * executor cannot run. */
 int mc2_lplan_rewrite(mc2_lplan *lp, mc2_err *err) MC2_WUR;
-/* Fills n->rows for n's subtree from the public table sizes (also used by the planner). */
+/* ---- estimates (estimate.c) -------------------------------------------------------------- */
+
+/* Fills n->rows for n's subtree from the public table sizes, the declared keys and fixed
+ * selectivities (also used by the planner); marks aggregate values (mc2_lcolinfo.agg) and
+ * records the distinct values of computed and grouping columns. */
 void mc2_lplan_estimate(mc2_lplan *lp, mc2_lnode *n);
+/* The fraction of rows filter condition e keeps (fixed values per kind of condition, exact
+ * for equalities on declared keys; a range between two constant dates by its width). */
+double mc2_est_sel(const mc2_lplan *lp, const mc2_lexpr *e);
+/* Distinct values of e over `rows` rows (an upper bound), at least 1. */
+double mc2_est_ndv(const mc2_lplan *lp, const mc2_lexpr *e, double rows);
+/* |l JOIN r ON cond| / (lrows * rrows) for an inner join of l (lrows rows) and r (rrows). */
+double mc2_est_joinsel(const mc2_lplan *lp, const mc2_lnode *l, double lrows, const mc2_lnode *r,
+                       double rrows, const mc2_lexpr *cond);
+/* The fraction of l's rows a SEMI (anti: ANTI) join with r on cond keeps; lcap >= 1 caps the
+ * distinct key values of the left side (when the join runs above l, on lcap rows). */
+double mc2_est_semi(const mc2_lplan *lp, const mc2_lnode *l, double lrows, double lcap,
+                    const mc2_lnode *r, double rrows, const mc2_lexpr *cond, bool anti);
+/* True if n's rows are known to be unique on the columns ids[0..nids) (some subset of them
+ * is a declared primary key of a scan, GROUP BY keys, DISTINCT columns, ... carried through
+ * the operators above it; docs/sql.md, "Join order"). Rows with a NULL in these columns are
+ * not counted. Conservative: false when not known. */
+bool mc2_lnode_unique_on(const mc2_lplan *lp, const mc2_lnode *n, const uint32_t *ids, size_t nids);
 
 #endif

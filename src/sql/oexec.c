@@ -825,6 +825,26 @@ static int pad_nulls(const struct obliv_rows *keep, int keep_left, const struct 
     return 0;
 }
 
+/* The equi-join of l and r when the planner knows one side is unique on the keys
+ * (mc2_pn_join_set_unique): the PK-FK join, its output (the unique side's columns first)
+ * put back in l ++ r order. */
+static int pkfk_match(ox *x, const mc2_pnode *n, const struct obliv_rows *l,
+                      const struct obliv_rows *r, struct obliv_rows *out, mc2_err *err)
+{
+    const uint32_t *lk = (const uint32_t *)n->lkeys, *rk = (const uint32_t *)n->rkeys;
+    if (n->unique_side == 1) return obliv_pkfk_join(l, lk, r, rk, n->nkeys, out, &x->oo, err);
+    size_t nl = l->lay.ncols, nr = r->lay.ncols;
+    if (nl + nr > OBLIV_MAX_COLS) return unsupported(err, "this many columns");
+    struct obliv_rows t = {0};
+    if (obliv_pkfk_join(r, rk, l, lk, n->nkeys, &t, &x->oo, err)) return -1;
+    struct obliv_proj it[OBLIV_MAX_COLS];
+    for (size_t c = 0; c < nl; c++) it[c] = (struct obliv_proj){.col = (uint32_t)(nr + c)};
+    for (size_t c = 0; c < nr; c++) it[nl + c] = (struct obliv_proj){.col = (uint32_t)c};
+    int rc = obliv_project(&t, it, nl + nr, out, err);
+    obliv_rows_free(&t);
+    return rc;
+}
+
 /* Pairs of matching rows: the equi-join on the node's keys plus its residual, or the cross
  * join on its condition. The residual/condition's columns are shifted past a row-id column
  * at shift_from (UINT32_MAX: none). */
@@ -846,8 +866,10 @@ static int match(ox *x, const mc2_pnode *n, const mc2_pexpr *cond, const struct 
     if (obliv_layout_concat(&lay, &l->lay, &r->lay, err)) goto done;
     if (cond && compile(&g, cond, &lay, &e, err)) goto done;
     if (n->kind == MC2_PN_HASH_JOIN) {
-        rc = obliv_equi_join(l, (const uint32_t *)n->lkeys, r, (const uint32_t *)n->rkeys, n->nkeys,
-                             out, &x->oo, err) ||
+        rc = (n->unique_side
+                  ? pkfk_match(x, n, l, r, out, err)
+                  : obliv_equi_join(l, (const uint32_t *)n->lkeys, r, (const uint32_t *)n->rkeys,
+                                    n->nkeys, out, &x->oo, err)) ||
                      (cond && obliv_filter(out, &e, &x->oo, err))
                  ? -1
                  : 0;

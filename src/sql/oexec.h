@@ -14,7 +14,10 @@
  *   FILTER, PROJECT  obliv_filter / obliv_project with expressions compiled to constant-time
  *                    programs (expr.h); a SUBSTRING inside a predicate is first projected into
  *                    a column of its own
- *   HASH_JOIN        INNER: obliv_equi_join (+ the residual as a filter); SEMI/ANTI without a
+ *   HASH_JOIN        INNER: obliv_equi_join, or obliv_pkfk_join when the planner marked a side
+ *                    unique on the keys (mc2_pn_join_set_unique: a declared primary key, GROUP
+ *                    BY or DISTINCT; a duplicate fails the job with MC2_E_INPUT, one bit),
+ *                    + the residual as a filter; SEMI/ANTI without a
  *                    residual: obliv_semi_join; SEMI/ANTI with a residual and LEFT/RIGHT: the
  *                    preserved side gets a row-id column, matches are computed as for INNER,
  *                    and a semi/anti join on the row ids finds the matched/unmatched rows

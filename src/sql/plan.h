@@ -258,6 +258,13 @@ mc2_pnode *mc2_pn_project(mc2_plan *p, mc2_pnode *child, mc2_pexpr *const *exprs
 mc2_pnode *mc2_pn_hash_join(mc2_plan *p, enum mc2_join_type type, mc2_pnode *left, mc2_pnode *right,
                             const unsigned *lkeys, const unsigned *rkeys, size_t nkeys,
                             mc2_pexpr *residual, bool null_aware);
+/* Marks hash join n (from mc2_pn_hash_join; INNER, LEFT or RIGHT) as a join on keys that
+ * are unique on one side, unique_side 1 = left, 2 = right: the planner knows that side's
+ * rows with no NULL key have distinct keys (a declared primary key, GROUP BY or DISTINCT
+ * keys; docs/sql.md, "Join order"). Encryption mode ignores it; oblivious mode then runs the
+ * PK-FK join (src/obliv/op.h), which fails the job with MC2_E_INPUT if a key repeats after
+ * all (data that breaks its declared key). NULL n is a no-op. */
+void mc2_pn_join_set_unique(mc2_pnode *n, int unique_side);
 /* Nested-loop join on an arbitrary BOOL condition over (left ++ right) columns (NULL: always
  * true, i.e. CROSS JOIN). All join types. The right child is held in memory. */
 mc2_pnode *mc2_pn_nl_join(mc2_plan *p, enum mc2_join_type type, mc2_pnode *left, mc2_pnode *right,

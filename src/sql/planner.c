@@ -285,6 +285,25 @@ static const char *jtname(enum mc2_join_type t)
     return "?";
 }
 
+/* Which sides of join n are known to be unique on their equi-join keys lk / rk (bit 1: left,
+ * bit 2: right), from declared keys, GROUP BY and DISTINCT. Only keys that are plain columns
+ * count. */
+static int unique_sides(pl *c, const mc2_lnode *n, const mc2_lexpr *const *lk,
+                        const mc2_lexpr *const *rk, size_t nk)
+{
+    uint32_t *li = palloc(c, (nk + 1) * sizeof *li), *ri = palloc(c, (nk + 1) * sizeof *ri);
+    if (!li || !ri) return 0;
+    bool lcols = true, rcols = true;
+    for (size_t i = 0; i < nk; i++) {
+        lcols &= lk[i]->kind == MC2_LX_COL;
+        rcols &= rk[i]->kind == MC2_LX_COL;
+        li[i] = lk[i]->col;
+        ri[i] = rk[i]->col;
+    }
+    return (lcols && mc2_lnode_unique_on(c->lp, n->left, li, nk) ? 1 : 0) |
+           (rcols && mc2_lnode_unique_on(c->lp, n->right, ri, nk) ? 2 : 0);
+}
+
 static int lower_join(pl *c, const mc2_lnode *n, low *out)
 {
     low l, r;
@@ -395,10 +414,12 @@ static int lower_join(pl *c, const mc2_lnode *n, low *out)
     }
     if (nlx && extend(c, &l, lextra, nlx, n->left->rows, "join keys")) return -1;
     if (nrx && extend(c, &r, rextra, nrx, n->right->rows, "join keys")) return -1;
-    /* build side: the right child of the hash join; choose the smaller side */
+    /* build side: the right child of the hash join; choose the smaller side (a LEFT join's
+     * preserved side on a tie: its estimate is usually an input's size, the other side's
+     * often an upper bound, such as a grouped subquery's) */
     bool swap = false;
     if (jt == MC2_JOIN_INNER && lrows < rrows) swap = true;
-    if (jt == MC2_JOIN_LEFT && lrows < rrows) {
+    if (jt == MC2_JOIN_LEFT && lrows <= rrows) {
         swap = true;
         jt = MC2_JOIN_RIGHT;
     }
@@ -426,6 +447,13 @@ static int lower_join(pl *c, const mc2_lnode *n, low *out)
         if (mc2_buf_puts(&lb, i ? " AND " : " [residual: ", c->err) || put_expr(c, &lb, res[i]) ||
             (i + 1 == nres && mc2_buf_puts(&lb, "]", c->err)))
             return -1;
+    /* a side unique on its keys lets oblivious mode run the PK-FK join (the probe side
+     * preferred: its output needs no reordering); 1: probe, 2: build */
+    int us = jt == MC2_JOIN_SEMI || jt == MC2_JOIN_ANTI ? 0 : unique_sides(c, n, lk, rk, nk);
+    if (swap) us = (us & 1) << 1 | (us & 2) >> 1;
+    int uside = us & 1 ? 1 : us & 2 ? 2 : 0;
+    if (uside && mc2_buf_puts(&lb, uside == 1 ? " [unique: probe]" : " [unique: build]", c->err))
+        return -1;
     L->x->role = "probe";
     R->x->role = "build";
     bool semi = jt == MC2_JOIN_SEMI || jt == MC2_JOIN_ANTI;
@@ -433,8 +461,9 @@ static int lower_join(pl *c, const mc2_lnode *n, low *out)
     if (!ids) return -1;
     memcpy(ids, L->ids, L->n * sizeof *ids);
     memcpy(ids + L->n, R->ids, R->n * sizeof *ids);
-    return done(c, out, mc2_pn_hash_join(c->p, jt, L->pn, R->pn, LK, RK, nk, resid, n->null_aware),
-                ids, semi ? L->n : L->n + R->n, &lb, n->rows, L->x, R->x);
+    mc2_pnode *pn = mc2_pn_hash_join(c->p, jt, L->pn, R->pn, LK, RK, nk, resid, n->null_aware);
+    mc2_pn_join_set_unique(pn, uside);
+    return done(c, out, pn, ids, semi ? L->n : L->n + R->n, &lb, n->rows, L->x, R->x);
 }
 
 static int lower_agg(pl *c, const mc2_lnode *n, low *out)

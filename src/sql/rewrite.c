@@ -1,13 +1,16 @@
-/* rewrite.c - rule-based rewrites of the logical plan: subquery decorrelation, predicate
- * push-down with join ordering from public table sizes, projection push-down, estimates. */
+/* rewrite.c - rewrites of the logical plan: subquery decorrelation, predicate push-down,
+ * join ordering and semi join placement by estimated cost (estimate.c: public row counts and
+ * declared keys only), projection push-down. */
 #include <string.h>
 
+#include "base/alloc.h"
 #include "sql/logical.h"
 
 typedef struct rw {
     mc2_lplan *lp;
     mc2_err *err;
     unsigned depth;
+    double dp_work; /* join-order search steps spent so far (bounded by DP_BUDGET) */
 } rw;
 
 #define RW_MAX_DEPTH 4096
@@ -537,148 +540,6 @@ static mc2_lnode *decor(rw *w, mc2_lnode *n)
     return r;
 }
 
-/* ---- estimates --------------------------------------------------------------------------- */
-
-static double colndv(const mc2_lplan *lp, const mc2_lexpr *e, double rows)
-{
-    double d = 0;
-    if (e->kind == MC2_LX_COL) d = lp->cols[e->col].ndv;
-    if (d <= 0) d = rows / 10;
-    if (d > rows) d = rows;
-    return d < 1 ? 1 : d;
-}
-
-static double sel(const mc2_lexpr *e)
-{
-    if (!e) return 1;
-    switch (e->kind) {
-    case MC2_LX_AND: {
-        double s = 1;
-        for (unsigned i = 0; i < e->nargs; i++) s *= sel(e->args[i]);
-        return s;
-    }
-    case MC2_LX_OR: {
-        double s = 0;
-        for (unsigned i = 0; i < e->nargs; i++) {
-            double t = sel(e->args[i]);
-            s = s + t - s * t;
-        }
-        return s;
-    }
-    case MC2_LX_NOT:
-        return 1 - sel(e->args[0]);
-    case MC2_LX_CMP:
-        return e->op == MC2_PX_EQ ? 0.1 : e->op == MC2_PX_NE ? 0.9 : 0.33;
-    case MC2_LX_LIKE:
-        return e->negated ? 0.75 : 0.25;
-    case MC2_LX_IN: {
-        double s = 0.1 * (e->nargs - 1);
-        if (s > 0.5) s = 0.5;
-        return e->negated ? 1 - s : s;
-    }
-    case MC2_LX_IS_NULL:
-        return e->negated ? 0.9 : 0.1;
-    default:
-        return 0.5;
-    }
-}
-
-/* Splits join condition conjuncts into equalities between the two sides and the rest, and
- * estimates |l JOIN r| for an inner join. */
-static double inner_est(const mc2_lplan *lp, const mc2_lnode *l, const mc2_lnode *r,
-                        const mc2_lexpr *cond, double lrows, double rrows)
-{
-    double div = 1, rest = 1;
-    if (cond) {
-        const mc2_lexpr *one[1] = {cond};
-        mc2_lexpr *const *v = cond->kind == MC2_LX_AND ? cond->args : (mc2_lexpr *const *)one;
-        unsigned n = cond->kind == MC2_LX_AND ? cond->nargs : 1;
-        for (unsigned i = 0; i < n; i++) {
-            const mc2_lexpr *c = v[i];
-            if (c->kind == MC2_LX_CMP && c->op == MC2_PX_EQ) {
-                double a = colndv(lp, c->args[0], lrows > rrows ? lrows : rrows);
-                double b = colndv(lp, c->args[1], lrows > rrows ? lrows : rrows);
-                double d = a < b ? a : b;
-                if (d > div) div = d;
-            } else {
-                rest *= sel(c);
-            }
-        }
-    }
-    (void)l;
-    (void)r;
-    double est = lrows * rrows / div * rest;
-    return est < 1 ? 1 : est;
-}
-
-void mc2_lplan_estimate(mc2_lplan *lp, mc2_lnode *n)
-{
-    if (n->left) mc2_lplan_estimate(lp, n->left);
-    if (n->right) mc2_lplan_estimate(lp, n->right);
-    double l = n->left ? n->left->rows : 0, r = n->right ? n->right->rows : 0;
-    switch (n->kind) {
-    case MC2_LN_SCAN:
-        break;
-    case MC2_LN_ONEROW:
-        n->rows = 1;
-        break;
-    case MC2_LN_FILTER:
-        n->rows = l * sel(n->pred);
-        break;
-    case MC2_LN_PROJECT:
-    case MC2_LN_SORT:
-        n->rows = l;
-        break;
-    case MC2_LN_DISTINCT:
-        n->rows = l / 2;
-        break;
-    case MC2_LN_LIMIT:
-        n->rows = n->limit >= 0 && (double)n->limit < l ? (double)n->limit : l;
-        break;
-    case MC2_LN_AGG: {
-        double g = 1;
-        for (size_t i = 0; i < n->ngroups; i++) g *= colndv(lp, n->exprs[i], l);
-        n->rows = n->ngroups == 0 ? 1 : g < l ? g : l;
-        for (size_t i = 0; i < n->ngroups; i++)
-            if (lp->cols[n->cols[i]].ndv <= 0 || lp->cols[n->cols[i]].ndv > n->rows)
-                lp->cols[n->cols[i]].ndv = n->rows;
-        break;
-    }
-    case MC2_LN_JOIN:
-        switch (n->jtype) {
-        case MC2_JOIN_INNER:
-            n->rows = inner_est(lp, n->left, n->right, n->pred, l, r);
-            break;
-        case MC2_JOIN_LEFT: {
-            double e = inner_est(lp, n->left, n->right, n->pred, l, r);
-            n->rows = e > l ? e : l;
-            break;
-        }
-        case MC2_JOIN_RIGHT: {
-            double e = inner_est(lp, n->left, n->right, n->pred, l, r);
-            n->rows = e > r ? e : r;
-            break;
-        }
-        case MC2_JOIN_FULL: {
-            double e = inner_est(lp, n->left, n->right, n->pred, l, r);
-            n->rows = e > l + r ? e : l + r;
-            break;
-        }
-        case MC2_JOIN_SEMI:
-        case MC2_JOIN_ANTI:
-            n->rows = l / 2;
-            break;
-        }
-        break;
-    case MC2_LN_SETOP:
-        n->rows = n->setop == MC2_SETOP_UNION                ? l + r
-                  : n->setop == MC2_SETOP_INTERSECT && r < l ? r
-                                                             : l;
-        break;
-    }
-    if (n->rows < 1) n->rows = 1;
-}
-
 /* ---- predicate push-down and join ordering ----------------------------------------------- */
 
 static mc2_lnode *opt(rw *w, mc2_lnode *n);
@@ -808,10 +669,15 @@ static mc2_lnode *push(rw *w, mc2_lnode *n, mc2_lexpr *c)
     return r;
 }
 
+/* A region of inner joins and filters, flattened: its inputs, its conjuncts, and the semi
+ * and anti joins found on the way down (outermost first), which commute with inner joins
+ * and filters as long as what they join to produces the columns they read. */
 typedef struct region {
     mc2_lnode **leaves;
     size_t n, cap;
     evec conj;
+    mc2_lnode **semis;
+    size_t ns, caps;
 } region;
 
 /* (a AND b) OR (a AND c) -> a AND (b OR c): conditions common to every branch of an OR
@@ -899,6 +765,17 @@ static int flatten(rw *w, mc2_lnode *n, region *g)
     if (n->kind == MC2_LN_FILTER) {
         if (split_factor(w, n->pred, &g->conj)) return -1;
         if (flatten(w, n->left, g)) return -1;
+    } else if (n->kind == MC2_LN_JOIN && (n->jtype == MC2_JOIN_SEMI || n->jtype == MC2_JOIN_ANTI)) {
+        if (g->ns == g->caps) {
+            size_t cap = g->caps ? g->caps * 2 : 4;
+            mc2_lnode **v = mc2_arena_array(w->lp->arena, cap, sizeof *v, w->err);
+            if (!v) return -1;
+            if (g->ns) memcpy(v, g->semis, g->ns * sizeof *v);
+            g->semis = v;
+            g->caps = cap;
+        }
+        g->semis[g->ns++] = n;
+        if (flatten(w, n->left, g)) return -1;
     } else if (n->kind == MC2_LN_JOIN && n->jtype == MC2_JOIN_INNER) {
         if (split_factor(w, n->pred, &g->conj)) return -1;
         if (flatten(w, n->left, g) || flatten(w, n->right, g)) return -1;
@@ -917,101 +794,422 @@ static int flatten(rw *w, mc2_lnode *n, region *g)
     return 0;
 }
 
-/* Optimizes a region of inner joins and filters: pushes single-table conditions into the
- * tables, then joins greedily: start from the smallest input, and at each step add the input
- * connected by an equality that gives the smallest estimated result (then any connected
- * input; a cross product only when nothing is connected). */
-static mc2_lnode *opt_region(rw *w, mc2_lnode *n)
+/* A semi or anti join of the region: its inner side, its condition, the region's inputs the
+ * condition reads, and whether it joins its single input (push) or the region's result. */
+typedef struct rsemi {
+    const mc2_lnode *orig;
+    mc2_lnode *right;
+    mc2_lexpr *cond;
+    uint64_t mask;
+    bool push;
+} rsemi;
+
+/* Prepared region: inputs with the single-input conditions pushed in, conjuncts with the
+ * inputs they read (used: already placed), and for equalities the inputs of each side. */
+typedef struct rgn {
+    rw *w;
+    region g;
+    size_t k;
+    mc2_idset *prod;
+    uint64_t *mask, *eqa, *eqb;
+    bool *used;
+    rsemi *sm;
+    double *rows; /* input rows for the order being costed */
+    /* estimate factors: a set of inputs containing fmask[f] has its size multiplied by
+     * fsel[f]; pair conditions between two inputs are grouped (composite keys) */
+    uint64_t *fmask;
+    mc2_lexpr **fcond;
+    int *fa, *fb; /* the pair's inputs, or -1: fcond is one conjunct's filter */
+    double *fsel;
+    size_t nf;
+} rgn;
+
+/* The region's inputs e reads, as a bit mask (k <= 64). */
+static uint64_t inputs_of(rgn *r, const mc2_lexpr *e)
 {
-    region g = {0};
-    if (flatten(w, n, &g)) return NULL;
-    size_t k = g.n;
-    mc2_idset *prod = mc2_arena_array(w->lp->arena, k, sizeof *prod, w->err);
-    if (!prod) return NULL;
-    for (size_t i = 0; i < k; i++) {
-        if (!(g.leaves[i] = opt(w, g.leaves[i]))) return NULL;
-        if (idset(w, &prod[i])) return NULL;
-        mc2_lnode_produced(g.leaves[i], &prod[i]);
-    }
-    /* which inputs each conjunct uses */
-    uint64_t *mask = mc2_arena_array(w->lp->arena, g.conj.n + 1, sizeof *mask, w->err);
-    bool *used = mc2_arena_array(w->lp->arena, g.conj.n + 1, sizeof *used, w->err);
-    if (!mask || !used) return NULL;
-    bool big = k > 64;
     mc2_idset refs;
-    for (size_t c = 0; c < g.conj.n; c++) {
-        if (idset(w, &refs)) return NULL;
-        mc2_lexpr_refs(g.conj.v[c], &refs);
-        uint64_t m = 0;
-        for (size_t i = 0; i < k && !big; i++)
-            for (uint32_t x = 0; x < refs.nw; x++)
-                if (refs.w[x] & prod[i].w[x]) {
-                    m |= (uint64_t)1 << i;
-                    break;
-                }
-        mask[c] = m;
-    }
-    if (big) {
-        /* too many inputs to order: keep the written order */
-        mc2_lnode *cur = g.leaves[0];
-        for (size_t i = 1; i < k; i++)
-            if (!(cur = mkjoin(w, MC2_JOIN_INNER, cur, g.leaves[i], NULL))) return NULL;
-        mc2_lexpr *p = and_all(w, g.conj.v, g.conj.n);
-        if (g.conj.n && !p) return NULL;
-        return mkfilter(w, cur, p);
-    }
-    /* single-input conditions go into that input */
-    for (size_t c = 0; c < g.conj.n; c++) {
-        uint64_t m = mask[c];
-        if (m && !(m & (m - 1))) {
-            size_t i = (size_t)__builtin_ctzll(m);
-            if (!(g.leaves[i] = push(w, g.leaves[i], g.conj.v[c]))) return NULL;
-            used[c] = true;
-        }
-    }
-    /* an OR over several inputs implies, for an input every branch restricts, the OR of
-     * those restrictions: (n1.x = 1 AND n2.y = 2) OR (n1.x = 3 AND ...) implies
-     * n1.x = 1 OR n1.x = 3, which filters n1 early (TPC-H Q7, Q19); the OR itself stays */
-    for (size_t c = 0; c < g.conj.n; c++) {
-        mc2_lexpr *e = g.conj.v[c];
-        uint64_t m = mask[c];
-        if (used[c] || e->kind != MC2_LX_OR || !(m & (m - 1))) continue;
-        for (size_t i = 0; i < k; i++) {
+    if (r->k > 64 || idset(r->w, &refs)) return 0;
+    mc2_lexpr_refs(e, &refs);
+    uint64_t m = 0;
+    for (size_t i = 0; i < r->k; i++)
+        for (uint32_t x = 0; x < refs.nw; x++)
+            if (refs.w[x] & r->prod[i].w[x]) {
+                m |= (uint64_t)1 << i;
+                break;
+            }
+    return m;
+}
+
+/* an OR over several inputs implies, for an input every branch restricts, the OR of those
+ * restrictions: (n1.x = 1 AND n2.y = 2) OR (n1.x = 3 AND ...) implies n1.x = 1 OR n1.x = 3,
+ * which filters n1 early (TPC-H Q7, Q19); the OR itself stays */
+static int imply_ors(rgn *r)
+{
+    rw *w = r->w;
+    for (size_t c = 0; c < r->g.conj.n; c++) {
+        mc2_lexpr *e = r->g.conj.v[c];
+        uint64_t m = r->mask[c];
+        if (r->used[c] || e->kind != MC2_LX_OR || !(m & (m - 1))) continue;
+        for (size_t i = 0; i < r->k; i++) {
             if (!(m >> i & 1)) continue;
             mc2_lexpr *d = mc2_lexpr_new(w->lp, MC2_LX_OR, e->nargs, w->err);
-            if (!d) return NULL;
+            if (!d) return -1;
             d->type.id = MC2_T_BOOL;
             d->pos = e->pos;
             bool all = true;
             for (unsigned b = 0; b < e->nargs && all; b++) {
                 evec bc = {0}, mine = {0};
-                if (split(w, e->args[b], &bc)) return NULL;
+                if (split(w, e->args[b], &bc)) return -1;
                 for (size_t j = 0; j < bc.n; j++)
-                    if (mc2_lexpr_within(bc.v[j], &prod[i]) &&
+                    if (mc2_lexpr_within(bc.v[j], &r->prod[i]) &&
                         mc2_lexpr_conjuncts(w->lp, bc.v[j], &mine.v, &mine.n, &mine.cap, w->err))
-                        return NULL;
+                        return -1;
                 if (!mine.n) {
                     all = false;
                     break;
                 }
-                if (!(d->args[b] = and_all(w, mine.v, mine.n))) return NULL;
+                if (!(d->args[b] = and_all(w, mine.v, mine.n))) return -1;
                 d->nullable |= d->args[b]->nullable;
             }
-            if (all && !(g.leaves[i] = push(w, g.leaves[i], d))) return NULL;
+            if (all && !(r->g.leaves[i] = push(w, r->g.leaves[i], d))) return -1;
         }
     }
-    for (size_t i = 0; i < k; i++) mc2_lplan_estimate(w->lp, g.leaves[i]);
-    if (k == 1) {
-        mc2_lnode *cur = g.leaves[0];
-        for (size_t c = 0; c < g.conj.n; c++)
-            if (!used[c] && !(cur = mkfilter(w, cur, g.conj.v[c]))) return NULL;
-        return cur;
+    return 0;
+}
+
+/* The semi joins: ON conditions on their inner side filter that side, which is optimized;
+ * the inputs the rest of the condition reads. */
+static int prep_semis(rgn *r)
+{
+    rw *w = r->w;
+    if (!(r->sm = mc2_arena_array(w->lp->arena, r->g.ns + 1, sizeof *r->sm, w->err))) return -1;
+    for (size_t s = 0; s < r->g.ns; s++) {
+        const mc2_lnode *n = r->g.semis[s];
+        rsemi *m = &r->sm[s];
+        m->orig = n;
+        mc2_idset rs;
+        if (idset(w, &rs)) return -1;
+        mc2_lnode_produced(n->right, &rs);
+        evec c = {0}, keep = {0};
+        if (split(w, n->pred, &c)) return -1;
+        mc2_lnode *right = n->right;
+        for (size_t i = 0; i < c.n; i++) {
+            if (mc2_lexpr_within(c.v[i], &rs)) {
+                if (!(right = mkfilter(w, right, c.v[i]))) return -1;
+            } else if (mc2_lexpr_conjuncts(w->lp, c.v[i], &keep.v, &keep.n, &keep.cap, w->err)) {
+                return -1;
+            }
+        }
+        if (!(m->right = opt(w, right))) return -1;
+        mc2_lplan_estimate(w->lp, m->right);
+        m->cond = keep.n ? and_all(w, keep.v, keep.n) : NULL;
+        if (keep.n && !m->cond) return -1;
+        m->mask = m->cond ? inputs_of(r, m->cond) : 0;
     }
-    size_t start = 0;
+    return 0;
+}
+
+static mc2_lnode *semi_join(rw *w, mc2_lnode *l, const rsemi *m)
+{
+    mc2_lnode *j = mkjoin(w, m->orig->jtype, l, m->right, m->cond);
+    if (j) j->null_aware = m->orig->null_aware;
+    return j;
+}
+
+/* Flattens n, optimizes the inputs, pushes single-input conditions into them, prepares the
+ * semi joins. Returns 0, 1 when there are too many inputs to order (r->k > 64), -1. */
+static int prep_region(rw *w, mc2_lnode *n, rgn *r)
+{
+    memset(r, 0, sizeof *r);
+    r->w = w;
+    if (flatten(w, n, &r->g)) return -1;
+    size_t k = r->k = r->g.n, nc = r->g.conj.n;
+    mc2_arena *a = w->lp->arena;
+    r->prod = mc2_arena_array(a, k, sizeof *r->prod, w->err);
+    r->mask = mc2_arena_array(a, nc + 1, sizeof *r->mask, w->err);
+    r->eqa = mc2_arena_array(a, nc + 1, sizeof *r->eqa, w->err);
+    r->eqb = mc2_arena_array(a, nc + 1, sizeof *r->eqb, w->err);
+    r->used = mc2_arena_array(a, nc + 1, sizeof *r->used, w->err);
+    r->rows = mc2_arena_array(a, k, sizeof *r->rows, w->err);
+    if (!r->prod || !r->mask || !r->eqa || !r->eqb || !r->used || !r->rows) return -1;
+    for (size_t i = 0; i < k; i++) {
+        if (!(r->g.leaves[i] = opt(w, r->g.leaves[i])) || idset(w, &r->prod[i])) return -1;
+        mc2_lnode_produced(r->g.leaves[i], &r->prod[i]);
+    }
+    if (k > 64) return 1;
+    for (size_t c = 0; c < nc; c++) {
+        const mc2_lexpr *e = r->g.conj.v[c];
+        uint64_t m = r->mask[c] = inputs_of(r, e);
+        if (m && !(m & (m - 1))) {
+            /* single-input conditions go into that input */
+            size_t i = (size_t)__builtin_ctzll(m);
+            if (!(r->g.leaves[i] = push(w, r->g.leaves[i], r->g.conj.v[c]))) return -1;
+            r->used[c] = true;
+        } else if (e->kind == MC2_LX_CMP && e->op == MC2_PX_EQ) {
+            uint64_t x = inputs_of(r, e->args[0]), y = inputs_of(r, e->args[1]);
+            if (x && y && !(x & y)) {
+                r->eqa[c] = x;
+                r->eqb[c] = y;
+            }
+        }
+    }
+    if (imply_ors(r) || prep_semis(r)) return -1;
+    for (size_t i = 0; i < k; i++) {
+        mc2_lplan_estimate(w->lp, r->g.leaves[i]);
+        r->rows[i] = r->g.leaves[i]->rows;
+    }
+    return 0;
+}
+
+/* The estimate factors of the conditions between inputs: the equalities between each pair
+ * of inputs together (their keys, with the inputs' declared keys), every other condition
+ * alone. The grouping is fixed; rg_factor_sels computes the selectivities for r->rows. */
+static int rg_factors(rgn *r)
+{
+    rw *w = r->w;
+    size_t nc = r->g.conj.n;
+    mc2_arena *a = w->lp->arena;
+    r->fmask = mc2_arena_array(a, nc + 1, sizeof *r->fmask, w->err);
+    r->fcond = mc2_arena_array(a, nc + 1, sizeof *r->fcond, w->err);
+    r->fa = mc2_arena_array(a, nc + 1, sizeof *r->fa, w->err);
+    r->fb = mc2_arena_array(a, nc + 1, sizeof *r->fb, w->err);
+    r->fsel = mc2_arena_array(a, nc + 1, sizeof *r->fsel, w->err);
+    bool *done = mc2_arena_array(a, nc + 1, sizeof *done, w->err);
+    if (!r->fmask || !r->fcond || !r->fa || !r->fb || !r->fsel || !done) return -1;
+    r->nf = 0;
+    for (size_t c = 0; c < nc; c++) {
+        uint64_t m = r->mask[c];
+        if (r->used[c] || done[c] || !(m & (m - 1))) continue;
+        size_t f = r->nf++;
+        r->fmask[f] = m;
+        r->fa[f] = r->fb[f] = -1;
+        r->fcond[f] = r->g.conj.v[c];
+        uint64_t x = r->eqa[c], y = r->eqb[c];
+        if (!x || (x & (x - 1)) || (y & (y - 1))) continue;
+        /* a pair equality: gather the others between the same two inputs */
+        r->fa[f] = __builtin_ctzll(x);
+        r->fb[f] = __builtin_ctzll(y);
+        for (size_t d = c + 1; d < nc; d++)
+            if (!r->used[d] && !done[d] && r->mask[d] == m && r->eqa[d]) {
+                if (!(r->fcond[f] = mc2_lexpr_and(w->lp, r->fcond[f], r->g.conj.v[d], w->err)))
+                    return -1;
+                done[d] = true;
+            }
+    }
+    return 0;
+}
+
+static void rg_factor_sels(rgn *r)
+{
+    const mc2_lplan *lp = r->w->lp;
+    for (size_t f = 0; f < r->nf; f++) {
+        if (r->fa[f] < 0) {
+            r->fsel[f] = mc2_est_sel(lp, r->fcond[f]);
+            continue;
+        }
+        int a = r->fa[f], b = r->fb[f];
+        r->fsel[f] = mc2_est_joinsel(lp, r->g.leaves[a], r->rows[a], r->g.leaves[b], r->rows[b],
+                                     r->fcond[f]);
+    }
+}
+
+/* The estimated rows of joining the inputs in set s (the same for every order). */
+static double rg_rows(const rgn *r, uint64_t s)
+{
+    double x = 1;
+    for (size_t i = 0; i < r->k; i++)
+        if (s >> i & 1) x *= r->rows[i];
+    for (size_t f = 0; f < r->nf; f++)
+        if (!(r->fmask[f] & ~s)) x *= r->fsel[f];
+    return x >= 1 ? x : 1; /* also for NaN (an infinite size times 0) */
+}
+
+/* ---- join order: dynamic programming over the sets of inputs ---------------------------- */
+
+#define DP_MAX 10 /* inputs ordered by dynamic programming (3^10 splits); more: greedy */
+#define DP_BUDGET                                                                                  \
+    1e8 /* search steps per query; regions beyond it are ordered greedily (a                       \
+           query of thousands of many-way joins stays cheap to plan) */
+
+typedef struct dpent {
+    double cost, rows; /* cost: the sum of the estimated rows of every join below */
+    uint64_t split;    /* the best plan joins split and set ^ split */
+    int cp, nl;        /* cross products in it; joins without an equality (nested loops) */
+} dpent;
+
+/* Best plan for every set of inputs: fewest cross products, then fewest joins without an
+ * equality between their sides (nested loops, which also cost the product of their sides'
+ * rows), then least cost. Returns the cost of the whole region. */
+static double dp_run(const rgn *r, dpent *t)
+{
+    uint64_t full = ((uint64_t)1 << r->k) - 1;
+    size_t nc = r->g.conj.n;
+    for (uint64_t s = 1; s <= full; s++) {
+        if (!(s & (s - 1))) {
+            t[s] = (dpent){0, r->rows[__builtin_ctzll(s)], 0, 0, 0};
+            continue;
+        }
+        t[s].rows = rg_rows(r, s);
+        t[s].cp = -1;
+        uint64_t low = s & (~s + 1);
+        for (uint64_t s1 = (s - 1) & s; s1; s1 = (s1 - 1) & s) {
+            if (!(s1 & low)) continue;
+            uint64_t s2 = s ^ s1;
+            bool conn = false, eq = false;
+            for (size_t c = 0; c < nc; c++) {
+                uint64_t m = r->mask[c];
+                if (r->used[c] || !m || (m & ~s) || !(m & s1) || !(m & s2)) continue;
+                conn = true;
+                uint64_t x = r->eqa[c], y = r->eqb[c];
+                if (x && ((!(x & ~s1) && !(y & ~s2)) || (!(x & ~s2) && !(y & ~s1)))) eq = true;
+            }
+            int cp = t[s1].cp + t[s2].cp + !conn, nl = t[s1].nl + t[s2].nl + (conn && !eq);
+            double cost = t[s1].cost + t[s2].cost + t[s].rows + (eq ? 0 : t[s1].rows * t[s2].rows);
+            if (t[s].cp < 0 || cp < t[s].cp || (cp == t[s].cp && nl < t[s].nl) ||
+                (cp == t[s].cp && nl == t[s].nl && cost < t[s].cost)) {
+                t[s].cp = cp;
+                t[s].nl = nl;
+                t[s].cost = cost;
+                t[s].split = s1;
+            }
+        }
+    }
+    return t[full].cost;
+}
+
+/* Builds the plan dp_run chose for set s; each condition joins the lowest set holding its
+ * inputs; the smaller side goes on the left (the planner chooses the build side). */
+static mc2_lnode *dp_build(rgn *r, const dpent *t, uint64_t s)
+{
+    if (!(s & (s - 1))) return r->g.leaves[__builtin_ctzll(s)];
+    uint64_t s1 = t[s].split, s2 = s ^ s1;
+    mc2_lnode *a = dp_build(r, t, s1), *b = dp_build(r, t, s2);
+    if (!a || !b) return NULL;
+    mc2_lexpr *cond = NULL;
+    for (size_t c = 0; c < r->g.conj.n; c++) {
+        uint64_t m = r->mask[c];
+        if (r->used[c] || !m || (m & ~s)) continue;
+        if (!(cond = mc2_lexpr_and(r->w->lp, cond, r->g.conj.v[c], r->w->err))) return NULL;
+        r->used[c] = true;
+    }
+    if (t[s1].rows > t[s2].rows) {
+        mc2_lnode *x = a;
+        a = b;
+        b = x;
+    }
+    mc2_lnode *j = mkjoin(r->w, MC2_JOIN_INNER, a, b, cond);
+    if (j) j->rows = t[s].rows;
+    return j;
+}
+
+#define SEMI_CHOICES 4 /* semi joins whose placement is chosen by cost; others go on top */
+
+/* The cost of one placement of the semi joins (bit i of push: candidate i joins its input):
+ * the join order's cost with the inputs the pushed ones reduce, plus each semi join's
+ * input and output rows. r->rows is left as the placement's input rows. */
+static double semi_cost(rgn *r, const size_t *cand, size_t ncand, unsigned push, dpent *t)
+{
+    const mc2_lplan *lp = r->w->lp;
+    double extra = 0;
+    for (size_t i = 0; i < r->k; i++) r->rows[i] = r->g.leaves[i]->rows;
+    for (size_t s = r->g.ns; s-- > 0;) {
+        const rsemi *m = &r->sm[s];
+        size_t c = 0;
+        while (c < ncand && cand[c] != s) c++;
+        if (c == ncand || !(push >> c & 1)) continue;
+        size_t i = (size_t)__builtin_ctzll(m->mask);
+        double f = mc2_est_semi(lp, r->g.leaves[i], r->rows[i], 0, m->right, m->right->rows,
+                                m->cond, m->orig->jtype == MC2_JOIN_ANTI);
+        extra += r->rows[i] * (1 + f);
+        r->rows[i] *= f;
+    }
+    rg_factor_sels(r);
+    double cost = r->k > 1 ? dp_run(r, t) : 0, top = rg_rows(r, ((uint64_t)1 << r->k) - 1);
+    for (size_t s = r->g.ns; s-- > 0;) {
+        const rsemi *m = &r->sm[s];
+        size_t c = 0;
+        while (c < ncand && cand[c] != s) c++;
+        if (c < ncand && (push >> c & 1)) continue;
+        double f = 0.5;
+        if (c < ncand) {
+            size_t i = (size_t)__builtin_ctzll(m->mask);
+            f = mc2_est_semi(lp, r->g.leaves[i], r->rows[i], top, m->right, m->right->rows, m->cond,
+                             m->orig->jtype == MC2_JOIN_ANTI);
+        }
+        extra += top * (1 + f);
+        top *= f;
+    }
+    return cost + extra;
+}
+
+static mc2_lnode *order_greedy(rgn *r);
+static mc2_lnode *order_with(rgn *r, dpent *t, const size_t *cand, size_t ncand);
+
+/* Chooses where each semi join goes (its single input, or the region's result) and the join
+ * order, by estimated cost; builds the region. */
+static mc2_lnode *order_region(rgn *r)
+{
+    rw *w = r->w;
+    size_t k = r->k, cand[SEMI_CHOICES], ncand = 0;
+    for (size_t s = r->g.ns; s-- > 0 && ncand < SEMI_CHOICES;) {
+        uint64_t m = r->sm[s].mask;
+        if (m && !(m & (m - 1))) cand[ncand++] = s;
+    }
+    double work = (double)(r->g.conj.n + 1) * (double)(1u << ncand);
+    for (size_t i = 0; i < k; i++) work *= 3;
+    if (k > 1 && w->dp_work + work > DP_BUDGET) return order_greedy(r);
+    w->dp_work += work;
+    if (rg_factors(r)) return NULL;
+    dpent *t = mc2_calloc((size_t)1 << k, sizeof *t);
+    if (!t) {
+        mc2_err_set(w->err, MC2_E_NOMEM, "out of memory ordering joins");
+        return NULL;
+    }
+    mc2_lnode *res = order_with(r, t, cand, ncand);
+    mc2_free(t);
+    return res;
+}
+
+/* order_region's work with the DP table t. */
+static mc2_lnode *order_with(rgn *r, dpent *t, const size_t *cand, size_t ncand)
+{
+    rw *w = r->w;
+    size_t k = r->k;
+    unsigned best = 0;
+    double best_cost = 0;
+    for (unsigned push = 0; push < 1u << ncand; push++) {
+        double cost = semi_cost(r, cand, ncand, push, t);
+        if (push == 0 || cost < best_cost) {
+            best = push;
+            best_cost = cost;
+        }
+    }
+    for (size_t c = 0; c < ncand; c++) r->sm[cand[c]].push = best >> c & 1;
+    for (size_t s = r->g.ns; s-- > 0;) {
+        const rsemi *m = &r->sm[s];
+        if (!m->push) continue;
+        size_t i = (size_t)__builtin_ctzll(m->mask);
+        if (!(r->g.leaves[i] = semi_join(w, r->g.leaves[i], m))) return NULL;
+        mc2_lplan_estimate(w->lp, r->g.leaves[i]);
+    }
+    for (size_t i = 0; i < k; i++) r->rows[i] = r->g.leaves[i]->rows;
+    rg_factor_sels(r);
+    if (k == 1) return r->g.leaves[0];
+    dp_run(r, t);
+    return dp_build(r, t, ((uint64_t)1 << k) - 1);
+}
+
+/* More inputs than DP_MAX, or the query's search budget spent: greedy, from the smallest
+ * input, adding the input connected by an equality with the smallest estimated result (then
+ * any connected input; a cross product only when nothing is connected). */
+static mc2_lnode *order_greedy(rgn *r)
+{
+    rw *w = r->w;
+    size_t k = r->k, start = 0;
     for (size_t i = 1; i < k; i++)
-        if (g.leaves[i]->rows < g.leaves[start]->rows) start = i;
+        if (r->rows[i] < r->rows[start]) start = i;
     uint64_t have = (uint64_t)1 << start;
-    mc2_lnode *cur = g.leaves[start];
+    mc2_lnode *cur = r->g.leaves[start];
     for (size_t step = 1; step < k; step++) {
         size_t best = k;
         int best_class = 0; /* 2: equality, 1: any condition, 0: none */
@@ -1021,23 +1219,14 @@ static mc2_lnode *opt_region(rw *w, mc2_lnode *n)
             if (have & bit) continue;
             int cls = 0;
             mc2_lexpr *cond = NULL;
-            for (size_t c = 0; c < g.conj.n; c++) {
-                if (used[c] || !(mask[c] & bit) || (mask[c] & ~(have | bit))) continue;
-                if (!(mask[c] & have)) continue;
-                const mc2_lexpr *e = g.conj.v[c];
-                bool eq =
-                    e->kind == MC2_LX_CMP && e->op == MC2_PX_EQ &&
-                    ((mc2_lexpr_within(e->args[0], &prod[i]) && !refs_any(e->args[1], &prod[i])) ||
-                     (mc2_lexpr_within(e->args[1], &prod[i]) && !refs_any(e->args[0], &prod[i])));
-                if (eq)
-                    cls = 2;
-                else if (cls < 1)
-                    cls = 1;
-                if (!(cond = mc2_lexpr_and(w->lp, cond, g.conj.v[c], w->err))) return NULL;
+            for (size_t c = 0; c < r->g.conj.n; c++) {
+                uint64_t m = r->mask[c];
+                if (r->used[c] || !(m & bit) || (m & ~(have | bit)) || !(m & have)) continue;
+                cls = r->eqa[c] ? 2 : cls < 1 ? 1 : cls;
+                if (!(cond = mc2_lexpr_and(w->lp, cond, r->g.conj.v[c], w->err))) return NULL;
             }
-            double est =
-                cls ? inner_est(w->lp, cur, g.leaves[i], cond, cur->rows, g.leaves[i]->rows)
-                    : cur->rows * g.leaves[i]->rows;
+            double est = cur->rows * r->rows[i] *
+                         mc2_est_joinsel(w->lp, cur, cur->rows, r->g.leaves[i], r->rows[i], cond);
             if (best == k || cls > best_class || (cls == best_class && est < best_est)) {
                 best = i;
                 best_class = cls;
@@ -1046,17 +1235,43 @@ static mc2_lnode *opt_region(rw *w, mc2_lnode *n)
         }
         uint64_t bit = (uint64_t)1 << best;
         mc2_lexpr *cond = NULL;
-        for (size_t c = 0; c < g.conj.n; c++) {
-            if (used[c] || !(mask[c] & bit) || (mask[c] & ~(have | bit))) continue;
-            if (!(cond = mc2_lexpr_and(w->lp, cond, g.conj.v[c], w->err))) return NULL;
-            used[c] = true;
+        for (size_t c = 0; c < r->g.conj.n; c++) {
+            uint64_t m = r->mask[c];
+            if (r->used[c] || !(m & bit) || (m & ~(have | bit))) continue;
+            if (!(cond = mc2_lexpr_and(w->lp, cond, r->g.conj.v[c], w->err))) return NULL;
+            r->used[c] = true;
         }
-        if (!(cur = mkjoin(w, MC2_JOIN_INNER, cur, g.leaves[best], cond))) return NULL;
+        if (!(cur = mkjoin(w, MC2_JOIN_INNER, cur, r->g.leaves[best], cond))) return NULL;
         cur->rows = best_est < 1 ? 1 : best_est;
         have |= bit;
     }
-    for (size_t c = 0; c < g.conj.n; c++)
-        if (!used[c] && !(cur = mkfilter(w, cur, g.conj.v[c]))) return NULL;
+    return cur;
+}
+
+/* Optimizes a region of inner joins, filters and semi joins: pushes single-input conditions
+ * into the inputs, orders the joins (dynamic programming on the estimated sizes, fewest cross
+ * products first), places each semi join on its input or on top by cost, and applies what
+ * is left on top. */
+static mc2_lnode *opt_region(rw *w, mc2_lnode *n)
+{
+    rgn r;
+    int rc = prep_region(w, n, &r);
+    if (rc < 0) return NULL;
+    mc2_lnode *cur;
+    if (rc == 1) {
+        /* too many inputs to order: keep the written order */
+        cur = r.g.leaves[0];
+        for (size_t i = 1; i < r.k; i++)
+            if (!(cur = mkjoin(w, MC2_JOIN_INNER, cur, r.g.leaves[i], NULL))) return NULL;
+        if (prep_semis(&r)) return NULL;
+    } else {
+        cur = r.k <= DP_MAX ? order_region(&r) : order_greedy(&r);
+    }
+    if (!cur) return NULL;
+    for (size_t c = 0; c < r.g.conj.n; c++)
+        if (!r.used[c] && !(cur = mkfilter(w, cur, r.g.conj.v[c]))) return NULL;
+    for (size_t s = r.g.ns; s-- > 0;)
+        if (!r.sm[s].push && !(cur = semi_join(w, cur, &r.sm[s]))) return NULL;
     return cur;
 }
 
@@ -1067,7 +1282,9 @@ static mc2_lnode *opt(rw *w, mc2_lnode *n)
         return NULL;
     }
     mc2_lnode *r = n;
-    if (n->kind == MC2_LN_FILTER || (n->kind == MC2_LN_JOIN && n->jtype == MC2_JOIN_INNER)) {
+    if (n->kind == MC2_LN_FILTER ||
+        (n->kind == MC2_LN_JOIN &&
+         (n->jtype == MC2_JOIN_INNER || n->jtype == MC2_JOIN_SEMI || n->jtype == MC2_JOIN_ANTI))) {
         r = opt_region(w, n);
     } else if (n->kind == MC2_LN_JOIN) {
         /* ON conditions on the inner side only filter that side */
@@ -1173,7 +1390,7 @@ static int prune(rw *w, mc2_lnode *n, mc2_idset *need)
 
 int mc2_lplan_rewrite(mc2_lplan *lp, mc2_err *err)
 {
-    rw w = {lp, err, 0};
+    rw w = {lp, err, 0, 0};
     mc2_lnode *root = decor(&w, lp->root);
     if (!root) return -1;
     mc2_idset fr;

@@ -13,7 +13,9 @@
 #include "mc2/table.h"
 
 #define SCHEMA_MAGIC    "MC2S"
-#define SCHEMA_VERSION  1
+#define SCHEMA_VERSION  1 /* a schema without declared keys */
+#define SCHEMA_VERSION2 2 /* with keys: the key section follows the columns */
+#define SCHEMA_MAX_FKS  MC2_MAX_COLUMNS
 #define SCHEMA_FILE_MAX (1u << 20)
 
 /* ---- small helpers -------------------------------------------------------------------------- */
@@ -328,6 +330,15 @@ malformed:
 
 /* ---- schema objects ------------------------------------------------------------------------- */
 
+static void fkey_free(mc2_fkey *f)
+{
+    if (f->ref_cols)
+        for (size_t j = 0; j < f->ncols; j++) mc2_free(f->ref_cols[j]);
+    mc2_free(f->ref_cols);
+    mc2_free(f->cols);
+    mc2_free(f->ref_table);
+}
+
 void mc2_schema_free(mc2_schema *s)
 {
     if (!s) return;
@@ -335,6 +346,10 @@ void mc2_schema_free(mc2_schema *s)
         for (size_t i = 0; i < s->ncols; i++) mc2_free(s->cols[i].name);
     mc2_free(s->cols);
     mc2_free(s->name);
+    mc2_free(s->pk);
+    if (s->fk)
+        for (size_t i = 0; i < s->nfk; i++) fkey_free(&s->fk[i]);
+    mc2_free(s->fk);
     mc2_free(s);
 }
 
@@ -369,10 +384,87 @@ static mc2_schema *schema_alloc(size_t ncols, mc2_err *err)
     return s;
 }
 
+/* ---- declared keys -------------------------------------------------------------------------- */
+
+/* Why the key columns idx[0..n) (a primary key if pk) break the rules, or NULL: 1..16
+ * columns, each in range and used once, and NOT NULL in a primary key. */
+static const char *keycols_problem(const mc2_schema *s, const unsigned *idx, size_t n, bool pk)
+{
+    if (n < 1 || n > MC2_MAX_KEY_COLUMNS) return "must have 1 to 16 columns";
+    for (size_t i = 0; i < n; i++) {
+        if (idx[i] >= s->ncols) return "names a column that does not exist";
+        for (size_t j = 0; j < i; j++)
+            if (idx[j] == idx[i]) return "names a column twice";
+        if (pk && s->cols[idx[i]].nullable) return "has a nullable column";
+    }
+    return NULL;
+}
+
+static bool fkey_same(const mc2_fkey *a, const mc2_fkey *b)
+{
+    if (a->ncols != b->ncols || !eq_ci(a->ref_table, b->ref_table)) return false;
+    for (size_t j = 0; j < a->ncols; j++)
+        if (a->cols[j] != b->cols[j] || !eq_ci(a->ref_cols[j], b->ref_cols[j])) return false;
+    return true;
+}
+
+/* Checks the declared keys of s (built by the parser, the decoder or code): the primary key
+ * by keycols_problem; each foreign key's columns likewise (nullable allowed), a valid
+ * referenced table name, as many distinct valid referenced column names, no foreign key
+ * declared twice. Returns 0 or -1 with msg[0..len) describing the problem. */
+static int keys_check(const mc2_schema *s, char *msg, size_t len)
+{
+    const char *why = NULL;
+    if (s->npk && (!s->pk || (why = keycols_problem(s, s->pk, s->npk, true)))) {
+        snprintf(msg, len, "the primary key %s", s->pk ? why : "is missing");
+        return -1;
+    }
+    if (s->nfk > SCHEMA_MAX_FKS || (s->nfk && !s->fk)) {
+        snprintf(msg, len, "%zu foreign keys (at most %d)", s->nfk, SCHEMA_MAX_FKS);
+        return -1;
+    }
+    for (size_t i = 0; i < s->nfk; i++) {
+        const mc2_fkey *f = &s->fk[i];
+        if (!f->cols || !f->ref_cols || !f->ref_table) {
+            snprintf(msg, len, "foreign key %zu is incomplete", i + 1);
+            return -1;
+        }
+        if ((why = keycols_problem(s, f->cols, f->ncols, false))) {
+            snprintf(msg, len, "foreign key %zu %s", i + 1, why);
+            return -1;
+        }
+        if ((why = name_problem(f->ref_table, strlen(f->ref_table)))) {
+            snprintf(msg, len, "foreign key %zu: referenced table name %s", i + 1, why);
+            return -1;
+        }
+        for (size_t j = 0; j < f->ncols; j++) {
+            why = f->ref_cols[j] ? name_problem(f->ref_cols[j], strlen(f->ref_cols[j]))
+                                 : "is missing";
+            if (why) {
+                snprintf(msg, len, "foreign key %zu: referenced column name %s", i + 1, why);
+                return -1;
+            }
+            for (size_t k = 0; k < j; k++)
+                if (eq_ci(f->ref_cols[k], f->ref_cols[j])) {
+                    snprintf(msg, len, "foreign key %zu references column '%s' twice", i + 1,
+                             f->ref_cols[j]);
+                    return -1;
+                }
+        }
+        for (size_t k = 0; k < i; k++)
+            if (fkey_same(&s->fk[k], f)) {
+                snprintf(msg, len, "foreign keys %zu and %zu are the same", k + 1, i + 1);
+                return -1;
+            }
+    }
+    return 0;
+}
+
 /* ---- YAML ----------------------------------------------------------------------------------- */
 
-static const char *const top_keys[] = {"table", "columns"};
+static const char *const top_keys[] = {"table", "columns", "primary_key", "foreign_keys"};
 static const char *const col_keys[] = {"name", "type", "nullable"};
+static const char *const fk_keys[] = {"columns", "references"};
 
 /* Error for an unknown map key, with a suggestion if one is close. */
 static int unknown_key(mc2_err *err, const char *what, const mc2_ynode *key, const char *where,
@@ -459,6 +551,214 @@ static int parse_column(const char *what, const mc2_ynode *m, size_t idx, mc2_co
     return 0;
 }
 
+/* Is map key k the word w? */
+static bool key_is(const mc2_ynode *k, const char *w)
+{
+    return k->len == strlen(w) && memcmp(k->text, w, k->len) == 0;
+}
+
+/* Reads the list of column names v (the value of `where`: "primary_key" or "foreign key N
+ * 'columns'") into *out (mc2_malloc'd indices into s's columns); pk: primary key rules. */
+static int parse_keycols(const char *what, const mc2_schema *s, const mc2_ynode *v,
+                         const char *where, bool pk, unsigned **out, size_t *n, mc2_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (v->kind != MC2_Y_SEQ)
+        return perr(err, MC2_E_INPUT, what, v, "%s must be a list of column names, e.g. [%s]",
+                    where, s->cols[0].name);
+    if (v->nkids < 1 || v->nkids > MC2_MAX_KEY_COLUMNS)
+        return perr(err, MC2_E_INPUT, what, v, "%s must name 1 to %d columns (it names %zu)", where,
+                    MC2_MAX_KEY_COLUMNS, v->nkids);
+    unsigned *idx = mc2_calloc(v->nkids, sizeof *idx);
+    const char **words = mc2_calloc(s->ncols, sizeof *words);
+    if (!idx || !words) {
+        mc2_free(idx);
+        mc2_free(words);
+        return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < s->ncols; i++) words[i] = s->cols[i].name;
+    int rc = -1;
+    for (size_t i = 0; i < v->nkids; i++) {
+        const mc2_ynode *c = v->kids[i];
+        char shown[64];
+        if (c->kind != MC2_Y_SCALAR) {
+            perr(err, MC2_E_INPUT, what, c, "%s: entry %zu must be a column name", where, i + 1);
+            goto out;
+        }
+        show(c->text, c->len, shown, sizeof shown);
+        long k = -1;
+        for (size_t j = 0; j < s->ncols && k < 0; j++)
+            if (strlen(s->cols[j].name) == c->len && memchr(c->text, 0, c->len) == NULL &&
+                eq_ci(s->cols[j].name, c->text))
+                k = (long)j;
+        if (k < 0) {
+            const char *sug = closest(c->text, c->len, words, s->ncols);
+            if (sug)
+                perr(err, MC2_E_INPUT, what, c, "%s: no column '%s' (did you mean '%s'?)", where,
+                     shown, sug);
+            else
+                perr(err, MC2_E_INPUT, what, c, "%s: no column '%s' in this table", where, shown);
+            goto out;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (idx[j] == (unsigned)k) {
+                perr(err, MC2_E_INPUT, what, c, "%s names column '%s' twice", where,
+                     s->cols[k].name);
+                goto out;
+            }
+        if (pk && s->cols[k].nullable) {
+            perr(err, MC2_E_INPUT, what, c,
+                 "primary key column '%s' is nullable (declare it 'nullable: false')",
+                 s->cols[k].name);
+            goto out;
+        }
+        idx[i] = (unsigned)k;
+    }
+    *out = idx;
+    *n = v->nkids;
+    idx = NULL;
+    rc = 0;
+out:
+    mc2_free(idx);
+    mc2_free(words);
+    return rc;
+}
+
+/* Parses a reference "table(col, ...)" (spaces allowed around names and punctuation) from
+ * scalar v into f->ref_table and f->ref_cols (f->ncols names). fkno numbers the key. */
+static int parse_reference(const char *what, const mc2_ynode *v, size_t fkno, mc2_fkey *f,
+                           mc2_err *err)
+{
+    char shown[64];
+    if (v->kind != MC2_Y_SCALAR)
+        return perr(err, MC2_E_INPUT, what, v,
+                    "foreign key %zu: 'references' must be written table(column, ...), e.g. "
+                    "orders(o_orderkey)",
+                    fkno);
+    show(v->text, v->len, shown, sizeof shown);
+    const char *t = v->text;
+    size_t n = v->len, i = 0, nref = 0;
+    const char *name[MC2_MAX_KEY_COLUMNS + 1];
+    size_t nlen[MC2_MAX_KEY_COLUMNS + 1];
+    /* name ( name { , name } ) */
+    for (size_t part = 0;; part++) {
+        while (i < n && t[i] == ' ') i++;
+        size_t w0 = i;
+        while (i < n && t[i] != ' ' && t[i] != '(' && t[i] != ',' && t[i] != ')') i++;
+        if (i == w0) goto malformed;
+        const char *why = name_problem(t + w0, i - w0);
+        if (why) {
+            char nm[64];
+            show(t + w0, i - w0, nm, sizeof nm);
+            return perr(err, MC2_E_INPUT, what, v, "foreign key %zu: %s name '%s' %s", fkno,
+                        part ? "referenced column" : "referenced table", nm, why);
+        }
+        if (part > MC2_MAX_KEY_COLUMNS)
+            return perr(err, MC2_E_INPUT, what, v,
+                        "foreign key %zu references more than %d columns", fkno,
+                        MC2_MAX_KEY_COLUMNS);
+        name[part] = t + w0;
+        nlen[part] = i - w0;
+        nref = part;
+        while (i < n && t[i] == ' ') i++;
+        char want = part == 0 ? '(' : 0;
+        if (want) {
+            if (i == n || t[i] != '(') goto malformed;
+            i++;
+            continue;
+        }
+        if (i < n && t[i] == ',') {
+            i++;
+            continue;
+        }
+        if (i < n && t[i] == ')') {
+            i++;
+            break;
+        }
+        goto malformed;
+    }
+    while (i < n && t[i] == ' ') i++;
+    if (i != n) goto malformed;
+    if (nref != f->ncols)
+        return perr(err, MC2_E_INPUT, what, v,
+                    "foreign key %zu has %zu column%s but references %zu", fkno, f->ncols,
+                    f->ncols == 1 ? "" : "s", nref);
+    for (size_t a = 1; a <= nref; a++)
+        for (size_t b = 1; b < a; b++)
+            if (nlen[a] == nlen[b]) {
+                size_t k = 0;
+                while (k < nlen[a] && lower(name[a][k]) == lower(name[b][k])) k++;
+                if (k == nlen[a]) {
+                    char nm[64];
+                    show(name[a], nlen[a], nm, sizeof nm);
+                    return perr(err, MC2_E_INPUT, what, v,
+                                "foreign key %zu references column '%s' twice", fkno, nm);
+                }
+            }
+    f->ref_table = dup_n(name[0], nlen[0]);
+    f->ref_cols = mc2_calloc(nref, sizeof *f->ref_cols);
+    if (!f->ref_table || !f->ref_cols) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    for (size_t a = 0; a < nref; a++)
+        if (!(f->ref_cols[a] = dup_n(name[a + 1], nlen[a + 1])))
+            return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    return 0;
+malformed:
+    return perr(err, MC2_E_INPUT, what, v,
+                "foreign key %zu: malformed reference '%s' (write table(column, ...), e.g. "
+                "orders(o_orderkey))",
+                fkno, shown);
+}
+
+/* Reads the 'foreign_keys' list v into s->fk (s's columns are parsed already). */
+static int parse_fkeys(const char *what, mc2_schema *s, const mc2_ynode *v, mc2_err *err)
+{
+    if (v->kind != MC2_Y_SEQ)
+        return perr(err, MC2_E_INPUT, what, v,
+                    "'foreign_keys' must be a list, each entry '- columns: [...]' with "
+                    "'references: table(column, ...)' below it");
+    if (v->nkids > SCHEMA_MAX_FKS)
+        return perr(err, MC2_E_LIMIT, what, v->kids[SCHEMA_MAX_FKS],
+                    "too many foreign keys (%zu; at most %d)", v->nkids, SCHEMA_MAX_FKS);
+    if (v->nkids == 0) return 0;
+    if (!(s->fk = mc2_calloc(v->nkids, sizeof *s->fk)))
+        return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < v->nkids; i++) {
+        const mc2_ynode *m = v->kids[i];
+        mc2_fkey *f = &s->fk[i];
+        s->nfk = i + 1;
+        char where[64];
+        snprintf(where, sizeof where, "foreign key %zu", i + 1);
+        if (m->kind != MC2_Y_MAP)
+            return perr(err, MC2_E_INPUT, what, m,
+                        "%s must be a map with 'columns' (a list) and 'references' "
+                        "(table(column, ...))",
+                        where);
+        const mc2_ynode *cols = NULL, *ref = NULL;
+        for (size_t k = 0; k + 1 < m->nkids; k += 2) {
+            if (key_is(m->kids[k], "columns"))
+                cols = m->kids[k + 1];
+            else if (key_is(m->kids[k], "references"))
+                ref = m->kids[k + 1];
+            else
+                return unknown_key(err, what, m->kids[k], where, fk_keys, 2, "columns, references");
+        }
+        if (!cols || !ref)
+            return perr(err, MC2_E_INPUT, what, m, "%s has no '%s'", where,
+                        cols ? "references" : "columns");
+        char wc[80];
+        snprintf(wc, sizeof wc, "%s 'columns'", where);
+        if (parse_keycols(what, s, cols, wc, false, &f->cols, &f->ncols, err) ||
+            parse_reference(what, ref, i + 1, f, err))
+            return -1;
+        for (size_t k = 0; k < i; k++)
+            if (fkey_same(&s->fk[k], f))
+                return perr(err, MC2_E_INPUT, what, m, "%s is the same as foreign key %zu", where,
+                            k + 1);
+    }
+    return 0;
+}
+
 int mc2_schema_parse(const char *what, const char *text, size_t len, mc2_schema **out, mc2_err *err)
 {
     *out = NULL;
@@ -472,15 +772,20 @@ int mc2_schema_parse(const char *what, const char *text, size_t len, mc2_schema 
              "a schema is a map with 'columns' (a list) and optionally 'table' (a name)");
         goto out;
     }
-    const mc2_ynode *table = NULL, *cols = NULL;
+    const mc2_ynode *table = NULL, *cols = NULL, *pk = NULL, *fks = NULL;
     for (size_t i = 0; i + 1 < root->nkids; i += 2) {
         const mc2_ynode *k = root->kids[i];
-        if (strcmp(k->text, "table") == 0 && k->len == 5)
+        if (key_is(k, "table"))
             table = root->kids[i + 1];
-        else if (strcmp(k->text, "columns") == 0 && k->len == 7)
+        else if (key_is(k, "columns"))
             cols = root->kids[i + 1];
+        else if (key_is(k, "primary_key"))
+            pk = root->kids[i + 1];
+        else if (key_is(k, "foreign_keys"))
+            fks = root->kids[i + 1];
         else {
-            unknown_key(err, what, k, "the schema", top_keys, 2, "table, columns");
+            unknown_key(err, what, k, "the schema", top_keys, 4,
+                        "table, columns, primary_key, foreign_keys");
             goto out;
         }
     }
@@ -541,6 +846,13 @@ int mc2_schema_parse(const char *what, const char *text, size_t len, mc2_schema 
                 goto out;
             }
     }
+    if (pk && parse_keycols(what, s, pk, "primary_key", true, &s->pk, &s->npk, err)) goto out;
+    if (fks && parse_fkeys(what, s, fks, err)) goto out;
+    char msg[256];
+    if (keys_check(s, msg, sizeof msg)) {
+        perr(err, MC2_E_INPUT, what, root, "%s", msg);
+        goto out;
+    }
     *out = s;
     s = NULL;
     rc = 0;
@@ -595,7 +907,21 @@ static int schema_check(const mc2_schema *s, mc2_err *err)
             if (eq_ci(s->cols[j].name, c->name))
                 return mc2_err_set(err, MC2_E_INPUT, "schema has two columns named '%s'", c->name);
     }
+    char msg[256];
+    if (keys_check(s, msg, sizeof msg)) return mc2_err_set(err, MC2_E_INPUT, "schema: %s", msg);
     return 0;
+}
+
+/* Appends "[a, b]": the names of columns idx[0..n) as a YAML flow list. */
+static int yaml_names(mc2_buf *b, const mc2_schema *s, const unsigned *idx, size_t n, mc2_err *err)
+{
+    if (mc2_buf_puts(b, "[", err)) return -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *nm = s->cols[idx[i]].name;
+        const char *q = needs_quotes(nm) ? "'" : "";
+        if (mc2_buf_printf(b, err, "%s%s%s%s", i ? ", " : "", q, nm, q)) return -1;
+    }
+    return mc2_buf_puts(b, "]", err);
 }
 
 int mc2_schema_to_yaml(const mc2_schema *s, char **out, mc2_err *err)
@@ -616,6 +942,19 @@ int mc2_schema_to_yaml(const mc2_schema *s, char **out, mc2_err *err)
                            c->name, q, t, c->nullable ? "true" : "false"))
             goto fail;
     }
+    if (s->npk && (mc2_buf_puts(&b, "primary_key: ", err) ||
+                   yaml_names(&b, s, s->pk, s->npk, err) || mc2_buf_puts(&b, "\n", err)))
+        goto fail;
+    if (s->nfk && mc2_buf_puts(&b, "foreign_keys:\n", err)) goto fail;
+    for (size_t i = 0; i < s->nfk; i++) {
+        const mc2_fkey *f = &s->fk[i];
+        if (mc2_buf_puts(&b, "  - columns: ", err) || yaml_names(&b, s, f->cols, f->ncols, err) ||
+            mc2_buf_printf(&b, err, "\n    references: %s(", f->ref_table))
+            goto fail;
+        for (size_t j = 0; j < f->ncols; j++)
+            if (mc2_buf_printf(&b, err, "%s%s", j ? ", " : "", f->ref_cols[j])) goto fail;
+        if (mc2_buf_puts(&b, ")\n", err)) goto fail;
+    }
     if (mc2_buf_append(&b, "", 1, err)) goto fail;
     *out = (char *)b.data;
     return 0;
@@ -626,13 +965,34 @@ fail:
 
 /* ---- canonical binary encoding -------------------------------------------------------------- */
 
+/* The key section of a version 2 encoding (docs/format.md, "Schema encoding"). */
+static int encode_keys(mc2_buf *b, const mc2_schema *s, mc2_err *err)
+{
+    if (mc2_buf_put_u16(b, (uint16_t)s->npk, err)) return -1;
+    for (size_t i = 0; i < s->npk; i++)
+        if (mc2_buf_put_u16(b, (uint16_t)s->pk[i], err)) return -1;
+    if (mc2_buf_put_u16(b, (uint16_t)s->nfk, err)) return -1;
+    for (size_t i = 0; i < s->nfk; i++) {
+        const mc2_fkey *f = &s->fk[i];
+        if (mc2_buf_put_u16(b, (uint16_t)f->ncols, err)) return -1;
+        for (size_t j = 0; j < f->ncols; j++)
+            if (mc2_buf_put_u16(b, (uint16_t)f->cols[j], err)) return -1;
+        if (mc2_buf_put_lv(b, f->ref_table, strlen(f->ref_table), err)) return -1;
+        for (size_t j = 0; j < f->ncols; j++)
+            if (mc2_buf_put_lv(b, f->ref_cols[j], strlen(f->ref_cols[j]), err)) return -1;
+    }
+    return 0;
+}
+
 int mc2_schema_encode(const mc2_schema *s, uint8_t **out, size_t *out_len, mc2_err *err)
 {
     *out = NULL;
     *out_len = 0;
     if (schema_check(s, err)) return -1;
     mc2_buf b = {0};
-    if (mc2_buf_append(&b, SCHEMA_MAGIC, 4, err) || mc2_buf_put_u16(&b, SCHEMA_VERSION, err) ||
+    bool keys = s->npk || s->nfk;
+    if (mc2_buf_append(&b, SCHEMA_MAGIC, 4, err) ||
+        mc2_buf_put_u16(&b, keys ? SCHEMA_VERSION2 : SCHEMA_VERSION, err) ||
         mc2_buf_put_u32(&b, (uint32_t)s->ncols, err) ||
         mc2_buf_put_lv(&b, s->name, s->name ? strlen(s->name) : 0, err))
         goto fail;
@@ -645,6 +1005,7 @@ int mc2_schema_encode(const mc2_schema *s, uint8_t **out, size_t *out_len, mc2_e
             mc2_buf_put_u8(&b, c->nullable ? 1 : 0, err))
             goto fail;
     }
+    if (keys && encode_keys(&b, s, err)) goto fail;
     *out = b.data;
     *out_len = b.len;
     return 0;
@@ -666,6 +1027,69 @@ static int derr(mc2_err *err, const char *fmt, ...)
     return mc2_err_set(err, MC2_E_INPUT, "schema encoding: %s", msg);
 }
 
+/* Reads n u16 column indices into a new array *out. */
+static int decode_idx(mc2_rd *r, size_t n, unsigned **out, mc2_err *err)
+{
+    if (!(*out = mc2_calloc(n ? n : 1, sizeof **out)))
+        return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) (*out)[i] = mc2_rd_u16(r);
+    return r->bad ? derr(err, "truncated key section") : 0;
+}
+
+/* Reads a valid name (u32 len, bytes) into a new string *out; `what` names it in errors. */
+static int decode_name(mc2_rd *r, char **out, const char *what, mc2_err *err)
+{
+    size_t len;
+    const uint8_t *p = mc2_rd_lv(r, &len);
+    if (!p) return derr(err, "truncated key section");
+    const char *why = name_problem((const char *)p, len);
+    if (why) return derr(err, "%s %s", what, why);
+    if (!(*out = dup_n(p, len))) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    return 0;
+}
+
+/* The key section of a version 2 encoding into s (whose columns are decoded): the primary
+ * key, the foreign keys, all checked by keys_check; a version 2 encoding without keys is not
+ * canonical (it is version 1). */
+static int decode_keys(mc2_rd *r, mc2_schema *s, mc2_err *err)
+{
+    size_t npk = mc2_rd_u16(r);
+    if (r->bad) return derr(err, "truncated key section");
+    if (npk > MC2_MAX_KEY_COLUMNS)
+        return derr(err, "a primary key of %zu columns (at most %d)", npk, MC2_MAX_KEY_COLUMNS);
+    if (npk && decode_idx(r, npk, &s->pk, err)) return -1;
+    s->npk = npk;
+    size_t nfk = mc2_rd_u16(r);
+    if (r->bad) return derr(err, "truncated key section");
+    if (nfk > SCHEMA_MAX_FKS)
+        return derr(err, "%zu foreign keys (at most %d)", nfk, SCHEMA_MAX_FKS);
+    /* each foreign key takes at least 12 bytes: refuse counts the input cannot hold */
+    if (mc2_rd_left(r) / 12 < nfk) return derr(err, "truncated key section");
+    if (nfk && !(s->fk = mc2_calloc(nfk, sizeof *s->fk)))
+        return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < nfk; i++) {
+        mc2_fkey *f = &s->fk[i];
+        s->nfk = i + 1;
+        size_t nc = mc2_rd_u16(r);
+        if (r->bad) return derr(err, "truncated key section");
+        if (nc < 1 || nc > MC2_MAX_KEY_COLUMNS)
+            return derr(err, "foreign key %zu has %zu columns (must be 1..%d)", i + 1, nc,
+                        MC2_MAX_KEY_COLUMNS);
+        if (decode_idx(r, nc, &f->cols, err)) return -1;
+        f->ncols = nc;
+        if (!(f->ref_cols = mc2_calloc(nc, sizeof *f->ref_cols)))
+            return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+        if (decode_name(r, &f->ref_table, "referenced table name", err)) return -1;
+        for (size_t j = 0; j < nc; j++)
+            if (decode_name(r, &f->ref_cols[j], "referenced column name", err)) return -1;
+    }
+    if (npk == 0 && nfk == 0)
+        return derr(err, "version 2 without keys (a schema without keys is version 1)");
+    char msg[256];
+    if (keys_check(s, msg, sizeof msg)) return derr(err, "%s", msg);
+    return 0;
+}
+
 int mc2_schema_decode(const uint8_t *p, size_t n, mc2_schema **out, mc2_err *err)
 {
     *out = NULL;
@@ -676,9 +1100,9 @@ int mc2_schema_decode(const uint8_t *p, size_t n, mc2_schema **out, mc2_err *err
     uint16_t version = mc2_rd_u16(&r);
     uint32_t ncols = mc2_rd_u32(&r);
     if (r.bad) return derr(err, "truncated header");
-    if (version != SCHEMA_VERSION)
-        return derr(err, "unsupported version %u (this mc2 reads version %d; upgrade mc2)",
-                    (unsigned)version, SCHEMA_VERSION);
+    if (version != SCHEMA_VERSION && version != SCHEMA_VERSION2)
+        return derr(err, "unsupported version %u (this mc2 reads versions %d and %d; upgrade mc2)",
+                    (unsigned)version, SCHEMA_VERSION, SCHEMA_VERSION2);
     if (ncols < 1 || ncols > MC2_MAX_COLUMNS)
         return derr(err, "%lu columns (must be 1..%d)", (unsigned long)ncols, MC2_MAX_COLUMNS);
     size_t tlen;
@@ -733,8 +1157,10 @@ int mc2_schema_decode(const uint8_t *p, size_t n, mc2_schema **out, mc2_err *err
                 goto fail;
             }
     }
+    if (version == SCHEMA_VERSION2 && decode_keys(&r, s, err)) goto fail;
     if (mc2_rd_left(&r) != 0) {
-        derr(err, "%zu unexpected bytes after the last column", mc2_rd_left(&r));
+        derr(err, "%zu unexpected bytes after the last %s", mc2_rd_left(&r),
+             version == SCHEMA_VERSION2 ? "key" : "column");
         goto fail;
     }
     *out = s;

@@ -30,7 +30,7 @@ static mc2_column_def cols[NC] = {
     {"fa", {MC2_T_DOUBLE, 0, 0, 0}, true},    {"fb", {MC2_T_DOUBLE, 0, 0, 0}, true},
     {"dt", {MC2_T_DATE, 0, 0, 0}, true},      {"s", {MC2_T_VARCHAR, 0, 0, S_LEN}, true},
     {"t", {MC2_T_VARCHAR, 0, 0, T_LEN}, true}};
-static mc2_schema schema = {"x", NC, cols};
+static mc2_schema schema = {.name = "x", .ncols = NC, .cols = cols};
 
 struct rec {
     int64_t i[4]; /* a, b, da, db */

@@ -20,6 +20,15 @@ static int schema_eq(const mc2_schema *a, const mc2_schema *b)
             x->type.length != y->type.length || x->nullable != y->nullable)
             return 0;
     }
+    if (a->npk != b->npk || a->nfk != b->nfk) return 0;
+    for (size_t i = 0; i < a->npk; i++)
+        if (a->pk[i] != b->pk[i]) return 0;
+    for (size_t i = 0; i < a->nfk; i++) {
+        const mc2_fkey *f = &a->fk[i], *g = &b->fk[i];
+        if (f->ncols != g->ncols || strcmp(f->ref_table, g->ref_table) != 0) return 0;
+        for (size_t j = 0; j < f->ncols; j++)
+            if (f->cols[j] != g->cols[j] || strcmp(f->ref_cols[j], g->ref_cols[j]) != 0) return 0;
+    }
     return 1;
 }
 
@@ -140,7 +149,19 @@ static void test_good(void)
         CHECK(mc2_schema_hash(s, hashes[t], &err) == 0);
         for (size_t u = 0; u < t; u++) CHECK(memcmp(hashes[t], hashes[u], MC2_SHA256_LEN) != 0);
         check_round_trips(s);
+        CHECK(s->npk >= 1); /* every TPC-H table declares its primary key */
+        if (t == 5) {       /* partsupp: (ps_partkey, ps_suppkey), two foreign keys */
+            CHECK(s->npk == 2 && s->pk[0] == 0 && s->pk[1] == 1 && s->nfk == 2);
+            CHECK(s->nfk == 2 && strcmp(s->fk[1].ref_table, "supplier") == 0 &&
+                  s->fk[1].ncols == 1 && s->fk[1].cols[0] == 1 &&
+                  strcmp(s->fk[1].ref_cols[0], "s_suppkey") == 0);
+        }
         if (t == 7) {
+            /* lineitem: (l_orderkey, l_linenumber); the last foreign key is composite */
+            CHECK(s->npk == 2 && s->pk[0] == 0 && s->pk[1] == 3 && s->nfk == 4);
+            CHECK(s->nfk == 4 && s->fk[3].ncols == 2 && s->fk[3].cols[0] == 1 &&
+                  s->fk[3].cols[1] == 2 && strcmp(s->fk[3].ref_table, "partsupp") == 0 &&
+                  strcmp(s->fk[3].ref_cols[1], "ps_suppkey") == 0);
             long q = mc2_schema_find(s, "L_QUANTITY"), d = mc2_schema_find(s, "l_shipdate");
             CHECK(q == 4 && s->cols[q].type.id == MC2_T_DECIMAL && s->cols[q].type.scale == 2);
             CHECK(d == 10 && s->cols[d].type.id == MC2_T_DATE);
@@ -150,6 +171,10 @@ static void test_good(void)
     CHECK(mc2_schema_load(test_data("schemas/does-not-exist.yaml"), &s, &err) == -1 &&
           err.code == MC2_E_NOTFOUND && s == NULL);
 }
+
+/* A table for the key cases: id NOT NULL, ref nullable (lines 1-5). */
+#define KEYCOLS                                                                                    \
+    "columns:\n  - name: id\n    type: INT64\n    nullable: false\n  - {name: ref, type: INT64}\n"
 
 static void test_bad(void)
 {
@@ -203,6 +228,48 @@ static void test_bad(void)
         {"hello\n", 1, "a schema is a map"},
         {"columns:\n  - name: a\n   type: INT64\n", 3, "not valid YAML"},
         {"columns:\n  - name: &x a\n    type: INT64\n", 2, "not supported"},
+        /* declared keys */
+        {KEYCOLS "primary_key: [idd]\n", 6,
+         "column 15: primary_key: no column 'idd' (did you mean 'id'?)"},
+        {KEYCOLS "primary_key: [id, ref]\n", 6,
+         "column 19: primary key column 'ref' is nullable (declare it 'nullable: false')"},
+        {KEYCOLS "primary_key: [id, ID]\n", 6, "column 19: primary_key names column 'id' twice"},
+        {KEYCOLS "primary_key: id\n", 6, "primary_key must be a list of column names, e.g. [id]"},
+        {KEYCOLS "primary_key: []\n", 6, "primary_key must name 1 to 16 columns (it names 0)"},
+        {KEYCOLS "primary_key: [[id]]\n", 6, "primary_key: entry 1 must be a column name"},
+        {KEYCOLS "primary_kee: [id]\n", 6,
+         "unknown key 'primary_kee' in the schema (did you mean "
+         "'primary_key'?)"},
+        {KEYCOLS "foreign_keys: ref\n", 6, "'foreign_keys' must be a list"},
+        {KEYCOLS "foreign_keys:\n  - ref\n", 7, "foreign key 1 must be a map with 'columns'"},
+        {KEYCOLS "foreign_keys:\n  - columns: [ref]\n    referenses: t(x)\n", 8,
+         "unknown key 'referenses' in foreign key 1 (did you mean 'references'?)"},
+        {KEYCOLS "foreign_keys:\n  - columns: [ref]\n", 7, "foreign key 1 has no 'references'"},
+        {KEYCOLS "foreign_keys:\n  - references: t(x)\n", 7, "foreign key 1 has no 'columns'"},
+        {KEYCOLS "foreign_keys:\n  - columns: [rf]\n    references: t(x)\n", 7,
+         "column 15: foreign key 1 'columns': no column 'rf' (did you mean 'ref'?)"},
+        {KEYCOLS "foreign_keys:\n  - columns: [ref]\n    references: t x\n", 8,
+         "foreign key 1: malformed reference 't x' (write table(column, ...), e.g. "
+         "orders(o_orderkey))"},
+        {KEYCOLS "foreign_keys:\n  - columns: [ref]\n    references: t()\n", 8,
+         "malformed reference 't()'"},
+        {KEYCOLS "foreign_keys:\n  - columns: [ref]\n    references: t(x,)\n", 8,
+         "malformed reference 't(x,)'"},
+        {KEYCOLS "foreign_keys:\n  - columns: [ref]\n    references: t(x) y\n", 8,
+         "malformed reference 't(x) y'"},
+        {KEYCOLS "foreign_keys:\n  - columns: [ref]\n    references: 9t(x)\n", 8,
+         "foreign key 1: referenced table name '9t' must start with a letter"},
+        {KEYCOLS "foreign_keys:\n  - columns: [ref]\n    references: t(x-y)\n", 8,
+         "referenced column name 'x-y' may contain only"},
+        {KEYCOLS "foreign_keys:\n  - columns: [ref, id]\n    references: t(x)\n", 8,
+         "foreign key 1 has 2 columns but references 1"},
+        {KEYCOLS "foreign_keys:\n  - columns: [ref, id]\n    references: t(x, X)\n", 8,
+         "foreign key 1 references column 'X' twice"},
+        {KEYCOLS "foreign_keys:\n  - columns: [ref]\n    references: t(x)\n"
+                 "  - columns: [ref]\n    references: T(X)\n",
+         9, "foreign key 2 is the same as foreign key 1"},
+        {KEYCOLS "foreign_keys:\n  - columns: [ref]\n    references: [t, x]\n", 8,
+         "foreign key 1: 'references' must be written table(column, ...)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         mc2_err err;
@@ -310,7 +377,8 @@ static void test_decode_hostile(void)
         const char *phrase;
     } mut[] = {
         {0, 'X', "bad magic"},
-        {4, 2, "unsupported version 2"},
+        {4, 3, "unsupported version 3"},
+        {4, 2, "truncated key section"}, /* version 2 has a key section after the columns */
         {6, 0, "0 columns"},
         {10, 0xFF, "truncated table name"},
         {15, '-', "table name may contain only"},
@@ -420,12 +488,138 @@ static void test_hash(void)
     mc2_schema_free(b);
 }
 
-/* Allocation failure at every step of parse, encode, decode and to_yaml: a clean error, no
- * crash, no leak (ASan checks the last two). */
-static void test_alloc_failures(void)
+/* Declared keys: the version 2 encoding pinned byte for byte, every truncation and byte
+ * mutation of it either refused or canonical, the decoder's key rules with their messages,
+ * the encoder refusing bad hand-built keys, and keys changing the hash. */
+static void test_keys_encoding(void)
 {
     mc2_err err;
-    mc2_schema *s = alltypes();
+    mc2_schema *s = NULL, *d = NULL;
+    const char *txt = "columns: [{name: a, type: INT64, nullable: false}, {name: b, type: INT64}]\n"
+                      "primary_key: [a]\n"
+                      "foreign_keys: [{columns: [b], references: t(x)}]\n";
+    CHECK_MSG(mc2_schema_parse("k", txt, strlen(txt), &s, &err) == 0, "%s", err.msg);
+    if (!s) return;
+    check_round_trips(s);
+    static const uint8_t want[] = {
+        'M', 'C', '2', 'S', 2,   0, 2, 0, 0, 0,  0, 0, 0, 0, /* version 2, 2 columns, no name */
+        1,   0,   0,   0,   'a', 1, 0, 0, 0, 0,  0, 0, 0,    /* a INT64 NOT NULL */
+        1,   0,   0,   0,   'b', 1, 0, 0, 0, 0,  0, 0, 1,    /* b INT64 */
+        1,   0,   0,   0,                                    /* primary key: 1 column, a */
+        1,   0,   1,   0,   1,   0,                          /* 1 foreign key: 1 column, b */
+        1,   0,   0,   0,   't', 1, 0, 0, 0, 'x'};           /* references t(x) */
+    uint8_t *enc = NULL;
+    size_t n = 0;
+    CHECK(mc2_schema_encode(s, &enc, &n, &err) == 0 && n == sizeof want &&
+          memcmp(enc, want, n) == 0);
+    if (!enc || n != sizeof want) {
+        mc2_free(enc);
+        mc2_schema_free(s);
+        return;
+    }
+    int ok = 1;
+    for (size_t k = 0; k < n; k++) {
+        d = NULL;
+        if (mc2_schema_decode(enc, k, &d, &err) == 0 || d != NULL || err.code != MC2_E_INPUT)
+            ok = 0;
+        mc2_schema_free(d);
+    }
+    CHECK(ok);
+    uint8_t m[sizeof want];
+    ok = 1;
+    size_t accepted = 0;
+    for (size_t i = 0; i < n; i++)
+        for (unsigned v = 0; v < 256; v++) {
+            if (v == enc[i]) continue;
+            memcpy(m, enc, n);
+            m[i] = (uint8_t)v;
+            d = NULL;
+            if (mc2_schema_decode(m, n, &d, &err) == 0) {
+                uint8_t *re = NULL;
+                size_t rn = 0;
+                accepted++;
+                if (mc2_schema_encode(d, &re, &rn, &err) != 0 || rn != n || memcmp(re, m, n))
+                    ok = 0;
+                mc2_free(re);
+            }
+            mc2_schema_free(d);
+        }
+    CHECK(ok && accepted > 0);
+    static const struct {
+        size_t off;
+        uint8_t val;
+        const char *phrase;
+    } mut[] = {
+        {42, 5, "the primary key names a column that does not exist"},
+        {42, 1, "the primary key has a nullable column"},
+        {40, 0, "version 2 without keys"},
+        {40, 17, "a primary key of 17 columns"},
+        {48, 2, "foreign key 1 names a column that does not exist"},
+        {46, 0, "foreign key 1 has 0 columns"},
+        {46, 17, "foreign key 1 has 17 columns"},
+        {54, '-', "referenced table name must start"},
+        {59, '9', "referenced column name must start"},
+        {44, 2, "truncated key section"},
+        {4, 1, "unexpected bytes after the last column"},
+    };
+    for (size_t i = 0; i < sizeof mut / sizeof mut[0]; i++) {
+        memcpy(m, enc, n);
+        m[mut[i].off] = mut[i].val;
+        d = NULL;
+        CHECK_MSG(mc2_schema_decode(m, n, &d, &err) == -1 && d == NULL &&
+                      strstr(err.msg, mut[i].phrase),
+                  "key mutation %zu: '%s'", i, err.msg);
+        mc2_schema_free(d);
+    }
+    /* keys are part of the hash; without them the schema is version 1 again */
+    uint8_t h1[32], h2[32];
+    CHECK(mc2_schema_hash(s, h1, &err) == 0);
+    size_t npk = s->npk, nfk = s->nfk;
+    s->npk = s->nfk = 0;
+    uint8_t *e1 = NULL;
+    size_t n1 = 0;
+    CHECK(mc2_schema_hash(s, h2, &err) == 0 && memcmp(h1, h2, 32) != 0);
+    CHECK(mc2_schema_encode(s, &e1, &n1, &err) == 0 && n1 == 40 && e1[4] == 1);
+    mc2_free(e1);
+    s->npk = npk;
+    s->nfk = nfk;
+    /* the encoder refuses keys that break the rules */
+    s->pk[0] = 1;
+    CHECK(mc2_schema_encode(s, &e1, &n1, &err) == -1 && strstr(err.msg, "nullable column"));
+    s->pk[0] = 7;
+    CHECK(mc2_schema_encode(s, &e1, &n1, &err) == -1 && strstr(err.msg, "does not exist"));
+    s->pk[0] = 0;
+    s->fk[0].cols[0] = 0;
+    CHECK(mc2_schema_encode(s, &e1, &n1, &err) == 0);
+    mc2_free(e1);
+    s->fk[0].ref_cols[0][0] = '1';
+    CHECK(mc2_schema_encode(s, &e1, &n1, &err) == -1 && strstr(err.msg, "referenced column"));
+    mc2_free(enc);
+    mc2_schema_free(s);
+    /* two primary key columns, one named twice; a foreign key declared twice */
+    const char *two = "columns: [{name: a, type: INT64, nullable: false}, {name: b, type: INT64}]\n"
+                      "primary_key: [a]\n"
+                      "foreign_keys: [{columns: [b], references: t(x)}, "
+                      "{columns: [a], references: t(x)}]\n";
+    CHECK_MSG(mc2_schema_parse("k", two, strlen(two), &s, &err) == 0, "%s", err.msg);
+    if (!s) return;
+    unsigned pk2[2] = {0, 0}, *pk1 = s->pk;
+    s->pk = pk2;
+    s->npk = 2;
+    CHECK(mc2_schema_encode(s, &e1, &n1, &err) == -1 && strstr(err.msg, "names a column twice"));
+    s->pk = pk1;
+    s->npk = 1;
+    s->fk[1].cols[0] = 1;
+    CHECK(mc2_schema_encode(s, &e1, &n1, &err) == -1 &&
+          strstr(err.msg, "foreign keys 1 and 2 are the same"));
+    mc2_schema_free(s);
+}
+
+/* Allocation failure at every step of parse, encode, decode and to_yaml: a clean error, no
+ * crash, no leak (ASan checks the last two). */
+static void alloc_failures(mc2_schema *s)
+{
+    mc2_err err;
     char *yaml = NULL;
     CHECK(mc2_schema_to_yaml(s, &yaml, &err) == 0);
     uint8_t *enc = NULL;
@@ -469,12 +663,26 @@ static void test_alloc_failures(void)
     mc2_schema_free(s);
 }
 
+static void test_alloc_failures(void)
+{
+    alloc_failures(alltypes());
+    /* and with declared keys: TPC-H lineitem has a composite primary and foreign key */
+    char path[4096];
+    const char *src = getenv("MC2_SRC");
+    snprintf(path, sizeof path, "%s/schemas/tpch/lineitem.yaml", src ? src : ".");
+    mc2_schema *s = NULL;
+    mc2_err err;
+    CHECK_MSG(mc2_schema_load(path, &s, &err) == 0, "%s", err.msg);
+    if (s) alloc_failures(s);
+}
+
 int main(void)
 {
     test_good();
     test_bad();
     test_decode_hostile();
     test_hash();
+    test_keys_encoding();
     test_alloc_failures();
     return test_done("test_schema");
 }

@@ -426,10 +426,10 @@ static mc2_column_def t_cols[] = {{"a", {MC2_T_INT64, 0, 0, 0}, true},
                                   {"b", {MC2_T_VARCHAR, 0, 0, 8}, true},
                                   {"c", {MC2_T_DECIMAL, 10, 2, 0}, false},
                                   {"d", {MC2_T_DATE, 0, 0, 0}, false}};
-static mc2_schema t_schema = {"t", 4, t_cols};
+static mc2_schema t_schema = {.name = "t", .ncols = 4, .cols = t_cols};
 static mc2_column_def u_cols[] = {{"k", {MC2_T_INT64, 0, 0, 0}, false},
                                   {"v", {MC2_T_INT64, 0, 0, 0}, true}};
-static mc2_schema u_schema = {"u", 2, u_cols};
+static mc2_schema u_schema = {.name = "u", .ncols = 2, .cols = u_cols};
 
 static void put_str(mc2_batch *b, size_t c, size_t r, const char *s)
 {
@@ -747,7 +747,8 @@ static mc2_column_def gen_cols[] = {
     {"k", {MC2_T_INT64, 0, 0, 0}, false},   {"name", {MC2_T_VARCHAR, 0, 0, 20}, true},
     {"flag", {MC2_T_BOOL, 0, 0, 0}, true},  {"id", {MC2_T_INT64, 0, 0, 0}, false},
 };
-static mc2_schema gen_schema = {"g", sizeof gen_cols / sizeof gen_cols[0], gen_cols};
+static mc2_schema gen_schema = {
+    .name = "g", .ncols = sizeof gen_cols / sizeof gen_cols[0], .cols = gen_cols};
 
 static void test_corpus(void)
 {

@@ -44,11 +44,11 @@ static mc2_column_def t_cols[] = {
     {"d", {MC2_T_DECIMAL, 12, 2, 0}, true}, {"f", {MC2_T_DOUBLE, 0, 0, 0}, true},
     {"s", {MC2_T_VARCHAR, 0, 0, 20}, true}, {"dt", {MC2_T_DATE, 0, 0, 0}, true},
     {"b", {MC2_T_BOOL, 0, 0, 0}, true}};
-static mc2_schema t_schema = {"t", 7, t_cols};
+static mc2_schema t_schema = {.name = "t", .ncols = 7, .cols = t_cols};
 static mc2_column_def u_cols[] = {{"k", {MC2_T_INT64, 0, 0, 0}, true},
                                   {"v", {MC2_T_DECIMAL, 10, 3, 0}, false},
                                   {"name", {MC2_T_VARCHAR, 0, 0, 10}, true}};
-static mc2_schema u_schema = {"u", 3, u_cols};
+static mc2_schema u_schema = {.name = "u", .ncols = 3, .cols = u_cols};
 
 static mc2_batch *tb[3], *ub[1];
 static mc2_exec_input inputs[3]; /* t, u, e */
@@ -1220,7 +1220,7 @@ static void test_errors(void)
 static mc2_column_def big_cols[] = {{"k", {MC2_T_INT64, 0, 0, 0}, false},
                                     {"v", {MC2_T_DECIMAL, 12, 2, 0}, true},
                                     {"s", {MC2_T_VARCHAR, 0, 0, 16}, false}};
-static mc2_schema big_schema = {"big", 3, big_cols};
+static mc2_schema big_schema = {.name = "big", .ncols = 3, .cols = big_cols};
 static mc2_batch *bigb[20];
 static mc2_exec_input big_in;
 

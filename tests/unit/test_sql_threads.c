@@ -37,10 +37,10 @@ static mc2_column_def t_cols[] = {{"id", {MC2_T_INT64, 0, 0, 0}, false},
                                   {"k", {MC2_T_INT64, 0, 0, 0}, false},
                                   {"d", {MC2_T_DOUBLE, 0, 0, 0}, true},
                                   {"s", {MC2_T_VARCHAR, 0, 0, 12}, false}};
-static mc2_schema t_schema = {"t", 5, t_cols};
+static mc2_schema t_schema = {.name = "t", .ncols = 5, .cols = t_cols};
 static mc2_column_def u_cols[] = {{"k", {MC2_T_INT64, 0, 0, 0}, false},
                                   {"w", {MC2_T_DOUBLE, 0, 0, 0}, false}};
-static mc2_schema u_schema = {"u", 2, u_cols};
+static mc2_schema u_schema = {.name = "u", .ncols = 2, .cols = u_cols};
 
 static double t_d[T_BLOCKS * T_ROWS_PER_BLOCK]; /* NAN: NULL */
 
