@@ -126,6 +126,10 @@ int enc_send(enclave *e, uint16_t type, uint32_t ch, const void *p, size_t n, mc
 /* Main thread: hands an EIF_STORE_REPLY to the request waiting for its channel (request id);
  * moves f's payload. A reply nobody waits for is dropped. */
 void enc_io_deliver(enclave *e, mc2_frame *f);
+/* Main thread: reads the next frame from the host into f, as mc2_frame_read_fd does, except a
+ * storage reply meant for a request's own buffer (enc_store_begin_into), which it reads there
+ * and delivers (*delivered = true; f then holds only its type and channel). */
+int enc_io_read(enclave *e, size_t max, mc2_frame *f, bool *delivered, mc2_err *err) MC2_WUR;
 /* Main thread: the channel ended; every outstanding and later request fails. */
 void enc_io_close(enclave *e);
 
@@ -142,11 +146,18 @@ int enc_dispatch(enclave *e, mc2_frame *f, mc2_err *err) MC2_WUR;
 int enc_store_begin(enclave *e, uint16_t type, const mc2_buf *body, enc_req **out,
                     mc2_err *err) MC2_WUR;
 int enc_store_end(enclave *e, enc_req *r, mc2_buf *body, mc2_err *err) MC2_WUR;
+/* enc_store_begin for a read whose reply body must be exactly dst_len bytes, to be put at
+ * dst: the main thread may write dst from the moment this is called until enc_store_end_into
+ * or enc_store_abandon returns (it reads the bytes straight from the channel, enc_io_read).
+ * enc_store_end_into waits, checks the status and that dst holds the body (a body of
+ * another length fails), and frees the request. */
+int enc_store_begin_into(enclave *e, uint16_t type, const mc2_buf *body, uint8_t *dst,
+                         size_t dst_len, enc_req **out, mc2_err *err) MC2_WUR;
+int enc_store_end_into(enclave *e, enc_req *r, mc2_err *err) MC2_WUR;
 void enc_store_abandon(enclave *e, enc_req *r);
 /* The body of an EIF_STORE_READ request for bytes [off, off+len) of object `name`
- * (len <= ENC_READ_MAX), and the check that a reply body has exactly `want` bytes. */
+ * (len <= ENC_READ_MAX). */
 int enc_read_req(const char *name, uint64_t off, uint32_t len, mc2_buf *req, mc2_err *err) MC2_WUR;
-int enc_read_check(const mc2_buf *body, uint32_t want, mc2_err *err) MC2_WUR;
 /* The size of object `name`. */
 int enc_store_size(enclave *e, const char *name, uint64_t *size, mc2_err *err) MC2_WUR;
 /* Reads the whole object `name` (at most ENC_MAX_OBJECT bytes and the budget) into out. */

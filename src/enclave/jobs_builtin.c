@@ -72,7 +72,6 @@ int enc_party_key(enclave *e, const char *owner, uint8_t key[MC2_KEY_LEN], mc2_e
 /* One begun read: up to ENC_READ_MAX bytes per storage request. */
 typedef struct host_read {
     size_t n;
-    uint8_t *dst;
     uint32_t len[64];
     enc_req *r[64];
 } host_read;
@@ -96,13 +95,13 @@ static int host_begin(void *ctx, uint64_t off, size_t len, uint8_t *dst, void **
         return mc2_err_set(err, MC2_E_LIMIT, "a read of %zu bytes is too large", len);
     host_read *hr = mc2_calloc(1, sizeof *hr);
     if (!hr) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
-    hr->dst = dst;
     mc2_buf req = {0};
     int rc = 0;
     for (size_t at = 0; rc == 0 && at < len; at += hr->len[hr->n++]) {
         hr->len[hr->n] = (uint32_t)(len - at > ENC_READ_MAX ? ENC_READ_MAX : len - at);
         rc = enc_read_req(in->name, off + at, hr->len[hr->n], &req, err) ||
-                     enc_store_begin(in->e, EIF_STORE_READ, &req, &hr->r[hr->n], err)
+                     enc_store_begin_into(in->e, EIF_STORE_READ, &req, dst + at, hr->len[hr->n],
+                                          &hr->r[hr->n], err)
                  ? -1
                  : 0;
         if (rc) break;
@@ -120,22 +119,15 @@ static int host_end(void *ctx, void *h, mc2_err *err)
 {
     enc_input *in = ctx;
     host_read *hr = h;
-    mc2_buf body = {0};
     int rc = 0;
-    size_t at = 0;
     for (size_t i = 0; i < hr->n; i++) {
         enc_req *r = hr->r[i];
         hr->r[i] = NULL;
-        if (rc == 0 &&
-            (enc_store_end(in->e, r, &body, err) || enc_read_check(&body, hr->len[i], err)))
-            rc = -1;
-        else if (rc == 0)
-            memcpy(hr->dst + at, body.data, hr->len[i]);
+        if (rc == 0)
+            rc = enc_store_end_into(in->e, r, err);
         else
             enc_store_abandon(in->e, r);
-        at += hr->len[i];
     }
-    mc2_buf_free(&body);
     mc2_free(hr);
     return rc;
 }

@@ -54,6 +54,8 @@ int enc_sandbox(int fd, mc2_err *err)
         SCMP_SYS(membarrier),
         SCMP_SYS(rt_sigaction),
         SCMP_SYS(sigaltstack),
+        SCMP_SYS(poll),
+        SCMP_SYS(ppoll),
     };
     static const int denied[] = {SCMP_SYS(open),   SCMP_SYS(openat),   SCMP_SYS(openat2),
                                  SCMP_SYS(socket), SCMP_SYS(connect),  SCMP_SYS(bind),

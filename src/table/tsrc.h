@@ -21,9 +21,10 @@
 
 /* Byte-range reads of one object. `begin` starts reading [off, off+len) into dst and returns a
  * handle for `end`, which waits for it and checks it (a synchronous source reads in begin and
- * returns handle NULL). `abandon` drops a begun read without waiting (dst must stay valid until
- * the source no longer writes it: sources that write dst asynchronously copy into it only in
- * end). Several reads may be outstanding at once, from several threads. */
+ * returns handle NULL). `abandon` drops a begun read without waiting for its bytes. A source
+ * may write dst at any time from begin until end or abandon returns (abandon waits for a
+ * write under way), never after; dst's contents count only once end succeeded. Several reads
+ * may be outstanding at once, from several threads. */
 typedef struct mc2_tio {
     void *ctx;
     uint64_t size; /* the object's size, known at open */

@@ -98,20 +98,35 @@ int mc2_frame_write_fd(int fd, uint16_t type, uint32_t channel, const void *p, s
     return n ? mc2_write_all(fd, p, n, err) : 0;
 }
 
-int mc2_frame_read_fd(int fd, size_t max, mc2_frame *f, mc2_err *err)
+int mc2_frame_read_hdr_fd(int fd, size_t max, mc2_frame *f, size_t *len, mc2_err *err)
 {
     uint8_t h[MC2_FRAME_HDR];
     int r = mc2_read_all(fd, h, sizeof h, err);
     if (r) return -1;
-    long len = check_header(h, max, err);
-    if (len < 0) return -1;
+    long n = check_header(h, max, err);
+    if (n < 0) return -1;
     f->type = mc2_le16_get(h + 4);
     f->channel = mc2_le32_get(h + 8);
-    mc2_buf_reset(&f->payload);
-    if (mc2_buf_reserve(&f->payload, (size_t)len, err)) return -1;
-    if (len && mc2_read_all(fd, f->payload.data, (size_t)len, err)) return -1;
-    f->payload.len = (size_t)len;
+    *len = (size_t)n;
     return 0;
+}
+
+int mc2_frame_read_payload_fd(int fd, mc2_frame *f, size_t len, mc2_err *err)
+{
+    mc2_buf_reset(&f->payload);
+    if (mc2_buf_reserve(&f->payload, len, err)) return -1;
+    if (len && mc2_read_all(fd, f->payload.data, len, err)) return -1;
+    f->payload.len = len;
+    return 0;
+}
+
+int mc2_frame_read_fd(int fd, size_t max, mc2_frame *f, mc2_err *err)
+{
+    size_t len;
+    return mc2_frame_read_hdr_fd(fd, max, f, &len, err) ||
+                   mc2_frame_read_payload_fd(fd, f, len, err)
+               ? -1
+               : 0;
 }
 
 void mc2_frame_free(mc2_frame *f)

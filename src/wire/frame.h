@@ -40,6 +40,11 @@ long mc2_frame_parse(const uint8_t *p, size_t n, size_t max, mc2_frame *f, mc2_e
 int mc2_frame_write_fd(int fd, uint16_t type, uint32_t channel, const void *p, size_t n,
                        mc2_err *err) MC2_WUR;
 int mc2_frame_read_fd(int fd, size_t max, mc2_frame *f, mc2_err *err) MC2_WUR;
+/* mc2_frame_read_fd in two steps, for a reader that places some payloads itself: the header
+ * (type and channel into f, the checked payload length into *len), then, unless the caller
+ * consumed the len payload bytes from fd itself, the payload into f. */
+int mc2_frame_read_hdr_fd(int fd, size_t max, mc2_frame *f, size_t *len, mc2_err *err) MC2_WUR;
+int mc2_frame_read_payload_fd(int fd, mc2_frame *f, size_t len, mc2_err *err) MC2_WUR;
 
 /* Writes/reads exactly n bytes (retrying short transfers and EINTR). read returns 1 at a
  * clean end of stream before any byte, 0 on success, -1 on error. */

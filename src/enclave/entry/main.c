@@ -181,13 +181,15 @@ int main(int argc, char **argv)
         return 1;
     }
     for (;;) {
-        if (mc2_frame_read_fd(e.fd, MC2_FRAME_MAX + 64, &f, &err)) {
+        bool delivered;
+        if (enc_io_read(&e, MC2_FRAME_MAX + 64, &f, &delivered, &err)) {
             if (strcmp(err.msg, "connection closed") != 0) {
                 logf_("host channel failed", err.msg);
                 rc = 1;
             }
             break;
         }
+        if (delivered) continue;
         if (f.type == EIF_STORE_REPLY) { /* a job thread waits for it: no lock needed */
             enc_io_deliver(&e, &f);
             continue;
