@@ -8,19 +8,36 @@
  * groups are written (sealed) to 16 partitions by hash bits. After the input ends, the
  * in-memory groups are emitted, the table is cleared, and each partition is processed the
  * same way (one level deeper, other hash bits). Every pass admits at least 1024 groups, so
- * the recursion always ends. */
+ * the recursion always ends.
+ *
+ * Parallel aggregation: an AGG whose input is a pipeline that runs on several threads
+ * (exec_par.c) becomes FINAL(exchange(PARTIAL(input))). Every instance pre-aggregates its own
+ * rows (PARTIAL never spills: when its state passes its share of the budget, budget / (4 x
+ * threads), it hands out its groups and starts again) and emits, per group, the keys and each
+ * aggregate's state:
+ *   COUNT(*), COUNT(x):           the count (INT64)
+ *   SUM, AVG of INT64 / DECIMAL:  the 128-bit sum as two INT64 (high, low) and the count
+ *   MIN, MAX:                     the value (NULL if the group had none)
+ * A PARTIAL that finds almost as many groups as rows (at least one per 4 rows after 32K
+ * rows) hands its groups out and from then on turns each row into a state of its own, so the
+ * rows' aggregation happens once, in FINAL.
+ * FINAL merges states as a whole aggregation merges rows (and spills state rows, like any
+ * input, when over budget), so one group's rows may meet in any number of states. Not for
+ * DISTINCT aggregates, set operations, or when the plan's result depends on the order of rows
+ * (DOUBLE values, exec_int.h: x->ordered), where the serial order is kept. */
 #include <string.h>
 
 #include "base/alloc.h"
 #include "sql/exec_int.h"
 #include "table/value.h"
 
-#define NONE        UINT32_MAX
-#define NPART       16
-#define MIN_ADMIT   1024
-#define MAX_LEVEL   14
-#define SLOT_EMPTY  UINT64_MAX
-#define SLOT(h, id) (((h)&0xFFFFFFFF00000000ull) | (uint64_t)(id))
+#define NONE          UINT32_MAX
+#define NPART         16
+#define MIN_ADMIT     1024
+#define MAX_LEVEL     14
+#define PASS_MIN_ROWS 32768 /* PARTIAL: rows seen before judging its groups too many */
+#define SLOT_EMPTY    UINT64_MAX
+#define SLOT(h, id)   (((h)&0xFFFFFFFF00000000ull) | (uint64_t)(id))
 
 /* A set of byte strings (DISTINCT aggregates: group id ++ value key). */
 typedef struct kset {
@@ -35,7 +52,7 @@ typedef struct kset {
 } kset;
 
 typedef struct aggst {
-    mc2_pagg a;
+    mc2_pagg a;       /* FINAL: col is the first column of the aggregate's state */
     enum mc2_type in; /* argument type */
     unsigned in_scale, out_scale;
     int64_t *cnt;
@@ -57,6 +74,13 @@ typedef struct pending_run {
 
 typedef struct op_agg {
     sx_op op;
+    int mode;              /* SX_AGG_WHOLE, _PARTIAL, _FINAL */
+    size_t cap_bytes;      /* PARTIAL: state held before handing the groups out */
+    bool flush;            /* PARTIAL: handing out groups before the input's end */
+    bool passthrough;      /* PARTIAL: groups too many to pay: each row becomes a state */
+    uint64_t rows_in;      /* PARTIAL: rows consumed */
+    uint64_t groups_out;   /* PARTIAL: groups handed out before the current pass */
+    sx_chunk *pass;        /* PARTIAL: states of one input chunk */
     sx_op *child, *child2; /* child2: the right side of a set operation */
     const mc2_pnode *n;
     bool setop;
@@ -255,7 +279,8 @@ static int find_groups(op_agg *g, const sx_chunk *c, mc2_err *err)
 {
     mc2_exec *x = g->op.x;
     size_t n = c->n, nnew = 0;
-    bool may_spill = g->level < MAX_LEVEL; /* without a store: an error */
+    /* without a store: an error; PARTIAL hands its groups out instead */
+    bool may_spill = g->level < MAX_LEVEL && g->mode != SX_AGG_PARTIAL;
     if (groups_reserve(g, g->ng + n, err)) return -1;
     if (2 * (g->ng + n) > g->mask + 1) {
         size_t ns = g->mask + 1;
@@ -373,12 +398,41 @@ static int agg_rows(op_agg *g, aggst *a, const sx_chunk *c, uint32_t *sel, size_
     return 0;
 }
 
+/* Columns of aggregate a's state in a PARTIAL's output. */
+static size_t state_cols(const mc2_pagg *a)
+{
+    return a->fn == MC2_AGG_SUM || a->fn == MC2_AGG_AVG ? 3 : 1;
+}
+
+/* FINAL: adds the counts and sums of a chunk of states (MIN and MAX merge as values do). */
+static void merge_states(op_agg *g, aggst *a, const sx_chunk *c)
+{
+    const uint32_t *gid = g->gid;
+    const int64_t *v = c->cols[a->a.col].v.i64;
+    if (a->a.fn == MC2_AGG_COUNT_STAR || a->a.fn == MC2_AGG_COUNT) {
+        for (size_t i = 0; i < c->n; i++)
+            if (gid[i] != NONE) a->cnt[gid[i]] += v[i];
+        return;
+    }
+    const int64_t *lo = c->cols[a->a.col + 1].v.i64, *n = c->cols[a->a.col + 2].v.i64;
+    for (size_t i = 0; i < c->n; i++) {
+        if (gid[i] == NONE) continue;
+        unsigned __int128 u = ((unsigned __int128)(uint64_t)v[i] << 64) | (uint64_t)lo[i];
+        a->isum[gid[i]] += (__int128)u;
+        a->cnt[gid[i]] += n[i];
+    }
+}
+
 static int update_aggs(op_agg *g, const sx_chunk *c, mc2_err *err)
 {
     const uint32_t *gid = g->gid;
     for (size_t j = 0; j < g->na; j++) {
         aggst *a = &g->ag[j];
         size_t m = 0;
+        if (g->mode == SX_AGG_FINAL && a->a.fn != MC2_AGG_MIN && a->a.fn != MC2_AGG_MAX) {
+            merge_states(g, a, c);
+            continue;
+        }
         if (a->a.fn == MC2_AGG_COUNT_STAR && !a->a.distinct) {
             for (size_t i = 0; i < c->n; i++)
                 if (gid[i] != NONE) a->cnt[gid[i]]++;
@@ -451,6 +505,18 @@ static int update_aggs(op_agg *g, const sx_chunk *c, mc2_err *err)
 }
 
 /* ---- consuming, spilling ----------------------------------------------------------------- */
+
+/* PARTIAL, after n more rows: whether to hand the groups out now (flush), and whether to pass
+ * rows through from then on. */
+static bool partial_full(op_agg *g, size_t n)
+{
+    g->rows_in += n;
+    if (g->rows_in >= PASS_MIN_ROWS && (g->groups_out + g->ng) * 4 > g->rows_in)
+        g->passthrough = true;
+    g->flush = g->passthrough || g->held + g->keyrows.bytes > g->cap_bytes;
+    if (g->flush) g->groups_out += g->ng;
+    return g->flush;
+}
 
 static int spill_rows(op_agg *g, const sx_chunk *c, mc2_err *err)
 {
@@ -627,6 +693,71 @@ static int64_t copies_of(const op_agg *g, size_t q)
     }
 }
 
+/* PARTIAL: the states of groups eidx[0..m) into o's columns after the keys. */
+static void emit_states(op_agg *g, sx_chunk *o, size_t m)
+{
+    size_t c = g->nk;
+    for (size_t j = 0; j < g->na; c += state_cols(&g->ag[j].a), j++) {
+        aggst *a = &g->ag[j];
+        for (size_t k = 0; k < state_cols(&a->a); k++) memset(o->cols[c + k].nulls, 0, m);
+        for (size_t t = 0; t < m; t++) {
+            uint32_t q = g->eidx[t];
+            switch (a->a.fn) {
+            case MC2_AGG_COUNT_STAR:
+            case MC2_AGG_COUNT:
+                o->cols[c].v.i64[t] = a->cnt[q];
+                break;
+            case MC2_AGG_SUM:
+            case MC2_AGG_AVG: {
+                unsigned __int128 u = (unsigned __int128)a->isum[q];
+                o->cols[c].v.i64[t] = (int64_t)(uint64_t)(u >> 64);
+                o->cols[c + 1].v.i64[t] = (int64_t)(uint64_t)u;
+                o->cols[c + 2].v.i64[t] = a->cnt[q];
+                break;
+            }
+            default: { /* MIN, MAX */
+                size_t w = sx_width(a->in);
+                if (a->cnt[q] == 0)
+                    sx_vec_set_null(a->in, &o->cols[c], t, 1);
+                else
+                    memcpy((char *)o->cols[c].v.p + t * w, (char *)a->mm + (size_t)q * w, w);
+                break;
+            }
+            }
+        }
+    }
+}
+
+/* PARTIAL, passing rows through: the states of each row of c (keys and MIN/MAX values are
+ * c's own vectors). */
+static sx_chunk *row_states(op_agg *g, const sx_chunk *c)
+{
+    sx_chunk *o = g->pass;
+    size_t n = c->n, col = g->nk;
+    o->n = n;
+    for (size_t i = 0; i < g->nk; i++) o->cols[i] = c->cols[g->ks[i].col];
+    for (size_t j = 0; j < g->na; col += state_cols(&g->ag[j].a), j++) {
+        const aggst *a = &g->ag[j];
+        const sx_vec *v = a->a.fn == MC2_AGG_COUNT_STAR ? NULL : &c->cols[a->a.col];
+        const uint8_t *nl = v ? v->nulls : NULL;
+        if (a->a.fn == MC2_AGG_MIN || a->a.fn == MC2_AGG_MAX) {
+            o->cols[col] = *v;
+            continue;
+        }
+        int64_t *cnt =
+            o->cols[col + (a->a.fn == MC2_AGG_SUM || a->a.fn == MC2_AGG_AVG ? 2 : 0)].v.i64;
+        for (size_t i = 0; i < n; i++) cnt[i] = !(nl && nl[i]);
+        if (a->a.fn == MC2_AGG_SUM || a->a.fn == MC2_AGG_AVG) {
+            int64_t *hi = o->cols[col].v.i64, *lo = o->cols[col + 1].v.i64;
+            for (size_t i = 0; i < n; i++) { /* a NULL row's value is 0 */
+                lo[i] = v->v.i64[i];
+                hi[i] = lo[i] < 0 ? -1 : 0;
+            }
+        }
+    }
+    return o;
+}
+
 static int emit(op_agg *g, sx_chunk **out, mc2_err *err)
 {
     mc2_exec *x = g->op.x;
@@ -645,6 +776,11 @@ static int emit(op_agg *g, sx_chunk **out, mc2_err *err)
     sx_chunk *o = g->out;
     o->n = m;
     if (g->nk) sx_rows_gather(&g->keyrows, g->eidx, 0, m, o, 0, 0);
+    if (g->mode == SX_AGG_PARTIAL) {
+        emit_states(g, o, m);
+        *out = o;
+        return 1;
+    }
     for (size_t j = 0; j < g->na; j++) {
         aggst *a = &g->ag[j];
         sx_vec *v = &o->cols[g->nk + j];
@@ -712,6 +848,13 @@ static int agg_next(sx_op *o, sx_chunk **out, mc2_err *err)
     op_agg *g = (op_agg *)o;
     mc2_exec *x = o->x;
     for (;;) {
+        if (g->phase == 0 && g->passthrough) {
+            sx_chunk *c;
+            int r = next_input(g, &c, err);
+            if (r <= 0) return r;
+            *out = row_states(g, c);
+            return 1;
+        }
         if (g->phase == 0) {
             if (!g->slots && start_pass(g, err)) return -1;
             for (;;) {
@@ -720,6 +863,7 @@ static int agg_next(sx_op *o, sx_chunk **out, mc2_err *err)
                 if (r < 0) return -1;
                 if (r == 0) break;
                 if (consume(g, c, err)) return -1;
+                if (g->mode == SX_AGG_PARTIAL && partial_full(g, c->n)) break;
             }
             if (finish_parts(g, err)) return -1;
             if (g->reading_run) {
@@ -735,6 +879,11 @@ static int agg_next(sx_op *o, sx_chunk **out, mc2_err *err)
             int r = emit(g, out, err);
             if (r != 0) return r;
             clear_groups(g);
+            if (g->flush) { /* PARTIAL: on with the input */
+                g->flush = false;
+                g->phase = 0;
+                continue;
+            }
             if (g->npend == 0) {
                 g->phase = 2;
                 return 0;
@@ -779,12 +928,89 @@ static void agg_close(sx_op *o)
     sx_heap_free(&g->rdheap);
 }
 
+/* ---- parallel aggregation: the split ------------------------------------------------------ */
+
+/* PARTIAL: prepares the pipeline below it before instances run on other threads. */
+static int agg_prepare(sx_op *o, mc2_err *err)
+{
+    return sx_prepare(((op_agg *)o)->child, err);
+}
+
+/* Whether n may run as FINAL(exchange(PARTIAL(input))). */
+static bool agg_parallel(const mc2_exec *x, const mc2_pnode *n)
+{
+    if (n->kind != MC2_PN_AGG || n->agg_mode != SX_AGG_WHOLE || x->threads < 2 || x->main ||
+        x->in_segment || x->ordered || !sx_par_streams(x, n->left))
+        return false;
+    for (size_t j = 0; j < n->naggs; j++) {
+        const mc2_pagg *a = &n->aggs[j];
+        if (a->distinct) return false;
+        if (a->fn != MC2_AGG_COUNT_STAR && n->left->schema.cols[a->col].type.id == MC2_T_DOUBLE)
+            return false;
+    }
+    return true;
+}
+
+/* The FINAL node of n's split (in the plan's arena), whose child is the PARTIAL node. */
+static const mc2_pnode *agg_split(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
+{
+    mc2_plan *p = x->plan;
+    size_t nk = n->nkeys, ns = nk;
+    for (size_t j = 0; j < n->naggs; j++) ns += state_cols(&n->aggs[j]);
+    mc2_pnode *part = sx_plan_alloc(p, sizeof *part), *fin = sx_plan_alloc(p, sizeof *fin);
+    mc2_column_def *cols = sx_plan_alloc(p, (ns ? ns : 1) * sizeof *cols);
+    mc2_pagg *fa = sx_plan_alloc(p, (n->naggs ? n->naggs : 1) * sizeof *fa);
+    unsigned *fk = sx_plan_alloc(p, (nk ? nk : 1) * sizeof *fk);
+    char *name = sx_plan_alloc(p, 6);
+    if (!part || !fin || !cols || !fa || !fk || !name) {
+        mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    memcpy(name, "state", 6);
+    *part = *n;
+    part->agg_mode = SX_AGG_PARTIAL;
+    part->schema.ncols = ns;
+    part->schema.cols = cols;
+    for (size_t i = 0; i < nk; i++) {
+        cols[i] = n->schema.cols[i];
+        fk[i] = (unsigned)i;
+    }
+    size_t c = nk;
+    for (size_t j = 0; j < n->naggs; j++) {
+        const mc2_pagg *a = &n->aggs[j];
+        fa[j] = *a;
+        fa[j].col = (unsigned)c;
+        if (a->fn == MC2_AGG_MIN || a->fn == MC2_AGG_MAX) {
+            cols[c] = n->left->schema.cols[a->col];
+            cols[c].nullable = true;
+            cols[c++].name = name;
+            continue;
+        }
+        for (size_t k = 0; k < state_cols(a); k++)
+            cols[c++] = (mc2_column_def){name, {MC2_T_INT64, 0, 0, 0}, false};
+    }
+    *fin = *n;
+    fin->agg_mode = SX_AGG_FINAL;
+    fin->left = part;
+    fin->keys = fk;
+    fin->aggs = fa;
+    return fin;
+}
+
 sx_op *sx_op_agg(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
 {
+    if (agg_parallel(x, n) && !(n = agg_split(x, n, err))) return NULL;
     op_agg *g = sx_alloc(x, sizeof *g, err);
     if (!g) return NULL;
     g->op.x = x;
     g->n = n;
+    g->mode = n->agg_mode;
+    if (g->mode == SX_AGG_PARTIAL) {
+        g->op.prepare = agg_prepare;
+        unsigned th = x->main ? x->main->threads : x->threads;
+        g->cap_bytes = x->budget / (4 * (th ? th : 1));
+        if (g->cap_bytes < ((size_t)64 << 10)) g->cap_bytes = (size_t)64 << 10;
+    }
     g->op.next = agg_next;
     g->op.close = agg_close;
     g->setop = n->kind == MC2_PN_SETOP;
@@ -808,12 +1034,15 @@ sx_op *sx_op_agg(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
     for (size_t j = 0; j < g->na; j++) {
         aggst *a = &g->ag[j];
         a->a = n->aggs[j];
-        if (a->a.fn != MC2_AGG_COUNT_STAR) {
-            const mc2_coltype *t = &g->in_schema->cols[a->a.col].type;
+        if (a->a.fn != MC2_AGG_COUNT_STAR) { /* FINAL: the argument's type, not its state's */
+            const mc2_pnode *part = n->left;
+            const mc2_coltype *t = g->mode == SX_AGG_FINAL
+                                       ? &part->left->schema.cols[part->aggs[j].col].type
+                                       : &g->in_schema->cols[a->a.col].type;
             a->in = t->id;
             a->in_scale = t->id == MC2_T_DECIMAL ? t->scale : 0;
         }
-        const mc2_coltype *ot = &n->schema.cols[g->nk + j].type;
+        const mc2_coltype *ot = &n->schema.cols[g->nk + j].type; /* PARTIAL: unused */
         a->out_scale = ot->id == MC2_T_DECIMAL ? ot->scale : 0;
     }
     sx_rows_init(&g->keyrows, &g->key_schema);
@@ -823,6 +1052,7 @@ sx_op *sx_op_agg(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
     g->side = sx_alloc(x, x->cap, err);
     g->eidx = sx_array(x, x->cap, sizeof *g->eidx, err);
     g->out = sx_chunk_new(x, &n->schema, err);
+    if (g->mode == SX_AGG_PARTIAL && !(g->pass = sx_chunk_new(x, &n->schema, err))) return NULL;
     g->rdchunk = sx_chunk_new(x, g->in_schema, err);
     if (!g->keyview.cols || !g->gid || !g->sel || !g->side || !g->eidx || !g->out || !g->rdchunk ||
         sx_keys_init(x, &g->k, err))

@@ -44,7 +44,10 @@ struct mc2_pnode {
     int64_t limit, offset;
     enum mc2_setop setop;
     bool all;
+    int agg_mode; /* AGG: SX_AGG_WHOLE, or the halves of a parallel aggregation (exec_agg.c) */
 };
+
+enum { SX_AGG_WHOLE = 0, SX_AGG_PARTIAL, SX_AGG_FINAL };
 
 /* Adds to cnt[i] the number of scans of input i in the plan rooted at n. */
 void sx_count_scans(const mc2_pnode *n, unsigned *cnt, size_t ninputs);
@@ -196,6 +199,9 @@ sx_op *sx_op_join_probe(mc2_exec *x, const mc2_pnode *n, sx_op *primary, mc2_err
  * number of threads. A worker ahead of the oldest unfinished block copies its output (at most
  * PAR_AHEAD blocks' worth) instead of waiting. */
 bool sx_par_qualifies(const mc2_exec *x, const mc2_pnode *n);
+/* Whether the subtree at n is a pipeline instances could run (streaming operators over a
+ * streaming scan of at least two blocks). */
+bool sx_par_streams(const mc2_exec *x, const mc2_pnode *n);
 /* Whether the rows' order can change the result of the plan at root beyond the order of its
  * output rows: it aggregates DOUBLE values (their sum depends on the order of additions; MIN
  * and MAX choose between -0 and +0). */

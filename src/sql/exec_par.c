@@ -98,6 +98,8 @@ static bool streams(const mc2_exec *x, const mc2_pnode *n)
     case MC2_PN_FILTER:
     case MC2_PN_PROJECT:
         return streams(x, n->left);
+    case MC2_PN_AGG: /* the partial half of a parallel aggregation, one per instance */
+        return n->agg_mode == SX_AGG_PARTIAL && streams(x, n->left);
     case MC2_PN_HASH_JOIN:
     case MC2_PN_NL_JOIN:
         /* RIGHT and FULL joins mark build rows while probing and emit them at the end: they
@@ -113,6 +115,11 @@ static bool streams(const mc2_exec *x, const mc2_pnode *n)
 bool sx_par_qualifies(const mc2_exec *x, const mc2_pnode *n)
 {
     return x->threads > 1 && !x->main && !x->in_segment && streams(x, n);
+}
+
+bool sx_par_streams(const mc2_exec *x, const mc2_pnode *n)
+{
+    return streams(x, n);
 }
 
 sx_op *sx_primary(const mc2_exec *main, const mc2_pnode *n)

@@ -1,7 +1,11 @@
 /* test_sql_threads.c - results do not depend on the number of threads (exec_int.h, "parallel
- * pipelines"): queries over streaming (sealed, format v2) tables of many small blocks run on
- * 1, 2, 3 and 4 threads and must give bit-identical results, DOUBLE sums and averages
- * included, while the runs on several threads really run pipelines in parallel. The data is
+ * pipelines"; exec_agg.c, "parallel aggregation"): queries over streaming (sealed, format v2)
+ * tables of many small blocks run on 1, 2, 3 and 4 threads and must give bit-identical
+ * results, DOUBLE sums and averages included, while the runs on several threads really run
+ * pipelines in parallel. Integer and DECIMAL aggregates are pre-aggregated per thread: their
+ * 128-bit partial sums (a chunk's sum here passes INT64's range, the total does not), partial
+ * states handed out early and a final aggregation that spills (a tiny budget) must still give
+ * the serial answer, and an overflowing total the serial error. The data is
  * checked to be order-sensitive first: summing its DOUBLE column in another block order gives
  * another bit pattern, so a parallel run that added rows in another order would be caught. */
 #include <math.h>
@@ -32,12 +36,12 @@ static uint64_t rnd(void)
     return rng;
 }
 
-static mc2_column_def t_cols[] = {{"id", {MC2_T_INT64, 0, 0, 0}, false},
-                                  {"g", {MC2_T_INT64, 0, 0, 0}, false},
-                                  {"k", {MC2_T_INT64, 0, 0, 0}, false},
-                                  {"d", {MC2_T_DOUBLE, 0, 0, 0}, true},
-                                  {"s", {MC2_T_VARCHAR, 0, 0, 12}, false}};
-static mc2_schema t_schema = {.name = "t", .ncols = 5, .cols = t_cols};
+static mc2_column_def t_cols[] = {
+    {"id", {MC2_T_INT64, 0, 0, 0}, false},   {"g", {MC2_T_INT64, 0, 0, 0}, false},
+    {"k", {MC2_T_INT64, 0, 0, 0}, false},    {"d", {MC2_T_DOUBLE, 0, 0, 0}, true},
+    {"s", {MC2_T_VARCHAR, 0, 0, 12}, false}, {"big", {MC2_T_INT64, 0, 0, 0}, false},
+    {"dec", {MC2_T_DECIMAL, 12, 2, 0}, true}};
+static mc2_schema t_schema = {.name = "t", .ncols = 7, .cols = t_cols};
 static mc2_column_def u_cols[] = {{"k", {MC2_T_INT64, 0, 0, 0}, false},
                                   {"w", {MC2_T_DOUBLE, 0, 0, 0}, false}};
 static mc2_schema u_schema = {.name = "u", .ncols = 2, .cols = u_cols};
@@ -80,13 +84,18 @@ static int make_t(mc2_buf *out, mc2_err *err)
         for (size_t r = 0; r < T_ROWS_PER_BLOCK; r++) {
             size_t id = bi * T_ROWS_PER_BLOCK + r;
             b->cols[0].v.i64[r] = (int64_t)id;
-            b->cols[1].v.i64[r] = (int64_t)(rnd() % 7);
+            b->cols[1].v.i64[r] = (int64_t)(r % 7); /* the same groups in every block */
             b->cols[2].v.i64[r] = (int64_t)(rnd() % (U_ROWS + 50)); /* some match no u row */
             bool null = rnd() % 50 == 0;
             t_d[id] = null ? NAN : wild();
             b->cols[3].v.f64[r] = null ? 0 : t_d[id];
             b->cols[3].nulls[r] = null;
             put_str(b, 4, r, words[rnd() % 6]);
+            /* +-4e18: three rows' sum passes INT64's range; every group's total is 0 */
+            b->cols[5].v.i64[r] = (bi % 2 ? -1 : 1) * 4000000000000000000LL;
+            bool dnull = rnd() % 40 == 0;
+            b->cols[6].v.i64[r] = dnull ? 0 : (int64_t)(rnd() % 2000001) - 1000000;
+            b->cols[6].nulls[r] = dnull;
         }
         b->nrows = T_ROWS_PER_BLOCK;
         if (mc2_twriter_add(w, b, err)) goto out;
@@ -118,11 +127,12 @@ out:
 }
 
 static mc2_buf t_file, u_file;
+static mc2_spill_store *spill_store; /* in memory: spills of the tiny-budget runs */
 
 /* Runs text on `threads` threads over streaming sources of t and u; *out gets the result
  * (its schema is the plan's: free *plan after it) and *parallel the number of pipelines that
  * ran on several threads. */
-static int run(const char *text, unsigned threads, mc2_plan **plan, mc2_batch **out,
+static int run(const char *text, unsigned threads, size_t budget, mc2_plan **plan, mc2_batch **out,
                unsigned *parallel, mc2_err *err)
 {
     mc2_sql_table tables[2] = {{"t", &t_schema, T_BLOCKS * T_ROWS_PER_BLOCK},
@@ -137,7 +147,7 @@ static int run(const char *text, unsigned threads, mc2_plan **plan, mc2_batch **
     for (size_t i = 0; rc == 0 && i < 2; i++)
         rc = mc2_tsrc_open(&io[i], key, 1u << 30, &in[i].src, err);
     if (rc == 0) rc = mc2_sql_compile(text, strlen(text), tables, 2, p, &ph, err);
-    mc2_exec_opts eo = {.threads = threads};
+    mc2_exec_opts eo = {.threads = threads, .mem_budget = budget, .spill = spill_store};
     if (rc == 0) rc = mc2_exec_open(p, ph.root, in, 2, &eo, &x, err);
     if (rc == 0) rc = mc2_exec_collect(x, (size_t)1 << 24, out, err);
     if (rc == 0) {
@@ -191,21 +201,42 @@ static bool same(const mc2_batch *a, const mc2_batch *b, char *why, size_t whyle
 
 static const struct {
     const char *sql;
-    bool parallel; /* has a pipeline over t that runs on several threads */
+    bool parallel;   /* has a pipeline over t that runs on several threads */
+    size_t budget;   /* 0: the default */
+    const char *err; /* the error every run must give, or NULL */
 } queries[] = {
     {"SELECT g, SUM(d), AVG(d), MIN(d), MAX(d), COUNT(d), COUNT(*) FROM t GROUP BY g ORDER BY g",
-     true},
-    {"SELECT SUM(d), AVG(d) FROM t WHERE id % 3 <> 0", true},
-    {"SELECT SUM(d) FROM t WHERE s LIKE 'a%' AND d > -1000", true},
+     true, 0, NULL},
+    {"SELECT SUM(d), AVG(d) FROM t WHERE id % 3 <> 0", true, 0, NULL},
+    {"SELECT SUM(d) FROM t WHERE s LIKE 'a%' AND d > -1000", true, 0, NULL},
     {"SELECT t.g, SUM(t.d * u.w), COUNT(*) FROM t JOIN u ON t.k = u.k WHERE u.w > 0 "
      "GROUP BY t.g ORDER BY t.g",
-     true},
+     true, 0, NULL},
     {"SELECT t.s, SUM(t.d) FROM t LEFT JOIN u ON t.k = u.k WHERE u.k IS NULL GROUP BY t.s "
      "ORDER BY t.s",
-     true},
-    {"SELECT g, SUM(d) AS x FROM t GROUP BY g ORDER BY x DESC LIMIT 3", true},
-    {"SELECT id, s, d FROM t WHERE d > 1000000 ORDER BY id", true},
-    {"SELECT COUNT(*), MIN(id), MAX(id) FROM t WHERE s = 'beta'", true},
+     true, 0, NULL},
+    {"SELECT g, SUM(d) AS x FROM t GROUP BY g ORDER BY x DESC LIMIT 3", true, 0, NULL},
+    {"SELECT id, s, d FROM t WHERE d > 1000000 ORDER BY id", true, 0, NULL},
+    {"SELECT COUNT(*), MIN(id), MAX(id) FROM t WHERE s = 'beta'", true, 0, NULL},
+    /* integer and DECIMAL aggregates: pre-aggregated per thread */
+    {"SELECT g, SUM(big), SUM(dec), AVG(dec), AVG(big), MIN(s), MAX(s), COUNT(dec), COUNT(*) "
+     "FROM t GROUP BY g ORDER BY g",
+     true, 0, NULL},
+    {"SELECT SUM(big), AVG(dec), MIN(dec), MAX(big) FROM t", true, 0, NULL},
+    {"SELECT SUM(big) FROM t WHERE id < 0", true, 0, NULL},
+    {"SELECT s, SUM(dec), COUNT(*) FROM t JOIN u ON t.k = u.k GROUP BY s ORDER BY s", true, 0,
+     NULL},
+    {"SELECT id % 5000 AS m, SUM(dec), MIN(s), COUNT(*) FROM t GROUP BY id % 5000 ORDER BY m", true,
+     64 << 10, NULL},
+    {"SELECT id, SUM(big), MAX(s) FROM t GROUP BY id ORDER BY id LIMIT 20 OFFSET 60000", true,
+     64 << 10, NULL},
+    {"SELECT DISTINCT s, g FROM t ORDER BY s, g", true, 0, NULL},
+    /* partial states handed out after every chunk: each holds a sum far past INT64's range
+     * (so does the total in the second: AVG of INT64 is a DOUBLE) */
+    {"SELECT g, SUM(big), AVG(big), COUNT(*) FROM t GROUP BY g ORDER BY g", true, 64 << 10, NULL},
+    {"SELECT g, AVG(big), COUNT(*) FROM t WHERE big > 0 GROUP BY g ORDER BY g", true, 64 << 10,
+     NULL},
+    {"SELECT SUM(big) FROM t WHERE big > 0", true, 0, "numeric overflow in aggregate"},
 };
 
 /* The data is order-sensitive: its DOUBLE column summed in block order and in another
@@ -231,12 +262,29 @@ int main(void)
     for (size_t i = 0; i < sizeof key; i++) key[i] = (uint8_t)(i * 29 + 3);
     CHECK(make_t(&t_file, &err) == 0);
     CHECK(make_u(&u_file, &err) == 0);
+    spill_store = mc2_spill_memstore_new(&err);
+    CHECK(spill_store != NULL);
     check_sensitive();
     for (size_t q = 0; q < sizeof queries / sizeof *queries; q++) {
         mc2_batch *one = NULL;
         mc2_plan *p1 = NULL;
         unsigned par = 0;
-        int rc = run(queries[q].sql, 1, &p1, &one, &par, &err);
+        int rc = run(queries[q].sql, 1, queries[q].budget, &p1, &one, &par, &err);
+        if (queries[q].err) {
+            CHECK_MSG(rc != 0 && strstr(err.msg, queries[q].err), "query %zu on 1 thread: %s",
+                      q + 1, rc ? err.msg : "no error");
+            for (unsigned th = 2; th <= 4; th++) {
+                mc2_plan *pn = NULL;
+                mc2_batch *many = NULL;
+                rc = run(queries[q].sql, th, queries[q].budget, &pn, &many, &par, &err);
+                CHECK_MSG(rc != 0 && strstr(err.msg, queries[q].err), "query %zu on %u threads: %s",
+                          q + 1, th, rc ? err.msg : "no error");
+                mc2_batch_free(many);
+                mc2_plan_free(pn);
+            }
+            mc2_plan_free(p1);
+            continue;
+        }
         CHECK_MSG(rc == 0, "query %zu on 1 thread: %s", q + 1, err.msg);
         if (rc) {
             mc2_plan_free(p1);
@@ -248,7 +296,7 @@ int main(void)
             mc2_batch *many = NULL;
             mc2_plan *pn = NULL;
             char why[128];
-            rc = run(queries[q].sql, th, &pn, &many, &par, &err);
+            rc = run(queries[q].sql, th, queries[q].budget, &pn, &many, &par, &err);
             CHECK_MSG(rc == 0, "query %zu on %u threads: %s", q + 1, th, err.msg);
             if (rc == 0)
                 CHECK_MSG(!queries[q].parallel || par > 0, "query %zu on %u threads ran serially",
@@ -262,6 +310,7 @@ int main(void)
         mc2_batch_free(one);
         mc2_plan_free(p1);
     }
+    mc2_spill_memstore_free(spill_store);
     mc2_buf_free(&t_file);
     mc2_buf_free(&u_file);
     return test_done("test_sql_threads");
