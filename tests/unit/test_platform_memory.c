@@ -127,7 +127,12 @@ int main(void)
     printf("  join of 2 x %d rows with a %d MiB budget: %s\n  enclave peak %ld KiB (baseline "
            "%ld KiB; bound: baseline + %d + 64 + %d MiB)\n",
            ROWS, BUDGET, line, hwm, base, BUDGET, SLACK);
-    CHECK(hwm > 0 && hwm < base + (BUDGET + 64 + SLACK) * 1024L);
+    CHECK(hwm > 0);
+    if (PFIX_UNDER_ASAN)
+        printf("  (peak memory not checked under AddressSanitizer: its quarantine keeps freed "
+               "memory)\n");
+    else
+        CHECK(hwm < base + (BUDGET + 64 + SLACK) * 1024L);
 
     /* an aggregation with a group per row of a, and a sort of it, spill and are right */
     rc = run(&s,
@@ -140,7 +145,7 @@ int main(void)
               rc ? err.msg : line);
     hwm = pfix_proc_kb(enc, "VmHWM:");
     printf("  after the aggregation and the sort: enclave peak %ld KiB\n", hwm);
-    CHECK(hwm < base + (BUDGET + 64 + SLACK) * 1024L);
+    if (!PFIX_UNDER_ASAN) CHECK(hwm < base + (BUDGET + 64 + SLACK) * 1024L);
     mc2_esession_close(&s);
     return test_done("test_platform_memory");
 }

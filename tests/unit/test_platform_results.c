@@ -22,19 +22,6 @@
 #define NU   1200
 #define NBIG 1700
 
-/* AddressSanitizer keeps freed memory in quarantine (256 MiB): peak memory then measures how
- * much was ever allocated, not held, and the memory checks are skipped. */
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
-
 static pfix F;
 static mc2_identity A;
 static uint8_t TID_U[16], TID_BIG[16];
@@ -205,7 +192,7 @@ static void big_result(mc2_esession *s)
     CHECK(rows == (uint64_t)NBIG * NBIG);
     /* Streamed, the result never lives in the enclave or the client whole. */
     CHECK(enc > 0 && hwm > 0 && result_kb > 40 * 1024);
-    if (UNDER_ASAN) {
+    if (PFIX_UNDER_ASAN) {
         printf("  (AddressSanitizer build: peak memory not checked)\n");
     } else {
         CHECK(hwm < result_kb / 2);

@@ -79,6 +79,7 @@ static void run_kind(mc2_esession *s, const char *kind, const char *name, const 
         pfix_die("job", &err);
     printf("%s job over %s naming version %llu: %s\n", kind, name, (unsigned long long)version,
            (const char *)state->data);
+    mc2_job_free(&j);
 }
 
 /* The state of the rowcount job in state; the sql job must end the same way (its result
