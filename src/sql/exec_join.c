@@ -23,6 +23,7 @@
 #define NONE           UINT32_MAX
 #define SLOT_EMPTY     UINT64_MAX
 #define HI(h)          ((h)&0xFFFFFFFF00000000ull)
+#define PREFETCH       16 /* rows ahead whose hash slot is loaded early */
 #define NPART          16
 #define MAX_LEVEL      7    /* partition bits 32 + 4 * level .. 35 + 4 * level: up to bit 63 */
 #define MIN_SPILL_ROWS 1024 /* a table of fewer rows is never spilled */
@@ -189,6 +190,7 @@ static int table_index(mc2_exec *x, join_table *t, mc2_err *err)
     t->mask = ns - 1;
     for (size_t r = 0; r < nb; r++) {
         t->next[r] = NONE;
+        if (r + PREFETCH < nb) __builtin_prefetch(&t->slots[t->bhash[r + PREFETCH] & t->mask], 1);
         if (t->bklen[r] == NONE) continue;
         size_t s = (size_t)t->bhash[r] & t->mask;
         uint64_t tag = HI(t->bhash[r]);
@@ -199,7 +201,7 @@ static int table_index(mc2_exec *x, join_table *t, mc2_err *err)
                 break;
             }
             uint32_t h = (uint32_t)sv;
-            if (HI(sv) == tag && t->bhash[h] == t->bhash[r] && t->bklen[h] == t->bklen[r] &&
+            if (HI(sv) == tag && t->bklen[h] == t->bklen[r] &&
                 sx_key_eq(t->bkeys + t->bkoff[h], t->bkeys + t->bkoff[r], t->bklen[r])) {
                 t->next[r] = h;
                 t->slots[s] = tag | r;
@@ -480,24 +482,37 @@ static int join_build(op_join *j, mc2_err *err)
 static void probe_heads(op_join *j)
 {
     const sx_chunk *c = j->pc;
-    for (size_t i = 0; i < c->n; i++) {
+    const join_table *t = j->t;
+    const uint64_t *hash = j->pk.hash;
+    size_t n = c->n;
+    for (size_t i = 0; i < n; i++) {
+        /* The table is far larger than the caches: load the slot of a row PREFETCH rows
+         * ahead, and the key of the candidate half as far ahead (its slot is loaded by now). */
+        if (i + PREFETCH < n) __builtin_prefetch(&t->slots[hash[i + PREFETCH] & t->mask]);
+        if (i + PREFETCH / 2 < n) {
+            uint64_t sv = t->slots[hash[i + PREFETCH / 2] & t->mask];
+            if (sv != SLOT_EMPTY) {
+                __builtin_prefetch(&t->bkoff[(uint32_t)sv]);
+                __builtin_prefetch(&t->bklen[(uint32_t)sv]);
+            }
+        }
         j->heads[i] = NONE;
         if (j->pk.anynull[i]) continue;
-        uint64_t h = j->pk.hash[i];
+        uint64_t h = hash[i];
         const uint8_t *key = j->pk.data + j->pk.off[i];
         uint32_t len = j->pk.len[i];
-        size_t s = (size_t)h & j->t->mask;
+        size_t s = (size_t)h & t->mask;
         uint64_t tag = HI(h);
         for (;;) {
-            uint64_t sv = j->t->slots[s];
+            uint64_t sv = t->slots[s];
             if (sv == SLOT_EMPTY) break;
             uint32_t r = (uint32_t)sv;
-            if (HI(sv) == tag && j->t->bhash[r] == h && j->t->bklen[r] == len &&
-                sx_key_eq(j->t->bkeys + j->t->bkoff[r], key, len)) {
+            if (HI(sv) == tag && t->bklen[r] == len &&
+                sx_key_eq(t->bkeys + t->bkoff[r], key, len)) {
                 j->heads[i] = r;
                 break;
             }
-            s = (s + 1) & j->t->mask;
+            s = (s + 1) & t->mask;
         }
     }
 }
