@@ -105,6 +105,8 @@ typedef struct op_agg {
     /* per chunk */
     sx_keys k;
     uint32_t *gid, *sel;
+    uint32_t *perm; /* few groups: rows by group */
+    struct grun *runs;
     uint8_t *side;
     sx_chunk keyview;
     /* spilling */
@@ -423,12 +425,142 @@ static void merge_states(op_agg *g, aggst *a, const sx_chunk *c)
     }
 }
 
+/* ---- few groups: rows taken group by group ------------------------------------------------
+ * With at most SMALL_GROUPS groups, a chunk's rows are first ordered by group (a stable
+ * counting sort), then each aggregate sums a group's rows in a register and updates the group
+ * once: no chain of read-modify-writes to the same few states. A group's rows keep their
+ * order, and a DOUBLE sum starts from the group's state, so results are bit for bit those of
+ * row-by-row updates. */
+
+#define SMALL_GROUPS 256
+
+typedef struct grun {
+    uint32_t g, start, end; /* group g's rows: perm[start..end) */
+} grun;
+
+/* Orders the rows with a group (gid != NONE) by group into perm; returns the runs. */
+static size_t group_runs(const op_agg *g, size_t n, uint32_t *perm, grun *runs)
+{
+    uint32_t cnt[SMALL_GROUPS], pos[SMALL_GROUPS];
+    const uint32_t *gid = g->gid;
+    memset(cnt, 0, g->ng * sizeof *cnt);
+    for (size_t i = 0; i < n; i++)
+        if (gid[i] != NONE) cnt[gid[i]]++;
+    size_t nr = 0;
+    uint32_t at = 0;
+    for (uint32_t q = 0; q < g->ng; q++) {
+        pos[q] = at;
+        if (cnt[q]) runs[nr++] = (grun){q, at, at + cnt[q]};
+        at += cnt[q];
+    }
+    for (size_t i = 0; i < n; i++)
+        if (gid[i] != NONE) perm[pos[gid[i]]++] = (uint32_t)i;
+    return nr;
+}
+
+/* Whether aggregate a is updated run by run. */
+static bool by_runs(const op_agg *g, const aggst *a)
+{
+    if (a->a.distinct ||
+        (g->mode == SX_AGG_FINAL && a->a.fn != MC2_AGG_MIN && a->a.fn != MC2_AGG_MAX))
+        return false;
+    return a->a.fn == MC2_AGG_COUNT_STAR || a->in != MC2_T_VARCHAR;
+}
+
+#define MINMAX_RUN(T, field)                                                                       \
+    do {                                                                                           \
+        T *mm = a->mm;                                                                             \
+        for (size_t r = 0; r < nr; r++) {                                                          \
+            uint32_t q = runs[r].g;                                                                \
+            int64_t k = a->cnt[q];                                                                 \
+            T best = mm[q];                                                                        \
+            for (uint32_t t = runs[r].start; t < runs[r].end; t++) {                               \
+                uint32_t i = perm[t];                                                              \
+                if (nl && nl[i]) continue;                                                         \
+                T x = v->v.field[i];                                                               \
+                if (k++ == 0 || (mx ? x > best : x < best)) best = x;                              \
+            }                                                                                      \
+            mm[q] = best;                                                                          \
+            a->cnt[q] = k;                                                                         \
+        }                                                                                          \
+    } while (0)
+
+/* Updates aggregate a from the runs. */
+static void update_runs(aggst *a, const sx_chunk *c, const uint32_t *perm, const grun *runs,
+                        size_t nr)
+{
+    const sx_vec *v = a->a.fn == MC2_AGG_COUNT_STAR ? NULL : &c->cols[a->a.col];
+    const uint8_t *nl = v ? v->nulls : NULL;
+    bool mx = a->a.fn == MC2_AGG_MAX;
+    switch (a->a.fn) {
+    case MC2_AGG_COUNT_STAR:
+    case MC2_AGG_COUNT:
+        for (size_t r = 0; r < nr; r++) {
+            int64_t k = runs[r].end - runs[r].start;
+            if (nl)
+                for (uint32_t t = runs[r].start; t < runs[r].end; t++) k -= nl[perm[t]] != 0;
+            a->cnt[runs[r].g] += k;
+        }
+        return;
+    case MC2_AGG_SUM:
+    case MC2_AGG_AVG:
+        for (size_t r = 0; r < nr; r++) {
+            uint32_t q = runs[r].g;
+            int64_t k = 0;
+            if (a->in == MC2_T_DOUBLE) {
+                double acc = a->fsum[q]; /* the same additions in the same order */
+                for (uint32_t t = runs[r].start; t < runs[r].end; t++) {
+                    uint32_t i = perm[t];
+                    if (nl && nl[i]) continue;
+                    acc += v->v.f64[i];
+                    k++;
+                }
+                a->fsum[q] = acc;
+            } else {
+                __int128 acc = 0;
+                for (uint32_t t = runs[r].start; t < runs[r].end; t++) {
+                    uint32_t i = perm[t];
+                    if (nl && nl[i]) continue;
+                    acc += v->v.i64[i];
+                    k++;
+                }
+                a->isum[q] += acc;
+            }
+            a->cnt[q] += k;
+        }
+        return;
+    default: /* MIN, MAX of a fixed-width type */
+        switch (a->in) {
+        case MC2_T_DOUBLE:
+            MINMAX_RUN(double, f64);
+            return;
+        case MC2_T_DATE:
+            MINMAX_RUN(int32_t, i32);
+            return;
+        case MC2_T_BOOL:
+            MINMAX_RUN(uint8_t, b);
+            return;
+        default:
+            MINMAX_RUN(int64_t, i64);
+            return;
+        }
+    }
+}
+
 static int update_aggs(op_agg *g, const sx_chunk *c, mc2_err *err)
 {
     const uint32_t *gid = g->gid;
+    size_t nr = 0;
+    bool have_runs = false;
     for (size_t j = 0; j < g->na; j++) {
         aggst *a = &g->ag[j];
         size_t m = 0;
+        if (g->ng <= SMALL_GROUPS && by_runs(g, a)) {
+            if (!have_runs) nr = group_runs(g, c->n, g->perm, g->runs);
+            have_runs = true;
+            update_runs(a, c, g->perm, g->runs, nr);
+            continue;
+        }
         if (g->mode == SX_AGG_FINAL && a->a.fn != MC2_AGG_MIN && a->a.fn != MC2_AGG_MAX) {
             merge_states(g, a, c);
             continue;
@@ -1048,6 +1180,9 @@ sx_op *sx_op_agg(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
     sx_rows_init(&g->keyrows, &g->key_schema);
     g->keyview.cols = sx_array(x, g->nk + 1, sizeof(sx_vec), err);
     g->gid = sx_array(x, x->cap, sizeof *g->gid, err);
+    g->perm = sx_array(x, x->cap, sizeof *g->perm, err);
+    g->runs = sx_array(x, SMALL_GROUPS, sizeof *g->runs, err);
+    if (!g->perm || !g->runs) return NULL;
     g->sel = sx_array(x, x->cap, sizeof *g->sel, err);
     g->side = sx_alloc(x, x->cap, err);
     g->eidx = sx_array(x, x->cap, sizeof *g->eidx, err);
