@@ -35,6 +35,7 @@
 #define NPART         16
 #define MIN_ADMIT     1024
 #define MAX_LEVEL     14
+#define PREFETCH      16    /* rows ahead whose hash slot is loaded early */
 #define PASS_MIN_ROWS 32768 /* PARTIAL: rows seen before judging its groups too many */
 #define SLOT_EMPTY    UINT64_MAX
 #define SLOT(h, id)   (((h)&0xFFFFFFFF00000000ull) | (uint64_t)(id))
@@ -88,6 +89,7 @@ typedef struct op_agg {
     mc2_schema key_schema;
     sx_keyspec *ks;
     size_t nk;
+    uint32_t klen; /* keys of fixed width (no VARCHAR, no nullable key): their length; else 0 */
     aggst *ag;
     size_t na;
     /* groups */
@@ -275,6 +277,20 @@ static int table_resize(op_agg *g, size_t ns, mc2_err *err)
     return 0;
 }
 
+/* Fixed-width keys: the group whose key is key[0..klen), or NONE with *q at the free slot
+ * where it would go. Keys of group id sit at gkeys + id * klen (groups are appended). */
+static inline uint32_t probe_fixed(const op_agg *g, size_t *q, uint64_t tag, const uint8_t *key)
+{
+    for (;;) {
+        uint64_t sv = g->slots[*q];
+        if (sv == SLOT_EMPTY) return NONE;
+        if ((sv & 0xFFFFFFFF00000000ull) == tag &&
+            sx_key_eq(g->gkeys + (size_t)(uint32_t)sv * g->klen, key, g->klen))
+            return (uint32_t)sv;
+        *q = (*q + 1) & g->mask;
+    }
+}
+
 /* Group ids for the rows of c (keys already in g->k); NONE for rows to spill. New groups'
  * key values are appended to keyrows. */
 static int find_groups(op_agg *g, const sx_chunk *c, mc2_err *err)
@@ -289,26 +305,36 @@ static int find_groups(op_agg *g, const sx_chunk *c, mc2_err *err)
         while (2 * (g->ng + n) > ns) ns *= 2;
         if (table_resize(g, ns, err)) return -1;
     }
+    const uint64_t *hash = g->k.hash;
     for (size_t i = 0; i < n; i++) {
-        uint64_t h = g->k.hash[i];
+        uint64_t h = hash[i];
         const uint8_t *key = g->k.data + g->k.off[i];
         uint32_t len = g->k.len[i];
         size_t q = (size_t)h & g->mask;
         uint32_t id = NONE;
         uint64_t tag = h & 0xFFFFFFFF00000000ull;
-        for (;;) {
-            uint64_t sv = g->slots[q];
-            if (sv == SLOT_EMPTY) break;
-            /* the slot's hash bits spare a cache miss on most non-matching groups */
-            if ((sv & 0xFFFFFFFF00000000ull) == tag) {
-                uint32_t cand = (uint32_t)sv;
-                if (g->ghash[cand] == h && g->gklen[cand] == len &&
-                    sx_key_eq(g->gkeys + g->gkoff[cand], key, len)) {
-                    id = cand;
-                    break;
-                }
+        if (i + PREFETCH < n) __builtin_prefetch(&g->slots[hash[i + PREFETCH] & g->mask]);
+        if (g->klen) { /* fixed-width keys: group id's key is at id * klen */
+            if (i + PREFETCH / 2 < n) {
+                uint64_t sv = g->slots[hash[i + PREFETCH / 2] & g->mask];
+                if (sv != SLOT_EMPTY) __builtin_prefetch(g->gkeys + (size_t)(uint32_t)sv * g->klen);
             }
-            q = (q + 1) & g->mask;
+            id = probe_fixed(g, &q, tag, key);
+        } else {
+            for (;;) {
+                uint64_t sv = g->slots[q];
+                if (sv == SLOT_EMPTY) break;
+                /* the slot's hash bits spare a cache miss on most non-matching groups */
+                if ((sv & 0xFFFFFFFF00000000ull) == tag) {
+                    uint32_t cand = (uint32_t)sv;
+                    if (g->ghash[cand] == h && g->gklen[cand] == len &&
+                        sx_key_eq(g->gkeys + g->gkoff[cand], key, len)) {
+                        id = cand;
+                        break;
+                    }
+                }
+                q = (q + 1) & g->mask;
+            }
         }
         if (id == NONE) {
             /* Once a pass has refused a group it refuses every new group until it ends:
@@ -1162,6 +1188,11 @@ sx_op *sx_op_agg(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
     for (size_t i = 0; i < g->nk; i++) {
         g->ks[i].col = g->setop ? (unsigned)i : n->keys[i];
         g->ks[i].type = g->in_schema->cols[g->ks[i].col].type.id;
+        g->klen += 1 + (uint32_t)sx_width(g->ks[i].type);
+    }
+    for (size_t i = 0; i < g->nk; i++) { /* a NULL key is 1 byte: nullable keys vary too */
+        if (g->ks[i].type == MC2_T_VARCHAR || g->in_schema->cols[g->ks[i].col].nullable)
+            g->klen = 0;
     }
     for (size_t j = 0; j < g->na; j++) {
         aggst *a = &g->ag[j];
