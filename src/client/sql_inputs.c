@@ -154,12 +154,14 @@ static void classify(cli_session *cs, const mc2_catalog *cat, const cli_listing 
     }
 }
 
-/* The error for table i of the query, which other parties have but this one does not. */
+/* The error for table i of the query, which other parties have but this one does not: the
+ * --input options that would run the query when each table it reads is this party's or
+ * only one other party's, else what to name. */
 static int not_yours(cli_session *cs, const cli_listing *l, const cli_sql_refs *r, const tclass *c,
                      size_t i, mc2_err *err)
 {
     const char *name = r->t[i].name;
-    char at[300], who[300], run[600];
+    char at[300], who[300] = "", run[600] = "", act[800];
     size_t wl = 0, rl = 0;
     bool complete = true;
     for (size_t k = 0; k < l->n; k++)
@@ -172,18 +174,18 @@ static int not_yours(cli_session *cs, const cli_listing *l, const cli_sql_refs *
                    c[k].own ? cs->id.name : c[k].first->owner,
                    c[k].own ? c[k].own : c[k].first->name);
     }
-    const char *also = r->n > 1 ? " (with --input, name every table the query reads)" : "";
-    where(r, i, at, sizeof at);
-    if (complete)
-        return mc2_err_set(err, MC2_E_USAGE,
-                           "%s: table '%s' is not one of yours (%s); %s has a table '%s': run "
-                           "with%s%s",
-                           at, name, cs->id.name, who, c[i].first->name, run, also);
+    if (c[i].nothers > 1)
+        snprintf(act, sizeof act, "name the one the query reads with --input OWNER/%s", name);
+    else if (complete)
+        snprintf(act, sizeof act, "run with%s", run);
+    else
+        snprintf(act, sizeof act, "use --input %s/%s", c[i].first->owner, c[i].first->name);
     return mc2_err_set(err, MC2_E_USAGE,
-                       "%s: table '%s' is not one of yours (%s); %s %s a table '%s': name the "
-                       "one the query reads with --input OWNER/%s%s",
-                       at, name, cs->id.name, who, c[i].nothers > 1 ? "have" : "has", name, name,
-                       also);
+                       "%s: table '%s' is not one of yours (%s); %s %s a table "
+                       "'%s': %s%s",
+                       where(r, i, at, sizeof at), name, cs->id.name, who,
+                       c[i].nothers > 1 ? "have" : "has", name, act,
+                       r->n > 1 ? " (with --input, name every table the query reads)" : "");
 }
 
 /* The error for table i of the query, which nobody has. */

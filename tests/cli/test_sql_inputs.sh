@@ -2,19 +2,19 @@
 # test_sql_inputs.sh - `mc2 sql` passes the tables its query reads: without --input, the
 # query's table names resolved among the caller's own tables (the job names exactly those:
 # not its other tables, not a CTE of the same name; names match ignoring case); a name only
-# another party has gets the --input options that would run the query (and those run it); a
+# other parties have gets the --input options that would run the query (and those run it); a
 # typo gets "did you mean", also for another party's table; with --input, a table the query
 # reads that no --input names fails before submitting; a syntax error and too many tables are
 # reported before any network I/O (with the service stopped).
 source "$(dirname "$0")/lib.sh"
 B=$MC2_BUILD
 EX=$MC2_SRC/examples
-for p in bank-a bank-b; do "$MC2" init --name "$p" --home "$WORK/$p" >/dev/null; done
+for p in bank-a bank-b bank-c; do "$MC2" init --name "$p" --home "$WORK/$p" >/dev/null; done
 pk=$("$MC2" service init --dir "$WORK/state")
 "$MC2" policy init --out "$WORK/c.yaml" --consortium inputtest \
   --party "bank-a=$WORK/bank-a/identity.crt" --party "bank-b=$WORK/bank-b/identity.crt" \
-  --recipient bank-a --enclave "$B/mc2-enclave" --allow-simulation --sim-platform-key "$pk" >/dev/null
-for p in bank-a bank-b; do cp "$WORK/c.yaml" "$WORK/$p/consortium.yaml"; done
+  --party "bank-c=$WORK/bank-c/identity.crt" --recipient bank-a --enclave "$B/mc2-enclave" --allow-simulation --sim-platform-key "$pk" >/dev/null
+for p in bank-a bank-b bank-c; do cp "$WORK/c.yaml" "$WORK/$p/consortium.yaml"; done
 trap '"$MC2" stop --dir "$WORK/state" >/dev/null 2>&1; rm -rf "$WORK"' EXIT
 if start_service "$WORK/state" "$WORK/c.yaml"; then ok; else
   bad "start: $(cat "$WORK/err")"
@@ -30,6 +30,8 @@ up bank-a extra
 up bank-a branches
 up bank-b accounts
 up bank-b orders
+up bank-b ledger
+up bank-c ledger
 # inputs JOB: the job's input lines "OWNER/TABLE", sorted, space-separated
 inputs() {
   "$MC2" job "$1" $A | awk '$1 == "input" { print $2 "/" $3 }' | sort | tr '\n' ' '
@@ -62,6 +64,12 @@ expect_fail "bank-b's table" 2 \
 expect_fail "a join with bank-b's table: every input named" 2 \
   "^mc2: line 1, column 38: table 'orders' is not one of yours \(bank-a\); bank-b has a table 'orders': run with --input bank-a/accounts --input bank-b/orders \(with --input, name every table the query reads\)" \
   "$MC2" sql $A "SELECT count(*) FROM accounts a JOIN orders o ON a.id = o.id"
+expect_fail "bank-b's table and one nobody has" 2 \
+  "table 'orders' is not one of yours \(bank-a\); bank-b has a table 'orders': use --input bank-b/orders \(with --input" \
+  "$MC2" sql $A "SELECT count(*) FROM orders, nosuch"
+expect_fail "a table two other parties have" 2 \
+  "table 'ledger' is not one of yours \(bank-a\); (bank-b, bank-c|bank-c, bank-b) have a table 'ledger': name the one the query reads with --input OWNER/ledger$" \
+  "$MC2" sql $A "SELECT count(*) FROM ledger"
 expect_ok "the suggested inputs" "$MC2" sql $A --input bank-a/accounts --input bank-b/orders \
   "SELECT count(*) FROM accounts a JOIN orders o ON a.id = o.id"
 check "it waits for bank-b" grep -q "waiting for bank-b to approve" "$WORK/out"
