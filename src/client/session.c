@@ -55,19 +55,25 @@ int cli_party_load(cli_session *cs, const char *home_flag, const char *service_f
     return rc;
 }
 
-int cli_session_open(cli_session *cs, const char *home_flag, const char *service_flag,
-                     const char *policy_flag, mc2_err *err)
+int cli_session_attest(cli_session *cs, mc2_err *err)
 {
-    if (cli_party_load(cs, home_flag, service_flag, policy_flag, err)) return -1;
-    if (mc2_esession_open(cs->service, &cs->id, cs->policy, &cs->es, err)) {
-        cli_session_close(cs);
-        return -1;
-    }
+    if (mc2_esession_open(cs->service, &cs->id, cs->policy, &cs->es, err)) return -1;
     cs->have_es = 1;
     if (cs->es.claims.simulation)
         fprintf(stderr, "mc2: WARNING: the enclave runs on the SIMULATED TEE, which protects "
                         "nothing against whoever runs the host; accepted only because the "
                         "consortium policy sets allow_simulation: true\n");
+    return 0;
+}
+
+int cli_session_open(cli_session *cs, const char *home_flag, const char *service_flag,
+                     const char *policy_flag, mc2_err *err)
+{
+    if (cli_party_load(cs, home_flag, service_flag, policy_flag, err)) return -1;
+    if (cli_session_attest(cs, err)) {
+        cli_session_close(cs);
+        return -1;
+    }
     return 0;
 }
 

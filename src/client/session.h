@@ -41,8 +41,12 @@ char *cli_service(const char *flag, const char *home_flag);
 int cli_party_load(cli_session *cs, const char *home_flag, const char *service_flag,
                    const char *policy_flag, mc2_err *err) MC2_WUR;
 
-/* cli_party_load plus an attested session. Prints a warning on stderr whenever the
- * verified enclave runs on the simulated TEE (allowed only because the policy says so). */
+/* Opens the attested enclave session of a session cli_party_load filled. Prints a warning
+ * on stderr whenever the verified enclave runs on the simulated TEE (allowed only because
+ * the policy says so). On failure cs stays as it was (close it with cli_session_close). */
+int cli_session_attest(cli_session *cs, mc2_err *err) MC2_WUR;
+
+/* cli_party_load plus cli_session_attest. */
 int cli_session_open(cli_session *cs, const char *home_flag, const char *service_flag,
                      const char *policy_flag, mc2_err *err) MC2_WUR;
 
