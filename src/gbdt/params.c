@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/strdist.h"
 #include "gbdt/gbdt.h"
 
 void mc2_gbdt_params_default(mc2_gbdt_params *p)
@@ -120,32 +121,13 @@ static const char *const known_names[] = {
     "oblivious",
 };
 
-/* Levenshtein distance of short strings (capped inputs, so no overflow concerns). */
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strnlen(a, 63), lb = strnlen(b, 63);
-    size_t row[64];
-    for (size_t j = 0; j <= lb; j++) row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t prev = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t cur = row[j];
-            size_t sub = prev + (a[i - 1] != b[j - 1]);
-            size_t best = row[j] + 1 < row[j - 1] + 1 ? row[j] + 1 : row[j - 1] + 1;
-            row[j] = sub < best ? sub : best;
-            prev = cur;
-        }
-    }
-    return row[lb];
-}
-
 static const char *closest_name(const char *key)
 {
     const char *best = NULL;
     size_t bestd = 3; /* suggest only within distance 2 */
     for (size_t i = 0; i < sizeof known_names / sizeof *known_names; i++) {
-        size_t dist = edit_distance(key, known_names[i]);
+        size_t dist =
+            mc2_edit_distance(key, strlen(key), known_names[i], strlen(known_names[i]), 2);
         if (dist < bestd) {
             bestd = dist;
             best = known_names[i];

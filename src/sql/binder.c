@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/strdist.h"
 #include "table/value.h"
 
 /* ---- context ----------------------------------------------------------------------------- */
@@ -106,30 +107,6 @@ static void retype_null(mc2_lexpr *e, mc2_coltype t)
 
 /* ---- did you mean ------------------------------------------------------------------------ */
 
-unsigned mc2_sql_edit_distance(const char *a, const char *b)
-{
-    size_t na = strlen(a), nb = strlen(b);
-    if (na > 64 || nb > 64) return 64;
-    unsigned row[65];
-    for (size_t j = 0; j <= nb; j++) row[j] = (unsigned)j;
-    for (size_t i = 1; i <= na; i++) {
-        unsigned diag = row[0];
-        row[0] = (unsigned)i;
-        for (size_t j = 1; j <= nb; j++) {
-            unsigned up = row[j];
-            unsigned ca = (unsigned char)a[i - 1], cb = (unsigned char)b[j - 1];
-            if (ca >= 'A' && ca <= 'Z') ca += 32;
-            if (cb >= 'A' && cb <= 'Z') cb += 32;
-            unsigned best = diag + (ca != cb);
-            if (up + 1 < best) best = up + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[nb] > 64 ? 64 : row[nb];
-}
-
 typedef struct suggest {
     const char *want;
     const char *best;
@@ -147,7 +124,7 @@ static void sug_init(suggest *s, const char *want)
 }
 static void sug_try(suggest *s, const char *cand)
 {
-    unsigned d = mc2_sql_edit_distance(s->want, cand);
+    unsigned d = mc2_edit_distance(s->want, strlen(s->want), cand, strlen(cand), MC2_DIST_MAX);
     if (d < s->dist) {
         s->dist = d;
         s->best = cand;

@@ -31,8 +31,4 @@ typedef struct mc2_sql_table {
 int mc2_sql_bind(const mc2_sql_stmt *s, const mc2_sql_table *tables, size_t ntables, mc2_arena *a,
                  mc2_lplan **out, mc2_err *err) MC2_WUR;
 
-/* Levenshtein distance between a and b ignoring ASCII case, capped at 64 (for "did you
- * mean" hints). */
-unsigned mc2_sql_edit_distance(const char *a, const char *b);
-
 #endif

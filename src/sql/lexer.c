@@ -482,26 +482,3 @@ void mc2_sql_lex_describe(const mc2_sql_token *tok, char *buf, size_t buflen)
         break;
     }
 }
-
-unsigned mc2_sql_lex_distance(const char *a, size_t na, const char *b, unsigned cap)
-{
-    size_t nb = strlen(b);
-    if (na > 32 || nb > 32) return cap + 1;
-    if ((na > nb ? na - nb : nb - na) > cap) return cap + 1;
-    unsigned d[33][33];
-    for (size_t i = 0; i <= na; i++) d[i][0] = (unsigned)i;
-    for (size_t j = 0; j <= nb; j++) d[0][j] = (unsigned)j;
-    for (size_t i = 1; i <= na; i++) {
-        for (size_t j = 1; j <= nb; j++) {
-            int ai = lower((unsigned char)a[i - 1]), bj = lower((unsigned char)b[j - 1]);
-            unsigned best = d[i - 1][j - 1] + (ai != bj);
-            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
-            if (i > 1 && j > 1 && ai == lower((unsigned char)b[j - 2]) &&
-                lower((unsigned char)a[i - 2]) == bj && d[i - 2][j - 2] + 1 < best)
-                best = d[i - 2][j - 2] + 1;
-            d[i][j] = best;
-        }
-    }
-    return d[na][nb] > cap ? cap + 1 : d[na][nb];
-}

@@ -5,7 +5,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "base/strdist.h"
 #include "mc2/err.h"
 
 /* Longest query text accepted, in bytes. */
@@ -175,8 +177,10 @@ size_t mc2_sql_lex_unquote(const mc2_sql_token *tok, char *out);
  * "end of query", "string 'abc...'") into buf (at least 64 bytes). */
 void mc2_sql_lex_describe(const mc2_sql_token *tok, char *buf, size_t buflen);
 
-/* Edit distance (optimal string alignment, ASCII case-insensitive) between a[0..na) and the
- * NUL-terminated b, capped: returns at most cap + 1. For "did you mean" hints. */
-unsigned mc2_sql_lex_distance(const char *a, size_t na, const char *b, unsigned cap);
+/* "Did you mean": the edit distance of base/strdist.h against a NUL-terminated word. */
+static inline unsigned mc2_sql_lex_distance(const char *a, size_t na, const char *b, unsigned cap)
+{
+    return mc2_edit_distance(a, na, b, strlen(b), cap);
+}
 
 #endif

@@ -7,6 +7,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/bytes.h"
+#include "base/strdist.h"
 #include "base/file.h"
 #include "base/yaml.h"
 #include "mc2/crypto.h"
@@ -64,37 +65,13 @@ static void show(const char *s, size_t n, char *out, size_t outlen)
     out[k] = '\0';
 }
 
-/* Levenshtein distance between a[0..na) and b, ignoring ASCII case; long inputs are cut to
- * 32 bytes (only ever used for "did you mean" on short words). */
-static size_t edit_distance(const char *a, size_t na, const char *b)
-{
-    size_t nb = strlen(b);
-    if (na > 32) na = 32;
-    if (nb > 32) nb = 32;
-    size_t row[33];
-    for (size_t j = 0; j <= nb; j++) row[j] = j;
-    for (size_t i = 1; i <= na; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= nb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (lower(a[i - 1]) != lower(b[j - 1]));
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            if (up + 1 < best) best = up + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[nb];
-}
-
 /* The word in words[] closest to s[0..n), if it is close enough to be a plausible typo. */
 static const char *closest(const char *s, size_t n, const char *const *words, size_t nwords)
 {
     const char *best = NULL;
     size_t bestd = (size_t)-1;
     for (size_t i = 0; i < nwords; i++) {
-        size_t d = edit_distance(s, n, words[i]);
+        size_t d = mc2_edit_distance(s, n, words[i], strlen(words[i]), MC2_DIST_MAX);
         if (d < bestd) {
             bestd = d;
             best = words[i];
