@@ -11,6 +11,7 @@
 #include "base/alloc.h"
 #include "obliv/ct.h"
 #include "obliv/op_int.h"
+#include "table/chunk.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "decode.c assumes a little-endian host");
 
@@ -18,23 +19,6 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "decode.c assumes a li
 #define DATE_MAX  2932896   /* 9999-12-31 */
 #define EXP_BITS  0x7FF0000000000000ull
 #define MAX_SLOTS ((size_t)1 << 58) /* bytes of padded VARCHAR slots per column and block */
-
-/* Bytes per row of a fixed-width column's values (VARCHAR: its u32 end offset). */
-static size_t value_width(enum mc2_type t)
-{
-    switch (t) {
-    case MC2_T_INT64:
-    case MC2_T_DECIMAL:
-    case MC2_T_DOUBLE:
-        return 8;
-    case MC2_T_DATE:
-    case MC2_T_VARCHAR:
-        return 4;
-    case MC2_T_BOOL:
-        return 1;
-    }
-    MC2_PANIC("obliv decode: unknown column type");
-}
 
 /* The type's name for messages (the table module's formatter is not linked here). */
 static const char *type_name(enum mc2_type t)
@@ -116,7 +100,7 @@ static int col_err(mc2_err *err, const mc2_column_def *d, const char *what, size
 static uint64_t fixed_col(struct obliv_rows *r, size_t k, size_t row0, size_t nrows,
                           const mc2_column_def *d, const uint8_t *map, const uint8_t *vals)
 {
-    const size_t w = value_width(d->type.id), word = r->lay.col[k].word;
+    const size_t w = mc2_col_width(d->type.id), word = r->lay.col[k].word;
     int64_t lim = 0;
     if (d->type.id == MC2_T_DECIMAL) {
         lim = 1;
@@ -232,7 +216,7 @@ int obliv_decode_col(struct obliv_rows *r, size_t k, size_t row0, size_t nrows,
         (d->type.id == MC2_T_VARCHAR && r->lay.col[k].type.length != d->type.length) ||
         bitmap > 1 || row0 > r->n || nrows > r->n - row0)
         MC2_PANIC("obliv_decode_col: the rows do not fit the column");
-    const size_t bm = bitmap ? (nrows + 7) / 8 : 0, w = value_width(d->type.id);
+    const size_t bm = bitmap ? (nrows + 7) / 8 : 0, w = mc2_col_width(d->type.id);
     size_t vals, min;
     if (!mc2_mul_size(nrows, w, &vals) || !mc2_add_size(vals, 2 + bm, &min))
         return mc2_err_set(err, MC2_E_LIMIT, "block payload, column '%s': too many rows", d->name);
@@ -263,7 +247,7 @@ int obliv_decode_v1_sections(const mc2_schema *s, const uint8_t *pt, size_t len,
         const mc2_column_def *d = &s->cols[c];
         const int vc = d->type.id == MC2_T_VARCHAR;
         size_t vals, seclen;
-        if (!mc2_mul_size(nrows, value_width(d->type.id), &vals) || vals > len - pos ||
+        if (!mc2_mul_size(nrows, mc2_col_width(d->type.id), &vals) || vals > len - pos ||
             len - pos - vals < 2)
             goto truncated;
         /* What the boundary depends on, declassified in one call: bit 0 "a bitmap follows"

@@ -23,23 +23,6 @@
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "batch.c assumes a little-endian host");
 _Static_assert(sizeof(double) == 8 && sizeof(int64_t) == 8, "binary64 doubles expected");
 
-/* Bytes per row in a column's value array (VARCHAR: the u32 end offset). */
-static size_t type_width(enum mc2_type t)
-{
-    switch (t) {
-    case MC2_T_INT64:
-    case MC2_T_DECIMAL:
-    case MC2_T_DOUBLE:
-        return 8;
-    case MC2_T_DATE:
-    case MC2_T_VARCHAR:
-        return 4;
-    case MC2_T_BOOL:
-        return 1;
-    }
-    MC2_PANIC("batch: unknown column type");
-}
-
 /* Initial VARCHAR data capacity: a guess of 8 bytes per row, between 64 bytes and 1 MiB. */
 static size_t initial_chars(size_t cap)
 {
@@ -55,7 +38,7 @@ static void col_release(mc2_col *c, const mc2_column_def *d, size_t cap)
         mc2_free_wipe(c->off, (cap + 1) * sizeof *c->off);
         mc2_free_wipe(c->data, c->data_cap);
     } else {
-        mc2_free_wipe(c->v.b, cap * type_width(d->type.id));
+        mc2_free_wipe(c->v.b, cap * mc2_col_width(d->type.id));
     }
     memset(c, 0, sizeof *c);
 }
@@ -73,7 +56,7 @@ static int col_alloc(mc2_col *c, const mc2_column_def *d, size_t cap, mc2_err *e
         c->data = mc2_malloc(c->data_cap);
         if (!c->off || !c->data) goto nomem;
     } else {
-        if (!(c->v.b = mc2_calloc(rows, type_width(d->type.id)))) goto nomem;
+        if (!(c->v.b = mc2_calloc(rows, mc2_col_width(d->type.id)))) goto nomem;
     }
     return 0;
 nomem:
@@ -206,7 +189,7 @@ int mc2_col_size(const mc2_batch *b, size_t c, bool always_bitmap, size_t *out, 
     const size_t nrows = b->nrows;
     const mc2_column_def *d = &b->schema->cols[c];
     size_t vals, sz = 2;
-    if (!mc2_mul_size(nrows, type_width(d->type.id), &vals)) goto toolarge;
+    if (!mc2_mul_size(nrows, mc2_col_width(d->type.id), &vals)) goto toolarge;
     if (has_bitmap(b, c, always_bitmap)) sz += (nrows + 7) / 8;
     if (!mc2_add_size(sz, vals, &sz)) goto toolarge;
     if (d->type.id == MC2_T_VARCHAR && !mc2_add_size(sz, b->cols[c].off[nrows], &sz)) goto toolarge;
@@ -248,7 +231,7 @@ uint8_t *mc2_col_put(const mc2_batch *b, size_t c, bool always_bitmap, uint8_t *
         if (chars) memcpy(p, col->data, chars);
         p += chars;
     } else {
-        size_t w = type_width(d->type.id);
+        size_t w = mc2_col_width(d->type.id);
         if (nrows) memcpy(p, col->v.b, nrows * w);
         /* A NULL row must hold zero on the wire, whatever the producer left in it. */
         if (nulls)
@@ -495,7 +478,7 @@ int mc2_col_get(mc2_batch *b, size_t c, mc2_rd *r, size_t nrows, bool v2, const 
         if (total) memcpy(col->data, text, total);
         return check_varchar(what, col, d, c, nrows, err);
     }
-    size_t bytes = nrows * type_width(d->type.id); /* nrows <= cap: no overflow (check_cap) */
+    size_t bytes = nrows * mc2_col_width(d->type.id); /* nrows <= cap: no overflow (check_cap) */
     const uint8_t *vals = mc2_rd_take(r, bytes);
     if (!vals) return bad(err, what, d, c, "truncated values");
     if (bytes) memcpy(col->v.b, vals, bytes);
@@ -524,7 +507,7 @@ int mc2_batch_decode(mc2_batch *b, const uint8_t *p, size_t n, size_t expect_row
     size_t min = 8;
     for (size_t c = 0; c < s->ncols; c++) {
         size_t v;
-        if (!mc2_mul_size(nrows, type_width(s->cols[c].type.id), &v) ||
+        if (!mc2_mul_size(nrows, mc2_col_width(s->cols[c].type.id), &v) ||
             !mc2_add_size(min, v + 2, &min))
             return bad(err, "block payload", NULL, 0, "row count %lu is impossibly large",
                        (unsigned long)nrows);
@@ -553,7 +536,7 @@ int mc2_batch_copy_rows(mc2_batch *dst, const mc2_batch *src, size_t from, size_
         mc2_col *d = &dst->cols[c];
         if (a->nulls && n) memcpy(d->nulls, a->nulls + from, n);
         if (s->cols[c].type.id != MC2_T_VARCHAR) {
-            size_t w = type_width(s->cols[c].type.id);
+            size_t w = mc2_col_width(s->cols[c].type.id);
             if (n) memcpy(d->v.b, a->v.b + from * w, n * w);
             continue;
         }

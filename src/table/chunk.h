@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/alloc.h"
 #include "base/bytes.h"
 #include "mc2/table.h"
 
@@ -32,6 +33,23 @@ typedef struct mc2_colstats {
     int64_t min, max;
 } mc2_colstats;
 
+/* Bytes per row in a column's value array, in batches and in encodings (VARCHAR: its u32
+ * end offset; the text comes on top). Inline: the oblivious decoder uses it too. */
+static inline size_t mc2_col_width(enum mc2_type t)
+{
+    switch (t) {
+    case MC2_T_INT64:
+    case MC2_T_DECIMAL:
+    case MC2_T_DOUBLE:
+        return 8;
+    case MC2_T_DATE:
+    case MC2_T_VARCHAR:
+        return 4;
+    case MC2_T_BOOL:
+        return 1;
+    }
+    MC2_PANIC("unknown column type");
+}
 /* The length of column c's encoding (rows [0, b->nrows)); always_bitmap: the v2 rule. */
 int mc2_col_size(const mc2_batch *b, size_t c, bool always_bitmap, size_t *out,
                  mc2_err *err) MC2_WUR;

@@ -139,31 +139,14 @@ int mc2_t2_footer_pos(const uint8_t trailer[MC2_T2_TRAILER_LEN], uint64_t file_s
     return 0;
 }
 
-/* Bytes per row of a column's values (VARCHAR: its end offset; the text comes on top). */
-static uint64_t value_width(enum mc2_type t)
-{
-    switch (t) {
-    case MC2_T_INT64:
-    case MC2_T_DECIMAL:
-    case MC2_T_DOUBLE:
-        return 8;
-    case MC2_T_DATE:
-    case MC2_T_VARCHAR:
-        return 4;
-    case MC2_T_BOOL:
-        return 1;
-    }
-    MC2_PANIC("tfile2: unknown column type");
-}
-
 /* Whether a chunk of len bytes can be column d's encoding of `rows` rows (chunk.h): exactly
  * its size for fixed-width types, at least the offsets for VARCHAR. A nullable column always
  * has its bitmap (the v2 rule). Checked before anything is sized by the row count, so a
  * footer cannot make a reader allocate for rows its chunks do not hold. */
 static bool chunk_len_ok(const mc2_column_def *d, uint32_t rows, uint32_t len)
 {
-    uint64_t want =
-        2 + (d->nullable ? ((uint64_t)rows + 7) / 8 : 0) + (uint64_t)rows * value_width(d->type.id);
+    uint64_t want = 2 + (d->nullable ? ((uint64_t)rows + 7) / 8 : 0) +
+                    (uint64_t)rows * mc2_col_width(d->type.id);
     return d->type.id == MC2_T_VARCHAR ? len >= want : len == want;
 }
 
