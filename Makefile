@@ -2,14 +2,15 @@
 # make            release build (build/)
 # make test       bootstrap, format check, release + ASan/UBSan tests, short fuzz runs
 # make demo       bootstrap, build, run the demo on the local simulated-TEE service
-# make bench      benchmarks against peers measured in the same run
+# make bench      benchmarks against peers measured in the same run (report, plots:
+#                 build/bench-report/; history: bench/history/; knobs: bench/run.sh)
 # make fuzz       long fuzzing campaign (FUZZ_SECONDS per target, default 300)
 # make install PREFIX=/usr/local
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 BUILD ?= build
 
-.PHONY: all build test demo bench fuzz install format format-check clean bootstrap
+.PHONY: all build test demo bench bench-deps fuzz install format format-check clean bootstrap
 
 all: build
 
@@ -26,8 +27,11 @@ test:
 demo: bootstrap build
 	@bash scripts/demo.sh
 
-bench: bootstrap build
+bench: bench-deps build
 	@bash bench/run.sh
+
+bench-deps:
+	@bash scripts/bootstrap.sh --bench
 
 fuzz: bootstrap
 	@bash scripts/fuzz.sh $${FUZZ_SECONDS:-300}

@@ -3,12 +3,14 @@
  * own:
  *
  *   bench_tpch mc2 SERVICE HOME POLICY QUERY_DIR RUNS [oblivious] [timeout=S] [from=N] [to=M]
+ *                  [threads=T] [enclave-pid=PID]
  *     Against a running service where HOME's party owns the eight TPC-H tables (uploaded by
  *     run.sh): for q1..q22 of QUERY_DIR, submits the query as a "sql" job whose inputs are
  *     the tables the query names, through libmc2 (one attested session, opened and granted once,
- *     outside the timings), polls EAPI_JOB until it is done, asks for the result key, downloads
- *     the result and decrypts every row in memory. Timed from just before the submission to the
- *     last decrypted row. One untimed warm-up, then RUNS timed runs; the best is printed.
+ *     outside the timings), polls EAPI_JOB until it is done (every 1 ms, doubling up to
+ *     4 ms), asks for the result key, downloads the result and decrypts every row in memory.
+ *     Timed from just before the submission to the last decrypted row. One untimed warm-up,
+ *     then RUNS timed runs; the best is printed.
  *     Options, in any order after RUNS:
  *       oblivious  adds the job parameter oblivious=1 to every query's job (oblivious mode;
  *                  encryption mode without it).
@@ -18,6 +20,15 @@
  *                  wait for a job still running at the deadline is abandoned. The query is
  *                  "qN timeout S" if not even its warm-up finished.
  *       from=N, to=M  runs qN..qM only (default q1..q22).
+ *       threads=T  adds the job parameter threads=T (the enclave's executor threads; without
+ *                  it the enclave uses every CPU of its affinity mask).
+ *       enclave-pid=PID  after each query, prints "enclave qN hwm_kb K cpu_ms C wall_ms W":
+ *                  K is VmHWM of process PID (the enclave) from /proc/PID/status, its peak
+ *                  resident memory since it started (Linux cannot reset it between queries,
+ *                  so it is a cumulative maximum); C is the CPU time (user + system, all its
+ *                  threads) PID spent during the query's warm-up and runs, W their wall time,
+ *                  so C / W is how many cores the query kept busy on average.
+ *     The tables' ids and versions come from HOME's catalog (what `mc2 upload` recorded).
  *     The enclave runs one job at a time and cannot cancel one: after an abandoned job the
  *     service stays busy until that job ends, so bench_tpch stops there, after the query's
  *     line and "peak_rss_kb", with exit status 3: the service must be restarted before it can
@@ -38,7 +49,10 @@
  * MESSAGE is "the query failed: " and the enclave's reason, e.g. "not supported in oblivious
  * mode: ...") | "qN timeout S",
  * then "peak_rss_kb K" (this process; for mc2 that is the client only, run.sh reads the
- * service's own peak from /proc). sqlite mode first prints "sqlite VERSION" and "load_s S". */
+ * service's own peak from /proc). sqlite mode first prints "sqlite VERSION" and "load_s S".
+ * An error that stops the program is printed on stdout as "fatal MESSAGE" (and on stderr).
+ * Progress, one line per query, goes to stderr ("bench_tpch: mc2 q5: 1 warm-up + 3 runs ...
+ * 1234.5 ms, 5 rows"). */
 #include <ctype.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -74,10 +88,49 @@ static double now_ms(void)
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
+/* Fatal errors go to stdout too, where run.sh reads the program's results. */
 static void die(const char *what, const mc2_err *e)
 {
+    printf("fatal %s: %s\n", what, e->msg);
+    fflush(stdout);
     fprintf(stderr, "bench_tpch: %s: %s\n", what, e->msg);
     exit(1);
+}
+
+/* CPU time (user + system, all threads) of process pid in ms, from /proc/PID/stat, or -1. */
+static double proc_cpu_ms(long pid)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    char *ok = fgets(line, sizeof line, f);
+    fclose(f);
+    /* Fields after the command name, which ends at the last ')': state is field 3, utime 14,
+     * stime 15 (proc(5)). */
+    char *p = ok ? strrchr(line, ')') : NULL;
+    unsigned long long ut, st;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    long hz = sysconf(_SC_CLK_TCK);
+    return hz > 0 ? (double)(ut + st) * 1e3 / (double)hz : -1;
+}
+
+/* VmHWM of process pid in KiB (its peak resident set since it started), or -1. */
+static long proc_hwm_kb(long pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%ld/status", pid);
+    FILE *f = fopen(path, "r");
+    long kb = -1;
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmHWM:", 6) == 0) {
+            kb = strtol(line + 6, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return kb;
 }
 
 static long peak_rss_kb(void)
@@ -94,6 +147,14 @@ static int read_query(const char *dir, int q, mc2_buf *buf, mc2_err *err)
     mc2_buf_reset(buf);
     if (mc2_file_read_all(path, MC2_JOB_MAX_TEXT / 2, buf, err)) return -1;
     return mc2_buf_append(buf, "", 1, err);
+}
+
+/* True if s is a decimal number from lo to hi (digits only). */
+static int decimal_in(const char *s, long lo, long hi)
+{
+    if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 9) return 0;
+    long v = atol(s);
+    return v >= lo && v <= hi;
 }
 
 /* Error messages go on one line. */
@@ -120,13 +181,44 @@ static int names_table(const char *q, const char *table)
     return 0;
 }
 
+/* Polls job jid's state until it is neither queued, running nor waiting (for approvals or
+ * keys, as mc2_job_wait with approvals), or until `until` (now_ms() clock); the state is left
+ * in *status. Polls every 1 ms, doubling up to POLL_CAP_MS: a job's end is noticed at most
+ * that late (mc2_job_wait's 50 ms cap would add up to 50 ms to a query's time; `mc2 sql`
+ * polls every 100 ms). */
+#define POLL_CAP_MS 4
+static int job_wait(mc2_esession *s, uint64_t jid, double until, mc2_buf *status, mc2_err *err)
+{
+    long pause_us = 1000;
+    mc2_buf text = {0};
+    int rc;
+    for (;;) {
+        if ((rc = mc2_job_state(s, jid, &text, status, err)) != 0) break;
+        const char *v = (const char *)status->data;
+        int busy = strncmp(v, "running", 7) == 0 || strncmp(v, "queued", 6) == 0 ||
+                   strncmp(v, "waiting", 7) == 0;
+        if (!busy || now_ms() >= until) break;
+        struct timespec ts = {0, pause_us * 1000};
+        nanosleep(&ts, NULL);
+        pause_us = pause_us * 2 > POLL_CAP_MS * 1000 ? POLL_CAP_MS * 1000 : pause_us * 2;
+    }
+    mc2_buf_free(&text);
+    return rc;
+}
+
+/* How each query's job is submitted (the options of mode mc2). */
+typedef struct run_opts {
+    int oblivious;       /* the job parameter oblivious=1 */
+    const char *threads; /* the job parameter threads, or NULL */
+} run_opts;
+
 /* One query, submission to decrypted result: 0 with *rows and *ms, -1 with *err, or 1 if the
  * job was not done at deadline (now_ms() clock; 0: none). After 1 the enclave is still
  * running the job (it cannot cancel one), so the service stays busy until it ends. */
 static int mc2_run(const char *service, mc2_esession *s, const mc2_identity *id,
                    const mc2_policy *pol, const mc2_catalog_entry *const tabs[8], const char *query,
-                   int oblivious, double deadline, uint64_t *rows, uint64_t *nonnull, double *ms,
-                   mc2_err *err)
+                   const run_opts *o, double deadline, uint64_t *rows, uint64_t *nonnull,
+                   double *ms, mc2_err *err)
 {
     mc2_job j;
     memset(&j, 0, sizeof j);
@@ -152,18 +244,19 @@ static int mc2_run(const char *service, mc2_esession *s, const mc2_identity *id,
     unsigned *cols = NULL;
     mc2_batch *b = NULL;
     if (mc2_job_add_param(&j, "query", query, err) ||
-        (oblivious && mc2_job_add_param(&j, "oblivious", "1", err)))
+        (o->oblivious && mc2_job_add_param(&j, "oblivious", "1", err)) ||
+        (o->threads && mc2_job_add_param(&j, "threads", o->threads, err)))
         goto out;
 
     double t0 = now_ms();
     uint64_t jid;
     if (mc2_job_submit(s, id, pol, &j, &jid, NULL, err)) goto out;
-    /* Wait for the state (mc2_job_wait polls from 1 ms, backing off to 50 ms). */
-    double left = deadline > 0 ? deadline - now_ms() : 3600e3;
-    if (left <= 0 || mc2_job_wait(s, jid, true, (unsigned)left, NULL, &status, err)) {
-        if (left <= 0) rc = 1;
+    double until = deadline > 0 ? deadline : now_ms() + 3600e3;
+    if (now_ms() >= until) {
+        rc = 1;
         goto out;
     }
+    if (job_wait(s, jid, until, &status, err)) goto out;
     const char *stt = (const char *)status.data;
     if (strncmp(stt, "failed", 6) == 0) {
         /* The state text is "failed: REASON". */
@@ -221,17 +314,105 @@ out:
     return rc;
 }
 
+/* What every query of mode mc2 shares. */
+typedef struct mc2_bench {
+    const char *service;
+    mc2_esession s;
+    mc2_identity id;
+    mc2_policy *pol;
+    const mc2_catalog_entry *tabs[8];
+    run_opts ro;
+    int runs;
+    double timeout_s; /* per query, warm-up and runs together; 0: none */
+    long epid;        /* the enclave's pid, or 0 */
+} mc2_bench;
+
+/* Query qi (text `query`): the warm-up and the timed runs, then its line (and the enclave's)
+ * on stdout and its progress on stderr. Returns 1 if the session cannot go on (a job was
+ * abandoned at the deadline, or the enclave is gone), else 0. */
+static int mc2_query(mc2_bench *m, int qi, const char *query)
+{
+    mc2_err err;
+    mc2_err_clear(&err);
+    fprintf(stderr, "bench_tpch: mc2%s q%d: 1 warm-up + %d runs ... ",
+            m->ro.oblivious ? " (oblivious)" : "", qi, m->runs);
+    double cpu0 = m->epid > 0 ? proc_cpu_ms(m->epid) : -1, wall0 = now_ms();
+    double deadline = m->timeout_s > 0 ? now_ms() + m->timeout_s * 1e3 : 0;
+    double best = -1, warm = -1, last = 0;
+    uint64_t rows = 0, rows0 = 0, nn = 0, nn0 = 0;
+    int failed = 0, timed = 0, stop = 0;
+    char why[sizeof err.msg];
+    for (int run = 0; run <= m->runs; run++) {
+        /* A run that the previous one says will not fit in the time left is not started. */
+        if (run > 0 && deadline > 0 && now_ms() + last > deadline) break;
+        double ms = 0;
+        int rc = mc2_run(m->service, &m->s, &m->id, m->pol, m->tabs, query, &m->ro, deadline, &rows,
+                         &nn, &ms, &err);
+        if (rc == 1) {
+            stop = 1;
+            break;
+        }
+        if (rc) {
+            one_line(err.msg);
+            snprintf(why, sizeof why, "%s", err.msg);
+            failed = 1;
+            /* After a failed job the enclave still answers; after a lost session not. */
+            mc2_err herr;
+            mc2_err_clear(&herr);
+            if (mc2_esession_hello(&m->s, m->pol, &herr)) stop = 1;
+            break;
+        }
+        last = ms;
+        if (run == 0) {
+            warm = ms;
+            rows0 = rows;
+            nn0 = nn;
+            continue; /* warm-up */
+        }
+        if (rows != rows0 || nn != nn0) {
+            snprintf(why, sizeof why, "%llu rows in one run, %llu in another",
+                     (unsigned long long)rows0, (unsigned long long)rows);
+            failed = 1;
+            break;
+        }
+        timed++;
+        if (best < 0 || ms < best) best = ms;
+    }
+    if (!failed && warm < 0) {
+        printf("q%d timeout %g\n", qi, m->timeout_s);
+        fprintf(stderr, "timeout after %g s\n", m->timeout_s);
+    } else if (!failed) {
+        printf("q%d rows %llu ms %.3f nonnull %llu runs %d\n", qi, (unsigned long long)rows0,
+               timed ? best : warm, (unsigned long long)nn0, timed);
+        fprintf(stderr, "%.1f ms, %llu rows\n", timed ? best : warm, (unsigned long long)rows0);
+    } else {
+        printf("q%d error %s\n", qi, why);
+        fprintf(stderr, "FAILED: %s\n", why);
+    }
+    if (m->epid > 0) {
+        double cpu1 = proc_cpu_ms(m->epid);
+        printf("enclave q%d hwm_kb %ld cpu_ms %.0f wall_ms %.0f\n", qi, proc_hwm_kb(m->epid),
+               cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1, now_ms() - wall0);
+    }
+    fflush(stdout);
+    return stop;
+}
+
 static int mode_mc2(int argc, char **argv)
 {
-    if (argc < 7 || argc > 11) return 2;
-    const char *service = argv[2], *qdir = argv[5];
-    int runs = atoi(argv[6]), oblivious = 0, from = 1, to = NQ;
-    double timeout_s = 0;
-    if (runs < 1 || runs > 100) return 2;
+    if (argc < 7 || argc > 13) return 2;
+    const char *qdir = argv[5];
+    int from = 1, to = NQ;
+    mc2_bench m = {.service = argv[2], .runs = atoi(argv[6])};
+    if (m.runs < 1 || m.runs > 100) return 2;
     for (int a = 7; a < argc; a++) {
         if (strcmp(argv[a], "oblivious") == 0)
-            oblivious = 1;
-        else if (strncmp(argv[a], "timeout=", 8) == 0 && (timeout_s = atof(argv[a] + 8)) > 0)
+            m.ro.oblivious = 1;
+        else if (strncmp(argv[a], "threads=", 8) == 0 && decimal_in(argv[a] + 8, 1, 64))
+            m.ro.threads = argv[a] + 8;
+        else if (strncmp(argv[a], "enclave-pid=", 12) == 0 && (m.epid = atol(argv[a] + 12)) > 0)
+            continue;
+        else if (strncmp(argv[a], "timeout=", 8) == 0 && (m.timeout_s = atof(argv[a] + 8)) > 0)
             continue;
         else if (strncmp(argv[a], "from=", 5) == 0 && (from = atoi(argv[a] + 5)) >= 1 && from <= NQ)
             continue;
@@ -242,83 +423,38 @@ static int mode_mc2(int argc, char **argv)
     }
     mc2_err err;
     mc2_err_clear(&err);
-    mc2_identity id;
-    mc2_policy *pol;
-    if (mc2_identity_load(argv[3], &id, &err)) die("identity", &err);
-    if (mc2_policy_load(argv[4], &pol, &err)) die("policy", &err);
+    if (mc2_identity_load(argv[3], &m.id, &err)) die("identity", &err);
+    if (mc2_policy_load(argv[4], &m.pol, &err)) die("policy", &err);
 
     /* The tables' ids and versions, from this party's catalog (what `mc2 upload` recorded),
      * never from the service's listing. */
-    const mc2_catalog_entry *tabs[8];
     mc2_catalog cat;
-    if (mc2_catalog_load(id.home, &cat, &err)) die("catalog", &err);
+    if (mc2_catalog_load(m.id.home, &cat, &err)) die("catalog", &err);
     for (int t = 0; t < 8; t++)
-        if (!(tabs[t] = mc2_catalog_latest(&cat, pol->hash, TABLES[t]))) {
-            fprintf(stderr, "bench_tpch: your catalog has no table %s (upload it)\n", TABLES[t]);
-            return 1;
+        if (!(m.tabs[t] = mc2_catalog_latest(&cat, m.pol->hash, TABLES[t]))) {
+            mc2_err_set(&err, MC2_E_INPUT,
+                        "the catalog of %s has no table '%s' under this policy (upload it with "
+                        "`mc2 upload --as %s`)",
+                        argv[3], TABLES[t], TABLES[t]);
+            die("catalog", &err);
         }
-    mc2_esession s;
-    if (mc2_esession_open(service, &id, pol, &s, &err) || mc2_esession_grant(&s, &id, pol, &err))
+    if (mc2_esession_open(m.service, &m.id, m.pol, &m.s, &err) ||
+        mc2_esession_grant(&m.s, &m.id, m.pol, &err))
         die("session", &err);
 
     mc2_buf q = {0};
     int stop = 0; /* the session cannot go on: a job abandoned, or the enclave gone */
     for (int qi = from; qi <= to && !stop; qi++) {
         if (read_query(qdir, qi, &q, &err)) die("query file", &err);
-        double deadline = timeout_s > 0 ? now_ms() + timeout_s * 1e3 : 0;
-        double best = -1, warm = -1, last = 0;
-        uint64_t rows = 0, rows0 = 0, nn = 0, nn0 = 0;
-        int failed = 0, timed = 0;
-        for (int run = 0; run <= runs; run++) {
-            /* A run that the previous one says will not fit in the time left is not started. */
-            if (run > 0 && deadline > 0 && now_ms() + last > deadline) break;
-            double ms = 0;
-            int rc = mc2_run(service, &s, &id, pol, tabs, (const char *)q.data, oblivious, deadline,
-                             &rows, &nn, &ms, &err);
-            if (rc == 1) {
-                stop = 1;
-                break;
-            }
-            if (rc) {
-                one_line(err.msg);
-                printf("q%d error %s\n", qi, err.msg);
-                failed = 1;
-                /* After a failed job the enclave still answers; after a lost session not. */
-                mc2_err herr;
-                mc2_err_clear(&herr);
-                if (mc2_esession_hello(&s, pol, &herr)) stop = 1;
-                break;
-            }
-            last = ms;
-            if (run == 0) {
-                warm = ms;
-                rows0 = rows;
-                nn0 = nn;
-                continue; /* warm-up */
-            }
-            if (rows != rows0 || nn != nn0) {
-                printf("q%d error %llu rows in one run, %llu in another\n", qi,
-                       (unsigned long long)rows0, (unsigned long long)rows);
-                failed = 1;
-                break;
-            }
-            timed++;
-            if (best < 0 || ms < best) best = ms;
-        }
-        if (!failed && warm < 0)
-            printf("q%d timeout %g\n", qi, timeout_s);
-        else if (!failed)
-            printf("q%d rows %llu ms %.3f nonnull %llu runs %d\n", qi, (unsigned long long)rows0,
-                   timed ? best : warm, (unsigned long long)nn0, timed);
-        fflush(stdout);
+        stop = mc2_query(&m, qi, (const char *)q.data);
     }
     mc2_buf_free(&q);
     /* After an abandoned job the enclave is still busy with it. */
-    mc2_esession_close(&s);
+    mc2_esession_close(&m.s);
     printf("peak_rss_kb %ld\n", peak_rss_kb());
     mc2_catalog_free(&cat);
-    mc2_policy_free(pol);
-    mc2_identity_free(&id);
+    mc2_policy_free(m.pol);
+    mc2_identity_free(&m.id);
     return stop ? 3 : 0;
 }
 
@@ -341,6 +477,7 @@ static int mode_sqlite(int argc, char **argv)
     mc2_err_clear(&err);
     sqlite3 *db;
     if (sqlref_open(&db, &err)) die("sqlite", &err);
+    fprintf(stderr, "bench_tpch: sqlite: loading the tables ...\n");
     double t0 = now_ms();
     if (sqlref_load_tpch(db, argv[2], argv[3], 1, &err)) die("loading the tables", &err);
     printf("sqlite %s\nload_s %.2f\n", sqlite3_libversion(), (now_ms() - t0) / 1e3);
@@ -349,6 +486,7 @@ static int mode_sqlite(int argc, char **argv)
     mc2_buf q = {0};
     for (int qi = 1; qi <= NQ; qi++) {
         if (read_query(qdir, qi, &q, &err)) die("query file", &err);
+        fprintf(stderr, "bench_tpch: sqlite q%d ... ", qi);
         sqlite3_stmt *st = NULL;
         double start = now_ms();
         g_deadline = start + timeout_s * 1e3;
@@ -364,13 +502,16 @@ static int mode_sqlite(int argc, char **argv)
         if (rc == SQLITE_DONE) {
             printf("q%d rows %llu ms %.3f nonnull %llu\n", qi, (unsigned long long)rows, ms,
                    (unsigned long long)nn);
+            fprintf(stderr, "%.1f ms, %llu rows\n", ms, (unsigned long long)rows);
         } else if (rc == SQLITE_INTERRUPT) {
             printf("q%d timeout %g\n", qi, timeout_s);
+            fprintf(stderr, "timeout after %g s\n", timeout_s);
         } else {
             char msg[512];
             snprintf(msg, sizeof msg, "%s", sqlite3_errmsg(db));
             one_line(msg);
             printf("q%d error %s\n", qi, msg);
+            fprintf(stderr, "FAILED: %s\n", msg);
         }
         sqlite3_finalize(st);
         fflush(stdout);
@@ -389,7 +530,7 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "sqlite") == 0) rc = mode_sqlite(argc, argv);
     if (rc == 2)
         fprintf(stderr, "usage: bench_tpch mc2 SERVICE HOME POLICY QUERY_DIR RUNS [oblivious] "
-                        "[timeout=S] [from=N] [to=M]\n"
+                        "[timeout=S] [from=N] [to=M] [threads=T] [enclave-pid=PID]\n"
                         "       bench_tpch sqlite DATA_DIR SCHEMA_DIR QUERY_DIR TIMEOUT_S\n");
     return rc;
 }

@@ -5,12 +5,14 @@
 //
 // usage: node duckdb_tpch.mjs --data DIR --schemas DIR --queries DIR [--threads 2] [--runs 3]
 //
-// Prints "duckdb VERSION threads N", "load_s S", then one line per query,
+// Prints "duckdb VERSION threads N" (N read back with current_setting('threads') after
+// SET threads), "load_s S", then one line per query,
 // "qN rows R ms T nonnull C" (the best of RUNS timed runs after one untimed warm-up, each
 // run materializing every row of the result; C counts the result's cells that are not NULL)
 // or "qN error MESSAGE", and last
 // "rss_before_load_kb K" (Node and DuckDB themselves, before any data). Exits 1 if the
-// tables cannot be loaded.
+// tables cannot be loaded, after a line "fatal MESSAGE" (also on stderr). Progress, one line
+// per query, goes to stderr.
 import { DuckDBInstance } from '@duckdb/node-api';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -66,10 +68,12 @@ let instance, con;
 try {
   instance = await DuckDBInstance.create(':memory:', { threads: opts.threads });
   con = await instance.connect();
+  await con.run(`SET threads = ${Number(opts.threads)}`);
   const [version, threads] = (await con.runAndReadAll(
     "SELECT version(), current_setting('threads')")).getRows()[0];
   process.stdout.write(`duckdb ${version} threads ${threads}\n`);
   const t0 = process.hrtime.bigint();
+  process.stderr.write('duckdb_tpch: loading the tables ...\n');
   for (const t of TABLES) {
     await con.run(ddl(t));
     await con.run(`COPY ${t} FROM ${sqlString(resolve(opts.data, `${t}.tbl`))} (FORMAT csv, ` +
@@ -79,12 +83,15 @@ try {
   const t1 = process.hrtime.bigint();
   process.stdout.write(`load_s ${(Number(t1 - t0) / 1e9).toFixed(2)}\n`);
 } catch (e) {
-  process.stderr.write(`duckdb_tpch: loading: ${e.message ?? e}\n`);
+  const msg = String(e.message ?? e).replaceAll('\n', ' ');
+  process.stdout.write(`fatal loading: ${msg}\n`);
+  process.stderr.write(`duckdb_tpch: loading: ${msg}\n`);
   process.exit(1);
 }
 
 for (let q = 1; q <= 22; q++) {
   const sql = readFileSync(resolve(opts.queries, `q${q}.sql`), 'utf8');
+  process.stderr.write(`duckdb_tpch: q${q}: 1 warm-up + ${opts.runs} runs ... `);
   try {
     let best = Infinity, rows = -1, nonnull = 0;
     for (let run = 0; run <= Number(opts.runs); run++) {
@@ -102,8 +109,11 @@ for (let q = 1; q <= 22; q++) {
       if (ms < best) best = ms;
     }
     process.stdout.write(`q${q} rows ${rows} ms ${best.toFixed(3)} nonnull ${nonnull}\n`);
+    process.stderr.write(`${best.toFixed(1)} ms, ${rows} rows\n`);
   } catch (e) {
-    process.stdout.write(`q${q} error ${String(e.message ?? e).replaceAll('\n', ' ')}\n`);
+    const msg = String(e.message ?? e).replaceAll('\n', ' ');
+    process.stdout.write(`q${q} error ${msg}\n`);
+    process.stderr.write(`FAILED: ${msg}\n`);
   }
 }
 process.stdout.write(`rss_before_load_kb ${rssBefore}\n`);

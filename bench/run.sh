@@ -2,20 +2,35 @@
 # run.sh - mc2's benchmarks, each printed as a ratio against a peer measured in the same run
 # (`make bench`; bench/README.md says what each figure means). Not a test: goals that are not
 # met are reported, not failed. A peer that cannot run is reported as "skipped: reason".
+# The report goes to stdout and to BENCH_REPORT_DIR/report.txt, with the plots beside it;
+# progress lines go to stderr. Exits 1 if mc2 failed anywhere (a query FAILED or WRONG, a
+# program that does not build or errors out), after the whole run and its summary.
 #
 # Environment (all optional):
 #   BENCH_DIR           work directory for generated data   (default build/bench-work)
 #   BENCH_CSV_MB        size of the ingest CSV in 10^6 bytes (default 1000)
 #   BENCH_RUNS          timed runs per ingest tool, best reported (default 3)
-#   BENCH_THREADS       threads for mc2 encrypt and DuckDB   (default 2)
+#   BENCH_THREADS       threads for mc2 encrypt, the sql jobs (job parameter threads) and
+#                       DuckDB (default 2)
 #   BENCH_AEAD_SECONDS  seconds per AEAD figure and round, mc2 and openssl alike (default 1)
 #   BENCH_AEAD_ROUNDS   AEAD rounds, best one reported       (default 5)
 #   BENCH_ONLY          comma-separated sections: aead, ingest, platform, gbdt, obliv-sort,
 #                       tpch, obliv-tpch (default all)
 #   BENCH_PLATFORM_RUNS runs per platform latency figure     (default 30)
-#   BENCH_TPCH_SF       TPC-H scale factor                   (default 1)
+#   BENCH_TPCH_SF       TPC-H scale factor of section tpch, >= 0.001 (default 1; 0.01 for a
+#                       quick check of the plumbing, 10 for the large run)
 #   BENCH_TPCH_RUNS     timed runs per TPC-H query, mc2 and DuckDB; best reported (default 3)
 #   BENCH_TPCH_TIMEOUT  seconds before a SQLite query is interrupted (default 120)
+#   BENCH_TPCH_QUERIES  directory of q1.sql .. q22.sql that mc2 and DuckDB run, in sections
+#                       tpch and obliv-tpch (default tests/data/tpch/queries; SQLite runs its
+#                       rewrites in tests/data/tpch/sqlite)
+#   BENCH_TPCH_PEERS    peers of section tpch, comma-separated, from duckdb and sqlite
+#                       (default duckdb,sqlite below SF 10, duckdb from SF 10 on)
+#   BENCH_TPCH_BUDGET_MB     section tpch's service memory budget, mc2 start --budget-mb
+#                            (default 8192)
+#   BENCH_TPCH_MC2_TIMEOUT   seconds an mc2 query has for its warm-up and timed runs in
+#                            section tpch; then it is FAILED and the service restarted
+#                            (default 3600)
 #   BENCH_OBLIV_TPCH_SFS     TPC-H scale factors of section obliv-tpch, space-separated
 #                            (default "0.1 1")
 #   BENCH_OBLIV_TPCH_TIMEOUT seconds a query has for all its runs in obliv-tpch, either mode
@@ -23,6 +38,10 @@
 #   BENCH_OBLIV_BUDGET_MB    the obliv-tpch service's memory budget (mc2 start --budget-mb),
 #                            which caps oblivious jobs (default 3/4 of MemTotal)
 #   BENCH_BUILD         build directory to use               (default build, as `make bench`)
+#   BENCH_REPORT_DIR    where report.txt and the plots go    (default BUILD/bench-report)
+#   BENCH_HISTORY       directory of the history files tpch.tsv and obliv-tpch.tsv, one line
+#                       appended per TPC-H table; "off" for none (default bench/history for
+#                       scale factors >= 1; off below 1 unless set)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,12 +59,19 @@ TPCH_RUNS=${BENCH_TPCH_RUNS:-3}
 TPCH_TIMEOUT=${BENCH_TPCH_TIMEOUT:-120}
 OBLIV_SFS=${BENCH_OBLIV_TPCH_SFS:-0.1 1}
 OBLIV_TIMEOUT=${BENCH_OBLIV_TPCH_TIMEOUT:-600}
+TPCH_BUDGET=${BENCH_TPCH_BUDGET_MB:-8192}
+TPCH_QUERIES=${BENCH_TPCH_QUERIES:-$ROOT/tests/data/tpch/queries}
+MC2_TIMEOUT=${BENCH_TPCH_MC2_TIMEOUT:-3600}
+REPORT_DIR=${BENCH_REPORT_DIR:-$BUILD/bench-report}
+HISTORY=${BENCH_HISTORY:-auto}
 
 die() {
   echo "bench: $*" >&2
   exit 1
 }
-for v in CSV_MB RUNS THREADS AEAD_SECONDS AEAD_ROUNDS TPCH_RUNS TPCH_TIMEOUT; do
+# progress MESSAGE: a progress line on stderr (not in the report).
+progress() { printf 'bench: %s\n' "$*" >&2; }
+for v in CSV_MB RUNS THREADS AEAD_SECONDS AEAD_ROUNDS TPCH_RUNS TPCH_TIMEOUT TPCH_BUDGET MC2_TIMEOUT; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "BENCH_${v} must be a positive integer, not '${!v}'"
 done
 [[ $OBLIV_TIMEOUT =~ ^[1-9][0-9]*$ ]] ||
@@ -53,6 +79,18 @@ done
 if ! [[ $TPCH_SF =~ ^[0-9]+(\.[0-9]+)?$ ]] || ! awk "BEGIN { exit !($TPCH_SF >= 0.001) }"; then
   die "BENCH_TPCH_SF must be a number >= 0.001, not '$TPCH_SF'"
 fi
+if awk "BEGIN { exit !($TPCH_SF >= 10) }"; then
+  TPCH_PEERS=${BENCH_TPCH_PEERS-duckdb}
+else
+  TPCH_PEERS=${BENCH_TPCH_PEERS-duckdb,sqlite}
+fi
+for p in ${TPCH_PEERS//,/ }; do
+  [[ $p == duckdb || $p == sqlite ]] ||
+    die "BENCH_TPCH_PEERS holds '$p'; it takes duckdb and sqlite, comma-separated"
+done
+for ((q = 1; q <= 22; q++)); do
+  [[ -r $TPCH_QUERIES/q$q.sql ]] || die "BENCH_TPCH_QUERIES: $TPCH_QUERIES/q$q.sql is missing"
+done
 [[ -n ${OBLIV_SFS// /} ]] || die "BENCH_OBLIV_TPCH_SFS is empty"
 for sf in $OBLIV_SFS; do
   if ! [[ $sf =~ ^[0-9]+(\.[0-9]+)?$ ]] || ! awk "BEGIN { exit !($sf >= 0.001) }"; then
@@ -96,10 +134,32 @@ timed() {
   return $rc
 }
 
+# timed_live LOG RSSFILE CMD...: as timed, but CMD's stderr (its progress) goes to the
+# terminal as it comes, and to LOG.err.
+timed_live() {
+  local log=$1 rssf=$2 t0 t1 rc=0 fd tee_pid
+  shift 2
+  exec {fd}> >(tee "$log.err" >&2)
+  tee_pid=${!-}
+  t0=$(now)
+  if ((HAVE_TIME)); then
+    /usr/bin/time -f '%M' -o "$rssf" "$@" >"$log" 2>&"$fd" || rc=$?
+  else
+    "$@" >"$log" 2>&"$fd" || rc=$?
+  fi
+  t1=$(now)
+  exec {fd}>&-
+  if [[ -n $tee_pid ]]; then wait "$tee_pid" 2>/dev/null || true; fi
+  T=$(FMT=%.6f calc "$t1 - $t0")
+  RSS=""
+  if ((HAVE_TIME)) && ((rc == 0)); then RSS=$(tail -1 "$rssf"); fi
+  return $rc
+}
+
 section() { printf '\n== %s ==\n' "$*"; }
 # summary LABEL RATIO GOAL: adds a line to the closing summary.
 SUMMARY=()
-summary() { SUMMARY+=("$(printf '%-40s %6s  goal >= %s  %s' "$1" "$2" "$3" "$(verdict "$2" "$3")")"); }
+summary() { SUMMARY+=("$(printf '%-46s %6s  goal >= %s  %s' "$1" "$2" "$3" "$(verdict "$2" "$3")")"); }
 
 # ---- build --------------------------------------------------------------------------------
 
@@ -110,13 +170,20 @@ buildlog=$(mktemp)
 trap 'rm -f "$buildlog"' EXIT
 build_target() { cmake --build "$BUILD" -j "$(nproc)" --target "$1" >"$buildlog" 2>&1; }
 
-echo "mc2 benchmarks — $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores," \
-  "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM"
-rev=$(GIT_OPTIONAL_LOCKS=0 git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "no git")
-echo "mc2 at $rev (plus any uncommitted changes), build $BUILD"
-echo "MB = 10^6 bytes, MiB = 2^20 bytes; MB/s = 10^6 bytes per second of input"
-echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine adds noise)"
+# shellcheck source=bench/report.sh
+source "$ROOT/bench/report.sh"
+REV=$(hist_rev)
+START_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+
+header() {
+  echo "mc2 benchmarks — $START_DATE"
+  echo "machine: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores," \
+    "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM"
+  echo "mc2 at $REV$([[ $REV != *+dirty ]] || echo " (with uncommitted changes)"), build $BUILD"
+  echo "MB = 10^6 bytes, MiB = 2^20 bytes; MB/s = 10^6 bytes per second of input"
+  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine adds" \
+    "noise)"
+}
 
 # ---- 1. AEAD ------------------------------------------------------------------------------
 
@@ -195,21 +262,23 @@ bench_aead() {
 DUCK_WHY=""
 ensure_duckdb() {
   if ! command -v node >/dev/null; then
-    DUCK_WHY="node not installed (Debian package nodejs)"
+    DUCK_WHY="node not installed (Debian package nodejs; make bench's bootstrap installs it)"
     return
   fi
   if [[ -f $ROOT/bench/node_modules/@duckdb/node-api/package.json ]]; then return; fi
   if ! command -v npm >/dev/null; then
-    DUCK_WHY="npm not installed (Debian package npm)"
+    DUCK_WHY="npm not installed, so @duckdb/node-api cannot be installed (Debian package npm;"
+    DUCK_WHY+=" make bench's bootstrap installs both)"
     return
   fi
-  echo "installing @duckdb/node-api into bench/node_modules (npm)..."
+  progress "installing @duckdb/node-api into bench/node_modules (npm install) ..."
   # `npm install` keeps to the versions in package-lock.json. (`npm ci` refuses this lock file:
   # npm leaves other platforms' optional DuckDB bindings out of it, then calls it out of sync.)
   if ! (cd "$ROOT/bench" && timeout 300 npm install --no-audit --no-fund --loglevel=error \
     --fetch-retries=1 --fetch-retry-maxtimeout=10000) >"$buildlog" 2>&1 ||
     [[ ! -f $ROOT/bench/node_modules/@duckdb/node-api/package.json ]]; then
-    DUCK_WHY="'npm install' in bench/ failed: $(grep -m1 -i 'err' "$buildlog" || tail -1 "$buildlog")"
+    DUCK_WHY="@duckdb/node-api is not in bench/node_modules and 'npm install' in bench/ failed:"
+    DUCK_WHY+=" $(grep -m1 -i 'err' "$buildlog" || tail -1 "$buildlog")"
   fi
 }
 
@@ -232,7 +301,7 @@ prepare_csv() {
       return 1
     fi
     rm -f "$stamp"
-    echo "data: generating ${CSV_MB} MB of CSV in $WORK/data.csv ..."
+    progress "data: generating ${CSV_MB} MB of CSV in $WORK/data.csv ..."
     local info
     if ! info=$("$BUILD/bench_gen_csv" "$CSV_MB" "$WORK/data.csv" "$WORK/schema.yaml" \
       "$WORK/duckdb.sql") || [[ ! $info =~ ^rows\ [0-9]+\ bytes\ [0-9]+$ ]]; then
@@ -293,7 +362,7 @@ bench_ingest() {
 
   # Run 0 of each tool is a warm-up (it also puts data.csv in the page cache); runs 1..RUNS
   # are timed. The tools alternate so that drifts in the machine's speed hit both.
-  echo "running: 1 warm-up + $RUNS timed runs of each tool, alternating ..."
+  progress "ingest: 1 warm-up + $RUNS timed runs of each tool, alternating ..."
   for ((i = 0; i <= RUNS; i++)); do
     if ((mc2_ok)); then
       rm -f "$out"
@@ -500,7 +569,7 @@ tpch_data() {
       return 1
     fi
     rm -rf "$data"
-    echo "data: generating TPC-H SF $sf in $data (mc2 gen tpch) ..."
+    progress "data: generating TPC-H SF $sf in $data (mc2 gen tpch) ..."
     if ! "$BUILD/mc2" gen tpch --sf "$sf" --out "$data" --threads "$THREADS" >"$buildlog" 2>&1; then
       echo "mc2: 'mc2 gen tpch' failed:"
       tail_log "$buildlog"
@@ -613,6 +682,7 @@ tpch_service_end() {
 # returns 1 (having said why and marked the run failed) if one fails.
 tpch_upload() {
   local t t0 t1
+  progress "tpch: encrypting and uploading the 8 tables of $TPCH_DATA (mc2 upload) ..."
   t0=$(now)
   for t in region nation supplier customer part partsupp orders lineitem; do
     if ! MC2_SERVICE=$TPCH_SVC "$BUILD/mc2" upload --home "$TPCH_HOME" \
@@ -636,83 +706,210 @@ field() { awk -v q="$2" -v n="$3" '$1 == q { print $n; exit }' <<<"$1"; }
 # tpch_error OUT QUERY: the message of query QUERY's "qN error MESSAGE" line in OUT.
 tpch_error() { awk -v q="$2" '$1 == q { $1 = ""; $2 = ""; sub(/^ +/, ""); print; exit }' <<<"$1"; }
 
+# tpch_enclave_pid: the pid of the running service's enclave process (mc2-enclave, under
+# mc2d), or nothing.
+tpch_enclave_pid() {
+  local p
+  for p in $(tpch_service_pids); do
+    if [[ $(cat "/proc/$p/comm" 2>/dev/null || true) == mc2-enclave ]]; then
+      echo "$p"
+      return
+    fi
+  done
+}
+
+# tpch_restart REASON: records REASON in MC2_RESTARTS, keeps the service's peak memory so far
+# in MC2_SVC_KB, stops the service and starts it again (the tables stay). Returns 1 if it does
+# not start (tpch_service_run said why).
+tpch_restart() {
+  local kb
+  MC2_RESTARTS+=("$1")
+  kb=$(tpch_service_peak_kb)
+  if [[ -n $kb ]] && ((kb > ${MC2_SVC_KB:-0})); then MC2_SVC_KB=$kb; fi
+  progress "tpch: $1; restarting the service ..."
+  tpch_service_stop
+  tpch_service_run
+}
+
+# tpch_mc2_queries: q1..q22 in mc2, encryption mode, job parameter threads=$THREADS, on the
+# running service, through bench_tpch. Sets MC2_OUT (bench_tpch's lines "qN ..." and
+# "enclave qN ..."), MC2_CLIENT_KB (bench_tpch's peak), MC2_SVC_KB (the service's, mc2d and
+# enclave summed, the largest of the service's lives) and MC2_RESTARTS.
+# A failing query does not stop the others. When bench_tpch stops early (a job still running
+# at BENCH_TPCH_MC2_TIMEOUT, which the enclave cannot cancel; the enclave exited; bench_tpch
+# itself died), the service is restarted and bench_tpch goes on with the next query. An error
+# before the first query while the service still answers (e.g. a table missing from the
+# catalog) would only repeat: every query left fails with it.
+tpch_mc2_queries() {
+  local from=1 out rc last epid why q kb logf logsz
+  MC2_OUT="" MC2_CLIENT_KB="" MC2_SVC_KB="" MC2_RESTARTS=()
+  while ((from <= 22)); do
+    epid=$(tpch_enclave_pid)
+    logf=$TPCH_STATE/mc2d.log
+    logsz=$(stat -c %s "$logf" 2>/dev/null || echo 0)
+    rc=0
+    out=$("$BUILD/bench_tpch" mc2 "$TPCH_SVC" "$TPCH_HOME" "$TPCH_HOME/consortium.yaml" \
+      "$TPCH_QUERIES" "$TPCH_RUNS" "threads=$THREADS" "timeout=$MC2_TIMEOUT" \
+      "from=$from" ${epid:+"enclave-pid=$epid"}) || rc=$?
+    MC2_OUT+=$(grep -E '^(q[0-9]+|enclave q[0-9]+) ' <<<"$out" || true)$'\n'
+    kb=$(awk '$1 == "peak_rss_kb" { print $2 }' <<<"$out")
+    if [[ -n $kb ]] && ((kb > ${MC2_CLIENT_KB:-0})); then MC2_CLIENT_KB=$kb; fi
+    if ((rc == 0)); then break; fi
+    last=$(awk -v n=$((from - 1)) '$1 ~ /^q[0-9]+$/ { n = substr($1, 2) } END { print n }' <<<"$out")
+    why=$(awk '$1 == "fatal" { $1 = ""; sub(/^ +/, ""); print; exit }' <<<"$out")
+    if ((rc == 3)); then
+      # bench_tpch stopped after q$last: its job outlived the timeout, or the session was lost.
+      if [[ $(field "$out" "q$last" 2) == error ]]; then
+        why=$(tail -c "+$((logsz + 1))" "$logf" 2>/dev/null | grep -E 'error|exited|signal' |
+          tail -n 2 | paste -sd';' || true)
+        why="after q$last: the enclave session was lost${why:+ (mc2d.log: $why)}"
+      else
+        why="after q$last: its job was still running at the timeout (${MC2_TIMEOUT} s)"
+      fi
+    else
+      # bench_tpch stopped before or during query last + 1.
+      [[ -n $why ]] || why="bench_tpch exited with status $rc"
+      if ((last < from)) && ((rc == 1)) && tpch_service_alive; then
+        for ((q = from; q <= 22; q++)); do MC2_OUT+="q$q error $why"$'\n'; done
+        break
+      fi
+      last=$((last + 1))
+      MC2_OUT+="q$last error $why"$'\n'
+      why="after q$last: $why"
+    fi
+    if ((last < 22)) && ! tpch_restart "$why"; then
+      for ((q = last + 1; q <= 22; q++)); do
+        MC2_OUT+="q$q error the service did not start again after q$last"$'\n'
+      done
+      break
+    fi
+    from=$((last + 1))
+  done
+  kb=$(tpch_service_peak_kb)
+  if [[ -n $kb ]] && ((kb > ${MC2_SVC_KB:-0})); then MC2_SVC_KB=$kb; fi
+}
+
+# tpch_peers DATA: DuckDB and SQLite (those in BENCH_TPCH_PEERS) over the .tbl files in DATA,
+# one after the other, nothing else of ours running meanwhile. Sets DK_OUT, DK_KB, DUCK_WHY
+# and SQ_OUT, SQ_KB, SQ_WHY (why a peer has no figures).
+tpch_peers() {
+  local data=$1 log=$WORK/tpch-peer.log rssf=$WORK/rss.txt
+  DK_OUT="" DK_KB="" SQ_OUT="" SQ_KB="" SQ_WHY=""
+  if [[ ,$TPCH_PEERS, != *,duckdb,* ]]; then
+    DUCK_WHY="not in BENCH_TPCH_PEERS ($TPCH_PEERS)"
+  fi
+  if [[ -z $DUCK_WHY ]]; then
+    progress "tpch: DuckDB, 1 warm-up + $TPCH_RUNS timed runs per query, $THREADS threads ..."
+    if timed_live "$log" "$rssf" node "$ROOT/bench/duckdb_tpch.mjs" --data "$data" \
+      --schemas "$ROOT/schemas/tpch" --queries "$TPCH_QUERIES" \
+      --threads "$THREADS" --runs "$TPCH_RUNS"; then
+      DK_OUT=$(cat "$log") DK_KB=$RSS
+    else
+      DUCK_WHY="duckdb_tpch.mjs failed: $(grep -m1 '^fatal' "$log" || tail -1 "$log.err")"
+    fi
+  fi
+  if [[ ,$TPCH_PEERS, != *,sqlite,* ]]; then
+    SQ_WHY="not in BENCH_TPCH_PEERS ($TPCH_PEERS)"
+    return
+  fi
+  progress "tpch: SQLite, each query once (timeout ${TPCH_TIMEOUT} s) ..."
+  if timed_live "$log" "$rssf" "$BUILD/bench_tpch" sqlite "$data" "$ROOT/schemas/tpch" \
+    "$ROOT/tests/data/tpch/sqlite" "$TPCH_TIMEOUT"; then
+    SQ_OUT=$(cat "$log") SQ_KB=$RSS
+  else
+    SQ_WHY="bench_tpch sqlite failed: $(grep -m1 '^fatal' "$log" || tail -1 "$log.err")"
+  fi
+}
+
 # TPC-H: the 22 queries over `mc2 gen tpch` data, in mc2 (encrypted tables on a local
 # service, timed by bench_tpch from submission to decrypted result), DuckDB (in memory,
-# plaintext) and SQLite (in memory, plaintext, key indexes); row counts cross-checked.
+# plaintext) and SQLite (in memory, plaintext, key indexes); row counts cross-checked. Then
+# the table, the goals, the plot and the history line.
 bench_tpch() {
-  section "TPC-H SF $TPCH_SF: 22 queries, mc2 (encrypted, local service) vs DuckDB vs SQLite"
-  local t
+  local sf=$TPCH_SF
+  section "TPC-H SF $sf: 22 queries, mc2 (encrypted, local service) vs DuckDB vs SQLite," \
+    "$THREADS threads"
   tpch_build || return 0
-  ensure_duckdb
-  tpch_data "$TPCH_SF" || return 0
-  local data=$TPCH_DATA
+  DUCK_WHY=""
+  if [[ ,$TPCH_PEERS, == *,duckdb,* ]]; then ensure_duckdb; fi
+  tpch_data "$sf" || return 0
 
   # ---- mc2: a fresh local service; one party ("bench") owns all eight tables ----
-  local mc2_out="" mc2_ok=1 svc_kb=""
+  MC2_OUT="" MC2_CLIENT_KB="" MC2_SVC_KB="" MC2_RESTARTS=()
+  local mc2_ok=1 cpus
+  TPCH_BUDGET_MB=$TPCH_BUDGET
+  echo "mc2 service: memory budget $TPCH_BUDGET_MB MiB (mc2 start --budget-mb;" \
+    "BENCH_TPCH_BUDGET_MB)"
   if ! tpch_service_start "$WORK/tpch-svc"; then
     tpch_service_end
     return
   fi
   if tpch_upload; then
-    echo "running: mc2, 1 warm-up + $TPCH_RUNS timed runs per query ..."
-    if ! mc2_out=$("$BUILD/bench_tpch" mc2 "$TPCH_SVC" "$TPCH_HOME" "$TPCH_HOME/consortium.yaml" \
-      "$ROOT/tests/data/tpch/queries" "$TPCH_RUNS" 2>&1); then
-      echo "mc2: bench_tpch failed:"
-      printf '%s\n' "$mc2_out" | tail -n 5 | sed 's/^/    | /'
-      mc2_ok=0 failed=1
-    fi
-    svc_kb=$(tpch_service_peak_kb)
+    cpus=$(awk '/^Cpus_allowed_list:/ { print $2 }' "/proc/$(tpch_enclave_pid)/status" \
+      2>/dev/null || true)
+    progress "tpch: mc2, 1 warm-up + $TPCH_RUNS timed runs per query, sql job parameter" \
+      "threads=$THREADS ..."
+    tpch_mc2_queries
   else
     mc2_ok=0
   fi
   tpch_service_end
 
-  # ---- DuckDB and SQLite, one after the other (nothing else of ours runs meanwhile) ----
-  local log=$WORK/tpch-peer.log rssf=$WORK/rss.txt dk_out="" sq_out="" dk_kb="" sq_kb=""
-  if [[ -z $DUCK_WHY ]]; then
-    echo "running: DuckDB, 1 warm-up + $TPCH_RUNS timed runs per query ..."
-    if timed "$log" "$rssf" node "$ROOT/bench/duckdb_tpch.mjs" --data "$data" \
-      --schemas "$ROOT/schemas/tpch" --queries "$ROOT/tests/data/tpch/queries" \
-      --threads "$THREADS" --runs "$TPCH_RUNS"; then
-      dk_out=$(cat "$log") dk_kb=$RSS
-    else
-      DUCK_WHY="duckdb_tpch.mjs failed: $(grep -m1 duckdb_tpch "$log" || tail -1 "$log")"
-    fi
+  tpch_peers "$TPCH_DATA"
+  local dk_threads=""
+  [[ -n $DK_OUT ]] && dk_threads=$(awk '$1 == "duckdb" { print $4; exit }' <<<"$DK_OUT")
+  local th_line="threads: mc2 $THREADS (sql job parameter threads=$THREADS; the enclave may run"
+  th_line+=" on CPUs ${cpus:-unknown})"
+  [[ -n $DK_OUT ]] && th_line+=", DuckDB ${dk_threads:-?} (SET threads = $THREADS, read back)"
+  [[ -n $SQ_OUT ]] && th_line+=", SQLite 1 (single-threaded: a query runs on one thread)"
+  echo "$th_line"
+  if [[ -n $dk_threads && $dk_threads != "$THREADS" ]]; then
+    echo "note: DuckDB reports $dk_threads threads, not $THREADS"
   fi
-  echo "running: SQLite, each query once (timeout ${TPCH_TIMEOUT} s) ..."
-  local sq_why=""
-  if timed "$log" "$rssf" "$BUILD/bench_tpch" sqlite "$data" "$ROOT/schemas/tpch" \
-    "$ROOT/tests/data/tpch/sqlite" "$TPCH_TIMEOUT"; then
-    sq_out=$(cat "$log") sq_kb=$RSS
-  else
-    sq_why="bench_tpch sqlite failed: $(tail -1 "$log")"
-  fi
+  ((mc2_ok)) || MC2_OUT=""
+  tpch_table "$sf" "$mc2_ok"
+}
 
-  # ---- the table ----
-  local q mrows drows srows mms dms sms r1 r2 mark msum=0 dsum=0 ssum=0 nbad=0 bad=""
-  local nm=0 cmd=0 cd=0 cms=0 cs=0 cs_lower=0
-  local minsq="" minsq_q="" sq_lower=0 sq_bad="" notes=()
+# tpch_table SF MC2_OK: the table of section tpch from MC2_OUT, DK_OUT and SQ_OUT, then the
+# notes, peak memory, goals, plot and history.
+tpch_table() {
+  local sf=$1 mc2_ok=$2 t q mrows drows srows mms dms sms r1 r2 mark
+  local msum=0 dsum=0 ssum=0 nbad=0 bad="" nm=0 cmd=0 cd=0 cms=0 cs=0 cs_lower=0
+  local minsq="" minsq_q="" sq_lower=0 sq_bad="" notes=() hq=() plot="" logsum=0 nlog=0
+  local ekb cpu wall peak_kb=0 epeak cores
   echo "times in ms: mc2 and DuckDB best of $TPCH_RUNS after a warm-up, SQLite one run;" \
-    "threads: DuckDB $THREADS, SQLite 1"
-  printf '%-5s %9s %10s %9s %10s %11s %11s\n' query rows "mc2 ms" "DuckDB ms" "SQLite ms" \
-    "mc2/DuckDB" "mc2/SQLite"
+    "mc2 from job submission to the last decrypted row"
+  printf '%-5s %9s %10s %9s %10s %10s %10s %9s %5s\n' query rows "mc2 ms" "DuckDB ms" \
+    "SQLite ms" mc2/DuckDB mc2/SQLite "encl MiB" cores
   for ((t = 1; t <= 22; t++)); do
     q=q$t mark=""
-    mrows=$(field "$mc2_out" "$q" 3) drows=$(field "$dk_out" "$q" 3) srows=$(field "$sq_out" "$q" 3)
-    mms=$(field "$mc2_out" "$q" 5) dms=$(field "$dk_out" "$q" 5) sms=$(field "$sq_out" "$q" 5)
+    # Row counts and times from the "qN rows R ms T ..." lines only.
+    mrows="" drows="" srows="" mms="" dms="" sms=""
+    if [[ $(field "$MC2_OUT" "$q" 2) == rows ]]; then
+      mrows=$(field "$MC2_OUT" "$q" 3) mms=$(field "$MC2_OUT" "$q" 5)
+    fi
+    if [[ $(field "$DK_OUT" "$q" 2) == rows ]]; then
+      drows=$(field "$DK_OUT" "$q" 3) dms=$(field "$DK_OUT" "$q" 5)
+    fi
+    if [[ $(field "$SQ_OUT" "$q" 2) == rows ]]; then
+      srows=$(field "$SQ_OUT" "$q" 3) sms=$(field "$SQ_OUT" "$q" 5)
+    fi
     # A query counts for mc2 only with a result whose row count and count of non-NULL cells
     # match DuckDB's (SQLite's when DuckDB did not run).
-    if [[ $(field "$mc2_out" "$q" 2) != rows ]]; then
-      if ((mc2_ok)); then
-        notes+=("mc2: $q FAILED: $(tpch_error "$mc2_out" "$q")")
-      fi
+    case $(field "$MC2_OUT" "$q" 2) in
+      rows) ;;
+      timeout) notes+=("mc2: $q FAILED: no result within ${MC2_TIMEOUT} s (BENCH_TPCH_MC2_TIMEOUT)") ;;
+      error) notes+=("mc2: $q FAILED: $(tpch_error "$MC2_OUT" "$q")") ;;
+      *) ((mc2_ok)) && notes+=("mc2: $q FAILED: no result (see above)") ;;
+    esac
+    if [[ $(field "$MC2_OUT" "$q" 2) != rows ]]; then
       mms="" mark=FAILED
-    elif [[ -n $drows && $(field "$dk_out" "$q" 2) == rows && $mrows != "$drows" ]]; then
+    elif [[ -n $drows && $mrows != "$drows" ]]; then
       notes+=("mc2: $q WRONG: $mrows rows, DuckDB $drows")
       mms="" mark=WRONG
-    elif [[ -n $drows && $(field "$mc2_out" "$q" 7) != "$(field "$dk_out" "$q" 7)" ]]; then
-      notes+=("mc2: $q WRONG: $(field "$mc2_out" "$q" 7) cells not NULL, DuckDB" \
-        "$(field "$dk_out" "$q" 7) (same $mrows rows)")
+    elif [[ -n $drows && $(field "$MC2_OUT" "$q" 7) != "$(field "$DK_OUT" "$q" 7)" ]]; then
+      notes+=("mc2: $q WRONG: $(field "$MC2_OUT" "$q" 7) cells not NULL, DuckDB" \
+        "$(field "$DK_OUT" "$q" 7) (same $mrows rows)")
       mms="" mark=WRONG
     elif [[ -z $drows && -n $srows && $mrows != "$srows" ]]; then
       notes+=("mc2: $q WRONG: $mrows rows, SQLite $srows")
@@ -721,31 +918,51 @@ bench_tpch() {
       notes+=("mc2: $q: rows not checked (no peer ran it)")
     fi
     if [[ -n $mark ]]; then nbad=$((nbad + 1)) bad+=" $q"; fi
-    if [[ $(field "$dk_out" "$q" 2) != rows ]]; then
-      [[ -n $dk_out ]] && notes+=("duckdb: $q: $(awk -v q="$q" '$1 == q { $1 = ""; print }' <<<"$dk_out")")
-      dms=""
+    if [[ -n $DK_OUT && -z $drows ]]; then
+      notes+=("duckdb: $q: $(awk -v q="$q" '$1 == q { $1 = ""; sub(/^ +/, ""); print }' <<<"$DK_OUT")")
     fi
-    if [[ $(field "$sq_out" "$q" 2) == timeout ]]; then
+    if [[ $(field "$SQ_OUT" "$q" 2) == timeout ]]; then
       sms=">$((TPCH_TIMEOUT * 1000))"
-    elif [[ $(field "$sq_out" "$q" 2) != rows ]]; then
-      [[ -n $sq_out ]] && notes+=("sqlite: $q: $(awk -v q="$q" '$1 == q { $1 = ""; print }' <<<"$sq_out")")
-      sms=""
+    elif [[ -z $srows ]]; then
+      [[ -n $SQ_OUT ]] && notes+=("sqlite: $q: $(awk -v q="$q" '$1 == q { $1 = ""; sub(/^ +/, ""); print }' <<<"$SQ_OUT")")
     elif [[ -n $drows && $srows != "$drows" ]]; then
       notes+=("sqlite: $q: $srows rows, DuckDB $drows (SQLite's rewrite differs)")
-    elif [[ -n $drows && $(field "$sq_out" "$q" 7) != "$(field "$dk_out" "$q" 7)" ]]; then
-      notes+=("sqlite: $q: $(field "$sq_out" "$q" 7) cells not NULL, DuckDB $(field "$dk_out" "$q" 7)")
+    elif [[ -n $drows && $(field "$SQ_OUT" "$q" 7) != "$(field "$DK_OUT" "$q" 7)" ]]; then
+      notes+=("sqlite: $q: $(field "$SQ_OUT" "$q" 7) cells not NULL, DuckDB $(field "$DK_OUT" "$q" 7)")
     fi
     r1="" r2=""
-    if [[ -n $mms && -n $dms ]]; then r1=$(calc "$mms / $dms"); fi
+    if [[ -n $mms && -n $dms ]]; then
+      r1=$(calc "$mms / $dms")
+      logsum=$(FMT=%.9f calc "$logsum + log($mms / $dms)") nlog=$((nlog + 1))
+      plot+="$q $(FMT=%.4f calc "$mms / $dms")"$'\n'
+    elif [[ -n $mark ]]; then
+      plot+="$q/$mark -"$'\n'
+    else
+      plot+="$q/no-DuckDB -"$'\n'
+    fi
     if [[ -n $mms && -n $sms ]]; then
       r2=$(calc "$mms / ${sms#>}")
       [[ $sms == '>'* ]] && r2="<$r2"
     fi
+    # The enclave: its VmHWM after the query, as a running maximum over the run (Linux cannot
+    # reset it; a restarted service starts a new process), and the cores it kept busy.
+    ekb=$(awk -v q="$q" '$1 == "enclave" && $2 == q { print $4; exit }' <<<"$MC2_OUT")
+    cpu=$(awk -v q="$q" '$1 == "enclave" && $2 == q { print $6; exit }' <<<"$MC2_OUT")
+    wall=$(awk -v q="$q" '$1 == "enclave" && $2 == q { print $8; exit }' <<<"$MC2_OUT")
+    epeak="" cores=""
+    if [[ -n $ekb ]] && ((ekb > 0)); then
+      ((ekb > peak_kb)) && peak_kb=$ekb
+      epeak=$(FMT=%.0f calc "$peak_kb / 1024")
+    fi
+    if [[ -n $cpu && -n $wall ]] && awk "BEGIN { exit !($cpu >= 0 && $wall > 0) }"; then
+      cores=$(FMT=%.1f calc "$cpu / $wall")
+    fi
     local sms_txt=$sms
     if [[ -n $sms && $sms != '>'* ]]; then sms_txt=$(FMT=%.1f calc "$sms"); fi
-    printf '%-5s %9s %10s %9s %10s %11s %11s\n' "$q" "${drows:-${srows:-$mrows}}" \
+    printf '%-5s %9s %10s %9s %10s %10s %10s %9s %5s\n' "$q" "${drows:-${srows:-$mrows}}" \
       "${mark:-$(FMT=%.1f calc "${mms:-0}")}" "${dms:+$(FMT=%.1f calc "$dms")}" "$sms_txt" \
-      "$r1" "$r2"
+      "$r1" "$r2" "$epeak" "$cores"
+    hq+=("${mark:-$(FMT=%.1f calc "${mms:-0}")}" "${dms:+$(FMT=%.1f calc "$dms")}" "$sms_txt")
     # Sums: each tool's over all the queries it answered, and mc2's against each peer's over
     # the queries both answered (the ratios in the sum rows).
     if [[ -n $mms ]]; then msum=$(calc "$msum + $mms") nm=$((nm + 1)); fi
@@ -768,52 +985,65 @@ bench_tpch() {
       if [[ -z $minsq ]] || awk "BEGIN { exit !($r2 < $minsq) }"; then minsq=$r2 minsq_q=$q; fi
     fi
   done
-  local sq_sum_txt r_md="" r_ms=""
+  local sq_sum_txt r_md="" r_ms="" geo=""
   sq_sum_txt=$(FMT=%.1f calc "$ssum")
   ((sq_lower)) && sq_sum_txt=">$sq_sum_txt"
+  [[ -n $SQ_OUT ]] || sq_sum_txt=""
   if awk "BEGIN { exit !($cd > 0) }"; then r_md=$(calc "$cmd / $cd"); fi
   if awk "BEGIN { exit !($cs > 0) }"; then r_ms=$(calc "$cms / $cs"); fi
   ((cs_lower)) && r_ms="<$r_ms"
-  printf '%-5s %9s %10s %9s %10s %11s %11s\n' sum "$nm/22" "$(FMT=%.1f calc "$msum")" \
-    "$(FMT=%.1f calc "$dsum")" "$sq_sum_txt" "$r_md" "$r_ms"
+  ((nlog)) && geo=$(calc "exp($logsum / $nlog)")
+  printf '%-5s %9s %10s %9s %10s %10s %10s %9s\n' sum "$nm/22" "$(FMT=%.1f calc "$msum")" \
+    "${DK_OUT:+$(FMT=%.1f calc "$dsum")}" "$sq_sum_txt" "$r_md" "$r_ms" \
+    "$( ((peak_kb)) && FMT=%.0f calc "$peak_kb / 1024")"
   echo "(sum: each tool's sum over the queries it answered; \"$nm/22\": the queries mc2" \
     "answered right; the ratios compare sums over the queries both answered)"
+  [[ -n $geo ]] && echo "geometric mean of the per-query mc2 / DuckDB ratios: $geo (over $nlog queries)"
+  echo "encl MiB: the enclave's peak memory (VmHWM of mc2-enclave) after the query, a running" \
+    "maximum (Linux cannot reset it between queries), so it belongs to this query or an" \
+    "earlier one; cores: the enclave's CPU time / wall time over the query's runs"
+  ((${#MC2_RESTARTS[@]})) && printf 'mc2: service restarted %s\n' "${MC2_RESTARTS[@]}"
   ((${#notes[@]})) && printf '%s\n' "${notes[@]}"
   if [[ -n $DUCK_WHY ]]; then echo "duckdb: skipped: $DUCK_WHY"; fi
-  if [[ -n $sq_why ]]; then echo "sqlite: skipped: $sq_why"; fi
-  if [[ -n $dk_out ]]; then
-    echo "DuckDB: $(head -1 <<<"$dk_out" | cut -d' ' -f2), loaded in $(field "$dk_out" load_s 2) s"
+  if [[ -n $SQ_WHY ]]; then echo "sqlite: skipped: $SQ_WHY"; fi
+  if [[ -n $DK_OUT ]]; then
+    echo "DuckDB: $(head -1 <<<"$DK_OUT" | cut -d' ' -f2), loaded in $(field "$DK_OUT" load_s 2) s"
   fi
-  if [[ -n $sq_out ]]; then
-    echo "SQLite $(field "$sq_out" sqlite 2): tables" \
+  if [[ -n $SQ_OUT ]]; then
+    echo "SQLite $(field "$SQ_OUT" sqlite 2): tables" \
       "loaded with tests/sqlref (DECIMAL as exact scaled INTEGER, DATE as TEXT, key indexes) in" \
-      "$(field "$sq_out" load_s 2) s"
+      "$(field "$SQ_OUT" load_s 2) s"
   fi
   rss_mib() { if [[ -n $1 ]]; then FMT=%.0f calc "$1 / 1024"; else echo "n/a"; fi; }
-  echo "peak memory: mc2 service (mc2d + enclave) $(rss_mib "$svc_kb") MiB," \
-    "mc2 client $(rss_mib "$(field "$mc2_out" peak_rss_kb 2)") MiB;" \
-    "DuckDB (node) $(rss_mib "$dk_kb") MiB; SQLite $(rss_mib "$sq_kb") MiB"
+  local dk_mem="not run" sq_mem="not run"
+  [[ -n $DK_OUT ]] && dk_mem="$(rss_mib "$DK_KB") MiB"
+  [[ -n $SQ_OUT ]] && sq_mem="$(rss_mib "$SQ_KB") MiB"
+  echo "peak memory: mc2 enclave $( ((peak_kb)) && rss_mib "$peak_kb" || echo n/a) MiB" \
+    "(whole service, mc2d + enclave, $(rss_mib "$MC2_SVC_KB") MiB), mc2 client" \
+    "$(rss_mib "$MC2_CLIENT_KB") MiB; DuckDB (node) $dk_mem; SQLite $sq_mem"
 
   # ---- goals ----
-  local label="TPC-H SF $TPCH_SF"
+  local label="TPC-H SF $sf" goal_x=2 goal_r=0.50
+  if awk "BEGIN { exit !($sf >= 10) }"; then goal_x=3 goal_r=0.33; fi
   if ((nbad)); then failed=1; fi
-  if [[ -z $dk_out ]]; then
-    echo "goal sum within 2x of DuckDB: not measured (DuckDB skipped)"
+  if [[ -z $DK_OUT ]]; then
+    echo "goal sum within ${goal_x}x of DuckDB: not measured (DuckDB skipped)"
   elif ((nbad)); then
-    echo "goal sum within 2x of DuckDB: NOT met (mc2 failed or was wrong on$bad;" \
+    echo "goal sum within ${goal_x}x of DuckDB: NOT met (mc2 failed or was wrong on$bad;" \
       "over the $nm others, DuckDB sum / mc2 sum = ${r_md:+$(calc "1 / $r_md")})"
-    SUMMARY+=("$(printf '%-40s %6s  goal >= %s  %s' "$label, DuckDB sum / mc2 sum" n/a 0.50 \
+    SUMMARY+=("$(printf '%-46s %6s  goal >= %s  %s' "$label, DuckDB sum / mc2 sum" n/a $goal_r \
       "NOT met ($nbad queries failed in mc2)")")
   else
     r1=$(calc "$dsum / $msum")
-    echo "goal sum within 2x of DuckDB (DuckDB sum / mc2 sum >= 0.50): $r1, $(verdict "$r1" 0.5)"
-    summary "$label, DuckDB sum / mc2 sum" "$r1" 0.50
+    echo "goal sum within ${goal_x}x of DuckDB (DuckDB sum / mc2 sum >= $goal_r): $r1," \
+      "$(verdict "$r1" $goal_r)"
+    summary "$label, DuckDB sum / mc2 sum" "$r1" $goal_r
   fi
-  if [[ -z $sq_out ]]; then
+  if [[ -z $SQ_OUT ]]; then
     echo "goal every query faster than SQLite: not measured (SQLite skipped)"
   elif ((nbad)) || [[ -z $minsq ]]; then
     echo "goal every query faster than SQLite: NOT met (mc2 failed or was wrong on${bad:- all})"
-    SUMMARY+=("$(printf '%-40s %6s  goal >= %s  %s' "$label, min SQLite / mc2" n/a 1.00 \
+    SUMMARY+=("$(printf '%-46s %6s  goal >= %s  %s' "$label, min SQLite / mc2" n/a 1.00 \
       "NOT met ($nbad queries failed in mc2)")")
   else
     [[ -n $sq_bad ]] && echo "note: SQLite has no time for$sq_bad; those are not compared"
@@ -822,51 +1052,110 @@ bench_tpch() {
       "$(verdict "$r2" 1.0)"
     summary "$label, min over queries SQLite / mc2" "$r2" 1.00
   fi
+  if [[ -n $DK_OUT ]] && ((nlog)); then
+    plot_ratios "$REPORT_DIR/tpch-sf$sf.png" \
+      "TPC-H SF $sf, $THREADS threads: mc2 / DuckDB per query ($REV, $START_DATE); sum ${r_md}x over $nlog queries, geomean ${geo}x" \
+      "mc2 time / DuckDB time (log scale)" "$goal_x" "${goal_x}x (the goal for the sum)" "$plot"
+  else
+    echo "plot: skipped: no query has both an mc2 and a DuckDB time"
+  fi
+
+  # ---- history ----
+  tpch_history "$sf" "$nm" "$msum" "${DK_OUT:+$dsum}" "$sq_sum_txt" "$r_md" "$geo" \
+    "${minsq:+$(calc "$minsq")}" "$( ((peak_kb)) && FMT=%.0f calc "$peak_kb / 1024")" \
+    "$(rss_mib "$MC2_SVC_KB")" "${hq[@]}"
+}
+
+# history_dir SF: the directory of the history files for a table at scale factor SF, or
+# nothing (BENCH_HISTORY; by default bench/history from SF 1 on).
+history_dir() {
+  case $HISTORY in
+    off) ;;
+    auto) if awk "BEGIN { exit !($1 >= 1) }"; then echo "$ROOT/bench/history"; fi ;;
+    *) echo "$HISTORY" ;;
+  esac
+}
+
+# tpch_history SF N_OK MC2_SUM DUCKDB_SUM SQLITE_SUM RATIO GEOMEAN MIN_SQLITE ENCLAVE_MIB
+# SERVICE_MIB then, per query, mc2, DuckDB and SQLite ms (66 values): appends the line to
+# tpch.tsv and compares it with the previous line of the same SF and thread count.
+tpch_history() {
+  local sf=$1 n=$2 ratio=$6 geo=$7 dir file header row prev q v
+  dir=$(history_dir "$sf")
+  if [[ -z $dir ]]; then
+    echo "history: not recorded (BENCH_HISTORY=$HISTORY; by default only from SF 1 on)"
+    return
+  fi
+  file=$dir/tpch.tsv
+  header="date	commit	sf	threads	budget_mb	runs	queries_ok	mc2_sum_ms	duckdb_sum_ms"
+  header+="	sqlite_sum_ms	mc2_duckdb_sum_ratio	mc2_duckdb_geomean	min_sqlite_over_mc2"
+  header+="	enclave_peak_mib	service_peak_mib"
+  for ((q = 1; q <= 22; q++)); do header+="	q${q}_mc2	q${q}_duckdb	q${q}_sqlite"; done
+  row="$(date -u '+%Y-%m-%dT%H:%MZ')	$REV	$sf	$THREADS	$TPCH_BUDGET	$TPCH_RUNS	$n"
+  shift 2
+  # Empty fields are written as "-".
+  for v in "$@"; do row+="	${v:--}"; done
+  prev=""
+  if [[ -n $ratio ]]; then
+    prev=$(hist_prev "$file" "$sf" "$THREADS" mc2_duckdb_sum_ratio mc2_duckdb_geomean \
+      queries_ok commit date) || prev=""
+  fi
+  hist_append "$file" "$header" "$row" || return 0
+  echo "history: appended to $file (commit it with the change it measures)"
+  if [[ -z $ratio ]]; then return; fi
+  if [[ -z $prev ]]; then
+    echo "history: no earlier entry at SF $sf with $THREADS threads to compare with"
+    return
+  fi
+  local p_ratio p_geo p_n p_rev p_date note=""
+  IFS=$'\t' read -r p_ratio p_geo p_n p_rev p_date <<<"$prev"
+  [[ $p_n != "$n" ]] && note="$n queries answered now, $p_n then"
+  hist_compare "TPC-H SF $sf mc2/DuckDB sum ratio" "$ratio" "$p_ratio" "$p_rev" "$p_date" "$note"
+  if [[ -n $geo ]]; then
+    hist_compare "TPC-H SF $sf mc2/DuckDB geomean" "$geo" "$p_geo" "$p_rev" "$p_date" "$note"
+  fi
+  return 0
 }
 
 # Oblivious mode against encryption mode: the 22 TPC-H queries in mc2, as `sql` jobs without
 # and with the job parameter oblivious=1, on the same service and tables, per scale factor.
 
 # obliv_query N LABEL [oblivious]: runs query qN in one mode (bench_tpch mc2 ... from=N to=N,
-# with $OBLIV_TIMEOUT s for its warm-up and timed runs) on the running service and sets LINE to
-# bench_tpch's line for it ("" if there is none). When bench_tpch stops with exit status 3 (it
-# abandoned the job at the timeout, and the enclave, which runs one job at a time, is still
-# running it; or the enclave exited), restarts the service (the tables stay); for an enclave
-# that exited, what mc2d.log said meanwhile is added to the query's error. Returns 1 (having
-# said why and marked the run failed) if bench_tpch failed otherwise or the service does not
-# start again.
+# job parameter threads=$THREADS, with $OBLIV_TIMEOUT s for its warm-up and timed runs) on the
+# running service and sets LINE to bench_tpch's line for it. When bench_tpch does not end
+# normally (exit status 3: it abandoned the job at the timeout, and the enclave, which runs one
+# job at a time, is still running it; or the enclave exited; any other status: bench_tpch
+# failed, e.g. could not open its session), the query's LINE is its timeout or its error (with
+# what mc2d.log said meanwhile when the enclave went away) and the service is restarted (the
+# tables stay). Returns 1 (having said why and marked the run failed) only if the service does
+# not start again.
 obliv_query() {
   local n=$1 label=$2 out rc=0 why logf=$TPCH_STATE/mc2d.log logsz
   shift 2
   logsz=$(stat -c %s "$logf" 2>/dev/null || echo 0)
   out=$("$BUILD/bench_tpch" mc2 "$TPCH_SVC" "$TPCH_HOME" "$TPCH_HOME/consortium.yaml" \
-    "$ROOT/tests/data/tpch/queries" "$TPCH_RUNS" "$@" "timeout=$OBLIV_TIMEOUT" "from=$n" \
-    "to=$n" 2>&1) || rc=$?
+    "$TPCH_QUERIES" "$TPCH_RUNS" "$@" "threads=$THREADS" \
+    "timeout=$OBLIV_TIMEOUT" "from=$n" "to=$n") || rc=$?
   LINE=$(grep -E "^q$n " <<<"$out" || true)
-  if ((rc != 0 && rc != 3)) && ! tpch_service_alive; then
-    # The service went away (its enclave exited) when no job of ours was running, e.g. while
-    # bench_tpch opened its session: the query fails like after a lost session.
-    [[ -n $LINE ]] || LINE="q$n error $(grep -v '^peak_rss_kb' <<<"$out" | tail -1)"
-    rc=3
+  ((rc == 0)) && return 0
+  if [[ -z $LINE ]]; then
+    why=$(awk '$1 == "fatal" { $1 = ""; sub(/^ +/, ""); print; exit }' <<<"$out")
+    LINE="q$n error ${why:-bench_tpch exited with status $rc}"
   fi
-  if ((rc == 3)) && [[ -n $LINE ]]; then
-    if [[ $(cut -d' ' -f2 <<<"$LINE") == error ]]; then
+  if [[ $(cut -d' ' -f2 <<<"$LINE") == error ]]; then
+    if ((rc == 3)) || ! tpch_service_alive; then
       why=$(tail -c "+$((logsz + 1))" "$logf" 2>/dev/null | grep -E 'error|exited|signal' |
         tail -n 2 | paste -sd';' || true)
       [[ -n $why ]] && LINE+=" (mc2d.log: $why)"
-      echo "  q$n, $label mode: the enclave session was lost; restarting the service ..."
-    else
-      echo "  q$n, $label mode: its job was still running at the timeout; restarting the" \
-        "service ..."
     fi
-    tpch_service_stop
-    tpch_service_run || return 1
-  elif ((rc != 0)); then
-    echo "mc2: bench_tpch (q$n, $label mode) failed:"
-    printf '%s\n' "$out" | tail -n 5 | sed 's/^/    | /'
-    failed=1
-    return 1
+    echo "  q$n, $label mode: bench_tpch stopped (status $rc) after an error; restarting the" \
+      "service ..."
+  else
+    echo "  q$n, $label mode: its job was still running at the timeout; restarting the" \
+      "service ..."
   fi
+  tpch_service_stop
+  tpch_service_run || return 1
 }
 
 # obliv_tpch_sf SF: one scale factor: data, service, upload, the 22 queries in both modes, the
@@ -884,7 +1173,7 @@ obliv_tpch_sf() {
   # Query by query, encryption mode then oblivious mode, so that a change in the machine's load
   # hits both modes of a query alike.
   local enc_out="" obl_out="" n LINE
-  echo "running: q1..q22, each in encryption mode then in oblivious mode: 1 warm-up +" \
+  progress "obliv-tpch SF $sf: q1..q22, each in encryption mode then in oblivious mode: 1 warm-up +" \
     "$TPCH_RUNS timed runs per query and mode (at most ${OBLIV_TIMEOUT} s each) ..."
   for ((n = 1; n <= 22; n++)); do
     obliv_query "$n" encryption || break
@@ -896,7 +1185,7 @@ obliv_tpch_sf() {
 
   # ---- the table ----
   local t q est ost ems oms ecol ocol rows ratio msg unsup="" COL
-  local ratios=() in_geo=() nsup=() tmo=() bad=() notes=() star=0
+  local ratios=() in_geo=() nsup=() tmo=() bad=() notes=() star=0 hq=() plot=""
   # ms_col OUT QUERY LABEL: sets COL, the time column for a "rows" line, with "*" (and a note)
   # when fewer than $TPCH_RUNS timed runs fitted in the query's timeout.
   ms_col() {
@@ -981,8 +1270,15 @@ obliv_tpch_sf() {
     fi
     if [[ -n $unsup ]]; then
       printf '%-5s %9s %14s   %s\n' "$q" "$rows" "$ecol" "$unsup"
+      ocol=unsupported
     else
       printf '%-5s %9s %14s %14s %10s\n' "$q" "$rows" "$ecol" "$ocol" "$ratio"
+    fi
+    hq+=("$ecol" "$ocol")
+    if [[ $ratio =~ ^[0-9] ]]; then
+      plot+="$q $(FMT=%.4f calc "$oms / $ems")"$'\n'
+    else
+      plot+="$q/${ratio:-${ocol}} -"$'\n'
     fi
   done
   ((star)) && echo "*: fewer than $TPCH_RUNS timed runs fitted in the query's ${OBLIV_TIMEOUT} s" \
@@ -1007,6 +1303,41 @@ obliv_tpch_sf() {
   ((${#ratios[@]} < 22)) && scope=" (over ${#ratios[@]} of the 22 queries, see above)"
   echo "goal: geomean <= 10x: $met$scope"
   summary "TPC-H SF $sf, encryption / oblivious geomean" "$(FMT=%.4f calc "1 / $geo")" 0.10
+  plot_ratios "$REPORT_DIR/obliv-tpch-sf$sf.png" \
+    "TPC-H SF $sf: oblivious / encryption mode per query ($REV, $START_DATE); geomean $(calc "$geo")x over ${#ratios[@]} queries" \
+    "oblivious time / encryption-mode time (log scale)" 10 "10x (the goal for the geomean)" "$plot"
+  obliv_history "$sf" "${#ratios[@]}" "$(calc "$geo")" "${hq[@]}"
+}
+
+# obliv_history SF N GEOMEAN then, per query, the encryption-mode and oblivious columns of the
+# table (44 values): appends the line to obliv-tpch.tsv and compares the geomean with the
+# previous line of the same SF and thread count.
+obliv_history() {
+  local sf=$1 n=$2 geo=$3 dir file header row prev q v
+  dir=$(history_dir "$sf")
+  if [[ -z $dir ]]; then
+    echo "history: not recorded (BENCH_HISTORY=$HISTORY; by default only from SF 1 on)"
+    return 0
+  fi
+  file=$dir/obliv-tpch.tsv
+  header="date	commit	sf	threads	budget_mb	runs	queries_in_geomean	obl_enc_geomean"
+  for ((q = 1; q <= 22; q++)); do header+="	q${q}_enc	q${q}_obl"; done
+  row="$(date -u '+%Y-%m-%dT%H:%MZ')	$REV	$sf	$THREADS	$TPCH_BUDGET_MB	$TPCH_RUNS	$n	$geo"
+  shift 3
+  for v in "$@"; do row+="	${v:--}"; done
+  prev=$(hist_prev "$file" "$sf" "$THREADS" obl_enc_geomean queries_in_geomean commit date) ||
+    prev=""
+  hist_append "$file" "$header" "$row" || return 0
+  echo "history: appended to $file (commit it with the change it measures)"
+  if [[ -z $prev ]]; then
+    echo "history: no earlier entry at SF $sf with $THREADS threads to compare with"
+    return 0
+  fi
+  local p_geo p_n p_rev p_date note=""
+  IFS=$'\t' read -r p_geo p_n p_rev p_date <<<"$prev"
+  [[ $p_n != "$n" ]] && note="over $n queries now, $p_n then"
+  hist_compare "TPC-H SF $sf oblivious/encryption geomean" "$geo" "$p_geo" "$p_rev" "$p_date" \
+    "$note"
 }
 
 bench_obliv_tpch() {
@@ -1023,17 +1354,26 @@ bench_obliv_tpch() {
 
 # ---- main ---------------------------------------------------------------------------------
 
-if [[ ,$ONLY, == *,aead,* ]]; then bench_aead; fi
-if [[ ,$ONLY, == *,ingest,* ]]; then bench_ingest; fi
-if [[ ,$ONLY, == *,platform,* ]]; then bench_platform; fi
-if [[ ,$ONLY, == *,gbdt,* ]]; then bench_gbdt; fi
-if [[ ,$ONLY, == *,obliv-sort,* ]]; then bench_obliv_sort; fi
-if [[ ,$ONLY, == *,tpch,* ]]; then bench_tpch; fi
-if [[ ,$ONLY, == *,obliv-tpch,* ]]; then bench_obliv_tpch; fi
+main() {
+  header
+  if [[ ,$ONLY, == *,aead,* ]]; then bench_aead; fi
+  if [[ ,$ONLY, == *,ingest,* ]]; then bench_ingest; fi
+  if [[ ,$ONLY, == *,platform,* ]]; then bench_platform; fi
+  if [[ ,$ONLY, == *,gbdt,* ]]; then bench_gbdt; fi
+  if [[ ,$ONLY, == *,obliv-sort,* ]]; then bench_obliv_sort; fi
+  if [[ ,$ONLY, == *,tpch,* ]]; then bench_tpch; fi
+  if [[ ,$ONLY, == *,obliv-tpch,* ]]; then bench_obliv_tpch; fi
 
-section "Summary (ratio = mc2 / peer, higher is better)"
-if ((${#SUMMARY[@]})); then printf '%s\n' "${SUMMARY[@]}"; else echo "no ratio could be measured"; fi
-if ((failed)); then
-  echo "bench: some mc2 benchmarks failed (see above)"
-  exit 1
-fi
+  section "Summary (ratio = mc2 / peer, higher is better)"
+  if ((${#SUMMARY[@]})); then printf '%s\n' "${SUMMARY[@]}"; else echo "no ratio could be measured"; fi
+  ((${#REGRESSIONS[@]} == 0)) || printf '%s\n' "${REGRESSIONS[@]}"
+  if ((failed)); then
+    echo "bench: some mc2 benchmarks failed (see above)"
+    return 1
+  fi
+}
+
+mkdir -p "$REPORT_DIR" || die "cannot create the report directory $REPORT_DIR (BENCH_REPORT_DIR)"
+progress "the report goes to stdout and to $REPORT_DIR/report.txt"
+# main runs in a subshell of the pipeline; its status is the script's (pipefail).
+main | tee "$REPORT_DIR/report.txt"

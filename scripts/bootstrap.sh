@@ -1,7 +1,36 @@
 #!/usr/bin/env bash
 # bootstrap.sh - install the Debian packages mc2 needs to build, test, demo and bench.
 # Idempotent: installs only what is missing, and runs `apt-get update` only then.
+#   bootstrap.sh --bench   also installs the benchmarks' DuckDB peer (npm @duckdb/node-api,
+#                          the version pinned in bench/package-lock.json) into
+#                          bench/node_modules when it is missing (`make bench` does this)
 set -euo pipefail
+cd "$(dirname "$0")/.."
+BENCH=0
+case ${1:-} in
+  --bench) BENCH=1 ;;
+  "") ;;
+  -h | --help)
+    sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+  *)
+    echo "usage: bootstrap.sh [--bench]" >&2
+    exit 2
+    ;;
+esac
+
+# bench_deps: with --bench, the DuckDB npm package (bench/run.sh tries again and reports
+# "duckdb: skipped: REASON" if it is still missing).
+bench_deps() {
+  ((BENCH)) || return 0
+  [[ -f bench/node_modules/@duckdb/node-api/package.json ]] && return 0
+  echo "bootstrap: installing @duckdb/node-api into bench/node_modules (npm install)"
+  # `npm install` keeps to the versions in package-lock.json.
+  if ! (cd bench && timeout 300 npm install --no-audit --no-fund --loglevel=error); then
+    echo "bootstrap: 'npm install' in bench/ failed; the benchmarks will skip DuckDB" >&2
+  fi
+}
 
 PKGS=(
   build-essential cmake pkg-config git
@@ -15,6 +44,7 @@ PKGS=(
   libseccomp-dev                         # the enclave's system-call filter
   python3-xgboost python3-sklearn python3-numpy  # GBDT oracle (/usr/bin/python3)
   nodejs npm                             # DuckDB peer for benchmarks (npm @duckdb/node-api)
+  gnuplot-nox                            # benchmark plots (make bench)
 )
 
 missing=()
@@ -33,6 +63,7 @@ for p in "${missing[@]}"; do [[ -n "$p" ]] && want+=("$p"); done
 
 if ((${#want[@]} == 0)); then
   echo "bootstrap: all build dependencies present"
+  bench_deps
   exit 0
 fi
 echo "bootstrap: installing missing packages: ${want[*]}"
@@ -41,3 +72,4 @@ if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${want[@]}"
+bench_deps
