@@ -36,6 +36,7 @@
 #include "obliv/decode.h"
 #include "table/blob.h"
 #include "table/treader.h"
+#include "table/value.h"
 
 #define GB_MAX_THREADS 8u /* the enclave's share of the machine */
 
@@ -193,30 +194,6 @@ static bool numeric(enum mc2_type t)
            t == MC2_T_BOOL;
 }
 
-/* Value of row i of column c as a float (NaN for NULL). */
-static float cell(const mc2_batch *b, size_t c, size_t i)
-{
-    static const double P10[19] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
-                                   1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
-    const mc2_col *col = &b->cols[c];
-    const mc2_coltype *t = &b->schema->cols[c].type;
-    if (col->nulls && col->nulls[i]) return NAN;
-    switch (t->id) {
-    case MC2_T_INT64:
-        return (float)col->v.i64[i];
-    case MC2_T_DOUBLE:
-        return (float)col->v.f64[i];
-    case MC2_T_DECIMAL:
-        return (float)((double)col->v.i64[i] / P10[t->scale <= 18 ? t->scale : 0]);
-    case MC2_T_DATE:
-        return (float)col->v.i32[i];
-    case MC2_T_BOOL:
-        return (float)col->v.b[i];
-    default:
-        return NAN;
-    }
-}
-
 /* A growing dense data set: n rows of d features (+ label when has_y). */
 typedef struct gb_mat {
     float *x, *y;
@@ -287,7 +264,7 @@ static int check_schema(const mc2_schema *s, const mc2_schema *ref, long label,
 
 /* Appends the rows of every block of r (schema s) to m with the batch decoder: features are
  * every column except `label` (-1: none), in schema order; the label goes to m->y. For jobs
- * that are not oblivious (the decoder and cell() branch on the data). */
+ * that are not oblivious (the decoder and mc2_cell_float() branch on the data). */
 static int load_blocks(mc2_treader *r, const mc2_schema *s, long label, const mc2_job_input *in,
                        gb_mat *m, mc2_err *err)
 {
@@ -305,7 +282,7 @@ static int load_blocks(mc2_treader *r, const mc2_schema *s, long label, const mc
             float *row = m->x + (m->n + i) * m->d;
             size_t f = 0;
             for (size_t c = 0; c < s->ncols; c++) {
-                float v = cell(b, c, i);
+                float v = mc2_cell_float(b, c, i);
                 if ((long)c == label) {
                     m->y[m->n + i] = v;
                     continue;

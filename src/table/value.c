@@ -402,3 +402,26 @@ void mc2_civil_from_days(int32_t days, int *y, unsigned *m, unsigned *d)
     *m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
     *y = (int)(yoe + era * 400 + (*m <= 2));
 }
+
+float mc2_cell_float(const mc2_batch *b, size_t c, size_t i)
+{
+    static const double P10[19] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
+                                   1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
+    const mc2_col *col = &b->cols[c];
+    const mc2_coltype *t = &b->schema->cols[c].type;
+    if (col->nulls && col->nulls[i]) return NAN;
+    switch (t->id) {
+    case MC2_T_INT64:
+        return (float)col->v.i64[i];
+    case MC2_T_DOUBLE:
+        return (float)col->v.f64[i];
+    case MC2_T_DECIMAL:
+        return (float)((double)col->v.i64[i] / P10[t->scale <= 18 ? t->scale : 0]);
+    case MC2_T_DATE:
+        return (float)col->v.i32[i];
+    case MC2_T_BOOL:
+        return (float)col->v.b[i];
+    default:
+        return NAN;
+    }
+}

@@ -44,4 +44,9 @@ void mc2_civil_from_days(int32_t z, int *y, unsigned *m, unsigned *d);
 /* 10^k for k in 0..18. */
 int64_t mc2_pow10(unsigned k);
 
+/* Row i of column c of b as a float for machine learning (GBDT's features and labels): the
+ * number (DECIMAL scaled down, DATE as its day number, BOOL as 0/1), NaN for NULL and for a
+ * VARCHAR. */
+float mc2_cell_float(const mc2_batch *b, size_t c, size_t i);
+
 #endif

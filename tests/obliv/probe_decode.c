@@ -24,10 +24,9 @@
  *                              obliv_rows_from_batch: secret-dependent jumps
  *   probe_decode leak-index    control: VARCHAR values gathered at their (secret) offsets:
  *                              secret-dependent addresses
- *   probe_decode leak-fastsort control: the old GBDT reader (batch decoder + cell(), which
- *                              returns early on NULL)
- *   probe_decode trace         the same paths on five variants of the same public shape (block
- *                              sizes; per block and column whether a NULL occurs; per block each
+ *   probe_decode leak-fastsort control: the old GBDT reader (batch decoder + mc2_cell_float(),
+ * which returns early on NULL) probe_decode trace         the same paths on five variants of the
+ * same public shape (block sizes; per block and column whether a NULL occurs; per block each
  *                              VARCHAR column's byte total) and different secrets (NULL positions,
  *                              per-row string lengths, 1- to 4-byte UTF-8, values, invalid UTF-8
  *                              deep in a row, invalid BOOL/DATE), each call between two stores to
@@ -313,33 +312,9 @@ static int gbdt_read(mc2_treader *r, float *x, float *y, long *inf, unsigned *wh
     return 0;
 }
 
-/* The encryption-mode GBDT reader's cell() (jobs_gbdt.c): branches on NULL. */
-static float cell(const mc2_batch *b, size_t c, size_t i)
-{
-    static const double P10[19] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
-                                   1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
-    const mc2_col *col = &b->cols[c];
-    const mc2_coltype *t = &b->schema->cols[c].type;
-    if (col->nulls && col->nulls[i]) return NAN;
-    switch (t->id) {
-    case MC2_T_INT64:
-        return (float)col->v.i64[i];
-    case MC2_T_DOUBLE:
-        return (float)col->v.f64[i];
-    case MC2_T_DECIMAL:
-        return (float)((double)col->v.i64[i] / P10[t->scale]);
-    case MC2_T_DATE:
-        return (float)col->v.i32[i];
-    case MC2_T_BOOL:
-        return (float)col->v.b[i];
-    default:
-        return NAN;
-    }
-}
-
 static volatile float fsink;
 
-/* Control: the old GBDT reader: mc2_treader_next (the batch decoder) and cell(), skipping
+/* Control: the old GBDT reader: mc2_treader_next (the batch decoder) and mc2_cell_float(), skipping
  * infinite features as it did (an early error). */
 static void leak_old_gbdt(mc2_treader *r)
 {
@@ -349,7 +324,7 @@ static void leak_old_gbdt(mc2_treader *r)
     while (b && mc2_treader_next(r, b, NULL, &err) == 1)
         for (size_t i = 0; i < b->nrows; i++)
             for (size_t c = 0; c < gs->ncols; c++) {
-                float v = cell(b, c, i);
+                float v = mc2_cell_float(b, c, i);
                 if (isinf(v)) break;
                 acc += v;
             }
@@ -538,7 +513,7 @@ static void check_gbdt(unsigned v, int bad)
     for (size_t blk = 0, at = 0; !bad && blk < t.nb; at += t.b[blk]->nrows, blk++)
         for (size_t i = 0; i < t.b[blk]->nrows; i++)
             for (size_t c = 0; c < 6; c++) {
-                float want = cell(t.b[blk], c, i);
+                float want = mc2_cell_float(t.b[blk], c, i);
                 float got = c == LABEL ? y[at + i] : x[(at + i) * 5 + c];
                 if (memcmp(&want, &got, 4)) fail("GBDT floats differ from the old reader's");
             }

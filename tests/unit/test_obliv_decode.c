@@ -238,30 +238,6 @@ static int obl_decode(const mc2_schema *s, const unsigned *cols, size_t k, const
 
 static const unsigned ALL[] = {0, 1, 2, 3, 4, 5, 6, 7};
 
-/* The GBDT reader's cell() of encryption mode (jobs_gbdt.c), on a decoded batch. */
-static float cell(const mc2_batch *b, size_t c, size_t i)
-{
-    static const double P10[19] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
-                                   1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
-    const mc2_col *col = &b->cols[c];
-    const mc2_coltype *t = &b->schema->cols[c].type;
-    if (col->nulls && col->nulls[i]) return NAN;
-    switch (t->id) {
-    case MC2_T_INT64:
-        return (float)col->v.i64[i];
-    case MC2_T_DOUBLE:
-        return (float)col->v.f64[i];
-    case MC2_T_DECIMAL:
-        return (float)((double)col->v.i64[i] / P10[t->scale <= 18 ? t->scale : 0]);
-    case MC2_T_DATE:
-        return (float)col->v.i32[i];
-    case MC2_T_BOOL:
-        return (float)col->v.b[i];
-    default:
-        return NAN;
-    }
-}
-
 static uint32_t fbits(float f)
 {
     uint32_t u;
@@ -291,7 +267,7 @@ static void one_random(void)
     if (rc == 0) {
         CHECK(got.lay.width == want.lay.width && got.n == want.n);
         CHECK(memcmp(got.w, want.w, nrows * want.lay.width * 8) == 0);
-        /* float32 of every numeric column = cell() of the decoded batch */
+        /* float32 of every numeric column = mc2_cell_float() of the decoded batch */
         mc2_batch *db = mc2_batch_new(s, nrows ? nrows : 1, &err);
         CHECK(db && mc2_batch_decode(db, p, n, nrows, &err) == 0);
         float *f = mc2_calloc(nrows ? nrows : 1, sizeof *f);
@@ -299,7 +275,8 @@ static void one_random(void)
             if (s->cols[c].type.id == MC2_T_VARCHAR) continue;
             obliv_rows_col_f32(&got, c, 0, nrows, f, 1);
             for (size_t i = 0; i < nrows; i++)
-                CHECK_MSG(fbits(f[i]) == fbits(cell(db, c, i)), "column %zu row %zu", c, i);
+                CHECK_MSG(fbits(f[i]) == fbits(mc2_cell_float(db, c, i)), "column %zu row %zu", c,
+                          i);
         }
         mc2_free(f);
         /* the GBDT reader: every column to float32, one of them (or none) as the label */
@@ -313,7 +290,8 @@ static void one_random(void)
         for (size_t c = 0, fi = 0; db && c < s->ncols; c++) {
             for (size_t i = 0; i < nrows; i++) {
                 float g = (long)c == label ? y[i] : x[i * d + fi];
-                CHECK_MSG(fbits(g) == fbits(cell(db, c, i)), "f32: column %zu row %zu", c, i);
+                CHECK_MSG(fbits(g) == fbits(mc2_cell_float(db, c, i)), "f32: column %zu row %zu", c,
+                          i);
             }
             if ((long)c != label) fi++;
         }
