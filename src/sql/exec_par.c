@@ -245,17 +245,24 @@ static int inst_hook(op_par *p, par_inst *in, mc2_exec *x, mc2_err *err)
 
 /* ---- workers ------------------------------------------------------------------------------- */
 
+/* Pulls a chunk from instance inst with mu released meanwhile (mu held on entry and exit);
+ * records an error for all. Returns as sx_pull. */
+static int pull_unlocked(op_par *p, sx_op *inst, sx_chunk **c, mc2_err *err)
+{
+    pthread_mutex_unlock(&p->mu);
+    int r = sx_pull(inst, c, err);
+    pthread_mutex_lock(&p->mu);
+    if (r < 0) par_fail(p, err);
+    return r;
+}
+
 /* Unordered: hands each chunk over and waits for its release. */
 static void worker_unordered(par_worker *w, mc2_err *err)
 {
     op_par *p = w->p;
     while (!p->stop) {
-        pthread_mutex_unlock(&p->mu);
         sx_chunk *c = NULL;
-        int r = sx_pull(w->inst, &c, err);
-        pthread_mutex_lock(&p->mu);
-        if (r < 0) par_fail(p, err);
-        if (r <= 0) break;
+        if (pull_unlocked(p, w->inst, &c, err) <= 0) break;
         w->ready = c;
         pthread_cond_broadcast(&p->cv_cons);
         while (!p->stop && (w->ready || w->held)) pthread_cond_wait(&p->cv_work, &p->mu);
@@ -274,12 +281,8 @@ static void worker_ordered(par_worker *w, mc2_err *err)
         while (!p->stop && in->nrec >= PAR_AHEAD && !(in->cur && in->cur == p->head))
             pthread_cond_wait(&p->cv_work, &p->mu);
         if (p->stop) break;
-        pthread_mutex_unlock(&p->mu);
         sx_chunk *c = NULL;
-        int r = sx_pull(w->inst, &c, err);
-        pthread_mutex_lock(&p->mu);
-        if (r < 0) par_fail(p, err);
-        if (r <= 0) break;
+        if (pull_unlocked(p, w->inst, &c, err) <= 0) break;
         par_rec *rec = in->cur;
         if (!rec) MC2_PANIC("exchange: a chunk before its block was claimed");
         if (rec == p->head && rec->emitted == rec->rows.n) {
@@ -384,13 +387,8 @@ static bool workers_done(const op_par *p)
 static int pull_inst0(op_par *p, sx_chunk **out, mc2_err *err)
 {
     sx_chunk *c = NULL;
-    pthread_mutex_unlock(&p->mu);
-    int r = sx_pull(p->inst0, &c, err);
-    pthread_mutex_lock(&p->mu);
-    if (r < 0) {
-        par_fail(p, err);
-        return -1;
-    }
+    int r = pull_unlocked(p, p->inst0, &c, err);
+    if (r < 0) return -1;
     if (r == 0) {
         p->inst0_done = true;
         if (p->ordered) inst_end(p, &p->in0);
