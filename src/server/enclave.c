@@ -43,7 +43,8 @@ static int store_reply(server *s, uint32_t req, uint32_t status, const void *p, 
     return rc;
 }
 
-/* EIF_STORE_SIZE and EIF_STORE_READ (r is positioned after the name). */
+/* EIF_STORE_SIZE and EIF_STORE_READ (r is positioned after the name). A read's bytes go from
+ * the file to the channel (srv_outq_file), behind the reply's header and status. */
 static int store_read(server *s, const mc2_frame *f, const char *path, mc2_rd *r)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
@@ -57,17 +58,26 @@ static int store_read(server *s, const mc2_frame *f, const char *path, mc2_rd *r
     } else {
         uint64_t off = mc2_rd_u64(r);
         uint32_t len = mc2_rd_u32(r);
-        mc2_buf b = {0}; /* status | the bytes, built in place */
-        mc2_err err;
-        if (!r->bad && len <= (1u << 24) && off <= (uint64_t)INT64_MAX &&
-            mc2_buf_put_u32(&b, STORE_OK, &err) == 0 && mc2_buf_reserve(&b, len, &err) == 0 &&
-            pread(fd, b.data + 4, len, (off_t)off) == (ssize_t)len) {
-            b.len += len;
-            rc = srv_to_enclave(s, EIF_STORE_REPLY, f->channel, b.data, b.len);
-        } else {
+        if (r->bad || len > (1u << 24) || off > (uint64_t)st.st_size ||
+            len > (uint64_t)st.st_size - off) {
             rc = store_reply(s, f->channel, STORE_FAILED, NULL, 0);
+        } else {
+            /* the frame's header (wire/frame.h) and the status, then the file's bytes */
+            uint8_t hdr[MC2_FRAME_HDR + 4];
+            mc2_err err;
+            mc2_le32_put(hdr, 4 + len);
+            mc2_le16_put(hdr + 4, EIF_STORE_REPLY);
+            mc2_le16_put(hdr + 6, MC2_WIRE_VERSION);
+            mc2_le32_put(hdr + 8, f->channel);
+            mc2_le32_put(hdr + 12, STORE_OK);
+            rc = srv_outq_put(&s->enclave_out, hdr, sizeof hdr, &err);
+            if (rc)
+                close(fd);
+            else
+                rc = srv_outq_file(&s->enclave_out, fd, off, len, &err); /* takes fd */
+            if (rc) s->fatal = "out of memory for the enclave channel";
+            return rc;
         }
-        mc2_buf_free(&b);
     }
     if (fd >= 0) close(fd);
     return rc;

@@ -50,20 +50,36 @@
 
 /* ---- conn_io.c: output queues ------------------------------------------------------------ */
 
-/* Bytes waiting to be written: b.data[head .. b.len). Zero-initialise to start. */
+/* A range of an open file, sent (sendfile) where the byte stream reaches position `at`. */
+typedef struct srv_seg {
+    size_t at;
+    int fd; /* owned: closed once sent or dropped */
+    uint64_t off, len;
+} srv_seg;
+
+/* Bytes waiting to be written: b.data[head .. b.len), with file ranges segs[seghead ..
+ * nseg) spliced in at their positions (storage reads are sent from the page cache without
+ * a copy in mc2d). Zero-initialise to start. */
 typedef struct srv_outq {
     mc2_buf b;
     size_t head;
+    srv_seg *segs;
+    size_t nseg, seghead, segcap;
+    uint64_t segbytes; /* not yet sent */
 } srv_outq;
 
 static inline size_t srv_outq_pending(const srv_outq *q)
 {
-    return q->b.len - q->head;
+    return q->b.len - q->head + (size_t)q->segbytes;
 }
 /* Appends n bytes / one frame. -1 only when out of memory. */
 int srv_outq_put(srv_outq *q, const void *p, size_t n, mc2_err *err) MC2_WUR;
 int srv_outq_frame(srv_outq *q, uint16_t type, uint32_t channel, const void *p, size_t n,
                    mc2_err *err) MC2_WUR;
+/* Appends bytes [off, off + len) of the open file fd (taking it over: closed once sent, or
+ * on failure here). The caller has checked the file holds them; if it no longer does when
+ * they are sent, the queue fails (the peer was promised len bytes). */
+int srv_outq_file(srv_outq *q, int fd, uint64_t off, uint64_t len, mc2_err *err) MC2_WUR;
 /* Writes what the non-blocking fd takes now. Returns the bytes written (0 when the socket
  * is full), or -1 with err when the peer is gone. Releases the memory once all is sent. */
 long srv_outq_flush(srv_outq *q, int fd, mc2_err *err) MC2_WUR;

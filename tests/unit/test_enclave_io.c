@@ -174,8 +174,9 @@ static void direct_reads(void)
     CHECK(enc_store_end_into(&E, q, &err) == 0);
 }
 
-/* Last: a host that stops in the middle of a direct reply breaks the channel in time. */
-static void stalled_reply(void)
+/* Last: a host that stops in the middle of a direct reply breaks the channel in time (the
+ * reader thread th ends on it). */
+static void stalled_reply(pthread_t th)
 {
     static uint8_t dst[4096];
     mc2_err err;
@@ -187,6 +188,7 @@ static void stalled_reply(void)
     CHECK(enc_store_end_into(&E, q, &err) != 0);
     double waited = now_s() - t0;
     CHECK_MSG(waited < 5, "a stalled reply held the request %.2f s", waited);
+    pthread_join(th, NULL);
     CHECK_MSG(strstr(reader_err, "stalled in the middle of a message") != NULL, "reader: %s",
               reader_err);
 }
@@ -269,8 +271,7 @@ int main(void)
     E.io_closed = false;
     E.store_timeout_ms = 300;
     if (pthread_create(&th, NULL, reader, NULL) != 0) return 1;
-    stalled_reply();
-    pthread_join(th, NULL);
+    stalled_reply(th);
     mc2_buf_free(&body);
     close(sv[0]);
     close(sv[1]);
