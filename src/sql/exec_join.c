@@ -219,10 +219,14 @@ static unsigned part_of(uint64_t hash, int level)
     return (unsigned)(hash >> (32 + 4 * level)) & (NPART - 1);
 }
 
+/* Opens the NPART writers w (on failure, none is left open). */
 static int writers_open(mc2_exec *x, sx_runw *w, mc2_err *err)
 {
     for (unsigned p = 0; p < NPART; p++)
-        if (sx_runw_init(x, &w[p], err)) return -1;
+        if (sx_runw_init(x, &w[p], err)) {
+            while (p-- > 0) sx_runw_free(&w[p]);
+            return -1;
+        }
     return 0;
 }
 
