@@ -36,7 +36,8 @@ struct mc2_pnode {
     unsigned *lkeys, *rkeys, *keys; /* join keys; AGG keys */
     size_t nkeys;
     bool null_aware;
-    int unique_side; /* hash join: 1 left, 2 right is unique on the keys (oblivious PK-FK) */
+    int unique_side;  /* hash join: 1 left, 2 right is unique on the keys (oblivious PK-FK) */
+    bool build_outer; /* SEMI/ANTI hash join: build the left side, probe with the right */
     mc2_pagg *aggs;
     size_t naggs;
     mc2_psort *sort;
@@ -209,6 +210,15 @@ bool sx_order_sensitive(const mc2_pnode *root);
 /* Makes scan operator o call fn(ctx, block) whenever it claims a block (mc2_tscan_next_cb). */
 void sx_scan_on_claim(sx_op *o, mc2_tclaim_fn fn, void *ctx);
 sx_op *sx_op_par(mc2_exec *x, const mc2_pnode *n, mc2_err *err);
+/* An unordered exchange over a pipeline whose top is not n's own operator: instance 0 is
+ * inst0 (built by the caller on x, with x->in_segment set while its pipeline was built), the
+ * workers' instances are sx_build(worker, n) (which must build the matching instance). Used
+ * by a semi join that builds its outer side: its marking probe runs as inst0 and workers. */
+sx_op *sx_op_par_over(mc2_exec *x, const mc2_pnode *n, sx_op *inst0, mc2_err *err);
+/* Stops exchange o's workers and waits for them (par_close does it too; calling it first is
+ * for an operator above that shares state with the instances and frees it in its close,
+ * which runs before the exchange's). No-op if o is not an exchange. */
+void sx_par_stop(sx_op *o);
 /* The operator main built for plan node n (the primary instance), or NULL. */
 sx_op *sx_primary(const mc2_exec *main, const mc2_pnode *n);
 /* Runs op's prepare (see sx_op.prepare), if it has one. */

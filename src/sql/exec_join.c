@@ -14,7 +14,19 @@
  * partition that still does not fit is partitioned again with the next hash bits (at most
  * MAX_LEVEL levels; beyond, it is joined in memory whatever the budget says). Matching rows
  * always share a partition, so each partition's result is exactly its share of the join's.
- * A spilled join runs on one thread (its prepare says so to the exchange above it). */
+ * A spilled join runs on one thread (its prepare says so to the exchange above it).
+ *
+ * Building the outer side (mc2_pn_join_set_build_outer; SEMI and ANTI only, "rsemi" below):
+ * the roles swap. The table holds the LEFT child's rows (bs, rks), the right child's rows
+ * probe it (ps, lks) through "mark" instances, which set bmatched for every build row a
+ * probe row matches (keys equal, residual TRUE for that pair) and output nothing. The join's
+ * own operator builds the table, drains the marking pipeline (an exchange over several mark
+ * instances when the probe side is a parallel pipeline: marks are idempotent, set with
+ * relaxed atomic stores, and read after every instance ended), then emits the marked (SEMI)
+ * or unmarked (ANTI) build rows in build order. NOT IN (null_aware) needs two facts of the
+ * probe side, gl_rows (any row) and gl_null (a NULL key), gathered by the mark instances.
+ * When the table spills, the single mark instance sends the probe rows to the partitions
+ * instead, and each partition is built, marked with its probe rows and emitted in turn. */
 #include <string.h>
 
 #include "base/alloc.h"
@@ -95,6 +107,10 @@ typedef struct op_join {
     const sx_run *rd_run;
     sx_chunk *bchunk, *pchunk; /* decoded build / probe rows */
     sx_heap bheap, pheap;
+    /* the build and probe sides' schemas: right and left, or (rsemi) left and right */
+    const mc2_schema *bs, *ps;
+    struct op_join *prim; /* rsemi: the join's own operator (the table, marks and facts) */
+    bool rs_stop;         /* rsemi, on prim: an instance failed or the join closes */
 } op_join;
 
 static bool need_pairs(const op_join *j)
@@ -221,10 +237,14 @@ static unsigned part_of(uint64_t hash, int level)
     return (unsigned)(hash >> (32 + 4 * level)) & (NPART - 1);
 }
 
+/* Opens the NPART writers w (on failure, none is left open). */
 static int writers_open(mc2_exec *x, sx_runw *w, mc2_err *err)
 {
     for (unsigned p = 0; p < NPART; p++)
-        if (sx_runw_init(x, &w[p], err)) return -1;
+        if (sx_runw_init(x, &w[p], err)) {
+            while (p-- > 0) sx_runw_free(&w[p]);
+            return -1;
+        }
     return 0;
 }
 
@@ -258,10 +278,10 @@ static int spill_table(op_join *j, mc2_err *err)
         sx_rows_gather(&t->rows, NULL, from, m, c, 0, 0);
         c->n = m;
         for (size_t i = 0; i < m; i++) {
-            size_t sz = sx_row_size(&j->n->right->schema, c, i);
+            size_t sz = sx_row_size(j->bs, c, i);
             uint8_t *q = sx_runw_space(x, &j->bw[part_of(t->bhash[from + i], j->level)], sz, err);
             if (!q) return -1;
-            sx_row_encode(&j->n->right->schema, c, i, q);
+            sx_row_encode(j->bs, c, i, q);
         }
     }
     table_free(x, t);
@@ -315,7 +335,7 @@ static int build_pull(op_join *j, bool from_run, sx_chunk **c, mc2_err *err)
 {
     if (!from_run) return sx_pull(j->right, c, err);
     *c = j->bchunk;
-    return run_chunk(j, &j->n->right->schema, j->bchunk, &j->bheap, err);
+    return run_chunk(j, j->bs, j->bchunk, &j->bheap, err);
 }
 
 /* Whether the table should go to partitions now. */
@@ -338,12 +358,12 @@ static int build(op_join *j, bool from_run, sx_run *bruns, mc2_err *err)
         if (r < 0) return -1;
         if (r == 0) break;
         if (sx_keys_encode(x, &j->bk, c, j->rks, j->n->nkeys, true, err)) return -1;
-        if (!from_run) {
+        if (!from_run && !j->n->build_outer) {
             j->gl_rows += c->n;
             for (size_t i = 0; i < c->n; i++) j->gl_null |= j->bk.anynull[i] != 0;
         }
         if (j->partitioning) {
-            if (part_write(x, j->bw, &j->n->right->schema, c, &j->bk, j->level, err)) return -1;
+            if (part_write(x, j->bw, j->bs, c, &j->bk, j->level, err)) return -1;
             continue;
         }
         if (table_add(x, j->t, c, &j->bk, err)) return -1;
@@ -358,7 +378,7 @@ static int build(op_join *j, bool from_run, sx_run *bruns, mc2_err *err)
 static int partition_probe(op_join *j, bool from_run, sx_run *pruns, mc2_err *err)
 {
     mc2_exec *x = j->op.x;
-    const mc2_schema *ls = &j->n->left->schema;
+    const mc2_schema *ls = j->ps;
     if (writers_open(x, j->pw, err)) return -1;
     j->pw_open = true;
     for (;;) {
@@ -380,8 +400,11 @@ static int push_parts(op_join *j, sx_run *bruns, sx_run *pruns, int level, mc2_e
 {
     mc2_exec *x = j->op.x;
     enum mc2_join_type jt = j->n->jt;
-    bool keep_unmatched_probe = jt == MC2_JOIN_LEFT || jt == MC2_JOIN_FULL || jt == MC2_JOIN_ANTI;
-    bool keep_unmatched_build = jt == MC2_JOIN_RIGHT || jt == MC2_JOIN_FULL;
+    bool rs = j->n->build_outer;
+    bool keep_unmatched_probe =
+        !rs && (jt == MC2_JOIN_LEFT || jt == MC2_JOIN_FULL || jt == MC2_JOIN_ANTI);
+    bool keep_unmatched_build =
+        jt == MC2_JOIN_RIGHT || jt == MC2_JOIN_FULL || (rs && jt == MC2_JOIN_ANTI);
     for (unsigned p = 0; p < NPART; p++) {
         bool useful = (bruns[p].rows && pruns[p].rows) || (bruns[p].rows && keep_unmatched_build) ||
                       (pruns[p].rows && keep_unmatched_probe);
@@ -762,15 +785,20 @@ static op_join *join_new(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
     if (!j->pair_schema.cols) return NULL;
     memcpy(j->pair_schema.cols, n->left->schema.cols, nl * sizeof(mc2_column_def));
     memcpy(j->pair_schema.cols + nl, n->right->schema.cols, nr * sizeof(mc2_column_def));
-    sx_rows_init(&j->own.rows, &n->right->schema);
+    /* lks: the probe side's keys, rks: the build side's (swapped when building the outer) */
+    bool rs = n->build_outer;
+    j->bs = rs ? &n->left->schema : &n->right->schema;
+    j->ps = rs ? &n->right->schema : &n->left->schema;
+    const unsigned *pkeys = rs ? n->rkeys : n->lkeys, *bkeys = rs ? n->lkeys : n->rkeys;
+    sx_rows_init(&j->own.rows, j->bs);
     j->lks = sx_array(x, n->nkeys + 1, sizeof *j->lks, err);
     j->rks = sx_array(x, n->nkeys + 1, sizeof *j->rks, err);
     if (!j->lks || !j->rks) return NULL;
     for (size_t i = 0; i < n->nkeys; i++) {
-        j->lks[i].col = n->lkeys[i];
-        j->lks[i].type = n->left->schema.cols[n->lkeys[i]].type.id;
-        j->rks[i].col = n->rkeys[i];
-        j->rks[i].type = n->right->schema.cols[n->rkeys[i]].type.id;
+        j->lks[i].col = pkeys[i];
+        j->lks[i].type = j->ps->cols[pkeys[i]].type.id;
+        j->rks[i].col = bkeys[i];
+        j->rks[i].type = j->bs->cols[bkeys[i]].type.id;
     }
     if (sx_keys_init(x, &j->pk, err) || sx_keys_init(x, &j->bk, err)) return NULL;
     j->heads = sx_array(x, x->cap, sizeof *j->heads, err);
@@ -780,8 +808,8 @@ static op_join *join_new(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
     j->sel = sx_array(x, x->cap, sizeof *j->sel, err);
     j->pair = sx_chunk_new(x, &j->pair_schema, err);
     j->out = sx_chunk_new(x, &j->pair_schema, err);
-    j->bchunk = sx_chunk_new(x, &n->right->schema, err);
-    j->pchunk = sx_chunk_new(x, &n->left->schema, err);
+    j->bchunk = sx_chunk_new(x, j->bs, err);
+    j->pchunk = sx_chunk_new(x, j->ps, err);
     if (!j->heads || !j->matched || !j->pbuf || !j->bbuf || !j->sel || !j->pair || !j->out ||
         !j->bchunk || !j->pchunk)
         return NULL;
@@ -789,8 +817,273 @@ static op_join *join_new(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
     return j;
 }
 
+/* ---- building the outer side (rsemi) ------------------------------------------------------
+ * Marks are bytes of bmatched that mark instances on several threads may set at once: they
+ * are written and, while probing, read with relaxed atomic operations (the GCC/Clang
+ * __atomic builtins, C11's relaxed atomics on plain bytes); the join reads them after the
+ * exchange reported every instance ended (under its mutex, which orders the writes before). */
+
+static inline void mark_set(uint8_t *m)
+{
+    __atomic_store_n(m, 1, __ATOMIC_RELAXED);
+}
+
+static inline bool mark_get(const uint8_t *m)
+{
+    return __atomic_load_n(m, __ATOMIC_RELAXED) != 0;
+}
+
+/* Marks the build rows that rows of probe chunk c (keys encoded in m->pk) match. Marked rows
+ * are skipped: without a residual a chain (all rows of one key) is marked whole, so a marked
+ * head means a marked chain; with one, the pairs of unmarked rows are evaluated a chunk at a
+ * time. */
+static int mark_rows(op_join *m, sx_chunk *c, mc2_err *err)
+{
+    mc2_exec *x = m->op.x;
+    join_table *t = m->t;
+    m->pc = c;
+    probe_heads(m);
+    if (!m->resid) {
+        for (size_t i = 0; i < c->n; i++) {
+            uint32_t r = m->heads[i];
+            if (r == NONE || mark_get(&t->bmatched[r])) continue;
+            for (; r != NONE; r = t->next[r]) mark_set(&t->bmatched[r]);
+        }
+        return 0;
+    }
+    size_t nl = m->n->left->schema.ncols, i = 0;
+    uint32_t cur = c->n ? m->heads[0] : NONE;
+    while (i < c->n) {
+        size_t k = 0;
+        while (i < c->n && k < x->cap) {
+            if (cur == NONE) {
+                i++;
+                cur = i < c->n ? m->heads[i] : NONE;
+                continue;
+            }
+            if (!mark_get(&t->bmatched[cur])) {
+                m->pbuf[k] = (uint32_t)i;
+                m->bbuf[k++] = cur;
+            }
+            cur = t->next[cur];
+        }
+        if (k == 0) continue;
+        sx_rows_gather(&t->rows, m->bbuf, 0, k, m->pair, 0, 0);
+        for (size_t col = 0; col < m->ps->ncols; col++)
+            sx_vec_gather(m->ps->cols[col].type.id, &m->pair->cols[nl + col], 0, &c->cols[col],
+                          m->pbuf, k);
+        m->pair->n = k;
+        sx_vec *v;
+        if (sx_ex_eval(m->resid, m->pair, &v, err)) return -1;
+        size_t cnt = sx_select_true(v, k, m->sel);
+        for (size_t q = 0; q < cnt; q++) mark_set(&t->bmatched[m->bbuf[m->sel[q]]]);
+        if (mc2_intr_check(err)) return -1; /* a long run of pairs */
+    }
+    return 0;
+}
+
+/* A mark instance: pulls its probe pipeline to the end, marking every chunk (in the first
+ * pass of a spilled join: sending it to the probe partitions). Outputs no rows. Stops early
+ * when another instance failed or the join closes. */
+static int mark_next(sx_op *o, sx_chunk **out, mc2_err *err)
+{
+    (void)out;
+    op_join *m = (op_join *)o, *pr = m->prim;
+    mc2_exec *x = o->x;
+    const mc2_pnode *n = m->n;
+    for (;;) {
+        if (__atomic_load_n(&pr->rs_stop, __ATOMIC_RELAXED)) return 0;
+        sx_chunk *c;
+        int r = sx_pull(m->left, &c, err);
+        if (r == 0) return 0;
+        if (r < 0 || sx_keys_encode(x, &m->pk, c, m->lks, n->nkeys, true, err)) break;
+        if (n->null_aware && c->n) { /* NOT IN: the probe side has rows, NULL keys */
+            bool null = false;
+            for (size_t i = 0; i < c->n; i++) null |= m->pk.anynull[i] != 0;
+            __atomic_store_n(&pr->gl_rows, 1, __ATOMIC_RELAXED);
+            if (null) __atomic_store_n(&pr->gl_null, true, __ATOMIC_RELAXED);
+        }
+        if (pr->phase == J_SPILL_PROBE ? part_write(x, pr->pw, m->ps, c, &m->pk, pr->level, err)
+                                       : mark_rows(m, c, err))
+            break;
+    }
+    __atomic_store_n(&pr->rs_stop, true, __ATOMIC_RELAXED);
+    return -1;
+}
+
+/* Prepares the probe pipeline; a join whose table spilled marks on one thread (returns 1). */
+static int mark_prepare(sx_op *o, mc2_err *err)
+{
+    op_join *m = (op_join *)o;
+    int r = sx_prepare(m->left, err);
+    return r < 0 ? -1 : m->prim->spilled ? 1 : r;
+}
+
+/* The first pass: the table from the outer side (or its partitions, if it does not fit),
+ * then the whole probe side through the marking pipeline (or into the probe partitions). */
+static int rsemi_start(op_join *j, mc2_err *err)
+{
+    mc2_exec *x = j->op.x;
+    sx_run bruns[NPART], pruns[NPART];
+    memset(bruns, 0, sizeof bruns);
+    memset(pruns, 0, sizeof pruns);
+    j->level = 0;
+    j->built_once = true;
+    int rc = build(j, false, bruns, err);
+    if (rc == 0 && j->partitioning) {
+        j->spilled = true;
+        x->stats.spilled_joins++;
+        j->bw_open = false;
+        j->phase = J_SPILL_PROBE;
+        rc = writers_open(x, j->pw, err);
+        j->pw_open = rc == 0;
+    }
+    /* an empty outer side outputs nothing, whatever the probe side holds */
+    bool skip = rc == 0 && !j->spilled && j->t->rows.n == 0;
+    while (rc == 0 && !skip) {
+        sx_chunk *c;
+        int r = sx_pull(j->left, &c, err); /* mark instances output no rows */
+        if (r <= 0) rc = r;
+        if (r == 0) break;
+    }
+    if (rc == 0 && j->spilled) {
+        j->pw_open = false;
+        rc = writers_finish(x, j->pw, pruns, err) || push_parts(j, bruns, pruns, 0, err) ? -1 : 0;
+    }
+    for (unsigned p = 0; p < NPART; p++) {
+        sx_run_drop(x, &bruns[p]);
+        sx_run_drop(x, &pruns[p]);
+    }
+    j->phase = j->spilled ? J_NEXT_PART : J_RIGHT;
+    j->bpos = 0;
+    return rc;
+}
+
+/* The build rows the join outputs, a chunk at a time: the marked ones (SEMI), the unmarked
+ * ones (ANTI), or by NOT IN's rules (null_aware: every row if the probe side is empty, none
+ * if it has a NULL key, else the unmarked rows whose key is not NULL). */
+static int rsemi_emit(op_join *j, sx_chunk **out)
+{
+    mc2_exec *x = j->op.x;
+    const join_table *t = j->t;
+    bool semi = j->n->jt == MC2_JOIN_SEMI, na = j->n->null_aware;
+    bool all = na && !j->gl_rows, none = na && j->gl_rows && j->gl_null;
+    size_t cnt = 0;
+    while (j->bpos < t->rows.n && cnt < x->cap) {
+        size_t r = j->bpos++;
+        bool keep = semi ? t->bmatched[r] : !t->bmatched[r] && (!na || t->bklen[r] != NONE);
+        j->sel[cnt] = (uint32_t)r;
+        cnt += all || (keep && !none);
+    }
+    if (j->bpos >= t->rows.n) j->phase = j->spilled ? J_NEXT_PART : J_DONE;
+    if (cnt == 0) return 0;
+    sx_rows_gather(&t->rows, j->sel, 0, cnt, j->out, 0, 0);
+    j->out->n = cnt;
+    *out = j->out;
+    return 1;
+}
+
+static int rsemi_next(sx_op *o, sx_chunk **out, mc2_err *err)
+{
+    op_join *j = (op_join *)o;
+    mc2_exec *x = o->x;
+    if (!j->built_once && rsemi_start(j, err)) return -1;
+    for (;;) {
+        int r;
+        switch (j->phase) {
+        case J_NEXT_PART: /* a partition: its table, marked by its probe rows, then emitted */
+            r = next_part(j, err);
+            if (r < 0) return -1;
+            if (r == 0) {
+                j->phase = J_DONE;
+                continue;
+            }
+            while ((r = run_chunk(j, j->ps, j->pchunk, &j->pheap, err)) > 0)
+                if (sx_keys_encode(x, &j->pk, j->pchunk, j->lks, j->n->nkeys, true, err) ||
+                    mark_rows(j, j->pchunk, err))
+                    return -1;
+            if (r < 0) return -1;
+            j->phase = J_RIGHT;
+            j->bpos = 0;
+            continue;
+        case J_RIGHT:
+            if (rsemi_emit(j, out)) return 1;
+            continue;
+        default:
+            return 0;
+        }
+    }
+}
+
+/* Closes the join's own operator: its probe instances on other threads end first (the
+ * exchange below closes after this operator, but they read the table this frees). */
+static void rsemi_close(sx_op *o)
+{
+    op_join *j = (op_join *)o;
+    __atomic_store_n(&j->rs_stop, true, __ATOMIC_RELAXED);
+    if (j->left) sx_par_stop(j->left);
+    join_close(o);
+}
+
+/* A mark instance of rsemi join n whose own operator is prim (its table built later). */
+static op_join *mark_new(mc2_exec *x, const mc2_pnode *n, op_join *prim, mc2_err *err)
+{
+    op_join *m = join_new(x, n, err);
+    if (!m) return NULL;
+    m->op.next = mark_next;
+    m->op.prepare = mark_prepare;
+    m->op.x = x;
+    m->op.node = n;
+    m->op.schema = &n->schema;
+    m->prim = prim;
+    m->t = prim->t;
+    m->built_once = true;
+    return m;
+}
+
+/* The join's own operator (j from join_new): the outer side is its build child, the marking
+ * pipeline its probe child: one mark instance over the right child, or, when that is a
+ * parallel pipeline, an exchange whose instances are mark instances (rsemi_worker). */
+static sx_op *rsemi_init(mc2_exec *x, op_join *j, mc2_err *err)
+{
+    const mc2_pnode *n = j->n;
+    j->op.next = rsemi_next;
+    j->op.close = rsemi_close;
+    j->op.prepare = NULL; /* it outputs at the end: never in a parallel pipeline */
+    j->prim = j;
+    bool seg = x->in_segment;
+    x->in_segment = false;
+    j->right = sx_build(x, n->left, err);
+    bool par = sx_par_qualifies(x, n->right);
+    op_join *m = j->right ? mark_new(x, n, j, err) : NULL;
+    if (m) {
+        x->in_segment = par;
+        m->left = sx_build(x, n->right, err);
+        x->in_segment = false;
+    }
+    if (m && m->left && sx_register(x, &m->op, err) == 0) {
+        j->left = par ? sx_op_par_over(x, n, &m->op, err) : &m->op;
+        if (par && j->left && sx_register(x, j->left, err)) j->left = NULL;
+    }
+    x->in_segment = seg;
+    return j->left ? &j->op : NULL;
+}
+
+/* A worker's mark instance of rsemi join n (primary: the main executor's operator for n, the
+ * join's own or its first mark instance). */
+static sx_op *rsemi_worker(mc2_exec *x, const mc2_pnode *n, sx_op *primary, mc2_err *err)
+{
+    op_join *pr = primary ? ((op_join *)primary)->prim : NULL;
+    if (!pr || !pr->t->built || pr->spilled)
+        MC2_PANIC("rsemi_worker: the join's table is not built");
+    op_join *m = mark_new(x, n, pr, err);
+    if (!m || !(m->left = sx_build(x, n->right, err))) return NULL;
+    return &m->op;
+}
+
 sx_op *sx_op_join_probe(mc2_exec *x, const mc2_pnode *n, sx_op *primary, mc2_err *err)
 {
+    if (n->build_outer) return rsemi_worker(x, n, primary, err);
     op_join *j = join_new(x, n, err);
     if (!j) return NULL;
     op_join *pr = (op_join *)primary;
@@ -808,6 +1101,7 @@ sx_op *sx_op_join(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
 {
     op_join *j = join_new(x, n, err);
     if (!j) return NULL;
+    if (n->build_outer) return rsemi_init(x, j, err);
     /* build children after our own state so that a failure leaves nothing to close here; the
      * build side is its own pipeline (it may run in parallel itself), the probe side may be
      * part of the segment this join is in */

@@ -103,10 +103,11 @@ static bool streams(const mc2_exec *x, const mc2_pnode *n)
     case MC2_PN_HASH_JOIN:
     case MC2_PN_NL_JOIN:
         /* RIGHT and FULL joins mark build rows while probing and emit them at the end: they
-         * stay on one thread. */
+         * stay on one thread. A semi join that builds its outer side emits only at the end
+         * too; its probe side runs in parallel below it (sx_op_par_over). */
         return (n->jt == MC2_JOIN_INNER || n->jt == MC2_JOIN_LEFT || n->jt == MC2_JOIN_SEMI ||
                 n->jt == MC2_JOIN_ANTI) &&
-               streams(x, n->left);
+               !n->build_outer && streams(x, n->left);
     default:
         return false;
     }
@@ -494,20 +495,29 @@ static int par_next(sx_op *o, sx_chunk **out, mc2_err *err)
     return rc;
 }
 
-static void par_close(sx_op *o)
+void sx_par_stop(sx_op *o)
 {
     op_par *p = (op_par *)o;
+    if (!o->exchange || !o->close) return; /* not an exchange, or one not fully built */
     pthread_mutex_lock(&p->mu);
     p->stop = true;
     pthread_cond_broadcast(&p->cv_work);
     pthread_mutex_unlock(&p->mu);
     for (unsigned i = 0; i < p->nw; i++)
-        if (p->w[i].started) pthread_join(p->w[i].tid, NULL);
+        if (p->w[i].started) {
+            pthread_join(p->w[i].tid, NULL);
+            p->w[i].started = false;
+        }
+}
+
+static void par_close(sx_op *o)
+{
+    op_par *p = (op_par *)o;
+    sx_par_stop(o);
     while (p->head) rec_pop(p);
     inst_empty_trash(p, &p->in0);
     for (unsigned i = 0; i < p->nw; i++) {
         par_worker *w = &p->w[i];
-        w->started = false;
         inst_empty_trash(p, &w->in);
         if (w->wx) {
             mc2_exec_free(w->wx);
@@ -522,24 +532,27 @@ static void par_close(sx_op *o)
     pthread_cond_destroy(&p->cv_work);
 }
 
-sx_op *sx_op_par(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
+static op_par *par_new(mc2_exec *x, const mc2_pnode *n, bool ordered, mc2_err *err)
 {
     op_par *p = sx_alloc(x, sizeof *p, err);
     if (!p) return NULL;
     memset(p, 0, sizeof *p);
     p->held_by = -1;
-    p->ordered = x->ordered;
+    p->ordered = ordered;
     p->op.exchange = true;
     p->op.next = par_next;
     p->op.x = x;
     p->op.node = n;
     p->op.schema = &n->schema;
     p->view.cols = sx_array(x, n->schema.ncols + 1, sizeof *p->view.cols, err);
-    if (!p->view.cols) return NULL;
-    x->in_segment = true;
-    p->inst0 = sx_build(x, n, err);
-    x->in_segment = false;
-    if (!p->inst0) return NULL;
+    return p->view.cols ? p : NULL;
+}
+
+/* The workers' slots and the locks (p->inst0 is built); sets close last: an exchange
+ * without it was never started. */
+static sx_op *par_finish(op_par *p, mc2_err *err)
+{
+    mc2_exec *x = p->op.x;
     p->nw = x->threads - 1;
     p->w = mc2_calloc(p->nw, sizeof *p->w);
     if (!p->w) {
@@ -551,4 +564,23 @@ sx_op *sx_op_par(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
     pthread_cond_init(&p->cv_work, NULL);
     p->op.close = par_close;
     return &p->op;
+}
+
+sx_op *sx_op_par(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
+{
+    op_par *p = par_new(x, n, x->ordered, err);
+    if (!p) return NULL;
+    x->in_segment = true;
+    p->inst0 = sx_build(x, n, err);
+    x->in_segment = false;
+    if (!p->inst0) return NULL;
+    return par_finish(p, err);
+}
+
+sx_op *sx_op_par_over(mc2_exec *x, const mc2_pnode *n, sx_op *inst0, mc2_err *err)
+{
+    op_par *p = par_new(x, n, false, err);
+    if (!p) return NULL;
+    p->inst0 = inst0;
+    return par_finish(p, err);
 }

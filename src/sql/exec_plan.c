@@ -254,6 +254,13 @@ void mc2_pn_join_set_unique(mc2_pnode *n, int unique_side)
         n->unique_side = unique_side;
 }
 
+void mc2_pn_join_set_build_outer(mc2_pnode *n, bool on)
+{
+    if (n && n->kind == MC2_PN_HASH_JOIN && n->nkeys &&
+        (n->jt == MC2_JOIN_SEMI || n->jt == MC2_JOIN_ANTI))
+        n->build_outer = on;
+}
+
 mc2_pnode *mc2_pn_agg(mc2_plan *p, mc2_pnode *child, const unsigned *keys, size_t nkeys,
                       const mc2_pagg *aggs, size_t naggs)
 {

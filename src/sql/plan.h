@@ -250,8 +250,9 @@ mc2_pnode *mc2_pn_project(mc2_plan *p, mc2_pnode *child, mc2_pexpr *const *exprs
 /* Equi-join on left.lkeys[i] = right.rkeys[i] (pairs of identical types; DECIMAL scales
  * equal: the planner casts), plus an optional residual condition over (left ++ right)
  * columns that must also be TRUE for a match. NULL keys never match. The right child is the
- * BUILD side (held in memory; it counts toward the budget but is never spilled, so the
- * planner puts the smaller input on the right), the left one is streamed.
+ * BUILD side (held in memory and counted toward the budget; beyond it, both sides go to
+ * sealed partitions: a grace hash join), so the planner puts the smaller input on the right;
+ * the left one is streamed (mc2_pn_join_set_build_outer swaps the roles for SEMI/ANTI).
  * null_aware (ANTI only, one key, no residual): NOT IN semantics - if the right side has a
  * NULL key no row is output, a left row with a NULL key is output only if the right side is
  * empty. Output: left columns then right columns (SEMI/ANTI: left columns only). */
@@ -265,6 +266,15 @@ mc2_pnode *mc2_pn_hash_join(mc2_plan *p, enum mc2_join_type type, mc2_pnode *lef
  * PK-FK join (src/obliv/op.h), which fails the job with MC2_E_INPUT if a key repeats after
  * all (data that breaks its declared key). NULL n is a no-op. */
 void mc2_pn_join_set_unique(mc2_pnode *n, int unique_side);
+/* Makes SEMI or ANTI hash join n (with keys) build its table on the LEFT (outer, output) side
+ * and probe it with the right (subquery) side: every probe row marks the build rows it
+ * matches (key equal, residual TRUE), and the marked rows (SEMI) or the unmarked ones (ANTI,
+ * with null_aware's NOT IN rules) are output once the right side is exhausted. The planner
+ * sets it when the outer side is estimated much smaller; the result is the same join (rows
+ * come out in the left side's order, after the right side was read). The probe side may run
+ * on several threads; the build side spills like any build side. Oblivious mode ignores it.
+ * NULL n, or any other join, is a no-op. */
+void mc2_pn_join_set_build_outer(mc2_pnode *n, bool on);
 /* Nested-loop join on an arbitrary BOOL condition over (left ++ right) columns (NULL: always
  * true, i.e. CROSS JOIN). All join types. The right child is held in memory. */
 mc2_pnode *mc2_pn_nl_join(mc2_plan *p, enum mc2_join_type type, mc2_pnode *left, mc2_pnode *right,

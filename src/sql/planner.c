@@ -304,6 +304,10 @@ static int unique_sides(pl *c, const mc2_lnode *n, const mc2_lexpr *const *lk,
            (rcols && mc2_lnode_unique_on(c->lp, n->right, ri, nk) ? 2 : 0);
 }
 
+/* A semi or anti join builds its outer side when the subquery side is estimated more than
+ * this many times larger. */
+#define BUILD_OUTER_MARGIN 2.0
+
 static int lower_join(pl *c, const mc2_lnode *n, low *out)
 {
     low l, r;
@@ -447,6 +451,10 @@ static int lower_join(pl *c, const mc2_lnode *n, low *out)
         if (mc2_buf_puts(&lb, i ? " AND " : " [residual: ", c->err) || put_expr(c, &lb, res[i]) ||
             (i + 1 == nres && mc2_buf_puts(&lb, "]", c->err)))
             return -1;
+    /* a semi or anti join whose outer side is estimated much smaller than its subquery side
+     * builds the outer side, which the subquery's rows then mark (mc2_pn_join_set_build_outer) */
+    bool outer = (jt == MC2_JOIN_SEMI || jt == MC2_JOIN_ANTI) && BUILD_OUTER_MARGIN * lrows < rrows;
+    if (outer && mc2_buf_puts(&lb, " [build: outer]", c->err)) return -1;
     /* a side unique on its keys lets oblivious mode run the PK-FK join (the probe side
      * preferred: its output needs no reordering); 1: probe, 2: build */
     int us = jt == MC2_JOIN_SEMI || jt == MC2_JOIN_ANTI ? 0 : unique_sides(c, n, lk, rk, nk);
@@ -454,8 +462,8 @@ static int lower_join(pl *c, const mc2_lnode *n, low *out)
     int uside = us & 1 ? 1 : us & 2 ? 2 : 0;
     if (uside && mc2_buf_puts(&lb, uside == 1 ? " [unique: probe]" : " [unique: build]", c->err))
         return -1;
-    L->x->role = "probe";
-    R->x->role = "build";
+    L->x->role = outer ? "build" : "probe";
+    R->x->role = outer ? "probe" : "build";
     bool semi = jt == MC2_JOIN_SEMI || jt == MC2_JOIN_ANTI;
     uint32_t *ids = palloc(c, (L->n + R->n + 1) * sizeof *ids);
     if (!ids) return -1;
@@ -463,6 +471,7 @@ static int lower_join(pl *c, const mc2_lnode *n, low *out)
     memcpy(ids + L->n, R->ids, R->n * sizeof *ids);
     mc2_pnode *pn = mc2_pn_hash_join(c->p, jt, L->pn, R->pn, LK, RK, nk, resid, n->null_aware);
     mc2_pn_join_set_unique(pn, uside);
+    mc2_pn_join_set_build_outer(pn, outer);
     return done(c, out, pn, ids, semi ? L->n : L->n + R->n, &lb, n->rows, L->x, R->x);
 }
 

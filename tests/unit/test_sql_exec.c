@@ -900,6 +900,123 @@ CASE(c_values)
                           I(2), S("a")};
     return mc2_pn_values(P, cells, 3, 2, NULL);
 }
+/* Semi and anti joins that build their outer (left) side: the same joins as above, and ones
+ * whose outer side is the smaller (u against t), NULL keys on both sides, duplicates, empty
+ * sides, residuals and two keys. */
+static mc2_pnode *RS(mc2_pnode *j)
+{
+    mc2_pn_join_set_build_outer(j, true);
+    return j;
+}
+CASE(c_rs_semi)
+{
+    return RS(c_semi());
+}
+CASE(c_rs_anti)
+{
+    return RS(c_anti());
+}
+CASE(c_rs_notin_sub)
+{
+    return RS(c_notin_sub());
+}
+CASE(c_rs_notin_sub_nonull)
+{
+    return RS(c_notin_sub_nonull());
+}
+CASE(c_rs_notin_empty)
+{
+    return RS(c_notin_empty());
+}
+CASE(c_rs_semi_resid)
+{
+    return RS(c_semi_resid());
+}
+CASE(c_rs_anti_resid)
+{
+    return RS(c_anti_resid());
+}
+CASE(c_rs_anti_empty)
+{
+    return RS(HJ(MC2_JOIN_ANTI, scan(0, 2, 0u, 1u), E(), 1, 0, NULL));
+}
+CASE(c_rs_semi_empty)
+{
+    return RS(HJ(MC2_JOIN_SEMI, scan(0, 2, 0u, 1u), E(), 1, 0, NULL));
+}
+static mc2_pnode *rs_u(enum mc2_join_type jt, bool resid)
+{
+    mc2_pnode *u = U(), *t = scan(0, 3, 0u, 1u, 2u);
+    return RS(HJ(jt, u, t, 0, 1, resid ? CMP(MC2_PX_LT, CR(u, t, 2), C(u, 1)) : NULL));
+}
+CASE(c_rs_u_semi)
+{
+    return rs_u(MC2_JOIN_SEMI, false);
+}
+CASE(c_rs_u_anti)
+{
+    return rs_u(MC2_JOIN_ANTI, false);
+}
+CASE(c_rs_u_semi_resid)
+{
+    return rs_u(MC2_JOIN_SEMI, true);
+}
+CASE(c_rs_u_anti_resid)
+{
+    return rs_u(MC2_JOIN_ANTI, true);
+}
+static mc2_pnode *rs_u_notin(bool nonull)
+{
+    unsigned lk = 0, rk = 0;
+    mc2_pnode *t = scan(0, 1, 1u);
+    if (nonull) t = FILT(t, mc2_px_is_null(P, C(t, 0), true));
+    return RS(mc2_pn_hash_join(P, MC2_JOIN_ANTI, U(), t, &lk, &rk, 1, NULL, true));
+}
+CASE(c_rs_u_notin)
+{
+    return rs_u_notin(false);
+}
+CASE(c_rs_u_notin_nonull)
+{
+    return rs_u_notin(true);
+}
+CASE(c_rs_u_notin_none)
+{
+    unsigned lk = 0, rk = 0;
+    mc2_pnode *t = scan(0, 1, 1u);
+    t = FILT(t, CMP(MC2_PX_LT, C(t, 0), I(-1)));
+    return RS(mc2_pn_hash_join(P, MC2_JOIN_ANTI, U(), t, &lk, &rk, 1, NULL, true));
+}
+CASE(c_rs_empty_outer)
+{
+    return RS(HJ(MC2_JOIN_SEMI, E(), scan(0, 1, 1u), 0, 0, NULL));
+}
+CASE(c_rs_empty_outer_notin)
+{
+    unsigned lk = 0, rk = 0;
+    return RS(mc2_pn_hash_join(P, MC2_JOIN_ANTI, E(), scan(0, 1, 1u), &lk, &rk, 1, NULL, true));
+}
+static mc2_pnode *rs_2keys(enum mc2_join_type jt)
+{
+    mc2_pnode *t = scan(0, 3, 0u, 1u, 6u), *u = U();
+    u = PROJ(u, 3, C(u, 0), CMP(MC2_PX_EQ, AR(MC2_PX_MOD, C(u, 0), I(2)), I(0)), C(u, 1));
+    unsigned lk[] = {1, 2}, rk[] = {0, 1};
+    mc2_pnode *j = mc2_pn_hash_join(P, jt, t, u, lk, rk, 2, NULL, false);
+    return PROJ(RS(j), 1, C(j, 0));
+}
+CASE(c_rs_2keys_semi)
+{
+    return rs_2keys(MC2_JOIN_SEMI);
+}
+CASE(c_rs_2keys_anti)
+{
+    return rs_2keys(MC2_JOIN_ANTI);
+}
+CASE(c_rs_str)
+{
+    mc2_pnode *u = U(), *t = scan(0, 1, 4u);
+    return RS(HJ(MC2_JOIN_SEMI, u, t, 2, 0, NULL));
+}
 
 #define DTS(x)                                                                                     \
     "CAST(strftime('" x "', "                                                                      \
@@ -1005,6 +1122,46 @@ static const tcase cases[] = {
      "SELECT id, g, d FROM t WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.k = t.g AND t.d*10 < "
      "u.v)",
      0},
+    {"rs_semi", c_rs_semi, "SELECT id, g FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.k = t.g)", 0},
+    {"rs_anti", c_rs_anti, "SELECT id, g FROM t WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.k = t.g)",
+     0},
+    {"rs_notin_sub", c_rs_notin_sub, "SELECT id, g FROM t WHERE g NOT IN (SELECT k FROM u)", 0},
+    {"rs_notin_sub_nonull", c_rs_notin_sub_nonull,
+     "SELECT id, g FROM t WHERE g NOT IN (SELECT k FROM u WHERE k IS NOT NULL)", 0},
+    {"rs_notin_empty", c_rs_notin_empty, "SELECT id, g FROM t WHERE g NOT IN (SELECT k FROM e)", 0},
+    {"rs_semi_resid", c_rs_semi_resid,
+     "SELECT id, g, d FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.k = t.g AND t.d*10 < u.v)", 0},
+    {"rs_anti_resid", c_rs_anti_resid,
+     "SELECT id, g, d FROM t WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.k = t.g AND t.d*10 < "
+     "u.v)",
+     0},
+    {"rs_anti_empty", c_rs_anti_empty,
+     "SELECT id, g FROM t WHERE NOT EXISTS (SELECT 1 FROM e WHERE e.k = t.g)", 0},
+    {"rs_semi_empty", c_rs_semi_empty, "SELECT id, g FROM t WHERE g IN (SELECT k FROM e)", 0},
+    {"rs_u_semi", c_rs_u_semi, "SELECT k, v, name FROM u WHERE k IN (SELECT g FROM t)", 0},
+    {"rs_u_anti", c_rs_u_anti,
+     "SELECT k, v, name FROM u WHERE NOT EXISTS (SELECT 1 FROM t WHERE t.g = u.k)", 0},
+    {"rs_u_semi_resid", c_rs_u_semi_resid,
+     "SELECT k, v, name FROM u WHERE EXISTS (SELECT 1 FROM t WHERE t.g = u.k AND t.d*10 < u.v)", 0},
+    {"rs_u_anti_resid", c_rs_u_anti_resid,
+     "SELECT k, v, name FROM u WHERE NOT EXISTS (SELECT 1 FROM t WHERE t.g = u.k AND t.d*10 < "
+     "u.v)",
+     0},
+    {"rs_u_notin", c_rs_u_notin, "SELECT k, v, name FROM u WHERE k NOT IN (SELECT g FROM t)", 0},
+    {"rs_u_notin_nonull", c_rs_u_notin_nonull,
+     "SELECT k, v, name FROM u WHERE k NOT IN (SELECT g FROM t WHERE g IS NOT NULL)", 0},
+    {"rs_u_notin_none", c_rs_u_notin_none,
+     "SELECT k, v, name FROM u WHERE k NOT IN (SELECT g FROM t WHERE g < -1)", 0},
+    {"rs_empty_outer", c_rs_empty_outer, "SELECT k, v, name FROM e WHERE k IN (SELECT g FROM t)",
+     0},
+    {"rs_empty_outer_notin", c_rs_empty_outer_notin,
+     "SELECT k, v, name FROM e WHERE k NOT IN (SELECT g FROM t)", 0},
+    {"rs_2keys_semi", c_rs_2keys_semi,
+     "SELECT id FROM t WHERE EXISTS (SELECT 1 FROM u WHERE t.g = u.k AND t.b = (u.k % 2 = 0))", 0},
+    {"rs_2keys_anti", c_rs_2keys_anti,
+     "SELECT id FROM t WHERE NOT EXISTS (SELECT 1 FROM u WHERE t.g = u.k AND t.b = (u.k % 2 = 0))",
+     0},
+    {"rs_str", c_rs_str, "SELECT k, v, name FROM u WHERE name IN (SELECT s FROM t)", 0},
     {"nl_inner", c_nl_inner, "SELECT t.id, u.k FROM t JOIN u ON t.g < u.k WHERE t.id < 100", 0},
     {"nl_left", c_nl_left,
      "SELECT t.id, u.k FROM (SELECT * FROM t WHERE id < 200) t LEFT JOIN u ON t.g > u.k + 45", 0},
@@ -1151,6 +1308,37 @@ static void run_cases(void)
     }
     printf("test_sql_exec: %u of %zu plans match sqlite in all %zu configurations\n", ok, ncases,
            sizeof cfgs / sizeof *cfgs);
+}
+
+/* The side a semi join holds is the one mc2_pn_join_set_build_outer says: under a 16 KiB
+ * budget a table of t's 3000 rows spills, one of u's 400 rows (under MIN_SPILL_ROWS) does not.
+ * The join that builds its outer side goes on one thread once it spilled. */
+static void test_build_side(void)
+{
+    static const struct {
+        const char *name;
+        mc2_pnode *(*build)(void);
+        unsigned spilled; /* joins whose build side went to partitions */
+    } c[] = {
+        {"semi", c_semi, 0},
+        {"rs_semi", c_rs_semi, 1},
+        {"rs_anti_resid", c_rs_anti_resid, 1},
+        {"rs_u_semi", c_rs_u_semi, 0},
+        {"rs_u_notin", c_rs_u_notin, 0},
+    };
+    mc2_exec_opts tiny = {16 * 1024, store, 64, 0};
+    for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
+        mc2_err err;
+        mc2_batch *b = NULL;
+        mc2_exec_stats st;
+        int rc = run_plan(c[i].build, &tiny, &b, &st, &err);
+        CHECK_MSG(rc == 0, "%s: %s", c[i].name, err.msg);
+        CHECK_MSG(rc || st.spilled_joins == c[i].spilled, "%s: %u joins spilled, want %u",
+                  c[i].name, st.spilled_joins, c[i].spilled);
+        mc2_batch_free(b);
+        mc2_plan_free(P);
+        P = NULL;
+    }
 }
 
 /* ---- errors ------------------------------------------------------------------------------ */
@@ -1303,6 +1491,43 @@ static mc2_pnode *big_notin(void)
     return mc2_pn_hash_join(P, MC2_JOIN_ANTI, l, r, &lk, &rk, 1, NULL, true);
 }
 
+/* Semi and anti joins that build their outer side (when big_outer), the distinct values of
+ * big's col 1 from rows with key < 30000 (NULL among them; far beyond a 512 KiB budget),
+ * probed by big's rows with key >= 10000 (and NULLs in col 1): SEMI, ANTI (big_jt), with a
+ * residual (big_resid), and NOT IN with a NULL in the probe side (big_notnull false: no row)
+ * or without (the unmatched non-NULL values). */
+static bool big_outer, big_resid, big_notnull;
+static mc2_pnode *big_rjoin(void)
+{
+    unsigned lc[] = {0, 1}, rc[] = {0, 1, 2};
+    mc2_pnode *l = mc2_pn_scan(P, 0, &big_schema, lc, 2);
+    mc2_pnode *r = mc2_pn_scan(P, 0, &big_schema, rc, 3);
+    l = FILT(l, CMP(MC2_PX_LT, C(l, 0), I(30000)));
+    unsigned k[] = {1};
+    l = AGG(l, 1, k, 2, MC2_AGG_COUNT_STAR, 0u, 0, MC2_AGG_MIN, 0u, 0);
+    r = FILT(r, CMP(MC2_PX_GE, C(r, 0), I(10000)));
+    mc2_pexpr *res =
+        big_resid ? CMP(MC2_PX_GT, CR(l, r, 0), AR(MC2_PX_ADD, C(l, 2), I(25000))) : NULL;
+    mc2_pnode *j = HJ(big_jt, l, r, 0, 1, res);
+    mc2_pn_join_set_build_outer(j, big_outer);
+    return j;
+}
+static mc2_pnode *big_rnotin(void)
+{
+    unsigned lc[] = {0, 1}, rc[] = {0, 1};
+    mc2_pnode *l = mc2_pn_scan(P, 0, &big_schema, lc, 2);
+    mc2_pnode *r = mc2_pn_scan(P, 0, &big_schema, rc, 2);
+    l = FILT(l, CMP(MC2_PX_LT, C(l, 0), I(30000)));
+    unsigned k[] = {1};
+    l = AGG(l, 1, k, 1, MC2_AGG_COUNT_STAR, 0u, 0);
+    r = FILT(r, CMP(MC2_PX_GE, C(r, 0), I(10000)));
+    if (big_notnull) r = FILT(r, mc2_px_is_null(P, C(r, 1), true));
+    unsigned lk = 0, rk = 1;
+    mc2_pnode *j = mc2_pn_hash_join(P, MC2_JOIN_ANTI, l, r, &lk, &rk, 1, NULL, true);
+    mc2_pn_join_set_build_outer(j, big_outer);
+    return j;
+}
+
 static int run_big(mc2_pnode *(*b)(void), const mc2_exec_opts *o, mc2_batch **out,
                    mc2_exec_stats *st, mc2_err *err)
 {
@@ -1361,23 +1586,33 @@ static void test_big(void)
         const char *nm;
         mc2_pnode *(*b)(void);
         enum mc2_join_type jt;
+        int flags; /* 1: build the outer side, 2: a residual, 4: NOT IN without NULLs */
     } bigc[] = {
-        {"agg", big_agg, 0},
-        {"sort", big_sort, 0},
-        {"agg of agg", big_agg2, 0},
-        {"inner join", big_join, MC2_JOIN_INNER},
-        {"left join", big_join, MC2_JOIN_LEFT},
-        {"right join", big_join, MC2_JOIN_RIGHT},
-        {"full join", big_join, MC2_JOIN_FULL},
-        {"semi join", big_join, MC2_JOIN_SEMI},
-        {"anti join", big_join, MC2_JOIN_ANTI},
-        {"not in (a NULL among them)", big_notin, MC2_JOIN_ANTI},
-        {"not in", big_notin, MC2_JOIN_SEMI},
+        {"agg", big_agg, 0, 0},
+        {"sort", big_sort, 0, 0},
+        {"agg of agg", big_agg2, 0, 0},
+        {"inner join", big_join, MC2_JOIN_INNER, 0},
+        {"left join", big_join, MC2_JOIN_LEFT, 0},
+        {"right join", big_join, MC2_JOIN_RIGHT, 0},
+        {"full join", big_join, MC2_JOIN_FULL, 0},
+        {"semi join", big_join, MC2_JOIN_SEMI, 0},
+        {"anti join", big_join, MC2_JOIN_ANTI, 0},
+        {"not in (a NULL among them)", big_notin, MC2_JOIN_ANTI, 0},
+        {"not in", big_notin, MC2_JOIN_SEMI, 0},
+        {"semi join, outer built", big_rjoin, MC2_JOIN_SEMI, 1},
+        {"anti join, outer built", big_rjoin, MC2_JOIN_ANTI, 1},
+        {"semi join with a residual, outer built", big_rjoin, MC2_JOIN_SEMI, 3},
+        {"anti join with a residual, outer built", big_rjoin, MC2_JOIN_ANTI, 3},
+        {"not in (a NULL among them), outer built", big_rnotin, MC2_JOIN_ANTI, 1},
+        {"not in, outer built", big_rnotin, MC2_JOIN_ANTI, 5},
     };
     for (size_t which = 0; which < sizeof bigc / sizeof bigc[0]; which++) {
         mc2_pnode *(*b)(void) = bigc[which].b;
         const char *nm = bigc[which].nm;
         big_jt = bigc[which].jt;
+        big_outer = bigc[which].flags & 1;
+        big_resid = bigc[which].flags & 2;
+        big_notnull = bigc[which].flags & 4;
         mc2_exec_opts big = {0, NULL, 0, 0};
         mc2_exec_opts tiny = {512 * 1024, store, 0, 0};
         mc2_err err;
@@ -1393,8 +1628,8 @@ static void test_big(void)
         CHECK_MSG(rc2 == 0, "big %s spilled: %s", nm, err.msg);
         mc2_plan *p2 = P;
         CHECK_MSG(s2.spilled_bytes > 0, "big %s: nothing spilled", nm);
-        CHECK_MSG(b != big_join && b != big_notin ? 1 : s2.spilled_joins == 1,
-                  "big %s: the join did not spill", nm);
+        bool join = b == big_join || b == big_notin || b == big_rjoin || b == big_rnotin;
+        CHECK_MSG(!join || s2.spilled_joins == 1, "big %s: the join did not spill", nm);
         CHECK(s1.spilled_bytes == 0);
         if (!rc1 && !rc2) {
             rows a = {0}, c = {0};
@@ -1403,8 +1638,25 @@ static void test_big(void)
             int flags = b == big_sort ? F_ORDERED : 0;
             CHECK_MSG(compare(nm, "spill vs memory", &a, &c, flags) == 0,
                       "big %s: spilled result differs", nm);
-            rows_free(&a);
             rows_free(&c);
+            if (big_outer) { /* the same rows as the join that builds the subquery side */
+                mc2_batch *r0 = NULL;
+                mc2_exec_stats s0;
+                big_outer = false;
+                int rc0 = run_big(b, &big, &r0, &s0, &err);
+                CHECK_MSG(rc0 == 0, "big %s, subquery side built: %s", nm, err.msg);
+                if (rc0 == 0) {
+                    batch_rows(r0, 0, &c);
+                    bool none = b == big_rnotin && !big_notnull; /* NOT IN, a NULL: none */
+                    CHECK_MSG((a.n == 0) == none &&
+                                  compare(nm, "outer built vs not", &a, &c, 0) == 0,
+                              "big %s differs from the join that builds the subquery side", nm);
+                    rows_free(&c);
+                }
+                mc2_batch_free(r0);
+                mc2_plan_free(P);
+            }
+            rows_free(&a);
             printf("test_sql_exec: big %s over %d rows: %.1f Mrows/s in memory, %.1f Mrows/s "
                    "with a 512 KiB budget (%llu KiB spilled, peak %zu KiB)\n",
                    nm, NBIG, NBIG / (t1 - t0) / 1e6, NBIG / (t2 - t1) / 1e6,
@@ -1570,29 +1822,35 @@ static void test_encrypted_input(void)
     mc2_buf_free(&buf);
 }
 
-/* The N-th allocation fails, for every N until the query succeeds: always a clean error. */
+/* The N-th allocation fails, for every N until the query succeeds: always a clean error. The
+ * queries: a LEFT join with a residual under an aggregation, and an anti join with a residual
+ * that builds its outer side (which spills). */
 static void test_alloc_failures(void)
 {
     mc2_exec_opts tiny = {16 * 1024, store, 64, 0};
-    unsigned long n;
-    unsigned errors = 0;
-    for (n = 1; n < 5000; n += (n < 200 ? 1 : 7)) {
-        mc2_err err;
-        mc2_err_clear(&err);
-        mc2_batch *b = NULL;
-        mc2_alloc_fail_after(n);
-        int rc = run_plan(q_mixed, &tiny, &b, NULL, &err);
-        mc2_alloc_fail_after(0);
-        mc2_batch_free(b);
-        mc2_plan_free(P);
-        P = NULL;
-        if (rc == 0) break;
-        errors++;
-        CHECK_MSG(err.code == MC2_E_NOMEM || err.code == MC2_E_LIMIT, "n=%lu: code %d: %s", n,
-                  (int)err.code, err.msg);
+    mc2_pnode *(*const qs[])(void) = {q_mixed, c_rs_anti_resid};
+    for (size_t q = 0; q < sizeof qs / sizeof *qs; q++) {
+        unsigned long n;
+        unsigned errors = 0;
+        for (n = 1; n < 5000; n += (n < 200 ? 1 : 7)) {
+            mc2_err err;
+            mc2_err_clear(&err);
+            mc2_batch *b = NULL;
+            mc2_alloc_fail_after(n);
+            int rc = run_plan(qs[q], &tiny, &b, NULL, &err);
+            mc2_alloc_fail_after(0);
+            mc2_batch_free(b);
+            mc2_plan_free(P);
+            P = NULL;
+            if (rc == 0) break;
+            errors++;
+            CHECK_MSG(err.code == MC2_E_NOMEM || err.code == MC2_E_LIMIT, "n=%lu: code %d: %s", n,
+                      (int)err.code, err.msg);
+        }
+        CHECK_MSG(n < 5000, "query %zu never succeeded", q + 1);
+        printf("test_sql_exec: query %zu: %u injected allocation failures handled cleanly\n", q + 1,
+               errors);
     }
-    CHECK_MSG(n < 5000, "the query never succeeded");
-    printf("test_sql_exec: %u injected allocation failures handled cleanly\n", errors);
 }
 
 int main(void)
@@ -1602,6 +1860,7 @@ int main(void)
     if (!getenv("MC2_SQLX_BENCH_ONLY")) {
         make_data();
         run_cases();
+        test_build_side();
         test_errors();
         test_encrypted_input();
         test_alloc_failures();

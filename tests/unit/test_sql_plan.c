@@ -187,6 +187,15 @@ static void test_tpch_bounds(void)
                           "Q%d builds its larger side:\n%s\n%s\n%s", q, v[i].text,
                           a >= 0 ? v[a].text : "?", b >= 0 ? v[b].text : "?");
             }
+            /* semi and anti hash joins build their outer side exactly when it is estimated
+             * under half the subquery side (the outer side is the first child either way) */
+            if (hash && semi) {
+                bool outer = strstr(v[i].op, "[build: outer]") != NULL;
+                long o = child(v, n, i, outer ? "build: " : "probe: ");
+                long sq = child(v, n, i, outer ? "probe: " : "build: ");
+                CHECK_MSG(o >= 0 && sq > o && outer == (2 * v[o].rows < v[sq].rows),
+                          "Q%d: semi join builds the wrong side:\n%s", q, (const char *)ex.data);
+            }
         }
         /* no operator estimated above twice the largest input (6M lineitem rows) */
         CHECK_MSG(v[worst].rows <= 2 * largest, "Q%d estimates %g rows:\n%s", q, v[worst].rows,
@@ -278,6 +287,53 @@ static void test_q18_shape(void)
     mc2_plan_free(p);
     mc2_buf_free(&ex);
     free(text);
+}
+
+/* Q4, Q21 and Q22: their semi and anti joins build the outer side (a few hundred thousand
+ * rows at most) and probe it with the subquery's rows (millions of lineitem or orders rows). */
+static void test_semi_outer(void)
+{
+    static const struct {
+        int q;
+        unsigned joins;    /* semi/anti joins that build their outer side */
+        const char *build; /* what the first one's build side starts with */
+        const char *probe;
+    } want[] = {
+        {4, 1, "FILTER ((orders.o_orderdate", "FILTER (lineitem.l_commitdate"},
+        {21, 2, "HASH JOIN SEMI ON l1.l_orderkey = l2.l_orderkey", "FILTER (l3.l_receiptdate"},
+        {22, 1, "FILTER SUBSTRING(customer.c_phone", "SCAN orders"},
+    };
+    for (size_t k = 0; k < sizeof want / sizeof *want; k++) {
+        char *text = query(want[k].q);
+        mc2_buf ex = {0};
+        mc2_plan *p = NULL;
+        mc2_sql_physical ph;
+        mc2_err err;
+        CHECK(text && plan(text, tpch, NT, &p, &ph, &ex, &err) == 0);
+        if (p) {
+            const char *s = (const char *)ex.data;
+            static xline v[MAXL];
+            size_t n = parse_explain(s, v);
+            long first = -1;
+            for (size_t i = 0; i < n && first < 0; i++)
+                if (strstr(v[i].op, "[build: outer]")) first = (long)i;
+            CHECK_MSG(count(s, "[build: outer]") == want[k].joins && first >= 0,
+                      "Q%d: not %u semi joins building the outer side:\n%s", want[k].q,
+                      want[k].joins, s);
+            if (first >= 0) {
+                long b = child(v, n, (size_t)first, "build: ");
+                long pr = child(v, n, (size_t)first, "probe: ");
+                CHECK_MSG(b >= 0 && pr >= 0 &&
+                              strncmp(v[b].op, want[k].build, strlen(want[k].build)) == 0 &&
+                              strncmp(v[pr].op, want[k].probe, strlen(want[k].probe)) == 0 &&
+                              v[b].rows * 4 < v[pr].rows,
+                          "Q%d:\n%s", want[k].q, s);
+            }
+        }
+        mc2_plan_free(p);
+        mc2_buf_free(&ex);
+        free(text);
+    }
 }
 
 /* Without declared keys nothing is marked unique but GROUP BY results, and every query still
@@ -544,6 +600,11 @@ static void test_run_sf(void)
         size_t mib = (size_t)1 << 20, scale = (size_t)(sf * 10 + 0.5) ? (size_t)(sf * 10 + 0.5) : 1;
         run_q(5, db, tabs, in, 16 * mib * scale);
         run_q(18, db, tabs, in, 30 * mib * scale);
+        /* semi and anti joins build their outer side: Q4 held all late lineitems (30 MiB),
+         * Q21 them and all of lineitem (94 MiB), Q22 all of orders' customer keys (11 MiB) */
+        run_q(4, db, tabs, in, 4 * mib * scale);
+        run_q(21, db, tabs, in, 24 * mib * scale);
+        run_q(22, db, tabs, in, 4 * mib * scale);
     }
     sqlref_close(db);
     for (int i = 0; i < NT; i++) {
@@ -561,6 +622,7 @@ int main(void)
     test_tpch_bounds();
     test_q5_shape();
     test_q18_shape();
+    test_semi_outer();
     test_without_keys();
     test_big_queries();
     test_broken_key();

@@ -211,7 +211,25 @@ semi = [
     "SELECT id FROM t WHERE (k IN (SELECT k FROM u)) IS NULL",
     "SELECT id FROM t WHERE NOT (k IN (SELECT a FROM v))",
 ]
-for q in semi:
+# the outer side estimated far smaller than the subquery's (w: 120 rows): the planner builds
+# the outer side ("[build: outer]"); NULL keys on both sides, duplicates, empty sides
+semi_outer = [
+    "SELECT name, k FROM u WHERE k IN (SELECT k FROM w)",
+    "SELECT a, c FROM v WHERE a IN (SELECT k FROM w)",
+    "SELECT name, k FROM u WHERE NOT EXISTS (SELECT 1 FROM w WHERE w.k = u.k)",
+    "SELECT name, k FROM u WHERE k NOT IN (SELECT k FROM w)",
+    "SELECT name, k FROM u WHERE k NOT IN (SELECT k FROM w WHERE k IS NOT NULL)",
+    "SELECT a, c FROM v WHERE a NOT IN (SELECT k FROM w WHERE k IS NOT NULL AND qty < 5)",
+    "SELECT a, c FROM v WHERE a NOT IN (SELECT k FROM w WHERE qty < -100)",
+    "SELECT name, w FROM u WHERE EXISTS (SELECT 1 FROM w WHERE w.k = u.k AND w.price > u.w * 100)",
+    "SELECT name, w FROM u WHERE NOT EXISTS (SELECT 1 FROM w WHERE w.k = u.k AND w.price < u.w * 10)",
+    "SELECT a, c FROM v WHERE EXISTS (SELECT 1 FROM w WHERE w.k = v.a AND w.qty > v.a AND w.day IS NOT NULL)",
+    "SELECT k FROM e WHERE k IN (SELECT k FROM w)",
+    "SELECT k FROM e WHERE k NOT IN (SELECT k FROM w)",
+    "SELECT name FROM u WHERE k IN (SELECT k FROM w WHERE qty < -100)",
+    "SELECT name FROM u WHERE NOT EXISTS (SELECT 1 FROM w WHERE w.k = u.k AND qty < -100)",
+]
+for q in semi + semi_outer:
     add("semi/anti", q)
 
 # ---- ORDER BY, LIMIT ---------------------------------------------------------------------
