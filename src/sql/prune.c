@@ -10,8 +10,9 @@
 
 #include "table/value.h"
 
-#define PR_MAX_IV    64  /* intervals per condition; more become their hull (a superset) */
-#define PR_MAX_DEPTH 256 /* deeper predicates give no condition */
+#define PR_MAX_IV    64         /* intervals per condition; more become their hull (a superset) */
+#define PR_MAX_DEPTH 256        /* deeper predicates give no condition */
+#define PR_SCRATCH   (1u << 20) /* bytes deriving may take; beyond it: no condition */
 
 /* One interval. Exact (INT64, DECIMAL, DATE, BOOL columns compared exactly): [lo, hi] in the
  * column's units, closed, as __int128 so that bounds past int64 stay exact. DOUBLE: flo..fhi,
@@ -30,15 +31,23 @@ typedef struct pr_term {
     enum mc2_type type; /* the column's */
     unsigned scale;     /* DECIMAL column: its scale (dbl: the value is v / 10^scale) */
     bool null_ok;
-    size_t n;
+    size_t n, cap; /* cap: room in iv (0: iv is not the term's own: a leaf's) */
     pr_iv *iv;
 } pr_term;
 
-/* A conjunction of terms, at most one per (col, dbl). n == 0: no condition. */
+/* A conjunction of terms, at most one per (col, dbl). n == 0: no condition. cap: room in t
+ * (0: t is a leaf's term, not the set's own). */
 typedef struct pr_set {
     pr_term *t;
-    size_t n;
+    size_t n, cap;
 } pr_set;
+
+/* A leaf's condition, on the stack of the operator that merges it (no allocation per leaf:
+ * an IN list of 20,000 constants is 20,000 leaves). */
+typedef struct pr_leaf {
+    pr_term t;
+    pr_iv iv[2];
+} pr_leaf;
 
 struct mc2_prune {
     pr_set s;
@@ -101,24 +110,27 @@ static pr_iv iv_hull(const pr_iv *iv, size_t n)
     return h;
 }
 
-/* Stores iv[0..n) (non-empty ones only; more than PR_MAX_IV as their hull) in t. */
-static int term_set_iv(pr_ctx *c, pr_term *t, const pr_iv *iv, size_t n)
+/* Keeps the non-empty intervals of t->iv[0..t->n) (in place). */
+static void term_drop_empty(pr_term *t)
 {
     size_t m = 0;
-    pr_iv *out = mc2_arena_array(c->a, n ? n : 1, sizeof *out, c->err);
-    if (!out) return -1;
-    for (size_t i = 0; i < n; i++)
-        if (!iv_empty(&iv[i], t->dbl)) out[m++] = iv[i];
-    if (m > PR_MAX_IV) {
-        out[0] = iv_hull(out, m);
-        m = 1;
-    }
-    t->iv = out;
+    for (size_t i = 0; i < t->n; i++)
+        if (!iv_empty(&t->iv[i], t->dbl)) t->iv[m++] = t->iv[i];
     t->n = m;
-    return 0;
 }
 
-/* ---- sets of terms ------------------------------------------------------------------------- */
+/* Makes room for `need` intervals in t's own storage (copying a leaf's into it). */
+static int term_reserve(pr_ctx *c, pr_term *t, size_t need)
+{
+    if (need <= t->cap) return 0;
+    size_t nc = t->cap * 2 > need ? t->cap * 2 : need < 4 ? 4 : need;
+    pr_iv *nv = mc2_arena_array(c->a, nc, sizeof *nv, c->err);
+    if (!nv) return -1;
+    if (t->n) memcpy(nv, t->iv, t->n * sizeof *nv);
+    t->iv = nv;
+    t->cap = nc;
+    return 0;
+}
 
 static pr_term *set_find(const pr_set *s, unsigned col, bool dbl)
 {
@@ -127,58 +139,100 @@ static pr_term *set_find(const pr_set *s, unsigned col, bool dbl)
     return NULL;
 }
 
-/* *t = *t AND *u (same column and comparison). */
+/* *t = *t AND *u (same column and comparison; t's storage its own). */
 static int term_and(pr_ctx *c, pr_term *t, const pr_term *u)
 {
-    size_t n = t->n * u->n, k = 0;
-    assert(t->n <= PR_MAX_IV && u->n <= PR_MAX_IV);
-    pr_iv *tmp = mc2_arena_array(c->a, n ? n : 1, sizeof *tmp, c->err);
-    if (!tmp) return -1;
+    pr_iv tmp[2 * PR_MAX_IV], uh;
+    const pr_iv *uv = u->iv;
+    size_t un = u->n, k = 0;
+    if (t->n * un > 2 * PR_MAX_IV) { /* too many pairs: the longer side's hull (a superset) */
+        if (t->n >= un) {
+            t->iv[0] = iv_hull(t->iv, t->n);
+            t->n = 1;
+        } else {
+            uh = iv_hull(uv, un);
+            uv = &uh;
+            un = 1;
+        }
+    }
     for (size_t i = 0; i < t->n; i++)
-        for (size_t j = 0; j < u->n; j++) tmp[k++] = iv_meet(&t->iv[i], &u->iv[j]);
+        for (size_t j = 0; j < un; j++) tmp[k++] = iv_meet(&t->iv[i], &uv[j]);
+    if (term_reserve(c, t, k)) return -1;
+    if (k) memcpy(t->iv, tmp, k * sizeof *tmp);
+    t->n = k;
+    term_drop_empty(t);
+    if (t->n > PR_MAX_IV) {
+        t->iv[0] = iv_hull(t->iv, t->n);
+        t->n = 1;
+    }
     t->null_ok = t->null_ok && u->null_ok;
-    return term_set_iv(c, t, tmp, k);
+    return 0;
 }
 
-/* *t = *t OR *u (same column and comparison). */
+/* *t = *t OR *u (same column and comparison; t's storage its own). */
 static int term_or(pr_ctx *c, pr_term *t, const pr_term *u)
 {
-    size_t n = t->n + u->n;
-    pr_iv *tmp = mc2_arena_array(c->a, n ? n : 1, sizeof *tmp, c->err);
-    if (!tmp) return -1;
-    if (t->n) memcpy(tmp, t->iv, t->n * sizeof *tmp);
-    if (u->n) memcpy(tmp + t->n, u->iv, u->n * sizeof *tmp);
     t->null_ok = t->null_ok || u->null_ok;
-    return term_set_iv(c, t, tmp, n);
+    if (u->n == 0) return 0;
+    if (t->n + u->n > PR_MAX_IV) {
+        pr_iv h = iv_hull(u->iv, u->n);
+        if (t->n) {
+            pr_iv both[2] = {iv_hull(t->iv, t->n), h};
+            h = iv_hull(both, 2);
+        }
+        if (term_reserve(c, t, 1)) return -1;
+        t->iv[0] = h;
+        t->n = 1;
+        return 0;
+    }
+    if (term_reserve(c, t, t->n + u->n)) return -1;
+    memcpy(t->iv + t->n, u->iv, u->n * sizeof *u->iv);
+    t->n += u->n;
+    return 0;
 }
 
-/* *s = *s AND *u. */
+/* Appends a copy of u (with storage of its own) to s. */
+static int set_append(pr_ctx *c, pr_set *s, const pr_term *u)
+{
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? 2 * s->cap : 4;
+        pr_term *nt = mc2_arena_array(c->a, nc, sizeof *nt, c->err);
+        if (!nt) return -1;
+        if (s->n) memcpy(nt, s->t, s->n * sizeof *nt);
+        s->t = nt;
+        s->cap = nc;
+    }
+    pr_term *t = &s->t[s->n];
+    *t = *u;
+    t->n = 0;
+    t->cap = 0;
+    t->iv = NULL;
+    if (term_reserve(c, t, u->n)) return -1;
+    if (u->n) memcpy(t->iv, u->iv, u->n * sizeof *u->iv);
+    t->n = u->n;
+    s->n++;
+    return 0;
+}
+
+/* *s = *s AND *u (s's storage its own). */
 static int set_and(pr_ctx *c, pr_set *s, const pr_set *u)
 {
-    pr_term *nt = mc2_arena_array(c->a, s->n + u->n + 1, sizeof *nt, c->err);
-    if (!nt) return -1;
-    if (s->n) memcpy(nt, s->t, s->n * sizeof *nt);
-    s->t = nt;
     for (size_t i = 0; i < u->n; i++) {
         pr_term *t = set_find(s, u->t[i].col, u->t[i].dbl);
-        if (!t)
-            s->t[s->n++] = u->t[i];
-        else if (term_and(c, t, &u->t[i]))
-            return -1;
+        if (t ? term_and(c, t, &u->t[i]) : set_append(c, s, &u->t[i])) return -1;
     }
     return 0;
 }
 
-/* *s = *s OR *u: the columns both restrict, each the union of the two. */
+/* *s = *s OR *u: the columns both restrict, each the union of the two (s's storage its own). */
 static int set_or(pr_ctx *c, pr_set *s, const pr_set *u)
 {
     size_t m = 0;
     for (size_t i = 0; i < s->n; i++) {
         const pr_term *o = set_find(u, s->t[i].col, s->t[i].dbl);
         if (!o) continue;
-        pr_term t = s->t[i];
-        if (term_or(c, &t, o)) return -1;
-        s->t[m++] = t;
+        if (term_or(c, &s->t[i], o)) return -1;
+        s->t[m++] = s->t[i];
     }
     s->n = m;
     return 0;
@@ -345,24 +399,29 @@ static size_t dbl_ivs(enum mc2_px_cmp op, double k, pr_iv out[2])
     }
 }
 
-/* A set of one term on r's column. */
-static int one_term(pr_ctx *c, const pr_colref *r, bool null_ok, const pr_iv *iv, size_t n,
-                    pr_set *out)
+/* A set of one term on r's column, in *leaf. */
+static void one_term(const pr_colref *r, bool null_ok, const pr_iv *iv, size_t n, pr_leaf *leaf,
+                     pr_set *out)
 {
-    pr_term *t = mc2_arena_alloc(c->a, sizeof *t, c->err);
-    if (!t) return -1;
+    assert(n <= 2);
+    pr_term *t = &leaf->t;
     t->col = r->col;
     t->dbl = r->dbl;
     t->type = r->type;
     t->scale = r->scale;
     t->null_ok = null_ok;
+    t->n = n;
+    t->cap = 0;
+    t->iv = leaf->iv;
+    if (n) memcpy(leaf->iv, iv, n * sizeof *iv);
+    term_drop_empty(t);
     out->t = t;
     out->n = 1;
-    return term_set_iv(c, t, iv, n);
+    out->cap = 0;
 }
 
 /* col op const (either order), negated if neg. */
-static int derive_cmp(pr_ctx *c, const mc2_pexpr *e, bool neg, pr_set *out)
+static void derive_cmp(pr_ctx *c, const mc2_pexpr *e, bool neg, pr_leaf *leaf, pr_set *out)
 {
     enum mc2_px_cmp op = (enum mc2_px_cmp)e->op;
     const mc2_pexpr *a = e->args[0], *b = e->args[1];
@@ -373,35 +432,37 @@ static int derive_cmp(pr_ctx *c, const mc2_pexpr *e, bool neg, pr_set *out)
         a = b;
         b = t;
         op = cmp_flip(op);
-        if (!as_colref(c, a, &r)) return 0;
+        if (!as_colref(c, a, &r)) return;
     }
-    if (!as_const(c, b, &v)) return 0;
+    if (!as_const(c, b, &v)) return;
     if (neg) op = cmp_not(op);
     pr_iv iv[2];
     size_t n;
     if (v.null) /* NULL: never TRUE */
         n = 0;
     else if (r.dbl) {
-        if (b->type.id != MC2_T_DOUBLE || isnan(v.f)) return 0;
+        if (b->type.id != MC2_T_DOUBLE || isnan(v.f)) return;
         n = dbl_ivs(op, v.f, iv);
     } else {
         /* The constant's type is the column side's (after the cast, if any). */
         if (!exact_type(b->type.id) || b->type.id != a->type.id ||
             (b->type.id == MC2_T_DECIMAL && b->type.scale != r.scale + r.shift))
-            return 0;
+            return;
         n = exact_ivs(op, v.i, r.shift, iv);
     }
-    return one_term(c, &r, false, iv, n, out);
+    one_term(&r, false, iv, n, leaf, out);
 }
 
-static int derive(pr_ctx *c, const mc2_pexpr *e, bool neg, unsigned depth, pr_set *out);
+static int derive(pr_ctx *c, const mc2_pexpr *e, bool neg, unsigned depth, pr_leaf *leaf,
+                  pr_set *out);
 
 /* AND (or, negated, OR): every operand's conditions. */
 static int derive_all(pr_ctx *c, const mc2_pexpr *e, bool neg, unsigned depth, pr_set *out)
 {
     for (unsigned i = 0; i < e->nargs; i++) {
+        pr_leaf leaf;
         pr_set u = {0};
-        if (derive(c, e->args[i], neg, depth + 1, &u) || set_and(c, out, &u)) return -1;
+        if (derive(c, e->args[i], neg, depth + 1, &leaf, &u) || set_and(c, out, &u)) return -1;
     }
     return 0;
 }
@@ -410,19 +471,25 @@ static int derive_all(pr_ctx *c, const mc2_pexpr *e, bool neg, unsigned depth, p
 static int derive_any(pr_ctx *c, const mc2_pexpr *e, bool neg, unsigned depth, pr_set *out)
 {
     for (unsigned i = 0; i < e->nargs; i++) {
+        pr_leaf leaf;
         pr_set u = {0};
-        if (derive(c, e->args[i], neg, depth + 1, &u)) return -1;
-        if (i == 0)
+        if (derive(c, e->args[i], neg, depth + 1, &leaf, &u)) return -1;
+        if (u.n == 0) { /* an operand without condition: the OR has none */
+            out->n = 0;
+            return 0;
+        }
+        if (i == 0 && u.cap) /* the first operand's set, its own storage: taken over */
             *out = u;
-        else if (set_or(c, out, &u))
+        else if (i == 0 ? set_and(c, out, &u) : set_or(c, out, &u))
             return -1;
         if (out->n == 0) return 0;
     }
     return 0;
 }
 
-/* The conditions of e (of NOT e if neg) into *out (empty on entry). */
-static int derive(pr_ctx *c, const mc2_pexpr *e, bool neg, unsigned depth, pr_set *out)
+/* The conditions of e (of NOT e if neg) into *out (empty on entry); a leaf's in *leaf. */
+static int derive(pr_ctx *c, const mc2_pexpr *e, bool neg, unsigned depth, pr_leaf *leaf,
+                  pr_set *out)
 {
     if (depth > PR_MAX_DEPTH) return 0;
     pr_colref r;
@@ -432,19 +499,24 @@ static int derive(pr_ctx *c, const mc2_pexpr *e, bool neg, unsigned depth, pr_se
     case MC2_PX_OR:
         return neg ? derive_all(c, e, neg, depth, out) : derive_any(c, e, neg, depth, out);
     case MC2_PX_NOT:
-        return derive(c, e->args[0], !neg, depth + 1, out);
+        return derive(c, e->args[0], !neg, depth + 1, leaf, out);
     case MC2_PX_CMP:
-        return derive_cmp(c, e, neg, out);
+        derive_cmp(c, e, neg, leaf, out);
+        return 0;
     case MC2_PX_IS_NULL:
         /* never NULL itself: NOT (x IS NULL) is x IS NOT NULL */
         if (e->args[0]->kind != MC2_PX_COL || !as_colref(c, e->args[0], &r)) return 0;
-        if (e->negated != neg) return one_term(c, &r, false, &iv_all, 1, out);
-        return one_term(c, &r, true, NULL, 0, out);
+        if (e->negated != neg)
+            one_term(&r, false, &iv_all, 1, leaf, out);
+        else
+            one_term(&r, true, NULL, 0, leaf, out);
+        return 0;
     case MC2_PX_COL: {
         if (e->type.id != MC2_T_BOOL || !as_colref(c, e, &r)) return 0;
         pr_iv v = iv_all;
         v.lo = v.hi = neg ? 0 : 1;
-        return one_term(c, &r, false, &v, 1, out);
+        one_term(&r, false, &v, 1, leaf, out);
+        return 0;
     }
     default:
         return 0;
@@ -456,15 +528,45 @@ int mc2_prune_build(const mc2_pexpr *pred, const unsigned *cols, size_t ncols,
                     mc2_err *err)
 {
     *out = NULL;
-    pr_ctx c = {cols, ncols, eval, eval_ctx, a, err};
+    if (!pred) return 0;
+    /* Derived in a scratch arena of bounded size (intermediate sets are not freed one by one),
+     * then copied out. */
+    mc2_arena scratch;
+    mc2_arena_init(&scratch, PR_SCRATCH);
+    mc2_err serr;
+    pr_ctx c = {cols, ncols, eval, eval_ctx, &scratch, &serr};
+    pr_leaf leaf;
     pr_set s = {0};
-    if (!pred || derive(&c, pred, false, 0, &s)) return pred ? -1 : 0;
-    if (s.n == 0) return 0;
+    int rc = 0;
+    if (derive(&c, pred, false, 0, &leaf, &s)) {
+        if (serr.code != MC2_E_LIMIT) { /* out of memory */
+            *err = serr;
+            rc = -1;
+        }
+        goto done; /* too big to derive: no condition */
+    }
+    if (s.n == 0) goto done;
     mc2_prune *p = mc2_arena_alloc(a, sizeof *p, err);
-    if (!p) return -1;
-    p->s = s;
+    pr_term *t = p ? mc2_arena_array(a, s.n, sizeof *t, err) : NULL;
+    if (!t) {
+        rc = -1;
+        goto done;
+    }
+    for (size_t i = 0; i < s.n; i++) {
+        t[i] = s.t[i];
+        t[i].cap = s.t[i].n;
+        t[i].iv = mc2_arena_array(a, s.t[i].n ? s.t[i].n : 1, sizeof *t[i].iv, err);
+        if (!t[i].iv) {
+            rc = -1;
+            goto done;
+        }
+        if (s.t[i].n) memcpy(t[i].iv, s.t[i].iv, s.t[i].n * sizeof *t[i].iv);
+    }
+    p->s = (pr_set){t, s.n, s.n};
     *out = p;
-    return 0;
+done:
+    mc2_arena_free(&scratch);
+    return rc;
 }
 
 /* ---- testing a block ----------------------------------------------------------------------- */

@@ -16,7 +16,10 @@
  *   NOT               pushed down (De Morgan holds in SQL's three-valued logic; NOT of a
  *                     comparison is the opposite comparison: both are FALSE on NULL)
  * Anything else (col + 1 > 5, f(col) = 3, col1 < col2, LIKE, CASE, ...) gives no condition:
- * the block is kept. The rules are exact for every type with statistics:
+ * the block is kept. A condition holds at most 64 intervals: beyond, they are replaced by
+ * their hull (a wider condition, still never wrong). Deriving takes at most 1 MiB of scratch
+ * memory (an IN list of any length fits: its items are merged one by one); a predicate that
+ * needs more gives no condition. The rules are exact for every type with statistics:
  *   INT64, DATE, BOOL, DECIMAL  compared exactly, in the column's own units. A comparison of
  *                     DECIMALs of different scales is built with casts to the larger scale
  *                     (plan.h, mc2_px_cmp): a constant of a finer scale than the column is

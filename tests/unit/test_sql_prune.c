@@ -226,6 +226,28 @@ static void test_int64(void)
     S(mc2_px_in(P, i, many, 100, false));
     set_i(T_I, 198, 300, 0);
     K(mc2_px_in(P, i, many, 100, false));
+    /* 20,000 values: still a condition (a leaf costs no memory: deriving stays within its
+     * bounded scratch); NOT IN that long keeps the block (the gaps become a hull) */
+    enum { BIG = 20000 };
+    mc2_pexpr **big = mc2_arena_array(&A, BIG, sizeof *big, NULL);
+    CHECK(big != NULL);
+    if (!big) return;
+    for (int k = 0; k < BIG; k++) big[k] = ival(1000 + 2 * k);
+    size_t n2 = 0;
+    set_i(T_I, 10, 20, 0);
+    CHECK(keep_ev(mc2_px_in(P, i, big, BIG, false), false, &n2) == 0 && n2 == 1);
+    set_i(T_I, 1001, 1001, 0);
+    CHECK(keep_ev(mc2_px_in(P, i, big, BIG, true), false, &n2) == 1 && n2 == 1);
+    CHECK(keep_ev(mc2_px_in(P, i, big, 3, true), false, &n2) == 1 && n2 == 1);
+    set_i(T_I, 1002, 1002, 0);
+    CHECK(keep_ev(mc2_px_in(P, i, big, 3, true), false, &n2) == 0 && n2 == 1);
+    /* an OR of 20,000 BETWEENs: each operand's set takes memory, deriving runs out of its
+     * scratch and gives no condition (the block is kept) */
+    for (int k = 0; k < BIG; k++)
+        big[k] = mc2_px_between(P, i, ival(3 * k), ival(3 * k + 1), false);
+    set_i(T_I, 2, 2, 0);
+    CHECK(keep_ev(mc2_px_or(P, big, 3), false, &n2) == 0 && n2 == 1);
+    CHECK(keep_ev(mc2_px_or(P, big, BIG), false, &n2) == 1 && n2 == 0);
 }
 
 static void test_nulls(void)
@@ -289,6 +311,9 @@ static void test_decimal(void)
     K(cmp(MC2_PX_NE, x, dec(1005, 3)));
     S(cmp(MC2_PX_GT, x, dec(2505, 3)));
     K(cmp(MC2_PX_GE, x, dec(2500, 3)));
+    S(cmp(MC2_PX_GE, x, dec(2501, 3))); /* x >= 2.51 */
+    S(cmp(MC2_PX_LE, x, dec(999, 3)));  /* x <= 0.99 */
+    K(cmp(MC2_PX_LE, x, dec(1000, 3)));
     set_i(T_X, 101, 250, 0);
     S(cmp(MC2_PX_LT, x, dec(1005, 3)));
     S(cmp(MC2_PX_LE, x, dec(1009, 3)));
