@@ -1098,9 +1098,9 @@ static mc2_spill_store *store;
 
 static void run_cases(void)
 {
-    mc2_exec_opts big = {0, NULL, 0, 0};
-    mc2_exec_opts tiny = {16 * 1024, store, 64, 0};
-    mc2_exec_opts odd = {0, NULL, 7, 0};
+    mc2_exec_opts big = {0};
+    mc2_exec_opts tiny = {.mem_budget = 16 * 1024, .spill = store, .batch_rows = 64};
+    mc2_exec_opts odd = {.batch_rows = 7};
     struct {
         const char *name;
         const mc2_exec_opts *o;
@@ -1378,8 +1378,8 @@ static void test_big(void)
         mc2_pnode *(*b)(void) = bigc[which].b;
         const char *nm = bigc[which].nm;
         big_jt = bigc[which].jt;
-        mc2_exec_opts big = {0, NULL, 0, 0};
-        mc2_exec_opts tiny = {512 * 1024, store, 0, 0};
+        mc2_exec_opts big = {0};
+        mc2_exec_opts tiny = {.mem_budget = 512 * 1024, .spill = store};
         mc2_err err;
         mc2_batch *r1 = NULL, *r2 = NULL;
         mc2_exec_stats s1, s2;
@@ -1422,7 +1422,7 @@ static void test_big(void)
     e->s.put = evil_put;
     e->s.get = evil_get;
     e->s.drop = evil_drop;
-    mc2_exec_opts tiny = {512 * 1024, &e->s, 0, 0};
+    mc2_exec_opts tiny = {.mem_budget = 512 * 1024, .spill = &e->s};
     mc2_err err;
     mc2_batch *r = NULL;
     mc2_exec_stats st;
@@ -1432,7 +1432,7 @@ static void test_big(void)
     mc2_batch_free(r);
     mc2_plan_free(P);
     /* without a spill store, exceeding the budget is a clean error */
-    mc2_exec_opts nostore = {256 * 1024, NULL, 0, 0};
+    mc2_exec_opts nostore = {.mem_budget = 256 * 1024};
     rc = run_big(big_sort, &nostore, &r, &st, &err);
     CHECK_MSG(rc != 0 && err.code == MC2_E_LIMIT, "no store: rc %d '%s'", rc, err.msg);
     mc2_batch_free(r);
@@ -1492,7 +1492,7 @@ static void test_bench(void)
               {"distinct + hash join + count", bench_join}};
     for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) {
         if (only && !strstr(bs[i].name, only)) continue;
-        mc2_exec_opts o = {0, NULL, 0, 0};
+        mc2_exec_opts o = {0};
         mc2_err err;
         mc2_batch *r = NULL;
         mc2_exec_stats st;
@@ -1573,7 +1573,7 @@ static void test_encrypted_input(void)
 /* The N-th allocation fails, for every N until the query succeeds: always a clean error. */
 static void test_alloc_failures(void)
 {
-    mc2_exec_opts tiny = {16 * 1024, store, 64, 0};
+    mc2_exec_opts tiny = {.mem_budget = 16 * 1024, .spill = store, .batch_rows = 64};
     unsigned long n;
     unsigned errors = 0;
     for (n = 1; n < 5000; n += (n < 200 ? 1 : 7)) {
