@@ -5,6 +5,7 @@
 
 #include "base/alloc.h"
 #include "sql/exec_int.h"
+#include "sql/prune.h"
 #include "table/treader.h"
 #include "table/tsrc.h"
 
@@ -400,8 +401,10 @@ static int scan_open_source(mc2_exec *x, op_scan *s, const mc2_pnode *n, mc2_err
             return 0;
         }
         unsigned threads = x->threads > 1 ? x->threads : 1;
-        return mc2_tscan_open(s->in->src, n->cols, n->schema.ncols, SCAN_AHEAD + threads, NULL,
-                              NULL, &s->scan, err);
+        mc2_prune *pr;
+        if (sx_prune_scan(x, n, &pr, err)) return -1;
+        return mc2_tscan_open(s->in->src, n->cols, n->schema.ncols, SCAN_AHEAD + threads,
+                              pr ? mc2_prune_tkeep : NULL, pr, &s->scan, err);
     }
     if (s->in->reader && !(s->rb = mc2_treader_batch_new(s->in->reader, err))) return -1;
     return 0;
@@ -594,7 +597,10 @@ static sx_op *op_unary_new(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
 {
     op_unary *u = sx_alloc(x, sizeof *u, err);
     if (!u) return NULL;
-    if (!(u->child = sx_build(x, n->left, err))) return NULL;
+    x->prune_filter = n->kind == MC2_PN_FILTER ? n : NULL; /* its scan may skip blocks */
+    u->child = sx_build(x, n->left, err);
+    x->prune_filter = NULL;
+    if (!u->child) return NULL;
     u->op.close = unary_close;
     u->op.prepare = unary_prepare;
     switch (n->kind) {
@@ -783,6 +789,7 @@ int mc2_exec_open(mc2_plan *p, mc2_pnode *root, const mc2_exec_input *inputs, si
     x->ninputs = ninputs;
     x->cap = opts && opts->batch_rows ? opts->batch_rows : 2048;
     x->threads = opts && opts->threads > 1 ? opts->threads : 1;
+    x->read_all = opts && opts->read_all_blocks;
     if (x->threads > 64) x->threads = 64;
     if (x->cap > 65536) x->cap = 65536;
     x->ordered = sx_order_sensitive(root);
@@ -957,6 +964,13 @@ fail:
 void mc2_exec_get_stats(const mc2_exec *x, mc2_exec_stats *st)
 {
     *st = x->stats;
+    for (size_t i = 0; i < x->nops; i++) { /* the scans' own (workers share the primaries') */
+        const op_scan *s = (const op_scan *)x->ops[i];
+        uint64_t skipped;
+        if (x->ops[i]->next != scan_next || !s->scan || s->shared) continue;
+        mc2_tscan_counts(s->scan, NULL, NULL, &skipped);
+        st->blocks_skipped += skipped;
+    }
 }
 
 void mc2_exec_free(mc2_exec *x)

@@ -150,6 +150,9 @@ struct mc2_exec {
     bool ordered;    /* exchanges keep block order (sx_order_sensitive) */
     mc2_exec *main;
     pthread_mutex_t mu; /* main executor: guards mem and stats updated by workers */
+    /* Block skipping (exec_prune.c): the FILTER whose child is being built, if any. */
+    const mc2_pnode *prune_filter;
+    bool read_all; /* mc2_exec_opts.read_all_blocks */
 };
 
 /* Memory accounting: operators add what they hold and subtract what they release. */
@@ -186,6 +189,12 @@ int sx_register(mc2_exec *x, sx_op *op, mc2_err *err);
 sx_op *sx_op_join(mc2_exec *x, const mc2_pnode *n, mc2_err *err);
 /* A probe-only instance of join n for a worker executor, sharing primary's built table. */
 sx_op *sx_op_join_probe(mc2_exec *x, const mc2_pnode *n, sx_op *primary, mc2_err *err);
+
+/* Block skipping (exec_prune.c, prune.h): if x->prune_filter is a FILTER directly above scan
+ * (and skipping is on), the conditions its predicate puts on the blocks' statistics, built in
+ * x's arena, for the scan's mc2_tscan (keep = mc2_prune_tkeep); else *out = NULL. */
+struct mc2_prune;
+int sx_prune_scan(mc2_exec *x, const mc2_pnode *scan, struct mc2_prune **out, mc2_err *err);
 
 /* ---- parallel pipelines (exec_par.c) ----------------------------------------------------
  * An exchange: the pipeline rooted at n (a scan of a streaming input with filters,

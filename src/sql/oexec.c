@@ -624,7 +624,9 @@ static int run_source(ox *x, const mc2_pnode *n, struct obliv_rows *out, mc2_err
         rc = 0;
         goto done;
     }
-    if (mc2_exec_open(x->p, (mc2_pnode *)n, x->in, x->nin, NULL, &e, err) ||
+    /* never a scan here; and were it one, it would read every block (docs/security.md) */
+    static const mc2_exec_opts read_all = {.read_all_blocks = true};
+    if (mc2_exec_open(x->p, (mc2_pnode *)n, x->in, x->nin, &read_all, &e, err) ||
         !(b = mc2_batch_new(&n->schema, SCAN_ROWS, err)))
         goto done;
     for (;;) {

@@ -338,6 +338,9 @@ typedef struct mc2_exec_opts {
     size_t batch_rows;            /* rows per internal vector; 0: 2048 */
     unsigned threads;             /* threads for parallel pipelines (scans of streaming
                                      inputs and what streams above them); 0 or 1: one */
+    bool read_all_blocks;         /* scans of streaming inputs read every block; false: a
+                                     scan right below a filter skips the blocks whose sealed
+                                     statistics the filter excludes (prune.h) */
 } mc2_exec_opts;
 
 typedef struct mc2_exec_stats {
@@ -346,6 +349,10 @@ typedef struct mc2_exec_stats {
     size_t peak_mem;        /* largest operator state held at once (bytes, approximate) */
     unsigned parallel;      /* pipelines run on several threads */
     unsigned spilled_joins; /* joins whose build side went to partitions (grace hash join) */
+
+    /* Blocks of streaming inputs not read: their statistics showed that no row could pass the
+     * filter right above the scan (prune.h). */
+    uint64_t blocks_skipped;
 } mc2_exec_stats;
 
 typedef struct mc2_exec mc2_exec;

@@ -660,9 +660,12 @@ fail:
 
 void mc2_tscan_counts(const mc2_tscan *sc, uint64_t *bytes, uint64_t *read, uint64_t *skipped)
 {
+    pthread_mutex_t *mu = (pthread_mutex_t *)&sc->mu; /* the counts change under the lock */
+    pthread_mutex_lock(mu);
     if (bytes) *bytes = sc->bytes;
     if (read) *read = sc->nread;
     if (skipped) *skipped = sc->nskipped;
+    pthread_mutex_unlock(mu);
 }
 
 void mc2_tscan_free(mc2_tscan *sc)

@@ -94,7 +94,8 @@ int mc2_tscan_next_cb(mc2_tscan *sc, mc2_batch *b, uint64_t *index, mc2_tclaim_f
 int mc2_tscan_next_raw(mc2_tscan *sc, const uint8_t **pt, size_t *len, uint64_t *index,
                        uint32_t *rows, int *slot, mc2_err *err) MC2_WUR;
 void mc2_tscan_release(mc2_tscan *sc, int slot);
-/* Bytes of ciphertext read so far, blocks read, blocks skipped by keep. */
+/* Bytes of ciphertext read so far, blocks read, blocks skipped by keep (thread-safe: the
+ * counts so far while other threads scan). */
 void mc2_tscan_counts(const mc2_tscan *sc, uint64_t *bytes, uint64_t *read, uint64_t *skipped);
 /* Abandons reads still under way and frees the scan (not while a thread is in next). */
 void mc2_tscan_free(mc2_tscan *sc);

@@ -1255,9 +1255,9 @@ static mc2_spill_store *store;
 
 static void run_cases(void)
 {
-    mc2_exec_opts big = {0, NULL, 0, 0};
-    mc2_exec_opts tiny = {16 * 1024, store, 64, 0};
-    mc2_exec_opts odd = {0, NULL, 7, 0};
+    mc2_exec_opts big = {0};
+    mc2_exec_opts tiny = {.mem_budget = 16 * 1024, .spill = store, .batch_rows = 64};
+    mc2_exec_opts odd = {.batch_rows = 7};
     struct {
         const char *name;
         const mc2_exec_opts *o;
@@ -1326,7 +1326,7 @@ static void test_build_side(void)
         {"rs_u_semi", c_rs_u_semi, 0},
         {"rs_u_notin", c_rs_u_notin, 0},
     };
-    mc2_exec_opts tiny = {16 * 1024, store, 64, 0};
+    mc2_exec_opts tiny = {.mem_budget = 16 * 1024, .spill = store, .batch_rows = 64};
     for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
         mc2_err err;
         mc2_batch *b = NULL;
@@ -1613,8 +1613,8 @@ static void test_big(void)
         big_outer = bigc[which].flags & 1;
         big_resid = bigc[which].flags & 2;
         big_notnull = bigc[which].flags & 4;
-        mc2_exec_opts big = {0, NULL, 0, 0};
-        mc2_exec_opts tiny = {512 * 1024, store, 0, 0};
+        mc2_exec_opts big = {0};
+        mc2_exec_opts tiny = {.mem_budget = 512 * 1024, .spill = store};
         mc2_err err;
         mc2_batch *r1 = NULL, *r2 = NULL;
         mc2_exec_stats s1, s2;
@@ -1674,7 +1674,7 @@ static void test_big(void)
     e->s.put = evil_put;
     e->s.get = evil_get;
     e->s.drop = evil_drop;
-    mc2_exec_opts tiny = {512 * 1024, &e->s, 0, 0};
+    mc2_exec_opts tiny = {.mem_budget = 512 * 1024, .spill = &e->s};
     mc2_err err;
     mc2_batch *r = NULL;
     mc2_exec_stats st;
@@ -1684,7 +1684,7 @@ static void test_big(void)
     mc2_batch_free(r);
     mc2_plan_free(P);
     /* without a spill store, exceeding the budget is a clean error */
-    mc2_exec_opts nostore = {256 * 1024, NULL, 0, 0};
+    mc2_exec_opts nostore = {.mem_budget = 256 * 1024};
     rc = run_big(big_sort, &nostore, &r, &st, &err);
     CHECK_MSG(rc != 0 && err.code == MC2_E_LIMIT, "no store: rc %d '%s'", rc, err.msg);
     mc2_batch_free(r);
@@ -1744,7 +1744,7 @@ static void test_bench(void)
               {"distinct + hash join + count", bench_join}};
     for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) {
         if (only && !strstr(bs[i].name, only)) continue;
-        mc2_exec_opts o = {0, NULL, 0, 0};
+        mc2_exec_opts o = {0};
         mc2_err err;
         mc2_batch *r = NULL;
         mc2_exec_stats st;
@@ -1827,7 +1827,7 @@ static void test_encrypted_input(void)
  * that builds its outer side (which spills). */
 static void test_alloc_failures(void)
 {
-    mc2_exec_opts tiny = {16 * 1024, store, 64, 0};
+    mc2_exec_opts tiny = {.mem_budget = 16 * 1024, .spill = store, .batch_rows = 64};
     mc2_pnode *(*const qs[])(void) = {q_mixed, c_rs_anti_resid};
     for (size_t q = 0; q < sizeof qs / sizeof *qs; q++) {
         unsigned long n;
