@@ -28,8 +28,10 @@
  * absent and every control present, 1 if not, 2 on a usage or I/O error. In trace mode it
  * also fails if a dump does not account for the bytes its system call moved (a write's dump
  * is its whole buffer: only the bytes it moved are scanned), or if the process moved data in
- * a way strace cannot dump (sendfile, splice, mmap of a file under --state DIR, ...): then
- * the scan would not be complete. */
+ * a way strace cannot dump (splice, mmap of a file under --state DIR, ...): then the scan
+ * would not be complete. sendfile from a file is the exception: its bytes are read back from
+ * the file (at the offset the trace shows) and scanned, if the file has not been modified
+ * since the call; otherwise it too makes the scan incomplete. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -304,7 +306,7 @@ static const char *const KIND[K_N] = {"TCP sockets", "unix sockets (enclave chan
 
 typedef struct tstats {
     uint64_t bytes[K_N][2], calls[K_N][2];
-    uint64_t lines, mismatches, unscannable;
+    uint64_t lines, mismatches, unscannable, replayed;
 } tstats;
 
 static int hexval(int c)
@@ -364,6 +366,76 @@ static const char *annotation(const char *lt, char *out, size_t cap)
         }
     out[n] = '\0';
     return out;
+}
+
+/* A descriptor argument "FD<annotation>" at q: sets *fd and ann, returns the text after it
+ * (NULL if q does not hold one). */
+static const char *fd_arg(const char *q, long *fd, char *ann, size_t cap)
+{
+    char *e;
+    *fd = strtol(q, &e, 10);
+    if (e == q || *e != '<' || *fd < 0) return NULL;
+    annotation(e, ann, cap);
+    const char *p = e + 1;
+    while (*p && (*p != '>' || p[-1] == '-')) p++;
+    return *p ? p + 1 : NULL;
+}
+
+static enum kind fd_kind(const char *ann)
+{
+    if (strncmp(ann, "TCP", 3) == 0) return K_TCP;
+    if (strncmp(ann, "UNIX", 4) == 0) return K_UNIX;
+    if (ann[0] == '/') return K_FILE;
+    if (strncmp(ann, "pipe:", 5) == 0) return K_PIPE;
+    return K_OTHER;
+}
+
+/* sendfile(OUT<...>, IN</path>, [OFF] => [..], COUNT) = RET at p, made at time stamp: strace
+ * does not dump the bytes, but they are bytes RET of the file at OFF, so they are read back
+ * from it and fed to both streams, if the file was last modified before the call (so it
+ * still holds what was sent: mc2d's stored files are written once and renamed into place).
+ * Returns the number of bytes fed, or -1 if they cannot be recovered. */
+static long long replay_sendfile(scan *s, stream *streams, uint64_t *offs, tstats *t, const char *p,
+                                 const char *stamp, char *where, size_t wcap)
+{
+    char oann[512], iann[4096];
+    long ofd, ifd;
+    const char *q = fd_arg(strchr(p, '(') + 1, &ofd, oann, sizeof oann);
+    if (!q || strncmp(q, ", ", 2) != 0) return -1;
+    q = fd_arg(q + 2, &ifd, iann, sizeof iann);
+    if (!q || ofd >= 65536 || ifd >= 65536 || iann[0] != '/') return -1;
+    unsigned long long off;
+    const char *eq = strrchr(p, '=');
+    if (sscanf(q, ", [%llu] =>", &off) != 1 || !eq) return -1;
+    long long ret = strtoll(eq + 1, NULL, 10);
+    struct stat st;
+    int fd = open(iann, O_RDONLY);
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || ret <= 0 ||
+        (double)st.st_mtim.tv_sec + (double)st.st_mtim.tv_nsec / 1e9 > strtod(stamp, NULL)) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    uint8_t *buf = xmalloc((size_t)ret);
+    ssize_t got = pread(fd, buf, (size_t)ret, (off_t)off);
+    close(fd);
+    if (got != ret) {
+        free(buf);
+        return -1;
+    }
+    enum kind ok = fd_kind(oann);
+    snprintf(where, wcap, "sendfile of %.60s at %llu to fd %ld (%s: %.40s)", iann, off, ofd,
+             KIND[ok], oann);
+    s->where = where;
+    feed(s, &streams[2 * ifd], buf, (size_t)ret, 0, offs[2 * ifd]);
+    offs[2 * ifd] += (uint64_t)ret;
+    feed(s, &streams[2 * ofd + 1], buf, (size_t)ret, 1, offs[2 * ofd + 1]);
+    offs[2 * ofd + 1] += (uint64_t)ret;
+    t->bytes[K_FILE][0] += (uint64_t)ret;
+    t->calls[K_FILE][0]++;
+    t->bytes[ok][1] += (uint64_t)ret;
+    t->calls[ok][1]++;
+    free(buf);
+    return ret;
 }
 
 /* --first NAME:SUBSTR: the time of the first NAME call on a descriptor whose path contains
@@ -493,6 +565,12 @@ static int scan_trace(scan *s, const char *path, const char *state, first_call *
         const char *eq = strrchr(p, '=');
         long long ret = eq ? strtoll(eq + 1, NULL, 10) : -1;
         if (eq && strncmp(eq + 1, " ?", 2) == 0) ret = -1;
+        if ((strcmp(name, "sendfile") == 0 || strcmp(name, "sendfile64") == 0) && ret > 0) {
+            if (replay_sendfile(s, streams, offs, &t, p, stamp, where, sizeof where) == ret) {
+                t.replayed++;
+                continue;
+            }
+        }
         if (unscannable(name) && ret > 0) {
             t.unscannable++;
             fprintf(stderr,
@@ -517,17 +595,9 @@ static int scan_trace(scan *s, const char *path, const char *state, first_call *
         char *q = p + k + 1, *e;
         long fd = strtol(q, &e, 10);
         if (e == q || fd < 0 || fd >= MAXFD) continue;
-        enum kind kind = K_OTHER;
         char ann[4096];
         annotation(e, ann, sizeof ann);
-        if (strncmp(ann, "TCP", 3) == 0)
-            kind = K_TCP;
-        else if (strncmp(ann, "UNIX", 4) == 0)
-            kind = K_UNIX;
-        else if (ann[0] == '/')
-            kind = K_FILE;
-        else if (strncmp(ann, "pipe:", 5) == 0)
-            kind = K_PIPE;
+        enum kind kind = fd_kind(ann);
         for (size_t i = 0; i < nfc && ret > 0; i++)
             if (!fc[i].when[0] && strcmp(fc[i].name, name) == 0 && strstr(ann, fc[i].substr))
                 snprintf(fc[i].when, sizeof fc[i].when, "%s", stamp[0] ? stamp : "?");
@@ -560,6 +630,10 @@ static int scan_trace(scan *s, const char *path, const char *state, first_call *
                    KIND[k], t.bytes[k][0], t.calls[k][0], t.bytes[k][1], t.calls[k][1]);
     for (size_t i = 0; i < nfc; i++)
         printf("first %s %s\n", fc[i].spec, fc[i].when[0] ? fc[i].when : "never");
+    if (t.replayed)
+        printf("hostscan trace: %" PRIu64 " sendfile call(s): their bytes read back from the "
+               "source files (unchanged since the call) and scanned\n",
+               t.replayed);
     int rc = verdict(s, "trace");
     if (t.mismatches) {
         printf("hostscan trace: %" PRIu64 " call(s) whose dump does not hold every byte moved: "
