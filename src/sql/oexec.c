@@ -197,22 +197,6 @@ static enum obliv_xop cmp_op(int op)
     }
 }
 
-static int swap_cmp(int op)
-{
-    switch (op) {
-    case MC2_PX_LT:
-        return MC2_PX_GT;
-    case MC2_PX_LE:
-        return MC2_PX_GE;
-    case MC2_PX_GT:
-        return MC2_PX_LT;
-    case MC2_PX_GE:
-        return MC2_PX_LE;
-    default:
-        return op;
-    }
-}
-
 static int cx_strcmp(oprog *g, const mc2_pexpr *e, mc2_err *err)
 {
     const mc2_pexpr *a = e->args[0], *b = e->args[1];
@@ -221,7 +205,7 @@ static int cx_strcmp(oprog *g, const mc2_pexpr *e, mc2_err *err)
     if (a->kind == MC2_PX_CONST) {
         const mc2_pexpr *t = a;
         a = b, b = t;
-        op = swap_cmp(op);
+        op = (int)mc2_px_cmp_flip((enum mc2_px_cmp)op);
     }
     if (str_col(g, a, &ca)) return unsupported(err, "a comparison of two VARCHAR constants");
     if (b->kind == MC2_PX_CONST) {

@@ -61,6 +61,22 @@ enum mc2_px_kind {
 
 enum mc2_px_arith { MC2_PX_ADD = 1, MC2_PX_SUB, MC2_PX_MUL, MC2_PX_DIV, MC2_PX_MOD, MC2_PX_NEG };
 enum mc2_px_cmp { MC2_PX_EQ = 1, MC2_PX_NE, MC2_PX_LT, MC2_PX_LE, MC2_PX_GT, MC2_PX_GE };
+/* The comparison with its operands swapped: a op b  <=>  b mc2_px_cmp_flip(op) a. */
+static inline enum mc2_px_cmp mc2_px_cmp_flip(enum mc2_px_cmp op)
+{
+    switch (op) {
+    case MC2_PX_LT:
+        return MC2_PX_GT;
+    case MC2_PX_LE:
+        return MC2_PX_GE;
+    case MC2_PX_GT:
+        return MC2_PX_LT;
+    case MC2_PX_GE:
+        return MC2_PX_LE;
+    default:
+        return op;
+    }
+}
 enum mc2_px_func {
     MC2_PF_SUBSTRING = 1, /* (s, start[, count]); 1-based, in code points, SQL rules */
     MC2_PF_UPPER,         /* (s) ASCII letters only; other code points unchanged */

@@ -310,22 +310,6 @@ static __int128 div_ceil(__int128 x, unsigned k)
     return (x % d != 0 && x > 0) ? q + 1 : q;
 }
 
-static enum mc2_px_cmp cmp_flip(enum mc2_px_cmp op) /* a op b  <=>  b flip(op) a */
-{
-    switch (op) {
-    case MC2_PX_LT:
-        return MC2_PX_GT;
-    case MC2_PX_LE:
-        return MC2_PX_GE;
-    case MC2_PX_GT:
-        return MC2_PX_LT;
-    case MC2_PX_GE:
-        return MC2_PX_LE;
-    default:
-        return op;
-    }
-}
-
 static enum mc2_px_cmp cmp_not(enum mc2_px_cmp op) /* NOT (a op b)  <=>  a not(op) b */
 {
     switch (op) {
@@ -431,7 +415,7 @@ static void derive_cmp(pr_ctx *c, const mc2_pexpr *e, bool neg, pr_leaf *leaf, p
         const mc2_pexpr *t = a;
         a = b;
         b = t;
-        op = cmp_flip(op);
+        op = mc2_px_cmp_flip(op);
         if (!as_colref(c, a, &r)) return;
     }
     if (!as_const(c, b, &v)) return;

@@ -230,7 +230,9 @@ static int plan_blocks(int fd, const char *path, uint64_t size, enum mc2_textfmt
                 }
                 continue;
             }
-            if (cur == 0) {
+            /* a block starts at its first record, not where a record it began in the
+             * previous buffer goes on */
+            if (cur == 0 && !pending) {
                 if (plan_push(pl, off + i, lines + 1, err)) goto out;
             }
             size_t c = mc2_text_scan(fmt, &st, p, n - i, rpb - cur, &recs, &nl);

@@ -261,6 +261,25 @@ static void test_many_blocks(void)
     mc2_schema_free(s);
 }
 
+/* A block whose first record straddles the reader's 1 MiB scan buffer (a bug once cut it in
+ * two, a block of 0 records and one starting mid-record: TPC-H SF 10's lineitem hit it). With
+ * a 13-byte header and 10-byte records, record 104856 (a multiple of 8) starts at
+ * 2^20 - 3. */
+static void test_block_across_scan_buffer(void)
+{
+    mc2_schema *s = schema("columns:\n  - name: value_column\n    type: INT64\n");
+    size_t rows = 110000, n = 13 + 10 * rows;
+    char *csv = malloc(n + 1);
+    if (!csv) exit(1);
+    memcpy(csv, "value_column\n", 13);
+    for (size_t r = 0; r < rows; r++) snprintf(csv + 13 + 10 * r, 11, "%09zu\n", r + 100000000);
+    CHECK(memcmp(csv + 13 + 10 * 104856, "100104856\n", 10) == 0 && 13 + 10 * 104856 == 1048573);
+    roundtrip("a block's first record across the scan buffer's end", s, csv, n, 8, 2, MC2_FMT_CSV,
+              rows, rows / 8 + (rows % 8 != 0));
+    free(csv);
+    mc2_schema_free(s);
+}
+
 static uint64_t last_done, last_total;
 static unsigned progress_calls;
 static void on_progress(void *ctx, uint64_t done, uint64_t total)
@@ -1456,6 +1475,7 @@ int main(void)
         printf("format version %u:\n", enc_version ? 1 : 2);
         test_roundtrips();
         test_many_blocks();
+        test_block_across_scan_buffer();
         test_progress_and_keys();
     }
     enc_version = 0;
