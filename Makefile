@@ -6,11 +6,12 @@
 #                 build/bench-report/; history: bench/history/; knobs: bench/run.sh)
 # make fuzz       long fuzzing campaign (FUZZ_SECONDS per target, default 300)
 # make install PREFIX=/usr/local
+# make tcb        the size of the trusted computing base (code linked into mc2-enclave)
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 BUILD ?= build
 
-.PHONY: all build test demo bench bench-deps fuzz install format format-check clean bootstrap
+.PHONY: all build test demo bench bench-deps fuzz install format format-check clean bootstrap tcb
 
 all: build
 
@@ -38,6 +39,9 @@ fuzz: bootstrap
 
 install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)
+
+tcb: build
+	@bash scripts/tcb.sh $(BUILD)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
