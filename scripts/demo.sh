@@ -158,5 +158,5 @@ for m in Lovelace Curie 98000 holder; do
 done
 echo "no plaintext value or column name in the host's storage or logs"
 run "$MC2" stop --dir "$D/service"
-printf '\n\033[1mdemo finished in %ss.\033[0m Not yet: oblivious mode end to end (issue 5), oblivious\n' $(($(date +%s) - start_time))
-printf 'GBDT (issue 6). See README.md.\n'
+printf '\n\033[1mdemo finished in %ss.\033[0m Next: oblivious mode (mc2 sql --oblivious, mc2 train with\n' $(($(date +%s) - start_time))
+printf 'oblivious: 1): docs/sql.md "Oblivious mode", docs/gbdt.md "Oblivious mode".\n'

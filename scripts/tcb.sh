@@ -17,10 +17,12 @@ if [[ ! -f $LINK || ! -x $BUILD/mc2-enclave ]]; then
   echo "tcb: no mc2-enclave build in $BUILD: run 'make' first" >&2
   exit 1
 fi
-total=0
-printf '%-22s %7s %9s\n' library files lines
+total=0 ctotal=0
+# code: lines that are neither blank nor comment-only
+code_lines() { grep -Evc '^\s*$|^\s*(/\*|\*|//)' "$1" || true; }
+printf '%-22s %7s %9s %9s\n' library files lines code
 for lib in $(tr ' ' '\n' <"$LINK" | grep -E '^libmc2_[a-z0-9_]+\.a$'); do
-  files=0 lines=0
+  files=0 lines=0 code=0
   dir=$BUILD/CMakeFiles/$(basename "$lib" .a | sed 's/^lib//').dir
   # CMake keeps each object at DIR/<source path>.o; the archive must hold exactly those
   objs=$(cd "$dir" && find . -name '*.c.o' | sed 's|^\./||' | sort)
@@ -33,13 +35,14 @@ for lib in $(tr ' ' '\n' <"$LINK" | grep -E '^libmc2_[a-z0-9_]+\.a$'); do
     [[ -f $ROOT/$path ]] || { echo "tcb: no source $path for $lib" >&2; exit 1; }
     files=$((files + 1))
     lines=$((lines + $(wc -l <"$ROOT/$path")))
+    code=$((code + $(code_lines "$ROOT/$path")))
   done
-  printf '%-22s %7d %9d\n' "$lib" "$files" "$lines"
-  total=$((total + lines))
+  printf '%-22s %7d %9d %9d\n' "$lib" "$files" "$lines" "$code"
+  total=$((total + lines)) ctotal=$((ctotal + code))
 done
-main=$(wc -l <"$ROOT/src/enclave/entry/main.c")
-printf '%-22s %7d %9d\n' "entry/main.c" 1 "$main"
-total=$((total + main))
-printf '%-22s %7s %9d  (lines of C, comments included; headers not counted)\n' total "" "$total"
+main=$ROOT/src/enclave/entry/main.c
+printf '%-22s %7d %9d %9d\n' "entry/main.c" 1 "$(wc -l <"$main")" "$(code_lines "$main")"
+total=$((total + $(wc -l <"$main"))) ctotal=$((ctotal + $(code_lines "$main")))
+printf '%-22s %7s %9d %9d  (lines of C sources; code: without blank and comment-only lines; headers not counted)\n' total "" "$total" "$ctotal"
 echo "system libraries linked: $(tr ' ' '\n' <"$LINK" | grep -E '\.so$|^-l' | sed 's|.*/||' | tr '\n' ' ')"
 size "$BUILD/mc2-enclave" | sed 's/^/binary: /'

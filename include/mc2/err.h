@@ -8,7 +8,7 @@
 extern "C" {
 #endif
 
-/* Marks functions whose failure must be handled (STYLE.md, from WireGuard). */
+/* Marks functions whose failure must be handled (warn_unused_result, as WireGuard does). */
 #define MC2_WUR __attribute__((warn_unused_result))
 
 /* What kind of failure; the CLI maps these to exit codes (usage -> 2, others -> 1). */

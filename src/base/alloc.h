@@ -1,5 +1,5 @@
 /* alloc.h - the allocator every mc2 module uses, with a fault-injection hook for tests,
- * and overflow-checked size arithmetic (STYLE.md: sizes from outside never overflow). */
+ * and overflow-checked size arithmetic (sizes from outside must never overflow). */
 #ifndef MC2_BASE_ALLOC_H
 #define MC2_BASE_ALLOC_H
 

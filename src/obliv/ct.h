@@ -1,5 +1,5 @@
 /* ct.h - the constant-time vocabulary of oblivious mode: masks, compares, selects and swaps
- * that never branch on, or index memory by, their (secret) operands (STYLE.md, BearSSL).
+ * that never branch on, or index memory by, their (secret) operands (in the manner of BearSSL).
  *
  * A "mask" is a uint64_t that is either 0 or all ones (~0). Every helper here is built from
  * arithmetic and bitwise operations only; results that later feed a select or swap pass

@@ -22,7 +22,7 @@
  * No `/` or `%` on a secret (x86 `div` takes operand-dependent time): OX_DIV and OX_MOD use a
  * fixed 128-step shift-subtract loop, the calendar multiplies by reciprocals. DOUBLE
  * add/mul/div may be slower on subnormal operands: a micro-architectural effect outside
- * DESIGN.md section 1's scope (docs/obliv.md). */
+ * the threat model (docs/security.md, docs/obliv.md). */
 #ifndef MC2_OBLIV_EXPR_H
 #define MC2_OBLIV_EXPR_H
 

@@ -54,7 +54,7 @@ static inline uint64_t *obliv_row(const struct obliv_rows *r, size_t i)
     return r->w + i * r->lay.width;
 }
 
-/* The leakage policy of one operator call (DESIGN.md section 1, guarantee 3; docs/obliv.md):
+/* The leakage policy of one operator call (docs/security.md, oblivious execution; docs/obliv.md):
  *   OBLIV_REVEAL  the operator's true output size becomes public: the output holds exactly
  *                 the real rows (n = true size), all valid;
  *   OBLIV_PAD     the output holds exactly `bound` rows (public), the real ones first, then

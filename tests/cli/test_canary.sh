@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_canary.sh - the canary test (DESIGN.md §1 guarantee 1, §9): two owners upload tables
+# test_canary.sh - the canary test (docs/security.md, confidentiality from the host): two owners upload tables
 # carrying fresh random markers (strings, a column name and 15-digit integers), a job over
 # both runs and the recipient downloads its result. None of the markers may appear in
 #   (a) anything under mc2d's state directory (store, temporary files, logs),
