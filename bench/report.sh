@@ -99,13 +99,15 @@ plot_ratios() {
   # Columns: label (newline before a reason), value or NaN.
   awk '{ l = $1; sub("/", "\\n", l); v = ($2 == "-") ? "NaN" : $2; printf "\"%s\" %s\n", l, v }' \
     <<<"$data" >"$dat"
-  # The y range spans the values and the goal: from a power of 10 at or below the smallest,
-  # to 2.5 times the largest (room for its label).
+  # The y range spans the values and the goal: from a power of 10 below the smallest (a
+  # goal at a power of 10 then stays visible above the axis), to 2.5 times the largest (room
+  # for its label).
   read -r lo hi < <(awk -v g="$goal" '
     BEGIN { lo = g; hi = g }
     $2 != "NaN" && $2 > 0 { if ($2 < lo) lo = $2; if ($2 > hi) hi = $2 }
     END {
       e = log(lo) / log(10); f = int(e); if (f > e) f--
+      if (10 ^ f >= lo * 0.999) f--
       print 10 ^ f, hi * 2.5
     }' "$dat")
   if ! gnuplot 2>"$dat.err" <<EOF; then
