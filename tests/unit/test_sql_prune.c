@@ -771,7 +771,7 @@ static void test_sorted_table(mc2_buf *file)
     char q[512], a[MC2_VALUE_TEXT_MAX], b[MC2_VALUE_TEXT_MAX], c[MC2_VALUE_TEXT_MAX],
         d[MC2_VALUE_TEXT_MAX];
     if (seal(&ev_schema, EV_BLOCKS, EV_ROWS, ev_fill, file)) {
-        CHECK(!"sealing the table failed");
+        CHECK_MSG(false, "sealing the table failed");
         return;
     }
     /* blocks 10..14 */
@@ -994,7 +994,7 @@ static void test_random(void)
 {
     mc2_buf file = {0};
     if (seal(&rn_schema, RN_BLOCKS, RN_ROWS, rn_fill, &file)) {
-        CHECK(!"sealing the table failed");
+        CHECK_MSG(false, "sealing the table failed");
         return;
     }
     uint64_t skipped = 0, nonempty = 0, failed = 0;
