@@ -318,8 +318,20 @@ static int unique_sides(pl *c, const mc2_lnode *n, const mc2_lexpr *const *lk,
 
 /* An inner or semi join's small side filters a grouped aggregate on the other side when it is
  * estimated to have at most 1/PREFILTER_RATIO of the aggregate's input rows and fewer rows
- * than the aggregate has groups. */
+ * than the aggregate has groups, and computing it again reads at most 1/PREFILTER_RATIO of
+ * those rows from its inputs. */
 #define PREFILTER_RATIO 8.0
+
+/* The rows the scans of n's subtree read (what lowering it a second time costs). */
+static double scanned_rows(const mc2_lnode *n)
+{
+    double s = 0;
+    for (; n; n = n->left) {
+        if (n->kind == MC2_LN_SCAN) s += n->rows;
+        s += scanned_rows(n->right);
+    }
+    return s;
+}
 
 /* If column id of n's output is, through PROJECTs (as a plain column) and FILTERs, a GROUP BY
  * key of an aggregate that is a plain column of the aggregate's input: that aggregate, with
@@ -384,7 +396,9 @@ static int plan_prefilter_side(pl *c, const mc2_lnode *n, const mc2_lnode *a, co
                 mc2_lexpr_has_subquery(y) || !(g = group_key_source(a, x->col, &in)) ||
                 (agg && g != agg) || !same_keytype(&c->lp->cols[in].type, &y->type))
                 continue;
-            if (!agg && (b->rows * PREFILTER_RATIO > g->left->rows || b->rows >= g->rows)) continue;
+            if (!agg && (b->rows * PREFILTER_RATIO > g->left->rows || b->rows >= g->rows ||
+                         scanned_rows(b) * PREFILTER_RATIO > g->left->rows))
+                continue;
             agg = g;
             mc2_lexpr *eq = mc2_lexpr_new(c->lp, MC2_LX_CMP, 2, c->err);
             mc2_lexpr *k = eq ? mc2_lexpr_col(c->lp, in, c->err) : NULL;
