@@ -38,6 +38,7 @@ struct mc2_pnode {
     bool null_aware;
     int unique_side;  /* hash join: 1 left, 2 right is unique on the keys (oblivious PK-FK) */
     bool build_outer; /* SEMI/ANTI hash join: build the left side, probe with the right */
+    bool prefilter;   /* SEMI hash join added only to drop rows early (oblivious: the left) */
     mc2_pagg *aggs;
     size_t naggs;
     mc2_psort *sort;

@@ -261,6 +261,12 @@ void mc2_pn_join_set_build_outer(mc2_pnode *n, bool on)
         n->build_outer = on;
 }
 
+void mc2_pn_join_set_prefilter(mc2_pnode *n, bool on)
+{
+    if (n && n->kind == MC2_PN_HASH_JOIN && n->nkeys && n->jt == MC2_JOIN_SEMI && !n->null_aware)
+        n->prefilter = on;
+}
+
 mc2_pnode *mc2_pn_agg(mc2_plan *p, mc2_pnode *child, const unsigned *keys, size_t nkeys,
                       const mc2_pagg *aggs, size_t naggs)
 {

@@ -108,6 +108,7 @@ struct mc2_lnode {
     /* JOIN */
     enum mc2_join_type jtype;
     bool null_aware;
+    bool prefilter; /* a SEMI join the planner added below an aggregate (planner.c) */
     /* SORT */
     mc2_lsort *keys;
     size_t nkeys;

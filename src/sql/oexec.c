@@ -1096,6 +1096,9 @@ static int run_node(ox *x, const mc2_pnode *n, struct obliv_rows *out, mc2_err *
         if (run(x, n->left, out, err)) return -1;
         return run_project(n, out, err);
     case MC2_PN_HASH_JOIN:
+        /* a prefilter only drops rows early (mc2_pn_join_set_prefilter): run without it */
+        if (n->prefilter) return run(x, n->left, out, err);
+        return run_join(x, n, out, err);
     case MC2_PN_NL_JOIN:
         return run_join(x, n, out, err);
     case MC2_PN_AGG:
@@ -1157,6 +1160,7 @@ static int check_expr(const mc2_pexpr *e, uint32_t base, mc2_err *err)
 
 int mc2_oexec_check(const mc2_pnode *n, mc2_err *err)
 {
+    if (n->kind == MC2_PN_HASH_JOIN && n->prefilter) return mc2_oexec_check(n->left, err);
     uint32_t base = n->left ? (uint32_t)n->left->schema.ncols : 0;
     if (n->kind == MC2_PN_HASH_JOIN || n->kind == MC2_PN_NL_JOIN)
         base += (uint32_t)n->right->schema.ncols;

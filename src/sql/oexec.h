@@ -20,7 +20,8 @@
  *                    + the residual as a filter; SEMI/ANTI without a
  *                    residual: obliv_semi_join; SEMI/ANTI with a residual and LEFT/RIGHT: the
  *                    preserved side gets a row-id column, matches are computed as for INNER,
- *                    and a semi/anti join on the row ids finds the matched/unmatched rows
+ *                    and a semi/anti join on the row ids finds the matched/unmatched rows;
+ *                    a prefilter (mc2_pn_join_set_prefilter): its left child only
  *   NL_JOIN          obliv_cross_join (all pairs, public count), composed as above
  *   AGG              obliv_group_by / obliv_distinct; AVG of exact types as SUM / COUNT with
  *                    encryption mode's exact rounding; aggregates over DISTINCT values via a

@@ -291,6 +291,14 @@ void mc2_pn_join_set_unique(mc2_pnode *n, int unique_side);
  * on several threads; the build side spills like any build side. Oblivious mode ignores it.
  * NULL n, or any other join, is a no-op. */
 void mc2_pn_join_set_build_outer(mc2_pnode *n, bool on);
+/* Marks SEMI hash join n (with keys) as a prefilter: a join the planner added below a grouped
+ * aggregate only to drop early the rows whose groups cannot match a join above (docs/sql-exec.md,
+ * "Aggregate prefilter"), so that the query's result is the same with or without it. The
+ * vectorized executor runs it as any semi join; oblivious mode runs only its left child (its
+ * plans stay those without the prefilter: which groups survive is data-dependent, and the
+ * oblivious operators would pay for the extra join in full). NULL n, or any other join, is a
+ * no-op. */
+void mc2_pn_join_set_prefilter(mc2_pnode *n, bool on);
 /* Nested-loop join on an arbitrary BOOL condition over (left ++ right) columns (NULL: always
  * true, i.e. CROSS JOIN). All join types. The right child is held in memory. */
 mc2_pnode *mc2_pn_nl_join(mc2_plan *p, enum mc2_join_type type, mc2_pnode *left, mc2_pnode *right,

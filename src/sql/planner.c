@@ -22,7 +22,17 @@ typedef struct pl {
     const mc2_sql_table *tables;
     size_t ntables;
     unsigned depth;
+    struct pfilt *pf; /* aggregate prefilters planned by the joins being lowered */
+    unsigned nopf;    /* > 0: lowering a prefilter's small side (plan no prefilter there) */
 } pl;
+
+/* An aggregate whose input is lowered as `semi` (SEMI JOIN of its input with a join's small
+ * side) instead of its own input. */
+typedef struct pfilt {
+    const mc2_lnode *agg;
+    mc2_lnode *semi;
+    struct pfilt *next;
+} pfilt;
 
 /* A lowered operator: the physical node, the logical id of each output position (0 for a
  * helper column), and its EXPLAIN node. */
@@ -304,6 +314,136 @@ static int unique_sides(pl *c, const mc2_lnode *n, const mc2_lexpr *const *lk,
            (rcols && mc2_lnode_unique_on(c->lp, n->right, ri, nk) ? 2 : 0);
 }
 
+/* ---- aggregate prefilter (docs/sql-exec.md, "Aggregate prefilter") ----------------------- */
+
+/* An inner or semi join's small side filters a grouped aggregate on the other side when it is
+ * estimated to have at most 1/PREFILTER_RATIO of the aggregate's input rows and fewer rows
+ * than the aggregate has groups, and computing it again reads at most 1/PREFILTER_RATIO of
+ * those rows from its inputs. */
+#define PREFILTER_RATIO 8.0
+
+/* The rows the scans of n's subtree read (what lowering it a second time costs). */
+static double scanned_rows(const mc2_lnode *n)
+{
+    double s = 0;
+    for (; n; n = n->left) {
+        if (n->kind == MC2_LN_SCAN) s += n->rows;
+        s += scanned_rows(n->right);
+    }
+    return s;
+}
+
+/* If column id of n's output is, through PROJECTs (as a plain column) and FILTERs, a GROUP BY
+ * key of an aggregate that is a plain column of the aggregate's input: that aggregate, with
+ * the input column in *in. Else NULL. */
+static const mc2_lnode *group_key_source(const mc2_lnode *n, uint32_t id, uint32_t *in)
+{
+    for (;;) {
+        if (n->kind == MC2_LN_FILTER) {
+            n = n->left;
+            continue;
+        }
+        if (n->kind == MC2_LN_PROJECT) {
+            size_t i = 0;
+            while (i < n->ncols && n->cols[i] != id) i++;
+            if (i == n->ncols || i >= n->nexprs || n->exprs[i]->kind != MC2_LX_COL) return NULL;
+            id = n->exprs[i]->col;
+            n = n->left;
+            continue;
+        }
+        if (n->kind != MC2_LN_AGG) return NULL;
+        for (size_t g = 0; g < n->ngroups; g++)
+            if (n->cols[g] == id && n->exprs[g]->kind == MC2_LX_COL) {
+                *in = n->exprs[g]->col;
+                return n;
+            }
+        return NULL;
+    }
+}
+
+static bool same_keytype(const mc2_coltype *a, const mc2_coltype *b)
+{
+    return a->id == b->id && a->id != MC2_T_DOUBLE &&
+           (a->id != MC2_T_DECIMAL || a->scale == b->scale);
+}
+
+/* Plans the prefilter of join n's side `a` (a grouped aggregate, possibly under PROJECTs and
+ * FILTERs) by its other side b: every equality of n's condition between a GROUP BY key of that
+ * aggregate that is a plain input column (of the same key type as the other operand) and an
+ * expression over b becomes a condition of SEMI JOIN (aggregate's input, b). Sets f->agg NULL
+ * when nothing qualifies. */
+static int plan_prefilter_side(pl *c, const mc2_lnode *n, const mc2_lnode *a, const mc2_lnode *b,
+                               pfilt *f)
+{
+    f->agg = NULL;
+    mc2_idset as, bs;
+    if (mc2_idset_init(c->lp, &as, c->err) || mc2_idset_init(c->lp, &bs, c->err)) return -1;
+    for (size_t i = 0; i < a->ncols; i++) mc2_idset_add(&as, a->cols[i]);
+    for (size_t i = 0; i < b->ncols; i++) mc2_idset_add(&bs, b->cols[i]);
+    mc2_lexpr **conj = NULL;
+    size_t nconj = 0, capc = 0;
+    if (mc2_lexpr_conjuncts(c->lp, n->pred, &conj, &nconj, &capc, c->err)) return -1;
+    const mc2_lnode *agg = NULL;
+    mc2_lexpr *cond = NULL;
+    for (size_t i = 0; i < nconj; i++) {
+        const mc2_lexpr *e = conj[i];
+        if (e->kind != MC2_LX_CMP || e->op != MC2_PX_EQ) continue;
+        for (int s = 0; s < 2; s++) {
+            const mc2_lexpr *x = e->args[s], *y = e->args[1 - s];
+            uint32_t in;
+            const mc2_lnode *g;
+            if (x->kind != MC2_LX_COL || !mc2_idset_has(&as, x->col) || !mc2_lexpr_within(y, &bs) ||
+                mc2_lexpr_has_subquery(y) || !(g = group_key_source(a, x->col, &in)) ||
+                (agg && g != agg) || !same_keytype(&c->lp->cols[in].type, &y->type))
+                continue;
+            if (!agg && (b->rows * PREFILTER_RATIO > g->left->rows || b->rows >= g->rows ||
+                         scanned_rows(b) * PREFILTER_RATIO > g->left->rows))
+                continue;
+            agg = g;
+            mc2_lexpr *eq = mc2_lexpr_new(c->lp, MC2_LX_CMP, 2, c->err);
+            mc2_lexpr *k = eq ? mc2_lexpr_col(c->lp, in, c->err) : NULL;
+            if (!k) return -1;
+            eq->op = MC2_PX_EQ;
+            eq->type.id = MC2_T_BOOL;
+            eq->nullable = true;
+            eq->pos = e->pos;
+            eq->args[0] = k;
+            eq->args[1] = (mc2_lexpr *)y;
+            if (!(cond = mc2_lexpr_and(c->lp, cond, eq, c->err))) return -1;
+            break;
+        }
+    }
+    if (!agg) return 0;
+    mc2_lnode *j = mc2_lnode_new(c->lp, MC2_LN_JOIN, c->err);
+    if (!j) return -1;
+    j->jtype = MC2_JOIN_SEMI;
+    j->prefilter = true;
+    j->left = agg->left;
+    j->right = (mc2_lnode *)b;
+    j->pred = cond;
+    if (mc2_lnode_passcols(c->lp, j, c->err)) return -1;
+    double in = agg->left->rows;
+    j->rows = in * mc2_est_semi(c->lp, agg->left, in, 0, b, b->rows, cond, false);
+    f->agg = agg;
+    f->semi = j;
+    return 0;
+}
+
+/* Plans an aggregate prefilter for join n (docs/sql-exec.md, "Aggregate prefilter"): only
+ * INNER and SEMI joins (an outer or anti join keeps its unmatched rows), a side whose
+ * equi-join key is a GROUP BY key of an aggregate below, the other side estimated small.
+ * Sets f->agg NULL when none applies. */
+static int plan_prefilter(pl *c, const mc2_lnode *n, pfilt *f)
+{
+    f->agg = NULL;
+    if (c->nopf || n->prefilter || !n->pred || n->null_aware ||
+        (n->jtype != MC2_JOIN_INNER && n->jtype != MC2_JOIN_SEMI))
+        return 0;
+    if (plan_prefilter_side(c, n, n->left, n->right, f)) return -1;
+    if (!f->agg && plan_prefilter_side(c, n, n->right, n->left, f)) return -1;
+    return 0;
+}
+
 /* A semi or anti join builds its outer side when the subquery side is estimated more than
  * this many times larger. */
 #define BUILD_OUTER_MARGIN 2.0
@@ -311,7 +451,20 @@ static int unique_sides(pl *c, const mc2_lnode *n, const mc2_lexpr *const *lk,
 static int lower_join(pl *c, const mc2_lnode *n, low *out)
 {
     low l, r;
-    if (lower(c, n->left, &l) || lower(c, n->right, &r)) return -1;
+    pfilt f;
+    if (plan_prefilter(c, n, &f)) return -1;
+    if (f.agg) {
+        f.next = c->pf;
+        c->pf = &f;
+    }
+    int lrc = lower(c, n->left, &l);
+    if (lrc == 0) {
+        c->nopf += n->prefilter; /* a prefilter's small side: lowered a second time */
+        lrc = lower(c, n->right, &r);
+        c->nopf -= n->prefilter;
+    }
+    if (f.agg) c->pf = f.next;
+    if (lrc) return -1;
     mc2_idset ls, rs;
     if (mc2_idset_init(c->lp, &ls, c->err) || mc2_idset_init(c->lp, &rs, c->err)) return -1;
     for (size_t i = 0; i < l.n; i++) mc2_idset_add(&ls, l.ids[i]);
@@ -462,6 +615,7 @@ static int lower_join(pl *c, const mc2_lnode *n, low *out)
     int uside = us & 1 ? 1 : us & 2 ? 2 : 0;
     if (uside && mc2_buf_puts(&lb, uside == 1 ? " [unique: probe]" : " [unique: build]", c->err))
         return -1;
+    if (n->prefilter && mc2_buf_puts(&lb, " [prefilter: encryption mode only]", c->err)) return -1;
     L->x->role = outer ? "build" : "probe";
     R->x->role = outer ? "probe" : "build";
     bool semi = jt == MC2_JOIN_SEMI || jt == MC2_JOIN_ANTI;
@@ -472,13 +626,20 @@ static int lower_join(pl *c, const mc2_lnode *n, low *out)
     mc2_pnode *pn = mc2_pn_hash_join(c->p, jt, L->pn, R->pn, LK, RK, nk, resid, n->null_aware);
     mc2_pn_join_set_unique(pn, uside);
     mc2_pn_join_set_build_outer(pn, outer);
+    mc2_pn_join_set_prefilter(pn, n->prefilter);
     return done(c, out, pn, ids, semi ? L->n : L->n + R->n, &lb, n->rows, L->x, R->x);
 }
 
 static int lower_agg(pl *c, const mc2_lnode *n, low *out)
 {
     low ch;
-    if (lower(c, n->left, &ch)) return -1;
+    const mc2_lnode *src = n->left;
+    for (const pfilt *f = c->pf; f; f = f->next)
+        if (f->agg == n) {
+            src = f->semi; /* the input, semi-joined with a join's small side above */
+            break;
+        }
+    if (lower(c, src, &ch)) return -1;
     rowv row = rowof(&ch);
     size_t ng = n->ngroups, na = n->nexprs - ng;
     /* keys and aggregate arguments as columns of a PROJECT */
@@ -510,7 +671,7 @@ static int lower_agg(pl *c, const mc2_lnode *n, low *out)
         if (mc2_buf_puts(&lb, "PROJECT (grouping keys and aggregate arguments)", c->err)) return -1;
         in = mc2_pn_project(c->p, ch.pn, ex, k, names);
         if (!in) return perr_builder(c);
-        mc2_sql_xnode *px = xnew(c, &lb, n->left->rows, ch.x, NULL);
+        mc2_sql_xnode *px = xnew(c, &lb, src->rows, ch.x, NULL);
         mc2_buf_free(&lb);
         if (!px) return -1;
         ch.x = px;
@@ -685,7 +846,7 @@ static int lower(pl *c, const mc2_lnode *n, low *out)
 int mc2_sql_plan_physical(mc2_lplan *lp, const mc2_sql_table *tables, size_t ntables, mc2_plan *p,
                           mc2_sql_physical *out, mc2_err *err)
 {
-    pl c = {lp, p, err, tables, ntables, 0};
+    pl c = {lp, p, err, tables, ntables, 0, NULL, 0};
     low r;
     memset(out, 0, sizeof *out);
     if (lower(&c, lp->root, &r)) return -1;

@@ -337,6 +337,34 @@ subs = [
 for q in subs:
     add("subquery/with/distinct", q)
 
+# ---- aggregate prefilter: an inner or semi join with a small side filters the input of a
+# grouped aggregate on its keys (docs/sql-exec.md, "Aggregate prefilter"): NULL and duplicate
+# keys on both sides, two keys, a key plus a residual, an empty small side, a decorrelated
+# scalar subquery (Q17's shape), IN;
+# LEFT and NOT IN (where the rule must not apply) next to them.
+prefilter = [
+    "SELECT u.name, s.k, s.n, s.sp FROM u JOIN (SELECT k, COUNT(*) AS n, SUM(price) AS sp FROM w GROUP BY k) s ON u.k = s.k",
+    "SELECT v.a, v.c, s.n, s.mq FROM v JOIN (SELECT k, COUNT(*) AS n, MAX(qty) AS mq FROM w GROUP BY k) s ON v.a = s.k",
+    "SELECT e.v, s.n FROM e JOIN (SELECT k, COUNT(*) AS n FROM w GROUP BY k) s ON e.k = s.k",
+    "SELECT COUNT(*), SUM(s.n) FROM (SELECT k, COUNT(*) AS n FROM w GROUP BY k) s JOIN e ON s.k = e.k",
+    "SELECT t.id, s.n FROM t JOIN (SELECT k, qty, COUNT(*) AS n FROM w GROUP BY k, qty) s ON t.k = s.k AND t.id = s.qty WHERE t.g = 'a'",
+    "SELECT u.name, s.k, s.qty, s.n FROM u JOIN (SELECT k, qty, COUNT(*) AS n FROM w GROUP BY k, qty) s ON u.k = s.k AND u.k = s.qty",
+    "SELECT v.a, s.qty, s.n FROM v JOIN (SELECT k, qty, COUNT(*) AS n FROM w GROUP BY k, qty) s ON v.a = s.k AND s.qty > v.a",
+    "SELECT u.name, s.k, s.sp FROM u JOIN (SELECT k, SUM(price) AS sp FROM w GROUP BY k) s ON u.k = s.k AND u.w < s.sp",
+    "SELECT SUM(w.price) FROM w, v WHERE v.a = w.k AND w.qty < (SELECT AVG(qty) FROM w w2 WHERE w2.k = v.a)",
+    "SELECT v.a, v.c FROM v WHERE v.a > (SELECT AVG(qty) FROM w WHERE w.k = v.a)",
+    "SELECT a, c FROM v WHERE a IN (SELECT k FROM w GROUP BY k HAVING COUNT(*) > 6)",
+    "SELECT s.k, s.n FROM (SELECT k, COUNT(*) AS n FROM w GROUP BY k) s WHERE s.k IN (SELECT a FROM v)",
+    "SELECT u.name, s.n FROM u LEFT JOIN (SELECT k, COUNT(*) AS n FROM w GROUP BY k) s ON u.k = s.k",
+    "SELECT s.k, s.n, u.name FROM (SELECT k, COUNT(*) AS n FROM w GROUP BY k) s LEFT JOIN u ON s.k = u.k",
+    "SELECT s.k, s.n, v.c FROM (SELECT k, COUNT(*) AS n FROM w GROUP BY k) s FULL JOIN v ON s.k = v.a",
+    "SELECT s.k, s.n FROM (SELECT k, COUNT(*) AS n FROM w GROUP BY k) s WHERE s.k NOT IN (SELECT a FROM v WHERE a IS NOT NULL)",
+    "SELECT u.name, s.k, s.n FROM u JOIN (SELECT k, COUNT(*) AS n FROM w GROUP BY k HAVING COUNT(*) > 6) s ON u.k = s.k",
+    "SELECT v.a, s.k, s.n FROM v JOIN (SELECT k, COUNT(*) AS n FROM w WHERE qty > 0 GROUP BY k) s ON s.k = v.a WHERE v.c <> 'a'",
+]
+for q in prefilter:
+    add("aggregate prefilter", q)
+
 # ---- exact DECIMAL: SQLite reads the scaled-integer tables <name>_x and formats with dec() -
 exact = [
     ("SELECT id, d FROM t", "SELECT id, dec(d, 2) FROM t_x"),
