@@ -47,7 +47,10 @@ reads() {
   : >"$WORK/st"
   strace -f -p "$MPID" -o "$WORK/st" -qq -yy -e trace=sendfile 2>"$WORK/st.err" &
   SPID=$!
-  sleep 1 # strace attaches
+  for _ in $(seq 200); do # until strace is attached (mc2d's TracerPid), at most 10 s
+    awk '$1 == "TracerPid:" { exit $2 == 0 }' "/proc/$MPID/status" && break
+    sleep 0.05
+  done
   "$MC2" sql $A "$@" "$Q" >"$WORK/q.out" 2>"$WORK/q.err"
   local rc=$?
   sleep 0.3
