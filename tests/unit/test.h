@@ -29,6 +29,30 @@ static unsigned long t_checks, t_failures;
         }                                                                                          \
     } while (0)
 
+/* The whole file at path, NUL-terminated (malloc'd), its length in *len if len is not NULL;
+ * NULL if it cannot be opened. Out of memory ends the test binary. */
+static inline char *test_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *p = malloc(cap);
+    for (;;) {
+        if (p && n + 4096 > cap) p = realloc(p, cap *= 2);
+        if (!p) {
+            fprintf(stderr, "%s: out of memory\n", path);
+            exit(1);
+        }
+        size_t r = fread(p + n, 1, cap - n - 1, f);
+        if (r == 0) break;
+        n += r;
+    }
+    fclose(f);
+    p[n] = '\0';
+    if (len) *len = n;
+    return p;
+}
+
 /* Path of a file under tests/data (MC2_TEST_DATA), in a static buffer. */
 static inline const char *test_data(const char *rel)
 {

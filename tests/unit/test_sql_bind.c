@@ -13,6 +13,7 @@
 #include "table/textio.h"
 #include "table/value.h"
 #include "test.h"
+#include "tload.h"
 #include "tpch/tpch.h"
 
 #include <unistd.h>
@@ -41,24 +42,6 @@ static int load_tpch(void)
         tpch[i].rows = tpch_rows[i];
     }
     return 0;
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *p = malloc(cap);
-    for (;;) {
-        if (n + 4096 > cap) p = realloc(p, cap *= 2);
-        size_t r = fread(p + n, 1, cap - n - 1, f);
-        if (r == 0) break;
-        n += r;
-    }
-    fclose(f);
-    p[n] = '\0';
-    *len = n;
-    return p;
 }
 
 /* Compiles text over tables; on success appends EXPLAIN to *ex (if ex). */
@@ -107,7 +90,7 @@ static void test_tpch(void)
         char rel[64];
         snprintf(rel, sizeof rel, "tpch/queries/q%d.sql", q);
         size_t n;
-        char *text = read_file(test_data(rel), &n);
+        char *text = test_read_file(test_data(rel), &n);
         CHECK_MSG(text != NULL, "cannot read %s", rel);
         if (!text) continue;
         mc2_err err;
@@ -135,7 +118,7 @@ static void test_explain_shapes(void)
     mc2_buf ex = {0};
     mc2_err err;
     size_t n;
-    char *q3 = read_file(test_data("tpch/queries/q3.sql"), &n);
+    char *q3 = test_read_file(test_data("tpch/queries/q3.sql"), &n);
     CHECK(q3 && compile(q3, tpch, 8, &ex, &err) == 0);
     if (q3 && ex.len) {
         const char *s = (const char *)ex.data;
@@ -164,7 +147,7 @@ static void test_explain_shapes(void)
         CHECK(!strstr(s, "NESTED LOOP"));
     }
     free(q3);
-    char *q17 = read_file(test_data("tpch/queries/q17.sql"), &n);
+    char *q17 = test_read_file(test_data("tpch/queries/q17.sql"), &n);
     CHECK(q17 && compile(q17, tpch, 8, &ex, &err) == 0);
     if (q17 && ex.len) {
         const char *s = (const char *)ex.data;
@@ -644,25 +627,6 @@ static void test_e2e(void)
 /* ---- TPC-H end to end at the smallest scale ---------------------------------------------- */
 
 /* Loads a whole .tbl file into one batch. */
-static mc2_batch *load_tbl(const char *path, const mc2_schema *s)
-{
-    size_t n;
-    char *text = read_file(path, &n);
-    if (!text) return NULL;
-    size_t lines = 0;
-    for (size_t i = 0; i < n; i++) lines += text[i] == '\n';
-    mc2_err err;
-    mc2_batch *b = mc2_batch_new(s, lines ? lines : 1, &err);
-    mc2_textpos pos = {path, 1};
-    if (b && mc2_text_parse(MC2_FMT_TBL, text, n, &pos, b, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
-        mc2_batch_free(b);
-        b = NULL;
-    }
-    free(text);
-    return b;
-}
-
 static void test_tpch_exec(void)
 {
     char dir[] = "/tmp/mc2_sqlbind_XXXXXX";
@@ -687,7 +651,7 @@ static void test_tpch_exec(void)
     for (int i = 0; i < 8; i++) {
         char path[400];
         snprintf(path, sizeof path, "%s/%s.tbl", sub, tpch_names[i]);
-        data[i] = load_tbl(path, tpch[i].schema);
+        data[i] = test_load_tbl(path, tpch[i].schema);
         CHECK_MSG(data[i] != NULL, "cannot load %s", path);
         if (!data[i]) goto out;
         one[i][0] = data[i];
@@ -703,7 +667,7 @@ static void test_tpch_exec(void)
         char rel[64];
         snprintf(rel, sizeof rel, "tpch/queries/q%d.sql", q);
         size_t n;
-        char *text = read_file(test_data(rel), &n);
+        char *text = test_read_file(test_data(rel), &n);
         if (!text) continue;
         mc2_plan *p = mc2_plan_new(0, &err);
         mc2_sql_physical ph;
@@ -753,7 +717,7 @@ static mc2_schema gen_schema = {
 static void test_corpus(void)
 {
     size_t n;
-    char *text = read_file(test_data("sql/parse_ok.sql"), &n);
+    char *text = test_read_file(test_data("sql/parse_ok.sql"), &n);
     CHECK(text != NULL);
     if (!text) return;
     mc2_sql_table tabs[6] = {{"t", &gen_schema, 1000}, {"s", &gen_schema, 100},

@@ -23,24 +23,6 @@ static double now(void)
 }
 
 /* Reads a whole file into a malloc'd NUL-terminated buffer; NULL if it cannot. */
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *p = malloc(cap);
-    for (;;) {
-        if (n + 4096 > cap) p = realloc(p, cap *= 2);
-        size_t r = fread(p + n, 1, cap - n - 1, f);
-        if (r == 0) break;
-        n += r;
-    }
-    fclose(f);
-    p[n] = '\0';
-    *len = n;
-    return p;
-}
-
 /* Parses text, prints it into *out (reset first). Returns 0 or -1 with err set. */
 static int parse_print(const char *text, size_t len, mc2_buf *out, mc2_err *err)
 {
@@ -80,7 +62,7 @@ static void test_tpch(void)
         char rel[64];
         snprintf(rel, sizeof rel, "tpch/queries/q%d.sql", q);
         size_t len;
-        char *text = read_file(test_data(rel), &len);
+        char *text = test_read_file(test_data(rel), &len);
         CHECK_MSG(text != NULL, "cannot read %s", rel);
         if (!text) continue;
         mc2_arena a;
@@ -113,7 +95,7 @@ static void test_tpch(void)
 static void test_corpus(void)
 {
     size_t len;
-    char *text = read_file(test_data("sql/parse_ok.sql"), &len);
+    char *text = test_read_file(test_data("sql/parse_ok.sql"), &len);
     CHECK_MSG(text != NULL, "cannot read sql/parse_ok.sql");
     if (!text) return;
     mc2_arena a;
@@ -463,7 +445,7 @@ static void test_limits(void)
 
     /* A small arena: clean MC2_E_LIMIT, and the arena stays usable. */
     size_t len;
-    char *text = read_file(test_data("tpch/queries/q19.sql"), &len);
+    char *text = test_read_file(test_data("tpch/queries/q19.sql"), &len);
     CHECK(text != NULL);
     if (!text) return;
     mc2_arena_init(&a, 2048);

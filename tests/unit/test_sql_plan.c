@@ -19,6 +19,7 @@
 #include "sqlref/sqlref.h"
 #include "table/textio.h"
 #include "test.h"
+#include "tload.h"
 #include "tpch/tpch.h"
 
 #define NT 8
@@ -45,29 +46,11 @@ static int load_schemas(void)
     return 0;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *p = malloc(cap);
-    for (;;) {
-        if (n + 4096 > cap) p = realloc(p, cap *= 2);
-        size_t r = fread(p + n, 1, cap - n - 1, f);
-        if (r == 0) break;
-        n += r;
-    }
-    fclose(f);
-    p[n] = '\0';
-    if (len) *len = n;
-    return p;
-}
-
 static char *query(int q)
 {
     char rel[64];
     snprintf(rel, sizeof rel, "tpch/queries/q%d.sql", q);
-    return slurp(test_data(rel), NULL);
+    return test_read_file(test_data(rel), NULL);
 }
 
 /* Compiles text over t into *p (new) and its EXPLAIN text (NUL-terminated) into ex. */
@@ -646,25 +629,6 @@ static void test_broken_key(void)
 
 /* ---- Q5 and Q18 at SF 0.1 ---------------------------------------------------------------- */
 
-static mc2_batch *load_tbl(const char *path, const mc2_schema *s)
-{
-    size_t n;
-    char *text = slurp(path, &n);
-    if (!text) return NULL;
-    size_t lines = 0;
-    for (size_t i = 0; i < n; i++) lines += text[i] == '\n';
-    mc2_err err;
-    mc2_batch *b = mc2_batch_new(s, lines ? lines : 1, &err);
-    mc2_textpos pos = {path, 1};
-    if (b && mc2_text_parse(MC2_FMT_TBL, text, n, &pos, b, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
-        mc2_batch_free(b);
-        b = NULL;
-    }
-    free(text);
-    return b;
-}
-
 static void run_q(int q, sqlite3 *db, mc2_sql_table *tabs, const mc2_exec_input *in,
                   size_t mem_limit)
 {
@@ -727,7 +691,7 @@ static void test_run_sf(void)
     for (int i = 0; rc == 0 && i < NT; i++) {
         char path[400];
         snprintf(path, sizeof path, "%s/%s.tbl", dir, names[i]);
-        data[i] = load_tbl(path, tpch[i].schema);
+        data[i] = test_load_tbl(path, tpch[i].schema);
         CHECK_MSG(data[i] != NULL, "cannot load %s", path);
         if (!data[i]) rc = -1;
         if (rc) break;

@@ -12,24 +12,6 @@
 #include "test.h"
 
 /* Reads a whole file into a malloc'd NUL-terminated buffer; NULL if it cannot. */
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *p = malloc(cap);
-    for (;;) {
-        if (n + 4096 > cap) p = realloc(p, cap *= 2);
-        size_t r = fread(p + n, 1, cap - n - 1, f);
-        if (r == 0) break;
-        n += r;
-    }
-    fclose(f);
-    p[n] = '\0';
-    *len = n;
-    return p;
-}
-
 /* The tables text reads as "name@line:col,..." (in the walk's order) into out, or
  * "error: <message>". sorted: names only, in strcmp order. */
 static const char *refs(const char *text, size_t max, int sorted, char *out, size_t cap)
@@ -149,7 +131,7 @@ static void test_tpch(void)
         char rel[64], got[1024];
         size_t len;
         snprintf(rel, sizeof rel, "tpch/queries/q%d.sql", q);
-        char *text = read_file(test_data(rel), &len);
+        char *text = test_read_file(test_data(rel), &len);
         CHECK_MSG(text != NULL, "cannot read %s", rel);
         if (!text) continue;
         refs(text, 16, 1, got, sizeof got);
