@@ -477,6 +477,23 @@ static int scan_check(const mc2_pnode *n, const mc2_schema *s, mc2_err *err)
     return 0;
 }
 
+/* The end of one block's oblivious decode (decoded: its result, 0 or -1): the one declassified
+ * verdict of the block's validity, then its rows appended to out; an error names the block.
+ * Frees part. */
+static int scan_block_done(const mc2_pnode *n, const mc2_schema *s, struct obliv_rows *part,
+                           int decoded, const uint64_t *ok, uint64_t index, uint64_t count,
+                           struct obliv_rows *out, mc2_err *err)
+{
+    int rc = decoded || obliv_decode_verdict(s, n->cols, n->schema.ncols, ok, err) ? -1 : 0;
+    if (rc)
+        mc2_err_prefix(err, "block %llu of %llu: ", (unsigned long long)index + 1,
+                       (unsigned long long)count);
+    else
+        rc = obliv_rows_append(out, part, err);
+    obliv_rows_free(part);
+    return rc ? -1 : 0;
+}
+
 /* Decodes one block's authenticated plaintext pt[0..len) (schema s; block `index` of
  * `count`) straight into rows of the scan's columns, obliviously (obliv/decode.h: the
  * branchy batch decoder never sees it), and appends them to out. Only the ONE bit "the block
@@ -489,17 +506,8 @@ static int scan_raw(const mc2_pnode *n, const mc2_schema *s, const uint8_t *pt, 
     uint64_t ok[1 + OBLIV_MAX_COLS];
     struct obliv_rows part = {0};
     if (obliv_rows_alloc(&part, &out->lay, rows, err)) return -1;
-    int rc = obliv_decode_v1(&part, 0, s, n->cols, pt, len, rows, ok, err) ||
-                     obliv_decode_verdict(s, n->cols, n->schema.ncols, ok, err)
-                 ? -1
-                 : 0;
-    if (rc)
-        mc2_err_prefix(err, "block %llu of %llu: ", (unsigned long long)index + 1,
-                       (unsigned long long)count);
-    else
-        rc = obliv_rows_append(out, &part, err);
-    obliv_rows_free(&part);
-    return rc ? -1 : 0;
+    int rc = obliv_decode_v1(&part, 0, s, n->cols, pt, len, rows, ok, err);
+    return scan_block_done(n, s, &part, rc, ok, index, count, out, err);
 }
 
 /* Decodes the authenticated chunks of one version-2 block (pt[j] for scan column j of the
@@ -517,17 +525,8 @@ static int scan_raw2(const mc2_pnode *n, const mc2_schema *s, const unsigned *uc
         clen[ucols[j]] = len[j];
     }
     if (obliv_rows_alloc(&part, &out->lay, rows, err)) return -1;
-    int rc = obliv_decode_v2(&part, 0, s, n->cols, chunk, clen, rows, ok, err) ||
-                     obliv_decode_verdict(s, n->cols, n->schema.ncols, ok, err)
-                 ? -1
-                 : 0;
-    if (rc)
-        mc2_err_prefix(err, "block %llu of %llu: ", (unsigned long long)index + 1,
-                       (unsigned long long)count);
-    else
-        rc = obliv_rows_append(out, &part, err);
-    obliv_rows_free(&part);
-    return rc ? -1 : 0;
+    int rc = obliv_decode_v2(&part, 0, s, n->cols, chunk, clen, rows, ok, err);
+    return scan_block_done(n, s, &part, rc, ok, index, count, out, err);
 }
 
 /* A SCAN of a source (a streaming input, or a format-2 table under a reader): a scan of the
