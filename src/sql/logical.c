@@ -86,6 +86,19 @@ int mc2_lnode_passcols(mc2_lplan *lp, mc2_lnode *n, mc2_err *err)
     return 0;
 }
 
+mc2_lexpr *mc2_lexpr_eq(mc2_lplan *lp, mc2_lexpr *a, mc2_lexpr *b, mc2_sql_pos pos, mc2_err *err)
+{
+    mc2_lexpr *e = mc2_lexpr_new(lp, MC2_LX_CMP, 2, err);
+    if (!e) return NULL;
+    e->op = MC2_PX_EQ;
+    e->type.id = MC2_T_BOOL;
+    e->args[0] = a;
+    e->args[1] = b;
+    e->pos = pos;
+    e->nullable = a->nullable || b->nullable;
+    return e;
+}
+
 mc2_lexpr *mc2_lexpr_and(mc2_lplan *lp, mc2_lexpr *a, mc2_lexpr *b, mc2_err *err)
 {
     if (!a) return b;

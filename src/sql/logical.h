@@ -173,6 +173,8 @@ mc2_lexpr *mc2_lexpr_col(mc2_lplan *lp, uint32_t id, mc2_err *err);
 /* Sets n->cols for pass-through operators (FILTER, SORT, LIMIT, DISTINCT, JOIN) from the
  * children's columns. */
 int mc2_lnode_passcols(mc2_lplan *lp, mc2_lnode *n, mc2_err *err);
+/* a = b (BOOL, nullable if either side is), written at pos; NULL with *err set on failure. */
+mc2_lexpr *mc2_lexpr_eq(mc2_lplan *lp, mc2_lexpr *a, mc2_lexpr *b, mc2_sql_pos pos, mc2_err *err);
 /* AND of a and b, either may be NULL (then the other is returned). */
 mc2_lexpr *mc2_lexpr_and(mc2_lplan *lp, mc2_lexpr *a, mc2_lexpr *b, mc2_err *err);
 /* Splits a conjunction into its conjuncts: appends to *v (arena array grown by doubling). */

@@ -400,15 +400,10 @@ static int plan_prefilter_side(pl *c, const mc2_lnode *n, const mc2_lnode *a, co
                          scanned_rows(b) * PREFILTER_RATIO > g->left->rows))
                 continue;
             agg = g;
-            mc2_lexpr *eq = mc2_lexpr_new(c->lp, MC2_LX_CMP, 2, c->err);
-            mc2_lexpr *k = eq ? mc2_lexpr_col(c->lp, in, c->err) : NULL;
-            if (!k) return -1;
-            eq->op = MC2_PX_EQ;
-            eq->type.id = MC2_T_BOOL;
+            mc2_lexpr *k = mc2_lexpr_col(c->lp, in, c->err);
+            mc2_lexpr *eq = k ? mc2_lexpr_eq(c->lp, k, (mc2_lexpr *)y, e->pos, c->err) : NULL;
+            if (!eq) return -1;
             eq->nullable = true;
-            eq->pos = e->pos;
-            eq->args[0] = k;
-            eq->args[1] = (mc2_lexpr *)y;
             if (!(cond = mc2_lexpr_and(c->lp, cond, eq, c->err))) return -1;
             break;
         }

@@ -335,15 +335,10 @@ static mc2_lexpr *scalar_apply(rw *w, mc2_lexpr *e, mc2_lnode **input)
         w->lp->cols[id].ndv = ci.ndv;
         np->cols[1 + i] = id;
         if (!(np->exprs[1 + i] = mc2_lexpr_col(w->lp, na->cols[i], w->err))) return NULL;
-        mc2_lexpr *eq = mc2_lexpr_new(w->lp, MC2_LX_CMP, 2, w->err);
-        mc2_lexpr *rc = eq ? mc2_lexpr_col(w->lp, id, w->err) : NULL;
-        if (!rc) return NULL;
-        eq->op = MC2_PX_EQ;
-        eq->type.id = MC2_T_BOOL;
-        eq->args[0] = outer[i];
-        eq->args[1] = rc;
-        eq->pos = pulled.v[i]->pos;
-        eq->nullable = true;
+        mc2_lexpr *rc = mc2_lexpr_col(w->lp, id, w->err);
+        mc2_lexpr *eq = rc ? mc2_lexpr_eq(w->lp, outer[i], rc, pulled.v[i]->pos, w->err) : NULL;
+        if (!eq) return NULL;
+        eq->nullable = true; /* the right side is NULL for outer rows without a group */
         if (!(cond = mc2_lexpr_and(w->lp, cond, eq, w->err))) return NULL;
     }
     if (!(*input = mkjoin(w, MC2_JOIN_LEFT, *input, np, cond))) return NULL;
@@ -426,14 +421,8 @@ static mc2_lnode *semi_apply(rw *w, mc2_lnode *input, mc2_lexpr *e, bool negated
     }
     bool null_aware = false;
     if (in) {
-        mc2_lexpr *eq = mc2_lexpr_new(w->lp, MC2_LX_CMP, 2, w->err);
+        mc2_lexpr *eq = mc2_lexpr_eq(w->lp, e->args[0], val, e->pos, w->err);
         if (!eq) return NULL;
-        eq->op = MC2_PX_EQ;
-        eq->type.id = MC2_T_BOOL;
-        eq->args[0] = e->args[0];
-        eq->args[1] = val;
-        eq->pos = e->pos;
-        eq->nullable = e->args[0]->nullable || val->nullable;
         if (negated && eq->nullable) {
             /* NOT IN: a NULL on either side makes the predicate NULL, not TRUE */
             if (corr) {
