@@ -410,7 +410,7 @@ static long long replay_sendfile(scan *s, stream *streams, uint64_t *offs, tstat
     long long ret = strtoll(eq + 1, NULL, 10);
     struct stat st;
     int fd = open(iann, O_RDONLY);
-    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || ret <= 0 ||
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || ret <= 0 || ret > st.st_size ||
         (double)st.st_mtim.tv_sec + (double)st.st_mtim.tv_nsec / 1e9 > strtod(stamp, NULL)) {
         if (fd >= 0) close(fd);
         return -1;
