@@ -314,6 +314,49 @@ static mc2_schema *alltypes(void)
     return s;
 }
 
+/* Every truncation of enc[0..n) fails with MC2_E_INPUT and no schema. */
+static int truncations_fail(const uint8_t *enc, size_t n)
+{
+    mc2_err err;
+    int ok = 1;
+    for (size_t k = 0; k < n; k++) {
+        mc2_schema *d = NULL;
+        if (mc2_schema_decode(enc, k, &d, &err) == 0 || d != NULL || err.code != MC2_E_INPUT)
+            ok = 0;
+        mc2_schema_free(d);
+    }
+    return ok;
+}
+
+/* Every single-byte mutation of enc[0..n) either fails or decodes to a schema whose encoding
+ * is exactly the mutated bytes. *accepted and *total count the mutations decoded and tried. */
+static int mutations_canonical(const uint8_t *enc, size_t n, size_t *accepted, size_t *total)
+{
+    mc2_err err;
+    uint8_t *m = malloc(n);
+    int ok = m != NULL;
+    *accepted = *total = 0;
+    for (size_t i = 0; m && i < n; i++)
+        for (unsigned v = 0; v < 256; v++) {
+            if (v == enc[i]) continue;
+            memcpy(m, enc, n);
+            m[i] = (uint8_t)v;
+            (*total)++;
+            mc2_schema *d = NULL;
+            if (mc2_schema_decode(m, n, &d, &err) == 0) {
+                uint8_t *re = NULL;
+                size_t rn = 0;
+                (*accepted)++;
+                if (mc2_schema_encode(d, &re, &rn, &err) != 0 || rn != n || memcmp(re, m, n))
+                    ok = 0;
+                mc2_free(re);
+            }
+            mc2_schema_free(d);
+        }
+    free(m);
+    return ok;
+}
+
 static void test_decode_hostile(void)
 {
     mc2_err err;
@@ -330,14 +373,7 @@ static void test_decode_hostile(void)
     CHECK(memcmp(enc + 22, col0, sizeof col0) == 0);
 
     /* Every truncation fails (and so does one extra byte). */
-    int ok = 1;
-    for (size_t k = 0; k < n; k++) {
-        d = NULL;
-        if (mc2_schema_decode(enc, k, &d, &err) == 0 || d != NULL || err.code != MC2_E_INPUT)
-            ok = 0;
-        mc2_schema_free(d);
-    }
-    CHECK(ok);
+    CHECK(truncations_fail(enc, n));
     uint8_t *longer = malloc(n + 1);
     memcpy(longer, enc, n);
     longer[n] = 0;
@@ -346,29 +382,10 @@ static void test_decode_hostile(void)
 
     /* Every single-byte mutation either fails or decodes to a schema whose encoding is exactly
      * the mutated bytes (the encoding is canonical: one schema, one byte string). */
-    uint8_t *m = malloc(n);
-    size_t accepted = 0, total = 0;
-    ok = 1;
-    for (size_t i = 0; i < n; i++)
-        for (unsigned v = 0; v < 256; v++) {
-            if (v == enc[i]) continue;
-            memcpy(m, enc, n);
-            m[i] = (uint8_t)v;
-            total++;
-            d = NULL;
-            if (mc2_schema_decode(m, n, &d, &err) == 0) {
-                uint8_t *re = NULL;
-                size_t rn = 0;
-                accepted++;
-                if (mc2_schema_encode(d, &re, &rn, &err) != 0 || rn != n || memcmp(re, m, n))
-                    ok = 0;
-                mc2_free(re);
-            }
-            mc2_schema_free(d);
-        }
-    CHECK(ok);
+    size_t accepted, total;
+    CHECK(mutations_canonical(enc, n, &accepted, &total));
     CHECK(accepted > 0 && accepted < total / 4); /* renamed columns decode; most bytes fail */
-    free(m);
+    uint8_t *m;
 
     /* Targeted mutations, each with its message. */
     static const struct {
@@ -517,34 +534,10 @@ static void test_keys_encoding(void)
         mc2_schema_free(s);
         return;
     }
-    int ok = 1;
-    for (size_t k = 0; k < n; k++) {
-        d = NULL;
-        if (mc2_schema_decode(enc, k, &d, &err) == 0 || d != NULL || err.code != MC2_E_INPUT)
-            ok = 0;
-        mc2_schema_free(d);
-    }
-    CHECK(ok);
+    CHECK(truncations_fail(enc, n));
+    size_t accepted, total;
+    CHECK(mutations_canonical(enc, n, &accepted, &total) && accepted > 0);
     uint8_t m[sizeof want];
-    ok = 1;
-    size_t accepted = 0;
-    for (size_t i = 0; i < n; i++)
-        for (unsigned v = 0; v < 256; v++) {
-            if (v == enc[i]) continue;
-            memcpy(m, enc, n);
-            m[i] = (uint8_t)v;
-            d = NULL;
-            if (mc2_schema_decode(m, n, &d, &err) == 0) {
-                uint8_t *re = NULL;
-                size_t rn = 0;
-                accepted++;
-                if (mc2_schema_encode(d, &re, &rn, &err) != 0 || rn != n || memcmp(re, m, n))
-                    ok = 0;
-                mc2_free(re);
-            }
-            mc2_schema_free(d);
-        }
-    CHECK(ok && accepted > 0);
     static const struct {
         size_t off;
         uint8_t val;
