@@ -37,6 +37,17 @@ static int nomem(mc2_err *err)
     return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
 }
 
+/* Forgets the catalog and the listing the session code cached (cli_catalog, cli_listing_get):
+ * a client lives across uploads, its own and other parties', so each call reads them anew. */
+static void refresh(cli_session *cs)
+{
+    mc2_catalog_free(&cs->cat);
+    mc2_free(cs->listing.t);
+    memset(&cs->cat, 0, sizeof cs->cat);
+    memset(&cs->listing, 0, sizeof cs->listing);
+    cs->have_cat = cs->have_listing = 0;
+}
+
 /* Moves b's bytes (NUL-terminated) into a malloc'd string *out; b is left empty. */
 static int take_text(mc2_buf *b, char **out, mc2_err *err)
 {
@@ -206,9 +217,7 @@ int mc2_client_tables(mc2_client *c, mc2_client_table **out, size_t *n, mc2_err 
     const cli_listing *l;
     *out = NULL;
     *n = 0;
-    c->cs.have_listing = 0; /* a fresh listing each time */
-    mc2_free(c->cs.listing.t);
-    memset(&c->cs.listing, 0, sizeof c->cs.listing);
+    refresh(&c->cs);
     if (cli_listing_get(&c->cs, &l, err)) return -1;
     mc2_client_table *t = mc2_calloc(l->n ? l->n : 1, sizeof *t);
     if (!t) return nomem(err);
@@ -340,6 +349,7 @@ int mc2_client_submit(mc2_client *c, const mc2_client_job_spec *spec, uint64_t *
     int rc = -1;
     memset(&j, 0, sizeof j);
     if (text) *text = NULL;
+    refresh(cs);
     if (job_build(cs, spec, &j, err) || mc2_client_attest(c, NULL, err) ||
         (owns_any(&j, cs->id.name) && mc2_esession_grant(&cs->es, &cs->id, cs->policy, err)) ||
         mc2_job_submit(&cs->es, &cs->id, cs->policy, &j, id, &t, err))
@@ -388,6 +398,7 @@ int mc2_client_approve(mc2_client *c, uint64_t id, mc2_err *err)
     uint8_t sig[64];
     int rc = -1;
     memset(&j, 0, sizeof j);
+    refresh(cs);
     if (mc2_client_attest(c, NULL, err) || mc2_job_state(&cs->es, id, &text, &state, err) ||
         mc2_job_parse((const char *)text.data, text.len, &j, err) ||
         approve_check(cs, id, &j, &owner, &model_owner, err) ||
@@ -622,6 +633,7 @@ int mc2_client_predict(mc2_client *c, const char *model, const char *const *tabl
     memset(&j, 0, sizeof j);
     memset(&r, 0, sizeof r);
     snprintf(j.kind, sizeof j.kind, "predict");
+    refresh(cs);
     if (ntables == 0) return mc2_err_set(err, MC2_E_USAGE, "predict needs at least one table");
     if (cli_model_ref_find(cs->id.home, model, &r, err)) goto out;
     for (size_t i = 0; i < ntables; i++)
