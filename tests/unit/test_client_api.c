@@ -2,7 +2,8 @@
  * enclave (tests/tools/pfix.h): attest; upload from memory (with NULLs) and from a file;
  * replace only when asked; the listing; a query over this party's own table whose decrypted
  * CSV equals the known rows exactly; a two-party join that waits for the other owner's
- * mc2_client_approve and then returns the joined rows; job and jobs; and the error paths with
+ * mc2_client_approve and then returns the joined rows; job and jobs; a table uploaded during
+ * the session is found by the next query; and the error paths with
  * their codes and messages (syntax error before any I/O, unknown table, a failed job's reason,
  * approving a job one has no part in, a party outside the policy). */
 #include "mc2/client.h"
@@ -157,6 +158,17 @@ int main(void)
     mc2_client_free(csv);
     CHECK(mc2_client_jobs(a, &text, &err) == 0 && strstr(text, "sql"));
     mc2_client_free(text);
+
+    /* A table uploaded after the client's first job is found by the next one (the client
+     * reads its catalog and the service's listing anew for each call). */
+    static const char rows_late[] = "k,v\n7,late\n";
+    CHECK(mc2_client_upload(a, "late", schema, NULL, rows_late, strlen(rows_late), 0, 0, NULL, NULL,
+                            &err) == 0);
+    id = sql(a, "SELECT v FROM late", NULL, 0, &err);
+    CHECK_MSG(id > 0, "a table uploaded during the session is not found: %s", err.msg);
+    csv = id ? result(a, id, NULL, &err) : NULL;
+    CHECK(csv && strcmp(csv, "v\nlate\n") == 0);
+    mc2_client_free(csv);
 
     check_errors(a, b);
     mc2_client_close(a);
