@@ -119,6 +119,10 @@ def test_errors_carry_mc2_code_and_message(bank_a, bank_b, service):
     with pytest.raises(mc2.AuthError) as e:
         mc2.Client(home=service.home("mallory"), service=service.address)
     assert "not a party" in e.value.message
+    with mc2.Client(home=service.home("bank-a"), service="127.0.0.1:1") as nowhere:
+        with pytest.raises(mc2.IOFailure) as e:
+            nowhere.attest()
+    assert e.value.code == 2 and "127.0.0.1:1" in e.value.message
     with pytest.raises(mc2.UsageError):
         bank_a.upload(pd.DataFrame({"bad name": [1]}), "x")
     with pytest.raises(mc2.InputError) as e:

@@ -4,6 +4,7 @@
 # sees Debian's pandas) installs it too; examples/python/two_banks.py then runs against a live
 # service with each: two banks upload DataFrames, a joint query equals pandas' merge, a model
 # trained over both banks predicts in the enclave what its xgboost Booster predicts locally.
+# docs/api.md's C example builds against the installed header and runs.
 source "$(dirname "$0")/lib.sh"
 B=${MC2_BUILD:?}
 SRC=${MC2_SRC:?}
@@ -37,6 +38,19 @@ check "example: joint query equals pandas" grep -q "joint query equals pandas' m
 check "example: xgboost equals mc2" grep -q "^two_banks: ok" "$WORK/out"
 check "the installed library was used" env PYTHONPATH="$site" "$PY" -c \
   "import mc2._lib as l; l.lib(); import sys; sys.exit(0 if l._find().startswith('$WORK/prefix') else 1)"
+
+# docs/api.md's C example, built against the installed header and mc2.pc, as bank-a.
+sed -n '/^```c$/,/^```$/p' "$SRC/docs/api.md" | sed '1d;$d' >"$WORK/api.c"
+pc=$(dirname "$(ls "$WORK"/prefix/lib*/pkgconfig/mc2.pc)")
+san=""
+if nm -D "$(dirname "$pc")/libmc2.so" 2>/dev/null | grep -q __asan_init; then
+  san="-fsanitize=address,undefined"
+fi
+expect_ok "docs/api.md example builds against mc2.pc" bash -c \
+  "cc $san -Wall -Werror '$WORK/api.c' \$(PKG_CONFIG_PATH='$pc' pkg-config --cflags --libs mc2) -o '$WORK/api'"
+expect_ok "docs/api.md example runs" env LD_LIBRARY_PATH="$(dirname "$pc")" MC2_HOME="$WORK/bank-a" \
+  "$WORK/api"
+check "docs/api.md example prints its result" test "$(cat "$WORK/out")" = "$(printf 's\n3')"
 
 # `pip install ./python`, offline, into a venv that sees the system's pandas and xgboost.
 if "$PY" -m venv --system-site-packages --without-pip "$WORK/venv" >/dev/null 2>&1; then
