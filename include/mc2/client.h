@@ -36,7 +36,8 @@ int mc2_client_open(const char *home, const char *service, const char *policy, m
                     mc2_err *err) MC2_WUR;
 /* Closes the session and wipes the client's keys. c may be NULL. */
 void mc2_client_close(mc2_client *c);
-/* Frees a string or array this API returned. p may be NULL. */
+/* Wipes and frees a string or array this API returned (results and models are plaintext).
+ * p may be NULL. */
 void mc2_client_free(void *p);
 
 /* This party's name, the service address, and the consortium's name: owned by c. */
@@ -61,7 +62,7 @@ int mc2_client_attest(mc2_client *c, mc2_client_attestation *info, mc2_err *err)
 /* Uploads a table as NAME: the data is encrypted here under this party's data key (nothing
  * readable leaves the process) with the next version in the catalog, sent signed, and recorded
  * in the catalog once the service confirms it (as `mc2 upload`). schema_yaml: the schema as
- * YAML text (docs/table-format.md; `columns: [{name: ..., type: ...}]`). Either path names a
+ * YAML text (docs/format.md; `columns: [{name: ..., type: ...}]`). Either path names a
  * CSV (or .tbl, tbl != 0) file, or path is NULL and data[0..len) is the CSV text in memory
  * (never written to disk in plaintext). Replaces an existing table NAME only if replace != 0,
  * else fails with MC2_E_EXISTS. *rows (may be NULL): the rows uploaded; *version (may be
@@ -122,9 +123,10 @@ int mc2_client_jobs(mc2_client *c, char **text, mc2_err *err) MC2_WUR;
  * from the attested enclave. text may be NULL. */
 int mc2_client_job(mc2_client *c, uint64_t id, char **text, char **state, mc2_err *err) MC2_WUR;
 
-/* Waits up to timeout_ms for job id to end (done or failed; also while it waits for
- * approvals), then returns its state as mc2_client_job does. Returns 0 also when the job is
- * still running at the timeout: look at *state. */
+/* Waits up to timeout_ms for job id to end (done or failed), also while it waits for other
+ * owners' approvals, then returns its state as mc2_client_job does. Returns 0 also when the
+ * job has not ended at the timeout (still queued, running or waiting): look at *state.
+ * timeout_ms 0: the state now. */
 int mc2_client_wait(mc2_client *c, uint64_t id, unsigned timeout_ms, char **state,
                     mc2_err *err) MC2_WUR;
 
@@ -136,7 +138,8 @@ int mc2_client_wait(mc2_client *c, uint64_t id, unsigned timeout_ms, char **stat
  * returns it as CSV text in *csv, *len bytes: a header line with the column names, then the
  * rows (as `mc2 download` writes them: NULL is an empty field, the empty string is ""). Waits
  * for the job (up to an hour) if it is queued or running; fails with the job's reason
- * (MC2_E_INPUT, "job N failed: REASON") if it failed. schema_yaml (may be NULL): the result's
+ * (MC2_E_INPUT, "job N failed: REASON") if it failed, and with MC2_E_NOTFOUND saying what it
+ * waits for if it waits for approvals. schema_yaml (may be NULL): the result's
  * schema as YAML (column names and types, mc2_schema_to_yaml). */
 int mc2_client_result_csv(mc2_client *c, uint64_t id, char **csv, size_t *len, char **schema_yaml,
                           mc2_err *err) MC2_WUR;

@@ -178,8 +178,10 @@ def from_result(csv_bytes, yaml_text):
         return pd.DataFrame()
     header, body = rows[0], rows[1:]
     types = result_types(yaml_text) if yaml_text else ["VARCHAR"] * len(header)
-    data = {}
-    for k, name in enumerate(header):
-        data[name] = _convert([r[k] for r in body], types[k] if k < len(types) else "VARCHAR")
-    return pd.DataFrame({k: (v.reset_index(drop=True) if isinstance(v, pd.Series) else v)
-                         for k, v in data.items()})
+    cols = {}
+    for k in range(len(header)):
+        v = _convert([r[k] for r in body], types[k] if k < len(types) else "VARCHAR")
+        cols[k] = v.reset_index(drop=True) if isinstance(v, pd.Series) else v
+    df = pd.DataFrame(cols)
+    df.columns = header  # as the result names them (two columns may share a name)
+    return df

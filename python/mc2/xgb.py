@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import tempfile
-import uuid
 
 from . import _state
 from ._lib import b, call, cstrings, take
@@ -107,13 +106,13 @@ class Model:
     def predict(self, data, oblivious=False, timeout=3600):
         """Scores rows inside the enclave with this model. data: "OWNER/TABLE" or a list of
         them (a DataFrame of table, row, prediction: this party's own rows only), or a pandas
-        DataFrame of feature columns in training order (uploaded as a temporary table of yours,
-        returns the predictions as a list in row order)."""
+        DataFrame of feature columns in training order (uploaded as your table mc2py_predict,
+        replacing the previous one; returns the predictions as a list in row order)."""
         import pandas as pd
         c = self.client
         if isinstance(data, pd.DataFrame):
-            name = "mc2py_" + uuid.uuid4().hex[:12]
-            c.upload(data, name)
+            name = "mc2py_predict"
+            c.upload(data, name, replace=True)
             res = self.predict(f"{c.party}/{name}", oblivious, timeout)
             return [float(v) for v in res.sort_values("row")["prediction"]]
         tables = [data] if isinstance(data, str) else list(data)

@@ -83,6 +83,9 @@ def test_two_party_join_equals_pandas(bank_a, bank_b):
          "ORDER BY a.acct, t.amt")
     jid = bank_a.submit_sql(q, inputs={"acc": "bank-a/acc", "txn": "bank-b/txn"})
     assert bank_a.wait(jid, timeout=0).startswith("waiting")
+    with pytest.raises(mc2.NotFoundError) as e:
+        bank_a.download(jid)
+    assert "no result yet" in e.value.message
     jobs = bank_a.jobs()
     assert jid in jobs["id"].tolist()
     bank_b.approve(jid)
@@ -147,3 +150,12 @@ def test_thin_verbs(service, tmp_path):
     mc2.stop()
     with pytest.raises(mc2.UsageError):
         mc2.run("SELECT 1")
+
+
+def test_empty_result_and_repeated_columns(bank_a):
+    bank_a.upload(pd.DataFrame({"k": [1, 2], "s": ["x", "y"]}), "small")
+    empty = bank_a.sql("SELECT k, s FROM small WHERE k > 100")
+    assert list(empty.columns) == ["k", "s"] and len(empty) == 0
+    two = bank_a.sql("SELECT k, k FROM small ORDER BY k")
+    assert two.shape == (2, 2)
+    assert two.iloc[:, 0].tolist() == [1, 2] and two.iloc[:, 1].tolist() == [1, 2]

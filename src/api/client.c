@@ -4,6 +4,7 @@
 #include "mc2/client.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +81,7 @@ void mc2_client_close(mc2_client *c)
 
 void mc2_client_free(void *p)
 {
-    mc2_free(p);
+    if (p) mc2_free_wipe(p, malloc_usable_size(p)); /* results and models are plaintext */
 }
 
 const char *mc2_client_party(const mc2_client *c)
@@ -142,6 +143,16 @@ static const char *upload_source(const char *path, const void *data, size_t len,
     return buf;
 }
 
+/* An error about the in-memory data names it "the data", not its /proc/self/fd path. */
+static void name_memory_data(mc2_err *err, const char *path)
+{
+    char *at = strstr(err->msg, path);
+    if (!at) return;
+    char rest[MC2_ERR_MSG_MAX];
+    snprintf(rest, sizeof rest, "%s", at + strlen(path));
+    snprintf(at, sizeof err->msg - (size_t)(at - err->msg), "the data%s", rest);
+}
+
 /* The catalog step of an upload: locks the name, refuses an existing table unless replace,
  * and picks the next version into eo. */
 static int upload_prepare(cli_session *cs, const char *name, int replace, mc2_catalog *cat,
@@ -180,8 +191,10 @@ int mc2_client_upload(mc2_client *c, const char *name, const char *schema_yaml, 
         mc2_schema_parse("schema", schema_yaml, strlen(schema_yaml), &s, err) ||
         !(in = upload_source(path, data, len, &memfd, srcbuf, sizeof srcbuf, err)) ||
         upload_prepare(cs, name, replace, &cat, &lock, &eo, err) ||
-        mc2_table_encrypt_file(in, s, cs->id.data_key, tmp, &eo, &st, err))
+        mc2_table_encrypt_file(in, s, cs->id.data_key, tmp, &eo, &st, err)) {
+        if (memfd >= 0) name_memory_data(err, srcbuf);
         goto out;
+    }
     memcpy(e.consortium, cs->policy->hash, MC2_SHA256_LEN);
     snprintf(e.name, sizeof e.name, "%s", name);
     if (cli_describe_table(tmp, cs->id.data_key, &e, err)) goto out;
@@ -466,18 +479,26 @@ int mc2_client_wait(mc2_client *c, uint64_t id, unsigned timeout_ms, char **stat
 
 /* ---- results ------------------------------------------------------------------------------ */
 
-/* The job's first table result (an .mc2t object) that this party may read; fails with the
- * job's reason if it failed. *ref is wiped by the caller. */
+/* The job's first table result (an .mc2t object) that this party may read, once the job
+ * ended (waiting up to an hour while it is queued or running); fails with the job's reason if
+ * it failed, and says what it waits for if it waits for approvals. *ref is wiped by the
+ * caller. */
 static int table_result(mc2_client *c, uint64_t id, mc2_result_ref *ref, mc2_err *err)
 {
     mc2_result_ref refs[RESULTS_CAP];
+    mc2_buf state = {0};
     size_t n = 0;
     int rc = -1;
-    char *state = NULL;
     memset(refs, 0, sizeof refs);
-    if (mc2_client_wait(c, id, 3600u * 1000u, &state, err)) return -1;
-    if (strncmp(state, "failed", 6) == 0) {
-        mc2_err_set(err, MC2_E_INPUT, "job %llu %s", (unsigned long long)id, state);
+    if (mc2_client_attest(c, NULL, err) ||
+        mc2_job_wait(&c->cs.es, id, false, 3600u * 1000u, NULL, &state, err))
+        goto out;
+    const char *st = (const char *)state.data;
+    if (strncmp(st, "failed", 6) == 0) {
+        mc2_err_set(err, MC2_E_INPUT, "job %llu %s", (unsigned long long)id, st);
+    } else if (strncmp(st, "done", 4) != 0) {
+        mc2_err_set(err, MC2_E_NOTFOUND, "job %llu has no result yet: it is %s",
+                    (unsigned long long)id, st);
     } else if (mc2_esession_results(&c->cs.es, id, refs, RESULTS_CAP, &n, err) == 0) {
         for (size_t i = 0; i < n && rc; i++) {
             size_t l = strlen(refs[i].name);
@@ -490,7 +511,8 @@ static int table_result(mc2_client *c, uint64_t id, mc2_result_ref *ref, mc2_err
             mc2_err_set(err, MC2_E_NOTFOUND, "job %llu has no table result for you",
                         (unsigned long long)id);
     }
-    mc2_free(state);
+out:
+    mc2_buf_free(&state);
     mc2_wipe(refs, sizeof refs);
     return rc;
 }

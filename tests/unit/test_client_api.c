@@ -123,6 +123,14 @@ int main(void)
     CHECK(mc2_client_upload(b, "bad", "columns: [", NULL, "x\n", 2, 0, 0, NULL, NULL, &err) == -1 &&
           err.code == MC2_E_INPUT);
 
+    /* A bad value in memory: the error says where, naming "the data". */
+    static const char rows_bad[] = "k,v\n1,x\nnope,y\n";
+    CHECK(mc2_client_upload(a, "bad", schema, NULL, rows_bad, strlen(rows_bad), 0, 0, NULL, NULL,
+                            &err) == -1);
+    CHECK_MSG(err.code == MC2_E_INPUT && strstr(err.msg, "the data") && strstr(err.msg, "line 3") &&
+                  !strstr(err.msg, "/proc/"),
+              "%s", err.msg);
+
     mc2_client_table *t = NULL;
     size_t nt = 0;
     CHECK(mc2_client_tables(a, &t, &nt, &err) == 0 && nt == 2);
@@ -152,6 +160,10 @@ int main(void)
     CHECK_MSG(id > 0, "%s", err.msg);
     CHECK(mc2_client_wait(a, id, 0, &state, &err) == 0 && strstr(state, "waiting"));
     mc2_client_free(state);
+    csv = result(a, id, NULL, &err); /* returns at once: no result before bank-b approves */
+    CHECK_MSG(!csv && err.code == MC2_E_NOTFOUND && strstr(err.msg, "no result yet") &&
+                  strstr(err.msg, "waiting"),
+              "%s", err.msg);
     CHECK_MSG(mc2_client_approve(b, id, &err) == 0, "%s", err.msg);
     csv = result(a, id, NULL, &err);
     CHECK_MSG(csv && strcmp(csv, "k,v,w\n1,,one\n3,c,three\n") == 0, "%s", csv ? csv : err.msg);
