@@ -112,6 +112,10 @@ def test_errors_carry_mc2_code_and_message(bank_a, bank_b, service):
     with pytest.raises(mc2.InputError) as e:
         bank_a.sql("SELEC 1")
     assert e.value.code == 3 and "line 1" in e.value.message
+    many = ", ".join(f"t{i}" for i in range(17))  # a job reads at most 16 tables
+    with pytest.raises(mc2.LimitError) as e:
+        bank_a.sql(f"SELECT 1 FROM {many}")
+    assert e.value.code == 8 and "16" in e.value.message
     with pytest.raises(mc2.InputError) as e:  # binds only in the enclave: the job fails
         bank_a.sql("SELECT nosuchcol FROM once")
     assert "failed" in e.value.message and "nosuchcol" in e.value.message
