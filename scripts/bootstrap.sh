@@ -43,6 +43,8 @@ PKGS=(
   time                                   # peak memory in benchmarks (/usr/bin/time -v)
   libseccomp-dev                         # the enclave's system-call filter
   python3-xgboost python3-sklearn python3-numpy  # GBDT oracle (/usr/bin/python3)
+  python3-pandas python3-pytest                   # the mc2 Python package and its tests
+  python3-venv python3-pip                        # `pip install ./python` test (offline)
   nodejs npm                             # DuckDB peer for benchmarks (npm @duckdb/node-api)
   gnuplot-nox                            # benchmark plots (make bench)
 )

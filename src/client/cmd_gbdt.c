@@ -2,16 +2,10 @@
  * `mc2 model export`, `mc2 predict`, and the model owner's part of `mc2 approve`
  * (docs/gbdt.md, "Platform").
  *
- * Model keys: `mc2 model get` keeps the key of a model this party received in
- * $MC2_HOME/models/<object name with '/' as '_'>.key (mode 0600), a text file
- *   object results/job-N-<instance>-model.mc2m
- *   sealed_sha256 <hex: SHA-256 of the sealed object the host stores>
- *   model_sha256 <hex: SHA-256 of the decrypted model file>
- *   key <hex>
- * so that a predict job can bind the exact model, and this party, named in the job as its
- * model_owner, can approve it and hand the key to the enclave for that one job
+ * Model keys (client/session.h, model_keys.c): `mc2 model get` keeps the key of a model
+ * this party received in $MC2_HOME/models, so that a predict job can bind the exact model and
+ * its owner can hand the key to the enclave for that one job
  * (EAPI_GRANT_OBJECT, signed over the job text's hash), in this or a later enclave instance. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,24 +50,6 @@ static int add_input(mc2_job *j, cli_session *cs, const char *spec, mc2_err *err
     return 0;
 }
 
-/* Recipients: the given ones, else every recipient of the policy. */
-static int add_recipients(mc2_job *j, const mc2_policy *pol, const char **list, size_t n,
-                          mc2_err *err)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (j->nrecipients >= MC2_JOB_MAX_RECIPIENTS || mc2_name_check(list[i], err))
-            return mc2_err_set(err, MC2_E_USAGE, "bad recipient '%.80s'", list[i]);
-        snprintf(j->recipients[j->nrecipients++], 65, "%s", list[i]);
-    }
-    for (size_t i = 0; n == 0 && i < pol->nparties && j->nrecipients < MC2_JOB_MAX_RECIPIENTS; i++)
-        if (pol->parties[i].recipient)
-            snprintf(j->recipients[j->nrecipients++], 65, "%s", pol->parties[i].name);
-    if (j->nrecipients == 0)
-        return mc2_err_set(err, MC2_E_USAGE,
-                           "the consortium policy names no result recipient: give --recipient");
-    return 0;
-}
-
 /* Prints the submitted job's id and who still has to co-sign it. */
 static void print_submitted(const char *kind, uint64_t id, const mc2_job *j, const char *me)
 {
@@ -96,130 +72,6 @@ static bool owns_any(const mc2_job *j, const char *me)
     for (size_t i = 0; i < j->ninputs; i++)
         if (strcmp(j->inputs[i].owner, me) == 0) return true;
     return false;
-}
-
-/* ---- model keys in $MC2_HOME/models ------------------------------------------------------- */
-
-typedef struct model_ref {
-    char object[MC2_OBJECT_NAME_MAX + 1];
-    uint8_t sealed_sha[32], model_sha[32], key[MC2_KEY_LEN];
-} model_ref;
-
-static char *key_path(const char *home, const char *object)
-{
-    char name[MC2_OBJECT_NAME_MAX + 8];
-    snprintf(name, sizeof name, "%s.key", object);
-    for (char *p = name; *p; p++)
-        if (*p == '/') *p = '_';
-    char *dir = mc2_path_join(home, "models");
-    char *p = dir ? mc2_path_join(dir, name) : NULL;
-    mc2_free(dir);
-    return p;
-}
-
-static int ref_save(const char *home, const model_ref *r, mc2_err *err)
-{
-    char *dir = mc2_path_join(home, "models"), *path = key_path(home, r->object);
-    char h1[65], h2[65], k[65];
-    mc2_buf b = {.secret = 1};
-    int rc = -1;
-    if (!dir || !path) {
-        mc2_err_set(err, MC2_E_NOMEM, "out of memory");
-        goto out;
-    }
-    if (access(dir, F_OK) != 0 && mc2_mkdir(dir, 0700, err)) goto out;
-    mc2_hex_encode(r->sealed_sha, 32, h1);
-    mc2_hex_encode(r->model_sha, 32, h2);
-    mc2_hex_encode(r->key, 32, k);
-    rc = mc2_buf_printf(&b, err, "object %s\nsealed_sha256 %s\nmodel_sha256 %s\nkey %s\n",
-                        r->object, h1, h2, k) ||
-                 mc2_file_write_atomic(path, b.data, b.len, 0600, 0, err)
-             ? -1
-             : 0;
-    mc2_wipe(k, sizeof k);
-out:
-    mc2_buf_free(&b);
-    mc2_free(dir);
-    mc2_free(path);
-    return rc;
-}
-
-static int ref_load(const char *path, model_ref *r, mc2_err *err)
-{
-    mc2_buf b = {.secret = 1};
-    char obj[128], h1[80], h2[80], k[80];
-    int rc = -1;
-    if (mc2_file_read_all(path, 4096, &b, err) || mc2_buf_append(&b, "", 1, err)) goto out;
-    if (sscanf((const char *)b.data,
-               "object %127s\nsealed_sha256 %79s\nmodel_sha256 %79s\nkey %79s", obj, h1, h2,
-               k) != 4 ||
-        strlen(obj) > MC2_OBJECT_NAME_MAX || strlen(h1) != 64 || strlen(h2) != 64 ||
-        strlen(k) != 64 || mc2_hex_decode(h1, r->sealed_sha, 32) ||
-        mc2_hex_decode(h2, r->model_sha, 32) || mc2_hex_decode(k, r->key, 32)) {
-        mc2_err_set(err, MC2_E_INPUT, "'%s' is not a model key file written by `mc2 model get`",
-                    path);
-        goto out;
-    }
-    strcpy(r->object, obj);
-    rc = 0;
-out:
-    mc2_wipe(k, sizeof k);
-    mc2_buf_free(&b);
-    return rc;
-}
-
-/* The model named by spec: "job-N" or "N" (the model of train job N), its object name, or a
- * model file written by `mc2 model get` (found by its hash) - among the kept keys. */
-static int ref_find(const char *home, const char *spec, model_ref *r, mc2_err *err)
-{
-    char prefix[MC2_OBJECT_NAME_MAX + 1] = "";
-    uint8_t h[32];
-    const char *num = strncmp(spec, "job-", 4) == 0 ? spec + 4 : spec;
-    bool by_job = *num && strspn(num, "0123456789") == strlen(num) && num[0] != '0';
-    if (by_job) {
-        snprintf(prefix, sizeof prefix, "results/job-%s-", num);
-    } else if (strncmp(spec, "results/", 8) != 0) {
-        /* A model file: match its hash. */
-        mc2_buf m = {0};
-        int bad =
-            mc2_file_read_all(spec, MODEL_FILE_MAX, &m, err) || mc2_sha256(m.data, m.len, h, err);
-        mc2_buf_free(&m);
-        if (bad) return -1;
-    }
-    char *dir = mc2_path_join(home, "models");
-    DIR *d = dir ? opendir(dir) : NULL;
-    struct dirent *e;
-    int found = 0;
-    model_ref cand;
-    while (d && (e = readdir(d)) != NULL) {
-        size_t l = strlen(e->d_name);
-        if (l < 5 || strcmp(e->d_name + l - 4, ".key") != 0) continue;
-        char *p = mc2_path_join(dir, e->d_name);
-        mc2_err tmp;
-        if (p && ref_load(p, &cand, &tmp) == 0 &&
-            (by_job
-                 ? strncmp(cand.object, prefix, strlen(prefix)) == 0 && strlen(cand.object) > 11 &&
-                       strcmp(cand.object + strlen(cand.object) - 11, "-model.mc2m") == 0
-             : strncmp(spec, "results/", 8) == 0 ? strcmp(cand.object, spec) == 0
-                                                 : memcmp(cand.model_sha, h, 32) == 0)) {
-            if (found++ == 0) *r = cand;
-        }
-        mc2_free(p);
-    }
-    mc2_wipe(&cand, sizeof cand);
-    if (d) closedir(d);
-    mc2_free(dir);
-    if (found == 1) return 0;
-    mc2_wipe(r, sizeof *r);
-    if (found > 1)
-        return mc2_err_set(err, MC2_E_USAGE,
-                           "several kept models come from job %s (of different service runs): "
-                           "give --model FILE (the file `mc2 model get` wrote)",
-                           num);
-    return mc2_err_set(err, MC2_E_NOTFOUND,
-                       "no kept key for model '%s' in this party's home: a recipient of the "
-                       "train job fetches it first with `mc2 model get --job N --out FILE`",
-                       spec);
 }
 
 /* ---- mc2 train ------------------------------------------------------------------------------ */
@@ -337,7 +189,7 @@ static int train_job(const char *path, cli_session *cs, mc2_job *j, mc2_err *err
         for (size_t i = 0; i < rec->nkids && nr < MC2_JOB_MAX_RECIPIENTS; i++)
             rl[nr++] = rec->kids[i]->text;
     }
-    rc = add_recipients(j, cs->policy, rl, nr, err);
+    rc = cli_add_recipients(j, cs->policy, rl, nr, err);
 out:
     mc2_yaml_free(root);
     mc2_buf_free(&text);
@@ -405,7 +257,7 @@ static int model_get(int argc, char **argv)
     cli_session cs;
     mc2_result_ref refs[RESULTS_CAP];
     size_t n = 0;
-    model_ref r;
+    cli_model_ref r;
     memset(&r, 0, sizeof r);
     mc2_buf sealed = {0}, plain = {.secret = 1};
     mc2_gbdt_model *m = NULL;
@@ -432,7 +284,7 @@ static int model_get(int argc, char **argv)
         mc2_gbdt_model_load(plain.data, plain.len, &m, &err) ||
         mc2_sha256(plain.data, plain.len, r.model_sha, &err) ||
         mc2_file_write_atomic(out, plain.data, plain.len, 0600, 0, &err) ||
-        ref_save(cs.id.home, &r, &err))
+        cli_model_ref_save(cs.id.home, &r, &err))
         goto fail;
     char hex[65];
     mc2_hex_encode(r.sealed_sha, 32, hex);
@@ -542,13 +394,13 @@ int cmd_predict(int argc, char **argv)
     cli_session cs;
     mc2_job j;
     memset(&j, 0, sizeof j);
-    model_ref r;
+    cli_model_ref r;
     memset(&r, 0, sizeof r);
     uint64_t id;
     char *text = NULL;
     int rc = CLI_FAIL;
     if (cli_session_open(&cs, home, service, policy, &err)) return cli_fail(&err);
-    if (ref_find(cs.id.home, model, &r, &err)) goto fail;
+    if (cli_model_ref_find(cs.id.home, model, &r, &err)) goto fail;
     snprintf(j.kind, sizeof j.kind, "predict");
     for (size_t i = 0; i < nt; i++)
         if (add_input(&j, &cs, tables[i], &err)) goto fail;
@@ -558,7 +410,7 @@ int cmd_predict(int argc, char **argv)
         mc2_job_add_param(&j, "model_sha256", hex, &err) ||
         mc2_job_add_param(&j, "model_owner", cs.id.name, &err) ||
         (oblivious && mc2_job_add_param(&j, "oblivious", "1", &err)) ||
-        add_recipients(&j, cs.policy, recips, nr, &err))
+        cli_add_recipients(&j, cs.policy, recips, nr, &err))
         goto fail;
     if (owns_any(&j, cs.id.name) && mc2_esession_grant(&cs.es, &cs.id, cs.policy, &err)) goto fail;
     if (mc2_job_submit(&cs.es, &cs.id, cs.policy, &j, &id, &text, &err)) goto fail;
@@ -582,42 +434,5 @@ out:
     mc2_wipe(&r, sizeof r);
     mc2_job_free(&j);
     cli_session_close(&cs);
-    return rc;
-}
-
-int cli_model_grant_for_job(cli_session *cs, uint64_t id, const char *text, size_t len,
-                            const mc2_job *j, mc2_err *err)
-{
-    const char *object = mc2_job_param(j, "model"), *hex = mc2_job_param(j, "model_sha256");
-    model_ref r;
-    uint8_t want[32];
-    int rc = -1;
-    memset(&r, 0, sizeof r);
-    if (!object || !hex || strlen(hex) != 64 || mc2_hex_decode(hex, want, 32)) {
-        mc2_err_set(err, MC2_E_INPUT,
-                    "job %llu names you as model owner but no model (parameters 'model' and "
-                    "'model_sha256'): refusing",
-                    (unsigned long long)id);
-        goto out;
-    }
-    if (strncmp(object, "results/", 8) != 0) {
-        mc2_err_set(err, MC2_E_INPUT, "job %llu's model '%.100s' is not a model object name",
-                    (unsigned long long)id, object);
-        goto out;
-    }
-    if (ref_find(cs->id.home, object, &r, err)) goto out;
-    if (memcmp(r.sealed_sha, want, 32) != 0) {
-        mc2_err_set(err, MC2_E_AUTH,
-                    "refusing: job %llu names another version of model '%s' (SHA-256 %.16s...) "
-                    "than the one you hold",
-                    (unsigned long long)id, object, hex);
-        goto out;
-    }
-    printf("as its model owner you release model %s to job %llu only: it scores the job's "
-           "input tables, and each input owner gets its own rows' predictions\n",
-           object, (unsigned long long)id);
-    rc = mc2_esession_grant_object(&cs->es, &cs->id, id, text, len, r.object, r.key, err);
-out:
-    mc2_wipe(&r, sizeof r);
     return rc;
 }

@@ -65,30 +65,6 @@ static int party_with_policy(cli_session *cs, const char *cmd, const char *home,
     return -1;
 }
 
-/* Fills e's table id, version, schema hash, counts and size from the authenticated
- * metadata of the encrypted table at path. */
-static int describe_table(const char *path, const uint8_t key[MC2_KEY_LEN], mc2_catalog_entry *e,
-                          mc2_err *err)
-{
-    mc2_tio io;
-    mc2_tsrc *src = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
-    if (fd < 0) return mc2_err_set(err, MC2_E_IO, "cannot open '%s'", path);
-    if (mc2_tio_fd(fd, &io, err) == 0 && mc2_tsrc_open(&io, key, 256u << 20, &src, err) == 0) {
-        const mc2_thdr *h = mc2_tsrc_header(src);
-        memcpy(e->table_id, h->table_id, MC2_TABLE_ID_LEN);
-        memcpy(e->schema_hash, h->schema_hash, MC2_SHA256_LEN);
-        e->version = h->table_version;
-        e->rows = h->row_count;
-        e->blocks = h->block_count;
-        e->bytes = io.size;
-        rc = 0;
-    }
-    mc2_tsrc_free(src);
-    close(fd);
-    return rc;
-}
-
 static int put_entry(mc2_catalog *c, void *ctx, mc2_err *err)
 {
     return mc2_catalog_put(c, ctx, err);
@@ -145,7 +121,7 @@ int cmd_upload(int argc, char **argv)
     cli_progress_done(&bar);
     memcpy(e.consortium, cs.policy->hash, MC2_SHA256_LEN);
     snprintf(e.name, sizeof e.name, "%s", as);
-    if (describe_table(tmp, cs.id.data_key, &e, &err)) goto fail;
+    if (cli_describe_table(tmp, cs.id.data_key, &e, &err)) goto fail;
     e.time = (uint64_t)time(NULL);
     e.state = MC2_CAT_PENDING;
     /* Pending first: if this process dies after the service stored the table but before the
@@ -472,6 +448,17 @@ static void show_job(cli_session *cs, uint64_t id, const char *status, const mc2
     print_safe(text, "\n");
 }
 
+/* Says what approving releases, for the model owner of a predict job; returns 1. */
+static int model_release_note(const mc2_job *j, uint64_t id)
+{
+    const char *object = mc2_job_param(j, "model");
+    if (object && strncmp(object, "results/", 8) == 0)
+        printf("as its model owner you release model %s to job %llu only: it scores the job's "
+               "input tables, and each input owner gets its own rows' predictions\n",
+               object, (unsigned long long)id);
+    return 1;
+}
+
 int cmd_approve(int argc, char **argv)
 {
     const char *home = NULL, *service = NULL, *policy = NULL, *idtxt = NULL, *wait_s = NULL;
@@ -516,7 +503,7 @@ int cmd_approve(int argc, char **argv)
     uint8_t sig[64];
     if (mc2_job_sign(cs.id.sec, (const char *)text.data, text.len, sig, &err) ||
         (owner && mc2_esession_grant(&cs.es, &cs.id, cs.policy, &err)) ||
-        (model_owner &&
+        (model_owner && model_release_note(&j, id) &&
          cli_model_grant_for_job(&cs, id, (const char *)text.data, text.len, &j, &err)) ||
         mc2_buf_put_u64(&req, id, &err) || mc2_buf_append(&req, sig, 64, &err) ||
         mc2_esession_call(&cs.es, EAPI_APPROVE, req.data, req.len, &reply, &err))

@@ -2,6 +2,7 @@
  * uploaded, mc2/catalog.h), never from the service's listing, which only the host vouches
  * for; other parties' tables from that listing, checked later by their owners' approvals.
  * Also the explanations when the two disagree (rollback, swap, interrupted upload). */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -11,6 +12,7 @@
 #include "base/buf.h"
 #include "base/hex.h"
 #include "client/session.h"
+#include "table/tsrc.h"
 #include "wire/proto.h"
 
 const char *cli_time(uint64_t t, char *buf, size_t len)
@@ -269,4 +271,26 @@ int cli_check_own_input(cli_session *cs, const mc2_job_input *in, mc2_err *err)
         return 0;
     return cli_explain_other_copy(cs, CLI_JOB_NAMES, in->table, in->table_id, in->version, latest,
                                   err);
+}
+
+int cli_describe_table(const char *path, const uint8_t key[MC2_KEY_LEN], mc2_catalog_entry *e,
+                       mc2_err *err)
+{
+    mc2_tio io;
+    mc2_tsrc *src = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
+    if (fd < 0) return mc2_err_set(err, MC2_E_IO, "cannot open '%s'", path);
+    if (mc2_tio_fd(fd, &io, err) == 0 && mc2_tsrc_open(&io, key, 256u << 20, &src, err) == 0) {
+        const mc2_thdr *h = mc2_tsrc_header(src);
+        memcpy(e->table_id, h->table_id, MC2_TABLE_ID_LEN);
+        memcpy(e->schema_hash, h->schema_hash, MC2_SHA256_LEN);
+        e->version = h->table_version;
+        e->rows = h->row_count;
+        e->blocks = h->block_count;
+        e->bytes = io.size;
+        rc = 0;
+    }
+    mc2_tsrc_free(src);
+    close(fd);
+    return rc;
 }

@@ -92,13 +92,44 @@ int cli_explain_other_copy(cli_session *cs, enum cli_copy_source source, const c
                            const uint8_t id[MC2_TABLE_ID_LEN], uint64_t version,
                            const mc2_catalog_entry *latest, mc2_err *err);
 
+/* Fills e's table id, version, schema hash, counts and size from the authenticated
+ * metadata of the encrypted table at path (an upload on its way, before it is recorded). */
+int cli_describe_table(const char *path, const uint8_t key[MC2_KEY_LEN], mc2_catalog_entry *e,
+                       mc2_err *err) MC2_WUR;
+
 /* "2026-01-31 14:05 UTC" for a time in seconds since 1970. */
 const char *cli_time(uint64_t t, char *buf, size_t len);
 
+/* ---- model_keys.c: keys of received models, kept in $MC2_HOME/models --------------------
+ * `mc2 model get` keeps the key of a model this party received in
+ * $MC2_HOME/models/<object name with '/' as '_'>.key (mode 0600), a text file
+ *   object results/job-N-<instance>-model.mc2m
+ *   sealed_sha256 <hex: SHA-256 of the sealed object the host stores>
+ *   model_sha256 <hex: SHA-256 of the decrypted model file>
+ *   key <hex>
+ * so that a predict job can bind the exact model, and this party, named in the job as its
+ * model_owner, can approve it and hand the key to the enclave for that one job. */
+typedef struct cli_model_ref {
+    char object[MC2_OBJECT_NAME_MAX + 1];
+    uint8_t sealed_sha[32], model_sha[32], key[MC2_KEY_LEN];
+} cli_model_ref;
+
+/* Writes r's key file in home/models (created 0700 if missing). */
+int cli_model_ref_save(const char *home, const cli_model_ref *r, mc2_err *err) MC2_WUR;
+/* The model named by spec: "job-N" or "N" (the model of train job N), its object name, or a
+ * model file written by `mc2 model get` (found by its hash) - among the kept keys.
+ * MC2_E_NOTFOUND if none, MC2_E_USAGE if several match. Wipe *r after use. */
+int cli_model_ref_find(const char *home, const char *spec, cli_model_ref *r, mc2_err *err) MC2_WUR;
+
+/* Job recipients: list[0..n) (each checked), else every recipient of the policy; MC2_E_USAGE
+ * if that leaves none. */
+int cli_add_recipients(mc2_job *j, const mc2_policy *pol, const char *const *list, size_t n,
+                       mc2_err *err) MC2_WUR;
+
 /* For `mc2 approve ID` by the model owner of a predict job (text[0..len), parsed as j): finds
  * the key of the model the job names among those `mc2 model get` kept in this party's home,
- * checks that the job binds that very model (SHA-256 of the sealed object), says that the
- * approval releases the model for this job only, and grants the key for job `id`. */
+ * checks that the job binds that very model (SHA-256 of the sealed object) and grants the key
+ * for job `id` only. Prints nothing (the CLI says what the approval releases). */
 int cli_model_grant_for_job(cli_session *cs, uint64_t id, const char *text, size_t len,
                             const mc2_job *j, mc2_err *err) MC2_WUR;
 

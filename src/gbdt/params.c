@@ -31,6 +31,11 @@ void mc2_gbdt_params_default(mc2_gbdt_params *p)
     p->n_metrics = 0;
 }
 
+uint32_t mc2_gbdt_model_ngroup(const mc2_gbdt_model *m)
+{
+    return m->objective == MC2_GBDT_MULTI_SOFTPROB ? m->num_class : 1;
+}
+
 const char *mc2_gbdt_objective_name(enum mc2_gbdt_objective o)
 {
     switch (o) {

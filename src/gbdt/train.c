@@ -930,11 +930,6 @@ static void ctx_free(ctx *c)
     mc2_gbdt_pool_free(c->pool);
 }
 
-uint32_t mc2_gbdt_model_ngroup(const mc2_gbdt_model *m)
-{
-    return m->objective == MC2_GBDT_MULTI_SOFTPROB ? m->num_class : 1;
-}
-
 int gbdt_train_setup(const mc2_gbdt_params *params, const mc2_gbdt_data *train,
                      const mc2_gbdt_data *eval, gbdt_data_check_fn check, mc2_gbdt_params *pv,
                      mc2_err *err)
