@@ -381,13 +381,19 @@ out:
 
 static const char MODEL_HELP[] =
     "usage: mc2 model get --job ID --out FILE [--home DIR] [--service ...] [--policy FILE]\n"
-    "       mc2 model export --format xgboost-json --in FILE --out MODEL.json\n\n"
+    "       mc2 model export --format xgboost-json --in FILE --out MODEL.json\n"
+    "       mc2 model info FILE [--importance TYPE]\n"
+    "       mc2 model plot FILE --out CURVE.png [--metric NAME] [--data FILE]\n\n"
     "get:    (a recipient of train job ID) fetches the sealed model and its key from the\n"
     "        attested enclave, writes the decrypted model (mc2's binary format) to FILE and\n"
     "        keeps the key in $MC2_HOME/models/ (0600): you then hold the model, and it is\n"
     "        used only in predict jobs you approve (`mc2 predict`, `mc2 approve ID`), each\n"
     "        of which gets the key for that job alone.\n"
-    "export: converts a model file to XGBoost 1.7's JSON (xgboost.Booster().load_model).\n";
+    "export: converts a model file to XGBoost 1.7's JSON (xgboost.Booster().load_model),\n"
+    "        with the feature names of the training columns.\n"
+    "info:   prints the model's facts and feature importance (weight, gain, cover,\n"
+    "        total_gain, total_cover: xgboost's get_score). `mc2 model info --help`.\n"
+    "plot:   draws the per-round metrics (training curve) with gnuplot into a PNG.\n";
 
 static int model_get(int argc, char **argv)
 {
@@ -487,6 +493,8 @@ int cmd_model(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "get") == 0) return model_get(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "export") == 0) return model_export(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "info") == 0) return cli_model_info(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "plot") == 0) return cli_model_plot(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "grant") == 0)
         return cli_usage("model",
                          "`model grant` is gone: model keys are granted per predict job now, never "

@@ -33,7 +33,8 @@ static const struct {
     {"sql", cmd_sql, "run a SQL query over encrypted tables and print the result"},
     {"gen", cmd_gen, "generate test data: the TPC-H tables as .tbl files"},
     {"train", cmd_train, "submit a GBDT training job over several parties' tables"},
-    {"model", cmd_model, "get a trained model, export it to XGBoost JSON, or re-grant its key"},
+    {"model", cmd_model,
+     "get a trained model, export it to XGBoost JSON, show it, plot its metrics"},
     {"predict", cmd_predict, "submit a prediction job: each owner gets its own rows' predictions"},
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])

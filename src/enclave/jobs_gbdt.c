@@ -522,6 +522,39 @@ out:
     return rc;
 }
 
+/* Gives the model the feature names and types of schema s (every column but the label, in
+ * schema order: the matrix's columns). INT64 and DATE are "int", BOOL "i", the rest "float". */
+static int name_features(mc2_gbdt_model *model, const mc2_schema *s, const char *label,
+                         mc2_err *err)
+{
+    long li = mc2_schema_find(s, label);
+    const char **names = mc2_calloc(s->ncols ? s->ncols : 1, sizeof *names);
+    enum mc2_gbdt_ftype *types = mc2_calloc(s->ncols ? s->ncols : 1, sizeof *types);
+    size_t d = 0;
+    int rc = -1;
+    if (!names || !types) {
+        mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t c = 0; c < s->ncols; c++) {
+        if ((long)c == li) continue;
+        enum mc2_type t = s->cols[c].type.id;
+        names[d] = s->cols[c].name;
+        types[d++] = t == MC2_T_INT64 || t == MC2_T_DATE ? MC2_GBDT_FT_INT
+                     : t == MC2_T_BOOL                   ? MC2_GBDT_FT_INDICATOR
+                                                         : MC2_GBDT_FT_FLOAT;
+    }
+    if (d != model->num_feature) {
+        mc2_err_set(err, MC2_E_INTERNAL, "train: feature count differs from the schema");
+        goto out;
+    }
+    rc = mc2_gbdt_model_set_features(model, names, types, err);
+out:
+    mc2_free(names);
+    mc2_free(types);
+    return rc;
+}
+
 /* Seals the model under a fresh key, bound to its object name, for the recipients. */
 static int add_model(enclave *e, enc_job *j, const mc2_gbdt_model *model, mc2_err *err)
 {
@@ -584,6 +617,7 @@ int enc_train_run(enclave *e, enc_job *jb, mc2_err *err)
                         "the GBDT engine refused the training data (values it cannot use)");
         goto out;
     }
+    if (name_features(model, ref, label, err)) goto out;
     if (eval_i >= 0 && add_metrics(e, jb, &g, err)) goto out;
     if (add_model(e, jb, model, err)) goto out;
     rc = 0;

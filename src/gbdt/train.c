@@ -1038,6 +1038,7 @@ int mc2_gbdt_train(const mc2_gbdt_params *params, const mc2_gbdt_data *train,
             goto out;
         }
         for (size_t i = 0; i < ne; i++) c->eval_margin[i] = base;
+        if (gbdt_history_init(m, p, "eval", err) < 0) goto out;
     }
     gbdt_rng_seed(&c->rng, p->seed);
 
@@ -1059,7 +1060,7 @@ int mc2_gbdt_train(const mc2_gbdt_params *params, const mc2_gbdt_data *train,
                 mc2_gbdt_pool_run(c->pool, n_row_chunks(eval->n), eval_pred_task, &ej);
             }
         }
-        if (eval && cb) {
+        if (eval) {
             size_t ne = eval->n * c->ngroup;
             memcpy(c->eval_prob, c->eval_margin, ne * sizeof(float));
             mc2_gbdt_transform(p->objective, c->eval_prob, eval->n, c->ngroup);
@@ -1067,7 +1068,8 @@ int mc2_gbdt_train(const mc2_gbdt_params *params, const mc2_gbdt_data *train,
             for (uint32_t q = 0; q < p->n_metrics; q++)
                 vals[q] = mc2_gbdt_metric(p->metrics[q], c->eval_prob, eval->y, eval->w, eval->n,
                                           c->ngroup);
-            if (cb(cb_ctx, round, p->metrics, vals, p->n_metrics) != 0) break;
+            gbdt_history_push(m, 0, vals);
+            if (cb && cb(cb_ctx, round, p->metrics, vals, p->n_metrics) != 0) break;
         }
     }
     *out = m;

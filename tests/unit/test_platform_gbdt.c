@@ -463,6 +463,18 @@ int main(void)
                             &plain, &err) == 0);
         CHECK(mc2_gbdt_model_load(plain.data, plain.len, &model, &err) == 0);
         CHECK(model && model->num_feature == 5 && model->n_trees == 12);
+        /* The training columns' names and types (without the label) travel with the model,
+         * and the eval set's per-round metrics too. */
+        static const char *const names[5] = {"x1", "x2", "x3", "x4", "x5"};
+        static const uint8_t types[5] = {MC2_GBDT_FT_FLOAT, MC2_GBDT_FT_FLOAT, MC2_GBDT_FT_INT,
+                                         MC2_GBDT_FT_FLOAT, MC2_GBDT_FT_INDICATOR};
+        CHECK(model && model->feature_names && model->feature_types);
+        for (int f = 0; model && model->feature_names && f < 5; f++)
+            CHECK_MSG(strcmp(model->feature_names[f], names[f]) == 0 &&
+                          model->feature_types[f] == types[f],
+                      "feature %d: %s", f, model->feature_names[f]);
+        CHECK(model && model->n_sets == 1 && model->n_metrics >= 1 &&
+              model->sets[0].n_rounds == model->n_trees);
         /* Bound to its name and key: another name or another key does not open it. */
         mc2_buf_reset(&plain);
         CHECK(mc2_blob_open(model_key, MC2_BLOB_CTX_GBDT_MODEL, "results/job-9-model.mc2m",
