@@ -25,7 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (mc2_gbdt_model_save(m, &b, &err) != 0) abort();
     if (m->format_version == 2 && (b.len != size || memcmp(b.data, data, size) != 0)) abort();
     if (mc2_gbdt_model_load(b.data, b.len, &r, &err) != 0) abort();
-    if (r->n_trees != m->n_trees || r->n_sets != m->n_sets || !r->feature_names != !m->feature_names)
+    if (r->n_trees != m->n_trees || r->n_sets != m->n_sets ||
+        !r->feature_names != !m->feature_names)
         abort();
     if (mc2_gbdt_model_to_json(m, &j, &err) != 0) abort();
     double *imp = mc2_calloc(m->num_feature, sizeof *imp);

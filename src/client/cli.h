@@ -109,5 +109,6 @@ int cmd_model(int argc, char **argv);
 int cli_model_info(int argc, char **argv);
 int cli_model_plot(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_schema(int argc, char **argv);
 
 #endif

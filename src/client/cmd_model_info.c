@@ -71,9 +71,9 @@ static const char *fname(const mc2_gbdt_model *m, uint32_t i, char *buf, size_t 
     return buf;
 }
 
-static const enum mc2_gbdt_importance IMP_ALL[5] = {
-    MC2_GBDT_IMP_WEIGHT, MC2_GBDT_IMP_GAIN, MC2_GBDT_IMP_COVER, MC2_GBDT_IMP_TOTAL_GAIN,
-    MC2_GBDT_IMP_TOTAL_COVER};
+static const enum mc2_gbdt_importance IMP_ALL[5] = {MC2_GBDT_IMP_WEIGHT, MC2_GBDT_IMP_GAIN,
+                                                    MC2_GBDT_IMP_COVER, MC2_GBDT_IMP_TOTAL_GAIN,
+                                                    MC2_GBDT_IMP_TOTAL_COVER};
 
 static int imp_by_name(const char *s, enum mc2_gbdt_importance *t)
 {
@@ -136,8 +136,8 @@ static void print_metrics(const mc2_gbdt_model *m)
         const mc2_gbdt_evalset *e = &m->sets[k];
         printf("  metrics       %s, %u rounds:", e->name, e->n_rounds);
         for (uint32_t q = 0; q < m->n_metrics; q++) {
-            double last = e->n_rounds ? e->values[(size_t)(e->n_rounds - 1) * m->n_metrics + q]
-                                      : NAN;
+            double last =
+                e->n_rounds ? e->values[(size_t)(e->n_rounds - 1) * m->n_metrics + q] : NAN;
             printf("%s %s %.6g", q ? "," : "", mc2_gbdt_metric_name(m->metrics[q]), last);
         }
         printf(" (last round)\n");
@@ -172,8 +172,8 @@ static int print_info(const char *path, const mc2_gbdt_model *m, mc2_err *err)
         if (l > wn) wn = l;
     }
     printf("\nfeature importance (as xgboost's get_score; '-': never split on)\n");
-    printf("  %5s  %-*s  %-5s  %8s  %12s  %12s  %12s  %12s\n", "#", wn, "feature", "type",
-           "weight", "gain", "cover", "total_gain", "total_cover");
+    printf("  %5s  %-*s  %-5s  %8s  %12s  %12s  %12s  %12s\n", "#", wn, "feature", "type", "weight",
+           "gain", "cover", "total_gain", "total_cover");
     for (uint32_t f = 0; f < m->num_feature; f++) {
         const char *ty = m->feature_types
                              ? mc2_gbdt_ftype_name((enum mc2_gbdt_ftype)m->feature_types[f])
@@ -315,8 +315,10 @@ static int plot(const char *file, const mc2_gbdt_model *m, const char *metric, c
         goto out;
     }
     if (!plot_path_ok(dpath)) {
-        mc2_err_set(err, MC2_E_USAGE, "the temporary directory '%s' has a quote or control "
-                    "character: set TMPDIR to a plain path", dir);
+        mc2_err_set(err, MC2_E_USAGE,
+                    "the temporary directory '%s' has a quote or control "
+                    "character: set TMPDIR to a plain path",
+                    dir);
         goto out;
     }
     if (write_data(m, qs, nq, dpath, &rounds, err)) goto out;
@@ -334,8 +336,8 @@ static int plot(const char *file, const mc2_gbdt_model *m, const char *metric, c
                                col > 2 ? ", " : "", dpath, col, m->sets[k].name,
                                mc2_gbdt_metric_name(m->metrics[qs[i]])))
                 goto out;
-    if (mc2_buf_puts(&s, "\n", err) ||
-        mc2_file_write_atomic(script, s.data, s.len, 0600, 0, err) || run_gnuplot(script, err))
+    if (mc2_buf_puts(&s, "\n", err) || mc2_file_write_atomic(script, s.data, s.len, 0600, 0, err) ||
+        run_gnuplot(script, err))
         goto out;
     printf("plotted %u rounds of %u metric%s for %u evaluation set%s -> %s\n", rounds, nq,
            nq == 1 ? "" : "s", m->n_sets, m->n_sets == 1 ? "" : "s", out);

@@ -14,6 +14,7 @@ static const struct {
     {"whoami", cmd_whoami, "print this party's name and identity fingerprint"},
     {"encrypt", cmd_encrypt, "encrypt a CSV or .tbl file into an encrypted table (.mc2t)"},
     {"decrypt", cmd_decrypt, "decrypt an encrypted table back to CSV or .tbl"},
+    {"schema", cmd_schema, "infer a table schema (YAML) from a CSV or .tbl file"},
     {"inspect", cmd_inspect, "show an encrypted table's header and schema (needs the key)"},
     {"enclave", cmd_enclave, "sign an enclave build, or show its identity"},
     {"service", cmd_service, "prepare a service state directory (sim platform key)"},
