@@ -233,6 +233,8 @@ static const char TRAIN_HELP[] =
     "  eval: bank-b/loans_test                # optional: an input used only for metrics\n"
     "  params: {objective: binary:logistic, max_depth: 6, num_round: 50, eval_metric: auc}\n"
     "  recipients: [auditor]                  # optional: default = the policy's recipients\n"
+    "The model keeps the columns' names and the eval metrics of every round (add\n"
+    "`eval_train: 1` to params for the training set's too): `mc2 model info`, `mc2 model plot`.\n"
     "Add `oblivious: 1` to params to train obliviously (fixed-shape trees; no branch or\n"
     "memory address depends on the data; slower: docs/gbdt.md).\n"
     "Parameters are XGBoost's (docs/gbdt.md); the enclave checks them at submission. If you\n"

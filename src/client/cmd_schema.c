@@ -147,8 +147,7 @@ static int classify(infer *in, icol *c, const char *s, size_t n, bool quoted, mc
 static int add_column(infer *in, const char *s, size_t n, mc2_err *err)
 {
     if (in->ncols >= MC2_MAX_COLUMNS)
-        return mc2_err_set(err, MC2_E_LIMIT, "%s: more than %d columns", in->file,
-                           MC2_MAX_COLUMNS);
+        return mc2_err_set(err, MC2_E_LIMIT, "%s: more than %d columns", in->file, MC2_MAX_COLUMNS);
     if (!ident(s, n))
         return mc2_err_set(err, MC2_E_INPUT,
                            "%s line 1, column %zu: '%.*s' is not a valid column name (letters, "
@@ -295,8 +294,8 @@ static const char *col_type(const icol *c, char *buf, size_t len)
     }
     if (c->can_double) return "DOUBLE";
     if (c->can_date) return "DATE";
-    snprintf(buf, len, "VARCHAR(%zu)", c->maxlen > MC2_VARCHAR_MAX ? (size_t)MC2_VARCHAR_MAX
-                                                                   : c->maxlen);
+    snprintf(buf, len, "VARCHAR(%zu)",
+             c->maxlen > MC2_VARCHAR_MAX ? (size_t)MC2_VARCHAR_MAX : c->maxlen);
     return buf;
 }
 
@@ -312,8 +311,8 @@ static int print_schema(const infer *in, const char *table, mc2_err *err)
         const icol *c = &in->cols[k];
         char buf[48];
         const char *t = col_type(c, buf, sizeof buf);
-        if (c->values == 0) printf("  # %s has no values in the file: the type is a placeholder\n",
-                                   c->name);
+        if (c->values == 0)
+            printf("  # %s has no values in the file: the type is a placeholder\n", c->name);
         else if (c->maxlen > MC2_VARCHAR_MAX && t[0] == 'V')
             printf("  # %s has values longer than %d characters: they will not fit\n", c->name,
                    MC2_VARCHAR_MAX);

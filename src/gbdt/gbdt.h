@@ -63,9 +63,11 @@ typedef struct mc2_gbdt_params {
     float base_score;                  /* default 0.5 (probability space for logistic) */
     uint64_t seed;                     /* for subsample and colsample_bytree, default 0 */
     uint32_t nthread;                  /* worker threads incl. the caller, default 2 */
-    uint32_t oblivious; /* 1: train obliviously (fixed-shape trees, branch-free kernels; see
-                           docs/gbdt.md "Oblivious mode"), default 0 */
-    uint32_t n_metrics; /* evaluation metrics; 0 = the objective's default */
+    uint32_t oblivious;  /* 1: train obliviously (fixed-shape trees, branch-free kernels; see
+                            docs/gbdt.md "Oblivious mode"), default 0 */
+    uint32_t eval_train; /* 1: also record the metrics on the training set every round (model
+                            set "train"; not with oblivious), default 0 */
+    uint32_t n_metrics;  /* evaluation metrics; 0 = the objective's default */
     enum mc2_gbdt_metric metrics[MC2_GBDT_MAX_METRICS];
 } mc2_gbdt_params;
 
@@ -76,7 +78,8 @@ void mc2_gbdt_params_default(mc2_gbdt_params *p);
  * (objective, num_class, num_round|n_estimators, max_depth, max_bin, eta|learning_rate,
  * gamma|min_split_loss, lambda|reg_lambda, alpha|reg_alpha, min_child_weight, subsample,
  * colsample_bytree, base_score, seed|random_state, nthread|n_jobs, eval_metric (may repeat),
- * tree_method (must be "hist"), oblivious (0/1/true/false)). Returns 0, or -1 with MC2_E_INPUT
+ * tree_method (must be "hist"), oblivious (0/1/true/false), eval_train (0/1/true/false: mc2's
+ * own, the training set's metrics per round)). Returns 0, or -1 with MC2_E_INPUT
  * naming the parameter and what is allowed (unknown names get a "did you mean" suggestion). */
 int mc2_gbdt_params_set(mc2_gbdt_params *p, const char *key, const char *value,
                         mc2_err *err) MC2_WUR;
@@ -199,7 +202,8 @@ typedef int (*mc2_gbdt_eval_fn)(void *ctx, uint32_t round, const enum mc2_gbdt_m
 /* Trains a model. `params` and both data sets are checked first (nothing is computed on bad
  * input); eval may be NULL (no metrics, cb not called) and must have train->d features.
  * With an eval set the model records its per-round metrics as evaluation set "eval"
- * (m->sets[0]; the rounds trained, also when cb stops early).
+ * (m->sets[0]; the rounds trained, also when cb stops early); with params->eval_train, the
+ * training set's as set "train" (after "eval"; on all rows, as XGBoost evaluates dtrain).
  * Uses params->nthread threads. Returns 0 and *out (free with mc2_gbdt_model_free), or -1
  * with *err. */
 int mc2_gbdt_train(const mc2_gbdt_params *params, const mc2_gbdt_data *train,

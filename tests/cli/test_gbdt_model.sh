@@ -53,6 +53,10 @@ awk -F, 'NR == 1 { print; next } { $5 = ($1 > 0.7) ? 2 : ($1 > -0.7 ? 1 : 0); pr
 "$TOOL" train --train "$W/train3.csv" --eval "$W/eval3.csv" --label label \
   --set objective=multi:softprob --set num_class=3 --set num_round=5 --set max_depth=4 \
   --feature-names age,income,score,days --model "$W/multi.mc2m" >/dev/null || fail "train multi"
+"$TOOL" train --train "$W/train.csv" --eval "$W/eval.csv" --label label \
+  --set objective=binary:logistic --set eval_metric=auc --set eval_metric=logloss \
+  --set num_round=8 --set max_depth=3 --set eval_train=1 \
+  --model "$W/both.mc2m" >/dev/null || fail "train with eval_train"
 "$TOOL" train --train "$W/train.csv" --label label --set num_round=3 \
   --model "$W/plain.mc2m" >/dev/null || fail "train without eval or names"
 
@@ -78,6 +82,9 @@ for name in age income score days; do
   grep -Eq "^ +[0-9]+  $name +float" <<<"$info" && pass "feature $name listed" ||
     fail "feature $name not listed: $info"
 done
+info=$("$MC2" model info "$W/both.mc2m")
+[[ $info == *"metrics       eval, 8 rounds: auc"* && $info == *"metrics       train, 8 rounds: auc"* ]] &&
+  pass "eval_train: both sets listed" || fail "eval_train info: $info"
 info=$("$MC2" model info "$W/multi.mc2m")
 [[ $info == *"trees         15 (5 rounds x 3 outputs)"* && $info == *"num_class 3"* ]] &&
   pass "multiclass facts" || fail "multiclass facts: $info"
@@ -106,6 +113,10 @@ if command -v gnuplot >/dev/null; then
     fail "data file has $(wc -l <"$W/c.dat") lines for 8 rounds"
   awk 'NF != 3 || $1 != NR - 1 { exit 1 }' "$W/c.dat" && pass "data columns: round, auc, logloss" ||
     fail "data file columns: $(head -2 "$W/c.dat")"
+  expect 0 "for 2 evaluation sets" "$MC2" model plot "$W/both.mc2m" --out "$W/b.png" \
+    --data "$W/b.dat"
+  awk 'NF != 5 || $1 != NR - 1 { exit 1 } END { exit NR != 8 }' "$W/b.dat" &&
+    pass "eval and train sets: 8 lines of round + 4 values" || fail "both sets' data: $(head -2 "$W/b.dat")"
   expect 0 "plotted 5 rounds of 1 metric" "$MC2" model plot "$W/multi.mc2m" --out "$W/m.png" \
     --metric merror --data "$W/m.dat"
   [[ $(wc -l <"$W/m.dat") -eq 5 ]] || fail "multiclass data file lines"

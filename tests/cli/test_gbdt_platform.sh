@@ -102,6 +102,7 @@ params:
   num_round: 15
   max_depth: 4
   eval_metric: [auc, logloss]
+  eval_train: 1
 EOF
 expect_ok "mc2 train" "$MC2" train "$WORK/job.yaml" --home "$WORK/bank-a"
 TJ=$(jobid)
@@ -124,11 +125,13 @@ check "the JSON names the features (training columns without the label)" \
   grep -q '"feature_names":\["f1","f2","f3","f4"\],"feature_types":\["float","float","int","i"\]' "$WORK/model.json"
 expect_ok "model info" "$MC2" model info "$WORK/model.mc2m"
 check "model info: features, metrics" grep -q "metrics       eval, 15 rounds: auc" "$WORK/out"
+check "model info: training-set metrics (eval_train)" grep -q "metrics       train, 15 rounds: auc" "$WORK/out"
 check "model info: feature f3 (int)" grep -Eq "^ +2  f3 +int " "$WORK/out"
 if command -v gnuplot >/dev/null; then
   expect_ok "model plot" "$MC2" model plot "$WORK/model.mc2m" --out "$WORK/curve.png" --data "$WORK/curve.dat"
   check "curve.png is a PNG" test "$(head -c 8 "$WORK/curve.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a
   check "plot data: one line per round (15)" test "$(wc -l <"$WORK/curve.dat")" = 15
+  check "plot data: eval and train sets, auc and logloss" awk 'NF != 5 { exit 1 }' "$WORK/curve.dat"
   check "plot data: the job's AUC of round 14" awk -v a="$auc" '$1 == 14 { exit !(($2 - a) ^ 2 < 1e-12) }' "$WORK/curve.dat"
 fi
 

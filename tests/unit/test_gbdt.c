@@ -537,6 +537,31 @@ static void test_model_v2(void)
     CHECK(!m->feature_names);
     CHECK(mc2_gbdt_model_set_features(m, good, ty, &err) == 0);
 
+    /* eval_train: the training set's metrics, set "train" after "eval"; with the eval set
+     * equal to the training set both histories agree */
+    {
+        mc2_gbdt_params q = p;
+        mc2_gbdt_model *t = NULL;
+        CHECK(mc2_gbdt_params_set(&q, "eval_train", "maybe", &err) == -1);
+        CHECK(mc2_gbdt_params_set(&q, "eval_train", "true", &err) == 0 && q.eval_train == 1);
+        CHECK(mc2_gbdt_train(&q, &d, &d, NULL, NULL, &t, &err) == 0);
+        CHECK(t && t->n_sets == 2 && strcmp(t->sets[0].name, "eval") == 0 &&
+              strcmp(t->sets[1].name, "train") == 0 && t->sets[1].n_rounds == 5);
+        for (int i = 0; t && t->n_sets == 2 && i < 10; i++)
+            CHECK_MSG(near(t->sets[0].values[i], t->sets[1].values[i], 1e-9), "%d: %g vs %g", i,
+                      t->sets[0].values[i], t->sets[1].values[i]);
+        mc2_gbdt_model_free(t);
+        t = NULL;
+        CHECK(mc2_gbdt_train(&q, &d, NULL, NULL, NULL, &t, &err) == 0);
+        CHECK(t && t->n_sets == 1 && strcmp(t->sets[0].name, "train") == 0 &&
+              t->sets[0].n_rounds == 5);
+        mc2_gbdt_model_free(t);
+        t = NULL;
+        CHECK(mc2_gbdt_params_set(&q, "oblivious", "1", &err) == 0);
+        CHECK(mc2_gbdt_train(&q, &d, NULL, NULL, NULL, &t, &err) == -1 && !t &&
+              strstr(err.msg, "eval_train"));
+    }
+
     mc2_buf b = {0}, j = {0};
     CHECK(mc2_gbdt_model_save(m, &b, &err) == 0);
     CHECK(mc2_gbdt_model_load(b.data, b.len, &r, &err) == 0);
