@@ -10,7 +10,8 @@
  *            <instance> is the first 8 bytes of this enclave instance's nonce in hex: job
  *            counters restart with every instance, and a model must outlive its instance
  *            without a later job-N result overwriting it.
- *   predict  inputs: tables to score (columns = the model's features, in training order);
+ *   predict  inputs: tables to score (columns = the model's features, in training order; by
+ *            name too when the model names its features);
  *            params: model OBJECT (e.g. results/job-3-1f2e...-model.mc2m), model_sha256 (hex of the
  *            sealed bytes: the approved job binds the exact model), model_owner PARTY (whose
  *            key opens the model: like an input owner it must approve the job, and it grants
@@ -681,6 +682,23 @@ out:
     return rc;
 }
 
+/* A model that names its features (format version 2) scores only tables whose columns have
+ * those names (ignoring case, as SQL), in that order: a table with the right number of
+ * columns in another order would otherwise be scored silently wrong. Names are schema
+ * facts, not data values. */
+static int check_feature_names(const mc2_gbdt_model *model, const mc2_schema *s,
+                               const mc2_job_input *in, mc2_err *err)
+{
+    for (uint32_t f = 0; model->feature_names && f < model->num_feature && f < s->ncols; f++)
+        if (strcasecmp(s->cols[f].name, model->feature_names[f]) != 0)
+            return mc2_err_set(err, MC2_E_INPUT,
+                               "input %s/%s: column %u is '%s', the model's feature %u is '%s' "
+                               "(the training columns without the label, in the same order)",
+                               in->owner, in->table, f + 1, s->cols[f].name, f + 1,
+                               model->feature_names[f]);
+    return 0;
+}
+
 /* One owner's predictions: (table, row, prediction | prediction_0..k-1). */
 static int predictions_schema(uint32_t ngroup, mc2_schema **s, mc2_err *err)
 {
@@ -723,12 +741,13 @@ static int predict_owner(enclave *e, enc_job *jb, const mc2_gbdt_model *model, u
         mc2_schema *ref = NULL;
         size_t got = 0;
         int bad = load_input(e, in, NULL, false, obl, &ref, &m, &got, err);
-        mc2_schema_free(ref);
         if (!bad && m.d != model->num_feature)
             bad = mc2_err_set(err, MC2_E_INPUT,
                               "input %s/%s has %zu columns, the model wants %u features (the "
                               "training columns without the label, in the same order)",
                               in->owner, in->table, m.d, model->num_feature);
+        if (!bad) bad = check_feature_names(model, ref, in, err);
+        mc2_schema_free(ref);
         size_t cells = 0;
         if (!bad && (!mc2_mul_size(m.n ? m.n : 1, ng, &cells) || cells > SIZE_MAX / 4))
             bad = mc2_err_set(err, MC2_E_LIMIT, "too many predictions");

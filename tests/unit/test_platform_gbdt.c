@@ -73,6 +73,12 @@ static const char SCORE_SCHEMA[] = "columns:\n"
                                    "  - {name: x3, type: INT64}\n"
                                    "  - {name: x4, type: \"DECIMAL(10,2)\"}\n"
                                    "  - {name: x5, type: BOOL}\n";
+static const char SWAPPED_SCHEMA[] = "columns:\n"
+                                     "  - {name: x2, type: DOUBLE, nullable: true}\n"
+                                     "  - {name: x1, type: DOUBLE}\n"
+                                     "  - {name: x3, type: INT64}\n"
+                                     "  - {name: x4, type: \"DECIMAL(10,2)\"}\n"
+                                     "  - {name: x5, type: BOOL}\n";
 static const char TEXT_SCHEMA[] = "columns:\n"
                                   "  - {name: x1, type: DOUBLE}\n"
                                   "  - {name: who, type: VARCHAR(20)}\n"
@@ -326,6 +332,9 @@ int main(void)
     upload(&ida, "multi", SCHEMA, (const char *)c.data, c.len);
     const char txt[] = "x1,who,label\n1.5,SECRETMARK,1\n2.5,SECRETMARK,0\n";
     upload(&ida, "txt", TEXT_SCHEMA, txt, sizeof txt - 1);
+    /* score's columns with x1 and x2 swapped: the right count and types, the wrong order */
+    const char swapped[] = "x2,x1,x3,x4,x5\n1.5,0.5,3,1.25,true\n";
+    upload(&ida, "swapped", SWAPPED_SCHEMA, swapped, sizeof swapped - 1);
 
     mc2_esession sa, sb, sc;
     session(&ida, &sa);
@@ -625,6 +634,17 @@ int main(void)
         CHECK(approve(&sa, id, t, &ida, &err) == 0);
         job_status(&sa, id, st, sizeof st);
         expect_failed("predict with a wrong model key", st, "does not open with the key granted");
+        mc2_free(t);
+        /* The model names its features: a table with its columns in another order is refused
+         * (before format version 2 it was scored by position). */
+        const char *pin_sw[] = {"bank-a/swapped", NULL};
+        id = submit_as(&sc, &idc, pin_sw, ppr, &t);
+        CHECK(mc2_esession_grant_object(&sc, &idc, id, t, strlen(t), model_name, model_key, &err) ==
+              0);
+        CHECK(approve(&sa, id, t, &ida, &err) == 0);
+        job_status(&sa, id, st, sizeof st);
+        expect_failed("predict over columns in another order", st,
+                      "column 1 is 'x2', the model's feature 1 is 'x1'");
         mc2_free(t);
     }
 
