@@ -135,6 +135,7 @@ run "$MC2" download --job "$TJ" --out "$D/metrics.csv" --home "$D/auditor"
 echo "last round on bank-b's holdout:"; tail -n 2 "$D/metrics.csv"
 must_fail "$MC2" model get --job "$TJ" --out "$D/stolen.mc2m" --home "$D/bank-a"
 run "$MC2" model export --format xgboost-json --in "$D/model.mc2m" --out "$D/model.json"
+run "$MC2" model info "$D/model.mc2m"   # the features keep their column names; importance as xgboost's
 
 step "11. After a restart the auditor (the model's owner) grants its key to one predict job; each bank scores its new applicants"
 run "$MC2" stop --dir "$D/service"

@@ -105,6 +105,10 @@ int cmd_gen(int argc, char **argv);
 int cmd_sql(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_model(int argc, char **argv);
+/* `mc2 model info` and `mc2 model plot` (cmd_model_info.c); argv[0] is the subcommand. */
+int cli_model_info(int argc, char **argv);
+int cli_model_plot(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_schema(int argc, char **argv);
 
 #endif

@@ -85,6 +85,8 @@ static const char TRAIN_HELP[] =
     "  eval: bank-b/loans_test                # optional: an input used only for metrics\n"
     "  params: {objective: binary:logistic, max_depth: 6, num_round: 50, eval_metric: auc}\n"
     "  recipients: [auditor]                  # optional: default = the policy's recipients\n"
+    "The model keeps the columns' names and the eval metrics of every round (add\n"
+    "`eval_train: 1` to params for the training set's too): `mc2 model info`, `mc2 model plot`.\n"
     "Add `oblivious: 1` to params to train obliviously (fixed-shape trees; no branch or\n"
     "memory address depends on the data; slower: docs/gbdt.md).\n"
     "Parameters are XGBoost's (docs/gbdt.md); the enclave checks them at submission. If you\n"
@@ -233,13 +235,19 @@ out:
 
 static const char MODEL_HELP[] =
     "usage: mc2 model get --job ID --out FILE [--home DIR] [--service ...] [--policy FILE]\n"
-    "       mc2 model export --format xgboost-json --in FILE --out MODEL.json\n\n"
+    "       mc2 model export --format xgboost-json --in FILE --out MODEL.json\n"
+    "       mc2 model info FILE [--importance TYPE]\n"
+    "       mc2 model plot FILE --out CURVE.png [--metric NAME] [--data FILE]\n\n"
     "get:    (a recipient of train job ID) fetches the sealed model and its key from the\n"
     "        attested enclave, writes the decrypted model (mc2's binary format) to FILE and\n"
     "        keeps the key in $MC2_HOME/models/ (0600): you then hold the model, and it is\n"
     "        used only in predict jobs you approve (`mc2 predict`, `mc2 approve ID`), each\n"
     "        of which gets the key for that job alone.\n"
-    "export: converts a model file to XGBoost 1.7's JSON (xgboost.Booster().load_model).\n";
+    "export: converts a model file to XGBoost 1.7's JSON (xgboost.Booster().load_model),\n"
+    "        with the feature names of the training columns.\n"
+    "info:   prints the model's facts and feature importance (weight, gain, cover,\n"
+    "        total_gain, total_cover: xgboost's get_score). `mc2 model info --help`.\n"
+    "plot:   draws the per-round metrics (training curve) with gnuplot into a PNG.\n";
 
 static int model_get(int argc, char **argv)
 {
@@ -339,6 +347,8 @@ int cmd_model(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "get") == 0) return model_get(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "export") == 0) return model_export(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "info") == 0) return cli_model_info(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "plot") == 0) return cli_model_plot(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "grant") == 0)
         return cli_usage("model",
                          "`model grant` is gone: model keys are granted per predict job now, never "
@@ -361,11 +371,12 @@ static const char PREDICT_HELP[] =
     "                   [--oblivious] [--home DIR] [--service HOST:PORT] [--policy FILE]\n\n"
     "Submits a prediction job: the model of train job ID (or the model FILE you fetched with\n"
     "`mc2 model get`) scores the tables, whose columns are the model's features in training\n"
-    "order (the training columns without the label). The job binds the exact model (its\n"
-    "SHA-256) and names you as its model_owner; the model key you keep is granted to the\n"
-    "enclave for this job only, and your data key if you own a table. Every table owner\n"
-    "co-signs with `mc2 approve ID`; each owner then gets only the predictions of its own\n"
-    "rows: `mc2 download --job ID --out preds.csv` (columns: table, row, prediction).\n"
+    "order (the training columns without the label, with the same names). The job binds\n"
+    "the exact model (its SHA-256) and names you as its model_owner; the model key you keep\n"
+    "is granted to the enclave for this job only, and your data key if you own a table.\n"
+    "Every table owner co-signs with `mc2 approve ID`; each owner then gets only the\n"
+    "predictions of its own rows: `mc2 download --job ID --out preds.csv` (columns: table,\n"
+    "row, prediction).\n"
     "Recipients (default: the policy's) receive nothing from a predict job. A predict job\n"
     "someone else submits with your model waits for your `mc2 approve ID`.\n"
     "--oblivious scores obliviously: no branch or memory address depends on the rows or the\n"

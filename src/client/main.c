@@ -14,6 +14,7 @@ static const struct {
     {"whoami", cmd_whoami, "print this party's name and identity fingerprint"},
     {"encrypt", cmd_encrypt, "encrypt a CSV or .tbl file into an encrypted table (.mc2t)"},
     {"decrypt", cmd_decrypt, "decrypt an encrypted table back to CSV or .tbl"},
+    {"schema", cmd_schema, "infer a table schema (YAML) from a CSV or .tbl file"},
     {"inspect", cmd_inspect, "show an encrypted table's header and schema (needs the key)"},
     {"enclave", cmd_enclave, "sign an enclave build, or show its identity"},
     {"service", cmd_service, "prepare a service state directory (sim platform key)"},
@@ -33,7 +34,8 @@ static const struct {
     {"sql", cmd_sql, "run a SQL query over encrypted tables and print the result"},
     {"gen", cmd_gen, "generate test data: the TPC-H tables as .tbl files"},
     {"train", cmd_train, "submit a GBDT training job over several parties' tables"},
-    {"model", cmd_model, "get a trained model, export it to XGBoost JSON, or re-grant its key"},
+    {"model", cmd_model,
+     "get a trained model, export it to XGBoost JSON, show it, plot its metrics"},
     {"predict", cmd_predict, "submit a prediction job: each owner gets its own rows' predictions"},
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])

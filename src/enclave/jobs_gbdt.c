@@ -10,7 +10,8 @@
  *            <instance> is the first 8 bytes of this enclave instance's nonce in hex: job
  *            counters restart with every instance, and a model must outlive its instance
  *            without a later job-N result overwriting it.
- *   predict  inputs: tables to score (columns = the model's features, in training order);
+ *   predict  inputs: tables to score (columns = the model's features, in training order; by
+ *            name too when the model names its features);
  *            params: model OBJECT (e.g. results/job-3-1f2e...-model.mc2m), model_sha256 (hex of the
  *            sealed bytes: the approved job binds the exact model), model_owner PARTY (whose
  *            key opens the model: like an input owner it must approve the job, and it grants
@@ -522,6 +523,39 @@ out:
     return rc;
 }
 
+/* Gives the model the feature names and types of schema s (every column but the label, in
+ * schema order: the matrix's columns). INT64 and DATE are "int", BOOL "i", the rest "float". */
+static int name_features(mc2_gbdt_model *model, const mc2_schema *s, const char *label,
+                         mc2_err *err)
+{
+    long li = mc2_schema_find(s, label);
+    const char **names = mc2_calloc(s->ncols ? s->ncols : 1, sizeof *names);
+    enum mc2_gbdt_ftype *types = mc2_calloc(s->ncols ? s->ncols : 1, sizeof *types);
+    size_t d = 0;
+    int rc = -1;
+    if (!names || !types) {
+        mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t c = 0; c < s->ncols; c++) {
+        if ((long)c == li) continue;
+        enum mc2_type t = s->cols[c].type.id;
+        names[d] = s->cols[c].name;
+        types[d++] = t == MC2_T_INT64 || t == MC2_T_DATE ? MC2_GBDT_FT_INT
+                     : t == MC2_T_BOOL                   ? MC2_GBDT_FT_INDICATOR
+                                                         : MC2_GBDT_FT_FLOAT;
+    }
+    if (d != model->num_feature) {
+        mc2_err_set(err, MC2_E_INTERNAL, "train: feature count differs from the schema");
+        goto out;
+    }
+    rc = mc2_gbdt_model_set_features(model, names, types, err);
+out:
+    mc2_free(names);
+    mc2_free(types);
+    return rc;
+}
+
 /* Seals the model under a fresh key, bound to its object name, for the recipients. */
 static int add_model(enclave *e, enc_job *j, const mc2_gbdt_model *model, mc2_err *err)
 {
@@ -584,6 +618,7 @@ int enc_train_run(enclave *e, enc_job *jb, mc2_err *err)
                         "the GBDT engine refused the training data (values it cannot use)");
         goto out;
     }
+    if (name_features(model, ref, label, err)) goto out;
     if (eval_i >= 0 && add_metrics(e, jb, &g, err)) goto out;
     if (add_model(e, jb, model, err)) goto out;
     rc = 0;
@@ -647,6 +682,23 @@ out:
     return rc;
 }
 
+/* A model that names its features (format version 2) scores only tables whose columns have
+ * those names (ignoring case, as SQL), in that order: a table with the right number of
+ * columns in another order would otherwise be scored silently wrong. Names are schema
+ * facts, not data values. */
+static int check_feature_names(const mc2_gbdt_model *model, const mc2_schema *s,
+                               const mc2_job_input *in, mc2_err *err)
+{
+    for (uint32_t f = 0; model->feature_names && f < model->num_feature && f < s->ncols; f++)
+        if (strcasecmp(s->cols[f].name, model->feature_names[f]) != 0)
+            return mc2_err_set(err, MC2_E_INPUT,
+                               "input %s/%s: column %u is '%s', the model's feature %u is '%s' "
+                               "(the training columns without the label, in the same order)",
+                               in->owner, in->table, f + 1, s->cols[f].name, f + 1,
+                               model->feature_names[f]);
+    return 0;
+}
+
 /* One owner's predictions: (table, row, prediction | prediction_0..k-1). */
 static int predictions_schema(uint32_t ngroup, mc2_schema **s, mc2_err *err)
 {
@@ -689,12 +741,13 @@ static int predict_owner(enclave *e, enc_job *jb, const mc2_gbdt_model *model, u
         mc2_schema *ref = NULL;
         size_t got = 0;
         int bad = load_input(e, in, NULL, false, obl, &ref, &m, &got, err);
-        mc2_schema_free(ref);
         if (!bad && m.d != model->num_feature)
             bad = mc2_err_set(err, MC2_E_INPUT,
                               "input %s/%s has %zu columns, the model wants %u features (the "
                               "training columns without the label, in the same order)",
                               in->owner, in->table, m.d, model->num_feature);
+        if (!bad) bad = check_feature_names(model, ref, in, err);
+        mc2_schema_free(ref);
         size_t cells = 0;
         if (!bad && (!mc2_mul_size(m.n ? m.n : 1, ng, &cells) || cells > SIZE_MAX / 4))
             bad = mc2_err_set(err, MC2_E_LIMIT, "too many predictions");

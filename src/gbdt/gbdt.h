@@ -29,6 +29,9 @@
 #define MC2_GBDT_MAX_TREES    1000000u
 #define MC2_GBDT_MAX_NODES    131071u /* 2^(MAX_DEPTH+1) - 1 */
 #define MC2_GBDT_MAX_METRICS  4u
+#define MC2_GBDT_MAX_NAME     128u /* bytes in a feature name (a column name) */
+#define MC2_GBDT_MAX_SETS     2u   /* evaluation sets whose per-round metrics a model keeps */
+#define MC2_GBDT_SET_NAME_MAX 15u  /* bytes in an evaluation set's name ("train", "eval") */
 
 enum mc2_gbdt_objective {
     MC2_GBDT_REG_SQUAREDERROR = 1,
@@ -60,9 +63,11 @@ typedef struct mc2_gbdt_params {
     float base_score;                  /* default 0.5 (probability space for logistic) */
     uint64_t seed;                     /* for subsample and colsample_bytree, default 0 */
     uint32_t nthread;                  /* worker threads incl. the caller, default 2 */
-    uint32_t oblivious; /* 1: train obliviously (fixed-shape trees, branch-free kernels; see
-                           docs/gbdt.md "Oblivious mode"), default 0 */
-    uint32_t n_metrics; /* evaluation metrics; 0 = the objective's default */
+    uint32_t oblivious;  /* 1: train obliviously (fixed-shape trees, branch-free kernels; see
+                            docs/gbdt.md "Oblivious mode"), default 0 */
+    uint32_t eval_train; /* 1: also record the metrics on the training set every round (model
+                            set "train"; not with oblivious), default 0 */
+    uint32_t n_metrics;  /* evaluation metrics; 0 = the objective's default */
     enum mc2_gbdt_metric metrics[MC2_GBDT_MAX_METRICS];
 } mc2_gbdt_params;
 
@@ -73,7 +78,8 @@ void mc2_gbdt_params_default(mc2_gbdt_params *p);
  * (objective, num_class, num_round|n_estimators, max_depth, max_bin, eta|learning_rate,
  * gamma|min_split_loss, lambda|reg_lambda, alpha|reg_alpha, min_child_weight, subsample,
  * colsample_bytree, base_score, seed|random_state, nthread|n_jobs, eval_metric (may repeat),
- * tree_method (must be "hist"), oblivious (0/1/true/false)). Returns 0, or -1 with MC2_E_INPUT
+ * tree_method (must be "hist"), oblivious (0/1/true/false), eval_train (0/1/true/false: mc2's
+ * own, the training set's metrics per round)). Returns 0, or -1 with MC2_E_INPUT
  * naming the parameter and what is allowed (unknown names get a "did you mean" suggestion). */
 int mc2_gbdt_params_set(mc2_gbdt_params *p, const char *key, const char *value,
                         mc2_err *err) MC2_WUR;
@@ -123,6 +129,17 @@ typedef struct mc2_gbdt_tree {
     mc2_gbdt_node *nodes;
 } mc2_gbdt_tree;
 
+/* A feature's type, as XGBoost's JSON `feature_types` names it ("float", "int", "i"). */
+enum mc2_gbdt_ftype { MC2_GBDT_FT_FLOAT = 1, MC2_GBDT_FT_INT = 2, MC2_GBDT_FT_INDICATOR = 3 };
+
+/* The per-round metrics of one evaluation set: values[r * n_metrics + q] is metric q of the
+ * model (m->metrics[q]) after round r; NaN where it is undefined (AUC of one class). */
+typedef struct mc2_gbdt_evalset {
+    char name[MC2_GBDT_SET_NAME_MAX + 1]; /* "train", "eval": [a-z0-9_], 1..15 bytes */
+    uint32_t n_rounds;
+    double *values;
+} mc2_gbdt_evalset;
+
 typedef struct mc2_gbdt_model {
     enum mc2_gbdt_objective objective;
     uint32_t num_class;   /* 0 unless multi:softprob */
@@ -130,7 +147,46 @@ typedef struct mc2_gbdt_model {
     float base_score;     /* as the user gave it (probability space for logistic) */
     size_t n_trees;
     mc2_gbdt_tree *trees; /* in boosting order; round r, class k is trees[r*ngroup + k] */
+    /* Since format version 2 (all optional): */
+    char **feature_names;   /* NULL, or num_feature distinct identifiers (column names) */
+    uint8_t *feature_types; /* NULL, or num_feature enum mc2_gbdt_ftype (with the names) */
+    uint32_t n_metrics;     /* metrics recorded per round (0: none) */
+    enum mc2_gbdt_metric metrics[MC2_GBDT_MAX_METRICS];
+    uint32_t n_sets; /* evaluation sets with recorded metrics (needs n_metrics > 0) */
+    mc2_gbdt_evalset sets[MC2_GBDT_MAX_SETS];
+    uint32_t format_version; /* the version it was loaded from (0: built in memory) */
 } mc2_gbdt_model;
+
+/* Gives the model feature names (num_feature identifiers: letters, digits and '_', not
+ * starting with a digit, 1..MC2_GBDT_MAX_NAME bytes, distinct) and types (NULL: all float),
+ * copied. Returns 0, or -1 with MC2_E_INPUT naming the bad name, or MC2_E_NOMEM. */
+int mc2_gbdt_model_set_features(mc2_gbdt_model *m, const char *const *names,
+                                const enum mc2_gbdt_ftype *types, mc2_err *err) MC2_WUR;
+
+/* XGBoost's name of a feature type ("float", "int", "i"). */
+const char *mc2_gbdt_ftype_name(enum mc2_gbdt_ftype t);
+
+/* Feature importance exactly as XGBoost 1.7's Booster.get_score(importance_type=...) defines
+ * it for a tree model: over every split node of every tree, per split feature,
+ *   WEIGHT       the number of splits on it
+ *   TOTAL_GAIN   the sum of the splits' loss_chg      GAIN   TOTAL_GAIN / WEIGHT
+ *   TOTAL_COVER  the sum of the splits' sum_hess      COVER  TOTAL_COVER / WEIGHT
+ * summed in float in tree and node order (as XGBoost does). out receives num_feature values;
+ * a feature never split on gets 0 (get_score leaves it out). */
+enum mc2_gbdt_importance {
+    MC2_GBDT_IMP_WEIGHT = 1,
+    MC2_GBDT_IMP_GAIN,
+    MC2_GBDT_IMP_TOTAL_GAIN,
+    MC2_GBDT_IMP_COVER,
+    MC2_GBDT_IMP_TOTAL_COVER
+};
+void mc2_gbdt_importance(const mc2_gbdt_model *m, enum mc2_gbdt_importance type, double *out);
+/* "weight", "gain", "total_gain", "cover", "total_cover". */
+const char *mc2_gbdt_importance_name(enum mc2_gbdt_importance t);
+
+/* *depth = the depth of the deepest tree (0 for a model of single-leaf trees). Returns 0, or
+ * -1 with MC2_E_NOMEM. */
+int mc2_gbdt_model_depth(const mc2_gbdt_model *m, uint32_t *depth, mc2_err *err) MC2_WUR;
 
 /* Number of outputs per row: num_class for multi:softprob, else 1. */
 uint32_t mc2_gbdt_model_ngroup(const mc2_gbdt_model *m);
@@ -145,6 +201,9 @@ typedef int (*mc2_gbdt_eval_fn)(void *ctx, uint32_t round, const enum mc2_gbdt_m
 
 /* Trains a model. `params` and both data sets are checked first (nothing is computed on bad
  * input); eval may be NULL (no metrics, cb not called) and must have train->d features.
+ * With an eval set the model records its per-round metrics as evaluation set "eval"
+ * (m->sets[0]; the rounds trained, also when cb stops early); with params->eval_train, the
+ * training set's as set "train" (after "eval"; on all rows, as XGBoost evaluates dtrain).
  * Uses params->nthread threads. Returns 0 and *out (free with mc2_gbdt_model_free), or -1
  * with *err. */
 int mc2_gbdt_train(const mc2_gbdt_params *params, const mc2_gbdt_data *train,
@@ -188,11 +247,12 @@ long mc2_gbdt_first_inf_oblivious(const float *x, size_t n, size_t d);
 double mc2_gbdt_metric(enum mc2_gbdt_metric metric, const float *pred, const float *y,
                        const float *w, size_t n, uint32_t ngroup);
 
-/* Appends the model in mc2's binary format (version 1, see model.c) to out. */
+/* Appends the model in mc2's binary format (version 2, see model.c) to out. */
 int mc2_gbdt_model_save(const mc2_gbdt_model *m, mc2_buf *out, mc2_err *err) MC2_WUR;
 
-/* Parses a model from untrusted bytes, validating everything (structure of each tree, feature
- * indices, finite values, sizes). Returns 0 and *out, or -1 with MC2_E_INPUT. */
+/* Parses a model (format version 1 or 2) from untrusted bytes, validating everything
+ * (structure of each tree, feature indices, finite values, names, metrics, every length
+ * against the bytes left). Returns 0 and *out, or -1 with MC2_E_INPUT. */
 int mc2_gbdt_model_load(const uint8_t *p, size_t n, mc2_gbdt_model **out, mc2_err *err) MC2_WUR;
 
 /* Appends the model as an XGBoost 1.7 JSON model (Booster.load_model accepts it) to out. */

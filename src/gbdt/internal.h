@@ -44,6 +44,13 @@ void mc2_gbdt_sketch_push(mc2_gbdt_sketch *sk, float x, float w);
 uint32_t mc2_gbdt_sketch_cuts(mc2_gbdt_sketch *sk, size_t count, uint32_t max_bin, float *cuts,
                               float *min_val);
 
+/* Starts recording per-round metrics (p's, p->n_metrics > 0) of evaluation set `name` in m:
+ * room for p->num_round rounds is allocated here, so that gbdt_history_push never allocates.
+ * Returns the set's index, or -1 with MC2_E_NOMEM. */
+int gbdt_history_init(mc2_gbdt_model *m, const mc2_gbdt_params *p, const char *name, mc2_err *err);
+/* Records one round's values (m->n_metrics of them) for set `set`. */
+void gbdt_history_push(mc2_gbdt_model *m, int set, const double *values);
+
 /* Base margin for the model's base_score (logit for binary:logistic, as XGBoost 1.7). */
 float mc2_gbdt_base_margin(enum mc2_gbdt_objective o, float base_score);
 

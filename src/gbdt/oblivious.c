@@ -897,6 +897,7 @@ int gbdt_train_oblivious(const mc2_gbdt_params *params, const mc2_gbdt_data *tra
             mc2_err_set(err, MC2_E_NOMEM, "gbdt: out of memory for the evaluation set");
             goto out;
         }
+        if (gbdt_history_init(m, p, "eval", err) < 0) goto out;
     }
     m->objective = p->objective;
     m->num_class = p->objective == MC2_GBDT_MULTI_SOFTPROB ? p->num_class : 0;
@@ -926,7 +927,7 @@ int gbdt_train_oblivious(const mc2_gbdt_params *params, const mc2_gbdt_data *tra
                 for (size_t i = 0; i < eval->n; i++)
                     em[i * c->K + k] += obl_tree_leaf(t, eval->x + i * c->d, c->d, c->D);
         }
-        if (eval && cb) {
+        if (eval) {
             /* the metrics are released to the caller; computing them is not oblivious */
             size_t ne = eval->n * c->K;
             memcpy(ep, em, ne * sizeof(float));
@@ -934,7 +935,8 @@ int gbdt_train_oblivious(const mc2_gbdt_params *params, const mc2_gbdt_data *tra
             double vals[MC2_GBDT_MAX_METRICS];
             for (uint32_t q = 0; q < p->n_metrics; q++)
                 vals[q] = mc2_gbdt_metric(p->metrics[q], ep, eval->y, eval->w, eval->n, c->K);
-            if (cb(cb_ctx, round, p->metrics, vals, p->n_metrics) != 0) break;
+            gbdt_history_push(m, 0, vals);
+            if (cb && cb(cb_ctx, round, p->metrics, vals, p->n_metrics) != 0) break;
         }
     }
     *out = m;

@@ -124,6 +124,7 @@ static const char *const known_names[] = {
     "eval_metric",
     "tree_method",
     "oblivious",
+    "eval_train",
 };
 
 static const char *closest_name(const char *key)
@@ -232,6 +233,15 @@ int mc2_gbdt_params_set(mc2_gbdt_params *p, const char *key, const char *v, mc2_
         return mc2_err_set(err, MC2_E_INPUT,
                            "parameter 'oblivious': '%.64s' is not 0, 1, true or false", v);
     }
+    if (is(key, "eval_train", NULL)) {
+        if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "0") == 0 ||
+            strcmp(v, "false") == 0) {
+            p->eval_train = v[0] == '1' || v[0] == 't';
+            return 0;
+        }
+        return mc2_err_set(err, MC2_E_INPUT,
+                           "parameter 'eval_train': '%.64s' is not 0, 1, true or false", v);
+    }
     if (is(key, "tree_method", NULL)) {
         if (strcmp(v, "hist") == 0) return 0;
         return mc2_err_set(err, MC2_E_INPUT,
@@ -291,6 +301,12 @@ int mc2_gbdt_params_check(const mc2_gbdt_params *p, mc2_err *err)
                            (double)p->base_score);
     if (p->oblivious > 1)
         return mc2_err_set(err, MC2_E_INPUT, "parameter 'oblivious' must be 0 or 1");
+    if (p->eval_train > 1)
+        return mc2_err_set(err, MC2_E_INPUT, "parameter 'eval_train' must be 0 or 1");
+    if (p->eval_train && p->oblivious)
+        return mc2_err_set(err, MC2_E_INPUT,
+                           "parameter 'eval_train' is not available with oblivious=1 (metrics "
+                           "on the training rows would not be computed obliviously)");
     if (p->nthread < 1 || p->nthread > MC2_GBDT_MAX_THREADS)
         return mc2_err_set(err, MC2_E_INPUT, "parameter 'nthread' must be in [1, %u]",
                            MC2_GBDT_MAX_THREADS);

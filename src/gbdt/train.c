@@ -143,6 +143,7 @@ typedef struct ctx {
     const mc2_gbdt_data *eval;
     float *eval_margin;
     float *eval_prob;
+    float *train_prob; /* eval_train: the training margins, transformed */
 } ctx;
 
 /* ---- setup: cuts and bins ----------------------------------------------------------------- */
@@ -927,6 +928,7 @@ static void ctx_free(ctx *c)
     mc2_free(c->partial);
     mc2_free(c->eval_margin);
     mc2_free(c->eval_prob);
+    mc2_free(c->train_prob);
     mc2_gbdt_pool_free(c->pool);
 }
 
@@ -1033,6 +1035,15 @@ int mc2_gbdt_train(const mc2_gbdt_params *params, const mc2_gbdt_data *train,
             goto out;
         }
         for (size_t i = 0; i < ne; i++) c->eval_margin[i] = base;
+        if (gbdt_history_init(m, p, "eval", err) < 0) goto out;
+    }
+    int train_set = -1;
+    if (p->eval_train) {
+        if (!(c->train_prob = mc2_malloc(nmarg * sizeof(float)))) {
+            mc2_err_set(err, MC2_E_NOMEM, "gbdt: out of memory for the training metrics");
+            goto out;
+        }
+        if ((train_set = gbdt_history_init(m, p, "train", err)) < 0) goto out;
     }
     gbdt_rng_seed(&c->rng, p->seed);
 
@@ -1054,7 +1065,16 @@ int mc2_gbdt_train(const mc2_gbdt_params *params, const mc2_gbdt_data *train,
                 mc2_gbdt_pool_run(c->pool, n_row_chunks(eval->n), eval_pred_task, &ej);
             }
         }
-        if (eval && cb) {
+        if (train_set >= 0) { /* before a callback may stop training after this round */
+            memcpy(c->train_prob, c->margin, nmarg * sizeof(float));
+            mc2_gbdt_transform(p->objective, c->train_prob, c->n, c->ngroup);
+            double tv[MC2_GBDT_MAX_METRICS];
+            for (uint32_t q = 0; q < p->n_metrics; q++)
+                tv[q] = mc2_gbdt_metric(p->metrics[q], c->train_prob, train->y, train->w, c->n,
+                                        c->ngroup);
+            gbdt_history_push(m, train_set, tv);
+        }
+        if (eval) {
             size_t ne = eval->n * c->ngroup;
             memcpy(c->eval_prob, c->eval_margin, ne * sizeof(float));
             mc2_gbdt_transform(p->objective, c->eval_prob, eval->n, c->ngroup);
@@ -1062,7 +1082,8 @@ int mc2_gbdt_train(const mc2_gbdt_params *params, const mc2_gbdt_data *train,
             for (uint32_t q = 0; q < p->n_metrics; q++)
                 vals[q] = mc2_gbdt_metric(p->metrics[q], c->eval_prob, eval->y, eval->w, eval->n,
                                           c->ngroup);
-            if (cb(cb_ctx, round, p->metrics, vals, p->n_metrics) != 0) break;
+            gbdt_history_push(m, 0, vals);
+            if (cb && cb(cb_ctx, round, p->metrics, vals, p->n_metrics) != 0) break;
         }
     }
     *out = m;

@@ -102,6 +102,7 @@ params:
   num_round: 15
   max_depth: 4
   eval_metric: [auc, logloss]
+  eval_train: 1
 EOF
 expect_ok "mc2 train" "$MC2" train "$WORK/job.yaml" --home "$WORK/bank-a"
 TJ=$(jobid)
@@ -120,6 +121,19 @@ check "metrics: 15 rounds x 2 metrics" test "$(grep -c -E '^[0-9]+,(auc|logloss)
 auc=$(awk -F, '$1 == 14 && $2 == "auc" {print $3}' "$WORK/metrics.csv")
 check "eval AUC after 15 rounds > 0.8 ($auc)" awk -v a="$auc" 'BEGIN {exit !(a > 0.8)}'
 expect_ok "model export" "$MC2" model export --format xgboost-json --in "$WORK/model.mc2m" --out "$WORK/model.json"
+check "the JSON names the features (training columns without the label)" \
+  grep -q '"feature_names":\["f1","f2","f3","f4"\],"feature_types":\["float","float","int","i"\]' "$WORK/model.json"
+expect_ok "model info" "$MC2" model info "$WORK/model.mc2m"
+check "model info: features, metrics" grep -q "metrics       eval, 15 rounds: auc" "$WORK/out"
+check "model info: training-set metrics (eval_train)" grep -q "metrics       train, 15 rounds: auc" "$WORK/out"
+check "model info: feature f3 (int)" grep -Eq "^ +2  f3 +int " "$WORK/out"
+if command -v gnuplot >/dev/null; then
+  expect_ok "model plot" "$MC2" model plot "$WORK/model.mc2m" --out "$WORK/curve.png" --data "$WORK/curve.dat"
+  check "curve.png is a PNG" test "$(head -c 8 "$WORK/curve.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a
+  check "plot data: one line per round (15)" test "$(wc -l <"$WORK/curve.dat")" = 15
+  check "plot data: eval and train sets, auc and logloss" awk 'NF != 5 { exit 1 }' "$WORK/curve.dat"
+  check "plot data: the job's AUC of round 14" awk -v a="$auc" '$1 == 14 { exit !(($2 - a) ^ 2 < 1e-12) }' "$WORK/curve.dat"
+fi
 
 # ---- restart, re-grant, predict over both banks -------------------------------------------
 "$MC2" stop --dir "$S" >/dev/null 2>&1
@@ -202,6 +216,8 @@ import xgboost as xgb
 w = sys.argv[1]
 bst = xgb.Booster()
 bst.load_model(w + "/model.json")
+assert bst.feature_names == ["f1", "f2", "f3", "f4"], bst.feature_names
+assert bst.feature_types == ["float", "float", "int", "i"], bst.feature_types
 worst = 0.0
 for p in "ab":
     x = np.genfromtxt(w + "/%s-score.csv" % p, delimiter=",", skip_header=1, dtype=str)
@@ -209,7 +225,7 @@ for p in "ab":
                   for r in x], dtype=np.float32)
     mine = np.genfromtxt(w + "/%s-preds.csv" % p, delimiter=",", skip_header=1, dtype=str)
     mine = np.array([float(r[2]) for r in mine])
-    theirs = bst.predict(xgb.DMatrix(x))
+    theirs = bst.predict(xgb.DMatrix(x, feature_names=bst.feature_names))
     worst = max(worst, float(np.max(np.abs(theirs - mine))))
 print("xgboost 1.7.4 vs mc2 predictions: max abs diff %.3g" % worst)
 sys.exit(0 if worst <= 1e-5 else 1)

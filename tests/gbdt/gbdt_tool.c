@@ -4,10 +4,11 @@
  *
  *   gbdt_tool train --train F --label NAME|--label-col I [--eval F] [--set key=value]...
  *                   [--model OUT.bin] [--json OUT.json] [--pred-out P.f32] [--margin]
- *                   [--verbose]
+ *                   [--verbose] [--feature-names A,B,...]
  *   gbdt_tool predict --model M.bin --data F [--label NAME|--label-col I] --out P.f32 [--margin]
  *   gbdt_tool export --model M.bin --json OUT.json
  *
+ * --feature-names gives the model its feature names (all float), as a train job does.
  * --pred-out writes the predictions of the --eval set (float32, n x ngroup, raw). Prints
  * "train_seconds=S train_cpu_seconds=C" (wall and process CPU time of mc2_gbdt_train, which
  * includes binning) and, with --eval, the final metrics "metric NAME=VALUE".
@@ -44,7 +45,7 @@ static int usage(void)
 {
     fprintf(stderr, "usage: gbdt_tool train --train F --label NAME|--label-col I [--eval F] "
                     "[--set key=value]... [--model M.bin] [--json M.json] [--pred-out P.f32] "
-                    "[--margin] [--oblivious-predict] [--verbose]\n"
+                    "[--margin] [--oblivious-predict] [--verbose] [--feature-names A,B,...]\n"
                     "       gbdt_tool predict --model M.bin --data F [--label NAME|--label-col I] "
                     "--out P.f32 [--margin] [--oblivious-predict]\n"
                     "       gbdt_tool export --model M.bin --json M.json\n");
@@ -324,10 +325,38 @@ static int write_preds(const mc2_gbdt_model *m, const table *t, int margin, cons
     return rc;
 }
 
+/* --feature-names A,B,...: exactly num_feature comma-separated names. */
+static int set_names(mc2_gbdt_model *m, const char *list, mc2_err *err)
+{
+    char *copy = strdup(list);
+    const char **v = mc2_calloc(m->num_feature + 1, sizeof *v);
+    uint32_t n = 0;
+    int rc = -1;
+    if (!copy || !v) {
+        mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+        goto out;
+    }
+    for (char *s = copy, *c; n <= m->num_feature; s = c + 1) {
+        v[n++] = s;
+        if (!(c = strchr(s, ','))) break;
+        *c = '\0';
+    }
+    if (n != m->num_feature) {
+        mc2_err_set(err, MC2_E_USAGE, "--feature-names: %u features need %u names", m->num_feature,
+                    m->num_feature);
+        goto out;
+    }
+    rc = mc2_gbdt_model_set_features(m, v, NULL, err);
+out:
+    free(copy);
+    mc2_free(v);
+    return rc;
+}
+
 static int cmd_train(int argc, char **argv, mc2_err *err)
 {
     const char *trainf = NULL, *evalf = NULL, *label = NULL, *model = NULL, *json = NULL,
-               *pred = NULL;
+               *pred = NULL, *fnames = NULL;
     long label_col = -1;
     int margin = 0, verbose = 0;
     mc2_gbdt_params p;
@@ -357,6 +386,8 @@ static int cmd_train(int argc, char **argv, mc2_err *err)
             json = v, i++;
         else if (!strcmp(a, "--pred-out"))
             pred = v, i++;
+        else if (!strcmp(a, "--feature-names"))
+            fnames = v, i++;
         else if (!strcmp(a, "--set")) {
             char kv[256];
             snprintf(kv, sizeof kv, "%s", v);
@@ -389,6 +420,7 @@ static int cmd_train(int argc, char **argv, mc2_err *err)
            now_clock(CLOCK_PROCESS_CPUTIME_ID) - c0);
     for (uint32_t i = 0; i < es.n; i++)
         printf("metric %s=%.6f\n", mc2_gbdt_metric_name(es.metrics[i]), es.last[i]);
+    if (fnames && set_names(m, fnames, err) != 0) goto done;
     if (model) {
         if (mc2_gbdt_model_save(m, &out, err) != 0 || write_file(model, out.data, out.len, err))
             goto done;

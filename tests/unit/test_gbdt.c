@@ -471,6 +471,174 @@ out:
     mc2_free(o2);
 }
 
+/* Importance and depth of a hand-built model: tree 0 splits f1 (gain 2, cover 10) then f0
+ * (gain 1, cover 4) on its right; tree 1 splits f1 (gain 3, cover 10). */
+static void test_importance(void)
+{
+    mc2_gbdt_node t0[5] = {{1, 2, -1, 1, 0.5f, 0, 2.0f, 10.0f, 0},
+                           {-1, -1, 0, 0, 0.1f, 0, 0, 6.0f, 0},
+                           {3, 4, 0, 0, 0.5f, 0, 1.0f, 4.0f, 1},
+                           {-1, -1, 2, 0, 0.2f, 0, 0, 1.0f, 0},
+                           {-1, -1, 2, 0, 0.3f, 0, 0, 3.0f, 0}};
+    mc2_gbdt_node t1[3] = {{1, 2, -1, 1, 0.5f, 0, 3.0f, 10.0f, 0},
+                           {-1, -1, 0, 0, 0.1f, 0, 0, 5.0f, 0},
+                           {-1, -1, 0, 0, 0.1f, 0, 0, 5.0f, 0}};
+    mc2_gbdt_tree trees[2] = {{5, 0, t0}, {3, 0, t1}};
+    mc2_gbdt_model m = {.objective = MC2_GBDT_REG_SQUAREDERROR,
+                        .num_feature = 3,
+                        .base_score = 0.5f,
+                        .n_trees = 2,
+                        .trees = trees};
+    double v[3];
+    mc2_gbdt_importance(&m, MC2_GBDT_IMP_WEIGHT, v);
+    CHECK(v[0] == 1 && v[1] == 2 && v[2] == 0);
+    mc2_gbdt_importance(&m, MC2_GBDT_IMP_TOTAL_GAIN, v);
+    CHECK(v[0] == 1 && v[1] == 5 && v[2] == 0);
+    mc2_gbdt_importance(&m, MC2_GBDT_IMP_GAIN, v);
+    CHECK(v[0] == 1 && v[1] == 2.5 && v[2] == 0);
+    mc2_gbdt_importance(&m, MC2_GBDT_IMP_TOTAL_COVER, v);
+    CHECK(v[0] == 4 && v[1] == 20 && v[2] == 0);
+    mc2_gbdt_importance(&m, MC2_GBDT_IMP_COVER, v);
+    CHECK(v[0] == 4 && v[1] == 10 && v[2] == 0);
+    CHECK(strcmp(mc2_gbdt_importance_name(MC2_GBDT_IMP_TOTAL_COVER), "total_cover") == 0);
+    uint32_t depth = 99;
+    mc2_err err;
+    CHECK(mc2_gbdt_model_depth(&m, &depth, &err) == 0 && depth == 2);
+}
+
+/* Format version 2: feature names and types and the metrics history survive save/load and
+ * appear in the JSON; version 1 bytes still load; hostile names and metrics are refused. */
+static void test_model_v2(void)
+{
+    enum { N = 400, D = 3 };
+    float x[N * D], y[N];
+    make_binary(x, y, N, D);
+    mc2_gbdt_params p;
+    mc2_gbdt_params_default(&p);
+    mc2_err err;
+    CHECK(mc2_gbdt_params_set(&p, "objective", "binary:logistic", &err) == 0);
+    CHECK(mc2_gbdt_params_set(&p, "eval_metric", "auc", &err) == 0);
+    CHECK(mc2_gbdt_params_set(&p, "eval_metric", "logloss", &err) == 0);
+    p.num_round = 5;
+    p.max_depth = 3;
+    p.nthread = 1;
+    mc2_gbdt_data d = {x, y, NULL, N, D}, ev = {x, y, NULL, 100, D};
+    mc2_gbdt_model *m = NULL, *r = NULL;
+    CHECK(mc2_gbdt_train(&p, &d, &ev, NULL, NULL, &m, &err) == 0);
+    if (!m) return;
+    /* the metrics are recorded without a callback */
+    CHECK(m->n_metrics == 2 && m->n_sets == 1 && strcmp(m->sets[0].name, "eval") == 0 &&
+          m->sets[0].n_rounds == 5 && m->metrics[0] == MC2_GBDT_METRIC_AUC);
+    const char *bad[D] = {"age", "1x", "z"}, *dup[D] = {"age", "b", "age"},
+               *good[D] = {"age", "income", "Member"};
+    enum mc2_gbdt_ftype ty[D] = {MC2_GBDT_FT_INT, MC2_GBDT_FT_FLOAT, MC2_GBDT_FT_INDICATOR};
+    CHECK(mc2_gbdt_model_set_features(m, bad, ty, &err) == -1 && strstr(err.msg, "'1x'"));
+    CHECK(mc2_gbdt_model_set_features(m, dup, ty, &err) == -1 && strstr(err.msg, "twice"));
+    CHECK(!m->feature_names);
+    CHECK(mc2_gbdt_model_set_features(m, good, ty, &err) == 0);
+
+    /* eval_train: the training set's metrics, set "train" after "eval"; with the eval set
+     * equal to the training set both histories agree */
+    {
+        mc2_gbdt_params q = p;
+        mc2_gbdt_model *t = NULL;
+        CHECK(mc2_gbdt_params_set(&q, "eval_train", "maybe", &err) == -1);
+        CHECK(mc2_gbdt_params_set(&q, "eval_train", "true", &err) == 0 && q.eval_train == 1);
+        CHECK(mc2_gbdt_train(&q, &d, &d, NULL, NULL, &t, &err) == 0);
+        CHECK(t && t->n_sets == 2 && strcmp(t->sets[0].name, "eval") == 0 &&
+              strcmp(t->sets[1].name, "train") == 0 && t->sets[1].n_rounds == 5);
+        for (int i = 0; t && t->n_sets == 2 && i < 10; i++)
+            CHECK_MSG(near(t->sets[0].values[i], t->sets[1].values[i], 1e-9), "%d: %g vs %g", i,
+                      t->sets[0].values[i], t->sets[1].values[i]);
+        mc2_gbdt_model_free(t);
+        t = NULL;
+        CHECK(mc2_gbdt_train(&q, &d, NULL, NULL, NULL, &t, &err) == 0);
+        CHECK(t && t->n_sets == 1 && strcmp(t->sets[0].name, "train") == 0 &&
+              t->sets[0].n_rounds == 5);
+        mc2_gbdt_model_free(t);
+        t = NULL;
+        CHECK(mc2_gbdt_params_set(&q, "oblivious", "1", &err) == 0);
+        CHECK(mc2_gbdt_train(&q, &d, NULL, NULL, NULL, &t, &err) == -1 && !t &&
+              strstr(err.msg, "eval_train"));
+    }
+
+    mc2_buf b = {0}, j = {0};
+    CHECK(mc2_gbdt_model_save(m, &b, &err) == 0);
+    CHECK(mc2_gbdt_model_load(b.data, b.len, &r, &err) == 0);
+    if (r) {
+        CHECK(r->format_version == 2 && r->feature_names && r->feature_types);
+        for (int i = 0; r->feature_names && i < D; i++) {
+            CHECK(strcmp(r->feature_names[i], good[i]) == 0);
+            CHECK(r->feature_types[i] == ty[i]);
+        }
+        CHECK(r->n_metrics == 2 && r->n_sets == 1 && r->sets[0].n_rounds == 5 &&
+              memcmp(r->sets[0].values, m->sets[0].values, 10 * sizeof(double)) == 0);
+        CHECK(mc2_gbdt_model_to_json(r, &j, &err) == 0 && mc2_buf_append(&j, "", 1, &err) == 0);
+        CHECK(strstr((char *)j.data, "\"feature_names\":[\"age\",\"income\",\"Member\"],"
+                                     "\"feature_types\":[\"int\",\"float\",\"i\"]"));
+        mc2_gbdt_model_free(r);
+        r = NULL;
+    }
+    /* every truncation fails; flips in the names and metrics never crash */
+    size_t trees_end = 0;
+    {
+        mc2_gbdt_model tmp = *m;
+        tmp.feature_names = NULL;
+        tmp.n_metrics = 0;
+        mc2_buf t = {0};
+        CHECK(mc2_gbdt_model_save(&tmp, &t, &err) == 0);
+        trees_end = t.len - 3; /* the empty trailer: has_names 0, n_metrics 0, n_sets 0 */
+        /* the same bytes as version 1 (no trailer) load too, without names or metrics */
+        t.data[8] = 1;
+        CHECK(mc2_gbdt_model_load(t.data, trees_end, &r, &err) == 0);
+        if (r) CHECK(r->format_version == 1 && !r->feature_names && r->n_sets == 0);
+        mc2_gbdt_model_free(r);
+        r = NULL;
+        /* a version 1 model with a trailer is refused (trailing bytes); version 3 is unknown */
+        CHECK(mc2_gbdt_model_load(t.data, t.len, &r, &err) == -1);
+        t.data[8] = 3;
+        CHECK(mc2_gbdt_model_load(t.data, t.len, &r, &err) == -1 && strstr(err.msg, "version"));
+        mc2_buf_free(&t);
+    }
+    for (size_t len = trees_end; len < b.len; len++)
+        CHECK(mc2_gbdt_model_load(b.data, len, &r, &err) == -1 && r == NULL);
+    uint8_t *copy = mc2_malloc(b.len);
+    int rejected = 0;
+    for (size_t pos = trees_end; copy && pos < b.len; pos++)
+        for (int bit = 0; bit < 8; bit++) {
+            memcpy(copy, b.data, b.len);
+            copy[pos] ^= (uint8_t)(1u << bit);
+            if (mc2_gbdt_model_load(copy, b.len, &r, &err) == 0) {
+                mc2_gbdt_model_free(r);
+                r = NULL;
+            } else {
+                rejected++;
+            }
+        }
+    CHECK(rejected > 0);
+    if (copy) {
+        /* trailer: 01 | 03 "age" | 06 "income" | 06 "Member" | 3 types | metrics */
+        size_t at = trees_end + 1 + 1 + 3 + 1;
+        CHECK(copy[at - 1] == 6 && memcmp(copy + at, "income", 6) == 0);
+        memcpy(copy, b.data, b.len);
+        memcpy(copy + at + 7, "income", 6); /* a duplicate name */
+        CHECK(mc2_gbdt_model_load(copy, b.len, &r, &err) == -1 && strstr(err.msg, "twice"));
+        memcpy(copy, b.data, b.len);
+        copy[at] = '-';
+        CHECK(mc2_gbdt_model_load(copy, b.len, &r, &err) == -1 && strstr(err.msg, "name"));
+        memcpy(copy, b.data, b.len);
+        copy[at + 7 + 6 + 1] = 4; /* the second feature's type */
+        CHECK(mc2_gbdt_model_load(copy, b.len, &r, &err) == -1 && strstr(err.msg, "type"));
+        memcpy(copy, b.data, b.len);
+        copy[at + 7 + 6 + 3] = 3; /* 3 metrics: the next bytes do not fit */
+        CHECK(mc2_gbdt_model_load(copy, b.len, &r, &err) == -1 && r == NULL);
+    }
+    mc2_free(copy);
+    mc2_buf_free(&b);
+    mc2_buf_free(&j);
+    mc2_gbdt_model_free(m);
+}
+
 int main(void)
 {
     test_formulas();
@@ -481,5 +649,7 @@ int main(void)
     test_cuts();
     test_params();
     test_threads_and_models();
+    test_importance();
+    test_model_v2();
     return test_done("test_gbdt");
 }

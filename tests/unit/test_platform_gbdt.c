@@ -73,6 +73,12 @@ static const char SCORE_SCHEMA[] = "columns:\n"
                                    "  - {name: x3, type: INT64}\n"
                                    "  - {name: x4, type: \"DECIMAL(10,2)\"}\n"
                                    "  - {name: x5, type: BOOL}\n";
+static const char SWAPPED_SCHEMA[] = "columns:\n"
+                                     "  - {name: x2, type: DOUBLE, nullable: true}\n"
+                                     "  - {name: x1, type: DOUBLE}\n"
+                                     "  - {name: x3, type: INT64}\n"
+                                     "  - {name: x4, type: \"DECIMAL(10,2)\"}\n"
+                                     "  - {name: x5, type: BOOL}\n";
 static const char TEXT_SCHEMA[] = "columns:\n"
                                   "  - {name: x1, type: DOUBLE}\n"
                                   "  - {name: who, type: VARCHAR(20)}\n"
@@ -326,6 +332,9 @@ int main(void)
     upload(&ida, "multi", SCHEMA, (const char *)c.data, c.len);
     const char txt[] = "x1,who,label\n1.5,SECRETMARK,1\n2.5,SECRETMARK,0\n";
     upload(&ida, "txt", TEXT_SCHEMA, txt, sizeof txt - 1);
+    /* score's columns with x1 and x2 swapped: the right count and types, the wrong order */
+    const char swapped[] = "x2,x1,x3,x4,x5\n1.5,0.5,3,1.25,true\n";
+    upload(&ida, "swapped", SWAPPED_SCHEMA, swapped, sizeof swapped - 1);
 
     mc2_esession sa, sb, sc;
     session(&ida, &sa);
@@ -463,6 +472,18 @@ int main(void)
                             &plain, &err) == 0);
         CHECK(mc2_gbdt_model_load(plain.data, plain.len, &model, &err) == 0);
         CHECK(model && model->num_feature == 5 && model->n_trees == 12);
+        /* The training columns' names and types (without the label) travel with the model,
+         * and the eval set's per-round metrics too. */
+        static const char *const names[5] = {"x1", "x2", "x3", "x4", "x5"};
+        static const uint8_t types[5] = {MC2_GBDT_FT_FLOAT, MC2_GBDT_FT_FLOAT, MC2_GBDT_FT_INT,
+                                         MC2_GBDT_FT_FLOAT, MC2_GBDT_FT_INDICATOR};
+        CHECK(model && model->feature_names && model->feature_types);
+        for (int f = 0; model && model->feature_names && f < 5; f++)
+            CHECK_MSG(strcmp(model->feature_names[f], names[f]) == 0 &&
+                          model->feature_types[f] == types[f],
+                      "feature %d: %s", f, model->feature_names[f]);
+        CHECK(model && model->n_sets == 1 && model->n_metrics >= 1 &&
+              model->sets[0].n_rounds == model->n_trees);
         /* Bound to its name and key: another name or another key does not open it. */
         mc2_buf_reset(&plain);
         CHECK(mc2_blob_open(model_key, MC2_BLOB_CTX_GBDT_MODEL, "results/job-9-model.mc2m",
@@ -613,6 +634,17 @@ int main(void)
         CHECK(approve(&sa, id, t, &ida, &err) == 0);
         job_status(&sa, id, st, sizeof st);
         expect_failed("predict with a wrong model key", st, "does not open with the key granted");
+        mc2_free(t);
+        /* The model names its features: a table with its columns in another order is refused
+         * (before format version 2 it was scored by position). */
+        const char *pin_sw[] = {"bank-a/swapped", NULL};
+        id = submit_as(&sc, &idc, pin_sw, ppr, &t);
+        CHECK(mc2_esession_grant_object(&sc, &idc, id, t, strlen(t), model_name, model_key, &err) ==
+              0);
+        CHECK(approve(&sa, id, t, &ida, &err) == 0);
+        job_status(&sa, id, st, sizeof st);
+        expect_failed("predict over columns in another order", st,
+                      "column 1 is 'x2', the model's feature 1 is 'x1'");
         mc2_free(t);
     }
 
