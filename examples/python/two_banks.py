@@ -84,7 +84,7 @@ import xgboost  # noqa: E402
 new = customers(20, "new")[features]
 in_enclave = np.array(model.predict(new))
 booster = model.to_xgboost()
-local = booster.predict(xgboost.DMatrix(new.astype("float64").to_numpy()))
+local = booster.predict(xgboost.DMatrix(new.astype("float64")))
 print("max |mc2 - xgboost| =", float(np.max(np.abs(in_enclave - local))))
 assert np.max(np.abs(in_enclave - local)) <= 1e-5
 print("two_banks: ok")

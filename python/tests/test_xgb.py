@@ -45,7 +45,7 @@ def test_to_xgboost_predictions_equal_mc2(model, bank_a):
     mine = model.predict(score)  # uploaded as a table of bank-a's, scored in the enclave
     assert len(mine) == 40
     booster = model.to_xgboost()
-    theirs = booster.predict(xgboost.DMatrix(score.astype("float64").to_numpy()))
+    theirs = booster.predict(xgboost.DMatrix(score.astype("float64")))
     assert np.max(np.abs(np.array(mine) - theirs)) <= 1e-5
     assert len(booster.get_dump()) == 8
 
