@@ -18,19 +18,19 @@ enum cli_out_mode {
 
 /* One query and what to do with it (the options of `mc2 sql`). */
 typedef struct cli_sql_req {
-    const char *query;               /* NUL-terminated */
-    const char *file;                /* where it was read from (for error positions), or NULL */
-    const char *const *inputs;       /* [NAME=]OWNER/TABLE specs, or none */
-    size_t ni;                       /* at most MC2_JOB_MAX_INPUTS */
-    const char *const *recips;       /* result recipients; none: this party */
-    size_t nr;                       /* at most MC2_JOB_MAX_RECIPIENTS */
-    int oblivious;                   /* oblivious mode */
-    const char *pad_rows;            /* with oblivious: the padding bound (checked), or NULL */
-    int wait_set;                    /* wait_s given; else 300 s if every input is this party's */
-    unsigned wait_s;                 /* how long to wait for the result */
-    const char *out;                 /* write the result as CSV to this file instead */
-    enum cli_out_mode mode;          /* else print it so */
-    const char *schema_name;         /* the table name CLI_OUT_SCHEMA prints */
+    const char *query;         /* NUL-terminated */
+    const char *file;          /* where it was read from (for error positions), or NULL */
+    const char *const *inputs; /* [NAME=]OWNER/TABLE specs, or none */
+    size_t ni;                 /* at most MC2_JOB_MAX_INPUTS */
+    const char *const *recips; /* result recipients; none: this party */
+    size_t nr;                 /* at most MC2_JOB_MAX_RECIPIENTS */
+    int oblivious;             /* oblivious mode */
+    const char *pad_rows;      /* with oblivious: the padding bound (checked), or NULL */
+    int wait_set;              /* wait_s given; else 300 s if every input is this party's */
+    unsigned wait_s;           /* how long to wait for the result */
+    const char *out;           /* write the result as CSV to this file instead */
+    enum cli_out_mode mode;    /* else print it so */
+    const char *schema_name;   /* the table name CLI_OUT_SCHEMA prints */
 } cli_sql_req;
 
 /* Checks one --input spec [NAME=]OWNER/TABLE; MC2_E_USAGE saying what is wrong. */
