@@ -174,7 +174,8 @@ static void dot_input(shell *sh, const char *arg)
         return;
     }
     if (sh->ni == MC2_JOB_MAX_INPUTS) {
-        mc2_err_set(&err, MC2_E_USAGE, "a query reads at most %d inputs (.input clear forgets them)",
+        mc2_err_set(&err, MC2_E_USAGE,
+                    "a query reads at most %d inputs (.input clear forgets them)",
                     MC2_JOB_MAX_INPUTS);
     } else if (cli_sql_input_check(arg, &err) == 0) {
         if (!(sh->owned[sh->ni] = mc2_strdup(arg))) {
