@@ -433,7 +433,7 @@ int cmd_shell(int argc, char **argv)
     sh.mode = (enum cli_out_mode)m;
     sh.wait_set = wait_s != NULL;
     sh.wait_s = (unsigned)wait;
-    sh.tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+    sh.tty = isatty(STDIN_FILENO);
     if (cli_party_load(&sh.cs, home, service, policy, &err)) return cli_fail(&err);
     for (size_t i = 0; i < ni; i++) dot_input(&sh, inputs[i]);
     if (sh.tty)
