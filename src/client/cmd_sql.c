@@ -226,7 +226,7 @@ static int result_pass(mc2_tsrc *src, size_t *width, enum cli_out_mode m, bool p
                     if (w > width[c]) width[c] = w;
                 }
         }
-        fwrite(text.data, 1, text.len, stdout);
+        if (text.len) fwrite(text.data, 1, text.len, stdout);
         mc2_buf_reset(&text);
     }
     rc = got < 0 ? -1 : 0;
@@ -262,7 +262,7 @@ static int print_header(const mc2_schema *s, enum cli_out_mode m, const size_t *
         for (size_t k = 0; k < width[c] && rc == 0; k++) rc = mc2_buf_puts(&text, "-", err);
         if (rc == 0 && c + 1 == s->ncols) rc = mc2_buf_puts(&text, "\n", err);
     }
-    if (rc == 0) fwrite(text.data, 1, text.len, stdout);
+    if (rc == 0 && text.len) fwrite(text.data, 1, text.len, stdout);
     mc2_buf_free(&text);
     return rc;
 }
