@@ -42,6 +42,7 @@ PKGS=(
   strace                                 # canary test: every byte the host reads or writes
   time                                   # peak memory in benchmarks (/usr/bin/time -v)
   libseccomp-dev                         # the enclave's system-call filter
+  libedit-dev                            # mc2 shell: line editing and history
   python3-xgboost python3-sklearn python3-numpy  # GBDT oracle (/usr/bin/python3)
   python3-pandas python3-pytest                   # the mc2 Python package and its tests
   python3-venv python3-pip                        # `pip install ./python` test (offline)

@@ -27,6 +27,7 @@ enum mc2_type {
 
 #define MC2_MAX_COLUMNS           1024
 #define MC2_MAX_NAME              128 /* bytes in a column or table name */
+#define MC2_MAX_LABEL             256 /* bytes in a column's display label */
 #define MC2_VARCHAR_MAX           65535
 #define MC2_DECIMAL_MAX_PRECISION 18
 
@@ -66,7 +67,18 @@ typedef struct mc2_schema {
     unsigned *pk;
     size_t nfk; /* foreign keys fk[0..nfk) */
     mc2_fkey *fk;
+    /* NULL, or ncols labels: labels[i] is the name to show for column i when that is not its
+     * name, else NULL. A SQL result's columns are labelled as the query names them
+     * ("sum(balance)", docs/format.md "Labels"): 1..MC2_MAX_LABEL bytes of UTF-8 without
+     * control characters, not equal to the name; labels may repeat. Schema files have none. */
+    char **labels;
 } mc2_schema;
+
+/* The name to show for column i of s: its label, else its name. */
+static inline const char *mc2_col_display(const mc2_schema *s, size_t i)
+{
+    return s->labels && s->labels[i] ? s->labels[i] : s->cols[i].name;
+}
 
 /* Parses a schema file (YAML; see docs/format.md) from memory. `what` names it in errors,
  * which give line and column ("orders.yaml line 4 column 11: unknown type 'VARCHR' (did you

@@ -103,6 +103,7 @@ int cmd_job(int argc, char **argv);
 int cmd_grant(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
 int cmd_sql(int argc, char **argv);
+int cmd_shell(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 /* `mc2 model info` and `mc2 model plot` (cmd_model_info.c); argv[0] is the subcommand. */

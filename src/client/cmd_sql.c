@@ -13,16 +13,18 @@
 #include "cli.h"
 #include "client/session.h"
 #include "client/sql_inputs.h"
+#include "client/sql_run.h"
 #include "table/textio.h"
 #include "table/tsrc.h"
 #include "table/value.h"
 #include "wire/proto.h"
 
 static const char SQL_HELP[] =
-    "usage: mc2 sql \"SELECT ...\" | -f FILE.sql [options]\n\n"
+    "usage: mc2 sql \"SELECT ...\" | -f FILE.sql | -f - [options]\n\n"
     "Runs the query inside the attested enclave over encrypted tables and prints the result\n"
     "(an aligned table on a terminal, CSV otherwise). In the query, a table is called by its\n"
-    "name. The query is parsed first (a syntax error is reported before anything is sent).\n"
+    "name; -f - reads the query from stdin. The query is parsed first (a syntax error is reported "
+    "before anything is sent).\n"
     "Without --input, the job reads exactly the tables the query names (FROM and JOIN, in\n"
     "subqueries too; not WITH names), each one of your own: your latest upload of it, from\n"
     "your catalog. A name only another party has fails with the --input options to use.\n\n"
@@ -44,10 +46,10 @@ static const char SQL_HELP[] =
     "  --home DIR  --service HOST:PORT  --policy FILE\n";
 
 /* Parses the --input specs [NAME=]OWNER/TABLE into j's inputs and each one's SQL name
- * (NAME, else TABLE) into sql[i]; *named is set if any spec gave a NAME. A usage error is
- * printed; returns its exit code. */
+ * (NAME, else TABLE) into sql[i]; *named is set if any spec gave a NAME. A bad spec is
+ * MC2_E_USAGE. */
 static int parse_specs(const char *const *specs, size_t n, mc2_job *j,
-                       char sql[][MC2_TABLE_NAME_MAX + 1], int *named)
+                       char sql[][MC2_TABLE_NAME_MAX + 1], int *named, mc2_err *err)
 {
     for (size_t i = 0; i < n; i++) {
         const char *spec = specs[i], *eq = strchr(spec, '='), *ref_s = eq ? eq + 1 : spec;
@@ -56,14 +58,15 @@ static int parse_specs(const char *const *specs, size_t n, mc2_job *j,
         size_t nl = eq ? (size_t)(eq - spec) : 0;
         if (!slash || slash == ref_s || (size_t)(slash - ref_s) >= sizeof in->owner || !slash[1] ||
             strlen(slash + 1) >= sizeof in->table || (eq && nl == 0) || nl > MC2_TABLE_NAME_MAX)
-            return cli_usage("sql", "--input wants [NAME=]OWNER/TABLE, not '%s'", spec);
+            return mc2_err_set(err, MC2_E_USAGE, "--input wants [NAME=]OWNER/TABLE, not '%s'",
+                               spec);
         memcpy(in->owner, ref_s, (size_t)(slash - ref_s));
         strcpy(in->table, slash + 1);
         snprintf(sql[i], MC2_TABLE_NAME_MAX + 1, "%.*s", eq ? (int)nl : (int)strlen(in->table),
                  eq ? spec : in->table);
         *named |= eq != NULL;
     }
-    return CLI_OK;
+    return 0;
 }
 
 /* Cell (c, i) of b as text (NULL shown as NULL): a pointer into buf or into b. */
@@ -106,9 +109,93 @@ static size_t text_width(const char *p, size_t n)
     return w;
 }
 
-/* One pass over every block of src: measures the columns' widths (width != NULL) or prints
- * the rows (aligned to width, or CSV when width is NULL). */
-static int result_pass(mc2_tsrc *src, size_t *width, bool print, mc2_err *err)
+/* Is column c of s printed right-aligned (a number)? */
+static bool numeric(const mc2_schema *s, size_t c)
+{
+    enum mc2_type t = s->cols[c].type.id;
+    return t == MC2_T_INT64 || t == MC2_T_DOUBLE || t == MC2_T_DECIMAL;
+}
+
+/* Appends s[0..n) to out escaped as JSON string content (quotes not included). */
+static int json_escape(mc2_buf *out, const char *p, size_t n, mc2_err *err)
+{
+    for (size_t k = 0; k < n; k++) {
+        unsigned char ch = (unsigned char)p[k];
+        int rc = ch == '"' || ch == '\\'   ? mc2_buf_printf(out, err, "\\%c", ch)
+                 : ch < 0x20 || ch == 0x7f ? mc2_buf_printf(out, err, "\\u%04x", ch)
+                                           : mc2_buf_append(out, &p[k], 1, err);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+/* Appends s[0..n) to out as a TSV field: backslash, tab, LF and CR escaped. */
+static int tsv_escape(mc2_buf *out, const char *p, size_t n, mc2_err *err)
+{
+    for (size_t k = 0; k < n; k++) {
+        char ch = p[k];
+        const char *e = ch == '\\'   ? "\\\\"
+                        : ch == '\t' ? "\\t"
+                        : ch == '\n' ? "\\n"
+                        : ch == '\r' ? "\\r"
+                                     : NULL;
+        if (e ? mc2_buf_puts(out, e, err) : mc2_buf_append(out, &ch, 1, err)) return -1;
+    }
+    return 0;
+}
+
+/* Is text[0..n) a JSON number (an INT64, DECIMAL or finite DOUBLE as mc2 formats them)? */
+static bool json_number(const char *p, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (!strchr("0123456789-+.eE", p[k])) return false;
+    return n > 0;
+}
+
+/* Appends row i of b to out in mode m (JSON, TSV; the table mode aligned to width).
+ * *nrow counts the rows printed so far (JSON separates them). */
+static int format_row(const mc2_batch *b, size_t i, enum cli_out_mode m, const size_t *width,
+                      uint64_t *nrow, mc2_buf *out, mc2_err *err)
+{
+    const mc2_schema *s = b->schema;
+    int rc = 0;
+    if (m == CLI_OUT_JSON) rc = mc2_buf_puts(out, *nrow ? ",\n{" : "[{", err);
+    for (size_t c = 0; c < s->ncols && rc == 0; c++) {
+        char buf[MC2_VALUE_TEXT_MAX];
+        size_t len;
+        const char *v = cell_text(b, c, i, buf, &len);
+        bool null = b->cols[c].nulls && b->cols[c].nulls[i];
+        enum mc2_type t = s->cols[c].type.id;
+        if (m == CLI_OUT_JSON) {
+            bool bare = null || t == MC2_T_BOOL || (numeric(s, c) && json_number(v, len));
+            const char *name = mc2_col_display(s, c);
+            rc = mc2_buf_puts(out, c ? ",\"" : "\"", err) ||
+                 json_escape(out, name, strlen(name), err) ||
+                 mc2_buf_puts(out, bare ? "\":" : "\":\"", err) ||
+                 (null   ? mc2_buf_puts(out, "null", err)
+                  : bare ? mc2_buf_append(out, v, len, err)
+                         : json_escape(out, v, len, err)) ||
+                 (!bare && mc2_buf_puts(out, "\"", err));
+        } else if (m == CLI_OUT_TSV) {
+            rc = (c && mc2_buf_puts(out, "\t", err)) ||
+                 (null ? mc2_buf_puts(out, "\\N", err) : tsv_escape(out, v, len, err));
+        } else {
+            size_t pad = width[c] - text_width(v, len);
+            bool right = numeric(s, c);
+            rc = mc2_buf_printf(out, err, "%s%*s%.*s%*s", c ? " | " : "", right ? (int)pad : 0, "",
+                                (int)len, v, right ? 0 : (int)pad, "");
+        }
+    }
+    if (rc == 0 && m != CLI_OUT_JSON) rc = mc2_buf_puts(out, "\n", err);
+    if (rc == 0 && m == CLI_OUT_JSON) rc = mc2_buf_puts(out, "}", err);
+    (*nrow)++;
+    return rc;
+}
+
+/* One pass over every block of src: measures the columns' widths (print false: only the
+ * table mode needs them; every block is authenticated in any mode) or prints the rows in
+ * mode m. */
+static int result_pass(mc2_tsrc *src, size_t *width, enum cli_out_mode m, bool print, mc2_err *err)
 {
     const mc2_schema *s = mc2_tsrc_header(src)->schema;
     size_t nc = s->ncols;
@@ -117,35 +204,33 @@ static int result_pass(mc2_tsrc *src, size_t *width, bool print, mc2_err *err)
     mc2_batch *b = NULL;
     mc2_buf text = {.secret = 1};
     int rc = -1, got;
-    uint64_t index;
+    uint64_t index, nrow = 0;
     if (!cols) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
     for (size_t c = 0; c < nc; c++) cols[c] = (unsigned)c;
     if (mc2_tscan_open(src, cols, nc, 2, NULL, NULL, &sc, err) ||
         !(b = mc2_batch_new(s, 1024, err)))
         goto out;
     while ((got = mc2_tscan_next(sc, b, &index, err)) == 1) {
-        if (print && !width) {
+        if (print && m == CLI_OUT_CSV) {
             if (mc2_text_write_batch(MC2_FMT_CSV, b, &text, err)) goto out;
-            fwrite(text.data, 1, text.len, stdout);
-            mc2_buf_reset(&text);
-            continue;
-        }
-        for (size_t i = 0; i < b->nrows; i++) {
-            for (size_t c = 0; c < nc && width; c++) {
-                char buf[MC2_VALUE_TEXT_MAX];
-                size_t len, w;
-                const char *v = cell_text(b, c, i, buf, &len);
-                w = text_width(v, len);
-                if (!print) {
+        } else if (print) {
+            for (size_t i = 0; i < b->nrows; i++)
+                if (format_row(b, i, m, width, &nrow, &text, err)) goto out;
+        } else if (m == CLI_OUT_TABLE) {
+            for (size_t i = 0; i < b->nrows; i++)
+                for (size_t c = 0; c < nc; c++) {
+                    char buf[MC2_VALUE_TEXT_MAX];
+                    size_t len;
+                    const char *v = cell_text(b, c, i, buf, &len);
+                    size_t w = text_width(v, len);
                     if (w > width[c]) width[c] = w;
-                    continue;
                 }
-                printf("%s%.*s%*s", c ? " | " : "", (int)len, v, (int)(width[c] - w), "");
-            }
-            if (print) putchar('\n');
         }
+        if (text.len) fwrite(text.data, 1, text.len, stdout);
+        mc2_buf_reset(&text);
     }
     rc = got < 0 ? -1 : 0;
+    if (rc == 0 && print && m == CLI_OUT_JSON) fputs(nrow ? "]\n" : "[]\n", stdout);
 out:
     mc2_buf_free(&text);
     mc2_batch_free(b);
@@ -154,15 +239,78 @@ out:
     return rc;
 }
 
-/* Prints the result in file fd (an .mc2t): aligned columns, or CSV. Memory does not grow
- * with the result: blocks are read, authenticated and decoded one at a time. Nothing is
- * printed unless every block authenticates: a first pass checks them all (and measures the
- * columns for aligned output), the second prints. */
-static int print_result(int fd, const uint8_t key[MC2_KEY_LEN], int csv, mc2_err *err)
+/* The header line(s) of mode m (table mode: names, numbers' right-aligned, and a rule). */
+static int print_header(const mc2_schema *s, enum cli_out_mode m, const size_t *width, mc2_err *err)
+{
+    mc2_buf text = {0};
+    int rc = 0;
+    if (m == CLI_OUT_CSV) rc = mc2_text_write_header(s, &text, err);
+    for (size_t c = 0; c < s->ncols && rc == 0 && m == CLI_OUT_TSV; c++) {
+        const char *n = mc2_col_display(s, c);
+        rc = (c && mc2_buf_puts(&text, "\t", err)) || tsv_escape(&text, n, strlen(n), err) ||
+             (c + 1 == s->ncols && mc2_buf_puts(&text, "\n", err));
+    }
+    for (size_t c = 0; c < s->ncols && rc == 0 && m == CLI_OUT_TABLE; c++) {
+        const char *n = mc2_col_display(s, c);
+        size_t pad = width[c] - text_width(n, strlen(n));
+        bool right = numeric(s, c);
+        rc = mc2_buf_printf(&text, err, "%s%*s%s%*s%s", c ? " | " : "", right ? (int)pad : 0, "", n,
+                            right ? 0 : (int)pad, "", c + 1 == s->ncols ? "\n" : "");
+    }
+    for (size_t c = 0; c < s->ncols && rc == 0 && m == CLI_OUT_TABLE; c++) {
+        rc = mc2_buf_puts(&text, c ? "-+-" : "", err);
+        for (size_t k = 0; k < width[c] && rc == 0; k++) rc = mc2_buf_puts(&text, "-", err);
+        if (rc == 0 && c + 1 == s->ncols) rc = mc2_buf_puts(&text, "\n", err);
+    }
+    if (rc == 0 && text.len) fwrite(text.data, 1, text.len, stdout);
+    mc2_buf_free(&text);
+    return rc;
+}
+
+/* CLI_OUT_SCHEMA: the columns of s as CREATE TABLE name (...). */
+static void print_schema(const mc2_schema *s, const char *name)
+{
+    printf("CREATE TABLE %s (\n", name ? name : "result");
+    for (size_t c = 0; c < s->ncols; c++) {
+        char t[32];
+        mc2_type_format(&s->cols[c].type, t, sizeof t);
+        printf("  %s %s%s%s\n", mc2_col_display(s, c), t, s->cols[c].nullable ? "" : " NOT NULL",
+               c + 1 < s->ncols ? "," : "");
+    }
+    printf(");\n");
+}
+
+/* EXPLAIN's result in the table mode: its one cell, the plan as an indented tree. */
+static int print_plan(mc2_tsrc *src, mc2_err *err)
+{
+    unsigned col = 0;
+    mc2_tscan *sc = NULL;
+    mc2_batch *b = mc2_batch_new(mc2_tsrc_header(src)->schema, 16, err);
+    uint64_t index;
+    int got = -1;
+    if (b && mc2_tscan_open(src, &col, 1, 1, NULL, NULL, &sc, err) == 0)
+        while ((got = mc2_tscan_next(sc, b, &index, err)) == 1)
+            for (size_t i = 0; i < b->nrows; i++) {
+                char buf[MC2_VALUE_TEXT_MAX];
+                size_t len;
+                const char *v = cell_text(b, 0, i, buf, &len);
+                printf("%.*s%s", (int)len, v, len && v[len - 1] == '\n' ? "" : "\n");
+            }
+    mc2_tscan_free(sc);
+    mc2_batch_free(b);
+    return got < 0 ? -1 : 0;
+}
+
+/* Prints the result in file fd (an .mc2t) in mode m. Memory does not grow with the result:
+ * blocks are read, authenticated and decoded one at a time. Nothing is printed unless every
+ * block authenticates: a first pass checks them all (and measures the columns for the table
+ * mode), the second prints. An EXPLAIN's plan (explain) prints as its tree in the table
+ * mode. */
+static int print_result(int fd, const uint8_t key[MC2_KEY_LEN], enum cli_out_mode m, int explain,
+                        const char *schema_name, mc2_err *err)
 {
     mc2_tio io;
     mc2_tsrc *src = NULL;
-    mc2_buf text = {0};
     size_t *width = NULL;
     int rc = -1;
     if (mc2_tio_fd(fd, &io, err) || mc2_tsrc_open(&io, key, 256u << 20, &src, err)) goto out;
@@ -173,46 +321,33 @@ static int print_result(int fd, const uint8_t key[MC2_KEY_LEN], int csv, mc2_err
         mc2_err_set(err, MC2_E_NOMEM, "out of memory");
         goto out;
     }
-    for (size_t c = 0; c < nc; c++) width[c] = strlen(s->cols[c].name);
-    if (result_pass(src, csv ? NULL : width, false, err)) goto out;
-    if (csv) {
-        if (mc2_text_write_header(s, &text, err)) goto out;
-        fwrite(text.data, 1, text.len, stdout);
-        rc = result_pass(src, NULL, true, err);
-        goto out;
-    }
     for (size_t c = 0; c < nc; c++) {
-        const char *n = s->cols[c].name;
-        printf("%s%s%*s", c ? " | " : "", n, (int)(width[c] - strlen(n)), "");
+        const char *n = mc2_col_display(s, c);
+        width[c] = text_width(n, strlen(n));
     }
-    putchar('\n');
-    for (size_t c = 0; c < nc; c++) {
-        printf("%s", c ? "-+-" : "");
-        for (size_t k = 0; k < width[c]; k++) putchar('-');
+    if (result_pass(src, width, m, false, err)) goto out;
+    if (m == CLI_OUT_SCHEMA) {
+        print_schema(s, schema_name);
+        rc = 0;
+    } else if (m == CLI_OUT_TABLE && explain && nc == 1) {
+        rc = print_plan(src, err);
+    } else if (print_header(s, m, width, err) == 0 && result_pass(src, width, m, true, err) == 0) {
+        if (m == CLI_OUT_TABLE)
+            printf("(%llu row%s)\n", (unsigned long long)h->row_count,
+                   h->row_count == 1 ? "" : "s");
+        rc = 0;
     }
-    putchar('\n');
-    if (result_pass(src, width, true, err)) goto out;
-    printf("(%llu row%s)\n", (unsigned long long)h->row_count, h->row_count == 1 ? "" : "s");
-    rc = 0;
 out:
+    fflush(stdout);
     mc2_free(width);
-    mc2_buf_free(&text);
     mc2_tsrc_free(src);
     return rc;
 }
 
-/* What `mc2 sql` was asked for. */
-typedef struct sql_args {
-    const char *file, *out, *wait_s, *home, *service, *policy, *query, *pad_rows;
-    const char *inputs[MC2_JOB_MAX_INPUTS], *recips[MC2_JOB_MAX_RECIPIENTS];
-    size_t ni, nr;
-    int csv, oblivious;
-} sql_args;
-
 /* Fills in the job's inputs (resolved: table id and version) after the --input specs or, without
  * them, from the tables the query reads; then its recipients and parameters. *all_mine: every
  * input is this party's. */
-static int job_fill(cli_session *cs, const sql_args *a, const cli_sql_refs *r,
+static int job_fill(cli_session *cs, const cli_sql_req *a, const cli_sql_refs *r,
                     char sql[][MC2_TABLE_NAME_MAX + 1], int named, mc2_job *j, int *all_mine,
                     mc2_err *err)
 {
@@ -251,8 +386,8 @@ static int job_fill(cli_session *cs, const sql_args *a, const cli_sql_refs *r,
 
 /* After job id ended in `status`: prints its result if this party is a recipient (fetched,
  * decrypted, as CSV to a->out or printed), else what the recipients do. */
-static int job_result(cli_session *cs, const sql_args *a, const mc2_job *j, uint64_t id,
-                      const char *stt, mc2_err *err)
+static int job_result(cli_session *cs, const cli_sql_req *a, int explain, const mc2_job *j,
+                      uint64_t id, const char *stt, mc2_err *err)
 {
     mc2_result_ref ref;
     size_t nres = 0;
@@ -292,7 +427,7 @@ static int job_result(cli_session *cs, const sql_args *a, const mc2_job *j, uint
         bad = mc2_host_download_fd(cs->service, ref.name, cs->id.home, cli_progress_update, &bar,
                                    &fd, NULL, err);
         cli_progress_done(&bar);
-        bad = bad || print_result(fd, ref.key, a->csv || !isatty(STDOUT_FILENO), err);
+        bad = bad || print_result(fd, ref.key, a->mode, explain, a->schema_name, err);
         if (fd >= 0) close(fd);
     }
 out:
@@ -300,72 +435,126 @@ out:
     return bad ? -1 : 0;
 }
 
-int cmd_sql(int argc, char **argv)
+int cli_sql_input_check(const char *spec, mc2_err *err)
 {
-    sql_args a = {0};
-    int code;
-    /* -f FILE is the one short option: turn it into --file. */
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "-f") == 0) argv[i] = "--file";
-    cli_opt opts[] = {CLI_VAL("file", &a.file),
-                      CLI_LIST("input", a.inputs, &a.ni, MC2_JOB_MAX_INPUTS),
-                      CLI_LIST("recipient", a.recips, &a.nr, MC2_JOB_MAX_RECIPIENTS),
-                      CLI_FLAG("csv", &a.csv),
-                      CLI_FLAG("oblivious", &a.oblivious),
-                      CLI_VAL("pad-rows", &a.pad_rows),
-                      CLI_VAL("out", &a.out),
-                      CLI_VAL("wait", &a.wait_s),
-                      CLI_VAL("home", &a.home),
-                      CLI_VAL("service", &a.service),
-                      CLI_VAL("policy", &a.policy),
-                      CLI_END};
-    if (cli_parse("sql", SQL_HELP, argc, argv, opts, &a.query, 1, &code)) return code;
-    if (!a.query == !a.file) return cli_usage("sql", "give the query as an argument or -f FILE");
-    uint64_t pad = 0, wait = 0;
-    if (a.pad_rows && !a.oblivious) return cli_usage("sql", "--pad-rows needs --oblivious");
-    if ((a.pad_rows && cli_parse_uint("sql", "--pad-rows", a.pad_rows, 1, 1u << 30, &pad)) ||
-        (a.wait_s && cli_parse_uint("sql", "--wait", a.wait_s, 0, 86400, &wait)))
-        return CLI_USAGE;
+    mc2_job j;
+    char sql[1][MC2_TABLE_NAME_MAX + 1];
+    int named = 0;
+    memset(&j, 0, sizeof j);
+    return parse_specs(&spec, 1, &j, sql, &named, err);
+}
+
+int cli_sql_run(cli_session *cs, const cli_sql_req *a, mc2_err *err)
+{
     mc2_job j;
     memset(&j, 0, sizeof j);
     strcpy(j.kind, "sql");
     char sql[MC2_JOB_MAX_INPUTS][MC2_TABLE_NAME_MAX + 1];
-    int named = 0, all_mine = 1, rc = CLI_FAIL;
-    if ((code = parse_specs(a.inputs, a.ni, &j, sql, &named)) != CLI_OK) return code;
-    mc2_err err;
-    mc2_err_clear(&err);
-    mc2_buf qtext = {0}, status = {0};
-    cli_sql_refs refs = {0};
-    cli_session cs = {0};
-    if (a.file && (mc2_file_read_all(a.file, MC2_JOB_MAX_TEXT / 2, &qtext, &err) ||
-                   mc2_buf_append(&qtext, "", 1, &err)))
-        goto fail;
-    if (a.file) a.query = (const char *)qtext.data;
-    /* Everything that needs no network comes first: the query's syntax and the tables it
-     * reads, and (with --input) that each is among them. */
     const char *sqlp[MC2_JOB_MAX_INPUTS];
-    for (size_t i = 0; i < a.ni; i++) sqlp[i] = sql[i];
-    if (cli_sql_refs_parse(a.file, a.query, &refs, &err) ||
-        (a.ni && cli_sql_check_named(&refs, sqlp, a.ni, &err)) ||
-        cli_party_load(&cs, a.home, a.service, a.policy, &err) ||
-        job_fill(&cs, &a, &refs, sql, named, &j, &all_mine, &err) || cli_session_attest(&cs, &err))
-        goto fail;
+    int named = 0, all_mine = 1, rc = -1;
+    mc2_buf status = {0};
+    cli_sql_refs refs = {0};
     uint64_t id;
-    if (mc2_esession_grant(&cs.es, &cs.id, cs.policy, &err) ||
-        mc2_job_submit(&cs.es, &cs.id, cs.policy, &j, &id, NULL, &err))
-        goto fail;
-    if (!a.wait_s) wait = all_mine ? 300 : 0;
+    if (a->ni > MC2_JOB_MAX_INPUTS || a->nr > MC2_JOB_MAX_RECIPIENTS)
+        return mc2_err_set(err, MC2_E_USAGE, "too many inputs or recipients");
+    for (size_t i = 0; i < a->ni; i++) sqlp[i] = sql[i];
+    /* Everything that needs no network comes first: the query's syntax and the tables it
+     * reads, and (with inputs) that each is among them. */
+    if (parse_specs(a->inputs, a->ni, &j, sql, &named, err) ||
+        cli_sql_refs_parse(a->file, a->query, &refs, err) ||
+        (a->ni && cli_sql_check_named(&refs, sqlp, a->ni, err)) ||
+        job_fill(cs, a, &refs, sql, named, &j, &all_mine, err) ||
+        (!cs->have_es && cli_session_attest(cs, err)))
+        goto out;
+    if (mc2_esession_grant(&cs->es, &cs->id, cs->policy, err) ||
+        mc2_job_submit(&cs->es, &cs->id, cs->policy, &j, &id, NULL, err))
+        goto out;
+    unsigned wait = a->wait_set ? a->wait_s : all_mine ? 300 : 0;
     /* Wait for the job: it runs as soon as every owner approved it. */
-    if (mc2_job_wait(&cs.es, id, true, (unsigned)wait * 1000u, NULL, &status, &err) ||
-        job_result(&cs, &a, &j, id, (const char *)status.data, &err))
-        goto fail;
-    rc = CLI_OK;
-    goto out;
-fail:
-    rc = cli_fail(&err);
+    if (mc2_job_wait(&cs->es, id, true, wait * 1000u, NULL, &status, err) ||
+        job_result(cs, a, refs.explain, &j, id, (const char *)status.data, err))
+        goto out;
+    rc = 0;
 out:
     mc2_job_free(&j);
     mc2_buf_free(&status);
+    cli_sql_refs_free(&refs);
+    return rc;
+}
+
+/* Reads the query text from stdin (`-f -`) into out (NUL-terminated), at most max bytes. */
+static int read_stdin(size_t max, mc2_buf *out, mc2_err *err)
+{
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0) {
+        if (out->len + n > max)
+            return mc2_err_set(err, MC2_E_LIMIT, "the query on stdin is longer than %zu bytes",
+                               max);
+        if (mc2_buf_append(out, chunk, n, err)) return -1;
+    }
+    if (ferror(stdin)) return mc2_err_set(err, MC2_E_IO, "cannot read the query from stdin");
+    return mc2_buf_append(out, "", 1, err);
+}
+
+int cmd_sql(int argc, char **argv)
+{
+    const char *file = NULL, *out = NULL, *wait_s = NULL, *home = NULL, *service = NULL,
+               *policy = NULL, *pad_rows = NULL;
+    const char *inputs[MC2_JOB_MAX_INPUTS], *recips[MC2_JOB_MAX_RECIPIENTS];
+    cli_sql_req a = {.inputs = inputs, .recips = recips};
+    int code, csv = 0;
+    /* -f FILE is the one short option: turn it into --file. */
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "-f") == 0) argv[i] = "--file";
+    cli_opt opts[] = {CLI_VAL("file", &file),
+                      CLI_LIST("input", inputs, &a.ni, MC2_JOB_MAX_INPUTS),
+                      CLI_LIST("recipient", recips, &a.nr, MC2_JOB_MAX_RECIPIENTS),
+                      CLI_FLAG("csv", &csv),
+                      CLI_FLAG("oblivious", &a.oblivious),
+                      CLI_VAL("pad-rows", &pad_rows),
+                      CLI_VAL("out", &out),
+                      CLI_VAL("wait", &wait_s),
+                      CLI_VAL("home", &home),
+                      CLI_VAL("service", &service),
+                      CLI_VAL("policy", &policy),
+                      CLI_END};
+    if (cli_parse("sql", SQL_HELP, argc, argv, opts, &a.query, 1, &code)) return code;
+    if (!a.query == !file) return cli_usage("sql", "give the query as an argument or -f FILE");
+    uint64_t pad = 0, wait = 0;
+    if (pad_rows && !a.oblivious) return cli_usage("sql", "--pad-rows needs --oblivious");
+    if ((pad_rows && cli_parse_uint("sql", "--pad-rows", pad_rows, 1, 1u << 30, &pad)) ||
+        (wait_s && cli_parse_uint("sql", "--wait", wait_s, 0, 86400, &wait)))
+        return CLI_USAGE;
+    mc2_err err;
+    mc2_err_clear(&err);
+    for (size_t i = 0; i < a.ni; i++)
+        if (cli_sql_input_check(inputs[i], &err)) return cli_usage("sql", "%s", err.msg);
+    a.pad_rows = pad_rows;
+    a.wait_set = wait_s != NULL;
+    a.wait_s = (unsigned)wait;
+    a.out = out;
+    a.mode = csv || !isatty(STDOUT_FILENO) ? CLI_OUT_CSV : CLI_OUT_TABLE;
+    mc2_buf qtext = {0};
+    cli_sql_refs refs = {0};
+    cli_session cs = {0};
+    int rc = CLI_FAIL;
+    bool in = file && strcmp(file, "-") == 0;
+    if (in ? read_stdin(MC2_JOB_MAX_TEXT / 2, &qtext, &err)
+           : file && (mc2_file_read_all(file, MC2_JOB_MAX_TEXT / 2, &qtext, &err) ||
+                      mc2_buf_append(&qtext, "", 1, &err)))
+        goto fail;
+    if (file) a.query = (const char *)qtext.data;
+    a.file = in ? "stdin" : file;
+    /* The syntax first, before an identity is even needed. */
+    if (cli_sql_refs_parse(a.file, a.query, &refs, &err) ||
+        cli_party_load(&cs, home, service, policy, &err) || cli_sql_run(&cs, &a, &err))
+        goto fail;
+    rc = CLI_OK;
+    goto done;
+fail:
+    rc = cli_fail(&err);
+done:
     mc2_buf_free(&qtext);
     cli_sql_refs_free(&refs);
     cli_session_close(&cs);

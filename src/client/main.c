@@ -32,6 +32,7 @@ static const struct {
     {"job", cmd_job, "show a job's text and status"},
     {"grant", cmd_grant, "release your data key to the attested enclave"},
     {"sql", cmd_sql, "run a SQL query over encrypted tables and print the result"},
+    {"shell", cmd_shell, "an interactive SQL shell (like sqlite3) over encrypted tables"},
     {"gen", cmd_gen, "generate test data: the TPC-H tables as .tbl files"},
     {"train", cmd_train, "submit a GBDT training job over several parties' tables"},
     {"model", cmd_model,

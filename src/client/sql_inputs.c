@@ -24,6 +24,7 @@ int cli_sql_refs_parse(const char *file, const char *query, cli_sql_refs *r, mc2
     mc2_arena_init(&r->arena, REFS_ARENA);
     mc2_sql_stmt *s;
     int rc = mc2_sql_parse(query, strlen(query), &r->arena, &s, err);
+    r->explain = rc == 0 && s->kind == MC2_SQL_S_EXPLAIN;
     if (rc == 0 && mc2_sql_table_refs(s, MC2_JOB_MAX_INPUTS, &r->arena, &r->t, &r->n, err)) {
         char msg[MC2_ERR_MSG_MAX];
         memcpy(msg, err->msg, sizeof msg);

@@ -14,6 +14,7 @@ typedef struct cli_sql_refs {
     mc2_arena arena;
     mc2_sql_tname *t;
     size_t n;
+    int explain; /* the statement is EXPLAIN: its result is the plan, a tree as text */
 } cli_sql_refs;
 
 /* Parses query (NUL-terminated) and collects its tables: at most MC2_JOB_MAX_INPUTS, the

@@ -159,13 +159,40 @@ static void spill_drop(void *ctx, uint64_t id)
 
 /* ---- the result's column names ----------------------------------------------------------- */
 
+/* name as a valid label (malloc'd): at most MC2_MAX_LABEL bytes, cut on a UTF-8 boundary (the
+ * parser's output names are valid UTF-8), every C0 or C1 control character made a space. */
+static char *label_of(const char *name)
+{
+    size_t n = strlen(name);
+    if (n > MC2_MAX_LABEL) n = MC2_MAX_LABEL;
+    while (n > 0 && n < strlen(name) && ((unsigned char)name[n] & 0xC0) == 0x80) n--;
+    char *l = mc2_malloc(n + 1);
+    if (!l) return NULL;
+    memcpy(l, name, n);
+    l[n] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)l[i];
+        if (c < 0x20 || c == 0x7f) l[i] = ' ';
+        if (c == 0xC2 && i + 1 < n && (unsigned char)l[i + 1] < 0xA0) {
+            l[i] = ' ';
+            l[++i] = ' ';
+        }
+    }
+    return l;
+}
+
 /* A copy of schema s whose column names are valid table column names ([A-Za-z_][A-Za-z0-9_]*,
- * unique ignoring case): SQL output names such as "sum(l_quantity)" or "count(*)" become
- * "sum_l_quantity" and "count"; names already valid are kept. */
+ * unique ignoring case) and whose labels are the SQL output names where those differ
+ * (docs/format.md, "Labels"): "sum(l_quantity)" is stored as column "sum_l_quantity" labelled
+ * "sum(l_quantity)", a second "n" as "n_2" labelled "n"; valid, distinct names are kept
+ * unlabelled. An output name that is not a valid label (too long: cut on a UTF-8 boundary;
+ * a control character from a string literal: made a space) is made one. */
 static mc2_schema *result_schema(const mc2_schema *s, mc2_err *err)
 {
     mc2_schema *o = mc2_calloc(1, sizeof *o);
-    if (!o || !(o->cols = mc2_calloc(s->ncols ? s->ncols : 1, sizeof *o->cols))) {
+    if (!o || !(o->cols = mc2_calloc(s->ncols ? s->ncols : 1, sizeof *o->cols)) ||
+        !(o->labels = mc2_calloc(s->ncols ? s->ncols : 1, sizeof *o->labels))) {
+        if (o) mc2_free(o->cols);
         mc2_free(o);
         mc2_err_set(err, MC2_E_NOMEM, "out of memory");
         return NULL;
@@ -201,7 +228,8 @@ static mc2_schema *result_schema(const mc2_schema *s, mc2_err *err)
         o->ncols = i + 1;
         o->cols[i] = s->cols[i];
         o->cols[i].name = mc2_strdup(uniq);
-        if (!o->cols[i].name) {
+        if (!o->cols[i].name || (s->cols[i].name[0] && strcmp(uniq, s->cols[i].name) != 0 &&
+                                 !(o->labels[i] = label_of(s->cols[i].name)))) {
             mc2_schema_free(o);
             mc2_err_set(err, MC2_E_NOMEM, "out of memory");
             return NULL;

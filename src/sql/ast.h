@@ -187,6 +187,10 @@ typedef struct mc2_sql_item {
     mc2_sql_expr *expr;
     const char *alias; /* NULL if none */
     mc2_sql_pos alias_pos;
+    /* The expression as written, its output name without an alias (docs/sql.md, "Output
+     * names"): its tokens as in the query, with one space where whitespace or comments
+     * separate two, cut to at most MC2_MAX_LABEL bytes (on a UTF-8 boundary). NULL for *. */
+    const char *text;
 } mc2_sql_item;
 
 enum mc2_sql_tref_kind {

@@ -1645,7 +1645,11 @@ static int expand_items(bctx *b, bscope *s, const mc2_sql_select *sel, item **ou
                 cap *= 2;
             }
             v[n].ast = e;
-            v[n].name = sel->items[i].alias ? sel->items[i].alias : derive_name(b, e);
+            /* The output name: the alias, a plain column's name, else the text as written
+             * (as SQLite names it; docs/sql.md, "Output names"). */
+            v[n].name = sel->items[i].alias                                 ? sel->items[i].alias
+                        : e->kind != MC2_SQL_E_COLUMN && sel->items[i].text ? sel->items[i].text
+                                                                            : derive_name(b, e);
             v[n].bound = NULL;
             v[n].star_id = 0;
             n++;

@@ -1513,6 +1513,31 @@ static bool maybe_suspect(parser *P, const mc2_sql_token *t)
     return false;
 }
 
+/* The source text src[lo..hi) of an expression as an item's text (mc2_sql_item.text): its
+ * tokens re-lexed (they lexed before), joined by one space where anything separated them. */
+static const char *item_text(parser *P, size_t lo, size_t hi)
+{
+    mc2_sql_lexer lx;
+    mc2_sql_token t;
+    mc2_buf b = {0};
+    char *r = NULL;
+    size_t end = 0;
+    int rc = mc2_sql_lex_init(&lx, P->lx.src + lo, hi - lo, P->err);
+    while (rc == 0 && (rc = mc2_sql_lex_next(&lx, &t, P->err)) == 0 && t.kind != MC2_SQL_TK_EOF) {
+        rc = (b.len && t.pos.off > end && mc2_buf_append(&b, " ", 1, P->err)) ||
+             mc2_buf_append(&b, t.text, t.len, P->err);
+        end = t.pos.off + t.len;
+    }
+    size_t n = b.len > MC2_MAX_LABEL ? MC2_MAX_LABEL : b.len;
+    while (n > 0 && n < b.len && (b.data[n] & 0xC0) == 0x80) n--;
+    if (rc == 0 && (r = alloc(P, n + 1))) {
+        if (n) memcpy(r, b.data, n);
+        r[n] = '\0';
+    }
+    mc2_buf_free(&b);
+    return rc ? fail_err(P) : r;
+}
+
 static bool parse_select_item(parser *P, vec *items, unsigned *height)
 {
     mc2_sql_item it = {0};
@@ -1530,6 +1555,8 @@ static bool parse_select_item(parser *P, vec *items, unsigned *height)
     } else {
         it.expr = parse_expr(P);
         if (!it.expr) return false;
+        it.text = item_text(P, pos.off, P->prev.pos.off + P->prev.len);
+        if (!it.text) return false;
         bool as = accept_kw(P, MC2_SQL_KW_AS);
         if (as || tok_is_name(&P->tok)) {
             mc2_sql_token t = P->tok;

@@ -10,12 +10,14 @@
 #include "base/strdist.h"
 #include "base/file.h"
 #include "base/yaml.h"
+#include "table/value.h"
 #include "mc2/crypto.h"
 #include "mc2/table.h"
 
 #define SCHEMA_MAGIC    "MC2S"
 #define SCHEMA_VERSION  1 /* a schema without declared keys */
 #define SCHEMA_VERSION2 2 /* with keys: the key section follows the columns */
+#define SCHEMA_VERSION3 3 /* with labels: the key section (maybe empty), then the labels */
 #define SCHEMA_MAX_FKS  MC2_MAX_COLUMNS
 #define SCHEMA_FILE_MAX (1u << 20)
 
@@ -47,6 +49,23 @@ static const char *name_problem(const char *s, size_t n)
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
               c == '_'))
             return "may contain only letters, digits and '_'";
+    }
+    return NULL;
+}
+
+/* Why s[0..n) is not a valid column label (include/mc2/table.h), or NULL if it is. */
+static const char *label_problem(const char *s, size_t n)
+{
+    const char *why;
+    size_t nchars;
+    if (n == 0) return "is empty";
+    if (n > MC2_MAX_LABEL) return "is longer than 256 bytes";
+    if (mc2_utf8_check(s, n, &nchars, &why)) return "is not valid UTF-8";
+    /* No C0 or C1 control character (U+0000..U+001F, U+007F..U+009F): labels are printed. */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f || (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] < 0xA0))
+            return "contains a control character";
     }
     return NULL;
 }
@@ -321,6 +340,9 @@ void mc2_schema_free(mc2_schema *s)
     if (!s) return;
     if (s->cols)
         for (size_t i = 0; i < s->ncols; i++) mc2_free(s->cols[i].name);
+    if (s->labels)
+        for (size_t i = 0; i < s->ncols; i++) mc2_free(s->labels[i]);
+    mc2_free(s->labels);
     mc2_free(s->cols);
     mc2_free(s->name);
     mc2_free(s->pk);
@@ -883,6 +905,12 @@ static int schema_check(const mc2_schema *s, mc2_err *err)
         for (size_t j = 0; j < i; j++)
             if (eq_ci(s->cols[j].name, c->name))
                 return mc2_err_set(err, MC2_E_INPUT, "schema has two columns named '%s'", c->name);
+        const char *l = s->labels ? s->labels[i] : NULL;
+        if (l && (why = label_problem(l, strlen(l))))
+            return mc2_err_set(err, MC2_E_INPUT, "schema column '%s': label %s", c->name, why);
+        if (l && strcmp(l, c->name) == 0)
+            return mc2_err_set(err, MC2_E_INPUT, "schema column '%s': label equals the name",
+                               c->name);
     }
     char msg[256];
     if (keys_check(s, msg, sizeof msg)) return mc2_err_set(err, MC2_E_INPUT, "schema: %s", msg);
@@ -915,8 +943,11 @@ int mc2_schema_to_yaml(const mc2_schema *s, char **out, mc2_err *err)
         char t[32];
         mc2_type_format(&c->type, t, sizeof t);
         const char *q = needs_quotes(c->name) ? "'" : "";
-        if (mc2_buf_printf(&b, err, "  - name: %s%s%s\n    type: %s\n    nullable: %s\n", q,
-                           c->name, q, t, c->nullable ? "true" : "false"))
+        /* A label (a result's SQL name) is shown as a comment: it has no line break. */
+        const char *l = s->labels ? s->labels[i] : NULL;
+        if (mc2_buf_printf(&b, err, "  - name: %s%s%s%s%s\n    type: %s\n    nullable: %s\n", q,
+                           c->name, q, l ? "  # shown as: " : "", l ? l : "", t,
+                           c->nullable ? "true" : "false"))
             goto fail;
     }
     if (s->npk && (mc2_buf_puts(&b, "primary_key: ", err) ||
@@ -967,9 +998,10 @@ int mc2_schema_encode(const mc2_schema *s, uint8_t **out, size_t *out_len, mc2_e
     *out_len = 0;
     if (schema_check(s, err)) return -1;
     mc2_buf b = {0};
-    bool keys = s->npk || s->nfk;
-    if (mc2_buf_append(&b, SCHEMA_MAGIC, 4, err) ||
-        mc2_buf_put_u16(&b, keys ? SCHEMA_VERSION2 : SCHEMA_VERSION, err) ||
+    bool keys = s->npk || s->nfk, labels = false;
+    for (size_t i = 0; i < s->ncols && s->labels; i++) labels |= s->labels[i] != NULL;
+    uint16_t version = labels ? SCHEMA_VERSION3 : keys ? SCHEMA_VERSION2 : SCHEMA_VERSION;
+    if (mc2_buf_append(&b, SCHEMA_MAGIC, 4, err) || mc2_buf_put_u16(&b, version, err) ||
         mc2_buf_put_u32(&b, (uint32_t)s->ncols, err) ||
         mc2_buf_put_lv(&b, s->name, s->name ? strlen(s->name) : 0, err))
         goto fail;
@@ -982,7 +1014,11 @@ int mc2_schema_encode(const mc2_schema *s, uint8_t **out, size_t *out_len, mc2_e
             mc2_buf_put_u8(&b, c->nullable ? 1 : 0, err))
             goto fail;
     }
-    if (keys && encode_keys(&b, s, err)) goto fail;
+    if ((keys || labels) && encode_keys(&b, s, err)) goto fail;
+    for (size_t i = 0; i < s->ncols && labels; i++) {
+        const char *l = s->labels[i];
+        if (mc2_buf_put_lv(&b, l, l ? strlen(l) : 0, err)) goto fail;
+    }
     *out = b.data;
     *out_len = b.len;
     return 0;
@@ -1025,10 +1061,10 @@ static int decode_name(mc2_rd *r, char **out, const char *what, mc2_err *err)
     return 0;
 }
 
-/* The key section of a version 2 encoding into s (whose columns are decoded): the primary
- * key, the foreign keys, all checked by keys_check; a version 2 encoding without keys is not
- * canonical (it is version 1). */
-static int decode_keys(mc2_rd *r, mc2_schema *s, mc2_err *err)
+/* The key section of a version 2 or 3 encoding into s (whose columns are decoded): the
+ * primary key, the foreign keys, all checked by keys_check; a version 2 encoding without keys
+ * is not canonical (it is version 1). */
+static int decode_keys(mc2_rd *r, mc2_schema *s, unsigned version, mc2_err *err)
 {
     size_t npk = mc2_rd_u16(r);
     if (r->bad) return derr(err, "truncated key section");
@@ -1060,11 +1096,34 @@ static int decode_keys(mc2_rd *r, mc2_schema *s, mc2_err *err)
         for (size_t j = 0; j < nc; j++)
             if (decode_name(r, &f->ref_cols[j], "referenced column name", err)) return -1;
     }
-    if (npk == 0 && nfk == 0)
+    if (npk == 0 && nfk == 0 && version == SCHEMA_VERSION2)
         return derr(err, "version 2 without keys (a schema without keys is version 1)");
     char msg[256];
     if (keys_check(s, msg, sizeof msg)) return derr(err, "%s", msg);
     return 0;
+}
+
+/* The label section of a version 3 encoding into s: per column a label or none (length 0),
+ * each valid and not equal to the column's name; a version 3 encoding without labels is not
+ * canonical. */
+static int decode_labels(mc2_rd *r, mc2_schema *s, mc2_err *err)
+{
+    bool any = false;
+    if (!(s->labels = mc2_calloc(s->ncols, sizeof *s->labels)))
+        return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < s->ncols; i++) {
+        size_t len;
+        const uint8_t *p = mc2_rd_lv(r, &len);
+        if (!p) return derr(err, "truncated label section");
+        if (len == 0) continue;
+        const char *why = label_problem((const char *)p, len);
+        if (why) return derr(err, "column %zu: label %s", i + 1, why);
+        if (!(s->labels[i] = dup_n(p, len))) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+        if (strcmp(s->labels[i], s->cols[i].name) == 0)
+            return derr(err, "column %zu: label equals the name", i + 1);
+        any = true;
+    }
+    return any ? 0 : derr(err, "version 3 without labels (not canonical)");
 }
 
 int mc2_schema_decode(const uint8_t *p, size_t n, mc2_schema **out, mc2_err *err)
@@ -1077,9 +1136,9 @@ int mc2_schema_decode(const uint8_t *p, size_t n, mc2_schema **out, mc2_err *err
     uint16_t version = mc2_rd_u16(&r);
     uint32_t ncols = mc2_rd_u32(&r);
     if (r.bad) return derr(err, "truncated header");
-    if (version != SCHEMA_VERSION && version != SCHEMA_VERSION2)
-        return derr(err, "unsupported version %u (this mc2 reads versions %d and %d; upgrade mc2)",
-                    (unsigned)version, SCHEMA_VERSION, SCHEMA_VERSION2);
+    if (version != SCHEMA_VERSION && version != SCHEMA_VERSION2 && version != SCHEMA_VERSION3)
+        return derr(err, "unsupported version %u (this mc2 reads versions 1 to 3; upgrade mc2)",
+                    (unsigned)version);
     if (ncols < 1 || ncols > MC2_MAX_COLUMNS)
         return derr(err, "%lu columns (must be 1..%d)", (unsigned long)ncols, MC2_MAX_COLUMNS);
     size_t tlen;
@@ -1134,10 +1193,13 @@ int mc2_schema_decode(const uint8_t *p, size_t n, mc2_schema **out, mc2_err *err
                 goto fail;
             }
     }
-    if (version == SCHEMA_VERSION2 && decode_keys(&r, s, err)) goto fail;
+    if (version != SCHEMA_VERSION && decode_keys(&r, s, version, err)) goto fail;
+    if (version == SCHEMA_VERSION3 && decode_labels(&r, s, err)) goto fail;
     if (mc2_rd_left(&r) != 0) {
         derr(err, "%zu unexpected bytes after the last %s", mc2_rd_left(&r),
-             version == SCHEMA_VERSION2 ? "key" : "column");
+             version == SCHEMA_VERSION3   ? "label"
+             : version == SCHEMA_VERSION2 ? "key"
+                                          : "column");
         goto fail;
     }
     *out = s;

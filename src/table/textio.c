@@ -854,7 +854,7 @@ static inline size_t put_date(int32_t days, char *w)
 int mc2_text_write_header(const mc2_schema *s, mc2_buf *out, mc2_err *err)
 {
     for (size_t c = 0; c < s->ncols; c++) {
-        const char *name = s->cols[c].name;
+        const char *name = mc2_col_display(s, c); /* a result's SQL name, else the name */
         size_t n = strlen(name);
         if (mc2_buf_reserve(out, 2 * n + 3, err)) return -1;
         char *w = (char *)out->data + out->len;

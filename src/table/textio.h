@@ -50,7 +50,8 @@ int mc2_text_parse(enum mc2_textfmt fmt, const char *p, size_t n, const mc2_text
 int mc2_text_check_header(const char *p, size_t n, const mc2_schema *s, const char *file,
                           mc2_err *err) MC2_WUR;
 
-/* Appends the CSV header row for s (with "\n") to out. */
+/* Appends the CSV header row for s (with "\n") to out: each column's label if it has one (a
+ * SQL result's name, docs/format.md), else its name. */
 int mc2_text_write_header(const mc2_schema *s, mc2_buf *out, mc2_err *err) MC2_WUR;
 
 /* Appends the rows of b as CSV or .tbl text to out. CSV fields that need it are quoted

@@ -32,13 +32,13 @@ expect_ok "NULL handling" "$MC2" sql --home "$WORK/bank-a" --csv \
 check "COUNT ignores NULLs" grep -qx "6,5,5" "$WORK/out"
 expect_ok "unaliased aggregates" "$MC2" sql --home "$WORK/bank-a" --csv \
   "SELECT count(*), sum(balance), count(*) FROM accounts"
-check "derived column names" grep -qx "COUNT,SUM_balance,COUNT_2" "$WORK/out"
+check "derived column names: the SQL text, repeats kept" grep -qx "count(\*),sum(balance),count(\*)" "$WORK/out"
 # On a terminal (script(1) gives the command a pty): aligned columns after a first pass that
 # authenticated every block, and the download's progress bar on stderr.
 if command -v script >/dev/null 2>&1; then
   script -qec "'$MC2' sql --home '$WORK/bank-a' 'SELECT holder, balance FROM accounts ORDER BY holder'" \
     /dev/null >"$WORK/tty" 2>&1
-  check "aligned on a terminal" grep -q "^Ada Lovelace  *| 1200.50" "$WORK/tty"
+  check "aligned on a terminal, numbers right-aligned" grep -Eq "^Ada Lovelace +\|   1200\.50" "$WORK/tty"
   check "row count on a terminal" grep -q "(6 rows)" "$WORK/tty"
   check "download progress on a terminal" grep -q "downloading \[#*\] 100.0%" "$WORK/tty"
 fi

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/buf.h"
 #include "mc2/table.h"
+#include "table/textio.h"
 #include "test.h"
 
 static int schema_eq(const mc2_schema *a, const mc2_schema *b)
@@ -394,7 +396,8 @@ static void test_decode_hostile(void)
         const char *phrase;
     } mut[] = {
         {0, 'X', "bad magic"},
-        {4, 3, "unsupported version 3"},
+        {4, 4, "unsupported version 4"},
+        {4, 3, "truncated key section"}, /* version 3 has a key section too, then labels */
         {4, 2, "truncated key section"}, /* version 2 has a key section after the columns */
         {6, 0, "0 columns"},
         {10, 0xFF, "truncated table name"},
@@ -610,6 +613,108 @@ static void test_keys_encoding(void)
 
 /* Allocation failure at every step of parse, encode, decode and to_yaml: a clean error, no
  * crash, no leak (ASan checks the last two). */
+/* Column labels (version 3): a result's SQL names beside valid column names. The encoding
+ * round-trips and is canonical; labels change the hash; bad labels are refused by the
+ * encoder and the decoder; YAML shows a label as a comment; the CSV header shows it. */
+static void test_labels(void)
+{
+    mc2_err err;
+    mc2_schema *s = NULL, *d = NULL;
+    const char *txt = "columns: [{name: sum_x, type: INT64}, {name: a, type: INT64}]\n";
+    CHECK_MSG(mc2_schema_parse("l", txt, strlen(txt), &s, &err) == 0, "%s", err.msg);
+    if (!s) return;
+    uint8_t h0[MC2_SHA256_LEN], h1[MC2_SHA256_LEN];
+    CHECK(mc2_schema_hash(s, h0, &err) == 0);
+    s->labels = mc2_calloc(2, sizeof *s->labels);
+    s->labels[0] = mc2_strdup("sum(x) \xc3\xa9");
+    CHECK(strcmp(mc2_col_display(s, 0), "sum(x) \xc3\xa9") == 0 &&
+          strcmp(mc2_col_display(s, 1), "a") == 0);
+    static const uint8_t want[] = {'M', 'C', '2',  'S',  3,   0,   2,   0,   0,
+                                   0,   0,   0,    0,    0, /* version 3, 2 columns */
+                                   5,   0,   0,    0,    's', 'u', 'm', '_', 'x',
+                                   1,   0,   0,    0,    0,   0,   0,   1, /* sum_x INT64 */
+                                   1,   0,   0,    0,    'a', 1,   0,   0,   0,
+                                   0,   0,   0,    1, /* a INT64 */
+                                   0,   0,   0,    0, /* no keys */
+                                   9,   0,   0,    0,    's', 'u', 'm', '(', 'x',
+                                   ')', ' ', 0xc3, 0xa9, /* label */
+                                   0,   0,   0,    0};   /* column a: none */
+    uint8_t *enc = NULL;
+    size_t n = 0;
+    CHECK_MSG(mc2_schema_encode(s, &enc, &n, &err) == 0, "%s", err.msg);
+    CHECK(n == sizeof want && memcmp(enc, want, n) == 0);
+    CHECK(mc2_schema_hash(s, h1, &err) == 0 && memcmp(h0, h1, sizeof h0) != 0);
+    CHECK_MSG(enc && mc2_schema_decode(enc, n, &d, &err) == 0, "%s", err.msg);
+    CHECK(d && d->labels && d->labels[0] && strcmp(d->labels[0], s->labels[0]) == 0 &&
+          d->labels[1] == NULL);
+    mc2_schema_free(d);
+    d = NULL;
+    if (enc && n == sizeof want) {
+        CHECK(truncations_fail(enc, n));
+        size_t accepted, total;
+        CHECK(mutations_canonical(enc, n, &accepted, &total) && accepted > 0);
+        /* Each bad label, in place of "sum(x) é" (same length): refused with its reason. */
+        static const struct {
+            const char *label; /* 9 bytes */
+            const char *phrase;
+        } bad[] = {
+            {"sum(x)\n\xc3\xa9 ", "control character"},
+            {"sum(x) \xc2\x9b ", "control character"}, /* C1: CSI */
+            {"sum(x\x7f \xc3\xa9", "control character"},
+            {"sum(x) \xc3\x28 ", "valid UTF-8"},
+            {"sum(x) \xc3\xa9"
+             "",
+             NULL},
+        };
+        for (size_t i = 0; bad[i].phrase; i++) {
+            uint8_t *m = malloc(n);
+            memcpy(m, enc, n);
+            memcpy(m + n - 4 - 9, bad[i].label, 9);
+            CHECK_MSG(mc2_schema_decode(m, n, &d, &err) == -1 && d == NULL &&
+                          strstr(err.msg, bad[i].phrase),
+                      "label %zu: %s", i, err.msg);
+            free(m);
+        }
+        /* Version 3 with no label at all is not canonical. */
+        uint8_t *m = malloc(n);
+        memcpy(m, enc, n);
+        static const uint8_t none[] = {0, 0, 0, 0, 0, 0, 0, 0};
+        memcpy(m + 48, none, 8);
+        CHECK(mc2_schema_decode(m, 56, &d, &err) == -1 && strstr(err.msg, "without labels"));
+        free(m);
+    }
+    mc2_free(enc);
+    /* YAML: the label is a comment (the schema parses back, without it). */
+    char *yaml = NULL;
+    CHECK(mc2_schema_to_yaml(s, &yaml, &err) == 0 && yaml &&
+          strstr(yaml, "name: sum_x  # shown as: sum(x) \xc3\xa9\n"));
+    mc2_free(yaml);
+    /* The CSV header shows labels. */
+    mc2_buf hdr = {0};
+    CHECK(mc2_text_write_header(s, &hdr, &err) == 0 && hdr.len == 12 &&
+          memcmp(hdr.data, "sum(x) \xc3\xa9,a\n", 12) == 0);
+    mc2_buf_free(&hdr);
+    /* The encoder refuses what the decoder would. */
+    mc2_free(s->labels[0]);
+    s->labels[0] = mc2_strdup("sum_x");
+    CHECK(mc2_schema_encode(s, &enc, &n, &err) == -1 && strstr(err.msg, "label equals the name"));
+    mc2_free(s->labels[0]);
+    s->labels[0] = mc2_strdup("a\tb");
+    CHECK(mc2_schema_encode(s, &enc, &n, &err) == -1 && strstr(err.msg, "control character"));
+    mc2_free(s->labels[0]);
+    char longl[MC2_MAX_LABEL + 2];
+    memset(longl, 'x', sizeof longl - 1);
+    longl[sizeof longl - 1] = '\0';
+    s->labels[0] = mc2_strdup(longl);
+    CHECK(mc2_schema_encode(s, &enc, &n, &err) == -1 && strstr(err.msg, "longer than 256"));
+    longl[MC2_MAX_LABEL] = '\0';
+    mc2_free(s->labels[0]);
+    s->labels[0] = mc2_strdup(longl);
+    CHECK(mc2_schema_encode(s, &enc, &n, &err) == 0);
+    mc2_free(enc);
+    mc2_schema_free(s);
+}
+
 static void alloc_failures(mc2_schema *s)
 {
     mc2_err err;
@@ -676,6 +781,7 @@ int main(void)
     test_decode_hostile();
     test_hash();
     test_keys_encoding();
+    test_labels();
     test_alloc_failures();
     return test_done("test_schema");
 }

@@ -781,6 +781,42 @@ static void test_tree_shapes(void)
     mc2_arena_free(&a);
 }
 
+/* Each select item's text (its output name without an alias): its tokens as written, one
+ * space where whitespace or comments separated two, cut to MC2_MAX_LABEL bytes on a UTF-8
+ * boundary; NULL for *. */
+static void test_item_text(void)
+{
+    mc2_arena a;
+    const mc2_sql_stmt *s = parse1(&a, "select a  +\n 1 /* c */ , sum( x ) as s, t.b,"
+                                       "count(*)--x\n, 'é''x' , * from t");
+    if (s) {
+        const mc2_sql_select *sel = s->query->body->select;
+        CHECK(sel->nitems == 6);
+        if (sel->nitems == 6) {
+            CHECK(strcmp(sel->items[0].text, "a + 1") == 0);
+            CHECK(strcmp(sel->items[1].text, "sum( x )") == 0 &&
+                  strcmp(sel->items[1].alias, "s") == 0);
+            CHECK(strcmp(sel->items[2].text, "t.b") == 0);
+            CHECK(strcmp(sel->items[3].text, "count(*)") == 0);
+            CHECK(strcmp(sel->items[4].text, "'é''x'") == 0);
+            CHECK(sel->items[5].text == NULL);
+        }
+    }
+    mc2_arena_free(&a);
+    /* ' and 150 'é' (2 bytes each): 256 bytes would split a code point, so 255 are kept. */
+    char q[400] = "select '";
+    size_t n = strlen(q);
+    for (int i = 0; i < 150; i++) n += (size_t)sprintf(q + n, "\xc3\xa9");
+    strcpy(q + n, "' from t");
+    s = parse1(&a, q);
+    if (s) {
+        const char *t = s->query->body->select->items[0].text;
+        CHECK(strlen(t) == 255 && t[0] == '\'' && (unsigned char)t[253] == 0xc3 &&
+              (unsigned char)t[254] == 0xa9);
+    }
+    mc2_arena_free(&a);
+}
+
 int main(void)
 {
     struct {
@@ -793,6 +829,7 @@ int main(void)
         {"errors", test_errors},
         {"expr shapes", test_expr_shapes},
         {"tree shapes", test_tree_shapes},
+        {"item text", test_item_text},
         {"limits", test_limits},
         {"deep", test_deep},
         {"stack", test_stack},
