@@ -4,15 +4,26 @@
 #   lib-symbols.sh list CC INCLUDE_DIR   one name a line, sorted
 #   lib-symbols.sh map CC INCLUDE_DIR    a GNU ld version script exporting them
 # The headers are preprocessed first (comments and macros gone); a declaration is an
-# identifier mc2_* followed by '(' (a function pointer type, '(*mc2_x)(', does not match).
+# identifier mc2_* followed by '(' (a function pointer type, '(*mc2_x)(', does not match),
+# less the static inline functions the headers define.
 set -eu
 mode=$1 cc=$2 inc=$3
-names() {
-  for h in "$inc"/mc2/*.h; do echo "#include \"$h\""; done |
-    "$cc" -E -P -I"$inc" -x c - |
-    grep -oE '(^|[^A-Za-z0-9_])mc2_[A-Za-z0-9_]+[[:space:]]*\(' |
-    sed -E 's/^[^m]*//; s/[[:space:]]*\($//' | LC_ALL=C sort -u
+pre() {
+  for h in "$inc"/mc2/*.h; do echo "#include \"$h\""; done | "$cc" -E -P -I"$inc" -x c -
 }
+# A static inline function defined in a header is compiled into its caller: not exported.
+inline_names() {
+  pre | grep -E '^[[:space:]]*static[[:space:]]+inline[[:space:]][^(]*mc2_[A-Za-z0-9_]+[[:space:]]*\(' |
+    sed -E 's/^[^(]*(mc2_[A-Za-z0-9_]+)[[:space:]]*\(.*$/\1/' | LC_ALL=C sort -u
+}
+names() {
+  pre | grep -oE '(^|[^A-Za-z0-9_])mc2_[A-Za-z0-9_]+[[:space:]]*\(' |
+    sed -E 's/^[^m]*//; s/[[:space:]]*\($//' | LC_ALL=C sort -u |
+    LC_ALL=C comm -23 - "$tmp"
+}
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
+inline_names >"$tmp"
 case $mode in
 list) names ;;
 map)
