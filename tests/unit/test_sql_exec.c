@@ -273,6 +273,14 @@ static void batch_rows(const mc2_batch *b, int flags, rows *out)
                 }
                 snprintf(buf, sizeof buf, "%lld", (long long)col->v.i64[r]);
                 break;
+            case MC2_T_DEC128: /* as DECIMAL: the scaled integer (or F_DECDBL: the number) */
+                if (flags & F_DECDBL) {
+                    x->kind = 2;
+                    x->d = (double)col->v.i128[r] / (double)mc2_pow10_128(s->cols[c].type.scale);
+                    continue;
+                }
+                mc2_format_decimal128(col->v.i128[r], 0, buf);
+                break;
             case MC2_T_DOUBLE:
                 x->kind = 2;
                 x->d = col->v.f64[r];
@@ -1364,7 +1372,11 @@ static mc2_pnode *e_type(void)
 static mc2_pnode *e_sum_overflow(void)
 {
     mc2_pnode *t = T();
-    mc2_pnode *p = PROJ(t, 1, Dc(999999999999999999LL, 0));
+    /* about 9.9 * 10^37 per row (DECIMAL(38,0)): two rows pass 10^38 */
+    mc2_coltype w = {MC2_T_DEC128, 38, 0, 0};
+    mc2_pexpr *big =
+        AR(MC2_PX_MUL, mc2_px_cast(P, Dc(999999999999999999LL, 0), w), Dc(999999999999999999LL, 0));
+    mc2_pnode *p = PROJ(t, 1, AR(MC2_PX_MUL, big, Dc(99, 0)));
     return AGG(p, 0, NULL, 1, MC2_AGG_SUM, 0u, 0);
 }
 static mc2_pnode *e_like_type(void)
