@@ -968,6 +968,10 @@ static int emit(op_agg *g, sx_chunk **out, mc2_err *err)
     o->n = m;
     if (g->nk) sx_rows_gather(&g->keyrows, g->eidx, 0, m, o, 0, 0);
     if (g->mode == SX_AGG_PARTIAL) {
+        for (size_t j = 0; j < g->na; j++) /* a wide sum that left 128 bits: never hand it on */
+            if (g->ag[j].ovf)
+                return mc2_err_set(err, MC2_E_INPUT, "numeric overflow in aggregate '%s'",
+                                   g->ag[j].a.name ? g->ag[j].a.name : "SUM");
         emit_states(g, o, m);
         *out = o;
         return 1;
