@@ -10,6 +10,8 @@
 #include "table/value.h"
 #include "test.h"
 
+__extension__ typedef unsigned __int128 u128;
+
 static uint64_t rng = 0x243F6A8885A308D3ull;
 static uint64_t rnd(void)
 {
@@ -103,7 +105,7 @@ static void fill_random(mc2_batch *b, size_t rows)
             }
             case MC2_T_DEC128: { /* up to the precision's limit, both signs */
                 mc2_i128 lim = mc2_pow10_128(d->type.precision) - 1;
-                mc2_i128 v = (((mc2_i128)rnd() << 64) | rnd()) % (lim + 1);
+                mc2_i128 v = (mc2_i128)((((u128)rnd() << 64) | rnd()) % (u128)(lim + 1));
                 if (x % 5 == 0) v = lim;
                 col->v.i128[i] = null ? 0 : (x & 1) ? -v : v;
                 break;

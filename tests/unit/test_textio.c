@@ -10,6 +10,8 @@
 #include "table/value.h"
 #include "test.h"
 
+__extension__ typedef unsigned __int128 u128;
+
 /* ---- helpers -------------------------------------------------------------------------------- */
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
@@ -699,7 +701,7 @@ static void random_rows(mc2_batch *b, size_t n, int tbl)
             }
             case MC2_T_DEC128: { /* the whole range up to 10^p - 1, and small values */
                 mc2_i128 lim = mc2_pow10_128(d->type.precision);
-                mc2_i128 v = (((mc2_i128)rnd() << 64) | rnd()) % lim;
+                mc2_i128 v = (mc2_i128)((((u128)rnd() << 64) | rnd()) % (u128)lim);
                 if (rnd_below(8) == 0) v = lim - 1;
                 if (rnd_below(4) == 0) v = (mc2_i128)rnd_below(2000) - 1000;
                 if (rnd_below(2)) v = -v;
