@@ -910,6 +910,15 @@ CASE(c_wide_arith)
                 CMP(MC2_PX_GT, W(C(t, 2), 2), AR(MC2_PX_MUL, C(t, 1), I(100))),
                 AR(MC2_PX_MOD, W(C(t, 2), 2), I(7)));
 }
+CASE(c_wide_case)
+{
+    mc2_pnode *t = T();
+    mc2_pexpr *w = CMP(MC2_PX_GT, W(C(t, 2), 2), Dc(0, 2)), *th = W(C(t, 2), 2);
+    mc2_pexpr *co[] = {W(C(t, 2), 2), Dc(-100, 2)};
+    mc2_pexpr *it[] = {W(Dc(10050, 2), 2), W(Dc(-2500, 2), 2), W(I(0), 0)};
+    return PROJ(t, 4, C(t, 0), mc2_px_case(P, &w, &th, 1, Dc(0, 2)),
+                mc2_px_func(P, MC2_PF_COALESCE, co, 2), mc2_px_in(P, W(C(t, 2), 2), it, 3, false));
+}
 CASE(c_wide_aggs)
 {
     mc2_pnode *t = T();
@@ -1245,6 +1254,10 @@ static const tcase cases[] = {
     {"wide_arith", c_wide_arith,
      "SELECT id, d + 500, d * d, -d, abs(d), CASE WHEN d >= 0 THEN (d + 5) / 10 * 10 ELSE "
      "-((-d + 5) / 10 * 10) END, d > g * 10000, d % 700 FROM t",
+     0},
+    {"wide_case", c_wide_case,
+     "SELECT id, CASE WHEN d > 0 THEN d ELSE 0 END, coalesce(d, -100), d IN (10050, -2500, 0) "
+     "FROM t",
      0},
     {"wide_aggs", c_wide_aggs,
      "SELECT g, sum(d) / 100.0, min(d) / 100.0, max(d) / 100.0, avg(d) / 100.0, "
