@@ -20,16 +20,30 @@ enum mc2_type {
     MC2_T_INT64 = 1, /* int64_t */
     MC2_T_DOUBLE,    /* IEEE 754 binary64; NaN and infinities are rejected on input */
     MC2_T_DECIMAL,   /* exact: int64_t holding value * 10^scale; precision 1..18 */
-    MC2_T_DATE,   /* int32_t days since 1970-01-01, proleptic Gregorian, 0001-01-01..9999-12-31 */
-    MC2_T_BOOL,   /* uint8_t 0 or 1 */
-    MC2_T_VARCHAR /* UTF-8, at most `length` code points (1..MC2_VARCHAR_MAX) */
+    MC2_T_DATE,    /* int32_t days since 1970-01-01, proleptic Gregorian, 0001-01-01..9999-12-31 */
+    MC2_T_BOOL,    /* uint8_t 0 or 1 */
+    MC2_T_VARCHAR, /* UTF-8, at most `length` code points (1..MC2_VARCHAR_MAX) */
+    MC2_T_DEC128   /* exact DECIMAL(p,s) with 19 <= p <= 38: mc2_i128 holding value * 10^scale.
+                    * Shown and declared as DECIMAL(p,s); a distinct id so that code written
+                    * for the 64-bit DECIMAL never reads a wide value by mistake. */
 };
+
+/* The 128-bit integer of wide DECIMAL values. Declared 8-byte aligned so that a value array
+ * may sit at any 8-byte boundary (arena blocks, slices); the compiler then never assumes 16. */
+__extension__ typedef __int128 mc2_i128 __attribute__((aligned(8)));
 
 #define MC2_MAX_COLUMNS           1024
 #define MC2_MAX_NAME              128 /* bytes in a column or table name */
 #define MC2_MAX_LABEL             256 /* bytes in a column's display label */
 #define MC2_VARCHAR_MAX           65535
-#define MC2_DECIMAL_MAX_PRECISION 18
+#define MC2_DECIMAL_MAX_PRECISION 18 /* MC2_T_DECIMAL; MC2_T_DEC128 goes beyond */
+#define MC2_DEC128_MAX_PRECISION  38
+
+/* DECIMAL of either width (MC2_T_DECIMAL or MC2_T_DEC128). */
+static inline int mc2_type_is_decimal(enum mc2_type t)
+{
+    return t == MC2_T_DECIMAL || t == MC2_T_DEC128;
+}
 
 typedef struct mc2_coltype {
     enum mc2_type id;
@@ -110,10 +124,11 @@ void mc2_type_format(const mc2_coltype *t, char *buf, size_t buflen);
 typedef struct mc2_col {
     uint8_t *nulls;
     union {
-        int64_t *i64; /* INT64, DECIMAL */
-        double *f64;  /* DOUBLE */
-        int32_t *i32; /* DATE */
-        uint8_t *b;   /* BOOL */
+        int64_t *i64;   /* INT64, DECIMAL */
+        mc2_i128 *i128; /* DEC128 */
+        double *f64;    /* DOUBLE */
+        int32_t *i32;   /* DATE */
+        uint8_t *b;     /* BOOL */
     } v;
     uint32_t *off; /* VARCHAR: nrows + 1 offsets, off[0] = 0 */
     char *data;    /* VARCHAR bytes */

@@ -89,6 +89,9 @@ static const char *cell_text(const mc2_batch *b, size_t c, size_t i, char buf[MC
     case MC2_T_DECIMAL:
         *len = mc2_format_decimal(col->v.i64[i], t->scale, buf);
         return buf;
+    case MC2_T_DEC128:
+        *len = mc2_format_decimal128(col->v.i128[i], t->scale, buf);
+        return buf;
     case MC2_T_DATE:
         *len = mc2_format_date(col->v.i32[i], buf);
         return buf;

@@ -191,7 +191,7 @@ int enc_predict_check(enclave *e, const mc2_job *j, mc2_err *err)
 
 static bool numeric(enum mc2_type t)
 {
-    return t == MC2_T_INT64 || t == MC2_T_DOUBLE || t == MC2_T_DECIMAL || t == MC2_T_DATE ||
+    return t == MC2_T_INT64 || t == MC2_T_DOUBLE || mc2_type_is_decimal(t) || t == MC2_T_DATE ||
            t == MC2_T_BOOL;
 }
 

@@ -119,6 +119,8 @@ static uint64_t fixed_col(struct obliv_rows *r, size_t k, size_t row0, size_t nr
         case MC2_T_DECIMAL:
             bad = ct_lt_i64(lim, (int64_t)v) | ct_lt_i64((int64_t)v, -lim);
             break;
+        case MC2_T_DEC128: /* obliv_decode_col refuses one (docs/sql.md) */
+            MC2_PANIC("fixed_col: wide DECIMAL");
         case MC2_T_DOUBLE:
             bad = ct_eq_u64(v & EXP_BITS, EXP_BITS);
             break;
@@ -216,6 +218,11 @@ int obliv_decode_col(struct obliv_rows *r, size_t k, size_t row0, size_t nrows,
         (d->type.id == MC2_T_VARCHAR && r->lay.col[k].type.length != d->type.length) ||
         bitmap > 1 || row0 > r->n || nrows > r->n - row0)
         MC2_PANIC("obliv_decode_col: the rows do not fit the column");
+    if (d->type.id == MC2_T_DEC128) /* public: the schema's type */
+        return mc2_err_set(err, MC2_E_INPUT,
+                           "not supported in oblivious mode: reading the stored DECIMAL column "
+                           "'%s' of more than 18 digits",
+                           d->name);
     const size_t bm = bitmap ? (nrows + 7) / 8 : 0, w = mc2_col_width(d->type.id);
     size_t vals, min;
     if (!mc2_mul_size(nrows, w, &vals) || !mc2_add_size(vals, 2 + bm, &min))
@@ -344,7 +351,7 @@ int obliv_decode_verdict(const mc2_schema *s, const unsigned *cols, size_t ncols
         char tn[32];
         if (t->id == MC2_T_VARCHAR)
             snprintf(tn, sizeof tn, "VARCHAR(%lu)", (unsigned long)t->length);
-        else if (t->id == MC2_T_DECIMAL)
+        else if (mc2_type_is_decimal(t->id))
             snprintf(tn, sizeof tn, "DECIMAL(%u,%u)", t->precision, t->scale);
         else
             snprintf(tn, sizeof tn, "%s", type_name(t->id));
@@ -378,6 +385,7 @@ void obliv_rows_col_f32(const struct obliv_rows *r, size_t k, size_t row0, size_
             f = (float)ct_f64_of(w);
             break;
         case MC2_T_DECIMAL:
+        case MC2_T_DEC128: /* one word in oblivious rows */
             f = (float)((double)(int64_t)w / p10);
             break;
         case MC2_T_BOOL:

@@ -23,6 +23,7 @@ void obliv_key_encode(const struct obliv_layout *lay, const uint64_t *row,
     switch (c->type.id) { /* public */
     case MC2_T_INT64:
     case MC2_T_DECIMAL:
+    case MC2_T_DEC128: /* one word in oblivious rows */
     case MC2_T_DATE:
         out[1] = obliv_key_i64((int64_t)v[0]) ^ desc;
         break;
@@ -64,7 +65,7 @@ int obliv_join_keys_check(const struct obliv_layout *la, const uint32_t *a_cols,
         const struct obliv_col *ac = &la->col[a_cols[k]], *bc = &lb->col[b_cols[k]];
         if (ac->type.id != bc->type.id || ac->nwords != bc->nwords ||
             (ac->type.id == MC2_T_VARCHAR && ac->type.length != bc->type.length) ||
-            (ac->type.id == MC2_T_DECIMAL && ac->type.scale != bc->type.scale))
+            (mc2_type_is_decimal(ac->type.id) && ac->type.scale != bc->type.scale))
             return mc2_err_set(err, MC2_E_USAGE,
                                "oblivious join: key %zu: the columns' types differ", k);
         *kw += obliv_key_nwords(la, a_cols[k]);

@@ -49,7 +49,7 @@ int obliv_layout_init(struct obliv_layout *lay, const mc2_coltype *types, size_t
     memset(lay, 0, sizeof *lay);
     size_t w = OBLIV_W_COLS;
     for (size_t c = 0; c < ncols; c++) {
-        if (types[c].id < MC2_T_INT64 || types[c].id > MC2_T_VARCHAR ||
+        if (types[c].id < MC2_T_INT64 || types[c].id > MC2_T_DEC128 ||
             (types[c].id == MC2_T_VARCHAR &&
              (types[c].length == 0 || types[c].length > MC2_VARCHAR_MAX)))
             return mc2_err_set(err, MC2_E_USAGE, "oblivious mode: column %zu has a bad type", c);
@@ -259,9 +259,14 @@ out:
     return rc;
 }
 
+/* Oblivious mode holds a wide DECIMAL (MC2_T_DEC128) in one word, as the 64-bit DECIMAL:
+ * values must stay below 10^18 in magnitude (docs/sql.md, "Oblivious mode"). */
+#define DEC18_LIM ((mc2_i128)1000000000000000000LL)
+
 int obliv_rows_from_batch(struct obliv_rows *r, const mc2_batch *b, mc2_err *err)
 {
     struct obliv_layout lay;
+    uint64_t bad = 0;
     if (obliv_layout_from_schema(&lay, b->schema, err)) return -1;
     if (obliv_rows_alloc(r, &lay, b->nrows, err)) return -1;
     size_t n = b->nrows;
@@ -283,6 +288,12 @@ int obliv_rows_from_batch(struct obliv_rows *r, const mc2_batch *b, mc2_err *err
             case MC2_T_DECIMAL:
                 v = (uint64_t)bc->v.i64[i];
                 break;
+            case MC2_T_DEC128: { /* held in one word: at most 18 digits (docs/sql.md) */
+                mc2_i128 w = bc->v.i128[i];
+                bad |= (uint64_t)(w >= DEC18_LIM) | (uint64_t)(w <= -DEC18_LIM);
+                v = (uint64_t)(int64_t)w;
+                break;
+            }
             case MC2_T_DOUBLE:
                 memcpy(&v, &bc->v.f64[i], 8);
                 break;
@@ -299,6 +310,12 @@ int obliv_rows_from_batch(struct obliv_rows *r, const mc2_batch *b, mc2_err *err
             row[oc->word] = v & ~ct_mask(isnull);
             row[OBLIV_W_NULLS] |= isnull << c;
         }
+    }
+    if (bad) {
+        obliv_rows_free(r);
+        return mc2_err_set(err, MC2_E_INPUT,
+                           "not supported in oblivious mode: a DECIMAL value of more than 18 "
+                           "digits (oblivious mode computes DECIMAL(38,s) within 18 digits)");
     }
     return 0;
 }
@@ -358,6 +375,9 @@ int obliv_rows_to_batch(const struct obliv_rows *r, mc2_batch *b, mc2_err *err)
             case MC2_T_INT64:
             case MC2_T_DECIMAL:
                 bc->v.i64[i] = (int64_t)v;
+                break;
+            case MC2_T_DEC128:
+                bc->v.i128[i] = (int64_t)v;
                 break;
             case MC2_T_DOUBLE:
                 memcpy(&bc->v.f64[i], &v, 8);

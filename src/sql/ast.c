@@ -180,6 +180,7 @@ __attribute__((noinline)) static void put_type(printer *p, const mc2_coltype *t)
         put(p, "DOUBLE");
         break;
     case MC2_T_DECIMAL:
+    case MC2_T_DEC128:
         snprintf(buf, sizeof buf, "DECIMAL(%u,%u)", t->precision, t->scale);
         put(p, buf);
         break;

@@ -83,13 +83,23 @@ static mc2_coltype dec18(unsigned s)
     mc2_coltype t = {MC2_T_DECIMAL, 18, (uint8_t)s, 0};
     return t;
 }
+/* The wide DECIMAL(38,s) of sums, averages and arithmetic with a wide operand. */
+static mc2_coltype dec38(unsigned s)
+{
+    mc2_coltype t = {MC2_T_DEC128, 38, (uint8_t)s, 0};
+    return t;
+}
 static bool is_num(enum mc2_type t)
 {
-    return t == MC2_T_INT64 || t == MC2_T_DECIMAL || t == MC2_T_DOUBLE;
+    return t == MC2_T_INT64 || mc2_type_is_decimal(t) || t == MC2_T_DOUBLE;
 }
 static unsigned scale_of(const mc2_coltype *t)
 {
-    return t->id == MC2_T_DECIMAL ? t->scale : 0;
+    return mc2_type_is_decimal(t->id) ? t->scale : 0;
+}
+static bool is_wide(const mc2_coltype *a, const mc2_coltype *b)
+{
+    return a->id == MC2_T_DEC128 || b->id == MC2_T_DEC128;
 }
 
 /* An untyped NULL literal (NULL written alone) takes the type its context asks for. */
@@ -396,13 +406,13 @@ static int unify2(bctx *b, mc2_sql_pos pos, const char *what, const mc2_lexpr *a
     if (is_num(t->id) && is_num(u->id)) {
         if (t->id == MC2_T_DOUBLE || u->id == MC2_T_DOUBLE)
             *out = mkty(MC2_T_DOUBLE);
-        else if (t->id == MC2_T_DECIMAL || u->id == MC2_T_DECIMAL) {
+        else if (mc2_type_is_decimal(t->id) || mc2_type_is_decimal(u->id)) {
             if (t->id == u->id && t->scale == u->scale) {
                 *out = *t;
                 if (u->precision > out->precision) out->precision = u->precision;
             } else {
                 unsigned s = scale_of(t) > scale_of(u) ? scale_of(t) : scale_of(u);
-                *out = dec18(s);
+                *out = is_wide(t, u) ? dec38(s) : dec18(s);
             }
         } else
             *out = *t;
@@ -546,6 +556,19 @@ static mc2_lexpr *mk_arith(bctx *b, mc2_sql_pos pos, enum mc2_sql_op sop, mc2_le
     mc2_coltype rt;
     if (l->type.id == MC2_T_DOUBLE || r->type.id == MC2_T_DOUBLE) {
         rt = mkty(MC2_T_DOUBLE);
+    } else if (is_wide(&l->type, &r->type)) { /* the rules of mc2_px_arith (expr_build.c) */
+        unsigned s1 = scale_of(&l->type), s2 = scale_of(&r->type);
+        unsigned s = op == MC2_PX_MUL   ? s1 + s2
+                     : op == MC2_PX_DIV ? (s1 > 6 ? s1 : 6)
+                                        : (s1 > s2 ? s1 : s2);
+        if (s > 38 || (op == MC2_PX_DIV && s - s1 + s2 > 38)) {
+            berr(b, pos, MC2_E_INPUT,
+                 "not supported: a DECIMAL %s with scale %u (at most 38; cast an operand to a "
+                 "smaller scale)",
+                 op == MC2_PX_DIV ? "quotient of a divisor" : "product", op == MC2_PX_DIV ? s2 : s);
+            return NULL;
+        }
+        rt = dec38(s);
     } else if (op == MC2_PX_DIV) {
         unsigned s1 = scale_of(&l->type), s2 = scale_of(&r->type);
         if (s2 > 14) {
@@ -724,8 +747,8 @@ static mc2_lexpr *bind_func(bctx *b, const bexp *x, const mc2_sql_expr *e)
                 return NULL;
             }
             r->op = fn == MC2_SQL_FN_SUM ? MC2_AGG_SUM : MC2_AGG_AVG;
-            if (a->type.id == MC2_T_DECIMAL)
-                r->type = dec18(fn == MC2_SQL_FN_SUM || a->type.scale >= 6 ? a->type.scale : 6);
+            if (mc2_type_is_decimal(a->type.id))
+                r->type = dec38(fn == MC2_SQL_FN_SUM || a->type.scale >= 6 ? a->type.scale : 6);
             else if (a->type.id == MC2_T_INT64 && fn == MC2_SQL_FN_AVG)
                 r->type = mkty(MC2_T_DOUBLE);
             else
@@ -1006,6 +1029,7 @@ static mc2_lexpr *bind_expr(bctx *b, const bexp *x, const mc2_sql_expr *e)
         r->args[0] = a;
         r->type = a->type;
         if (r->type.id == MC2_T_DECIMAL) r->type.precision = 18;
+        if (r->type.id == MC2_T_DEC128) r->type.precision = 38;
         r->nullable = a->nullable;
         return r;
     }
@@ -2070,7 +2094,8 @@ static mc2_lnode *cast_to(bctx *b, mc2_lnode *child, const mc2_coltype *t, mc2_s
     bool same = true;
     for (size_t i = 0; i < child->ncols; i++) {
         const mc2_coltype *c = &b->lp->cols[child->cols[i]].type;
-        if (c->id != t[i].id || (c->id == MC2_T_DECIMAL && c->scale != t[i].scale)) same = false;
+        if (c->id != t[i].id || (mc2_type_is_decimal(c->id) && c->scale != t[i].scale))
+            same = false;
     }
     if (same) return child;
     mc2_lnode *p = ln(b, MC2_LN_PROJECT);
@@ -2085,7 +2110,7 @@ static mc2_lnode *cast_to(bctx *b, mc2_lnode *child, const mc2_coltype *t, mc2_s
         mc2_lexpr *c = mc2_lexpr_col(b->lp, child->cols[i], b->err);
         if (!c) return NULL;
         const mc2_coltype *ct = &ci.type;
-        if (ct->id != t[i].id || (ct->id == MC2_T_DECIMAL && ct->scale != t[i].scale))
+        if (ct->id != t[i].id || (mc2_type_is_decimal(ct->id) && ct->scale != t[i].scale))
             if (!(c = bind_cast(b, pos, c, t[i]))) return NULL;
         p->exprs[i] = c;
         if (!(p->cols[i] = mc2_lplan_newcol(b->lp, ci.name, NULL, t[i], ci.nullable, b->err)))

@@ -18,6 +18,8 @@ size_t sx_width(enum mc2_type t)
     case MC2_T_DECIMAL:
     case MC2_T_DOUBLE:
         return 8;
+    case MC2_T_DEC128:
+        return 16;
     case MC2_T_DATE:
         return 4;
     case MC2_T_BOOL:
@@ -124,6 +126,12 @@ void sx_vec_gather(enum mc2_type t, sx_vec *dst, size_t off, const sx_vec *src, 
     size_t w = sx_width(t);
     if (!sel) {
         memcpy((char *)dst->v.p + off * w, src->v.p, n * w);
+        return;
+    }
+    if (t == MC2_T_DEC128) { /* 16 bytes, like an sx_str: told apart by type */
+        const mc2_i128 *s = src->v.i128;
+        mc2_i128 *d = dst->v.i128 + off;
+        for (size_t i = 0; i < n; i++) d[i] = s[sel[i]];
         return;
     }
     switch (w) {
@@ -320,6 +328,9 @@ static int scan_next(sx_op *o, sx_chunk **out, mc2_err *err)
         case MC2_T_DECIMAL:
             v->v.i64 = c->v.i64 + s->row;
             break;
+        case MC2_T_DEC128:
+            v->v.i128 = c->v.i128 + s->row;
+            break;
         case MC2_T_DOUBLE:
             v->v.f64 = c->v.f64 + s->row;
             break;
@@ -467,6 +478,9 @@ static int values_next(sx_op *o, sx_chunk **out, mc2_err *err)
             case MC2_T_INT64:
             case MC2_T_DECIMAL:
                 d->v.i64[i] = e->val.i;
+                break;
+            case MC2_T_DEC128: /* a constant holds at most 18 digits (plan.h) */
+                d->v.i128[i] = e->val.i;
                 break;
             case MC2_T_DOUBLE:
                 d->v.f64[i] = e->val.f;
@@ -836,6 +850,9 @@ static int copy_out(mc2_exec *x, const sx_chunk *c, size_t off, size_t m, mc2_ba
         case MC2_T_INT64:
         case MC2_T_DECIMAL:
             memcpy(d->v.i64 + at, v->v.i64 + off, m * 8);
+            break;
+        case MC2_T_DEC128:
+            memcpy(d->v.i128 + at, v->v.i128 + off, m * 16);
             break;
         case MC2_T_DOUBLE:
             memcpy(d->v.f64 + at, v->v.f64 + off, m * 8);

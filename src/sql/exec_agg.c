@@ -38,7 +38,9 @@
 #define PREFETCH      16    /* rows ahead whose hash slot is loaded early */
 #define PASS_MIN_ROWS 32768 /* PARTIAL: rows seen before judging its groups too many */
 #define SLOT_EMPTY    UINT64_MAX
-#define SLOT(h, id)   (((h)&0xFFFFFFFF00000000ull) | (uint64_t)(id))
+/* 10^38: a DECIMAL(38,s) value's magnitude stays below it. */
+#define DEC38_LIM   ((__int128)10000000000000000000ULL * (__int128)10000000000000000000ULL)
+#define SLOT(h, id) (((h)&0xFFFFFFFF00000000ull) | (uint64_t)(id))
 
 /* A set of byte strings (DISTINCT aggregates: group id ++ value key). */
 typedef struct kset {
@@ -57,7 +59,9 @@ typedef struct aggst {
     enum mc2_type in; /* argument type */
     unsigned in_scale, out_scale;
     int64_t *cnt;
-    __int128 *isum;
+    __int128 *isum; /* INT64 and DECIMAL sums: int64 addends never overflow it; wide DECIMAL
+                     * (DEC128) addends are added with a check that sets ovf */
+    bool ovf;
     double *fsum;
     void *mm; /* MIN/MAX values */
     sx_heap mmheap;
@@ -446,7 +450,7 @@ static void merge_states(op_agg *g, aggst *a, const sx_chunk *c)
     for (size_t i = 0; i < c->n; i++) {
         if (gid[i] == NONE) continue;
         unsigned __int128 u = ((unsigned __int128)(uint64_t)v[i] << 64) | (uint64_t)lo[i];
-        a->isum[gid[i]] += (__int128)u;
+        a->ovf |= __builtin_add_overflow(a->isum[gid[i]], (__int128)u, &a->isum[gid[i]]);
         a->cnt[gid[i]] += n[i];
     }
 }
@@ -542,6 +546,15 @@ static void update_runs(aggst *a, const sx_chunk *c, const uint32_t *perm, const
                     k++;
                 }
                 a->fsum[q] = acc;
+            } else if (a->in == MC2_T_DEC128) {
+                __int128 acc = a->isum[q];
+                for (uint32_t t = runs[r].start; t < runs[r].end; t++) {
+                    uint32_t i = perm[t];
+                    if (nl && nl[i]) continue;
+                    a->ovf |= __builtin_add_overflow(acc, (__int128)v->v.i128[i], &acc);
+                    k++;
+                }
+                a->isum[q] = acc;
             } else {
                 __int128 acc = 0;
                 for (uint32_t t = runs[r].start; t < runs[r].end; t++) {
@@ -565,6 +578,9 @@ static void update_runs(aggst *a, const sx_chunk *c, const uint32_t *perm, const
             return;
         case MC2_T_BOOL:
             MINMAX_RUN(uint8_t, b);
+            return;
+        case MC2_T_DEC128:
+            MINMAX_RUN(mc2_i128, i128);
             return;
         default:
             MINMAX_RUN(int64_t, i64);
@@ -606,6 +622,11 @@ static int update_aggs(op_agg *g, const sx_chunk *c, mc2_err *err)
         case MC2_AGG_AVG:
             if (a->in == MC2_T_DOUBLE)
                 for (size_t t = 0; t < m; t++) a->fsum[gid[s[t]]] += v->v.f64[s[t]];
+            else if (a->in == MC2_T_DEC128)
+                for (size_t t = 0; t < m; t++) {
+                    __int128 *acc = &a->isum[gid[s[t]]];
+                    a->ovf |= __builtin_add_overflow(*acc, (__int128)v->v.i128[s[t]], acc);
+                }
             else
                 for (size_t t = 0; t < m; t++) a->isum[gid[s[t]]] += v->v.i64[s[t]];
             break;
@@ -624,6 +645,11 @@ static int update_aggs(op_agg *g, const sx_chunk *c, mc2_err *err)
                 }
                 case MC2_T_DOUBLE: {
                     double *mm = a->mm, x = v->v.f64[i];
+                    if (first || (mx ? x > mm[q] : x < mm[q])) mm[q] = x;
+                    break;
+                }
+                case MC2_T_DEC128: {
+                    mc2_i128 *mm = a->mm, x = v->v.i128[i];
                     if (first || (mx ? x > mm[q] : x < mm[q])) mm[q] = x;
                     break;
                 }
@@ -907,10 +933,17 @@ static sx_chunk *row_states(op_agg *g, const sx_chunk *c)
         for (size_t i = 0; i < n; i++) cnt[i] = !(nl && nl[i]);
         if (a->a.fn == MC2_AGG_SUM || a->a.fn == MC2_AGG_AVG) {
             int64_t *hi = o->cols[col].v.i64, *lo = o->cols[col + 1].v.i64;
-            for (size_t i = 0; i < n; i++) { /* a NULL row's value is 0 */
-                lo[i] = v->v.i64[i];
-                hi[i] = lo[i] < 0 ? -1 : 0;
-            }
+            if (a->in == MC2_T_DEC128)
+                for (size_t i = 0; i < n; i++) {
+                    unsigned __int128 u = (unsigned __int128)v->v.i128[i];
+                    lo[i] = (int64_t)(uint64_t)u;
+                    hi[i] = (int64_t)(uint64_t)(u >> 64);
+                }
+            else
+                for (size_t i = 0; i < n; i++) { /* a NULL row's value is 0 */
+                    lo[i] = v->v.i64[i];
+                    hi[i] = lo[i] < 0 ? -1 : 0;
+                }
         }
     }
     return o;
@@ -935,6 +968,10 @@ static int emit(op_agg *g, sx_chunk **out, mc2_err *err)
     o->n = m;
     if (g->nk) sx_rows_gather(&g->keyrows, g->eidx, 0, m, o, 0, 0);
     if (g->mode == SX_AGG_PARTIAL) {
+        for (size_t j = 0; j < g->na; j++) /* a wide sum that left 128 bits: never hand it on */
+            if (g->ag[j].ovf)
+                return mc2_err_set(err, MC2_E_INPUT, "numeric overflow in aggregate '%s'",
+                                   g->ag[j].a.name ? g->ag[j].a.name : "SUM");
         emit_states(g, o, m);
         *out = o;
         return 1;
@@ -964,12 +1001,13 @@ static int emit(op_agg *g, sx_chunk **out, mc2_err *err)
             case MC2_AGG_SUM:
                 if (a->in == MC2_T_DOUBLE)
                     v->v.f64[t] = a->fsum[q];
-                else {
+                else if (mc2_type_is_decimal(a->in)) { /* DECIMAL(38, s) */
                     __int128 s = a->isum[q];
-                    if (a->in == MC2_T_DECIMAL)
-                        bad |= s >= 1000000000000000000LL || s <= -1000000000000000000LL;
-                    else
-                        bad |= s > INT64_MAX || s < INT64_MIN;
+                    bad |= a->ovf || s >= DEC38_LIM || s <= -DEC38_LIM;
+                    v->v.i128[t] = bad ? 0 : s;
+                } else {
+                    __int128 s = a->isum[q];
+                    bad |= a->ovf || s > INT64_MAX || s < INT64_MIN;
                     v->v.i64[t] = bad ? 0 : (int64_t)s;
                 }
                 break;
@@ -978,13 +1016,15 @@ static int emit(op_agg *g, sx_chunk **out, mc2_err *err)
                     v->v.f64[t] = a->fsum[q] / (double)cnt;
                 else if (a->in == MC2_T_INT64)
                     v->v.f64[t] = (double)a->isum[q] / (double)cnt;
-                else {
+                else { /* DECIMAL(38, max(6, s)) */
                     __int128 num = a->isum[q];
-                    for (unsigned e = a->in_scale; e < a->out_scale; e++) num *= 10;
+                    bad |= a->ovf;
+                    for (unsigned e = a->in_scale; e < a->out_scale; e++)
+                        bad |= __builtin_mul_overflow(num, 10, &num);
                     __int128 qq = num / cnt, r = num % cnt;
                     if (2 * (r < 0 ? -r : r) >= cnt) qq += num < 0 ? -1 : 1;
-                    bad |= qq >= 1000000000000000000LL || qq <= -1000000000000000000LL;
-                    v->v.i64[t] = bad ? 0 : (int64_t)qq;
+                    bad |= qq >= DEC38_LIM || qq <= -DEC38_LIM;
+                    v->v.i128[t] = bad ? 0 : qq;
                 }
                 break;
             default: { /* MIN, MAX */
@@ -1203,10 +1243,10 @@ sx_op *sx_op_agg(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
                                        ? &part->left->schema.cols[part->aggs[j].col].type
                                        : &g->in_schema->cols[a->a.col].type;
             a->in = t->id;
-            a->in_scale = t->id == MC2_T_DECIMAL ? t->scale : 0;
+            a->in_scale = mc2_type_is_decimal(t->id) ? t->scale : 0;
         }
         const mc2_coltype *ot = &n->schema.cols[g->nk + j].type; /* PARTIAL: unused */
-        a->out_scale = ot->id == MC2_T_DECIMAL ? ot->scale : 0;
+        a->out_scale = mc2_type_is_decimal(ot->id) ? ot->scale : 0;
     }
     sx_rows_init(&g->keyrows, &g->key_schema);
     g->keyview.cols = sx_array(x, g->nk + 1, sizeof(sx_vec), err);

@@ -81,6 +81,7 @@ typedef struct sx_vec {
     uint8_t *nulls;
     union {
         int64_t *i64;
+        mc2_i128 *i128; /* wide DECIMAL */
         double *f64;
         int32_t *i32;
         uint8_t *b;

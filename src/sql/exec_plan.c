@@ -108,6 +108,7 @@ mc2_pnode *mc2_pn_values(mc2_plan *p, mc2_pexpr *const *cells, size_t nrows, siz
             }
             if (t.id == MC2_T_VARCHAR && e->type.length > t.length) t.length = e->type.length;
             if (t.id == MC2_T_DECIMAL) t.precision = 18;
+            if (t.id == MC2_T_DEC128) t.precision = 38;
         }
         if (set_col(p, n, c, names ? names[c] : NULL, t, nullable)) return NULL;
     }
@@ -296,14 +297,15 @@ mc2_pnode *mc2_pn_agg(mc2_plan *p, mc2_pnode *child, const unsigned *keys, size_
             break;
         case MC2_AGG_SUM:
         case MC2_AGG_AVG:
-            if (d->type.id != MC2_T_INT64 && d->type.id != MC2_T_DECIMAL &&
+            if (d->type.id != MC2_T_INT64 && !mc2_type_is_decimal(d->type.id) &&
                 d->type.id != MC2_T_DOUBLE)
                 return sx_plan_fail(p, MC2_E_INPUT, "type mismatch: %s of '%s' (%s)",
                                     a->fn == MC2_AGG_SUM ? "SUM" : "AVG", d->name,
                                     sx_type_name(&d->type, b));
             t = d->type;
-            if (t.id == MC2_T_DECIMAL) {
-                t.precision = 18;
+            if (mc2_type_is_decimal(t.id)) { /* DECIMAL(38, s), AVG: DECIMAL(38, max(6, s)) */
+                t.id = MC2_T_DEC128;
+                t.precision = 38;
                 if (a->fn == MC2_AGG_AVG && t.scale < 6) t.scale = 6;
             }
             if (a->fn == MC2_AGG_AVG && t.id == MC2_T_INT64) t.id = MC2_T_DOUBLE;

@@ -73,7 +73,7 @@ const char *sx_type_name(const mc2_coltype *t, char buf[32])
 bool sx_type_eq(const mc2_coltype *a, const mc2_coltype *b)
 {
     if (a->id != b->id) return false;
-    if (a->id == MC2_T_DECIMAL) return a->scale == b->scale;
+    if (mc2_type_is_decimal(a->id)) return a->scale == b->scale;
     return true;
 }
 
@@ -81,11 +81,11 @@ bool sx_type_eq(const mc2_coltype *a, const mc2_coltype *b)
 
 static bool is_num(enum mc2_type t)
 {
-    return t == MC2_T_INT64 || t == MC2_T_DECIMAL || t == MC2_T_DOUBLE;
+    return t == MC2_T_INT64 || mc2_type_is_decimal(t) || t == MC2_T_DOUBLE;
 }
 static unsigned scale_of(const mc2_coltype *t)
 {
-    return t->id == MC2_T_DECIMAL ? t->scale : 0;
+    return mc2_type_is_decimal(t->id) ? t->scale : 0;
 }
 static mc2_coltype ty(enum mc2_type id)
 {
@@ -97,6 +97,17 @@ static mc2_coltype dec18(unsigned scale)
 {
     mc2_coltype t = {MC2_T_DECIMAL, 18, (uint8_t)scale, 0};
     return t;
+}
+/* The computed wide DECIMAL: DECIMAL(38, scale). */
+static mc2_coltype dec38(unsigned scale)
+{
+    mc2_coltype t = {MC2_T_DEC128, 38, (uint8_t)scale, 0};
+    return t;
+}
+/* DECIMAL(18,s) or, if either operand type is wide, DECIMAL(38,s). */
+static mc2_coltype dec_for(unsigned scale, const mc2_coltype *a, const mc2_coltype *b)
+{
+    return a->id == MC2_T_DEC128 || b->id == MC2_T_DEC128 ? dec38(scale) : dec18(scale);
 }
 
 static mc2_pexpr *node(mc2_plan *p, enum mc2_px_kind k, mc2_coltype t, unsigned nargs)
@@ -135,7 +146,7 @@ static void *type_error(mc2_plan *p, const char *what, const mc2_coltype *a, con
 static mc2_pexpr *to_type(mc2_plan *p, mc2_pexpr *e, mc2_coltype t)
 {
     if (!e) return NULL;
-    if (e->type.id == t.id && (t.id != MC2_T_DECIMAL || e->type.scale == t.scale) &&
+    if (e->type.id == t.id && (!mc2_type_is_decimal(t.id) || e->type.scale == t.scale) &&
         (t.id != MC2_T_VARCHAR || e->type.length <= t.length))
         return e;
     if (e->kind == MC2_PX_CONST && e->val.null) return mc2_px_null(p, t);
@@ -160,9 +171,9 @@ static int unify(mc2_plan *p, mc2_pexpr *const *es, unsigned n, const char *what
         if (is_num(t.id) && is_num(u->id)) {
             if (t.id == MC2_T_DOUBLE || u->id == MC2_T_DOUBLE)
                 t = ty(MC2_T_DOUBLE);
-            else if (t.id == MC2_T_DECIMAL || u->id == MC2_T_DECIMAL) {
+            else if (mc2_type_is_decimal(t.id) || mc2_type_is_decimal(u->id)) {
                 unsigned s = scale_of(&t) > scale_of(u) ? scale_of(&t) : scale_of(u);
-                t = dec18(s);
+                t = dec_for(s, &t, u);
             }
         } else if (t.id == u->id) {
             if (t.id == MC2_T_VARCHAR && u->length > t.length) t.length = u->length;
@@ -284,6 +295,7 @@ mc2_pexpr *mc2_px_arith(mc2_plan *p, enum mc2_px_arith op, mc2_pexpr *a, mc2_pex
         mc2_pexpr *e = node(p, MC2_PX_ARITH, a->type, 1);
         if (!e) return NULL;
         if (e->type.id == MC2_T_DECIMAL) e->type.precision = 18;
+        if (e->type.id == MC2_T_DEC128) e->type.precision = 38;
         e->op = op;
         e->args[0] = a;
         e->nullable = a->nullable;
@@ -298,6 +310,28 @@ mc2_pexpr *mc2_px_arith(mc2_plan *p, enum mc2_px_arith op, mc2_pexpr *a, mc2_pex
         rt = ty(MC2_T_DOUBLE);
         a = to_type(p, a, rt);
         b = to_type(p, b, rt);
+    } else if (a->type.id == MC2_T_DEC128 || b->type.id == MC2_T_DEC128) {
+        /* Wide: both operands become DECIMAL(38, own scale); + - %: the larger scale; *: the
+         * sum of the scales; /: max(6, s1), computed as a * 10^aux / b. */
+        unsigned s1 = scale_of(&a->type), s2 = scale_of(&b->type);
+        unsigned s = op == MC2_PX_MUL   ? s1 + s2
+                     : op == MC2_PX_DIV ? (s1 > 6 ? s1 : 6)
+                                        : (s1 > s2 ? s1 : s2);
+        if (s > 38)
+            return sx_plan_fail(p, MC2_E_INPUT,
+                                "not supported: DECIMAL product with scale %u (at most 38): cast "
+                                "an operand to a smaller scale",
+                                s);
+        rt = dec38(s);
+        if (op == MC2_PX_DIV) {
+            aux = (int64_t)(s - s1 + s2); /* a * 10^aux / b */
+            if (aux > 38)
+                return sx_plan_fail(p, MC2_E_INPUT,
+                                    "not supported: division by a DECIMAL with scale %u", s2);
+        }
+        bool same = op != MC2_PX_MUL && op != MC2_PX_DIV;
+        a = to_type(p, a, dec38(same ? s : s1));
+        b = to_type(p, b, dec38(same ? s : s2));
     } else if (op == MC2_PX_DIV) {
         unsigned s1 = scale_of(&a->type), s2 = scale_of(&b->type);
         unsigned s = s1 > 6 ? s1 : 6;
@@ -344,7 +378,7 @@ mc2_pexpr *mc2_px_cmp(mc2_plan *p, enum mc2_px_cmp op, mc2_pexpr *a, mc2_pexpr *
             b = to_type(p, b, ty(MC2_T_DOUBLE));
         } else if (a->type.id != b->type.id || scale_of(&a->type) != scale_of(&b->type)) {
             unsigned s1 = scale_of(&a->type), s2 = scale_of(&b->type);
-            mc2_coltype t = dec18(s1 > s2 ? s1 : s2);
+            mc2_coltype t = dec_for(s1 > s2 ? s1 : s2, &a->type, &b->type);
             a = to_type(p, a, t);
             b = to_type(p, b, t);
         }
@@ -503,8 +537,10 @@ mc2_pexpr *mc2_px_cast(mc2_plan *p, mc2_pexpr *a, mc2_coltype t)
               t.id == MC2_T_VARCHAR || (f == MC2_T_BOOL && t.id == MC2_T_INT64) ||
               (f == MC2_T_INT64 && t.id == MC2_T_BOOL);
     if (!ok) return type_error(p, "CAST", &a->type, &t);
-    if (t.id == MC2_T_DECIMAL && (t.precision < 1 || t.precision > 18 || t.scale > t.precision))
-        return sx_plan_fail(p, MC2_E_INPUT, "not supported: DECIMAL(%u,%u) (precision 1..18)",
+    if (t.id == MC2_T_DECIMAL && t.precision > 18) t.id = MC2_T_DEC128;
+    if (t.id == MC2_T_DEC128 && t.precision <= 18) t.id = MC2_T_DECIMAL;
+    if (mc2_type_is_decimal(t.id) && (t.precision < 1 || t.precision > 38 || t.scale > t.precision))
+        return sx_plan_fail(p, MC2_E_INPUT, "not supported: DECIMAL(%u,%u) (precision 1..38)",
                             t.precision, t.scale);
     if (t.id == MC2_T_VARCHAR && (t.length == 0 || t.length > MC2_VARCHAR_MAX))
         t.length = MC2_VARCHAR_MAX;
@@ -675,7 +711,7 @@ mc2_pexpr *mc2_px_round(mc2_plan *p, mc2_pexpr *x, unsigned digits)
 {
     if (!x || p->failed) return NULL;
     if (!is_num(x->type.id)) return type_error(p, "ROUND argument", &x->type, NULL);
-    if (digits > 18) digits = 18;
+    if (digits > 38) digits = 38;
     mc2_pexpr *e = node(p, MC2_PX_FUNC, x->type, 1);
     if (!e) return NULL;
     e->op = MC2_PF_ROUND;
@@ -699,7 +735,7 @@ int sx_expr_check(mc2_plan *p, const mc2_pexpr *e, const mc2_column_def *cols, s
         }
         const mc2_column_def *d = &cols[e->col];
         if (d->type.id != e->type.id ||
-            (d->type.id == MC2_T_DECIMAL && d->type.scale != e->type.scale) ||
+            (mc2_type_is_decimal(d->type.id) && d->type.scale != e->type.scale) ||
             (d->nullable && !e->nullable)) {
             sx_plan_fail(p, MC2_E_INTERNAL, "%s: column '%s' is %s%s but the expression says %s%s",
                          where, d->name, sx_type_name(&d->type, b1), d->nullable ? " NULL" : "",

@@ -38,9 +38,10 @@ struct sx_ex {
 #define IN_SET_MIN 8
 
 struct in_set {
-    size_t mask;   /* slots - 1 */
-    uint64_t *key; /* fixed-width types: the value's 64-bit image */
-    sx_str *str;   /* VARCHAR */
+    size_t mask;    /* slots - 1 */
+    uint64_t *key;  /* fixed-width types: the value's 64-bit image */
+    sx_str *str;    /* VARCHAR */
+    mc2_i128 *wide; /* DEC128: the value (the key is its hash) */
     uint8_t *used;
     bool has_null;
 };
@@ -93,6 +94,8 @@ static uint64_t in_key(enum mc2_type t, const sx_vec *v, size_t i)
         return v->v.b[i];
     case MC2_T_VARCHAR:
         return sx_hash_bytes((const uint8_t *)v->v.s[i].p, v->v.s[i].n);
+    case MC2_T_DEC128:
+        return sx_hash_bytes((const uint8_t *)&v->v.i128[i], 16);
     default:
         return (uint64_t)v->v.i64[i];
     }
@@ -115,7 +118,8 @@ static size_t in_slot(const struct in_set *s, enum mc2_type t, const sx_vec *v, 
         if (s->key[h] == k &&
             (t != MC2_T_VARCHAR ||
              (s->str[h].n == v->v.s[i].n &&
-              (s->str[h].n == 0 || memcmp(s->str[h].p, v->v.s[i].p, s->str[h].n) == 0))))
+              (s->str[h].n == 0 || memcmp(s->str[h].p, v->v.s[i].p, s->str[h].n) == 0))) &&
+            (t != MC2_T_DEC128 || s->wide[h] == v->v.i128[i]))
             return h;
         h = (h + 1) & s->mask;
     }
@@ -145,6 +149,7 @@ static int in_add(sx_ex *ex, const mc2_pexpr *c, mc2_err *err)
         if (!s->used[h]) {
             s->used[h] = 1;
             s->key[h] = in_key(t, v, 0);
+            if (t == MC2_T_DEC128) s->wide[h] = v->v.i128[0];
             if (t == MC2_T_VARCHAR) { /* the bytes live in the plan (a literal) or ce's heap */
                 char *b = sx_alloc(x, v->v.s[0].n + 1, err);
                 if (!b) return -1;
@@ -170,8 +175,9 @@ static int in_set_new(sx_ex *ex, mc2_err *err)
     s->key = sx_array(x, slots, sizeof *s->key, err);
     s->used = sx_alloc(x, slots, err);
     s->str = sx_array(x, slots, sizeof *s->str, err);
+    s->wide = sx_array(x, slots, sizeof *s->wide, err);
     ex->kids = sx_array(x, 1, sizeof *ex->kids, err);
-    if (!s->key || !s->used || !s->str || !ex->kids) return -1;
+    if (!s->key || !s->used || !s->str || !s->wide || !ex->kids) return -1;
     memset(s->used, 0, slots);
     for (unsigned i = 0; i < e->nargs; i++)
         if (in_add(ex, e->args[i]->args[1], err)) return -1;
@@ -255,6 +261,9 @@ static void fill_const(sx_ex *ex, size_t cap)
         case MC2_T_INT64:
         case MC2_T_DECIMAL:
             ex->out.v.i64[i] = e->val.i;
+            break;
+        case MC2_T_DEC128: /* a constant holds at most 18 digits (plan.h) */
+            ex->out.v.i128[i] = e->val.i;
             break;
         case MC2_T_DOUBLE:
             ex->out.v.f64[i] = e->val.f;
@@ -398,9 +407,62 @@ static int overflow(const sx_ex *ex, mc2_err *err)
 
 /* ---- arithmetic -------------------------------------------------------------------------- */
 
+/* 10^38: a wide DECIMAL's magnitude stays below it. */
+#define DEC38_LIM ((__int128)10000000000000000000ULL * (__int128)10000000000000000000ULL)
+
+/* Arithmetic giving a wide DECIMAL: both operands are DECIMAL(38, s) (mc2_px_arith casts). */
+static int eval_arith_wide(sx_ex *ex, sx_vec **k, size_t n, mc2_err *err)
+{
+    const mc2_pexpr *e = ex->e;
+    mc2_i128 *o = ex->out.v.i128;
+    const mc2_i128 *x = k[0]->v.i128;
+    bool bad = false;
+    if (e->op == MC2_PX_NEG) {
+        ex->out.nulls = k[0]->nulls;
+        for (size_t i = 0; i < n; i++) o[i] = -x[i]; /* |x| < 10^38: no overflow */
+        return 0;
+    }
+    const mc2_i128 *y = k[1]->v.i128;
+    merge2(ex, k[0], k[1], n);
+    uint8_t *nl = NULL;
+    __int128 f = e->op == MC2_PX_DIV ? pow10_128((unsigned)e->aux) : 1;
+    for (size_t i = 0; i < n; i++) {
+        __int128 a = x[i], b = y[i], r = 0;
+        switch (e->op) {
+        case MC2_PX_ADD:
+            r = a + b; /* each below 10^38 < 2^127 / 2: no wrap */
+            break;
+        case MC2_PX_SUB:
+            r = a - b;
+            break;
+        case MC2_PX_MUL:
+            bad |= __builtin_mul_overflow(a, b, &r);
+            break;
+        case MC2_PX_DIV:
+        case MC2_PX_MOD:
+            if (b == 0) {
+                if (!nl) nl = own_nulls(ex, n);
+                nl[i] = 1;
+                break;
+            }
+            if (e->op == MC2_PX_MOD) {
+                r = b == -1 ? 0 : a % b;
+                break;
+            }
+            bad |= __builtin_mul_overflow(a, f, &r); /* a * 10^aux must fit 127 bits */
+            if (!bad) r = div_round(r, b);
+            break;
+        }
+        bad |= r >= DEC38_LIM || r <= -DEC38_LIM;
+        o[i] = bad ? 0 : r;
+    }
+    return bad ? overflow(ex, err) : 0;
+}
+
 static int eval_arith(sx_ex *ex, sx_vec **k, size_t n, mc2_err *err)
 {
     const mc2_pexpr *e = ex->e;
+    if (e->type.id == MC2_T_DEC128) return eval_arith_wide(ex, k, n, err);
     if (e->op == MC2_PX_NEG) {
         ex->out.nulls = k[0]->nulls;
         if (e->type.id == MC2_T_DOUBLE) {
@@ -547,6 +609,9 @@ static void eval_cmp(sx_ex *ex, sx_vec **k, size_t n)
         break;
     case MC2_T_DOUBLE:
         CMP_LOOP(a->v.f64, b->v.f64);
+        break;
+    case MC2_T_DEC128:
+        CMP_LOOP(a->v.i128, b->v.i128);
         break;
     case MC2_T_DATE:
         CMP_LOOP(a->v.i32, b->v.i32);
@@ -717,6 +782,9 @@ static void copy_row(enum mc2_type t, sx_vec *o, size_t i, const sx_vec *s)
     case MC2_T_DECIMAL:
         o->v.i64[i] = s->v.i64[i];
         break;
+    case MC2_T_DEC128:
+        o->v.i128[i] = s->v.i128[i];
+        break;
     case MC2_T_DOUBLE:
         o->v.f64[i] = s->v.f64[i];
         break;
@@ -796,6 +864,65 @@ static int cast_fail(const sx_ex *ex, const char *why, mc2_err *err)
                        why);
 }
 
+/* Row i of an exact-number vector (INT64, DECIMAL, DEC128) as a 128-bit scaled integer. */
+static __int128 exact_at(enum mc2_type t, const sx_vec *a, size_t i)
+{
+    return t == MC2_T_DEC128 ? (__int128)a->v.i128[i] : (__int128)a->v.i64[i];
+}
+
+/* A CAST between numbers where either side is a wide DECIMAL: the value is rescaled in 128
+ * bits (rounded half away from zero when the scale drops) and checked against the target's
+ * range: 10^p for a DECIMAL(p,s), int64 for INT64. */
+static int cast_wide(sx_ex *ex, const sx_vec *a, size_t n, mc2_err *err)
+{
+    const mc2_coltype *ft = &ex->e->args[0]->type, *tt = &ex->e->type;
+    unsigned fs = mc2_type_is_decimal(ft->id) ? ft->scale : 0;
+    unsigned ts = mc2_type_is_decimal(tt->id) ? tt->scale : 0;
+    bool bad = false;
+    if (tt->id == MC2_T_DOUBLE) { /* from DEC128 */
+        double f = (double)pow10_128(fs);
+        for (size_t i = 0; i < n; i++) ex->out.v.f64[i] = (double)a->v.i128[i] / f;
+        return 0;
+    }
+    __int128 lim = tt->id == MC2_T_INT64 ? 0 : pow10_128(tt->precision);
+    if (ft->id == MC2_T_DOUBLE) { /* to DEC128 */
+        double f = (double)pow10_128(ts), dl = (double)lim;
+        for (size_t i = 0; i < n; i++) {
+            double r = round(a->v.f64[i] * f);
+            bad |= !(r > -dl && r < dl);
+            ex->out.v.i128[i] = bad ? 0 : (__int128)r;
+        }
+        return bad ? cast_fail(ex, "value out of range", err) : 0;
+    }
+    if (ft->id != MC2_T_INT64 && !mc2_type_is_decimal(ft->id))
+        return mc2_err_set(err, MC2_E_INTERNAL, "CAST: unexpected wide DECIMAL conversion");
+    __int128 up = ts >= fs ? pow10_128(ts - fs) : 1, down = ts < fs ? pow10_128(fs - ts) : 1;
+    for (size_t i = 0; i < n; i++) {
+        __int128 r = exact_at(ft->id, a, i);
+        if (down > 1)
+            r = div_round(r, down);
+        else
+            bad |= __builtin_mul_overflow(r, up, &r);
+        if (tt->id == MC2_T_INT64)
+            bad |= r > INT64_MAX || r < INT64_MIN;
+        else
+            bad |= r >= lim || r <= -lim;
+        if (bad) r = 0;
+        switch (tt->id) {
+        case MC2_T_DEC128:
+            ex->out.v.i128[i] = r;
+            break;
+        case MC2_T_INT64:
+        case MC2_T_DECIMAL:
+            ex->out.v.i64[i] = (int64_t)r;
+            break;
+        default:
+            return mc2_err_set(err, MC2_E_INTERNAL, "CAST: unexpected wide DECIMAL conversion");
+        }
+    }
+    return bad ? cast_fail(ex, "value out of range", err) : 0;
+}
+
 static int eval_cast(sx_ex *ex, sx_vec **k, size_t n, mc2_err *err)
 {
     const mc2_coltype *ft = &ex->e->args[0]->type, *tt = &ex->e->type;
@@ -829,6 +956,9 @@ static int eval_cast(sx_ex *ex, sx_vec **k, size_t n, mc2_err *err)
                 break;
             case MC2_T_DECIMAL:
                 l = mc2_format_decimal(a->v.i64[i], fs, buf);
+                break;
+            case MC2_T_DEC128:
+                l = mc2_format_decimal128(a->v.i128[i], ft->scale, buf);
                 break;
             case MC2_T_DOUBLE:
                 l = mc2_format_double(a->v.f64[i], buf);
@@ -866,6 +996,12 @@ static int eval_cast(sx_ex *ex, sx_vec **k, size_t n, mc2_err *err)
             case MC2_T_DECIMAL:
                 r = mc2_parse_decimal(s, l, tt->precision, tt->scale, &ex->out.v.i64[i], &why);
                 break;
+            case MC2_T_DEC128: {
+                mc2_i128 w = 0;
+                r = mc2_parse_decimal128(s, l, tt->precision, tt->scale, &w, &why);
+                ex->out.v.i128[i] = w;
+                break;
+            }
             case MC2_T_DOUBLE:
                 r = mc2_parse_double(s, l, &ex->out.v.f64[i], &why);
                 break;
@@ -882,6 +1018,7 @@ static int eval_cast(sx_ex *ex, sx_vec **k, size_t n, mc2_err *err)
         }
         return 0;
     }
+    if (ft->id == MC2_T_DEC128 || tt->id == MC2_T_DEC128) return cast_wide(ex, a, n, err);
     switch (tt->id) {
     case MC2_T_INT64:
         if (ft->id == MC2_T_INT64 || ft->id == MC2_T_BOOL) {
@@ -938,6 +1075,7 @@ static int eval_cast(sx_ex *ex, sx_vec **k, size_t n, mc2_err *err)
         memcpy(ex->out.v.i32, a->v.i32, n * 4);
         break;
     case MC2_T_VARCHAR:
+    case MC2_T_DEC128: /* cast_wide */
         break;
     }
     if (bad) return cast_fail(ex, "value out of range", err);
@@ -1115,6 +1253,11 @@ static int eval_func(sx_ex *ex, sx_vec **k, size_t n, mc2_err *err)
         ex->out.nulls = a->nulls;
         if (e->type.id == MC2_T_DOUBLE) {
             for (size_t i = 0; i < n; i++) ex->out.v.f64[i] = fabs(a->v.f64[i]);
+        } else if (e->type.id == MC2_T_DEC128) {
+            for (size_t i = 0; i < n; i++) {
+                mc2_i128 v = a->v.i128[i];
+                ex->out.v.i128[i] = v < 0 ? -v : v;
+            }
         } else {
             bool bad = false;
             for (size_t i = 0; i < n; i++) {
@@ -1135,6 +1278,18 @@ static int eval_func(sx_ex *ex, sx_vec **k, size_t n, mc2_err *err)
                 double r = round(v * f) / f;
                 ex->out.v.f64[i] = isfinite(r) && fabs(v) < 1e15 ? r : v;
             }
+        } else if (e->type.id == MC2_T_DEC128) {
+            __int128 f = d < e->type.scale ? pow10_128(e->type.scale - d) : 1;
+            bool bad = false;
+            for (size_t i = 0; i < n; i++) {
+                __int128 r = a->v.i128[i];
+                if (f > 1) {
+                    r = div_round(r, f);
+                    bad |= __builtin_mul_overflow(r, f, &r) || r >= DEC38_LIM || r <= -DEC38_LIM;
+                }
+                ex->out.v.i128[i] = bad ? 0 : r;
+            }
+            if (bad) return overflow(ex, err);
         } else if (e->type.id == MC2_T_DECIMAL && d < e->type.scale) {
             int64_t f = mc2_pow10(e->type.scale - d);
             bool bad = false;

@@ -102,6 +102,13 @@ int sx_keys_encode(mc2_exec *x, sx_keys *k, const sx_chunk *c, const sx_keyspec 
                 put_be64(p + 1, (uint64_t)v->v.i64[i] ^ (1ull << 63), inv);
                 w = 8;
                 break;
+            case MC2_T_DEC128: { /* high word with the sign flipped, then the low word */
+                mc2_i128 q = v->v.i128[i];
+                put_be64(p + 1, (uint64_t)(q >> 64) ^ (1ull << 63), inv);
+                put_be64(p + 9, (uint64_t)q, inv);
+                w = 16;
+                break;
+            }
             case MC2_T_DOUBLE: {
                 double d = v->v.f64[i];
                 if (d == 0) d = 0;

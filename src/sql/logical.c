@@ -151,7 +151,7 @@ bool mc2_lexpr_equal(const mc2_lexpr *a, const mc2_lexpr *b)
         a->distinct != b->distinct || a->nargs != b->nargs || a->aux != b->aux ||
         a->aux2 != b->aux2 || a->escape != b->escape || a->type.id != b->type.id)
         return false;
-    if (a->type.id == MC2_T_DECIMAL && a->type.scale != b->type.scale) return false;
+    if (mc2_type_is_decimal(a->type.id) && a->type.scale != b->type.scale) return false;
     if (a->type.id == MC2_T_VARCHAR && a->kind == MC2_LX_CAST && a->type.length != b->type.length)
         return false;
     switch (a->kind) {
@@ -320,6 +320,9 @@ static int print_const(const mc2_lexpr *e, mc2_buf *out, mc2_err *err)
         return mc2_buf_puts(out, b, err);
     case MC2_T_DECIMAL:
         mc2_format_decimal(e->val.i, e->type.scale, b);
+        return mc2_buf_puts(out, b, err);
+    case MC2_T_DEC128:
+        mc2_format_decimal128(e->val.i, e->type.scale, b);
         return mc2_buf_puts(out, b, err);
     case MC2_T_DATE:
         mc2_format_date((int32_t)e->val.i, b);

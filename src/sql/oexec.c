@@ -78,21 +78,25 @@ static uint32_t map_col(const oprog *g, unsigned c)
     return (uint32_t)c + (c >= g->shift_from ? 1u : 0u) - g->drop;
 }
 
+/* 10^k, k <= 18 (callers check: a wide DECIMAL's larger scale differences are refused). */
 static int64_t pow10s(unsigned k)
 {
     int64_t r = 1;
+    if (k > 18) MC2_PANIC("oexec: 10^k above 10^18");
     while (k--) r *= 10;
     return r;
 }
 
 static unsigned scale_of(const mc2_coltype *t)
 {
-    return t->id == MC2_T_DECIMAL ? t->scale : 0;
+    return mc2_type_is_decimal(t->id) ? t->scale : 0;
 }
 
+/* INT64 and both DECIMALs: a wide DECIMAL (DEC128) is held in one word here, like DECIMAL;
+ * results are checked against 10^18 (OX_CHECK_DEC) as for DECIMAL (docs/sql.md). */
 static int is_exact(enum mc2_type t)
 {
-    return t == MC2_T_INT64 || t == MC2_T_DECIMAL;
+    return t == MC2_T_INT64 || mc2_type_is_decimal(t);
 }
 
 /* Is e a SUBSTRING this executor can project into a column: SUBSTRING(col, start >= 1
@@ -150,12 +154,13 @@ static int convert(oprog *g, const mc2_coltype *f, const mc2_coltype *t, mc2_err
     switch (t->id) {
     case MC2_T_INT64:
         if (f->id == MC2_T_BOOL) return 0;
-        if (f->id == MC2_T_DECIMAL) /* rounded half away from zero */
+        if (mc2_type_is_decimal(f->id) && fs <= 18) /* rounded half away from zero */
             return emit_k(g, pow10s(fs), err) ||
                    emit(g, (struct obliv_xins){.op = OX_DIV, .k = 1}, err);
         break;
     case MC2_T_DECIMAL:
-        if (!is_exact(f->id)) break;
+    case MC2_T_DEC128:
+        if (!is_exact(f->id) || (ts > fs ? ts - fs : fs - ts) > 18) break;
         if (ts >= fs)
             return emit_k(g, pow10s(ts - fs), err) || emit_op(g, OX_MUL, err) ||
                    emit_op(g, OX_CHECK_DEC, err);
@@ -283,8 +288,9 @@ static int cx_func(oprog *g, const mc2_pexpr *e, mc2_err *err)
     case MC2_PF_ROUND: {
         if (cx(g, a, err)) return -1;
         if (e->type.id == MC2_T_INT64) return 0;
-        if (e->type.id != MC2_T_DECIMAL) break;
+        if (!mc2_type_is_decimal(e->type.id)) break;
         if (e->aux >= (int64_t)e->type.scale) return 0;
+        if (e->type.scale - e->aux > 18) break;
         int64_t f = pow10s(e->type.scale - (unsigned)e->aux);
         return emit_k(g, f, err) || emit(g, (struct obliv_xins){.op = OX_DIV, .k = 1}, err) ||
                emit_k(g, f, err) || emit_op(g, OX_MUL, err);
@@ -329,6 +335,8 @@ static int cx(oprog *g, const mc2_pexpr *e, mc2_err *err)
             rc = cx(g, e->args[0], err) || emit_op(g, OX_NEG, err);
             break;
         case MC2_PX_DIV:
+            if (e->aux > 18)
+                return unsupported(err, "a DECIMAL quotient scaled by more than 10^18");
             rc = cx(g, e->args[0], err) || cx(g, e->args[1], err) ||
                  emit(g, (struct obliv_xins){.op = OX_DIV, .k = pow10s((unsigned)e->aux)}, err);
             break;
@@ -339,7 +347,7 @@ static int cx(oprog *g, const mc2_pexpr *e, mc2_err *err)
         }
         }
         if (rc) return -1;
-        return e->type.id == MC2_T_DECIMAL ? emit_op(g, OX_CHECK_DEC, err) : 0;
+        return mc2_type_is_decimal(e->type.id) ? emit_op(g, OX_CHECK_DEC, err) : 0;
     }
     case MC2_PX_CMP: {
         enum mc2_type t = e->args[0]->type.id;
@@ -434,7 +442,8 @@ static int relabel(struct obliv_rows *r, const mc2_schema *s, mc2_err *err)
                            r->lay.ncols, s->ncols);
     for (size_t c = 0; c < s->ncols; c++) {
         const mc2_coltype *t = &s->cols[c].type;
-        if (t->id != r->lay.col[c].type.id ||
+        bool decs = mc2_type_is_decimal(t->id) && mc2_type_is_decimal(r->lay.col[c].type.id);
+        if ((t->id != r->lay.col[c].type.id && !decs) ||
             (t->id == MC2_T_VARCHAR && t->length != r->lay.col[c].type.length))
             return unsupported(err, "VARCHAR columns of different lengths in one result column");
         r->lay.col[c].type = *t;
@@ -473,6 +482,8 @@ static int scan_check(const mc2_pnode *n, const mc2_schema *s, mc2_err *err)
             (t->id == MC2_T_VARCHAR && s->cols[c].type.length != t->length))
             return mc2_err_set(err, MC2_E_INPUT, "input %u does not have the scanned schema",
                                n->input);
+        if (t->id == MC2_T_DEC128)
+            return unsupported(err, "reading a stored DECIMAL column of more than 18 digits");
     }
     return 0;
 }
@@ -1055,7 +1066,7 @@ static int run_agg(ox *x, const mc2_pnode *n, struct obliv_rows *out, mc2_err *e
             rc = unsupported(err, "SUM or AVG of a VARCHAR");
             goto done;
         }
-        if (a->fn == OA_AVG && t->id == MC2_T_DECIMAL) {
+        if (a->fn == OA_AVG && mc2_type_is_decimal(t->id)) {
             /* encryption mode: round(sum * 10^(out - in) / count), half away from zero */
             unsigned os = n->schema.cols[nk + i].type.scale, is = t->scale;
             a->fn = OA_SUM;

@@ -564,15 +564,15 @@ COLD static bool parse_type(parser *P, mc2_coltype *t)
         advance(P);
         if (!is(P, MC2_SQL_TK_LPAREN)) {
             fail_at(P, tk.pos, "DECIMAL needs a precision: DECIMAL(p,s) with p from 1 to %d",
-                    MC2_DECIMAL_MAX_PRECISION);
+                    MC2_DEC128_MAX_PRECISION);
             return false;
         }
         int64_t v[2] = {0, 0};
         int nv;
         if (!type_params(P, true, v, &nv)) return false;
-        if (v[0] < 1 || v[0] > MC2_DECIMAL_MAX_PRECISION) {
+        if (v[0] < 1 || v[0] > MC2_DEC128_MAX_PRECISION) {
             fail_at(P, tk.pos, "DECIMAL precision must be from 1 to %d, not %lld",
-                    MC2_DECIMAL_MAX_PRECISION, (long long)v[0]);
+                    MC2_DEC128_MAX_PRECISION, (long long)v[0]);
             return false;
         }
         if (v[1] < 0 || v[1] > v[0]) {
@@ -580,7 +580,7 @@ COLD static bool parse_type(parser *P, mc2_coltype *t)
                     (long long)v[0], (long long)v[1]);
             return false;
         }
-        t->id = MC2_T_DECIMAL;
+        t->id = v[0] > MC2_DECIMAL_MAX_PRECISION ? MC2_T_DEC128 : MC2_T_DECIMAL;
         t->precision = (uint8_t)v[0];
         t->scale = (uint8_t)v[1];
         return true;

@@ -12,9 +12,12 @@
  * are built. Keys of joins, aggregations and sorts are column indices of the child: the
  * planner computes key expressions in a PROJECT below.
  *
- * Types. mc2's column types: INT64, DOUBLE, DECIMAL(p,s) (int64 scaled by 10^s), DATE
- * (int32 days), BOOL, VARCHAR(n). Every computed DECIMAL has precision 18; a value whose
- * magnitude reaches 10^18 is an overflow ERROR (never a wrong answer). */
+ * Types. mc2's column types: INT64, DOUBLE, DECIMAL(p,s) (int64 scaled by 10^s, p <= 18),
+ * the wide DECIMAL(p,s) of 19 <= p <= 38 (MC2_T_DEC128: mc2_i128 scaled by 10^s), DATE
+ * (int32 days), BOOL, VARCHAR(n). Every computed DECIMAL has precision 18 (38 if wide: SUM
+ * and AVG of a DECIMAL, and arithmetic with a wide operand, whose operands the builders cast
+ * to DECIMAL(38, s)); a value whose magnitude reaches 10^18 (10^38) is an overflow ERROR
+ * (never a wrong answer). */
 #ifndef MC2_SQL_PLAN_H
 #define MC2_SQL_PLAN_H
 
@@ -97,7 +100,8 @@ enum mc2_px_unit { MC2_PX_DAY = 1, MC2_PX_MONTH, MC2_PX_YEAR };
 /* A literal. VARCHAR bytes are copied into the plan's arena. */
 typedef struct mc2_pvalue {
     bool null;
-    int64_t i;     /* INT64, DECIMAL (scaled), DATE, BOOL */
+    int64_t i;     /* INT64, DECIMAL (scaled), DATE, BOOL; a DEC128 constant (NULL, or from a
+                    * literal of at most 18 digits) is i sign-extended */
     double f;      /* DOUBLE */
     const char *s; /* VARCHAR */
     size_t slen;

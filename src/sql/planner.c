@@ -130,6 +130,8 @@ static mc2_pexpr *lower_expr(pl *c, const mc2_lexpr *e, const rowv *r)
         case MC2_T_DECIMAL:
             return mc2_px_decimal(p, e->val.i, e->type.precision ? e->type.precision : 18,
                                   e->type.scale);
+        case MC2_T_DEC128: /* literals have at most 18 digits: none is wide */
+            break;
         case MC2_T_DATE:
             return mc2_px_date(p, (int32_t)e->val.i);
         case MC2_T_BOOL:
@@ -273,7 +275,7 @@ static int extend(pl *c, low *l, mc2_pexpr *const *extra, size_t nextra, double 
 
 static bool is_numt(enum mc2_type t)
 {
-    return t == MC2_T_INT64 || t == MC2_T_DECIMAL || t == MC2_T_DOUBLE;
+    return t == MC2_T_INT64 || mc2_type_is_decimal(t) || t == MC2_T_DOUBLE;
 }
 
 static const char *jtname(enum mc2_join_type t)
@@ -364,7 +366,7 @@ static const mc2_lnode *group_key_source(const mc2_lnode *n, uint32_t id, uint32
 static bool same_keytype(const mc2_coltype *a, const mc2_coltype *b)
 {
     return a->id == b->id && a->id != MC2_T_DOUBLE &&
-           (a->id != MC2_T_DECIMAL || a->scale == b->scale);
+           (!mc2_type_is_decimal(a->id) || a->scale == b->scale);
 }
 
 /* Plans the prefilter of join n's side `a` (a grouped aggregate, possibly under PROJECTs and
@@ -534,7 +536,7 @@ static int lower_join(pl *c, const mc2_lnode *n, low *out)
         mc2_pexpr *a = lx(c, lk[i], &lrow), *b = a ? lx(c, rk[i], &rrow) : NULL;
         if (!b) return -1;
         mc2_coltype ta = a->type, tb = b->type;
-        bool same = ta.id == tb.id && (ta.id != MC2_T_DECIMAL || ta.scale == tb.scale);
+        bool same = ta.id == tb.id && (!mc2_type_is_decimal(ta.id) || ta.scale == tb.scale);
         if (!same) {
             if (!is_numt(ta.id) || !is_numt(tb.id)) {
                 char b1[40], b2[40];
@@ -543,12 +545,14 @@ static int lower_join(pl *c, const mc2_lnode *n, low *out)
                 return mc2_err_set(c->err, MC2_E_INPUT, "type mismatch: cannot join %s with %s", b1,
                                    b2);
             }
-            unsigned sa = ta.id == MC2_T_DECIMAL ? ta.scale : 0;
-            unsigned sb = tb.id == MC2_T_DECIMAL ? tb.scale : 0;
-            mc2_coltype t = {MC2_T_DECIMAL, 18, (uint8_t)(sa > sb ? sa : sb), 0};
-            if (!(ta.id == MC2_T_DECIMAL && ta.scale == t.scale) && !(a = mc2_px_cast(c->p, a, t)))
+            unsigned sa = mc2_type_is_decimal(ta.id) ? ta.scale : 0;
+            unsigned sb = mc2_type_is_decimal(tb.id) ? tb.scale : 0;
+            bool wide = ta.id == MC2_T_DEC128 || tb.id == MC2_T_DEC128;
+            mc2_coltype t = {wide ? MC2_T_DEC128 : MC2_T_DECIMAL, wide ? 38 : 18,
+                             (uint8_t)(sa > sb ? sa : sb), 0};
+            if (!(ta.id == t.id && ta.scale == t.scale) && !(a = mc2_px_cast(c->p, a, t)))
                 return perr_builder(c);
-            if (!(tb.id == MC2_T_DECIMAL && tb.scale == t.scale) && !(b = mc2_px_cast(c->p, b, t)))
+            if (!(tb.id == t.id && tb.scale == t.scale) && !(b = mc2_px_cast(c->p, b, t)))
                 return perr_builder(c);
         }
         if (a->kind == MC2_PX_COL)

@@ -266,7 +266,8 @@ static bool as_colref(const pr_ctx *c, const mc2_pexpr *e, pr_colref *r)
     r->scale = r->type == MC2_T_DECIMAL ? col->type.scale : 0;
     r->shift = 0;
     r->dbl = r->type == MC2_T_DOUBLE;
-    if (r->type == MC2_T_VARCHAR || r->scale > 18) return false;
+    /* VARCHAR and wide DECIMAL columns have no statistics (chunk.h): no term. */
+    if (r->type == MC2_T_VARCHAR || r->type == MC2_T_DEC128 || r->scale > 18) return false;
     if (e == col) return true;
     if (r->type != MC2_T_INT64 && r->type != MC2_T_DECIMAL) return false;
     if (e->type.id == MC2_T_DOUBLE) {

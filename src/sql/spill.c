@@ -210,6 +210,10 @@ void sx_row_encode(const mc2_schema *s, const sx_chunk *c, size_t i, uint8_t *p)
             memcpy(p, &v->v.i64[i], 8);
             p += 8;
             break;
+        case MC2_T_DEC128:
+            memcpy(p, &v->v.i128[i], 16);
+            p += 16;
+            break;
         case MC2_T_DATE:
             memcpy(p, &v->v.i32[i], 4);
             p += 4;
@@ -245,6 +249,9 @@ int sx_row_decode(const mc2_schema *s, const uint8_t *p, size_t n, sx_chunk *out
         case MC2_T_DECIMAL:
         case MC2_T_DOUBLE:
             if ((q = mc2_rd_take(&r, 8))) memcpy(&v->v.i64[j], q, 8);
+            break;
+        case MC2_T_DEC128:
+            if ((q = mc2_rd_take(&r, 16))) memcpy(&v->v.i128[j], q, 16);
             break;
         case MC2_T_DATE:
             if ((q = mc2_rd_take(&r, 4))) memcpy(&v->v.i32[j], q, 4);

@@ -6,6 +6,7 @@
  *     only allowed in a nullable column), [ceil(nrows/8) bitmap bytes, bit i%8 of byte i/8 set
  *     = row i NULL, unused bits zero], values:
  *       INT64, DECIMAL: nrows x i64      DOUBLE: nrows x binary64 bits     DATE: nrows x i32
+ *       wide DECIMAL (type id 7): nrows x i128 (two's complement, little-endian)
  *       BOOL: nrows x u8 (0/1)           VARCHAR: nrows x u32 end offsets, then the bytes
  *   and nothing after. A NULL row holds 0 / 0.0 (all-zero bits) / the empty string. */
 #include <stdarg.h>
@@ -268,7 +269,7 @@ void mc2_col_stats(const mc2_batch *b, size_t c, mc2_colstats *st)
             nnull++;
             continue;
         }
-        if (t == MC2_T_VARCHAR) continue;
+        if (t == MC2_T_VARCHAR || t == MC2_T_DEC128) continue;
         if (t == MC2_T_DOUBLE) {
             double v = col->v.f64[i];
             if (first || v < dmin) dmin = v;
@@ -284,7 +285,7 @@ void mc2_col_stats(const mc2_batch *b, size_t c, mc2_colstats *st)
         memcpy(&st->min, &dmin, 8);
         memcpy(&st->max, &dmax, 8);
     }
-    if (!first && t != MC2_T_VARCHAR) st->flags |= MC2_STATS_MINMAX;
+    if (!first && t != MC2_T_VARCHAR && t != MC2_T_DEC128) st->flags |= MC2_STATS_MINMAX;
     if (nnull) st->flags |= MC2_STATS_NULLS;
     if (nnull == n) st->flags |= MC2_STATS_ALLNULL;
 }
@@ -394,6 +395,17 @@ static int check_fixed(const char *what, const mc2_col *col, const mc2_column_de
         const int64_t lim = mc2_pow10(d->type.precision) - 1;
         for (size_t i = 0; i < nrows; i++) {
             int64_t v = col->v.i64[i];
+            if (v > lim || v < -lim)
+                return bad(err, what, d, c, "row %zu: value has more than %u digits", i + 1,
+                           (unsigned)d->type.precision);
+            if (nulls && nulls[i] && v) goto nonzero;
+        }
+        return 0;
+    }
+    case MC2_T_DEC128: {
+        const mc2_i128 lim = mc2_pow10_128(d->type.precision) - 1;
+        for (size_t i = 0; i < nrows; i++) {
+            mc2_i128 v = col->v.i128[i];
             if (v > lim || v < -lim)
                 return bad(err, what, d, c, "row %zu: value has more than %u digits", i + 1,
                            (unsigned)d->type.precision);

@@ -29,7 +29,7 @@
 typedef struct mc2_colstats {
     uint8_t flags;
     /* INT64 and DECIMAL (scaled) values, DATE day numbers and BOOL 0/1 as int64; DOUBLE: the
-     * bits of the double. VARCHAR: none (MINMAX is never set). */
+     * bits of the double. VARCHAR and wide DECIMAL (DEC128): none (MINMAX is never set). */
     int64_t min, max;
 } mc2_colstats;
 
@@ -42,6 +42,8 @@ static inline size_t mc2_col_width(enum mc2_type t)
     case MC2_T_DECIMAL:
     case MC2_T_DOUBLE:
         return 8;
+    case MC2_T_DEC128:
+        return 16;
     case MC2_T_DATE:
     case MC2_T_VARCHAR:
         return 4;

@@ -146,6 +146,7 @@ static const char *type_name(enum mc2_type id)
     case MC2_T_DOUBLE:
         return "DOUBLE";
     case MC2_T_DECIMAL:
+    case MC2_T_DEC128:
         return "DECIMAL";
     case MC2_T_DATE:
         return "DATE";
@@ -174,6 +175,12 @@ static const char *coltype_problem(const mc2_coltype *t)
         if (t->scale > t->precision) return "has a DECIMAL scale larger than its precision";
         if (t->length) return "has a length, which DECIMAL does not take";
         return NULL;
+    case MC2_T_DEC128:
+        if (t->precision <= MC2_DECIMAL_MAX_PRECISION || t->precision > MC2_DEC128_MAX_PRECISION)
+            return "has a wide DECIMAL (type id 7) precision outside 19..38";
+        if (t->scale > t->precision) return "has a DECIMAL scale larger than its precision";
+        if (t->length) return "has a length, which DECIMAL does not take";
+        return NULL;
     case MC2_T_VARCHAR:
         if (t->length < 1 || t->length > MC2_VARCHAR_MAX)
             return "has a VARCHAR length outside 1..65535";
@@ -188,6 +195,7 @@ void mc2_type_format(const mc2_coltype *t, char *buf, size_t buflen)
     if (buflen == 0) return;
     switch (t->id) {
     case MC2_T_DECIMAL:
+    case MC2_T_DEC128:
         snprintf(buf, buflen, "DECIMAL(%u,%u)", (unsigned)t->precision, (unsigned)t->scale);
         break;
     case MC2_T_VARCHAR:
@@ -281,11 +289,12 @@ static int parse_type(const char *s, size_t n, mc2_coltype *t, char *msg, size_t
                      "with 2 after the point");
             return -1;
         }
-        if (arg[0] < 1 || arg[0] > MC2_DECIMAL_MAX_PRECISION) {
-            snprintf(msg, msglen, "DECIMAL precision %.*s is out of range (1..18)", arglen[0],
+        if (arg[0] < 1 || arg[0] > MC2_DEC128_MAX_PRECISION) {
+            snprintf(msg, msglen, "DECIMAL precision %.*s is out of range (1..38)", arglen[0],
                      argtext[0]);
             return -1;
         }
+        if (arg[0] > MC2_DECIMAL_MAX_PRECISION) t->id = MC2_T_DEC128; /* 128-bit values */
         if (arg[1] > arg[0]) {
             snprintf(msg, msglen, "DECIMAL scale %.*s is larger than its precision %lu", arglen[1],
                      argtext[1], arg[0]);
@@ -1171,7 +1180,7 @@ int mc2_schema_decode(const uint8_t *p, size_t n, mc2_schema **out, mc2_err *err
             derr(err, "column %zu: name %s", i + 1, why);
             goto fail;
         }
-        if (id < MC2_T_INT64 || id > MC2_T_VARCHAR) {
+        if (id < MC2_T_INT64 || id > MC2_T_DEC128) {
             derr(err, "column %zu: unknown type id %u", i + 1, (unsigned)id);
             goto fail;
         }

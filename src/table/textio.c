@@ -625,6 +625,9 @@ static int put_empty(tparse *t, mc2_batch *b, size_t c, size_t row, const field 
     case MC2_T_DECIMAL:
         col->v.i64[row] = 0;
         break;
+    case MC2_T_DEC128:
+        col->v.i128[row] = 0;
+        break;
     case MC2_T_DOUBLE:
         col->v.f64[row] = 0.0;
         break;
@@ -667,6 +670,13 @@ static int convert_record(tparse *t, mc2_batch *b, size_t row)
                                   &why))
                 return bad_value(t, c, f, why);
             break;
+        case MC2_T_DEC128: {
+            mc2_i128 v;
+            if (mc2_parse_decimal128(f->s, f->n, d->type.precision, d->type.scale, &v, &why))
+                return bad_value(t, c, f, why);
+            col->v.i128[row] = v;
+            break;
+        }
         case MC2_T_DOUBLE:
             if (!fast_double(f->s, f->n, &col->v.f64[row]) &&
                 mc2_parse_double(f->s, f->n, &col->v.f64[row], &why))
@@ -899,6 +909,9 @@ int mc2_text_write_batch(enum mc2_textfmt fmt, const mc2_batch *b, mc2_buf *out,
                 break;
             case MC2_T_DECIMAL:
                 w += mc2_format_decimal(col->v.i64[r], d->type.scale, w);
+                break;
+            case MC2_T_DEC128:
+                w += mc2_format_decimal128(col->v.i128[r], d->type.scale, w);
                 break;
             case MC2_T_DOUBLE:
                 w += mc2_format_double(col->v.f64[r], w);

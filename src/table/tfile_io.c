@@ -106,6 +106,9 @@ static uint32_t default_rows_per_block(const mc2_schema *s)
         case MC2_T_DECIMAL:
             row += 8;
             break;
+        case MC2_T_DEC128:
+            row += 16;
+            break;
         case MC2_T_DATE:
             row += 4;
             break;

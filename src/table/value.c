@@ -40,6 +40,14 @@ int64_t mc2_pow10(unsigned k)
     return pow10_tab[k];
 }
 
+mc2_i128 mc2_pow10_128(unsigned k)
+{
+    if (k > MC2_DEC128_MAX_PRECISION) MC2_PANIC("mc2_pow10_128: exponent above 38");
+    mc2_i128 r = 1;
+    while (k-- > 0) r *= 10;
+    return r;
+}
+
 static inline bool is_digit(char c)
 {
     return c >= '0' && c <= '9';
@@ -130,6 +138,17 @@ int mc2_parse_decimal(const char *s, size_t n, unsigned precision, unsigned scal
 {
     if (precision < 1 || precision > MC2_DECIMAL_MAX_PRECISION || scale > precision)
         MC2_PANIC("mc2_parse_decimal: invalid precision or scale");
+    mc2_i128 v;
+    if (mc2_parse_decimal128(s, n, precision, scale, &v, why) != 0) return -1;
+    *out = (int64_t)v; /* at most 18 digits */
+    return 0;
+}
+
+int mc2_parse_decimal128(const char *s, size_t n, unsigned precision, unsigned scale, mc2_i128 *out,
+                         const char **why)
+{
+    if (precision < 1 || precision > MC2_DEC128_MAX_PRECISION || scale > precision)
+        MC2_PANIC("mc2_parse_decimal128: invalid precision or scale");
     size_t i = 0;
     bool neg = false;
     if (n > 0 && (s[0] == '-' || s[0] == '+')) {
@@ -159,11 +178,11 @@ int mc2_parse_decimal(const char *s, size_t n, unsigned precision, unsigned scal
                "rounds)";
         return -1;
     }
-    /* At most precision <= 18 significant digits: the value fits in int64 without checks. */
-    int64_t acc = 0;
+    /* At most precision <= 38 significant digits: the value fits in 128 bits without checks. */
+    mc2_i128 acc = 0;
     for (; j < int_end; j++) acc = acc * 10 + (s[j] - '0');
     for (j = frac_start; j < frac_end; j++) acc = acc * 10 + (s[j] - '0');
-    acc *= pow10_tab[scale - nf];
+    acc *= mc2_pow10_128((unsigned)(scale - nf));
     *out = neg ? -acc : acc;
     return 0;
 syntax:
@@ -360,6 +379,30 @@ size_t mc2_format_decimal(int64_t v, unsigned scale, char *buf)
     return k;
 }
 
+size_t mc2_format_decimal128(mc2_i128 v, unsigned scale, char *buf)
+{
+    if (scale > MC2_DEC128_MAX_PRECISION) MC2_PANIC("mc2_format_decimal128: scale above 38");
+    __extension__ unsigned __int128 mag = (unsigned __int128)v;
+    size_t k = 0;
+    if (v < 0) {
+        buf[k++] = '-';
+        mag = 0 - mag;
+    }
+    char dig[40]; /* 2^127 has 39 digits */
+    unsigned nd = 0;
+    do {
+        dig[nd++] = (char)('0' + (unsigned)(mag % 10));
+        mag /= 10;
+    } while (mag != 0);
+    while (nd <= scale) dig[nd++] = '0'; /* at least one digit before the point */
+    for (unsigned i = nd; i-- > 0;) {
+        buf[k++] = dig[i];
+        if (i == scale && scale > 0) buf[k++] = '.';
+    }
+    buf[k] = '\0';
+    return k;
+}
+
 size_t mc2_format_date(int32_t days, char *buf)
 {
     int y;
@@ -417,6 +460,8 @@ float mc2_cell_float(const mc2_batch *b, size_t c, size_t i)
         return (float)col->v.f64[i];
     case MC2_T_DECIMAL:
         return (float)((double)col->v.i64[i] / P10[t->scale <= 18 ? t->scale : 0]);
+    case MC2_T_DEC128:
+        return (float)((double)col->v.i128[i] / (double)mc2_pow10_128(t->scale));
     case MC2_T_DATE:
         return (float)col->v.i32[i];
     case MC2_T_BOOL:

@@ -21,6 +21,9 @@ int mc2_parse_double(const char *s, size_t n, double *out, const char **why);
  * fractional digits (never rounds); *out = value * 10^s. */
 int mc2_parse_decimal(const char *s, size_t n, unsigned precision, unsigned scale, int64_t *out,
                       const char **why);
+/* The same for DECIMAL(p,s) with p up to 38, into 128 bits. */
+int mc2_parse_decimal128(const char *s, size_t n, unsigned precision, unsigned scale, mc2_i128 *out,
+                         const char **why);
 /* YYYY-MM-DD, a real calendar day in 0001-01-01..9999-12-31; *out = days since 1970-01-01. */
 int mc2_parse_date(const char *s, size_t n, int32_t *out, const char **why);
 /* true/false/t/f/1/0/yes/no, any case. */
@@ -34,6 +37,7 @@ int mc2_utf8_check(const char *s, size_t n, size_t *nchars, const char **why);
 size_t mc2_format_int64(int64_t v, char *buf);
 size_t mc2_format_double(double v, char *buf);
 size_t mc2_format_decimal(int64_t v, unsigned scale, char *buf);
+size_t mc2_format_decimal128(mc2_i128 v, unsigned scale, char *buf);
 size_t mc2_format_date(int32_t days, char *buf);
 size_t mc2_format_bool(uint8_t v, char *buf);
 
@@ -43,6 +47,8 @@ void mc2_civil_from_days(int32_t z, int *y, unsigned *m, unsigned *d);
 
 /* 10^k for k in 0..18. */
 int64_t mc2_pow10(unsigned k);
+/* 10^k for k in 0..38. */
+mc2_i128 mc2_pow10_128(unsigned k);
 
 /* Row i of column c of b as a float for machine learning (GBDT's features and labels): the
  * number (DECIMAL scaled down, DATE as its day number, BOOL as 0/1), NaN for NULL and for a

@@ -393,7 +393,10 @@ static void reveal_batch(const mc2_batch *b)
             reveal(col->data, col->off[b->nrows]);
         } else {
             enum mc2_type ty = b->schema->cols[c].type.id;
-            reveal(col->v.i64, b->nrows * (ty == MC2_T_DATE ? 4 : ty == MC2_T_BOOL ? 1 : 8));
+            reveal(col->v.i64, b->nrows * (ty == MC2_T_DATE     ? 4
+                                           : ty == MC2_T_BOOL   ? 1
+                                           : ty == MC2_T_DEC128 ? 16 /* SUM's DECIMAL(38,s) */
+                                                                : 8));
         }
     }
 }

@@ -14,6 +14,7 @@
 #include "base/buf.h"
 #include "base/file.h"
 #include "table/textio.h"
+#include "table/value.h"
 
 #define LOAD_ROWS 4096       /* rows parsed and inserted at a time */
 #define LOAD_BUF  (8u << 20) /* read buffer; grows for a longer record */
@@ -545,6 +546,19 @@ int sqlref_result_append_batch(sqlref_result *r, const mc2_batch *b, mc2_err *er
                 x->i = col->v.i64[i];
                 x->scale = s->cols[c].type.scale;
                 break;
+            case MC2_T_DEC128: { /* a wide DECIMAL: exact as DEC if it fits 64 bits, else text */
+                mc2_i128 w = col->v.i128[i];
+                if (w >= INT64_MIN && w <= INT64_MAX) {
+                    x->kind = SQLREF_DEC;
+                    x->i = (int64_t)w;
+                    x->scale = s->cols[c].type.scale;
+                } else {
+                    char t[MC2_VALUE_TEXT_MAX];
+                    size_t tn = mc2_format_decimal128(w, s->cols[c].type.scale, t);
+                    if (set_text(x, t, tn, err)) return -1;
+                }
+                break;
+            }
             case MC2_T_DOUBLE:
                 x->kind = SQLREF_REAL;
                 x->r = col->v.f64[i];

@@ -10,6 +10,8 @@
 #include "table/value.h"
 #include "test.h"
 
+__extension__ typedef unsigned __int128 u128;
+
 static uint64_t rng = 0x243F6A8885A308D3ull;
 static uint64_t rnd(void)
 {
@@ -101,6 +103,13 @@ static void fill_random(mc2_batch *b, size_t rows)
                 col->v.i64[i] = null ? 0 : (x & 1) ? -v : v;
                 break;
             }
+            case MC2_T_DEC128: { /* up to the precision's limit, both signs */
+                mc2_i128 lim = mc2_pow10_128(d->type.precision) - 1;
+                mc2_i128 v = (mc2_i128)((((u128)rnd() << 64) | rnd()) % (u128)(lim + 1));
+                if (x % 5 == 0) v = lim;
+                col->v.i128[i] = null ? 0 : (x & 1) ? -v : v;
+                break;
+            }
             case MC2_T_DOUBLE: {
                 double v;
                 do {
@@ -142,6 +151,9 @@ static int batch_eq(const mc2_batch *a, const mc2_batch *b)
             case MC2_T_INT64:
             case MC2_T_DECIMAL:
                 if (x->v.i64[i] != y->v.i64[i]) return 0;
+                break;
+            case MC2_T_DEC128:
+                if (x->v.i128[i] != y->v.i128[i]) return 0;
                 break;
             case MC2_T_DOUBLE:
                 if (memcmp(&x->v.f64[i], &y->v.f64[i], 8)) return 0;

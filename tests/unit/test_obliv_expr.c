@@ -148,6 +148,9 @@ static uint64_t enc_word(const mc2_batch *b, size_t r)
     case MC2_T_DECIMAL:
         w = (uint64_t)c->v.i64[r];
         break;
+    case MC2_T_DEC128: /* held in one word in oblivious rows */
+        w = (uint64_t)(int64_t)c->v.i128[r];
+        break;
     case MC2_T_DOUBLE:
         memcpy(&w, &c->v.f64[r], 8);
         break;

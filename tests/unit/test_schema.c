@@ -126,10 +126,17 @@ static void test_good(void)
     /* The shipped files. */
     CHECK_MSG(mc2_schema_load(test_data("schemas/alltypes.yaml"), &s, &err) == 0, "%s", err.msg);
     if (s) {
-        CHECK(s->ncols == 12 && strcmp(s->name, "alltypes") == 0);
+        CHECK(s->ncols == 14 && strcmp(s->name, "alltypes") == 0);
         for (size_t i = 0; i < s->ncols; i++) CHECK(s->cols[i].nullable == (i % 2 == 1));
         CHECK(s->cols[5].type.precision == 5 && s->cols[5].type.scale == 5);
         CHECK(s->cols[11].type.id == MC2_T_VARCHAR && s->cols[11].type.length == 3);
+        /* DECIMAL beyond 18 digits is the wide (128-bit) type, shown as DECIMAL(p,s) */
+        CHECK(s->cols[12].type.id == MC2_T_DEC128 && s->cols[12].type.precision == 38 &&
+              s->cols[12].type.scale == 6);
+        CHECK(s->cols[13].type.id == MC2_T_DEC128 && s->cols[13].type.precision == 20);
+        char tb[40];
+        mc2_type_format(&s->cols[12].type, tb, sizeof tb);
+        CHECK(strcmp(tb, "DECIMAL(38,6)") == 0);
         check_round_trips(s);
         mc2_schema_free(s);
     }
@@ -205,7 +212,8 @@ static void test_bad(void)
         {"table: t\n", 1, "no 'columns' list"},
         {"", 1, "no 'columns' list"},
         {"table: my-table\ncolumns:\n  - name: a\n    type: INT64\n", 1, "table name 'my-table'"},
-        {"columns:\n  - name: a\n    type: DECIMAL(19,2)\n", 3, "precision 19 is out of range"},
+        {"columns:\n  - name: a\n    type: DECIMAL(39,2)\n", 3,
+         "precision 39 is out of range (1..38)"},
         {"columns:\n  - name: a\n    type: DECIMAL(0,0)\n", 3, "precision 0 is out of range"},
         {"columns:\n  - name: a\n    type: DECIMAL(5,6)\n", 3, "scale 6 is larger"},
         {"columns:\n  - name: a\n    type: DECIMAL\n", 3, "DECIMAL needs a precision and a scale"},
@@ -368,7 +376,7 @@ static void test_decode_hostile(void)
     CHECK(mc2_schema_encode(s, &enc, &n, &err) == 0);
     /* Layout spot checks: magic, version, column count, table name. */
     CHECK(n > 20 && memcmp(enc, "MC2S", 4) == 0 && enc[4] == 1 && enc[5] == 0);
-    CHECK(enc[6] == 12 && enc[7] == 0 && enc[8] == 0 && enc[9] == 0);
+    CHECK(enc[6] == 14 && enc[7] == 0 && enc[8] == 0 && enc[9] == 0);
     CHECK(enc[10] == 8 && memcmp(enc + 14, "alltypes", 8) == 0);
     /* First column: name "i64", type 1, precision 0, scale 0, length 0, not nullable. */
     static const uint8_t col0[] = {3, 0, 0, 0, 'i', '6', '4', 1, 0, 0, 0, 0, 0, 0, 0};
@@ -404,9 +412,10 @@ static void test_decode_hostile(void)
         {15, '-', "table name may contain only"},
         {14, '9', "table name must start"},
         {22, 0, "name is empty"},
-        {22, 200, "truncated"},
+        {24, 1, "truncated"},
         {29, 0, "unknown type id 0"},
-        {29, 7, "unknown type id 7"},
+        {29, 8, "unknown type id 8"},
+        {29, 7, "wide DECIMAL (type id 7) precision outside 19..38"}, /* INT64's precision 0 */
         {30, 1, "parameters its type does not take"},
         {36, 2, "nullable flag 2"},
     };

@@ -273,6 +273,14 @@ static void batch_rows(const mc2_batch *b, int flags, rows *out)
                 }
                 snprintf(buf, sizeof buf, "%lld", (long long)col->v.i64[r]);
                 break;
+            case MC2_T_DEC128: /* as DECIMAL: the scaled integer (or F_DECDBL: the number) */
+                if (flags & F_DECDBL) {
+                    x->kind = 2;
+                    x->d = (double)col->v.i128[r] / (double)mc2_pow10_128(s->cols[c].type.scale);
+                    continue;
+                }
+                mc2_format_decimal128(col->v.i128[r], 0, buf);
+                break;
             case MC2_T_DOUBLE:
                 x->kind = 2;
                 x->d = col->v.f64[r];
@@ -862,6 +870,70 @@ CASE(c_join_agg_sort)
     mc2_pnode *a = AGG(j, 1, k, 2, MC2_AGG_SUM, 2u, 0, MC2_AGG_COUNT_STAR, 0u, 0);
     return SORT(a, 2, 1u, 1, 0, 0u, 0, 1);
 }
+/* Wide DECIMAL (128-bit) plans: W(e, s) casts e to DECIMAL(38, s). The values stay within
+ * SQLite's int64, which compares them as the same scaled integers; sums beyond 18 digits are
+ * checked exactly against Python in tests/cli/test_sql_decimal38.sh. Under the tiny budget
+ * these sort, group, join and aggregate wide values through spilled runs. */
+static mc2_pexpr *W(mc2_pexpr *e, unsigned s)
+{
+    mc2_coltype w = {MC2_T_DEC128, 38, (uint8_t)s, 0};
+    return mc2_px_cast(P, e, w);
+}
+CASE(c_wide_sort)
+{
+    mc2_pnode *t = T();
+    mc2_pnode *p = PROJ(t, 2, C(t, 0), AR(MC2_PX_MUL, W(C(t, 2), 2), I(1000)));
+    return SORT(p, 2, 1u, 1, 0, 0u, 0, 0);
+}
+CASE(c_wide_group)
+{
+    mc2_pnode *t = T();
+    mc2_pnode *p = PROJ(t, 2, W(C(t, 2), 2), C(t, 1));
+    unsigned k[] = {0};
+    return AGG(p, 1, k, 3, MC2_AGG_COUNT_STAR, 0u, 0, MC2_AGG_SUM, 1u, 0, MC2_AGG_COUNT, 1u, 1);
+}
+CASE(c_wide_join)
+{
+    mc2_pnode *t = scan(0, 2, 0u, 2u), *u = U();
+    mc2_pnode *tw = PROJ(t, 2, C(t, 0), W(C(t, 1), 3)), *uw = PROJ(u, 2, C(u, 0), W(C(u, 1), 3));
+    mc2_pnode *j = HJ(MC2_JOIN_INNER, tw, uw, 1, 1, NULL);
+    return PROJ(j, 3, C(j, 0), C(j, 2), C(j, 3));
+}
+CASE(c_wide_arith)
+{
+    mc2_pnode *t = T();
+    mc2_pexpr *d = W(C(t, 2), 2);
+    return PROJ(t, 8, C(t, 0), AR(MC2_PX_ADD, d, Dc(500, 2)),
+                AR(MC2_PX_MUL, W(C(t, 2), 2), C(t, 2)),
+                mc2_px_arith(P, MC2_PX_NEG, W(C(t, 2), 2), NULL), F1(MC2_PF_ABS, W(C(t, 2), 2)),
+                mc2_px_round(P, W(C(t, 2), 2), 1),
+                CMP(MC2_PX_GT, W(C(t, 2), 2), AR(MC2_PX_MUL, C(t, 1), I(100))),
+                AR(MC2_PX_MOD, W(C(t, 2), 2), I(7)));
+}
+CASE(c_wide_case)
+{
+    mc2_pnode *t = T();
+    mc2_pexpr *w = CMP(MC2_PX_GT, W(C(t, 2), 2), Dc(0, 2)), *th = W(C(t, 2), 2);
+    mc2_pexpr *co[] = {W(C(t, 2), 2), Dc(-100, 2)};
+    mc2_pexpr *it[] = {W(Dc(10050, 2), 2), W(Dc(-2500, 2), 2), W(I(0), 0)};
+    return PROJ(t, 4, C(t, 0), mc2_px_case(P, &w, &th, 1, Dc(0, 2)),
+                mc2_px_func(P, MC2_PF_COALESCE, co, 2), mc2_px_in(P, W(C(t, 2), 2), it, 3, false));
+}
+CASE(c_wide_aggs)
+{
+    mc2_pnode *t = T();
+    mc2_pnode *p = PROJ(t, 2, C(t, 1), W(C(t, 2), 2));
+    unsigned k[] = {0};
+    return AGG(p, 1, k, 5, MC2_AGG_SUM, 1u, 0, MC2_AGG_MIN, 1u, 0, MC2_AGG_MAX, 1u, 0, MC2_AGG_AVG,
+               1u, 0, MC2_AGG_SUM, 1u, 1);
+}
+CASE(c_wide_cast_back)
+{
+    mc2_pnode *t = T();
+    mc2_coltype n1 = {MC2_T_DECIMAL, 12, 1, 0};
+    return PROJ(t, 3, C(t, 0), mc2_px_cast(P, W(C(t, 2), 2), n1),
+                mc2_px_cast(P, W(C(t, 2), 2), (mc2_coltype){MC2_T_INT64, 0, 0, 0}));
+}
 static mc2_pnode *setop(enum mc2_setop op, bool all)
 {
     return mc2_pn_setop(P, op, all, scan(0, 1, 1u), scan(1, 1, 0u));
@@ -1174,6 +1246,27 @@ static const tcase cases[] = {
     {"join_empty", c_join_empty, "SELECT t.id, e.v FROM t LEFT JOIN e ON t.g = e.k", 0},
     {"join_empty_inner", c_join_empty_inner, "SELECT t.id, t.g, e.* FROM t JOIN e ON t.g = e.k", 0},
     {"join_str", c_join_str, "SELECT t.id, u.k FROM t JOIN u ON t.s = u.name", 0},
+    {"wide_sort", c_wide_sort, "SELECT id, d * 1000 FROM t ORDER BY d DESC NULLS LAST, id",
+     F_ORDERED},
+    {"wide_group", c_wide_group, "SELECT d, count(*), sum(g), count(DISTINCT g) FROM t GROUP BY d",
+     0},
+    {"wide_join", c_wide_join, "SELECT t.id, u.k, u.v FROM t JOIN u ON t.d * 10 = u.v", 0},
+    {"wide_arith", c_wide_arith,
+     "SELECT id, d + 500, d * d, -d, abs(d), CASE WHEN d >= 0 THEN (d + 5) / 10 * 10 ELSE "
+     "-((-d + 5) / 10 * 10) END, d > g * 10000, d % 700 FROM t",
+     0},
+    {"wide_case", c_wide_case,
+     "SELECT id, CASE WHEN d > 0 THEN d ELSE 0 END, coalesce(d, -100), d IN (10050, -2500, 0) "
+     "FROM t",
+     0},
+    {"wide_aggs", c_wide_aggs,
+     "SELECT g, sum(d) / 100.0, min(d) / 100.0, max(d) / 100.0, avg(d) / 100.0, "
+     "sum(DISTINCT d) / 100.0 FROM t GROUP BY g",
+     F_DECDBL | F_TOL6},
+    {"wide_cast_back", c_wide_cast_back,
+     "SELECT id, CASE WHEN d >= 0 THEN (d + 5) / 10 ELSE -((-d + 5) / 10) END, CASE WHEN d >= 0 "
+     "THEN (d + 50) / 100 ELSE -((-d + 50) / 100) END FROM t",
+     0},
     {"join_agg_sort", c_join_agg_sort,
      "SELECT u.name, sum(t.d), count(*) FROM t JOIN u ON t.g = u.k GROUP BY u.name "
      "ORDER BY 2 DESC NULLS LAST, 1 NULLS FIRST",
@@ -1364,7 +1457,11 @@ static mc2_pnode *e_type(void)
 static mc2_pnode *e_sum_overflow(void)
 {
     mc2_pnode *t = T();
-    mc2_pnode *p = PROJ(t, 1, Dc(999999999999999999LL, 0));
+    /* about 9.9 * 10^37 per row (DECIMAL(38,0)): two rows pass 10^38 */
+    mc2_coltype w = {MC2_T_DEC128, 38, 0, 0};
+    mc2_pexpr *big =
+        AR(MC2_PX_MUL, mc2_px_cast(P, Dc(999999999999999999LL, 0), w), Dc(999999999999999999LL, 0));
+    mc2_pnode *p = PROJ(t, 1, AR(MC2_PX_MUL, big, Dc(99, 0)));
     return AGG(p, 0, NULL, 1, MC2_AGG_SUM, 0u, 0);
 }
 static mc2_pnode *e_like_type(void)

@@ -158,7 +158,7 @@ static const bad_case bad_cases[] = {
     {"select a from t where a between 1", 1, 34, "expected AND in BETWEEN"},
     {"select cast(a as varchr(10)) from t", 1, 18, "unknown type 'varchr' (did you mean VARCHAR?)"},
     {"select cast(a as decimal) from t", 1, 18, "DECIMAL needs a precision"},
-    {"select cast(a as decimal(19,2)) from t", 1, 18, "precision must be from 1 to 18, not 19"},
+    {"select cast(a as decimal(39,2)) from t", 1, 18, "precision must be from 1 to 38, not 39"},
     {"select cast(a as decimal(5,6)) from t", 1, 18, "scale must be from 0 to the precision"},
     {"select cast(a as varchar(0)) from t", 1, 18, "VARCHAR length must be from 1 to 65535"},
     {"select cast(a as timestamp) from t", 1, 18, "not supported: type TIMESTAMP"},

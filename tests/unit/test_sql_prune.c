@@ -658,6 +658,9 @@ static void dump(const mc2_batch *b, mc2_buf *out)
                 case MC2_T_DECIMAL:
                     mc2_format_decimal(col->v.i64[r], t->scale, v);
                     break;
+                case MC2_T_DEC128:
+                    mc2_format_decimal128(col->v.i128[r], t->scale, v);
+                    break;
                 case MC2_T_DOUBLE:
                     mc2_format_double(col->v.f64[r], v);
                     break;

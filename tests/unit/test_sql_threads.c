@@ -272,6 +272,15 @@ static const struct {
     {"SELECT SUM(w), COUNT(*) FROM u WHERE k IN (SELECT k FROM t WHERE g = 3 AND s = 'delta')",
      true, 0, NULL, true},
     {"SELECT SUM(big) FROM t WHERE big > 0", true, 0, "numeric overflow in aggregate", false},
+    /* wide DECIMAL sums (128-bit addends): partial states, early hand-outs, and a partial sum
+     * past 2^127 (4e35 a row) that must fail as the serial run does */
+    {"SELECT g, SUM(CAST(big AS DECIMAL(38,0)) * 1000000000), SUM(CAST(dec AS DECIMAL(30,2))), "
+     "AVG(CAST(dec AS DECIMAL(30,2))) FROM t GROUP BY g ORDER BY g",
+     true, 64 << 10, NULL, false},
+    {"SELECT SUM(CAST(big AS DECIMAL(38,0)) * 1000000000), MAX(CAST(big AS DECIMAL(20,0))) FROM t",
+     true, 0, NULL, false},
+    {"SELECT SUM(CAST(big AS DECIMAL(38,0)) * 100000000000000000) FROM t WHERE big > 0", true, 0,
+     "numeric overflow in aggregate", false},
 };
 
 /* The data is order-sensitive: its DOUBLE column summed in block order and in another

@@ -10,6 +10,8 @@
 #include "table/value.h"
 #include "test.h"
 
+__extension__ typedef unsigned __int128 u128;
+
 /* ---- helpers -------------------------------------------------------------------------------- */
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
@@ -697,6 +699,15 @@ static void random_rows(mc2_batch *b, size_t n, int tbl)
                 col->v.i64[row] = null ? 0 : v;
                 break;
             }
+            case MC2_T_DEC128: { /* the whole range up to 10^p - 1, and small values */
+                mc2_i128 lim = mc2_pow10_128(d->type.precision);
+                mc2_i128 v = (mc2_i128)((((u128)rnd() << 64) | rnd()) % (u128)lim);
+                if (rnd_below(8) == 0) v = lim - 1;
+                if (rnd_below(4) == 0) v = (mc2_i128)rnd_below(2000) - 1000;
+                if (rnd_below(2)) v = -v;
+                col->v.i128[row] = null ? 0 : v;
+                break;
+            }
             case MC2_T_DOUBLE: {
                 double v;
                 uint64_t bits;
@@ -782,6 +793,9 @@ static int batches_equal(const mc2_batch *a, const mc2_batch *b, size_t *bad_r, 
             case MC2_T_DECIMAL:
                 if (x->v.i64[r] != y->v.i64[r]) return 0;
                 break;
+            case MC2_T_DEC128:
+                if (x->v.i128[r] != y->v.i128[r]) return 0;
+                break;
             case MC2_T_DOUBLE:
                 if (memcmp(&x->v.f64[r], &y->v.f64[r], 8) != 0) return 0;
                 break;
@@ -811,6 +825,9 @@ static void test_round_trip(void)
                            "  - {name: m, type: 'DECIMAL(18,4)'}\n"
                            "  - {name: m2, type: 'DECIMAL(5,0)', nullable: false}\n"
                            "  - {name: m3, type: 'DECIMAL(3,3)'}\n"
+                           "  - {name: w, type: 'DECIMAL(38,10)'}\n"
+                           "  - {name: w2, type: 'DECIMAL(19,0)', nullable: false}\n"
+                           "  - {name: w3, type: 'DECIMAL(38,38)'}\n"
                            "  - {name: dt, type: DATE}\n"
                            "  - {name: dt2, type: DATE, nullable: false}\n"
                            "  - {name: b, type: BOOL}\n"

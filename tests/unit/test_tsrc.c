@@ -160,6 +160,9 @@ static mc2_batch *block_batch(const tdef *t, uint64_t b)
             case MC2_T_DECIMAL:
                 col->v.i64[r] = v.i;
                 break;
+            case MC2_T_DEC128:
+                col->v.i128[r] = v.i;
+                break;
             case MC2_T_DOUBLE:
                 col->v.f64[r] = v.d;
                 break;
@@ -263,6 +266,9 @@ static unsigned check_block(const tdef *t, const mc2_batch *bt, uint64_t b, cons
             case MC2_T_INT64:
             case MC2_T_DECIMAL:
                 bad += col->v.i64[r] != v.i;
+                break;
+            case MC2_T_DEC128:
+                bad += col->v.i128[r] != v.i;
                 break;
             case MC2_T_DOUBLE:
                 bad += memcmp(&col->v.f64[r], &v.d, 8) != 0;

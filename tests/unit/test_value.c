@@ -154,6 +154,65 @@ static void test_decimal(void)
     CHECK(mc2_pow10(0) == 1 && mc2_pow10(18) == 1000000000000000000);
 }
 
+/* The wide DECIMAL (p up to 38, 128 bits): parse and format edges, and every value written
+ * reads back; values are checked against their digits, not against another 128-bit routine. */
+static void test_decimal128(void)
+{
+    static const struct {
+        const char *in;
+        unsigned p, s;
+        const char *out; /* NULL: rejected */
+    } c[] = {
+        {"99999999999999999999999999999999999999", 38, 0, "99999999999999999999999999999999999999"},
+        {"-99999999999999999999999999999999999999", 38, 0,
+         "-99999999999999999999999999999999999999"},
+        {"100000000000000000000000000000000000000", 38, 0, NULL}, /* 39 digits */
+        {"1234567890123456789012345678.0123456789", 38, 10,
+         "1234567890123456789012345678.0123456789"},
+        {"-0.00000000000000000000000000000000000001", 38, 38,
+         "-0.00000000000000000000000000000000000001"},
+        {".5", 38, 38, "0.50000000000000000000000000000000000000"},
+        {"1", 38, 38, NULL}, /* no integer digit allowed */
+        {"+000000000000000000000000000000000000000000012.5", 20, 2, "12.50"}, /* leading zeros */
+        {"9223372036854775808", 19, 0, "9223372036854775808"},                /* 2^63: past int64 */
+        {"-9223372036854775809", 19, 0, "-9223372036854775809"},
+        {"1.005", 20, 2, NULL}, /* never rounds */
+        {"0", 19, 3, "0.000"},
+        {"-0", 19, 3, "0.000"},
+        {"12a", 20, 0, NULL},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        mc2_i128 v = 7;
+        const char *why = NULL;
+        int rc = mc2_parse_decimal128(c[i].in, strlen(c[i].in), c[i].p, c[i].s, &v, &why);
+        if (!c[i].out) {
+            CHECK_MSG(rc == -1 && why != NULL, "case %zu '%s' accepted", i, c[i].in);
+            continue;
+        }
+        char buf[MC2_VALUE_TEXT_MAX];
+        CHECK_MSG(rc == 0, "case %zu '%s': %s", i, c[i].in, why ? why : "");
+        size_t n = mc2_format_decimal128(v, c[i].s, buf);
+        CHECK_MSG(n == strlen(c[i].out) && strcmp(buf, c[i].out) == 0, "case %zu: '%s'", i, buf);
+    }
+    /* The extremes of 128 bits format (no overflow in the magnitude), and 10^k for every k. */
+    char buf[MC2_VALUE_TEXT_MAX];
+    mc2_i128 half = (mc2_i128)1 << 126, mn = -half - half; /* -2^127 */
+    mc2_format_decimal128(mn, 0, buf);
+    CHECK(strcmp(buf, "-170141183460469231731687303715884105728") == 0);
+    mc2_format_decimal128(mn, 38, buf);
+    CHECK(strcmp(buf, "-1.70141183460469231731687303715884105728") == 0);
+    for (unsigned k = 0; k <= 38; k++) {
+        char want[48] = "1";
+        for (unsigned j = 0; j < k; j++) strcat(want, "0");
+        mc2_format_decimal128(mc2_pow10_128(k), 0, buf);
+        CHECK_MSG(strcmp(buf, want) == 0, "10^%u: %s", k, buf);
+    }
+    /* 64-bit DECIMAL still parses through the same digits. */
+    int64_t v64;
+    const char *why;
+    CHECK(pdec("-999999999999999999", 18, 0, &v64, &why) == 0 && v64 == -999999999999999999LL);
+}
+
 static void test_date(void)
 {
     int32_t v;
@@ -372,6 +431,7 @@ int main(void)
 {
     test_int64();
     test_decimal();
+    test_decimal128();
     test_date();
     test_bool();
     test_double();
