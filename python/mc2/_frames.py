@@ -13,7 +13,8 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _decimal_type(values):
-    """DECIMAL(p,s) wide enough for every Decimal in values (p <= 18: mc2 keeps 64 bits)."""
+    """DECIMAL(p,s) wide enough for every Decimal in values (p <= 38; up to 18 digits mc2
+    keeps 64 bits, beyond that 128)."""
     scale, ints = 0, 1
     for v in values:
         t = v.as_tuple()
@@ -21,8 +22,9 @@ def _decimal_type(values):
             raise UsageError(f"cannot upload the decimal {v} (not finite)")
         scale = max(scale, -t.exponent)
         ints = max(ints, len(t.digits) + t.exponent)
-    if ints + scale > 18:
-        raise UsageError("a decimal column needs more than 18 digits: give its type in schema=")
+    if ints + scale > 38:
+        raise UsageError("a decimal column needs more than 38 digits: give another type in "
+                         "schema= (DOUBLE or VARCHAR)")
     return f"DECIMAL({ints + scale},{scale})"
 
 

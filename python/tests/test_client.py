@@ -72,6 +72,21 @@ def test_schema_override_and_csv_path(bank_a, tmp_path):
     assert got["grade"].tolist() == ["A", "B"]
 
 
+def test_wide_decimals_exact(bank_a):
+    """A 30-digit decimal column is inferred as DECIMAL(30,4), and its SUM (DECIMAL(38,4), past
+    int64) comes back exact."""
+    big = [D("12345678901234567890123456.7891"), D("-0.0001"), D("99999999999999999999999999.9999")]
+    up = bank_a.upload(pd.DataFrame({"k": [1, 1, 2], "v": big}), "wide")
+    assert up["rows"] == 3
+    got = bank_a.sql("SELECT k, SUM(v) AS s FROM wide GROUP BY k ORDER BY k")
+    with decimal.localcontext() as ctx:
+        ctx.prec = 50  # Python's default 28 digits would round the expected sum
+        want = [big[0] + big[1], big[2]]
+    assert got["s"].tolist() == want
+    with pytest.raises(mc2.UsageError, match="38 digits"):
+        bank_a.upload(pd.DataFrame({"v": [D("1" * 39)]}), "too_wide")
+
+
 def test_two_party_join_equals_pandas(bank_a, bank_b):
     acc = pd.DataFrame({"acct": pd.array([1, 2, 3, 4, 5], dtype="Int64"),
                         "owner": ["ann", "bob", "cy", "di", "ed"]})

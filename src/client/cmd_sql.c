@@ -116,7 +116,7 @@ static size_t text_width(const char *p, size_t n)
 static bool numeric(const mc2_schema *s, size_t c)
 {
     enum mc2_type t = s->cols[c].type.id;
-    return t == MC2_T_INT64 || t == MC2_T_DOUBLE || t == MC2_T_DECIMAL;
+    return t == MC2_T_INT64 || t == MC2_T_DOUBLE || t == MC2_T_DECIMAL || t == MC2_T_DEC128;
 }
 
 /* Appends s[0..n) to out escaped as JSON string content (quotes not included). */
