@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/strdist.h"
 #include "cli.h"
+#include "mc2/identity.h"
 
 static const struct {
     const char *name;
@@ -45,7 +47,45 @@ static void usage(FILE *f)
                "of them, or the cluster operator, seeing another's data.\n\ncommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
-    fprintf(f, "\nenvironment: MC2_HOME  this party's key directory (default ~/.mc2)\n");
+    fprintf(f,
+            "\n`mc2 help COMMAND` is `mc2 COMMAND --help`.\n\n"
+            "environment:\n"
+            "  MC2_HOME     this party's key directory (default ~/.mc2; --home overrides)\n"
+            "  MC2_SERVICE  the service's HOST:PORT (default: the one `mc2 init --service`\n"
+            "               recorded, else %s; --service overrides)\n"
+            "  HOME         where ~/.mc2 is\n",
+            MC2_DEFAULT_SERVICE);
+}
+
+/* The command named `name`, or NULL. */
+static int find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(name, COMMANDS[i].name) == 0) return (int)i;
+    return -1;
+}
+
+/* An unknown command: says so, with the nearest command name if one is close. */
+static int unknown_command(const char *cmd)
+{
+    const char *best = NULL;
+    unsigned bestd = 3;
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        unsigned d =
+            mc2_edit_distance(cmd, strlen(cmd), COMMANDS[i].name, strlen(COMMANDS[i].name), 2);
+        if (d < bestd) {
+            bestd = d;
+            best = COMMANDS[i].name;
+        }
+    }
+    /* Short names are close to everything: a distance of 2 only for longer ones. */
+    if (best && bestd == 2 && strlen(cmd) <= 4) best = NULL;
+    if (best)
+        fprintf(stderr, "mc2: unknown command '%s' (did you mean '%s'?)\n", cmd, best);
+    else
+        fprintf(stderr, "mc2: unknown command '%s'\n", cmd);
+    fprintf(stderr, "(`mc2 --help` lists the commands)\n");
+    return CLI_USAGE;
 }
 
 int main(int argc, char **argv)
@@ -57,6 +97,12 @@ int main(int argc, char **argv)
         return CLI_USAGE;
     }
     const char *cmd = argv[1];
+    if (strcmp(cmd, "help") == 0 && argc >= 3) { /* `mc2 help sql`: `mc2 sql --help` */
+        int i = find_command(argv[2]);
+        if (i < 0) return unknown_command(argv[2]);
+        char *hargv[] = {argv[2], "--help", NULL};
+        return COMMANDS[i].fn(2, hargv);
+    }
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return CLI_OK;
@@ -65,9 +111,7 @@ int main(int argc, char **argv)
         printf("mc2 %s\n", MC2_VERSION);
         return CLI_OK;
     }
-    for (size_t i = 0; i < NCOMMANDS; i++)
-        if (strcmp(cmd, COMMANDS[i].name) == 0) return COMMANDS[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "mc2: unknown command '%s'\n", cmd);
-    usage(stderr);
-    return CLI_USAGE;
+    int i = find_command(cmd);
+    if (i >= 0) return COMMANDS[i].fn(argc - 1, argv + 1);
+    return unknown_command(cmd);
 }
