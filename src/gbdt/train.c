@@ -1059,15 +1059,19 @@ int mc2_gbdt_train(const mc2_gbdt_params *params, const mc2_gbdt_data *train,
                 mc2_gbdt_pool_run(c->pool, n_row_chunks(eval->n), eval_pred_task, &ej);
             }
         }
-        if (eval && cb) {
-            size_t ne = eval->n * c->ngroup;
-            memcpy(c->eval_prob, c->eval_margin, ne * sizeof(float));
-            mc2_gbdt_transform(p->objective, c->eval_prob, eval->n, c->ngroup);
+        if (cb) { /* without eval: no metrics, the round's end only */
             double vals[MC2_GBDT_MAX_METRICS];
-            for (uint32_t q = 0; q < p->n_metrics; q++)
-                vals[q] = mc2_gbdt_metric(p->metrics[q], c->eval_prob, eval->y, eval->w, eval->n,
-                                          c->ngroup);
-            if (cb(cb_ctx, round, p->metrics, vals, p->n_metrics) != 0) break;
+            uint32_t nm = 0;
+            if (eval) {
+                size_t ne = eval->n * c->ngroup;
+                memcpy(c->eval_prob, c->eval_margin, ne * sizeof(float));
+                mc2_gbdt_transform(p->objective, c->eval_prob, eval->n, c->ngroup);
+                for (uint32_t q = 0; q < p->n_metrics; q++)
+                    vals[q] = mc2_gbdt_metric(p->metrics[q], c->eval_prob, eval->y, eval->w,
+                                              eval->n, c->ngroup);
+                nm = p->n_metrics;
+            }
+            if (cb(cb_ctx, round, p->metrics, vals, nm) != 0) break;
         }
     }
     *out = m;
