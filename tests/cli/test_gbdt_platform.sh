@@ -157,7 +157,7 @@ expect_ok "mc2 jobs" "$MC2" jobs
 check "bank-b's job waits for the model owner" grep -q "^$BJ predict waiting waiting for auditor to approve (model owner)" "$WORK/out"
 expect_fail "bank-b gets no predictions without the model owner" 1 "has no result" \
   "$MC2" download --job "$BJ" --out "$WORK/x.csv" --home "$WORK/bank-b"
-expect_fail "bank-a has nothing to approve in it" 2 "not its model owner: nothing to approve" \
+expect_fail "bank-a has nothing to approve in it (a refusal: exit 1)" 1 "not its model owner: nothing to approve" \
   "$MC2" approve "$BJ" --home "$WORK/bank-a"
 expect_ok "the auditor approves bank-b's predict job" "$MC2" approve "$BJ" --home "$WORK/auditor"
 check "approve says the model is released for this job only" \
