@@ -120,6 +120,8 @@ check "metrics: 15 rounds x 2 metrics" test "$(grep -c -E '^[0-9]+,(auc|logloss)
 auc=$(awk -F, '$1 == 14 && $2 == "auc" {print $3}' "$WORK/metrics.csv")
 check "eval AUC after 15 rounds > 0.8 ($auc)" awk -v a="$auc" 'BEGIN {exit !(a > 0.8)}'
 expect_ok "model export" "$MC2" model export --format xgboost-json --in "$WORK/model.mc2m" --out "$WORK/model.json"
+expect_ok "model export without --format: the one format" "$MC2" model export --in "$WORK/model.mc2m" --out "$WORK/model2.json"
+check "the same JSON as --format xgboost-json" cmp -s "$WORK/model.json" "$WORK/model2.json"
 
 # ---- restart, re-grant, predict over both banks -------------------------------------------
 "$MC2" stop --dir "$S" >/dev/null 2>&1
