@@ -43,14 +43,17 @@ static char *home_tmp(const mc2_identity *id, const char *what)
 /* ---- upload ------------------------------------------------------------------------------- */
 
 static const char UPLOAD_HELP[] =
-    "usage: mc2 upload --schema S.yaml --in DATA --as NAME [--format csv|tbl]\n"
+    "usage: mc2 upload --schema S.yaml --in DATA --as NAME [--replace] [--format csv|tbl]\n"
     "                  [--home DIR] [--service HOST:PORT] [--policy FILE]\n\n"
     "Encrypts DATA locally under your data key and streams only the ciphertext to the\n"
     "service, signed by you, as table NAME. Nothing readable leaves this machine.\n"
     "Each upload of NAME gets the next version number (1 for the first), sealed into the\n"
     "table and recorded, once the service confirms it, in your catalog ($MC2_HOME/catalog,\n"
     "per consortium): your jobs, downloads and approvals use exactly that upload, so the\n"
-    "service cannot put an older copy or another of your tables in its place.\n";
+    "service cannot put an older copy or another of your tables in its place.\n"
+    "If you already have a table NAME (in your catalog or the service's listing), the\n"
+    "upload is refused unless you give --replace: the new upload, whatever its schema,\n"
+    "then takes its place for every later job (jobs that name the old version fail).\n";
 
 /* Needs the policy: the catalog is per consortium. */
 static int party_with_policy(cli_session *cs, const char *cmd, const char *home,
@@ -99,14 +102,46 @@ static void upload_waits(void *ctx)
     fprintf(stderr, "mc2: waiting for your other upload of '%s' to finish\n", (const char *)ctx);
 }
 
+/* Without --replace: fails (MC2_E_EXISTS) if this party already has a table `name`, in its
+ * catalog or in the service's listing, saying which and how it differs (schema s). */
+static int refuse_existing(cli_session *cs, const mc2_catalog *cat, const char *name,
+                           const mc2_schema *s, mc2_err *err)
+{
+    const mc2_catalog_entry *e = mc2_catalog_latest(cat, cs->policy->hash, name);
+    const cli_listing *l = NULL;
+    const cli_listed *t = NULL;
+    if (!e) {
+        if (cli_listing_get(cs, &l, err)) return -1;
+        t = cli_listing_find(l, cs->id.name, name);
+    }
+    if (!e && !t) return 0;
+    uint8_t h[MC2_SHA256_LEN];
+    bool other = e && mc2_schema_hash(s, h, err) == 0 && memcmp(h, e->schema_hash, sizeof h) != 0;
+    char when[40];
+    return mc2_err_set(err, MC2_E_EXISTS,
+                       "you already have a table '%s' (version %llu, %llu rows%s%s%s): give "
+                       "--replace to upload a new version in its place, or choose another "
+                       "name with --as",
+                       name, (unsigned long long)(e ? e->version : t->version),
+                       (unsigned long long)(e ? e->rows : t->rows), e ? ", uploaded " : "",
+                       e ? cli_time(e->time, when, sizeof when) : "",
+                       other ? "; the new one has another schema" : "");
+}
+
 int cmd_upload(int argc, char **argv)
 {
     const char *schema = NULL, *in = NULL, *as = NULL, *format = NULL, *home = NULL,
                *service = NULL, *policy = NULL;
-    cli_opt opts[] = {CLI_VAL("schema", &schema), CLI_VAL("in", &in),
-                      CLI_VAL("as", &as),         CLI_VAL("format", &format),
-                      CLI_VAL("home", &home),     CLI_VAL("service", &service),
-                      CLI_VAL("policy", &policy), CLI_END};
+    int replace = 0;
+    cli_opt opts[] = {CLI_VAL("schema", &schema),
+                      CLI_VAL("in", &in),
+                      CLI_VAL("as", &as),
+                      CLI_VAL("format", &format),
+                      CLI_FLAG("replace", &replace),
+                      CLI_VAL("home", &home),
+                      CLI_VAL("service", &service),
+                      CLI_VAL("policy", &policy),
+                      CLI_END};
     int code;
     if (cli_parse("upload", UPLOAD_HELP, argc, argv, opts, NULL, 0, &code)) return code;
     if (!schema || !in || !as) return cli_usage("upload", "--schema, --in and --as are required");
@@ -136,6 +171,7 @@ int cmd_upload(int argc, char **argv)
     if (mc2_catalog_lock_table(cs.id.home, cs.policy->hash, as, upload_waits, (void *)as, &lock,
                                &err) ||
         mc2_catalog_load(cs.id.home, &cat, &err) ||
+        (!replace && refuse_existing(&cs, &cat, as, s, &err)) ||
         mc2_catalog_next_version(&cat, cs.policy->hash, as, &eo.table_version, &err))
         goto fail;
     eo.progress = cli_progress_update;

@@ -57,13 +57,12 @@ int cli_job_follow(cli_session *cs, uint64_t id, bool approvals, uint64_t wait_s
     return rc;
 }
 
-int cli_job_outcome(uint64_t id, const char *what, const char *st, const char *fetch,
-                    mc2_err *err)
+int cli_job_outcome(uint64_t id, const char *what, const char *st, const char *fetch, mc2_err *err)
 {
     if (strncmp(st, "done", 4) == 0) return 0;
     if (strncmp(st, "failed", 6) == 0)
-        return mc2_err_set(err, MC2_E_INPUT, "%s job %llu failed%s%s", what,
-                           (unsigned long long)id, st[6] == ':' ? ":" : "",
+        return mc2_err_set(err, MC2_E_INPUT, "%s job %llu failed%s%s", what, (unsigned long long)id,
+                           st[6] == ':' ? ":" : "",
                            st[6] == ':' ? st + 7 : " (only its parties see why)");
     printf("job %llu is %s\n", (unsigned long long)id, st);
     printf("see how it does: mc2 job %llu; when it is done: %s\n", (unsigned long long)id, fetch);
