@@ -5,6 +5,8 @@
 #include "base/file.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -76,6 +78,39 @@ static int fsync_dir(const char *path, mc2_err *err)
     return 0;
 }
 
+/* The live temporary files, for mc2_afile_unlink_all: a name is written before its slot is
+ * marked used (release), and the slot marked free before the name may change. The names
+ * live in static memory, so a signal handler never reads freed memory. */
+static _Atomic int live_used[MC2_AFILE_LIVE_MAX];
+static char live_name[MC2_AFILE_LIVE_MAX][PATH_MAX];
+
+static int live_add(const char *tmp)
+{
+    size_t n = strlen(tmp);
+    if (n >= PATH_MAX) return -1;
+    for (int i = 0; i < MC2_AFILE_LIVE_MAX; i++) {
+        int expect = 0;
+        /* 2: taken, name being written; 1: name valid */
+        if (!atomic_compare_exchange_strong(&live_used[i], &expect, 2)) continue;
+        memcpy(live_name[i], tmp, n + 1);
+        atomic_store(&live_used[i], 1);
+        return i;
+    }
+    return -1; /* full: this file is not removed on a signal */
+}
+
+static void live_remove(mc2_afile *f)
+{
+    if (f->slot > 0) atomic_store(&live_used[f->slot - 1], 0);
+    f->slot = 0;
+}
+
+void mc2_afile_unlink_all(void)
+{
+    for (int i = 0; i < MC2_AFILE_LIVE_MAX; i++)
+        if (atomic_load(&live_used[i]) == 1) unlink(live_name[i]);
+}
+
 int mc2_afile_open(mc2_afile *f, const char *path, mode_t mode, int no_clobber, mc2_err *err)
 {
     memset(f, 0, sizeof *f);
@@ -94,6 +129,7 @@ int mc2_afile_open(mc2_afile *f, const char *path, mode_t mode, int no_clobber, 
     if (!f->tmp_path) goto nomem;
     snprintf(f->tmp_path, n, "%s/.%s.tmp-XXXXXX", d, base);
     f->fd = mkostemp(f->tmp_path, O_CLOEXEC);
+    if (f->fd >= 0) f->slot = live_add(f->tmp_path) + 1;
     if (f->fd < 0) {
         mc2_err_set(err, MC2_E_IO, "cannot create a file in '%s': %s", d, strerror(errno));
         mc2_free(f->tmp_path);
@@ -176,6 +212,7 @@ int mc2_afile_commit(mc2_afile *f, mc2_err *err)
         mc2_err_set(err, MC2_E_IO, "cannot rename into '%s': %s", f->path, strerror(errno));
         goto fail;
     }
+    live_remove(f);
     mc2_free(f->tmp_path);
     f->tmp_path = NULL;
     if (fsync_dir(f->path, err)) {
@@ -193,6 +230,7 @@ void mc2_afile_abort(mc2_afile *f)
 {
     if (f->fd >= 0) close(f->fd);
     f->fd = -1;
+    live_remove(f);
     if (f->tmp_path) unlink(f->tmp_path);
     mc2_free(f->tmp_path);
     mc2_free(f->path);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/file.h"
 #include "base/strdist.h"
 #include "cli.h"
 #include "mc2/identity.h"
@@ -88,10 +89,29 @@ static int unknown_command(const char *cmd)
     return CLI_USAGE;
 }
 
+/* Ctrl-C, SIGTERM or a hang-up: remove the temporary files of outputs not finished (an
+ * encryption, a generator's tables, a download), then die of the signal as usual. */
+static void on_signal(int sig)
+{
+    mc2_afile_unlink_all();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 int main(int argc, char **argv)
 {
     /* A peer that goes away must give an error, not kill us (see conn.h). */
     signal(SIGPIPE, SIG_IGN);
+    static const int SIGS[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof SIGS / sizeof SIGS[0]; i++) {
+        struct sigaction sa, old;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        /* A signal ignored by whoever started us (nohup, a background job) stays ignored. */
+        if (sigaction(SIGS[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            sigaction(SIGS[i], &sa, NULL);
+    }
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;
