@@ -564,6 +564,10 @@ static int api_result_key(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, m
     bool recipient = false;
     for (size_t i = 0; i < j->job.nrecipients; i++)
         recipient |= strcmp(j->job.recipients[i], me) == 0;
+    /* Why a job failed is for its parties only (as in api_job). */
+    if (j->state == JOB_FAILED && !job_party(e, j, s->party))
+        return mc2_err_set(err, MC2_E_USAGE, "job %llu has no result: it failed",
+                           (unsigned long long)id);
     if (j->state != JOB_DONE)
         return mc2_err_set(err, MC2_E_USAGE, "job %llu has no result: %s", (unsigned long long)id,
                            j->status);

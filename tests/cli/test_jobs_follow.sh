@@ -72,6 +72,11 @@ check "mc2 jobs shows the submitter why it failed" grep -q "^$BAD train failed l
 expect_ok "mc2 jobs (not a party)" "$MC2" jobs --home "$WORK/bank-b"
 check "mc2 jobs: failed for a non-party" grep -q "^$BAD train failed" "$WORK/out"
 check "mc2 jobs: no reason for a non-party" bash -c "! grep -q \"lable\" '$WORK/out'"
+expect_fail "mc2 download of the failed job by a non-party: no result" 1 "job $BAD has no result: it failed" \
+  "$MC2" download --job "$BAD" --home "$WORK/bank-b" --out "$WORK/x.csv"
+check "... and no reason" bash -c "! grep -q lable '$WORK/err'"
+expect_fail "mc2 download of the failed job by its submitter: the reason" 1 "has no result: label column 'lable'" \
+  "$MC2" download --job "$BAD" "${A[@]}" --out "$WORK/x.csv"
 printf 'inputs: [bank-a/t, bank-b/t]\nlabel: lable\nrecipients: [auditor]\n' >"$WORK/bad2.yaml"
 expect_ok "a two-owner train job waits for bank-b" "$MC2" train "$WORK/bad2.yaml" "${A[@]}"
 BAD2=$(sed -n 's/^submitted train job \([0-9]*\)$/\1/p' "$WORK/out")
