@@ -35,10 +35,15 @@ int cli_job_follow(cli_session *cs, uint64_t id, bool approvals, uint64_t wait_s
         const char *st = (const char *)state->data;
         uint64_t now = mono_ms();
         if (!busy(st, approvals) || now >= deadline) break;
-        /* Redrawn at most every 200 ms; the state comes from the enclave (any party can
-         * submit a job, but the state text is the enclave's own, printed as is). */
+        /* Redrawn at most every 200 ms, on one line: control characters (a reason can name
+         * a column another party chose) are shown as '?'. */
         if (tty && now - last_draw >= 200) {
-            fprintf(stderr, "\r\033[Kjob %llu %.*s", (unsigned long long)id, 120, st);
+            char line[121];
+            size_t k = 0;
+            for (; st[k] && k < sizeof line - 1; k++)
+                line[k] = (unsigned char)st[k] < 0x20 || st[k] == 0x7f ? '?' : st[k];
+            line[k] = '\0';
+            fprintf(stderr, "\r\033[Kjob %llu %s", (unsigned long long)id, line);
             fflush(stderr);
             drawn = true;
             last_draw = now;
