@@ -78,37 +78,52 @@ static int fsync_dir(const char *path, mc2_err *err)
     return 0;
 }
 
-/* The live temporary files, for mc2_afile_unlink_all: a name is written before its slot is
- * marked used (release), and the slot marked free before the name may change. The names
- * live in static memory, so a signal handler never reads freed memory. */
-static _Atomic int live_used[MC2_AFILE_LIVE_MAX];
+/* The live temporary files, for mc2_afile_unlink_all. A slot's state: 0 free; 3 taken, its
+ * template being copied in; 2 the file being created from it (mkostemp writes the name in
+ * place, in the slot); 1 created, under that name. The file is listed before it exists, so
+ * a signal never finds it unlisted (unlinking a name not yet created is harmless). The
+ * names live in static memory, so a signal handler never reads freed memory. */
+enum { LIVE_FREE, LIVE_NAMED, LIVE_MAKING, LIVE_COPYING };
+static _Atomic int live_state[MC2_AFILE_LIVE_MAX];
 static char live_name[MC2_AFILE_LIVE_MAX][PATH_MAX];
 
-static int live_add(const char *tmp)
+/* mkostemp on f->tmp_path (its XXXXXX replaced), the file listed; -1 with errno on failure.
+ * When all slots are taken the file is made unlisted (not removed on a signal). */
+static int live_mkstemp(mc2_afile *f)
 {
-    size_t n = strlen(tmp);
-    if (n >= PATH_MAX) return -1;
-    for (int i = 0; i < MC2_AFILE_LIVE_MAX; i++) {
-        int expect = 0;
-        /* 2: taken, name being written; 1: name valid */
-        if (!atomic_compare_exchange_strong(&live_used[i], &expect, 2)) continue;
-        memcpy(live_name[i], tmp, n + 1);
-        atomic_store(&live_used[i], 1);
-        return i;
+    size_t n = strlen(f->tmp_path);
+    for (int i = 0; n < PATH_MAX && i < MC2_AFILE_LIVE_MAX; i++) {
+        int expect = LIVE_FREE;
+        if (!atomic_compare_exchange_strong(&live_state[i], &expect, LIVE_COPYING)) continue;
+        memcpy(live_name[i], f->tmp_path, n + 1);
+        atomic_store(&live_state[i], LIVE_MAKING);
+        int fd = mkostemp(live_name[i], O_CLOEXEC);
+        if (fd < 0) {
+            int e = errno;
+            atomic_store(&live_state[i], LIVE_FREE);
+            errno = e;
+            return -1;
+        }
+        memcpy(f->tmp_path, live_name[i], n + 1);
+        atomic_store(&live_state[i], LIVE_NAMED);
+        f->slot = i + 1;
+        return fd;
     }
-    return -1; /* full: this file is not removed on a signal */
+    return mkostemp(f->tmp_path, O_CLOEXEC);
 }
 
 static void live_remove(mc2_afile *f)
 {
-    if (f->slot > 0) atomic_store(&live_used[f->slot - 1], 0);
+    if (f->slot > 0) atomic_store(&live_state[f->slot - 1], LIVE_FREE);
     f->slot = 0;
 }
 
 void mc2_afile_unlink_all(void)
 {
-    for (int i = 0; i < MC2_AFILE_LIVE_MAX; i++)
-        if (atomic_load(&live_used[i]) == 1) unlink(live_name[i]);
+    for (int i = 0; i < MC2_AFILE_LIVE_MAX; i++) {
+        int st = atomic_load(&live_state[i]);
+        if (st == LIVE_NAMED || st == LIVE_MAKING) unlink(live_name[i]);
+    }
 }
 
 int mc2_afile_open(mc2_afile *f, const char *path, mode_t mode, int no_clobber, mc2_err *err)
@@ -128,8 +143,7 @@ int mc2_afile_open(mc2_afile *f, const char *path, mode_t mode, int no_clobber, 
     f->tmp_path = mc2_malloc(n);
     if (!f->tmp_path) goto nomem;
     snprintf(f->tmp_path, n, "%s/.%s.tmp-XXXXXX", d, base);
-    f->fd = mkostemp(f->tmp_path, O_CLOEXEC);
-    if (f->fd >= 0) f->slot = live_add(f->tmp_path) + 1;
+    f->fd = live_mkstemp(f);
     if (f->fd < 0) {
         mc2_err_set(err, MC2_E_IO, "cannot create a file in '%s': %s", d, strerror(errno));
         mc2_free(f->tmp_path);
