@@ -230,7 +230,8 @@ static const char DOWNLOAD_HELP[] =
     "attested enclave, which gives it only to the job's recipients.\n"
     "Any size: the ciphertext goes to a temporary file in your home directory (without a name,\n"
     "so nothing stays behind) and is decrypted block by block; FILE appears only when every\n"
-    "block has been authenticated. A progress bar is shown on stderr when it is a terminal.\n";
+    "block has been authenticated. A progress bar is shown on stderr when it is a terminal,\n"
+    "and, for a job still queued or running, the job's state while it is awaited.\n";
 
 int cmd_download(int argc, char **argv)
 {
@@ -264,7 +265,12 @@ int cmd_download(int argc, char **argv)
         size_t n = 0;
         if (cli_parse_uint("download", "--job", job, 1, UINT64_MAX, &jid)) return CLI_USAGE;
         if (cli_session_open(&cs, home, service, policy, &err)) return cli_fail(&err);
-        if (mc2_esession_results(&cs.es, jid, &ref, 1, &n, &err)) goto fail;
+        /* A job still queued or running: its state on stderr while it is awaited (as long
+         * as mc2_esession_results would wait). */
+        mc2_buf st = {0};
+        int bad = cli_job_follow(&cs, jid, false, 3600, &st, &err);
+        mc2_buf_free(&st);
+        if (bad || mc2_esession_results(&cs.es, jid, &ref, 1, &n, &err)) goto fail;
         if (n == 0) {
             mc2_err_set(&err, MC2_E_INPUT, "the enclave returned no result");
             goto fail;
@@ -338,9 +344,8 @@ static void print_jobs(cli_session *cs, const char *text, size_t len)
         p += n + 1;
         unsigned long long id;
         char kind[40], word[16];
-        int at = 0;
         mc2_err err;
-        if (cs && sscanf(line, "%llu %39s %15s %n", &id, kind, word, &at) == 3 &&
+        if (cs && sscanf(line, "%llu %39s %15s", &id, kind, word) == 3 &&
             strcmp(word, "failed") == 0 && mc2_job_state(&cs->es, id, &t, &st, &err) == 0 &&
             strncmp((const char *)st.data, "failed: ", 8) == 0) {
             printf("%llu %s failed ", id, kind);
