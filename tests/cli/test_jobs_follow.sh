@@ -37,7 +37,8 @@ expect_fail "a result bank-b may not receive: refused by policy, exit 1" 1 "does
   "$MC2" sql --home "$WORK/bank-b" "SELECT count(*) FROM t"
 
 # ---- a slow job, and a small one queued behind it ------------------------------------------
-printf 'inputs: [bank-a/t]\nlabel: label\nparams: {objective: "binary:logistic", num_round: 150, max_depth: 6, oblivious: 1}\n' >"$WORK/slow.yaml"
+printf 'inputs: [bank-a/t]\nlabel: label\nparams: {objective: "binary:logistic", num_round: 100, max_depth: 6, oblivious: 1}\n' >"$WORK/slow.yaml"
+sed 's/num_round: 100/num_round: 10/' "$WORK/slow.yaml" >"$WORK/short.yaml"
 expect_ok "train --wait 0 returns at once" "$MC2" train "$WORK/slow.yaml" "${A[@]}" --wait 0
 SLOW=$(sed -n 's/^submitted train job \([0-9]*\)$/\1/p' "$WORK/out")
 check "train --wait 0: the job id" test -n "$SLOW"
@@ -57,9 +58,9 @@ for _ in $(seq 1 40); do
   sleep 0.25
 done
 check "mc2 job: running, elapsed time and rounds ($(head -1 "$WORK/out"))" \
-  grep -Eq "^status: running: [0-9]+ s, round [0-9]+ of 150$" "$WORK/out"
+  grep -Eq "^status: running: [0-9]+ s, round [0-9]+ of 100$" "$WORK/out"
 if command -v script >/dev/null 2>&1; then
-  script -qec "'$MC2' train '$WORK/slow.yaml' --home '$WORK/bank-a' --wait 2" /dev/null >"$WORK/tty" 2>&1
+  script -qec "'$MC2' train '$WORK/short.yaml' --home '$WORK/bank-a' --wait 2" /dev/null >"$WORK/tty" 2>&1
   check "on a terminal: the job's state drawn on one line" grep -aEq $'\r\033\\[Kjob [0-9]+ (queued|running): ' "$WORK/tty"
 fi
 expect_ok "the queued result is fetched later" "$MC2" download --job "$Q" "${A[@]}" --out "$WORK/q.csv"
