@@ -5,6 +5,8 @@
 #include "base/file.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -76,6 +78,54 @@ static int fsync_dir(const char *path, mc2_err *err)
     return 0;
 }
 
+/* The live temporary files, for mc2_afile_unlink_all. A slot's state: 0 free; 3 taken, its
+ * template being copied in; 2 the file being created from it (mkostemp writes the name in
+ * place, in the slot); 1 created, under that name. The file is listed before it exists, so
+ * a signal never finds it unlisted (unlinking a name not yet created is harmless). The
+ * names live in static memory, so a signal handler never reads freed memory. */
+enum { LIVE_FREE, LIVE_NAMED, LIVE_MAKING, LIVE_COPYING };
+static _Atomic int live_state[MC2_AFILE_LIVE_MAX];
+static char live_name[MC2_AFILE_LIVE_MAX][PATH_MAX];
+
+/* mkostemp on f->tmp_path (its XXXXXX replaced), the file listed; -1 with errno on failure.
+ * When all slots are taken the file is made unlisted (not removed on a signal). */
+static int live_mkstemp(mc2_afile *f)
+{
+    size_t n = strlen(f->tmp_path);
+    for (int i = 0; n < PATH_MAX && i < MC2_AFILE_LIVE_MAX; i++) {
+        int expect = LIVE_FREE;
+        if (!atomic_compare_exchange_strong(&live_state[i], &expect, LIVE_COPYING)) continue;
+        memcpy(live_name[i], f->tmp_path, n + 1);
+        atomic_store(&live_state[i], LIVE_MAKING);
+        int fd = mkostemp(live_name[i], O_CLOEXEC);
+        if (fd < 0) {
+            int e = errno;
+            atomic_store(&live_state[i], LIVE_FREE);
+            errno = e;
+            return -1;
+        }
+        memcpy(f->tmp_path, live_name[i], n + 1);
+        atomic_store(&live_state[i], LIVE_NAMED);
+        f->slot = i + 1;
+        return fd;
+    }
+    return mkostemp(f->tmp_path, O_CLOEXEC);
+}
+
+static void live_remove(mc2_afile *f)
+{
+    if (f->slot > 0) atomic_store(&live_state[f->slot - 1], LIVE_FREE);
+    f->slot = 0;
+}
+
+void mc2_afile_unlink_all(void)
+{
+    for (int i = 0; i < MC2_AFILE_LIVE_MAX; i++) {
+        int st = atomic_load(&live_state[i]);
+        if (st == LIVE_NAMED || st == LIVE_MAKING) unlink(live_name[i]);
+    }
+}
+
 int mc2_afile_open(mc2_afile *f, const char *path, mode_t mode, int no_clobber, mc2_err *err)
 {
     memset(f, 0, sizeof *f);
@@ -93,7 +143,7 @@ int mc2_afile_open(mc2_afile *f, const char *path, mode_t mode, int no_clobber, 
     f->tmp_path = mc2_malloc(n);
     if (!f->tmp_path) goto nomem;
     snprintf(f->tmp_path, n, "%s/.%s.tmp-XXXXXX", d, base);
-    f->fd = mkostemp(f->tmp_path, O_CLOEXEC);
+    f->fd = live_mkstemp(f);
     if (f->fd < 0) {
         mc2_err_set(err, MC2_E_IO, "cannot create a file in '%s': %s", d, strerror(errno));
         mc2_free(f->tmp_path);
@@ -176,6 +226,7 @@ int mc2_afile_commit(mc2_afile *f, mc2_err *err)
         mc2_err_set(err, MC2_E_IO, "cannot rename into '%s': %s", f->path, strerror(errno));
         goto fail;
     }
+    live_remove(f);
     mc2_free(f->tmp_path);
     f->tmp_path = NULL;
     if (fsync_dir(f->path, err)) {
@@ -193,6 +244,7 @@ void mc2_afile_abort(mc2_afile *f)
 {
     if (f->fd >= 0) close(f->fd);
     f->fd = -1;
+    live_remove(f);
     if (f->tmp_path) unlink(f->tmp_path);
     mc2_free(f->tmp_path);
     mc2_free(f->path);

@@ -19,6 +19,7 @@ typedef struct mc2_afile {
     char *tmp_path; /* temporary name */
     int no_clobber; /* commit fails with MC2_E_EXISTS if path exists */
     uint64_t written;
+    int slot; /* 1 + its place in the list of live temporary files; 0: not listed */
 } mc2_afile;
 
 /* Creates the temporary file with `mode` (e.g. 0600, 0644). With no_clobber, the commit
@@ -33,6 +34,13 @@ int mc2_afile_write(mc2_afile *f, const void *p, size_t n, mc2_err *err) MC2_WUR
 int mc2_afile_commit(mc2_afile *f, mc2_err *err) MC2_WUR;
 /* Removes the temporary file and frees f. Safe on a zeroed or already-finished f. */
 void mc2_afile_abort(mc2_afile *f);
+
+/* Removes the temporary file of every mc2_afile of this process that is still open (up to
+ * MC2_AFILE_LIVE_MAX at once; their names are kept in static memory while they are open).
+ * Async-signal-safe: for a SIGINT/SIGTERM handler, so that an interrupted command leaves no
+ * temporary files behind (`mc2` installs one). */
+#define MC2_AFILE_LIVE_MAX 64
+void mc2_afile_unlink_all(void);
 
 /* Creates a temporary file in dir that has no name (O_TMPFILE, or a file unlinked at once):
  * it disappears when its descriptor is closed, whatever happens to the process. Returns the

@@ -50,8 +50,9 @@ static int add_input(mc2_job *j, cli_session *cs, const char *spec, mc2_err *err
     return 0;
 }
 
-/* Prints the submitted job's id and who still has to co-sign it. */
-static void print_submitted(const char *kind, uint64_t id, const mc2_job *j, const char *me)
+/* Prints the submitted job's id and who still has to co-sign it; returns how many parties
+ * that is. */
+static int print_submitted(const char *kind, uint64_t id, const mc2_job *j, const char *me)
 {
     printf("submitted %s job %llu\n", kind, (unsigned long long)id);
     int others = 0;
@@ -61,10 +62,25 @@ static void print_submitted(const char *kind, uint64_t id, const mc2_job *j, con
         if (seen) continue;
         printf("%s%s", others++ ? ", " : "still to approve: ", j->inputs[i].owner);
     }
-    if (others)
-        printf(" (each runs `mc2 approve %llu`)\n", (unsigned long long)id);
-    else
-        printf("you own every input: it has run (see `mc2 jobs`)\n");
+    if (others) printf(" (each runs `mc2 approve %llu`)\n", (unsigned long long)id);
+    return others;
+}
+
+/* After a submission: follows job id (cli_job_follow) for --wait seconds (wait_s; default
+ * 300 if no other party has to approve it, else 0) and says how it ended; `fetch` is what
+ * its result's receivers run. Returns the exit code: a failed job is 1, with its reason. */
+static int follow_submitted(cli_session *cs, const char *kind, uint64_t id, int others,
+                            const char *wait_s, const char *fetch, mc2_err *err)
+{
+    uint64_t wait = others ? 0 : 300;
+    if (wait_s && cli_parse_uint(kind, "--wait", wait_s, 0, 86400, &wait)) return CLI_USAGE;
+    mc2_buf st = {0};
+    int rc = cli_job_follow(cs, id, true, wait, &st, err);
+    if (rc == 0 && (rc = cli_job_outcome(id, kind, (const char *)st.data, fetch, err)) == 0)
+        printf("%s job %llu is %s\nthen: %s\n", kind, (unsigned long long)id, (const char *)st.data,
+               fetch);
+    mc2_buf_free(&st);
+    return rc < 0 ? cli_fail(err) : CLI_OK;
 }
 
 static bool owns_any(const mc2_job *j, const char *me)
@@ -77,7 +93,8 @@ static bool owns_any(const mc2_job *j, const char *me)
 /* ---- mc2 train ------------------------------------------------------------------------------ */
 
 static const char TRAIN_HELP[] =
-    "usage: mc2 train JOB.yaml [--home DIR] [--service HOST:PORT] [--policy FILE]\n\n"
+    "usage: mc2 train JOB.yaml [--wait SECONDS] [--home DIR] [--service HOST:PORT]\n"
+    "                 [--policy FILE]\n\n"
     "Submits a GBDT training job over several parties' tables of one schema (their rows are\n"
     "concatenated). JOB.yaml:\n"
     "  inputs: [bank-a/loans, bank-b/loans]   # OWNER/TABLE, uploaded with `mc2 upload`\n"
@@ -92,7 +109,10 @@ static const char TRAIN_HELP[] =
     "Parameters are XGBoost's (docs/gbdt.md); the enclave checks them at submission. If you\n"
     "own an input, your data key is granted and your signature approves it; every other\n"
     "owner co-signs with `mc2 approve ID`. The recipients then fetch the model with\n"
-    "`mc2 model get --job ID --out FILE` and the metrics with `mc2 download --job ID`.\n";
+    "`mc2 model get --job ID --out FILE` and the metrics with `mc2 download --job ID`.\n"
+    "When no other party has to approve it, the job runs at once: mc2 train waits up to\n"
+    "--wait seconds (default 300; 0: print the job id and return) showing its state and\n"
+    "rounds on stderr (if a terminal), and exits 1 with the reason if it failed.\n";
 
 /* A YAML scalar or a sequence of scalars (joined with commas) as text. */
 static int yaml_text(const mc2_ynode *n, const char *what, mc2_buf *out, mc2_err *err)
@@ -201,12 +221,14 @@ out:
 
 int cmd_train(int argc, char **argv)
 {
-    const char *home = NULL, *service = NULL, *policy = NULL, *file = NULL;
+    const char *home = NULL, *service = NULL, *policy = NULL, *file = NULL, *wait_s = NULL;
     cli_opt opts[] = {CLI_VAL("home", &home), CLI_VAL("service", &service),
-                      CLI_VAL("policy", &policy), CLI_END};
+                      CLI_VAL("policy", &policy), CLI_VAL("wait", &wait_s), CLI_END};
     int code;
     if (cli_parse("train", TRAIN_HELP, argc, argv, opts, &file, 1, &code)) return code;
     if (!file) return cli_usage("train", "which job? `mc2 train JOB.yaml`");
+    uint64_t wait;
+    if (wait_s && cli_parse_uint("train", "--wait", wait_s, 0, 86400, &wait)) return CLI_USAGE;
     mc2_err err;
     mc2_err_clear(&err);
     cli_session cs;
@@ -218,10 +240,11 @@ int cmd_train(int argc, char **argv)
     if (train_job(file, &cs, &j, &err)) goto fail;
     if (owns_any(&j, cs.id.name) && mc2_esession_grant(&cs.es, &cs.id, cs.policy, &err)) goto fail;
     if (mc2_job_submit(&cs.es, &cs.id, cs.policy, &j, &id, NULL, &err)) goto fail;
-    print_submitted("train", id, &j, cs.id.name);
-    printf("recipients fetch the model: mc2 model get --job %llu --out model.mc2m\n",
-           (unsigned long long)id);
-    rc = CLI_OK;
+    char fetch[96];
+    snprintf(fetch, sizeof fetch, "recipients run mc2 model get --job %llu --out model.mc2m",
+             (unsigned long long)id);
+    rc = follow_submitted(&cs, "train", id, print_submitted("train", id, &j, cs.id.name), wait_s,
+                          fetch, &err);
     goto out;
 fail:
     rc = cli_fail(&err);
@@ -235,7 +258,7 @@ out:
 
 static const char MODEL_HELP[] =
     "usage: mc2 model get --job ID --out FILE [--home DIR] [--service ...] [--policy FILE]\n"
-    "       mc2 model export --format xgboost-json --in FILE --out MODEL.json\n"
+    "       mc2 model export [--format xgboost-json] --in FILE --out MODEL.json\n"
     "       mc2 model info FILE [--importance TYPE]\n"
     "       mc2 model plot FILE --out CURVE.png [--metric NAME] [--data FILE]\n\n"
     "get:    (a recipient of train job ID) fetches the sealed model and its key from the\n"
@@ -244,7 +267,8 @@ static const char MODEL_HELP[] =
     "        used only in predict jobs you approve (`mc2 predict`, `mc2 approve ID`), each\n"
     "        of which gets the key for that job alone.\n"
     "export: converts a model file to XGBoost 1.7's JSON (xgboost.Booster().load_model),\n"
-    "        with the feature names of the training columns.\n"
+    "        with the feature names of the training columns; xgboost-json, the one format,\n"
+    "        is the default.\n"
     "info:   prints the model's facts and feature importance (weight, gain, cover,\n"
     "        total_gain, total_cover: xgboost's get_score). `mc2 model info --help`.\n"
     "plot:   draws the per-round metrics (training curve) with gnuplot into a PNG.\n";
@@ -323,8 +347,8 @@ static int model_export(int argc, char **argv)
     int code;
     if (cli_parse("model export", MODEL_HELP, argc, argv, opts, NULL, 0, &code)) return code;
     if (!in || !out) return cli_usage("model export", "--in FILE and --out FILE are required");
-    if (!format || strcmp(format, "xgboost-json") != 0)
-        return cli_usage("model export", "--format xgboost-json is the only format");
+    if (format && strcmp(format, "xgboost-json") != 0)
+        return cli_usage("model export", "--format xgboost-json is the only format (the default)");
     mc2_err err;
     mc2_err_clear(&err);
     mc2_buf b = {.secret = 1}, j = {.secret = 1};
@@ -368,7 +392,8 @@ int cmd_model(int argc, char **argv)
 
 static const char PREDICT_HELP[] =
     "usage: mc2 predict --model job-ID|FILE --table OWNER/TABLE... [--recipient PARTY...]\n"
-    "                   [--oblivious] [--home DIR] [--service HOST:PORT] [--policy FILE]\n\n"
+    "                   [--oblivious] [--wait SECONDS] [--home DIR] [--service HOST:PORT]\n"
+    "                   [--policy FILE]\n\n"
     "Submits a prediction job: the model of train job ID (or the model FILE you fetched with\n"
     "`mc2 model get`) scores the tables, whose columns are the model's features in training\n"
     "order (the training columns without the label, with the same names). The job binds\n"
@@ -380,11 +405,13 @@ static const char PREDICT_HELP[] =
     "Recipients (default: the policy's) receive nothing from a predict job. A predict job\n"
     "someone else submits with your model waits for your `mc2 approve ID`.\n"
     "--oblivious scores obliviously: no branch or memory address depends on the rows or the\n"
-    "trees (same predictions, slower).\n";
+    "trees (same predictions, slower).\n"
+    "When you own every table, the job runs at once: mc2 predict waits up to --wait seconds\n"
+    "(default 300; 0: print the job id and return) and exits 1 with the reason if it failed.\n";
 
 int cmd_predict(int argc, char **argv)
 {
-    const char *model = NULL, *home = NULL, *service = NULL, *policy = NULL;
+    const char *model = NULL, *home = NULL, *service = NULL, *policy = NULL, *wait_s = NULL;
     const char *tables[MC2_JOB_MAX_INPUTS], *recips[MC2_JOB_MAX_RECIPIENTS];
     size_t nt = 0, nr = 0;
     int oblivious = 0;
@@ -392,6 +419,7 @@ int cmd_predict(int argc, char **argv)
                       CLI_LIST("table", tables, &nt, MC2_JOB_MAX_INPUTS),
                       CLI_FLAG("oblivious", &oblivious),
                       CLI_LIST("recipient", recips, &nr, MC2_JOB_MAX_RECIPIENTS),
+                      CLI_VAL("wait", &wait_s),
                       CLI_VAL("home", &home),
                       CLI_VAL("service", &service),
                       CLI_VAL("policy", &policy),
@@ -400,6 +428,8 @@ int cmd_predict(int argc, char **argv)
     if (cli_parse("predict", PREDICT_HELP, argc, argv, opts, NULL, 0, &code)) return code;
     if (!model || nt == 0)
         return cli_usage("predict", "--model and at least one --table OWNER/TABLE are needed");
+    uint64_t wait;
+    if (wait_s && cli_parse_uint("predict", "--wait", wait_s, 0, 86400, &wait)) return CLI_USAGE;
     mc2_err err;
     mc2_err_clear(&err);
     cli_session cs;
@@ -433,10 +463,11 @@ int cmd_predict(int argc, char **argv)
                        (unsigned long long)id, (unsigned long long)id);
         goto fail;
     }
-    print_submitted("predict", id, &j, cs.id.name);
-    printf("each table owner then: mc2 download --job %llu --out preds.csv\n",
-           (unsigned long long)id);
-    rc = CLI_OK;
+    char fetch[96];
+    snprintf(fetch, sizeof fetch, "each table owner runs mc2 download --job %llu --out preds.csv",
+             (unsigned long long)id);
+    rc = follow_submitted(&cs, "predict", id, print_submitted("predict", id, &j, cs.id.name),
+                          wait_s, fetch, &err);
     goto out;
 fail:
     rc = cli_fail(&err);

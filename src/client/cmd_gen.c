@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "base/alloc.h"
 #include "cli.h"
 #include "tpch/tpch.h"
 
@@ -13,14 +15,37 @@ static const char GEN_HELP[] =
     "Writes the eight TPC-H tables (region, nation, supplier, customer, part, partsupp,\n"
     "orders, lineitem) as DIR/<table>.tbl in the layout of TPC-H's dbgen ('|'-delimited, a\n"
     "trailing '|' on every line). The same seed and scale factor give byte-identical files.\n"
-    "They load with the shipped schemas, e.g.\n"
-    "  mc2 encrypt --schema schemas/tpch/lineitem.yaml --in DIR/lineitem.tbl --out l.mc2t\n"
+    "They load with the shipped schemas (installed in PREFIX/share/mc2/schemas/tpch), e.g.\n"
+    "  mc2 encrypt --schema %s/lineitem.yaml --in DIR/lineitem.tbl --out l.mc2t\n"
     "Scale factor 1 is about 1 GB (6 million lineitems). See docs/tpch.md.\n\n"
     "  --sf X          scale factor, 0.001 to 100000 (e.g. 0.01, 0.1, 1, 10)\n"
     "  --out DIR       output directory (created if missing; its parent must exist)\n"
     "  --seed N        random seed (default 1)\n"
     "  --threads N     generator threads (default: one per core)\n"
     "  --force         overwrite existing .tbl files in DIR\n";
+
+/* The directory of the shipped TPC-H schemas: installed (<bindir>/../share/mc2/schemas/tpch),
+ * else a build directory's copy (<bindir>/schemas/tpch), else the source tree's relative
+ * path. Into buf. */
+static const char *schema_dir(char *buf, size_t len)
+{
+    static const char *const REL[] = {"../share/mc2/schemas/tpch", "schemas/tpch"};
+    char *bin = cli_bindir();
+    for (size_t i = 0; bin && i < 2; i++) {
+        snprintf(buf, len, "%s/%s/lineitem.yaml", bin, REL[i]);
+        if (access(buf, R_OK) != 0) continue;
+        char *real = realpath(buf, NULL);
+        if (real) {
+            snprintf(buf, len, "%.*s", (int)(strlen(real) - strlen("/lineitem.yaml")), real);
+            free(real);
+            mc2_free(bin);
+            return buf;
+        }
+    }
+    mc2_free(bin);
+    snprintf(buf, len, "schemas/tpch");
+    return buf;
+}
 
 static double now_s(void)
 {
@@ -36,7 +61,9 @@ int cmd_gen(int argc, char **argv)
     const cli_opt opts[] = {CLI_VAL("sf", &sf_s),      CLI_VAL("out", &out),
                             CLI_VAL("seed", &seed_s),  CLI_VAL("threads", &threads_s),
                             CLI_FLAG("force", &force), CLI_END};
-    if (cli_parse("gen", GEN_HELP, argc, argv, opts, &what, 1, &code)) return code;
+    char dir[4096], help[sizeof GEN_HELP + 4096];
+    snprintf(help, sizeof help, GEN_HELP, schema_dir(dir, sizeof dir));
+    if (cli_parse("gen", help, argc, argv, opts, &what, 1, &code)) return code;
     if (!what) return cli_usage("gen", "say what to generate: `mc2 gen tpch --sf X --out DIR`");
     if (strcmp(what, "tpch") != 0)
         return cli_usage("gen", "unknown generator '%s' (the one there is: tpch)", what);
@@ -88,5 +115,6 @@ int cmd_gen(int argc, char **argv)
     printf("wrote TPC-H SF %g (seed %llu) to %s: %s in %.1f s (%.0f MB/s)\n", sf,
            (unsigned long long)seed, out, cli_bytes(total, b, sizeof b), secs,
            secs > 0 ? (double)total / 1e6 / secs : 0.0);
+    printf("their schemas: %s/<table>.yaml\n", dir);
     return CLI_OK;
 }

@@ -43,14 +43,17 @@ static char *home_tmp(const mc2_identity *id, const char *what)
 /* ---- upload ------------------------------------------------------------------------------- */
 
 static const char UPLOAD_HELP[] =
-    "usage: mc2 upload --schema S.yaml --in DATA --as NAME [--format csv|tbl]\n"
+    "usage: mc2 upload --schema S.yaml --in DATA --as NAME [--replace] [--format csv|tbl]\n"
     "                  [--home DIR] [--service HOST:PORT] [--policy FILE]\n\n"
     "Encrypts DATA locally under your data key and streams only the ciphertext to the\n"
     "service, signed by you, as table NAME. Nothing readable leaves this machine.\n"
     "Each upload of NAME gets the next version number (1 for the first), sealed into the\n"
     "table and recorded, once the service confirms it, in your catalog ($MC2_HOME/catalog,\n"
     "per consortium): your jobs, downloads and approvals use exactly that upload, so the\n"
-    "service cannot put an older copy or another of your tables in its place.\n";
+    "service cannot put an older copy or another of your tables in its place.\n"
+    "If you already have a table NAME (in your catalog or the service's listing), the\n"
+    "upload is refused unless you give --replace: the new upload, whatever its schema,\n"
+    "then takes its place for every later job (jobs that name the old version fail).\n";
 
 /* Needs the policy: the catalog is per consortium. */
 static int party_with_policy(cli_session *cs, const char *cmd, const char *home,
@@ -75,14 +78,46 @@ static void upload_waits(void *ctx)
     fprintf(stderr, "mc2: waiting for your other upload of '%s' to finish\n", (const char *)ctx);
 }
 
+/* Without --replace: fails (MC2_E_EXISTS) if this party already has a table `name`, in its
+ * catalog or in the service's listing, saying which and how it differs (schema s). */
+static int refuse_existing(cli_session *cs, const mc2_catalog *cat, const char *name,
+                           const mc2_schema *s, mc2_err *err)
+{
+    const mc2_catalog_entry *e = mc2_catalog_latest(cat, cs->policy->hash, name);
+    const cli_listing *l = NULL;
+    const cli_listed *t = NULL;
+    if (!e) {
+        if (cli_listing_get(cs, &l, err)) return -1;
+        t = cli_listing_find(l, cs->id.name, name);
+    }
+    if (!e && !t) return 0;
+    uint8_t h[MC2_SHA256_LEN];
+    bool other = e && mc2_schema_hash(s, h, err) == 0 && memcmp(h, e->schema_hash, sizeof h) != 0;
+    char when[40];
+    return mc2_err_set(err, MC2_E_EXISTS,
+                       "you already have a table '%s' (version %llu, %llu rows%s%s%s): give "
+                       "--replace to upload a new version in its place, or choose another "
+                       "name with --as",
+                       name, (unsigned long long)(e ? e->version : t->version),
+                       (unsigned long long)(e ? e->rows : t->rows), e ? ", uploaded " : "",
+                       e ? cli_time(e->time, when, sizeof when) : "",
+                       other ? "; the new one has another schema" : "");
+}
+
 int cmd_upload(int argc, char **argv)
 {
     const char *schema = NULL, *in = NULL, *as = NULL, *format = NULL, *home = NULL,
                *service = NULL, *policy = NULL;
-    cli_opt opts[] = {CLI_VAL("schema", &schema), CLI_VAL("in", &in),
-                      CLI_VAL("as", &as),         CLI_VAL("format", &format),
-                      CLI_VAL("home", &home),     CLI_VAL("service", &service),
-                      CLI_VAL("policy", &policy), CLI_END};
+    int replace = 0;
+    cli_opt opts[] = {CLI_VAL("schema", &schema),
+                      CLI_VAL("in", &in),
+                      CLI_VAL("as", &as),
+                      CLI_VAL("format", &format),
+                      CLI_FLAG("replace", &replace),
+                      CLI_VAL("home", &home),
+                      CLI_VAL("service", &service),
+                      CLI_VAL("policy", &policy),
+                      CLI_END};
     int code;
     if (cli_parse("upload", UPLOAD_HELP, argc, argv, opts, NULL, 0, &code)) return code;
     if (!schema || !in || !as) return cli_usage("upload", "--schema, --in and --as are required");
@@ -112,6 +147,7 @@ int cmd_upload(int argc, char **argv)
     if (mc2_catalog_lock_table(cs.id.home, cs.policy->hash, as, upload_waits, (void *)as, &lock,
                                &err) ||
         mc2_catalog_load(cs.id.home, &cat, &err) ||
+        (!replace && refuse_existing(&cs, &cat, as, s, &err)) ||
         mc2_catalog_next_version(&cat, cs.policy->hash, as, &eo.table_version, &err))
         goto fail;
     eo.progress = cli_progress_update;
@@ -170,7 +206,8 @@ static const char DOWNLOAD_HELP[] =
     "attested enclave, which gives it only to the job's recipients.\n"
     "Any size: the ciphertext goes to a temporary file in your home directory (without a name,\n"
     "so nothing stays behind) and is decrypted block by block; FILE appears only when every\n"
-    "block has been authenticated. A progress bar is shown on stderr when it is a terminal.\n";
+    "block has been authenticated. A progress bar is shown on stderr when it is a terminal,\n"
+    "and, for a job still queued or running, the job's state while it is awaited.\n";
 
 int cmd_download(int argc, char **argv)
 {
@@ -204,7 +241,12 @@ int cmd_download(int argc, char **argv)
         size_t n = 0;
         if (cli_parse_uint("download", "--job", job, 1, UINT64_MAX, &jid)) return CLI_USAGE;
         if (cli_session_open(&cs, home, service, policy, &err)) return cli_fail(&err);
-        if (mc2_esession_results(&cs.es, jid, &ref, 1, &n, &err)) goto fail;
+        /* A job still queued or running: its state on stderr while it is awaited (as long
+         * as mc2_esession_results would wait). */
+        mc2_buf st = {0};
+        int bad = cli_job_follow(&cs, jid, false, 3600, &st, &err);
+        mc2_buf_free(&st);
+        if (bad || mc2_esession_results(&cs.es, jid, &ref, 1, &n, &err)) goto fail;
         if (n == 0) {
             mc2_err_set(&err, MC2_E_INPUT, "the enclave returned no result");
             goto fail;
@@ -252,37 +294,83 @@ out:
 
 /* ---- listings ------------------------------------------------------------------------------ */
 
-static int listing(const char *cmd, const char *help, uint16_t type, const char *header, int argc,
-                   char **argv)
+static void print_safe(const char *s, const char *nl);
+
+static const char JOBS_HELP[] =
+    "usage: mc2 jobs [--home DIR] [--service HOST:PORT] [--policy FILE]\n\n"
+    "Lists jobs as the enclave reported them to the service: ID KIND STATE DETAIL, where\n"
+    "STATE is waiting (DETAIL: for whom), queued (its place: which job runs, how many are\n"
+    "ahead), running (for how long, and the rounds done or input read), done (its results)\n"
+    "or failed. The service never learns why a job failed; with your identity and policy\n"
+    "(as for `mc2 job`) mc2 jobs asks the attested enclave, which tells a failed job's\n"
+    "parties (submitter, input owners, recipients, model owner) the reason, and shows it.\n";
+
+/* Prints the service's job listing (text[0..len), lines "ID KIND STATE DETAIL"), with the
+ * reason of each failed job the enclave tells this party (cs: an attested session, or
+ * NULL). */
+static void print_jobs(cli_session *cs, const char *text, size_t len)
 {
-    const char *service = NULL, *home = NULL;
-    cli_opt opts[] = {CLI_VAL("service", &service), CLI_VAL("home", &home), CLI_END};
+    printf("ID KIND STATE DETAIL\n");
+    mc2_buf t = {0}, st = {0};
+    for (const char *p = text, *end = text + len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        char line[1200];
+        snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line ? n : sizeof line - 1), p);
+        p += n + 1;
+        unsigned long long id;
+        char kind[40], word[16];
+        mc2_err err;
+        if (cs && sscanf(line, "%llu %39s %15s", &id, kind, word) == 3 &&
+            strcmp(word, "failed") == 0 && mc2_job_state(&cs->es, id, &t, &st, &err) == 0 &&
+            strncmp((const char *)st.data, "failed: ", 8) == 0) {
+            printf("%llu %s failed ", id, kind);
+            print_safe((const char *)st.data + 8, " ");
+            putchar('\n');
+            continue;
+        }
+        print_safe(line, " ");
+        putchar('\n');
+    }
+    mc2_buf_free(&t);
+    mc2_buf_free(&st);
+}
+
+int cmd_jobs(int argc, char **argv)
+{
+    const char *service = NULL, *home = NULL, *policy = NULL;
+    cli_opt opts[] = {CLI_VAL("service", &service), CLI_VAL("home", &home),
+                      CLI_VAL("policy", &policy), CLI_END};
     int code;
-    if (cli_parse(cmd, help, argc, argv, opts, NULL, 0, &code)) return code;
+    if (cli_parse("jobs", JOBS_HELP, argc, argv, opts, NULL, 0, &code)) return code;
     mc2_err err;
     mc2_err_clear(&err);
     char *addr = cli_service(service, home);
     mc2_frame reply = {0};
     int fd = addr ? mc2_dial(addr, &err) : -1, rc = CLI_OK;
-    if (fd < 0 || mc2_host_call(fd, type, NULL, 0, &reply, NULL, NULL, &err)) {
+    if (fd < 0 || mc2_host_call(fd, HAPI_JOBS, NULL, 0, &reply, NULL, NULL, &err)) {
         rc = cli_fail(&err);
     } else if (reply.payload.len == 0) {
         printf("(none)\n");
     } else {
-        printf("%s\n%.*s", header, (int)reply.payload.len, (const char *)reply.payload.data);
+        /* The reasons of failed jobs, if this party can attest (else the listing alone). */
+        const char *text = (const char *)reply.payload.data;
+        cli_session cs;
+        bool failed = memmem(text, reply.payload.len, " failed ", 8) != NULL, have = false;
+        if (failed && cli_party_load(&cs, home, service, policy, &err) == 0) {
+            have = cli_session_attest(&cs, &err) == 0;
+            if (!have) cli_session_close(&cs);
+        }
+        if (failed && !have)
+            fprintf(stderr, "mc2: (the reasons of failed jobs need an attested session: %s)\n",
+                    err.msg);
+        print_jobs(have ? &cs : NULL, text, reply.payload.len);
+        if (have) cli_session_close(&cs);
     }
     if (fd >= 0) close(fd);
     mc2_frame_free(&reply);
     mc2_free(addr);
     return rc;
-}
-
-int cmd_jobs(int argc, char **argv)
-{
-    return listing("jobs",
-                   "usage: mc2 jobs [--service HOST:PORT]\n\nLists jobs and their public "
-                   "status as the enclave reported them to the service.\n",
-                   HAPI_JOBS, "ID KIND STATE STATUS", argc, argv);
 }
 
 static bool owns_input(const mc2_job *j, const char *me)
@@ -383,7 +471,8 @@ static const char APPROVE_HELP[] =
     "model_owner, approving releases your model to that job only: the key `mc2 model get`\n"
     "kept in your home is granted for this job (the job must name that exact model). If\n"
     "your approval lets the job run, waits up to --wait seconds (default 300; 0: do not\n"
-    "wait) for it to finish and shows how it ended.\n";
+    "wait) for it to finish, showing its state on stderr if a terminal, and says how it\n"
+    "ended: a job that failed exits 1 with the reason.\n";
 
 /* Prints s (another party wrote it) with line feeds as `nl` and every other control
  * character as \xNN, so that it cannot drive the terminal. */
@@ -490,7 +579,7 @@ int cmd_approve(int argc, char **argv)
     const char *mo = mc2_job_param(&j, "model_owner");
     bool owner = owns_input(&j, cs.id.name), model_owner = mo && strcmp(mo, cs.id.name) == 0;
     if (!owner && !model_owner) {
-        mc2_err_set(&err, MC2_E_USAGE,
+        mc2_err_set(&err, MC2_E_AUTH,
                     "you own none of job %llu's inputs and are not its model owner: nothing to "
                     "approve",
                     (unsigned long long)id);
@@ -508,10 +597,20 @@ int cmd_approve(int argc, char **argv)
         mc2_buf_put_u64(&req, id, &err) || mc2_buf_append(&req, sig, 64, &err) ||
         mc2_esession_call(&cs.es, EAPI_APPROVE, req.data, req.len, &reply, &err))
         goto fail;
-    mc2_buf_reset(&status);
-    if (mc2_job_wait(&cs.es, id, false, (unsigned)wait * 1000u, NULL, &status, &err)) goto fail;
-    printf("approved job %llu; now %.*s\n", (unsigned long long)id, (int)status.len,
-           (const char *)status.data);
+    /* If this approval let the job run, follow it: how it ends is what the approver wants
+     * to know (a failure exits 1 with its reason). */
+    if (cli_job_follow(&cs, id, false, wait, &status, &err)) goto fail;
+    const char *st = (const char *)status.data;
+    if (strncmp(st, "waiting", 7) == 0 || strncmp(st, "done", 4) == 0) {
+        printf("approved job %llu; now %s\n", (unsigned long long)id, st);
+        rc = CLI_OK;
+        goto out;
+    }
+    printf("approved job %llu\n", (unsigned long long)id);
+    char fetch[96];
+    snprintf(fetch, sizeof fetch, "its recipients run mc2 download --job %llu",
+             (unsigned long long)id);
+    if (cli_job_outcome(id, j.kind, st, fetch, &err) < 0) goto fail;
     rc = CLI_OK;
     goto out;
 fail:

@@ -42,7 +42,11 @@ static const char SQL_HELP[] =
     "  --csv                       print CSV even on a terminal\n"
     "  --out FILE                  write the result as CSV to FILE instead of printing it\n"
     "  --wait SECONDS              how long to wait for the result (default 300 when every\n"
-    "                              input is yours, else 0: print what to do and return)\n"
+    "                              input is yours, else 0); a job not done by then keeps\n"
+    "                              running: its id and how to fetch its result are printed.\n"
+    "                              Meanwhile stderr, if a terminal, shows the job's state\n"
+    "                              (queued behind which job, running for how long, how\n"
+    "                              much input it has read)\n"
     "  --home DIR  --service HOST:PORT  --policy FILE\n";
 
 /* Parses the --input specs [NAME=]OWNER/TABLE into j's inputs and each one's SQL name
@@ -363,9 +367,9 @@ static int job_fill(cli_session *cs, const cli_sql_req *a, const cli_sql_refs *r
     if (a->nr == 0) {
         const mc2_party *me = mc2_policy_party(cs->policy, cs->id.name);
         if (!me || !me->recipient)
-            return mc2_err_set(err, MC2_E_USAGE,
-                               "you may not receive results under this policy: name who may "
-                               "with --recipient PARTY");
+            return mc2_err_set(err, MC2_E_AUTH,
+                               "the consortium policy does not let you receive results: name "
+                               "a recipient it lists with --recipient PARTY");
         snprintf(j->recipients[j->nrecipients++], 65, "%s", cs->id.name);
     }
     for (size_t i = 0; i < a->nr; i++)
@@ -387,22 +391,21 @@ static int job_fill(cli_session *cs, const cli_sql_req *a, const cli_sql_refs *r
     return rc;
 }
 
-/* After job id ended in `status`: prints its result if this party is a recipient (fetched,
- * decrypted, as CSV to a->out or printed), else what the recipients do. */
+/* After following job id to `status`: prints its result if it is done and this party is a
+ * recipient (fetched, decrypted, as CSV to a->out or printed), else what the recipients
+ * do; a failure is an error with its reason; a job still waiting or running is where it
+ * is and how to fetch its result later (cli_job_outcome). */
 static int job_result(cli_session *cs, const cli_sql_req *a, int explain, const mc2_job *j,
                       uint64_t id, const char *stt, mc2_err *err)
 {
     mc2_result_ref ref;
     size_t nres = 0;
     int me_recipient = 0, bad = -1;
-    if (strncmp(stt, "failed", 6) == 0)
-        return mc2_err_set(err, MC2_E_INPUT, "the query failed: %s", stt + (stt[6] == ':' ? 8 : 6));
-    if (strncmp(stt, "done", 4) != 0) {
-        printf("job %llu is %s\nwhen it is done, recipients run: mc2 download --job %llu "
-               "--out result.csv\n",
-               (unsigned long long)id, stt, (unsigned long long)id);
-        return 0;
-    }
+    char fetch[96];
+    snprintf(fetch, sizeof fetch, "recipients run mc2 download --job %llu --out result.csv",
+             (unsigned long long)id);
+    int o = cli_job_outcome(id, "sql", stt, fetch, err);
+    if (o != 0) return o < 0 ? -1 : 0;
     for (size_t i = 0; i < j->nrecipients; i++)
         me_recipient |= strcmp(j->recipients[i], cs->id.name) == 0;
     if (!me_recipient) {
@@ -473,8 +476,8 @@ int cli_sql_run(cli_session *cs, const cli_sql_req *a, mc2_err *err)
         mc2_job_submit(&cs->es, &cs->id, cs->policy, &j, &id, NULL, err))
         goto out;
     unsigned wait = a->wait_set ? a->wait_s : all_mine ? 300 : 0;
-    /* Wait for the job: it runs as soon as every owner approved it. */
-    if (mc2_job_wait(&cs->es, id, true, wait * 1000u, NULL, &status, err) ||
+    /* Follow the job: it runs as soon as every owner approved it. */
+    if (cli_job_follow(cs, id, true, wait, &status, err) ||
         job_result(cs, a, refs.explain, &j, id, (const char *)status.data, err))
         goto out;
     rc = 0;

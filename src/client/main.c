@@ -3,7 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/file.h"
+#include "base/strdist.h"
 #include "cli.h"
+#include "mc2/identity.h"
 
 static const struct {
     const char *name;
@@ -48,18 +51,81 @@ static void usage(FILE *f)
                "of them, or the cluster operator, seeing another's data.\n\ncommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
-    fprintf(f, "\nenvironment: MC2_HOME  this party's key directory (default ~/.mc2)\n");
+    fprintf(f,
+            "\n`mc2 help COMMAND` is `mc2 COMMAND --help`.\n\n"
+            "environment:\n"
+            "  MC2_HOME     this party's key directory (default ~/.mc2; --home overrides)\n"
+            "  MC2_SERVICE  the service's HOST:PORT (default: the one `mc2 init --service`\n"
+            "               recorded, else %s; --service overrides)\n"
+            "  HOME         where ~/.mc2 is\n",
+            MC2_DEFAULT_SERVICE);
+}
+
+/* The command named `name`, or NULL. */
+static int find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(name, COMMANDS[i].name) == 0) return (int)i;
+    return -1;
+}
+
+/* An unknown command: says so, with the nearest command name if one is close. */
+static int unknown_command(const char *cmd)
+{
+    const char *best = NULL;
+    unsigned bestd = 3;
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        unsigned d =
+            mc2_edit_distance(cmd, strlen(cmd), COMMANDS[i].name, strlen(COMMANDS[i].name), 2);
+        if (d < bestd) {
+            bestd = d;
+            best = COMMANDS[i].name;
+        }
+    }
+    /* Short names are close to everything: a distance of 2 only for longer ones. */
+    if (best && bestd == 2 && strlen(cmd) <= 4) best = NULL;
+    if (best)
+        fprintf(stderr, "mc2: unknown command '%s' (did you mean '%s'?)\n", cmd, best);
+    else
+        fprintf(stderr, "mc2: unknown command '%s'\n", cmd);
+    fprintf(stderr, "(`mc2 --help` lists the commands)\n");
+    return CLI_USAGE;
+}
+
+/* Ctrl-C, SIGTERM or a hang-up: remove the temporary files of outputs not finished (an
+ * encryption, a generator's tables, a download), then die of the signal as usual. */
+static void on_signal(int sig)
+{
+    mc2_afile_unlink_all();
+    signal(sig, SIG_DFL);
+    raise(sig);
 }
 
 int main(int argc, char **argv)
 {
     /* A peer that goes away must give an error, not kill us (see conn.h). */
     signal(SIGPIPE, SIG_IGN);
+    static const int SIGS[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof SIGS / sizeof SIGS[0]; i++) {
+        struct sigaction sa, old;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        /* A signal ignored by whoever started us (nohup, a background job) stays ignored. */
+        if (sigaction(SIGS[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            sigaction(SIGS[i], &sa, NULL);
+    }
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;
     }
     const char *cmd = argv[1];
+    if (strcmp(cmd, "help") == 0 && argc >= 3) { /* `mc2 help sql`: `mc2 sql --help` */
+        int i = find_command(argv[2]);
+        if (i < 0) return unknown_command(argv[2]);
+        char *hargv[] = {argv[2], "--help", NULL};
+        return COMMANDS[i].fn(2, hargv);
+    }
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return CLI_OK;
@@ -68,9 +134,7 @@ int main(int argc, char **argv)
         printf("mc2 %s\n", MC2_VERSION);
         return CLI_OK;
     }
-    for (size_t i = 0; i < NCOMMANDS; i++)
-        if (strcmp(cmd, COMMANDS[i].name) == 0) return COMMANDS[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "mc2: unknown command '%s'\n", cmd);
-    usage(stderr);
-    return CLI_USAGE;
+    int i = find_command(cmd);
+    if (i >= 0) return COMMANDS[i].fn(argc - 1, argv + 1);
+    return unknown_command(cmd);
 }

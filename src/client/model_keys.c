@@ -28,7 +28,7 @@ int cli_add_recipients(mc2_job *j, const mc2_policy *pol, const char *const *lis
         if (pol->parties[i].recipient)
             snprintf(j->recipients[j->nrecipients++], 65, "%s", pol->parties[i].name);
     if (j->nrecipients == 0)
-        return mc2_err_set(err, MC2_E_USAGE,
+        return mc2_err_set(err, MC2_E_AUTH,
                            "the consortium policy names no result recipient: give --recipient");
     return 0;
 }

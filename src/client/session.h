@@ -97,6 +97,22 @@ int cli_explain_other_copy(cli_session *cs, enum cli_copy_source source, const c
 int cli_describe_table(const char *path, const uint8_t key[MC2_KEY_LEN], mc2_catalog_entry *e,
                        mc2_err *err) MC2_WUR;
 
+/* ---- follow.c: following a job ------------------------------------------------------------ */
+
+/* Polls job id (EAPI_JOB) until it is done or failed - or, if approvals is false, until it
+ * neither runs nor is queued (it waits for an approval or a key) - or until wait_s seconds
+ * have passed (0: ask once). While it waits, stderr shows the state the enclave reports
+ * ("queued: next, after job 5 (running)", "running: 12 s, round 3 of 50") on one line when
+ * it is a terminal. *state gets the last state (NUL-terminated after its len). */
+int cli_job_follow(cli_session *cs, uint64_t id, bool approvals, uint64_t wait_s, mc2_buf *state,
+                   mc2_err *err) MC2_WUR;
+
+/* What the last state `st` of job id (a `what` job: "sql", "train", ...) means: done: 0;
+ * failed: -1 with *err saying why (the reason, which the enclave gives the job's parties
+ * only); else (still waiting, queued or running) prints where it is and how to see it and
+ * `fetch` it later, and returns 1. */
+int cli_job_outcome(uint64_t id, const char *what, const char *st, const char *fetch, mc2_err *err);
+
 /* "2026-01-31 14:05 UTC" for a time in seconds since 1970. */
 const char *cli_time(uint64_t t, char *buf, size_t len);
 

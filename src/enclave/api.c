@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/alloc.h"
 #include "base/bytes.h"
@@ -47,18 +48,116 @@ static int party_index(const enclave *e, const char *name)
 
 static const char *const STATES[] = {"waiting", "done", "failed", "running"};
 
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static bool is_queued(const enc_job *j)
+{
+    return j->state == JOB_RUNNING && strcmp(j->status, "queued") == 0;
+}
+
+/* What a running job has done so far: "12 s, round 3 of 50" or "12 s, input 1.5 of 30.2 MiB
+ * read" (only what the host can already tell, see enc_progress). */
+static void running_detail(const enc_job *j, char *out, size_t cap)
+{
+    uint64_t secs = j->started_ms ? (now_ms() - j->started_ms) / 1000u : 0;
+    uint32_t round = atomic_load(&j->prog.round), rounds = atomic_load(&j->prog.rounds);
+    uint64_t done = atomic_load(&j->prog.in_done), total = atomic_load(&j->prog.in_total);
+    if (rounds)
+        snprintf(out, cap, "%llu s, round %u of %u", (unsigned long long)secs, round, rounds);
+    else if (total)
+        snprintf(out, cap, "%llu s, input %.1f of %.1f MiB read", (unsigned long long)secs,
+                 (double)(done < total ? done : total) / 1048576.0, (double)total / 1048576.0);
+    else
+        snprintf(out, cap, "%llu s", (unsigned long long)secs);
+}
+
+/* A queued job's place: "next, after job 5 (running)" or "after job 5 (running) and 2 queued
+ * jobs". mu held. */
+static void queued_detail(const enclave *e, const enc_job *j, char *out, size_t cap)
+{
+    size_t ahead = 0;
+    const enc_job *run = NULL;
+    for (size_t i = 0; i < e->njobs; i++) {
+        const enc_job *o = e->jobs[i];
+        if (o->state != JOB_RUNNING || o == j) continue;
+        if (!is_queued(o))
+            run = o;
+        else if (o->id < j->id)
+            ahead++;
+    }
+    char r[64] = "";
+    if (run) snprintf(r, sizeof r, " job %llu (running)", (unsigned long long)run->id);
+    if (ahead == 0)
+        snprintf(out, cap, "next%s%s", run ? ", after" : "", r);
+    else
+        snprintf(out, cap, "after%s%s %zu queued job%s", r, run ? " and" : "", ahead,
+                 ahead == 1 ? "" : "s");
+}
+
+/* The job's state word ("waiting", "queued", "running", "done", "failed") and its detail
+ * (what it waits for, its place in the queue, its progress, its results, why it failed).
+ * mu held, except for a running job's own threads (its detail then reads only the job). */
+static const char *state_of(const enclave *e, const enc_job *j, char *detail, size_t cap)
+{
+    if (is_queued(j)) {
+        queued_detail(e, j, detail, cap);
+        return "queued";
+    }
+    if (j->state == JOB_RUNNING) {
+        running_detail(j, detail, cap);
+        return "running";
+    }
+    snprintf(detail, cap, "%s", j->status);
+    return STATES[j->state];
+}
+
 void enc_job_publish(enclave *e, const enc_job *j)
 {
-    char line[MC2_ERR_MSG_MAX + 128];
-    /* The host sees who the job waits for, or how many results it made; never why it failed
-     * (a reason can say something about the data: a NULL label, a value out of range). The
-     * parties read the reason inside TLS with EAPI_JOB. */
-    const char *status = j->state == JOB_FAILED ? "(reason: `mc2 job ID`, for parties)" : j->status;
+    char line[MC2_ERR_MSG_MAX + 128], detail[MC2_ERR_MSG_MAX];
+    const char *word = state_of(e, j, detail, sizeof detail);
+    /* The host sees who the job waits for, its place in the queue, its progress (what the
+     * host can tell anyway), or how many results it made; never why it failed (a reason can
+     * say something about the data: a NULL label, a value out of range). The parties read
+     * the reason inside TLS with EAPI_JOB. */
+    if (j->state == JOB_FAILED)
+        snprintf(detail, sizeof detail, "(reason: `mc2 job ID`, for parties)");
     int n = snprintf(line, sizeof line, "%llu %s %s %s", (unsigned long long)j->id, j->job.kind,
-                     STATES[j->state], status);
+                     word, detail);
     mc2_err err;
     if (enc_send(e, EIF_JOB, 0, line, (size_t)(n < 0 ? 0 : n), &err))
         mc2_log("mc2-enclave", MC2_LOG_INFO, MC2_LOG_WARN, "cannot publish job status");
+}
+
+/* Sends the running job's progress to the host, at most once a second (any of its threads). */
+static void progress_publish(enclave *e, enc_job *j)
+{
+    uint64_t now = now_ms(), last = atomic_load(&j->prog.published_ms);
+    if (now - last < 1000 || !atomic_compare_exchange_strong(&j->prog.published_ms, &last, now))
+        return;
+    enc_job_publish(e, j);
+}
+
+void enc_job_progress_input(enclave *e, uint64_t add_done, uint64_t add_total)
+{
+    enc_job *j = e->current;
+    if (!j) return;
+    atomic_fetch_add(&j->prog.in_total, add_total);
+    atomic_fetch_add(&j->prog.in_done, add_done);
+    progress_publish(e, j);
+}
+
+void enc_job_progress_round(enclave *e, uint32_t done, uint32_t rounds)
+{
+    enc_job *j = e->current;
+    if (!j) return;
+    atomic_store(&j->prog.rounds, rounds);
+    atomic_store(&j->prog.round, done);
+    progress_publish(e, j);
 }
 
 /* Sets the status to what the job still waits for; returns true if nothing. */
@@ -121,12 +220,15 @@ static int run_kind(enclave *e, enc_job *j, mc2_err *err)
 {
     const enc_kind *k = enc_kind_find(j->job.kind, NULL);
     if (!k) return mc2_err_set(err, MC2_E_INTERNAL, "unknown job kind");
+    atomic_store(&j->prog.published_ms, now_ms()); /* the "running" line was just sent */
+    e->current = j;
     mc2_intr_arm(enc_job_cpu_limit(e, &j->job));
     size_t old = mc2_alloc_set_cap((size_t)(e->budget_bytes + ENC_MEM_OVERHEAD));
     int rc = k->run(e, j, err);
     bool capped = mc2_alloc_cap_hit();
     mc2_alloc_set_cap(old);
     mc2_intr_disarm();
+    e->current = NULL;
     if (rc && capped && err->code == MC2_E_NOMEM)
         mc2_err_set(err, MC2_E_LIMIT,
                     "the job needs more memory than the enclave's budget of %llu MiB (plus "
@@ -150,6 +252,9 @@ static void finish_job(enclave *e, enc_job *j, int rc, const mc2_err *err)
         j->nresults = 0;
     }
     enc_job_publish(e, j);
+    /* Every queued job moved up one place. */
+    for (size_t i = 0; i < e->njobs; i++)
+        if (is_queued(e->jobs[i])) enc_job_publish(e, e->jobs[i]);
 }
 
 void enc_jobs_advance(enclave *e)
@@ -170,6 +275,8 @@ void enc_jobs_advance(enclave *e)
             pthread_cond_signal(&e->run_cv);
             continue;
         }
+        snprintf(j->status, sizeof j->status, "running");
+        j->started_ms = now_ms();
         mc2_err err;
         mc2_err_clear(&err);
         int rc = run_kind(e, j, &err);
@@ -181,8 +288,7 @@ void enc_jobs_advance(enclave *e)
 static enc_job *next_queued(enclave *e)
 {
     for (size_t i = 0; i < e->njobs; i++)
-        if (e->jobs[i]->state == JOB_RUNNING && strcmp(e->jobs[i]->status, "queued") == 0)
-            return e->jobs[i];
+        if (is_queued(e->jobs[i])) return e->jobs[i];
     return NULL;
 }
 
@@ -198,6 +304,7 @@ static void *runner_main(void *arg)
             continue;
         }
         snprintf(j->status, sizeof j->status, "running");
+        j->started_ms = now_ms();
         enc_job_publish(e, j);
         pthread_mutex_unlock(&e->mu);
         mc2_err err;
@@ -431,13 +538,12 @@ static int api_job(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, mc2_err 
     if (r->bad || mc2_rd_left(r)) return mc2_err_set(err, MC2_E_INPUT, "malformed job request");
     enc_job *j = find_job(e, id);
     if (!j) return mc2_err_set(err, MC2_E_NOTFOUND, "no job %llu", (unsigned long long)id);
-    char st[MC2_ERR_MSG_MAX + 32];
+    char st[MC2_ERR_MSG_MAX + 32], detail[MC2_ERR_MSG_MAX];
+    const char *word = state_of(e, j, detail, sizeof detail);
     if (j->state == JOB_FAILED && !job_party(e, j, s->party))
         snprintf(st, sizeof st, "failed");
-    else if (j->state == JOB_RUNNING) /* the status says "queued" or "running" */
-        snprintf(st, sizeof st, "%s", j->status);
     else
-        snprintf(st, sizeof st, "%s: %s", STATES[j->state], j->status);
+        snprintf(st, sizeof st, "%s: %s", word, detail);
     mc2_buf b = {0};
     int rc = mc2_buf_put_lv(&b, j->text, j->text_len, err) ||
                      mc2_buf_put_lv(&b, st, strlen(st), err) || reply_ok(out, &b, err)
@@ -458,6 +564,10 @@ static int api_result_key(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, m
     bool recipient = false;
     for (size_t i = 0; i < j->job.nrecipients; i++)
         recipient |= strcmp(j->job.recipients[i], me) == 0;
+    /* Why a job failed is for its parties only (as in api_job). */
+    if (j->state == JOB_FAILED && !job_party(e, j, s->party))
+        return mc2_err_set(err, MC2_E_USAGE, "job %llu has no result: it failed",
+                           (unsigned long long)id);
     if (j->state != JOB_DONE)
         return mc2_err_set(err, MC2_E_USAGE, "job %llu has no result: %s", (unsigned long long)id,
                            j->status);

@@ -6,6 +6,7 @@
 #define MC2_ENCLAVE_ENCLAVE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -56,6 +57,16 @@ typedef struct enc_result {
     int party;
 } enc_result;
 
+/* How far a running job is, as the host can already tell (enc_job_progress_*): bytes of its
+ * input tables read (the host serves every read) out of their sizes, and boosting rounds
+ * done out of the job's num_round (its text says it; a round's end shows in the host's
+ * timing anyway). Written by the job's threads without mu, read by any thread. */
+typedef struct enc_progress {
+    _Atomic uint64_t in_done, in_total;
+    _Atomic uint32_t round, rounds;
+    _Atomic uint64_t published_ms; /* when a progress line last went to the host */
+} enc_progress;
+
 typedef struct enc_job {
     uint64_t id;
     char *text;
@@ -76,6 +87,8 @@ typedef struct enc_job {
     char status[MC2_ERR_MSG_MAX];
     enc_result results[ENC_MAX_RESULTS];
     size_t nresults;
+    uint64_t started_ms; /* CLOCK_MONOTONIC when it started running (0: not yet) */
+    enc_progress prog;
 } enc_job;
 
 typedef struct enc_req enc_req; /* an outstanding storage request (hostio.c) */
@@ -114,6 +127,9 @@ typedef struct enclave {
     enc_job *jobs[ENC_MAX_JOBS];
     size_t njobs;
     uint32_t next_req; /* io_mu */
+    /* The job being run (set by the thread that runs it, before the kind starts its own
+     * threads, and cleared after they ended): where enc_job_progress_* count. */
+    enc_job *current;
 } enclave;
 
 /* Initializes the locks and condition variables of e (before any thread uses it). */
@@ -199,8 +215,16 @@ uint64_t enc_job_cpu_limit(const enclave *e, const mc2_job *j);
  * skip these when they check their own parameters. */
 bool enc_param_generic(const char *key);
 
-/* Publishes a job's public status to the host (for `mc2 jobs`). */
+/* Publishes a job's public status to the host (for `mc2 jobs`): the EIF_JOB line
+ * "<id> <kind> <waiting|queued|running|done|failed> <detail>" (enclave-interface.md §3).
+ * Called with mu held (or before the runner thread exists). */
 void enc_job_publish(enclave *e, const enc_job *j);
+
+/* Progress of the job being run (e->current; no-ops without one), from any of its threads:
+ * input bytes to read (add_total) and read (add_done), or boosting round `done` of
+ * `rounds`. Each may send a progress line to the host, at most one a second. */
+void enc_job_progress_input(enclave *e, uint64_t add_done, uint64_t add_total);
+void enc_job_progress_round(enclave *e, uint32_t done, uint32_t rounds);
 
 /* Installs the system-call filter: after this the process can only compute and talk over
  * its channel (no files, no sockets, no exec). */

@@ -42,8 +42,9 @@ int enc_open_input(enclave *e, const mc2_job_input *in, mc2_buf *data, mc2_tread
     snprintf(name, sizeof name, "tables/%s/%s.mc2t", in->owner, in->table);
     uint8_t key[MC2_KEY_LEN];
     if (enc_party_key(e, in->owner, key, err)) return -1;
-    int bad = enc_store_read(e, name, data, err) ||
-              mc2_treader_open_mem(data->data, data->len, key, r, err);
+    int bad = enc_store_read(e, name, data, err);
+    if (!bad) enc_job_progress_input(e, data->len, data->len); /* read whole */
+    bad = bad || mc2_treader_open_mem(data->data, data->len, key, r, err);
     mc2_wipe(key, sizeof key);
     if (bad) return mc2_err_prefix(err, "input %s/%s: ", in->owner, in->table);
     if (check_upload(mc2_treader_header(*r), in, err)) {
@@ -120,6 +121,7 @@ static int host_end(void *ctx, void *h, mc2_err *err)
     enc_input *in = ctx;
     host_read *hr = h;
     int rc = 0;
+    uint64_t bytes = 0;
     for (size_t i = 0; i < hr->n; i++) {
         enc_req *r = hr->r[i];
         hr->r[i] = NULL;
@@ -127,8 +129,10 @@ static int host_end(void *ctx, void *h, mc2_err *err)
             rc = enc_store_end_into(in->e, r, err);
         else
             enc_store_abandon(in->e, r);
+        bytes += hr->len[i];
     }
     mc2_free(hr);
+    if (rc == 0) enc_job_progress_input(in->e, bytes, 0);
     return rc;
 }
 
@@ -143,6 +147,7 @@ int enc_input_open(enclave *e, const mc2_job_input *jin, enc_input *in, mc2_err 
     int rc = enc_store_size(e, in->name, &size, err);
     if (rc == 0) {
         in->io = (mc2_tio){in, size, host_begin, host_end, host_abandon};
+        enc_job_progress_input(e, 0, size);
         size_t meta = e->budget_bytes < (256ull << 20) ? (size_t)e->budget_bytes : 256u << 20;
         rc = mc2_tsrc_open(&in->io, key, meta, &in->src, err);
     }

@@ -475,12 +475,15 @@ typedef struct gb_metrics {
     enum mc2_gbdt_metric *metric;
     double *value;
     size_t n, cap;
+    enclave *e; /* for the job's progress: round r of rounds */
+    uint32_t rounds;
 } gb_metrics;
 
 static int on_round(void *ctx, uint32_t round, const enum mc2_gbdt_metric *metrics,
                     const double *values, uint32_t n_metrics)
 {
     gb_metrics *g = ctx;
+    enc_job_progress_round(g->e, round + 1, g->rounds);
     for (uint32_t i = 0; i < n_metrics && g->n < g->cap; i++, g->n++) {
         g->round[g->n] = round;
         g->metric[g->n] = metrics[i];
@@ -611,6 +614,9 @@ int enc_train_run(enclave *e, enc_job *jb, mc2_err *err)
             goto out;
         }
     }
+    g.e = e;
+    g.rounds = p.num_round;
+    enc_job_progress_round(e, 0, p.num_round);
     if (mc2_gbdt_train(&p, &td, eval_i >= 0 ? &ed : NULL, on_round, &g, &model, err)) {
         /* The engine's data messages may quote a row or a value: keep only safe ones. */
         if (err->code == MC2_E_INPUT)

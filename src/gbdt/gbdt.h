@@ -195,15 +195,17 @@ uint32_t mc2_gbdt_model_ngroup(const mc2_gbdt_model *m);
 void mc2_gbdt_model_free(mc2_gbdt_model *m);
 
 /* Called after every round with the metric values on the evaluation set (in the order of
- * p->metrics). Return non-zero to stop training early (the model keeps the rounds so far). */
+ * p->metrics); without an evaluation set with n_metrics = 0 (a round ended: progress).
+ * Return non-zero to stop training early (the model keeps the rounds so far). */
 typedef int (*mc2_gbdt_eval_fn)(void *ctx, uint32_t round, const enum mc2_gbdt_metric *metrics,
                                 const double *values, uint32_t n_metrics);
 
 /* Trains a model. `params` and both data sets are checked first (nothing is computed on bad
- * input); eval may be NULL (no metrics, cb not called) and must have train->d features.
- * With an eval set the model records its per-round metrics as evaluation set "eval"
- * (m->sets[0]; the rounds trained, also when cb stops early); with params->eval_train, the
- * training set's as set "train" (after "eval"; on all rows, as XGBoost evaluates dtrain).
+ * input); eval may be NULL (no metrics: cb gets none, only each round's end) and must have
+ * train->d features. With an eval set the model records its per-round metrics as evaluation
+ * set "eval" (m->sets[0]; the rounds trained, also when cb stops early); with
+ * params->eval_train, the training set's as set "train" (after "eval"; on all rows, as XGBoost
+ * evaluates dtrain).
  * Uses params->nthread threads. Returns 0 and *out (free with mc2_gbdt_model_free), or -1
  * with *err. */
 int mc2_gbdt_train(const mc2_gbdt_params *params, const mc2_gbdt_data *train,

@@ -927,17 +927,19 @@ int gbdt_train_oblivious(const mc2_gbdt_params *params, const mc2_gbdt_data *tra
                 for (size_t i = 0; i < eval->n; i++)
                     em[i * c->K + k] += obl_tree_leaf(t, eval->x + i * c->d, c->d, c->D);
         }
+        double vals[MC2_GBDT_MAX_METRICS];
+        uint32_t nm = 0; /* without eval: no metrics, the round's end only (public) */
         if (eval) {
             /* the metrics are released to the caller; computing them is not oblivious */
             size_t ne = eval->n * c->K;
             memcpy(ep, em, ne * sizeof(float));
             mc2_gbdt_transform(p->objective, ep, eval->n, c->K);
-            double vals[MC2_GBDT_MAX_METRICS];
             for (uint32_t q = 0; q < p->n_metrics; q++)
                 vals[q] = mc2_gbdt_metric(p->metrics[q], ep, eval->y, eval->w, eval->n, c->K);
             gbdt_history_push(m, 0, vals);
-            if (cb && cb(cb_ctx, round, p->metrics, vals, p->n_metrics) != 0) break;
+            nm = p->n_metrics;
         }
+        if (cb && cb(cb_ctx, round, p->metrics, vals, nm) != 0) break;
     }
     *out = m;
     m = NULL;

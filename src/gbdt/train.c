@@ -1074,17 +1074,19 @@ int mc2_gbdt_train(const mc2_gbdt_params *params, const mc2_gbdt_data *train,
                                         c->ngroup);
             gbdt_history_push(m, train_set, tv);
         }
+        double vals[MC2_GBDT_MAX_METRICS];
+        uint32_t nm = 0; /* without eval: no metrics, the round's end only */
         if (eval) {
             size_t ne = eval->n * c->ngroup;
             memcpy(c->eval_prob, c->eval_margin, ne * sizeof(float));
             mc2_gbdt_transform(p->objective, c->eval_prob, eval->n, c->ngroup);
-            double vals[MC2_GBDT_MAX_METRICS];
             for (uint32_t q = 0; q < p->n_metrics; q++)
                 vals[q] = mc2_gbdt_metric(p->metrics[q], c->eval_prob, eval->y, eval->w, eval->n,
                                           c->ngroup);
             gbdt_history_push(m, 0, vals);
-            if (cb && cb(cb_ctx, round, p->metrics, vals, p->n_metrics) != 0) break;
+            nm = p->n_metrics;
         }
+        if (cb && cb(cb_ctx, round, p->metrics, vals, nm) != 0) break;
     }
     *out = m;
     m = NULL;

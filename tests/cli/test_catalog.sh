@@ -32,8 +32,8 @@ gen() { awk -v n="$1" -v tag="$2" 'BEGIN { print "k,v"; for (i = 1; i <= n; i++)
 gen 100 old "$WORK/100.csv"
 gen 200 new "$WORK/200.csv"
 gen 50 u "$WORK/50.csv"
-up() { # up HOME NAME CSV
-  expect_ok "upload $2 by $(basename "$1")" "$MC2" upload --home "$1" --schema "$WORK/t.yaml" --in "$3" --as "$2"
+up() { # up HOME NAME CSV [OPTION...]
+  expect_ok "upload $2 by $(basename "$1")" "$MC2" upload --home "$1" --schema "$WORK/t.yaml" --in "$3" --as "$2" "${@:4}"
 }
 count() { # count HOME TABLE: prints the count, or nothing
   "$MC2" sql --home "$1" --csv "SELECT count(*) AS n FROM $2" 2>"$WORK/cerr" | tail -n 1
@@ -44,7 +44,16 @@ up "$WORK/bank-a" t "$WORK/100.csv"
 check "the first upload is version 1" grep -q "^uploaded bank-a/t version 1: 100 rows" "$WORK/out"
 check "the store holds it" test -f "$STORE/bank-a/t.mc2t"
 cp "$STORE/bank-a/t.mc2t" "$WORK/t-v1.mc2t"
-up "$WORK/bank-a" t "$WORK/200.csv"
+# Another upload under the same name replaces the table: only with --replace.
+expect_fail "a second upload of t without --replace is refused" 1 \
+  "you already have a table 't' \(version 1, 100 rows, uploaded .*\): give --replace" \
+  "$MC2" upload --home "$WORK/bank-a" --schema "$WORK/t.yaml" --in "$WORK/200.csv" --as t
+printf 'columns:\n  - {name: k, type: INT64}\n' >"$WORK/k.yaml"
+printf 'k\n1\n2\n' >"$WORK/k.csv"
+expect_fail "... and says when the new one has another schema" 1 "another schema" \
+  "$MC2" upload --home "$WORK/bank-a" --schema "$WORK/k.yaml" --in "$WORK/k.csv" --as t
+check "the refused uploads left the stored table alone" cmp -s "$STORE/bank-a/t.mc2t" "$WORK/t-v1.mc2t"
+up "$WORK/bank-a" t "$WORK/200.csv" --replace
 check "the second upload is version 2" grep -q "^uploaded bank-a/t version 2: 200 rows" "$WORK/out"
 cp "$STORE/bank-a/t.mc2t" "$WORK/t-v2.mc2t"
 check "version 2 answers 200" test "$(count "$WORK/bank-a" t)" = 200
@@ -119,7 +128,7 @@ check "three-owner join" grep -qx 50 "$WORK/j.csv"
 gen 20000 c "$WORK/big.csv"
 pids=()
 for n in c c d1 d2; do
-  "$MC2" upload $A --schema "$WORK/t.yaml" --in "$WORK/big.csv" --as "$n" >"$WORK/up-$n-$RANDOM" 2>&1 &
+  "$MC2" upload $A --replace --schema "$WORK/t.yaml" --in "$WORK/big.csv" --as "$n" >"$WORK/up-$n-$RANDOM" 2>&1 &
   pids+=($!)
 done
 rcs=0

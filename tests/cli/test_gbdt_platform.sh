@@ -134,6 +134,8 @@ if command -v gnuplot >/dev/null; then
   check "plot data: eval and train sets, auc and logloss" awk 'NF != 5 { exit 1 }' "$WORK/curve.dat"
   check "plot data: the job's AUC of round 14" awk -v a="$auc" '$1 == 14 { exit !(($2 - a) ^ 2 < 1e-12) }' "$WORK/curve.dat"
 fi
+expect_ok "model export without --format: the one format" "$MC2" model export --in "$WORK/model.mc2m" --out "$WORK/model2.json"
+check "the same JSON as --format xgboost-json" cmp -s "$WORK/model.json" "$WORK/model2.json"
 
 # ---- restart, re-grant, predict over both banks -------------------------------------------
 "$MC2" stop --dir "$S" >/dev/null 2>&1
@@ -171,7 +173,7 @@ expect_ok "mc2 jobs" "$MC2" jobs
 check "bank-b's job waits for the model owner" grep -q "^$BJ predict waiting waiting for auditor to approve (model owner)" "$WORK/out"
 expect_fail "bank-b gets no predictions without the model owner" 1 "has no result" \
   "$MC2" download --job "$BJ" --out "$WORK/x.csv" --home "$WORK/bank-b"
-expect_fail "bank-a has nothing to approve in it" 2 "not its model owner: nothing to approve" \
+expect_fail "bank-a has nothing to approve in it (a refusal: exit 1)" 1 "not its model owner: nothing to approve" \
   "$MC2" approve "$BJ" --home "$WORK/bank-a"
 expect_ok "the auditor approves bank-b's predict job" "$MC2" approve "$BJ" --home "$WORK/auditor"
 check "approve says the model is released for this job only" \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test_install.sh - `make install PREFIX=...` gives a working mc2, mc2d, mc2-enclave (+sig),
-# libmc2.so with headers, and an mc2.pc that a program can build against; no signer key.
+# libmc2.so with headers, the TPC-H schemas (which the installed `mc2 gen --help` cites),
+# and an mc2.pc that a program can build against; no signer key.
 source "$(dirname "$0")/lib.sh"
 P=$WORK/prefix
 expect_ok "cmake --install" cmake --install "$MC2_BUILD" --prefix "$P"
@@ -9,6 +10,12 @@ for f in bin/mc2 bin/mc2d bin/mc2-enclave bin/mc2-enclave.sig include/mc2/table.
   check "installed $f" test -e "$P/$f"
 done
 check "libmc2.so installed" bash -c "ls '$P'/lib*/libmc2.so* >/dev/null 2>&1"
+# The TPC-H schemas `mc2 gen --help` cites are installed, and the installed mc2 finds them.
+for t in region nation supplier customer part partsupp orders lineitem; do
+  check "installed share/mc2/schemas/tpch/$t.yaml" test -s "$P/share/mc2/schemas/tpch/$t.yaml"
+done
+expect_ok "installed mc2 gen --help" "$P/bin/mc2" gen --help
+check "mc2 gen --help cites the installed schemas" grep -q -- "--schema $(realpath "$P")/share/mc2/schemas/tpch/lineitem.yaml" "$WORK/out"
 pc=$(dirname "$(ls "$P"/lib*/pkgconfig/mc2.pc)")
 cat >"$WORK/use.c" <<'C'
 #include <mc2/crypto.h>

@@ -103,7 +103,7 @@ check ".tables: another party's, with how to query it" \
 check "EXPLAIN printed as an indented tree" grep -Eq "^    PROJECT .*|^  HASH AGGREGATE" "$WORK/sh.out"
 check "EXPLAIN: the root unindented" grep -q "^PROJECT accounts.city" "$WORK/sh.out"
 check "an error shows mc2's message" \
-  grep -q "^mc2: the query failed: line 1, column 8: unknown column 'nope'" "$WORK/sh.err"
+  grep -Eq "^mc2: sql job [0-9]+ failed: line 1, column 8: unknown column 'nope'" "$WORK/sh.err"
 check "after the error, two statements on one line run" \
   grep -A3 -x "count(\*)" "$WORK/sh.out" | grep -qx "        3"
 check "... the second too" grep -A2 -x "two" "$WORK/sh.out" | grep -qx "  2"
