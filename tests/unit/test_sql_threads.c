@@ -297,16 +297,16 @@ static const struct {
      true, 0, NULL, false, true, false, false, "build: FILTER (t2.g = 1)"},
     /* RIGHT and FULL joins probed on several threads: the last instance to end outputs the
      * build rows no instance matched (in an ordered plan, DOUBLE sums, on one thread) */
-    {"SELECT u.k, t.id, t.dec FROM u LEFT JOIN t ON u.k = t.k AND t.dec > 990000 ORDER BY u.k, "
+    {"SELECT u.k, t.id, t.dec FROM u LEFT JOIN t ON u.k = t.k AND t.dec > 9900 ORDER BY u.k, "
      "t.id",
      true, 0, NULL, false, false, false, false, "HASH JOIN RIGHT"},
     {"SELECT u.k % 7 AS m, COUNT(t.id), SUM(t.dec), COUNT(*) FROM u LEFT JOIN t ON u.k = t.k AND "
-     "t.dec > 990000 GROUP BY u.k % 7 ORDER BY m",
+     "t.dec > 9900 GROUP BY u.k % 7 ORDER BY m",
      true, 0, NULL, false, false, false, false, "HASH JOIN RIGHT"},
     {"SELECT COUNT(*), COUNT(t.id), COUNT(u.k), SUM(t.dec), SUM(u.k) FROM t FULL JOIN u ON "
-     "t.k = u.k AND t.dec > 990000",
+     "t.k = u.k AND t.dec > 9900",
      true, 0, NULL, false, false, false, false, "HASH JOIN FULL"},
-    {"SELECT COUNT(t.id), SUM(u.w), SUM(t.d) FROM u LEFT JOIN t ON u.k = t.k AND t.dec > 990000",
+    {"SELECT COUNT(t.id), SUM(u.w), SUM(t.d) FROM u LEFT JOIN t ON u.k = t.k AND t.dec > 9900",
      true, 0, NULL, false, false, false, false, "HASH JOIN RIGHT"},
 };
 
