@@ -385,6 +385,7 @@ typedef struct jstore {
     size_t npc, cpc;
     uint64_t rows; /* NOT IN's facts of the rows it got */
     bool null;
+    size_t kbase; /* merging: where its key bytes start in the table's */
 } jstore;
 
 struct jsink {
@@ -490,8 +491,8 @@ static int piece_cmp(const void *a, const void *b)
     return p->store < q->store ? -1 : p->store > q->store;
 }
 
-/* Copies store s's piece p to the end of table t; kbase: where s's key bytes start in t. */
-static void piece_copy(join_table *t, const jstore *s, const jpiece *p, size_t kbase)
+/* Copies store s's piece p to the end of table t. */
+static void piece_copy(join_table *t, const jstore *s, const jpiece *p)
 {
     const mc2_schema *sc = t->rows.s;
     size_t dst = t->rows.n, from = p->from, n = p->n;
@@ -503,7 +504,7 @@ static void piece_copy(join_table *t, const jstore *s, const jpiece *p, size_t k
     }
     memcpy(t->bhash + dst, s->t.bhash + from, n * sizeof *t->bhash);
     memcpy(t->bklen + dst, s->t.bklen + from, n * sizeof *t->bklen);
-    for (size_t r = 0; r < n; r++) t->bkoff[dst + r] = kbase + s->t.bkoff[from + r];
+    for (size_t r = 0; r < n; r++) t->bkoff[dst + r] = s->kbase + s->t.bkoff[from + r];
     t->rows.n += n;
 }
 
@@ -532,18 +533,17 @@ static int sink_merge(op_join *j, mc2_err *err)
     if (rc == 0) rc = table_grow(x, t, rows, kb, err);
     if (rc == 0) rc = sx_rows_reserve(x, &t->rows, rows, err);
     if (rc == 0) {
-        size_t m = 0, kbase[64];
+        size_t m = 0;
         for (unsigned i = 0; i < k->nst; i++) {
             jstore *s = &k->st[i];
-            memcpy(all + m, s->pc, s->npc * sizeof *all);
+            if (s->npc) memcpy(all + m, s->pc, s->npc * sizeof *all);
             m += s->npc;
-            kbase[i] = t->kbytes;
+            s->kbase = t->kbytes;
             if (s->t.kbytes) memcpy(t->bkeys + t->kbytes, s->t.bkeys, s->t.kbytes);
             t->kbytes += s->t.kbytes;
         }
         qsort(all, npc, sizeof *all, piece_cmp);
-        for (size_t p = 0; p < npc; p++)
-            piece_copy(t, &k->st[all[p].store], &all[p], kbase[all[p].store]);
+        for (size_t p = 0; p < npc; p++) piece_copy(t, &k->st[all[p].store], &all[p]);
         for (unsigned i = 0; i < k->nst; i++) {
             jstore *s = &k->st[i];
             size_t hb = s->t.rows.heap.bytes;
