@@ -204,8 +204,9 @@ int sx_prune_scan(mc2_exec *x, const mc2_pnode *scan, struct mc2_prune **out, mc
  * An exchange: the pipeline rooted at n (a scan of a streaming input with filters,
  * projections and join probes above it) runs as x->threads instances, one on the calling
  * thread and the others on worker threads, all taking blocks from the same scan; the exchange
- * hands their chunks to its parent one at a time. Join tables are built once, on the calling
- * thread, before the workers start. Which pipelines qualify: sx_par_qualifies.
+ * hands their chunks to its parent one at a time (sink mode, sx_par_set_sink: each instance
+ * consumes its own chunks). Join tables are built once, before the workers of the probing
+ * pipeline start. Which pipelines qualify: sx_par_qualifies.
  * Unordered (the default): chunks come in whatever order the instances produce them; a
  * worker waits while the parent holds its chunk, so no chunk is copied.
  * Ordered (x->ordered): chunks come in the order of the blocks they derive from, as on one

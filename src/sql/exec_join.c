@@ -3,7 +3,8 @@
  * normalized keys (rows with a NULL key are never inserted: NULL never matches); the left
  * child streams through in chunks. Candidate pairs are produced a chunk at a time, the
  * residual condition is evaluated vectorized over them, and unmatched rows are emitted per
- * probe chunk (LEFT/FULL/ANTI/SEMI) and at the end (RIGHT/FULL).
+ * probe chunk (LEFT/FULL/ANTI/SEMI) and at the end (RIGHT/FULL: by the last of the probe
+ * instances to end, when several threads probe).
  *
  * Grace hash join: when the build side does not fit the executor's memory budget (and the
  * join has keys and a spill store), the rows held so far and every later build row go, as
@@ -43,9 +44,9 @@
 
 enum { J_PROBE, J_PAIRS, J_UNMATCHED, J_RIGHT, J_DONE, J_SPILL_PROBE, J_NEXT_PART };
 
-/* The build side: its rows and their hash index. Built once by the join's primary instance;
- * read-only afterwards, so probe instances on other threads share it (bmatched, written by
- * probes, exists only for RIGHT and FULL joins, which are never probed in parallel). */
+/* The build side: its rows and their hash index. Built once by the join's primary instance
+ * (its rows possibly gathered by several threads: "parallel build"); read-only afterwards, so
+ * probe instances on other threads share it, except bmatched (see mark_set). */
 typedef struct join_table {
     sx_rows rows;
     uint64_t *bhash;

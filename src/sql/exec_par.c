@@ -27,6 +27,11 @@
  *           instance 0 is not done) pulls instance 0, whose chunk waits in its record.
  *   Chunks thus leave in block order, each block's in the order its instance produced them:
  *   the order one thread would give. The head's owner is never held back, so it cannot stall.
+ * Sink mode (sx_par_set_sink, unordered): every instance's driving scan notes the block it
+ * claims in the instance's par_inst (on the claiming thread, read by it alone); each chunk an
+ * instance pulls goes to the sink on that instance's thread, mu released; only a chunk the
+ * sink declines goes on to the consumer as above. With nothing declined the consumer just
+ * pulls instance 0 (which sinks its own chunks) and then waits for the workers to end.
  * The first error stops every worker (at its next chunk) and is returned to the parent. */
 #include <string.h>
 
