@@ -64,6 +64,17 @@ void sx_heap_reset(sx_heap *h)
     h->cur = h->head;
 }
 
+void sx_heap_take(sx_heap *dst, sx_heap *src)
+{
+    if (!src->head) return;
+    sx_heap_blk *last = src->head;
+    while (last->next) last = last->next;
+    last->next = dst->head; /* in front of dst's current block: never allocated from again */
+    dst->head = src->head;
+    dst->bytes += src->bytes;
+    memset(src, 0, sizeof *src);
+}
+
 void sx_heap_free(sx_heap *h)
 {
     sx_heap_blk *b = h->head;

@@ -108,6 +108,9 @@ typedef struct sx_heap {
 char *sx_heap_alloc(sx_heap *h, size_t n, mc2_err *err);
 void sx_heap_reset(sx_heap *h);
 void sx_heap_free(sx_heap *h);
+/* Moves src's blocks (and the strings in them, which stay where they are) to dst; src is left
+ * empty. dst->bytes grows by src->bytes. */
+void sx_heap_take(sx_heap *dst, sx_heap *src);
 
 /* ---- the executor ------------------------------------------------------------------------ */
 
@@ -202,8 +205,9 @@ int sx_prune_scan(mc2_exec *x, const mc2_pnode *scan, struct mc2_prune **out, mc
  * An exchange: the pipeline rooted at n (a scan of a streaming input with filters,
  * projections and join probes above it) runs as x->threads instances, one on the calling
  * thread and the others on worker threads, all taking blocks from the same scan; the exchange
- * hands their chunks to its parent one at a time. Join tables are built once, on the calling
- * thread, before the workers start. Which pipelines qualify: sx_par_qualifies.
+ * hands their chunks to its parent one at a time (sink mode, sx_par_set_sink: each instance
+ * consumes its own chunks). Join tables are built once, before the workers of the probing
+ * pipeline start. Which pipelines qualify: sx_par_qualifies.
  * Unordered (the default): chunks come in whatever order the instances produce them; a
  * worker waits while the parent holds its chunk, so no chunk is copied.
  * Ordered (x->ordered): chunks come in the order of the blocks they derive from, as on one
@@ -226,6 +230,17 @@ sx_op *sx_op_par(mc2_exec *x, const mc2_pnode *n, mc2_err *err);
  * workers' instances are sx_build(worker, n) (which must build the matching instance). Used
  * by a semi join that builds its outer side: its marking probe runs as inst0 and workers. */
 sx_op *sx_op_par_over(mc2_exec *x, const mc2_pnode *n, sx_op *inst0, mc2_err *err);
+/* Sink mode: instead of handing its chunks to the parent, instance i of an exchange hands
+ * each to fn(ctx, i, block, c, err) on the thread that runs it (i < x->threads; 0 is the
+ * calling thread's instance), block being the index of the block its driving scan claimed
+ * last (the one c derives from). fn returns 0 when it consumed c, 1 to decline it (the parent
+ * gets it as usual, from then on concurrently with other instances' fn calls), -1 on error
+ * (err set; the exchange fails). The exchange runs unordered (fn orders rows by block itself).
+ * Returns false (and does nothing) if o is not an exchange or has started. A join builds its
+ * table this way (exec_join.c, "parallel build"). */
+typedef int (*sx_sink_fn)(void *ctx, unsigned inst, uint64_t block, const sx_chunk *c,
+                          mc2_err *err);
+bool sx_par_set_sink(sx_op *o, sx_sink_fn fn, void *ctx);
 /* Stops exchange o's workers and waits for them (par_close does it too; calling it first is
  * for an operator above that shares state with the instances and frees it in its close,
  * which runs before the exchange's). No-op if o is not an exchange. */

@@ -3,7 +3,8 @@
  * normalized keys (rows with a NULL key are never inserted: NULL never matches); the left
  * child streams through in chunks. Candidate pairs are produced a chunk at a time, the
  * residual condition is evaluated vectorized over them, and unmatched rows are emitted per
- * probe chunk (LEFT/FULL/ANTI/SEMI) and at the end (RIGHT/FULL).
+ * probe chunk (LEFT/FULL/ANTI/SEMI) and at the end (RIGHT/FULL: by the last of the probe
+ * instances to end, when several threads probe).
  *
  * Grace hash join: when the build side does not fit the executor's memory budget (and the
  * join has keys and a spill store), the rows held so far and every later build row go, as
@@ -27,6 +28,7 @@
  * probe side, gl_rows (any row) and gl_null (a NULL key), gathered by the mark instances.
  * When the table spills, the single mark instance sends the probe rows to the partitions
  * instead, and each partition is built, marked with its probe rows and emitted in turn. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -42,9 +44,9 @@
 
 enum { J_PROBE, J_PAIRS, J_UNMATCHED, J_RIGHT, J_DONE, J_SPILL_PROBE, J_NEXT_PART };
 
-/* The build side: its rows and their hash index. Built once by the join's primary instance;
- * read-only afterwards, so probe instances on other threads share it (bmatched, written by
- * probes, exists only for RIGHT and FULL joins, which are never probed in parallel). */
+/* The build side: its rows and their hash index. Built once by the join's primary instance
+ * (its rows possibly gathered by several threads: "parallel build"); read-only afterwards, so
+ * probe instances on other threads share it, except bmatched (see mark_set). */
 typedef struct join_table {
     sx_rows rows;
     uint64_t *bhash;
@@ -62,11 +64,30 @@ typedef struct join_table {
     size_t kbytes, hcap; /* bkeys used; rows bhash/bkoff/bklen have room for */
 } join_table;
 
+/* Marks are bytes of bmatched that probe instances on several threads may set at once (a
+ * RIGHT or FULL join's probes, a semi join's mark instances): they are written and, while
+ * probing, read with relaxed atomic operations (the GCC/Clang __atomic builtins, C11's relaxed
+ * atomics on plain bytes). They are read as a whole only after every instance has ended: a
+ * RIGHT/FULL join's last instance to finish probing sees the others' marks through the
+ * acquire-release decrement of `probers`; an rsemi join reads them after the exchange
+ * reported every instance ended (under its mutex, which orders the writes before). */
+static inline void mark_set(uint8_t *m)
+{
+    __atomic_store_n(m, 1, __ATOMIC_RELAXED);
+}
+
+static inline bool mark_get(const uint8_t *m)
+{
+    return __atomic_load_n(m, __ATOMIC_RELAXED) != 0;
+}
+
 /* A pending partition of a spilled join: its build and probe rows, sealed in the spill store. */
 typedef struct jpart {
     sx_run b, p;
     int level;
 } jpart;
+
+typedef struct jsink jsink;
 
 typedef struct op_join {
     sx_op op;
@@ -111,6 +132,11 @@ typedef struct op_join {
     const mc2_schema *bs, *ps;
     struct op_join *prim; /* rsemi: the join's own operator (the table, marks and facts) */
     bool rs_stop;         /* rsemi, on prim: an instance failed or the join closes */
+    jsink *sink;          /* the build child's instances gather the rows (parallel build) */
+    /* RIGHT and FULL: the primary instance (owner) counts the instances still probing; the
+     * last one to end emits the build rows no instance matched */
+    struct op_join *owner;
+    unsigned probers;
 } op_join;
 
 static bool need_pairs(const op_join *j)
@@ -328,6 +354,218 @@ static void reader_open(op_join *j, const sx_run *run)
     j->rd_run = run;
 }
 
+/* ---- parallel build -----------------------------------------------------------------------
+ * When the build child is an exchange (a parallel pipeline), its instances gather the table's
+ * rows themselves, each on its own thread (sx_par_set_sink): an instance encodes a chunk's
+ * keys and appends its rows and keys to its own store (a join_table without an index), noting
+ * runs of rows ("pieces") by the block they derive from. When the exchange has ended, the
+ * join's thread concatenates the pieces in block order -- the order one thread would append
+ * them in -- into the table (the stores' string heaps move to the table as they are, the rest
+ * is copied) and indexes it: the table is the one a single thread builds, row for row.
+ * Memory: every store counts its bytes in its own accounting executor and all of them in
+ * sink.bytes; when x->mem at the start plus those bytes passes the budget (and the join could
+ * spill: a spill store, keys, at least MIN_SPILL_ROWS rows), every later chunk is declined.
+ * The first declined chunk reaching the join makes it close the stores (each under its lock:
+ * no instance appends to a closed store) and merge them; it then builds serially from the
+ * declined chunks, and spills as usual. In ordered mode (x->ordered) with a spill store the
+ * build stays serial: the ordered exchange keeps block order through a spill. */
+
+typedef struct jpiece {
+    uint64_t block;
+    unsigned store;
+    uint32_t from, n; /* the store's rows from .. from + n */
+} jpiece;
+
+typedef struct jstore {
+    pthread_mutex_t mu; /* held while an instance appends, and to close the store */
+    bool closed;
+    mc2_exec acct; /* counts the store's bytes: only its mem and stats fields are used */
+    join_table t;
+    sx_keys k;
+    jpiece *pc;
+    size_t npc, cpc;
+    uint64_t rows; /* NOT IN's facts of the rows it got */
+    bool null;
+    size_t kbase; /* merging: where its key bytes start in the table's */
+} jstore;
+
+struct jsink {
+    op_join *j;
+    jstore *st;
+    unsigned nst;
+    size_t base;    /* x->mem when the build started */
+    size_t bytes;   /* held by the stores (atomic) */
+    uint64_t rows;  /* in the stores (atomic) */
+    bool declining; /* (atomic) */
+    bool merged;
+};
+
+/* Appends chunk c of block `block` to store s (its lock held). */
+static int store_add(op_join *j, jstore *s, uint64_t block, const sx_chunk *c, mc2_err *err)
+{
+    jsink *k = j->sink;
+    const mc2_exec *x = j->op.x;
+    if (c->n == 0) return 0;
+    if (sx_keys_encode(j->op.x, &s->k, c, j->rks, j->n->nkeys, true, err)) return -1;
+    size_t before = s->acct.mem, from = s->t.rows.n;
+    if (table_add(&s->acct, &s->t, c, &s->k, err)) return -1;
+    for (size_t i = 0; i < c->n; i++) s->null |= s->k.anynull[i] != 0;
+    s->rows += c->n;
+    if (s->npc && s->pc[s->npc - 1].block == block) {
+        s->pc[s->npc - 1].n += (uint32_t)c->n;
+    } else {
+        if (s->npc == s->cpc) {
+            size_t nc = s->cpc ? 2 * s->cpc : 64;
+            jpiece *np = mc2_realloc(s->pc, nc * sizeof *np);
+            if (!np) return nomem(err);
+            s->pc = np;
+            s->cpc = nc;
+        }
+        s->pc[s->npc++] = (jpiece){block, (unsigned)(s - k->st), (uint32_t)from, (uint32_t)c->n};
+    }
+    size_t tot = __atomic_add_fetch(&k->bytes, s->acct.mem - before, __ATOMIC_RELAXED);
+    uint64_t rows = __atomic_add_fetch(&k->rows, c->n, __ATOMIC_RELAXED);
+    if (x->spill && j->n->nkeys > 0 && k->base + tot > x->budget && rows >= MIN_SPILL_ROWS)
+        __atomic_store_n(&k->declining, true, __ATOMIC_RELAXED);
+    return 0;
+}
+
+/* The exchange's sink (sx_sink_fn): instance inst's chunk c goes to store inst, unless the
+ * stores are over the budget or closed. */
+static int sink_rows(void *ctx, unsigned inst, uint64_t block, const sx_chunk *c, mc2_err *err)
+{
+    jsink *k = ctx;
+    if (inst >= k->nst) MC2_PANIC("join sink: an instance without a store");
+    if (__atomic_load_n(&k->declining, __ATOMIC_RELAXED)) return 1;
+    jstore *s = &k->st[inst];
+    pthread_mutex_lock(&s->mu);
+    int rc = s->closed ? 1 : store_add(k->j, s, block, c, err);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static void sink_free(op_join *j)
+{
+    jsink *k = j->sink;
+    if (!k) return;
+    for (unsigned i = 0; i < k->nst; i++) {
+        jstore *s = &k->st[i];
+        table_free(&s->acct, &s->t);
+        sx_keys_free(&s->k);
+        mc2_free(s->pc);
+        pthread_mutex_destroy(&s->mu);
+    }
+    mc2_free(k->st);
+    mc2_free(k);
+    j->sink = NULL;
+}
+
+/* Makes the build child, an exchange not started yet, gather the table's rows in parallel. */
+static int sink_open(op_join *j, mc2_err *err)
+{
+    mc2_exec *x = j->op.x;
+    jsink *k = mc2_calloc(1, sizeof *k);
+    jstore *st = k ? mc2_calloc(x->threads, sizeof *st) : NULL;
+    if (!st) {
+        mc2_free(k);
+        return nomem(err);
+    }
+    k->j = j;
+    k->st = st;
+    k->base = x->mem;
+    for (unsigned i = 0; i < x->threads; i++) {
+        pthread_mutex_init(&st[i].mu, NULL);
+        sx_rows_init(&st[i].t.rows, j->bs);
+        k->nst = i + 1;
+        if (sx_keys_init(x, &st[i].k, err)) break;
+    }
+    j->sink = k;
+    if (k->nst < x->threads) return -1;
+    if (!sx_par_set_sink(j->right, sink_rows, k)) MC2_PANIC("join sink: not a fresh exchange");
+    return 0;
+}
+
+static int piece_cmp(const void *a, const void *b)
+{
+    const jpiece *p = a, *q = b;
+    if (p->block != q->block) return p->block < q->block ? -1 : 1;
+    return p->store < q->store ? -1 : p->store > q->store;
+}
+
+/* Copies store s's piece p to the end of table t. */
+static void piece_copy(join_table *t, const jstore *s, const jpiece *p)
+{
+    const mc2_schema *sc = t->rows.s;
+    size_t dst = t->rows.n, from = p->from, n = p->n;
+    for (size_t c = 0; c < sc->ncols; c++) {
+        size_t w = sx_width(sc->cols[c].type.id);
+        memcpy((char *)t->rows.vals[c] + dst * w, (const char *)s->t.rows.vals[c] + from * w,
+               n * w);
+        memcpy(t->rows.nulls[c] + dst, s->t.rows.nulls[c] + from, n);
+    }
+    memcpy(t->bhash + dst, s->t.bhash + from, n * sizeof *t->bhash);
+    memcpy(t->bklen + dst, s->t.bklen + from, n * sizeof *t->bklen);
+    for (size_t r = 0; r < n; r++) t->bkoff[dst + r] = s->kbase + s->t.bkoff[from + r];
+    t->rows.n += n;
+}
+
+/* Closes the stores and moves their rows to the table (empty so far), in block order. */
+static int sink_merge(op_join *j, mc2_err *err)
+{
+    mc2_exec *x = j->op.x;
+    jsink *k = j->sink;
+    join_table *t = j->t;
+    size_t npc = 0, rows = 0, kb = 0, held = 0;
+    k->merged = true;
+    for (unsigned i = 0; i < k->nst; i++) {
+        jstore *s = &k->st[i];
+        pthread_mutex_lock(&s->mu);
+        s->closed = true;
+        pthread_mutex_unlock(&s->mu);
+        npc += s->npc;
+        rows += s->t.rows.n;
+        kb += s->t.kbytes;
+        held += s->acct.mem;
+    }
+    if (k->nst > 1) x->stats.parallel_builds++;
+    sx_mem_add(x, held); /* the stores and the table exist at once for a while */
+    jpiece *all = mc2_malloc((npc ? npc : 1) * sizeof *all);
+    int rc = all ? 0 : nomem(err);
+    if (rc == 0) rc = table_grow(x, t, rows, kb, err);
+    if (rc == 0) rc = sx_rows_reserve(x, &t->rows, rows, err);
+    if (rc == 0) {
+        size_t m = 0;
+        for (unsigned i = 0; i < k->nst; i++) {
+            jstore *s = &k->st[i];
+            if (s->npc) memcpy(all + m, s->pc, s->npc * sizeof *all);
+            m += s->npc;
+            s->kbase = t->kbytes;
+            if (s->t.kbytes) memcpy(t->bkeys + t->kbytes, s->t.bkeys, s->t.kbytes);
+            t->kbytes += s->t.kbytes;
+        }
+        qsort(all, npc, sizeof *all, piece_cmp);
+        for (size_t p = 0; p < npc; p++) piece_copy(t, &k->st[all[p].store], &all[p]);
+        for (unsigned i = 0; i < k->nst; i++) {
+            jstore *s = &k->st[i];
+            size_t hb = s->t.rows.heap.bytes;
+            sx_heap_take(&t->rows.heap, &s->t.rows.heap);
+            s->t.rows.bytes -= hb;
+            t->rows.bytes += hb;
+            sx_mem_add(x, hb);
+            held -= hb;
+            t->build_has_null |= s->t.build_has_null;
+            if (!j->n->build_outer) {
+                j->gl_rows += s->rows;
+                j->gl_null |= s->null;
+            }
+            table_free(&s->acct, &s->t);
+        }
+    }
+    mc2_free(all);
+    sx_mem_sub(x, held);
+    return rc;
+}
+
 /* ---- building ----------------------------------------------------------------------------- */
 
 /* The next build chunk: from the right child, or (loading a partition) from its run. */
@@ -352,11 +590,15 @@ static bool should_spill(const op_join *j)
 static int build(op_join *j, bool from_run, sx_run *bruns, mc2_err *err)
 {
     mc2_exec *x = j->op.x;
+    if (!from_run && j->right->exchange && !(x->ordered && x->spill) && x->threads > 1 &&
+        sink_open(j, err))
+        return -1;
     for (;;) {
         sx_chunk *c;
         int r = build_pull(j, from_run, &c, err);
         if (r < 0) return -1;
         if (r == 0) break;
+        if (j->sink && !j->sink->merged && sink_merge(j, err)) return -1; /* c was declined */
         if (sx_keys_encode(x, &j->bk, c, j->rks, j->n->nkeys, true, err)) return -1;
         if (!from_run && !j->n->build_outer) {
             j->gl_rows += c->n;
@@ -367,6 +609,10 @@ static int build(op_join *j, bool from_run, sx_run *bruns, mc2_err *err)
             continue;
         }
         if (table_add(x, j->t, c, &j->bk, err)) return -1;
+        if (should_spill(j) && spill_table(j, err)) return -1;
+    }
+    if (j->sink && !j->sink->merged) {
+        if (sink_merge(j, err)) return -1;
         if (should_spill(j) && spill_table(j, err)) return -1;
     }
     if (j->partitioning) return writers_finish(x, j->bw, bruns, err);
@@ -591,7 +837,8 @@ static int pairs(op_join *j, sx_chunk **out, mc2_err *err)
     for (size_t i = 0; i < cnt; i++) {
         uint32_t q = sel ? sel[i] : (uint32_t)i;
         j->matched[j->pbuf[q]] = 1;
-        if (jt == MC2_JOIN_RIGHT || jt == MC2_JOIN_FULL) j->t->bmatched[j->bbuf[q]] = 1;
+        if ((jt == MC2_JOIN_RIGHT || jt == MC2_JOIN_FULL) && !mark_get(&j->t->bmatched[j->bbuf[q]]))
+            mark_set(&j->t->bmatched[j->bbuf[q]]);
     }
     if (jt == MC2_JOIN_SEMI || jt == MC2_JOIN_ANTI || cnt == 0)
         return mc2_intr_check(err) ? -1 : 0; /* a long run of unmatched pairs */
@@ -689,9 +936,13 @@ static int join_next(sx_op *o, sx_chunk **out, mc2_err *err)
             r = probe_pull(j, err);
             if (r < 0) return -1;
             if (r == 0) {
-                j->phase = (jt == MC2_JOIN_RIGHT || jt == MC2_JOIN_FULL) ? J_RIGHT
-                           : j->spilled                                  ? J_NEXT_PART
-                                                                         : J_DONE;
+                /* RIGHT/FULL in memory: only the last instance to end emits the unmatched
+                 * build rows (after it, every instance's marks are visible) */
+                bool right = jt == MC2_JOIN_RIGHT || jt == MC2_JOIN_FULL;
+                if (right && !j->spilled &&
+                    __atomic_sub_fetch(&j->owner->probers, 1, __ATOMIC_ACQ_REL) != 0)
+                    right = false;
+                j->phase = right ? J_RIGHT : j->spilled ? J_NEXT_PART : J_DONE;
                 continue;
             }
             if (sx_keys_encode(x, &j->pk, j->pc, j->lks, n->nkeys, true, err)) return -1;
@@ -723,6 +974,10 @@ static void join_close(sx_op *o)
 {
     op_join *j = (op_join *)o;
     mc2_exec *x = o->x;
+    if (j->sink) { /* the build child's instances may still be appending to the stores */
+        sx_par_stop(j->right);
+        sink_free(j);
+    }
     if (j->t == &j->own) table_free(x, &j->own);
     for (unsigned p = 0; p < NPART; p++) {
         if (j->bw_open) {
@@ -818,20 +1073,7 @@ static op_join *join_new(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
 }
 
 /* ---- building the outer side (rsemi) ------------------------------------------------------
- * Marks are bytes of bmatched that mark instances on several threads may set at once: they
- * are written and, while probing, read with relaxed atomic operations (the GCC/Clang
- * __atomic builtins, C11's relaxed atomics on plain bytes); the join reads them after the
- * exchange reported every instance ended (under its mutex, which orders the writes before). */
-
-static inline void mark_set(uint8_t *m)
-{
-    __atomic_store_n(m, 1, __ATOMIC_RELAXED);
-}
-
-static inline bool mark_get(const uint8_t *m)
-{
-    return __atomic_load_n(m, __ATOMIC_RELAXED) != 0;
-}
+ * (marks: see mark_set) */
 
 /* Marks the build rows that rows of probe chunk c (keys encoded in m->pk) match. Marked rows
  * are skipped: without a residual a chain (all rows of one key) is marked whole, so a marked
@@ -1091,6 +1333,8 @@ sx_op *sx_op_join_probe(mc2_exec *x, const mc2_pnode *n, sx_op *primary, mc2_err
     j->built_once = true;
     j->gl_rows = pr->gl_rows;
     j->gl_null = pr->gl_null;
+    j->owner = pr;
+    __atomic_add_fetch(&pr->probers, 1, __ATOMIC_RELAXED);
     if (!j->t->built || pr->spilled)
         MC2_PANIC("sx_op_join_probe: the primary's table is not built");
     if (!(j->left = sx_build(x, n->left, err))) return NULL;
@@ -1101,6 +1345,8 @@ sx_op *sx_op_join(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
 {
     op_join *j = join_new(x, n, err);
     if (!j) return NULL;
+    j->owner = j;
+    j->probers = 1;
     if (n->build_outer) return rsemi_init(x, j, err);
     /* build children after our own state so that a failure leaves nothing to close here; the
      * build side is its own pipeline (it may run in parallel itself), the probe side may be

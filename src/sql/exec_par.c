@@ -27,6 +27,11 @@
  *           instance 0 is not done) pulls instance 0, whose chunk waits in its record.
  *   Chunks thus leave in block order, each block's in the order its instance produced them:
  *   the order one thread would give. The head's owner is never held back, so it cannot stall.
+ * Sink mode (sx_par_set_sink, unordered): every instance's driving scan notes the block it
+ * claims in the instance's par_inst (on the claiming thread, read by it alone); each chunk an
+ * instance pulls goes to the sink on that instance's thread, mu released; only a chunk the
+ * sink declines goes on to the consumer as above. With nothing declined the consumer just
+ * pulls instance 0 (which sinks its own chunks) and then waits for the workers to end.
  * The first error stops every worker (at its next chunk) and is returned to the parent. */
 #include <string.h>
 
@@ -56,6 +61,7 @@ typedef struct par_inst {
     unsigned nrec;  /* its records not yet popped */
     par_rec *trash; /* popped records whose rows the owner's thread frees */
     mc2_exec *acct; /* the executor their rows are accounted to */
+    uint64_t block; /* sink mode: the block its scan claimed last (read on its own thread) */
 } par_inst;
 
 typedef struct par_worker {
@@ -84,6 +90,9 @@ typedef struct op_par {
     par_rec *head, *tail;
     par_rec *given; /* the record whose direct chunk the consumer returned last */
     sx_chunk view;  /* rows of a record handed out */
+    /* sink mode (sx_par_set_sink) */
+    sx_sink_fn sink;
+    void *sink_ctx;
 } op_par;
 
 /* Whether the subtree at n is a pipeline that may run in parallel: streaming operators over a
@@ -102,12 +111,13 @@ static bool streams(const mc2_exec *x, const mc2_pnode *n)
         return n->agg_mode == SX_AGG_PARTIAL && streams(x, n->left);
     case MC2_PN_HASH_JOIN:
     case MC2_PN_NL_JOIN:
-        /* RIGHT and FULL joins mark build rows while probing and emit them at the end: they
-         * stay on one thread. A semi join that builds its outer side emits only at the end
-         * too; its probe side runs in parallel below it (sx_op_par_over). */
-        return (n->jt == MC2_JOIN_INNER || n->jt == MC2_JOIN_LEFT || n->jt == MC2_JOIN_SEMI ||
-                n->jt == MC2_JOIN_ANTI) &&
-               !n->build_outer && streams(x, n->left);
+        /* RIGHT and FULL joins mark build rows while probing; the last instance to end
+         * emits the unmatched ones (exec_join.c), after the rows of the last block it
+         * claimed: not in block order, so an ordered pipeline runs them on one thread. A semi
+         * join that builds its outer side emits only at the end; its probe side runs in
+         * parallel below it (sx_op_par_over). */
+        if ((n->jt == MC2_JOIN_RIGHT || n->jt == MC2_JOIN_FULL) && x->ordered) return false;
+        return !n->build_outer && streams(x, n->left);
     default:
         return false;
     }
@@ -234,13 +244,21 @@ static sx_op *driving_scan(const mc2_exec *x, const mc2_pnode *n)
     return sx_primary(x, n);
 }
 
+/* Sink mode's claim hook: the instance's current block, read later on the same thread. */
+static void sink_claim(void *ctx, uint64_t block)
+{
+    ((par_inst *)ctx)->block = block;
+}
+
+/* Hooks instance in (whose operators x built) to its driving scan: the ordered protocol's
+ * records, or sink mode's current block. */
 static int inst_hook(op_par *p, par_inst *in, mc2_exec *x, mc2_err *err)
 {
     sx_op *scan = driving_scan(x, p->op.node);
     if (!scan) return mc2_err_set(err, MC2_E_INTERNAL, "a parallel pipeline without its scan");
     in->p = p;
     in->acct = x;
-    sx_scan_on_claim(scan, on_claim, in);
+    sx_scan_on_claim(scan, p->sink ? sink_claim : on_claim, in);
     return 0;
 }
 
@@ -257,13 +275,31 @@ static int pull_unlocked(op_par *p, sx_op *inst, sx_chunk **c, mc2_err *err)
     return r;
 }
 
-/* Unordered: hands each chunk over and waits for its release. */
+/* Sink mode: hands chunk c of instance inst (block: the block its scan claimed last) to the
+ * sink, with mu released meanwhile (held on entry and exit); records an error for all.
+ * Returns the sink's answer: 0 consumed, 1 declined (the parent gets c), -1 error. */
+static int sink_unlocked(op_par *p, unsigned inst, uint64_t block, sx_chunk *c, mc2_err *err)
+{
+    pthread_mutex_unlock(&p->mu);
+    int r = p->sink(p->sink_ctx, inst, block, c, err);
+    pthread_mutex_lock(&p->mu);
+    if (r < 0) par_fail(p, err);
+    return r;
+}
+
+/* Unordered: hands each chunk over (sink mode: to the sink first) and waits for its release. */
 static void worker_unordered(par_worker *w, mc2_err *err)
 {
     op_par *p = w->p;
+    unsigned inst = (unsigned)(w - p->w) + 1;
     while (!p->stop) {
         sx_chunk *c = NULL;
         if (pull_unlocked(p, w->inst, &c, err) <= 0) break;
+        if (p->sink) {
+            int s = sink_unlocked(p, inst, w->in.block, c, err);
+            if (s < 0) break;
+            if (s == 0) continue;
+        }
         w->ready = c;
         pthread_cond_broadcast(&p->cv_cons);
         while (!p->stop && (w->ready || w->held)) pthread_cond_wait(&p->cv_work, &p->mu);
@@ -330,7 +366,8 @@ static int par_start(op_par *p, mc2_err *err)
     int pr = sx_prepare(p->inst0, err);
     if (pr < 0) return -1;
     if (pr > 0) p->nw = 0; /* a join in the pipeline spilled: it runs on this thread alone */
-    if (p->nw && p->ordered && inst_hook(p, &p->in0, x, err)) return -1;
+    if (p->sink) p->ordered = false; /* the sink orders rows by block itself */
+    if ((p->sink || (p->nw && p->ordered)) && inst_hook(p, &p->in0, x, err)) return -1;
     for (unsigned i = 0; i < p->nw; i++) {
         par_worker *w = &p->w[i];
         w->p = p;
@@ -345,7 +382,7 @@ static int par_start(op_par *p, mc2_err *err)
         w->wx->threads = 1;
         w->wx->main = x;
         if (!(w->inst = sx_build(w->wx, p->op.node, err))) return -1;
-        if (p->ordered && inst_hook(p, &w->in, w->wx, err)) return -1;
+        if ((p->sink || p->ordered) && inst_hook(p, &w->in, w->wx, err)) return -1;
     }
     if (p->nw)
         x->stats.parallel++;
@@ -396,6 +433,8 @@ static int pull_inst0(op_par *p, sx_chunk **out, mc2_err *err)
         return 0;
     }
     if (!p->ordered) {
+        int s = p->sink ? sink_unlocked(p, 0, p->in0.block, c, err) : 1;
+        if (s <= 0) return s;
         *out = c;
         return 1;
     }
@@ -564,6 +603,15 @@ static sx_op *par_finish(op_par *p, mc2_err *err)
     pthread_cond_init(&p->cv_work, NULL);
     p->op.close = par_close;
     return &p->op;
+}
+
+bool sx_par_set_sink(sx_op *o, sx_sink_fn fn, void *ctx)
+{
+    op_par *p = (op_par *)o;
+    if (!o->exchange || p->started) return false;
+    p->sink = fn;
+    p->sink_ctx = ctx;
+    return true;
 }
 
 sx_op *sx_op_par(mc2_exec *x, const mc2_pnode *n, mc2_err *err)

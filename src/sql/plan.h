@@ -374,9 +374,10 @@ typedef struct mc2_exec_opts {
 typedef struct mc2_exec_stats {
     uint64_t spilled_bytes; /* sealed bytes written to the spill store */
     uint64_t spill_blocks;
-    size_t peak_mem;        /* largest operator state held at once (bytes, approximate) */
-    unsigned parallel;      /* pipelines run on several threads */
-    unsigned spilled_joins; /* joins whose build side went to partitions (grace hash join) */
+    size_t peak_mem;          /* largest operator state held at once (bytes, approximate) */
+    unsigned parallel;        /* pipelines run on several threads */
+    unsigned spilled_joins;   /* joins whose build side went to partitions (grace hash join) */
+    unsigned parallel_builds; /* join tables whose rows several threads gathered */
 
     /* Blocks of streaming inputs not read: their statistics showed that no row could pass the
      * filter right above the scan (prune.h). */

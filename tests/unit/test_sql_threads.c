@@ -131,11 +131,11 @@ out:
 static mc2_buf t_file, u_file;
 static mc2_spill_store *spill_store; /* in memory: spills of the tiny-budget runs */
 
-/* Runs text on `threads` threads over streaming sources of t and u; *out gets the result
- * (its schema is the plan's: free *plan after it) and *parallel the number of pipelines that
- * ran on several threads. */
-static int run(const char *text, unsigned threads, size_t budget, mc2_plan **plan, mc2_batch **out,
-               unsigned *parallel, mc2_err *err)
+/* Runs text on `threads` threads over streaming sources of t and u (with a spill store unless
+ * nospill); *out gets the result (its schema is the plan's: free *plan after it) and *st the
+ * executor's statistics. */
+static int run(const char *text, unsigned threads, size_t budget, bool nospill, mc2_plan **plan,
+               mc2_batch **out, mc2_exec_stats *st, mc2_err *err)
 {
     mc2_sql_table tables[2] = {{"t", &t_schema, T_BLOCKS * T_ROWS_PER_BLOCK},
                                {"u", &u_schema, U_ROWS}};
@@ -149,21 +149,18 @@ static int run(const char *text, unsigned threads, size_t budget, mc2_plan **pla
     for (size_t i = 0; rc == 0 && i < 2; i++)
         rc = mc2_tsrc_open(&io[i], key, 1u << 30, &in[i].src, err);
     if (rc == 0) rc = mc2_sql_compile(text, strlen(text), tables, 2, p, &ph, err);
-    mc2_exec_opts eo = {.threads = threads, .mem_budget = budget, .spill = spill_store};
+    mc2_exec_opts eo = {
+        .threads = threads, .mem_budget = budget, .spill = nospill ? NULL : spill_store};
     if (rc == 0) rc = mc2_exec_open(p, ph.root, in, 2, &eo, &x, err);
     if (rc == 0) rc = mc2_exec_collect(x, (size_t)1 << 24, out, err);
-    if (rc == 0) {
-        mc2_exec_stats st;
-        mc2_exec_get_stats(x, &st);
-        *parallel = st.parallel;
-    }
+    if (rc == 0) mc2_exec_get_stats(x, st);
     mc2_exec_free(x);
     for (size_t i = 0; i < 2; i++) mc2_tsrc_free(in[i].src);
     return rc;
 }
 
-/* Whether the plan of text has a semi or anti join that builds its outer side. */
-static bool builds_outer(const char *text)
+/* Whether the plan of text (EXPLAIN) contains what. */
+static bool plan_has(const char *text, const char *what)
 {
     mc2_sql_table tables[2] = {{"t", &t_schema, T_BLOCKS * T_ROWS_PER_BLOCK},
                                {"u", &u_schema, U_ROWS}};
@@ -173,8 +170,7 @@ static bool builds_outer(const char *text)
     mc2_plan *p = mc2_plan_new(0, &err);
     bool yes = p && mc2_sql_compile(text, strlen(text), tables, 2, p, &ph, &err) == 0 &&
                mc2_sql_explain_print(&ph, &ex, &err) == 0 &&
-               mc2_buf_append(&ex, "", 1, &err) == 0 &&
-               strstr((const char *)ex.data, "[build: outer]");
+               mc2_buf_append(&ex, "", 1, &err) == 0 && strstr((const char *)ex.data, what);
     mc2_buf_free(&ex);
     mc2_plan_free(p);
     return yes;
@@ -225,62 +221,102 @@ static const struct {
     size_t budget;   /* 0: the default */
     const char *err; /* the error every run must give, or NULL */
     bool outer;      /* has a semi or anti join that builds its outer side */
+    bool builds;     /* several threads gather the rows of a join table (stats.parallel_builds) */
+    bool nospill;    /* run without a spill store */
+    bool spills;     /* a join spills (stats.spilled_joins) on any number of threads */
+    const char *op;  /* a join the plan must have, as EXPLAIN shows it */
 } queries[] = {
     {"SELECT g, SUM(d), AVG(d), MIN(d), MAX(d), COUNT(d), COUNT(*) FROM t GROUP BY g ORDER BY g",
-     true, 0, NULL, false},
-    {"SELECT SUM(d), AVG(d) FROM t WHERE id % 3 <> 0", true, 0, NULL, false},
-    {"SELECT SUM(d) FROM t WHERE s LIKE 'a%' AND d > -1000", true, 0, NULL, false},
+     true, 0, NULL, false, false, false, false, NULL},
+    {"SELECT SUM(d), AVG(d) FROM t WHERE id % 3 <> 0", true, 0, NULL, false, false, false, false,
+     NULL},
+    {"SELECT SUM(d) FROM t WHERE s LIKE 'a%' AND d > -1000", true, 0, NULL, false, false, false,
+     false, NULL},
     {"SELECT t.g, SUM(t.d * u.w), COUNT(*) FROM t JOIN u ON t.k = u.k WHERE u.w > 0 "
      "GROUP BY t.g ORDER BY t.g",
-     true, 0, NULL, false},
+     true, 0, NULL, false, false, false, false, NULL},
     {"SELECT t.s, SUM(t.d) FROM t LEFT JOIN u ON t.k = u.k WHERE u.k IS NULL GROUP BY t.s "
      "ORDER BY t.s",
-     true, 0, NULL, false},
-    {"SELECT g, SUM(d) AS x FROM t GROUP BY g ORDER BY x DESC LIMIT 3", true, 0, NULL, false},
-    {"SELECT id, s, d FROM t WHERE d > 1000000 ORDER BY id", true, 0, NULL, false},
-    {"SELECT COUNT(*), MIN(id), MAX(id) FROM t WHERE s = 'beta'", true, 0, NULL, false},
+     true, 0, NULL, false, false, false, false, NULL},
+    {"SELECT g, SUM(d) AS x FROM t GROUP BY g ORDER BY x DESC LIMIT 3", true, 0, NULL, false, false,
+     false, false, NULL},
+    {"SELECT id, s, d FROM t WHERE d > 1000000 ORDER BY id", true, 0, NULL, false, false, false,
+     false, NULL},
+    {"SELECT COUNT(*), MIN(id), MAX(id) FROM t WHERE s = 'beta'", true, 0, NULL, false, false,
+     false, false, NULL},
     /* integer and DECIMAL aggregates: pre-aggregated per thread */
     {"SELECT g, SUM(big), SUM(dec), AVG(dec), AVG(big), MIN(s), MAX(s), COUNT(dec), COUNT(*) "
      "FROM t GROUP BY g ORDER BY g",
-     true, 0, NULL, false},
-    {"SELECT SUM(big), AVG(dec), MIN(dec), MAX(big) FROM t", true, 0, NULL, false},
-    {"SELECT SUM(big) FROM t WHERE id < 0", true, 0, NULL, false},
+     true, 0, NULL, false, false, false, false, NULL},
+    {"SELECT SUM(big), AVG(dec), MIN(dec), MAX(big) FROM t", true, 0, NULL, false, false, false,
+     false, NULL},
+    {"SELECT SUM(big) FROM t WHERE id < 0", true, 0, NULL, false, false, false, false, NULL},
     {"SELECT s, SUM(dec), COUNT(*) FROM t JOIN u ON t.k = u.k GROUP BY s ORDER BY s", true, 0, NULL,
-     false},
+     false, false, false, false, NULL},
     {"SELECT id % 5000 AS m, SUM(dec), MIN(s), COUNT(*) FROM t GROUP BY id % 5000 ORDER BY m", true,
-     64 << 10, NULL, false},
+     64 << 10, NULL, false, false, false, false, NULL},
     {"SELECT id, SUM(big), MAX(s) FROM t GROUP BY id ORDER BY id LIMIT 20 OFFSET 60000", true,
-     64 << 10, NULL, false},
-    {"SELECT DISTINCT s, g FROM t ORDER BY s, g", true, 0, NULL, false},
+     64 << 10, NULL, false, false, false, false, NULL},
+    {"SELECT DISTINCT s, g FROM t ORDER BY s, g", true, 0, NULL, false, false, false, false, NULL},
     /* partial states handed out after every chunk: each holds a sum far past INT64's range
      * (so does the total in the second: AVG of INT64 is a DOUBLE) */
     {"SELECT g, SUM(big), AVG(big), COUNT(*) FROM t GROUP BY g ORDER BY g", true, 64 << 10, NULL,
-     false},
+     false, false, false, false, NULL},
     {"SELECT g, AVG(big), COUNT(*) FROM t WHERE big > 0 GROUP BY g ORDER BY g", true, 64 << 10,
-     NULL, false},
+     NULL, false, false, false, false, NULL},
     /* semi and anti joins that build their (smaller) outer side: the subquery's rows mark it
      * on several threads; the outer side comes in block order, so its sums do not vary */
     {"SELECT g, SUM(d), COUNT(*) FROM t WHERE id < 20000 AND EXISTS (SELECT 1 FROM t t2 WHERE "
      "t2.k = t.k AND t2.g <> t.g) GROUP BY g ORDER BY g",
-     true, 0, NULL, true},
+     true, 0, NULL, true, false, false, false, NULL},
     {"SELECT g, SUM(d), COUNT(*) FROM t WHERE id < 20000 AND NOT EXISTS (SELECT 1 FROM t t2 "
      "WHERE t2.k = t.k AND t2.id > t.id + 100000) GROUP BY g ORDER BY g",
-     true, 0, NULL, true},
+     true, 0, NULL, true, false, false, false, NULL},
     {"SELECT SUM(d), COUNT(*) FROM t WHERE id < 30000 AND g = 1 AND k NOT IN (SELECT k FROM t "
      "t2 WHERE t2.k < 400)",
-     true, 0, NULL, true},
+     true, 0, NULL, true, false, false, false, NULL},
     {"SELECT SUM(w), COUNT(*) FROM u WHERE k IN (SELECT k FROM t WHERE g = 3 AND s = 'delta')",
-     true, 0, NULL, true},
-    {"SELECT SUM(big) FROM t WHERE big > 0", true, 0, "numeric overflow in aggregate", false},
+     true, 0, NULL, true, false, false, false, NULL},
+    {"SELECT SUM(big) FROM t WHERE big > 0", true, 0, "numeric overflow in aggregate", false, false,
+     false, false, NULL},
+    /* join tables whose rows several threads gather (exec_join.c, "parallel build"): each key
+     * of the build side (t2.k) has ~30 rows, output in the table's order, so the DOUBLE sum
+     * needs the table in block order; without a spill store, or with one in unordered plans
+     * (DECIMAL sums), where a tiny budget makes the stores decline and the join spill */
+    {"SELECT t.g, SUM(t2.d), COUNT(*), MIN(t2.s) FROM t JOIN t t2 ON t.id = t2.k WHERE t2.g = 1 "
+     "GROUP BY t.g ORDER BY t.g",
+     true, 0, NULL, false, true, true, false, "build: FILTER (t2.g = 1)"},
+    {"SELECT t.g, SUM(t2.dec), COUNT(*), MIN(t2.s), MAX(t2.s) FROM t JOIN t t2 ON t.id = t2.k "
+     "WHERE t2.g = 1 GROUP BY t.g ORDER BY t.g",
+     true, 0, NULL, false, true, false, false, "build: FILTER (t2.g = 1)"},
+    {"SELECT t.g, SUM(t2.dec), COUNT(*), MIN(t2.s), MAX(t2.s) FROM t JOIN t t2 ON t.id = t2.k "
+     "WHERE t2.g = 1 GROUP BY t.g ORDER BY t.g",
+     true, 64 << 10, NULL, false, true, false, true, "build: FILTER (t2.g = 1)"},
+    {"SELECT t.id, t2.id, t2.s FROM t JOIN t t2 ON t.id = t2.k WHERE t2.g = 1 AND t.id < 40 "
+     "ORDER BY t.id, t2.id",
+     true, 0, NULL, false, true, false, false, "build: FILTER (t2.g = 1)"},
+    /* RIGHT and FULL joins probed on several threads: the last instance to end outputs the
+     * build rows no instance matched (in an ordered plan, DOUBLE sums, on one thread) */
+    {"SELECT u.k, t.id, t.dec FROM u LEFT JOIN t ON u.k = t.k AND t.dec > 9900 ORDER BY u.k, "
+     "t.id",
+     true, 0, NULL, false, false, false, false, "HASH JOIN RIGHT"},
+    {"SELECT u.k % 7 AS m, COUNT(t.id), SUM(t.dec), COUNT(*) FROM u LEFT JOIN t ON u.k = t.k AND "
+     "t.dec > 9900 GROUP BY u.k % 7 ORDER BY m",
+     true, 0, NULL, false, false, false, false, "HASH JOIN RIGHT"},
+    {"SELECT COUNT(*), COUNT(t.id), COUNT(u.k), SUM(t.dec), SUM(u.k) FROM t FULL JOIN u ON "
+     "t.k = u.k AND t.dec > 9900",
+     true, 0, NULL, false, false, false, false, "HASH JOIN FULL"},
+    {"SELECT COUNT(t.id), SUM(u.w), SUM(t.d) FROM u LEFT JOIN t ON u.k = t.k AND t.dec > 9900",
+     true, 0, NULL, false, false, false, false, "HASH JOIN RIGHT"},
     /* wide DECIMAL sums (128-bit addends): partial states, early hand-outs, and a partial sum
      * past 2^127 (4e35 a row) that must fail as the serial run does */
     {"SELECT g, SUM(CAST(big AS DECIMAL(38,0)) * 1000000000), SUM(CAST(dec AS DECIMAL(30,2))), "
      "AVG(CAST(dec AS DECIMAL(30,2))) FROM t GROUP BY g ORDER BY g",
-     true, 64 << 10, NULL, false},
+     true, 64 << 10, NULL, false, false, false, false, NULL},
     {"SELECT SUM(CAST(big AS DECIMAL(38,0)) * 1000000000), MAX(CAST(big AS DECIMAL(20,0))) FROM t",
-     true, 0, NULL, false},
+     true, 0, NULL, false, false, false, false, NULL},
     {"SELECT SUM(CAST(big AS DECIMAL(38,0)) * 100000000000000000) FROM t WHERE big > 0", true, 0,
-     "numeric overflow in aggregate", false},
+     "numeric overflow in aggregate", false, false, false, false, NULL},
 };
 
 /* The data is order-sensitive: its DOUBLE column summed in block order and in another
@@ -312,15 +348,16 @@ int main(void)
     for (size_t q = 0; q < sizeof queries / sizeof *queries; q++) {
         mc2_batch *one = NULL;
         mc2_plan *p1 = NULL;
-        unsigned par = 0;
-        int rc = run(queries[q].sql, 1, queries[q].budget, &p1, &one, &par, &err);
+        mc2_exec_stats st;
+        bool nosp = queries[q].nospill;
+        int rc = run(queries[q].sql, 1, queries[q].budget, nosp, &p1, &one, &st, &err);
         if (queries[q].err) {
             CHECK_MSG(rc != 0 && strstr(err.msg, queries[q].err), "query %zu on 1 thread: %s",
                       q + 1, rc ? err.msg : "no error");
             for (unsigned th = 2; th <= 4; th++) {
                 mc2_plan *pn = NULL;
                 mc2_batch *many = NULL;
-                rc = run(queries[q].sql, th, queries[q].budget, &pn, &many, &par, &err);
+                rc = run(queries[q].sql, th, queries[q].budget, nosp, &pn, &many, &st, &err);
                 CHECK_MSG(rc != 0 && strstr(err.msg, queries[q].err), "query %zu on %u threads: %s",
                           q + 1, th, rc ? err.msg : "no error");
                 mc2_batch_free(many);
@@ -336,18 +373,27 @@ int main(void)
         }
         CHECK_MSG(one->nrows > 0 && one->schema->ncols > 0,
                   "query %zu: no rows (the test would compare nothing)", q + 1);
-        CHECK_MSG(builds_outer(queries[q].sql) == queries[q].outer,
+        CHECK_MSG(plan_has(queries[q].sql, "[build: outer]") == queries[q].outer,
                   "query %zu: the plan %s a semi join that builds its outer side", q + 1,
                   queries[q].outer ? "lacks" : "has");
+        CHECK_MSG(!queries[q].op || plan_has(queries[q].sql, queries[q].op),
+                  "query %zu: the plan has no %s", q + 1, queries[q].op);
+        CHECK_MSG(!queries[q].spills || st.spilled_joins > 0, "query %zu: no join spilled", q + 1);
         for (unsigned th = 2; th <= 4; th++) {
             mc2_batch *many = NULL;
             mc2_plan *pn = NULL;
             char why[128];
-            rc = run(queries[q].sql, th, queries[q].budget, &pn, &many, &par, &err);
+            rc = run(queries[q].sql, th, queries[q].budget, nosp, &pn, &many, &st, &err);
             CHECK_MSG(rc == 0, "query %zu on %u threads: %s", q + 1, th, err.msg);
             if (rc == 0)
-                CHECK_MSG(!queries[q].parallel || par > 0, "query %zu on %u threads ran serially",
-                          q + 1, th);
+                CHECK_MSG(!queries[q].parallel || st.parallel > 0,
+                          "query %zu on %u threads ran serially", q + 1, th);
+            if (rc == 0)
+                CHECK_MSG(!queries[q].builds || st.parallel_builds > 0,
+                          "query %zu on %u threads: no join table built in parallel", q + 1, th);
+            if (rc == 0)
+                CHECK_MSG(!queries[q].spills || st.spilled_joins > 0,
+                          "query %zu on %u threads: no join spilled", q + 1, th);
             if (rc == 0)
                 CHECK_MSG(same(one, many, why, sizeof why),
                           "query %zu: 1 thread and %u threads: %s", q + 1, th, why);
