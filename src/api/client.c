@@ -581,47 +581,12 @@ out:
 
 int mc2_client_model_get(mc2_client *c, uint64_t id, const char *out_path, mc2_err *err)
 {
-    cli_session *cs = &c->cs;
-    mc2_result_ref refs[RESULTS_CAP];
-    size_t n = 0;
     cli_model_ref r;
-    mc2_buf sealed = {0}, plain = {.secret = 1};
     mc2_gbdt_model *m = NULL;
-    int rc = -1;
-    memset(&r, 0, sizeof r);
-    memset(refs, 0, sizeof refs);
-    if (mc2_client_attest(c, NULL, err) ||
-        mc2_esession_results(&cs->es, id, refs, RESULTS_CAP, &n, err))
-        goto out;
-    for (size_t i = 0; i < n && !r.object[0]; i++) {
-        size_t l = strlen(refs[i].name);
-        if (l > 11 && strcmp(refs[i].name + l - 11, "-model.mc2m") == 0 &&
-            l <= MC2_OBJECT_NAME_MAX) {
-            strcpy(r.object, refs[i].name);
-            memcpy(r.key, refs[i].key, MC2_KEY_LEN);
-        }
-    }
-    if (!r.object[0]) {
-        mc2_err_set(err, MC2_E_NOTFOUND, "job %llu has no model result (is it a train job?)",
-                    (unsigned long long)id);
-        goto out;
-    }
-    if (mc2_host_download(cs->service, r.object, &sealed, err) ||
-        mc2_sha256(sealed.data, sealed.len, r.sealed_sha, err) ||
-        mc2_blob_open(r.key, MC2_BLOB_CTX_GBDT_MODEL, r.object, sealed.data, sealed.len, &plain,
-                      err) ||
-        mc2_gbdt_model_load(plain.data, plain.len, &m, err) ||
-        mc2_sha256(plain.data, plain.len, r.model_sha, err) ||
-        mc2_file_write_atomic(out_path, plain.data, plain.len, 0600, 0, err) ||
-        cli_model_ref_save(cs->id.home, &r, err))
-        goto out;
-    rc = 0;
-out:
+    int rc =
+        mc2_client_attest(c, NULL, err) ? -1 : cli_model_fetch(&c->cs, id, out_path, &r, &m, err);
     mc2_gbdt_model_free(m);
-    mc2_wipe(refs, sizeof refs);
     mc2_wipe(&r, sizeof r);
-    mc2_buf_free(&sealed);
-    mc2_buf_free(&plain);
     return rc;
 }
 

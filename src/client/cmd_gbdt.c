@@ -26,7 +26,6 @@
 #include "wire/proto.h"
 
 #define MODEL_FILE_MAX (1ull << 31)
-#define RESULTS_CAP    (MC2_JOB_MAX_INPUTS + 2) /* the most results a job has */
 
 /* ---- shared helpers ----------------------------------------------------------------------- */
 
@@ -287,37 +286,12 @@ static int model_get(int argc, char **argv)
     mc2_err err;
     mc2_err_clear(&err);
     cli_session cs;
-    mc2_result_ref refs[RESULTS_CAP];
-    size_t n = 0;
     cli_model_ref r;
     memset(&r, 0, sizeof r);
-    mc2_buf sealed = {0}, plain = {.secret = 1};
     mc2_gbdt_model *m = NULL;
     int rc = CLI_FAIL;
     if (cli_session_open(&cs, home, service, policy, &err)) return cli_fail(&err);
-    if (mc2_esession_results(&cs.es, id, refs, RESULTS_CAP, &n, &err)) goto fail;
-    for (size_t i = 0; i < n && !r.object[0]; i++) {
-        size_t l = strlen(refs[i].name);
-        if (l > 11 && strcmp(refs[i].name + l - 11, "-model.mc2m") == 0 &&
-            l <= MC2_OBJECT_NAME_MAX) {
-            strcpy(r.object, refs[i].name);
-            memcpy(r.key, refs[i].key, MC2_KEY_LEN);
-        }
-    }
-    if (!r.object[0]) {
-        mc2_err_set(&err, MC2_E_NOTFOUND, "job %llu has no model result (is it a train job?)",
-                    (unsigned long long)id);
-        goto fail;
-    }
-    if (mc2_host_download(cs.service, r.object, &sealed, &err) ||
-        mc2_sha256(sealed.data, sealed.len, r.sealed_sha, &err) ||
-        mc2_blob_open(r.key, MC2_BLOB_CTX_GBDT_MODEL, r.object, sealed.data, sealed.len, &plain,
-                      &err) ||
-        mc2_gbdt_model_load(plain.data, plain.len, &m, &err) ||
-        mc2_sha256(plain.data, plain.len, r.model_sha, &err) ||
-        mc2_file_write_atomic(out, plain.data, plain.len, 0600, 0, &err) ||
-        cli_model_ref_save(cs.id.home, &r, &err))
-        goto fail;
+    if (cli_model_fetch(&cs, id, out, &r, &m, &err)) goto fail;
     char hex[65];
     mc2_hex_encode(r.sealed_sha, 32, hex);
     printf("model of job %llu: %zu trees, %u features, objective %s -> %s\n",
@@ -331,10 +305,7 @@ fail:
     rc = cli_fail(&err);
 out:
     mc2_gbdt_model_free(m);
-    mc2_wipe(refs, sizeof refs);
     mc2_wipe(&r, sizeof r);
-    mc2_buf_free(&sealed);
-    mc2_buf_free(&plain);
     cli_session_close(&cs);
     return rc;
 }

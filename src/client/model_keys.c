@@ -13,8 +13,11 @@
 #include "base/hex.h"
 #include "client/session.h"
 #include "conn/conn.h"
+#include "gbdt/gbdt.h"
+#include "table/blob.h"
 
 #define MODEL_FILE_MAX (1ull << 31)
+#define RESULTS_CAP    (MC2_JOB_MAX_INPUTS + 2) /* the most results a job has */
 
 int cli_add_recipients(mc2_job *j, const mc2_policy *pol, const char *const *list, size_t n,
                        mc2_err *err)
@@ -181,5 +184,55 @@ int cli_model_grant_for_job(cli_session *cs, uint64_t id, const char *text, size
     rc = mc2_esession_grant_object(&cs->es, &cs->id, id, text, len, r.object, r.key, err);
 out:
     mc2_wipe(&r, sizeof r);
+    return rc;
+}
+
+/* The "-model.mc2m" object among job id's results (its name and key into r), else NOTFOUND. */
+static int model_result(cli_session *cs, uint64_t id, cli_model_ref *r, mc2_err *err)
+{
+    mc2_result_ref refs[RESULTS_CAP];
+    size_t n = 0;
+    memset(refs, 0, sizeof refs);
+    int rc = mc2_esession_results(&cs->es, id, refs, RESULTS_CAP, &n, err);
+    for (size_t i = 0; rc == 0 && i < n && !r->object[0]; i++) {
+        size_t l = strlen(refs[i].name);
+        if (l > 11 && strcmp(refs[i].name + l - 11, "-model.mc2m") == 0 &&
+            l <= MC2_OBJECT_NAME_MAX) {
+            strcpy(r->object, refs[i].name);
+            memcpy(r->key, refs[i].key, MC2_KEY_LEN);
+        }
+    }
+    mc2_wipe(refs, sizeof refs);
+    if (rc == 0 && !r->object[0])
+        rc = mc2_err_set(err, MC2_E_NOTFOUND, "job %llu has no model result (is it a train job?)",
+                         (unsigned long long)id);
+    return rc;
+}
+
+int cli_model_fetch(cli_session *cs, uint64_t id, const char *out_path, cli_model_ref *r,
+                    struct mc2_gbdt_model **m, mc2_err *err)
+{
+    mc2_buf sealed = {0}, plain = {.secret = 1};
+    memset(r, 0, sizeof *r);
+    *m = NULL;
+    int rc = -1;
+    if (model_result(cs, id, r, err) || mc2_host_download(cs->service, r->object, &sealed, err) ||
+        mc2_sha256(sealed.data, sealed.len, r->sealed_sha, err) ||
+        mc2_blob_open(r->key, MC2_BLOB_CTX_GBDT_MODEL, r->object, sealed.data, sealed.len, &plain,
+                      err) ||
+        mc2_gbdt_model_load(plain.data, plain.len, m, err) ||
+        mc2_sha256(plain.data, plain.len, r->model_sha, err) ||
+        mc2_file_write_atomic(out_path, plain.data, plain.len, 0600, 0, err) ||
+        cli_model_ref_save(cs->id.home, r, err))
+        goto out;
+    rc = 0;
+out:
+    if (rc) {
+        mc2_gbdt_model_free(*m);
+        *m = NULL;
+        mc2_wipe(r, sizeof *r);
+    }
+    mc2_buf_free(&sealed);
+    mc2_buf_free(&plain);
     return rc;
 }

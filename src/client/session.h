@@ -137,6 +137,17 @@ int cli_model_ref_save(const char *home, const cli_model_ref *r, mc2_err *err) M
  * MC2_E_NOTFOUND if none, MC2_E_USAGE if several match. Wipe *r after use. */
 int cli_model_ref_find(const char *home, const char *spec, cli_model_ref *r, mc2_err *err) MC2_WUR;
 
+struct mc2_gbdt_model;
+
+/* `mc2 model get`: finds the model among the results of train job id (its "-model.mc2m"
+ * object; MC2_E_NOTFOUND if the job has none for this party), downloads and opens it with its
+ * key, checks that it parses, writes the decrypted model to out_path (0600, atomically) and
+ * keeps its key in this party's home (cli_model_ref_save). The session must be attested.
+ * On success *r holds the reference (wipe it after use) and *m the model (free with
+ * mc2_gbdt_model_free); on failure nothing is kept and *m is NULL. Prints nothing. */
+int cli_model_fetch(cli_session *cs, uint64_t id, const char *out_path, cli_model_ref *r,
+                    struct mc2_gbdt_model **m, mc2_err *err) MC2_WUR;
+
 /* Job recipients: list[0..n) (each checked), else every recipient of the policy; MC2_E_USAGE
  * if that leaves none. */
 int cli_add_recipients(mc2_job *j, const mc2_policy *pol, const char *const *list, size_t n,
