@@ -7,7 +7,7 @@ Writes each block's text to OUTDIR/NNNN (NNNN counting up over all files, in ord
 line per block to OUTDIR/index, tab-separated: NNNN, file, line of the opening fence, language
 (the fence's info word; "-" when there is none), and the skip reason ("-" when not skipped).
 
-The convention (docs/architecture.md "Testing"): a block tagged sh, bash or console (console:
+The convention (docs/architecture.md "The docs are tested"): a block tagged sh, bash or console (console:
 its lines starting "$ " are the commands) or python is a command to run; any other language
 tag (text, yaml, c, sql, ...) is not run. A block without a language tag is an error: say what
 it is. A command block that cannot run as written is marked by a comment on the line right

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # test_docs.sh - the commands in README.md and docs/*.md run as written, so they cannot go
 # stale. tests/cli/docs_blocks.py extracts the fenced blocks (the convention: docs/
-# architecture.md "Testing"); every sh/bash/console/python block not marked
+# architecture.md "The docs are tested"); every sh/bash/console/python block not marked
 # `<!-- docs-test: skip (reason) -->` runs, in order, per document, in a fresh scratch
 # directory that is also $HOME (with `build`, `examples`, `schemas` linking to the build and
 # the checkout, as in a checkout), `mc2` from the build directory on PATH and $MC2_SERVICE a
 # free port. A document's fixture (below) makes only what its text says exists elsewhere:
-# README.md the other parties' certificates b.crt and c.crt; docs/python.md and docs/gbdt.md
-# two parties' homes bank-a and bank-b (both recipients) and a running service; every other
-# document an identity in ~/.mc2.
+# README.md the other parties' certificates b.crt and c.crt; docs/python.md, gbdt.md and
+# sql.md two parties' homes bank-a and bank-b (both recipients) and a running service;
+# every other document an identity in ~/.mc2.
 # A failing block fails the test with the document, the block's line and its output. The
 # skipped blocks are listed with their reasons. Lints: no file refers to what is outside the
 # repository; no doc says oblivious mode is "not yet" there; every `make X` a doc names is a
@@ -19,7 +19,7 @@ SRC=$(cd "${MC2_SRC:?}" && pwd)
 PY=/usr/bin/python3
 DOCS=${MC2_DOCS_TEST_DOCS:-"$SRC/README.md $(ls "$SRC"/docs/*.md | tr '\n' ' ')"}
 # stop_services: stops what the documents and fixtures started (README: ./state; the
-# python.md and gbdt.md fixture: ./service).
+# python.md, gbdt.md and sql.md fixture: ./service).
 stop_services() {
   for s in "$WORK"/run/*/state "$WORK"/run/*/service; do
     [[ -d $s ]] && "$B/mc2" stop --dir "$s" >/dev/null 2>&1
@@ -46,7 +46,7 @@ fixture() {
     for p in bank-b auditor; do "$B/mc2" init --name "$p" --home "$d/$p" >/dev/null || return 1; done
     cp "$d/bank-b/identity.crt" "$d/b.crt" && cp "$d/auditor/identity.crt" "$d/c.crt"
     ;;
-  python.md | gbdt.md)
+  python.md | gbdt.md | sql.md)
     for p in bank-a bank-b; do "$B/mc2" init --name "$p" --home "$d/$p" >/dev/null || return 1; done
     local pk
     pk=$("$B/mc2" service init --dir "$d/service") || return 1
