@@ -7,11 +7,11 @@ Writes each block's text to OUTDIR/NNNN (NNNN counting up over all files, in ord
 line per block to OUTDIR/index, tab-separated: NNNN, file, line of the opening fence, language
 (the fence's info word; "-" when there is none), and the skip reason ("-" when not skipped).
 
-The convention (docs/architecture.md "The docs are tested"): a block tagged sh, bash or console (console:
-its lines starting "$ " are the commands) or python is a command to run; any other language
-tag (text, yaml, c, sql, ...) is not run. A block without a language tag is an error: say what
-it is. A command block that cannot run as written is marked by a comment on the line right
-before its fence (blank lines between allowed):
+The convention (docs/architecture.md "The docs are tested"): a block tagged sh, bash or
+console (console: its lines starting "$ " are the commands) or python is a command to
+run; any other language tag (text, yaml, c, sql, ...) is not run. A block without a language
+tag is an error: say what it is. A command block that cannot run as written is marked by a
+comment on the line right before its fence (blank lines between allowed):
     <!-- docs-test: skip (the reason) -->
 A malformed marker, or a marker before a block that is not a command, is an error too.
 Exit status: 0, or 1 with the problems on stderr (file:line: ...).
@@ -34,7 +34,8 @@ def blocks(path):
         if s.startswith("<!--") and "docs-test" in s:
             m = MARK.match(s)
             if not m:
-                raise ValueError(f"{path}:{i + 1}: malformed marker (want <!-- docs-test: skip (reason) -->)")
+                raise ValueError(f"{path}:{i + 1}: malformed marker "
+                                 "(want <!-- docs-test: skip (reason) -->)")
             pending = (i + 1, m.group(1).strip())
         elif s.startswith("```"):
             indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
@@ -48,7 +49,8 @@ def blocks(path):
                 raise ValueError(f"{path}:{start}: fenced block never closed")
             skip = pending[1] if pending else None
             if skip and lang not in RUN:
-                raise ValueError(f"{path}:{pending[0]}: skip marker before a block that is not a command ({lang})")
+                raise ValueError(f"{path}:{pending[0]}: skip marker before a block that is "
+                                 f"not a command ({lang})")
             pending = None
             yield start, lang, skip, "\n".join(body) + "\n"
         elif s and pending:

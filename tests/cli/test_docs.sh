@@ -17,7 +17,7 @@ source "$(dirname "$0")/lib.sh"
 B=$(cd "${MC2_BUILD:?}" && pwd)
 SRC=$(cd "${MC2_SRC:?}" && pwd)
 PY=/usr/bin/python3
-DOCS=${MC2_DOCS_TEST_DOCS:-"$SRC/README.md $(ls "$SRC"/docs/*.md | tr '\n' ' ')"}
+DOCS="$SRC/README.md $(echo "$SRC"/docs/*.md)"
 # stop_services: stops what the documents and fixtures started (README: ./state; the
 # python.md, gbdt.md and sql.md fixture: ./service).
 stop_services() {
@@ -43,7 +43,9 @@ fixture() {
   local doc=$1 d=$2
   case $doc in
   README.md)
-    for p in bank-b auditor; do "$B/mc2" init --name "$p" --home "$d/$p" >/dev/null || return 1; done
+    for p in bank-b auditor; do
+      "$B/mc2" init --name "$p" --home "$d/$p" >/dev/null || return 1
+    done
     cp "$d/bank-b/identity.crt" "$d/b.crt" && cp "$d/auditor/identity.crt" "$d/c.crt"
     ;;
   python.md | gbdt.md | sql.md)
@@ -75,7 +77,8 @@ run_doc() {
   ln -s "$SRC/schemas" "$d/schemas"
   (
     export HOME=$d PATH="$B:$PATH" PYTHONPATH="$SRC/python" MC2_LIB="$B/libmc2.so"
-    export PYTHONDONTWRITEBYTECODE=1 MC2_SERVICE="127.0.0.1:$(free_port)"
+    MC2_SERVICE=127.0.0.1:$(free_port)
+    export PYTHONDONTWRITEBYTECODE=1 MC2_SERVICE
     unset MC2_HOME
     cd "$d" || exit 1
     fixture "$(basename "$doc")" "$d" >"$WORK/fixture.out" 2>&1 || {
@@ -140,7 +143,10 @@ awk -F'\t' -v s="$SRC/" '$5 != "-" { sub(s, "", $2); print "  " $2 ":" $3 ": " $
 # ---- lints ---------------------------------------------------------------------------------
 # Nothing in the repository refers to files outside it (the lead's notes live beside it).
 self=tests/cli/test_docs.sh
-refs=$(cd "$SRC" && git ls-files 2>/dev/null | grep -v "^$self\$" |
+files() { # the repository's files (a checkout without git: all but build trees)
+  git ls-files 2>/dev/null || find . -type f ! -path './.git/*' ! -path './build*' | cut -c3-
+}
+refs=$(cd "$SRC" && files | grep -v "^$self\$" |
   xargs -d '\n' grep -IlE '\.\./shared|DESIGN\.md|STYLE\.md' 2>/dev/null)
 check "no file refers outside the repository (../shared, DESIGN.md, STYLE.md): ${refs:-none}" \
   test -z "$refs"
@@ -154,7 +160,10 @@ check "no doc says oblivious mode is 'not yet': ${stale:-none}" test -z "$stale"
 # Every `make TARGET` in the docs is a Makefile target.
 targets=$(sed -n 's/^\([a-z][a-z-]*\):.*/\1/p' "$SRC/Makefile")
 missing=$(for f in "$SRC/README.md" "$SRC"/docs/*.md; do
-  { grep -oE '`make [a-z][a-z-]*' "$f" | cut -c7-; grep -oE '^make [a-z][a-z-]*' "$f" | cut -c6-; } |
+  { # in backquotes, and at the start of a code line
+    grep -oE '`make [a-z][a-z-]*' "$f" | cut -c7-
+    grep -oE '^make [a-z][a-z-]*' "$f" | cut -c6-
+  } |
     sort -u | while read -r t; do
       grep -qx "$t" <<<"$targets" || echo "${f#"$SRC"/}: make $t"
     done
