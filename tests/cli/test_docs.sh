@@ -66,6 +66,29 @@ fixture() {
   esac
 }
 
+# run_python DOC: runs the python blocks collected in pyblocks (LINE:FILE) in one interpreter
+# (consecutive blocks build on each other), counts them in n, empties pyblocks.
+run_python() {
+  [[ ${#pyblocks[@]} -gt 0 ]] || return 0
+  if ! "$PY" - "$1" "${pyblocks[@]}" >"$WORK/block.out" 2>&1 <<'EOF'; then
+import sys, traceback
+g = {"__name__": "__main__"}
+for b in sys.argv[2:]:
+    line, path = b.split(":", 1)
+    try:
+        exec(compile(open(path).read(), f"{sys.argv[1]} (python block at line {line})", "exec"), g)
+    except BaseException:
+        traceback.print_exc()
+        print(f"{sys.argv[1]}, the python block at line {line} failed")
+        sys.exit(1)
+EOF
+    tail -n 40 "$WORK/block.out"
+    return 1
+  fi
+  n=$((n + ${#pyblocks[@]}))
+  pyblocks=()
+}
+
 # run_doc DOC: runs DOC's command blocks in order in a fresh directory.
 run_doc() {
   local doc=$1 rel d n=0 id file line lang skip
@@ -85,7 +108,7 @@ run_doc() {
       echo "the test's fixture for $rel failed: $(cat "$WORK/fixture.out")"
       exit 1
     }
-    local pyblocks=()
+    pyblocks=()
     while IFS=$'\t' read -r id file line lang skip; do
       [[ $file == "$doc" && $skip == - ]] || continue
       case $lang in
@@ -97,6 +120,7 @@ run_doc() {
         ;;
       *) continue ;;
       esac
+      run_python "$rel" || exit 1
       n=$((n + 1))
       if ! bash -e -o pipefail -x "$d/.block.sh" >"$WORK/block.out" 2>&1; then
         echo "$rel, the sh block at line $line failed; its commands (+) and output:"
@@ -104,24 +128,7 @@ run_doc() {
         exit 1
       fi
     done <"$WORK/blocks/index"
-    if [[ ${#pyblocks[@]} -gt 0 ]]; then # one interpreter: a document's blocks build on each other
-      if ! "$PY" - "$rel" "${pyblocks[@]}" >"$WORK/block.out" 2>&1 <<'EOF'; then
-import sys, traceback
-g = {"__name__": "__main__"}
-for b in sys.argv[2:]:
-    line, path = b.split(":", 1)
-    try:
-        exec(compile(open(path).read(), f"{sys.argv[1]} (python block at line {line})", "exec"), g)
-    except BaseException:
-        traceback.print_exc()
-        print(f"{sys.argv[1]}, the python block at line {line} failed")
-        sys.exit(1)
-EOF
-        tail -n 40 "$WORK/block.out"
-        exit 1
-      fi
-      n=$((n + ${#pyblocks[@]}))
-    fi
+    run_python "$rel" || exit 1
     echo "$rel: $n blocks ran"
   )
 }
