@@ -337,7 +337,7 @@ static const char START_HELP[] =
     "                 [--idle-timeout S]\n\n"
     "Starts mc2d with a sim enclave in the background and returns once it is ready (or says\n"
     "why it is not: port taken, enclave signature invalid, ...). Logs go to STATE/mc2d.log.\n"
-    "The default address is " MC2_DEFAULT_SERVICE ".\n"
+    "The default address is $MC2_SERVICE if set, else " MC2_DEFAULT_SERVICE ".\n"
     "--idle-timeout S: mc2d closes a connection after S seconds without a byte either way\n"
     "(default 300; 0 = never). A client waiting for the answer of an enclave that is running\n"
     "a long job counts as idle: raise it when jobs take longer.\n";
@@ -351,6 +351,8 @@ int cmd_start(int argc, char **argv)
                       CLI_VAL("idle-timeout", &idle), CLI_END};
     int code;
     uint64_t idle_s;
+    const char *env = getenv("MC2_SERVICE");
+    if (env && *env) listen = env; /* the address the clients of this shell will use */
     if (cli_parse("start", START_HELP, argc, argv, opts, NULL, 0, &code)) return code;
     if (!policy || !dir) return cli_usage("start", "--policy FILE and --dir STATE are required");
     if (cli_parse_uint("start", "--idle-timeout", idle, 0, 7 * 86400, &idle_s)) return CLI_USAGE;
