@@ -8,7 +8,7 @@ import pandas as pd
 
 from . import _frames
 from ._lib import Attestation, JobSpec, Table, b, call, cstrings, lib, take
-from .errors import JobPending, UsageError
+from .errors import InputError, JobPending, UsageError
 
 
 class Client:
@@ -156,11 +156,7 @@ class Client:
         recipient). If other parties must approve first and have not within `timeout`
         seconds, raises mc2.JobPending (its .job: approve it elsewhere, then download())."""
         jid = self.submit_sql(query, inputs, recipients, oblivious, pad_rows)
-        state = self.wait(jid, timeout)
-        if not (state.startswith("done") or state.startswith("failed")):
-            raise JobPending(f"job {jid} is {state}: once its other owners approve it "
-                             f"(mc2 approve {jid}), download({jid}) returns the result",
-                             jid, state)
+        self.settle("sql", jid, timeout)
         return self.download(jid)
 
     def approve(self, job):
@@ -187,6 +183,19 @@ class Client:
         text, state = ctypes.c_void_p(), ctypes.c_void_p()
         call("mc2_client_job", self._c(), int(job), ctypes.byref(text), ctypes.byref(state))
         return {"id": int(job), "state": take(state).decode(), "text": take(text).decode()}
+
+    def settle(self, kind, job, timeout):
+        """Waits for job `job` (a `kind` job) as wait() does; returns once it is done. A failed
+        job raises mc2.InputError with its reason (its parties see it); one still waiting for
+        approvals or running at the timeout raises mc2.JobPending."""
+        state = self.wait(job, timeout)
+        if state.startswith("failed"):
+            why = state[6:].lstrip(": ") or "(only its parties see why)"
+            raise InputError(f"{kind} job {job} failed: {why}")
+        if not state.startswith("done"):
+            raise JobPending(f"{kind} job {job} is {state}: once its other owners approve it "
+                             f"(mc2 approve {job}), its recipients fetch the result", job, state)
+        return state
 
     def wait(self, job, timeout=300):
         """Waits up to `timeout` seconds for job `job` to end; returns its state ("done...",

@@ -17,7 +17,7 @@ import tempfile
 
 from . import _state
 from ._lib import b, call, cstrings, take
-from .errors import InputError, JobPending, UsageError
+from .errors import InputError, UsageError
 
 
 def train(params, tables, label, eval=None, recipients=(), client=None, num_boost_round=None,
@@ -30,11 +30,7 @@ def train(params, tables, label, eval=None, recipients=(), client=None, num_boos
     c = client or _state.current()
     jid = submit(params, tables, label, eval, recipients, client=c,
                  num_boost_round=num_boost_round)
-    state = c.wait(jid, timeout)
-    if not (state.startswith("done") or state.startswith("failed")):
-        raise JobPending(f"train job {jid} is {state}: once its other owners approve it "
-                         f"(mc2 approve {jid}), Model.from_job(client, {jid}) fetches it",
-                         jid, state)
+    c.settle("train", jid, timeout)  # JobPending: approve, then Model.from_job(client, jid)
     return Model.from_job(c, jid)
 
 
@@ -120,11 +116,7 @@ class Model:
         jid = ctypes.c_uint64()
         call("mc2_client_predict", c._c(), f"job-{self.job}".encode(), arr, n,
              int(bool(oblivious)), ctypes.byref(jid))
-        state = c.wait(jid.value, timeout)
-        if not (state.startswith("done") or state.startswith("failed")):
-            raise JobPending(f"predict job {jid.value} is {state}: its table owners approve it "
-                             f"(mc2 approve {jid.value}), then each downloads its rows",
-                             jid.value, state)
+        c.settle("predict", jid.value, timeout)
         return c.download(jid.value)
 
     @property

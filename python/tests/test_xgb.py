@@ -84,3 +84,12 @@ def test_bad_parameter_refused(bank_a):
     assert "max_dept" in e.value.message and "max_depth" in e.value.message
     with pytest.raises(mc2.NotFoundError):
         mc2.xgb.submit({}, "bank-a/nosuch", label="label", client=bank_a)
+
+
+def test_failed_train_raises_input_error_with_reason(bank_a):
+    """A train job that fails in the enclave (a misspelt label) raises mc2.InputError carrying
+    the enclave's reason, not a refusal to fetch a model that does not exist."""
+    bank_a.upload(frame(50, 7), "own_train")
+    with pytest.raises(mc2.InputError, match=r"train job \d+ failed: .*label column 'lable'"):
+        mc2.xgb.train({"objective": "binary:logistic"}, ["bank-a/own_train"], label="lable",
+                      client=bank_a, num_boost_round=2, timeout=60)
