@@ -87,6 +87,36 @@ def test_wide_decimals_exact(bank_a):
         bank_a.upload(pd.DataFrame({"v": [D("1" * 39)]}), "too_wide")
 
 
+def test_tampered_result_is_refused(bank_a, service):
+    """The host flips a byte of a sealed result in its store: download() refuses it with
+    mc2.AuthError (the client authenticates every block and chunk), never returns altered
+    rows."""
+    bank_a.upload(pd.DataFrame({"k": list(range(100))}), "sealed_rows")
+
+    def files():
+        out = {}
+        for root, _, names in os.walk(service.dir):
+            for n in names:
+                p = os.path.join(root, n)
+                out[p] = os.stat(p).st_mtime_ns
+        return out
+
+    before = files()
+    jid = bank_a.submit_sql("SELECT k, k * 2 AS d FROM sealed_rows")
+    assert bank_a.wait(jid, 60).startswith("done")
+    new = [p for p, t in files().items() if before.get(p) != t and p.endswith(".mc2t")]
+    assert len(new) == 1, new  # the job's one result object
+    with open(new[0], "r+b") as f:
+        size = f.seek(0, os.SEEK_END)
+        f.seek(size // 2)
+        byte = f.read(1)
+        f.seek(size // 2)
+        f.write(bytes([byte[0] ^ 0x01]))
+    with pytest.raises(mc2.AuthError) as e:
+        bank_a.download(jid)
+    assert e.value.code == 4 and "does not authenticate" in e.value.message
+
+
 def test_two_party_join_equals_pandas(bank_a, bank_b):
     acc = pd.DataFrame({"acct": pd.array([1, 2, 3, 4, 5], dtype="Int64"),
                         "owner": ["ann", "bob", "cy", "di", "ed"]})
