@@ -12,7 +12,8 @@
 # A failing block fails the test with the document, the block's line and its output. The
 # skipped blocks are listed with their reasons. Lints: no file refers to what is outside the
 # repository; no doc says oblivious mode is "not yet" there; every `make X` a doc names is a
-# Makefile target.
+# Makefile target; a C example calls only the installed API unless its section is headed
+# internal.
 source "$(dirname "$0")/lib.sh"
 B=$(cd "${MC2_BUILD:?}" && pwd)
 SRC=$(cd "${MC2_SRC:?}" && pwd)
@@ -176,4 +177,15 @@ missing=$(for f in "$SRC/README.md" "$SRC"/docs/*.md; do
     done
 done)
 check "every 'make X' in the docs is a Makefile target: ${missing:-none}" test -z "$missing"
+# A C example in the docs calls only the installed API (what include/mc2/*.h declares and
+# libmc2.so exports), unless the section it is in says, in its heading, that it is internal.
+api=$(sh "$SRC/scripts/lib-symbols.sh" list cc "$SRC/include")
+notapi=$(for f in "$SRC/README.md" "$SRC"/docs/*.md; do
+  awk -v f="${f#"$SRC"/}" '/^#/ { internal = tolower($0) ~ /internal/ }
+    /^```c$/ { inc = 1; next } /^```/ { inc = 0 }
+    inc && !internal { while (match($0, /mc2_[A-Za-z0-9_]+\(/)) {
+      print f ": " substr($0, RSTART, RLENGTH - 1); $0 = substr($0, RSTART + RLENGTH) } }' "$f"
+done | sort -u | while read -r doc fn; do grep -qx "$fn" <<<"$api" || echo "$doc $fn"; done)
+check "C examples call only the installed API (or sit in a section headed internal): ${notapi:-none}" \
+  test -z "$notapi"
 finish
