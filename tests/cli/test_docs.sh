@@ -71,7 +71,10 @@ fixture() {
 # (consecutive blocks build on each other), counts them in n, empties pyblocks.
 run_python() {
   [[ ${#pyblocks[@]} -gt 0 ]] || return 0
-  if ! "$PY" - "$1" "${pyblocks[@]}" >"$WORK/block.out" 2>&1 <<'EOF'; then
+  # In sanitizer builds libmc2.so needs the runtimes preloaded into python (CMakeLists.txt).
+  local pre=()
+  [[ -n ${MC2_PY_PRELOAD:-} ]] && pre=(env "LD_PRELOAD=$MC2_PY_PRELOAD" ASAN_OPTIONS=detect_leaks=0)
+  if ! "${pre[@]}" "$PY" - "$1" "${pyblocks[@]}" >"$WORK/block.out" 2>&1 <<'EOF'; then
 import sys, traceback
 g = {"__name__": "__main__"}
 for b in sys.argv[2:]:
