@@ -8,6 +8,13 @@
 #include "cli.h"
 #include "client/session.h"
 
+/* The progress line: job id's state on one line of stderr (a terminal), redrawn at most
+ * every 200 ms. */
+typedef struct follow_view {
+    uint64_t id, last_draw;
+    bool drawn;
+} follow_view;
+
 static uint64_t mono_ms(void)
 {
     struct timespec ts;
@@ -15,50 +22,37 @@ static uint64_t mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Whether a job in state st is still to end: queued, running or (if approvals) waiting. */
-static bool busy(const char *st, bool approvals)
+/* mc2_job_watch_fn: draws the state; control characters (a reason can name a column another
+ * party chose) are shown as '?'. */
+static void draw(void *ctx, const char *st, uint64_t left_ms)
 {
-    return strncmp(st, "running", 7) == 0 || strncmp(st, "queued", 6) == 0 ||
-           (approvals && strncmp(st, "waiting", 7) == 0);
+    (void)left_ms;
+    follow_view *v = ctx;
+    uint64_t now = mono_ms();
+    if (v->drawn && now - v->last_draw < 200) return;
+    char line[121];
+    size_t k = 0;
+    for (; st[k] && k < sizeof line - 1; k++)
+        line[k] = (unsigned char)st[k] < 0x20 || st[k] == 0x7f ? '?' : st[k];
+    line[k] = '\0';
+    fprintf(stderr, "\r\033[Kjob %llu %s", (unsigned long long)v->id, line);
+    fflush(stderr);
+    v->drawn = true;
+    v->last_draw = now;
 }
 
 int cli_job_follow(cli_session *cs, uint64_t id, bool approvals, uint64_t wait_s, mc2_buf *state,
                    mc2_err *err)
 {
-    mc2_buf text = {0};
-    bool tty = isatty(STDERR_FILENO), drawn = false;
-    uint64_t deadline = mono_ms() + wait_s * 1000u, last_draw = 0;
-    long pause_us = 1000;
-    int rc;
-    for (;;) {
-        if ((rc = mc2_job_state(&cs->es, id, &text, state, err)) != 0) break;
-        const char *st = (const char *)state->data;
-        uint64_t now = mono_ms();
-        if (!busy(st, approvals) || now >= deadline) break;
-        /* Redrawn at most every 200 ms, on one line: control characters (a reason can name
-         * a column another party chose) are shown as '?'. */
-        if (tty && now - last_draw >= 200) {
-            char line[121];
-            size_t k = 0;
-            for (; st[k] && k < sizeof line - 1; k++)
-                line[k] = (unsigned char)st[k] < 0x20 || st[k] == 0x7f ? '?' : st[k];
-            line[k] = '\0';
-            fprintf(stderr, "\r\033[Kjob %llu %s", (unsigned long long)id, line);
-            fflush(stderr);
-            drawn = true;
-            last_draw = now;
-        }
-        uint64_t left = deadline - now;
-        long us = pause_us < (long)(left * 1000u) ? pause_us : (long)(left * 1000u);
-        struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
-        nanosleep(&ts, NULL);
-        pause_us = pause_us * 2 > 200000 ? 200000 : pause_us * 2;
-    }
-    if (drawn) {
+    follow_view v = {.id = id};
+    bool tty = isatty(STDERR_FILENO);
+    mc2_buf_reset(state); /* *state gets the last state, whatever it held */
+    int rc = mc2_job_watch(&cs->es, id, approvals, wait_s * 1000u, 200, tty ? draw : NULL, &v, NULL,
+                           state, err);
+    if (v.drawn) {
         fputs("\r\033[K", stderr);
         fflush(stderr);
     }
-    mc2_buf_free(&text);
     return rc;
 }
 

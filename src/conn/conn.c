@@ -507,22 +507,26 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-int mc2_job_wait(mc2_esession *s, uint64_t id, bool approvals, unsigned timeout_ms, mc2_buf *text,
-                 mc2_buf *state, mc2_err *err)
+int mc2_job_watch(mc2_esession *s, uint64_t id, bool approvals, uint64_t timeout_ms,
+                  unsigned pause_cap_ms, mc2_job_watch_fn fn, void *ctx, mc2_buf *text,
+                  mc2_buf *state, mc2_err *err)
 {
     mc2_buf t = {0}, st = {0};
-    uint64_t deadline = now_ms() + timeout_ms;
-    long pause_us = 1000;
+    uint64_t deadline = now_ms() + timeout_ms, cap_us = (uint64_t)pause_cap_ms * 1000u;
+    uint64_t pause_us = 1000;
     int rc;
     for (;;) {
         if ((rc = mc2_job_state(s, id, &t, &st, err)) != 0) break;
         const char *v = (const char *)st.data;
         bool busy = strncmp(v, "running", 7) == 0 || strncmp(v, "queued", 6) == 0 ||
                     (approvals && strncmp(v, "waiting", 7) == 0);
-        if (!busy || now_ms() >= deadline) break;
-        struct timespec ts = {0, pause_us * 1000};
+        uint64_t now = now_ms();
+        if (!busy || now >= deadline) break;
+        if (fn) fn(ctx, v, deadline - now);
+        uint64_t us = pause_us < (deadline - now) * 1000u ? pause_us : (deadline - now) * 1000u;
+        struct timespec ts = {(time_t)(us / 1000000u), (long)(us % 1000000u) * 1000};
         nanosleep(&ts, NULL);
-        pause_us = pause_us * 2 > 50000 ? 50000 : pause_us * 2;
+        pause_us = pause_us * 2 > cap_us ? cap_us : pause_us * 2;
     }
     if (rc == 0 && text) rc = mc2_buf_append(text, t.data, t.len + 1, err);
     if (rc == 0 && state) rc = mc2_buf_append(state, st.data, st.len + 1, err);
@@ -531,6 +535,12 @@ int mc2_job_wait(mc2_esession *s, uint64_t id, bool approvals, unsigned timeout_
     mc2_buf_free(&t);
     mc2_buf_free(&st);
     return rc;
+}
+
+int mc2_job_wait(mc2_esession *s, uint64_t id, bool approvals, unsigned timeout_ms, mc2_buf *text,
+                 mc2_buf *state, mc2_err *err)
+{
+    return mc2_job_watch(s, id, approvals, timeout_ms, 50, NULL, NULL, text, state, err);
 }
 
 int mc2_esession_results(mc2_esession *s, uint64_t id, mc2_result_ref *out, size_t cap, size_t *n,

@@ -105,6 +105,17 @@ int mc2_job_state(mc2_esession *s, uint64_t id, mc2_buf *text, mc2_buf *state,
 int mc2_job_wait(mc2_esession *s, uint64_t id, bool approvals, unsigned timeout_ms, mc2_buf *text,
                  mc2_buf *state, mc2_err *err) MC2_WUR;
 
+/* Called by mc2_job_watch after each poll that leaves the job still to end, with its state
+ * (NUL-terminated) and the milliseconds left before the timeout. */
+typedef void (*mc2_job_watch_fn)(void *ctx, const char *state, uint64_t left_ms);
+
+/* mc2_job_wait with a caller's view of every poll (fn may be NULL) and pause_cap_ms, the
+ * longest pause between polls (the pauses grow from 1 ms); a pause never outlasts the
+ * timeout. */
+int mc2_job_watch(mc2_esession *s, uint64_t id, bool approvals, uint64_t timeout_ms,
+                  unsigned pause_cap_ms, mc2_job_watch_fn fn, void *ctx, mc2_buf *text,
+                  mc2_buf *state, mc2_err *err) MC2_WUR;
+
 /* Asks the enclave for the results of job `id` that this party may fetch (EAPI_RESULT_KEY),
  * after waiting (mc2_job_wait, up to an hour) for the job if it is queued or running: up to
  * cap of them into out, their number in *n. Wipe the keys after use. */
