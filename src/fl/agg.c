@@ -42,7 +42,8 @@ static int add_common(mc2_fl_agg *a, uint64_t weight, const float *f, const uint
     double norm2 = 0;
     for (size_t i = 0; i < n; i++) {
         float x;
-        if (f) x = f[i];
+        if (f)
+            x = f[i];
         else {
             uint32_t b = mc2_le32_get(le + i * 4);
             memcpy(&x, &b, 4);
@@ -60,7 +61,8 @@ static int add_common(mc2_fl_agg *a, uint64_t weight, const float *f, const uint
     double m = w * scale;
     for (size_t i = 0; i < n; i++) {
         float x;
-        if (f) x = f[i];
+        if (f)
+            x = f[i];
         else {
             uint32_t b = mc2_le32_get(le + i * 4);
             memcpy(&x, &b, 4);
