@@ -21,8 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         float *v = malloc((size_t)u.nvalues * 4);
         if (!v) abort();
         memcpy(v, u.values, (size_t)u.nvalues * 4); /* LE on the platforms mc2 runs on */
-        if (mc2_fl_update_encode(u.job_sha256, u.round, u.party, u.weight, u.form, v, u.nvalues,
-                                 &b, &err) ||
+        if (mc2_fl_update_encode(u.job_sha256, u.round, u.party, u.weight, u.form, v, u.nvalues, &b,
+                                 &err) ||
             b.len != size || memcmp(b.data, data, size) != 0)
             abort();
         free(v);

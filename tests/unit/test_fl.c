@@ -26,8 +26,8 @@ static void job(mc2_job *j, const char *const *kv)
 static const char *parse_with(const char *key, const char *value, mc2_fl_round *r)
 {
     static mc2_err err;
-    const char *kv[] = {"participants", "a,b,c", "tensors", "w:30x1,b:1", "round", "1",
-                        "k", "2", NULL, NULL, NULL};
+    const char *kv[] = {"participants", "a,b,c", "tensors", "w:30x1,b:1", "round", "1", "k", "2",
+                        NULL,           NULL,    NULL};
     bool replaced = false;
     for (size_t i = 0; key && i < 8; i += 2)
         if (strcmp(kv[i], key) == 0) {
@@ -92,16 +92,17 @@ static void test_params(void)
               "%s", ok);
     mc2_err err;
     mc2_job j;
-    job(&j, (const char *const[]){"participants", "a", "tensors", "w:1", "round", "1", "k", "1",
-                                  NULL});
+    job(&j,
+        (const char *const[]){"participants", "a", "tensors", "w:1", "round", "1", "k", "1", NULL});
     CHECK(mc2_fl_round_from_job(&j, &r, &err) != 0 && strstr(err.msg, "at least 2 parties"));
     mc2_job_free(&j);
-    job(&j, (const char *const[]){"participants", "a,b,a", "tensors", "w:1", "round", "1", "k",
-                                  "1", NULL});
+    job(&j, (const char *const[]){"participants", "a,b,a", "tensors", "w:1", "round", "1", "k", "1",
+                                  NULL});
     CHECK(mc2_fl_round_from_job(&j, &r, &err) != 0 && strstr(err.msg, "names a twice"));
     mc2_job_free(&j);
     job(&j, (const char *const[]){"participants", "a,b", "round", "1", "k", "1", NULL});
-    CHECK(mc2_fl_round_from_job(&j, &r, &err) != 0 && strstr(err.msg, "needs the parameter 'tensors'"));
+    CHECK(mc2_fl_round_from_job(&j, &r, &err) != 0 &&
+          strstr(err.msg, "needs the parameter 'tensors'"));
     mc2_job_free(&j);
 }
 
@@ -160,8 +161,8 @@ static void test_agg(void)
     mc2_fl_agg *a;
     float out[4];
     /* weighted mean, the weight cap, server_lr and a base */
-    mc2_fl_round r = round_of("v:4", (const char *const[]){"max_weight", "5", "server_lr", "0.5",
-                                                          NULL});
+    mc2_fl_round r =
+        round_of("v:4", (const char *const[]){"max_weight", "5", "server_lr", "0.5", NULL});
     const float u1[4] = {1, 2, 3, 4}, u2[4] = {-1, 0, 1, 2}, base[4] = {10, 10, 10, 10};
     CHECK(mc2_fl_agg_new(&r, &a, &err) == 0);
     CHECK(mc2_fl_agg_finish(a, NULL, out, &rep, &err) != 0 && strstr(err.msg, "no update"));
@@ -223,8 +224,12 @@ static void test_model_and_npy(void)
     mc2_fl_shape sh;
     CHECK(mc2_fl_shape_parse("w:2x2,b:1", &sh, &err) == 0);
     const float v[5] = {1, 2, 3, 4, -5};
-    mc2_fl_report rep = {.round = 4, .contributors = 3, .total_weight = 9, .sigma = 0.5,
-                         .epsilon = 2.5, .delta = 1e-5};
+    mc2_fl_report rep = {.round = 4,
+                         .contributors = 3,
+                         .total_weight = 9,
+                         .sigma = 0.5,
+                         .epsilon = 2.5,
+                         .delta = 1e-5};
     mc2_buf enc = {0}, sealed = {0}, plain = {0};
     uint8_t key[32] = {1};
     CHECK(mc2_fl_model_encode(&sh, v, &rep, &enc, &err) == 0);
@@ -243,7 +248,8 @@ static void test_model_and_npy(void)
     mc2_buf f = {0};
     const uint64_t dims[2] = {2, 2};
     CHECK(mc2_npy_format(v, dims, 2, &f, &err) == 0 && (f.len - 16) % 16 == 0);
-    CHECK(memcmp(f.data + 10, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", 59) == 0);
+    CHECK(memcmp(f.data + 10, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", 59) ==
+          0);
     mc2_npy a;
     CHECK(mc2_npy_parse(f.data, f.len, &a, &err) == 0);
     CHECK(a.ndims == 2 && a.n == 4 && memcmp(a.values, v, 16) == 0);
