@@ -67,6 +67,43 @@
 #define MC2_FL_SHARE_PT_LEN 64
 #define MC2_FL_SHARE_CT_LEN (MC2_FL_SHARE_PT_LEN + MC2_TAG_LEN)
 
+/* ---- wire: EAPI_KIND ops of a masked fedavg round (docs/wire-protocol.md) ---------------
+ * The masked input itself travels as fl-core's FL_PUT update with form 1 (masked uint32,
+ * nvalues + 1 values, element 0 the weight ratio). Every op is refused with its own error
+ * to a party that is not a participant, at the wrong stage, or twice. */
+enum mc2_fl_mask_op {
+    /* c_pk[32] | s_pk[32] -> OK (empty). Keys stage only. */
+    MC2_FL_OP_MASK_KEYS = 16,
+    /* (empty) -> u8 stage | u8 n | flags[n] (MC2_FL_MF_*)
+     *            [stage >= SHARES: n x (c_pk[32] | s_pk[32]), zeros for those without keys]
+     *            [stage >= MASKED and the caller sent shares: u32 m | m x (u32 from |
+     *             ct[MC2_FL_SHARE_CT_LEN]), the shares addressed to the caller] */
+    MC2_FL_OP_MASK_POLL = 17,
+    /* u32 m | m x (u32 to | ct[MC2_FL_SHARE_CT_LEN]): one share for every other member of
+     * U1, none for anyone else -> OK (empty). Shares stage only, members of U1 only. */
+    MC2_FL_OP_MASK_SHARES = 18,
+    /* u32 m | m x (u32 of | share[32]): for every member j of U2 (the caller too), the share
+     * of b_j if j is in U3, else of s_sk_j -> OK (empty). Unmask stage, members of U3. */
+    MC2_FL_OP_MASK_UNMASK = 19,
+};
+
+/* The stages (POLL's first byte). */
+enum mc2_fl_stage {
+    MC2_FL_STAGE_KEYS = 0,
+    MC2_FL_STAGE_SHARES = 1,
+    MC2_FL_STAGE_MASKED = 2,
+    MC2_FL_STAGE_UNMASK = 3,
+    MC2_FL_STAGE_CLOSED = 4, /* every stage done: the round runs */
+    MC2_FL_STAGE_FAILED = 5, /* the job failed: its status says why */
+};
+
+/* POLL's per-participant flags: what it posted. Posts after a stage closed are refused, so
+ * after the shares stage U1 = {KEYS}, after the masked stage U2 = {SHARES}, U3 = {MASKED}. */
+#define MC2_FL_MF_KEYS   1u
+#define MC2_FL_MF_SHARES 2u
+#define MC2_FL_MF_MASKED 4u
+#define MC2_FL_MF_UNMASK 8u
+
 /* ---- quantisation (Flower's SecAgg+ scheme) ---------------------------------------------- */
 
 /* 1 if the parameters are usable for sums of `count` vectors: c > 0 and finite, 2 <= Q,
