@@ -461,4 +461,4 @@ static void release(enc_fl_state *st)
     st->mask = NULL;
 }
 
-const enc_fl_mask_ops enc_fl_mask_ops = {check, ready, request, put, finish, release};
+const enc_fl_mask_ops enc_fl_masked = {check, ready, request, put, finish, release};
