@@ -30,8 +30,8 @@ typedef struct secrets {
     uint8_t split_s[P][MC2_FL_SEED_LEN], split_b[P][MC2_FL_SEED_LEN];
 } secrets;
 
-static const char *const STAGES[] = {"keys", "shares", "masked input", "unmask", "closed",
-                                     "failed"};
+static const char *const STAGES[] = {"keys",   "shares", "masked input",
+                                     "unmask", "closed", "failed"};
 
 static uint64_t now_ms(void)
 {
@@ -40,8 +40,8 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static int kind_call(mc2_esession *s, uint64_t job, uint8_t op, const mc2_buf *body,
-                     mc2_buf *reply, mc2_err *err)
+static int kind_call(mc2_esession *s, uint64_t job, uint8_t op, const mc2_buf *body, mc2_buf *reply,
+                     mc2_err *err)
 {
     mc2_buf req = {.secret = 1};
     int rc = mc2_buf_put_u64(&req, job, err) || mc2_buf_put_u8(&req, op, err) ||
@@ -67,7 +67,8 @@ static int poll_view(mc2_esession *s, const mc2_fl_mask_args *a, view *v, mc2_er
     memcpy(v->flags, flags, n);
     if (v->stage >= MC2_FL_STAGE_SHARES && v->stage != MC2_FL_STAGE_FAILED)
         for (size_t i = 0; i < n; i++) {
-            const uint8_t *c = mc2_rd_take(&r, MC2_X25519_LEN), *sp = mc2_rd_take(&r, MC2_X25519_LEN);
+            const uint8_t *c = mc2_rd_take(&r, MC2_X25519_LEN),
+                          *sp = mc2_rd_take(&r, MC2_X25519_LEN);
             if (r.bad) goto bad;
             memcpy(v->c_pk[i], c, MC2_X25519_LEN);
             memcpy(v->s_pk[i], sp, MC2_X25519_LEN);
@@ -213,15 +214,11 @@ static int post_masked(const mc2_fl_mask_args *a, const view *v, secrets *x, mc2
     if (a->r->clip_norm > 0 && norm > a->r->clip_norm) scale = a->r->clip_norm / norm;
     d[0] = ratio;
     for (size_t k = 0; k + 1 < nv; k++) d[k + 1] = ratio * scale * (double)a->u[k];
-    if (mc2_fl_quantize(d, nv, a->r->clipping_range, (uint32_t)a->r->quantization_range, y, err) ||
-        mc2_fl_prg_add(x->b, 1, y, nv, err))
+    bool in_u2[P];
+    for (size_t j = 0; j < n; j++) in_u2[j] = (v->flags[j] & MC2_FL_MF_SHARES) != 0;
+    if (mc2_fl_mask_input(d, nv, a->r->clipping_range, (uint32_t)a->r->quantization_range,
+                          (size_t)a->me, x->b, x->s_sk, v->s_pk, in_u2, n, a->rid, y, err))
         goto out;
-    for (size_t j = 0; j < n; j++) {
-        if (!(v->flags[j] & MC2_FL_MF_SHARES) || (int)j == a->me) continue;
-        if (mc2_fl_agree(x->s_sk, v->s_pk[j], a->rid, MC2_FL_AGREE_MASK, key, err) ||
-            mc2_fl_prg_add(key, (int)j > a->me ? 1 : -1, y, nv, err))
-            goto out;
-    }
     rc = a->put(a->put_ctx, y, nv, err);
 out:
     mc2_wipe(key, sizeof key);
@@ -233,8 +230,8 @@ out:
 
 /* Unmask stage: for each member j of U2, the share of b_j if j's masked input arrived (U3),
  * else the share of s_sk_j; never both. */
-static int post_unmask(mc2_esession *s, const mc2_fl_mask_args *a, const view *v,
-                       const secrets *x, mc2_err *err)
+static int post_unmask(mc2_esession *s, const mc2_fl_mask_args *a, const view *v, const secrets *x,
+                       mc2_err *err)
 {
     size_t n = a->r->nparts;
     uint32_t m = 0;

@@ -110,8 +110,8 @@ static void stage_status(const enc_fl_state *st, const mask_state *m, uint64_t n
         snprintf(dst + len, sizeof from - len, "%s%s", len ? ", " : "", st->r.parts[i]);
     }
     uint64_t end = m->stage_ms + st->r.stage_timeout_s * 1000u;
-    snprintf(out, cap, "%s stage %s: %zu of %zu (t = %u, k = %u)%s%s; missing %s; %s %llu s",
-             head, STAGE_NAMES[m->stage], got, members, st->r.mask_threshold, st->r.k,
+    snprintf(out, cap, "%s stage %s: %zu of %zu (t = %u, k = %u)%s%s; missing %s; %s %llu s", head,
+             STAGE_NAMES[m->stage], got, members, st->r.mask_threshold, st->r.k,
              got ? " from " : "", from, missing[0] ? missing : "none",
              end > now ? "stage closes in" : "stage closed",
              (unsigned long long)((end > now ? end - now : 0) + 999) / 1000);
@@ -166,8 +166,7 @@ static int put(enclave *e, enc_job *j, enc_fl_state *st, int idx, mc2_err *err)
         return mc2_err_set(err, MC2_E_INPUT,
                            "masked input from '%s' refused: the round is at stage %s, not at "
                            "masked input",
-                           st->r.parts[idx],
-                           m->stage < 4 ? STAGE_NAMES[m->stage] : "closed");
+                           st->r.parts[idx], m->stage < 4 ? STAGE_NAMES[m->stage] : "closed");
     if (!(m->flags[idx] & MC2_FL_MF_SHARES))
         return mc2_err_set(err, MC2_E_AUTH,
                            "masked input from '%s' refused: it sent no shares in the shares "
@@ -238,8 +237,7 @@ static int read_indexed(const enc_fl_state *st, const mask_state *m, mc2_rd *r, 
                         const char *setname, mc2_err *err)
 {
     size_t n = nparts(st), expect = 0;
-    for (size_t i = 0; i < n; i++)
-        expect += (m->flags[i] & want_bit) && (int)i != skip;
+    for (size_t i = 0; i < n; i++) expect += (m->flags[i] & want_bit) && (int)i != skip;
     uint32_t cnt = mc2_rd_u32(r);
     if (r->bad || cnt != expect)
         return mc2_err_set(err, MC2_E_INPUT, "%s: %u entries, expected %zu (one per member of %s)",
@@ -279,8 +277,7 @@ static int req_shares(mask_state *m, const enc_fl_state *st, int me, mc2_rd *r, 
                            "no further part in this round",
                            st->r.parts[me]);
     if (read_indexed(st, m, r, MC2_FL_MF_KEYS, me, MC2_FL_SHARE_CT_LEN, items,
-                     "masked round shares", "the key set (recipients: the others with keys)",
-                     err))
+                     "masked round shares", "the key set (recipients: the others with keys)", err))
         return -1;
     if (!m->ct) {
         size_t bytes;
@@ -312,25 +309,23 @@ static int req_unmask(mask_state *m, const enc_fl_state *st, int me, mc2_rd *r, 
                            "masked round unmask: '%s' sent no masked input: it takes no "
                            "further part in this round",
                            st->r.parts[me]);
-    if (read_indexed(st, m, r, MC2_FL_MF_SHARES, -1, MC2_FL_SEED_LEN, items,
-                     "masked round unmask", "the shares set", err))
+    if (read_indexed(st, m, r, MC2_FL_MF_SHARES, -1, MC2_FL_SEED_LEN, items, "masked round unmask",
+                     "the shares set", err))
         return -1;
     if (!m->reveal) {
         size_t bytes;
-        if (!mc2_mul_size(n * n, MC2_FL_SEED_LEN, &bytes) ||
-            !(m->reveal = mc2_calloc(1, bytes)))
+        if (!mc2_mul_size(n * n, MC2_FL_SEED_LEN, &bytes) || !(m->reveal = mc2_calloc(1, bytes)))
             return mc2_err_set(err, MC2_E_NOMEM, "out of memory for a masked round's shares");
     }
     for (size_t of = 0; of < n; of++)
         if (items[of])
-            memcpy(m->reveal + ((size_t)me * n + of) * MC2_FL_SEED_LEN, items[of],
-                   MC2_FL_SEED_LEN);
+            memcpy(m->reveal + ((size_t)me * n + of) * MC2_FL_SEED_LEN, items[of], MC2_FL_SEED_LEN);
     m->flags[me] |= MC2_FL_MF_UNMASK;
     return enc_reply_ok(out, NULL, 0, err);
 }
 
-static int request(enclave *e, enc_session *s, enc_job *j, enc_fl_state *st, uint8_t op,
-                   mc2_rd *r, mc2_buf *out, mc2_err *err)
+static int request(enclave *e, enc_session *s, enc_job *j, enc_fl_state *st, uint8_t op, mc2_rd *r,
+                   mc2_buf *out, mc2_err *err)
 {
     int me = s->party >= 0 ? mc2_fl_participant(&st->r, e->policy->parties[s->party].name) : -1;
     if (me < 0)
@@ -342,68 +337,22 @@ static int request(enclave *e, enc_session *s, enc_job *j, enc_fl_state *st, uin
     sync_flags(m, st);
     if (m->stage != MC2_FL_STAGE_FAILED && j->state == JOB_FAILED) m->stage = MC2_FL_STAGE_FAILED;
     switch (op) {
-    case MC2_FL_OP_MASK_KEYS: return req_keys(m, st, me, r, out, err);
+    case MC2_FL_OP_MASK_KEYS:
+        return req_keys(m, st, me, r, out, err);
     case MC2_FL_OP_MASK_POLL:
-        if (mc2_rd_left(r)) return mc2_err_set(err, MC2_E_INPUT, "masked round poll: body must be empty");
+        if (mc2_rd_left(r))
+            return mc2_err_set(err, MC2_E_INPUT, "masked round poll: body must be empty");
         return req_poll(m, st, me, out, err);
-    case MC2_FL_OP_MASK_SHARES: return req_shares(m, st, me, r, out, err);
-    case MC2_FL_OP_MASK_UNMASK: return req_unmask(m, st, me, r, out, err);
-    default: return mc2_err_set(err, MC2_E_INPUT, "unknown masked-round op %u", op);
+    case MC2_FL_OP_MASK_SHARES:
+        return req_shares(m, st, me, r, out, err);
+    case MC2_FL_OP_MASK_UNMASK:
+        return req_unmask(m, st, me, r, out, err);
+    default:
+        return mc2_err_set(err, MC2_E_INPUT, "unknown masked-round op %u", op);
     }
 }
 
 /* ---- unmasking (runner thread; the stages are closed, so nothing changes the state) --------- */
-
-/* The secret of participant `of` from the shares the unmask posters revealed. */
-static int reconstruct(const mask_state *m, const enc_fl_state *st, size_t of,
-                       uint8_t secret[MC2_FL_SEED_LEN], mc2_err *err)
-{
-    size_t n = nparts(st), cnt = 0;
-    uint8_t xs[P], shares[P][MC2_FL_SEED_LEN];
-    for (size_t h = 0; h < n; h++) {
-        if (!(m->flags[h] & MC2_FL_MF_UNMASK)) continue;
-        xs[cnt] = (uint8_t)(h + 1);
-        memcpy(shares[cnt], m->reveal + (h * n + of) * MC2_FL_SEED_LEN, MC2_FL_SEED_LEN);
-        cnt++;
-    }
-    int rc = cnt < st->r.mask_threshold
-                 ? mc2_err_set(err, MC2_E_INTERNAL, "jobs_fl_mask.c: fewer than t shares at unmask")
-                 : mc2_fl_shamir_combine(xs, (const uint8_t(*)[MC2_FL_SEED_LEN])shares, cnt,
-                                         secret, err);
-    mc2_wipe(shares, sizeof shares);
-    return rc;
-}
-
-/* Removes the masks participant `of` (which dropped after sharing) made with each survivor:
- * survivor i added sign(of > i) * PRG(s_{i,of}). */
-static int remove_pair_masks(const mask_state *m, const enc_fl_state *st, size_t of,
-                             const uint8_t rid[MC2_SHA256_LEN], uint32_t *sum, size_t nv,
-                             mc2_err *err)
-{
-    static const uint8_t base9[MC2_X25519_LEN] = {9};
-    uint8_t sk[MC2_FL_SEED_LEN], pk[MC2_X25519_LEN], s[MC2_FL_SEED_LEN];
-    int rc = -1;
-    if (reconstruct(m, st, of, sk, err)) goto out;
-    if (mc2_x25519(sk, base9, pk, err) || !mc2_ct_equal(pk, m->s_pk[of], MC2_X25519_LEN)) {
-        mc2_err_set(err, MC2_E_AUTH,
-                    "masked round: the mask key of dropped participant '%s' rebuilt from the "
-                    "revealed shares does not match its public key (a share was wrong): no "
-                    "model released",
-                    st->r.parts[of]);
-        goto out;
-    }
-    for (size_t i = 0; i < nparts(st); i++) {
-        if (!(m->flags[i] & MC2_FL_MF_MASKED)) continue;
-        if (mc2_fl_agree(sk, m->s_pk[i], rid, MC2_FL_AGREE_MASK, s, err) ||
-            mc2_fl_prg_add(s, of > i ? -1 : 1, sum, nv, err))
-            goto out;
-    }
-    rc = 0;
-out:
-    mc2_wipe(sk, sizeof sk);
-    mc2_wipe(s, sizeof s);
-    return rc;
-}
 
 static int finish(enclave *e, enc_job *j, enc_fl_state *st, mc2_err *err)
 {
@@ -412,7 +361,6 @@ static int finish(enclave *e, enc_job *j, enc_fl_state *st, mc2_err *err)
     size_t nv = 0;
     uint32_t count = 0, survivors = 0;
     uint32_t *sum = st->agg ? mc2_fl_agg_masked_sum(st->agg, &nv, &count) : NULL;
-    uint8_t b[MC2_FL_SEED_LEN];
     double *d = NULL;
     int rc = -1;
 
@@ -421,13 +369,10 @@ static int finish(enclave *e, enc_job *j, enc_fl_state *st, mc2_err *err)
     for (size_t i = 0; i < nparts(st); i++) survivors += (m->flags[i] & MC2_FL_MF_MASKED) != 0;
     if (survivors != count || nv != st->r.shape.nvalues + 1)
         return mc2_err_set(err, MC2_E_INTERNAL, "jobs_fl_mask.c: masked sum does not match");
-    for (size_t i = 0; i < nparts(st); i++) {
-        if (!(m->flags[i] & MC2_FL_MF_SHARES)) continue;
-        if (m->flags[i] & MC2_FL_MF_MASKED) {
-            if (reconstruct(m, st, i, b, err) || mc2_fl_prg_add(b, -1, sum, nv, err)) goto out;
-        } else if (remove_pair_masks(m, st, i, j->text_sha256, sum, nv, err)) {
-            goto out;
-        }
+    if (mc2_fl_unmask(sum, nv, nparts(st), st->r.mask_threshold, m->flags, m->s_pk,
+                      (const uint8_t(*)[MC2_FL_SEED_LEN])m->reveal, j->text_sha256, err)) {
+        mc2_err_prefix(err, "masked round: ");
+        goto out;
     }
     if (!(d = mc2_malloc(nv * sizeof *d))) {
         mc2_err_set(err, MC2_E_NOMEM, "out of memory unmasking the round");
@@ -444,7 +389,6 @@ static int finish(enclave *e, enc_job *j, enc_fl_state *st, mc2_err *err)
     }
     rc = mc2_fl_agg_add_sum(st->agg, d + 1, d[0], count, err);
 out:
-    mc2_wipe(b, sizeof b);
     if (d) mc2_free_wipe(d, nv * sizeof *d);
     mc2_wipe(sum, nv * sizeof *sum);
     return rc;

@@ -16,8 +16,8 @@ int mc2_fl_quant_ok(double clipping_range, uint32_t quantization_range, size_t c
     return count <= (UINT64_C(0xffffffff) / top);
 }
 
-int mc2_fl_quantize(const double *x, size_t n, double clipping_range,
-                    uint32_t quantization_range, uint32_t *q, mc2_err *err)
+int mc2_fl_quantize(const double *x, size_t n, double clipping_range, uint32_t quantization_range,
+                    uint32_t *q, mc2_err *err)
 {
     enum { CHUNK = 1024 };
     uint32_t rnd[CHUNK];
@@ -166,5 +166,90 @@ int mc2_fl_share_open(const uint8_t key[MC2_FL_SEED_LEN], const uint8_t rid[MC2_
                            ct + MC2_FL_SHARE_PT_LEN, pt, err);
     mc2_aead_free(a);
     if (rc != 0) mc2_err_prefix(err, "share from participant %u to %u: ", from, to);
+    return rc;
+}
+
+/* ---- the two ends of the masked stage ------------------------------------------------------- */
+
+int mc2_fl_mask_input(const double *x, size_t nv, double clipping_range,
+                      uint32_t quantization_range, size_t me, const uint8_t b[MC2_FL_SEED_LEN],
+                      const uint8_t s_sk[MC2_X25519_LEN], const uint8_t (*s_pk)[MC2_X25519_LEN],
+                      const bool *in_u2, size_t n, const uint8_t rid[MC2_SHA256_LEN], uint32_t *y,
+                      mc2_err *err)
+{
+    uint8_t s[MC2_FL_SEED_LEN];
+    int rc = -1;
+    if (mc2_fl_quantize(x, nv, clipping_range, quantization_range, y, err) ||
+        mc2_fl_prg_add(b, 1, y, nv, err))
+        goto out;
+    for (size_t j = 0; j < n; j++) {
+        if (!in_u2[j] || j == me) continue;
+        if (mc2_fl_agree(s_sk, s_pk[j], rid, MC2_FL_AGREE_MASK, s, err) ||
+            mc2_fl_prg_add(s, j > me ? 1 : -1, y, nv, err))
+            goto out;
+    }
+    rc = 0;
+out:
+    mc2_wipe(s, sizeof s);
+    return rc;
+}
+
+/* The secret of participant `of` from the shares the revealers (flag UNMASK) posted. */
+static int reconstruct(size_t n, unsigned t, const uint8_t *flags,
+                       const uint8_t (*reveal)[MC2_FL_SEED_LEN], size_t of,
+                       uint8_t secret[MC2_FL_SEED_LEN], mc2_err *err)
+{
+    uint8_t xs[MC2_FL_MAX_PARTIES], shares[MC2_FL_MAX_PARTIES][MC2_FL_SEED_LEN];
+    size_t cnt = 0;
+    for (size_t h = 0; h < n; h++) {
+        if (!(flags[h] & MC2_FL_MF_UNMASK)) continue;
+        xs[cnt] = (uint8_t)(h + 1);
+        memcpy(shares[cnt], reveal[h * n + of], MC2_FL_SEED_LEN);
+        cnt++;
+    }
+    int rc =
+        cnt < t ? mc2_err_set(err, MC2_E_INPUT,
+                              "unmask: %zu participants revealed shares, fewer than t = %u", cnt, t)
+                : mc2_fl_shamir_combine(xs, (const uint8_t(*)[MC2_FL_SEED_LEN])shares, cnt, secret,
+                                        err);
+    mc2_wipe(shares, sizeof shares);
+    return rc;
+}
+
+int mc2_fl_unmask(uint32_t *sum, size_t nv, size_t n, unsigned t, const uint8_t *flags,
+                  const uint8_t (*s_pk)[MC2_X25519_LEN], const uint8_t (*reveal)[MC2_FL_SEED_LEN],
+                  const uint8_t rid[MC2_SHA256_LEN], mc2_err *err)
+{
+    static const uint8_t base9[MC2_X25519_LEN] = {9}; /* X25519's base point: sk -> pk */
+    uint8_t secret[MC2_FL_SEED_LEN], pk[MC2_X25519_LEN], s[MC2_FL_SEED_LEN];
+    int rc = -1;
+    if (n > MC2_FL_MAX_PARTIES)
+        return mc2_err_set(err, MC2_E_INTERNAL, "fl/mask.c: unmask with %zu participants", n);
+    for (size_t j = 0; j < n; j++) {
+        if (!(flags[j] & MC2_FL_MF_SHARES)) continue;
+        if (reconstruct(n, t, flags, reveal, j, secret, err)) goto out;
+        if (flags[j] & MC2_FL_MF_MASKED) { /* a survivor: its self-mask b_j */
+            if (mc2_fl_prg_add(secret, -1, sum, nv, err)) goto out;
+            continue;
+        }
+        /* dropped after sharing: the masks each survivor i made with it, sign(j > i) */
+        if (mc2_x25519(secret, base9, pk, err) || !mc2_ct_equal(pk, s_pk[j], MC2_X25519_LEN)) {
+            mc2_err_set(err, MC2_E_AUTH,
+                        "unmask: the mask key of dropped participant %zu rebuilt from the "
+                        "revealed shares does not match its public key (a share was wrong)",
+                        j);
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (!(flags[i] & MC2_FL_MF_MASKED)) continue;
+            if (mc2_fl_agree(secret, s_pk[i], rid, MC2_FL_AGREE_MASK, s, err) ||
+                mc2_fl_prg_add(s, j > i ? -1 : 1, sum, nv, err))
+                goto out;
+        }
+    }
+    rc = 0;
+out:
+    mc2_wipe(secret, sizeof secret);
+    mc2_wipe(s, sizeof s);
     return rc;
 }

@@ -52,6 +52,7 @@
 #ifndef MC2_FL_MASK_H
 #define MC2_FL_MASK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,7 +62,7 @@
 #define MC2_FL_CLIPPING_RANGE     8.0
 #define MC2_FL_QUANTIZATION_RANGE 4194304u
 #define MC2_FL_MAX_WEIGHT         1000u
-#define MC2_FL_SEED_LEN           32 /* PRG seeds, Shamir secrets, agreed keys */
+#define MC2_FL_SEED_LEN           32  /* PRG seeds, Shamir secrets, agreed keys */
 #define MC2_FL_MAX_PARTIES        255 /* Shamir x = 1..255 over GF(2^8) */
 /* A client-to-client share: s_sk share | b share, sealed (ct | tag). */
 #define MC2_FL_SHARE_PT_LEN 64
@@ -113,8 +114,8 @@ int mc2_fl_quant_ok(double clipping_range, uint32_t quantization_range, size_t c
 /* q[k] = stochastic_round((clip(x[k], -c, c) + c) * (Q - 1) / (2c)), in [0, Q - 1]; the
  * rounding goes up with probability equal to the fraction (OpenSSL's CSPRNG), so E[q] is
  * exact. NaN is refused (MC2_E_INPUT). The parameters must satisfy mc2_fl_quant_ok(.., 1). */
-int mc2_fl_quantize(const double *x, size_t n, double clipping_range,
-                    uint32_t quantization_range, uint32_t *q, mc2_err *err) MC2_WUR;
+int mc2_fl_quantize(const double *x, size_t n, double clipping_range, uint32_t quantization_range,
+                    uint32_t *q, mc2_err *err) MC2_WUR;
 
 /* out[k] = s[k] * 2c / (Q - 1) - count * c: the sum of `count` quantised vectors mapped
  * back. Each coordinate is within count * 2c / (Q - 1) of the sum of the clipped inputs.
@@ -150,6 +151,26 @@ int mc2_fl_share_seal(const uint8_t key[MC2_FL_SEED_LEN], const uint8_t rid[MC2_
 int mc2_fl_share_open(const uint8_t key[MC2_FL_SEED_LEN], const uint8_t rid[MC2_SHA256_LEN],
                       uint32_t from, uint32_t to, const uint8_t ct[MC2_FL_SHARE_CT_LEN],
                       uint8_t pt[MC2_FL_SHARE_PT_LEN], mc2_err *err) MC2_WUR;
+
+/* ---- the two ends of the masked stage (used by conn/fl_mask.c and the enclave) ----------- */
+
+/* Client i = me: y[0..nv) = q(x) + PRG(b) + sum_{j in U2, j > me} PRG(s_ij) - sum_{j in U2,
+ * j < me} PRG(s_ij), with s_ij = mc2_fl_agree(s_sk, s_pk[j], rid, MASK) and U2 the j < n with
+ * in_u2[j] (me among them). x is ratio * [1, clip(u)] (nv values). */
+int mc2_fl_mask_input(const double *x, size_t nv, double clipping_range,
+                      uint32_t quantization_range, size_t me, const uint8_t b[MC2_FL_SEED_LEN],
+                      const uint8_t s_sk[MC2_X25519_LEN], const uint8_t (*s_pk)[MC2_X25519_LEN],
+                      const bool *in_u2, size_t n, const uint8_t rid[MC2_SHA256_LEN], uint32_t *y,
+                      mc2_err *err) MC2_WUR;
+
+/* Server: removes every mask from sum[0..nv), the sum mod 2^32 of the masked inputs of U3,
+ * leaving the sum of their quantised vectors. flags[i] (MC2_FL_MF_*) say U2 (SHARES), U3
+ * (MASKED) and who revealed shares (UNMASK); reveal[h * n + j] is the share of participant
+ * j that h revealed (of b_j for j in U3, of s_sk_j for j in U2 \ U3). Needs at least t
+ * revealers; a rebuilt s_sk_j must match s_pk[j] (MC2_E_AUTH if not). */
+int mc2_fl_unmask(uint32_t *sum, size_t nv, size_t n, unsigned t, const uint8_t *flags,
+                  const uint8_t (*s_pk)[MC2_X25519_LEN], const uint8_t (*reveal)[MC2_FL_SEED_LEN],
+                  const uint8_t rid[MC2_SHA256_LEN], mc2_err *err) MC2_WUR;
 
 /* ---- Shamir secret sharing over GF(2^8) (shamir.c) ---------------------------------------- */
 

@@ -57,8 +57,7 @@ int mc2_fl_shamir_split(const uint8_t secret[MC2_FL_SEED_LEN], unsigned t, const
         for (size_t b = 0; b < MC2_FL_SEED_LEN; b++) {
             /* Horner: ((c_{t-1} x + c_{t-2}) x + ...) x + c_0 */
             uint8_t y = 0;
-            for (unsigned d = t; d-- > 0;)
-                y = (uint8_t)(mc2_gf256_mul(y, xs[j]) ^ coef[d][b]);
+            for (unsigned d = t; d-- > 0;) y = (uint8_t)(mc2_gf256_mul(y, xs[j]) ^ coef[d][b]);
             shares[j][b] = y;
         }
     }
@@ -78,8 +77,8 @@ int mc2_fl_shamir_combine(const uint8_t *xs, const uint8_t (*shares)[MC2_FL_SEED
         if (xs[j] == 0) return mc2_err_set(err, MC2_E_INPUT, "Shamir: share %zu has x = 0", j);
         for (size_t k = 0; k < j; k++)
             if (xs[k] == xs[j])
-                return mc2_err_set(err, MC2_E_INPUT, "Shamir: shares %zu and %zu have the same x = %u",
-                                   k, j, xs[j]);
+                return mc2_err_set(err, MC2_E_INPUT,
+                                   "Shamir: shares %zu and %zu have the same x = %u", k, j, xs[j]);
     }
     memset(secret, 0, MC2_FL_SEED_LEN);
     for (size_t j = 0; j < m; j++) {
@@ -91,8 +90,7 @@ int mc2_fl_shamir_combine(const uint8_t *xs, const uint8_t (*shares)[MC2_FL_SEED
             den = mc2_gf256_mul(den, (uint8_t)(xs[k] ^ xs[j]));
         }
         uint8_t l = mc2_gf256_mul(num, mc2_gf256_inv(den));
-        for (size_t b = 0; b < MC2_FL_SEED_LEN; b++)
-            secret[b] ^= mc2_gf256_mul(l, shares[j][b]);
+        for (size_t b = 0; b < MC2_FL_SEED_LEN; b++) secret[b] ^= mc2_gf256_mul(l, shares[j][b]);
     }
     return 0;
 }

@@ -111,7 +111,8 @@ static void test_prg(void)
     memset(b, 0, sizeof b);
     CHECK(mc2_fl_prg_add(s2, 1, b, N, &err) == 0);
     CHECK(memcmp(a, b, sizeof a) != 0);
-    /* AES-256-CTR with a zero key and IV: first block is AES_0(0) = dc95c078a2408989ad48a21492842087 */
+    /* AES-256-CTR with a zero key and IV: first block is AES_0(0) =
+     * dc95c078a2408989ad48a21492842087 */
     uint8_t z[32] = {0};
     uint32_t first[4] = {0};
     CHECK(mc2_fl_prg_add(z, 1, first, 4, &err) == 0);
@@ -228,6 +229,122 @@ static void test_share_encryption(void)
     CHECK(memcmp(back, zero, 64) == 0); /* wiped on failure */
 }
 
+/* The whole protocol in one process with the functions both ends use (the service test,
+ * test_platform_fl_mask.c, runs it through a real enclave): P participants, threshold T,
+ * those with drop[i] vanish after sharing; the unmasked, dequantised sum must equal the
+ * weighted sum of the survivors' clipped updates within the quantisation bound. */
+enum { SP = 5, ST = 3, SN = 64 };
+
+typedef struct sim {
+    uint8_t rid[32];
+    uint8_t c_pk[SP][32], c_sk[SP][32], s_pk[SP][32], s_sk[SP][32], b[SP][32];
+    uint8_t ct[SP][SP][80];      /* from, to */
+    uint8_t held[SP][SP][64];    /* holder, of: s share | b share */
+    uint8_t reveal[SP * SP][32]; /* holder * SP + of */
+    uint8_t flags[SP];
+    uint32_t sum[SN + 1];
+    double truth[SN + 1];
+} sim;
+
+static int sim_run(sim *S, const bool *drop, int corrupt, double *out, mc2_err *err)
+{
+    memset(S, 0, sizeof *S);
+    memset(S->rid, 0x42, 32);
+    uint8_t xs[SP];
+    for (int i = 0; i < SP; i++) {
+        xs[i] = (uint8_t)(i + 1);
+        CHECK(mc2_x25519_keygen(S->c_pk[i], S->c_sk[i], err) == 0);
+        CHECK(mc2_x25519_keygen(S->s_pk[i], S->s_sk[i], err) == 0);
+        CHECK(mc2_random(S->b[i], 32, err) == 0);
+        S->flags[i] = MC2_FL_MF_KEYS;
+    }
+    for (int i = 0; i < SP; i++) { /* shares: everybody */
+        uint8_t ss[SP][32], bs[SP][32], pt[64], key[32];
+        CHECK(mc2_fl_shamir_split(S->s_sk[i], ST, xs, SP, ss, err) == 0);
+        CHECK(mc2_fl_shamir_split(S->b[i], ST, xs, SP, bs, err) == 0);
+        for (int j = 0; j < SP; j++) {
+            memcpy(pt, ss[j], 32);
+            memcpy(pt + 32, bs[j], 32);
+            if (j == i) {
+                memcpy(S->held[i][i], pt, 64);
+                continue;
+            }
+            CHECK(mc2_fl_agree(S->c_sk[i], S->c_pk[j], S->rid, MC2_FL_AGREE_SHARE, key, err) == 0);
+            CHECK(mc2_fl_share_seal(key, S->rid, (uint32_t)i, (uint32_t)j, pt, S->ct[i][j], err) ==
+                  0);
+        }
+        S->flags[i] |= MC2_FL_MF_SHARES;
+    }
+    bool in_u2[SP];
+    for (int i = 0; i < SP; i++) in_u2[i] = true;
+    for (int i = 0; i < SP; i++) { /* masked input: survivors */
+        if (drop[i]) continue;
+        for (int j = 0; j < SP; j++) {
+            uint8_t key[32];
+            if (j == i) continue;
+            CHECK(mc2_fl_agree(S->c_sk[i], S->c_pk[j], S->rid, MC2_FL_AGREE_SHARE, key, err) == 0);
+            CHECK(mc2_fl_share_open(key, S->rid, (uint32_t)j, (uint32_t)i, S->ct[j][i],
+                                    S->held[i][j], err) == 0);
+        }
+        double x[SN + 1], ratio = (double)(100 * (i + 1)) / MC2_FL_MAX_WEIGHT;
+        x[0] = ratio;
+        for (int k = 0; k < SN; k++) x[k + 1] = ratio * (sin(i * 3.1 + k) * 0.5 + 0.01 * k);
+        for (int k = 0; k <= SN; k++) S->truth[k] += x[k];
+        uint32_t y[SN + 1];
+        if (mc2_fl_mask_input(x, SN + 1, MC2_FL_CLIPPING_RANGE, MC2_FL_QUANTIZATION_RANGE,
+                              (size_t)i, S->b[i], S->s_sk[i], S->s_pk, in_u2, SP, S->rid, y, err))
+            return -1;
+        uint32_t q[SN + 1]; /* masked: y is not the quantised vector */
+        CHECK(mc2_fl_quantize(x, SN + 1, MC2_FL_CLIPPING_RANGE, MC2_FL_QUANTIZATION_RANGE, q,
+                              err) == 0);
+        CHECK(memcmp(q, y, sizeof q) != 0);
+        for (int k = 0; k <= SN; k++) S->sum[k] += y[k];
+        S->flags[i] |= MC2_FL_MF_MASKED;
+    }
+    for (int h = 0; h < SP; h++) { /* unmask: survivors reveal */
+        if (drop[h]) continue;
+        for (int j = 0; j < SP; j++)
+            memcpy(S->reveal[h * SP + j], S->held[h][j] + (drop[j] ? 0 : 32), 32);
+        S->flags[h] |= MC2_FL_MF_UNMASK;
+    }
+    if (corrupt >= 0) S->reveal[corrupt][3] ^= 1;
+    if (mc2_fl_unmask(S->sum, SN + 1, SP, ST, S->flags, (const uint8_t(*)[32])S->s_pk,
+                      (const uint8_t(*)[32])S->reveal, S->rid, err))
+        return -1;
+    int survivors = 0;
+    for (int i = 0; i < SP; i++) survivors += !drop[i];
+    mc2_fl_dequantize_sum(S->sum, SN + 1, (size_t)survivors, MC2_FL_CLIPPING_RANGE,
+                          MC2_FL_QUANTIZATION_RANGE, out);
+    return survivors;
+}
+
+static void test_protocol(void)
+{
+    mc2_err err;
+    static sim S;
+    double got[SN + 1];
+    const double step = 2 * MC2_FL_CLIPPING_RANGE / (MC2_FL_QUANTIZATION_RANGE - 1);
+    bool none[SP] = {0}, two[SP] = {false, true, false, true, false};
+    bool three[SP] = {true, true, false, true, false};
+    int cnt = sim_run(&S, none, -1, got, &err);
+    CHECK_MSG(cnt == SP, "%s", err.msg);
+    double worst = 0;
+    for (int k = 0; k <= SN; k++) worst = fmax(worst, fabs(got[k] - S.truth[k]));
+    CHECK_MSG(worst <= SP * step, "no dropouts: error %g above %g", worst, SP * step);
+    /* two vanish after sharing: the three survivors' sum, masks of the dropped removed */
+    cnt = sim_run(&S, two, -1, got, &err);
+    CHECK_MSG(cnt == 3, "%s", err.msg);
+    worst = 0;
+    for (int k = 0; k <= SN; k++) worst = fmax(worst, fabs(got[k] - S.truth[k]));
+    CHECK_MSG(worst <= 3 * step, "two dropouts: error %g above %g", worst, 3 * step);
+    CHECK(fabs(got[0] - (0.1 + 0.3 + 0.5)) <= 3 * step); /* the weights 100, 300, 500 */
+    /* three vanish: two revealers are fewer than t = 3 */
+    CHECK(sim_run(&S, three, -1, got, &err) == -1);
+    CHECK(strstr(err.msg, "fewer than t") != NULL);
+    /* a wrong share of a dropped participant's mask key is caught (holder 0, of 1) */
+    CHECK(sim_run(&S, two, 0 * SP + 1, got, &err) == -1 && err.code == MC2_E_AUTH);
+}
+
 int main(void)
 {
     test_gf256();
@@ -237,5 +354,6 @@ int main(void)
     test_agree_and_cancel();
     test_quantize();
     test_share_encryption();
+    test_protocol();
     return test_done("test_fl_mask");
 }
