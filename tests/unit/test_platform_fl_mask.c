@@ -29,12 +29,12 @@ static uint64_t start_round(int round, const char *masks, const char *parts, con
     mc2_err err;
     char rs[16];
     snprintf(rs, sizeof rs, "%d", round);
-    const char *keys[] = {"participants", "tensors", "round", "k", "masks", "mask_threshold",
-                          "stage_timeout_s"};
+    const char *keys[] = {"participants", "tensors",        "round",          "k",
+                          "masks",        "mask_threshold", "stage_timeout_s"};
     const char *vals[] = {parts, "w:8x4,b:8", rs, k, masks, t, timeout};
     size_t np = strcmp(masks, "off") == 0 ? 4 : 7;
-    mc2_client_job_spec spec = {.kind = "fedavg", .param_keys = keys, .param_values = vals,
-                                .nparams = np};
+    mc2_client_job_spec spec = {
+        .kind = "fedavg", .param_keys = keys, .param_values = vals, .nparams = np};
     uint64_t id = 0;
     if (mc2_client_submit(cl[0], &spec, &id, NULL, &err)) pfix_die("start round", &err);
     return id;
@@ -56,14 +56,17 @@ static int vanishing(worker *w)
     mc2_job j;
     mc2_fl_round r;
     memset(&j, 0, sizeof j);
-    mc2_fl_mask_args a = {.job = w->job, .r = &r, .u = upd[w->i], .weight = wt[w->i],
-                          .timeout_ms = 60000, .vanish = w->vanish};
+    mc2_fl_mask_args a = {.job = w->job,
+                          .r = &r,
+                          .u = upd[w->i],
+                          .weight = wt[w->i],
+                          .timeout_ms = 60000,
+                          .vanish = w->vanish};
     int rc = -1;
     if (mc2_esession_open(fx.service, &ids[w->i], fx.pol, &s, &w->err)) return -1;
     if (mc2_job_state(&s, w->job, &text, &state, &w->err) ||
         mc2_job_parse((const char *)text.data, text.len, &j, &w->err) ||
-        mc2_fl_round_from_job(&j, &r, &w->err) ||
-        mc2_sha256(text.data, text.len, a.rid, &w->err))
+        mc2_fl_round_from_job(&j, &r, &w->err) || mc2_sha256(text.data, text.len, a.rid, &w->err))
         goto out;
     a.me = mc2_fl_participant(&r, ids[w->i].name);
     rc = mc2_fl_mask_submit(&s, &a, &w->err);
@@ -78,9 +81,9 @@ out:
 static void *work(void *p)
 {
     worker *w = p;
-    w->rc = w->vanish ? vanishing(w)
-                      : mc2_client_fl_submit(cl[w->i], w->job, upd[w->i], NV, wt[w->i], 60000,
-                                             &w->err);
+    w->rc = w->vanish
+                ? vanishing(w)
+                : mc2_client_fl_submit(cl[w->i], w->job, upd[w->i], NV, wt[w->i], 60000, &w->err);
     return NULL;
 }
 
@@ -194,14 +197,13 @@ static void test_dropouts(const char *all)
     CHECK_MSG(strstr(w[0].err.msg, "no model released") != NULL, "got: %s", w[0].err.msg);
     m = model(job, &err);
     CHECK(m == NULL);
-    CHECK_MSG(strstr(err.msg, "masked input") && strstr(err.msg, "no model released"),
-              "got: %s", err.msg);
+    CHECK_MSG(strstr(err.msg, "masked input") && strstr(err.msg, "no model released"), "got: %s",
+              err.msg);
     mc2_client_free(m);
 }
 
 /* EAPI_KIND op on job for party i's own session; the error text in err. */
-static int kind(mc2_esession *s, uint64_t job, uint8_t op, const void *body, size_t n,
-                mc2_err *err)
+static int kind(mc2_esession *s, uint64_t job, uint8_t op, const void *body, size_t n, mc2_err *err)
 {
     mc2_buf req = {0}, reply = {0};
     int rc = mc2_buf_put_u64(&req, job, err) || mc2_buf_put_u8(&req, op, err) ||
@@ -277,8 +279,7 @@ int main(void)
         snprintf(home, sizeof home, "%s/%s", fx.work, names[i]);
         if (mc2_client_open(home, fx.service, fx.policy_path, &cl[i], &err))
             pfix_die("client", &err);
-        for (int k = 0; k < NV; k++)
-            upd[i][k] = (float)(sin(i * 1.7 + k * 0.3) * 0.8 + 0.05 * i);
+        for (int k = 0; k < NV; k++) upd[i][k] = (float)(sin(i * 1.7 + k * 0.3) * 0.8 + 0.05 * i);
     }
     char all[400];
     snprintf(all, sizeof all, "%s,%s,%s,%s,%s", names[0], names[1], names[2], names[3], names[4]);
