@@ -32,9 +32,11 @@ static const char START_HELP[] =
     "usage: mc2 fl round start --participants A,B,... --tensors NAME:D1xD2,... --round N --k K\n"
     "                          [--deadline SECONDS] [--base JOB] [--lr X] [--clip C]\n"
     "                          [--noise Z] [--delta D] [--max-weight W] [--to PARTY]...\n"
+    "                          [--masks [--mask-threshold T] [--stage-timeout SECONDS]]\n"
     "                          [--home DIR] [--service HOST:PORT] [--policy FILE]\n\n"
     "Submits round N as a fedavg job signed by you. --participants: the parties whose\n"
-    "updates count (2 to 64); --tensors: the model's float32 tensors in order (e.g.\n"
+    "updates count (2 to the policy's parties); --tensors: the model's float32 tensors in order "
+    "(e.g.\n"
     "w:30x1,b:1); --k: the least number of contributors for the round to release a model.\n"
     "--deadline: seconds from now until updates are accepted (default 600); the round is\n"
     "released when all participants contributed, or at the deadline with at least k.\n"
@@ -43,6 +45,10 @@ static const char START_HELP[] =
     "--clip C bounds each update's L2 norm, --noise Z adds Gaussian noise of standard\n"
     "deviation Z * C * max-weight to the sum (needs --clip; docs/fl.md states its DP\n"
     "accounting). --to: who receives the model (default: every recipient of the policy).\n"
+    "--masks: SecAgg pairwise masks on top of the enclave (docs/fl.md, Masks): each update is\n"
+    "quantised and masked so that the enclave only ever sums masked vectors; the round then\n"
+    "needs --mask-threshold T participants (default max(k, n/2 + 1)) at each stage and\n"
+    "waits --stage-timeout seconds (default 60) per stage for stragglers.\n"
     "Prints the round's job id.\n";
 
 static const char SUBMIT_HELP[] =
@@ -79,7 +85,8 @@ static int round_start(int argc, char **argv)
 {
     const char *parts = NULL, *tensors = NULL, *round = NULL, *k = NULL, *deadline = NULL,
                *base = NULL, *lr = NULL, *clip = NULL, *noise = NULL, *delta = NULL, *maxw = NULL,
-               *home = NULL, *service = NULL, *policy = NULL;
+               *home = NULL, *service = NULL, *policy = NULL, *mask_t = NULL, *stage_s = NULL;
+    int masks = 0;
     const char *to[MC2_JOB_MAX_RECIPIENTS];
     size_t nto = 0;
     const cli_opt opts[] = {CLI_VAL("participants", &parts),
@@ -94,6 +101,9 @@ static int round_start(int argc, char **argv)
                             CLI_VAL("delta", &delta),
                             CLI_VAL("max-weight", &maxw),
                             CLI_LIST("to", to, &nto, MC2_JOB_MAX_RECIPIENTS),
+                            CLI_FLAG("masks", &masks),
+                            CLI_VAL("mask-threshold", &mask_t),
+                            CLI_VAL("stage-timeout", &stage_s),
                             CLI_VAL("home", &home),
                             CLI_VAL("service", &service),
                             CLI_VAL("policy", &policy),
@@ -117,7 +127,9 @@ static int round_start(int argc, char **argv)
         add(&j, "deadline_s", deadline, &err) || add(&j, "base_job", base, &err) ||
         add(&j, "server_lr", lr, &err) || add(&j, "clip_norm", clip, &err) ||
         add(&j, "noise_multiplier", noise, &err) || add(&j, "delta", delta, &err) ||
-        add(&j, "max_weight", maxw, &err) || mc2_fl_round_from_job(&j, &r, &err)) {
+        add(&j, "max_weight", maxw, &err) || add(&j, "masks", masks ? "secagg" : NULL, &err) ||
+        add(&j, "mask_threshold", mask_t, &err) || add(&j, "stage_timeout_s", stage_s, &err) ||
+        mc2_fl_round_from_job(&j, &r, &err)) {
         rc = cli_usage("fl round start", "%s", err.msg);
         goto out;
     }

@@ -5,6 +5,7 @@
 
 #include "base/alloc.h"
 #include "base/bytes.h"
+#include "conn/fl_mask.h"
 #include "wire/proto.h"
 
 int cli_fl_round(cli_session *cs, uint64_t id, mc2_fl_round *r, uint8_t sha[MC2_SHA256_LEN],
@@ -58,6 +59,50 @@ int cli_fl_put(mc2_esession *es, uint64_t id, const uint8_t *upd, size_t n,
     return rc;
 }
 
+/* ---- masked rounds (fl-mask: the protocol is conn/fl_mask.c's, this is its FL_PUT) ---- */
+
+typedef struct masked_put {
+    cli_session *cs;
+    uint64_t id;
+    const mc2_fl_round *r;
+    const uint8_t *sha;
+} masked_put;
+
+/* Sends the masked vector as this party's update of form 1. Its weight field is 1: the real
+ * weight travels masked, as element 0 of y (fl/mask.h). */
+static int put_masked(void *ctx, const uint32_t *y, size_t n, mc2_err *err)
+{
+    masked_put *p = ctx;
+    uint8_t sig[MC2_ED25519_SIG_LEN];
+    mc2_buf upd = {.secret = 1};
+    int rc = mc2_fl_update_encode(p->sha, p->r->round, p->cs->id.name, 1, MC2_FL_FORM_MASKED, y, n,
+                                  &upd, err) ||
+                     mc2_fl_update_sign(p->cs->id.sec, upd.data, upd.len, sig, err) ||
+                     cli_fl_put(&p->cs->es, p->id, upd.data, upd.len, sig, 0, true, err)
+                 ? -1
+                 : 0;
+    mc2_buf_free(&upd);
+    return rc;
+}
+
+/* Runs the masked stages (timeout_ms 0: every stage's timeout and a minute). */
+static int submit_masked(cli_session *cs, uint64_t id, const mc2_fl_round *r, const uint8_t *sha,
+                         const float *values, uint64_t weight, unsigned timeout_ms, mc2_err *err)
+{
+    masked_put p = {cs, id, r, sha};
+    mc2_fl_mask_args a = {.job = id,
+                          .r = r,
+                          .me = mc2_fl_participant(r, cs->id.name),
+                          .u = values,
+                          .weight = weight,
+                          .timeout_ms =
+                              timeout_ms ? timeout_ms : 4 * r->stage_timeout_s * 1000 + 60000,
+                          .put = put_masked,
+                          .put_ctx = &p};
+    memcpy(a.rid, sha, MC2_SHA256_LEN);
+    return mc2_fl_mask_submit(&cs->es, &a, err);
+}
+
 int cli_fl_submit(cli_session *cs, uint64_t id, const float *values, size_t n, uint64_t weight,
                   unsigned timeout_ms, mc2_err *err)
 {
@@ -75,10 +120,7 @@ int cli_fl_submit(cli_session *cs, uint64_t id, const float *values, size_t n, u
                            (unsigned long long)id, (unsigned long long)r.shape.nvalues, n);
     if (weight == 0) return mc2_err_set(err, MC2_E_USAGE, "the weight must be at least 1");
     if (r.masks != MC2_FL_MASKS_OFF)
-        return mc2_err_set(err, MC2_E_USAGE,
-                           "round job %llu is masked (masks secagg): this client sends unmasked "
-                           "updates only",
-                           (unsigned long long)id);
+        return submit_masked(cs, id, &r, sha, values, weight, timeout_ms, err);
     mc2_buf upd = {.secret = 1};
     int rc = mc2_fl_update_encode(sha, r.round, cs->id.name, weight, MC2_FL_FORM_FLOAT32, values, n,
                                   &upd, err) ||

@@ -25,7 +25,7 @@
 #include "wire/proto.h"
 
 /* The masked path (jobs_fl_mask.c): &enc_fl_masked once it is built, else NULL. */
-static const enc_fl_mask_ops *const MASK_OPS = NULL;
+static const enc_fl_mask_ops *const MASK_OPS = &enc_fl_masked;
 
 #define PUT_CHUNK_MAX ((size_t)ENC_READ_MAX) /* bytes of one FL_PUT chunk */
 

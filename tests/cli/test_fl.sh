@@ -4,7 +4,8 @@
 # and k = 2; each sends an update as .npy files (one per tensor, or one file of all values;
 # float32 and float64); the status names who is missing; a non-participant's and a second
 # update are refused; the recipient gets the weighted mean as .npy files and the round's
-# table; a second round chains on the first (--base); bad parameters are usage errors; and
+# table; a second round chains on the first (--base); a masked round (--masks) gives the
+# mean within the quantisation error; bad parameters are usage errors; and
 # every subcommand has --help.
 source "$(dirname "$0")/lib.sh"
 B=$MC2_BUILD
@@ -88,6 +89,47 @@ expect_ok "get round 2" "$MC2" fl round get "$J2" --home "$WORK/bank-a" -o "$WOR
 printf '%s\n' 4 5 6 7 >"$WORK/w2.want" # base + 0.5 * 9
 npy_values "$WORK/m2/w.npy" >"$WORK/w2"
 check "round 2 = base + lr * mean" cmp -s "$WORK/w2" "$WORK/w2.want"
+
+# a masked round (SecAgg) through the CLI: the three submits run at once (each waits for the
+# others at every stage); the model equals the weighted mean within the quantisation error
+expect_ok "masked round start" "$MC2" fl round start --home "$WORK/bank-a" --participants bank-a,bank-b,bank-c \
+  --tensors w:2x2,b:1 --round 3 --k 3 --masks --stage-timeout 20
+J3=$(sed -n 's/.* as job \([0-9]*\) .*/\1/p' "$WORK/out")
+pids=()
+for p in bank-a bank-b bank-c; do
+  u="$WORK/ua"
+  [ "$p" = bank-b ] && u="$WORK/ub"
+  [ "$p" = bank-c ] && u="$WORK/uc.npy"
+  "$MC2" fl round submit "$J3" --home "$WORK/$p" --update "$u" --weight 2 >"$WORK/ms-$p" 2>&1 &
+  pids+=($!)
+done
+mrc=0
+for pid in "${pids[@]}"; do wait "$pid" || mrc=1; done
+check "three masked submits succeed" test "$mrc" = 0
+[ "$mrc" = 0 ] || cat "$WORK"/ms-*
+expect_ok "get the masked round" "$MC2" fl round get "$J3" --home "$WORK/bank-a" -o "$WORK/m3"
+# equal weights: w = ([1,2,3,4] + [-1,0,1,2] + [9,9,9,9]) / 3, b = (0.5 + 1.5 + 9) / 3
+python3 - "$WORK/m3/w.npy" "$WORK/m3/b.npy" >"$WORK/m3.check" <<'PY'
+import struct, sys
+def vals(path):
+    d = open(path, "rb").read()
+    hl = struct.unpack("<H", d[8:10])[0]
+    body = d[10 + hl:]
+    return struct.unpack("<%df" % (len(body) // 4), body)
+want = [3, 11 / 3, 13 / 3, 5, 11 / 3]
+got = list(vals(sys.argv[1])) + list(vals(sys.argv[2]))
+# quantisation (docs/fl.md, Masks): each client sends ratio * [1, u] with ratio = 2/1000,
+# each value off by at most one step 2c/(Q-1); the sums S and W of 3 clients are off by at
+# most 3 steps each, so the mean S/W by at most 3 * step * (1 + |mean|) / (W - 3 * step)
+step = 16 / (2**22 - 1)
+W = 3 * 2 / 1000
+bound = [3 * step * (1 + abs(w)) / (W - 3 * step) for w in want]
+ok = len(got) == 5 and all(abs(g - w) <= b for g, w, b in zip(got, want, bound))
+ok = ok and any(g != w for g, w in zip(got, want))  # masked values are quantised: not exact
+print("ok" if ok else "bad %r (bounds %r)" % (got, bound))
+PY
+check "the masked round's model is the mean within the quantisation error" grep -qx ok "$WORK/m3.check"
+[ "$(cat "$WORK/m3.check")" = ok ] || cat "$WORK/m3.check"
 
 expect_fail "an unknown base" 1 "'base_job': job 999 is not a fedavg round" \
   "$MC2" fl round start --home "$WORK/bank-a" --participants bank-a,bank-b --tensors w:1 --round 1 --k 1 --base 999
