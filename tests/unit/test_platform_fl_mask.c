@@ -263,7 +263,7 @@ static void test_misuse(void)
 int main(void)
 {
     mc2_err err;
-    char msg[512];
+    char msg[600];
     signal(SIGPIPE, SIG_IGN);
     pfix_init(&fx, "flmask");
     const char *names[NP] = {"bank-a", "bank-b", "bank-c", "bank-d", "bank-e"};
