@@ -163,6 +163,27 @@ int mc2_client_model_json(const char *model_path, char **json, size_t *len, mc2_
 int mc2_client_predict(mc2_client *c, const char *model, const char *const *tables, size_t ntables,
                        int oblivious, uint64_t *id, mc2_err *err) MC2_WUR;
 
+/* ---- federated learning (docs/fl.md) -------------------------------------------------------- */
+
+/* A round is a job of kind "fedavg" (mc2_client_submit with its params: participants,
+ * tensors, round, k, ...); its state with mc2_client_job / mc2_client_wait. */
+
+/* Contributes to fedavg round `job`: values[0..n) are the tensors of the job's `tensors`
+ * param, concatenated in order (n must match), weight the example count (>= 1). The update
+ * (weight inside) is signed by this party and sent inside the attested session, bound to the
+ * job's text (policy, instance, counter) and round number. For a masked round this runs the
+ * whole masked protocol and blocks until this party's part is done or timeout_ms passes.
+ * MC2_E_AUTH if this party is not a participant; MC2_E_EXISTS if it already contributed. */
+int mc2_client_fl_submit(mc2_client *c, uint64_t job, const float *values, size_t n,
+                         uint64_t weight, unsigned timeout_ms, mc2_err *err) MC2_WUR;
+
+/* The global model of a finished round (this party a recipient): *values (*n floats, free
+ * with mc2_client_free), *tensors (may be NULL) the tensors param text ("w:30x1,b:1", free
+ * with mc2_client_free). Waits like mc2_client_result_csv; fails with the round's reason if
+ * it failed (e.g. fewer than k contributors by the deadline). */
+int mc2_client_fl_model(mc2_client *c, uint64_t job, float **values, size_t *n, char **tensors,
+                        mc2_err *err) MC2_WUR;
+
 #ifdef __cplusplus
 }
 #endif

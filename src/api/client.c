@@ -652,3 +652,19 @@ out:
     mc2_job_free(&j);
     return rc;
 }
+
+/* ---- federated learning ---------------------------------------------------------------------- */
+
+int mc2_client_fl_submit(mc2_client *c, uint64_t job, const float *values, size_t n,
+                         uint64_t weight, unsigned timeout_ms, mc2_err *err)
+{
+    (void)c, (void)job, (void)values, (void)n, (void)weight, (void)timeout_ms;
+    return mc2_err_set(err, MC2_E_USAGE, "fedavg rounds are not available in this build yet");
+}
+
+int mc2_client_fl_model(mc2_client *c, uint64_t job, float **values, size_t *n, char **tensors,
+                        mc2_err *err)
+{
+    (void)c, (void)job, (void)values, (void)n, (void)tensors;
+    return mc2_err_set(err, MC2_E_USAGE, "fedavg rounds are not available in this build yet");
+}

@@ -13,6 +13,8 @@
  *   GRANT_OBJECT {id, name, key, sig} -> the job's model owner hands over the key of the
  *                            sealed model the job names, for that job only (sig binds the
  *                            SHA-256 of the job's text: "mc2 object key v2")
+ *   KIND {id, op, body}   -> a request of the job's kind (enc_kind.request): a fedavg
+ *                            participant's update (jobs_fl.c)
  * A job runs when every input owner and its model owner (if any) have approved it, every
  * input owner has granted its data key and the model owner the model key for this job. */
 #include <stdio.h>
@@ -33,11 +35,21 @@ static int reply_ok(mc2_buf *out, const mc2_buf *body, mc2_err *err)
     return mc2_frame_put(out, EAPI_OK, 0, body->data, body->len, err);
 }
 
-static enc_job *find_job(enclave *e, uint64_t id)
+int enc_reply_ok(mc2_buf *out, const void *body, size_t n, mc2_err *err)
+{
+    return mc2_frame_put(out, EAPI_OK, 0, body, n, err);
+}
+
+enc_job *enc_job_find(enclave *e, uint64_t id)
 {
     for (size_t i = 0; i < e->njobs; i++)
         if (e->jobs[i]->id == id) return e->jobs[i];
     return NULL;
+}
+
+static enc_job *find_job(enclave *e, uint64_t id)
+{
+    return enc_job_find(e, id);
 }
 
 static int party_index(const enclave *e, const char *name)
@@ -48,11 +60,16 @@ static int party_index(const enclave *e, const char *name)
 
 static const char *const STATES[] = {"waiting", "done", "failed", "running"};
 
-static uint64_t now_ms(void)
+uint64_t enc_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t now_ms(void)
+{
+    return enc_now_ms();
 }
 
 static bool is_queued(const enc_job *j)
@@ -160,7 +177,8 @@ void enc_job_progress_round(enclave *e, uint32_t done, uint32_t rounds)
     progress_publish(e, j);
 }
 
-/* Sets the status to what the job still waits for; returns true if nothing. */
+/* Sets the status to what the job still waits for; returns true if nothing (approvals and
+ * keys: the kind's own `ready` is asked by kind_ready). */
 static bool ready_to_run(enclave *e, enc_job *j)
 {
     for (size_t i = 0; i < j->job.ninputs; i++) {
@@ -183,6 +201,15 @@ static bool ready_to_run(enclave *e, enc_job *j)
         return false;
     }
     return true;
+}
+
+/* Whether job j may run now: its approvals and keys (ready_to_run), then its kind's `ready`
+ * hook. 1 run, 0 wait (status set), -1 fail with *err. mu held. */
+static int kind_ready(enclave *e, enc_job *j, mc2_err *err)
+{
+    if (!ready_to_run(e, j)) return 0;
+    const enc_kind *k = enc_kind_find(j->job.kind, NULL);
+    return k && k->ready ? k->ready(e, j, err) : 1;
 }
 
 uint64_t enc_job_cpu_limit(const enclave *e, const mc2_job *j)
@@ -257,31 +284,41 @@ static void finish_job(enclave *e, enc_job *j, int rc, const mc2_err *err)
         if (is_queued(e->jobs[i])) enc_job_publish(e, e->jobs[i]);
 }
 
+/* Moves waiting job j on if it can (mu held): queues it (or, without a runner thread, runs
+ * it), fails it if its kind says so, or publishes what it now waits for if that changed. */
+static void advance_job(enclave *e, enc_job *j)
+{
+    if (j->state != JOB_WAITING) return;
+    char before[sizeof j->status];
+    memcpy(before, j->status, sizeof before);
+    mc2_err err;
+    mc2_err_clear(&err);
+    int ready = kind_ready(e, j, &err);
+    if (ready < 0) {
+        finish_job(e, j, -1, &err);
+        return;
+    }
+    if (ready == 0) {
+        if (strcmp(before, j->status) != 0) enc_job_publish(e, j);
+        return;
+    }
+    j->state = JOB_RUNNING;
+    snprintf(j->status, sizeof j->status, "queued");
+    enc_job_publish(e, j);
+    if (e->runner_started) {
+        pthread_cond_signal(&e->run_cv);
+        return;
+    }
+    snprintf(j->status, sizeof j->status, "running");
+    j->started_ms = now_ms();
+    mc2_err_clear(&err);
+    int rc = run_kind(e, j, &err);
+    finish_job(e, j, rc, &err);
+}
+
 void enc_jobs_advance(enclave *e)
 {
-    for (size_t i = 0; i < e->njobs; i++) {
-        enc_job *j = e->jobs[i];
-        if (j->state != JOB_WAITING) continue;
-        char before[sizeof j->status];
-        memcpy(before, j->status, sizeof before);
-        if (!ready_to_run(e, j)) {
-            if (strcmp(before, j->status) != 0) enc_job_publish(e, j);
-            continue;
-        }
-        j->state = JOB_RUNNING;
-        snprintf(j->status, sizeof j->status, "queued");
-        enc_job_publish(e, j);
-        if (e->runner_started) {
-            pthread_cond_signal(&e->run_cv);
-            continue;
-        }
-        snprintf(j->status, sizeof j->status, "running");
-        j->started_ms = now_ms();
-        mc2_err err;
-        mc2_err_clear(&err);
-        int rc = run_kind(e, j, &err);
-        finish_job(e, j, rc, &err);
-    }
+    for (size_t i = 0; i < e->njobs; i++) advance_job(e, e->jobs[i]);
 }
 
 /* The oldest queued job (mu held), or NULL. */
@@ -419,6 +456,8 @@ static bool job_party(const enclave *e, const enc_job *j, int p)
     bool in = p == j->submitter || p == j->model_owner || owns_input(e, j, p);
     for (size_t i = 0; i < j->job.nrecipients; i++)
         in |= strcmp(j->job.recipients[i], e->policy->parties[p].name) == 0;
+    const enc_kind *k = enc_kind_find(j->job.kind, NULL);
+    if (!in && k && k->member) in = k->member(e, j, p);
     return in;
 }
 
@@ -449,6 +488,8 @@ static int evict_finished_job(enclave *e)
         if (j->state != JOB_DONE && j->state != JOB_FAILED) continue;
         mc2_wipe(j->results, sizeof j->results);
         mc2_wipe(j->model_key, sizeof j->model_key);
+        const enc_kind *k = enc_kind_find(j->job.kind, NULL);
+        if (k && k->release) k->release(j);
         mc2_job_free(&j->job);
         mc2_free(j->text);
         mc2_free(j);
@@ -494,13 +535,17 @@ static int api_submit(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, mc2_e
     }
     j->id = j->job.counter;
     j->submitter = s->party;
+    j->submitted_ms = now_ms();
     /* check_job made sure that a model_owner names a party of the policy. */
     const char *mo = mc2_job_param(&j->job, "model_owner");
     j->model_owner = mo ? party_index(e, mo) : -1;
     if (owns_input(e, j, s->party) || j->model_owner == s->party) j->approved[s->party] = true;
     e->next_counter++;
     e->jobs[e->njobs++] = j;
-    (void)ready_to_run(e, j);
+    /* Its status: what it waits for (a kind whose `ready` fails it does so on the next
+     * enc_jobs_advance, right after this request). */
+    mc2_err kerr;
+    (void)kind_ready(e, j, &kerr);
     enc_job_publish(e, j);
     mc2_buf b = {0};
     int rc = mc2_buf_put_u64(&b, j->id, err) || reply_ok(out, &b, err) ? -1 : 0;
@@ -538,6 +583,8 @@ static int api_job(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, mc2_err 
     if (r->bad || mc2_rd_left(r)) return mc2_err_set(err, MC2_E_INPUT, "malformed job request");
     enc_job *j = find_job(e, id);
     if (!j) return mc2_err_set(err, MC2_E_NOTFOUND, "no job %llu", (unsigned long long)id);
+    /* A kind's deadline is checked lazily: whenever anyone asks. */
+    advance_job(e, j);
     char st[MC2_ERR_MSG_MAX + 32], detail[MC2_ERR_MSG_MAX];
     const char *word = state_of(e, j, detail, sizeof detail);
     if (j->state == JOB_FAILED && !job_party(e, j, s->party))
@@ -641,6 +688,21 @@ static int api_grant_object(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out,
     return reply_ok(out, &none, err);
 }
 
+/* KIND: u64 job id | u8 op | body, handed to the job's kind (enc_kind.request). */
+static int api_kind(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, mc2_err *err)
+{
+    uint64_t id = mc2_rd_u64(r);
+    uint8_t op = mc2_rd_u8(r);
+    if (r->bad) return mc2_err_set(err, MC2_E_INPUT, "malformed kind request (u64 job id | u8 op)");
+    enc_job *j = find_job(e, id);
+    if (!j) return mc2_err_set(err, MC2_E_NOTFOUND, "no job %llu", (unsigned long long)id);
+    const enc_kind *k = enc_kind_find(j->job.kind, NULL);
+    if (!k || !k->request)
+        return mc2_err_set(err, MC2_E_USAGE, "job %llu (kind %s) takes no kind requests",
+                           (unsigned long long)id, j->job.kind);
+    return k->request(e, s, j, op, r, out, err);
+}
+
 int enc_api(enclave *e, enc_session *s, uint16_t type, const uint8_t *p, size_t n, mc2_buf *out,
             mc2_err *err)
 {
@@ -660,6 +722,8 @@ int enc_api(enclave *e, enc_session *s, uint16_t type, const uint8_t *p, size_t 
         return api_result_key(e, s, &r, out, err);
     case EAPI_GRANT_OBJECT:
         return api_grant_object(e, s, &r, out, err);
+    case EAPI_KIND:
+        return api_kind(e, s, &r, out, err);
     default:
         return mc2_err_set(err, MC2_E_INPUT, "unknown request type %u", type);
     }

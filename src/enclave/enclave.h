@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/bytes.h"
 #include "mc2/attest.h"
 #include "mc2/job.h"
 #include "mc2/policy.h"
@@ -87,8 +88,12 @@ typedef struct enc_job {
     char status[MC2_ERR_MSG_MAX];
     enc_result results[ENC_MAX_RESULTS];
     size_t nresults;
-    uint64_t started_ms; /* CLOCK_MONOTONIC when it started running (0: not yet) */
+    uint64_t started_ms;   /* CLOCK_MONOTONIC when it started running (0: not yet) */
+    uint64_t submitted_ms; /* CLOCK_MONOTONIC when it was accepted */
     enc_progress prog;
+    /* The kind's own state for this job (a fedavg round's updates), or NULL: made by the
+     * kind's hooks (mu held), freed and wiped by its `release` when the job is forgotten. */
+    void *kstate;
 } enc_job;
 
 typedef struct enc_req enc_req; /* an outstanding storage request (hostio.c) */
@@ -231,12 +236,37 @@ void enc_job_progress_round(enclave *e, uint32_t done, uint32_t rounds);
 int enc_sandbox(int channel_fd, mc2_err *err) MC2_WUR;
 
 /* A job kind: `check` validates the job's inputs and parameters before it is accepted (so bad
- * input is refused before any work), `run` runs it and adds its results. */
+ * input is refused before any work), `run` runs it and adds its results. The other hooks are
+ * optional (NULL for kinds that only read tables):
+ *
+ *   ready    whether a job whose approvals and keys are complete may run: 1 run now, 0 wait
+ *            (it sets j->status to what it waits for), -1 fail now with *err (e.g. the
+ *            deadline passed below the threshold). Evaluated, mu held, on every
+ *            enc_jobs_advance (after each API request) and on EAPI_JOB, so a time deadline
+ *            is checked lazily whenever anyone asks.
+ *   request  a kind-specific request (EAPI_KIND: u64 job id | u8 op | body) from party
+ *            s->party about job j; main thread, mu held; r is positioned at the body;
+ *            appends the EAPI_OK reply frame to out (enc_reply_ok) or fails with *err.
+ *   release  frees and wipes j->kstate when the job is forgotten (eviction).
+ *   member   whether party p takes part in j beyond its submitter, input owners, model owner
+ *            and recipients (a fedavg participant): such parties read why it failed. */
 typedef struct enc_kind {
     const char *name;
     int (*check)(enclave *e, const mc2_job *j, mc2_err *err);
     int (*run)(enclave *e, enc_job *j, mc2_err *err);
+    int (*ready)(enclave *e, enc_job *j, mc2_err *err);
+    int (*request)(enclave *e, enc_session *s, enc_job *j, uint8_t op, mc2_rd *r, mc2_buf *out,
+                   mc2_err *err);
+    void (*release)(enc_job *j);
+    bool (*member)(const enclave *e, const enc_job *j, int p);
 } enc_kind;
+
+/* Appends an EAPI_OK frame with body[0..n) to out (a kind's `request` reply). */
+int enc_reply_ok(mc2_buf *out, const void *body, size_t n, mc2_err *err) MC2_WUR;
+/* Job `id`, or NULL (mu held, or no runner thread). */
+enc_job *enc_job_find(enclave *e, uint64_t id);
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t enc_now_ms(void);
 
 /* Fails with MC2_E_INPUT if the consortium policy lets only oblivious jobs read one of j's
  * inputs (oblivious_tables); kinds call it from `check` when the job is not oblivious. */
@@ -248,6 +278,15 @@ int enc_sql_run(enclave *e, enc_job *j, mc2_err *err) MC2_WUR;
 
 /* The kind named `name`, or NULL; `names` (may be NULL) gets a ", "-separated list of all. */
 const enc_kind *enc_kind_find(const char *name, const char **names);
+
+/* The federated-learning kind `fedavg` (jobs_fl.c, docs/fl.md): its hooks. */
+int enc_fl_check(enclave *e, const mc2_job *j, mc2_err *err);
+int enc_fl_run(enclave *e, enc_job *j, mc2_err *err);
+int enc_fl_ready(enclave *e, enc_job *j, mc2_err *err);
+int enc_fl_request(enclave *e, enc_session *s, enc_job *j, uint8_t op, mc2_rd *r, mc2_buf *out,
+                   mc2_err *err);
+void enc_fl_release(enc_job *j);
+bool enc_fl_member(const enclave *e, const enc_job *j, int p);
 
 /* The GBDT job kinds (jobs_gbdt.c): `train` and `predict`. */
 int enc_train_check(enclave *e, const mc2_job *j, mc2_err *err);

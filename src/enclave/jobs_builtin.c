@@ -419,15 +419,17 @@ int enc_job_requires_oblivious(const enclave *e, const mc2_job *j, mc2_err *err)
 /* ---- the registry ------------------------------------------------------------------------- */
 
 static const enc_kind KINDS[] = {
-    {"rowcount", rowcount_check, rowcount_run},
-    {"sql", enc_sql_check, enc_sql_run},             /* jobs_sql.c */
-    {"train", enc_train_check, enc_train_run},       /* jobs_gbdt.c */
-    {"predict", enc_predict_check, enc_predict_run}, /* jobs_gbdt.c */
+    {.name = "rowcount", .check = rowcount_check, .run = rowcount_run},
+    {.name = "sql", .check = enc_sql_check, .run = enc_sql_run},             /* jobs_sql.c */
+    {.name = "train", .check = enc_train_check, .run = enc_train_run},       /* jobs_gbdt.c */
+    {.name = "predict", .check = enc_predict_check, .run = enc_predict_run}, /* jobs_gbdt.c */
+    {"fedavg", enc_fl_check, enc_fl_run, enc_fl_ready, enc_fl_request, enc_fl_release,
+     enc_fl_member}, /* jobs_fl.c */
 };
 
 const enc_kind *enc_kind_find(const char *name, const char **names)
 {
-    if (names) *names = "rowcount, sql, train, predict";
+    if (names) *names = "rowcount, sql, train, predict, fedavg";
     for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++)
         if (strcmp(KINDS[i].name, name) == 0) return &KINDS[i];
     return NULL;

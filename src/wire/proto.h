@@ -60,6 +60,9 @@ enum mc2_eapi {
      * text's SHA-256): the job's model owner grants the model key for that job only
      * -> EAPI_OK (empty) */
     EAPI_GRANT_OBJECT = 7,
+    /* u64 job id | u8 op | body: a request of the job's kind (enc_kind.request), e.g. a
+     * fedavg participant's update (FL_PUT, docs/fl.md) -> EAPI_OK with the op's reply */
+    EAPI_KIND = 8,
     EAPI_OK = 100,
     EAPI_ERR = 101, /* message */
 };
@@ -68,5 +71,14 @@ enum mc2_eapi {
  * replay, or by another party's submission in between): build the job again with a fresh
  * counter from EAPI_HELLO. */
 #define EAPI_STALE_COUNTER "stale counter: "
+
+/* EAPI_KIND ops of kind fedavg (docs/wire-protocol.md). fl-core: 1..15; the masked stages
+ * (SecAgg) use 16 and up. */
+enum mc2_fl_op {
+    /* u64 offset | u8 last | bytes [| sig[64] if last]: a chunk of this party's encoded
+     * update (fl/fl.h), sent in order; `last` ends it with the signature -> EAPI_OK: u8 done */
+    FL_PUT = 1,
+    FL_OP_MASKED_FIRST = 16,
+};
 
 #endif
