@@ -173,7 +173,8 @@ int mc2_client_predict(mc2_client *c, const char *model, const char *const *tabl
  * (weight inside) is signed by this party and sent inside the attested session, bound to the
  * job's text (policy, instance, counter) and round number. For a masked round this runs the
  * whole masked protocol and blocks until this party's part is done or timeout_ms passes.
- * MC2_E_AUTH if this party is not a participant; MC2_E_EXISTS if it already contributed. */
+ * Fails, saying why, if this party is not a participant, already contributed, or the round
+ * is closed (released, failed, past its deadline). */
 int mc2_client_fl_submit(mc2_client *c, uint64_t job, const float *values, size_t n,
                          uint64_t weight, unsigned timeout_ms, mc2_err *err) MC2_WUR;
 

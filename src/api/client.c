@@ -17,6 +17,7 @@
 #include "base/bytes.h"
 #include "base/file.h"
 #include "base/hex.h"
+#include "client/fl_client.h"
 #include "client/session.h"
 #include "client/sql_inputs.h"
 #include "conn/conn.h"
@@ -658,13 +659,32 @@ out:
 int mc2_client_fl_submit(mc2_client *c, uint64_t job, const float *values, size_t n,
                          uint64_t weight, unsigned timeout_ms, mc2_err *err)
 {
-    (void)c, (void)job, (void)values, (void)n, (void)weight, (void)timeout_ms;
-    return mc2_err_set(err, MC2_E_USAGE, "fedavg rounds are not available in this build yet");
+    if (!values || n == 0) return mc2_err_set(err, MC2_E_USAGE, "no values to submit");
+    if (mc2_client_attest(c, NULL, err)) return -1;
+    return cli_fl_submit(&c->cs, job, values, n, weight, timeout_ms, err);
 }
 
 int mc2_client_fl_model(mc2_client *c, uint64_t job, float **values, size_t *n, char **tensors,
                         mc2_err *err)
 {
-    (void)c, (void)job, (void)values, (void)n, (void)tensors;
-    return mc2_err_set(err, MC2_E_USAGE, "fedavg rounds are not available in this build yet");
+    *values = NULL;
+    *n = 0;
+    if (tensors) *tensors = NULL;
+    mc2_fl_model m;
+    if (mc2_client_attest(c, NULL, err) || cli_fl_model(&c->cs, job, 3600u * 1000u, &m, err))
+        return -1;
+    if (tensors) {
+        char t[MC2_FL_TENSORS_TEXT_MAX];
+        mc2_fl_shape_format(&m.shape, t, sizeof t);
+        *tensors = mc2_strdup(t);
+        if (!*tensors) {
+            mc2_fl_model_free(&m);
+            return nomem(err);
+        }
+    }
+    *values = m.values; /* moved: mc2_client_free wipes and frees it */
+    *n = (size_t)m.shape.nvalues;
+    m.values = NULL;
+    mc2_fl_model_free(&m);
+    return 0;
 }

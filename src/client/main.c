@@ -41,6 +41,7 @@ static const struct {
     {"model", cmd_model,
      "get a trained model, export it to XGBoost JSON, show it, plot its metrics"},
     {"predict", cmd_predict, "submit a prediction job: each owner gets its own rows' predictions"},
+    {"fl", cmd_fl, "federated learning: start a round, submit an update, get the model"},
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 

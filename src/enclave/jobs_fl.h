@@ -13,9 +13,9 @@
 
 typedef struct enc_fl_state {
     mc2_fl_round r;
-    uint64_t deadline_ms;                  /* CLOCK_MONOTONIC */
-    mc2_fl_agg *agg;                       /* made at the first complete update */
-    bool done[MC2_FL_MAX_PARTICIPANTS];    /* participant i's update was folded in */
+    uint64_t deadline_ms;                     /* CLOCK_MONOTONIC */
+    mc2_fl_agg *agg;                          /* made at the first complete update */
+    bool done[MC2_FL_MAX_PARTICIPANTS];       /* participant i's update was folded in */
     mc2_buf pending[MC2_FL_MAX_PARTICIPANTS]; /* its update's bytes received so far (secret) */
     /* The model this round released (for base_job), once it ran. */
     bool has_model;
@@ -40,8 +40,8 @@ typedef struct enc_fl_state {
 typedef struct enc_fl_mask_ops {
     int (*check)(const mc2_fl_round *r, mc2_err *err);
     int (*ready)(enclave *e, enc_job *j, enc_fl_state *st, mc2_err *err);
-    int (*request)(enclave *e, enc_session *s, enc_job *j, enc_fl_state *st, uint8_t op,
-                   mc2_rd *r, mc2_buf *out, mc2_err *err);
+    int (*request)(enclave *e, enc_session *s, enc_job *j, enc_fl_state *st, uint8_t op, mc2_rd *r,
+                   mc2_buf *out, mc2_err *err);
     int (*put)(enclave *e, enc_job *j, enc_fl_state *st, int idx, mc2_err *err);
     int (*finish)(enclave *e, enc_job *j, enc_fl_state *st, mc2_err *err);
     void (*release)(enc_fl_state *st);

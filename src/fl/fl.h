@@ -82,14 +82,14 @@ typedef struct mc2_fl_round {
     uint64_t deadline_s; /* 1..604800 */
     bool has_base;
     uint64_t base_job;
-    double server_lr;        /* > 0, <= 1000 */
-    double clip_norm;        /* >= 0 (0: off) */
-    double noise_multiplier; /* z >= 0; > 0 needs clip_norm > 0 */
-    double delta;            /* 0 < delta < 1 */
-    uint64_t max_weight;     /* 1..2^40 */
-    int masks;               /* enum mc2_fl_masks */
-    uint32_t mask_threshold; /* masked rounds: t */
-    double clipping_range;   /* masked rounds: c > 0 */
+    double server_lr;            /* > 0, <= 1000 */
+    double clip_norm;            /* >= 0 (0: off) */
+    double noise_multiplier;     /* z >= 0; > 0 needs clip_norm > 0 */
+    double delta;                /* 0 < delta < 1 */
+    uint64_t max_weight;         /* 1..2^40 */
+    int masks;                   /* enum mc2_fl_masks */
+    uint32_t mask_threshold;     /* masked rounds: t */
+    double clipping_range;       /* masked rounds: c > 0 */
     uint64_t quantization_range; /* masked rounds: Q, 2..2^31 */
     uint64_t stage_timeout_s;    /* masked rounds: 1..3600 */
 } mc2_fl_round;
