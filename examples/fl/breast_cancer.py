@@ -111,8 +111,8 @@ def lr_at(r):  # round r's learning rate (r = 1, 2, ...)
 
 
 # %% The aggregator: mc2's enclave (--homes) or numpy (--local), one interface: run(round,
-# tensors, updates {party: (arrays, weight)}, k, chain) -> (job, new model, contributors);
-# chain: start from the previous round's model (else from zeros).
+# tensors, updates {party: (arrays, weight)}, k, chain) -> (new model, number of
+# contributors); chain: start from the previous round's model (else from zeros).
 def fedavg(base, updates, shapes):
     """FedAvg as the enclave computes it (docs/fl.md): new = base + sum(w_i u_i) / sum(w_i),
     the updates float32 as they travel, summed in double."""
@@ -134,7 +134,7 @@ class NumpyRounds:
         if len(updates) < k:
             raise RuntimeError(f"round {rnd}: {len(updates)} updates, k = {k}")
         self.prev = fedavg(self.prev if chain else None, updates, tensors)
-        return None, self.prev, sorted(updates)
+        return self.prev, len(updates)
 
 
 class Mc2Rounds:
@@ -171,7 +171,7 @@ class Mc2Rounds:
             list(pool.map(submit, sorted(updates)))
         new = fl.model(job, client=starter, timeout=args.deadline + 60)
         self.prev = job
-        return job, new, fl.status(job, client=starter)["contributors"]
+        return new, fl.result(job, client=starter)["contributors"]
 
 
 agg = NumpyRounds() if args.local else Mc2Rounds(args.homes, args.service, args.masks)
@@ -182,7 +182,7 @@ agg = NumpyRounds() if args.local else Mc2Rounds(args.homes, args.service, args.
 stats_updates = {p: ({"mean": Xp.mean(0), "sq": (Xp ** 2).mean(0)}, len(yp))
                  for p, (Xp, yp) in data.items()}
 tensors = [("mean", (30,)), ("sq", (30,))]
-_, stats, _ = agg.run(1, tensors, stats_updates, len(PARTIES), chain=False)
+stats, _ = agg.run(1, tensors, stats_updates, len(PARTIES), chain=False)
 mean = stats["mean"].astype(np.float64)
 sd = np.sqrt(np.maximum(stats["sq"].astype(np.float64) - mean ** 2, 1e-12))
 Z = {p: ((Xp - mean) / sd, yp) for p, (Xp, yp) in data.items()}
@@ -205,13 +205,17 @@ for r in range(1, args.rounds + 1):
             continue
         local = sgd(model, *Z[p], args.epochs, lr_at(r), rng)
         updates[p] = ({n: local[n] - model[n] for n in model}, len(Z[p][1]))
-    _, new, who = agg.run(r, tensors, updates, args.k, chain=r > 1)
+    new, contributors = agg.run(r, tensors, updates, args.k, chain=r > 1)
     want = fedavg(model, updates, tensors)
     max_diff = max(max_diff, *(float(np.max(np.abs(new[n] - want[n]))) for n in new))
     model = {n: np.asarray(new[n], np.float32).reshape(-1) for n in ("w", "b")}
     fed_acc = accuracy(model, Z_test, y_test)
-    missing = [p for p in PARTIES if p not in who]
-    label = f"{len(who)}/{len(PARTIES)}" + (f" ({', '.join(missing)} offline)" if missing else "")
+    if contributors != len(updates):
+        sys.exit(f"breast_cancer: round {r} counted {contributors} contributors, "
+                 f"{len(updates)} hospitals sent an update")
+    missing = [p for p in PARTIES if p not in updates]
+    label = f"{contributors}/{len(PARTIES)}" + (f" ({', '.join(missing)} offline)"
+                                                  if missing else "")
     print(f"{r:5d} | {label:<28} | {fed_acc:6.2f}%")
 
 # %% The centralised baseline: the same model and schedule on the union of the rows.
