@@ -34,7 +34,7 @@ static const char START_HELP[] =
     "                          [--noise Z] [--delta D] [--max-weight W] [--to PARTY]...\n"
     "                          [--home DIR] [--service HOST:PORT] [--policy FILE]\n\n"
     "Submits round N as a fedavg job signed by you. --participants: the parties whose\n"
-    "updates count (2 to 64); --tensors: the model's float32 tensors in order (e.g.\n"
+    "updates count (2 to 128); --tensors: the model's float32 tensors in order (e.g.\n"
     "w:30x1,b:1); --k: the least number of contributors for the round to release a model.\n"
     "--deadline: seconds from now until updates are accepted (default 600); the round is\n"
     "released when all participants contributed, or at the deadline with at least k.\n"

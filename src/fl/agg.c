@@ -2,6 +2,7 @@
  * from the CSPRNG on the sum, the new model, and the stated DP accounting. */
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/alloc.h"
 #include "base/bytes.h"
@@ -14,7 +15,15 @@ struct mc2_fl_agg {
     uint32_t count; /* contributors */
     uint32_t *msum; /* masked rounds: nvalues + 1, mod 2^32 */
     uint32_t mcount;
+    uint64_t ns; /* time spent in the adds so far (agg_ms) */
 };
+
+static uint64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
 
 int mc2_fl_agg_new(const mc2_fl_round *r, mc2_fl_agg **out, mc2_err *err)
 {
@@ -74,12 +83,18 @@ static int add_common(mc2_fl_agg *a, uint64_t weight, const float *f, const uint
 
 int mc2_fl_agg_add(mc2_fl_agg *a, uint64_t weight, const float *u, mc2_err *err)
 {
-    return add_common(a, weight, u, NULL, err);
+    uint64_t t0 = now_ns();
+    int rc = add_common(a, weight, u, NULL, err);
+    a->ns += now_ns() - t0;
+    return rc;
 }
 
 int mc2_fl_agg_add_le(mc2_fl_agg *a, uint64_t weight, const uint8_t *le, mc2_err *err)
 {
-    return add_common(a, weight, NULL, le, err);
+    uint64_t t0 = now_ns();
+    int rc = add_common(a, weight, NULL, le, err);
+    a->ns += now_ns() - t0;
+    return rc;
 }
 
 int mc2_fl_agg_add_masked_le(mc2_fl_agg *a, const uint8_t *le, mc2_err *err)
@@ -87,8 +102,10 @@ int mc2_fl_agg_add_masked_le(mc2_fl_agg *a, const uint8_t *le, mc2_err *err)
     size_t n = (size_t)a->r.shape.nvalues + 1;
     if (!a->msum && !(a->msum = mc2_calloc(n, sizeof *a->msum)))
         return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    uint64_t t0 = now_ns();
     for (size_t i = 0; i < n; i++) a->msum[i] += mc2_le32_get(le + i * 4);
     a->mcount++;
+    a->ns += now_ns() - t0;
     return 0;
 }
 
@@ -103,7 +120,9 @@ int mc2_fl_agg_add_sum(mc2_fl_agg *a, const double *s, double w, uint32_t count,
 {
     if (!(w > 0) || !isfinite(w) || count == 0 || count > UINT32_MAX - a->count)
         return mc2_err_set(err, MC2_E_INPUT, "an aggregate sum needs a weight above 0");
+    uint64_t t0 = now_ns();
     for (size_t i = 0; i < (size_t)a->r.shape.nvalues; i++) a->sum[i] += s[i];
+    a->ns += now_ns() - t0;
     a->w += w;
     a->count += count;
     return 0;
@@ -150,6 +169,7 @@ int mc2_fl_agg_finish(mc2_fl_agg *a, const float *base, float *out, mc2_fl_repor
                       mc2_err *err)
 {
     size_t n = (size_t)a->r.shape.nvalues;
+    uint64_t t0 = now_ns();
     memset(rep, 0, sizeof *rep);
     if (a->count == 0 || !(a->w > 0))
         return mc2_err_set(err, MC2_E_INPUT, "no update was aggregated: no model to release");
@@ -177,6 +197,7 @@ int mc2_fl_agg_finish(mc2_fl_agg *a, const float *base, float *out, mc2_fl_repor
     rep->sigma = sigma;
     rep->epsilon = mc2_fl_epsilon(a->r.noise_multiplier, a->r.delta);
     rep->delta = a->r.delta;
+    rep->agg_ms = (double)(a->ns + (now_ns() - t0)) / 1e6;
     return 0;
 }
 
