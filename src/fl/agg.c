@@ -64,8 +64,10 @@ static int add_common(mc2_fl_agg *a, uint64_t weight, const float *f, const uint
     uint32_t bad = 0;
     for (size_t i = 0; i < n; i++) {
         uint32_t b;
-        if (f) memcpy(&b, &f[i], 4);
-        else b = mc2_le32_get(le + i * 4);
+        if (f)
+            memcpy(&b, &f[i], 4);
+        else
+            b = mc2_le32_get(le + i * 4);
         bad |= (b & 0x7f800000u) == 0x7f800000u;
     }
     if (bad)
