@@ -78,8 +78,8 @@ static int add(mc2_job *j, const char *k, const char *v, mc2_err *err)
 static int round_start(int argc, char **argv)
 {
     const char *parts = NULL, *tensors = NULL, *round = NULL, *k = NULL, *deadline = NULL,
-               *base = NULL, *lr = NULL, *clip = NULL, *noise = NULL, *delta = NULL,
-               *maxw = NULL, *home = NULL, *service = NULL, *policy = NULL;
+               *base = NULL, *lr = NULL, *clip = NULL, *noise = NULL, *delta = NULL, *maxw = NULL,
+               *home = NULL, *service = NULL, *policy = NULL;
     const char *to[MC2_JOB_MAX_RECIPIENTS];
     size_t nto = 0;
     const cli_opt opts[] = {CLI_VAL("participants", &parts),
@@ -101,7 +101,8 @@ static int round_start(int argc, char **argv)
     int code;
     if (cli_parse("fl round start", START_HELP, argc, argv, opts, NULL, 0, &code)) return code;
     if (!parts || !tensors || !round || !k)
-        return cli_usage("fl round start", "--participants, --tensors, --round and --k are required");
+        return cli_usage("fl round start",
+                         "--participants, --tensors, --round and --k are required");
     mc2_err err;
     mc2_job j;
     memset(&j, 0, sizeof j);
@@ -158,12 +159,12 @@ static int load_update(const char *path, const mc2_fl_shape *s, float *v, mc2_er
     mc2_npy a;
     if (!S_ISDIR(st.st_mode)) {
         if (read_npy(path, &a, err)) return -1;
-        int rc = a.n == s->nvalues ? 0
-                                   : mc2_err_set(err, MC2_E_USAGE,
-                                                 "%s holds %llu values; the round's tensors have "
-                                                 "%llu (or pass a directory of NAME.npy files)",
-                                                 path, (unsigned long long)a.n,
-                                                 (unsigned long long)s->nvalues);
+        int rc = a.n == s->nvalues
+                     ? 0
+                     : mc2_err_set(err, MC2_E_USAGE,
+                                   "%s holds %llu values; the round's tensors have "
+                                   "%llu (or pass a directory of NAME.npy files)",
+                                   path, (unsigned long long)a.n, (unsigned long long)s->nvalues);
         if (rc == 0) memcpy(v, a.values, (size_t)a.n * sizeof *v);
         mc2_npy_free(&a);
         return rc;
@@ -172,11 +173,11 @@ static int load_update(const char *path, const mc2_fl_shape *s, float *v, mc2_er
         char f[4096];
         snprintf(f, sizeof f, "%s/%s.npy", path, s->t[i].name);
         if (read_npy(f, &a, err)) return -1;
-        int rc = a.n == s->t[i].n ? 0
-                                  : mc2_err_set(err, MC2_E_USAGE,
-                                                "%s holds %llu values; tensor %s has %llu", f,
-                                                (unsigned long long)a.n, s->t[i].name,
-                                                (unsigned long long)s->t[i].n);
+        int rc =
+            a.n == s->t[i].n
+                ? 0
+                : mc2_err_set(err, MC2_E_USAGE, "%s holds %llu values; tensor %s has %llu", f,
+                              (unsigned long long)a.n, s->t[i].name, (unsigned long long)s->t[i].n);
         if (rc == 0) memcpy(v + s->t[i].off, a.values, (size_t)a.n * sizeof *v);
         mc2_npy_free(&a);
         if (rc) return -1;
@@ -250,15 +251,13 @@ static int round_status(int argc, char **argv)
     mc2_buf text = {0}, state = {0};
     int rc = CLI_FAIL;
     if (cli_session_open(&cs, home, service, policy, &err) ||
-        cli_fl_round(&cs, id, &r, NULL, &err) ||
-        mc2_job_state(&cs.es, id, &text, &state, &err)) {
+        cli_fl_round(&cs, id, &r, NULL, &err) || mc2_job_state(&cs.es, id, &text, &state, &err)) {
         rc = cli_fail(&err);
     } else {
         char t[MC2_FL_TENSORS_TEXT_MAX];
         mc2_fl_shape_format(&r.shape, t, sizeof t);
-        printf("round %u (job %llu): %zu participants, k = %u, tensors %s (%llu values)\n",
-               r.round, (unsigned long long)id, r.nparts, r.k, t,
-               (unsigned long long)r.shape.nvalues);
+        printf("round %u (job %llu): %zu participants, k = %u, tensors %s (%llu values)\n", r.round,
+               (unsigned long long)id, r.nparts, r.k, t, (unsigned long long)r.shape.nvalues);
         printf("%s\n", (const char *)state.data);
         rc = strncmp((const char *)state.data, "failed", 6) == 0 ? CLI_FAIL : CLI_OK;
     }
@@ -290,8 +289,8 @@ static int round_get(int argc, char **argv)
 {
     const char *job = NULL, *outdir = NULL, *wait = NULL, *home = NULL, *service = NULL,
                *policy = NULL;
-    const cli_opt opts[] = {CLI_VAL("out", &outdir),      CLI_VAL("wait", &wait),
-                            CLI_VAL("home", &home),       CLI_VAL("service", &service),
+    const cli_opt opts[] = {CLI_VAL("out", &outdir),    CLI_VAL("wait", &wait),
+                            CLI_VAL("home", &home),     CLI_VAL("service", &service),
                             CLI_VAL("policy", &policy), CLI_END};
     int code;
     uint64_t id, wait_s = 3600;
@@ -313,8 +312,10 @@ static int round_get(int argc, char **argv)
     } else {
         printf("round  contributors  total_weight  sigma  epsilon  delta\n");
         char eps[32];
-        if (isfinite(m.rep.epsilon)) snprintf(eps, sizeof eps, "%.4g", m.rep.epsilon);
-        else snprintf(eps, sizeof eps, "none");
+        if (isfinite(m.rep.epsilon))
+            snprintf(eps, sizeof eps, "%.4g", m.rep.epsilon);
+        else
+            snprintf(eps, sizeof eps, "none");
         printf("%-6u %-13u %-13.6g %-6.4g %-8s %.3g\n", m.rep.round, m.rep.contributors,
                m.rep.total_weight, m.rep.sigma, eps, m.rep.delta);
         for (size_t i = 0; i < m.shape.ntensors; i++)

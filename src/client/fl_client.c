@@ -80,8 +80,8 @@ int cli_fl_submit(cli_session *cs, uint64_t id, const float *values, size_t n, u
                            "updates only",
                            (unsigned long long)id);
     mc2_buf upd = {.secret = 1};
-    int rc = mc2_fl_update_encode(sha, r.round, cs->id.name, weight, MC2_FL_FORM_FLOAT32, values,
-                                  n, &upd, err) ||
+    int rc = mc2_fl_update_encode(sha, r.round, cs->id.name, weight, MC2_FL_FORM_FLOAT32, values, n,
+                                  &upd, err) ||
                      mc2_fl_update_sign(cs->id.sec, upd.data, upd.len, sig, err) ||
                      cli_fl_put(&cs->es, id, upd.data, upd.len, sig, 0, true, err)
                  ? -1

@@ -120,8 +120,8 @@ int mc2_fl_open(const uint8_t key[MC2_KEY_LEN], const uint8_t *p, size_t n, mc2_
     if (mc2_buf_reserve(out, m ? m : 1, err)) return -1;
     mc2_aead *a = mc2_aead_new(key, err);
     if (!a) return -1;
-    int rc = mc2_aead_open(a, p + 8, p, 8, p + 8 + MC2_NONCE_LEN, m, p + n - MC2_TAG_LEN,
-                           out->data, err);
+    int rc = mc2_aead_open(a, p + 8, p, 8, p + 8 + MC2_NONCE_LEN, m, p + n - MC2_TAG_LEN, out->data,
+                           err);
     mc2_aead_free(a);
     if (rc) return mc2_err_set(err, MC2_E_AUTH, "the sealed fl model does not authenticate");
     out->len = m;

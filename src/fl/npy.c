@@ -51,6 +51,7 @@ static bool shape(hdr *h, mc2_err *err)
 {
     if (!lit(h, "(")) return false;
     h->ndims = 0;
+    memset(h->dims, 0, sizeof h->dims);
     for (;;) {
         if (lit(h, ")")) return true;
         ws(h);
@@ -72,24 +73,33 @@ static bool shape(hdr *h, mc2_err *err)
 
 static int parse_dict(hdr *h, mc2_err *err)
 {
+    int seen = 0;
     if (!lit(h, "{")) goto bad;
     for (;;) {
         if (lit(h, "}")) break;
         char key[32], val[16];
         if (!str(h, key, sizeof key) || !lit(h, ":")) goto bad;
+        int which = strcmp(key, "descr") == 0 ? 1 : strcmp(key, "fortran_order") == 0 ? 2 : 4;
+        if (seen & which) goto bad; /* a key given twice */
+        seen |= which;
         if (strcmp(key, "descr") == 0) {
             if (!str(h, val, sizeof val)) goto bad;
-            if (strcmp(val, "<f4") == 0) h->descr = 4;
-            else if (strcmp(val, "<f8") == 0) h->descr = 8;
+            if (strcmp(val, "<f4") == 0)
+                h->descr = 4;
+            else if (strcmp(val, "<f8") == 0)
+                h->descr = 8;
             else
                 return mc2_err_set(err, MC2_E_INPUT,
                                    ".npy: dtype '%s' is not supported (little-endian float32 "
                                    "'<f4' or float64 '<f8')",
                                    val);
         } else if (strcmp(key, "fortran_order") == 0) {
-            if (lit(h, "False")) h->fortran = 0;
-            else if (lit(h, "True")) h->fortran = 1;
-            else goto bad;
+            if (lit(h, "False"))
+                h->fortran = 0;
+            else if (lit(h, "True"))
+                h->fortran = 1;
+            else
+                goto bad;
         } else if (strcmp(key, "shape") == 0) {
             if (!shape(h, err)) goto bad;
             h->have_shape = true;
@@ -137,15 +147,13 @@ int mc2_npy_parse(const uint8_t *p, size_t n, mc2_npy *out, mc2_err *err)
     if (parse_dict(&h, err)) return -1;
     uint64_t count = 1;
     for (uint32_t i = 0; i < h.ndims; i++) {
-        if (h.dims[i] > MC2_FL_MAX_VALUES ||
-            (h.dims[i] && count > MC2_FL_MAX_VALUES / h.dims[i]))
+        if (h.dims[i] > MC2_FL_MAX_VALUES || (h.dims[i] && count > MC2_FL_MAX_VALUES / h.dims[i]))
             return mc2_err_set(err, MC2_E_LIMIT, ".npy: more than %u values", MC2_FL_MAX_VALUES);
         count *= h.dims[i];
     }
     size_t left = n - at - hl;
     if (count * (uint64_t)h.descr != left)
-        return mc2_err_set(err, MC2_E_INPUT,
-                           ".npy: %zu bytes of data, but the shape needs %llu",
+        return mc2_err_set(err, MC2_E_INPUT, ".npy: %zu bytes of data, but the shape needs %llu",
                            left, (unsigned long long)(count * (uint64_t)h.descr));
     out->ndims = h.ndims;
     memcpy(out->dims, h.dims, sizeof h.dims);
@@ -163,8 +171,7 @@ int mc2_npy_parse(const uint8_t *p, size_t n, mc2_npy *out, mc2_err *err)
             memcpy(&v, &x, 8);
             if (isfinite(v) && fabs(v) > 3.4028234663852886e38) {
                 mc2_npy_free(out);
-                return mc2_err_set(err, MC2_E_INPUT,
-                                   ".npy: value %llu is beyond float32's range",
+                return mc2_err_set(err, MC2_E_INPUT, ".npy: value %llu is beyond float32's range",
                                    (unsigned long long)i);
             }
             out->values[i] = (float)v;

@@ -23,7 +23,7 @@ static bool dec_span(const char *s, size_t n, uint64_t max, uint64_t *out)
     for (size_t i = 0; i < n; i++) {
         if (s[i] < '0' || s[i] > '9') return false;
         unsigned d = (unsigned)(s[i] - '0');
-        if (d > max || v > (max - d) / 10) return false; /* max - d must not wrap */
+        if (v > max / 10 || (v == max / 10 && d > max % 10)) return false;
         v = v * 10 + d;
     }
     *out = v;

@@ -10,8 +10,7 @@ static const char SIG_CONTEXT[] = "mc2 fl update v1"; /* signed with its NUL */
 
 size_t mc2_fl_update_size(size_t party_len, uint64_t nvalues)
 {
-    if (party_len == 0 || party_len > MC2_FL_PARTY_MAX || nvalues > MC2_FL_MAX_VALUES + 1)
-        return 0;
+    if (party_len == 0 || party_len > MC2_FL_PARTY_MAX || nvalues > MC2_FL_MAX_VALUES + 1) return 0;
     return HDR_FIXED + party_len + (size_t)nvalues * 4;
 }
 
@@ -25,10 +24,9 @@ int mc2_fl_update_encode(const uint8_t job_sha256[MC2_SHA256_LEN], uint32_t roun
                            MC2_FL_MAX_VALUES + 1);
     mc2_buf_reset(out);
     if (mc2_buf_reserve(out, size, err) || mc2_buf_append(out, MC2_FL_UPDATE_MAGIC, 8, err) ||
-        mc2_buf_append(out, job_sha256, MC2_SHA256_LEN, err) ||
-        mc2_buf_put_u32(out, round, err) || mc2_buf_put_lv(out, party, pl, err) ||
-        mc2_buf_put_u64(out, weight, err) || mc2_buf_put_u8(out, form, err) ||
-        mc2_buf_put_u64(out, nvalues, err))
+        mc2_buf_append(out, job_sha256, MC2_SHA256_LEN, err) || mc2_buf_put_u32(out, round, err) ||
+        mc2_buf_put_lv(out, party, pl, err) || mc2_buf_put_u64(out, weight, err) ||
+        mc2_buf_put_u8(out, form, err) || mc2_buf_put_u64(out, nvalues, err))
         return -1;
     const uint8_t *v = values;
     uint8_t *dst = out->data + out->len;
@@ -71,8 +69,7 @@ int mc2_fl_update_decode(const uint8_t *p, size_t n, mc2_fl_update *u, mc2_err *
     if (u->form != MC2_FL_FORM_FLOAT32 && u->form != MC2_FL_FORM_MASKED)
         return mc2_err_set(err, MC2_E_INPUT, "fl update: unknown form %u (0 float32, 1 masked)",
                            u->form);
-    if (u->nvalues == 0 || u->nvalues > MC2_FL_MAX_VALUES + 1 ||
-        u->nvalues * 4 != mc2_rd_left(&r))
+    if (u->nvalues == 0 || u->nvalues > MC2_FL_MAX_VALUES + 1 || u->nvalues * 4 != mc2_rd_left(&r))
         return mc2_err_set(err, MC2_E_INPUT,
                            "fl update: %zu bytes of values do not hold the %llu values it declares",
                            mc2_rd_left(&r), (unsigned long long)u->nvalues);

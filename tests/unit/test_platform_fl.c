@@ -126,9 +126,9 @@ static void threshold_and_mean(void)
 {
     mc2_err err;
     const char *kv1[] = {"participants", "a,b,c", "tensors", "w:2x2,b:1", "round", "1", "k", "3",
-                         "deadline_s", "2", NULL};
-    const char *kv2[] = {"participants", "a,b,c", "tensors", "w:2x2,b:1", "round", "1", "k", "2",
-                         "deadline_s", "2", "max_weight", "4", NULL};
+                         "deadline_s",   "2",     NULL};
+    const char *kv2[] = {"participants", "a,b,c", "tensors",    "w:2x2,b:1", "round", "1", "k", "2",
+                         "deadline_s",   "2",     "max_weight", "4",         NULL};
     CHECK_MSG(submit(&R1, kv1, &err) == 0, "%s", err.msg);
     CHECK_MSG(submit(&R2, kv2, &err) == 0, "%s", err.msg);
     mc2_buf u = {0};
@@ -183,12 +183,12 @@ static void rejections(void)
     mc2_err err;
     round_job r3, r4;
     const char *kv3[] = {"participants", "a,b,c", "tensors", "w:2x2,b:1", "round", "2", "k", "3",
-                         "base_job", NULL, NULL};
+                         "base_job",     NULL,    NULL};
     char base[24];
     snprintf(base, sizeof base, "%llu", (unsigned long long)R2.id);
     kv3[9] = base;
-    const char *kv4[] = {"participants", "a,b,c", "tensors", "w:2x2,b:1", "round", "2", "k", "2",
-                         NULL};
+    const char *kv4[] = {
+        "participants", "a,b,c", "tensors", "w:2x2,b:1", "round", "2", "k", "2", NULL};
     CHECK_MSG(submit(&r3, kv3, &err) == 0, "%s", err.msg);
     CHECK_MSG(submit(&r4, kv4, &err) == 0, "%s", err.msg);
     mc2_buf u = {0};
@@ -245,17 +245,17 @@ static void rejections(void)
     mc2_buf_free(&u);
     /* bases that are not there */
     round_job bad;
-    const char *kv5[] = {"participants", "a,b", "tensors", "w:2x2,b:1", "round", "3", "k", "2",
-                         "base_job", "99999", NULL};
+    const char *kv5[] = {"participants", "a,b",   "tensors", "w:2x2,b:1", "round", "3", "k", "2",
+                         "base_job",     "99999", NULL};
     CHECK(submit(&bad, kv5, &err) != 0);
-    CHECK_MSG(strstr(err.msg, "'base_job': job 99999 is not a fedavg round of this enclave"),
-              "%s", err.msg);
+    CHECK_MSG(strstr(err.msg, "'base_job': job 99999 is not a fedavg round of this enclave"), "%s",
+              err.msg);
     snprintf(base, sizeof base, "%llu", (unsigned long long)R1.id);
     kv5[9] = base;
     CHECK(submit(&bad, kv5, &err) != 0);
     CHECK_MSG(strstr(err.msg, "failed and released no model"), "%s", err.msg);
     const char *kv6[] = {"participants", "a,b", "tensors", "w:5", "round", "3", "k", "2",
-                         "base_job", NULL, NULL};
+                         "base_job",     NULL,  NULL};
     snprintf(base, sizeof base, "%llu", (unsigned long long)R2.id);
     kv6[9] = base;
     CHECK(submit(&bad, kv6, &err) != 0);
@@ -268,7 +268,7 @@ static void clipping_and_noise(void)
     mc2_err err;
     round_job rc_, rn;
     const char *kvc[] = {"participants", "a,b", "tensors", "v:4", "round", "1", "k", "2",
-                         "clip_norm", "1", NULL};
+                         "clip_norm",    "1",   NULL};
     CHECK_MSG(submit(&rc_, kvc, &err) == 0, "%s", err.msg);
     const float big[4] = {6, 8, 0, 0};         /* norm 10: clipped to 1 */
     const float small[4] = {0.3f, 0.4f, 0, 0}; /* norm 0.5: kept */
@@ -288,8 +288,9 @@ static void clipping_and_noise(void)
     mc2_fl_model_free(&m);
 
     /* noise: z = 0.5, clip 1, max_weight 10: sigma = 5 on the sum; W = 2; zero updates */
-    const char *kvn[] = {"participants", "a,b", "tensors", "v:64x64", "round", "1", "k", "2",
-                         "clip_norm", "1", "noise_multiplier", "0.5", "max_weight", "10", NULL};
+    const char *kvn[] = {
+        "participants", "a,b", "tensors",          "v:64x64", "round",      "1",  "k", "2",
+        "clip_norm",    "1",   "noise_multiplier", "0.5",     "max_weight", "10", NULL};
     CHECK_MSG(submit(&rn, kvn, &err) == 0, "%s", err.msg);
     float *zero = mc2_calloc(4096, sizeof *zero);
     make(A, &rn, 1, zero, 4096, &u, sig);
@@ -304,7 +305,8 @@ static void clipping_and_noise(void)
             s2 += (double)m.values[i] * m.values[i];
         }
         double mean = s / 4096, sd = sqrt(s2 / 4096 - mean * mean) * 2.0; /* times W */
-        CHECK_MSG(fabs(sd - 5.0) < 0.4 && fabs(mean) < 0.2, "noise sd on the sum %.3f (want 5)", sd);
+        CHECK_MSG(fabs(sd - 5.0) < 0.4 && fabs(mean) < 0.2, "noise sd on the sum %.3f (want 5)",
+                  sd);
         CHECK(m.rep.sigma == 5.0);
         double eps = sqrt(2 * log(1.25 / 1e-5)) / 0.5;
         CHECK_MSG(fabs(m.rep.epsilon - eps) < 1e-9, "epsilon %g", m.rep.epsilon);
