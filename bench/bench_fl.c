@@ -11,8 +11,10 @@
  *     added right after its client's submit returned, as the enclave adds it on arrival);
  *   - the bytes each client sent to the service for its contribution (its session set-up,
  *     attestation, the update and its signature), counted by a byte-counting TCP relay in
- *     this process that every client connects through, against the raw update (4 P bytes);
- *   - that the released model equals the plain weighted mean (max absolute difference).
+ *     this process that every client connects through (each connection from its own
+ *     loopback address), against the raw update (4 P bytes);
+ *   - that the released model equals the plain weighted mean (max absolute difference; for a
+ *     masked round within the quantisation's bound).
  *
  * Unmasked rounds submit one client after the other (each its own session, closed after);
  * masked rounds (secagg) need all clients at once, so each runs on its own thread.
@@ -57,8 +59,9 @@ static void die(const char *what, const mc2_err *e)
 
 static struct sockaddr_storage g_target;
 static socklen_t g_target_len;
-static _Atomic uint64_t g_up; /* bytes from clients to the service */
-static _Atomic int g_active;  /* relayed connections still open */
+static _Atomic uint64_t g_up;      /* bytes from clients to the service */
+static _Atomic int g_active;       /* relayed connections still open */
+static _Atomic uint32_t g_conn_no; /* connections relayed so far (their source addresses) */
 static int g_listen = -1;
 
 /* Forwards both directions of one connection until either side closes. */
@@ -66,7 +69,19 @@ static void *relay_conn(void *arg)
 {
     int c = (int)(intptr_t)arg;
     int s = socket(g_target.ss_family, SOCK_STREAM, 0);
-    if (s < 0 || connect(s, (struct sockaddr *)&g_target, g_target_len) != 0) goto out;
+    if (s < 0) goto out;
+    /* A service on loopback sees each connection come from its own 127.0.X.Y, as clients on
+     * their own machines would: mc2d admits at most 32 connections per address, and a
+     * masked round holds every client's connection open at once. */
+    const struct sockaddr_in *t = (const struct sockaddr_in *)&g_target;
+    if (g_target.ss_family == AF_INET && (ntohl(t->sin_addr.s_addr) >> 24) == 127) {
+        uint32_t k = g_conn_no++;
+        struct sockaddr_in src = {
+            .sin_family = AF_INET,
+            .sin_addr.s_addr = htonl(0x7f000000u | (((k / 250) % 250) << 8) | (k % 250 + 2))};
+        if (bind(s, (struct sockaddr *)&src, sizeof src) != 0) goto out;
+    }
+    if (connect(s, (struct sockaddr *)&g_target, g_target_len) != 0) goto out;
     static __thread char buf[1 << 16];
     struct pollfd p[2] = {{.fd = c, .events = POLLIN}, {.fd = s, .events = POLLIN}};
     for (;;) {
@@ -359,9 +374,16 @@ int main(int argc, char **argv)
     printf("fl: plain_sum_ms %.3f\n", t_plain);
     printf("fl: bytes_per_client %.0f raw %ld\n", (double)up / (double)n, p * 4);
     printf("fl: submit_ms median %.1f max %.1f all %.1f\n", ms[n / 2], ms[n - 1], t_sub);
-    printf("fl: max_abs_diff %.3g\n", maxdiff);
+    /* Unmasked, the enclave sums the same doubles in the same order: equal up to the float32
+     * rounding. Masked, each client's ratio_i * u_i (ratio_i = w_i / max_weight) is quantised
+     * (clipping_range c = 8, Q = 2^22 levels, stochastic rounding: an error below one step
+     * 2c / (Q - 1) per value), so the mean may differ by up to n steps / sum ratio_i. */
+    double bound = 1e-6;
+    if (masked) bound += (double)n * (2 * 8.0 / (4194304.0 - 1)) / (wsum / 1000.0);
+    printf("fl: max_abs_diff %.3g bound %.3g\n", maxdiff, bound);
     mc2_client_free(csv);
     mc2_client_close(c0);
     free(args), free(th), free(acc), free(ms), free(u), free(parts);
-    return maxdiff <= 1e-6 ? 0 : 1;
+    if (maxdiff > bound) fprintf(stderr, "bench_fl: the model is not the weighted mean\n");
+    return maxdiff <= bound ? 0 : 1;
 }

@@ -41,6 +41,9 @@
 #   BENCH_FL_PARAMS     float32 parameters per client in section fl (default 1048576 = 2^20)
 #   BENCH_FL_MASKS      rounds of section fl: off, secagg or off,secagg (default off,secagg;
 #                       secagg is reported as skipped while the build has no masked rounds)
+#   BENCH_FL_MASKED_CLIENTS  clients of the masked round, 2..BENCH_FL_CLIENTS (default the
+#                       smaller of BENCH_FL_CLIENTS and 60: a masked round holds every
+#                       participant's session open at once, the enclave at most 64 sessions)
 #   BENCH_BUILD         build directory to use               (default build, as `make bench`)
 #   BENCH_REPORT_DIR    where report.txt and the plots go    (default BUILD/bench-report)
 #   BENCH_HISTORY       directory of the history files tpch.tsv and obliv-tpch.tsv, one line
@@ -70,6 +73,7 @@ REPORT_DIR=${BENCH_REPORT_DIR:-$BUILD/bench-report}
 FL_CLIENTS=${BENCH_FL_CLIENTS:-100}
 FL_PARAMS=${BENCH_FL_PARAMS:-1048576}
 FL_MASKS=${BENCH_FL_MASKS:-off,secagg}
+FL_MASKED_CLIENTS=${BENCH_FL_MASKED_CLIENTS:-$((FL_CLIENTS < 60 ? FL_CLIENTS : 60))}
 HISTORY=${BENCH_HISTORY:-auto}
 
 die() {
@@ -100,6 +104,8 @@ for ((q = 1; q <= 22; q++)); do
   [[ -r $TPCH_QUERIES/q$q.sql ]] || die "BENCH_TPCH_QUERIES: $TPCH_QUERIES/q$q.sql is missing"
 done
 ((FL_CLIENTS >= 2 && FL_CLIENTS <= 128)) || die "BENCH_FL_CLIENTS must be 2..128, not $FL_CLIENTS"
+[[ $FL_MASKED_CLIENTS =~ ^[0-9]+$ ]] && ((FL_MASKED_CLIENTS >= 2 && FL_MASKED_CLIENTS <= FL_CLIENTS)) ||
+  die "BENCH_FL_MASKED_CLIENTS must be 2..BENCH_FL_CLIENTS ($FL_CLIENTS), not $FL_MASKED_CLIENTS"
 ((FL_PARAMS <= 16777216)) || die "BENCH_FL_PARAMS must be at most 16777216, not $FL_PARAMS"
 for m in ${FL_MASKS//,/ }; do
   [[ $m == off || $m == secagg ]] ||
@@ -174,6 +180,8 @@ section() { printf '\n== %s ==\n' "$*"; }
 # summary LABEL RATIO GOAL: adds a line to the closing summary.
 SUMMARY=()
 summary() { SUMMARY+=("$(printf '%-46s %6s  goal >= %s  %s' "$1" "$2" "$3" "$(verdict "$2" "$3")")"); }
+# summary_note TEXT: a line of the closing summary without a goal.
+summary_note() { SUMMARY+=("$1"); }
 
 # ---- build --------------------------------------------------------------------------------
 
@@ -1433,10 +1441,13 @@ bench_fl() {
   echo "sum_i w_i u_i in double, then / sum_i w_i, over the same vectors in the same process."
   echo "bytes: everything a client sent to the service for its part (session set-up,"
   echo "attestation, update, signature), counted by a relay, per client; raw = 4 x $FL_PARAMS."
+  local nc
   for m in ${FL_MASKS//,/ }; do
-    progress "fl: one round, masks $m, $FL_CLIENTS clients ..."
-    if ! out=$("$BUILD/bench_fl" "$svc" "$fw/homes" "$FL_CLIENTS" "$FL_PARAMS" "$m" 2>&1); then
-      if [[ $m == secagg ]] && grep -qi "masks" <<<"$out"; then
+    nc=$FL_CLIENTS
+    if [[ $m == secagg ]]; then nc=$FL_MASKED_CLIENTS; fi
+    progress "fl: one round, masks $m, $nc clients ..."
+    if ! out=$("$BUILD/bench_fl" "$svc" "$fw/homes" "$nc" "$FL_PARAMS" "$m" 2>&1); then
+      if [[ $m == secagg ]] && grep -q "runs unmasked rounds only" <<<"$out"; then
         echo "masks secagg: skipped: $(tail -1 <<<"$out" | sed 's/^bench_fl: //')"
         continue
       fi
@@ -1457,12 +1468,17 @@ fl_report() {
   agg=$(awk '$2 == "enclave_agg_ms" { print $3 }' <<<"$out")
   plain=$(awk '$2 == "plain_sum_ms" { print $3 }' <<<"$out")
   bytes=$(awk '$2 == "bytes_per_client" { print $3 }' <<<"$out")
-  diff=$(awk '$2 == "max_abs_diff" { print $3 }' <<<"$out")
+  diff=$(awk '$2 == "max_abs_diff" { print $3 " (bound " $5 ")" }' <<<"$out")
   sub=$(awk '$2 == "submit_ms" { print "median " $4 " ms, slowest " $6 " ms, all " $8 " ms" }' <<<"$out")
   echo
-  echo "masks $m: $(grep '^fl: result' <<<"$out" | sed 's/^fl: result //')"
+  echo "masks $m, $(awk '$2 == "clients" { print $3 }' <<<"$out") clients:" \
+    "$(grep '^fl: result' <<<"$out" | sed 's/^fl: result //')"
+  if [[ $m == secagg ]] && ((FL_MASKED_CLIENTS < FL_CLIENTS)); then
+    echo "  (not $FL_CLIENTS: a masked round keeps every participant's session open through its"
+    echo "  stages, and the enclave holds at most 64 sessions at once, ENC_MAX_SESSIONS)"
+  fi
   echo "  per client submit (open, attest, send): $sub"
-  echo "  model = plain weighted mean within $diff (max absolute difference)"
+  echo "  model = plain weighted mean within $diff (largest absolute difference)"
   local bratio
   bratio=$(FMT=%.4f calc "$bytes / $raw")
   printf '  bytes per client: %s, raw update %s: %sx\n' "$bytes" "$raw" "$bratio"
@@ -1471,10 +1487,18 @@ fl_report() {
     summary "fl bytes/client, raw / sent (unmasked)" "$(FMT=%.4f calc "$raw / $bytes")" 0.909
   else
     echo "  SecAgg (Bonawitz et al., CCS'17) reports 1.73x at 2^10 clients x 2^20 dimensions"
+    summary_note "fl bytes/client masked: ${bratio}x the raw update (SecAgg: 1.73x)"
   fi
   if [[ -z $agg || $agg == - ]]; then
     echo "  enclave aggregation time: not reported (the round's result table has no agg_ms)"
     failed=1
+    return
+  fi
+  if [[ $m == secagg ]]; then
+    # agg_ms covers the aggregator's adds (the masked sum mod 2^32, the unmasked sum) and the
+    # mean, not the masking stages (keys, shares, regenerating the masks of dropped clients).
+    printf '  aggregation: enclave %s ms (the aggregator only: adding the masked vectors and\n' "$agg"
+    printf '  the unmasked sum, the mean; not the masking stages), plain C weighted sum %s ms\n' "$plain"
     return
   fi
   printf '  aggregation: enclave %s ms, plain C weighted sum %s ms: %sx\n' "$agg" "$plain" \
