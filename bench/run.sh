@@ -15,7 +15,7 @@
 #   BENCH_AEAD_SECONDS  seconds per AEAD figure and round, mc2 and openssl alike (default 1)
 #   BENCH_AEAD_ROUNDS   AEAD rounds, best one reported       (default 5)
 #   BENCH_ONLY          comma-separated sections: aead, ingest, platform, gbdt, obliv-sort,
-#                       tpch, obliv-tpch (default all)
+#                       tpch, obliv-tpch, fl (default all)
 #   BENCH_PLATFORM_RUNS runs per platform latency figure     (default 30)
 #   BENCH_TPCH_SF       TPC-H scale factor of section tpch, >= 0.001 (default 1; 0.01 for a
 #                       quick check of the plumbing, 10 for the large run)
@@ -37,6 +37,13 @@
 #                            (default 600)
 #   BENCH_OBLIV_BUDGET_MB    the obliv-tpch service's memory budget (mc2 start --budget-mb),
 #                            which caps oblivious jobs (default 3/4 of MemTotal)
+#   BENCH_FL_CLIENTS    clients of section fl's round, 2..128 (default 100)
+#   BENCH_FL_PARAMS     float32 parameters per client in section fl (default 1048576 = 2^20)
+#   BENCH_FL_MASKS      rounds of section fl: off, secagg or off,secagg (default off,secagg;
+#                       secagg is reported as skipped while the build has no masked rounds)
+#   BENCH_FL_MASKED_CLIENTS  clients of the masked round, 2..BENCH_FL_CLIENTS (default the
+#                       smaller of BENCH_FL_CLIENTS and 60: a masked round holds every
+#                       participant's session open at once, the enclave at most 64 sessions)
 #   BENCH_BUILD         build directory to use               (default build, as `make bench`)
 #   BENCH_REPORT_DIR    where report.txt and the plots go    (default BUILD/bench-report)
 #   BENCH_HISTORY       directory of the history files tpch.tsv and obliv-tpch.tsv, one line
@@ -52,7 +59,7 @@ RUNS=${BENCH_RUNS:-3}
 THREADS=${BENCH_THREADS:-2}
 AEAD_SECONDS=${BENCH_AEAD_SECONDS:-1}
 AEAD_ROUNDS=${BENCH_AEAD_ROUNDS:-5}
-ONLY=${BENCH_ONLY:-aead,ingest,platform,gbdt,obliv-sort,tpch,obliv-tpch}
+ONLY=${BENCH_ONLY:-aead,ingest,platform,gbdt,obliv-sort,tpch,obliv-tpch,fl}
 PLATFORM_RUNS=${BENCH_PLATFORM_RUNS:-30}
 TPCH_SF=${BENCH_TPCH_SF:-1}
 TPCH_RUNS=${BENCH_TPCH_RUNS:-3}
@@ -63,6 +70,10 @@ TPCH_BUDGET=${BENCH_TPCH_BUDGET_MB:-8192}
 TPCH_QUERIES=${BENCH_TPCH_QUERIES:-$ROOT/tests/data/tpch/queries}
 MC2_TIMEOUT=${BENCH_TPCH_MC2_TIMEOUT:-3600}
 REPORT_DIR=${BENCH_REPORT_DIR:-$BUILD/bench-report}
+FL_CLIENTS=${BENCH_FL_CLIENTS:-100}
+FL_PARAMS=${BENCH_FL_PARAMS:-1048576}
+FL_MASKS=${BENCH_FL_MASKS:-off,secagg}
+FL_MASKED_CLIENTS=${BENCH_FL_MASKED_CLIENTS:-$((FL_CLIENTS < 60 ? FL_CLIENTS : 60))}
 HISTORY=${BENCH_HISTORY:-auto}
 
 die() {
@@ -71,7 +82,8 @@ die() {
 }
 # progress MESSAGE: a progress line on stderr (not in the report).
 progress() { printf 'bench: %s\n' "$*" >&2; }
-for v in CSV_MB RUNS THREADS AEAD_SECONDS AEAD_ROUNDS TPCH_RUNS TPCH_TIMEOUT TPCH_BUDGET MC2_TIMEOUT; do
+for v in CSV_MB RUNS THREADS AEAD_SECONDS AEAD_ROUNDS TPCH_RUNS TPCH_TIMEOUT TPCH_BUDGET MC2_TIMEOUT \
+  FL_CLIENTS FL_PARAMS; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "BENCH_${v} must be a positive integer, not '${!v}'"
 done
 [[ $OBLIV_TIMEOUT =~ ^[1-9][0-9]*$ ]] ||
@@ -90,6 +102,14 @@ for p in ${TPCH_PEERS//,/ }; do
 done
 for ((q = 1; q <= 22; q++)); do
   [[ -r $TPCH_QUERIES/q$q.sql ]] || die "BENCH_TPCH_QUERIES: $TPCH_QUERIES/q$q.sql is missing"
+done
+((FL_CLIENTS >= 2 && FL_CLIENTS <= 128)) || die "BENCH_FL_CLIENTS must be 2..128, not $FL_CLIENTS"
+[[ $FL_MASKED_CLIENTS =~ ^[0-9]+$ ]] && ((FL_MASKED_CLIENTS >= 2 && FL_MASKED_CLIENTS <= FL_CLIENTS)) ||
+  die "BENCH_FL_MASKED_CLIENTS must be 2..BENCH_FL_CLIENTS ($FL_CLIENTS), not $FL_MASKED_CLIENTS"
+((FL_PARAMS <= 16777216)) || die "BENCH_FL_PARAMS must be at most 16777216, not $FL_PARAMS"
+for m in ${FL_MASKS//,/ }; do
+  [[ $m == off || $m == secagg ]] ||
+    die "BENCH_FL_MASKS holds '$m'; it takes off and secagg, comma-separated"
 done
 [[ -n ${OBLIV_SFS// /} ]] || die "BENCH_OBLIV_TPCH_SFS is empty"
 for sf in $OBLIV_SFS; do
@@ -160,6 +180,8 @@ section() { printf '\n== %s ==\n' "$*"; }
 # summary LABEL RATIO GOAL: adds a line to the closing summary.
 SUMMARY=()
 summary() { SUMMARY+=("$(printf '%-46s %6s  goal >= %s  %s' "$1" "$2" "$3" "$(verdict "$2" "$3")")"); }
+# summary_note TEXT: a line of the closing summary without a goal.
+summary_note() { SUMMARY+=("$1"); }
 
 # ---- build --------------------------------------------------------------------------------
 
@@ -1352,6 +1374,139 @@ bench_obliv_tpch() {
   done
 }
 
+# ---- federated averaging ------------------------------------------------------------------
+
+# One fedavg round of FL_CLIENTS clients x FL_PARAMS float32 values through a fresh local
+# service (bench/bench_fl.c): the enclave's aggregation time (the round's result table,
+# agg_ms, measured inside the enclave) against a plain C weighted sum of the same vectors in
+# the same process run, and the bytes each client sent (a counting relay) against the raw
+# update. Goals (issue 15): aggregation <= 2x the plain sum; bytes <= 1.1x the raw update
+# without masks; the masked figure is shown beside SecAgg's published 1.73x (2^10 clients,
+# 2^20 dimensions).
+bench_fl() {
+  section "Federated averaging: one round, $FL_CLIENTS clients x $FL_PARAMS float32 parameters"
+  if ! build_target bench_fl; then
+    echo "mc2: bench_fl does not build:"
+    tail_log "$buildlog"
+    failed=1
+    return
+  fi
+  local mc2=$BUILD/mc2 fw=$WORK/fl pk i
+  rm -rf "$fw"
+  mkdir -p "$fw/homes"
+  local svc=127.0.0.1:$((30000 + RANDOM % 20000)) parties=()
+  for ((i = 0; i < FL_CLIENTS; i++)); do
+    local name
+    name=$(printf 'client-%03d' "$i")
+    "$mc2" init --name "$name" --home "$fw/homes/$name" >/dev/null || {
+      echo "fl: mc2 init failed"
+      failed=1
+      return
+    }
+    parties+=(--party "$name=$fw/homes/$name/identity.crt")
+  done
+  if ! pk=$("$mc2" service init --dir "$fw/state") ||
+    ! "$mc2" policy init --out "$fw/consortium.yaml" --consortium bench-fl "${parties[@]}" \
+      --recipient client-000 --enclave "$BUILD/mc2-enclave" --allow-simulation \
+      --sim-platform-key "$pk" >/dev/null; then
+    echo "fl: could not write the policy"
+    failed=1
+    return
+  fi
+  for ((i = 0; i < FL_CLIENTS; i++)); do
+    cp "$fw/consortium.yaml" "$fw/homes/$(printf 'client-%03d' "$i")/consortium.yaml"
+  done
+  local try started=0
+  for try in 1 2 3 4 5; do # another program may hold the random port: try another
+    if "$mc2" start --policy "$fw/consortium.yaml" --dir "$fw/state" --listen "$svc" \
+      >/dev/null 2>"$fw/start.err"; then
+      started=1
+      break
+    fi
+    grep -q "cannot listen" "$fw/start.err" || break
+    svc=127.0.0.1:$((30000 + RANDOM % 20000))
+  done
+  if ((!started)); then
+    echo "fl: could not start a service: $(tail -1 "$fw/start.err")"
+    failed=1
+    return
+  fi
+  # shellcheck disable=SC2064
+  trap "'$mc2' stop --dir '$fw/state' >/dev/null 2>&1 || true" EXIT
+  local raw=$((FL_PARAMS * 4)) m out
+  echo "the same round twice at most: unmasked (clients one after the other, each its own"
+  echo "attested session) and masked (all at once); the enclave's aggregation time comes from"
+  echo "the round's result table (agg_ms, measured inside the enclave: folding each update into"
+  echo "the double-precision sum, and the final mean); the peer is a plain C loop"
+  echo "sum_i w_i u_i in double, then / sum_i w_i, over the same vectors in the same process."
+  echo "bytes: everything a client sent to the service for its part (session set-up,"
+  echo "attestation, update, signature), counted by a relay, per client; raw = 4 x $FL_PARAMS."
+  local nc
+  for m in ${FL_MASKS//,/ }; do
+    nc=$FL_CLIENTS
+    if [[ $m == secagg ]]; then nc=$FL_MASKED_CLIENTS; fi
+    progress "fl: one round, masks $m, $nc clients ..."
+    if ! out=$("$BUILD/bench_fl" "$svc" "$fw/homes" "$nc" "$FL_PARAMS" "$m" 2>&1); then
+      if [[ $m == secagg ]] && grep -q "runs unmasked rounds only" <<<"$out"; then
+        echo "masks secagg: skipped: $(tail -1 <<<"$out" | sed 's/^bench_fl: //')"
+        continue
+      fi
+      echo "masks $m: bench_fl failed:"
+      sed 's/^/    | /' <<<"$out" | tail -n 5
+      failed=1
+      continue
+    fi
+    fl_report "$m" "$raw" "$out"
+  done
+  "$mc2" stop --dir "$fw/state" >/dev/null 2>&1 || true
+  trap - EXIT
+}
+
+# fl_report MASKS RAW OUTPUT: the table rows and summary lines of one bench_fl run.
+fl_report() {
+  local m=$1 raw=$2 out=$3 agg plain bytes diff sub
+  agg=$(awk '$2 == "enclave_agg_ms" { print $3 }' <<<"$out")
+  plain=$(awk '$2 == "plain_sum_ms" { print $3 }' <<<"$out")
+  bytes=$(awk '$2 == "bytes_per_client" { print $3 }' <<<"$out")
+  diff=$(awk '$2 == "max_abs_diff" { print $3 " (bound " $5 ")" }' <<<"$out")
+  sub=$(awk '$2 == "submit_ms" { print "median " $4 " ms, slowest " $6 " ms, all " $8 " ms" }' <<<"$out")
+  echo
+  echo "masks $m, $(awk '$2 == "clients" { print $3 }' <<<"$out") clients:" \
+    "$(grep '^fl: result' <<<"$out" | sed 's/^fl: result //')"
+  if [[ $m == secagg ]] && ((FL_MASKED_CLIENTS < FL_CLIENTS)); then
+    echo "  (not $FL_CLIENTS: a masked round keeps every participant's session open through its"
+    echo "  stages, and the enclave holds at most 64 sessions at once, ENC_MAX_SESSIONS)"
+  fi
+  echo "  per client submit (open, attest, send): $sub"
+  echo "  model = plain weighted mean within $diff (largest absolute difference)"
+  local bratio
+  bratio=$(FMT=%.4f calc "$bytes / $raw")
+  printf '  bytes per client: %s, raw update %s: %sx\n' "$bytes" "$raw" "$bratio"
+  if [[ $m == off ]]; then
+    echo "  goal: <= 1.1x the raw update: $(verdict "$(calc "1.1 / $bratio")" 1)"
+    summary "fl bytes/client, raw / sent (unmasked)" "$(FMT=%.4f calc "$raw / $bytes")" 0.909
+  else
+    echo "  SecAgg (Bonawitz et al., CCS'17) reports 1.73x at 2^10 clients x 2^20 dimensions"
+    summary_note "fl bytes/client masked: ${bratio}x the raw update (SecAgg: 1.73x)"
+  fi
+  if [[ -z $agg || $agg == - ]]; then
+    echo "  enclave aggregation time: not reported (the round's result table has no agg_ms)"
+    failed=1
+    return
+  fi
+  if [[ $m == secagg ]]; then
+    # agg_ms covers the aggregator's adds (the masked sum mod 2^32, the unmasked sum) and the
+    # mean, not the masking stages (keys, shares, regenerating the masks of dropped clients).
+    printf '  aggregation: enclave %s ms (the aggregator only: adding the masked vectors and\n' "$agg"
+    printf '  the unmasked sum, the mean; not the masking stages), plain C weighted sum %s ms\n' "$plain"
+    return
+  fi
+  printf '  aggregation: enclave %s ms, plain C weighted sum %s ms: %sx\n' "$agg" "$plain" \
+    "$(calc "$agg / $plain")"
+  echo "  goal: <= 2x the plain sum: $(verdict "$(calc "2 * $plain / $agg")" 1)"
+  summary "fl aggregation, plain sum / enclave ($m)" "$(FMT=%.4f calc "$plain / $agg")" 0.50
+}
+
 # ---- main ---------------------------------------------------------------------------------
 
 main() {
@@ -1363,6 +1518,7 @@ main() {
   if [[ ,$ONLY, == *,obliv-sort,* ]]; then bench_obliv_sort; fi
   if [[ ,$ONLY, == *,tpch,* ]]; then bench_tpch; fi
   if [[ ,$ONLY, == *,obliv-tpch,* ]]; then bench_obliv_tpch; fi
+  if [[ ,$ONLY, == *,fl,* ]]; then bench_fl; fi
 
   section "Summary (ratio = mc2 / peer, higher is better)"
   if ((${#SUMMARY[@]})); then printf '%s\n' "${SUMMARY[@]}"; else echo "no ratio could be measured"; fi

@@ -5,7 +5,9 @@
 # it; the banks upload; bank-a submits a job over both tables, bank-b co-signs it, it runs;
 # the auditor downloads and decrypts the result, and a bank cannot; the banks train a GBDT
 # model for the auditor, who after a restart submits a predict job as the model's owner
-# (granting its key for that job only) so that each bank scores its own new rows. The policy
+# (granting its key for that job only) so that each bank scores its own new rows; the banks
+# average a model update in a federated round (only the weighted mean leaves the enclave, for
+# the auditor). The policy
 # pins the enclave's measurement (`policy init --enclave`). Runs in a temp dir.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -152,7 +154,30 @@ run "$MC2" download --job "$PJ" --out "$D/b-preds.csv" --home "$D/bank-b"
 echo "(bank-b's file holds only bank-b's $(($(wc -l <"$D/b-preds.csv") - 1)) rows; the auditor gets none of them)"
 must_fail "$MC2" download --job "$PJ" --out "$D/stolen.csv" --home "$D/auditor"
 
-step "12. What the host stored: ciphertext only"
+step "12. Federated averaging: each bank sends a model update; only their weighted mean leaves the enclave, for the auditor"
+# Each bank's update (its local model minus the global one) as .npy files, one per tensor.
+npy() { /usr/bin/python3 -c 'import sys, numpy as np
+np.save(sys.argv[1], np.array(sys.argv[2:], dtype=np.float32))' "$@"; }
+mkdir -p "$D/upd-a" "$D/upd-b"
+npy "$D/upd-a/w.npy" 0.5 -1 0.25 2; npy "$D/upd-a/b.npy" 0.25
+npy "$D/upd-b/w.npy" 1.5 1 -0.75 0; npy "$D/upd-b/b.npy" -0.75
+run "$MC2" fl round start --home "$D/bank-a" --participants bank-a,bank-b --tensors w:4,b:1 \
+  --round 1 --k 2 --deadline 120 | tee "$D/out"   # recipients: the policy's (the auditor)
+FJ=$(sed -n 's/^submitted fedavg round 1 as job \([0-9]*\) .*/\1/p' "$D/out")
+run "$MC2" fl round submit "$FJ" --update "$D/upd-a" --weight 300 --home "$D/bank-a"
+run "$MC2" fl round status "$FJ" --home "$D/bank-b"   # a participant sees who is missing
+must_fail "$MC2" fl round submit "$FJ" --update "$D/upd-a" --weight 300 --home "$D/bank-a"
+must_fail "$MC2" fl round submit "$FJ" --update "$D/upd-b" --weight 100 --home "$D/auditor"
+run "$MC2" fl round submit "$FJ" --update "$D/upd-b" --weight 100 --home "$D/bank-b"
+run "$MC2" fl round get "$FJ" -o "$D/global" --home "$D/auditor"
+/usr/bin/python3 -c 'import sys, numpy as np
+m = {t: np.load(f"{sys.argv[1]}/{t}.npy") for t in ("w", "b")}
+for t, v in m.items(): print(t, "=", v)
+sys.exit(not (np.allclose(m["w"], [0.75, -0.5, 0, 1.5]) and np.allclose(m["b"], [0])))' "$D/global"
+echo "(= (300 x bank-a's + 100 x bank-b's) / 400; neither bank's own update ever left the enclave)"
+must_fail "$MC2" fl round get "$FJ" -o "$D/stolen" --home "$D/bank-b"
+
+step "13. What the host stored: ciphertext only"
 find "$D/service/store" -type f | sed "s|$D/||"
 for m in Lovelace Curie 98000 holder; do
   if grep -rq "$m" "$D/service"; then echo "ERROR: '$m' found in the host's files" >&2; exit 1; fi

@@ -38,7 +38,7 @@
 extern "C" {
 #endif
 
-#define MC2_POLICY_MAX_PARTIES  64
+#define MC2_POLICY_MAX_PARTIES  128
 #define MC2_POLICY_MAX_SIM_KEYS 8
 #define MC2_POLICY_MAX_OBLIV    64
 

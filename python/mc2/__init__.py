@@ -1,5 +1,6 @@
 """mc2 for Python: run SQL and gradient-boosted trees on several parties' encrypted data in an
-attested enclave, with pandas in and out (docs/python.md).
+attested enclave, with pandas in and out, and federated-averaging rounds with numpy
+(mc2.fl) (docs/python.md).
 
     import mc2
     c = mc2.Client(home="~/.mc2", service="127.0.0.1:7350")
@@ -10,7 +11,7 @@ attested enclave, with pandas in and out (docs/python.md).
 The original MC² client's verbs are here too, as thin functions over one module-level
 client: mc2.set_config(path), init(), start(), upload(), run(), download(), stop().
 """
-from . import xgb
+from . import fl, xgb
 from ._state import config, set_config
 from .client import Client, SimulationWarning
 from .errors import (AuthError, CryptoError, Error, ExistsError, InputError, InternalError,
@@ -22,7 +23,7 @@ __version__ = "0.1.0"
 
 __all__ = ["Client", "Error", "UsageError", "IOFailure", "InputError", "AuthError",
            "NoMemoryError", "ExistsError", "CryptoError", "LimitError", "NotFoundError",
-           "InternalError", "JobPending", "SimulationWarning", "xgb", "set_config", "config",
+           "InternalError", "JobPending", "SimulationWarning", "fl", "xgb", "set_config", "config",
            "init", "start", "upload", "run", "download", "stop"]
 
 

@@ -84,6 +84,10 @@ _SIGS = {
     "mc2_client_model_json": [_S, ctypes.POINTER(_P), ctypes.POINTER(ctypes.c_size_t), _E],
     "mc2_client_predict": [_P, _S, ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t,
                            ctypes.c_int, ctypes.POINTER(ctypes.c_uint64), _E],
+    "mc2_client_fl_submit": [_P, ctypes.c_uint64, ctypes.POINTER(ctypes.c_float), ctypes.c_size_t,
+                             ctypes.c_uint64, ctypes.c_uint, _E],
+    "mc2_client_fl_model": [_P, ctypes.c_uint64, ctypes.POINTER(_P), ctypes.POINTER(ctypes.c_size_t),
+                            ctypes.POINTER(_P), _E],
     "mc2_identity_create": [_S, _S, _E],
 }
 _RESTYPES = {"mc2_client_party": _S, "mc2_client_service": _S, "mc2_client_consortium": _S,

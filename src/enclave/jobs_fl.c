@@ -41,7 +41,8 @@ static const char RESULT_SCHEMA[] = "table: fedavg\n"
                                     "  - {name: total_weight, type: DOUBLE, nullable: false}\n"
                                     "  - {name: sigma, type: DOUBLE, nullable: false}\n"
                                     "  - {name: epsilon, type: DOUBLE, nullable: true}\n"
-                                    "  - {name: delta, type: DOUBLE, nullable: false}\n";
+                                    "  - {name: delta, type: DOUBLE, nullable: false}\n"
+                                    "  - {name: agg_ms, type: DOUBLE, nullable: false}\n";
 
 /* Drops what a round holds of updates (pending bytes, the aggregate): when it ran or failed. */
 static void drop_updates(enc_fl_state *st)
@@ -343,6 +344,7 @@ static int add_report(enclave *e, enc_job *j, const mc2_fl_report *rep, mc2_err 
     b->cols[4].nulls[0] = (uint8_t)(isfinite(rep->epsilon) ? 0 : 1); /* no noise: no DP guarantee */
     b->cols[4].v.f64[0] = isfinite(rep->epsilon) ? rep->epsilon : 0;
     b->cols[5].v.f64[0] = rep->delta;
+    b->cols[6].v.f64[0] = rep->agg_ms; /* aggregation time inside the enclave (bench) */
     b->nrows = 1;
     rc = enc_add_table_result(e, j, -1, "round", b, err);
 out:

@@ -303,9 +303,17 @@ int mc2_fl_round_from_job(const mc2_job *j, mc2_fl_round *r, mc2_err *err)
                 return mc2_err_set(err, MC2_E_INPUT,
                                    "'%s' applies to masked rounds only (masks secagg)",
                                    j->param_key[i]);
-    } else if (r->mask_threshold == 0) {
-        uint32_t half = (uint32_t)(r->nparts / 2 + 1);
-        r->mask_threshold = r->k > half ? r->k : half;
+    } else {
+        if (r->nparts > MC2_FL_MAX_MASKED_PARTICIPANTS)
+            return mc2_err_set(err, MC2_E_LIMIT,
+                               "a masked round takes at most %d participants (each keeps its "
+                               "attested session open through the stages; the enclave serves "
+                               "64 sessions): split the round or use masks off",
+                               MC2_FL_MAX_MASKED_PARTICIPANTS);
+        if (r->mask_threshold == 0) {
+            uint32_t half = (uint32_t)(r->nparts / 2 + 1);
+            r->mask_threshold = r->k > half ? r->k : half;
+        }
     }
     return 0;
 }

@@ -127,7 +127,7 @@ static int parse_parties(const char *what, const mc2_ynode *ps, mc2_policy *p, m
     static const char *const keys[] = {"name", "certificate", NULL};
     if (!ps || ps->kind != MC2_Y_SEQ || ps->nkids == 0)
         return at(err, what, ps, "'parties' must be a non-empty list");
-    if (ps->nkids > MC2_POLICY_MAX_PARTIES) return at(err, what, ps, "more than 64 parties");
+    if (ps->nkids > MC2_POLICY_MAX_PARTIES) return at(err, what, ps, "more than 128 parties");
     p->parties = mc2_calloc(ps->nkids, sizeof *p->parties);
     if (!p->parties) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
     for (size_t i = 0; i < ps->nkids; i++) {

@@ -100,6 +100,17 @@ static void test_params(void)
                                   NULL});
     CHECK(mc2_fl_round_from_job(&j, &r, &err) != 0 && strstr(err.msg, "names a twice"));
     mc2_job_free(&j);
+    {
+        /* a masked round of 61 participants: more than the enclave's sessions allow */
+        static char names[61 * 4 + 1];
+        size_t l = 0;
+        for (int i = 0; i < 61; i++) l += (size_t)sprintf(names + l, "%sp%d", i ? "," : "", i);
+        job(&j, (const char *const[]){"participants", names, "tensors", "w:1", "round", "1", "k",
+                                      "1", "masks", "secagg", NULL});
+        CHECK(mc2_fl_round_from_job(&j, &r, &err) != 0 &&
+              strstr(err.msg, "a masked round takes at most 60 participants"));
+        mc2_job_free(&j);
+    }
     job(&j, (const char *const[]){"participants", "a,b", "round", "1", "k", "1", NULL});
     CHECK(mc2_fl_round_from_job(&j, &r, &err) != 0 &&
           strstr(err.msg, "needs the parameter 'tensors'"));

@@ -242,6 +242,28 @@ int main(void)
     CHECK(strstr(err.msg, "recipient 'nobody' is not one of the parties") != NULL);
     const char *dup[] = {"bank-a", "bank-a"}, *dpems[] = {ca, ca};
     CHECK(policy_from(dup, dpems, 2, "bank-a", &err) == NULL);
+    /* Up to MC2_POLICY_MAX_PARTIES (128: a federated round of 100 clients, bench section fl)
+     * parties; one more is refused. */
+    {
+        enum { N = MC2_POLICY_MAX_PARTIES + 1, CAP = N > 100 ? N : 100 };
+        static char nm[CAP][16];
+        static const char *many[CAP], *mpems[CAP];
+        uint8_t msec[32];
+        for (size_t i = 0; i < CAP; i++) {
+            snprintf(nm[i], sizeof nm[i], "client-%03zu", i);
+            many[i] = nm[i];
+            mpems[i] = cert_for(nm[i], msec);
+        }
+        mc2_policy *big = policy_from(many, mpems, 100, "client-000", &err);
+        CHECK_MSG(big != NULL && big->nparties == 100, "%s", err.msg);
+        mc2_policy_free(big);
+        big = policy_from(many, mpems, N - 1, "client-000", &err);
+        CHECK_MSG(big != NULL, "%s", err.msg);
+        mc2_policy_free(big);
+        CHECK(policy_from(many, mpems, N, "client-000", &err) == NULL);
+        CHECK(strstr(err.msg, "more than 128 parties") != NULL);
+        for (size_t i = 0; i < CAP; i++) mc2_free((void *)mpems[i]);
+    }
     mc2_policy *bad = NULL;
     const char *nosigner = "consortium: x\nenclave:\n  allow_simulation: true\nparties: []\n";
     CHECK(mc2_policy_parse("p.yaml", nosigner, strlen(nosigner), &bad, &err) != 0);
