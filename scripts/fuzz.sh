@@ -18,7 +18,7 @@ for f in fuzz/fuzz_*.c; do
   [[ -d fuzz/corpus/$name ]] && seeds=(fuzz/corpus/$name)
   if "$dir/$name" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
       -artifact_prefix="$dir/artifacts/$name-" "$work" "${seeds[@]}" >"$dir/$name.log" 2>&1; then
-    echo "fuzz: ok $name ($(grep -Eo '#[0-9]+' "$dir/$name.log" | tail -n 1 | tr -d '#') runs)"
+    echo "fuzz: ok $name ($(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$dir/$name.log" | tail -n 1) runs)"
   else
     echo "fuzz: FAILED $name (see $dir/$name.log)"
     tail -n 40 "$dir/$name.log"
