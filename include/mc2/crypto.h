@@ -76,6 +76,10 @@ int mc2_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, siz
                     const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len,
                     mc2_err *err) MC2_WUR;
 
+/* HMAC-SHA256 (RFC 2104) of msg[0..n) under key[0..key_len) (key_len 1..1024). */
+int mc2_hmac_sha256(const uint8_t *key, size_t key_len, const void *msg, size_t n,
+                    uint8_t out[MC2_SHA256_LEN], mc2_err *err) MC2_WUR;
+
 /* ---- signatures and key agreement -------------------------------------------------------- */
 
 /* Ed25519 key pair from the OS CSPRNG. */

@@ -132,3 +132,19 @@ out:
     EVP_KDF_free(kdf);
     return rc;
 }
+
+int mc2_hmac_sha256(const uint8_t *key, size_t key_len, const void *msg, size_t n,
+                    uint8_t out[MC2_SHA256_LEN], mc2_err *err)
+{
+    size_t len = 0;
+    assert(key && out && (n == 0 || msg));
+    if (key_len == 0 || key_len > 1024)
+        return mc2_err_set(err, MC2_E_USAGE, "HMAC-SHA256: key of %zu bytes (1 to 1024)", key_len);
+    if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, key_len, n ? msg : "", n, out,
+                   MC2_SHA256_LEN, &len) ||
+        len != MC2_SHA256_LEN) {
+        OPENSSL_cleanse(out, MC2_SHA256_LEN);
+        return mc2_ossl_fail(err, MC2_E_CRYPTO, "HMAC-SHA256 failed");
+    }
+    return 0;
+}
