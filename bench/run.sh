@@ -133,6 +133,20 @@ now() { echo "$EPOCHREALTIME"; }
 verdict() { awk "BEGIN { print ($1 >= $2) ? \"met\" : \"NOT met\" }"; }
 # tail_log FILE: the last lines of a log, indented, for error reports.
 tail_log() { tail -n 5 "$1" | sed 's/^/    | /'; }
+# start_service LOG MC2-START-ARG...: `mc2 start ARG... --listen ADDR` on a random loopback port,
+# another one when that port was taken meanwhile (tests and other programs may hold it), up to
+# five times. Sets SVC to the address; mc2 start's output goes to LOG. Returns its status.
+start_service() {
+  local log=$1 try rc=1
+  shift
+  for try in 1 2 3 4 5; do
+    SVC=127.0.0.1:$((30000 + RANDOM % 20000))
+    "$BUILD/mc2" start "$@" --listen "$SVC" >"$log" 2>&1 && return 0
+    rc=$?
+    grep -q "cannot listen" "$log" || return $rc
+  done
+  return $rc
+}
 
 HAVE_TIME=0
 if [[ -x /usr/bin/time ]]; then HAVE_TIME=1; fi
@@ -462,20 +476,20 @@ bench_ingest() {
 # throughput against a plain copy of the same bytes (dd with fsync, as mc2d fsyncs).
 bench_platform() {
   section "Platform: attestation, job round trip, upload vs local copy"
-  local mc2=$BUILD/mc2 pw=$WORK/platform port=$((30000 + RANDOM % 20000))
+  local mc2=$BUILD/mc2 pw=$WORK/platform
   rm -rf "$pw"
   mkdir -p "$pw"
-  local svc=127.0.0.1:$port
   if ! "$mc2" init --name bench --home "$pw/home" >/dev/null ||
     ! pk=$("$mc2" service init --dir "$pw/state") ||
     ! "$mc2" policy init --out "$pw/home/consortium.yaml" --consortium bench \
       --party "bench=$pw/home/identity.crt" --recipient bench --enclave "$BUILD/mc2-enclave" \
       --allow-simulation --sim-platform-key "$pk" >/dev/null ||
-    ! "$mc2" start --policy "$pw/home/consortium.yaml" --dir "$pw/state" --listen "$svc" >/dev/null; then
-    echo "platform: could not start a service"
+    ! start_service "$pw/start.log" --policy "$pw/home/consortium.yaml" --dir "$pw/state"; then
+    echo "platform: could not start a service: $(tail -1 "$pw/start.log" 2>/dev/null)"
     failed=1
     return
   fi
+  local svc=$SVC
   # shellcheck disable=SC2064
   trap "'$mc2' stop --dir '$pw/state' >/dev/null 2>&1 || true" EXIT
   printf 'id,v\n1,a\n2,b\n' >"$pw/t.csv"
@@ -634,14 +648,14 @@ tpch_service_start() {
 # store survives a stop and start: the tables uploaded before are still there (the enclave
 # instance is new; bench_tpch grants the key to each session it opens).
 tpch_service_run() {
-  TPCH_SVC=127.0.0.1:$((30000 + RANDOM % 20000))
-  if ! "$BUILD/mc2" start --policy "$TPCH_HOME/consortium.yaml" --dir "$TPCH_STATE" \
-    --listen "$TPCH_SVC" --budget-mb "${TPCH_BUDGET_MB:-4096}" >"$buildlog" 2>&1; then
+  if ! start_service "$buildlog" --policy "$TPCH_HOME/consortium.yaml" --dir "$TPCH_STATE" \
+    --budget-mb "${TPCH_BUDGET_MB:-4096}"; then
     echo "mc2: could not start the service:"
     tail_log "$buildlog"
     failed=1
     return 1
   fi
+  TPCH_SVC=$SVC
 }
 
 # tpch_service_pids: mc2d's pid and those of every process under it (the enclave).
@@ -1394,7 +1408,7 @@ bench_fl() {
   local mc2=$BUILD/mc2 fw=$WORK/fl pk i
   rm -rf "$fw"
   mkdir -p "$fw/homes"
-  local svc=127.0.0.1:$((30000 + RANDOM % 20000)) parties=()
+  local svc parties=()
   for ((i = 0; i < FL_CLIENTS; i++)); do
     local name
     name=$(printf 'client-%03d' "$i")
@@ -1416,21 +1430,12 @@ bench_fl() {
   for ((i = 0; i < FL_CLIENTS; i++)); do
     cp "$fw/consortium.yaml" "$fw/homes/$(printf 'client-%03d' "$i")/consortium.yaml"
   done
-  local try started=0
-  for try in 1 2 3 4 5; do # another program may hold the random port: try another
-    if "$mc2" start --policy "$fw/consortium.yaml" --dir "$fw/state" --listen "$svc" \
-      >/dev/null 2>"$fw/start.err"; then
-      started=1
-      break
-    fi
-    grep -q "cannot listen" "$fw/start.err" || break
-    svc=127.0.0.1:$((30000 + RANDOM % 20000))
-  done
-  if ((!started)); then
+  if ! start_service "$fw/start.err" --policy "$fw/consortium.yaml" --dir "$fw/state"; then
     echo "fl: could not start a service: $(tail -1 "$fw/start.err")"
     failed=1
     return
   fi
+  svc=$SVC
   # shellcheck disable=SC2064
   trap "'$mc2' stop --dir '$fw/state' >/dev/null 2>&1 || true" EXIT
   local raw=$((FL_PARAMS * 4)) m out

@@ -108,8 +108,7 @@ static int graph_hash(mc2_mesh *m, mc2_err *err)
     if (!h) return -1;
     mc2_le32_put(b, m->n_ranks);
     mc2_le32_put(b + 4, m->n_stages);
-    if (mc2_sha256_update(h, ctx, sizeof ctx - 1, err) || mc2_sha256_update(h, b, 8, err))
-        goto out;
+    if (mc2_sha256_update(h, ctx, sizeof ctx - 1, err) || mc2_sha256_update(h, b, 8, err)) goto out;
     for (uint32_t st = 0; st < m->n_stages; st++)
         for (uint32_t s = 0; s < m->n_ranks; s++) {
             mc2_le64_put(b, m->stages[st].edges[s]);
@@ -125,8 +124,8 @@ out:
 static int check_graph(const mc2_mesh_graph *g, uint32_t self, mc2_err *err)
 {
     if (g->n_ranks < 2 || g->n_ranks > MC2_MESH_MAX_RANKS || self >= g->n_ranks)
-        return mc2_err_set(err, MC2_E_USAGE, "mesh: %u ranks, self %u (2 to %d ranks)",
-                           g->n_ranks, self, MC2_MESH_MAX_RANKS);
+        return mc2_err_set(err, MC2_E_USAGE, "mesh: %u ranks, self %u (2 to %d ranks)", g->n_ranks,
+                           self, MC2_MESH_MAX_RANKS);
     if (g->n_stages < 1 || g->n_stages > MC2_MESH_MAX_STAGES || !g->stages)
         return mc2_err_set(err, MC2_E_USAGE, "mesh: %u stages (1 to %d)", g->n_stages,
                            MC2_MESH_MAX_STAGES);
@@ -187,17 +186,18 @@ void mc2_mesh_free(mc2_mesh *m)
     mc2_free_wipe(m, sizeof *m);
 }
 
-int mc2_mesh_add_peer(mc2_mesh *m, uint32_t rank, const mc2_claims *claims,
-                      const uint8_t *evidence, size_t evidence_len,
-                      const uint8_t peer_pub[MC2_X25519_LEN], mc2_err *err)
+int mc2_mesh_add_peer(mc2_mesh *m, uint32_t rank, const mc2_claims *claims, const uint8_t *evidence,
+                      size_t evidence_len, const uint8_t peer_pub[MC2_X25519_LEN], mc2_err *err)
 {
     uint8_t shared[MC2_X25519_LEN], okm[96], ev[MC2_SHA256_LEN];
     uint8_t info[sizeof KEY_CONTEXT - 1 + 64];
     int rc = -1;
     if (check_live(m, err)) return -1;
     if (rank >= m->n_ranks || rank == m->self || m->peers[rank].added)
-        return mc2_err_set(err, MC2_E_USAGE, "mesh: peer rank %u is this rank, out of range or "
-                           "already added", rank);
+        return mc2_err_set(err, MC2_E_USAGE,
+                           "mesh: peer rank %u is this rank, out of range or "
+                           "already added",
+                           rank);
     if (mc2_mesh_check_peer(&m->job, rank, claims, peer_pub, err) ||
         mc2_sha256(evidence, evidence_len, ev, err) || mc2_x25519(m->x_sec, peer_pub, shared, err))
         goto out;
@@ -227,8 +227,8 @@ out:
 
 /* ---- messages ---------------------------------------------------------------------------- */
 
-static void put_header(const mc2_mesh *m, uint8_t h[MC2_MESH_HDR_LEN], uint32_t stage,
-                       uint32_t s, uint32_t r, uint64_t seq, bool last, uint32_t len)
+static void put_header(const mc2_mesh *m, uint8_t h[MC2_MESH_HDR_LEN], uint32_t stage, uint32_t s,
+                       uint32_t r, uint64_t seq, bool last, uint32_t len)
 {
     memcpy(h, m->job.job_id, 32);
     mc2_le32_put(h + 32, stage);
@@ -261,8 +261,8 @@ static int transcript(uint8_t d[MC2_SHA256_LEN], const uint8_t h[MC2_MESH_HDR_LE
     return mc2_sha256(b, sizeof b, d, err);
 }
 
-int mc2_mesh_seal(mc2_mesh *m, uint32_t stage, uint32_t receiver, bool last,
-                  const uint8_t *payload, size_t n, uint8_t *out, size_t *out_len, mc2_err *err)
+int mc2_mesh_seal(mc2_mesh *m, uint32_t stage, uint32_t receiver, bool last, const uint8_t *payload,
+                  size_t n, uint8_t *out, size_t *out_len, mc2_err *err)
 {
     uint8_t nonce[MC2_NONCE_LEN];
     if (check_live(m, err)) return -1;
@@ -272,16 +272,15 @@ int mc2_mesh_seal(mc2_mesh *m, uint32_t stage, uint32_t receiver, bool last,
                            "graph)",
                            stage, m->self, receiver);
     if (!m->peers[receiver].added)
-        return mc2_err_set(err, MC2_E_USAGE, "mesh: peer rank %u has not been attested",
-                           receiver);
+        return mc2_err_set(err, MC2_E_USAGE, "mesh: peer rank %u has not been attested", receiver);
     if (n > MC2_MESH_MAX_PAYLOAD)
         return mc2_err_set(err, MC2_E_LIMIT, "mesh: a message of %zu bytes (at most %u)", n,
                            MC2_MESH_MAX_PAYLOAD);
     chan *c = &m->tx[(size_t)stage * m->n_ranks + receiver];
     if (c->closed)
         return mc2_err_set(err, MC2_E_USAGE,
-                           "mesh: stage %u to rank %u was already closed by a last message",
-                           stage, receiver);
+                           "mesh: stage %u to rank %u was already closed by a last message", stage,
+                           receiver);
     put_header(m, out, stage, m->self, receiver, c->next, last, (uint32_t)n);
     make_nonce(nonce, stage, m->self, receiver, c->next);
     uint8_t *tag = out + MC2_MESH_HDR_LEN + n;
@@ -338,7 +337,7 @@ int mc2_mesh_open(mc2_mesh *m, const uint8_t *msg, size_t len, uint8_t *pt, size
                          "the message does not authenticate (modified, from another job, or "
                          "its sender field does not match its key)");
     chan *c = &m->rx[(size_t)st * m->n_ranks + s];
-    const char *why = c->closed      ? "a message after the sender's last one"
+    const char *why = c->closed       ? "a message after the sender's last one"
                       : seq < c->next ? "a duplicate or replayed message"
                       : seq > c->next ? "a message out of order (one before it is missing)"
                                       : NULL;
@@ -410,8 +409,7 @@ int mc2_mesh_view(mc2_mesh *m, uint32_t releaser, uint8_t *out, size_t out_len, 
 {
     size_t n = MC2_MESH_VIEW_LEN(m->n_ranks);
     if (check_live(m, err)) return -1;
-    if (out_len < n || releaser >= m->n_ranks || releaser == m->self ||
-        !m->peers[releaser].added)
+    if (out_len < n || releaser >= m->n_ranks || releaser == m->self || !m->peers[releaser].added)
         return mc2_err_set(err, MC2_E_USAGE,
                            "mesh: a view for rank %u needs %zu bytes and an attested releaser "
                            "other than this rank",

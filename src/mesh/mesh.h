@@ -104,16 +104,15 @@ void mc2_mesh_free(mc2_mesh *m);
 
 /* Adds peer `rank` (once): runs mc2_mesh_check_peer on its verified claims (which the caller
  * took from verifying exactly these evidence bytes), then derives the pair's keys. */
-int mc2_mesh_add_peer(mc2_mesh *m, uint32_t rank, const mc2_claims *claims,
-                      const uint8_t *evidence, size_t evidence_len,
-                      const uint8_t peer_pub[MC2_X25519_LEN], mc2_err *err) MC2_WUR;
+int mc2_mesh_add_peer(mc2_mesh *m, uint32_t rank, const mc2_claims *claims, const uint8_t *evidence,
+                      size_t evidence_len, const uint8_t peer_pub[MC2_X25519_LEN],
+                      mc2_err *err) MC2_WUR;
 
 /* Seals payload[0..n) for `receiver` in `stage` (an edge self -> receiver of that stage, its
  * peer added, not yet closed by a last message) with the next seq. out must hold
  * n + MC2_MESH_OVERHEAD bytes; *out_len is set. */
-int mc2_mesh_seal(mc2_mesh *m, uint32_t stage, uint32_t receiver, bool last,
-                  const uint8_t *payload, size_t n, uint8_t *out, size_t *out_len,
-                  mc2_err *err) MC2_WUR;
+int mc2_mesh_seal(mc2_mesh *m, uint32_t stage, uint32_t receiver, bool last, const uint8_t *payload,
+                  size_t n, uint8_t *out, size_t *out_len, mc2_err *err) MC2_WUR;
 
 /* Opens a sealed message (hostile bytes msg[0..len)) addressed to this rank: checks job,
  * receiver, stage, edge, authentication, seq order and last. The payload (len -

@@ -90,4 +90,10 @@ check "history: SF 0.01, 2 threads, 21 queries, q3 FAILED" \
   awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i }
     NR == 2 { exit !($h["sf"] == "0.01" && $h["threads"] == 2 && $h["queries_ok"] == 21 &&
                      $h["q3_mc2"] == "FAILED" && $h["q22_mc2"] + 0 > 0) }' "$H"
+if ((T_FAILS > 0)); then # what run.sh said, for the log of a failed run
+  echo "--- run.sh's report (last 25 lines):"
+  tail -n 25 "$R"
+  echo "--- run.sh's stderr (last 10 lines):"
+  tail -n 10 "$WORK/run.err"
+fi
 finish

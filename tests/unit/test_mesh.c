@@ -83,8 +83,8 @@ static int meshes_new(const world *w, mc2_mesh **m)
         m[i] = mc2_mesh_new(&w->job, &w->g, i, w->rk[i].xsec, w->rk[i].ev, w->rk[i].ev_len, &err);
         if (!m[i]) return -1;
         for (uint32_t j = 0; j < w->n; j++)
-            if (j != i && mc2_mesh_add_peer(m[i], j, &w->rk[j].claims, w->rk[j].ev,
-                                            w->rk[j].ev_len, w->rk[j].xpub, &err))
+            if (j != i && mc2_mesh_add_peer(m[i], j, &w->rk[j].claims, w->rk[j].ev, w->rk[j].ev_len,
+                                            w->rk[j].xpub, &err))
                 return -1;
     }
     return 0;
@@ -125,16 +125,28 @@ enum fault {
     F_N
 };
 
-static const char *fault_name[F_N] = {
-    "none",  "drop first",   "drop last",   "duplicate",   "replay from earlier job",
-    "replay, job id rewritten", "reorder", "bit flip",    "swap sender",
-    "restage",   "view bit flip", "view replay", "view swap"};
+static const char *fault_name[F_N] = {"none",
+                                      "drop first",
+                                      "drop last",
+                                      "duplicate",
+                                      "replay from earlier job",
+                                      "replay, job id rewritten",
+                                      "reorder",
+                                      "bit flip",
+                                      "swap sender",
+                                      "restage",
+                                      "view bit flip",
+                                      "view replay",
+                                      "view swap"};
 
 /* The reason each message fault must be reported with. */
-static const char *fault_reason[F_N] = {
-    NULL,       "out of order", "incomplete", "duplicate", "another job", "does not authenticate",
-    "out of order", "does not authenticate", NULL, NULL, "view", "view",
-    "view"};
+static const char *fault_reason[F_N] = {NULL,           "out of order",
+                                        "incomplete",   "duplicate",
+                                        "another job",  "does not authenticate",
+                                        "out of order", "does not authenticate",
+                                        NULL,           NULL,
+                                        "view",         "view",
+                                        "view"};
 
 static void q_push(queue *q, const uint8_t *b, size_t n, uint32_t to)
 {
@@ -240,8 +252,7 @@ static int deliver(run *r, mc2_mesh **m, queue *q, uint32_t stage, uint32_t n, u
         uint32_t st, s;
         bool last;
         if (q->q[k].n > sizeof pt + MC2_MESH_OVERHEAD) abort();
-        if (mc2_mesh_open(m[q->q[k].to], q->q[k].b, q->q[k].n, pt, &len, &st, &s, &last,
-                          &r->err))
+        if (mc2_mesh_open(m[q->q[k].to], q->q[k].b, q->q[k].n, pt, &len, &st, &s, &last, &r->err))
             return -1;
         CHECK(len == 8 + 13 && st == stage && memcmp(pt + 8, "SECRETPAYLOAD", 13) == 0);
         acc[q->q[k].to] += mc2_le64_get(pt);
@@ -252,8 +263,7 @@ static int deliver(run *r, mc2_mesh **m, queue *q, uint32_t stage, uint32_t n, u
 }
 
 /* Rank i sends two messages (values a, b; the second last) to rank j in stage. */
-static int send2(run *r, mc2_mesh *mi, queue *q, uint32_t stage, uint32_t j, uint64_t a,
-                 uint64_t b)
+static int send2(run *r, mc2_mesh *mi, queue *q, uint32_t stage, uint32_t j, uint64_t a, uint64_t b)
 {
     uint8_t pt[21], out[21 + MC2_MESH_OVERHEAD];
     size_t len;
@@ -300,8 +310,8 @@ static int run_job(const world *w, run *r)
     if (meshes_new(w, m)) abort();
     for (uint32_t i = 0; i < n; i++)
         for (uint32_t j = 0; j < n; j++)
-            if (i != j && send2(r, m[i], &q[0], 0, j, value(r->seed, i, j, 0),
-                                value(r->seed, i, j, 1)))
+            if (i != j &&
+                send2(r, m[i], &q[0], 0, j, value(r->seed, i, j, 0), value(r->seed, i, j, 1)))
                 goto out;
     if (deliver(r, m, &q[0], 0, n, acc)) goto out;
     for (uint32_t i = 1; i < n; i++)
@@ -356,8 +366,11 @@ static void test_faults(uint32_t n)
     for (int f = F_DROP_FIRST; f < F_N; f++) {
         for (uint32_t stage = 0; stage < 2; stage++) {
             if (f >= F_VIEW_FLIP && stage == 1) continue;
-            run r = {.f = (enum fault)f, .f_stage = f >= F_VIEW_FLIP ? 9 : stage, .seed = 9,
-                     .old = old_q, .old_views = old_views};
+            run r = {.f = (enum fault)f,
+                     .f_stage = f >= F_VIEW_FLIP ? 9 : stage,
+                     .seed = 9,
+                     .old = old_q,
+                     .old_views = old_views};
             int rc = run_job(&w, &r);
             char want[32];
             /* a restaged message is reported under the stage it claims */
@@ -367,8 +380,8 @@ static void test_faults(uint32_t n)
             CHECK_MSG(r.err.code == MC2_E_AUTH && strstr(r.err.msg, "integrity error"),
                       "%u ranks, %s: %s", n, fault_name[f], r.err.msg);
             if (f < F_VIEW_FLIP)
-                CHECK_MSG(strstr(r.err.msg, want), "%u ranks, %s in stage %u: %s", n,
-                          fault_name[f], stage, r.err.msg);
+                CHECK_MSG(strstr(r.err.msg, want), "%u ranks, %s in stage %u: %s", n, fault_name[f],
+                          stage, r.err.msg);
             if (fault_reason[f])
                 CHECK_MSG(strstr(r.err.msg, fault_reason[f]), "%u ranks, %s: want '%s': %s", n,
                           fault_name[f], fault_reason[f], r.err.msg);
@@ -422,7 +435,8 @@ static void test_check_peer(void)
         {"evidence with an old nonce", "does not bind", meas, x, old_nonce, policy},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        uint8_t *ev = evidence(cases[k].m, cases[k].bind_key, cases[k].nonce, cases[k].pol, &len, &c);
+        uint8_t *ev =
+            evidence(cases[k].m, cases[k].bind_key, cases[k].nonce, cases[k].pol, &len, &c);
         mc2_err_clear(&err);
         CHECK_MSG(mc2_mesh_check_peer(&w.job, 1, &c, x, &err) == -1, "%s accepted", cases[k].what);
         CHECK_MSG(err.code == MC2_E_AUTH && strstr(err.msg, cases[k].want) &&
