@@ -32,12 +32,12 @@
 #include "mc2/policy.h"
 #include "wire/proto.h"
 
-#define CL_MAX_HOSTS   64
+#define CL_MAX_HOSTS    64
 #define CL_DEFAULT_PORT "7350" /* the port of MC2_DEFAULT_SERVICE, on every host */
-#define CL_PATH_MAX    1024
-#define CL_DEFAULT_DIR ".mc2-cluster" /* relative to the login's home on each host */
-#define CL_SSH_TIMEOUT 60             /* seconds for one ssh command */
-#define CL_OUT_MAX     (64 * 1024)    /* bytes kept of a remote command's output */
+#define CL_PATH_MAX     1024
+#define CL_DEFAULT_DIR  ".mc2-cluster" /* relative to the login's home on each host */
+#define CL_SSH_TIMEOUT  60             /* seconds for one ssh command */
+#define CL_OUT_MAX      (64 * 1024)    /* bytes kept of a remote command's output */
 
 typedef struct cl_host {
     char dest[256]; /* the ssh destination as written in the hostfile ([user@]host) */
@@ -63,8 +63,9 @@ static const char CLUSTER_HELP[] =
     "Runs one mc2d service (with its sim enclave) on every host of an Open MPI hostfile, over\n"
     "ssh (BatchMode: keys, no passwords). Hostfile lines: `HOST [slots=N]`, `#` comments; mc2's\n"
     "own per-host settings in a comment `# mc2: port=N dir=PATH`, so the file still works with\n"
-    "`mpirun --hostfile`. Defaults: --port " CL_DEFAULT_PORT " on every host, --remote-dir "
-    CL_DEFAULT_DIR " (in the login's home), --remote-mc2 mc2 (in the host's PATH).\n"
+    "`mpirun --hostfile`. Defaults: --port " CL_DEFAULT_PORT
+    " on every host, --remote-dir " CL_DEFAULT_DIR
+    " (in the login's home), --remote-mc2 mc2 (in the host's PATH).\n"
     "init:   prepares each host's state directory and prints its SIMULATED platform key; list\n"
     "        every key in the policy (`mc2 policy init --sim-platform-key HEX` once per host).\n"
     "up:     init, check every host's key is in the policy, copy the policy (public), start\n"
@@ -104,15 +105,18 @@ static int cl_parse_ext(const char *file, unsigned line, char *s, cl_host *h)
             char *end;
             unsigned long p = strtoul(tok + 5, &end, 10);
             if (*end || p == 0 || p > 65535)
-                return cli_usage("cluster", "hostfile line %u: bad port in '%s' (1..65535)", line, tok);
+                return cli_usage("cluster", "hostfile line %u: bad port in '%s' (1..65535)", line,
+                                 tok);
             h->port = (unsigned)p;
         } else if (strncmp(tok, "dir=", 4) == 0 && tok[4]) {
-            if (strlen(tok + 4) >= sizeof h->dir) return cli_usage("cluster", "hostfile line %u: dir too long", line);
+            if (strlen(tok + 4) >= sizeof h->dir)
+                return cli_usage("cluster", "hostfile line %u: dir too long", line);
             snprintf(h->dir, sizeof h->dir, "%s", tok + 4);
         } else {
             (void)file;
-            return cli_usage("cluster", "hostfile line %u: unknown mc2 setting '%s' (port=N, dir=PATH)",
-                             line, tok);
+            return cli_usage("cluster",
+                             "hostfile line %u: unknown mc2 setting '%s' (port=N, dir=PATH)", line,
+                             tok);
         }
     }
     return 0;
@@ -144,7 +148,8 @@ static int cl_read_hostfile(const char *path, unsigned port, const char *dir, cl
         while (*q == ' ' || *q == '\t' || *q == '\r') q++;
         size_t len = strcspn(q, " \t\r");
         if (len == 0) {
-            if (ext) rc = cli_usage("cluster", "hostfile line %u: mc2 settings without a host", line);
+            if (ext)
+                rc = cli_usage("cluster", "hostfile line %u: mc2 settings without a host", line);
             continue;
         }
         if (c->n == CL_MAX_HOSTS) {
@@ -154,7 +159,8 @@ static int cl_read_hostfile(const char *path, unsigned port, const char *dir, cl
         cl_host *h = &c->h[c->n];
         memset(h, 0, sizeof *h);
         if (cl_set_host(h, q, len)) {
-            rc = cli_usage("cluster", "hostfile line %u: '%.*s' is not a host name", line, (int)len, q);
+            rc = cli_usage("cluster", "hostfile line %u: '%.*s' is not a host name", line, (int)len,
+                           q);
             break;
         }
         /* Open MPI keys (slots=, max_slots=, ...) are mpirun's business: not checked here. */
@@ -165,8 +171,9 @@ static int cl_read_hostfile(const char *path, unsigned port, const char *dir, cl
         for (size_t i = 0; i < c->n && rc == 0; i++)
             if (strcmp(c->h[i].addr, h->addr) == 0 && c->h[i].port == h->port &&
                 strcmp(c->h[i].dir, h->dir) == 0)
-                rc = cli_usage("cluster", "hostfile line %u: host '%s' twice with the same port and dir",
-                              line, h->addr);
+                rc = cli_usage("cluster",
+                               "hostfile line %u: host '%s' twice with the same port and dir", line,
+                               h->addr);
         c->n++;
     }
     mc2_buf_free(&b);
@@ -174,19 +181,21 @@ static int cl_read_hostfile(const char *path, unsigned port, const char *dir, cl
     return rc;
 }
 
-static char *cl_state_path(const char *dir) { return mc2_path_join(dir, "cluster.conf"); }
+static char *cl_state_path(const char *dir)
+{
+    return mc2_path_join(dir, "cluster.conf");
+}
 
 static int cl_write_state(const char *dir, const cl_cluster *c, mc2_err *err)
 {
     mc2_buf y = {0};
     char *path = cl_state_path(dir);
     int rc = !path || mc2_mkdir(dir, 0700, err) ||
-             mc2_buf_printf(&y, err,
-                            "# mc2 cluster (written by `mc2 cluster up`)\nmc2\t%s\nssh_config\t%s\n",
-                            c->mc2, c->ssh_config[0] ? c->ssh_config : "-");
+             mc2_buf_printf(
+                 &y, err, "# mc2 cluster (written by `mc2 cluster up`)\nmc2\t%s\nssh_config\t%s\n",
+                 c->mc2, c->ssh_config[0] ? c->ssh_config : "-");
     for (size_t i = 0; i < c->n && rc == 0; i++)
-        rc = mc2_buf_printf(&y, err, "host\t%s\t%u\t%s\n", c->h[i].dest, c->h[i].port,
-                            c->h[i].dir);
+        rc = mc2_buf_printf(&y, err, "host\t%s\t%u\t%s\n", c->h[i].dest, c->h[i].port, c->h[i].dir);
     if (rc == 0) rc = mc2_file_write_atomic(path, y.data, y.len, 0600, 0, err);
     if (!path) rc = mc2_err_set(err, MC2_E_NOMEM, "out of memory");
     mc2_buf_free(&y);
@@ -410,8 +419,7 @@ static int host_init(const cl_cluster *c, const cl_host *h, uint8_t pub[32])
     while (out.len && (out.data[out.len - 1] == '\n' || out.data[out.len - 1] == '\r')) out.len--;
     if (out.data) out.data[out.len] = '\0';
     if (out.len != 64 || mc2_hex_decode((const char *)out.data, pub, 32) != 0) {
-        fprintf(stderr, "mc2: host %s: `mc2 service init` did not print a platform key\n",
-                h->dest);
+        fprintf(stderr, "mc2: host %s: `mc2 service init` did not print a platform key\n", h->dest);
         goto out;
     }
     rc = 0;
@@ -498,10 +506,14 @@ static int cl_setup(const char *sub, int argc, char **argv, cl_opts *o, cl_clust
     o->port = CL_DEFAULT_PORT;
     o->remote_dir = CL_DEFAULT_DIR;
     o->remote_mc2 = "mc2";
-    cli_opt opts[] = {CLI_VAL("hostfile", &o->hostfile),     CLI_VAL("policy", &o->policy),
-                      CLI_VAL("dir", &o->dir),               CLI_VAL("port", &o->port),
-                      CLI_VAL("remote-dir", &o->remote_dir), CLI_VAL("remote-mc2", &o->remote_mc2),
-                      CLI_VAL("ssh-config", &o->ssh_config), CLI_END};
+    cli_opt opts[] = {CLI_VAL("hostfile", &o->hostfile),
+                      CLI_VAL("policy", &o->policy),
+                      CLI_VAL("dir", &o->dir),
+                      CLI_VAL("port", &o->port),
+                      CLI_VAL("remote-dir", &o->remote_dir),
+                      CLI_VAL("remote-mc2", &o->remote_mc2),
+                      CLI_VAL("ssh-config", &o->ssh_config),
+                      CLI_END};
     char cmd[32];
     uint64_t port;
     snprintf(cmd, sizeof cmd, "cluster %s", sub);
@@ -568,8 +580,9 @@ static int cluster_up(int argc, char **argv)
         goto out;
     }
     if (!pol->appraisal.allow_simulation) {
-        fprintf(stderr, "mc2: policy %s does not allow simulation, and every host runs the sim "
-                        "enclave: write it with --allow-simulation and each host's key\n",
+        fprintf(stderr,
+                "mc2: policy %s does not allow simulation, and every host runs the sim "
+                "enclave: write it with --allow-simulation and each host's key\n",
                 o.policy);
         goto out;
     }
@@ -724,8 +737,9 @@ static int cluster_down(int argc, char **argv)
         failed += r < 0;
     }
     if (code == CLI_OK && failed) {
-        fprintf(stderr, "mc2: %zu of %zu host(s) could not be stopped (see above); run `mc2 "
-                        "cluster down --dir %s` again once they are reachable\n",
+        fprintf(stderr,
+                "mc2: %zu of %zu host(s) could not be stopped (see above); run `mc2 "
+                "cluster down --dir %s` again once they are reachable\n",
                 failed, c->n, dir);
         code = CLI_FAIL;
     }
