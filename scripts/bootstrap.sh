@@ -48,6 +48,7 @@ PKGS=(
   python3-venv python3-pip                        # `pip install ./python` test (offline)
   nodejs npm                             # DuckDB peer for benchmarks (npm @duckdb/node-api)
   gnuplot-nox                            # benchmark plots (make bench)
+  openssh-server openssh-client iproute2 # cluster test: an sshd per network namespace
 )
 
 missing=()

@@ -112,5 +112,6 @@ int cli_model_plot(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_schema(int argc, char **argv);
 int cmd_fl(int argc, char **argv);
+int cmd_cluster(int argc, char **argv);
 
 #endif

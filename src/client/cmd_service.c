@@ -172,7 +172,7 @@ static const char POLICY_HELP[] =
     "usage: mc2 policy init --out FILE --consortium NAME --party NAME=CERT... \n"
     "                       [--recipient NAME...] [--enclave PATH [--trust-signer]\n"
     "                       | --measurement HEX | --signer HEX --product-id N --min-svn N]\n"
-    "                       [--allow-simulation --sim-platform-key HEX]\n"
+    "                       [--allow-simulation --sim-platform-key HEX...]\n"
     "                       [--oblivious-table OWNER/TABLE...]\n\n"
     "Writes a consortium policy: the parties and their certificates, the enclave they trust,\n"
     "and who may receive results. Every party must use the same policy.\n"
@@ -182,6 +182,8 @@ static const char POLICY_HELP[] =
     "PATH.sig) or --signer HEX trusts every build that signer signs instead: whoever holds\n"
     "the signer key can then make an enclave the consortium trusts. Use it only when the\n"
     "signer key is held by the consortium's release signer, never by the host's operator.\n"
+    "--sim-platform-key HEX (repeatable, up to 8: one per host of a cluster) trusts that\n"
+    "simulated platform's evidence; `mc2 service init` / `mc2 cluster init` print the keys.\n"
     "--oblivious-table lets only oblivious jobs read that table (OWNER/'*': all of OWNER's).\n";
 
 /* Warns on stderr that a policy trusts a signer rather than one measured build. */
@@ -200,10 +202,11 @@ static void warn_signer_trust(const char *signer, const char *product, const cha
 int cmd_policy(int argc, char **argv)
 {
     const char *out = NULL, *name = NULL, *path_flag = NULL, *signer = NULL, *product = NULL,
-               *min_svn = NULL, *measurement = NULL, *sim_key = NULL;
+               *min_svn = NULL, *measurement = NULL;
+    const char *sim_keys[MC2_POLICY_MAX_SIM_KEYS];
     const char *parties[MC2_POLICY_MAX_PARTIES], *recipients[MC2_POLICY_MAX_PARTIES];
     const char *obliv[MC2_POLICY_MAX_OBLIV];
-    size_t nparties = 0, nrecipients = 0, nobliv = 0;
+    size_t nparties = 0, nrecipients = 0, nobliv = 0, nsim = 0;
     int allow_sim = 0, trust_signer = 0, code;
     cli_opt opts[] = {CLI_VAL("out", &out),
                       CLI_VAL("consortium", &name),
@@ -215,7 +218,7 @@ int cmd_policy(int argc, char **argv)
                       CLI_VAL("product-id", &product),
                       CLI_VAL("min-svn", &min_svn),
                       CLI_VAL("measurement", &measurement),
-                      CLI_VAL("sim-platform-key", &sim_key),
+                      CLI_LIST("sim-platform-key", sim_keys, &nsim, MC2_POLICY_MAX_SIM_KEYS),
                       CLI_FLAG("allow-simulation", &allow_sim),
                       CLI_FLAG("trust-signer", &trust_signer),
                       CLI_END};
@@ -280,7 +283,10 @@ int cmd_policy(int argc, char **argv)
         goto out;
     if (mc2_buf_printf(&y, &err, "  allow_simulation: %s\n", allow_sim ? "true" : "false"))
         goto out;
-    if (sim_key && mc2_buf_printf(&y, &err, "  sim_platform_keys: [%s]\n", sim_key)) goto out;
+    if (nsim && mc2_buf_puts(&y, "  sim_platform_keys: [", &err)) goto out;
+    for (size_t i = 0; i < nsim; i++)
+        if (mc2_buf_printf(&y, &err, "%s%s", i ? ", " : "", sim_keys[i])) goto out;
+    if (nsim && mc2_buf_puts(&y, "]\n", &err)) goto out;
     if (mc2_buf_puts(&y, "parties:\n", &err)) goto out;
     for (size_t i = 0; i < nparties; i++) {
         const char *eq = strchr(parties[i], '=');

@@ -26,6 +26,7 @@ static const struct {
     {"stop", cmd_stop, "stop the local mc2d service"},
     {"status", cmd_status, "ask the service what it runs"},
     {"attest", cmd_attest, "attest the enclave and print the verified claims"},
+    {"cluster", cmd_cluster, "start, show and stop one mc2d per host of a hostfile, over ssh"},
     {"upload", cmd_upload, "encrypt a table locally and upload the ciphertext"},
     {"download", cmd_download, "download and decrypt one of your tables or a job result"},
     {"tables", cmd_tables, "list the tables the service stores"},
