@@ -6,6 +6,12 @@ T_CHECKS=0
 T_FAILS=0
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mc2-test.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
+# stop_on_exit DIR: on exit (also on failure), stop the service whose state is in DIR, then
+# remove $WORK.
+stop_on_exit() {
+  # shellcheck disable=SC2064
+  trap "'$MC2' stop --dir '$1' >/dev/null 2>&1; rm -rf '$WORK'" EXIT
+}
 
 ok() { T_CHECKS=$((T_CHECKS + 1)); }
 bad() {

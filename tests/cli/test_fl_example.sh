@@ -11,11 +11,7 @@ B=${MC2_BUILD:?}
 SRC=${MC2_SRC:?}
 PY=/usr/bin/python3
 S=$WORK/service
-cleanup() {
-  "$MC2" stop --dir "$S" >/dev/null 2>&1
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+stop_on_exit "$S"
 check "/usr/bin/python3 has numpy and scikit-learn (Debian: python3-sklearn)" \
   "$PY" -c 'import sklearn, numpy'
 H=(hospital-a hospital-b hospital-c hospital-d hospital-e)

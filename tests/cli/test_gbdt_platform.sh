@@ -14,11 +14,7 @@ source "$(dirname "$0")/lib.sh"
 B=${MC2_BUILD:?MC2_BUILD must point at the build directory}
 PY=/usr/bin/python3
 S=$WORK/service
-cleanup() {
-  "$MC2" stop --dir "$S" >/dev/null 2>&1
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+stop_on_exit "$S"
 start_time=$(date +%s)
 
 start() {

@@ -10,11 +10,7 @@ B=${MC2_BUILD:?}
 SRC=${MC2_SRC:?}
 PY=/usr/bin/python3
 S=$WORK/service
-cleanup() {
-  "$MC2" stop --dir "$S" >/dev/null 2>&1
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+stop_on_exit "$S"
 for p in bank-a bank-b; do "$MC2" init --name "$p" --home "$WORK/$p" >/dev/null; done
 PK=$("$MC2" service init --dir "$S")
 "$MC2" policy init --out "$WORK/consortium.yaml" --consortium py-example \
