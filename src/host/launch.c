@@ -68,7 +68,7 @@ uint64_t mc2_enclave_as_limit(uint32_t budget_mb)
 
 int mc2_enclave_launch(const char *path, const char *policy, size_t policy_len,
                        const uint8_t platform_sec[MC2_ED25519_SEC_LEN], uint32_t budget_mb,
-                       mc2_enclave_proc *out, mc2_err *err)
+                       uint32_t session_idle_s, mc2_enclave_proc *out, mc2_err *err)
 {
     mc2_sigstruct ss;
     memset(out, 0, sizeof *out);
@@ -107,6 +107,7 @@ int mc2_enclave_launch(const char *path, const char *policy, size_t policy_len,
     if (mc2_buf_put_u32(&init, budget_mb, err) || mc2_buf_put_lv(&init, policy, policy_len, err) ||
         mc2_buf_put_lv(&init, ssb, sizeof ssb, err) ||
         mc2_buf_put_lv(&init, platform_sec, MC2_ED25519_SEC_LEN, err) ||
+        mc2_buf_put_u32(&init, session_idle_s, err) ||
         mc2_frame_write_fd(out->fd, EIF_INIT, 0, init.data, init.len, err))
         goto out;
     struct pollfd p = {out->fd, POLLIN, 0};

@@ -32,10 +32,11 @@ uint64_t mc2_enclave_as_limit(uint32_t budget_mb);
  * not verify or is for another build), starts it with RLIMIT_AS = mc2_enclave_as_limit
  * (budget_mb) (an allocation beyond it fails in the enclave, which fails that job, instead of
  * the host running out of memory), sends INIT and waits up to 10 s for READY. budget_mb is
- * the enclave's memory budget. */
+ * the enclave's memory budget; session_idle_s (1..86400) how long a session may stay silent
+ * before the enclave ends it. */
 int mc2_enclave_launch(const char *path, const char *policy, size_t policy_len,
                        const uint8_t platform_sec[MC2_ED25519_SEC_LEN], uint32_t budget_mb,
-                       mc2_enclave_proc *out, mc2_err *err) MC2_WUR;
+                       uint32_t session_idle_s, mc2_enclave_proc *out, mc2_err *err) MC2_WUR;
 
 /* Closes the channel and reaps the process (SIGKILL after 2 s). */
 void mc2_enclave_stop(mc2_enclave_proc *p);

@@ -68,12 +68,15 @@ static int init(enclave *e, mc2_err *err)
     const uint8_t *pol = mc2_rd_lv(&r, &pol_len);
     const uint8_t *ss = mc2_rd_lv(&r, &ss_len);
     const uint8_t *ps = mc2_rd_lv(&r, &ps_len);
+    uint32_t idle_s = ENC_SESSION_IDLE_S; /* optional last field */
+    if (mc2_rd_left(&r) == 4) idle_s = mc2_rd_u32(&r);
     if (r.bad || mc2_rd_left(&r) != 0 || ps_len != MC2_ED25519_SEC_LEN || budget_mb == 0 ||
-        budget_mb > (1u << 20)) {
+        budget_mb > (1u << 20) || idle_s == 0 || idle_s > ENC_SESSION_IDLE_MAX_S) {
         mc2_err_set(err, MC2_E_INPUT, "malformed INIT message");
         goto out;
     }
     e->budget_bytes = (uint64_t)budget_mb << 20;
+    e->session_idle_ns = (uint64_t)idle_s * 1000000000u;
     memcpy(e->platform_sec, ps, MC2_ED25519_SEC_LEN);
     if (mc2_sigstruct_decode(ss, ss_len, &e->sigstruct, err) ||
         mc2_sigstruct_verify(&e->sigstruct, err))
