@@ -578,8 +578,10 @@ static void run_init(const uint8_t *p, size_t n)
     const uint8_t *pol = mc2_rd_lv(&r, &pol_len);
     const uint8_t *ss = mc2_rd_lv(&r, &ss_len);
     (void)mc2_rd_lv(&r, &ps_len);
+    uint32_t idle_s = ENC_SESSION_IDLE_S; /* optional last field */
+    if (mc2_rd_left(&r) == 4) idle_s = mc2_rd_u32(&r);
     if (r.bad || mc2_rd_left(&r) != 0 || ps_len != MC2_ED25519_SEC_LEN || budget_mb == 0 ||
-        budget_mb > (1u << 20))
+        budget_mb > (1u << 20) || idle_s == 0 || idle_s > ENC_SESSION_IDLE_MAX_S)
         return;
     mc2_sigstruct sst;
     if (mc2_sigstruct_decode(ss, ss_len, &sst, &err) || mc2_sigstruct_verify(&sst, &err)) return;

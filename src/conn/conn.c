@@ -25,6 +25,7 @@
 #include "base/file.h"
 #include "mc2/crypto.h"
 #include "mc2/job.h"
+#include "policy/upload.h"
 #include "table/tsrc.h"
 #include "wire/proto.h"
 #include "wire/tls.h"
@@ -79,42 +80,6 @@ int mc2_host_call(int fd, uint16_t type, const void *p, size_t n, mc2_frame *rep
         return mc2_err_set(err, MC2_E_INPUT, "unexpected reply type %u from the service",
                            reply->type);
     }
-}
-
-static const char UPLOAD_CTX[] = "mc2 upload v1";
-
-/* The signed upload message. */
-static int upload_msg(const char *owner, const char *name, const uint8_t hash[32], mc2_buf *m,
-                      mc2_err *err)
-{
-    return mc2_buf_append(m, UPLOAD_CTX, sizeof UPLOAD_CTX, err) ||
-                   mc2_buf_append(m, owner, strlen(owner) + 1, err) ||
-                   mc2_buf_append(m, name, strlen(name) + 1, err) ||
-                   mc2_buf_append(m, hash, 32, err)
-               ? -1
-               : 0;
-}
-
-int mc2_upload_sign(const uint8_t sec[32], const char *owner, const char *name,
-                    const uint8_t file_hash[32], uint8_t sig[64], mc2_err *err)
-{
-    mc2_buf m = {0};
-    int rc = upload_msg(owner, name, file_hash, &m, err)
-                 ? -1
-                 : mc2_ed25519_sign(sec, m.data, m.len, sig, err);
-    mc2_buf_free(&m);
-    return rc;
-}
-
-int mc2_upload_verify(const uint8_t pub[32], const char *owner, const char *name,
-                      const uint8_t file_hash[32], const uint8_t sig[64], mc2_err *err)
-{
-    mc2_buf m = {0};
-    int rc = upload_msg(owner, name, file_hash, &m, err)
-                 ? -1
-                 : mc2_ed25519_verify(pub, m.data, m.len, sig, 64, err);
-    mc2_buf_free(&m);
-    return rc;
 }
 
 int mc2_host_upload(const char *hostport, const mc2_identity *id, const char *name,

@@ -48,13 +48,6 @@ int mc2_host_download_fd(const char *hostport, const char *object, const char *t
                          void (*progress)(void *, uint64_t, uint64_t), void *pctx, int *out,
                          uint64_t *size, mc2_err *err) MC2_WUR;
 
-/* The signature an owner puts on an upload: Ed25519 over "mc2 upload v1" || 0 || owner ||
- * 0 || name || 0 || SHA-256 of the file. */
-int mc2_upload_sign(const uint8_t sec[32], const char *owner, const char *name,
-                    const uint8_t file_hash[32], uint8_t sig[64], mc2_err *err) MC2_WUR;
-int mc2_upload_verify(const uint8_t pub[32], const char *owner, const char *name,
-                      const uint8_t file_hash[32], const uint8_t sig[64], mc2_err *err) MC2_WUR;
-
 /* An attested session with the enclave. */
 typedef struct mc2_esession {
     int fd;

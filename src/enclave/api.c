@@ -500,12 +500,39 @@ static int evict_finished_job(enclave *e)
     return -1;
 }
 
+/* A party's share of the job table: how many of the jobs it submitted may be unfinished
+ * (waiting or running, each holding a slot and, for predict, a model-key slot) at once. The
+ * shares add up to at most ENC_MAX_JOBS, so a party under its quota always finds a slot (a
+ * free one, or a finished job's) whatever the others submit. */
+static size_t job_quota(const enclave *e)
+{
+    size_t n = e->policy->nparties;
+    return n > 1 ? ENC_MAX_JOBS / n : ENC_MAX_JOBS;
+}
+
+static size_t unfinished_jobs(const enclave *e, int party)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < e->njobs; i++)
+        if (e->jobs[i]->submitter == party && e->jobs[i]->state != JOB_DONE &&
+            e->jobs[i]->state != JOB_FAILED)
+            c++;
+    return c;
+}
+
 static int api_submit(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, mc2_err *err)
 {
     size_t n;
     const uint8_t *text = mc2_rd_lv(r, &n);
     const uint8_t *sig = mc2_rd_take(r, MC2_ED25519_SIG_LEN);
     if (r->bad || mc2_rd_left(r)) return mc2_err_set(err, MC2_E_INPUT, "malformed job submission");
+    if (unfinished_jobs(e, s->party) >= job_quota(e))
+        return mc2_err_set(err, MC2_E_LIMIT,
+                           "job refused: %s already has %zu unfinished jobs, its quota (%d job "
+                           "slots shared by %zu parties): wait until some finish, or ask their "
+                           "input owners to approve them",
+                           e->policy->parties[s->party].name, job_quota(e), ENC_MAX_JOBS,
+                           e->policy->nparties);
     if (e->njobs >= ENC_MAX_JOBS && evict_finished_job(e))
         return mc2_err_set(err, MC2_E_LIMIT,
                            "too many jobs waiting for approval (%d): approve or let them be "

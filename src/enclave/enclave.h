@@ -27,6 +27,10 @@
 #define ENC_READ_MAX         (8u << 20)    /* bytes per storage read or write request */
 #define ENC_STORE_TIMEOUT_MS (300u * 1000) /* a storage reply later than this fails the job */
 #define ENC_JOB_CPU_DEFAULT  3600          /* seconds of CPU a job may use (policy default) */
+/* A session without a byte from its client for this long is ended (EIF_END) and its slot
+ * freed, unless INIT sets another limit (mc2d --session-timeout). */
+#define ENC_SESSION_IDLE_S     900u
+#define ENC_SESSION_IDLE_MAX_S 86400u
 /* A job's allocations are capped at the budget plus this fixed overhead (chunk buffers, block
  * read-ahead, plan arenas, thread stacks are not counted). */
 #define ENC_MEM_OVERHEAD (64ull << 20)
@@ -42,6 +46,7 @@ typedef struct enc_session {
     /* CLOCK_MONOTONIC at EIF_OPEN: when the table is full, the oldest session whose TLS
      * handshake is not complete is evicted (session.c) */
     uint64_t opened_ns;
+    uint64_t active_ns; /* CLOCK_MONOTONIC at EIF_OPEN and at the client's last EIF_DATA */
 } enc_session;
 
 /* WAITING: for approvals or keys; RUNNING: queued for, or on, the job runner thread. */
@@ -125,6 +130,9 @@ typedef struct enclave {
     uint8_t instance[32];
     uint64_t next_counter;
     uint64_t budget_bytes;
+    /* A session idle longer (no EIF_DATA) is ended by the next host frame (session.c); 0: no
+     * limit (harnesses). mc2-enclave: from INIT, default ENC_SESSION_IDLE_S. */
+    uint64_t session_idle_ns;
     unsigned ncpu; /* CPUs the enclave may use (its affinity mask), read at start-up */
     bool has_key[MC2_POLICY_MAX_PARTIES];
     uint8_t keys[MC2_POLICY_MAX_PARTIES][MC2_KEY_LEN];

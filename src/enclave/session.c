@@ -11,7 +11,10 @@
  *
  * The table holds ENC_MAX_SESSIONS; when it is full, OPEN ends the oldest session that has
  * not completed its handshake (an unauthenticated client cannot hold the slots), never an
- * authenticated one.
+ * authenticated one. A session whose client sent nothing for e->session_idle_ns (INIT;
+ * default ENC_SESSION_IDLE_S) is ended, authenticated or not, when the next host frame
+ * arrives (before it is handled, so its slot is free for an OPEN), whatever the host does
+ * with its connections.
  */
 #include <openssl/evp.h>
 #include <string.h>
@@ -110,7 +113,7 @@ static int open_session(enclave *e, uint32_t sid, const mc2_buf *p, mc2_err *err
     }
     s->used = true;
     s->sid = sid;
-    s->opened_ns = monotonic_ns();
+    s->opened_ns = s->active_ns = monotonic_ns();
     s->party = -1;
     s->in.secret = 1; /* decrypted requests: key grants carry data keys */
     return 0;
@@ -179,6 +182,7 @@ static int serve(enclave *e, enc_session *s, mc2_err *err)
 static int session_data(enclave *e, enc_session *s, const mc2_buf *p, mc2_err *err)
 {
     mc2_err terr;
+    s->active_ns = monotonic_ns();
     if (mc2_tls_feed(s->tls, p->data, p->len, &terr)) return end_session(e, s, terr.msg, err);
     if (!s->established) {
         int h = mc2_tls_handshake(s->tls, &terr);
@@ -202,9 +206,24 @@ static int session_data(enclave *e, enc_session *s, const mc2_buf *p, mc2_err *e
     return 0;
 }
 
+/* Ends every session idle for longer than e->session_idle_ns. */
+static int end_idle(enclave *e, mc2_err *err)
+{
+    if (!e->session_idle_ns) return 0;
+    uint64_t now = monotonic_ns();
+    for (size_t i = 0; i < ENC_MAX_SESSIONS; i++) {
+        enc_session *s = &e->sessions[i];
+        if (s->used && now - s->active_ns > e->session_idle_ns &&
+            end_session(e, s, "idle for longer than the session timeout", err))
+            return -1;
+    }
+    return 0;
+}
+
 int enc_dispatch(enclave *e, mc2_frame *f, mc2_err *err)
 {
     enc_session *s;
+    if (end_idle(e, err)) return -1;
     switch (f->type) {
     case EIF_OPEN:
         return open_session(e, f->channel, &f->payload, err);

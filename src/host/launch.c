@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -44,14 +46,36 @@ int mc2_enclave_check(const char *path, mc2_sigstruct *ss, mc2_err *err)
     return 0;
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+
+uint64_t mc2_enclave_as_limit(uint32_t budget_mb)
+{
+#ifdef SANITIZED
+    (void)budget_mb;
+    return 0;
+#else
+    cpu_set_t cpus;
+    uint64_t ncpu = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? (uint64_t)CPU_COUNT(&cpus) : 1;
+    return ((uint64_t)budget_mb + MC2_ENCLAVE_AS_BASE_MB + ncpu * MC2_ENCLAVE_AS_PER_CPU_MB) << 20;
+#endif
+}
+
 int mc2_enclave_launch(const char *path, const char *policy, size_t policy_len,
                        const uint8_t platform_sec[MC2_ED25519_SEC_LEN], uint32_t budget_mb,
-                       mc2_enclave_proc *out, mc2_err *err)
+                       uint32_t session_idle_s, mc2_enclave_proc *out, mc2_err *err)
 {
     mc2_sigstruct ss;
     memset(out, 0, sizeof *out);
     out->fd = -1;
     if (mc2_enclave_check(path, &ss, err)) return -1;
+    uint64_t as = mc2_enclave_as_limit(budget_mb); /* the enclave inherits our CPU mask */
+    struct rlimit as_rl = {(rlim_t)as, (rlim_t)as};
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         return mc2_err_set(err, MC2_E_IO, "socketpair: %s", strerror(errno));
@@ -66,6 +90,7 @@ int mc2_enclave_launch(const char *path, const char *policy, size_t policy_len,
         int null = open("/dev/null", O_RDONLY);
         if (null < 0 || dup2(null, 0) < 0 || dup2(2, 1) < 0 || dup2(sv[1], 3) < 0) _exit(127);
         for (int fd = 4; fd < 1024; fd++) close(fd);
+        if (as && setrlimit(RLIMIT_AS, &as_rl) != 0) _exit(127);
         char *argv[] = {(char *)path, NULL};
         char *envp[] = {NULL};
         execve(path, argv, envp);
@@ -82,6 +107,7 @@ int mc2_enclave_launch(const char *path, const char *policy, size_t policy_len,
     if (mc2_buf_put_u32(&init, budget_mb, err) || mc2_buf_put_lv(&init, policy, policy_len, err) ||
         mc2_buf_put_lv(&init, ssb, sizeof ssb, err) ||
         mc2_buf_put_lv(&init, platform_sec, MC2_ED25519_SEC_LEN, err) ||
+        mc2_buf_put_u32(&init, session_idle_s, err) ||
         mc2_frame_write_fd(out->fd, EIF_INIT, 0, init.data, init.len, err))
         goto out;
     struct pollfd p = {out->fd, POLLIN, 0};

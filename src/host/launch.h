@@ -18,12 +18,25 @@ typedef struct mc2_enclave_proc {
     uint16_t product_id, svn;
 } mc2_enclave_proc;
 
+/* The enclave process's address-space limit (RLIMIT_AS, bytes) for a memory budget: the
+ * budget plus MC2_ENCLAVE_AS_BASE_MB (the program, OpenSSL, the main and runner threads, the
+ * allocator's slack and the jobs' ENC_MEM_OVERHEAD) plus MC2_ENCLAVE_AS_PER_CPU_MB for each
+ * CPU this process may run on (a job's worker thread per CPU: its stack and its malloc arena,
+ * which reserves 64 MiB of address space). 0 in sanitizer builds, whose shadow memory needs
+ * terabytes of address space: no limit is set there. */
+#define MC2_ENCLAVE_AS_BASE_MB    512u
+#define MC2_ENCLAVE_AS_PER_CPU_MB 256u
+uint64_t mc2_enclave_as_limit(uint32_t budget_mb);
+
 /* Measures the binary at path, verifies path.sig (refusing an enclave whose signature does
- * not verify or is for another build), starts it, sends INIT and waits up to 10 s for READY.
- * budget_mb is the enclave's memory budget. */
+ * not verify or is for another build), starts it with RLIMIT_AS = mc2_enclave_as_limit
+ * (budget_mb) (an allocation beyond it fails in the enclave, which fails that job, instead of
+ * the host running out of memory), sends INIT and waits up to 10 s for READY. budget_mb is
+ * the enclave's memory budget; session_idle_s (1..86400) how long a session may stay silent
+ * before the enclave ends it. */
 int mc2_enclave_launch(const char *path, const char *policy, size_t policy_len,
                        const uint8_t platform_sec[MC2_ED25519_SEC_LEN], uint32_t budget_mb,
-                       mc2_enclave_proc *out, mc2_err *err) MC2_WUR;
+                       uint32_t session_idle_s, mc2_enclave_proc *out, mc2_err *err) MC2_WUR;
 
 /* Closes the channel and reaps the process (SIGKILL after 2 s). */
 void mc2_enclave_stop(mc2_enclave_proc *p);

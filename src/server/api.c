@@ -12,8 +12,8 @@
 #include "base/alloc.h"
 #include "base/bytes.h"
 #include "base/hex.h"
-#include "conn/conn.h"
 #include "mc2/job.h"
+#include "policy/upload.h"
 #include "server/server.h"
 #include "wire/proto.h"
 

@@ -22,7 +22,7 @@
 static const char HELP[] =
     "usage: mc2d --dir STATE --policy FILE [--listen HOST:PORT] [--enclave PATH]\n"
     "            [--budget-mb N] [--ready-fd N] [--idle-timeout S] [--handshake-timeout S]\n"
-    "            [--max-conns-per-addr N]\n\n"
+    "            [--max-conns-per-addr N] [--session-timeout S]\n\n"
     "The untrusted mc2 host service: stores ciphertext, relays client sessions to the\n"
     "enclave and answers its storage requests. Normally started by `mc2 start`.\n\n"
     "Limits that keep one client from locking others out (docs/wire-protocol.md):\n"
@@ -33,7 +33,9 @@ static const char HELP[] =
     "  --handshake-timeout S    close a connection that has not sent a complete first\n"
     "                           request within S seconds (default 10)\n"
     "  --max-conns-per-addr N   connections one address (IPv4) or /64 (IPv6) may hold at\n"
-    "                           once (default 32, at most 256 = all of them)\n";
+    "                           once (default 32, at most 256 = all of them)\n"
+    "  --session-timeout S      the enclave ends a session whose client sent nothing for S\n"
+    "                           seconds, whatever this service does (default 900, 1..86400)\n";
 
 /* Parses option `name`'s decimal value within [lo, hi]; -1 (after saying why) if it is not. */
 static int parse_opt(const char *name, const char *v, unsigned long lo, unsigned long hi,
@@ -110,12 +112,13 @@ int main(int argc, char **argv)
                                          {"idle-timeout", required_argument, 0, 'i'},
                                          {"handshake-timeout", required_argument, 0, 't'},
                                          {"max-conns-per-addr", required_argument, 0, 'a'},
+                                         {"session-timeout", required_argument, 0, 's'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *policy_path = NULL, *listen_addr = "127.0.0.1:7350";
     char *enclave_path = NULL;
     unsigned long budget = 4096, idle = SRV_IDLE_TIMEOUT_S, handshake = SRV_HANDSHAKE_TIMEOUT_S,
-                  per_addr = SRV_MAX_CONNS_PER_ADDR;
+                  per_addr = SRV_MAX_CONNS_PER_ADDR, session_idle = 900;
     int ready_fd = -1, c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -145,6 +148,9 @@ int main(int argc, char **argv)
             break;
         case 'a':
             if (parse_opt("max-conns-per-addr", optarg, 1, SRV_MAX_CONNS, &per_addr)) return 2;
+            break;
+        case 's':
+            if (parse_opt("session-timeout", optarg, 1, 86400, &session_idle)) return 2;
             break;
         case 'h':
             fputs(HELP, stdout);
@@ -191,7 +197,7 @@ int main(int argc, char **argv)
     s.listen_fd = listen_on(listen_addr, &err);
     if (s.listen_fd < 0) goto fail;
     if (mc2_enclave_launch(enclave_path, (const char *)pol.data, pol.len, psec, (uint32_t)budget,
-                           &s.enclave, &err))
+                           (uint32_t)session_idle, &s.enclave, &err))
         goto fail;
     mc2_wipe(psec, sizeof psec);
     fprintf(stderr,

@@ -14,6 +14,7 @@
 #include "mc2/job.h"
 #include "mc2/table.h"
 #include "server/server.h"
+#include "table/tinfo.h"
 
 char *srv_object_path(const server *s, const char *name, mc2_err *err)
 {
@@ -94,27 +95,6 @@ void srv_store_recover(server *s)
     mc2_free(results);
 }
 
-/* A table file's row and block counts and table version as its plaintext says them (the
- * owner's client and the enclave check them when they open the table): format 1 keeps the
- * counts in the prefix and has no version (0), format 2 the version in the prefix and the
- * counts in the trailer. */
-static int counts(int fd, const uint8_t *pre, off_t size, uint64_t *rows, uint64_t *blocks,
-                  uint64_t *version)
-{
-    *version = 0;
-    if (mc2_le16_get(pre + 4) != 2) {
-        *rows = mc2_le64_get(pre + 24);
-        *blocks = mc2_le64_get(pre + 32);
-        return 0;
-    }
-    *version = mc2_le64_get(pre + 24);
-    uint8_t tr[16];
-    if (size < 64 || pread(fd, tr, sizeof tr, size - 32) != (ssize_t)sizeof tr) return -1;
-    *rows = mc2_le64_get(tr);
-    *blocks = mc2_le64_get(tr + 8);
-    return 0;
-}
-
 int srv_list_tables(server *s, mc2_buf *out, mc2_err *err)
 {
     char *tables = mc2_path_join(s->store, "tables");
@@ -131,18 +111,16 @@ int srv_list_tables(server *s, mc2_buf *out, mc2_err *err)
             if (f->d_name[0] == '.' || l <= 5 || strcmp(f->d_name + l - 5, ".mc2t") != 0) continue;
             char *p = mc2_path_join(od, f->d_name);
             int fd = p ? open(p, O_RDONLY | O_CLOEXEC) : -1;
-            uint8_t pre[MC2_TFILE_PREFIX_LEN];
             off_t size = fd >= 0 ? lseek(fd, 0, SEEK_END) : -1;
-            uint64_t rows = 0, blocks = 0, version = 0;
-            if (fd >= 0 && pread(fd, pre, sizeof pre, 0) == (ssize_t)sizeof pre &&
-                memcmp(pre, "MC2T", 4) == 0 &&
-                counts(fd, pre, size, &rows, &blocks, &version) == 0) {
+            mc2_tinfo ti;
+            mc2_err ierr; /* a file that is not a table is left out of the list */
+            if (size >= 0 && mc2_tinfo_read(fd, (uint64_t)size, &ti, &ierr) == 0) {
                 char id[33];
-                mc2_hex_encode(pre + 8, 16, id);
+                mc2_hex_encode(ti.table_id, 16, id);
                 rc = mc2_buf_printf(out, err, "%s/%.*s %s %llu %llu %lld %llu\n", e->d_name,
-                                    (int)(l - 5), f->d_name, id, (unsigned long long)rows,
-                                    (unsigned long long)blocks, (long long)size,
-                                    (unsigned long long)version);
+                                    (int)(l - 5), f->d_name, id, (unsigned long long)ti.rows,
+                                    (unsigned long long)ti.blocks, (long long)size,
+                                    (unsigned long long)ti.table_version);
             }
             if (fd >= 0) close(fd);
             mc2_free(p);

@@ -14,6 +14,7 @@
 #include "../tools/pfix.h"
 #include "base/bytes.h"
 #include "conn/conn.h"
+#include "policy/upload.h"
 #include "mc2/job.h"
 #include "test.h"
 #include "wire/proto.h"

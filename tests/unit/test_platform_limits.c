@@ -10,7 +10,10 @@
  *     within budget + the fixed overhead + its baseline;
  *   - an IN list of 20,000 constants is answered within the budget (constants are held once,
  *     not broadcast into a chunk-sized vector each);
- *   - cpu_seconds above the policy's limit is refused at submission. */
+ *   - cpu_seconds above the policy's limit is refused at submission;
+ *   - the enclave process runs under RLIMIT_AS = budget + a fixed base + a share per CPU
+ *     (mc2_enclave_as_limit), read from /proc/PID/limits (issue 13: the budget bounds the
+ *     process, not only the allocations a job counts); not in sanitizer builds. */
 #include "../tools/pfix.h"
 #include "base/bytes.h"
 #include "conn/conn.h"
@@ -169,6 +172,27 @@ static void memory(mc2_esession *sa)
     mc2_buf_free(&q);
 }
 
+/* The enclave's "Max address space" (soft and hard) is mc2_enclave_as_limit(budget). */
+static void address_space_limit(void)
+{
+    pid_t enc = pfix_enclave_pid(&F);
+    char path[64], line[256], soft[32] = "", hard[32] = "";
+    snprintf(path, sizeof path, "/proc/%d/limits", (int)enc);
+    FILE *f = enc > 0 ? fopen(path, "r") : NULL;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "Max address space", 17) == 0 &&
+            sscanf(line + 17, "%31s %31s", soft, hard) != 2)
+            soft[0] = '\0';
+    if (f) fclose(f);
+    uint64_t want = mc2_enclave_as_limit(F.budget_mb);
+    char w[32];
+    snprintf(w, sizeof w, "%llu", (unsigned long long)want);
+    if (want == 0) snprintf(w, sizeof w, "unlimited"); /* sanitizer build */
+    CHECK_MSG(strcmp(soft, w) == 0 && strcmp(hard, w) == 0,
+              "enclave RLIMIT_AS: soft '%s', hard '%s', want %s", soft, hard, w);
+    printf("  enclave RLIMIT_AS %s bytes (budget %u MiB)\n", w, F.budget_mb);
+}
+
 int main(void)
 {
     mc2_err err;
@@ -190,6 +214,7 @@ int main(void)
     if (mc2_esession_open(F.service, &A, F.pol, &sa, &err) ||
         mc2_esession_grant(&sa, &A, F.pol, &err))
         pfix_die("session", &err);
+    address_space_limit();
     cpu_limit(&sa);
     served_while_running(&sa);
     memory(&sa);

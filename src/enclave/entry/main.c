@@ -19,7 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -64,12 +68,15 @@ static int init(enclave *e, mc2_err *err)
     const uint8_t *pol = mc2_rd_lv(&r, &pol_len);
     const uint8_t *ss = mc2_rd_lv(&r, &ss_len);
     const uint8_t *ps = mc2_rd_lv(&r, &ps_len);
+    uint32_t idle_s = ENC_SESSION_IDLE_S; /* optional last field */
+    if (mc2_rd_left(&r) == 4) idle_s = mc2_rd_u32(&r);
     if (r.bad || mc2_rd_left(&r) != 0 || ps_len != MC2_ED25519_SEC_LEN || budget_mb == 0 ||
-        budget_mb > (1u << 20)) {
+        budget_mb > (1u << 20) || idle_s == 0 || idle_s > ENC_SESSION_IDLE_MAX_S) {
         mc2_err_set(err, MC2_E_INPUT, "malformed INIT message");
         goto out;
     }
     e->budget_bytes = (uint64_t)budget_mb << 20;
+    e->session_idle_ns = (uint64_t)idle_s * 1000000000u;
     memcpy(e->platform_sec, ps, MC2_ED25519_SEC_LEN);
     if (mc2_sigstruct_decode(ss, ss_len, &e->sigstruct, err) ||
         mc2_sigstruct_verify(&e->sigstruct, err))
@@ -126,22 +133,64 @@ static int warm_up(mc2_err *err)
     return 0;
 }
 
-static int selftest_sandbox(void)
+/* The forbidden calls --sandbox-selftest PROBE makes after installing the filter: each must
+ * kill the process with SIGSYS (test_enclave_sandbox), so returning from one is a failure. */
+static int selftest_probe(const char *probe, pid_t parent)
+{
+    long r;
+    if (strcmp(probe, "mprotect-exec") == 0) {
+        void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) return 1;
+        r = mprotect(p, 4096, PROT_READ | PROT_EXEC);
+    } else if (strcmp(probe, "mmap-exec") == 0) {
+        void *p = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        r = p == MAP_FAILED ? -1 : 0;
+    } else if (strcmp(probe, "tgkill-other") == 0) {
+        r = syscall(SYS_tgkill, (long)parent, (long)parent, 0L); /* signal 0: a probe */
+    } else if (strcmp(probe, "prctl-dumpable") == 0) {
+        r = prctl(PR_SET_DUMPABLE, 1);
+    } else {
+        fprintf(stderr, "mc2-enclave: unknown sandbox probe %s\n", probe);
+        return 2;
+    }
+    fprintf(stderr, "%s: allowed (returned %ld)\n", probe, r);
+    return 1;
+}
+
+/* --sandbox-selftest [PROBE] (tests only): installs the filter, then checks that open,
+ * socket and a path lookup fail with EPERM, that the allowed forms of the argument-filtered
+ * calls work (mprotect without PROT_EXEC, a signal to its own thread, PR_GET_DUMPABLE), and
+ * that the process is not dumpable; or makes the forbidden call PROBE (selftest_probe). */
+static int selftest_sandbox(const char *probe)
 {
     mc2_err err;
+    pid_t parent = getppid(); /* the filter does not allow getppid */
     if (enc_sandbox(CHANNEL_FD, &err)) {
         fprintf(stderr, "mc2-enclave: %s\n", err.msg);
         return 1;
     }
+    if (probe) return selftest_probe(probe, parent);
     FILE *f = fopen("/etc/hostname", "r");
     int open_errno = errno;
     int s = socket(AF_INET, SOCK_STREAM, 0);
     int sock_errno = errno;
+    struct stat st;
+    int stat_rc = fstatat(AT_FDCWD, "/etc/hostname", &st, 0);
+    int stat_errno = errno;
     int dumpable = prctl(PR_GET_DUMPABLE);
-    fprintf(stderr, "open: %s\nsocket: %s\ndumpable: %d\n", f ? "allowed" : strerror(open_errno),
-            s >= 0 ? "allowed" : strerror(sock_errno), dumpable);
-    return f == NULL && open_errno == EPERM && s < 0 && sock_errno == EPERM && dumpable == 0 ? 0
-                                                                                             : 1;
+    void *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    bool rw = p != MAP_FAILED && mprotect(p, 4096, PROT_READ | PROT_WRITE) == 0;
+    bool sig = syscall(SYS_tgkill, (long)getpid(), (long)gettid(), 0L) == 0;
+    fprintf(stderr,
+            "open: %s\nsocket: %s\nstat: %s\ndumpable: %d\nmprotect rw: %s\n"
+            "tgkill self: %s\n",
+            f ? "allowed" : strerror(open_errno), s >= 0 ? "allowed" : strerror(sock_errno),
+            stat_rc == 0 ? "allowed" : strerror(stat_errno), dumpable, rw ? "ok" : "failed",
+            sig ? "ok" : "failed");
+    return f == NULL && open_errno == EPERM && s < 0 && sock_errno == EPERM && stat_rc != 0 &&
+                   stat_errno == EPERM && dumpable == 0 && rw && sig
+               ? 0
+               : 1;
 }
 
 int main(int argc, char **argv)
@@ -165,7 +214,8 @@ int main(int argc, char **argv)
         logf_("cannot make the process non-dumpable", strerror(errno));
         return 1;
     }
-    if (argc == 2 && strcmp(argv[1], "--sandbox-selftest") == 0) return selftest_sandbox();
+    if ((argc == 2 || argc == 3) && strcmp(argv[1], "--sandbox-selftest") == 0)
+        return selftest_sandbox(argc == 3 ? argv[2] : NULL);
     if (argc != 1) {
         fprintf(stderr, "mc2-enclave is started by mc2d, not by hand\n");
         return 2;
