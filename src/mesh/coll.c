@@ -278,14 +278,18 @@ static int recv_msg(mc2_coll *c, uint32_t stage, uint32_t from, uint8_t *pt, siz
     bool spill = len >= MC2_MESH_OVERHEAD && len - MC2_MESH_OVERHEAD > cap;
     uint8_t *dst = spill ? c->spill : pt;
     if (mc2_mesh_open(c->m, c->rx, len, dst, n, &st, &s, last, err)) return fail(c);
-    if (spill || st != stage || s != from) {
+    if (st != stage || s != from) {
         mc2_wipe(dst, *n);
         mc2_err_set(err, MC2_E_AUTH,
                     "integrity error in stage %u, message from rank %u to rank %u: the host "
-                    "delivered a message of stage %u from rank %u of %zu bytes in its place "
-                    "(at most %zu expected); the job is abandoned and nothing is released",
-                    stage, from, c->self, st, s, *n, cap);
+                    "delivered a message of stage %u from rank %u in its place; the job is "
+                    "abandoned and nothing is released",
+                    stage, from, c->self, st, s);
         return fail(c);
+    }
+    if (spill) {
+        mc2_wipe(dst, *n);
+        return integrity(c, err, stage, from, "a message longer than expected (bytes)", *n, cap);
     }
     return 0;
 }
@@ -340,9 +344,15 @@ static int recv_stream(mc2_coll *c, uint32_t stage, uint32_t from, uint8_t **out
     if (n < 8)
         return integrity(c, err, stage, from, "a stream message without its length (bytes)", n, 8);
     uint64_t total = mc2_le64_get(c->tmp);
-    if (total > MC2_COLL_MAX_BYTES)
-        return integrity(c, err, stage, from, "a stream longer than the limit (bytes)", total,
-                         MC2_COLL_MAX_BYTES);
+    if (total > MC2_COLL_MAX_BYTES) { /* the claimed length is not echoed */
+        mc2_wipe(c->tmp, n);
+        mc2_err_set(err, MC2_E_AUTH,
+                    "integrity error in stage %u, message from rank %u to rank %u: a stream "
+                    "longer than the limit of %llu bytes; the job is abandoned and nothing is "
+                    "released",
+                    stage, from, c->self, (unsigned long long)MC2_COLL_MAX_BYTES);
+        return fail(c);
+    }
     size_t first = total < C - 8 ? (size_t)total : C - 8;
     if (n != 8 + first || last != (first == total)) {
         mc2_wipe(c->tmp, n);

@@ -3,6 +3,7 @@
  * i64 vectors, alltoallv, bcast, gather, finish) gives bit-identical results equal to a
  * plain computation on every rank; the relay drops, duplicates, replays from an earlier job,
  * reorders, bit-flips and re-addresses (sender swap) one message of a chosen stage and edge,
+ * or delivers a genuine message of a third rank in its place (misroute),
  * and each case fails the job at the receiver with an integrity error naming that stage,
  * with no rank's finish succeeding; a rank that stops makes the others time out naming it. */
 #include <pthread.h>
@@ -23,12 +24,19 @@ static uint8_t platform_sec[32], platform_pub[32], meas[32], policy[32];
 
 /* ---- the in-memory relay: a FIFO per (sender, receiver), with one fault ------------------ */
 
-enum fault { F_NONE, F_DROP, F_DUP, F_REPLAY, F_REORDER, F_FLIP, F_SENDER, F_N };
-static const char *fault_name[F_N] = {"none", "drop", "dup", "replay", "reorder", "flip", "sender"};
+enum fault { F_NONE, F_DROP, F_DUP, F_REPLAY, F_REORDER, F_FLIP, F_SENDER, F_MISROUTE, F_N };
+static const char *fault_name[F_N] = {"none",    "drop", "dup",    "replay",
+                                      "reorder", "flip", "sender", "misroute"};
 /* The reason the receiver reports (mesh.h), besides "integrity error in stage S". */
 static const char *fault_reason[F_N] = {
-    NULL, "out of order", "duplicate", "another job", "out of order", "does not authenticate",
-    NULL /* "does not authenticate" or, if the claimed sender has no edge, "no such edge" */};
+    NULL,
+    "out of order",
+    "duplicate",
+    "another job",
+    "out of order",
+    "does not authenticate",
+    NULL /* "does not authenticate" or, if the claimed sender has no edge, "no such edge" */,
+    "in its place" /* a genuine message of another rank (or stage) on this channel */};
 
 typedef struct msg {
     uint8_t *b;
@@ -148,6 +156,12 @@ static msg *fault(relay *r, msg *m, uint32_t from, uint32_t to, mc2_err *err)
     case F_FLIP:
         m->b[m->n - 1] ^= 0x04;
         return m;
+    case F_MISROUTE: { /* deliver the next message of a third rank instead (3+ ranks) */
+        uint32_t o = 0;
+        while (o == from || o == to) o++;
+        push_front(r, from, to, m);
+        return pop(r, o, to, err);
+    }
     case F_SENDER: { /* another rank than the true sender */
         uint32_t s = (from + 1) % r->n;
         mc2_le32_put(m->b + 36, s);
@@ -440,6 +454,7 @@ static void test_faults(uint32_t n, relay *r)
     r->timeout_ms = 20000;
     for (size_t k = 0; k < sizeof tg / sizeof tg[0]; k++) {
         for (int f = F_DROP; f < F_N; f++) {
+            if (f == F_MISROUTE && n < 3) continue;
             r->f = (enum fault)f;
             r->f_stage = tg[k].stage;
             r->f_from = tg[k].from;
