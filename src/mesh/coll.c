@@ -190,8 +190,13 @@ void mc2_coll_free(mc2_coll *c)
     free(c->rx);
     free(c->tmp);
     free(c->acc);
-    for (size_t i = 0; i < c->cap_out; i++) free(c->out[i]);
-    free(c->out);
+    /* Sends may still be pending after a failure: the transport may read them until it has
+     * flushed. If it cannot, the sealed buffers (ciphertext) are left allocated on purpose. */
+    mc2_err e;
+    if (c->n_out == 0 || c->t->flush(c->t->ctx, &e) == 0) {
+        for (size_t i = 0; i < c->cap_out; i++) free(c->out[i]);
+        free(c->out);
+    }
     free(c);
 }
 

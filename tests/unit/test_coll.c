@@ -228,6 +228,7 @@ static void relay_clear(relay *r)
 typedef struct world {
     uint32_t n;
     size_t nf64;
+    uint32_t short_rank; /* this rank's allreduce vectors are one element short (MAXR: none) */
     mc2_mesh_job job;
     uint8_t xpub[MAXR][32], xsec[MAXR][32];
     uint8_t *ev[MAXR];
@@ -249,6 +250,7 @@ static void world_init(world *w, uint32_t n, size_t nf64)
     memset(w, 0, sizeof *w);
     w->n = n;
     w->nf64 = nf64;
+    w->short_rank = MAXR;
     CHECK(mc2_random(w->job.job_id, 32, &err) == 0);
     CHECK(mc2_random(w->job.nonce, 32, &err) == 0);
     memcpy(w->job.policy_hash, policy, 32);
@@ -339,7 +341,7 @@ static int job(rankrun *rr, mc2_coll *c)
 {
     world *w = rr->w;
     uint32_t n = w->n, me = rr->self;
-    size_t nf = w->nf64, sl[MAXR], rl[MAXR], gl[MAXR], bl = 150;
+    size_t nf = w->nf64 - (me == w->short_rank), sl[MAXR], rl[MAXR], gl[MAXR], bl = 150;
     double f[NF64 + 1];
     int64_t g[NF64 + 1];
     uint8_t *sb[MAXR] = {0}, *rb[MAXR] = {0}, *gb[MAXR] = {0}, *bb = NULL, mine[300];
@@ -545,6 +547,55 @@ static void test_plan(void)
     mc2_coll_plan_free(p);
 }
 
+/* An attested peer that breaks the layout (its allreduce vector one element short): every
+ * message authenticates, the receiver's length check fails the job naming the stage. */
+static void test_layout(uint32_t n, relay *r)
+{
+    world w;
+    rankrun rr[MAXR];
+    world_init(&w, n, NF64);
+    w.short_rank = n - 1;
+    r->f = F_NONE;
+    r->timeout_ms = 20000;
+    run_job(&w, r, rr, MAXR);
+    int found = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        CHECK(!rr[i].finished);
+        found += rr[i].err.code == MC2_E_AUTH &&
+                 strstr(rr[i].err.msg, "integrity error in stage 0") &&
+                 strstr(rr[i].err.msg, "wrong length");
+    }
+    CHECK_MSG(found >= 1, "%u ranks, a short vector: %s", n, rr[0].err.msg);
+    world_free(&w);
+}
+
+/* Calls out of the plan's order are refused, and the context stays failed. */
+static void test_order(relay *r)
+{
+    world w;
+    mc2_err err;
+    world_init(&w, 2, NF64);
+    endpoint ep = {r, 0};
+    mc2_coll_transport t = {&ep, t_send, t_recv, t_flush};
+    mc2_mesh *m = mc2_mesh_new(&w.job, &w.plan->graph, 0, w.xsec[0], w.ev[0], w.ev_len[0], &err);
+    CHECK(m != NULL);
+    mc2_coll *c = m ? mc2_coll_new(m, w.plan, 0, &t, &err) : NULL;
+    CHECK(c != NULL);
+    if (c) {
+        uint8_t *b = NULL;
+        size_t l = 0;
+        CHECK(mc2_coll_bcast(c, &b, &l, &err) == -1 && err.code == MC2_E_USAGE &&
+              strstr(err.msg, "declares allreduce (f64)"));
+        double v = 1;
+        CHECK(mc2_coll_allreduce_f64(c, &v, 1, &err) == -1 && strstr(err.msg, "failed earlier"));
+        CHECK(mc2_coll_finish(c, &err) == -1);
+    }
+    mc2_coll_free(c);
+    mc2_mesh_free(m);
+    relay_clear(r);
+    world_free(&w);
+}
+
 int main(void)
 {
     mc2_err err;
@@ -553,12 +604,14 @@ int main(void)
     memset(meas, 0x11, 32);
     memset(policy, 0x22, 32);
     test_plan();
+    test_order(&r);
     for (uint32_t n = 2; n <= MAXR; n++) {
         test_control(n, NF64, &r);
         test_control(n, 1, &r); /* fewer elements than ranks: empty blocks */
         test_control(n, 0, &r);
         test_faults(n, &r);
         if (n > 2) test_quit(n, &r);
+        test_layout(n, &r);
     }
     return test_done("test_coll");
 }
