@@ -21,6 +21,7 @@ struct mc2_mpirelay {
     int self, n;
     int timeout_ms;
     MPI_Request *req; /* pending sends */
+    uint32_t *dest;   /* their ranks */
     size_t n_req, cap_req;
 #ifdef MC2_RELAY_FAULT_HOOK
     relay_fault *fault;
@@ -60,6 +61,18 @@ fail:
     return NULL;
 }
 
+/* The rank of the first send still pending (for the timeout's message). */
+static uint32_t first_pending(mc2_mpirelay *r)
+{
+    for (size_t i = 0; i < r->n_req; i++) {
+        int done = 0;
+        if (r->req[i] != MPI_REQUEST_NULL &&
+            (MPI_Test(&r->req[i], &done, MPI_STATUS_IGNORE) != MPI_SUCCESS || !done))
+            return r->dest[i];
+    }
+    return (uint32_t)r->self;
+}
+
 /* Polls MPI_Testall on the pending sends until done or the timeout passes. */
 static int relay_flush(void *ctx, mc2_err *err)
 {
@@ -72,9 +85,9 @@ static int relay_flush(void *ctx, mc2_err *err)
         if (done) break;
         if ((spin & 255) == 0 && now_s() > end)
             return mc2_err_set(err, MC2_E_IO,
-                               "MPI relay: rank %d's messages were not taken within %d ms (a "
-                               "peer rank stopped); the job is abandoned",
-                               r->self, r->timeout_ms);
+                               "rank %u did not take this rank's messages within %d ms: that "
+                               "rank stopped, or its host withholds them; the job is abandoned",
+                               first_pending(r), r->timeout_ms);
         sched_yield();
     }
     r->n_req = 0;
@@ -91,6 +104,7 @@ void mc2_mpirelay_free(mc2_mpirelay *r)
             MPI_Request_free(&r->req[i]);
         }
     free(r->req);
+    free(r->dest);
 #ifdef MC2_RELAY_FAULT_HOOK
     relay_fault_free(r->fault);
 #endif
@@ -107,14 +121,16 @@ static int relay_send(void *ctx, uint32_t to, const uint8_t *msg, size_t len, mc
     if (r->n_req == r->cap_req) {
         size_t cap = r->cap_req ? 2 * r->cap_req : 64;
         MPI_Request *q = realloc(r->req, cap * sizeof *q);
-        if (!q) return mc2_err_set(err, MC2_E_NOMEM, "out of memory in the MPI relay");
-        r->req = q;
+        if (q) r->req = q;
+        uint32_t *d = q ? realloc(r->dest, cap * sizeof *d) : NULL;
+        if (!d) return mc2_err_set(err, MC2_E_NOMEM, "out of memory in the MPI relay");
+        r->dest = d;
         r->cap_req = cap;
     }
     if (MPI_Isend(msg, (int)len, MPI_BYTE, (int)to, MC2_RELAY_TAG, r->comm, &r->req[r->n_req]) !=
         MPI_SUCCESS)
         return mc2_err_set(err, MC2_E_IO, "MPI relay: sending to rank %u failed", to);
-    r->n_req++;
+    r->dest[r->n_req++] = to;
     return 0;
 }
 

@@ -29,7 +29,8 @@ read -r -a EXTRA <<<"${MC2_MPIRUN_ARGS:-}"
 mpi() { # mpi NP PROGRAM ARGS...: mpirun with this test's options, output in $WORK/out, err
   local np=$1
   shift
-  timeout 60 mpirun --oversubscribe --bind-to none -np "$np" -x MC2_RELAY_FAULT \
+  echo "mpirun -np $np $(basename "$1") ${*:2} (MC2_RELAY_FAULT=${MC2_RELAY_FAULT:-})"
+  timeout -k 5 40 mpirun --oversubscribe --bind-to none -np "$np" -x MC2_RELAY_FAULT \
     ${EXTRA[@]+"${EXTRA[@]}"} "$@" </dev/null >"$WORK/out" 2>"$WORK/err"
 }
 

@@ -214,9 +214,13 @@ static int run_test(rank *r)
         if (run) mc2_mpirelay_next_job(r->relay);
         mc2_mesh *m = setup(r, p);
         if (run == r->o.runs - 1 && r->self == r->o.quit) {
-            fprintf(stderr, "meshrun: rank %d: stopping before the job (--quit)\n", r->self);
+            /* It stops taking part and waits to be killed: the others must fail by their
+             * timeout, naming it, and end the job (MPI_Abort). (A rank waiting in MPI_Finalize
+             * instead can make Open MPI 4.1's mpirun hang on that abort.) */
+            fprintf(stderr, "meshrun: rank %d: stops before the job (--quit)\n", r->self);
             mc2_mesh_free(m);
             mc2_coll_plan_free(p);
+            for (int s = 0; s < 120; s++) sleep(1);
             return 1;
         }
         mc2_coll_transport t = mc2_mpirelay_transport(r->relay);
