@@ -44,7 +44,7 @@
  * must not wait for the receiver; msg stays valid and unchanged until the next flush.
  * recv(ctx, from, buf, cap, &len): the next message the host delivers as from rank `from`,
  * into buf (cap bytes); a message larger than cap, or none within the transport's timeout,
- * is an error (the timeout's names the rank). flush(ctx): waits until every sent message
+ * is an error (a timeout's error names the rank). flush(ctx): waits until every sent message
  * has left (called after each stage's receives, so never while a peer waits on us).
  *
  * ERRORS. Any failure fails the collective context for good (every later call fails): an
@@ -121,6 +121,9 @@ void mc2_coll_plan_free(mc2_coll_plan *p);
  * over transport t. The plan and transport must outlive it; m is not owned. */
 mc2_coll *mc2_coll_new(mc2_mesh *m, const mc2_coll_plan *p, uint32_t self,
                        const mc2_coll_transport *t, mc2_err *err);
+/* Wipes the plaintext scratch and frees. If sends are pending (after a failure) it flushes
+ * the transport first; if that fails, the sealed buffers the transport may still read are
+ * left allocated. NULL is a no-op. */
 void mc2_coll_free(mc2_coll *c);
 
 /* Allreduce-sum, in place, of v[0..n) (n the same on every rank). */
