@@ -36,7 +36,7 @@ mpi() { # mpi NP PROGRAM ARGS...: mpirun with this test's options, output in $WO
 
 # KIND:STAGE:FROM and the reason the receiver must give. Stages (meshrun's plan): 0-1
 # allreduce f64, 2-3 allreduce i64, 4 alltoallv, 5 bcast from rank 1, 6 gather to rank 0.
-FAULTS=("drop:0:1|out of order" "dup:3:0|duplicate" "replay:4:1|another job"
+FAULTS=("drop:0:1|out of order" "dup:3:0|duplicate" "replay:4:1|belongs to another job"
   "reorder:5:1|out of order" "flip:6:1|does not authenticate"
   "sender:2:1|does not authenticate|no such edge")
 

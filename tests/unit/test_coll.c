@@ -32,7 +32,7 @@ static const char *fault_reason[F_N] = {
     NULL,
     "out of order",
     "duplicate",
-    "another job",
+    "belongs to another job",
     "out of order",
     "does not authenticate",
     NULL /* "does not authenticate" or, if the claimed sender has no edge, "no such edge" */,
