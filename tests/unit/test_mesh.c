@@ -140,12 +140,18 @@ static const char *fault_name[F_N] = {"none",
                                       "view swap"};
 
 /* The reason each message fault must be reported with. */
-static const char *fault_reason[F_N] = {NULL,           "out of order",
-                                        "incomplete",   "duplicate",
-                                        "another job",  "does not authenticate",
-                                        "out of order", "does not authenticate",
-                                        NULL,           NULL,
-                                        "view",         "view",
+static const char *fault_reason[F_N] = {NULL,
+                                        "out of order",
+                                        "incomplete",
+                                        "duplicate",
+                                        "belongs to another job",
+                                        "does not authenticate",
+                                        "out of order",
+                                        "does not authenticate",
+                                        NULL,
+                                        NULL,
+                                        "view",
+                                        "view",
                                         "view"};
 
 static void q_push(queue *q, const uint8_t *b, size_t n, uint32_t to)
