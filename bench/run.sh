@@ -15,7 +15,7 @@
 #   BENCH_AEAD_SECONDS  seconds per AEAD figure and round, mc2 and openssl alike (default 1)
 #   BENCH_AEAD_ROUNDS   AEAD rounds, best one reported       (default 5)
 #   BENCH_ONLY          comma-separated sections: aead, ingest, platform, gbdt, obliv-sort,
-#                       tpch, obliv-tpch, fl (default all)
+#                       tpch, obliv-tpch, fl, cluster (default all)
 #   BENCH_PLATFORM_RUNS runs per platform latency figure     (default 30)
 #   BENCH_TPCH_SF       TPC-H scale factor of section tpch, >= 0.001 (default 1; 0.01 for a
 #                       quick check of the plumbing, 10 for the large run)
@@ -44,6 +44,11 @@
 #   BENCH_FL_MASKED_CLIENTS  clients of the masked round, 2..BENCH_FL_CLIENTS (default the
 #                       smaller of BENCH_FL_CLIENTS and 60: a masked round holds every
 #                       participant's session open at once, the enclave at most 64 sessions)
+#   BENCH_CLUSTER_BYTES bytes per rank of each collective in section cluster (default 67108864 =
+#                       64 MiB; 4194304 for a quick check of the plumbing)
+#   BENCH_CLUSTER_RANKS MPI rank counts of section cluster, space-separated (default "2 4")
+#   BENCH_CLUSTER_ITERS timed collectives per figure in section cluster, 1..40 (default 5)
+#   BENCH_MPIRUN_ARGS   extra mpirun options for section cluster (e.g. "--mca btl self,vader")
 #   BENCH_BUILD         build directory to use               (default build, as `make bench`)
 #   BENCH_REPORT_DIR    where report.txt and the plots go    (default BUILD/bench-report)
 #   BENCH_HISTORY       directory of the history files tpch.tsv and obliv-tpch.tsv, one line
@@ -59,7 +64,10 @@ RUNS=${BENCH_RUNS:-3}
 THREADS=${BENCH_THREADS:-2}
 AEAD_SECONDS=${BENCH_AEAD_SECONDS:-1}
 AEAD_ROUNDS=${BENCH_AEAD_ROUNDS:-5}
-ONLY=${BENCH_ONLY:-aead,ingest,platform,gbdt,obliv-sort,tpch,obliv-tpch,fl}
+ONLY=${BENCH_ONLY:-aead,ingest,platform,gbdt,obliv-sort,tpch,obliv-tpch,fl,cluster}
+CLUSTER_BYTES=${BENCH_CLUSTER_BYTES:-67108864}
+CLUSTER_RANKS=${BENCH_CLUSTER_RANKS:-2 4}
+CLUSTER_ITERS=${BENCH_CLUSTER_ITERS:-5}
 PLATFORM_RUNS=${BENCH_PLATFORM_RUNS:-30}
 TPCH_SF=${BENCH_TPCH_SF:-1}
 TPCH_RUNS=${BENCH_TPCH_RUNS:-3}
@@ -83,7 +91,7 @@ die() {
 # progress MESSAGE: a progress line on stderr (not in the report).
 progress() { printf 'bench: %s\n' "$*" >&2; }
 for v in CSV_MB RUNS THREADS AEAD_SECONDS AEAD_ROUNDS TPCH_RUNS TPCH_TIMEOUT TPCH_BUDGET MC2_TIMEOUT \
-  FL_CLIENTS FL_PARAMS; do
+  FL_CLIENTS FL_PARAMS CLUSTER_BYTES CLUSTER_ITERS; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "BENCH_${v} must be a positive integer, not '${!v}'"
 done
 [[ $OBLIV_TIMEOUT =~ ^[1-9][0-9]*$ ]] ||
@@ -1512,6 +1520,50 @@ fl_report() {
   summary "fl aggregation, plain sum / enclave ($m)" "$(FMT=%.4f calc "$plain / $agg")" 0.50
 }
 
+# ---- cluster: encrypted collectives vs plain MPI ----------------------------------------------
+
+# Encrypted allreduce (f64 sum) and alltoallv over the enclave mesh and the MPI relay vs plain
+# MPI_Allreduce / MPI_Alltoallv of the same bytes, in the same mpirun (bench_cluster, built
+# from tests/tools/meshrun.c on the production relay). The mesh runs in each rank's process
+# (no enclave process per rank yet).
+bench_cluster() {
+  section "Cluster: encrypted collectives vs plain MPI, $CLUSTER_BYTES bytes per rank, ranks $CLUSTER_RANKS"
+  if ! command -v mpirun >/dev/null; then
+    echo "skipped: no mpirun (apt install openmpi-bin libopenmpi-dev, then re-run cmake)"
+    return
+  fi
+  if ! build_target bench_cluster; then
+    echo "skipped: bench_cluster does not build (did cmake find MPI?): $(tail -1 "$buildlog")"
+    return
+  fi
+  local np out line what ratio
+  local -a extra
+  read -r -a extra <<<"${BENCH_MPIRUN_ARGS:-}"
+  if [[ $(id -u) -eq 0 ]]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
+  echo "MB/s = 10^6 bytes of each rank's vector (allreduce) or send buffer (alltoallv) per second;"
+  echo "ratio = encrypted / plain (goal >= 0.8x); the mesh runs in each rank's process"
+  for np in $CLUSTER_RANKS; do
+    progress "cluster: $np ranks ..."
+    if ! out=$(mpirun --oversubscribe --bind-to none -np "$np" ${extra[@]+"${extra[@]}"} \
+      "$BUILD/bench_cluster" --bench "$CLUSTER_BYTES" --iters "$CLUSTER_ITERS" </dev/null 2>&1); then
+      echo "$np ranks: bench_cluster FAILED:"
+      tail -5 <<<"$out" | sed 's/^/    | /'
+      failed=1
+      continue
+    fi
+    while read -r line; do
+      what=$(awk '{ print $2 }' <<<"$line")
+      ratio=$(sed 's/.*ratio=\([0-9.]*\).*/\1/' <<<"$line")
+      printf '  %-10s %s\n' "$what" "$(cut -d' ' -f3- <<<"$line")"
+      summary "cluster $what, $np ranks, encrypted / plain MPI" "$ratio" 0.80
+    done < <(grep '^cluster: \(allreduce\|alltoallv\) ' <<<"$out")
+    grep -q '^cluster: transcripts agree' <<<"$out" || {
+      echo "$np ranks: the transcripts did not agree"
+      failed=1
+    }
+  done
+}
+
 # ---- main ---------------------------------------------------------------------------------
 
 main() {
@@ -1524,6 +1576,7 @@ main() {
   if [[ ,$ONLY, == *,tpch,* ]]; then bench_tpch; fi
   if [[ ,$ONLY, == *,obliv-tpch,* ]]; then bench_obliv_tpch; fi
   if [[ ,$ONLY, == *,fl,* ]]; then bench_fl; fi
+  if [[ ,$ONLY, == *,cluster,* ]]; then bench_cluster; fi
 
   section "Summary (ratio = mc2 / peer, higher is better)"
   if ((${#SUMMARY[@]})); then printf '%s\n' "${SUMMARY[@]}"; else echo "no ratio could be measured"; fi

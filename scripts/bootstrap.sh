@@ -49,6 +49,7 @@ PKGS=(
   nodejs npm                             # DuckDB peer for benchmarks (npm @duckdb/node-api)
   gnuplot-nox                            # benchmark plots (make bench)
   openssh-server openssh-client iproute2 # cluster test: an sshd per network namespace
+  openmpi-bin libopenmpi-dev             # the mesh's MPI relay, test_meshrun, bench cluster
 )
 
 missing=()

@@ -30,6 +30,8 @@ typedef struct chan {
 struct mc2_mesh {
     mc2_mesh_job job;
     uint32_t self, n_ranks, n_stages;
+    uint32_t n_data; /* stages 0..n_data-1 are in the transcripts; the rest are final */
+    uint32_t n_final;
     mc2_mesh_stage *stages;
     uint8_t graph_hash[MC2_SHA256_LEN];
     uint8_t x_sec[MC2_X25519_LEN];
@@ -98,7 +100,7 @@ int mc2_mesh_check_peer(const mc2_mesh_job *job, uint32_t peer_rank, const mc2_c
 }
 
 /* The graph's canonical hash: "mc2 mesh graph v1" | n_ranks u32 | n_stages u32 | for each
- * stage and sender s < n_ranks: edges u64. */
+ * stage and sender s < n_ranks: edges u64 | (if n_final > 0) n_final u32. */
 static int graph_hash(mc2_mesh *m, mc2_err *err)
 {
     static const char ctx[] = "mc2 mesh graph v1";
@@ -114,6 +116,8 @@ static int graph_hash(mc2_mesh *m, mc2_err *err)
             mc2_le64_put(b, m->stages[st].edges[s]);
             if (mc2_sha256_update(h, b, 8, err)) goto out;
         }
+    mc2_le32_put(b, m->n_final);
+    if (m->n_final && mc2_sha256_update(h, b, 4, err)) goto out;
     rc = mc2_sha256_final(h, m->graph_hash, err);
     h = NULL;
 out:
@@ -129,6 +133,10 @@ static int check_graph(const mc2_mesh_graph *g, uint32_t self, mc2_err *err)
     if (g->n_stages < 1 || g->n_stages > MC2_MESH_MAX_STAGES || !g->stages)
         return mc2_err_set(err, MC2_E_USAGE, "mesh: %u stages (1 to %d)", g->n_stages,
                            MC2_MESH_MAX_STAGES);
+    if (g->n_final >= g->n_stages)
+        return mc2_err_set(err, MC2_E_USAGE,
+                           "mesh: %u final stages of %u (at least one stage must precede them)",
+                           g->n_final, g->n_stages);
     uint64_t valid = g->n_ranks == 64 ? ~0ull : (1ull << g->n_ranks) - 1;
     for (uint32_t st = 0; st < g->n_stages; st++)
         for (uint32_t s = 0; s < MC2_MESH_MAX_RANKS; s++) {
@@ -156,6 +164,8 @@ mc2_mesh *mc2_mesh_new(const mc2_mesh_job *job, const mc2_mesh_graph *g, uint32_
     m->self = self;
     m->n_ranks = g->n_ranks;
     m->n_stages = g->n_stages;
+    m->n_final = g->n_final;
+    m->n_data = g->n_stages - g->n_final;
     memcpy(m->x_sec, x_sec, MC2_X25519_LEN);
     size_t nch = (size_t)g->n_stages * g->n_ranks;
     m->stages = mc2_calloc(g->n_stages, sizeof *m->stages);
@@ -286,7 +296,7 @@ int mc2_mesh_seal(mc2_mesh *m, uint32_t stage, uint32_t receiver, bool last, con
     uint8_t *tag = out + MC2_MESH_HDR_LEN + n;
     if (mc2_aead_seal(m->peers[receiver].send, nonce, out, MC2_MESH_HDR_LEN, payload, n,
                       out + MC2_MESH_HDR_LEN, tag, err) ||
-        transcript(m->peers[receiver].sent_d, out, tag, err)) {
+        (stage < m->n_data && transcript(m->peers[receiver].sent_d, out, tag, err))) {
         m->failed = true; /* the transcript no longer matches what may have been sent */
         return -1;
     }
@@ -341,7 +351,7 @@ int mc2_mesh_open(mc2_mesh *m, const uint8_t *msg, size_t len, uint8_t *pt, size
                       : seq < c->next ? "a duplicate or replayed message"
                       : seq > c->next ? "a message out of order (one before it is missing)"
                                       : NULL;
-    if (why || transcript(m->peers[s].recv_d, msg, tag, err)) {
+    if (why || (st < m->n_data && transcript(m->peers[s].recv_d, msg, tag, err))) {
         mc2_wipe(pt, n);
         return why ? integrity(m, err, st, s, why) : (m->failed = true, -1);
     }
@@ -370,10 +380,10 @@ int mc2_mesh_stage_complete(mc2_mesh *m, uint32_t stage, mc2_err *err)
 
 /* ---- views and agreement ----------------------------------------------------------------- */
 
-/* Every stage complete at this rank, every outgoing edge closed. */
+/* Every stage before the final ones complete at this rank, every outgoing edge closed. */
 static int all_done(mc2_mesh *m, mc2_err *err)
 {
-    for (uint32_t st = 0; st < m->n_stages; st++) {
+    for (uint32_t st = 0; st < m->n_data; st++) {
         if (mc2_mesh_stage_complete(m, st, err)) return -1;
         for (uint32_t r = 0; r < m->n_ranks; r++)
             if (has_edge(m, st, m->self, r) && !m->tx[(size_t)st * m->n_ranks + r].closed)

@@ -29,10 +29,15 @@
  * with last. Anything else fails the mesh for good (every later call fails too) with an
  * MC2_E_AUTH "integrity error" naming the stage and the claimed sender, never a payload byte.
  *
+ * FINAL STAGES. The graph's last n_final stages (0 unless set) carry the agreement itself (the
+ * views and a verdict: src/mesh/coll.h). They are tracked like any stage but are not part of
+ * the transcripts, and a view or an agreement needs only the stages before them complete: a
+ * view cannot cover the message that carries it.
+ *
  * TRANSCRIPT. Per edge (i -> j) both ends chain d = SHA-256(d || record), d_0 = 32 zero bytes,
  *   record = stage u32 | sender u32 | receiver u32 | seq u64 | last u8 | len u32 | tag[16]
- * over every message i sealed for j (at i) and opened from i (at j). At the end each rank i
- * produces a VIEW for the releasing rank r (the one that will release the result):
+ * over every message of a non-final stage i sealed for j (at i) and opened from i (at j). At the
+ * end each rank i produces a VIEW for the releasing rank r (the one that will release the result):
  *   "mc2 mesh view v1" | job_id[32] | graph_hash[32] | rank u32 | n_ranks u32 |
  *   for j in 0..n-1: sent_i->j[32] | recv_j->i[32] |  HMAC-SHA256(M(i,r), all before)
  * Rank r checks each view's MAC (only i and r know M(i,r): the host cannot forge a view) and
@@ -64,11 +69,13 @@ typedef struct mc2_mesh_stage {
     uint64_t edges[MC2_MESH_MAX_RANKS];
 } mc2_mesh_stage;
 
-/* The stage graph: n_ranks (2..64) ranks, n_stages (1..256) stages. */
+/* The stage graph: n_ranks (2..64) ranks, n_stages (1..256) stages, the last n_final of them
+ * (0..n_stages-1) final (see FINAL STAGES). Its hash (docs/cluster.md) covers all of it. */
 typedef struct mc2_mesh_graph {
     uint32_t n_ranks;
     uint32_t n_stages;
     const mc2_mesh_stage *stages;
+    uint32_t n_final;
 } mc2_mesh_graph;
 
 /* What this rank knows about its job. */
@@ -125,8 +132,8 @@ int mc2_mesh_open(mc2_mesh *m, const uint8_t *msg, size_t len, uint8_t *pt, size
  * integrity error naming the stage and the first sender missing (and the mesh fails). */
 int mc2_mesh_stage_complete(mc2_mesh *m, uint32_t stage, mc2_err *err) MC2_WUR;
 
-/* This rank's view for the releasing rank (every stage complete here, every outgoing edge
- * closed). out holds MC2_MESH_VIEW_LEN(n_ranks) bytes. */
+/* This rank's view for the releasing rank (every non-final stage complete here, every
+ * outgoing edge of those stages closed). out holds MC2_MESH_VIEW_LEN(n_ranks) bytes. */
 int mc2_mesh_view(mc2_mesh *m, uint32_t releaser, uint8_t *out, size_t out_len,
                   mc2_err *err) MC2_WUR;
 

@@ -67,7 +67,7 @@ static void world_init(world *w, uint32_t n, uint8_t tag)
         w->st[0].edges[i] = ((1ull << n) - 1) & ~(1ull << i);
         if (i) w->st[1].edges[i] = 1;
     }
-    w->g = (mc2_mesh_graph){n, 2, w->st};
+    w->g = (mc2_mesh_graph){n, 2, w->st, 0};
 }
 
 static void world_free(world *w)
@@ -140,12 +140,18 @@ static const char *fault_name[F_N] = {"none",
                                       "view swap"};
 
 /* The reason each message fault must be reported with. */
-static const char *fault_reason[F_N] = {NULL,           "out of order",
-                                        "incomplete",   "duplicate",
-                                        "another job",  "does not authenticate",
-                                        "out of order", "does not authenticate",
-                                        NULL,           NULL,
-                                        "view",         "view",
+static const char *fault_reason[F_N] = {NULL,
+                                        "out of order",
+                                        "incomplete",
+                                        "duplicate",
+                                        "belongs to another job",
+                                        "does not authenticate",
+                                        "out of order",
+                                        "does not authenticate",
+                                        NULL,
+                                        NULL,
+                                        "view",
+                                        "view",
                                         "view"};
 
 static void q_push(queue *q, const uint8_t *b, size_t n, uint32_t to)
@@ -469,7 +475,7 @@ static void test_misc(void)
     bool last;
     world_init(&w, 2, 4);
     mc2_mesh_stage bad[1] = {{{1, 0}}};
-    mc2_mesh_graph bg = {2, 1, bad};
+    mc2_mesh_graph bg = {2, 1, bad, 0};
     CHECK(mc2_mesh_new(&w.job, &bg, 0, w.rk[0].xsec, w.rk[0].ev, w.rk[0].ev_len, &err) == NULL);
     CHECK(meshes_new(&w, m) == 0);
     CHECK(mc2_mesh_seal(m[0], 1, 1, true, pt, 1, out, &len, &err) == -1); /* not an edge */
