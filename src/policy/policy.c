@@ -374,6 +374,8 @@ const mc2_party *mc2_policy_party_by_key(const mc2_policy *p,
 
 mc2_verifier mc2_policy_verifier(const mc2_policy *p)
 {
-    mc2_verifier v = {(const uint8_t(*)[MC2_ED25519_PUB_LEN])p->sim_keys, p->n_sim_keys};
-    return v;
+    mc2_verifier v = {0};
+    v.sim.keys = (const uint8_t(*)[MC2_ED25519_PUB_LEN])p->sim_keys;
+    v.sim.n_keys = p->n_sim_keys;
+    return v; /* no SEV-SNP root pinned: a consortium policy accepts sim evidence only */
 }

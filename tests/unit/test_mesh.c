@@ -42,7 +42,7 @@ static uint8_t *evidence(const uint8_t *m, const uint8_t *xpub, const uint8_t *n
     mc2_err err;
     uint8_t *ev = NULL;
     const uint8_t(*keys)[32] = (const uint8_t(*)[32])platform_pub;
-    mc2_verifier v = {keys, 1};
+    mc2_verifier v = {.sim = {keys, 1}};
     memcpy(in.measurement, m, 32);
     CHECK(mc2_mesh_report_data(xpub, nonce, pol, in.report_data, &err) == 0);
     CHECK(mc2_evidence_sim_create(&in, platform_sec, &ev, len, &err) == 0);
