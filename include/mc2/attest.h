@@ -60,7 +60,7 @@ enum mc2_evidence_format {
 
 #define MC2_REPORT_DATA_LEN       64
 #define MC2_SNP_MEASUREMENT_LEN   48
-#define MC2_SNP_REPORT_LEN        1184 /* ATTESTATION_REPORT, SEV-SNP ABI spec table 22 */
+#define MC2_SNP_REPORT_LEN        1184 /* ATTESTATION_REPORT (AMD SEV-SNP firmware ABI spec) */
 #define MC2_SNP_CHIP_ID_LEN       64
 #define MC2_SNP_MAX_CERT_LEN      8192         /* per DER certificate in SNP evidence */
 #define MC2_SNP_POLICY_MIGRATE_MA (1ull << 18) /* guest policy: a migration agent may attach */

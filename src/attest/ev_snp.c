@@ -4,7 +4,7 @@
  *   "MC2E" | u16 1 | u16 2 | u32 1184 | ATTESTATION_REPORT[1184] | u32 n | VCEK/VLEK DER |
  *   u32 n | ASK/ASVK DER | u32 n | ARK DER
  *
- * ATTESTATION_REPORT fields used (byte offsets, SEV-SNP firmware ABI spec, table 22):
+ * ATTESTATION_REPORT fields used (byte offsets; AMD SEV-SNP firmware ABI specification):
  *   0x000 u32 VERSION (2..5)         0x004 u32 GUEST_SVN          0x008 u64 POLICY
  *   0x010 FAMILY_ID[16]              0x020 IMAGE_ID[16]           0x030 u32 VMPL
  *   0x034 u32 SIGNATURE_ALGO (1 = ECDSA P-384 with SHA-384)       0x038 u64 CURRENT_TCB

@@ -4,7 +4,11 @@
  * signature, measurement, TCB, debug, migration agent, binding, malformed). */
 #include <string.h>
 
+#include "base/buf.h"
+#include "base/hex.h"
+#include "crypto/pki.h"
 #include "mc2/attest.h"
+#include "mc2/policy.h"
 #include "test.h"
 
 /* SHA-256 of each certificate's SubjectPublicKeyInfo (DER), as tests/data/snp/README.md
@@ -281,6 +285,50 @@ static void test_malformed(void)
     free(e.p);
 }
 
+/* A consortium policy that names only SEV-SNP reference values (enclave.sev_snp) gives a
+ * verifier and an appraisal that accept the real report, and refuse it past its TCB. */
+static void test_policy(void)
+{
+    uint8_t pub[32], sec[32];
+    char pin[65], meas[97];
+    mc2_buf pem = {0}, y = {0};
+    mc2_err err;
+    CHECK(mc2_ed25519_keygen(pub, sec, &err) == 0);
+    CHECK(mc2_x509_self_signed(sec, "bank-a", 30, &pem, &err) == 0);
+    mc2_hex_encode(pin_milan_ark, 32, pin);
+    mc2_hex_encode(report.p + 0x90, 48, meas);
+    for (int microcode = 0x44; microcode <= 0x45; microcode++) {
+        y.len = 0;
+        CHECK(mc2_buf_printf(&y, &err,
+                             "consortium: snp\nenclave:\n  allow_debug: true\n  sev_snp:\n"
+                             "    ark_pins: [%s]\n    measurements: [%s]\n"
+                             "    min_tcb: {bootloader: 2, tee: 0, snp: 5, microcode: %d}\n"
+                             "parties:\n  - name: bank-a\n    certificate: |\n",
+                             pin, meas, microcode) == 0);
+        for (const char *l = (const char *)pem.data; l < (const char *)pem.data + pem.len;) {
+            const char *nl = memchr(l, '\n', (size_t)((const char *)pem.data + pem.len - l));
+            size_t n = nl ? (size_t)(nl - l + 1) : strlen(l);
+            CHECK(mc2_buf_puts(&y, "      ", &err) == 0 && mc2_buf_append(&y, l, n, &err) == 0);
+            l += n;
+        }
+        CHECK(mc2_buf_puts(&y, "recipients: [bank-a]\n", &err) == 0);
+        mc2_policy *pol = NULL;
+        if (mc2_policy_parse("snp.yaml", (const char *)y.data, y.len, &pol, &err)) pol = NULL;
+        CHECK_MSG(pol != NULL, "%s", err.msg);
+        if (!pol) break;
+        mc2_verifier v = mc2_policy_verifier(pol);
+        blob e = evidence(report.p, vcek, milan_ask, milan_ark);
+        mc2_claims c;
+        CHECK(mc2_evidence_verify(&v, e.p, e.n, &c, &err) == MC2_ATTEST_OK);
+        CHECK(appraise(&c, &pol->appraisal, report.p + 0x50) ==
+              (microcode == 0x44 ? MC2_ATTEST_OK : MC2_ATTEST_TCB));
+        free(e.p);
+        mc2_policy_free(pol);
+    }
+    mc2_buf_free(&pem);
+    mc2_buf_free(&y);
+}
+
 int main(void)
 {
     report = load("snp/milan_report.bin");
@@ -294,6 +342,7 @@ int main(void)
     test_chain();
     test_signature();
     test_malformed();
+    test_policy();
     blob all[] = {report, vcek, milan_ask, milan_ark, genoa_ask, genoa_ark};
     for (size_t i = 0; i < 6; i++) free(all[i].p);
     return test_done("test_snp");
