@@ -453,6 +453,12 @@ static void test_check_peer(void)
         mc2_mesh_free(m);
         free(ev);
     }
+    /* Claims of another evidence format (SEV-SNP: its 32-byte measurement field is not the
+     * launch measurement) are refused even with the right bytes in that field. */
+    mc2_claims snp = w.rk[1].claims;
+    snp.format = MC2_EVIDENCE_SNP;
+    mc2_err_clear(&err);
+    CHECK(mc2_mesh_check_peer(&w.job, 1, &snp, x, &err) == -1 && strstr(err.msg, "format 2"));
     world_free(&w);
 }
 
