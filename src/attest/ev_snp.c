@@ -8,8 +8,7 @@
  *   0x000 u32 VERSION (2..5)         0x004 u32 GUEST_SVN          0x008 u64 POLICY
  *   0x010 FAMILY_ID[16]              0x020 IMAGE_ID[16]           0x030 u32 VMPL
  *   0x034 u32 SIGNATURE_ALGO (1 = ECDSA P-384 with SHA-384)       0x038 u64 CURRENT_TCB
- *   0x040 u64 PLATFORM_INFO          0x048 u32 bits 4:2 SIGNING_KEY (0 VCEK, 1 VLEK, 7 none),
- *                                              bit 1 MASK_CHIP_KEY
+ *   0x040 u64 PLATFORM_INFO          0x048 u32 bits 4:2 SIGNING_KEY (0 VCEK, 1 VLEK, 7 none)
  *   0x050 REPORT_DATA[64]            0x090 MEASUREMENT[48]        0x0C0 HOST_DATA[32]
  *   0x0E0 ID_KEY_DIGEST[48]          0x140 REPORT_ID[32]          0x180 u64 REPORTED_TCB
  *   0x188 u8 CPUID_FAM_ID (v3+)      0x1A0 CHIP_ID[64]            0x1E0 u64 COMMITTED_TCB
@@ -21,8 +20,8 @@
  *   1. sizes, header, report version, signature algorithm, signing key kind -> MALFORMED;
  *   2. the ARK's public key is pinned in the verifier config -> UNTRUSTED_PLATFORM;
  *   3. ARK self-signed, ASK signed by ARK, VCEK signed by ASK (RSA-PSS, SHA-384), VCEK key
- *      is P-384, the VCEK's TCB extensions equal REPORTED_TCB and (VCEK) its hwID equals
- *      CHIP_ID -> BAD_CHAIN;
+ *      is P-384, the VCEK's TCB extensions equal REPORTED_TCB and (VCEK, unless the platform
+ *      masks CHIP_ID to zeros) its hwID equals CHIP_ID -> BAD_CHAIN;
  *   4. the report signature under the VCEK key -> BAD_SIGNATURE.
  * Certificate validity dates are not checked (AMD's roots and VCEKs are long-lived and a
  * verifier's clock is not trusted either); TCB minimums in the appraisal are what retires
@@ -185,7 +184,9 @@ static int ext_spl(X509 *x, const char *oid)
 }
 
 /* The VCEK/VLEK certificate must be for the report's REPORTED_TCB (and a VCEK for its
- * chip): otherwise old firmware could claim a newer TCB than its key was derived for. */
+ * chip): otherwise old firmware could claim a newer TCB than its key was derived for. A
+ * platform configured with MASK_CHIP_ID reports CHIP_ID as zeros: nothing to compare then
+ * (the VCEK's signature still ties the report to its chip). */
 static enum mc2_attest_result key_matches_report(X509 *vcek, const uint8_t *r, mc2_err *err)
 {
     mc2_snp_tcb t = tcb_get(r + 0x180);
@@ -193,8 +194,9 @@ static enum mc2_attest_result key_matches_report(X509 *vcek, const uint8_t *r, m
         ext_spl(vcek, OID_SNP_SPL) != t.snp || ext_spl(vcek, OID_UCODE_SPL) != t.microcode)
         return bad_chain(err, "the VCEK certificate is for another TCB than the report's "
                               "REPORTED_TCB");
-    uint32_t flags = mc2_le32_get(r + 0x48);
-    int vlek = ((flags >> 2) & 7) == 1, masked = (flags >> 1) & 1;
+    static const uint8_t zero_id[MC2_SNP_CHIP_ID_LEN];
+    int vlek = ((mc2_le32_get(r + 0x48) >> 2) & 7) == 1;
+    int masked = memcmp(r + 0x1A0, zero_id, MC2_SNP_CHIP_ID_LEN) == 0;
     if (!vlek && !masked) {
         const ASN1_OCTET_STRING *id = ext_value(vcek, OID_HWID);
         if (!id || ASN1_STRING_length(id) != MC2_SNP_CHIP_ID_LEN ||
