@@ -131,6 +131,8 @@ enum mc2_attest_result {
                                       signed by the ASK, VCEK for another chip or TCB) */
     MC2_ATTEST_TCB,                /* platform TCB version below the policy's minimum */
     MC2_ATTEST_MIGRATION,          /* a migration agent may attach and the policy forbids it */
+    MC2_ATTEST_VMPL,               /* snp: report requested from a less privileged VMPL than
+                                      the policy accepts */
 };
 
 /* SEV-SNP evidence (format 2), all integers little-endian, nothing after the last byte:
@@ -179,7 +181,9 @@ enum mc2_attest_result mc2_evidence_verify(const mc2_verifier *v, const uint8_t 
  * svn >= min_svn), or both.
  * snp: snp_measurements (at least one: the launch measurement must be one of them), every
  * component of the reported TCB >= snp_min_tcb's, the MIGRATE_MA policy bit only if
- * allow_migration_agent; allow_debug covers the DEBUG policy bit. */
+ * allow_migration_agent, VMPL <= snp_max_vmpl (default 0: only a report requested by the
+ * most privileged level, so not by less privileged code beside an SVSM); allow_debug covers
+ * the DEBUG policy bit. */
 typedef struct mc2_appraisal {
     size_t n_measurements;
     uint8_t measurements[MC2_MAX_MEASUREMENTS][MC2_SHA256_LEN];
@@ -193,6 +197,7 @@ typedef struct mc2_appraisal {
     uint8_t snp_measurements[MC2_MAX_MEASUREMENTS][MC2_SNP_MEASUREMENT_LEN];
     mc2_snp_tcb snp_min_tcb;
     bool allow_migration_agent; /* default false */
+    uint8_t snp_max_vmpl;       /* default 0 */
 } mc2_appraisal;
 
 /* Appraises verified claims against the policy and the expected report data (which binds

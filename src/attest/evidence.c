@@ -41,6 +41,8 @@ const char *mc2_attest_result_name(enum mc2_attest_result r)
         return "platform TCB version too low";
     case MC2_ATTEST_MIGRATION:
         return "migration agent not allowed";
+    case MC2_ATTEST_VMPL:
+        return "report from a less privileged VMPL";
     }
     return "unknown";
 }
@@ -108,7 +110,7 @@ static enum mc2_attest_result appraise_sim(const mc2_claims *c, const mc2_apprai
     return MC2_ATTEST_OK;
 }
 
-/* snp reference values: migration agent, launch measurement, TCB minimums. */
+/* snp reference values: migration agent, VMPL, launch measurement, TCB minimums. */
 static enum mc2_attest_result appraise_snp(const mc2_claims *c, const mc2_appraisal *p,
                                            mc2_err *err)
 {
@@ -118,6 +120,14 @@ static enum mc2_attest_result appraise_snp(const mc2_claims *c, const mc2_apprai
                     "attestation failed: migration agent not allowed: the guest policy lets a "
                     "migration agent attach (MIGRATE_MA), which can export the guest's memory");
         return MC2_ATTEST_MIGRATION;
+    }
+    if (s->vmpl > p->snp_max_vmpl) {
+        mc2_err_set(err, MC2_E_AUTH,
+                    "attestation failed: the report was requested at VMPL %u, a less privileged "
+                    "level than the policy accepts (max_vmpl %u): other code than the guest's "
+                    "most privileged level chose its report data",
+                    s->vmpl, p->snp_max_vmpl);
+        return MC2_ATTEST_VMPL;
     }
     int found = 0;
     for (size_t i = 0; i < p->n_snp_measurements && i < MC2_MAX_MEASUREMENTS; i++)

@@ -10,7 +10,7 @@
  *   [only if limits are given: "LIM1" | u64 job_cpu_seconds]
  *   [only if enclave.sev_snp is given: "SNP1" | u32 n_ark_pins | pin[32]... (sorted) |
  *    u32 n_measurements | measurement[48]... (sorted) | u8 min bootloader | u8 min tee |
- *    u8 min snp | u8 min microcode | u8 allow_migration_agent]
+ *    u8 min snp | u8 min microcode | u8 allow_migration_agent | u8 max_vmpl]
  * so two parties whose files differ only in layout, order or comments agree on the hash. */
 #include "mc2/policy.h"
 
@@ -100,11 +100,11 @@ static int get_hashes(const char *what, const mc2_ynode *l, const char *name, si
 }
 
 /* enclave.sev_snp: ark_pins, measurements, min_tcb {bootloader, tee, snp, microcode} (all
- * required), allow_migration_agent. */
+ * required), allow_migration_agent, max_vmpl (0 to 3, default 0). */
 static int parse_snp(const char *what, const mc2_ynode *s, mc2_policy *p, mc2_err *err)
 {
-    static const char *const keys[] = {"ark_pins", "measurements", "min_tcb",
-                                       "allow_migration_agent", NULL};
+    static const char *const keys[] = {
+        "ark_pins", "measurements", "min_tcb", "allow_migration_agent", "max_vmpl", NULL};
     static const char *const tcb_keys[] = {"bootloader", "tee", "snp", "microcode", NULL};
     mc2_appraisal *a = &p->appraisal;
     if (s->kind != MC2_Y_MAP)
@@ -133,6 +133,11 @@ static int parse_snp(const char *what, const mc2_ynode *s, mc2_policy *p, mc2_er
                       "min_tcb needs bootloader, tee, snp and microcode, each 0 to 255");
         *dst[i] = (uint8_t)x;
     }
+    const mc2_ynode *vm = mc2_yaml_get(s, "max_vmpl");
+    uint16_t vmpl = 0;
+    if (vm && (get_u16(what, vm, &vmpl, err) || vmpl > 3))
+        return at(err, what, vm, "max_vmpl must be 0 to 3 (0: the most privileged level only)");
+    a->snp_max_vmpl = (uint8_t)vmpl;
     p->has_snp = true;
     return 0;
 }
@@ -317,7 +322,8 @@ static int encode_snp(mc2_policy *p, mc2_buf *b, mc2_err *err)
     const mc2_snp_tcb *t = &a->snp_min_tcb;
     return mc2_buf_put_u8(b, t->bootloader, err) || mc2_buf_put_u8(b, t->tee, err) ||
                    mc2_buf_put_u8(b, t->snp, err) || mc2_buf_put_u8(b, t->microcode, err) ||
-                   mc2_buf_put_u8(b, a->allow_migration_agent, err)
+                   mc2_buf_put_u8(b, a->allow_migration_agent, err) ||
+                   mc2_buf_put_u8(b, a->snp_max_vmpl, err)
                ? -1
                : 0;
 }

@@ -115,8 +115,10 @@ static void test_policy_snp(const char *const *names, const char *const *pems, m
     snprintf(yaml, sizeof yaml, SNP_FMT, PIN_B, PIN_A, SNP_M, "68",
              "    allow_migration_agent: true\n");
     mc2_policy *s4 = policy_from(names, pems, 3, "auditor", &err);
-    CHECK(s2 && s3 && s4);
-    if (s1 && s2 && s3 && s4 && p1) {
+    snprintf(yaml, sizeof yaml, SNP_FMT, PIN_B, PIN_A, SNP_M, "68", "    max_vmpl: 2\n");
+    mc2_policy *s5 = policy_from(names, pems, 3, "auditor", &err);
+    CHECK(s2 && s3 && s4 && s5);
+    if (s1 && s2 && s3 && s4 && s5 && p1) {
         const mc2_appraisal *a = &s1->appraisal;
         CHECK(s1->has_snp && s1->n_snp_arks == 2 && a->n_snp_measurements == 1);
         CHECK(a->snp_min_tcb.bootloader == 2 && a->snp_min_tcb.snp == 5 &&
@@ -129,11 +131,14 @@ static void test_policy_snp(const char *const *names, const char *const *pems, m
         CHECK(memcmp(s1->hash, s3->hash, 32) != 0); /* and its TCB minimum */
         CHECK(memcmp(s1->hash, s4->hash, 32) != 0); /* and its migration rule */
         CHECK(s4->appraisal.allow_migration_agent);
+        CHECK(memcmp(s1->hash, s5->hash, 32) != 0); /* and its VMPL limit */
+        CHECK(s1->appraisal.snp_max_vmpl == 0 && s5->appraisal.snp_max_vmpl == 2);
     }
     mc2_policy_free(s1);
     mc2_policy_free(s2);
     mc2_policy_free(s3);
     mc2_policy_free(s4);
+    mc2_policy_free(s5);
     /* Refused, each with a message naming what is wrong. */
     struct {
         const char *snp, *msg;
@@ -152,6 +157,9 @@ static void test_policy_snp(const char *const *names, const char *const *pems, m
          "    min_tcb: {bootloader: 2, tee: 0, snp: 5, microcode: 1, fmc: 1}\n",
          "unknown key 'fmc'"},
         {"  sev_snp:\n    ark_pins: [" PIN_A "]\n    vcek: x\n", "unknown key 'vcek'"},
+        {"  sev_snp:\n    ark_pins: [" PIN_A "]\n    measurements: [" SNP_M "]\n"
+         "    min_tcb: {bootloader: 2, tee: 0, snp: 5, microcode: 1}\n    max_vmpl: 4\n",
+         "max_vmpl must be 0 to 3"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         enclave_extra = bad[i].snp;

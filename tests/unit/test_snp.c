@@ -152,6 +152,13 @@ static void test_real_report(void)
     q = good_policy();
     q.allow_migration_agent = true;
     CHECK(appraise(&ma, &q, want) == MC2_ATTEST_OK);
+    /* VMPL: the published report is from VMPL 0; edited claims as for MIGRATE_MA. */
+    mc2_claims vm = c;
+    vm.snp.vmpl = 2;
+    CHECK(appraise(&vm, &p, want) == MC2_ATTEST_VMPL);
+    q = good_policy();
+    q.snp_max_vmpl = 2;
+    CHECK(appraise(&vm, &q, want) == MC2_ATTEST_OK);
     /* A sim policy does not accept SNP claims and vice versa. */
     mc2_appraisal sim_only = {0};
     sim_only.n_measurements = 1;
