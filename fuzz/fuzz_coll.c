@@ -66,7 +66,7 @@ static void setup(void)
     uint8_t psec[32], ppub[32];
     if (mc2_ed25519_keygen(ppub, psec, &e)) abort();
     const uint8_t(*keys)[32] = (const uint8_t(*)[32])ppub;
-    mc2_verifier v = {keys, 1};
+    mc2_verifier v = {.sim = {keys, 1}};
     memset(W.job.job_id, 1, 32);
     memset(W.job.nonce, 2, 32);
     memset(W.job.policy_hash, 3, 32);

@@ -50,23 +50,59 @@ int mc2_measure_file(const char *path, uint8_t out[MC2_SHA256_LEN], mc2_err *err
 
 /* ---- evidence and claims ------------------------------------------------------------- */
 
+/* Evidence formats. Every evidence starts with the same 8 bytes, "MC2E" | u16 version = 1 |
+ * u16 format (little-endian); mc2_evidence_verify dispatches on the format through a registry
+ * (src/attest/registry.c: one line per format, each format's verifier in its own file). */
 enum mc2_evidence_format {
     MC2_EVIDENCE_SIM = 1, /* signed by a simulated platform key: protects nothing */
+    MC2_EVIDENCE_SNP = 2, /* AMD SEV-SNP attestation report + VCEK/VLEK, ASK, ARK certs */
 };
 
-#define MC2_REPORT_DATA_LEN 64
+#define MC2_REPORT_DATA_LEN       64
+#define MC2_SNP_MEASUREMENT_LEN   48
+#define MC2_SNP_REPORT_LEN        1184 /* ATTESTATION_REPORT (AMD SEV-SNP firmware ABI spec) */
+#define MC2_SNP_CHIP_ID_LEN       64
+#define MC2_SNP_MAX_CERT_LEN      8192         /* per DER certificate in SNP evidence */
+#define MC2_SNP_POLICY_MIGRATE_MA (1ull << 18) /* guest policy: a migration agent may attach */
+#define MC2_SNP_POLICY_DEBUG      (1ull << 19) /* guest policy: the host may debug the guest */
 
-/* What verified evidence says about an enclave. */
+/* An SEV-SNP TCB_VERSION (Milan/Genoa layout): the security patch levels of each component. */
+typedef struct mc2_snp_tcb {
+    uint8_t bootloader, tee, snp, microcode;
+} mc2_snp_tcb;
+
+/* What a verified SEV-SNP report says beyond the common claims. */
+typedef struct mc2_snp_claims {
+    uint8_t measurement[MC2_SNP_MEASUREMENT_LEN]; /* launch measurement (SHA-384 chain) */
+    uint32_t version;                             /* report version */
+    uint32_t guest_svn;
+    uint64_t policy; /* guest policy (MC2_SNP_POLICY_*) */
+    uint32_t vmpl;
+    bool vlek;                /* signed by a VLEK (else a VCEK) */
+    mc2_snp_tcb reported_tcb; /* the TCB the signing key was derived for (the one appraised) */
+    mc2_snp_tcb current_tcb, committed_tcb;
+    uint64_t platform_info;
+    uint8_t family_id[16], image_id[16];
+    uint8_t host_data[32];
+    uint8_t id_key_digest[48];
+    uint8_t report_id[32];
+    uint8_t chip_id[MC2_SNP_CHIP_ID_LEN];
+} mc2_snp_claims;
+
+/* What verified evidence says about an enclave. The common part (format, simulation, debug,
+ * report_data) is filled by every format; measurement/signer/product_id/svn/platform_key by
+ * sim only (zero for snp); snp by snp only. */
 typedef struct mc2_claims {
     enum mc2_evidence_format format;
-    uint8_t measurement[MC2_SHA256_LEN];
-    uint8_t signer[MC2_SHA256_LEN]; /* mc2_signer_id of the sigstruct's signer */
+    uint8_t measurement[MC2_SHA256_LEN]; /* sim: SHA-256 of the enclave binary */
+    uint8_t signer[MC2_SHA256_LEN];      /* sim: mc2_signer_id of the sigstruct's signer */
     uint16_t product_id;
     uint16_t svn;
     bool simulation; /* evidence from the sim backend: no hardware protection at all */
     bool debug;      /* a debug enclave: its memory can be read by the host */
     uint8_t report_data[MC2_REPORT_DATA_LEN];  /* binding chosen by the enclave */
     uint8_t platform_key[MC2_ED25519_PUB_LEN]; /* who signed (sim) */
+    mc2_snp_claims snp;                        /* format MC2_EVIDENCE_SNP */
 } mc2_claims;
 
 /* Creates sim-format evidence for the claims (format and platform_key are filled in from
@@ -90,12 +126,43 @@ enum mc2_attest_result {
     MC2_ATTEST_SVN,                /* security version below the minimum */
     MC2_ATTEST_BINDING,            /* report data does not bind this channel key / nonce /
                                       consortium policy (replayed, or another key's) */
+    MC2_ATTEST_BAD_CHAIN,          /* the platform's certificate chain does not verify (snp:
+                                      ARK not self-signed, ASK not signed by the ARK, VCEK not
+                                      signed by the ASK, VCEK for another chip or TCB) */
+    MC2_ATTEST_TCB,                /* platform TCB version below the policy's minimum */
+    MC2_ATTEST_MIGRATION,          /* a migration agent may attach and the policy forbids it */
+    MC2_ATTEST_VMPL,               /* snp: report requested from a less privileged VMPL than
+                                      the policy accepts */
 };
 
-/* Verifier configuration: the platform keys trusted for each format. */
+/* SEV-SNP evidence (format 2), all integers little-endian, nothing after the last byte:
+ *   "MC2E" | u16 version = 1 | u16 format = 2 | u32 report_len = 1184 | report[1184] (the
+ *   ATTESTATION_REPORT as Linux configfs-tsm's outblob gives it) | u32 len | VCEK or VLEK
+ *   certificate (DER) | u32 len | ASK or ASVK certificate (DER) | u32 len | ARK certificate
+ *   (DER); each certificate 1..MC2_SNP_MAX_CERT_LEN bytes.
+ * Builds it (*out malloc'd); the report is not checked here. */
+int mc2_evidence_snp_encode(const uint8_t report[MC2_SNP_REPORT_LEN], const uint8_t *vcek,
+                            size_t vcek_len, const uint8_t *ask, size_t ask_len, const uint8_t *ark,
+                            size_t ark_len, uint8_t **out, size_t *out_len, mc2_err *err) MC2_WUR;
+
+/* Per-format verifier configuration: what each format's verifier trusts. */
+typedef struct mc2_sim_verifier {
+    const uint8_t (*keys)[MC2_ED25519_PUB_LEN]; /* trusted simulated platform keys */
+    size_t n_keys;
+} mc2_sim_verifier;
+
+typedef struct mc2_snp_verifier {
+    /* Trusted AMD root keys: SHA-256 of each ARK's SubjectPublicKeyInfo (DER). Evidence whose
+     * ARK is not one of them is MC2_ATTEST_UNTRUSTED_PLATFORM. */
+    const uint8_t (*ark_pins)[MC2_SHA256_LEN];
+    size_t n_ark_pins;
+} mc2_snp_verifier;
+
+/* Verifier configuration: one member per format, passed by the registry to that format's
+ * verifier only. A format with no trusted keys rejects all its evidence. */
 typedef struct mc2_verifier {
-    const uint8_t (*sim_keys)[MC2_ED25519_PUB_LEN];
-    size_t n_sim_keys;
+    mc2_sim_verifier sim;
+    mc2_snp_verifier snp;
 } mc2_verifier;
 
 /* Decodes evidence (hostile bytes), checks it is signed by a trusted platform key, and
@@ -108,9 +175,15 @@ enum mc2_attest_result mc2_evidence_verify(const mc2_verifier *v, const uint8_t 
 
 #define MC2_MAX_MEASUREMENTS 16
 
-/* A relying party's reference values and rules. Either measurements (n_measurements > 0:
- * the claims' measurement must be one of them) or signer identity (has_signer: the claims'
- * signer must match, product_id must match, svn >= min_svn), or both. */
+/* A relying party's reference values and rules, per format.
+ * sim: either measurements (n_measurements > 0: the claims' measurement must be one of them)
+ * or signer identity (has_signer: the claims' signer must match, product_id must match,
+ * svn >= min_svn), or both.
+ * snp: snp_measurements (at least one: the launch measurement must be one of them), every
+ * component of the reported TCB >= snp_min_tcb's, the MIGRATE_MA policy bit only if
+ * allow_migration_agent, VMPL <= snp_max_vmpl (default 0: only a report requested by the
+ * most privileged level, so not by less privileged code beside an SVSM); allow_debug covers
+ * the DEBUG policy bit. */
 typedef struct mc2_appraisal {
     size_t n_measurements;
     uint8_t measurements[MC2_MAX_MEASUREMENTS][MC2_SHA256_LEN];
@@ -120,6 +193,11 @@ typedef struct mc2_appraisal {
     uint16_t min_svn;
     bool allow_simulation; /* default false */
     bool allow_debug;      /* default false */
+    size_t n_snp_measurements;
+    uint8_t snp_measurements[MC2_MAX_MEASUREMENTS][MC2_SNP_MEASUREMENT_LEN];
+    mc2_snp_tcb snp_min_tcb;
+    bool allow_migration_agent; /* default false */
+    uint8_t snp_max_vmpl;       /* default 0 */
 } mc2_appraisal;
 
 /* Appraises verified claims against the policy and the expected report data (which binds

@@ -40,6 +40,7 @@ extern "C" {
 
 #define MC2_POLICY_MAX_PARTIES  128
 #define MC2_POLICY_MAX_SIM_KEYS 8
+#define MC2_POLICY_MAX_SNP_ARKS 8
 #define MC2_POLICY_MAX_OBLIV    64
 
 typedef struct mc2_party {
@@ -54,6 +55,9 @@ typedef struct mc2_policy {
     mc2_appraisal appraisal;
     size_t n_sim_keys;
     uint8_t sim_keys[MC2_POLICY_MAX_SIM_KEYS][MC2_ED25519_PUB_LEN];
+    bool has_snp; /* enclave.sev_snp given: SNP reference values are in appraisal */
+    size_t n_snp_arks;
+    uint8_t snp_arks[MC2_POLICY_MAX_SNP_ARKS][MC2_SHA256_LEN]; /* enclave.sev_snp.ark_pins */
     size_t nparties;
     mc2_party *parties;
     size_t n_obliv;

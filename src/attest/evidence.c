@@ -1,25 +1,12 @@
-/* evidence.c - evidence formats and their verification, and appraisal of claims.
- *
- * sim evidence (all little-endian), SIM_LEN = 240 bytes:
- *   "MC2E" | version u16 = 1 | format u16 = 1 (sim) | measurement[32] | signer[32] |
- *   product_id u16 | svn u16 | flags u32 (bit 0 simulation, bit 1 debug; others zero) |
- *   report_data[64] | platform_pub[32] | signature[64] over "mc2 evidence v1" || all the
- *   preceding bytes, by the simulated platform key.
- * sim evidence always has the simulation flag set; a verifier rejects it if not. */
-#include <stdlib.h>
+/* evidence.c - the format-independent part of attestation: the common evidence header and
+ * the dispatch to each format's verifier (registry.c), appraisal of verified claims against
+ * the relying party's policy, and the RA-TLS report data. The formats' encodings are in
+ * their verifiers' files (ev_sim.c, ev_snp.c). */
 #include <string.h>
 
-#include "base/alloc.h"
+#include "attest/verifiers.h"
 #include "base/bytes.h"
 #include "mc2/attest.h"
-
-#define EV_MAGIC    "MC2E"
-#define EV_VERSION  1
-#define EV_CONTEXT  "mc2 evidence v1"
-#define EV_BODY_LEN (4 + 2 + 2 + 32 + 32 + 2 + 2 + 4 + 64 + 32)
-#define SIM_LEN     (EV_BODY_LEN + 64)
-#define FLAG_SIM    1u
-#define FLAG_DEBUG  2u
 
 const char *mc2_attest_result_name(enum mc2_attest_result r)
 {
@@ -48,117 +35,46 @@ const char *mc2_attest_result_name(enum mc2_attest_result r)
         return "security version too low";
     case MC2_ATTEST_BINDING:
         return "evidence not bound to this channel";
+    case MC2_ATTEST_BAD_CHAIN:
+        return "platform certificate chain does not verify";
+    case MC2_ATTEST_TCB:
+        return "platform TCB version too low";
+    case MC2_ATTEST_MIGRATION:
+        return "migration agent not allowed";
+    case MC2_ATTEST_VMPL:
+        return "report from a less privileged VMPL";
     }
     return "unknown";
-}
-
-/* Signature input: context then body. */
-static int sig_input(const uint8_t body[EV_BODY_LEN], uint8_t out[EV_BODY_LEN + 16])
-{
-    memcpy(out, EV_CONTEXT, sizeof EV_CONTEXT - 1);
-    memcpy(out + sizeof EV_CONTEXT - 1, body, EV_BODY_LEN);
-    return (int)(sizeof EV_CONTEXT - 1 + EV_BODY_LEN);
-}
-
-int mc2_evidence_sim_create(const mc2_claims *c, const uint8_t platform_sec[MC2_ED25519_SEC_LEN],
-                            uint8_t **out, size_t *out_len, mc2_err *err)
-{
-    uint8_t *p = mc2_malloc(SIM_LEN);
-    uint8_t msg[EV_BODY_LEN + 16];
-    if (!p) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
-    memcpy(p, EV_MAGIC, 4);
-    mc2_le16_put(p + 4, EV_VERSION);
-    mc2_le16_put(p + 6, MC2_EVIDENCE_SIM);
-    memcpy(p + 8, c->measurement, 32);
-    memcpy(p + 40, c->signer, 32);
-    mc2_le16_put(p + 72, c->product_id);
-    mc2_le16_put(p + 74, c->svn);
-    mc2_le32_put(p + 76, FLAG_SIM | (c->debug ? FLAG_DEBUG : 0));
-    memcpy(p + 80, c->report_data, 64);
-    if (mc2_ed25519_public(platform_sec, p + 144, err)) goto fail;
-    if (mc2_ed25519_sign(platform_sec, msg, (size_t)sig_input(p, msg), p + EV_BODY_LEN, err))
-        goto fail;
-    *out = p;
-    *out_len = SIM_LEN;
-    return 0;
-fail:
-    mc2_free(p);
-    return -1;
 }
 
 enum mc2_attest_result mc2_evidence_verify(const mc2_verifier *v, const uint8_t *ev, size_t n,
                                            mc2_claims *c, mc2_err *err)
 {
-    uint8_t msg[EV_BODY_LEN + 16];
     memset(c, 0, sizeof *c);
-    if (n < 8 || memcmp(ev, EV_MAGIC, 4) != 0 || mc2_le16_get(ev + 4) != EV_VERSION) {
+    if (n < MC2_EV_HEADER_LEN || memcmp(ev, MC2_EV_MAGIC, 4) != 0 ||
+        mc2_le16_get(ev + 4) != MC2_EV_VERSION) {
         mc2_err_set(err, MC2_E_AUTH, "attestation failed: malformed evidence (bad header)");
         return MC2_ATTEST_MALFORMED;
     }
     uint16_t fmt = mc2_le16_get(ev + 6);
-    if (fmt != MC2_EVIDENCE_SIM) {
+    const mc2_ev_format *f = mc2_ev_format_find(fmt);
+    if (!f) {
         mc2_err_set(err, MC2_E_AUTH, "attestation failed: unknown evidence format %u", fmt);
         return MC2_ATTEST_UNKNOWN_FORMAT;
     }
-    if (n != SIM_LEN) {
-        mc2_err_set(err, MC2_E_AUTH,
-                    "attestation failed: malformed evidence (%zu bytes, sim evidence is %d)", n,
-                    SIM_LEN);
-        return MC2_ATTEST_MALFORMED;
+    c->format = f->id;
+    enum mc2_attest_result r = f->verify((const char *)v + f->cfg_offset, ev, n, c, err);
+    if (r != MC2_ATTEST_OK) {
+        memset(c, 0, sizeof *c); /* nothing unverified leaves */
+        c->format = f->id;
     }
-    uint32_t flags = mc2_le32_get(ev + 76);
-    if ((flags & ~(FLAG_SIM | FLAG_DEBUG)) || !(flags & FLAG_SIM)) {
-        mc2_err_set(err, MC2_E_AUTH, "attestation failed: malformed evidence (flags %#x)", flags);
-        return MC2_ATTEST_MALFORMED;
-    }
-    const uint8_t *pk = ev + 144;
-    int trusted = 0;
-    for (size_t i = 0; i < v->n_sim_keys; i++) trusted |= memcmp(v->sim_keys[i], pk, 32) == 0;
-    if (!trusted) {
-        mc2_err_set(err, MC2_E_AUTH,
-                    "attestation failed: the evidence is signed by a simulated platform key "
-                    "this client does not trust");
-        return MC2_ATTEST_UNTRUSTED_PLATFORM;
-    }
-    if (mc2_ed25519_verify(pk, msg, (size_t)sig_input(ev, msg), ev + EV_BODY_LEN, 64, NULL)) {
-        mc2_err_set(err, MC2_E_AUTH,
-                    "attestation failed: the evidence signature does not verify (forged or "
-                    "modified evidence)");
-        return MC2_ATTEST_BAD_SIGNATURE;
-    }
-    c->format = MC2_EVIDENCE_SIM;
-    memcpy(c->measurement, ev + 8, 32);
-    memcpy(c->signer, ev + 40, 32);
-    c->product_id = mc2_le16_get(ev + 72);
-    c->svn = mc2_le16_get(ev + 74);
-    c->simulation = true;
-    c->debug = (flags & FLAG_DEBUG) != 0;
-    memcpy(c->report_data, ev + 80, 64);
-    memcpy(c->platform_key, pk, 32);
-    return MC2_ATTEST_OK;
+    return r;
 }
 
-enum mc2_attest_result mc2_appraise(const mc2_claims *c, const mc2_appraisal *p,
-                                    const uint8_t expected_report_data[MC2_REPORT_DATA_LEN],
-                                    mc2_err *err)
+/* sim reference values: measurement and/or signer identity. */
+static enum mc2_attest_result appraise_sim(const mc2_claims *c, const mc2_appraisal *p,
+                                           mc2_err *err)
 {
-    if (p->n_measurements == 0 && !p->has_signer) {
-        mc2_err_set(err, MC2_E_USAGE,
-                    "the appraisal policy names neither a measurement nor a signer: it would "
-                    "accept any enclave");
-        return MC2_ATTEST_MEASUREMENT;
-    }
-    if (c->simulation && !p->allow_simulation) {
-        mc2_err_set(err, MC2_E_AUTH,
-                    "attestation failed: simulation not allowed: the enclave runs on the "
-                    "simulated TEE, which protects nothing (set allow_simulation: true only "
-                    "for tests and demos)");
-        return MC2_ATTEST_SIMULATION;
-    }
-    if (c->debug && !p->allow_debug) {
-        mc2_err_set(err, MC2_E_AUTH, "attestation failed: debug enclave not allowed");
-        return MC2_ATTEST_DEBUG;
-    }
     if (p->n_measurements > 0) {
         int found = 0;
         for (size_t i = 0; i < p->n_measurements && i < MC2_MAX_MEASUREMENTS; i++)
@@ -191,6 +107,91 @@ enum mc2_attest_result mc2_appraise(const mc2_claims *c, const mc2_appraisal *p,
             return MC2_ATTEST_SVN;
         }
     }
+    return MC2_ATTEST_OK;
+}
+
+/* snp reference values: migration agent, VMPL, launch measurement, TCB minimums. */
+static enum mc2_attest_result appraise_snp(const mc2_claims *c, const mc2_appraisal *p,
+                                           mc2_err *err)
+{
+    const mc2_snp_claims *s = &c->snp;
+    if ((s->policy & MC2_SNP_POLICY_MIGRATE_MA) && !p->allow_migration_agent) {
+        mc2_err_set(err, MC2_E_AUTH,
+                    "attestation failed: migration agent not allowed: the guest policy lets a "
+                    "migration agent attach (MIGRATE_MA), which can export the guest's memory");
+        return MC2_ATTEST_MIGRATION;
+    }
+    if (s->vmpl > p->snp_max_vmpl) {
+        mc2_err_set(err, MC2_E_AUTH,
+                    "attestation failed: the report was requested at VMPL %u, a less privileged "
+                    "level than the policy accepts (max_vmpl %u): other code than the guest's "
+                    "most privileged level chose its report data",
+                    s->vmpl, p->snp_max_vmpl);
+        return MC2_ATTEST_VMPL;
+    }
+    int found = 0;
+    for (size_t i = 0; i < p->n_snp_measurements && i < MC2_MAX_MEASUREMENTS; i++)
+        found |= memcmp(p->snp_measurements[i], s->measurement, MC2_SNP_MEASUREMENT_LEN) == 0;
+    if (!found) {
+        mc2_err_set(err, MC2_E_AUTH,
+                    "attestation failed: wrong measurement: the SEV-SNP launch measurement is "
+                    "not one of the %zu expected",
+                    p->n_snp_measurements);
+        return MC2_ATTEST_MEASUREMENT;
+    }
+    const mc2_snp_tcb *t = &s->reported_tcb, *m = &p->snp_min_tcb;
+    const char *low = t->bootloader < m->bootloader ? "bootloader"
+                      : t->tee < m->tee             ? "TEE"
+                      : t->snp < m->snp             ? "SNP firmware"
+                      : t->microcode < m->microcode ? "microcode"
+                                                    : NULL;
+    if (low) {
+        mc2_err_set(err, MC2_E_AUTH,
+                    "attestation failed: platform TCB too low: %s (reported TCB bootloader %u, "
+                    "TEE %u, SNP %u, microcode %u; policy minimum %u, %u, %u, %u): the host "
+                    "must update its firmware",
+                    low, t->bootloader, t->tee, t->snp, t->microcode, m->bootloader, m->tee, m->snp,
+                    m->microcode);
+        return MC2_ATTEST_TCB;
+    }
+    return MC2_ATTEST_OK;
+}
+
+enum mc2_attest_result mc2_appraise(const mc2_claims *c, const mc2_appraisal *p,
+                                    const uint8_t expected_report_data[MC2_REPORT_DATA_LEN],
+                                    mc2_err *err)
+{
+    if (c->format == MC2_EVIDENCE_SIM && p->n_measurements == 0 && !p->has_signer) {
+        mc2_err_set(err, MC2_E_USAGE,
+                    "the appraisal policy names neither a measurement nor a signer: it would "
+                    "accept any enclave");
+        return MC2_ATTEST_MEASUREMENT;
+    }
+    if (c->format == MC2_EVIDENCE_SNP && p->n_snp_measurements == 0) {
+        mc2_err_set(err, MC2_E_USAGE,
+                    "the appraisal policy names no SEV-SNP launch measurement: it would accept "
+                    "any guest");
+        return MC2_ATTEST_MEASUREMENT;
+    }
+    if (c->format != MC2_EVIDENCE_SIM && c->format != MC2_EVIDENCE_SNP) {
+        mc2_err_set(err, MC2_E_AUTH, "attestation failed: no appraisal for evidence format %u",
+                    (unsigned)c->format);
+        return MC2_ATTEST_UNKNOWN_FORMAT;
+    }
+    if (c->simulation && !p->allow_simulation) {
+        mc2_err_set(err, MC2_E_AUTH,
+                    "attestation failed: simulation not allowed: the enclave runs on the "
+                    "simulated TEE, which protects nothing (set allow_simulation: true only "
+                    "for tests and demos)");
+        return MC2_ATTEST_SIMULATION;
+    }
+    if (c->debug && !p->allow_debug) {
+        mc2_err_set(err, MC2_E_AUTH, "attestation failed: debug enclave not allowed");
+        return MC2_ATTEST_DEBUG;
+    }
+    enum mc2_attest_result r =
+        c->format == MC2_EVIDENCE_SIM ? appraise_sim(c, p, err) : appraise_snp(c, p, err);
+    if (r != MC2_ATTEST_OK) return r;
     if (!mc2_ct_equal(c->report_data, expected_report_data, MC2_REPORT_DATA_LEN)) {
         mc2_err_set(err, MC2_E_AUTH,
                     "attestation failed: the evidence is not bound to this channel (replayed "

@@ -84,6 +84,14 @@ int mc2_mesh_check_peer(const mc2_mesh_job *job, uint32_t peer_rank, const mc2_c
                         const uint8_t peer_pub[MC2_X25519_LEN], mc2_err *err)
 {
     uint8_t rd[MC2_REPORT_DATA_LEN];
+    /* Ranks run the sim build today: its 32-byte measurement is what job->measurement is.
+     * Another format's claims (SEV-SNP: a 48-byte launch measurement, this field zero) need
+     * their own comparison here before they can be accepted. */
+    if (claims->format != MC2_EVIDENCE_SIM)
+        return mc2_err_set(err, MC2_E_AUTH,
+                           "mesh peer rank %u: evidence format %u: a mesh accepts only peers "
+                           "attested like this rank (sim)",
+                           peer_rank, (unsigned)claims->format);
     if (memcmp(claims->measurement, job->measurement, 32) != 0)
         return mc2_err_set(err, MC2_E_AUTH,
                            "mesh peer rank %u: wrong measurement: it runs another enclave build "

@@ -93,8 +93,8 @@ int mc2_mesh_report_data(const uint8_t x25519_pub[MC2_X25519_LEN], const uint8_t
                          const uint8_t policy_hash[32], uint8_t out[MC2_REPORT_DATA_LEN],
                          mc2_err *err) MC2_WUR;
 
-/* Checks a peer's VERIFIED claims (from mc2_evidence_verify of its evidence): same
- * measurement as job->measurement, and report data binding peer_pub, job->nonce and
+/* Checks a peer's VERIFIED claims (from mc2_evidence_verify of its evidence): sim format,
+ * same measurement as job->measurement, and report data binding peer_pub, job->nonce and
  * job->policy_hash. 0, or -1 with MC2_E_AUTH naming the rank and what differs. */
 int mc2_mesh_check_peer(const mc2_mesh_job *job, uint32_t peer_rank, const mc2_claims *claims,
                         const uint8_t peer_pub[MC2_X25519_LEN], mc2_err *err) MC2_WUR;

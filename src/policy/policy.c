@@ -8,6 +8,9 @@
  *   u32 nparties | per party sorted by name: name LV | pub[32] | u8 recipient
  *   [only if oblivious_tables is not empty: u32 n | entry LV... (sorted)]
  *   [only if limits are given: "LIM1" | u64 job_cpu_seconds]
+ *   [only if enclave.sev_snp is given: "SNP1" | u32 n_ark_pins | pin[32]... (sorted) |
+ *    u32 n_measurements | measurement[48]... (sorted) | u8 min bootloader | u8 min tee |
+ *    u8 min snp | u8 min microcode | u8 allow_migration_agent | u8 max_vmpl]
  * so two parties whose files differ only in layout, order or comments agree on the hash. */
 #include "mc2/policy.h"
 
@@ -80,11 +83,76 @@ static int known_keys(const char *what, const mc2_ynode *n, const char *const *k
     return 0;
 }
 
-static int parse_enclave(const char *what, const mc2_ynode *e, mc2_policy *p, mc2_err *err)
+/* A list of at most max hex digests of len bytes each into out; its length in *n. */
+static int get_hashes(const char *what, const mc2_ynode *l, const char *name, size_t max,
+                      size_t len, uint8_t *out, size_t *n, mc2_err *err)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "'%s' must be a non-empty list of at most %zu values of %zu hex digits", name, max,
+             2 * len);
+    if (!l || l->kind != MC2_Y_SEQ || l->nkids == 0 || l->nkids > max) return at(err, what, l, msg);
+    for (size_t i = 0; i < l->nkids; i++)
+        if (!scalar(l->kids[i]) || mc2_hex_decode(l->kids[i]->text, out + i * len, len) != 0)
+            return at(err, what, l->kids[i], msg);
+    *n = l->nkids;
+    return 0;
+}
+
+/* enclave.sev_snp: ark_pins, measurements, min_tcb {bootloader, tee, snp, microcode} (all
+ * required), allow_migration_agent, max_vmpl (0 to 3, default 0). */
+static int parse_snp(const char *what, const mc2_ynode *s, mc2_policy *p, mc2_err *err)
 {
     static const char *const keys[] = {
-        "signer",           "product_id",  "min_svn",           "measurements",
-        "allow_simulation", "allow_debug", "sim_platform_keys", NULL};
+        "ark_pins", "measurements", "min_tcb", "allow_migration_agent", "max_vmpl", NULL};
+    static const char *const tcb_keys[] = {"bootloader", "tee", "snp", "microcode", NULL};
+    mc2_appraisal *a = &p->appraisal;
+    if (s->kind != MC2_Y_MAP)
+        return at(err, what, s, "'sev_snp' must be a map (ark_pins, measurements, min_tcb)");
+    if (known_keys(what, s, keys, err) ||
+        get_hashes(what, mc2_yaml_get(s, "ark_pins"), "ark_pins", MC2_POLICY_MAX_SNP_ARKS,
+                   MC2_SHA256_LEN, &p->snp_arks[0][0], &p->n_snp_arks, err) ||
+        get_hashes(what, mc2_yaml_get(s, "measurements"), "measurements", MC2_MAX_MEASUREMENTS,
+                   MC2_SNP_MEASUREMENT_LEN, &a->snp_measurements[0][0], &a->n_snp_measurements,
+                   err) ||
+        get_bool(what, mc2_yaml_get(s, "allow_migration_agent"), &a->allow_migration_agent, err))
+        return -1;
+    const mc2_ynode *t = mc2_yaml_get(s, "min_tcb");
+    if (!t || t->kind != MC2_Y_MAP)
+        return at(err, what, t ? t : s,
+                  "'min_tcb' must be a map {bootloader, tee, snp, microcode} of the lowest "
+                  "accepted security patch levels");
+    if (known_keys(what, t, tcb_keys, err)) return -1;
+    uint8_t *dst[4] = {&a->snp_min_tcb.bootloader, &a->snp_min_tcb.tee, &a->snp_min_tcb.snp,
+                       &a->snp_min_tcb.microcode};
+    for (int i = 0; i < 4; i++) {
+        const mc2_ynode *v = mc2_yaml_get(t, tcb_keys[i]);
+        uint16_t x = 0;
+        if (!v || get_u16(what, v, &x, err) || x > 255)
+            return at(err, what, v ? v : t,
+                      "min_tcb needs bootloader, tee, snp and microcode, each 0 to 255");
+        *dst[i] = (uint8_t)x;
+    }
+    const mc2_ynode *vm = mc2_yaml_get(s, "max_vmpl");
+    uint16_t vmpl = 0;
+    if (vm && (get_u16(what, vm, &vmpl, err) || vmpl > 3))
+        return at(err, what, vm, "max_vmpl must be 0 to 3 (0: the most privileged level only)");
+    a->snp_max_vmpl = (uint8_t)vmpl;
+    p->has_snp = true;
+    return 0;
+}
+
+static int parse_enclave(const char *what, const mc2_ynode *e, mc2_policy *p, mc2_err *err)
+{
+    static const char *const keys[] = {"signer",
+                                       "product_id",
+                                       "min_svn",
+                                       "measurements",
+                                       "allow_simulation",
+                                       "allow_debug",
+                                       "sim_platform_keys",
+                                       "sev_snp",
+                                       NULL};
     if (!e || e->kind != MC2_Y_MAP)
         return at(err, what, e, "'enclave' must be a map (signer, product_id, min_svn, ...)");
     if (known_keys(what, e, keys, err)) return -1;
@@ -107,10 +175,12 @@ static int parse_enclave(const char *what, const mc2_ynode *e, mc2_policy *p, mc
             if (get_hash(what, m->kids[i], a->measurements[i], err)) return -1;
         a->n_measurements = m->nkids;
     }
-    if (!a->has_signer && a->n_measurements == 0)
+    const mc2_ynode *snp = mc2_yaml_get(e, "sev_snp");
+    if (snp && parse_snp(what, snp, p, err)) return -1;
+    if (!a->has_signer && a->n_measurements == 0 && !p->has_snp)
         return at(err, what, e,
-                  "the enclave section must name a 'signer' or 'measurements'; otherwise any "
-                  "enclave would be trusted");
+                  "the enclave section must name a 'signer', 'measurements' or 'sev_snp'; "
+                  "otherwise any enclave would be trusted");
     const mc2_ynode *k = mc2_yaml_get(e, "sim_platform_keys");
     if (k) {
         if (k->kind != MC2_Y_SEQ || k->nkids > MC2_POLICY_MAX_SIM_KEYS)
@@ -231,6 +301,33 @@ static int parse_limits(const char *what, const mc2_ynode *l, mc2_policy *p, mc2
     return 0;
 }
 
+static int cmp_snp_measurement(const void *a, const void *b)
+{
+    return memcmp(a, b, MC2_SNP_MEASUREMENT_LEN);
+}
+
+/* The "SNP1" part of the canonical encoding (sorting pins and measurements in place). */
+static int encode_snp(mc2_policy *p, mc2_buf *b, mc2_err *err)
+{
+    mc2_appraisal *a = &p->appraisal;
+    qsort(p->snp_arks, p->n_snp_arks, MC2_SHA256_LEN, cmp_key);
+    qsort(a->snp_measurements, a->n_snp_measurements, MC2_SNP_MEASUREMENT_LEN, cmp_snp_measurement);
+    if (mc2_buf_append(b, "SNP1", 4, err) || mc2_buf_put_u32(b, (uint32_t)p->n_snp_arks, err))
+        return -1;
+    for (size_t i = 0; i < p->n_snp_arks; i++)
+        if (mc2_buf_append(b, p->snp_arks[i], MC2_SHA256_LEN, err)) return -1;
+    if (mc2_buf_put_u32(b, (uint32_t)a->n_snp_measurements, err)) return -1;
+    for (size_t i = 0; i < a->n_snp_measurements; i++)
+        if (mc2_buf_append(b, a->snp_measurements[i], MC2_SNP_MEASUREMENT_LEN, err)) return -1;
+    const mc2_snp_tcb *t = &a->snp_min_tcb;
+    return mc2_buf_put_u8(b, t->bootloader, err) || mc2_buf_put_u8(b, t->tee, err) ||
+                   mc2_buf_put_u8(b, t->snp, err) || mc2_buf_put_u8(b, t->microcode, err) ||
+                   mc2_buf_put_u8(b, a->allow_migration_agent, err) ||
+                   mc2_buf_put_u8(b, a->snp_max_vmpl, err)
+               ? -1
+               : 0;
+}
+
 /* Computes p->hash over the canonical encoding (sorting parties and keys in place). */
 static int compute_hash(mc2_policy *p, mc2_err *err)
 {
@@ -266,6 +363,7 @@ static int compute_hash(mc2_policy *p, mc2_err *err)
     if (p->job_cpu_seconds &&
         (mc2_buf_append(&b, "LIM1", 4, err) || mc2_buf_put_u64(&b, p->job_cpu_seconds, err)))
         goto out;
+    if (p->has_snp && encode_snp(p, &b, err)) goto out;
     rc = mc2_sha256(b.data, b.len, p->hash, err);
 out:
     mc2_buf_free(&b);
@@ -374,6 +472,10 @@ const mc2_party *mc2_policy_party_by_key(const mc2_policy *p,
 
 mc2_verifier mc2_policy_verifier(const mc2_policy *p)
 {
-    mc2_verifier v = {(const uint8_t(*)[MC2_ED25519_PUB_LEN])p->sim_keys, p->n_sim_keys};
+    mc2_verifier v = {0};
+    v.sim.keys = (const uint8_t(*)[MC2_ED25519_PUB_LEN])p->sim_keys;
+    v.sim.n_keys = p->n_sim_keys;
+    v.snp.ark_pins = (const uint8_t(*)[MC2_SHA256_LEN])p->snp_arks;
+    v.snp.n_ark_pins = p->n_snp_arks;
     return v;
 }

@@ -98,7 +98,7 @@ static mc2_mesh *setup(rank *r, const mc2_coll_plan *p)
     memcpy(mine + 68, ev, ev_len);
     MPI_Allgather(mine, REC, MPI_BYTE, recs, REC, MPI_BYTE, MPI_COMM_WORLD);
     for (int i = 0; i < r->n; i++) memcpy(keys[i], recs + (size_t)i * REC + 32, 32);
-    mc2_verifier v = {(const uint8_t(*)[32])keys, (size_t)r->n};
+    mc2_verifier v = {.sim = {(const uint8_t(*)[32])keys, (size_t)r->n}};
     if (!(m = mc2_mesh_new(&job, &p->graph, (uint32_t)r->self, xsec, ev, ev_len, &e))) die(r, &e);
     for (int i = 0; i < r->n; i++) {
         const uint8_t *rec = recs + (size_t)i * REC;

@@ -46,7 +46,7 @@ static mc2_appraisal default_policy(void)
 static enum mc2_attest_result run(const uint8_t *ev, size_t n, const mc2_appraisal *p)
 {
     const uint8_t(*keys)[32] = (const uint8_t(*)[32])platform_pub;
-    mc2_verifier v = {keys, 1};
+    mc2_verifier v = {.sim = {keys, 1}};
     mc2_claims c;
     mc2_err err;
     mc2_err_clear(&err);
@@ -131,7 +131,7 @@ int main(void)
         memcpy(t, ev, n);
         t[i] ^= 0x01;
         const uint8_t(*keys)[32] = (const uint8_t(*)[32])platform_pub;
-        mc2_verifier v = {keys, 1};
+        mc2_verifier v = {.sim = {keys, 1}};
         mc2_claims c;
         enum mc2_attest_result r = mc2_evidence_verify(&v, t, n, &c, &err);
         if (r == MC2_ATTEST_OK) all_rejected = 0;

@@ -256,7 +256,7 @@ static void world_init(world *w, uint32_t n, size_t nf64)
     memcpy(w->job.policy_hash, policy, 32);
     memcpy(w->job.measurement, meas, 32);
     const uint8_t(*keys)[32] = (const uint8_t(*)[32])platform_pub;
-    mc2_verifier v = {keys, 1};
+    mc2_verifier v = {.sim = {keys, 1}};
     for (uint32_t i = 0; i < n; i++) {
         mc2_claims in = {0};
         memcpy(in.measurement, meas, 32);

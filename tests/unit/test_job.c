@@ -63,6 +63,9 @@ static void indent(mc2_buf *b, const char *pem)
     }
 }
 
+/* More lines of the enclave section policy_from writes (each indented by two spaces). */
+static const char *enclave_extra = "";
+
 static mc2_policy *policy_from(const char *const *names, const char *const *pems, size_t n,
                                const char *recipients, mc2_err *err)
 {
@@ -71,8 +74,9 @@ static mc2_policy *policy_from(const char *const *names, const char *const *pems
     CHECK(mc2_buf_puts(&b,
                        "consortium: test\nenclave:\n  signer: "
                        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"
-                       "  product_id: 1\n  min_svn: 2\n  allow_simulation: true\nparties:\n",
+                       "  product_id: 1\n  min_svn: 2\n  allow_simulation: true\n",
                        &e2) == 0);
+    CHECK(mc2_buf_printf(&b, &e2, "%sparties:\n", enclave_extra) == 0);
     for (size_t i = 0; i < n; i++) {
         CHECK(mc2_buf_printf(&b, &e2, "  - name: %s\n    certificate: |\n", names[i]) == 0);
         indent(&b, pems[i]);
@@ -82,6 +86,89 @@ static mc2_policy *policy_from(const char *const *names, const char *const *pems
     if (mc2_policy_parse("test.yaml", (const char *)b.data, b.len, &p, err)) p = NULL;
     mc2_buf_free(&b);
     return p;
+}
+
+#define PIN_A "9f056bee44377e29308cb5ffa895bdfb62d18881fa6bed8d6f075b0204089cb9"
+#define PIN_B "429a69c9422aa258ee4d8db5fcda9c6470ef15f8cd5a9cebd6cbc7d90b863831"
+#define SNP_M                                                                                      \
+    "b07af9620f3b839b47996422ddec6058338951d984e312115131ea82705eaf5b6bdf8a9ece31a5a608eb0cf2e48"  \
+    "72b01"
+
+/* enclave.sev_snp: AMD root pins, SEV-SNP measurements and TCB minimums; part of the hash
+ * (order-independent); each malformed value refused with its own message. */
+#define SNP_FMT                                                                                    \
+    "  sev_snp:\n    ark_pins: [%s, %s]\n    measurements: [%s]\n"                                 \
+    "    min_tcb: {bootloader: 2, tee: 0, snp: 5, microcode: %s}\n%s"
+
+static void test_policy_snp(const char *const *names, const char *const *pems, mc2_policy *p1)
+{
+    mc2_err err;
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml, SNP_FMT, PIN_A, PIN_B, SNP_M, "68", "");
+    enclave_extra = yaml;
+    mc2_policy *s1 = policy_from(names, pems, 3, "auditor", &err);
+    CHECK_MSG(s1 != NULL, "%s", err.msg);
+    snprintf(yaml, sizeof yaml, SNP_FMT, PIN_B, PIN_A, SNP_M, "68", "");
+    mc2_policy *s2 = policy_from(names, pems, 3, "auditor", &err);
+    snprintf(yaml, sizeof yaml, SNP_FMT, PIN_B, PIN_A, SNP_M, "69", "");
+    mc2_policy *s3 = policy_from(names, pems, 3, "auditor", &err);
+    snprintf(yaml, sizeof yaml, SNP_FMT, PIN_B, PIN_A, SNP_M, "68",
+             "    allow_migration_agent: true\n");
+    mc2_policy *s4 = policy_from(names, pems, 3, "auditor", &err);
+    snprintf(yaml, sizeof yaml, SNP_FMT, PIN_B, PIN_A, SNP_M, "68", "    max_vmpl: 2\n");
+    mc2_policy *s5 = policy_from(names, pems, 3, "auditor", &err);
+    CHECK(s2 && s3 && s4 && s5);
+    if (s1 && s2 && s3 && s4 && s5 && p1) {
+        const mc2_appraisal *a = &s1->appraisal;
+        CHECK(s1->has_snp && s1->n_snp_arks == 2 && a->n_snp_measurements == 1);
+        CHECK(a->snp_min_tcb.bootloader == 2 && a->snp_min_tcb.snp == 5 &&
+              a->snp_min_tcb.microcode == 68 && !a->allow_migration_agent);
+        CHECK(a->snp_measurements[0][0] == 0xb0 && a->snp_measurements[0][47] == 0x01);
+        mc2_verifier v = mc2_policy_verifier(s1);
+        CHECK(v.snp.n_ark_pins == 2 && v.sim.n_keys == 0);
+        CHECK(memcmp(s1->hash, s2->hash, 32) == 0); /* pin order does not matter */
+        CHECK(memcmp(s1->hash, p1->hash, 32) != 0); /* the SNP section does */
+        CHECK(memcmp(s1->hash, s3->hash, 32) != 0); /* and its TCB minimum */
+        CHECK(memcmp(s1->hash, s4->hash, 32) != 0); /* and its migration rule */
+        CHECK(s4->appraisal.allow_migration_agent);
+        CHECK(memcmp(s1->hash, s5->hash, 32) != 0); /* and its VMPL limit */
+        CHECK(s1->appraisal.snp_max_vmpl == 0 && s5->appraisal.snp_max_vmpl == 2);
+    }
+    mc2_policy_free(s1);
+    mc2_policy_free(s2);
+    mc2_policy_free(s3);
+    mc2_policy_free(s4);
+    mc2_policy_free(s5);
+    /* Refused, each with a message naming what is wrong. */
+    struct {
+        const char *snp, *msg;
+    } bad[] = {
+        {"  sev_snp: [1]\n", "'sev_snp' must be a map"},
+        {"  sev_snp:\n    ark_pins: []\n    measurements: [" SNP_M "]\n", "'ark_pins' must"},
+        {"  sev_snp:\n    ark_pins: [" PIN_A "]\n    measurements: [" PIN_B "]\n", "96 hex digits"},
+        {"  sev_snp:\n    ark_pins: [" PIN_A "]\n    measurements: [" SNP_M "]\n", "min_tcb"},
+        {"  sev_snp:\n    ark_pins: [" PIN_A "]\n    measurements: [" SNP_M "]\n"
+         "    min_tcb: {bootloader: 2, tee: 0, snp: 5}\n",
+         "min_tcb needs"},
+        {"  sev_snp:\n    ark_pins: [" PIN_A "]\n    measurements: [" SNP_M "]\n"
+         "    min_tcb: {bootloader: 2, tee: 0, snp: 5, microcode: 256}\n",
+         "min_tcb needs"},
+        {"  sev_snp:\n    ark_pins: [" PIN_A "]\n    measurements: [" SNP_M "]\n"
+         "    min_tcb: {bootloader: 2, tee: 0, snp: 5, microcode: 1, fmc: 1}\n",
+         "unknown key 'fmc'"},
+        {"  sev_snp:\n    ark_pins: [" PIN_A "]\n    vcek: x\n", "unknown key 'vcek'"},
+        {"  sev_snp:\n    ark_pins: [" PIN_A "]\n    measurements: [" SNP_M "]\n"
+         "    min_tcb: {bootloader: 2, tee: 0, snp: 5, microcode: 1}\n    max_vmpl: 4\n",
+         "max_vmpl must be 0 to 3"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        enclave_extra = bad[i].snp;
+        mc2_err_clear(&err);
+        CHECK_MSG(policy_from(names, pems, 3, "auditor", &err) == NULL &&
+                      strstr(err.msg, bad[i].msg) != NULL,
+                  "case %zu: %s", i, err.msg);
+    }
+    enclave_extra = "";
 }
 
 int main(void)
@@ -230,6 +317,7 @@ int main(void)
     CHECK(strstr(err.msg, "OWNER/TABLE") != NULL);
     CHECK(policy_from(names, pems, 3, "auditor]\noblivious_tables: bank-a/t", &err) == NULL);
     CHECK(strstr(err.msg, "must be a list") != NULL);
+    test_policy_snp(names, pems, p1);
     mc2_policy_free(p1);
     mc2_policy_free(p2);
     mc2_policy_free(p3);

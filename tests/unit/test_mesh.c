@@ -42,7 +42,7 @@ static uint8_t *evidence(const uint8_t *m, const uint8_t *xpub, const uint8_t *n
     mc2_err err;
     uint8_t *ev = NULL;
     const uint8_t(*keys)[32] = (const uint8_t(*)[32])platform_pub;
-    mc2_verifier v = {keys, 1};
+    mc2_verifier v = {.sim = {keys, 1}};
     memcpy(in.measurement, m, 32);
     CHECK(mc2_mesh_report_data(xpub, nonce, pol, in.report_data, &err) == 0);
     CHECK(mc2_evidence_sim_create(&in, platform_sec, &ev, len, &err) == 0);
@@ -459,6 +459,12 @@ static void test_check_peer(void)
         mc2_mesh_free(m);
         free(ev);
     }
+    /* Claims of another evidence format (SEV-SNP: its 32-byte measurement field is not the
+     * launch measurement) are refused even with the right bytes in that field. */
+    mc2_claims snp = w.rk[1].claims;
+    snp.format = MC2_EVIDENCE_SNP;
+    mc2_err_clear(&err);
+    CHECK(mc2_mesh_check_peer(&w.job, 1, &snp, x, &err) == -1 && strstr(err.msg, "format 2"));
     world_free(&w);
 }
 

@@ -81,7 +81,7 @@ static enum mc2_attest_result connect_and_check(EVP_PKEY *skey, X509 *scert, con
     X509 *cpeer = mc2_tls_peer(s);
     CHECK(cpeer && X509_cmp(cpeer, ccert) == 0);
     const uint8_t(*keys)[32] = (const uint8_t(*)[32])platform_pub;
-    mc2_verifier v = {keys, 1};
+    mc2_verifier v = {.sim = {keys, 1}};
     mc2_appraisal pol = {0};
     pol.n_measurements = 1;
     memcpy(pol.measurements[0], meas, 32);
