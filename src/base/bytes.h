@@ -92,4 +92,31 @@ static inline const uint8_t *mc2_rd_lv(mc2_rd *r, size_t *n)
     return q;
 }
 
+/* Bit casts between IEEE floating-point values and their bits (memcpy: no aliasing UB, no
+ * code): used by the oblivious float and double helpers, model and update formats. */
+static inline uint32_t mc2_f32_bits(float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    return u;
+}
+static inline float mc2_f32_of(uint32_t u)
+{
+    float v;
+    memcpy(&v, &u, 4);
+    return v;
+}
+static inline uint64_t mc2_f64_bits(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    return u;
+}
+static inline double mc2_f64_of(uint64_t u)
+{
+    double v;
+    memcpy(&v, &u, 8);
+    return v;
+}
+
 #endif

@@ -6,20 +6,6 @@
 #include "base/bytes.h"
 #include "fl/fl.h"
 
-static uint64_t dbits(double d)
-{
-    uint64_t b;
-    memcpy(&b, &d, 8);
-    return b;
-}
-
-static double bitsd(uint64_t b)
-{
-    double d;
-    memcpy(&d, &b, 8);
-    return d;
-}
-
 int mc2_fl_model_encode(const mc2_fl_shape *s, const float *values, const mc2_fl_report *rep,
                         mc2_buf *out, mc2_err *err)
 {
@@ -30,10 +16,10 @@ int mc2_fl_model_encode(const mc2_fl_shape *s, const float *values, const mc2_fl
     if (mc2_buf_reserve(out, 64 + tl + (size_t)s->nvalues * 4, err) ||
         mc2_buf_append(out, MC2_FL_MODEL_MAGIC, 8, err) || mc2_buf_put_u32(out, rep->round, err) ||
         mc2_buf_put_u32(out, rep->contributors, err) ||
-        mc2_buf_put_u64(out, dbits(rep->total_weight), err) ||
-        mc2_buf_put_u64(out, dbits(rep->sigma), err) ||
-        mc2_buf_put_u64(out, dbits(rep->epsilon), err) ||
-        mc2_buf_put_u64(out, dbits(rep->delta), err) || mc2_buf_put_lv(out, text, tl, err) ||
+        mc2_buf_put_u64(out, mc2_f64_bits(rep->total_weight), err) ||
+        mc2_buf_put_u64(out, mc2_f64_bits(rep->sigma), err) ||
+        mc2_buf_put_u64(out, mc2_f64_bits(rep->epsilon), err) ||
+        mc2_buf_put_u64(out, mc2_f64_bits(rep->delta), err) || mc2_buf_put_lv(out, text, tl, err) ||
         mc2_buf_put_u64(out, s->nvalues, err))
         return -1;
     uint8_t *dst = out->data + out->len;
@@ -55,10 +41,10 @@ int mc2_fl_model_decode(const uint8_t *p, size_t n, mc2_fl_model *m, mc2_err *er
         return mc2_err_set(err, MC2_E_INPUT, "not an mc2 fl model (magic MC2FLM1 expected)");
     m->rep.round = mc2_rd_u32(&r);
     m->rep.contributors = mc2_rd_u32(&r);
-    m->rep.total_weight = bitsd(mc2_rd_u64(&r));
-    m->rep.sigma = bitsd(mc2_rd_u64(&r));
-    m->rep.epsilon = bitsd(mc2_rd_u64(&r));
-    m->rep.delta = bitsd(mc2_rd_u64(&r));
+    m->rep.total_weight = mc2_f64_of(mc2_rd_u64(&r));
+    m->rep.sigma = mc2_f64_of(mc2_rd_u64(&r));
+    m->rep.epsilon = mc2_f64_of(mc2_rd_u64(&r));
+    m->rep.delta = mc2_f64_of(mc2_rd_u64(&r));
     size_t tl;
     const uint8_t *text = mc2_rd_lv(&r, &tl);
     uint64_t nv = mc2_rd_u64(&r);

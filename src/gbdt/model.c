@@ -219,19 +219,6 @@ int mc2_gbdt_model_depth(const mc2_gbdt_model *m, uint32_t *depth, mc2_err *err)
     return 0;
 }
 
-static uint32_t f32_bits(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return u;
-}
-static float bits_f32(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
 /* Version 2's features and metrics sections. */
 static int save_trailer(const mc2_gbdt_model *m, mc2_buf *out, mc2_err *err)
 {
@@ -354,7 +341,8 @@ int mc2_gbdt_model_save(const mc2_gbdt_model *m, mc2_buf *out, mc2_err *err)
         mc2_buf_put_u32(out, FORMAT_VERSION, err) ||
         mc2_buf_put_u32(out, (uint32_t)m->objective, err) ||
         mc2_buf_put_u32(out, m->num_class, err) || mc2_buf_put_u32(out, m->num_feature, err) ||
-        mc2_buf_put_u32(out, f32_bits(m->base_score), err) || mc2_buf_put_u64(out, m->n_trees, err))
+        mc2_buf_put_u32(out, mc2_f32_bits(m->base_score), err) ||
+        mc2_buf_put_u64(out, m->n_trees, err))
         return -1;
     for (size_t t = 0; t < m->n_trees; t++) {
         const mc2_gbdt_tree *tr = &m->trees[t];
@@ -369,10 +357,10 @@ int mc2_gbdt_model_save(const mc2_gbdt_model *m, mc2_buf *out, mc2_err *err)
             if (mc2_buf_put_u32(out, (uint32_t)nd->left, err) ||
                 mc2_buf_put_u32(out, (uint32_t)nd->right, err) ||
                 mc2_buf_put_u32(out, nd->feature, err) ||
-                mc2_buf_put_u32(out, f32_bits(nd->cond), err) ||
-                mc2_buf_put_u32(out, f32_bits(nd->base_weight), err) ||
-                mc2_buf_put_u32(out, f32_bits(nd->loss_chg), err) ||
-                mc2_buf_put_u32(out, f32_bits(nd->sum_hess), err) ||
+                mc2_buf_put_u32(out, mc2_f32_bits(nd->cond), err) ||
+                mc2_buf_put_u32(out, mc2_f32_bits(nd->base_weight), err) ||
+                mc2_buf_put_u32(out, mc2_f32_bits(nd->loss_chg), err) ||
+                mc2_buf_put_u32(out, mc2_f32_bits(nd->sum_hess), err) ||
                 mc2_buf_put_u8(out, nd->default_left, err))
                 return -1;
         }
@@ -393,7 +381,7 @@ int mc2_gbdt_model_load(const uint8_t *p, size_t n, mc2_gbdt_model **out, mc2_er
                            "model: format version %u is not supported (this build reads 1 to %u)",
                            version, FORMAT_VERSION);
     uint32_t obj = mc2_rd_u32(&r), num_class = mc2_rd_u32(&r), nfeat = mc2_rd_u32(&r);
-    float base = bits_f32(mc2_rd_u32(&r));
+    float base = mc2_f32_of(mc2_rd_u32(&r));
     uint64_t ntrees = mc2_rd_u64(&r);
     if (r.bad) return mc2_err_set(err, MC2_E_INPUT, "model: truncated header");
     if (obj < MC2_GBDT_REG_SQUAREDERROR || obj > MC2_GBDT_MULTI_SOFTPROB)
@@ -447,10 +435,10 @@ int mc2_gbdt_model_load(const uint8_t *p, size_t n, mc2_gbdt_model **out, mc2_er
             nd->left = (int32_t)mc2_rd_u32(&r);
             nd->right = (int32_t)mc2_rd_u32(&r);
             nd->feature = mc2_rd_u32(&r);
-            nd->cond = bits_f32(mc2_rd_u32(&r));
-            nd->base_weight = bits_f32(mc2_rd_u32(&r));
-            nd->loss_chg = bits_f32(mc2_rd_u32(&r));
-            nd->sum_hess = bits_f32(mc2_rd_u32(&r));
+            nd->cond = mc2_f32_of(mc2_rd_u32(&r));
+            nd->base_weight = mc2_f32_of(mc2_rd_u32(&r));
+            nd->loss_chg = mc2_f32_of(mc2_rd_u32(&r));
+            nd->sum_hess = mc2_f32_of(mc2_rd_u32(&r));
             nd->default_left = mc2_rd_u8(&r);
             nd->parent = -2; /* not yet referenced */
         }

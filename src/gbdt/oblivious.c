@@ -61,7 +61,7 @@ static inline uint64_t f_nonfinite(uint32_t u)
 }
 static inline uint64_t dkey(double v)
 {
-    uint64_t u = ct_f64_bits(v);
+    uint64_t u = mc2_f64_bits(v);
     u &= ~(ct_eq_u64(u, (uint64_t)1 << 63) & ((uint64_t)1 << 63));
     uint64_t neg = ct_mask(u >> 63);
     return u ^ (neg | ((uint64_t)1 << 63));
@@ -77,11 +77,11 @@ static inline uint64_t d_le(double a, double b)
 }
 static inline double d_sel(uint64_t m, double a, double b)
 {
-    return ct_f64_of(ct_select_u64(m, ct_f64_bits(a), ct_f64_bits(b)));
+    return mc2_f64_of(ct_select_u64(m, mc2_f64_bits(a), mc2_f64_bits(b)));
 }
 static inline float f_sel(uint64_t m, float a, float b)
 {
-    return ct_f32_of((uint32_t)ct_select_u64(m, ct_f32_bits(a), ct_f32_bits(b)));
+    return mc2_f32_of((uint32_t)ct_select_u64(m, mc2_f32_bits(a), mc2_f32_bits(b)));
 }
 
 /* exp(x) for float x, branch- and table-free (range reduction by ln 2 and a degree-11
@@ -100,7 +100,7 @@ static float ct_expf(float xf)
         1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0,
         1.0 / 24.0,      1.0 / 6.0,      0.5,           1.0,          1.0};
     for (int i = 0; i < 11; i++) p = p * r + c[i];
-    return (float)(p * ct_f64_of((uint64_t)(k + 1023) << 52));
+    return (float)(p * mc2_f64_of((uint64_t)(k + 1023) << 52));
 }
 
 /* XGBoost's gain and weight (train.c), branch-free. */
@@ -159,12 +159,12 @@ static float obl_tree_leaf(const mc2_gbdt_tree *t, const float *x, size_t d, uin
             uint64_t m = ct_eq_u64(cur, j);
             feat = ct_select_u64(m, nodes[j].feature, feat);
             left = ct_select_u64(m, (uint32_t)nodes[j].left, left);
-            cond = ct_select_u64(m, ct_f32_bits(nodes[j].cond), cond);
+            cond = ct_select_u64(m, mc2_f32_bits(nodes[j].cond), cond);
             dl = ct_select_u64(m, nodes[j].default_left, dl);
         }
         uint64_t leaf = ct_eq_u64(left, 0xffffffffu);
         uint64_t v = 0;
-        for (size_t f = 0; f < d; f++) v = ct_select_u64(ct_eq_u64(feat, f), ct_f32_bits(x[f]), v);
+        for (size_t f = 0; f < d; f++) v = ct_select_u64(ct_eq_u64(feat, f), mc2_f32_bits(x[f]), v);
         uint64_t goleft =
             ct_select_u64(f_isnan((uint32_t)v), ct_mask(dl & 1),
                           ct_lt_u64(ct_f32_key((uint32_t)v), ct_f32_key((uint32_t)cond)));
@@ -173,8 +173,8 @@ static float obl_tree_leaf(const mc2_gbdt_tree *t, const float *x, size_t d, uin
     }
     uint64_t val = 0;
     for (uint32_t j = 0; j < nn; j++)
-        val = ct_select_u64(ct_eq_u64(cur, j), ct_f32_bits(nodes[j].cond), val);
-    return ct_f32_of((uint32_t)val);
+        val = ct_select_u64(ct_eq_u64(cur, j), mc2_f32_bits(nodes[j].cond), val);
+    return mc2_f32_of((uint32_t)val);
 }
 
 /* mc2_gbdt_transform without libm's expf (whose table index depends on the value) and without
@@ -275,25 +275,25 @@ static int obl_data_check(const mc2_gbdt_params *p, const mc2_gbdt_data *data, c
     if (gbdt_data_shape_check(data, what, &cells, err)) return -1;
     uint64_t bad = 0;
     for (size_t i = 0; i < cells; i++) {
-        uint32_t u = ct_f32_bits(data->x[i]);
+        uint32_t u = mc2_f32_bits(data->x[i]);
         bad |= f_nonfinite(u) & ~f_isnan(u); /* infinite */
     }
     for (size_t i = 0; i < data->n; i++) {
-        uint32_t u = ct_f32_bits(data->y[i]);
+        uint32_t u = mc2_f32_bits(data->y[i]);
         uint64_t nf = f_nonfinite(u);
         bad |= nf;
         uint64_t k = ct_f32_key(u);
         if (p->objective == MC2_GBDT_BINARY_LOGISTIC)
-            bad |= ct_lt_u64(k, ct_f32_key(0)) | ct_lt_u64(ct_f32_key(ct_f32_bits(1.0f)), k);
+            bad |= ct_lt_u64(k, ct_f32_key(0)) | ct_lt_u64(ct_f32_key(mc2_f32_bits(1.0f)), k);
         if (p->objective == MC2_GBDT_MULTI_SOFTPROB) {
             uint64_t in = ~ct_lt_u64(k, ct_f32_key(0)) &
-                          ct_lt_u64(k, ct_f32_key(ct_f32_bits((float)p->num_class))) & ~nf;
+                          ct_lt_u64(k, ct_f32_key(mc2_f32_bits((float)p->num_class))) & ~nf;
             float yc = f_sel(in, data->y[i], 0.0f);
             float yi = (float)(int64_t)yc;
-            bad |= ~in | ~ct_eq_u64(ct_f32_key(ct_f32_bits(yi)), ct_f32_key(ct_f32_bits(yc)));
+            bad |= ~in | ~ct_eq_u64(ct_f32_key(mc2_f32_bits(yi)), ct_f32_key(mc2_f32_bits(yc)));
         }
         if (data->w) {
-            uint32_t wu = ct_f32_bits(data->w[i]);
+            uint32_t wu = mc2_f32_bits(data->w[i]);
             bad |= f_nonfinite(wu) | ct_lt_u64(ct_f32_key(wu), ct_f32_key(0));
         }
     }
@@ -307,19 +307,19 @@ static int obl_data_check(const mc2_gbdt_params *p, const mc2_gbdt_data *data, c
 
 unsigned mc2_gbdt_labels_check_oblivious(const mc2_gbdt_params *p, const float *y, size_t n)
 {
-    const uint64_t zero = ct_f32_key(0), one = ct_f32_key(ct_f32_bits(1.0f));
-    const uint64_t ncls = ct_f32_key(ct_f32_bits((float)p->num_class));
+    const uint64_t zero = ct_f32_key(0), one = ct_f32_key(mc2_f32_bits(1.0f));
+    const uint64_t ncls = ct_f32_key(mc2_f32_bits((float)p->num_class));
     uint64_t why = 0, found = 0;
     for (size_t i = 0; i < n; i++) {
-        uint32_t u = ct_f32_bits(y[i]);
+        uint32_t u = mc2_f32_bits(y[i]);
         uint64_t nf = f_nonfinite(u), k = ct_f32_key(u), r = 0;
         if (p->objective == MC2_GBDT_BINARY_LOGISTIC) /* public */
             r = (ct_lt_u64(k, zero) | ct_lt_u64(one, k)) & 2;
         if (p->objective == MC2_GBDT_MULTI_SOFTPROB) {
             uint64_t in = ~ct_lt_u64(k, zero) & ct_lt_u64(k, ncls) & ~nf;
             float yc = f_sel(in, y[i], 0.0f); /* in range: truncation is floor */
-            uint64_t frac = ~ct_eq_u64(ct_f32_key(ct_f32_bits((float)(int64_t)yc)),
-                                       ct_f32_key(ct_f32_bits(yc))); /* -0 is an integer */
+            uint64_t frac = ~ct_eq_u64(ct_f32_key(mc2_f32_bits((float)(int64_t)yc)),
+                                       ct_f32_key(mc2_f32_bits(yc))); /* -0 is an integer */
             r = (~in | frac) & 3;
         }
         r = ct_select_u64(nf, 1, r);
@@ -335,7 +335,7 @@ long mc2_gbdt_first_inf_oblivious(const float *x, size_t n, size_t d)
     uint64_t found = 0, col = 0;
     for (size_t i = 0; i < n; i++)
         for (size_t f = 0; f < d; f++) {
-            uint32_t u = ct_f32_bits(x[i * d + f]);
+            uint32_t u = mc2_f32_bits(x[i * d + f]);
             uint64_t hit = f_nonfinite(u) & ~f_isnan(u) & ~found;
             col = ct_select_u64(hit, f, col);
             found |= hit;
@@ -390,7 +390,7 @@ static void obl_bin_rows(octx *c, const uint32_t *ckey, size_t lo, size_t hi)
     const float *x = c->tr->x;
     for (size_t i = lo; i < hi; i++)
         for (size_t f = 0; f < d; f++) {
-            uint32_t u = ct_f32_bits(x[i * d + f]), k = (uint32_t)ct_f32_key(u);
+            uint32_t u = mc2_f32_bits(x[i * d + f]), k = (uint32_t)ct_f32_key(u);
             const uint32_t *ck = ckey + f * B;
             uint32_t cnt = 0;
             for (uint32_t t = 1; t < B; t++) cnt += (uint32_t)(k >= ck[t]); /* setcc, no jump */
@@ -423,14 +423,14 @@ static int obl_bins(octx *c, mc2_err *err)
     uint32_t *ckey = mc2_malloc(d * B * sizeof *ckey);
     if (!ckey) return mc2_err_set(err, MC2_E_NOMEM, "gbdt: out of memory");
     for (size_t f = 0; f < d; f++) {
-        uint64_t kmax = ct_f32_key(ct_f32_bits(-FLT_MAX));
+        uint64_t kmax = ct_f32_key(mc2_f32_bits(-FLT_MAX));
         for (size_t i = 0; i < n; i++) {
-            uint32_t u = ct_f32_bits(x[i * d + f]);
+            uint32_t u = mc2_f32_bits(x[i * d + f]);
             uint64_t k = ct_f32_key(u);
             kmax = ct_select_u64(~f_isnan(u) & ct_lt_u64(kmax, k), k, kmax);
         }
         for (size_t i = 0; i < n; i++) {
-            uint32_t u = ct_f32_bits(x[i * d + f]);
+            uint32_t u = mc2_f32_bits(x[i * d + f]);
             c->keys[i].k = ct_select_u64(f_isnan(u), kmax, ct_f32_key(u));
             c->keys[i].v = 0;
         }
@@ -438,8 +438,8 @@ static int obl_bins(octx *c, mc2_err *err)
         float *cut = c->cut + f * B;
         cut[0] = -FLT_MAX;
         for (uint32_t t = 1; t < B; t++) {
-            cut[t] = ct_f32_of(fkey_decode(c->keys[(size_t)((uint64_t)t * n / B)].k));
-            ckey[f * B + t] = (uint32_t)ct_f32_key(ct_f32_bits(cut[t]));
+            cut[t] = mc2_f32_of(fkey_decode(c->keys[(size_t)((uint64_t)t * n / B)].k));
+            ckey[f * B + t] = (uint32_t)ct_f32_key(mc2_f32_bits(cut[t]));
         }
     }
     explicit_bzero(c->keys, n * sizeof *c->keys);
@@ -493,7 +493,7 @@ static void obl_hist_rows(const octx *c, uint32_t nl, const float *g, const floa
     uint32_t S = c->S;
     memset(hist, 0, (size_t)nl * d * S * 2 * sizeof *hist);
     for (size_t i = lo; i < hi; i++) {
-        uint64_t gi = ct_f64_bits(g[i]), hi_ = ct_f64_bits(h[i]);
+        uint64_t gi = mc2_f64_bits(g[i]), hi_ = mc2_f64_bits(h[i]);
         const uint16_t *bi = c->bins + i * d;
         for (uint32_t q = 0; q < nl; q++) {
             uint64_t mq = ct_eq_u64(c->pos[i], q);
@@ -503,8 +503,8 @@ static void obl_hist_rows(const octx *c, uint32_t nl, const float *g, const floa
                 uint32_t bf = bi[f];
                 for (uint32_t b = 0; b < S; b++) {
                     uint64_t m = (uint64_t)0 - (uint64_t)(bf == b);
-                    H[2 * b] += ct_f64_of(gq & m);
-                    H[2 * b + 1] += ct_f64_of(hq & m);
+                    H[2 * b] += mc2_f64_of(gq & m);
+                    H[2 * b + 1] += mc2_f64_of(hq & m);
                 }
             }
         }
@@ -543,7 +543,7 @@ static void obl_hist_sort_feature(octx *c, uint32_t nl, const float *g, const fl
     for (size_t i = 0; i < n; i++) {
         uint64_t cell = (uint64_t)c->pos[i] * S + c->bins[i * d + f];
         r[i].k = cell << 32 | i;
-        r[i].v = (uint64_t)ct_f32_bits(g[i]) | (uint64_t)ct_f32_bits(h[i]) << 32;
+        r[i].v = (uint64_t)mc2_f32_bits(g[i]) | (uint64_t)mc2_f32_bits(h[i]) << 32;
     }
     for (size_t j = 0; j < cells; j++) {
         r[n + j].k = (uint64_t)j << 32 | HREC_DUMMY;
@@ -554,10 +554,10 @@ static void obl_hist_sort_feature(octx *c, uint32_t nl, const float *g, const fl
     double sg = 0, sh = 0;
     for (size_t i = 0; i < m; i++) {
         uint64_t dummy = ct_eq_u64(r[i].k & HREC_DUMMY, HREC_DUMMY);
-        sg += (double)ct_f32_of((uint32_t)r[i].v);
-        sh += (double)ct_f32_of((uint32_t)(r[i].v >> 32));
-        r[i].k = ct_f64_bits(sg);
-        r[i].v = ct_f64_bits(sh);
+        sg += (double)mc2_f32_of((uint32_t)r[i].v);
+        sh += (double)mc2_f32_of((uint32_t)(r[i].v >> 32));
+        r[i].k = mc2_f64_bits(sg);
+        r[i].v = mc2_f64_bits(sh);
         mark[i] = (uint8_t)(dummy & 1);
         sg = d_sel(dummy, 0.0, sg);
         sh = d_sel(dummy, 0.0, sh);
@@ -565,8 +565,8 @@ static void obl_hist_sort_feature(octx *c, uint32_t nl, const float *g, const fl
     (void)obliv_compact(r, m, sizeof(hrec), mark, c->sscr + worker * c->scap);
     for (size_t j = 0; j < cells; j++) {
         double *H = c->hist + ((j / S * d + f) * S + j % S) * 2;
-        H[0] = ct_f64_of(r[j].k);
-        H[1] = ct_f64_of(r[j].v);
+        H[0] = mc2_f64_of(r[j].k);
+        H[1] = mc2_f64_of(r[j].v);
     }
 }
 
@@ -642,7 +642,7 @@ static void obl_split(octx *c, uint32_t q, uint32_t id, mc2_gbdt_node *tn, doubl
                 uint64_t valid =
                     d_le((double)p->min_child_weight, lh) & d_le((double)p->min_child_weight, rh);
                 float loss = (float)ct_gain(p, lg, lh) + (float)ct_gain(p, rg, rh) - root_gain;
-                uint64_t better = valid & ~f_nonfinite(ct_f32_bits(loss)) & d_lt(best, loss);
+                uint64_t better = valid & ~f_nonfinite(mc2_f32_bits(loss)) & d_lt(best, loss);
                 best = f_sel(better, loss, best);
                 bfeat = ct_select_u64(better, f, bfeat);
                 bthr = ct_select_u64(better, t, bthr);
@@ -656,8 +656,8 @@ static void obl_split(octx *c, uint32_t q, uint32_t id, mc2_gbdt_node *tn, doubl
         }
     }
     /* can_split of train.c; otherwise a pass-through: everything left, same sums */
-    uint64_t can = d_lt(RT_EPS, best) & ~ct_eq_u64(ct_f64_bits(blh), 0) &
-                   ~ct_eq_u64(ct_f64_bits(brh), 0) & d_le((double)p->gamma, best);
+    uint64_t can = d_lt(RT_EPS, best) & ~ct_eq_u64(mc2_f64_bits(blh), 0) &
+                   ~ct_eq_u64(mc2_f64_bits(brh), 0) & d_le((double)p->gamma, best);
     uint64_t *sp = c->split + (size_t)q * 3;
     sp[0] = ct_select_u64(can, bfeat, 0);
     sp[1] = ct_select_u64(can, bthr, B);
@@ -777,8 +777,8 @@ static int obl_tree(octx *c, uint32_t group, mc2_gbdt_tree *out, mc2_err *err)
     for (size_t i = 0; i < n; i++) {
         uint64_t v = 0;
         for (uint32_t q = 0; q < nleaf; q++)
-            v = ct_select_u64(ct_eq_u64(c->pos[i], q), ct_f32_bits(c->leafv[q]), v);
-        c->margin[i * c->K + group] += ct_f32_of((uint32_t)v);
+            v = ct_select_u64(ct_eq_u64(c->pos[i], q), mc2_f32_bits(c->leafv[q]), v);
+        c->margin[i * c->K + group] += mc2_f32_of((uint32_t)v);
     }
     out->n_nodes = nn;
     out->group = group;

@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "base/bytes.h"
+
 __extension__ typedef unsigned __int128 ct_u128;
 
 /* Returns x unchanged, but opaque to the optimiser (a value barrier, as in BearSSL and
@@ -74,32 +76,8 @@ static inline void ct_store64(void *p, uint64_t v)
     memcpy(p, &v, 8);
 }
 
-/* Bit casts between IEEE floating-point values and their bits (memcpy: no aliasing UB, no
- * code): the float and double helpers build masks and keys on the bits. */
-static inline uint32_t ct_f32_bits(float v)
-{
-    uint32_t u;
-    memcpy(&u, &v, 4);
-    return u;
-}
-static inline float ct_f32_of(uint32_t u)
-{
-    float v;
-    memcpy(&v, &u, 4);
-    return v;
-}
-static inline uint64_t ct_f64_bits(double v)
-{
-    uint64_t u;
-    memcpy(&u, &v, 8);
-    return u;
-}
-static inline double ct_f64_of(uint64_t u)
-{
-    double v;
-    memcpy(&v, &u, 8);
-    return v;
-}
+/* Bit casts between IEEE floating-point values and their bits: mc2_f32_bits, mc2_f64_of,
+ * ... in base/bytes.h (memcpy: no aliasing UB, no code). */
 
 /* Order-preserving key of a float's bits u (not NaN): for floats a, b, a < b iff
  * ct_f32_key(a) < ct_f32_key(b) as integers; -0 and +0 get the same key (as C's `<` says). */

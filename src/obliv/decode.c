@@ -371,7 +371,7 @@ void obliv_rows_col_f32(const struct obliv_rows *r, size_t k, size_t row0, size_
     const struct obliv_col *oc = &r->lay.col[k];
     double p10 = 1.0; /* exact: 10^s for s <= 18 is a double */
     for (unsigned i = 0; i < oc->type.scale && i < 18; i++) p10 *= 10.0;
-    const uint32_t nan = ct_f32_bits(NAN);
+    const uint32_t nan = mc2_f32_bits(NAN);
     for (size_t i = 0; i < n; i++) {
         const uint64_t *row = obliv_row(r, row0 + i);
         uint64_t w = row[oc->word], isnull = (row[OBLIV_W_NULLS] >> k) & 1;
@@ -382,7 +382,7 @@ void obliv_rows_col_f32(const struct obliv_rows *r, size_t k, size_t row0, size_
             f = (float)(int64_t)w;
             break;
         case MC2_T_DOUBLE:
-            f = (float)ct_f64_of(w);
+            f = (float)mc2_f64_of(w);
             break;
         case MC2_T_DECIMAL:
         case MC2_T_DEC128: /* one word in oblivious rows */
@@ -394,7 +394,8 @@ void obliv_rows_col_f32(const struct obliv_rows *r, size_t k, size_t row0, size_
         case MC2_T_VARCHAR:
             break;
         }
-        out[i * stride] = ct_f32_of((uint32_t)ct_select_u64(ct_mask(isnull), nan, ct_f32_bits(f)));
+        out[i * stride] =
+            mc2_f32_of((uint32_t)ct_select_u64(ct_mask(isnull), nan, mc2_f32_bits(f)));
     }
 }
 

@@ -370,7 +370,7 @@ void obliv_expr_eval(const struct obliv_expr *e, const struct obliv_layout *lay,
             case OX_I2F: {
                 int64_t p = 1; /* public: as expr_eval.c, (double)v / (double)10^k */
                 for (int64_t j = 0; j < x->k; j++) p *= 10;
-                r = ct_f64_bits((double)(int64_t)a / (double)p);
+                r = mc2_f64_bits((double)(int64_t)a / (double)p);
                 break;
             }
             case OX_F2ORD: { /* sign-magnitude to two's complement; -0.0 -> 0 */
@@ -483,7 +483,7 @@ void obliv_expr_eval(const struct obliv_expr *e, const struct obliv_layout *lay,
         case OX_FSUB:
         case OX_FMUL:
         case OX_FDIV: {
-            double fa = ct_f64_of(a), fb = ct_f64_of(b), fr;
+            double fa = mc2_f64_of(a), fb = mc2_f64_of(b), fr;
             uint64_t bz = 0;
             switch (x->op) { /* public: the program */
             case OX_FADD:
@@ -497,10 +497,10 @@ void obliv_expr_eval(const struct obliv_expr *e, const struct obliv_layout *lay,
                 break;
             default:
                 bz = ct_eq_u64(b << 1, 0); /* +-0.0 */
-                fr = fa / ct_f64_of(ct_select_u64(bz, ct_f64_bits(1.0), b));
+                fr = fa / mc2_f64_of(ct_select_u64(bz, mc2_f64_bits(1.0), b));
                 break;
             }
-            r = ct_f64_bits(fr);
+            r = mc2_f64_bits(fr);
             rn |= bz & 1;
             ovf |= ct_nonfinite(r) & ~ct_mask(rn);
             break;

@@ -34,19 +34,6 @@ bad:
                        (int)a->fn, a->col);
 }
 
-static double as_double(uint64_t bits)
-{
-    double d;
-    memcpy(&d, &bits, 8);
-    return d;
-}
-static uint64_t as_bits(double d)
-{
-    uint64_t b;
-    memcpy(&b, &d, 8);
-    return b;
-}
-
 /* The running state of one aggregate. */
 struct acc {
     uint64_t v;   /* sum (int64 or double bits), min or max */
@@ -77,7 +64,7 @@ static void agg_fold(const struct obliv_agg *ag, const struct obliv_layout *lay,
     case OA_SUM:
     case OA_AVG:
         if (id == MC2_T_DOUBLE) {
-            nv = as_bits(as_double(v) + as_double(x));
+            nv = mc2_f64_bits(mc2_f64_of(v) + mc2_f64_of(x));
         } else {
             nv = v + x;
             *ovf |= ct_mask(((v ^ nv) & (x ^ nv)) >> 63) & contrib & ~first;
@@ -87,7 +74,7 @@ static void agg_fold(const struct obliv_agg *ag, const struct obliv_layout *lay,
     case OA_MAX: {
         uint64_t kx, kv;
         if (id == MC2_T_DOUBLE) {
-            kx = obliv_key_f64(as_double(x)), kv = obliv_key_f64(as_double(v));
+            kx = obliv_key_f64(mc2_f64_of(x)), kv = obliv_key_f64(mc2_f64_of(v));
         } else {
             kx = obliv_key_i64((int64_t)x), kv = obliv_key_i64((int64_t)v);
         }
@@ -115,8 +102,8 @@ static void agg_emit(const struct obliv_agg *aggs, size_t naggs, const struct ob
         } else if (aggs[a].fn == OA_AVG) {
             uint64_t den = ct_select_u64(none, 1, cnt);
             double sum =
-                lay->col[aggs[a].col].type.id == MC2_T_DOUBLE ? as_double(v) : (double)(int64_t)v;
-            v = as_bits(sum / (double)(int64_t)den); /* signed: no branch */
+                lay->col[aggs[a].col].type.id == MC2_T_DOUBLE ? mc2_f64_of(v) : (double)(int64_t)v;
+            v = mc2_f64_bits(sum / (double)(int64_t)den); /* signed: no branch */
         }
         dst[out->col[nkeys + a].word] = v & ~none;
         *nulls |= (none & 1) << (nkeys + a);
