@@ -340,28 +340,36 @@ out:
 
 static const char START_HELP[] =
     "usage: mc2 start --policy FILE --dir STATE [--listen HOST:PORT] [--budget-mb N]\n"
-    "                 [--idle-timeout S]\n\n"
+    "                 [--idle-timeout S] [--session-timeout S]\n\n"
     "Starts mc2d with a sim enclave in the background and returns once it is ready (or says\n"
     "why it is not: port taken, enclave signature invalid, ...). Logs go to STATE/mc2d.log.\n"
     "The default address is $MC2_SERVICE if set, else " MC2_DEFAULT_SERVICE ".\n"
     "--idle-timeout S: mc2d closes a connection after S seconds without a byte either way\n"
     "(default 300; 0 = never). A client waiting for the answer of an enclave that is running\n"
-    "a long job counts as idle: raise it when jobs take longer.\n";
+    "a long job counts as idle: raise it when jobs take longer.\n"
+    "--session-timeout S: the enclave ends a session whose client sent nothing for S seconds\n"
+    "(1..86400, default 900), whatever mc2d does with the connection.\n";
 
 int cmd_start(int argc, char **argv)
 {
     const char *policy = NULL, *dir = NULL, *listen = MC2_DEFAULT_SERVICE, *budget = "4096",
-               *idle = "300";
-    cli_opt opts[] = {CLI_VAL("policy", &policy),     CLI_VAL("dir", &dir),
-                      CLI_VAL("listen", &listen),     CLI_VAL("budget-mb", &budget),
-                      CLI_VAL("idle-timeout", &idle), CLI_END};
+               *idle = "300", *session = "900";
+    cli_opt opts[] = {CLI_VAL("policy", &policy),
+                      CLI_VAL("dir", &dir),
+                      CLI_VAL("listen", &listen),
+                      CLI_VAL("budget-mb", &budget),
+                      CLI_VAL("idle-timeout", &idle),
+                      CLI_VAL("session-timeout", &session),
+                      CLI_END};
     int code;
-    uint64_t idle_s;
+    uint64_t idle_s, session_s;
     const char *env = getenv("MC2_SERVICE");
     if (env && *env) listen = env; /* the address the clients of this shell will use */
     if (cli_parse("start", START_HELP, argc, argv, opts, NULL, 0, &code)) return code;
     if (!policy || !dir) return cli_usage("start", "--policy FILE and --dir STATE are required");
-    if (cli_parse_uint("start", "--idle-timeout", idle, 0, 7 * 86400, &idle_s)) return CLI_USAGE;
+    if (cli_parse_uint("start", "--idle-timeout", idle, 0, 7 * 86400, &idle_s) ||
+        cli_parse_uint("start", "--session-timeout", session, 1, 86400, &session_s))
+        return CLI_USAGE;
     mc2_err err;
     mc2_err_clear(&err);
     if (mc2_mkdir(dir, 0700, &err)) return cli_fail(&err);
@@ -388,7 +396,8 @@ int cmd_start(int argc, char **argv)
         char fdarg[16];
         snprintf(fdarg, sizeof fdarg, "%d", p[1]);
         execl(mc2d, "mc2d", "--dir", dir, "--policy", policy, "--listen", listen, "--budget-mb",
-              budget, "--idle-timeout", idle, "--ready-fd", fdarg, (char *)NULL);
+              budget, "--idle-timeout", idle, "--session-timeout", session, "--ready-fd", fdarg,
+              (char *)NULL);
         _exit(127);
     }
     close(p[1]);

@@ -67,9 +67,11 @@ expect_ok "the service runs another job" timeout $T "$MC2" sql --home "$WORK/ban
   "SELECT count(*) AS n FROM t"
 check "and answers it" grep -qx "$N" "$WORK/out"
 
-# `mc2 start --idle-timeout S` reaches mc2d: an idle connection is closed after about S s.
+# `mc2 start --idle-timeout S` reaches mc2d: an idle connection is closed after about S s;
+# `--session-timeout S` reaches mc2d's command line (what the enclave does with it:
+# test_platform_idle).
 "$MC2" stop --dir "$WORK/state" >/dev/null 2>&1
-if start_service "$WORK/state" "$WORK/c.yaml" "$MC2" --idle-timeout 1; then ok; else
+if start_service "$WORK/state" "$WORK/c.yaml" "$MC2" --idle-timeout 1 --session-timeout 7; then ok; else
   bad "start with --idle-timeout 1: $(cat "$WORK/err")"
   finish
 fi
@@ -78,6 +80,12 @@ t0=$SECONDS
 timeout 8 cat <&3 >/dev/null
 check "an idle connection is closed after --idle-timeout" test $((SECONDS - t0)) -le 4
 exec 3<&-
+cmdline=$(tr '\0' ' ' <"/proc/$(cat "$WORK/state/mc2d.pid")/cmdline")
+check "mc2 start passes --session-timeout 7 to mc2d: $cmdline" \
+  grep -q -- " --session-timeout 7 " <<<" $cmdline"
 expect_fail "mc2 start checks --idle-timeout" 2 "idle-timeout wants a whole number" \
   "$MC2" start --policy "$WORK/c.yaml" --dir "$WORK/state2" --idle-timeout soon
+expect_fail "mc2 start checks --session-timeout (1..86400)" 2 \
+  "session-timeout wants a whole number from 1 to 86400" \
+  "$MC2" start --policy "$WORK/c.yaml" --dir "$WORK/state2" --session-timeout 0
 finish
