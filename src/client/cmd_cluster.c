@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +99,7 @@ static int cl_set_host(cl_host *h, const char *dest, size_t len)
 }
 
 /* Parses the `mc2:` settings of a hostfile comment into h. */
-static int cl_parse_ext(const char *file, unsigned line, char *s, cl_host *h)
+static int cl_parse_ext(unsigned line, char *s, cl_host *h)
 {
     for (char *tok = strtok(s, " \t\r"); tok; tok = strtok(NULL, " \t\r")) {
         if (strncmp(tok, "port=", 5) == 0) {
@@ -113,7 +114,6 @@ static int cl_parse_ext(const char *file, unsigned line, char *s, cl_host *h)
                 return cli_usage("cluster", "hostfile line %u: dir too long", line);
             snprintf(h->dir, sizeof h->dir, "%s", tok + 4);
         } else {
-            (void)file;
             return cli_usage("cluster",
                              "hostfile line %u: unknown mc2 setting '%s' (port=N, dir=PATH)", line,
                              tok);
@@ -166,7 +166,7 @@ static int cl_read_hostfile(const char *path, unsigned port, const char *dir, cl
         /* Open MPI keys (slots=, max_slots=, ...) are mpirun's business: not checked here. */
         h->port = port;
         snprintf(h->dir, sizeof h->dir, "%s", dir);
-        if (ext && (rc = cl_parse_ext(path, line, ext, h)) != 0) break;
+        if (ext && (rc = cl_parse_ext(line, ext, h)) != 0) break;
         if (!cl_safe(h->dir)) rc = cli_usage("cluster", "hostfile line %u: bad dir", line);
         for (size_t i = 0; i < c->n && rc == 0; i++)
             if (strcmp(c->h[i].addr, h->addr) == 0 && c->h[i].port == h->port &&
@@ -271,8 +271,9 @@ static void cl_drain(int fd, mc2_buf *b, int *open_)
     char tmp[4096];
     ssize_t r = read(fd, tmp, sizeof tmp);
     mc2_err err;
-    if (r > 0) {
-        if (b->len + (size_t)r < CL_OUT_MAX && mc2_buf_append(b, tmp, (size_t)r, &err) == 0) return;
+    if (r > 0) { /* kept up to CL_OUT_MAX (and while memory lasts); the rest is dropped */
+        bool kept = b->len + (size_t)r < CL_OUT_MAX && mc2_buf_append(b, tmp, (size_t)r, &err) == 0;
+        (void)kept;
         return;
     }
     if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
