@@ -30,8 +30,8 @@
  *     flags bit 1 (SUBMIT): the harness first rewrites the text's counter line to the next
  *     counter, so mutated job texts stay acceptable.
  *   mode 2 (INIT): everything after the mode byte is an INIT payload, parsed and checked as
- *     entry/main.c's init() does (budget, policy YAML, sigstruct, platform key length); the
- *     running enclave is not touched.
+ *     entry/main.c's init() does (enc_init on a scratch enclave: budget, policy YAML,
+ *     sigstruct, attester name and bytes); the running enclave is not touched.
  *   mode 3 (session): u8 party, then the harness opens session 1 as that party over real
  *     TLS 1.3 (OPEN, then the handshake relayed as DATA/OUT frames), and each step is
  *       u8 kind | u16 len | payload[len]
@@ -346,6 +346,7 @@ static void setup(void)
     if (mc2_sigstruct_sign(&e->sigstruct, e->measurement, 7, 3, signer_sec, &err))
         die("sigstruct", &err);
     seed_key(e->platform_sec, "fuzz platform key");
+    e->att = &enc_att_sim;
     memset(e->instance, 0x17, sizeof e->instance);
     e->budget_bytes = 64u << 20;
     e->next_counter = 1;
@@ -360,11 +361,7 @@ static void reset(void)
     enclave *e = &G.e;
     for (size_t i = 0; i < ENC_MAX_SESSIONS; i++) {
         enc_session *s = &e->sessions[i];
-        if (!s->used) continue;
-        mc2_tls_free(s->tls);
-        SSL_CTX_free(s->ctx);
-        mc2_buf_free(&s->in);
-        memset(s, 0, sizeof *s);
+        if (s->used) enc_session_drop(s);
     }
     for (size_t i = 0; i < e->njobs; i++) {
         enc_job *j = e->jobs[i];
@@ -386,6 +383,7 @@ static void reset(void)
     memset(&cfg, 0, sizeof cfg);
     memcpy(cfg.measurement, e->measurement, sizeof cfg.measurement);
     cfg.sigstruct = e->sigstruct;
+    cfg.att = e->att;
     memcpy(cfg.platform_sec, e->platform_sec, sizeof cfg.platform_sec);
     cfg.policy = e->policy;
     memcpy(cfg.instance, e->instance, sizeof cfg.instance);
@@ -568,26 +566,19 @@ static void dump_output(void)
     mc2_frame_free(&f);
 }
 
-/* Parses an INIT payload as entry/main.c's init() does (which is not in the library). */
-static void run_init(const uint8_t *p, size_t n)
+/* Applies an INIT payload to a scratch enclave with the real enclave's measurement, as
+ * entry/main.c's init() does (enc_init), and tears it down. */
+static void run_init(const enclave *live, const uint8_t *p, size_t n)
 {
     mc2_err err;
-    mc2_rd r = mc2_rd_init(p, n);
-    uint32_t budget_mb = mc2_rd_u32(&r);
-    size_t pol_len, ss_len, ps_len;
-    const uint8_t *pol = mc2_rd_lv(&r, &pol_len);
-    const uint8_t *ss = mc2_rd_lv(&r, &ss_len);
-    (void)mc2_rd_lv(&r, &ps_len);
-    uint32_t idle_s = ENC_SESSION_IDLE_S; /* optional last field */
-    if (mc2_rd_left(&r) == 4) idle_s = mc2_rd_u32(&r);
-    if (r.bad || mc2_rd_left(&r) != 0 || ps_len != MC2_ED25519_SEC_LEN || budget_mb == 0 ||
-        budget_mb > (1u << 20) || idle_s == 0 || idle_s > ENC_SESSION_IDLE_MAX_S)
-        return;
-    mc2_sigstruct sst;
-    if (mc2_sigstruct_decode(ss, ss_len, &sst, &err) || mc2_sigstruct_verify(&sst, &err)) return;
-    mc2_policy *pp = NULL;
-    if (mc2_policy_parse("consortium policy", (const char *)pol, pol_len, &pp, &err) == 0)
-        mc2_policy_free(pp);
+    enclave *x = mc2_calloc(1, sizeof *x);
+    if (!x) return;
+    memcpy(x->measurement, live->measurement, sizeof x->measurement);
+    (void)enc_init(x, p, n, &err);
+    if (x->att) x->att->fini(x);
+    mc2_policy_free(x->policy);
+    mc2_wipe(x, sizeof *x);
+    mc2_free(x);
 }
 
 /* Sends n bytes of plaintext (none: just flush) from the client c over session
@@ -664,7 +655,7 @@ static void run(const uint8_t *data, size_t size)
 {
     enclave *e = &G.e;
     if (size >= 1 && data[0] % 4 == 2) {
-        run_init(data + 1, size - 1);
+        run_init(e, data + 1, size - 1);
         return;
     }
     if (size < 5) return;
@@ -1181,7 +1172,8 @@ static void write_seeds(const char *dir)
             mc2_buf_put_lv(&in, G.policy_yaml.data, k ? G.policy_yaml.len / 2 : G.policy_yaml.len,
                            &err) ||
             mc2_buf_put_lv(&in, ssb, sizeof ssb, &err) ||
-            mc2_buf_put_lv(&in, e->platform_sec, 32, &err))
+            mc2_buf_put_lv(&in, e->platform_sec, 32, &err) || mc2_buf_put_u32(&in, 900, &err) ||
+            mc2_buf_put_lv(&in, "sim", 3, &err))
             die("seed", &err);
         char path[4096];
         snprintf(path, sizeof path, "%s/init_%s", dir, k ? "truncated_policy" : "valid");

@@ -19,9 +19,18 @@
 typedef int (*mc2_evidence_fn)(void *ctx, const uint8_t report_data[MC2_REPORT_DATA_LEN],
                                uint8_t **ev, size_t *ev_len, mc2_err *err);
 
-/* Enclave side: creates a fresh Ed25519 key and a self-signed certificate (CN=mc2-enclave,
- * valid for one day) carrying evidence bound to (its key, nonce, policy_hash). The caller
- * owns *key and *cert. */
+/* Enclave side, in two steps so that evidence may come from elsewhere in between (a backend
+ * whose evidence the host fetches from a device, answering asynchronously):
+ * mc2_ratls_key creates a fresh Ed25519 key (*key, the caller's) and the report data that
+ * binds (its key, nonce, policy_hash); mc2_ratls_cert makes the self-signed certificate
+ * (CN=mc2-enclave, valid for one day) of that key carrying the evidence (*cert, the
+ * caller's). The evidence is not checked here: a client checks it (mc2_ratls_check). */
+int mc2_ratls_key(const uint8_t nonce[32], const uint8_t policy_hash[MC2_SHA256_LEN],
+                  EVP_PKEY **key, uint8_t report_data[MC2_REPORT_DATA_LEN], mc2_err *err) MC2_WUR;
+int mc2_ratls_cert(EVP_PKEY *key, const uint8_t *ev, size_t ev_len, X509 **cert,
+                   mc2_err *err) MC2_WUR;
+
+/* Both steps with evidence made at once by `evidence` (the caller owns *key and *cert). */
 int mc2_ratls_make(const uint8_t nonce[32], const uint8_t policy_hash[MC2_SHA256_LEN],
                    mc2_evidence_fn evidence, void *ctx, EVP_PKEY **key, X509 **cert,
                    mc2_err *err) MC2_WUR;

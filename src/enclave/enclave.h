@@ -12,6 +12,7 @@
 
 #include "base/buf.h"
 #include "base/bytes.h"
+#include "enclave/attester.h"
 #include "mc2/attest.h"
 #include "mc2/job.h"
 #include "mc2/policy.h"
@@ -47,7 +48,15 @@ typedef struct enc_session {
      * handshake is not complete is evicted (session.c) */
     uint64_t opened_ns;
     uint64_t active_ns; /* CLOCK_MONOTONIC at EIF_OPEN and at the client's last EIF_DATA */
+    /* Waiting for the host's EIF_EVIDENCE (an attester whose evidence the host fetches):
+     * the session's TLS key, and the client's bytes that arrived meanwhile (at most
+     * ENC_EARLY_MAX), fed to TLS once the certificate exists. */
+    bool attesting;
+    EVP_PKEY *key;
+    mc2_buf early;
 } enc_session;
+
+#define ENC_EARLY_MAX (64u << 10)
 
 /* WAITING: for approvals or keys; RUNNING: queued for, or on, the job runner thread. */
 enum enc_job_state { JOB_WAITING, JOB_DONE, JOB_FAILED, JOB_RUNNING };
@@ -125,7 +134,8 @@ typedef struct enclave {
     int (*pump)(struct enclave *e, mc2_err *err);
     uint8_t measurement[MC2_SHA256_LEN];
     mc2_sigstruct sigstruct;
-    uint8_t platform_sec[MC2_ED25519_SEC_LEN];
+    const enc_attester *att;                   /* the TEE backend's attester (INIT) */
+    uint8_t platform_sec[MC2_ED25519_SEC_LEN]; /* the sim attester's key */
     mc2_policy *policy;
     uint8_t instance[32];
     uint64_t next_counter;
@@ -145,6 +155,12 @@ typedef struct enclave {
     enc_job *current;
 } enclave;
 
+/* Applies INIT's payload p[0..n) (hostile; docs/enclave-interface.md) to e, whose
+ * measurement is set: budget, session timeout, the attester INIT names (its init gets its
+ * bytes), the sigstruct (its signature verified, its measurement e's own) and the policy
+ * (e->policy, the caller's). Any failure leaves e to be torn down (att->fini if e->att). */
+int enc_init(enclave *e, const uint8_t *p, size_t n, mc2_err *err) MC2_WUR;
+
 /* Initializes the locks and condition variables of e (before any thread uses it). */
 void enc_io_init(enclave *e);
 
@@ -161,6 +177,9 @@ void enc_io_deliver(enclave *e, mc2_frame *f);
 int enc_io_read(enclave *e, size_t max, mc2_frame *f, bool *delivered, mc2_err *err) MC2_WUR;
 /* Main thread: the channel ended; every outstanding and later request fails. */
 void enc_io_close(enclave *e);
+
+/* Frees a session's TLS state, key and buffers (plaintext wiped) and empties its slot. */
+void enc_session_drop(enc_session *s);
 
 /* Handles one frame from the host (sessions). Returns -1 only on a fatal error. */
 int enc_dispatch(enclave *e, mc2_frame *f, mc2_err *err) MC2_WUR;

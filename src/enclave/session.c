@@ -5,6 +5,8 @@
  *
  *   client            host                 enclave
  *   HAPI_ENCLAVE{nonce} -> OPEN{sid, nonce} -> new key, cert(evidence(key, nonce, policy))
+ *                      (evidence from the host:  <- EVIDENCE_REQ{sid, report data}
+ *                       EVIDENCE{sid, evidence} ->  client bytes before it wait in `early`)
  *   TLS ClientHello  -> DATA{sid}          -> TLS ... <- OUT{sid}  (relayed both ways)
  *   after the handshake: party = policy party with the client's certificate key, else END
  *   enclave API frames inside TLS (api.c)
@@ -33,11 +35,13 @@ static enc_session *find(enclave *e, uint32_t sid)
     return NULL;
 }
 
-static void drop(enc_session *s)
+void enc_session_drop(enc_session *s)
 {
     mc2_tls_free(s->tls);
     SSL_CTX_free(s->ctx);
+    EVP_PKEY_free(s->key);
     mc2_buf_free(&s->in);
+    mc2_buf_free(&s->early);
     memset(s, 0, sizeof *s);
 }
 
@@ -46,23 +50,8 @@ static int end_session(enclave *e, enc_session *s, const char *why, mc2_err *err
 {
     mc2_log("mc2-enclave", MC2_LOG_INFO, MC2_LOG_INFO, "session %u closed: %s", s->sid, why);
     uint32_t sid = s->sid;
-    drop(s);
+    enc_session_drop(s);
     return enc_send(e, EIF_END, sid, NULL, 0, err);
-}
-
-/* The sim attester: evidence signed with the simulated platform key. */
-static int sim_evidence(void *ctx, const uint8_t rd[MC2_REPORT_DATA_LEN], uint8_t **ev, size_t *n,
-                        mc2_err *err)
-{
-    enclave *e = ctx;
-    mc2_claims c = {0};
-    memcpy(c.measurement, e->measurement, 32);
-    mc2_signer_id(e->sigstruct.signer_pub, c.signer);
-    c.product_id = e->sigstruct.product_id;
-    c.svn = e->sigstruct.svn;
-    c.simulation = true;
-    memcpy(c.report_data, rd, MC2_REPORT_DATA_LEN);
-    return mc2_evidence_sim_create(&c, e->platform_sec, ev, n, err);
 }
 
 static uint64_t monotonic_ns(void)
@@ -89,6 +78,43 @@ static enc_session *free_slot(enclave *e, int *rc, mc2_err *err)
     return *rc ? NULL : old; /* end_session freed the slot */
 }
 
+/* The attester's evidence for rd, made in the enclave (mc2_evidence_fn). */
+static int own_evidence(void *ctx, const uint8_t rd[MC2_REPORT_DATA_LEN], uint8_t **ev, size_t *n,
+                        mc2_err *err)
+{
+    enclave *e = ctx;
+    return e->att->evidence(e, rd, ev, n, err);
+}
+
+/* Gives s its certificate (carrying ev) and its TLS endpoint; s->key is its TLS key. */
+static int session_tls(enc_session *s, const uint8_t *ev, size_t n, mc2_err *err)
+{
+    X509 *cert = NULL;
+    if (mc2_ratls_cert(s->key, ev, n, &cert, err) == 0) s->ctx = mc2_tls_ctx(1, s->key, cert, err);
+    X509_free(cert);
+    if (s->ctx) s->tls = mc2_tls_new(s->ctx, 1, err);
+    EVP_PKEY_free(s->key); /* s->ctx holds it now */
+    s->key = NULL;
+    return s->tls ? 0 : -1;
+}
+
+/* Starts s's attestation: its TLS key and report data, then its evidence from the attester at
+ * once, or from the host (EIF_EVIDENCE_REQ; session_evidence finishes it). */
+static int session_attest(enclave *e, enc_session *s, const uint8_t nonce[32], mc2_err *err,
+                          mc2_err *e2)
+{
+    uint8_t rd[MC2_REPORT_DATA_LEN], *ev = NULL;
+    size_t n = 0;
+    if (mc2_ratls_key(nonce, e->policy->hash, &s->key, rd, e2)) return 1;
+    if (!e->att->evidence) {
+        s->attesting = true;
+        return enc_send(e, EIF_EVIDENCE_REQ, s->sid, rd, sizeof rd, err) ? -1 : 0;
+    }
+    int rc = own_evidence(e, rd, &ev, &n, e2) || session_tls(s, ev, n, e2) ? 1 : 0;
+    mc2_free(ev);
+    return rc;
+}
+
 static int open_session(enclave *e, uint32_t sid, const mc2_buf *p, mc2_err *err)
 {
     if (p->len != 32 || find(e, sid))
@@ -97,26 +123,19 @@ static int open_session(enclave *e, uint32_t sid, const mc2_buf *p, mc2_err *err
     enc_session *s = free_slot(e, &rc, err);
     if (rc) return -1;
     if (!s) return enc_send(e, EIF_END, sid, NULL, 0, err);
-    EVP_PKEY *key = NULL;
-    X509 *cert = NULL;
-    mc2_err e2;
-    if (mc2_ratls_make(p->data, e->policy->hash, sim_evidence, e, &key, &cert, &e2) == 0)
-        s->ctx = mc2_tls_ctx(1, key, cert, &e2);
-    EVP_PKEY_free(key);
-    X509_free(cert);
-    if (s->ctx) s->tls = mc2_tls_new(s->ctx, 1, &e2);
-    if (!s->tls) {
-        SSL_CTX_free(s->ctx);
-        s->ctx = NULL;
-        mc2_log("mc2-enclave", MC2_LOG_INFO, MC2_LOG_WARN, "cannot open a session: %s", e2.msg);
-        return enc_send(e, EIF_END, sid, NULL, 0, err);
-    }
     s->used = true;
     s->sid = sid;
     s->opened_ns = s->active_ns = monotonic_ns();
     s->party = -1;
     s->in.secret = 1; /* decrypted requests: key grants carry data keys */
-    return 0;
+    mc2_err e2;
+    rc = session_attest(e, s, p->data, err, &e2);
+    if (rc == 1) {
+        mc2_log("mc2-enclave", MC2_LOG_INFO, MC2_LOG_WARN, "cannot open a session: %s", e2.msg);
+        enc_session_drop(s);
+        return enc_send(e, EIF_END, sid, NULL, 0, err);
+    }
+    return rc;
 }
 
 /* Sends whatever TLS produced to the client. */
@@ -183,6 +202,13 @@ static int session_data(enclave *e, enc_session *s, const mc2_buf *p, mc2_err *e
 {
     mc2_err terr;
     s->active_ns = monotonic_ns();
+    if (s->attesting) { /* the client's first bytes, before its certificate exists */
+        if (p->len > ENC_EARLY_MAX - s->early.len)
+            return end_session(e, s, "client sent too much before its session was attested", err);
+        if (mc2_buf_append(&s->early, p->data, p->len, &terr))
+            return end_session(e, s, terr.msg, err);
+        return 0;
+    }
     if (mc2_tls_feed(s->tls, p->data, p->len, &terr)) return end_session(e, s, terr.msg, err);
     if (!s->established) {
         int h = mc2_tls_handshake(s->tls, &terr);
@@ -204,6 +230,30 @@ static int session_data(enclave *e, enc_session *s, const mc2_buf *p, mc2_err *e
     if (closed) return end_session(e, s, "client closed the session", err);
     enc_jobs_advance(e);
     return 0;
+}
+
+/* The host's answer to EIF_EVIDENCE_REQ for s: u32 status (0: ok) | evidence, or a message.
+ * Builds s's certificate and TLS, then feeds it the client's bytes that waited. */
+static int session_evidence(enclave *e, enc_session *s, const mc2_buf *p, mc2_err *err)
+{
+    mc2_err e2;
+    if (!s->attesting)
+        return end_session(e, s, "the host sent evidence the session did not ask for", err);
+    if (p->len < 4 || p->len - 4 > ENC_EVIDENCE_MAX)
+        return end_session(e, s, "the host's evidence answer is malformed or too large", err);
+    if (mc2_le32_get(p->data) != 0) {
+        mc2_log("mc2-enclave", MC2_LOG_INFO, MC2_LOG_WARN,
+                "session %u: the host could not get evidence from the %s backend", s->sid,
+                e->att->name);
+        return end_session(e, s, "no evidence: the host's TEE backend failed", err);
+    }
+    s->attesting = false;
+    if (session_tls(s, p->data + 4, p->len - 4, &e2)) return end_session(e, s, e2.msg, err);
+    mc2_buf early = s->early;
+    s->early = (mc2_buf){0};
+    int rc = early.len ? session_data(e, s, &early, err) : 0;
+    mc2_buf_free(&early);
+    return rc;
 }
 
 /* Ends every session idle for longer than e->session_idle_ns. */
@@ -232,8 +282,11 @@ int enc_dispatch(enclave *e, mc2_frame *f, mc2_err *err)
         return s ? session_data(e, s, &f->payload, err) : 0;
     case EIF_CLOSE:
         s = find(e, f->channel);
-        if (s) drop(s);
+        if (s) enc_session_drop(s);
         return 0;
+    case EIF_EVIDENCE:
+        s = find(e, f->channel);
+        return s ? session_evidence(e, s, &f->payload, err) : 0;
     case EIF_STORE_REPLY:
         enc_io_deliver(e, f); /* dropped unless a request waits for it */
         return 0;

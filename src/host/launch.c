@@ -66,23 +66,32 @@ uint64_t mc2_enclave_as_limit(uint32_t budget_mb)
 #endif
 }
 
-int mc2_enclave_launch(const char *path, const char *policy, size_t policy_len,
-                       const uint8_t platform_sec[MC2_ED25519_SEC_LEN], uint32_t budget_mb,
-                       uint32_t session_idle_s, mc2_enclave_proc *out, mc2_err *err)
+int mc2_enclave_launch(const char *path, const char *policy, size_t policy_len, const mc2_tee *tee,
+                       uint32_t budget_mb, uint32_t session_idle_s, mc2_enclave_proc *out,
+                       mc2_err *err)
 {
     mc2_sigstruct ss;
     memset(out, 0, sizeof *out);
     out->fd = -1;
+    mc2_buf att = {.secret = 1};
     if (mc2_enclave_check(path, &ss, err)) return -1;
+    if (tee->ops->prepare(tee->ctx, ss.measurement, &ss, &att, err)) {
+        mc2_err_prefix(err, "TEE backend %s: ", tee->ops->name);
+        mc2_buf_free(&att);
+        return -1;
+    }
     uint64_t as = mc2_enclave_as_limit(budget_mb); /* the enclave inherits our CPU mask */
     struct rlimit as_rl = {(rlim_t)as, (rlim_t)as};
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        mc2_buf_free(&att);
         return mc2_err_set(err, MC2_E_IO, "socketpair: %s", strerror(errno));
+    }
     pid_t pid = fork();
     if (pid < 0) {
         close(sv[0]);
         close(sv[1]);
+        mc2_buf_free(&att);
         return mc2_err_set(err, MC2_E_IO, "fork: %s", strerror(errno));
     }
     if (pid == 0) {
@@ -106,8 +115,9 @@ int mc2_enclave_launch(const char *path, const char *policy, size_t policy_len,
     int rc = -1;
     if (mc2_buf_put_u32(&init, budget_mb, err) || mc2_buf_put_lv(&init, policy, policy_len, err) ||
         mc2_buf_put_lv(&init, ssb, sizeof ssb, err) ||
-        mc2_buf_put_lv(&init, platform_sec, MC2_ED25519_SEC_LEN, err) ||
+        mc2_buf_put_lv(&init, att.data, att.len, err) ||
         mc2_buf_put_u32(&init, session_idle_s, err) ||
+        mc2_buf_put_lv(&init, tee->ops->name, strlen(tee->ops->name), err) ||
         mc2_frame_write_fd(out->fd, EIF_INIT, 0, init.data, init.len, err))
         goto out;
     struct pollfd p = {out->fd, POLLIN, 0};
@@ -132,8 +142,10 @@ int mc2_enclave_launch(const char *path, const char *policy, size_t policy_len,
     memcpy(out->signer, f.payload.data + 32, 32);
     out->product_id = mc2_le16_get(f.payload.data + 64);
     out->svn = mc2_le16_get(f.payload.data + 66);
+    out->simulation = f.payload.data[68] != 0;
     rc = 0;
 out:
+    mc2_buf_free(&att);
     mc2_buf_free(&init);
     mc2_frame_free(&f);
     if (rc) mc2_enclave_stop(out);
@@ -156,43 +168,4 @@ void mc2_enclave_stop(mc2_enclave_proc *p)
     kill(p->pid, SIGKILL);
     waitpid(p->pid, NULL, 0);
     p->pid = 0;
-}
-
-int mc2_sim_platform_key(const char *state_dir, uint8_t sec[MC2_ED25519_SEC_LEN],
-                         uint8_t pub[MC2_ED25519_PUB_LEN], mc2_err *err)
-{
-    char *path = mc2_path_join(state_dir, "platform.key");
-    char *pub_path = mc2_path_join(state_dir, "platform.pub");
-    mc2_buf b = {.secret = 1};
-    int rc = -1;
-    if (!path || !pub_path) {
-        mc2_err_set(err, MC2_E_NOMEM, "out of memory");
-        goto out;
-    }
-    if (mc2_file_read_all(path, 1024, &b, err) == 0) {
-        while (b.len && (b.data[b.len - 1] == '\n')) b.len--;
-        if (mc2_buf_append(&b, "", 1, err)) goto out;
-        if (mc2_hex_decode((const char *)b.data, sec, MC2_ED25519_SEC_LEN) != 0) {
-            mc2_err_set(err, MC2_E_INPUT, "'%s' is not a platform key", path);
-            goto out;
-        }
-        rc = mc2_ed25519_public(sec, pub, err);
-        goto out;
-    }
-    if (err->code != MC2_E_NOTFOUND) goto out;
-    char hex[2 * MC2_ED25519_SEC_LEN + 2];
-    if (mc2_mkdir(state_dir, 0700, err) || mc2_ed25519_keygen(pub, sec, err)) goto out;
-    mc2_hex_encode(sec, MC2_ED25519_SEC_LEN, hex);
-    strcat(hex, "\n");
-    rc = mc2_file_write_atomic(path, hex, strlen(hex), 0600, 1, err);
-    mc2_wipe(hex, sizeof hex);
-    if (rc) goto out;
-    mc2_hex_encode(pub, MC2_ED25519_PUB_LEN, hex);
-    strcat(hex, "\n");
-    rc = mc2_file_write_atomic(pub_path, hex, strlen(hex), 0644, 0, err);
-out:
-    mc2_buf_free(&b);
-    mc2_free(path);
-    mc2_free(pub_path);
-    return rc;
 }

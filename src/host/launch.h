@@ -1,6 +1,6 @@
-/* launch.h - UNTRUSTED: starting mc2-enclave with the sim backend. The host checks the
- * enclave's signature (sigstruct) before starting it, gives it exactly one channel (fd 3)
- * and an empty environment, and waits for READY. */
+/* launch.h - UNTRUSTED: starting mc2-enclave on a TEE backend (host/tee.h). The host checks
+ * the enclave's signature (sigstruct) before starting it, lets the backend measure it, gives
+ * it exactly one channel (fd 3) and an empty environment, and waits for READY. */
 #ifndef MC2_HOST_LAUNCH_H
 #define MC2_HOST_LAUNCH_H
 
@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "mc2/attest.h"
+#include "host/tee.h"
 #include "mc2/err.h"
 
 typedef struct mc2_enclave_proc {
@@ -16,6 +17,7 @@ typedef struct mc2_enclave_proc {
     uint8_t measurement[MC2_SHA256_LEN];
     uint8_t signer[MC2_SHA256_LEN];
     uint16_t product_id, svn;
+    bool simulation; /* READY says the enclave's attester is a simulation */
 } mc2_enclave_proc;
 
 /* The enclave process's address-space limit (RLIMIT_AS, bytes) for a memory budget: the
@@ -29,26 +31,20 @@ typedef struct mc2_enclave_proc {
 uint64_t mc2_enclave_as_limit(uint32_t budget_mb);
 
 /* Measures the binary at path, verifies path.sig (refusing an enclave whose signature does
- * not verify or is for another build), starts it with RLIMIT_AS = mc2_enclave_as_limit
+ * not verify or is for another build), lets the backend prepare its launch (tee->ops->
+ * prepare: the attester's bytes for INIT), starts it with RLIMIT_AS = mc2_enclave_as_limit
  * (budget_mb) (an allocation beyond it fails in the enclave, which fails that job, instead of
- * the host running out of memory), sends INIT and waits up to 10 s for READY. budget_mb is
- * the enclave's memory budget; session_idle_s (1..86400) how long a session may stay silent
- * before the enclave ends it. */
-int mc2_enclave_launch(const char *path, const char *policy, size_t policy_len,
-                       const uint8_t platform_sec[MC2_ED25519_SEC_LEN], uint32_t budget_mb,
-                       uint32_t session_idle_s, mc2_enclave_proc *out, mc2_err *err) MC2_WUR;
+ * the host running out of memory), sends INIT naming the backend and waits up to 10 s for
+ * READY. budget_mb is the enclave's memory budget; session_idle_s (1..86400) how long a
+ * session may stay silent before the enclave ends it. */
+int mc2_enclave_launch(const char *path, const char *policy, size_t policy_len, const mc2_tee *tee,
+                       uint32_t budget_mb, uint32_t session_idle_s, mc2_enclave_proc *out,
+                       mc2_err *err) MC2_WUR;
 
 /* Closes the channel and reaps the process (SIGKILL after 2 s). */
 void mc2_enclave_stop(mc2_enclave_proc *p);
 
 /* Loads path.sig next to an enclave binary and checks it against the binary. */
 int mc2_enclave_check(const char *path, mc2_sigstruct *ss, mc2_err *err) MC2_WUR;
-
-/* The simulated platform's key for a service state directory: loads STATE/platform.key,
- * creating it (mode 0600, and platform.pub beside it) if missing. This key is the sim
- * backend's stand-in for a TEE vendor's hardware key: whoever runs the host has it, which is
- * why simulated evidence protects nothing. */
-int mc2_sim_platform_key(const char *state_dir, uint8_t sec[MC2_ED25519_SEC_LEN],
-                         uint8_t pub[MC2_ED25519_PUB_LEN], mc2_err *err) MC2_WUR;
 
 #endif

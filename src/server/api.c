@@ -44,12 +44,13 @@ static int api_status(server *s, srv_conn *c)
     size_t nsess = 0;
     for (size_t i = 0; i < SRV_MAX_CONNS; i++) nsess += s->conns[i].fd >= 0 && s->conns[i].relay;
     int rc = mc2_buf_printf(&b, &err,
-                            "service: mc2d (pid %d)\nenclave: running, backend sim "
-                            "(SIMULATION: no hardware protection)\nmeasurement: %s\nsigner: "
+                            "service: mc2d (pid %d)\nenclave: running, backend %s "
+                            "(%s)\nmeasurement: %s\nsigner: "
                             "%s\nproduct_id: %u\nsvn: %u\npolicy: %s\nconsortium: %s\ntables: "
                             "%zu\njobs: %zu\nsessions: %zu\n",
-                            (int)getpid(), m, sg, s->enclave.product_id, s->enclave.svn, ph,
-                            s->policy->consortium, ntables, s->njobs, nsess);
+                            (int)getpid(), s->tee.ops->name, s->tee.ops->banner, m, sg,
+                            s->enclave.product_id, s->enclave.svn, ph, s->policy->consortium,
+                            ntables, s->njobs, nsess);
     if (rc == 0) rc = reply(c, HAPI_OK, b.data, b.len);
     mc2_buf_free(&b);
     mc2_buf_free(&t);

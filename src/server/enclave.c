@@ -31,15 +31,48 @@ int srv_to_enclave(server *s, uint16_t type, uint32_t ch, const void *p, size_t 
     return 0;
 }
 
-static int store_reply(server *s, uint32_t req, uint32_t status, const void *p, size_t n)
+/* A reply of `type` on channel ch: u32 status | p[0..n). */
+static int status_reply(server *s, uint16_t type, uint32_t ch, uint32_t status, const void *p,
+                        size_t n)
 {
     mc2_buf b = {0};
     mc2_err err;
     int rc = mc2_buf_put_u32(&b, status, &err) || mc2_buf_append(&b, p, n, &err) ||
-                     srv_to_enclave(s, EIF_STORE_REPLY, req, b.data, b.len)
+                     srv_to_enclave(s, type, ch, b.data, b.len)
                  ? -1
                  : 0;
     mc2_buf_free(&b);
+    return rc;
+}
+
+static int store_reply(server *s, uint32_t req, uint32_t status, const void *p, size_t n)
+{
+    return status_reply(s, EIF_STORE_REPLY, req, status, p, n);
+}
+
+/* EIF_EVIDENCE_REQ for session sid: the backend's device makes evidence over the enclave's
+ * report data (it takes as long as the device does: a TPM quote, a firmware report). Any
+ * failure is answered with status 1 and logged here; the enclave then ends that session. */
+static int enclave_evidence(server *s, const mc2_frame *f)
+{
+    mc2_buf ev = {0};
+    mc2_err err;
+    mc2_err_clear(&err);
+    int bad = 1, rc;
+    if (f->payload.len != MC2_REPORT_DATA_LEN)
+        mc2_err_set(&err, MC2_E_INPUT, "malformed evidence request");
+    else if (!s->tee.ops->evidence)
+        mc2_err_set(&err, MC2_E_INPUT, "the %s backend makes no evidence on the host",
+                    s->tee.ops->name);
+    else
+        bad = s->tee.ops->evidence(s->tee.ctx, f->payload.data, &ev, &err) != 0;
+    if (bad) {
+        LOG("session %u: no evidence: %s\n", f->channel, err.msg);
+        rc = status_reply(s, EIF_EVIDENCE, f->channel, 1, err.msg, strlen(err.msg));
+    } else {
+        rc = status_reply(s, EIF_EVIDENCE, f->channel, 0, ev.data, ev.len);
+    }
+    mc2_buf_free(&ev);
     return rc;
 }
 
@@ -281,6 +314,8 @@ static int enclave_msg(server *s, const mc2_frame *f)
         return enclave_store(s, f);
     case EIF_JOB:
         return enclave_job(s, f);
+    case EIF_EVIDENCE_REQ:
+        return enclave_evidence(s, f);
     case EIF_READY: /* a notification (it came once already at start-up) */
         return 0;
     case EIF_FATAL:

@@ -22,7 +22,7 @@
 static const char HELP[] =
     "usage: mc2d --dir STATE --policy FILE [--listen HOST:PORT] [--enclave PATH]\n"
     "            [--budget-mb N] [--ready-fd N] [--idle-timeout S] [--handshake-timeout S]\n"
-    "            [--max-conns-per-addr N] [--session-timeout S]\n\n"
+    "            [--max-conns-per-addr N] [--session-timeout S] [--tee NAME] [--tee-opt OPTS]\n\n"
     "The untrusted mc2 host service: stores ciphertext, relays client sessions to the\n"
     "enclave and answers its storage requests. Normally started by `mc2 start`.\n\n"
     "Limits that keep one client from locking others out (docs/wire-protocol.md):\n"
@@ -35,7 +35,11 @@ static const char HELP[] =
     "  --max-conns-per-addr N   connections one address (IPv4) or /64 (IPv6) may hold at\n"
     "                           once (default 32, at most 256 = all of them)\n"
     "  --session-timeout S      the enclave ends a session whose client sent nothing for S\n"
-    "                           seconds, whatever this service does (default 900, 1..86400)\n";
+    "                           seconds, whatever this service does (default 900, 1..86400)\n\n"
+    "The trusted execution environment (docs/security.md says what each protects):\n"
+    "  --tee NAME               the TEE backend the enclave runs on (default sim: a\n"
+    "                           SIMULATION, no hardware protection)\n"
+    "  --tee-opt OPTS           the backend's options, key=value,key=value (docs/tee.md)\n";
 
 /* Parses option `name`'s decimal value within [lo, hi]; -1 (after saying why) if it is not. */
 static int parse_opt(const char *name, const char *v, unsigned long lo, unsigned long hi,
@@ -113,9 +117,11 @@ int main(int argc, char **argv)
                                          {"handshake-timeout", required_argument, 0, 't'},
                                          {"max-conns-per-addr", required_argument, 0, 'a'},
                                          {"session-timeout", required_argument, 0, 's'},
+                                         {"tee", required_argument, 0, 'T'},
+                                         {"tee-opt", required_argument, 0, 'O'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *policy_path = NULL, *listen_addr = "127.0.0.1:7350";
+    const char *policy_path = NULL, *listen_addr = "127.0.0.1:7350", *tee = "sim", *tee_opts = NULL;
     char *enclave_path = NULL;
     unsigned long budget = 4096, idle = SRV_IDLE_TIMEOUT_S, handshake = SRV_HANDSHAKE_TIMEOUT_S,
                   per_addr = SRV_MAX_CONNS_PER_ADDR, session_idle = 900;
@@ -152,6 +158,12 @@ int main(int argc, char **argv)
         case 's':
             if (parse_opt("session-timeout", optarg, 1, 86400, &session_idle)) return 2;
             break;
+        case 'T':
+            tee = optarg;
+            break;
+        case 'O':
+            tee_opts = optarg;
+            break;
         case 'h':
             fputs(HELP, stdout);
             return 0;
@@ -172,7 +184,6 @@ int main(int argc, char **argv)
     mc2_err_clear(&err);
     mc2_buf pol = {0};
     char msg[MC2_ERR_MSG_MAX + 16];
-    uint8_t psec[32], ppub[32];
     if (!enclave_path) enclave_path = default_enclave();
     char *lock = mc2_path_join(s.state, "mc2d.lock");
     s.store = mc2_path_join(s.state, "store");
@@ -192,27 +203,25 @@ int main(int argc, char **argv)
     srv_store_recover(&s);
     if (mc2_file_read_all(policy_path, 1 << 20, &pol, &err) ||
         mc2_policy_parse(policy_path, (const char *)pol.data, pol.len, &s.policy, &err) ||
-        mc2_sim_platform_key(s.state, psec, ppub, &err))
+        mc2_tee_open(tee, s.state, tee_opts, &s.tee, &err))
         goto fail;
     s.listen_fd = listen_on(listen_addr, &err);
     if (s.listen_fd < 0) goto fail;
-    if (mc2_enclave_launch(enclave_path, (const char *)pol.data, pol.len, psec, (uint32_t)budget,
+    if (mc2_enclave_launch(enclave_path, (const char *)pol.data, pol.len, &s.tee, (uint32_t)budget,
                            (uint32_t)session_idle, &s.enclave, &err))
         goto fail;
-    mc2_wipe(psec, sizeof psec);
-    fprintf(stderr,
-            "mc2d: listening on %s, enclave pid %d (sim backend: SIMULATION, no "
-            "hardware protection)\n",
-            listen_addr, (int)s.enclave.pid);
+    fprintf(stderr, "mc2d: listening on %s, enclave pid %d (%s backend: %s)\n", listen_addr,
+            (int)s.enclave.pid, s.tee.ops->name, s.tee.ops->banner);
     snprintf(msg, sizeof msg, "ok %d\n", (int)getpid());
     tell(ready_fd, msg);
     int rc = srv_run(&s, &err);
     fprintf(stderr, "mc2d: stopping: %s\n", err.msg);
     srv_puts_abort(&s);
     mc2_enclave_stop(&s.enclave);
+    mc2_tee_close(&s.tee);
     return rc ? 1 : 0;
 fail:
-    mc2_wipe(psec, sizeof psec);
+    mc2_tee_close(&s.tee);
     fprintf(stderr, "mc2d: %s\n", err.msg);
     snprintf(msg, sizeof msg, "error %s\n", err.msg);
     tell(ready_fd, msg);

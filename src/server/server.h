@@ -127,6 +127,7 @@ typedef struct server {
     char *store;        /* state/store */
     mc2_policy *policy; /* parsed only to check upload signatures */
     mc2_enclave_proc enclave;
+    mc2_tee tee; /* the TEE backend the enclave runs on (--tee) */
     int listen_fd;
     int64_t idle_ms, handshake_ms; /* options (milliseconds) */
     unsigned max_per_addr;

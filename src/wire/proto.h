@@ -14,11 +14,13 @@
 /* ---- 1. host interface ------------------------------------------------------------------- */
 enum mc2_eif {
     /* host -> enclave */
-    EIF_INIT = 1,        /* ch 0: u32 budget_mb | policy LV | sigstruct LV | platform secret LV */
+    EIF_INIT = 1,        /* ch 0: u32 budget_mb | policy LV | sigstruct LV | attester bytes LV |
+                            u32 session idle s | backend name LV */
     EIF_OPEN = 2,        /* ch sid: nonce[32] -- a client asks for an attested session */
     EIF_DATA = 3,        /* ch sid: TLS bytes from the client */
     EIF_CLOSE = 4,       /* ch sid: the client went away */
     EIF_STORE_REPLY = 5, /* ch req: u32 status (0 ok) | bytes (read) or message (error) */
+    EIF_EVIDENCE = 6, /* ch sid: u32 status (0 ok) | evidence, or message: EVIDENCE_REQ's answer */
     /* enclave -> host */
     EIF_READY = 64,      /* ch 0: measurement[32] | signer[32] | u16 product | u16 svn | u8 sim */
     EIF_OUT = 65,        /* ch sid: TLS bytes for the client */
@@ -29,6 +31,7 @@ enum mc2_eif {
     EIF_JOB = 70,        /* ch 0: public job status text for listings (no secrets) */
     EIF_FATAL = 71,      /* ch 0: the enclave stops; message (no secrets) */
     EIF_STORE_DROP = 72, /* ch req: name LV -- forget a spilled run (reply: status) */
+    EIF_EVIDENCE_REQ = 73, /* ch sid: report data[64] -- evidence from the backend's device */
 };
 
 /* ---- 2. host API ----------------------------------------------------------------------------- */

@@ -1,10 +1,11 @@
 /* main.c - TRUSTED: mc2-enclave's entry point. Start-up, in this order: make the process
  * non-dumpable and disable core dumps; measure our own binary; warm up OpenSSL (so it needs
  * no file afterwards); install the system-call filter; only then read INIT (which carries
- * the simulated platform key) and serve the host's messages on fd 3 until it closes.
+ * the attester's bytes, e.g. the simulated platform key) and serve the host's messages on fd 3
+ * until it closes.
  *
  *   host                              enclave
- *   INIT {budget, policy, sigstruct, platform key}  ->
+ *   INIT {budget, policy, sigstruct, attester bytes, idle, backend}  ->
  *                                     verify sigstruct against own measurement
  *        <- READY {measurement, signer, product, svn, sim}
  *   OPEN/DATA/CLOSE (client sessions) ->   <- OUT/END
@@ -62,31 +63,7 @@ static int init(enclave *e, mc2_err *err)
         mc2_err_set(err, MC2_E_INPUT, "expected INIT from the host, got message type %u", f.type);
         goto out;
     }
-    mc2_rd r = mc2_rd_init(f.payload.data, f.payload.len);
-    uint32_t budget_mb = mc2_rd_u32(&r);
-    size_t pol_len, ss_len, ps_len;
-    const uint8_t *pol = mc2_rd_lv(&r, &pol_len);
-    const uint8_t *ss = mc2_rd_lv(&r, &ss_len);
-    const uint8_t *ps = mc2_rd_lv(&r, &ps_len);
-    uint32_t idle_s = ENC_SESSION_IDLE_S; /* optional last field */
-    if (mc2_rd_left(&r) == 4) idle_s = mc2_rd_u32(&r);
-    if (r.bad || mc2_rd_left(&r) != 0 || ps_len != MC2_ED25519_SEC_LEN || budget_mb == 0 ||
-        budget_mb > (1u << 20) || idle_s == 0 || idle_s > ENC_SESSION_IDLE_MAX_S) {
-        mc2_err_set(err, MC2_E_INPUT, "malformed INIT message");
-        goto out;
-    }
-    e->budget_bytes = (uint64_t)budget_mb << 20;
-    e->session_idle_ns = (uint64_t)idle_s * 1000000000u;
-    memcpy(e->platform_sec, ps, MC2_ED25519_SEC_LEN);
-    if (mc2_sigstruct_decode(ss, ss_len, &e->sigstruct, err) ||
-        mc2_sigstruct_verify(&e->sigstruct, err))
-        goto out;
-    if (memcmp(e->sigstruct.measurement, e->measurement, MC2_SHA256_LEN) != 0) {
-        mc2_err_set(err, MC2_E_AUTH, "the sigstruct is for another enclave build");
-        goto out;
-    }
-    if (mc2_policy_parse("consortium policy", (const char *)pol, pol_len, &e->policy, err))
-        goto out;
+    if (enc_init(e, f.payload.data, f.payload.len, err)) goto out;
     if (mc2_random(e->instance, sizeof e->instance, err)) goto out;
     e->next_counter = 1;
     uint8_t ready[32 + 32 + 2 + 2 + 1];
@@ -94,7 +71,7 @@ static int init(enclave *e, mc2_err *err)
     mc2_signer_id(e->sigstruct.signer_pub, ready + 32);
     mc2_le16_put(ready + 64, e->sigstruct.product_id);
     mc2_le16_put(ready + 66, e->sigstruct.svn);
-    ready[68] = 1; /* simulation */
+    ready[68] = e->att->simulation;
     rc = enc_send(e, EIF_READY, 0, ready, sizeof ready, err);
 out:
     mc2_frame_free(&f); /* wipes: it held the platform key */
@@ -265,6 +242,7 @@ int main(int argc, char **argv)
     mc2_frame_free(&f);
     pthread_mutex_lock(&e.mu);
     mc2_wipe(e.keys, sizeof e.keys);
+    if (e.att) e.att->fini(&e);
     mc2_wipe(e.platform_sec, sizeof e.platform_sec);
     return rc;
 }
