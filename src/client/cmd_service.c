@@ -340,21 +340,25 @@ out:
 
 static const char START_HELP[] =
     "usage: mc2 start --policy FILE --dir STATE [--listen HOST:PORT] [--budget-mb N]\n"
-    "                 [--idle-timeout S] [--session-timeout S]\n\n"
-    "Starts mc2d with a sim enclave in the background and returns once it is ready (or says\n"
+    "                 [--idle-timeout S] [--session-timeout S] [--tee NAME] [--tee-opt OPTS]\n\n"
+    "Starts mc2d and its enclave in the background and returns once it is ready (or says\n"
     "why it is not: port taken, enclave signature invalid, ...). Logs go to STATE/mc2d.log.\n"
     "The default address is $MC2_SERVICE if set, else " MC2_DEFAULT_SERVICE ".\n"
     "--idle-timeout S: mc2d closes a connection after S seconds without a byte either way\n"
     "(default 300; 0 = never). A client waiting for the answer of an enclave that is running\n"
     "a long job counts as idle: raise it when jobs take longer.\n"
     "--session-timeout S: the enclave ends a session whose client sent nothing for S seconds\n"
-    "(1..86400, default 900), whatever mc2d does with the connection.\n";
+    "(1..86400, default 900), whatever mc2d does with the connection.\n"
+    "--tee NAME: the TEE backend (default sim: a SIMULATION, no hardware protection);\n"
+    "--tee-opt OPTS: its options, key=value,... (docs/tee.md).\n";
 
 int cmd_start(int argc, char **argv)
 {
     const char *policy = NULL, *dir = NULL, *listen = MC2_DEFAULT_SERVICE, *budget = "4096",
-               *idle = "300", *session = "900";
+               *idle = "300", *session = "900", *tee = "sim", *tee_opt = NULL;
     cli_opt opts[] = {CLI_VAL("policy", &policy),
+                      CLI_VAL("tee", &tee),
+                      CLI_VAL("tee-opt", &tee_opt),
                       CLI_VAL("dir", &dir),
                       CLI_VAL("listen", &listen),
                       CLI_VAL("budget-mb", &budget),
@@ -395,9 +399,12 @@ int cmd_start(int argc, char **argv)
         if (lf < 0 || nul < 0 || dup2(nul, 0) < 0 || dup2(lf, 1) < 0 || dup2(lf, 2) < 0) _exit(127);
         char fdarg[16];
         snprintf(fdarg, sizeof fdarg, "%d", p[1]);
-        execl(mc2d, "mc2d", "--dir", dir, "--policy", policy, "--listen", listen, "--budget-mb",
-              budget, "--idle-timeout", idle, "--session-timeout", session, "--ready-fd", fdarg,
-              (char *)NULL);
+        const char *av[] = {
+            "mc2d",  "--dir",       dir,    "--policy",       policy, "--listen",
+            listen,  "--budget-mb", budget, "--idle-timeout", idle,   "--session-timeout",
+            session, "--ready-fd",  fdarg,  "--tee",          tee,    tee_opt ? "--tee-opt" : NULL,
+            tee_opt, NULL};
+        execv(mc2d, (char *const *)av);
         _exit(127);
     }
     close(p[1]);
