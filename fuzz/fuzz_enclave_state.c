@@ -69,7 +69,8 @@ static void write_seeds(const char *dir)
     mc2_err err;
     fresh();
     sf_populate(&E);
-    if (enc_state_encode(&E, &plain, &err) || enc_state_seal(&E, 7, plain.data, plain.len, &blob, &err))
+    if (enc_state_encode(&E, &plain, &err) ||
+        enc_state_seal(&E, 7, plain.data, plain.len, &blob, &err))
         sf_die("seed", &err);
     write_seed(dir, "plain", 0, &plain);
     write_seed(dir, "sealed", 1, &blob);

@@ -340,7 +340,7 @@ out:
 
 static const char START_HELP[] =
     "usage: mc2 start --policy FILE --dir STATE [--listen HOST:PORT] [--budget-mb N]\n"
-    "                 [--idle-timeout S] [--session-timeout S]\n\n"
+    "                 [--idle-timeout S] [--session-timeout S] [--discard-sealed-state]\n\n"
     "Starts mc2d with a sim enclave in the background and returns once it is ready (or says\n"
     "why it is not: port taken, enclave signature invalid, ...). Logs go to STATE/mc2d.log.\n"
     "The default address is $MC2_SERVICE if set, else " MC2_DEFAULT_SERVICE ".\n"
@@ -348,18 +348,23 @@ static const char START_HELP[] =
     "(default 300; 0 = never). A client waiting for the answer of an enclave that is running\n"
     "a long job counts as idle: raise it when jobs take longer.\n"
     "--session-timeout S: the enclave ends a session whose client sent nothing for S seconds\n"
-    "(1..86400, default 900), whatever mc2d does with the connection.\n";
+    "(1..86400, default 900), whatever mc2d does with the connection.\n"
+    "--discard-sealed-state: start the enclave with an empty state although its sealed state\n"
+    "(granted keys, jobs) was rolled back, deleted or does not open: every party must grant\n"
+    "its key again, pending jobs and result keys are lost (docs/security.md, \"Sealed state\").\n";
 
 int cmd_start(int argc, char **argv)
 {
     const char *policy = NULL, *dir = NULL, *listen = MC2_DEFAULT_SERVICE, *budget = "4096",
                *idle = "300", *session = "900";
+    int discard = 0;
     cli_opt opts[] = {CLI_VAL("policy", &policy),
                       CLI_VAL("dir", &dir),
                       CLI_VAL("listen", &listen),
                       CLI_VAL("budget-mb", &budget),
                       CLI_VAL("idle-timeout", &idle),
                       CLI_VAL("session-timeout", &session),
+                      CLI_FLAG("discard-sealed-state", &discard),
                       CLI_END};
     int code;
     uint64_t idle_s, session_s;
@@ -397,7 +402,7 @@ int cmd_start(int argc, char **argv)
         snprintf(fdarg, sizeof fdarg, "%d", p[1]);
         execl(mc2d, "mc2d", "--dir", dir, "--policy", policy, "--listen", listen, "--budget-mb",
               budget, "--idle-timeout", idle, "--session-timeout", session, "--ready-fd", fdarg,
-              (char *)NULL);
+              discard ? "--discard-sealed-state" : (char *)NULL, (char *)NULL);
         _exit(127);
     }
     close(p[1]);

@@ -278,6 +278,7 @@ static void finish_job(enclave *e, enc_job *j, int rc, const mc2_err *err)
         mc2_wipe(j->results, sizeof j->results);
         j->nresults = 0;
     }
+    enc_state_changed(e);
     enc_job_publish(e, j);
     /* Every queued job moved up one place. */
     for (size_t i = 0; i < e->njobs; i++)
@@ -395,6 +396,7 @@ static int api_grant(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, mc2_er
                            p->name);
     memcpy(e->keys[s->party], key, MC2_KEY_LEN);
     e->has_key[s->party] = true;
+    enc_state_changed(e);
     mc2_buf none = {0};
     return reply_ok(out, &none, err);
 }
@@ -569,6 +571,7 @@ static int api_submit(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, mc2_e
     if (owns_input(e, j, s->party) || j->model_owner == s->party) j->approved[s->party] = true;
     e->next_counter++;
     e->jobs[e->njobs++] = j;
+    enc_state_changed(e);
     /* Its status: what it waits for (a kind whose `ready` fails it does so on the next
      * enc_jobs_advance, right after this request). */
     mc2_err kerr;
@@ -594,6 +597,7 @@ static int api_approve(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, mc2_
     if (j->state != JOB_WAITING)
         return mc2_err_set(err, MC2_E_USAGE, "job %llu has already run", (unsigned long long)id);
     if (approve(e, j, s->party, sig, err)) return -1;
+    enc_state_changed(e);
     /* The status now names the next party it waits for: publish it here, since
      * enc_jobs_advance publishes only what changes after this point. */
     if (!ready_to_run(e, j)) enc_job_publish(e, j);
@@ -710,6 +714,7 @@ static int api_grant_object(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out,
                            p->name, (unsigned long long)id);
     memcpy(j->model_key, key, MC2_KEY_LEN);
     j->model_key_granted = true;
+    enc_state_changed(e);
     if (!ready_to_run(e, j)) enc_job_publish(e, j); /* as in api_approve */
     mc2_buf none = {0};
     return reply_ok(out, &none, err);

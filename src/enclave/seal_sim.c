@@ -12,6 +12,6 @@
 int enc_seal_key(enclave *e, uint8_t key[32], mc2_err *err)
 {
     return mc2_hkdf_sha256(e->platform_sec, sizeof e->platform_sec, e->measurement,
-                           sizeof e->measurement, (const uint8_t *)SEAL_INFO,
-                           sizeof SEAL_INFO - 1, key, 32, err);
+                           sizeof e->measurement, (const uint8_t *)SEAL_INFO, sizeof SEAL_INFO - 1,
+                           key, 32, err);
 }

@@ -38,6 +38,7 @@ static void drop(enc_session *s)
     mc2_tls_free(s->tls);
     SSL_CTX_free(s->ctx);
     mc2_buf_free(&s->in);
+    mc2_buf_free(&s->held);
     memset(s, 0, sizeof *s);
 }
 
@@ -124,7 +125,7 @@ static int flush(enclave *e, enc_session *s, mc2_err *err)
 {
     mc2_buf out = {0};
     int rc = mc2_tls_drain(s->tls, &out, err);
-    if (rc == 0 && out.len) rc = enc_send(e, EIF_OUT, s->sid, out.data, out.len, err);
+    if (rc == 0 && out.len) rc = enc_out(e, s, out.data, out.len, err);
     mc2_buf_free(&out);
     return rc;
 }

@@ -25,8 +25,8 @@ static bool started(const enc_job *j)
 static int put_job(const enclave *e, const enc_job *j, mc2_buf *b, mc2_err *err)
 {
     size_t np = e->policy->nparties;
-    bool key_present = j->model_key_granted && !started(j) && j->state != JOB_DONE &&
-                       j->state != JOB_FAILED;
+    bool key_present =
+        j->model_key_granted && !started(j) && j->state != JOB_DONE && j->state != JOB_FAILED;
     static const uint8_t zero[MC2_KEY_LEN];
     uint8_t flags = (uint8_t)((j->model_key_granted ? 1 : 0) | (key_present ? 2 : 0));
     if (mc2_buf_put_u64(b, j->id, err) || mc2_buf_put_lv(b, j->text, j->text_len, err) ||
@@ -135,8 +135,8 @@ static int get_results(mc2_rd *r, size_t np, enc_job *j, mc2_err *err)
     for (uint32_t i = 0; i < n; i++) {
         enc_result *res = &j->results[i];
         const uint8_t *key;
-        if (rd_str(r, res->name, sizeof res->name, false) ||
-            !(key = mc2_rd_take(r, MC2_KEY_LEN)) || rd_party(r, np, true, &res->party))
+        if (rd_str(r, res->name, sizeof res->name, false) || !(key = mc2_rd_take(r, MC2_KEY_LEN)) ||
+            rd_party(r, np, true, &res->party))
             return bad(err, "result");
         memcpy(res->key, key, MC2_KEY_LEN);
     }
@@ -169,8 +169,8 @@ static int get_job(const enclave *e, mc2_rd *r, enc_job *j, bool *key_present, m
     uint8_t flags = 0;
     const uint8_t *key = NULL;
     if (rd_party(r, np, false, &j->submitter) || rd_party(r, np, true, &j->model_owner) ||
-        (flags = mc2_rd_u8(r), !(key = mc2_rd_take(r, MC2_KEY_LEN))) || flags > 3 ||
-        flags == 2 || (flags && j->model_owner < 0))
+        (flags = mc2_rd_u8(r), !(key = mc2_rd_take(r, MC2_KEY_LEN))) || flags > 3 || flags == 2 ||
+        (flags && j->model_owner < 0))
         return bad(err, "job parties");
     j->model_key_granted = flags & 1;
     *key_present = flags & 2;
@@ -224,8 +224,7 @@ static int get_jobs(const enclave *e, mc2_rd *r, uint64_t next, enc_job **jobs, 
         jobs[(*n)++] = j;
         bool key_present = false;
         if (get_job(e, r, j, &key_present, err)) return -1;
-        if (j->id == 0 || j->id >= next || id_taken(jobs, *n - 1, j->id))
-            return bad(err, "job id");
+        if (j->id == 0 || j->id >= next || id_taken(jobs, *n - 1, j->id)) return bad(err, "job id");
         restart_rules(j, key_present);
     }
     return 0;
@@ -318,8 +317,7 @@ int enc_state_seal(enclave *e, uint64_t gen, const uint8_t *plain, size_t n, mc2
         mc2_buf_append(out, nonce, sizeof nonce, err) || mc2_buf_put_u64(out, n, err) ||
         mc2_buf_reserve(out, n + MC2_TAG_LEN, err))
         goto out;
-    if (mc2_aead_seal(a, nonce, aad, sizeof aad, plain, n, out->data + at, out->data + at + n,
-                      err))
+    if (mc2_aead_seal(a, nonce, aad, sizeof aad, plain, n, out->data + at, out->data + at + n, err))
         goto out;
     out->len = at + n + MC2_TAG_LEN;
     rc = 0;
@@ -330,8 +328,8 @@ out:
 }
 
 /* Checks the clear header; *gen, *nonce, *ct and *ctlen point into p. */
-static int open_header(enclave *e, mc2_rd *r, uint64_t *gen, const uint8_t **nonce,
-                       size_t *ctlen, mc2_err *err)
+static int open_header(enclave *e, mc2_rd *r, uint64_t *gen, const uint8_t **nonce, size_t *ctlen,
+                       mc2_err *err)
 {
     const uint8_t *magic = mc2_rd_take(r, 8);
     uint32_t ver = mc2_rd_u32(r);

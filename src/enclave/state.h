@@ -18,16 +18,15 @@
 
 #include "enclave/enclave.h"
 
-#define ENC_STATE_VERSION  1
-#define ENC_STATE_MAX      (300u << 20) /* plaintext bytes (1024 jobs of 256 KiB text and more) */
-#define ENC_SEAL_HDR       (8 + 4 + 8 + 32 + 32 + MC2_NONCE_LEN + 8)
-#define ENC_SEAL_OVERHEAD  (ENC_SEAL_HDR + MC2_TAG_LEN)
-#define ENC_SEAL_LABEL     "mc2 sealed state v1"
-#define ENC_STATE_OBJECT   "enclave/state"
-#define ENC_STATE_RESTART_MSG                                                                    \
-    "interrupted by an enclave restart; start a new round"
-#define ENC_STATE_RESTART_MODEL_MSG                                                              \
-    "interrupted by an enclave restart while it ran: its model key was used and is gone; "       \
+#define ENC_STATE_VERSION     1
+#define ENC_STATE_MAX         (300u << 20) /* plaintext bytes (1024 jobs of 256 KiB text and more) */
+#define ENC_SEAL_HDR          (8 + 4 + 8 + 32 + 32 + MC2_NONCE_LEN + 8)
+#define ENC_SEAL_OVERHEAD     (ENC_SEAL_HDR + MC2_TAG_LEN)
+#define ENC_SEAL_LABEL        "mc2 sealed state v1"
+#define ENC_STATE_OBJECT      "enclave/state"
+#define ENC_STATE_RESTART_MSG "interrupted by an enclave restart; start a new round"
+#define ENC_STATE_RESTART_MODEL_MSG                                                                \
+    "interrupted by an enclave restart while it ran: its model key was used and is gone; "         \
     "submit the job again and grant the key for it"
 
 /* Appends the encoding of e's durable state to out (make out secret: it holds keys). mu

@@ -4,11 +4,13 @@
 #ifndef MC2_HOST_LAUNCH_H
 #define MC2_HOST_LAUNCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "mc2/attest.h"
 #include "mc2/err.h"
+#include "wire/frame.h"
 
 typedef struct mc2_enclave_proc {
     pid_t pid;
@@ -28,15 +30,25 @@ typedef struct mc2_enclave_proc {
 #define MC2_ENCLAVE_AS_PER_CPU_MB 256u
 uint64_t mc2_enclave_as_limit(uint32_t budget_mb);
 
+/* How mc2_enclave_launch starts the enclave. `serve` answers the requests the enclave sends
+ * before READY (restoring its sealed state: counter and storage requests), writing every
+ * reply to fd before it returns; -1 fails the launch. */
+typedef struct mc2_launch_opts {
+    uint32_t budget_mb;      /* the enclave's memory budget */
+    uint32_t session_idle_s; /* 1..86400: how long a session may stay silent */
+    bool discard_state;      /* INIT flag: start with an empty sealed state */
+    int (*serve)(void *ctx, int fd, const mc2_frame *f, mc2_err *err);
+    void *ctx;
+} mc2_launch_opts;
+
 /* Measures the binary at path, verifies path.sig (refusing an enclave whose signature does
  * not verify or is for another build), starts it with RLIMIT_AS = mc2_enclave_as_limit
  * (budget_mb) (an allocation beyond it fails in the enclave, which fails that job, instead of
- * the host running out of memory), sends INIT and waits up to 10 s for READY. budget_mb is
- * the enclave's memory budget; session_idle_s (1..86400) how long a session may stay silent
- * before the enclave ends it. */
+ * the host running out of memory), sends INIT and waits for READY, serving the enclave's
+ * requests meanwhile (o->serve), at most 10 s for each message. */
 int mc2_enclave_launch(const char *path, const char *policy, size_t policy_len,
-                       const uint8_t platform_sec[MC2_ED25519_SEC_LEN], uint32_t budget_mb,
-                       uint32_t session_idle_s, mc2_enclave_proc *out, mc2_err *err) MC2_WUR;
+                       const uint8_t platform_sec[MC2_ED25519_SEC_LEN], const mc2_launch_opts *o,
+                       mc2_enclave_proc *out, mc2_err *err) MC2_WUR;
 
 /* Closes the channel and reaps the process (SIGKILL after 2 s). */
 void mc2_enclave_stop(mc2_enclave_proc *p);
@@ -50,5 +62,10 @@ int mc2_enclave_check(const char *path, mc2_sigstruct *ss, mc2_err *err) MC2_WUR
  * why simulated evidence protects nothing. */
 int mc2_sim_platform_key(const char *state_dir, uint8_t sec[MC2_ED25519_SEC_LEN],
                          uint8_t pub[MC2_ED25519_PUB_LEN], mc2_err *err) MC2_WUR;
+
+/* The sim backend's monotonic counter for a service state directory (STATE/enclave.counter,
+ * "<decimal>\n", missing = 0): reads it, or increments it (written atomically: temporary
+ * file, fsync, rename, directory fsync) and returns the new value. */
+int mc2_sim_counter(const char *state_dir, bool increment, uint64_t *value, mc2_err *err) MC2_WUR;
 
 #endif

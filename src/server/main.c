@@ -22,7 +22,7 @@
 static const char HELP[] =
     "usage: mc2d --dir STATE --policy FILE [--listen HOST:PORT] [--enclave PATH]\n"
     "            [--budget-mb N] [--ready-fd N] [--idle-timeout S] [--handshake-timeout S]\n"
-    "            [--max-conns-per-addr N] [--session-timeout S]\n\n"
+    "            [--max-conns-per-addr N] [--session-timeout S] [--discard-sealed-state]\n\n"
     "The untrusted mc2 host service: stores ciphertext, relays client sessions to the\n"
     "enclave and answers its storage requests. Normally started by `mc2 start`.\n\n"
     "Limits that keep one client from locking others out (docs/wire-protocol.md):\n"
@@ -35,7 +35,12 @@ static const char HELP[] =
     "  --max-conns-per-addr N   connections one address (IPv4) or /64 (IPv6) may hold at\n"
     "                           once (default 32, at most 256 = all of them)\n"
     "  --session-timeout S      the enclave ends a session whose client sent nothing for S\n"
-    "                           seconds, whatever this service does (default 900, 1..86400)\n";
+    "                           seconds, whatever this service does (default 900, 1..86400)\n"
+    "\nThe enclave's state (granted keys, jobs) is sealed in STATE/store/enclave/state and\n"
+    "checked against a counter in STATE/enclave.counter; the enclave refuses to start when the\n"
+    "state was rolled back, deleted or tampered with (docs/security.md, \"Sealed state\"):\n"
+    "  --discard-sealed-state   start with an empty state instead: every party grants its key\n"
+    "                           again, pending jobs and result keys are lost\n";
 
 /* Parses option `name`'s decimal value within [lo, hi]; -1 (after saying why) if it is not. */
 static int parse_opt(const char *name, const char *v, unsigned long lo, unsigned long hi,
@@ -113,6 +118,7 @@ int main(int argc, char **argv)
                                          {"handshake-timeout", required_argument, 0, 't'},
                                          {"max-conns-per-addr", required_argument, 0, 'a'},
                                          {"session-timeout", required_argument, 0, 's'},
+                                         {"discard-sealed-state", no_argument, 0, 'D'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *policy_path = NULL, *listen_addr = "127.0.0.1:7350";
@@ -120,6 +126,7 @@ int main(int argc, char **argv)
     unsigned long budget = 4096, idle = SRV_IDLE_TIMEOUT_S, handshake = SRV_HANDSHAKE_TIMEOUT_S,
                   per_addr = SRV_MAX_CONNS_PER_ADDR, session_idle = 900;
     int ready_fd = -1, c;
+    bool discard = false;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'd':
@@ -151,6 +158,9 @@ int main(int argc, char **argv)
             break;
         case 's':
             if (parse_opt("session-timeout", optarg, 1, 86400, &session_idle)) return 2;
+            break;
+        case 'D':
+            discard = true;
             break;
         case 'h':
             fputs(HELP, stdout);
@@ -196,8 +206,13 @@ int main(int argc, char **argv)
         goto fail;
     s.listen_fd = listen_on(listen_addr, &err);
     if (s.listen_fd < 0) goto fail;
-    if (mc2_enclave_launch(enclave_path, (const char *)pol.data, pol.len, psec, (uint32_t)budget,
-                           (uint32_t)session_idle, &s.enclave, &err))
+    mc2_launch_opts lo = {.budget_mb = (uint32_t)budget,
+                          .session_idle_s = (uint32_t)session_idle,
+                          .discard_state = discard,
+                          .serve = srv_enclave_startup,
+                          .ctx = &s};
+    if (mc2_enclave_launch(enclave_path, (const char *)pol.data, pol.len, psec, &lo, &s.enclave,
+                           &err))
         goto fail;
     mc2_wipe(psec, sizeof psec);
     fprintf(stderr,

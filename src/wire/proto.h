@@ -14,7 +14,9 @@
 /* ---- 1. host interface ------------------------------------------------------------------- */
 enum mc2_eif {
     /* host -> enclave */
-    EIF_INIT = 1,        /* ch 0: u32 budget_mb | policy LV | sigstruct LV | platform secret LV */
+    /* ch 0: u32 budget_mb | policy LV | sigstruct LV | platform secret LV [| u32 session_idle_s
+     * [| u8 flags]]; flags bit 0: discard the sealed state (start empty) */
+    EIF_INIT = 1,
     EIF_OPEN = 2,        /* ch sid: nonce[32] -- a client asks for an attested session */
     EIF_DATA = 3,        /* ch sid: TLS bytes from the client */
     EIF_CLOSE = 4,       /* ch sid: the client went away */
@@ -29,6 +31,9 @@ enum mc2_eif {
     EIF_JOB = 70,        /* ch 0: public job status text for listings (no secrets) */
     EIF_FATAL = 71,      /* ch 0: the enclave stops; message (no secrets) */
     EIF_STORE_DROP = 72, /* ch req: name LV -- forget a spilled run (reply: status) */
+    /* ch req: u8 op (0 read, 1 increment) -> reply: u64 value of the host's monotonic counter
+     * (after the increment); the sealed state's rollback protection (persist.c) */
+    EIF_COUNTER = 73,
 };
 
 /* ---- 2. host API ----------------------------------------------------------------------------- */

@@ -69,7 +69,8 @@ static void test_round_trip(void)
     CHECK(b.jobs[3]->state == JOB_FAILED &&
           strcmp(b.jobs[3]->status, ENC_STATE_RESTART_MODEL_MSG) == 0);
     uint8_t zero[32] = {0};
-    CHECK(memcmp(b.jobs[3]->model_key, zero, 32) == 0 && memmem(enc.data, enc.len, a.jobs[3]->model_key, 32) == NULL);
+    CHECK(memcmp(b.jobs[3]->model_key, zero, 32) == 0 &&
+          memmem(enc.data, enc.len, a.jobs[3]->model_key, 32) == NULL);
     /* fedavg round: failed */
     CHECK(b.jobs[4]->state == JOB_FAILED && strcmp(b.jobs[4]->status, ENC_STATE_RESTART_MSG) == 0);
     CHECK(b.jobs[5]->state == JOB_FAILED && strcmp(b.jobs[5]->status, "column 'x' not found") == 0);
@@ -107,8 +108,10 @@ static void test_hostile_bytes(void)
     enc.len--;
     for (size_t i = 0; i < enc.len; i++) {
         enc.data[i] ^= 0x80;
-        if (decode(&b, enc.data, enc.len, &err) == 0) enc_state_clear(&b);
-        else CHECK(untouched(&b));
+        if (decode(&b, enc.data, enc.len, &err) == 0)
+            enc_state_clear(&b);
+        else
+            CHECK(untouched(&b));
         enc.data[i] ^= 0x80;
     }
     enc_state_clear(&a);
@@ -132,9 +135,18 @@ static void refused(void (*f)(enclave *), const char *want)
     mc2_buf_free(&enc);
 }
 
-static void bad_submitter(enclave *e) { e->jobs[1]->submitter = 3; }
-static void bad_model_owner(enclave *e) { e->jobs[2]->model_owner = 7; }
-static void bad_result_party(enclave *e) { e->jobs[0]->results[1].party = 3; }
+static void bad_submitter(enclave *e)
+{
+    e->jobs[1]->submitter = 3;
+}
+static void bad_model_owner(enclave *e)
+{
+    e->jobs[2]->model_owner = 7;
+}
+static void bad_result_party(enclave *e)
+{
+    e->jobs[0]->results[1].party = 3;
+}
 static void dup_id(enclave *e) /* job 2 becomes a second copy of job 1 */
 {
     enc_job *j = e->jobs[1];
@@ -143,10 +155,22 @@ static void dup_id(enclave *e) /* job 2 becomes a second copy of job 1 */
     j->text_len = e->jobs[0]->text_len;
     j->id = e->jobs[0]->id;
 }
-static void future_id(enclave *e) { e->next_counter = e->jobs[5]->id; }
-static void not_its_text(enclave *e) { e->jobs[1]->id = e->jobs[2]->id + 100, e->next_counter += 200; }
-static void key_without_owner(enclave *e) { e->jobs[1]->model_key_granted = true; }
-static void zero_counter(enclave *e) { e->next_counter = 0; }
+static void future_id(enclave *e)
+{
+    e->next_counter = e->jobs[5]->id;
+}
+static void not_its_text(enclave *e)
+{
+    e->jobs[1]->id = e->jobs[2]->id + 100, e->next_counter += 200;
+}
+static void key_without_owner(enclave *e)
+{
+    e->jobs[1]->model_key_granted = true;
+}
+static void zero_counter(enclave *e)
+{
+    e->next_counter = 0;
+}
 
 static void test_hostile_fields(void)
 {

@@ -4,8 +4,10 @@
  * the simulated platform key) and serve the host's messages on fd 3 until it closes.
  *
  *   host                              enclave
- *   INIT {budget, policy, sigstruct, platform key}  ->
+ *   INIT {budget, policy, sigstruct, platform key, idle, flags}  ->
  *                                     verify sigstruct against own measurement
+ *        <- COUNTER, STORE_SIZE/READ/PUT  (restore the sealed state: persist.c)
+ *   STORE_REPLY ->
  *        <- READY {measurement, signer, product, svn, sim}
  *   OPEN/DATA/CLOSE (client sessions) ->   <- OUT/END
  *        <- STORE_READ/SIZE/PUT          STORE_REPLY ->
@@ -68,10 +70,12 @@ static int init(enclave *e, mc2_err *err)
     const uint8_t *pol = mc2_rd_lv(&r, &pol_len);
     const uint8_t *ss = mc2_rd_lv(&r, &ss_len);
     const uint8_t *ps = mc2_rd_lv(&r, &ps_len);
-    uint32_t idle_s = ENC_SESSION_IDLE_S; /* optional last field */
-    if (mc2_rd_left(&r) == 4) idle_s = mc2_rd_u32(&r);
+    uint32_t idle_s = ENC_SESSION_IDLE_S; /* optional fields */
+    uint8_t flags = 0;
+    if (mc2_rd_left(&r) == 4 || mc2_rd_left(&r) == 5) idle_s = mc2_rd_u32(&r);
+    if (mc2_rd_left(&r) == 1) flags = mc2_rd_u8(&r);
     if (r.bad || mc2_rd_left(&r) != 0 || ps_len != MC2_ED25519_SEC_LEN || budget_mb == 0 ||
-        budget_mb > (1u << 20) || idle_s == 0 || idle_s > ENC_SESSION_IDLE_MAX_S) {
+        budget_mb > (1u << 20) || idle_s == 0 || idle_s > ENC_SESSION_IDLE_MAX_S || flags > 1) {
         mc2_err_set(err, MC2_E_INPUT, "malformed INIT message");
         goto out;
     }
@@ -87,8 +91,8 @@ static int init(enclave *e, mc2_err *err)
     }
     if (mc2_policy_parse("consortium policy", (const char *)pol, pol_len, &e->policy, err))
         goto out;
-    if (mc2_random(e->instance, sizeof e->instance, err)) goto out;
-    e->next_counter = 1;
+    /* The instance nonce, counter, keys and jobs: restored from the sealed state, or fresh. */
+    if (enc_persist_start(e, flags & 1, err)) goto out;
     uint8_t ready[32 + 32 + 2 + 2 + 1];
     memcpy(ready, e->measurement, 32);
     mc2_signer_id(e->sigstruct.signer_pub, ready + 32);
@@ -232,10 +236,14 @@ int main(int argc, char **argv)
     }
     int rc = 0;
     mc2_frame f = {0};
-    if (enc_runner_start(&e, &err)) {
+    if (enc_runner_start(&e, &err) || enc_sealer_start(&e, &err)) {
         logf_("stopping", err.msg);
         return 1;
     }
+    pthread_mutex_lock(&e.mu); /* the restored jobs: listed for the host, queued again */
+    for (size_t i = 0; i < e.njobs; i++) enc_job_publish(&e, e.jobs[i]);
+    enc_jobs_advance(&e);
+    pthread_mutex_unlock(&e.mu);
     for (;;) {
         bool delivered;
         if (enc_io_read(&e, MC2_FRAME_MAX + 64, &f, &delivered, &err)) {
