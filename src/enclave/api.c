@@ -3,7 +3,7 @@
  * grants and approvals additionally carry that party's signature, so the enclave can show
  * who agreed to what.
  *
- *   HELLO                 -> instance nonce, next counter, policy hash
+ *   HELLO                 -> instance nonce, next counter, policy hash, state generation
  *   GRANT {key, sig}      -> stores the party's data key (sig binds policy and instance)
  *   SUBMIT {text, sig}    -> job id (= its counter); the submitter's signature counts as its
  *                            approval if it owns an input or is the job's model owner
@@ -379,7 +379,8 @@ static int api_hello(enclave *e, mc2_buf *out, mc2_err *err)
     mc2_buf b = {0};
     int rc = mc2_buf_append(&b, e->instance, 32, err) ||
              mc2_buf_put_u64(&b, e->next_counter, err) ||
-             mc2_buf_append(&b, e->policy->hash, 32, err) || reply_ok(out, &b, err);
+             mc2_buf_append(&b, e->policy->hash, 32, err) ||
+             mc2_buf_put_u64(&b, e->committed_n, err) || reply_ok(out, &b, err);
     mc2_buf_free(&b);
     return rc ? -1 : 0;
 }

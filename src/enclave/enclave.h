@@ -150,6 +150,7 @@ typedef struct enclave {
     /* Sealed state (persist.c; mu): gen counts changes to the durable state, saved_gen is
      * the last generation committed; seal_c is the host counter's value (sealer thread). */
     uint64_t gen, saved_gen, seal_c;
+    uint64_t committed_n; /* the generation n last committed (mu): HELLO tells clients */
     pthread_t sealer;
     pthread_cond_t seal_cv; /* the state changed, or the enclave stops (mu) */
     bool sealer_started, seal_broken;

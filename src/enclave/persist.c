@@ -7,6 +7,8 @@
  *   discard (INIT flag)        fresh instance
  *   no state, c == 0           fresh instance (first start)
  *   no state, c > 0            refuse: the state was deleted
+ *   another build or policy    fresh instance, logged (the state cannot open here; an
+ *                              upgrade or a new policy must not need a flag)
  *   state n: n < c             refuse: rolled back
  *            n > c + 1         refuse: the host's counter went back
  *            n == c or c + 1   restore (n == c + 1: stored, not yet counted: count it)
@@ -109,9 +111,16 @@ static int restore_blob(enclave *e, uint64_t c, mc2_err *err)
     mc2_buf blob = {0}, plain = {.secret = 1};
     uint64_t n = 0, v = 0;
     int rc = -1;
-    if (enc_store_read(e, ENC_STATE_OBJECT, &blob, err) ||
-        enc_state_open(e, blob.data, blob.len, &plain, &n, err))
+    const char *why;
+    if (enc_store_read(e, ENC_STATE_OBJECT, &blob, err)) goto out;
+    if (enc_state_foreign(e, blob.data, blob.len, &why)) { /* it cannot open here anyway */
+        logw("the sealed state cannot be used here; starting with an empty state (parties "
+             "grant their keys again)",
+             why);
+        rc = fresh(e, err);
         goto out;
+    }
+    if (enc_state_open(e, blob.data, blob.len, &plain, &n, err)) goto out;
     if (n < c) {
         mc2_err_set(err, MC2_E_AUTH,
                     "the sealed enclave state was rolled back: it is generation %llu, but the "
@@ -142,7 +151,7 @@ out:
 
 static int restore(enclave *e, bool discard, mc2_err *err)
 {
-    uint64_t c, size;
+    uint64_t c;
     if (counter(e, false, &c, err)) return -1;
     e->seal_c = c;
     if (discard) {
@@ -158,10 +167,7 @@ static int restore(enclave *e, bool discard, mc2_err *err)
     bool missing = rc == 0 && st == STORE_NOTFOUND;
     if (rc == 0 && st != 0 && !missing)
         rc = mc2_err_set(err, MC2_E_IO, "the host could not read the sealed enclave state");
-    if (rc == 0 && !missing && body.len != 8)
-        rc = mc2_err_set(err, MC2_E_INPUT, "malformed size reply from the host");
     mc2_buf_free(&req);
-    if (rc == 0 && !missing) size = mc2_le64_get(body.data);
     mc2_buf_free(&body);
     if (rc) return -1;
     if (missing && c == 0) return fresh(e, err);
@@ -170,8 +176,7 @@ static int restore(enclave *e, bool discard, mc2_err *err)
                            "the sealed enclave state is missing, but the host's monotonic "
                            "counter is at %llu: it was deleted",
                            (unsigned long long)c);
-    (void)size;
-    return restore_blob(e, c, err);
+    return restore_blob(e, c, err); /* reads the size again, and checks it */
 }
 
 /* Reads one host frame while the start-up restore waits for a reply (e->pump). */
@@ -180,7 +185,8 @@ static int startup_pump(enclave *e, mc2_err *err)
     mc2_frame f = {0};
     bool delivered;
     int rc = enc_io_read(e, MC2_FRAME_MAX + 64, &f, &delivered, err);
-    if (rc == 0 && !delivered && f.type == EIF_STORE_REPLY) enc_io_deliver(e, &f);
+    if (rc == 0 && !delivered && f.type == EIF_STORE_REPLY)
+        enc_io_deliver(e, &f);
     else if (rc == 0 && !delivered)
         rc = mc2_err_set(err, MC2_E_INPUT,
                          "the host sent message type %u before the enclave was ready", f.type);
@@ -193,6 +199,7 @@ int enc_persist_start(enclave *e, bool discard, mc2_err *err)
     e->pump = startup_pump;
     int rc = restore(e, discard, err) || save_now(e, err) ? -1 : 0;
     e->pump = NULL;
+    e->committed_n = e->seal_c;
     if (rc) {
         enc_state_clear(e);
         size_t l = strlen(err->msg);
@@ -261,12 +268,14 @@ static void seal_once(enclave *e)
     pthread_mutex_lock(&e->mu);
     if (rc) return;
     e->saved_gen = g;
+    e->committed_n = e->seal_c;
     release_held(e);
 }
 
 static void *sealer_main(void *arg)
 {
     enclave *e = arg;
+    mc2_alloc_exempt_thread(true); /* like the sessions: not under a running job's cap */
     pthread_mutex_lock(&e->mu);
     while (!e->stopping && !e->seal_broken) {
         if (e->gen == e->saved_gen) {

@@ -353,6 +353,18 @@ static int open_header(enclave *e, mc2_rd *r, uint64_t *gen, const uint8_t **non
     return 0;
 }
 
+bool enc_state_foreign(const enclave *e, const uint8_t *p, size_t n, const char **why)
+{
+    if (n < ENC_SEAL_HDR || memcmp(p, "MC2SEALD", 8) != 0 || mc2_le32_get(p + 8) != 1) return false;
+    if (memcmp(p + 20, e->measurement, 32) != 0)
+        *why = "it was sealed by another enclave build";
+    else if (memcmp(p + 52, e->policy->hash, 32) != 0)
+        *why = "it belongs to another consortium policy";
+    else
+        return false;
+    return true;
+}
+
 int enc_state_open(enclave *e, const uint8_t *p, size_t n, mc2_buf *plain, uint64_t *gen,
                    mc2_err *err)
 {

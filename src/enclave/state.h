@@ -51,6 +51,11 @@ int enc_seal_key(enclave *e, uint8_t key[32], mc2_err *err) MC2_WUR;
 int enc_state_seal(enclave *e, uint64_t gen, const uint8_t *plain, size_t n, mc2_buf *out,
                    mc2_err *err) MC2_WUR;
 
+/* Whether p[0..n) is a well-formed sealed state v1 header naming another enclave build or
+ * another consortium policy (unauthenticated: the host can write any header, but it can
+ * also make the enclave start empty anyway, INIT's discard flag); `why` says which. */
+bool enc_state_foreign(const enclave *e, const uint8_t *p, size_t n, const char **why);
+
 /* Opens the sealed blob p[0..n) into plain (made secret; replaced) and its generation into
  * *gen. Distinct errors (MC2_E_INPUT malformed, MC2_E_AUTH sealed by another enclave build,
  * for another policy, or not authentic: tampered with or another platform key). */

@@ -55,7 +55,9 @@ enum mc2_hapi {
 /* ---- 3. enclave API (inside TLS) --------------------------------------------------------------
  */
 enum mc2_eapi {
-    EAPI_HELLO = 1,      /* -> EAPI_OK: instance nonce[32] | u64 next counter | policy hash[32] */
+    /* -> EAPI_OK: instance nonce[32] | u64 next counter | policy hash[32] | u64 generation of
+     * the sealed state (the client's rollback witness) */
+    EAPI_HELLO = 1,
     EAPI_GRANT = 2,      /* data key[32] | sig[64] over the key grant */
     EAPI_SUBMIT = 3,     /* job text LV | sig[64] -> EAPI_OK: u64 job id */
     EAPI_APPROVE = 4,    /* u64 job id | sig[64] -> EAPI_OK: state text */

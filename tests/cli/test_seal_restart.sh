@@ -3,9 +3,12 @@
 # "Sealed state"): bank-a uploads, grants and submits a join that needs bank-b's approval;
 # the service is stopped and started again; bank-b approves, the job runs and the auditor
 # downloads the result, with no new grant by bank-a. After kill -9 of mc2d and its enclave,
-# every acknowledged change is still there; a reply is held until its change is committed. An older copy of the sealed state put back in
-# place (a rollback), a tampered state and a deleted state each make the enclave refuse to
-# start, with its own error; --discard-sealed-state is the way out (it starts empty).
+# every acknowledged change is still there; a reply is held until its change is committed.
+# An older copy of the sealed state put back in place (a rollback), a tampered state and a
+# deleted state each make the enclave refuse to start, with its own error;
+# --discard-sealed-state is the way out (it starts empty). A host that rolls back its counter
+# with the state is caught by the client, which remembers the highest generation it saw
+# ($MC2_HOME/witness).
 source "$(dirname "$0")/lib.sh"
 B=$MC2_BUILD
 EX=$MC2_SRC/examples
@@ -104,6 +107,7 @@ expect_fail "a deleted state: the enclave refuses to start" 1 \
   "sealed enclave state is missing, but the host's monotonic counter is at [0-9]+: it was deleted" \
   start_service "$S" "$WORK/c.yaml"
 start "--discard-sealed-state starts empty" --discard-sealed-state
+cp "$ST" "$WORK/state.d1"
 check "the log says the state was discarded" grep -q "discarded on the operator's request" "$S/mc2d.log"
 expect_fail "the old jobs are gone" 1 "no job $job" "$MC2" job "$job" --home "$WORK/bank-a"
 submit "a new job after the discard"
@@ -111,4 +115,24 @@ approve_and_fetch "after the discard"
 expect_ok "stop" "$MC2" stop --dir "$S"
 start "and the new state survives a restart"
 expect_ok "the new job is still there" "$MC2" job "$job" --home "$WORK/bank-a"
+expect_ok "stop" "$MC2" stop --dir "$S"
+
+# ---- a host that rolls back its counter too: the enclave cannot tell, the client's witness can
+cp "$WORK/state.d1" "$ST"
+python3 -c 'import sys, struct; print(struct.unpack_from("<Q", open(sys.argv[1], "rb").read(), 12)[0])' \
+  "$ST" >"$S/enclave.counter"
+start "state and counter rolled back together: the enclave starts"
+expect_fail "the client's witness refuses the older generation" 1 \
+  "the service's sealed state was rolled back: generation [0-9]+ < [0-9]+ seen earlier" \
+  "$MC2" job "$job" --home "$WORK/bank-a"
+expect_ok "stop" "$MC2" stop --dir "$S"
+
+# ---- another policy: the state cannot open under it; the enclave starts empty and says so ---
+"$MC2" policy init --out "$WORK/c2.yaml" --consortium sealtest2 \
+  --party "bank-a=$WORK/bank-a/identity.crt" --party "bank-b=$WORK/bank-b/identity.crt" \
+  --party "auditor=$WORK/auditor/identity.crt" --recipient auditor \
+  --enclave "$B/mc2-enclave" --allow-simulation --sim-platform-key "$pk" >/dev/null
+if start_service "$S" "$WORK/c2.yaml"; then ok; else bad "start under another policy: $(cat "$WORK/err")"; fi
+check "the log says why the state was not used" \
+  grep -q "starting with an empty state (parties grant their keys again): it belongs to another consortium policy" "$S/mc2d.log"
 finish

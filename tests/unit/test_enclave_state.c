@@ -237,9 +237,12 @@ static void test_seal(void)
     blob.data[12] ^= 1;
     CHECK(enc_state_open(&a, blob.data, blob.len - 1, &back, &gen, &err) != 0 &&
           strstr(err.msg, "truncated"));
+    const char *why = NULL;
+    CHECK(!enc_state_foreign(&a, blob.data, blob.len, &why));
     a.measurement[0] ^= 1;
     CHECK(enc_state_open(&a, blob.data, blob.len, &back, &gen, &err) != 0 &&
           strstr(err.msg, "another enclave build"));
+    CHECK(enc_state_foreign(&a, blob.data, blob.len, &why) && strstr(why, "another enclave build"));
     a.measurement[0] ^= 1;
     a.platform_sec[0] ^= 1;
     CHECK(enc_state_open(&a, blob.data, blob.len, &back, &gen, &err) != 0 &&
@@ -249,6 +252,8 @@ static void test_seal(void)
     a.policy->hash[0] ^= 1;
     CHECK(enc_state_open(&a, blob.data, blob.len, &back, &gen, &err) != 0 &&
           strstr(err.msg, "another consortium policy"));
+    CHECK(enc_state_foreign(&a, blob.data, blob.len, &why) && strstr(why, "another consortium"));
+    CHECK(!enc_state_foreign(&a, blob.data, ENC_SEAL_HDR - 1, &why));
     a.policy->hash[0] = h;
     CHECK(enc_state_open(&a, blob.data, blob.len, &back, &gen, &err) == 0);
     enc_state_clear(&a);
