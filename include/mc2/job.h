@@ -1,6 +1,7 @@
 /* mc2/job.h - jobs as canonical text. A job runs only when every party whose table it reads
  * has signed exactly this text; the text names the consortium policy (hash), the enclave
- * instance (its nonce, fresh per start) and a counter (the instance accepts counters in
+ * instance (its nonce, fresh per instance and kept across restarts in the enclave's sealed
+ * state) and a counter (the instance accepts counters in
  * order, so a job cannot be replayed or skipped). Format (LF line ends, nothing else):
  *
  *   mc2-job v2

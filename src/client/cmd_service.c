@@ -340,7 +340,8 @@ out:
 
 static const char START_HELP[] =
     "usage: mc2 start --policy FILE --dir STATE [--listen HOST:PORT] [--budget-mb N]\n"
-    "                 [--idle-timeout S] [--session-timeout S] [--tee NAME] [--tee-opt OPTS]\n\n"
+    "                 [--idle-timeout S] [--session-timeout S] [--tee NAME] [--tee-opt OPTS]\n"
+    "                 [--discard-sealed-state]\n\n"
     "Starts mc2d and its enclave in the background and returns once it is ready (or says\n"
     "why it is not: port taken, enclave signature invalid, ...). Logs go to STATE/mc2d.log.\n"
     "The default address is $MC2_SERVICE if set, else " MC2_DEFAULT_SERVICE ".\n"
@@ -350,12 +351,16 @@ static const char START_HELP[] =
     "--session-timeout S: the enclave ends a session whose client sent nothing for S seconds\n"
     "(1..86400, default 900), whatever mc2d does with the connection.\n"
     "--tee NAME: the TEE backend (default sim: a SIMULATION, no hardware protection);\n"
-    "--tee-opt OPTS: its options, key=value,... (docs/tee.md).\n";
+    "--tee-opt OPTS: its options, key=value,... (docs/tee.md).\n"
+    "--discard-sealed-state: start the enclave with an empty state although its sealed state\n"
+    "(granted keys, jobs) was rolled back, deleted or does not open: every party must grant\n"
+    "its key again, pending jobs and result keys are lost (docs/security.md, \"Sealed state\").\n";
 
 int cmd_start(int argc, char **argv)
 {
     const char *policy = NULL, *dir = NULL, *listen = MC2_DEFAULT_SERVICE, *budget = "4096",
                *idle = "300", *session = "900", *tee = "sim", *tee_opt = NULL;
+    int discard = 0;
     cli_opt opts[] = {CLI_VAL("policy", &policy),
                       CLI_VAL("tee", &tee),
                       CLI_VAL("tee-opt", &tee_opt),
@@ -364,6 +369,7 @@ int cmd_start(int argc, char **argv)
                       CLI_VAL("budget-mb", &budget),
                       CLI_VAL("idle-timeout", &idle),
                       CLI_VAL("session-timeout", &session),
+                      CLI_FLAG("discard-sealed-state", &discard),
                       CLI_END};
     int code;
     uint64_t idle_s, session_s;
@@ -399,11 +405,17 @@ int cmd_start(int argc, char **argv)
         if (lf < 0 || nul < 0 || dup2(nul, 0) < 0 || dup2(lf, 1) < 0 || dup2(lf, 2) < 0) _exit(127);
         char fdarg[16];
         snprintf(fdarg, sizeof fdarg, "%d", p[1]);
-        const char *av[] = {
+        const char *av[24] = {
             "mc2d",  "--dir",       dir,    "--policy",       policy, "--listen",
             listen,  "--budget-mb", budget, "--idle-timeout", idle,   "--session-timeout",
-            session, "--ready-fd",  fdarg,  "--tee",          tee,    tee_opt ? "--tee-opt" : NULL,
-            tee_opt, NULL};
+            session, "--ready-fd",  fdarg,  "--tee",          tee};
+        size_t n = 0;
+        while (av[n]) n++; /* the optional ones follow */
+        if (tee_opt) {
+            av[n++] = "--tee-opt";
+            av[n++] = tee_opt;
+        }
+        if (discard) av[n++] = "--discard-sealed-state";
         execv(mc2d, (char *const *)av);
         _exit(127);
     }

@@ -281,6 +281,7 @@ int mc2_esession_open(const char *hostport, const mc2_identity *id, const mc2_po
                         id->name);
         goto fail;
     }
+    if (id->home && mc2_witness_check(id->home, pol->hash, s->generation, err)) goto fail;
     mc2_buf_free(&reply);
     EVP_PKEY_free(key);
     X509_free(cert);
@@ -355,7 +356,7 @@ int mc2_esession_hello(mc2_esession *s, const mc2_policy *pol, mc2_err *err)
     mc2_buf reply = {0};
     int rc = -1;
     if (mc2_esession_call(s, EAPI_HELLO, NULL, 0, &reply, err)) goto out;
-    if (reply.len != 32 + 8 + 32) {
+    if (reply.len != 32 + 8 + 32 + 8) {
         mc2_err_set(err, MC2_E_INPUT, "malformed HELLO reply from the enclave");
         goto out;
     }
@@ -365,6 +366,7 @@ int mc2_esession_hello(mc2_esession *s, const mc2_policy *pol, mc2_err *err)
     }
     memcpy(s->instance, reply.data, 32);
     s->next_counter = mc2_le64_get(reply.data + 32);
+    s->generation = mc2_le64_get(reply.data + 72);
     rc = 0;
 out:
     mc2_buf_free(&reply);

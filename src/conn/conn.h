@@ -56,12 +56,14 @@ typedef struct mc2_esession {
     mc2_claims claims;
     uint8_t instance[32];
     uint64_t next_counter;
+    uint64_t generation; /* of the enclave's sealed state (HELLO) */
 } mc2_esession;
 
 /* Connects through mc2d, sends a fresh nonce, completes TLS presenting the party's
  * certificate, verifies the enclave's RA-TLS evidence against the policy (measurement or
  * signer, product, svn, simulation) bound to the TLS key, the nonce and the policy hash, and
- * says HELLO. On any failure nothing has been sent inside the channel. */
+ * says HELLO; the generation it answers is checked against the party's witness (id->home,
+ * mc2_witness_check). On any failure nothing has been sent inside the channel. */
 int mc2_esession_open(const char *hostport, const mc2_identity *id, const mc2_policy *pol,
                       mc2_esession *s, mc2_err *err) MC2_WUR;
 /* One enclave-API request; the EAPI_OK payload goes to reply (which may hold secrets: mark
@@ -70,7 +72,15 @@ int mc2_esession_call(mc2_esession *s, uint16_t type, const void *p, size_t n, m
                       mc2_err *err) MC2_WUR;
 void mc2_esession_close(mc2_esession *s);
 
-/* Asks the enclave again for its instance nonce and next counter (EAPI_HELLO). */
+/* The client's witness of the sealed-state generation (witness.c): fails with MC2_E_AUTH
+ * ("the service's sealed state was rolled back: generation X < Y seen earlier") if gen is
+ * lower than the highest this party (home) saw from an enclave of this policy, else records
+ * gen if it is higher. */
+int mc2_witness_check(const char *home, const uint8_t policy_hash[32], uint64_t gen,
+                      mc2_err *err) MC2_WUR;
+
+/* Asks the enclave again for its instance nonce, next counter and sealed-state generation
+ * (EAPI_HELLO). */
 int mc2_esession_hello(mc2_esession *s, const mc2_policy *pol, mc2_err *err) MC2_WUR;
 
 /* Submits job j signed by id: fills in policy hash, instance and counter, formats, signs and

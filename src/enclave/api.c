@@ -3,7 +3,7 @@
  * grants and approvals additionally carry that party's signature, so the enclave can show
  * who agreed to what.
  *
- *   HELLO                 -> instance nonce, next counter, policy hash
+ *   HELLO                 -> instance nonce, next counter, policy hash, state generation
  *   GRANT {key, sig}      -> stores the party's data key (sig binds policy and instance)
  *   SUBMIT {text, sig}    -> job id (= its counter); the submitter's signature counts as its
  *                            approval if it owns an input or is the job's model owner
@@ -278,6 +278,7 @@ static void finish_job(enclave *e, enc_job *j, int rc, const mc2_err *err)
         mc2_wipe(j->results, sizeof j->results);
         j->nresults = 0;
     }
+    enc_state_changed(e);
     enc_job_publish(e, j);
     /* Every queued job moved up one place. */
     for (size_t i = 0; i < e->njobs; i++)
@@ -378,7 +379,8 @@ static int api_hello(enclave *e, mc2_buf *out, mc2_err *err)
     mc2_buf b = {0};
     int rc = mc2_buf_append(&b, e->instance, 32, err) ||
              mc2_buf_put_u64(&b, e->next_counter, err) ||
-             mc2_buf_append(&b, e->policy->hash, 32, err) || reply_ok(out, &b, err);
+             mc2_buf_append(&b, e->policy->hash, 32, err) ||
+             mc2_buf_put_u64(&b, e->committed_n, err) || reply_ok(out, &b, err);
     mc2_buf_free(&b);
     return rc ? -1 : 0;
 }
@@ -395,6 +397,7 @@ static int api_grant(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, mc2_er
                            p->name);
     memcpy(e->keys[s->party], key, MC2_KEY_LEN);
     e->has_key[s->party] = true;
+    enc_state_changed(e);
     mc2_buf none = {0};
     return reply_ok(out, &none, err);
 }
@@ -569,6 +572,7 @@ static int api_submit(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, mc2_e
     if (owns_input(e, j, s->party) || j->model_owner == s->party) j->approved[s->party] = true;
     e->next_counter++;
     e->jobs[e->njobs++] = j;
+    enc_state_changed(e);
     /* Its status: what it waits for (a kind whose `ready` fails it does so on the next
      * enc_jobs_advance, right after this request). */
     mc2_err kerr;
@@ -594,6 +598,7 @@ static int api_approve(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out, mc2_
     if (j->state != JOB_WAITING)
         return mc2_err_set(err, MC2_E_USAGE, "job %llu has already run", (unsigned long long)id);
     if (approve(e, j, s->party, sig, err)) return -1;
+    enc_state_changed(e);
     /* The status now names the next party it waits for: publish it here, since
      * enc_jobs_advance publishes only what changes after this point. */
     if (!ready_to_run(e, j)) enc_job_publish(e, j);
@@ -710,6 +715,7 @@ static int api_grant_object(enclave *e, enc_session *s, mc2_rd *r, mc2_buf *out,
                            p->name, (unsigned long long)id);
     memcpy(j->model_key, key, MC2_KEY_LEN);
     j->model_key_granted = true;
+    enc_state_changed(e);
     if (!ready_to_run(e, j)) enc_job_publish(e, j); /* as in api_approve */
     mc2_buf none = {0};
     return reply_ok(out, &none, err);

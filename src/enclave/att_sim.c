@@ -29,6 +29,18 @@ static int sim_evidence(enclave *e, const uint8_t rd[MC2_REPORT_DATA_LEN], uint8
     return mc2_evidence_sim_create(&c, e->platform_sec, ev, n, err);
 }
 
+/* A TEE seals with a key only its hardware derives for one enclave build; sim stands in with
+ * HKDF over the simulated platform secret (so the host has it: sealing in sim protects
+ * nothing against the host, docs/security.md) and the enclave's measurement. */
+#define SEAL_INFO "mc2 sim seal key v1"
+
+static int sim_seal_key(enclave *e, uint8_t key[32], mc2_err *err)
+{
+    return mc2_hkdf_sha256(e->platform_sec, sizeof e->platform_sec, e->measurement,
+                           sizeof e->measurement, (const uint8_t *)SEAL_INFO, sizeof SEAL_INFO - 1,
+                           key, 32, err);
+}
+
 static void sim_fini(enclave *e)
 {
     mc2_wipe(e->platform_sec, sizeof e->platform_sec);
@@ -39,5 +51,6 @@ const enc_attester enc_att_sim = {
     .simulation = true,
     .init = sim_init,
     .evidence = sim_evidence,
+    .seal_key = sim_seal_key,
     .fini = sim_fini,
 };

@@ -33,6 +33,10 @@ typedef struct enc_attester {
     /* Makes evidence for report_data (*ev malloc'd); NULL: the host makes it. */
     int (*evidence)(struct enclave *e, const uint8_t report_data[MC2_REPORT_DATA_LEN], uint8_t **ev,
                     size_t *n, mc2_err *err);
+    /* The key the enclave's durable state is sealed with (state.c), the same at every start
+     * of this enclave build on this platform; NULL: the backend offers no sealing, and the
+     * enclave's state does not survive a restart (persist.c). */
+    int (*seal_key)(struct enclave *e, uint8_t key[32], mc2_err *err);
     /* Wipes the attester state at exit. */
     void (*fini)(struct enclave *e);
 } enc_attester;

@@ -54,6 +54,10 @@ typedef struct enc_session {
     bool attesting;
     EVP_PKEY *key;
     mc2_buf early;
+    /* Output held until the state of generation hold_gen is committed (persist.c: replies
+     * are acknowledged only after the change they report is sealed, stored and counted). */
+    mc2_buf held;
+    uint64_t hold_gen;
 } enc_session;
 
 #define ENC_EARLY_MAX (64u << 10)
@@ -140,6 +144,7 @@ typedef struct enclave {
     uint8_t instance[32];
     uint64_t next_counter;
     uint64_t budget_bytes;
+    bool discard_state; /* INIT flag: start with an empty sealed state (enc_persist_start) */
     /* A session idle longer (no EIF_DATA) is ended by the next host frame (session.c); 0: no
      * limit (harnesses). mc2-enclave: from INIT, default ENC_SESSION_IDLE_S. */
     uint64_t session_idle_ns;
@@ -153,6 +158,14 @@ typedef struct enclave {
     /* The job being run (set by the thread that runs it, before the kind starts its own
      * threads, and cleared after they ended): where enc_job_progress_* count. */
     enc_job *current;
+    /* Sealed state (persist.c; mu): gen counts changes to the durable state, saved_gen is
+     * the last generation committed; seal_c is the host counter's value (sealer thread). */
+    uint64_t gen, saved_gen, seal_c;
+    uint64_t committed_n; /* the generation n last committed (mu): HELLO tells clients */
+    pthread_t sealer;
+    pthread_cond_t seal_cv; /* the state changed, or the enclave stops (mu) */
+    bool sealer_started, seal_broken;
+    bool no_sealing; /* the backend offers no sealing: nothing persists (persist.c) */
 } enclave;
 
 /* Applies INIT's payload p[0..n) (hostile; docs/enclave-interface.md) to e, whose
@@ -180,6 +193,19 @@ void enc_io_close(enclave *e);
 
 /* Frees a session's TLS state, key and buffers (plaintext wiped) and empties its slot. */
 void enc_session_drop(enc_session *s);
+/* The durable state across restarts (persist.c; protocol there, encoding in state.h).
+ * enc_persist_start: main thread, after INIT, before READY (e->pump is used meanwhile):
+ * restores the sealed state checked against the host's monotonic counter, or starts fresh
+ * (first start, or `discard`), then saves it once; fails with an error that says why the
+ * enclave refuses to start (rolled back, deleted, tampered, another build) and the way out. */
+int enc_persist_start(enclave *e, bool discard, mc2_err *err) MC2_WUR;
+/* Starts the sealer thread (after enc_persist_start): it saves every new generation. */
+int enc_sealer_start(enclave *e, mc2_err *err) MC2_WUR;
+/* Marks a change to the durable state (mu held): the sealer saves it. */
+void enc_state_changed(enclave *e);
+/* Sends TLS bytes for session s (mu held), or holds them (in order) until the current
+ * generation is committed, if a change is not committed yet or bytes are already held. */
+int enc_out(enclave *e, enc_session *s, const uint8_t *p, size_t n, mc2_err *err) MC2_WUR;
 
 /* Handles one frame from the host (sessions). Returns -1 only on a fatal error. */
 int enc_dispatch(enclave *e, mc2_frame *f, mc2_err *err) MC2_WUR;
@@ -194,6 +220,10 @@ int enc_dispatch(enclave *e, mc2_frame *f, mc2_err *err) MC2_WUR;
 int enc_store_begin(enclave *e, uint16_t type, const mc2_buf *body, enc_req **out,
                     mc2_err *err) MC2_WUR;
 int enc_store_end(enclave *e, enc_req *r, mc2_buf *body, mc2_err *err) MC2_WUR;
+/* enc_store_end for a caller that reads the status itself: *status is the reply's status
+ * word (any value; fails only if no well-formed reply came), body the rest. */
+int enc_store_end_status(enclave *e, enc_req *r, uint32_t *status, mc2_buf *body,
+                         mc2_err *err) MC2_WUR;
 /* enc_store_begin for a read whose reply body must be exactly dst_len bytes, to be put at
  * dst: the main thread may write dst from the moment this is called until enc_store_end_into
  * or enc_store_abandon returns (it reads the bytes straight from the channel, enc_io_read).

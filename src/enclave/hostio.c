@@ -51,6 +51,7 @@ void enc_io_init(enclave *e)
     pthread_mutex_init(&e->io_mu, NULL);
     pthread_cond_init(&e->io_cv, &ca);
     pthread_cond_init(&e->run_cv, &ca);
+    pthread_cond_init(&e->seal_cv, &ca);
     pthread_condattr_destroy(&ca);
     if (e->store_timeout_ms == 0) e->store_timeout_ms = ENC_STORE_TIMEOUT_MS;
 }
@@ -230,8 +231,8 @@ static int read_check(size_t got, size_t want, mc2_err *err)
     return 0;
 }
 
-/* Waits for r's reply; checks its status. The body stays in r. */
-static int await_reply(enclave *e, enc_req *r, mc2_err *err)
+/* Waits for r's reply and reads its status word into *status. The body stays in r. */
+static int await_status(enclave *e, enc_req *r, uint32_t *status, mc2_err *err)
 {
     int rc = 0;
     if (e->pump) { /* a test harness reads the channel on this thread */
@@ -243,12 +244,20 @@ static int await_reply(enclave *e, enc_req *r, mc2_err *err)
         pthread_mutex_unlock(&e->io_mu);
     }
     if (rc) return -1;
-    uint32_t status = r->status;
+    *status = r->status;
     if (!r->direct) {
         mc2_rd rd = mc2_rd_init(r->reply.data, r->reply.len);
-        status = mc2_rd_u32(&rd);
+        *status = mc2_rd_u32(&rd);
         if (rd.bad) return mc2_err_set(err, MC2_E_INPUT, "malformed storage reply from the host");
     }
+    return 0;
+}
+
+/* Waits for r's reply; checks its status. The body stays in r. */
+static int await_reply(enclave *e, enc_req *r, mc2_err *err)
+{
+    uint32_t status;
+    if (await_status(e, r, &status, err)) return -1;
     if (status != 0)
         return mc2_err_set(err, MC2_E_NOTFOUND, "the host could not serve a storage request");
     return 0;
@@ -257,6 +266,18 @@ static int await_reply(enclave *e, enc_req *r, mc2_err *err)
 int enc_store_end(enclave *e, enc_req *r, mc2_buf *body, mc2_err *err)
 {
     int rc = await_reply(e, r, err);
+    if (rc == 0 && body) {
+        mc2_buf_reset(body);
+        rc = mc2_buf_append(body, r->reply.data + 4, r->reply.len - 4, err);
+    }
+    enc_store_abandon(e, r);
+    return rc;
+}
+
+int enc_store_end_status(enclave *e, enc_req *r, uint32_t *status, mc2_buf *body, mc2_err *err)
+{
+    int rc = await_status(e, r, status, err);
+    if (rc == 0 && r->direct) rc = mc2_err_set(err, MC2_E_INTERNAL, "unexpected direct reply");
     if (rc == 0 && body) {
         mc2_buf_reset(body);
         rc = mc2_buf_append(body, r->reply.data + 4, r->reply.len - 4, err);

@@ -100,6 +100,9 @@ int enc_fl_check(enclave *e, const mc2_job *j, mc2_err *err)
             return mc2_err_set(err, MC2_E_INPUT,
                                "'base_job': round %llu failed and released no model",
                                (unsigned long long)r.base_job);
+        if (b->state == JOB_DONE && !b->kstate) /* restored from the sealed state (state.h) */
+            return mc2_err_set(err, MC2_E_INPUT, ENC_FL_BASE_RESTART_MSG,
+                               (unsigned long long)r.base_job);
         mc2_fl_round br;
         char t1[MC2_FL_TENSORS_TEXT_MAX], t2[MC2_FL_TENSORS_TEXT_MAX];
         if (mc2_fl_round_from_job(&b->job, &br, err)) return -1;
@@ -308,6 +311,9 @@ static int read_base(enclave *e, const mc2_fl_round *r, float *base, mc2_err *er
                                "base_job %llu: the enclave no longer knows that round (forgotten "
                                "after %d newer jobs, or the service restarted)",
                                (unsigned long long)r->base_job, ENC_MAX_JOBS);
+        if (state == JOB_DONE)
+            return mc2_err_set(err, MC2_E_INPUT, ENC_FL_BASE_RESTART_MSG,
+                               (unsigned long long)r->base_job);
         return mc2_err_set(err, MC2_E_INPUT, "base_job %llu has released no model (it %s)",
                            (unsigned long long)r->base_job,
                            state == JOB_FAILED ? "failed" : "has not finished");

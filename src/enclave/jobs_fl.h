@@ -54,4 +54,9 @@ extern const enc_fl_mask_ops enc_fl_masked;
  * out (mu held). */
 void enc_fl_status(const enc_fl_state *st, uint64_t now_ms, char *out, size_t cap);
 
+/* A finished round restored after an enclave restart: its model key is not sealed. */
+#define ENC_FL_BASE_RESTART_MSG                                                                    \
+    "'base_job': round %llu finished before an enclave restart, and a round's model key is "       \
+    "not kept across restarts: start from a new round"
+
 #endif

@@ -42,6 +42,7 @@ void enc_session_drop(enc_session *s)
     EVP_PKEY_free(s->key);
     mc2_buf_free(&s->in);
     mc2_buf_free(&s->early);
+    mc2_buf_free(&s->held);
     memset(s, 0, sizeof *s);
 }
 
@@ -143,7 +144,7 @@ static int flush(enclave *e, enc_session *s, mc2_err *err)
 {
     mc2_buf out = {0};
     int rc = mc2_tls_drain(s->tls, &out, err);
-    if (rc == 0 && out.len) rc = enc_send(e, EIF_OUT, s->sid, out.data, out.len, err);
+    if (rc == 0 && out.len) rc = enc_out(e, s, out.data, out.len, err);
     mc2_buf_free(&out);
     return rc;
 }

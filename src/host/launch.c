@@ -66,10 +66,27 @@ uint64_t mc2_enclave_as_limit(uint32_t budget_mb)
 #endif
 }
 
-int mc2_enclave_launch(const char *path, const char *policy, size_t policy_len, const mc2_tee *tee,
-                       uint32_t budget_mb, uint32_t session_idle_s, mc2_enclave_proc *out,
-                       mc2_err *err)
+/* Waits for READY (or FATAL) into f, serving the enclave's requests meanwhile; at most 10 s
+ * for each message. */
+static int wait_ready(mc2_enclave_proc *out, const mc2_launch_opts *o, mc2_frame *f, mc2_err *err)
 {
+    for (;;) {
+        struct pollfd p = {out->fd, POLLIN, 0};
+        if (poll(&p, 1, 10000) <= 0)
+            return mc2_err_set(err, MC2_E_IO, "the enclave did not become ready within 10 s");
+        if (mc2_frame_read_fd(out->fd, MC2_FRAME_MAX + 64, f, err))
+            return mc2_err_prefix(err, "the enclave failed to start: ");
+        if (f->type == EIF_FATAL || f->type == EIF_READY) return 0;
+        if (!o->serve)
+            return mc2_err_set(err, MC2_E_INPUT, "the enclave sent an unexpected first message");
+        if (o->serve(o->ctx, out->fd, f, err)) return -1;
+    }
+}
+
+int mc2_enclave_launch(const char *path, const char *policy, size_t policy_len, const mc2_tee *tee,
+                       const mc2_launch_opts *o, mc2_enclave_proc *out, mc2_err *err)
+{
+    uint32_t budget_mb = o->budget_mb;
     mc2_sigstruct ss;
     memset(out, 0, sizeof *out);
     out->fd = -1;
@@ -116,19 +133,12 @@ int mc2_enclave_launch(const char *path, const char *policy, size_t policy_len, 
     if (mc2_buf_put_u32(&init, budget_mb, err) || mc2_buf_put_lv(&init, policy, policy_len, err) ||
         mc2_buf_put_lv(&init, ssb, sizeof ssb, err) ||
         mc2_buf_put_lv(&init, att.data, att.len, err) ||
-        mc2_buf_put_u32(&init, session_idle_s, err) ||
+        mc2_buf_put_u32(&init, o->session_idle_s, err) ||
         mc2_buf_put_lv(&init, tee->ops->name, strlen(tee->ops->name), err) ||
-        mc2_frame_write_fd(out->fd, EIF_INIT, 0, init.data, init.len, err))
+        mc2_buf_put_u8(&init, o->discard_state ? 1 : 0, err) ||
+        mc2_frame_write_fd(out->fd, EIF_INIT, 0, init.data, init.len, err) ||
+        wait_ready(out, o, &f, err))
         goto out;
-    struct pollfd p = {out->fd, POLLIN, 0};
-    if (poll(&p, 1, 10000) <= 0) {
-        mc2_err_set(err, MC2_E_IO, "the enclave did not become ready within 10 s");
-        goto out;
-    }
-    if (mc2_frame_read_fd(out->fd, 1 << 16, &f, err)) {
-        mc2_err_prefix(err, "the enclave failed to start: ");
-        goto out;
-    }
     if (f.type == EIF_FATAL) {
         mc2_err_set(err, MC2_E_INTERNAL, "the enclave failed to start: %.*s",
                     (int)(f.payload.len < 800 ? f.payload.len : 800), (const char *)f.payload.data);

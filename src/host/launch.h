@@ -4,12 +4,14 @@
 #ifndef MC2_HOST_LAUNCH_H
 #define MC2_HOST_LAUNCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "mc2/attest.h"
 #include "host/tee.h"
 #include "mc2/err.h"
+#include "wire/frame.h"
 
 typedef struct mc2_enclave_proc {
     pid_t pid;
@@ -30,16 +32,25 @@ typedef struct mc2_enclave_proc {
 #define MC2_ENCLAVE_AS_PER_CPU_MB 256u
 uint64_t mc2_enclave_as_limit(uint32_t budget_mb);
 
+/* How mc2_enclave_launch starts the enclave. `serve` answers the requests the enclave sends
+ * before READY (restoring its sealed state: counter and storage requests), writing every
+ * reply to fd before it returns; -1 fails the launch. */
+typedef struct mc2_launch_opts {
+    uint32_t budget_mb;      /* the enclave's memory budget */
+    uint32_t session_idle_s; /* 1..86400: how long a session may stay silent */
+    bool discard_state;      /* INIT flag: start with an empty sealed state */
+    int (*serve)(void *ctx, int fd, const mc2_frame *f, mc2_err *err);
+    void *ctx;
+} mc2_launch_opts;
+
 /* Measures the binary at path, verifies path.sig (refusing an enclave whose signature does
  * not verify or is for another build), lets the backend prepare its launch (tee->ops->
  * prepare: the attester's bytes for INIT), starts it with RLIMIT_AS = mc2_enclave_as_limit
  * (budget_mb) (an allocation beyond it fails in the enclave, which fails that job, instead of
- * the host running out of memory), sends INIT naming the backend and waits up to 10 s for
- * READY. budget_mb is the enclave's memory budget; session_idle_s (1..86400) how long a
- * session may stay silent before the enclave ends it. */
+ * the host running out of memory), sends INIT naming the backend and waits for READY,
+ * serving the enclave's requests meanwhile (o->serve), at most 10 s for each message. */
 int mc2_enclave_launch(const char *path, const char *policy, size_t policy_len, const mc2_tee *tee,
-                       uint32_t budget_mb, uint32_t session_idle_s, mc2_enclave_proc *out,
-                       mc2_err *err) MC2_WUR;
+                       const mc2_launch_opts *o, mc2_enclave_proc *out, mc2_err *err) MC2_WUR;
 
 /* Closes the channel and reaps the process (SIGKILL after 2 s). */
 void mc2_enclave_stop(mc2_enclave_proc *p);

@@ -80,4 +80,10 @@ extern const mc2_tee_ops mc2_tee_sim;
 int mc2_sim_platform_key(const char *state_dir, uint8_t sec[MC2_ED25519_SEC_LEN],
                          uint8_t pub[MC2_ED25519_PUB_LEN], mc2_err *err) MC2_WUR;
 
+/* The sim backend's monotonic counter for a service state directory (STATE/enclave.counter,
+ * "<decimal>\n", missing = 0): reads it, or increments it (written atomically: temporary
+ * file, fsync, rename, directory fsync) and returns the new value. The host keeps it, so it
+ * stops a host that rolls back the sealed state but not its own counter, nothing more. */
+int mc2_sim_counter(const char *state_dir, bool increment, uint64_t *value, mc2_err *err) MC2_WUR;
+
 #endif

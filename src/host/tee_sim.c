@@ -12,6 +12,7 @@
 
 typedef struct sim_tee {
     uint8_t sec[MC2_ED25519_SEC_LEN];
+    char *state_dir; /* where the counter is kept */
 } sim_tee;
 
 static int sim_open(const char *state_dir, const char *opts, void **ctx, mc2_err *err)
@@ -23,7 +24,10 @@ static int sim_open(const char *state_dir, const char *opts, void **ctx, mc2_err
     sim_tee *t = mc2_calloc(1, sizeof *t);
     uint8_t pub[MC2_ED25519_PUB_LEN];
     if (!t) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
-    if (mc2_sim_platform_key(state_dir, t->sec, pub, err)) {
+    t->state_dir = mc2_strdup(state_dir);
+    if (!t->state_dir) mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    if (!t->state_dir || mc2_sim_platform_key(state_dir, t->sec, pub, err)) {
+        mc2_free(t->state_dir);
         mc2_wipe(t, sizeof *t);
         mc2_free(t);
         return -1;
@@ -41,11 +45,19 @@ static int sim_prepare(void *ctx, const uint8_t measurement[MC2_SHA256_LEN],
     return mc2_buf_append(attester, t->sec, sizeof t->sec, err);
 }
 
+static int sim_counter(void *ctx, bool increment, uint64_t *value, mc2_err *err)
+{
+    sim_tee *t = ctx;
+    return mc2_sim_counter(t->state_dir, increment, value, err);
+}
+
 static void sim_close(void *ctx)
 {
-    if (!ctx) return;
-    mc2_wipe(ctx, sizeof(sim_tee));
-    mc2_free(ctx);
+    sim_tee *t = ctx;
+    if (!t) return;
+    mc2_free(t->state_dir);
+    mc2_wipe(t, sizeof *t);
+    mc2_free(t);
 }
 
 const mc2_tee_ops mc2_tee_sim = {
@@ -54,7 +66,7 @@ const mc2_tee_ops mc2_tee_sim = {
     .open = sim_open,
     .prepare = sim_prepare,
     .evidence = NULL, /* the enclave signs its own */
-    .counter = NULL,
+    .counter = sim_counter,
     .close = sim_close,
 };
 

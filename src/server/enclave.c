@@ -19,7 +19,7 @@
 
 #define LOG(...) fprintf(stderr, "mc2d: " __VA_ARGS__)
 
-enum { STORE_OK = 0, STORE_FAILED = 1, STORE_UNSUPPORTED = 2 };
+enum { STORE_OK = 0, STORE_FAILED = 1, STORE_UNSUPPORTED = 2, STORE_NOTFOUND = 3 };
 
 int srv_to_enclave(server *s, uint16_t type, uint32_t ch, const void *p, size_t n)
 {
@@ -82,7 +82,9 @@ static int store_read(server *s, const mc2_frame *f, const char *path, mc2_rd *r
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
+    if (fd < 0 && errno == ENOENT && f->type == EIF_STORE_SIZE) {
+        rc = store_reply(s, f->channel, STORE_NOTFOUND, NULL, 0); /* no such object */
+    } else if (fd < 0 || fstat(fd, &st) != 0) {
         rc = store_reply(s, f->channel, STORE_FAILED, NULL, 0);
     } else if (f->type == EIF_STORE_SIZE) {
         uint8_t sz[8];
@@ -171,8 +173,8 @@ static int store_put(server *s, const mc2_frame *f, const char *name, const char
     uint8_t last = mc2_rd_u8(r);
     size_t left = mc2_rd_left(r);
     const uint8_t *data = mc2_rd_take(r, left);
-    bool spill = strncmp(name, "spill/", 6) == 0;
-    if (r->bad || (!spill && strncmp(name, "results/", 8) != 0))
+    bool spill = strncmp(name, "spill/", 6) == 0, state = strcmp(name, SRV_STATE_OBJECT) == 0;
+    if (r->bad || (!spill && !state && strncmp(name, "results/", 8) != 0))
         return store_reply(s, f->channel, STORE_FAILED, NULL, 0);
     srv_put *p = put_find(s, name);
     if (!p) {
@@ -183,7 +185,7 @@ static int store_put(server *s, const mc2_frame *f, const char *name, const char
                 SRV_MAX_PUTS);
             return store_reply(s, f->channel, STORE_FAILED, NULL, 0);
         }
-        char *dir = mc2_path_join(s->store, spill ? "spill" : "results");
+        char *dir = mc2_path_join(s->store, spill ? "spill" : state ? "enclave" : "results");
         if (!dir) mc2_err_set(&err, MC2_E_NOMEM, "out of memory");
         int ok = dir && mc2_mkdir(dir, 0700, &err) == 0 &&
                  mc2_afile_open(&p->f, path, 0600, 0, &err) == 0;
@@ -201,7 +203,7 @@ static int store_put(server *s, const mc2_frame *f, const char *name, const char
     } else if (last) {
         p->used = false;
         ok = mc2_afile_commit(&p->f, &err) == 0; /* on failure it removes the file */
-        if (ok)
+        if (ok && !state) /* the sealed state is saved after every change: not logged */
             LOG("stored %s\n", name);
         else
             LOG("cannot store %s: %s\n", name, err.msg);
@@ -246,6 +248,27 @@ static int enclave_store(server *s, const mc2_frame *f)
         rc = store_read(s, f, path, &r);
     mc2_free(path);
     return rc;
+}
+
+/* EIF_COUNTER: u8 op (0 read, 1 increment) -> u64 value of the sim monotonic counter. */
+static int enclave_counter(server *s, const mc2_frame *f)
+{
+    mc2_err err;
+    uint64_t v;
+    uint8_t b[8];
+    if (f->payload.len != 1 || f->payload.data[0] > 1)
+        return store_reply(s, f->channel, STORE_FAILED, NULL, 0);
+    if (!s->tee.ops->counter) {
+        LOG("the %s backend keeps no monotonic counter for the enclave\n", s->tee.ops->name);
+        return store_reply(s, f->channel, STORE_UNSUPPORTED, NULL, 0);
+    }
+    if (s->tee.ops->counter(s->tee.ctx, f->payload.data[0] == 1, &v, &err)) {
+        LOG("cannot %s the enclave's counter: %s\n", f->payload.data[0] ? "increment" : "read",
+            err.msg);
+        return store_reply(s, f->channel, STORE_FAILED, NULL, 0);
+    }
+    mc2_le64_put(b, v);
+    return store_reply(s, f->channel, STORE_OK, b, sizeof b);
 }
 
 static int enclave_job(server *s, const mc2_frame *f)
@@ -316,6 +339,8 @@ static int enclave_msg(server *s, const mc2_frame *f)
         return enclave_job(s, f);
     case EIF_EVIDENCE_REQ:
         return enclave_evidence(s, f);
+    case EIF_COUNTER:
+        return enclave_counter(s, f);
     case EIF_READY: /* a notification (it came once already at start-up) */
         return 0;
     case EIF_FATAL:
@@ -328,6 +353,17 @@ static int enclave_msg(server *s, const mc2_frame *f)
         LOG("unsupported message type %u from the enclave: answered with status 2\n", f->type);
         return store_reply(s, f->channel, STORE_UNSUPPORTED, NULL, 0);
     }
+}
+
+int srv_enclave_startup(void *ctx, int fd, const mc2_frame *f, mc2_err *err)
+{
+    server *s = ctx;
+    if (f->type == EIF_FATAL) return mc2_err_set(err, MC2_E_INTERNAL, "the enclave stopped");
+    if (enclave_msg(s, f)) return mc2_err_set(err, MC2_E_IO, "%s", s->fatal ? s->fatal : "failed");
+    while (srv_outq_pending(&s->enclave_out))
+        if (srv_outq_flush(&s->enclave_out, fd, err) < 0)
+            return mc2_err_prefix(err, "the enclave failed to start: ");
+    return 0;
 }
 
 int srv_enclave_readable(server *s, mc2_err *err)

@@ -22,7 +22,8 @@
 static const char HELP[] =
     "usage: mc2d --dir STATE --policy FILE [--listen HOST:PORT] [--enclave PATH]\n"
     "            [--budget-mb N] [--ready-fd N] [--idle-timeout S] [--handshake-timeout S]\n"
-    "            [--max-conns-per-addr N] [--session-timeout S] [--tee NAME] [--tee-opt OPTS]\n\n"
+    "            [--max-conns-per-addr N] [--session-timeout S] [--tee NAME] [--tee-opt OPTS]\n"
+    "            [--discard-sealed-state]\n\n"
     "The untrusted mc2 host service: stores ciphertext, relays client sessions to the\n"
     "enclave and answers its storage requests. Normally started by `mc2 start`.\n\n"
     "Limits that keep one client from locking others out (docs/wire-protocol.md):\n"
@@ -39,7 +40,13 @@ static const char HELP[] =
     "The trusted execution environment (docs/security.md says what each protects):\n"
     "  --tee NAME               the TEE backend the enclave runs on (default sim: a\n"
     "                           SIMULATION, no hardware protection)\n"
-    "  --tee-opt OPTS           the backend's options, key=value,key=value (docs/tee.md)\n";
+    "  --tee-opt OPTS           the backend's options, key=value,key=value (docs/tee.md)\n"
+    "\nThe enclave's state (granted keys, jobs) is sealed in STATE/store/enclave/state and\n"
+    "checked against the backend's monotonic counter (sim: STATE/enclave.counter); the enclave\n"
+    "refuses to start when the state was rolled back, deleted or tampered with\n"
+    "(docs/security.md, \"Sealed state\"):\n"
+    "  --discard-sealed-state   start with an empty state instead: every party grants its key\n"
+    "                           again, pending jobs and result keys are lost\n";
 
 /* Parses option `name`'s decimal value within [lo, hi]; -1 (after saying why) if it is not. */
 static int parse_opt(const char *name, const char *v, unsigned long lo, unsigned long hi,
@@ -119,6 +126,7 @@ int main(int argc, char **argv)
                                          {"session-timeout", required_argument, 0, 's'},
                                          {"tee", required_argument, 0, 'T'},
                                          {"tee-opt", required_argument, 0, 'O'},
+                                         {"discard-sealed-state", no_argument, 0, 'D'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *policy_path = NULL, *listen_addr = "127.0.0.1:7350", *tee = "sim", *tee_opts = NULL;
@@ -126,6 +134,7 @@ int main(int argc, char **argv)
     unsigned long budget = 4096, idle = SRV_IDLE_TIMEOUT_S, handshake = SRV_HANDSHAKE_TIMEOUT_S,
                   per_addr = SRV_MAX_CONNS_PER_ADDR, session_idle = 900;
     int ready_fd = -1, c;
+    bool discard = false;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'd':
@@ -163,6 +172,9 @@ int main(int argc, char **argv)
             break;
         case 'O':
             tee_opts = optarg;
+            break;
+        case 'D':
+            discard = true;
             break;
         case 'h':
             fputs(HELP, stdout);
@@ -207,8 +219,13 @@ int main(int argc, char **argv)
         goto fail;
     s.listen_fd = listen_on(listen_addr, &err);
     if (s.listen_fd < 0) goto fail;
-    if (mc2_enclave_launch(enclave_path, (const char *)pol.data, pol.len, &s.tee, (uint32_t)budget,
-                           (uint32_t)session_idle, &s.enclave, &err))
+    mc2_launch_opts lo = {.budget_mb = (uint32_t)budget,
+                          .session_idle_s = (uint32_t)session_idle,
+                          .discard_state = discard,
+                          .serve = srv_enclave_startup,
+                          .ctx = &s};
+    if (mc2_enclave_launch(enclave_path, (const char *)pol.data, pol.len, &s.tee, &lo, &s.enclave,
+                           &err))
         goto fail;
     fprintf(stderr, "mc2d: listening on %s, enclave pid %d (%s backend: %s)\n", listen_addr,
             (int)s.enclave.pid, s.tee.ops->name, s.tee.ops->banner);

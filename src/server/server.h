@@ -40,8 +40,9 @@
 #define SRV_OUT_HIGH      ((size_t)1 << 20)
 #define SRV_OUT_LIMIT     ((size_t)64 << 20)
 #define SRV_ENC_OUT_HIGH  ((size_t)8 << 20)
-#define SRV_REQS_PER_TURN 16 /* requests of one connection handled per loop turn */
-#define SRV_MAX_PUTS      16 /* objects the enclave may be writing at once */
+#define SRV_REQS_PER_TURN 16              /* requests of one connection handled per loop turn */
+#define SRV_MAX_PUTS      16              /* objects the enclave may be writing at once */
+#define SRV_STATE_OBJECT  "enclave/state" /* the enclave's sealed state (written atomically) */
 
 /* Defaults of mc2d's options. */
 #define SRV_IDLE_TIMEOUT_S      300
@@ -183,6 +184,9 @@ int srv_to_enclave(server *s, uint16_t type, uint32_t ch, const void *p, size_t 
  * sessions, storage requests (each answered with EIF_STORE_REPLY, unknown requests with
  * status 2), job lines. -1 with err when the enclave is gone or failed. */
 int srv_enclave_readable(server *s, mc2_err *err) MC2_WUR;
+/* mc2_launch_opts.serve (ctx: the server): answers one request the enclave sends while it
+ * starts (restoring its sealed state), writing the reply to fd (blocking) before it returns. */
+int srv_enclave_startup(void *ctx, int fd, const mc2_frame *f, mc2_err *err) MC2_WUR;
 /* Abandons every object the enclave has not finished writing (their temporary files are
  * removed): when mc2d stops. */
 void srv_puts_abort(server *s);

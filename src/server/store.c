@@ -21,6 +21,7 @@ char *srv_object_path(const server *s, const char *name, mc2_err *err)
     char owner[65], table[140];
     size_t n = strlen(name);
     if (n > 300) goto bad;
+    if (strcmp(name, SRV_STATE_OBJECT) == 0) goto ok;
     size_t pre = strncmp(name, "results/job-", 12) == 0 ? 12
                  : strncmp(name, "spill/job-", 10) == 0 ? 10
                                                         : 0;
@@ -46,6 +47,7 @@ char *srv_object_path(const server *s, const char *name, mc2_err *err)
         table[tl - 5] = '\0';
         if (mc2_name_check(owner, NULL) || mc2_table_name_check(table, NULL)) goto bad;
     }
+ok:;
     char *p = mc2_path_join(s->store, name);
     if (!p) mc2_err_set(err, MC2_E_NOMEM, "out of memory");
     return p;
@@ -76,8 +78,10 @@ static void clean_dir(const char *dir, bool all)
 void srv_store_recover(server *s)
 {
     char *tables = mc2_path_join(s->store, "tables"), *results = mc2_path_join(s->store, "results");
-    char *spill = mc2_path_join(s->store, "spill");
+    char *spill = mc2_path_join(s->store, "spill"), *encl = mc2_path_join(s->store, "enclave");
     if (results) clean_dir(results, false);
+    if (encl) clean_dir(encl, false); /* an unfinished sealed state */
+    mc2_free(encl);
     /* Spilled runs are sealed under keys of the enclave instance that wrote them: none can
      * be read again after a restart. */
     if (spill) clean_dir(spill, true);

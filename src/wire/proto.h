@@ -14,8 +14,9 @@
 /* ---- 1. host interface ------------------------------------------------------------------- */
 enum mc2_eif {
     /* host -> enclave */
-    EIF_INIT = 1,        /* ch 0: u32 budget_mb | policy LV | sigstruct LV | attester bytes LV |
-                            u32 session idle s | backend name LV */
+    /* ch 0: u32 budget_mb | policy LV | sigstruct LV | attester bytes LV | u32 session_idle_s |
+     * backend name LV | u8 flags; flags bit 0: discard the sealed state (start empty) */
+    EIF_INIT = 1,
     EIF_OPEN = 2,        /* ch sid: nonce[32] -- a client asks for an attested session */
     EIF_DATA = 3,        /* ch sid: TLS bytes from the client */
     EIF_CLOSE = 4,       /* ch sid: the client went away */
@@ -31,7 +32,10 @@ enum mc2_eif {
     EIF_JOB = 70,        /* ch 0: public job status text for listings (no secrets) */
     EIF_FATAL = 71,      /* ch 0: the enclave stops; message (no secrets) */
     EIF_STORE_DROP = 72, /* ch req: name LV -- forget a spilled run (reply: status) */
-    EIF_EVIDENCE_REQ = 73, /* ch sid: report data[64] -- evidence from the backend's device */
+    /* ch req: u8 op (0 read, 1 increment) -> reply: u64 value of the host's monotonic counter
+     * (after the increment); the sealed state's rollback protection (persist.c) */
+    EIF_COUNTER = 73,
+    EIF_EVIDENCE_REQ = 74, /* ch sid: report data[64] -- evidence from the backend's device */
 };
 
 /* ---- 2. host API ----------------------------------------------------------------------------- */
@@ -53,7 +57,9 @@ enum mc2_hapi {
 /* ---- 3. enclave API (inside TLS) --------------------------------------------------------------
  */
 enum mc2_eapi {
-    EAPI_HELLO = 1,      /* -> EAPI_OK: instance nonce[32] | u64 next counter | policy hash[32] */
+    /* -> EAPI_OK: instance nonce[32] | u64 next counter | policy hash[32] | u64 generation of
+     * the sealed state (the client's rollback witness) */
+    EAPI_HELLO = 1,
     EAPI_GRANT = 2,      /* data key[32] | sig[64] over the key grant */
     EAPI_SUBMIT = 3,     /* job text LV | sig[64] -> EAPI_OK: u64 job id */
     EAPI_APPROVE = 4,    /* u64 job id | sig[64] -> EAPI_OK: state text */

@@ -2,8 +2,10 @@
  * (tests/cli/test_mc2d_enclave.sh): started by mc2d like the real one (fd 3, signed with a
  * test key), it answers INIT with READY, then sends storage requests and message types mc2d
  * does not know, and checks that every one gets exactly one EIF_STORE_REPLY on its channel
- * with the expected status (0 done, 1 failed, 2 unsupported) within 5 s, and that objects
- * written by several puts, several at once, commit whole or not at all. It writes
+ * with the expected status (0 done, 1 failed, 2 unsupported, 3 no such object: a size
+ * request) within 5 s, that objects written by several puts, several at once, commit whole
+ * or not at all, and that the monotonic counter (EIF_COUNTER) counts and the sealed state
+ * object (enclave/state) can be written. It writes
  * "fake-enclave: PASS" or "fake-enclave: FAIL <why>" to stderr (mc2d's log) and exits,
  * which stops mc2d. */
 #include <poll.h>
@@ -88,7 +90,7 @@ static int unfinished_limit(void)
     if (mc2_frame_write_fd(FD, EIF_JOB, 0, line, sizeof line - 1, &err)) return fail(err.msg, 200);
     if (ask(EIF_STORE_PUT, ch++, req, named(req, "results/job-6-r.mc2t", last, sizeof last), 201) !=
             0 ||
-        ask(EIF_STORE_SIZE, ch++, req, named(req, "results/job-5-o1.mc2t", NULL, 0), 202) != 1)
+        ask(EIF_STORE_SIZE, ch++, req, named(req, "results/job-5-o1.mc2t", NULL, 0), 202) != 3)
         return fail("the ended job's unfinished objects were not abandoned", 202);
     if (ask(EIF_STORE_PUT, ch++, req, named(req, "results/job-7-r.mc2t", more, sizeof more), 203) !=
         0)
@@ -109,7 +111,8 @@ int main(void)
     if (mc2_frame_write_fd(FD, EIF_READY, 0, ready, sizeof ready, &err)) return fail(err.msg, 0);
 
     static const uint8_t last_abc[] = {1, 'a', 'b', 'c'}, more_ab[] = {0, 'a', 'b'},
-                         more_x[] = {0, 'x'}, last_y[] = {1, 'y'}, last_ef[] = {1, 'e', 'f'};
+                         more_x[] = {0, 'x'}, last_y[] = {1, 'y'}, last_ef[] = {1, 'e', 'f'},
+                         op_read[] = {0}, op_inc[] = {1};
     struct {
         uint16_t type;
         const char *name; /* NULL: payload "x" */
@@ -125,7 +128,7 @@ int main(void)
         {EIF_STORE_PUT, "spill/job-1-2", last_abc, sizeof last_abc, 0, 0}, /* a spilled run */
         {EIF_STORE_SIZE, "spill/job-1-2", NULL, 0, 0, 0},
         {EIF_STORE_DROP, "spill/job-1-2", NULL, 0, 0, 0},       /* dropped */
-        {EIF_STORE_SIZE, "spill/job-1-2", NULL, 0, 1, 0},       /* gone */
+        {EIF_STORE_SIZE, "spill/job-1-2", NULL, 0, 3, 0},       /* gone */
         {EIF_STORE_DROP, "tables/alice/t.mc2t", NULL, 0, 1, 0}, /* only spilled runs */
         {EIF_STORE_DROP, "../etc/passwd", NULL, 0, 1, 0},
         /* Two objects written at once, their puts interleaved: each commits whole. */
@@ -134,7 +137,7 @@ int main(void)
         {EIF_STORE_PUT, "results/job-3-r.mc2t", more_ab, sizeof more_ab, 0, 0},
         {EIF_STORE_PUT, "spill/job-3-1", last_y, sizeof last_y, 0, 0},
         {EIF_STORE_SIZE, "spill/job-3-1", NULL, 0, 0, 2},
-        {EIF_STORE_SIZE, "results/job-3-r.mc2t", NULL, 0, 1, 0}, /* not committed yet */
+        {EIF_STORE_SIZE, "results/job-3-r.mc2t", NULL, 0, 3, 0}, /* not committed yet */
         {EIF_STORE_PUT, "results/job-3-r.mc2t", last_ef, sizeof last_ef, 0, 0},
         {EIF_STORE_SIZE, "results/job-3-r.mc2t", NULL, 0, 0, 6}, /* ab ab ef */
         {EIF_STORE_DROP, "results/job-3-r.mc2t", NULL, 0, 1, 0}, /* committed: kept */
@@ -142,15 +145,26 @@ int main(void)
         /* An unfinished object the enclave drops (its job failed): nothing remains. */
         {EIF_STORE_PUT, "results/job-4-r.mc2t", more_ab, sizeof more_ab, 0, 0},
         {EIF_STORE_DROP, "results/job-4-r.mc2t", NULL, 0, 0, 0},
-        {EIF_STORE_SIZE, "results/job-4-r.mc2t", NULL, 0, 1, 0},
+        {EIF_STORE_SIZE, "results/job-4-r.mc2t", NULL, 0, 3, 0},
         {EIF_STORE_PUT, "results/job-4-r.mc2t", last_ef, sizeof last_ef, 0, 0}, /* anew */
         {EIF_STORE_SIZE, "results/job-4-r.mc2t", NULL, 0, 0, 2},
-        /* Only results and spilled runs are written. */
+        /* Only results, spilled runs and the sealed state are written. */
         {EIF_STORE_PUT, "tables/alice/t.mc2t", last_abc, sizeof last_abc, 1, 0},
+        {EIF_STORE_SIZE, "enclave/state", NULL, 0, 3, 0}, /* none yet */
+        {EIF_STORE_PUT, "enclave/state", last_abc, sizeof last_abc, 0, 0},
+        {EIF_STORE_SIZE, "enclave/state", NULL, 0, 0, 3},
+        {EIF_STORE_PUT, "enclave/other", last_abc, sizeof last_abc, 1, 0},
+        /* The monotonic counter: starts at 0, counts, refuses a malformed op. */
+        {EIF_COUNTER, NULL, op_inc, 1, 0, 1},
+        {EIF_COUNTER, NULL, op_inc, 1, 0, 2},
+        {EIF_COUNTER, NULL, op_read, 1, 0, 2},
+        {EIF_COUNTER, NULL, NULL, 0, 1, 0}, /* "x" */
     };
     for (unsigned i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         size_t n = steps[i].name ? named(req, steps[i].name, steps[i].extra, steps[i].extra_len)
-                                 : (req[0] = 'x', 1);
+                   : steps[i].extra
+                       ? (memcpy(req, steps[i].extra, steps[i].extra_len), steps[i].extra_len)
+                       : (req[0] = 'x', 1);
         long st = ask(steps[i].type, 100 + i, req, n, i + 1);
         if (st < 0) return 1;
         if (st != steps[i].want) {

@@ -5,8 +5,10 @@
  * until it closes.
  *
  *   host                              enclave
- *   INIT {budget, policy, sigstruct, attester bytes, idle, backend}  ->
+ *   INIT {budget, policy, sigstruct, attester bytes, idle, backend, flags}  ->
  *                                     verify sigstruct against own measurement
+ *        <- COUNTER, STORE_SIZE/READ/PUT  (restore the sealed state: persist.c)
+ *   STORE_REPLY ->
  *        <- READY {measurement, signer, product, svn, sim}
  *   OPEN/DATA/CLOSE (client sessions) ->   <- OUT/END
  *        <- STORE_READ/SIZE/PUT          STORE_REPLY ->
@@ -64,8 +66,8 @@ static int init(enclave *e, mc2_err *err)
         goto out;
     }
     if (enc_init(e, f.payload.data, f.payload.len, err)) goto out;
-    if (mc2_random(e->instance, sizeof e->instance, err)) goto out;
-    e->next_counter = 1;
+    /* The instance nonce, counter, keys and jobs: restored from the sealed state, or fresh. */
+    if (enc_persist_start(e, e->discard_state, err)) goto out;
     uint8_t ready[32 + 32 + 2 + 2 + 1];
     memcpy(ready, e->measurement, 32);
     mc2_signer_id(e->sigstruct.signer_pub, ready + 32);
@@ -209,10 +211,14 @@ int main(int argc, char **argv)
     }
     int rc = 0;
     mc2_frame f = {0};
-    if (enc_runner_start(&e, &err)) {
+    if (enc_runner_start(&e, &err) || enc_sealer_start(&e, &err)) {
         logf_("stopping", err.msg);
         return 1;
     }
+    pthread_mutex_lock(&e.mu); /* the restored jobs: listed for the host, queued again */
+    for (size_t i = 0; i < e.njobs; i++) enc_job_publish(&e, e.jobs[i]);
+    enc_jobs_advance(&e);
+    pthread_mutex_unlock(&e.mu);
     for (;;) {
         bool delivered;
         if (enc_io_read(&e, MC2_FRAME_MAX + 64, &f, &delivered, &err)) {
