@@ -39,22 +39,22 @@
 #include "base/bytes.h"
 #include "mc2/attest.h"
 
-#define TPM_GENERATED  0xff544347u
+#define TPM_GENERATED   0xff544347u
 #define ST_ATTEST_QUOTE 0x8018u
-#define ALG_ECC        0x0023u
-#define ALG_SHA256     0x000Bu
-#define ALG_ECDSA      0x0018u
-#define ALG_NULL       0x0010u
-#define ECC_NIST_P256  0x0003u
+#define ALG_ECC         0x0023u
+#define ALG_SHA256      0x000Bu
+#define ALG_ECDSA       0x0018u
+#define ALG_NULL        0x0010u
+#define ECC_NIST_P256   0x0003u
 /* objectAttributes: fixedTPM, fixedParent, sensitiveDataOrigin, restricted, decrypt, sign */
-#define OA_FIXED_TPM   (1u << 1)
-#define OA_FIXED_PAR   (1u << 4)
-#define OA_SDO         (1u << 5)
-#define OA_RESTRICTED  (1u << 16)
-#define OA_DECRYPT     (1u << 17)
-#define OA_SIGN        (1u << 18)
-#define OA_AK_MUST     (OA_FIXED_TPM | OA_FIXED_PAR | OA_SDO | OA_RESTRICTED | OA_SIGN)
-#define P256_LEN       32
+#define OA_FIXED_TPM  (1u << 1)
+#define OA_FIXED_PAR  (1u << 4)
+#define OA_SDO        (1u << 5)
+#define OA_RESTRICTED (1u << 16)
+#define OA_DECRYPT    (1u << 17)
+#define OA_SIGN       (1u << 18)
+#define OA_AK_MUST    (OA_FIXED_TPM | OA_FIXED_PAR | OA_SDO | OA_RESTRICTED | OA_SIGN)
+#define P256_LEN      32
 
 /* The DER prefix of a P-256 SubjectPublicKeyInfo, before 04 | x | y. */
 static const uint8_t spki_p256[] = {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
@@ -122,15 +122,17 @@ static int parse_ak(const uint8_t *pub, size_t n, tpm_ak *ak, const char **why)
         return -1;
     memcpy(ak->spki, spki_p256, sizeof spki_p256);
     *why = "the attestation key's public point is malformed";
-    if (coord(&r, ak->spki + sizeof spki_p256) || coord(&r, ak->spki + sizeof spki_p256 + P256_LEN) ||
-        r.bad || mc2_rd_left(&r) != 0)
+    if (coord(&r, ak->spki + sizeof spki_p256) ||
+        coord(&r, ak->spki + sizeof spki_p256 + P256_LEN) || r.bad || mc2_rd_left(&r) != 0)
         return -1;
     /* name = nameAlg | H(TPMT_PUBLIC); qualified name of a primary key = nameAlg |
      * H(hierarchy handle | name) */
-    uint8_t qn_in[4 + sizeof ak->qname] = {0x40, 0x00, 0x00, 0x0B, ALG_SHA256 >> 8, ALG_SHA256 & 0xff};
+    uint8_t qn_in[4 + sizeof ak->qname] = {
+        0x40, 0x00, 0x00, 0x0B, ALG_SHA256 >> 8, ALG_SHA256 & 0xff};
     ak->qname[0] = ALG_SHA256 >> 8;
     ak->qname[1] = ALG_SHA256 & 0xff;
-    return mc2_sha256(pub, n, qn_in + 6, NULL) || mc2_sha256(qn_in, sizeof qn_in, ak->qname + 2, NULL)
+    return mc2_sha256(pub, n, qn_in + 6, NULL) ||
+                   mc2_sha256(qn_in, sizeof qn_in, ak->qname + 2, NULL)
                ? -1
                : 0;
 }
@@ -239,8 +241,8 @@ static enum mc2_attest_result check_signature(const tpm_ev *s, const tpm_ak *ak,
 {
     mc2_rd r = mc2_rd_init(s->sig, s->sig_len);
     uint8_t rs[2][P256_LEN];
-    if (be16(&r) != ALG_ECDSA || be16(&r) != ALG_SHA256 || coord(&r, rs[0]) ||
-        coord(&r, rs[1]) || r.bad || mc2_rd_left(&r))
+    if (be16(&r) != ALG_ECDSA || be16(&r) != ALG_SHA256 || coord(&r, rs[0]) || coord(&r, rs[1]) ||
+        r.bad || mc2_rd_left(&r))
         return malformed(err, "the signature is not one ECDSA/SHA-256 TPMT_SIGNATURE");
     enum mc2_attest_result res = MC2_ATTEST_BAD_SIGNATURE;
     const unsigned char *kp = ak->spki;
@@ -359,8 +361,8 @@ enum mc2_attest_result mc2_ev_tpm_verify(const void *cfg, const uint8_t *ev, siz
     enum mc2_attest_result res = split(ev, n, &s, err);
     if (res == MC2_ATTEST_OK) res = parse_quote(&s, &q, err);
     if (res == MC2_ATTEST_OK && parse_ak(s.pub, s.pub_len, &ak, &why)) res = malformed(err, why);
-    if (res == MC2_ATTEST_OK && (q.signer_len != sizeof ak.qname ||
-                                 memcmp(q.signer, ak.qname, sizeof ak.qname) != 0))
+    if (res == MC2_ATTEST_OK &&
+        (q.signer_len != sizeof ak.qname || memcmp(q.signer, ak.qname, sizeof ak.qname) != 0))
         res = malformed(err, "the quote's signer is not its attestation key as a primary key of "
                              "the endorsement hierarchy");
     if (res == MC2_ATTEST_OK) res = check_quote(v, &s, &ak, &q, c, err);

@@ -104,9 +104,9 @@ static int create_ak(tpm_tee *t, mc2_err *err)
     TPM2B_DATA outside = {0};
     TPML_PCR_SELECTION none = {0};
     TPM2B_PUBLIC *out = NULL;
-    TSS2_RC rc = Esys_CreatePrimary(t->esys, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD,
-                                    ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl, &outside, &none,
-                                    &t->ak, &out, NULL, NULL, NULL);
+    TSS2_RC rc = Esys_CreatePrimary(t->esys, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                    ESYS_TR_NONE, &sens, &tmpl, &outside, &none, &t->ak, &out, NULL,
+                                    NULL, NULL);
     if (rc)
         return tss_fail(err,
                         "creating the attestation key in the endorsement hierarchy (its "
@@ -145,8 +145,9 @@ static int write_ak(tpm_tee *t, mc2_err *err)
         goto out;
     }
     if (mc2_file_write_atomic(path, pem, (size_t)pem_len, 0644, 0, err)) goto out;
-    fprintf(stderr, "mc2d: TPM attestation key %s (%s; list it in the policy's enclave.tpm.ak_keys)\n",
-            hex, path);
+    fprintf(stderr,
+            "mc2d: TPM attestation key %s (%s; list it in the policy's enclave.tpm.ak_keys)\n", hex,
+            path);
     rc = 0;
 out:
     mc2_free(path);
