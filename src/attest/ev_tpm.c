@@ -16,7 +16,9 @@
  * Verification, in this order (each failure its own result and message):
  *   1. sizes and every structure above, parsed to their last byte; the AK is a restricted,
  *      fixedTPM, fixedParent, TPM-generated, signing-only P-256 key; the quote names this AK
- *      (qualifiedSigner = its name) -> MALFORMED;
+ *      (qualifiedSigner = its qualified name as a primary key of the endorsement hierarchy:
+ *      nameAlg | SHA-256(TPM_RH_ENDORSEMENT | name), name = nameAlg | SHA-256(TPMT_PUBLIC))
+ *      -> MALFORMED;
  *   2. the AK's identity (SHA-256 of its SPKI DER) is one the verifier trusts
  *      -> UNTRUSTED_PLATFORM;
  *   3. the ECDSA P-256 / SHA-256 signature over the TPMS_ATTEST bytes -> BAD_SIGNATURE;
