@@ -23,8 +23,10 @@
 #include "base/bytes.h"
 #include "base/file.h"
 #include "base/hex.h"
+#include "crypto/pki.h"
 #include "host/tee.h"
 #include "mc2/attest.h"
+#include "mc2/policy.h"
 #include "test.h"
 
 static pid_t swtpm_pid;
@@ -47,7 +49,8 @@ static int free_port(void)
 static int reachable(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
     if (fd >= 0) close(fd);
@@ -107,8 +110,8 @@ static void extend_behind(int pcr)
     memset(d.digests[0].digest.sha256, 0x11, 32);
     CHECK(Tss2_TctiLdr_Initialize(conf, &tcti) == 0);
     CHECK(tcti && Esys_Initialize(&esys, tcti, NULL) == 0);
-    CHECK(esys && Esys_PCR_Extend(esys, ESYS_TR_PCR0 + (ESYS_TR)pcr, ESYS_TR_PASSWORD,
-                                  ESYS_TR_NONE, ESYS_TR_NONE, &d) == 0);
+    CHECK(esys && Esys_PCR_Extend(esys, ESYS_TR_PCR0 + (ESYS_TR)pcr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                  ESYS_TR_NONE, &d) == 0);
     if (esys) Esys_Finalize(&esys);
     if (tcti) Tss2_TctiLdr_Finalize(&tcti);
 }
@@ -151,8 +154,14 @@ static uint8_t *flip(const mc2_buf *ev, size_t off, uint8_t x)
 }
 
 /* Offsets of the evidence's parts (mc2/attest.h). */
-static size_t quote_off(void) { return 8 + 64 + 4; }
-static size_t sig_off(const mc2_buf *ev) { return quote_off() + mc2_le32_get(ev->data + 72) + 4; }
+static size_t quote_off(void)
+{
+    return 8 + 64 + 4;
+}
+static size_t sig_off(const mc2_buf *ev)
+{
+    return quote_off() + mc2_le32_get(ev->data + 72) + 4;
+}
 static size_t pub_off(const mc2_buf *ev)
 {
     size_t s = sig_off(ev);
@@ -214,6 +223,74 @@ static void negatives(const mc2_buf *ev)
     free(p);
 }
 
+/* A policy whose enclave section pins ss's measurement and has the given tpm section. */
+static mc2_buf pem; /* the party's certificate */
+
+static mc2_policy *policy(const char *tpm, mc2_err *err)
+{
+    uint8_t pub[32], sec[32];
+    char meas[65];
+    if (!pem.len) {
+        CHECK(mc2_ed25519_keygen(pub, sec, err) == 0);
+        CHECK(mc2_x509_self_signed(sec, "bank-a", 30, &pem, err) == 0);
+    }
+    mc2_hex_encode(ss.measurement, 32, meas);
+    mc2_buf y = {0};
+    CHECK(mc2_buf_printf(&y, err,
+                         "consortium: tpm\nenclave:\n  measurements: [%s]\n%s"
+                         "parties:\n  - name: bank-a\n    certificate: |\n",
+                         meas, tpm) == 0);
+    for (const char *l = (const char *)pem.data; l < (const char *)pem.data + pem.len;) {
+        const char *nl = memchr(l, '\n', (size_t)((const char *)pem.data + pem.len - l));
+        size_t n = nl ? (size_t)(nl - l + 1) : strlen(l);
+        CHECK(mc2_buf_puts(&y, "      ", err) == 0 && mc2_buf_append(&y, l, n, err) == 0);
+        l += n;
+    }
+    mc2_policy *pol = NULL;
+    if (mc2_policy_parse("tpm.yaml", (const char *)y.data, y.len, &pol, err)) pol = NULL;
+    mc2_buf_free(&y);
+    return pol;
+}
+
+/* enclave.tpm: validated, mapped into the verifier, part of the policy hash. */
+static void test_policy(const mc2_buf *ev)
+{
+    mc2_err err;
+    char sec[256], hex[65];
+    mc2_hex_encode(ak, 32, hex);
+    snprintf(sec, sizeof sec, "  tpm:\n    ak_keys: [%s]\n    pcr: 23\n", hex);
+    mc2_policy *p = policy(sec, &err), *q = policy("", &err);
+    CHECK_MSG(p && q, "%s", err.msg);
+    if (p && q) {
+        mc2_verifier v = mc2_policy_verifier(p);
+        mc2_claims c;
+        CHECK(mc2_evidence_verify(&v, ev->data, ev->len, &c, &err) == MC2_ATTEST_OK);
+        CHECK(mc2_appraise(&c, &p->appraisal, rd, &err) == MC2_ATTEST_OK);
+        v = mc2_policy_verifier(q); /* no tpm section: no AK trusted */
+        CHECK(mc2_evidence_verify(&v, ev->data, ev->len, &c, &err) ==
+              MC2_ATTEST_UNTRUSTED_PLATFORM);
+        CHECK(memcmp(p->hash, q->hash, 32) != 0);
+    }
+    mc2_policy_free(q);
+    snprintf(sec, sizeof sec, "  tpm:\n    ak_keys: [%s]\n    pcr: 16\n", hex);
+    q = policy(sec, &err);
+    CHECK(p && q && memcmp(p->hash, q->hash, 32) != 0 && q->tpm_pcr == 16);
+    mc2_policy_free(p);
+    mc2_policy_free(q);
+    char bad[5][256]; /* pcr out of range, no ak_keys, unknown key, short key, not a map */
+    snprintf(bad[0], sizeof bad[0], "  tpm:\n    ak_keys: [%s]\n    pcr: 24\n", hex);
+    snprintf(bad[1], sizeof bad[1], "  tpm:\n    pcr: 23\n");
+    snprintf(bad[2], sizeof bad[2], "  tpm:\n    ak_keys: [%s]\n    nv: 1\n", hex);
+    snprintf(bad[3], sizeof bad[3], "  tpm:\n    ak_keys: [%.62s]\n", hex);
+    snprintf(bad[4], sizeof bad[4], "  tpm: 23\n");
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        p = policy(bad[i], &err);
+        CHECK_MSG(!p && strstr(err.msg, "tpm.yaml line"), "case %zu: %s", i, err.msg);
+        mc2_policy_free(p);
+    }
+    mc2_buf_free(&pem);
+}
+
 static void seed_out(const mc2_buf *ev)
 {
     const char *f = getenv("MC2_TPM_SEED");
@@ -261,6 +338,7 @@ static void run(void)
     CHECK(memcmp(c.signer, sid, 32) == 0 && memcmp(c.tpm.ak_id, ak, 32) == 0 && c.tpm.pcr == 23);
     seed_out(&ev);
     negatives(&ev);
+    test_policy(&ev);
     extend_behind(23); /* another PCR value: replay no longer matches */
     CHECK(t.ops->evidence(t.ctx, rd, &ev2, &err) == 0);
     CHECK(verify(ev2.data, ev2.len) == MC2_ATTEST_PCR);
