@@ -67,7 +67,8 @@ static const uint8_t spki_p256[] = {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x
 static uint16_t be16(mc2_rd *r)
 {
     const uint8_t *q = mc2_rd_take(r, 2);
-    return q ? (uint16_t)(q[0] << 8 | q[1]) : 0;
+    if (!q) return 0;
+    return (uint16_t)((unsigned)q[0] << 8 | q[1]);
 }
 
 static uint32_t be32(mc2_rd *r)
