@@ -364,8 +364,9 @@ static const char START_HELP[] =
     "a long job counts as idle: raise it when jobs take longer.\n"
     "--session-timeout S: the enclave ends a session whose client sent nothing for S seconds\n"
     "(1..86400, default 900), whatever mc2d does with the connection.\n"
-    "--tee NAME: the TEE backend (default sim: a SIMULATION, no hardware protection);\n"
-    "--tee-opt OPTS: its options, key=value,... (docs/tee.md).\n";
+    "--tee NAME: the TEE backend (default sim: a SIMULATION, no hardware protection; tpm: a\n"
+    "TPM 2.0 attests the launch, the enclave's memory is not protected);\n"
+    "--tee-opt OPTS: its options, key=value,... (docs/tee.md; tpm: tcti=..., pcr=N).\n";
 
 int cmd_start(int argc, char **argv)
 {

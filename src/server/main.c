@@ -38,8 +38,10 @@ static const char HELP[] =
     "                           seconds, whatever this service does (default 900, 1..86400)\n\n"
     "The trusted execution environment (docs/security.md says what each protects):\n"
     "  --tee NAME               the TEE backend the enclave runs on (default sim: a\n"
-    "                           SIMULATION, no hardware protection)\n"
-    "  --tee-opt OPTS           the backend's options, key=value,key=value (docs/tee.md)\n";
+    "                           SIMULATION, no hardware protection; tpm: a TPM 2.0 attests\n"
+    "                           the launch, the enclave's memory is not protected)\n"
+    "  --tee-opt OPTS           the backend's options, key=value,key=value (docs/tee.md;\n"
+    "                           tpm: tcti=swtpm:port=2321 or device:/dev/tpmrm0, pcr=23)\n";
 
 /* Parses option `name`'s decimal value within [lo, hi]; -1 (after saying why) if it is not. */
 static int parse_opt(const char *name, const char *v, unsigned long lo, unsigned long hi,
