@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -69,6 +70,7 @@ static int start_swtpm(void)
         snprintf(state, sizeof state, "dir=%s", dir);
         swtpm_pid = fork();
         if (swtpm_pid == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGTERM); /* no orphan if this test crashes */
             execlp("swtpm", "swtpm", "socket", "--tpm2", "--server", server, "--ctrl", ctrl,
                    "--tpmstate", state, "--flags", "not-need-init,startup-clear", (char *)NULL);
             _exit(127);
