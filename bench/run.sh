@@ -14,8 +14,9 @@
 #                       DuckDB (default 2)
 #   BENCH_AEAD_SECONDS  seconds per AEAD figure and round, mc2 and openssl alike (default 1)
 #   BENCH_AEAD_ROUNDS   AEAD rounds, best one reported       (default 5)
-#   BENCH_ONLY          comma-separated sections: aead, ingest, platform, gbdt, obliv-sort,
-#                       tpch, obliv-tpch, fl, cluster (default all)
+#   BENCH_ONLY          comma-separated sections: aead, ingest, platform, attest, gbdt,
+#                       obliv-sort, tpch, obliv-tpch, fl, cluster (default all)
+#   BENCH_ATTEST_RUNS   attested sessions per backend in section attest (default 50)
 #   BENCH_PLATFORM_RUNS runs per platform latency figure     (default 30)
 #   BENCH_TPCH_SF       TPC-H scale factor of section tpch, >= 0.001 (default 1; 0.01 for a
 #                       quick check of the plumbing, 10 for the large run)
@@ -64,7 +65,8 @@ RUNS=${BENCH_RUNS:-3}
 THREADS=${BENCH_THREADS:-2}
 AEAD_SECONDS=${BENCH_AEAD_SECONDS:-1}
 AEAD_ROUNDS=${BENCH_AEAD_ROUNDS:-5}
-ONLY=${BENCH_ONLY:-aead,ingest,platform,gbdt,obliv-sort,tpch,obliv-tpch,fl,cluster}
+ONLY=${BENCH_ONLY:-aead,ingest,platform,attest,gbdt,obliv-sort,tpch,obliv-tpch,fl,cluster}
+ATTEST_RUNS=${BENCH_ATTEST_RUNS:-50}
 CLUSTER_BYTES=${BENCH_CLUSTER_BYTES:-67108864}
 CLUSTER_RANKS=${BENCH_CLUSTER_RANKS:-2 4}
 CLUSTER_ITERS=${BENCH_CLUSTER_ITERS:-5}
@@ -534,6 +536,80 @@ bench_platform() {
   summary "upload, mc2 / local copy" "$r" 0.50
   "$mc2" stop --dir "$pw/state" >/dev/null 2>&1 || true
   trap - EXIT
+}
+
+# ---- attest: attestation + channel set-up per backend ----------------------------------------
+
+# attest_one NAME GOAL_MS MC2-START-ARG...: a fresh service on that backend, one party, a policy
+# trusting it (sim: its platform key; tpm: its AK, read from STATE/tpm-ak.pub after a first
+# start); bench_attest's median and p99 over ATTEST_RUNS sessions, against the goal.
+attest_one() {
+  local name=$1 goal=$2 mc2=$BUILD/mc2 aw=$WORK/attest-$1 trust out med
+  shift 2
+  rm -rf "$aw"
+  mkdir -p "$aw"
+  "$mc2" init --name bench --home "$aw/home" >/dev/null
+  if [[ $name == sim ]]; then
+    trust=(--allow-simulation --sim-platform-key "$("$mc2" service init --dir "$aw/state")")
+  else
+    trust=(--tpm-ak "$(printf 'ab%.0s' $(seq 32))") # replaced by the AK once it is known
+  fi
+  local pol=(policy init --out "$aw/home/consortium.yaml" --consortium bench
+    --party "bench=$aw/home/identity.crt" --recipient bench --enclave "$BUILD/mc2-enclave")
+  if ! "$mc2" "${pol[@]}" "${trust[@]}" >/dev/null ||
+    ! start_service "$aw/start.log" --policy "$aw/home/consortium.yaml" --dir "$aw/state" "$@"; then
+    echo "$name: could not start a service: $(tail -1 "$aw/start.log" 2>/dev/null)"
+    failed=1
+    return
+  fi
+  if [[ $name == tpm ]]; then
+    "$mc2" stop --dir "$aw/state" >/dev/null 2>&1 || true
+    trust=(--tpm-ak "$(head -n 1 "$aw/state/tpm-ak.pub")")
+    if ! "$mc2" "${pol[@]}" "${trust[@]}" >/dev/null ||
+      ! start_service "$aw/start.log" --policy "$aw/home/consortium.yaml" --dir "$aw/state" "$@"; then
+      echo "$name: could not restart with its AK: $(tail -1 "$aw/start.log" 2>/dev/null)"
+      failed=1
+      return
+    fi
+  fi
+  if out=$("$BUILD/bench_attest" "$SVC" "$aw/home" "$aw/home/consortium.yaml" "$ATTEST_RUNS" 2>&1); then
+    med=$(awk '{ print $3 }' <<<"$out")
+    printf '  %-4s %s (goal: median <= %s ms: %s)\n' "$name" "${out#attest: }" "$goal" \
+      "$(verdict "$goal" "$med")"
+    summary "attest $name, goal ms / median ms" "$(calc "$goal / $med")" 1.00
+  else
+    echo "$name: $out"
+    failed=1
+  fi
+  "$mc2" stop --dir "$aw/state" >/dev/null 2>&1 || true
+}
+
+bench_attest() {
+  section "Attestation + TLS channel set-up, $ATTEST_RUNS sessions per backend"
+  if ! build_target bench_attest; then
+    echo "bench_attest does not build: $(tail -1 "$buildlog")"
+    failed=1
+    return
+  fi
+  echo "one session = TCP connect, TLS 1.3 to the enclave, evidence, verification, appraisal"
+  attest_one sim 50
+  if ! command -v swtpm >/dev/null; then
+    echo "  tpm  skipped: no swtpm (apt install swtpm swtpm-tools)"
+    return
+  fi
+  local port tdir=$WORK/attest-swtpm pid
+  rm -rf "$tdir"
+  mkdir -p "$tdir"
+  port=$((30000 + RANDOM % 20000))
+  swtpm socket --tpm2 --server type=tcp,port=$port,bindaddr=127.0.0.1 \
+    --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 --tpmstate dir="$tdir" \
+    --flags not-need-init,startup-clear >"$tdir/log" 2>&1 &
+  pid=$!
+  sleep 0.5
+  echo "  (tpm: swtpm, a software TPM on this machine: a hardware TPM's quote takes longer)"
+  attest_one tpm 100 --tee tpm --tee-opt "tcti=swtpm:port=$port"
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
 }
 
 # GBDT training time and AUC against xgboost 1.7.4 (bench/bench_gbdt.sh prints both).
@@ -1571,6 +1647,7 @@ main() {
   if [[ ,$ONLY, == *,aead,* ]]; then bench_aead; fi
   if [[ ,$ONLY, == *,ingest,* ]]; then bench_ingest; fi
   if [[ ,$ONLY, == *,platform,* ]]; then bench_platform; fi
+  if [[ ,$ONLY, == *,attest,* ]]; then bench_attest; fi
   if [[ ,$ONLY, == *,gbdt,* ]]; then bench_gbdt; fi
   if [[ ,$ONLY, == *,obliv-sort,* ]]; then bench_obliv_sort; fi
   if [[ ,$ONLY, == *,tpch,* ]]; then bench_tpch; fi

@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size) memcpy(p, data, size);
     mc2_err_clear(&err);
     enum mc2_attest_result r = mc2_evidence_verify(&v, p, size, &c, &err);
-    if (r > MC2_ATTEST_VMPL) abort();
+    if (r > MC2_ATTEST_EVENT_LOG) abort();
     if (r != MC2_ATTEST_OK) {
         if (err.code == MC2_OK || err.msg[0] == '\0') abort();
         memset(&zero, 0, sizeof zero);

@@ -43,6 +43,7 @@ PKGS=(
   time                                   # peak memory in benchmarks (/usr/bin/time -v)
   libseccomp-dev                         # the enclave's system-call filter
   libedit-dev                            # mc2 shell: line editing and history
+  swtpm swtpm-tools tpm2-tools libtss2-dev  # tpm TEE backend: ESAPI (host only); swtpm for its tests
   python3-xgboost python3-sklearn python3-numpy  # GBDT oracle (/usr/bin/python3)
   python3-pandas python3-pytest                   # the mc2 Python package and its tests
   python3-venv python3-pip                        # `pip install ./python` test (offline)

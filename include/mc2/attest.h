@@ -56,6 +56,7 @@ int mc2_measure_file(const char *path, uint8_t out[MC2_SHA256_LEN], mc2_err *err
 enum mc2_evidence_format {
     MC2_EVIDENCE_SIM = 1, /* signed by a simulated platform key: protects nothing */
     MC2_EVIDENCE_SNP = 2, /* AMD SEV-SNP attestation report + VCEK/VLEK, ASK, ARK certs */
+    MC2_EVIDENCE_TPM = 3, /* a TPM 2.0 quote over a PCR the host extended at launch */
 };
 
 #define MC2_REPORT_DATA_LEN       64
@@ -89,9 +90,19 @@ typedef struct mc2_snp_claims {
     uint8_t chip_id[MC2_SNP_CHIP_ID_LEN];
 } mc2_snp_claims;
 
+/* What a verified TPM quote says beyond the common claims. */
+typedef struct mc2_tpm_claims {
+    uint8_t ak_id[MC2_SHA256_LEN];     /* SHA-256 of the attestation key's SPKI (DER) */
+    uint8_t pcr;                       /* the quoted PCR (sha256 bank) */
+    uint8_t pcr_value[MC2_SHA256_LEN]; /* its value, replayed from the event log */
+    uint64_t clock;                    /* the TPM's clockInfo, as it signed it */
+    uint32_t reset_count, restart_count;
+    uint64_t firmware_version;
+} mc2_tpm_claims;
+
 /* What verified evidence says about an enclave. The common part (format, simulation, debug,
- * report_data) is filled by every format; measurement/signer/product_id/svn/platform_key by
- * sim only (zero for snp); snp by snp only. */
+ * report_data) is filled by every format; measurement/signer/product_id/svn by sim and tpm
+ * (zero for snp); platform_key by sim only; snp by snp only; tpm by tpm only. */
 typedef struct mc2_claims {
     enum mc2_evidence_format format;
     uint8_t measurement[MC2_SHA256_LEN]; /* sim: SHA-256 of the enclave binary */
@@ -103,6 +114,7 @@ typedef struct mc2_claims {
     uint8_t report_data[MC2_REPORT_DATA_LEN];  /* binding chosen by the enclave */
     uint8_t platform_key[MC2_ED25519_PUB_LEN]; /* who signed (sim) */
     mc2_snp_claims snp;                        /* format MC2_EVIDENCE_SNP */
+    mc2_tpm_claims tpm;                        /* format MC2_EVIDENCE_TPM */
 } mc2_claims;
 
 /* Creates sim-format evidence for the claims (format and platform_key are filled in from
@@ -133,6 +145,11 @@ enum mc2_attest_result {
     MC2_ATTEST_MIGRATION,          /* a migration agent may attach and the policy forbids it */
     MC2_ATTEST_VMPL,               /* snp: report requested from a less privileged VMPL than
                                       the policy accepts */
+    MC2_ATTEST_PCR,                /* tpm: the quote is not over the configured PCR, or its
+                                      value is not the event log's replay (the PCR was extended
+                                      by someone else, or the log was changed) */
+    MC2_ATTEST_EVENT_LOG,          /* tpm: the event log does not match the sigstruct (its
+                                      hash or measurement), or the sigstruct does not verify */
 };
 
 /* SEV-SNP evidence (format 2), all integers little-endian, nothing after the last byte:
@@ -144,6 +161,43 @@ enum mc2_attest_result {
 int mc2_evidence_snp_encode(const uint8_t report[MC2_SNP_REPORT_LEN], const uint8_t *vcek,
                             size_t vcek_len, const uint8_t *ask, size_t ask_len, const uint8_t *ark,
                             size_t ark_len, uint8_t **out, size_t *out_len, mc2_err *err) MC2_WUR;
+
+/* TPM evidence (format 3): mc2 framing little-endian, the TPM's structures big-endian as the
+ * TPM marshals them, nothing after the last byte:
+ *   "MC2E" | u16 version = 1 | u16 format = 3 | report_data[64] |
+ *   u32 n | TPMS_ATTEST[n] (the quote, exactly the bytes the AK signed; 1..MC2_TPM_MAX_PART) |
+ *   u32 n | TPMT_SIGNATURE[n] (ECDSA, SHA-256; 1..MC2_TPM_MAX_PART) |
+ *   u32 n | TPMT_PUBLIC[n] (the AK: ECC NIST P-256, restricted signing; 1..MC2_TPM_MAX_PART) |
+ *   u32 n_events (1..MC2_TPM_MAX_EVENTS) | n_events x (u32 type | digest[32]) |
+ *   sigstruct[MC2_SIGSTRUCT_LEN] (mc2_sigstruct_encode)
+ * The quote's extraData is SHA-256(report_data) (32 bytes: every TPM with SHA-256 accepts
+ * it; a TPM's extraData may be shorter than 64 bytes). Events, replayed in order from the
+ * PCR's reset value (32 zero bytes) as PCR = SHA-256(PCR || digest): type 1 = the enclave's
+ * measurement (digest = the measurement), type 2 = the sigstruct (digest = SHA-256 of its
+ * encoding); each exactly once. Builds it (*out malloc'd); nothing is checked here. */
+#define MC2_TPM_MAX_PART     1024
+#define MC2_TPM_MAX_EVENTS   16
+#define MC2_TPM_EV_ENCLAVE   1
+#define MC2_TPM_EV_SIGSTRUCT 2
+#define MC2_TPM_DEFAULT_PCR  23
+
+typedef struct mc2_tpm_event {
+    uint32_t type;
+    uint8_t digest[MC2_SHA256_LEN];
+} mc2_tpm_event;
+
+int mc2_evidence_tpm_encode(const uint8_t report_data[MC2_REPORT_DATA_LEN], const uint8_t *quote,
+                            size_t quote_len, const uint8_t *sig, size_t sig_len,
+                            const uint8_t *ak_pub, size_t ak_pub_len, const mc2_tpm_event *events,
+                            size_t n_events, const mc2_sigstruct *ss, uint8_t **out,
+                            size_t *out_len, mc2_err *err) MC2_WUR;
+
+/* The identity of a TPM attestation key given as a marshalled TPMT_PUBLIC (hostile bytes):
+ * SHA-256 of its SubjectPublicKeyInfo DER, the value policies list in enclave.tpm.ak_keys.
+ * Fails (MC2_E_INPUT) unless it is an ECC NIST P-256 restricted signing key. spki (if not
+ * NULL, *spki_len its capacity, at least 128) receives the SPKI DER. */
+int mc2_tpm_ak_id(const uint8_t *pub, size_t n, uint8_t id[MC2_SHA256_LEN], uint8_t *spki,
+                  size_t *spki_len, mc2_err *err) MC2_WUR;
 
 /* Per-format verifier configuration: what each format's verifier trusts. */
 typedef struct mc2_sim_verifier {
@@ -160,9 +214,18 @@ typedef struct mc2_snp_verifier {
 
 /* Verifier configuration: one member per format, passed by the registry to that format's
  * verifier only. A format with no trusted keys rejects all its evidence. */
+typedef struct mc2_tpm_verifier {
+    /* Trusted attestation keys: SHA-256 of each AK's SubjectPublicKeyInfo (DER); evidence
+     * signed by another is MC2_ATTEST_UNTRUSTED_PLATFORM. */
+    const uint8_t (*ak_ids)[MC2_SHA256_LEN];
+    size_t n_ak_ids;
+    uint8_t pcr; /* the PCR (sha256 bank) the quote must select, alone */
+} mc2_tpm_verifier;
+
 typedef struct mc2_verifier {
     mc2_sim_verifier sim;
     mc2_snp_verifier snp;
+    mc2_tpm_verifier tpm;
 } mc2_verifier;
 
 /* Decodes evidence (hostile bytes), checks it is signed by a trusted platform key, and
@@ -176,11 +239,10 @@ enum mc2_attest_result mc2_evidence_verify(const mc2_verifier *v, const uint8_t 
 #define MC2_MAX_MEASUREMENTS 16
 
 /* A relying party's reference values and rules, per format.
- * sim: either measurements (n_measurements > 0: the claims' measurement must be one of them)
- * or signer identity (has_signer: the claims' signer must match, product_id must match,
- * svn >= min_svn), or both.
- * snp: snp_measurements (at least one: the launch measurement must be one of them), every
- * component of the reported TCB >= snp_min_tcb's, the MIGRATE_MA policy bit only if
+ * sim and tpm: either measurements (n_measurements > 0: the claims' measurement must be one of
+ * them) or signer identity (has_signer: the claims' signer must match, product_id must match, svn
+ * >= min_svn), or both. snp: snp_measurements (at least one: the launch measurement must be one of
+ * them), every component of the reported TCB >= snp_min_tcb's, the MIGRATE_MA policy bit only if
  * allow_migration_agent, VMPL <= snp_max_vmpl (default 0: only a report requested by the
  * most privileged level, so not by less privileged code beside an SVSM); allow_debug covers
  * the DEBUG policy bit. */

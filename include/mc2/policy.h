@@ -41,6 +41,7 @@ extern "C" {
 #define MC2_POLICY_MAX_PARTIES  128
 #define MC2_POLICY_MAX_SIM_KEYS 8
 #define MC2_POLICY_MAX_SNP_ARKS 8
+#define MC2_POLICY_MAX_TPM_AKS  8
 #define MC2_POLICY_MAX_OBLIV    64
 
 typedef struct mc2_party {
@@ -58,6 +59,10 @@ typedef struct mc2_policy {
     bool has_snp; /* enclave.sev_snp given: SNP reference values are in appraisal */
     size_t n_snp_arks;
     uint8_t snp_arks[MC2_POLICY_MAX_SNP_ARKS][MC2_SHA256_LEN]; /* enclave.sev_snp.ark_pins */
+    bool has_tpm; /* enclave.tpm given: its AKs and PCR are in the verifier */
+    size_t n_tpm_aks;
+    uint8_t tpm_aks[MC2_POLICY_MAX_TPM_AKS][MC2_SHA256_LEN]; /* enclave.tpm.ak_keys */
+    uint8_t tpm_pcr;                                         /* enclave.tpm.pcr (23) */
     size_t nparties;
     mc2_party *parties;
     size_t n_obliv;

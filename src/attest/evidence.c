@@ -1,7 +1,7 @@
 /* evidence.c - the format-independent part of attestation: the common evidence header and
  * the dispatch to each format's verifier (registry.c), appraisal of verified claims against
  * the relying party's policy, and the RA-TLS report data. The formats' encodings are in
- * their verifiers' files (ev_sim.c, ev_snp.c). */
+ * their verifiers' files (ev_sim.c, ev_snp.c, ev_tpm.c). */
 #include <string.h>
 
 #include "attest/verifiers.h"
@@ -43,6 +43,10 @@ const char *mc2_attest_result_name(enum mc2_attest_result r)
         return "migration agent not allowed";
     case MC2_ATTEST_VMPL:
         return "report from a less privileged VMPL";
+    case MC2_ATTEST_PCR:
+        return "TPM PCR value is not the event log's";
+    case MC2_ATTEST_EVENT_LOG:
+        return "TPM event log does not match the sigstruct";
     }
     return "unknown";
 }
@@ -71,7 +75,7 @@ enum mc2_attest_result mc2_evidence_verify(const mc2_verifier *v, const uint8_t 
     return r;
 }
 
-/* sim reference values: measurement and/or signer identity. */
+/* sim and tpm reference values: measurement and/or signer identity. */
 static enum mc2_attest_result appraise_sim(const mc2_claims *c, const mc2_appraisal *p,
                                            mc2_err *err)
 {
@@ -161,7 +165,8 @@ enum mc2_attest_result mc2_appraise(const mc2_claims *c, const mc2_appraisal *p,
                                     const uint8_t expected_report_data[MC2_REPORT_DATA_LEN],
                                     mc2_err *err)
 {
-    if (c->format == MC2_EVIDENCE_SIM && p->n_measurements == 0 && !p->has_signer) {
+    bool by_id = c->format == MC2_EVIDENCE_SIM || c->format == MC2_EVIDENCE_TPM;
+    if (by_id && p->n_measurements == 0 && !p->has_signer) {
         mc2_err_set(err, MC2_E_USAGE,
                     "the appraisal policy names neither a measurement nor a signer: it would "
                     "accept any enclave");
@@ -173,7 +178,7 @@ enum mc2_attest_result mc2_appraise(const mc2_claims *c, const mc2_appraisal *p,
                     "any guest");
         return MC2_ATTEST_MEASUREMENT;
     }
-    if (c->format != MC2_EVIDENCE_SIM && c->format != MC2_EVIDENCE_SNP) {
+    if (!by_id && c->format != MC2_EVIDENCE_SNP) {
         mc2_err_set(err, MC2_E_AUTH, "attestation failed: no appraisal for evidence format %u",
                     (unsigned)c->format);
         return MC2_ATTEST_UNKNOWN_FORMAT;
@@ -189,8 +194,7 @@ enum mc2_attest_result mc2_appraise(const mc2_claims *c, const mc2_appraisal *p,
         mc2_err_set(err, MC2_E_AUTH, "attestation failed: debug enclave not allowed");
         return MC2_ATTEST_DEBUG;
     }
-    enum mc2_attest_result r =
-        c->format == MC2_EVIDENCE_SIM ? appraise_sim(c, p, err) : appraise_snp(c, p, err);
+    enum mc2_attest_result r = by_id ? appraise_sim(c, p, err) : appraise_snp(c, p, err);
     if (r != MC2_ATTEST_OK) return r;
     if (!mc2_ct_equal(c->report_data, expected_report_data, MC2_REPORT_DATA_LEN)) {
         mc2_err_set(err, MC2_E_AUTH,

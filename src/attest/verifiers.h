@@ -30,10 +30,12 @@ typedef struct mc2_ev_format {
 /* The registered format with that id, or NULL. */
 const mc2_ev_format *mc2_ev_format_find(unsigned id);
 
-/* Each format's verifier (cfg: mc2_sim_verifier, mc2_snp_verifier). */
+/* Each format's verifier (cfg: mc2_sim_verifier, mc2_snp_verifier, mc2_tpm_verifier). */
 enum mc2_attest_result mc2_ev_sim_verify(const void *cfg, const uint8_t *ev, size_t n,
                                          mc2_claims *c, mc2_err *err);
 enum mc2_attest_result mc2_ev_snp_verify(const void *cfg, const uint8_t *ev, size_t n,
+                                         mc2_claims *c, mc2_err *err);
+enum mc2_attest_result mc2_ev_tpm_verify(const void *cfg, const uint8_t *ev, size_t n,
                                          mc2_claims *c, mc2_err *err);
 
 #endif

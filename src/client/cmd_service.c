@@ -173,7 +173,7 @@ static const char POLICY_HELP[] =
     "                       [--recipient NAME...] [--enclave PATH [--trust-signer]\n"
     "                       | --measurement HEX | --signer HEX --product-id N --min-svn N]\n"
     "                       [--allow-simulation --sim-platform-key HEX...]\n"
-    "                       [--oblivious-table OWNER/TABLE...]\n\n"
+    "                       [--tpm-ak HEX... [--tpm-pcr N]] [--oblivious-table OWNER/TABLE...]\n\n"
     "Writes a consortium policy: the parties and their certificates, the enclave they trust,\n"
     "and who may receive results. Every party must use the same policy.\n"
     "--enclave PATH pins that build: its measurement (SHA-256 of the binary, checked against\n"
@@ -184,6 +184,10 @@ static const char POLICY_HELP[] =
     "signer key is held by the consortium's release signer, never by the host's operator.\n"
     "--sim-platform-key HEX (repeatable, up to 8: one per host of a cluster) trusts that\n"
     "simulated platform's evidence; `mc2 service init` / `mc2 cluster init` print the keys.\n"
+    "--tpm-ak HEX (repeatable, up to 8) trusts quotes from that TPM attestation key, for a\n"
+    "service started with --tee tpm: the first line of the host's STATE/tpm-ak.pub. Check\n"
+    "how you got it: the key is only as trustworthy as its enrolment (docs/tee.md).\n"
+    "--tpm-pcr N: the PCR the backend extends (its pcr=N; default 23).\n"
     "--oblivious-table lets only oblivious jobs read that table (OWNER/'*': all of OWNER's).\n";
 
 /* Warns on stderr that a policy trusts a signer rather than one measured build. */
@@ -203,7 +207,9 @@ int cmd_policy(int argc, char **argv)
 {
     const char *out = NULL, *name = NULL, *path_flag = NULL, *signer = NULL, *product = NULL,
                *min_svn = NULL, *measurement = NULL;
-    const char *sim_keys[MC2_POLICY_MAX_SIM_KEYS];
+    const char *sim_keys[MC2_POLICY_MAX_SIM_KEYS], *tpm_aks[MC2_POLICY_MAX_TPM_AKS];
+    const char *tpm_pcr = NULL;
+    size_t ntpm = 0;
     const char *parties[MC2_POLICY_MAX_PARTIES], *recipients[MC2_POLICY_MAX_PARTIES];
     const char *obliv[MC2_POLICY_MAX_OBLIV];
     size_t nparties = 0, nrecipients = 0, nobliv = 0, nsim = 0;
@@ -219,6 +225,8 @@ int cmd_policy(int argc, char **argv)
                       CLI_VAL("min-svn", &min_svn),
                       CLI_VAL("measurement", &measurement),
                       CLI_LIST("sim-platform-key", sim_keys, &nsim, MC2_POLICY_MAX_SIM_KEYS),
+                      CLI_LIST("tpm-ak", tpm_aks, &ntpm, MC2_POLICY_MAX_TPM_AKS),
+                      CLI_VAL("tpm-pcr", &tpm_pcr),
                       CLI_FLAG("allow-simulation", &allow_sim),
                       CLI_FLAG("trust-signer", &trust_signer),
                       CLI_END};
@@ -264,6 +272,9 @@ int cmd_policy(int argc, char **argv)
             measurement2 = mhex;
         }
     }
+    if (tpm_pcr && !ntpm) return cli_usage("policy", "--tpm-pcr goes with --tpm-ak HEX");
+    if (tpm_pcr && (!tpm_pcr[0] || tpm_pcr[strspn(tpm_pcr, "0123456789")]))
+        return cli_usage("policy", "--tpm-pcr wants a PCR index 0..23, not '%s'", tpm_pcr);
     if (!signer && !measurement && !measurement2)
         return cli_usage("policy", "name the trusted enclave: --enclave PATH, --measurement HEX "
                                    "or --signer HEX");
@@ -287,6 +298,10 @@ int cmd_policy(int argc, char **argv)
     for (size_t i = 0; i < nsim; i++)
         if (mc2_buf_printf(&y, &err, "%s%s", i ? ", " : "", sim_keys[i])) goto out;
     if (nsim && mc2_buf_puts(&y, "]\n", &err)) goto out;
+    if (ntpm && mc2_buf_puts(&y, "  tpm:\n    ak_keys: [", &err)) goto out;
+    for (size_t i = 0; i < ntpm; i++)
+        if (mc2_buf_printf(&y, &err, "%s%s", i ? ", " : "", tpm_aks[i])) goto out;
+    if (ntpm && mc2_buf_printf(&y, &err, "]\n    pcr: %s\n", tpm_pcr ? tpm_pcr : "23")) goto out;
     if (mc2_buf_puts(&y, "parties:\n", &err)) goto out;
     for (size_t i = 0; i < nparties; i++) {
         const char *eq = strchr(parties[i], '=');
@@ -350,8 +365,9 @@ static const char START_HELP[] =
     "a long job counts as idle: raise it when jobs take longer.\n"
     "--session-timeout S: the enclave ends a session whose client sent nothing for S seconds\n"
     "(1..86400, default 900), whatever mc2d does with the connection.\n"
-    "--tee NAME: the TEE backend (default sim: a SIMULATION, no hardware protection);\n"
-    "--tee-opt OPTS: its options, key=value,... (docs/tee.md).\n"
+    "--tee NAME: the TEE backend (default sim: a SIMULATION, no hardware protection; tpm: a\n"
+    "TPM 2.0 attests the launch, the enclave's memory is not protected);\n"
+    "--tee-opt OPTS: its options, key=value,... (docs/tee.md; tpm: tcti=..., pcr=N).\n"
     "--discard-sealed-state: start the enclave with an empty state although its sealed state\n"
     "(granted keys, jobs) was rolled back, deleted or does not open: every party must grant\n"
     "its key again, pending jobs and result keys are lost (docs/security.md, \"Sealed state\").\n";
@@ -560,18 +576,31 @@ int cmd_attest(int argc, char **argv)
     mc2_err err;
     mc2_err_clear(&err);
     if (cli_session_open(&cs, home, service, policy, &err)) return cli_fail(&err);
+    const mc2_claims *c = &cs.es.claims;
     char m[65], s[65], inst[65], pk[65];
-    mc2_hex_encode(cs.es.claims.measurement, 32, m);
-    mc2_hex_encode(cs.es.claims.signer, 32, s);
+    mc2_hex_encode(c->measurement, 32, m);
+    mc2_hex_encode(c->signer, 32, s);
     mc2_hex_encode(cs.es.instance, 32, inst);
-    mc2_hex_encode(cs.es.claims.platform_key, 32, pk);
-    printf("attestation: verified\n  evidence format: sim\n  measurement:  %s\n  signer:       "
-           "%s\n  product_id:   %u\n  svn:          %u\n  simulation:   %s\n  debug:        %s\n"
-           "  platform key: %s\n  bound to:     this TLS session's key, a fresh nonce, "
-           "consortium '%s'\n  instance:     %s\n  next counter: %llu\n",
-           m, s, cs.es.claims.product_id, cs.es.claims.svn, cs.es.claims.simulation ? "yes" : "no",
-           cs.es.claims.debug ? "yes" : "no", pk, cs.policy->consortium, inst,
-           (unsigned long long)cs.es.next_counter);
+    int tpm = c->format == MC2_EVIDENCE_TPM;
+    mc2_hex_encode(tpm ? c->tpm.ak_id : c->platform_key, 32, pk);
+    printf("attestation: verified\n  evidence format: %s\n  measurement:  %s\n  signer:       "
+           "%s\n  product_id:   %u\n  svn:          %u\n  simulation:   %s\n  debug:        %s\n",
+           tpm                             ? "tpm"
+           : c->format == MC2_EVIDENCE_SNP ? "sev-snp"
+                                           : "sim",
+           m, s, c->product_id, c->svn, c->simulation ? "yes" : "no", c->debug ? "yes" : "no");
+    if (tpm) {
+        char pv[65];
+        mc2_hex_encode(c->tpm.pcr_value, 32, pv);
+        printf("  TPM AK:       %s\n  PCR %-2u:       %s (replayed from the event log)\n"
+               "  TPM counts:   reset %u, restart %u\n",
+               pk, c->tpm.pcr, pv, c->tpm.reset_count, c->tpm.restart_count);
+    } else {
+        printf("  platform key: %s\n", pk);
+    }
+    printf("  bound to:     this TLS session's key, a fresh nonce, consortium '%s'\n"
+           "  instance:     %s\n  next counter: %llu\n",
+           cs.policy->consortium, inst, (unsigned long long)cs.es.next_counter);
     cli_session_close(&cs);
     return CLI_OK;
 }

@@ -73,6 +73,10 @@ int mc2_tee_opt_next(const char **opts, char *key, size_t key_cap, char *val, si
 /* The sim backend (tee_sim.c). Options: none. INIT's attester bytes: the platform secret. */
 extern const mc2_tee_ops mc2_tee_sim;
 
+/* The tpm backend (tee_tpm.c). Options: tcti=CONF (default device:/dev/tpmrm0), pcr=N
+ * (default 23). INIT's attester bytes: none. Evidence: format 3, a quote from the TPM. */
+extern const mc2_tee_ops mc2_tee_tpm;
+
 /* The simulated platform's key for a service state directory: loads STATE/platform.key,
  * creating it (mode 0600, and platform.pub beside it) if missing. This key is the sim
  * backend's stand-in for a TEE vendor's hardware key: whoever runs the host has it, which is

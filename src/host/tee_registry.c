@@ -1,11 +1,13 @@
-/* tee_registry.c - UNTRUSTED: the TEE backends mc2d can run (one line each) and the helpers
- * every backend shares (see tee.h). */
+/* tee_registry.c - UNTRUSTED: the TEE backends mc2d can run (one line each; see tee.h). The
+ * option parser every backend shares is in tee_opt.c, so that code which needs one backend's
+ * helper (the CLI: mc2_sim_platform_key) does not link every backend. */
 #include <string.h>
 
 #include "host/tee.h"
 
 static const mc2_tee_ops *const backends[] = {
     &mc2_tee_sim,
+    &mc2_tee_tpm,
 };
 
 #define NBACKENDS (sizeof backends / sizeof backends[0])
@@ -48,24 +50,4 @@ void mc2_tee_close(mc2_tee *t)
 {
     if (t->ops && t->ops->close) t->ops->close(t->ctx);
     memset(t, 0, sizeof *t);
-}
-
-int mc2_tee_opt_next(const char **opts, char *key, size_t key_cap, char *val, size_t val_cap,
-                     mc2_err *err)
-{
-    const char *p = *opts;
-    if (!p || !*p) return 1;
-    size_t n = strcspn(p, ",");
-    const char *eq = memchr(p, '=', n);
-    size_t kn = eq ? (size_t)(eq - p) : 0, vn = eq ? n - kn - 1 : 0;
-    if (!eq || kn == 0 || kn >= key_cap || vn >= val_cap)
-        return mc2_err_set(err, MC2_E_USAGE,
-                           "malformed backend option '%.*s': want key=value (comma-separated)",
-                           (int)(n < 200 ? n : 200), p);
-    memcpy(key, p, kn);
-    key[kn] = 0;
-    memcpy(val, eq + 1, vn);
-    val[vn] = 0;
-    *opts = p[n] ? p + n + 1 : p + n;
-    return 0;
 }

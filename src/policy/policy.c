@@ -11,6 +11,7 @@
  *   [only if enclave.sev_snp is given: "SNP1" | u32 n_ark_pins | pin[32]... (sorted) |
  *    u32 n_measurements | measurement[48]... (sorted) | u8 min bootloader | u8 min tee |
  *    u8 min snp | u8 min microcode | u8 allow_migration_agent | u8 max_vmpl]
+ *   [only if enclave.tpm is given: "TPM1" | u32 n_ak_keys | key[32]... (sorted) | u8 pcr]
  * so two parties whose files differ only in layout, order or comments agree on the hash. */
 #include "mc2/policy.h"
 
@@ -142,17 +143,29 @@ static int parse_snp(const char *what, const mc2_ynode *s, mc2_policy *p, mc2_er
     return 0;
 }
 
+/* enclave.tpm: ak_keys (required), pcr (0 to 23, default 23). */
+static int parse_tpm(const char *what, const mc2_ynode *t, mc2_policy *p, mc2_err *err)
+{
+    static const char *const keys[] = {"ak_keys", "pcr", NULL};
+    if (t->kind != MC2_Y_MAP) return at(err, what, t, "'tpm' must be a map (ak_keys, pcr)");
+    if (known_keys(what, t, keys, err) ||
+        get_hashes(what, mc2_yaml_get(t, "ak_keys"), "ak_keys", MC2_POLICY_MAX_TPM_AKS,
+                   MC2_SHA256_LEN, &p->tpm_aks[0][0], &p->n_tpm_aks, err))
+        return -1;
+    const mc2_ynode *n = mc2_yaml_get(t, "pcr");
+    uint16_t pcr = MC2_TPM_DEFAULT_PCR;
+    if (n && (get_u16(what, n, &pcr, err) || pcr > 23))
+        return at(err, what, n, "pcr must be a PCR index 0 to 23 (the tpm backend's pcr=N)");
+    p->tpm_pcr = (uint8_t)pcr;
+    p->has_tpm = true;
+    return 0;
+}
+
 static int parse_enclave(const char *what, const mc2_ynode *e, mc2_policy *p, mc2_err *err)
 {
-    static const char *const keys[] = {"signer",
-                                       "product_id",
-                                       "min_svn",
-                                       "measurements",
-                                       "allow_simulation",
-                                       "allow_debug",
-                                       "sim_platform_keys",
-                                       "sev_snp",
-                                       NULL};
+    static const char *const keys[] = {
+        "signer",      "product_id",        "min_svn", "measurements", "allow_simulation",
+        "allow_debug", "sim_platform_keys", "sev_snp", "tpm",          NULL};
     if (!e || e->kind != MC2_Y_MAP)
         return at(err, what, e, "'enclave' must be a map (signer, product_id, min_svn, ...)");
     if (known_keys(what, e, keys, err)) return -1;
@@ -177,6 +190,8 @@ static int parse_enclave(const char *what, const mc2_ynode *e, mc2_policy *p, mc
     }
     const mc2_ynode *snp = mc2_yaml_get(e, "sev_snp");
     if (snp && parse_snp(what, snp, p, err)) return -1;
+    const mc2_ynode *tpm = mc2_yaml_get(e, "tpm");
+    if (tpm && parse_tpm(what, tpm, p, err)) return -1;
     if (!a->has_signer && a->n_measurements == 0 && !p->has_snp)
         return at(err, what, e,
                   "the enclave section must name a 'signer', 'measurements' or 'sev_snp'; "
@@ -328,6 +343,17 @@ static int encode_snp(mc2_policy *p, mc2_buf *b, mc2_err *err)
                : 0;
 }
 
+/* The "TPM1" part of the canonical encoding (sorting the keys in place). */
+static int encode_tpm(mc2_policy *p, mc2_buf *b, mc2_err *err)
+{
+    qsort(p->tpm_aks, p->n_tpm_aks, MC2_SHA256_LEN, cmp_key);
+    if (mc2_buf_append(b, "TPM1", 4, err) || mc2_buf_put_u32(b, (uint32_t)p->n_tpm_aks, err))
+        return -1;
+    for (size_t i = 0; i < p->n_tpm_aks; i++)
+        if (mc2_buf_append(b, p->tpm_aks[i], MC2_SHA256_LEN, err)) return -1;
+    return mc2_buf_put_u8(b, p->tpm_pcr, err);
+}
+
 /* Computes p->hash over the canonical encoding (sorting parties and keys in place). */
 static int compute_hash(mc2_policy *p, mc2_err *err)
 {
@@ -364,6 +390,7 @@ static int compute_hash(mc2_policy *p, mc2_err *err)
         (mc2_buf_append(&b, "LIM1", 4, err) || mc2_buf_put_u64(&b, p->job_cpu_seconds, err)))
         goto out;
     if (p->has_snp && encode_snp(p, &b, err)) goto out;
+    if (p->has_tpm && encode_tpm(p, &b, err)) goto out;
     rc = mc2_sha256(b.data, b.len, p->hash, err);
 out:
     mc2_buf_free(&b);
@@ -477,5 +504,8 @@ mc2_verifier mc2_policy_verifier(const mc2_policy *p)
     v.sim.n_keys = p->n_sim_keys;
     v.snp.ark_pins = (const uint8_t(*)[MC2_SHA256_LEN])p->snp_arks;
     v.snp.n_ark_pins = p->n_snp_arks;
+    v.tpm.ak_ids = (const uint8_t(*)[MC2_SHA256_LEN])p->tpm_aks;
+    v.tpm.n_ak_ids = p->n_tpm_aks;
+    v.tpm.pcr = p->has_tpm ? p->tpm_pcr : MC2_TPM_DEFAULT_PCR;
     return v;
 }

@@ -61,6 +61,32 @@ start_service() {
   done
   return $rc
 }
+# start_swtpm DIR: a software TPM (swtpm) on two free loopback ports with its state in DIR;
+# SWTPM_PORT is its TPM port (control: SWTPM_PORT+1), SWTPM_PID its process, killed by the
+# caller (stop_swtpm). Returns 77 if swtpm is not installed, 1 if it does not come up.
+start_swtpm() {
+  command -v swtpm >/dev/null 2>&1 || return 77
+  mkdir -p "$1"
+  for _ in 1 2 3 4 5; do
+    SWTPM_PORT=$(free_port)
+    swtpm socket --tpm2 --server type=tcp,port="$SWTPM_PORT",bindaddr=127.0.0.1 \
+      --ctrl type=tcp,port=$((SWTPM_PORT + 1)),bindaddr=127.0.0.1 --tpmstate dir="$1" \
+      --flags not-need-init,startup-clear >"$1/swtpm.log" 2>&1 &
+    SWTPM_PID=$!
+    for _ in $(seq 50); do
+      kill -0 "$SWTPM_PID" 2>/dev/null || break
+      (exec 3<>"/dev/tcp/127.0.0.1/$SWTPM_PORT") 2>/dev/null && return 0
+      sleep 0.1
+    done
+    kill "$SWTPM_PID" 2>/dev/null
+    wait "$SWTPM_PID" 2>/dev/null
+  done
+  return 1
+}
+stop_swtpm() {
+  [[ -n "${SWTPM_PID:-}" ]] && kill "$SWTPM_PID" 2>/dev/null && wait "$SWTPM_PID" 2>/dev/null
+  SWTPM_PID=
+}
 finish() {
   echo "$(basename "$0"): $T_CHECKS checks, $T_FAILS failed"
   [[ $T_CHECKS -gt 0 && $T_FAILS -eq 0 ]]
