@@ -43,4 +43,8 @@ const enc_attester *enc_attester_find(const uint8_t *name, size_t len);
 /* The sim attester (att_sim.c): INIT gives it the simulated platform key (32 bytes). */
 extern const enc_attester enc_att_sim;
 
+/* The tsm attester (att_tsm.c): INIT gives it nothing; the host fetches its evidence (an
+ * SEV-SNP report from configfs-tsm). */
+extern const enc_attester enc_att_tsm;
+
 #endif

@@ -73,6 +73,13 @@ int mc2_tee_opt_next(const char **opts, char *key, size_t key_cap, char *val, si
 /* The sim backend (tee_sim.c). Options: none. INIT's attester bytes: the platform secret. */
 extern const mc2_tee_ops mc2_tee_sim;
 
+/* The tsm backend (tee_tsm.c): an AMD SEV-SNP confidential VM's reports from Linux
+ * configfs-tsm. Options: dir=DIR (default /sys/kernel/config/tsm/report), certs=DIR
+ * (vcek.der, ask.der, ark.der for what the report's certificate table lacks), timeout_ms=N
+ * (1..60000, default 2000: how long to wait for a report's files; the kernel needs none).
+ * INIT's attester bytes: none. */
+extern const mc2_tee_ops mc2_tee_tsm;
+
 /* The simulated platform's key for a service state directory: loads STATE/platform.key,
  * creating it (mode 0600, and platform.pub beside it) if missing. This key is the sim
  * backend's stand-in for a TEE vendor's hardware key: whoever runs the host has it, which is
