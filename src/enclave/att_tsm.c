@@ -14,8 +14,7 @@ static int tsm_init(enclave *e, const uint8_t *p, size_t n, mc2_err *err)
     (void)e;
     (void)p;
     if (n != 0)
-        return mc2_err_set(err, MC2_E_INPUT, "the tsm attester takes no INIT bytes (%zu given)",
-                           n);
+        return mc2_err_set(err, MC2_E_INPUT, "the tsm attester takes no INIT bytes (%zu given)", n);
     return 0;
 }
 

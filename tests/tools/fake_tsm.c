@@ -180,8 +180,7 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn, EVP_PKEY *signer, const ch
     EVP_PKEY_CTX *pc = NULL;
     if (!x || !sn || !in || !md || !X509_set_version(x, 2) ||
         !ASN1_INTEGER_set(X509_get_serialNumber(x), 1) ||
-        !X509_NAME_add_entry_by_txt(sn, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
-                                    0) ||
+        !X509_NAME_add_entry_by_txt(sn, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0) ||
         !X509_NAME_add_entry_by_txt(in, "CN", MBSTRING_ASC, (const unsigned char *)issuer_cn, -1,
                                     -1, 0) ||
         !X509_set_subject_name(x, sn) || !X509_set_issuer_name(x, in) ||
