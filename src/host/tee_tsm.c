@@ -81,10 +81,9 @@ static int bad_table(mc2_err *err, const char *why)
                        why);
 }
 
-int mc2_tsm_certs_parse(const uint8_t *p, size_t n, mc2_tsm_certs *c, mc2_err *err)
+static int parse_table(const uint8_t *p, size_t n, mc2_tsm_certs *c, mc2_err *err)
 {
     static const uint8_t zero[24];
-    memset(c, 0, sizeof *c);
     if (n == 0) return 0;
     if (n > MC2_TSM_AUXBLOB_MAX) return bad_table(err, "larger than 64 KiB");
     size_t ne = 0; /* entries before the terminator */
@@ -107,6 +106,14 @@ int mc2_tsm_certs_parse(const uint8_t *p, size_t n, mc2_tsm_certs *c, mc2_err *e
         c->len[slot] = len;
     }
     return 0;
+}
+
+int mc2_tsm_certs_parse(const uint8_t *p, size_t n, mc2_tsm_certs *c, mc2_err *err)
+{
+    memset(c, 0, sizeof *c);
+    if (parse_table(p, n, c, err) == 0) return 0;
+    memset(c, 0, sizeof *c); /* nothing from a table that was refused */
+    return -1;
 }
 
 /* ---- open ------------------------------------------------------------------------------------ */

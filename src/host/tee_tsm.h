@@ -33,7 +33,7 @@ typedef struct mc2_tsm_certs {
  * (MC2_E_INPUT, saying what) a table longer than MC2_TSM_AUXBLOB_MAX, one without its
  * terminator or with more than MC2_TSM_MAX_ENTRIES entries, a certificate that is empty,
  * longer than MC2_SNP_MAX_CERT_LEN, overlaps the entries or runs past the end, and two
- * certificates for the same place (VCEK and VLEK count as one). */
+ * certificates for the same place (VCEK and VLEK count as one); *c is then all zeros. */
 int mc2_tsm_certs_parse(const uint8_t *p, size_t n, mc2_tsm_certs *c, mc2_err *err) MC2_WUR;
 
 #endif
