@@ -173,7 +173,10 @@ static const char POLICY_HELP[] =
     "                       [--recipient NAME...] [--enclave PATH [--trust-signer]\n"
     "                       | --measurement HEX | --signer HEX --product-id N --min-svn N]\n"
     "                       [--allow-simulation --sim-platform-key HEX...]\n"
-    "                       [--tpm-ak HEX... [--tpm-pcr N]] [--oblivious-table OWNER/TABLE...]\n\n"
+    "                       [--tpm-ak HEX... [--tpm-pcr N]]\n"
+    "                       [--snp-ark-pin HEX... --snp-measurement HEX...\n"
+    "                        --snp-min-tcb BL,TEE,SNP,UCODE [--snp-allow-migration-agent]]\n"
+    "                       [--oblivious-table OWNER/TABLE...]\n\n"
     "Writes a consortium policy: the parties and their certificates, the enclave they trust,\n"
     "and who may receive results. Every party must use the same policy.\n"
     "--enclave PATH pins that build: its measurement (SHA-256 of the binary, checked against\n"
@@ -188,6 +191,10 @@ static const char POLICY_HELP[] =
     "service started with --tee tpm: the first line of the host's STATE/tpm-ak.pub. Check\n"
     "how you got it: the key is only as trustworthy as its enrolment (docs/tee.md).\n"
     "--tpm-pcr N: the PCR the backend extends (its pcr=N; default 23).\n"
+    "--snp-ark-pin HEX (SHA-256 of an AMD root key's SubjectPublicKeyInfo, up to 8),\n"
+    "--snp-measurement HEX (a 48-byte SEV-SNP launch measurement, up to 16) and --snp-min-tcb\n"
+    "(the lowest accepted bootloader, TEE, SNP firmware and microcode levels) trust an AMD\n"
+    "SEV-SNP confidential VM (mc2d --tee tsm, docs/tee.md); they may stand alone.\n"
     "--oblivious-table lets only oblivious jobs read that table (OWNER/'*': all of OWNER's).\n";
 
 /* Warns on stderr that a policy trusts a signer rather than one measured build. */
@@ -203,8 +210,46 @@ static void warn_signer_trust(const char *signer, const char *product, const cha
             signer, product, min_svn);
 }
 
+/* The SEV-SNP reference values of `mc2 policy init`. */
+typedef struct snp_flags {
+    const char *pins[MC2_POLICY_MAX_SNP_ARKS], *meas[MC2_MAX_MEASUREMENTS], *min_tcb;
+    size_t npins, nmeas;
+    int allow_ma;
+} snp_flags;
+
+/* Appends enclave.sev_snp to y if any --snp-* flag was given. 0 ok (or none), CLI_USAGE
+ * (said why), -1 with err. The policy parser checks the hex values afterwards. */
+static int append_snp(const snp_flags *f, mc2_buf *y, mc2_err *err)
+{
+    if (!f->npins && !f->nmeas && !f->min_tcb && !f->allow_ma) return 0;
+    unsigned t[4];
+    char extra;
+    if (!f->npins || !f->nmeas || !f->min_tcb)
+        return cli_usage("policy", "an SEV-SNP enclave needs --snp-ark-pin, --snp-measurement "
+                                   "and --snp-min-tcb");
+    if (sscanf(f->min_tcb, "%3u,%3u,%3u,%3u%c", &t[0], &t[1], &t[2], &t[3], &extra) != 4 ||
+        t[0] > 255 || t[1] > 255 || t[2] > 255 || t[3] > 255)
+        return cli_usage("policy",
+                         "--snp-min-tcb wants BOOTLOADER,TEE,SNP,MICROCODE, each 0 to 255, not "
+                         "'%s'",
+                         f->min_tcb);
+    if (mc2_buf_puts(y, "  sev_snp:\n    ark_pins: [", err)) return -1;
+    for (size_t i = 0; i < f->npins; i++)
+        if (mc2_buf_printf(y, err, "%s%s", i ? ", " : "", f->pins[i])) return -1;
+    if (mc2_buf_puts(y, "]\n    measurements: [", err)) return -1;
+    for (size_t i = 0; i < f->nmeas; i++)
+        if (mc2_buf_printf(y, err, "%s%s", i ? ", " : "", f->meas[i])) return -1;
+    return mc2_buf_printf(y, err,
+                          "]\n    min_tcb: {bootloader: %u, tee: %u, snp: %u, microcode: %u}\n"
+                          "    allow_migration_agent: %s\n",
+                          t[0], t[1], t[2], t[3], f->allow_ma ? "true" : "false")
+               ? -1
+               : 0;
+}
+
 int cmd_policy(int argc, char **argv)
 {
+    snp_flags snp = {0};
     const char *out = NULL, *name = NULL, *path_flag = NULL, *signer = NULL, *product = NULL,
                *min_svn = NULL, *measurement = NULL;
     const char *sim_keys[MC2_POLICY_MAX_SIM_KEYS], *tpm_aks[MC2_POLICY_MAX_TPM_AKS];
@@ -229,6 +274,10 @@ int cmd_policy(int argc, char **argv)
                       CLI_VAL("tpm-pcr", &tpm_pcr),
                       CLI_FLAG("allow-simulation", &allow_sim),
                       CLI_FLAG("trust-signer", &trust_signer),
+                      CLI_LIST("snp-ark-pin", snp.pins, &snp.npins, MC2_POLICY_MAX_SNP_ARKS),
+                      CLI_LIST("snp-measurement", snp.meas, &snp.nmeas, MC2_MAX_MEASUREMENTS),
+                      CLI_VAL("snp-min-tcb", &snp.min_tcb),
+                      CLI_FLAG("snp-allow-migration-agent", &snp.allow_ma),
                       CLI_END};
     if (argc < 2 || strcmp(argv[1], "init") != 0) {
         if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
@@ -275,9 +324,9 @@ int cmd_policy(int argc, char **argv)
     if (tpm_pcr && !ntpm) return cli_usage("policy", "--tpm-pcr goes with --tpm-ak HEX");
     if (tpm_pcr && (!tpm_pcr[0] || tpm_pcr[strspn(tpm_pcr, "0123456789")]))
         return cli_usage("policy", "--tpm-pcr wants a PCR index 0..23, not '%s'", tpm_pcr);
-    if (!signer && !measurement && !measurement2)
-        return cli_usage("policy", "name the trusted enclave: --enclave PATH, --measurement HEX "
-                                   "or --signer HEX");
+    if (!signer && !measurement && !measurement2 && !snp.npins && !snp.nmeas)
+        return cli_usage("policy", "name the trusted enclave: --enclave PATH, --measurement HEX, "
+                                   "--signer HEX or --snp-measurement HEX (SEV-SNP)");
     if (signer && !product) product = "0";
     if (signer && !min_svn) min_svn = "0";
     if (mc2_buf_printf(&y, &err,
@@ -302,6 +351,11 @@ int cmd_policy(int argc, char **argv)
     for (size_t i = 0; i < ntpm; i++)
         if (mc2_buf_printf(&y, &err, "%s%s", i ? ", " : "", tpm_aks[i])) goto out;
     if (ntpm && mc2_buf_printf(&y, &err, "]\n    pcr: %s\n", tpm_pcr ? tpm_pcr : "23")) goto out;
+    int snp_rc = append_snp(&snp, &y, &err);
+    if (snp_rc) {
+        if (snp_rc == CLI_USAGE) rc = CLI_USAGE;
+        goto out;
+    }
     if (mc2_buf_puts(&y, "parties:\n", &err)) goto out;
     for (size_t i = 0; i < nparties; i++) {
         const char *eq = strchr(parties[i], '=');
@@ -454,9 +508,9 @@ int cmd_start(int argc, char **argv)
             rc = cli_fail(&err);
             goto out;
         }
-        printf("mc2d is running (pid %d) on %s; enclave backend: sim (SIMULATION: no hardware "
-               "protection)\nlog: %s\n",
-               daemon_pid, listen, log);
+        const mc2_tee_ops *ops = mc2_tee_find(tee);
+        printf("mc2d is running (pid %d) on %s; enclave backend: %s (%s)\nlog: %s\n", daemon_pid,
+               listen, tee, ops ? ops->banner : "unknown", log);
         rc = CLI_OK;
     } else {
         char *nl = strchr(msg, '\n');
@@ -565,6 +619,31 @@ static const char ATTEST_HELP[] =
     "enclave, its evidence checked against the consortium policy and bound to the TLS key,\n"
     "the nonce and the policy hash. Prints the verified claims.\n";
 
+/* `mc2 attest` for SEV-SNP evidence: the verified report's claims. */
+static void print_snp(const cli_session *cs)
+{
+    const mc2_snp_claims *c = &cs->es.claims.snp;
+    char m[2 * MC2_SNP_MEASUREMENT_LEN + 1], chip[2 * MC2_SNP_CHIP_ID_LEN + 1], inst[65];
+    mc2_hex_encode(c->measurement, sizeof c->measurement, m);
+    mc2_hex_encode(c->chip_id, sizeof c->chip_id, chip);
+    mc2_hex_encode(cs->es.instance, 32, inst);
+    const mc2_snp_tcb *t = &c->reported_tcb;
+    printf("attestation: verified\n  evidence format: sev-snp (AMD SEV-SNP attestation report, "
+           "signed by the chip's %s, chain to a pinned AMD root)\n"
+           "  measurement:  %s (launch measurement)\n"
+           "  reported TCB: bootloader %u, TEE %u, SNP %u, microcode %u\n"
+           "  guest policy: %#llx (debug %s, migration agent %s)\n"
+           "  report:       version %u, VMPL %u, guest svn %u\n"
+           "  chip id:      %.32s...\n  simulation:   no\n"
+           "  bound to:     this TLS session's key, a fresh nonce, consortium '%s'\n"
+           "  instance:     %s\n  next counter: %llu\n",
+           c->vlek ? "VLEK" : "VCEK", m, t->bootloader, t->tee, t->snp, t->microcode,
+           (unsigned long long)c->policy, (c->policy & MC2_SNP_POLICY_DEBUG) ? "allowed" : "off",
+           (c->policy & MC2_SNP_POLICY_MIGRATE_MA) ? "allowed" : "off", c->version, c->vmpl,
+           c->guest_svn, chip, cs->policy->consortium, inst,
+           (unsigned long long)cs->es.next_counter);
+}
+
 int cmd_attest(int argc, char **argv)
 {
     cli_session cs;
@@ -576,6 +655,11 @@ int cmd_attest(int argc, char **argv)
     mc2_err err;
     mc2_err_clear(&err);
     if (cli_session_open(&cs, home, service, policy, &err)) return cli_fail(&err);
+    if (cs.es.claims.format == MC2_EVIDENCE_SNP) {
+        print_snp(&cs);
+        cli_session_close(&cs);
+        return CLI_OK;
+    }
     const mc2_claims *c = &cs.es.claims;
     char m[65], s[65], inst[65], pk[65];
     mc2_hex_encode(c->measurement, 32, m);

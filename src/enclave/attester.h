@@ -50,5 +50,8 @@ extern const enc_attester enc_att_sim;
 /* The tpm attester (att_tpm.c): INIT gives it no bytes; the host fetches its evidence (a
  * quote) from the TPM. */
 extern const enc_attester enc_att_tpm;
+/* The tsm attester (att_tsm.c): INIT gives it nothing; the host fetches its evidence (an
+ * SEV-SNP report from configfs-tsm). */
+extern const enc_attester enc_att_tsm;
 
 #endif

@@ -6,6 +6,7 @@
 static const enc_attester *const attesters[] = {
     &enc_att_sim,
     &enc_att_tpm,
+    &enc_att_tsm,
 };
 
 const enc_attester *enc_attester_find(const uint8_t *name, size_t len)

@@ -76,6 +76,12 @@ extern const mc2_tee_ops mc2_tee_sim;
 /* The tpm backend (tee_tpm.c). Options: tcti=CONF (default device:/dev/tpmrm0), pcr=N
  * (default 23). INIT's attester bytes: none. Evidence: format 3, a quote from the TPM. */
 extern const mc2_tee_ops mc2_tee_tpm;
+/* The tsm backend (tee_tsm.c): an AMD SEV-SNP confidential VM's reports from Linux
+ * configfs-tsm. Options: dir=DIR (default /sys/kernel/config/tsm/report), certs=DIR
+ * (vcek.der, ask.der, ark.der for what the report's certificate table lacks), timeout_ms=N
+ * (1..60000, default 2000: how long to wait for a report's files; the kernel needs none).
+ * INIT's attester bytes: none. */
+extern const mc2_tee_ops mc2_tee_tsm;
 
 /* The simulated platform's key for a service state directory: loads STATE/platform.key,
  * creating it (mode 0600, and platform.pub beside it) if missing. This key is the sim

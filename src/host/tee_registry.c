@@ -8,6 +8,7 @@
 static const mc2_tee_ops *const backends[] = {
     &mc2_tee_sim,
     &mc2_tee_tpm,
+    &mc2_tee_tsm,
 };
 
 #define NBACKENDS (sizeof backends / sizeof backends[0])
