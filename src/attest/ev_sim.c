@@ -34,9 +34,7 @@ int mc2_evidence_sim_create(const mc2_claims *c, const uint8_t platform_sec[MC2_
     uint8_t *p = mc2_malloc(SIM_LEN);
     uint8_t msg[EV_BODY_LEN + 16];
     if (!p) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
-    memcpy(p, MC2_EV_MAGIC, 4);
-    mc2_le16_put(p + 4, MC2_EV_VERSION);
-    mc2_le16_put(p + 6, MC2_EVIDENCE_SIM);
+    mc2_ev_header_put(p, MC2_EVIDENCE_SIM);
     memcpy(p + 8, c->measurement, 32);
     memcpy(p + 40, c->signer, 32);
     mc2_le16_put(p + 72, c->product_id);

@@ -334,9 +334,7 @@ int mc2_evidence_snp_encode(const uint8_t report[MC2_SNP_REPORT_LEN], const uint
     }
     uint8_t *p = mc2_malloc(n);
     if (!p) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
-    memcpy(p, MC2_EV_MAGIC, 4);
-    mc2_le16_put(p + 4, MC2_EV_VERSION);
-    mc2_le16_put(p + 6, MC2_EVIDENCE_SNP);
+    mc2_ev_header_put(p, MC2_EVIDENCE_SNP);
     mc2_le32_put(p + 8, MC2_SNP_REPORT_LEN);
     memcpy(p + 12, report, MC2_SNP_REPORT_LEN);
     size_t off = 12 + MC2_SNP_REPORT_LEN;

@@ -408,9 +408,7 @@ int mc2_evidence_tpm_encode(const uint8_t report_data[MC2_REPORT_DATA_LEN], cons
     }
     uint8_t *p = mc2_malloc(n);
     if (!p) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
-    memcpy(p, MC2_EV_MAGIC, 4);
-    mc2_le16_put(p + 4, MC2_EV_VERSION);
-    mc2_le16_put(p + 6, MC2_EVIDENCE_TPM);
+    mc2_ev_header_put(p, MC2_EVIDENCE_TPM);
     memcpy(p + 8, report_data, MC2_REPORT_DATA_LEN);
     size_t off = 8 + MC2_REPORT_DATA_LEN;
     for (int i = 0; i < 3; i++) {

@@ -51,6 +51,13 @@ const char *mc2_attest_result_name(enum mc2_attest_result r)
     return "unknown";
 }
 
+void mc2_ev_header_put(uint8_t *p, enum mc2_evidence_format format)
+{
+    memcpy(p, MC2_EV_MAGIC, 4);
+    mc2_le16_put(p + 4, MC2_EV_VERSION);
+    mc2_le16_put(p + 6, (uint16_t)format);
+}
+
 enum mc2_attest_result mc2_evidence_verify(const mc2_verifier *v, const uint8_t *ev, size_t n,
                                            mc2_claims *c, mc2_err *err)
 {

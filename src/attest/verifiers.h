@@ -27,6 +27,9 @@ typedef struct mc2_ev_format {
     mc2_ev_verify_fn verify;
 } mc2_ev_format;
 
+/* Writes the common header ("MC2E" | u16 version | u16 format) at p[0..MC2_EV_HEADER_LEN). */
+void mc2_ev_header_put(uint8_t *p, enum mc2_evidence_format format);
+
 /* The registered format with that id, or NULL. */
 const mc2_ev_format *mc2_ev_format_find(unsigned id);
 

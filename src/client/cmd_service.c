@@ -247,38 +247,171 @@ static int append_snp(const snp_flags *f, mc2_buf *y, mc2_err *err)
                : 0;
 }
 
-int cmd_policy(int argc, char **argv)
-{
-    snp_flags snp = {0};
-    const char *out = NULL, *name = NULL, *path_flag = NULL, *signer = NULL, *product = NULL,
-               *min_svn = NULL, *measurement = NULL;
+/* What `mc2 policy init` was told (the enclave section and the parties). */
+typedef struct policy_flags {
+    snp_flags snp;
+    const char *out, *name, *path_flag, *signer, *product, *min_svn, *measurement, *tpm_pcr;
+    const char *measurement2; /* --enclave PATH's measurement, pinned unless --trust-signer */
     const char *sim_keys[MC2_POLICY_MAX_SIM_KEYS], *tpm_aks[MC2_POLICY_MAX_TPM_AKS];
-    const char *tpm_pcr = NULL;
-    size_t ntpm = 0;
     const char *parties[MC2_POLICY_MAX_PARTIES], *recipients[MC2_POLICY_MAX_PARTIES];
     const char *obliv[MC2_POLICY_MAX_OBLIV];
-    size_t nparties = 0, nrecipients = 0, nobliv = 0, nsim = 0;
-    int allow_sim = 0, trust_signer = 0, code;
-    cli_opt opts[] = {CLI_VAL("out", &out),
-                      CLI_VAL("consortium", &name),
-                      {"party", NULL, NULL, parties, &nparties, MC2_POLICY_MAX_PARTIES},
-                      {"recipient", NULL, NULL, recipients, &nrecipients, MC2_POLICY_MAX_PARTIES},
-                      CLI_LIST("oblivious-table", obliv, &nobliv, MC2_POLICY_MAX_OBLIV),
-                      CLI_VAL("enclave", &path_flag),
-                      CLI_VAL("signer", &signer),
-                      CLI_VAL("product-id", &product),
-                      CLI_VAL("min-svn", &min_svn),
-                      CLI_VAL("measurement", &measurement),
-                      CLI_LIST("sim-platform-key", sim_keys, &nsim, MC2_POLICY_MAX_SIM_KEYS),
-                      CLI_LIST("tpm-ak", tpm_aks, &ntpm, MC2_POLICY_MAX_TPM_AKS),
-                      CLI_VAL("tpm-pcr", &tpm_pcr),
-                      CLI_FLAG("allow-simulation", &allow_sim),
-                      CLI_FLAG("trust-signer", &trust_signer),
-                      CLI_LIST("snp-ark-pin", snp.pins, &snp.npins, MC2_POLICY_MAX_SNP_ARKS),
-                      CLI_LIST("snp-measurement", snp.meas, &snp.nmeas, MC2_MAX_MEASUREMENTS),
-                      CLI_VAL("snp-min-tcb", &snp.min_tcb),
-                      CLI_FLAG("snp-allow-migration-agent", &snp.allow_ma),
-                      CLI_END};
+    size_t ntpm, nparties, nrecipients, nobliv, nsim;
+    int allow_sim, trust_signer;
+    char sid[65], mhex[65], pbuf[8], sbuf[8];
+} policy_flags;
+
+/* Checks the flags that name the trusted enclave and resolves --enclave PATH (its signer or
+ * its measurement). CLI_OK, or the exit code after saying why. */
+static int policy_enclave_flags(policy_flags *f)
+{
+    mc2_err err;
+    if (f->trust_signer && !f->path_flag)
+        return cli_usage("policy", "--trust-signer takes the signer from --enclave PATH's "
+                                   "signature (or give --signer HEX)");
+    if (f->trust_signer && f->signer)
+        return cli_usage("policy",
+                         "give --trust-signer (with --enclave) or --signer HEX, not both");
+    if ((f->product || f->min_svn) && !f->signer && !f->trust_signer)
+        return cli_usage("policy", "--product-id and --min-svn apply to a trusted signer "
+                                   "(--enclave PATH --trust-signer, or --signer HEX)");
+    if (f->path_flag) {
+        mc2_sigstruct ss;
+        if (mc2_enclave_check(f->path_flag, &ss, &err)) return cli_fail(&err);
+        if (f->trust_signer) {
+            uint8_t id[32];
+            mc2_signer_id(ss.signer_pub, id);
+            mc2_hex_encode(id, 32, f->sid);
+            f->signer = f->sid;
+            snprintf(f->pbuf, sizeof f->pbuf, "%u", ss.product_id);
+            snprintf(f->sbuf, sizeof f->sbuf, "%u", ss.svn);
+            if (!f->product) f->product = f->pbuf;
+            if (!f->min_svn) f->min_svn = f->sbuf;
+        } else {
+            mc2_hex_encode(ss.measurement, 32, f->mhex);
+            f->measurement2 = f->mhex;
+        }
+    }
+    if (f->tpm_pcr && !f->ntpm) return cli_usage("policy", "--tpm-pcr goes with --tpm-ak HEX");
+    if (f->tpm_pcr && (!f->tpm_pcr[0] || f->tpm_pcr[strspn(f->tpm_pcr, "0123456789")]))
+        return cli_usage("policy", "--tpm-pcr wants a PCR index 0..23, not '%s'", f->tpm_pcr);
+    if (!f->signer && !f->measurement && !f->measurement2 && !f->snp.npins && !f->snp.nmeas)
+        return cli_usage("policy", "name the trusted enclave: --enclave PATH, --measurement HEX, "
+                                   "--signer HEX or --snp-measurement HEX (SEV-SNP)");
+    if (f->signer && !f->product) f->product = "0";
+    if (f->signer && !f->min_svn) f->min_svn = "0";
+    return CLI_OK;
+}
+
+/* Appends "[a, b, ...]\n" of n strings to y. */
+static int put_list(mc2_buf *y, const char *const *v, size_t n, mc2_err *err)
+{
+    if (mc2_buf_puts(y, "[", err)) return -1;
+    for (size_t i = 0; i < n; i++)
+        if (mc2_buf_printf(y, err, "%s%s", i ? ", " : "", v[i])) return -1;
+    return mc2_buf_puts(y, "]\n", err);
+}
+
+/* Appends the header and the enclave section. 0, CLI_USAGE (said why) or -1 with err. */
+static int policy_enclave_yaml(const policy_flags *f, mc2_buf *y, mc2_err *err)
+{
+    if (mc2_buf_printf(y, err,
+                       "# mc2 consortium policy (written by `mc2 policy init`)\n"
+                       "consortium: %s\nenclave:\n",
+                       f->name))
+        return -1;
+    if (f->signer && mc2_buf_printf(y, err, "  signer: %s\n  product_id: %s\n  min_svn: %s\n",
+                                    f->signer, f->product, f->min_svn))
+        return -1;
+    const char *m = f->measurement, *m2 = f->measurement2;
+    if ((m || m2) && mc2_buf_printf(y, err, "  measurements: [%s%s%s]\n", m2 ? m2 : "",
+                                    m && m2 ? ", " : "", m ? m : ""))
+        return -1;
+    if (mc2_buf_printf(y, err, "  allow_simulation: %s\n", f->allow_sim ? "true" : "false"))
+        return -1;
+    if (f->nsim &&
+        (mc2_buf_puts(y, "  sim_platform_keys: ", err) || put_list(y, f->sim_keys, f->nsim, err)))
+        return -1;
+    if (f->ntpm &&
+        (mc2_buf_puts(y, "  tpm:\n    ak_keys: ", err) || put_list(y, f->tpm_aks, f->ntpm, err) ||
+         mc2_buf_printf(y, err, "    pcr: %s\n", f->tpm_pcr ? f->tpm_pcr : "23")))
+        return -1;
+    return append_snp(&f->snp, y, err);
+}
+
+/* Appends the parties (their certificates read from the files), the recipients and the
+ * oblivious tables. 0, CLI_USAGE (said why) or -1 with err. */
+static int policy_parties_yaml(const policy_flags *f, mc2_buf *y, mc2_err *err)
+{
+    if (mc2_buf_puts(y, "parties:\n", err)) return -1;
+    for (size_t i = 0; i < f->nparties; i++) {
+        const char *p = f->parties[i], *eq = strchr(p, '=');
+        if (!eq || eq == p) return cli_usage("policy", "--party wants NAME=CERTFILE, not '%s'", p);
+        mc2_buf cert = {0};
+        int rc = mc2_file_read_all(eq + 1, 1 << 16, &cert, err) ||
+                 mc2_buf_printf(y, err, "  - name: %.*s\n    certificate: |\n", (int)(eq - p), p);
+        for (size_t k = 0; rc == 0 && k < cert.len;) {
+            size_t e = k;
+            while (e < cert.len && cert.data[e] != '\n') e++;
+            if (e > k)
+                rc = mc2_buf_printf(y, err, "      %.*s\n", (int)(e - k),
+                                    (const char *)cert.data + k);
+            k = e + 1;
+        }
+        mc2_buf_free(&cert);
+        if (rc) return -1;
+    }
+    if (mc2_buf_puts(y, "recipients: ", err) || put_list(y, f->recipients, f->nrecipients, err))
+        return -1;
+    if (f->nobliv && mc2_buf_puts(y, "oblivious_tables:\n", err)) return -1;
+    for (size_t i = 0; i < f->nobliv; i++)
+        if (mc2_buf_printf(y, err, "  - \"%s\"\n", f->obliv[i])) return -1;
+    return 0;
+}
+
+/* Checks the YAML as mc2d will, writes it and says what it trusts. */
+static int policy_write(const policy_flags *f, const mc2_buf *y, mc2_err *err)
+{
+    mc2_policy *check = NULL;
+    if (mc2_policy_parse(f->out, (const char *)y->data, y->len, &check, err)) return -1;
+    char hash[65];
+    mc2_hex_encode(check->hash, 32, hash);
+    mc2_policy_free(check);
+    if (mc2_file_write_atomic(f->out, y->data, y->len, 0644, 0, err)) return -1;
+    printf("consortium policy written to %s\npolicy hash: %s\n", f->out, hash);
+    if (f->measurement2)
+        printf("trusted enclave: measurement %s of %s (exactly this build)\n", f->measurement2,
+               f->path_flag);
+    if (f->signer && !f->measurement && !f->measurement2)
+        warn_signer_trust(f->signer, f->product, f->min_svn);
+    return 0;
+}
+
+int cmd_policy(int argc, char **argv)
+{
+    static policy_flags f; /* large; one call per process */
+    memset(&f, 0, sizeof f);
+    int code;
+    cli_opt opts[] = {
+        CLI_VAL("out", &f.out),
+        CLI_VAL("consortium", &f.name),
+        {"party", NULL, NULL, f.parties, &f.nparties, MC2_POLICY_MAX_PARTIES},
+        {"recipient", NULL, NULL, f.recipients, &f.nrecipients, MC2_POLICY_MAX_PARTIES},
+        CLI_LIST("oblivious-table", f.obliv, &f.nobliv, MC2_POLICY_MAX_OBLIV),
+        CLI_VAL("enclave", &f.path_flag),
+        CLI_VAL("signer", &f.signer),
+        CLI_VAL("product-id", &f.product),
+        CLI_VAL("min-svn", &f.min_svn),
+        CLI_VAL("measurement", &f.measurement),
+        CLI_LIST("sim-platform-key", f.sim_keys, &f.nsim, MC2_POLICY_MAX_SIM_KEYS),
+        CLI_LIST("tpm-ak", f.tpm_aks, &f.ntpm, MC2_POLICY_MAX_TPM_AKS),
+        CLI_VAL("tpm-pcr", &f.tpm_pcr),
+        CLI_FLAG("allow-simulation", &f.allow_sim),
+        CLI_FLAG("trust-signer", &f.trust_signer),
+        CLI_LIST("snp-ark-pin", f.snp.pins, &f.snp.npins, MC2_POLICY_MAX_SNP_ARKS),
+        CLI_LIST("snp-measurement", f.snp.meas, &f.snp.nmeas, MC2_MAX_MEASUREMENTS),
+        CLI_VAL("snp-min-tcb", &f.snp.min_tcb),
+        CLI_FLAG("snp-allow-migration-agent", &f.snp.allow_ma),
+        CLI_END};
     if (argc < 2 || strcmp(argv[1], "init") != 0) {
         if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
             fputs(POLICY_HELP, stdout);
@@ -287,122 +420,19 @@ int cmd_policy(int argc, char **argv)
         return cli_usage("policy", "say `mc2 policy init ...`");
     }
     if (cli_parse("policy", POLICY_HELP, argc - 1, argv + 1, opts, NULL, 0, &code)) return code;
-    if (!out || !name || nparties == 0)
+    if (!f.out || !f.name || f.nparties == 0)
         return cli_usage("policy", "--out, --consortium and at least one --party are required");
+    int rc = policy_enclave_flags(&f);
+    if (rc != CLI_OK) return rc;
     mc2_err err;
     mc2_err_clear(&err);
     mc2_buf y = {0};
-    char sid[65], mhex[65], pbuf[8], sbuf[8];
-    int rc = CLI_FAIL;
-    if (trust_signer && !path_flag)
-        return cli_usage("policy", "--trust-signer takes the signer from --enclave PATH's "
-                                   "signature (or give --signer HEX)");
-    if (trust_signer && signer)
-        return cli_usage("policy",
-                         "give --trust-signer (with --enclave) or --signer HEX, not both");
-    if ((product || min_svn) && !signer && !trust_signer)
-        return cli_usage("policy", "--product-id and --min-svn apply to a trusted signer "
-                                   "(--enclave PATH --trust-signer, or --signer HEX)");
-    const char *measurement2 = NULL; /* PATH's measurement, pinned by default */
-    if (path_flag) {
-        mc2_sigstruct ss;
-        if (mc2_enclave_check(path_flag, &ss, &err)) return cli_fail(&err);
-        if (trust_signer) {
-            uint8_t id[32];
-            mc2_signer_id(ss.signer_pub, id);
-            mc2_hex_encode(id, 32, sid);
-            signer = sid;
-            snprintf(pbuf, sizeof pbuf, "%u", ss.product_id);
-            snprintf(sbuf, sizeof sbuf, "%u", ss.svn);
-            if (!product) product = pbuf;
-            if (!min_svn) min_svn = sbuf;
-        } else {
-            mc2_hex_encode(ss.measurement, 32, mhex);
-            measurement2 = mhex;
-        }
-    }
-    if (tpm_pcr && !ntpm) return cli_usage("policy", "--tpm-pcr goes with --tpm-ak HEX");
-    if (tpm_pcr && (!tpm_pcr[0] || tpm_pcr[strspn(tpm_pcr, "0123456789")]))
-        return cli_usage("policy", "--tpm-pcr wants a PCR index 0..23, not '%s'", tpm_pcr);
-    if (!signer && !measurement && !measurement2 && !snp.npins && !snp.nmeas)
-        return cli_usage("policy", "name the trusted enclave: --enclave PATH, --measurement HEX, "
-                                   "--signer HEX or --snp-measurement HEX (SEV-SNP)");
-    if (signer && !product) product = "0";
-    if (signer && !min_svn) min_svn = "0";
-    if (mc2_buf_printf(&y, &err,
-                       "# mc2 consortium policy (written by `mc2 policy init`)\n"
-                       "consortium: %s\nenclave:\n",
-                       name))
-        goto out;
-    if (signer && mc2_buf_printf(&y, &err, "  signer: %s\n  product_id: %s\n  min_svn: %s\n",
-                                 signer, product, min_svn))
-        goto out;
-    if ((measurement || measurement2) &&
-        mc2_buf_printf(&y, &err, "  measurements: [%s%s%s]\n", measurement2 ? measurement2 : "",
-                       measurement && measurement2 ? ", " : "", measurement ? measurement : ""))
-        goto out;
-    if (mc2_buf_printf(&y, &err, "  allow_simulation: %s\n", allow_sim ? "true" : "false"))
-        goto out;
-    if (nsim && mc2_buf_puts(&y, "  sim_platform_keys: [", &err)) goto out;
-    for (size_t i = 0; i < nsim; i++)
-        if (mc2_buf_printf(&y, &err, "%s%s", i ? ", " : "", sim_keys[i])) goto out;
-    if (nsim && mc2_buf_puts(&y, "]\n", &err)) goto out;
-    if (ntpm && mc2_buf_puts(&y, "  tpm:\n    ak_keys: [", &err)) goto out;
-    for (size_t i = 0; i < ntpm; i++)
-        if (mc2_buf_printf(&y, &err, "%s%s", i ? ", " : "", tpm_aks[i])) goto out;
-    if (ntpm && mc2_buf_printf(&y, &err, "]\n    pcr: %s\n", tpm_pcr ? tpm_pcr : "23")) goto out;
-    int snp_rc = append_snp(&snp, &y, &err);
-    if (snp_rc) {
-        if (snp_rc == CLI_USAGE) rc = CLI_USAGE;
-        goto out;
-    }
-    if (mc2_buf_puts(&y, "parties:\n", &err)) goto out;
-    for (size_t i = 0; i < nparties; i++) {
-        const char *eq = strchr(parties[i], '=');
-        if (!eq || eq == parties[i]) {
-            rc = cli_usage("policy", "--party wants NAME=CERTFILE, not '%s'", parties[i]);
-            goto out;
-        }
-        mc2_buf cert = {0};
-        if (mc2_file_read_all(eq + 1, 1 << 16, &cert, &err) ||
-            mc2_buf_printf(&y, &err, "  - name: %.*s\n    certificate: |\n", (int)(eq - parties[i]),
-                           parties[i])) {
-            mc2_buf_free(&cert);
-            goto out;
-        }
-        for (size_t k = 0; k < cert.len;) {
-            size_t e = k;
-            while (e < cert.len && cert.data[e] != '\n') e++;
-            if (e > k &&
-                mc2_buf_printf(&y, &err, "      %.*s\n", (int)(e - k), (const char *)cert.data + k))
-                break;
-            k = e + 1;
-        }
-        mc2_buf_free(&cert);
-    }
-    if (mc2_buf_puts(&y, "recipients: [", &err)) goto out;
-    for (size_t i = 0; i < nrecipients; i++)
-        if (mc2_buf_printf(&y, &err, "%s%s", i ? ", " : "", recipients[i])) goto out;
-    if (mc2_buf_puts(&y, "]\n", &err)) goto out;
-    if (nobliv && mc2_buf_puts(&y, "oblivious_tables:\n", &err)) goto out;
-    for (size_t i = 0; i < nobliv; i++)
-        if (mc2_buf_printf(&y, &err, "  - \"%s\"\n", obliv[i])) goto out;
-    mc2_policy *check = NULL;
-    if (mc2_policy_parse(out, (const char *)y.data, y.len, &check, &err)) goto out;
-    char hash[65];
-    mc2_hex_encode(check->hash, 32, hash);
-    mc2_policy_free(check);
-    if (mc2_file_write_atomic(out, y.data, y.len, 0644, 0, &err)) goto out;
-    printf("consortium policy written to %s\npolicy hash: %s\n", out, hash);
-    if (measurement2)
-        printf("trusted enclave: measurement %s of %s (exactly this build)\n", measurement2,
-               path_flag);
-    if (signer && !measurement && !measurement2) warn_signer_trust(signer, product, min_svn);
-    rc = CLI_OK;
-out:
+    rc = policy_enclave_yaml(&f, &y, &err);
+    if (rc == 0) rc = policy_parties_yaml(&f, &y, &err);
+    if (rc == 0) rc = policy_write(&f, &y, &err);
     mc2_buf_free(&y);
-    if (rc == CLI_FAIL && err.msg[0]) return cli_fail(&err);
-    return rc;
+    if (rc == -1) return cli_fail(&err);
+    return rc; /* CLI_OK (0) or CLI_USAGE */
 }
 
 /* ---- mc2 start / stop / status -------------------------------------------------------------- */
