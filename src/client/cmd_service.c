@@ -456,37 +456,99 @@ static const char START_HELP[] =
     "(granted keys, jobs) was rolled back, deleted or does not open: every party must grant\n"
     "its key again, pending jobs and result keys are lost (docs/security.md, \"Sealed state\").\n";
 
+/* What `mc2 start` starts mc2d with. */
+typedef struct start_flags {
+    const char *policy, *dir, *listen, *budget, *idle, *session, *tee, *tee_opt;
+    int discard;
+} start_flags;
+
+/* The child: detaches, sends its output to log and becomes mc2d, which reports on ready_fd. */
+__attribute__((noreturn)) static void start_child(const start_flags *f, const char *mc2d,
+                                                  const char *log, int ready_fd)
+{
+    setsid();
+    int lf = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int nul = open("/dev/null", O_RDONLY);
+    if (lf < 0 || nul < 0 || dup2(nul, 0) < 0 || dup2(lf, 1) < 0 || dup2(lf, 2) < 0) _exit(127);
+    char fdarg[16];
+    snprintf(fdarg, sizeof fdarg, "%d", ready_fd);
+    const char *av[24] = {
+        "mc2d",     "--dir",       f->dir,    "--policy",       f->policy, "--listen",
+        f->listen,  "--budget-mb", f->budget, "--idle-timeout", f->idle,   "--session-timeout",
+        f->session, "--ready-fd",  fdarg,     "--tee",          f->tee};
+    size_t n = 0;
+    while (av[n]) n++; /* the optional ones follow */
+    if (f->tee_opt) {
+        av[n++] = "--tee-opt";
+        av[n++] = f->tee_opt;
+    }
+    if (f->discard) av[n++] = "--discard-sealed-state";
+    execv(mc2d, (char *const *)av);
+    _exit(127);
+}
+
+/* Reads mc2d's "ok PID" or "error MESSAGE" from fd (at most 20 s of silence) into msg. */
+static size_t start_wait(int fd, char *msg, size_t cap)
+{
+    size_t got = 0;
+    struct pollfd pf = {fd, POLLIN, 0};
+    while (got < cap - 1 && poll(&pf, 1, 20000) > 0) {
+        ssize_t r = read(fd, msg + got, cap - 1 - got);
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    msg[got] = '\0';
+    return got;
+}
+
+/* mc2d said it runs: records its pid and says so. */
+static int start_ok(const start_flags *f, const char *msg, const char *pidf, const char *log)
+{
+    mc2_err err;
+    char pidtxt[32];
+    int daemon_pid = atoi(msg + 3);
+    snprintf(pidtxt, sizeof pidtxt, "%d\n", daemon_pid);
+    if (mc2_file_write_atomic(pidf, pidtxt, strlen(pidtxt), 0644, 0, &err)) return cli_fail(&err);
+    const mc2_tee_ops *ops = mc2_tee_find(f->tee);
+    printf("mc2d is running (pid %d) on %s; enclave backend: %s (%s)\nlog: %s\n", daemon_pid,
+           f->listen, f->tee, ops ? ops->banner : "unknown", log);
+    return CLI_OK;
+}
+
 int cmd_start(int argc, char **argv)
 {
-    const char *policy = NULL, *dir = NULL, *listen = MC2_DEFAULT_SERVICE, *budget = "4096",
-               *idle = "300", *session = "900", *tee = "sim", *tee_opt = NULL;
-    int discard = 0;
-    cli_opt opts[] = {CLI_VAL("policy", &policy),
-                      CLI_VAL("tee", &tee),
-                      CLI_VAL("tee-opt", &tee_opt),
-                      CLI_VAL("dir", &dir),
-                      CLI_VAL("listen", &listen),
-                      CLI_VAL("budget-mb", &budget),
-                      CLI_VAL("idle-timeout", &idle),
-                      CLI_VAL("session-timeout", &session),
-                      CLI_FLAG("discard-sealed-state", &discard),
+    start_flags f = {.listen = MC2_DEFAULT_SERVICE,
+                     .budget = "4096",
+                     .idle = "300",
+                     .session = "900",
+                     .tee = "sim"};
+    cli_opt opts[] = {CLI_VAL("policy", &f.policy),
+                      CLI_VAL("tee", &f.tee),
+                      CLI_VAL("tee-opt", &f.tee_opt),
+                      CLI_VAL("dir", &f.dir),
+                      CLI_VAL("listen", &f.listen),
+                      CLI_VAL("budget-mb", &f.budget),
+                      CLI_VAL("idle-timeout", &f.idle),
+                      CLI_VAL("session-timeout", &f.session),
+                      CLI_FLAG("discard-sealed-state", &f.discard),
                       CLI_END};
     int code;
     uint64_t idle_s, session_s;
     const char *env = getenv("MC2_SERVICE");
-    if (env && *env) listen = env; /* the address the clients of this shell will use */
+    if (env && *env) f.listen = env; /* the address the clients of this shell will use */
     if (cli_parse("start", START_HELP, argc, argv, opts, NULL, 0, &code)) return code;
-    if (!policy || !dir) return cli_usage("start", "--policy FILE and --dir STATE are required");
-    if (cli_parse_uint("start", "--idle-timeout", idle, 0, 7 * 86400, &idle_s) ||
-        cli_parse_uint("start", "--session-timeout", session, 1, 86400, &session_s))
+    if (!f.policy || !f.dir)
+        return cli_usage("start", "--policy FILE and --dir STATE are required");
+    if (cli_parse_uint("start", "--idle-timeout", f.idle, 0, 7 * 86400, &idle_s) ||
+        cli_parse_uint("start", "--session-timeout", f.session, 1, 86400, &session_s))
         return CLI_USAGE;
     mc2_err err;
     mc2_err_clear(&err);
-    if (mc2_mkdir(dir, 0700, &err)) return cli_fail(&err);
+    if (mc2_mkdir(f.dir, 0700, &err)) return cli_fail(&err);
     char *bindir = cli_bindir();
     char *mc2d = bindir ? mc2_path_join(bindir, "mc2d") : NULL;
-    char *log = mc2_path_join(dir, "mc2d.log");
-    char *pidf = mc2_path_join(dir, "mc2d.pid");
+    char *log = mc2_path_join(f.dir, "mc2d.log");
+    char *pidf = mc2_path_join(f.dir, "mc2d.pid");
     int p[2] = {-1, -1}, rc = CLI_FAIL;
     if (!mc2d || !log || !pidf || pipe(p) != 0) {
         fprintf(stderr, "mc2: cannot start mc2d: out of resources\n");
@@ -499,49 +561,14 @@ int cmd_start(int argc, char **argv)
     }
     if (pid == 0) {
         close(p[0]);
-        setsid();
-        int lf = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        int nul = open("/dev/null", O_RDONLY);
-        if (lf < 0 || nul < 0 || dup2(nul, 0) < 0 || dup2(lf, 1) < 0 || dup2(lf, 2) < 0) _exit(127);
-        char fdarg[16];
-        snprintf(fdarg, sizeof fdarg, "%d", p[1]);
-        const char *av[24] = {
-            "mc2d",  "--dir",       dir,    "--policy",       policy, "--listen",
-            listen,  "--budget-mb", budget, "--idle-timeout", idle,   "--session-timeout",
-            session, "--ready-fd",  fdarg,  "--tee",          tee};
-        size_t n = 0;
-        while (av[n]) n++; /* the optional ones follow */
-        if (tee_opt) {
-            av[n++] = "--tee-opt";
-            av[n++] = tee_opt;
-        }
-        if (discard) av[n++] = "--discard-sealed-state";
-        execv(mc2d, (char *const *)av);
-        _exit(127);
+        start_child(&f, mc2d, log, p[1]);
     }
     close(p[1]);
     p[1] = -1;
     char msg[MC2_ERR_MSG_MAX + 32];
-    size_t got = 0;
-    struct pollfd pf = {p[0], POLLIN, 0};
-    while (got < sizeof msg - 1 && poll(&pf, 1, 20000) > 0) {
-        ssize_t r = read(p[0], msg + got, sizeof msg - 1 - got);
-        if (r <= 0) break;
-        got += (size_t)r;
-    }
-    msg[got] = '\0';
+    size_t got = start_wait(p[0], msg, sizeof msg);
     if (strncmp(msg, "ok ", 3) == 0) {
-        char pidtxt[32];
-        int daemon_pid = atoi(msg + 3);
-        snprintf(pidtxt, sizeof pidtxt, "%d\n", daemon_pid);
-        if (mc2_file_write_atomic(pidf, pidtxt, strlen(pidtxt), 0644, 0, &err)) {
-            rc = cli_fail(&err);
-            goto out;
-        }
-        const mc2_tee_ops *ops = mc2_tee_find(tee);
-        printf("mc2d is running (pid %d) on %s; enclave backend: %s (%s)\nlog: %s\n", daemon_pid,
-               listen, tee, ops ? ops->banner : "unknown", log);
-        rc = CLI_OK;
+        rc = start_ok(&f, msg, pidf, log);
     } else {
         char *nl = strchr(msg, '\n');
         if (nl) *nl = '\0';
