@@ -42,7 +42,10 @@
 typedef struct tpm_tee {
     TSS2_TCTI_CONTEXT *tcti;
     ESYS_CONTEXT *esys;
-    ESYS_TR ak;
+    ESYS_TR ak;             /* loaded only while in use (quotes) */
+    TPMS_CONTEXT *ak_saved; /* the AK, saved: it holds no TPM slot between quotes (a TPM
+                               without a resource manager, e.g. swtpm, keeps a transient
+                               object a killed mc2d never flushed) */
     uint8_t pcr;
     uint8_t ak_pub[MC2_TPM_MAX_PART]; /* the AK's TPMT_PUBLIC, marshalled */
     size_t ak_pub_len;
@@ -117,6 +120,10 @@ static int create_ak(tpm_tee *t, mc2_err *err)
     Esys_Free(out);
     if (rc) return tss_fail(err, "marshalling the attestation key", rc);
     t->ak_pub_len = off;
+    rc = Esys_ContextSave(t->esys, t->ak, &t->ak_saved);
+    if (rc) return tss_fail(err, "saving the attestation key's context", rc);
+    (void)Esys_FlushContext(t->esys, t->ak);
+    t->ak = ESYS_TR_NONE;
     return 0;
 }
 
@@ -161,6 +168,7 @@ static void tpm_close(void *ctx)
     tpm_tee *t = ctx;
     if (!t) return;
     if (t->esys && t->ak != ESYS_TR_NONE) (void)Esys_FlushContext(t->esys, t->ak);
+    Esys_Free(t->ak_saved);
     if (t->esys) Esys_Finalize(&t->esys);
     if (t->tcti) Tss2_TctiLdr_Finalize(&t->tcti);
     mc2_free(t->state_dir);
@@ -269,8 +277,15 @@ static int tpm_evidence(void *ctx, const uint8_t report_data[MC2_REPORT_DATA_LEN
     uint8_t sigb[256], *out = NULL;
     size_t sig_len = 0, out_len = 0;
     int r = -1;
-    TSS2_RC rc = Esys_Quote(t->esys, t->ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &qd,
-                            &scheme, &sel, &quoted, &sig);
+    TSS2_RC rc = Esys_ContextLoad(t->esys, t->ak_saved, &t->ak);
+    if (rc) {
+        tss_fail(err, "loading the attestation key's saved context", rc);
+        goto out;
+    }
+    rc = Esys_Quote(t->esys, t->ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &qd, &scheme,
+                    &sel, &quoted, &sig);
+    (void)Esys_FlushContext(t->esys, t->ak);
+    t->ak = ESYS_TR_NONE;
     if (rc) {
         tss_fail(err, "TPM2_Quote", rc);
         goto out;
