@@ -16,7 +16,7 @@
 #include "mc2/crypto.h"
 
 #define SEALED_LEN (MC2_TPM_SECRET_LEN + 8)
-#define BLOB_MAX 4096
+#define BLOB_MAX   4096
 
 static int tss_fail(mc2_err *err, const char *what, TSS2_RC rc)
 {
@@ -117,9 +117,9 @@ static int storage_primary(ESYS_CONTEXT *esys, ESYS_TR *h, mc2_err *err)
     TPM2B_SENSITIVE_CREATE sens = {0};
     TPM2B_DATA outside = {0};
     TPML_PCR_SELECTION none = {0};
-    TSS2_RC rc = Esys_CreatePrimary(esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                                    ESYS_TR_NONE, &sens, &tmpl, &outside, &none, h, NULL, NULL,
-                                    NULL, NULL);
+    TSS2_RC rc =
+        Esys_CreatePrimary(esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                           &sens, &tmpl, &outside, &none, h, NULL, NULL, NULL, NULL);
     if (rc)
         return tss_fail(err,
                         "creating the storage key in the owner hierarchy (its authorisation "
@@ -133,9 +133,8 @@ static int storage_primary(ESYS_CONTEXT *esys, ESYS_TR *h, mc2_err *err)
 static int pcr_session(ESYS_CONTEXT *esys, TPM2_SE type, uint8_t pcr, ESYS_TR *s, mc2_err *err)
 {
     TPMT_SYM_DEF sym = {.algorithm = TPM2_ALG_NULL};
-    TSS2_RC rc = Esys_StartAuthSession(esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                       ESYS_TR_NONE, ESYS_TR_NONE, NULL, type, &sym,
-                                       TPM2_ALG_SHA256, s);
+    TSS2_RC rc = Esys_StartAuthSession(esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                       ESYS_TR_NONE, NULL, type, &sym, TPM2_ALG_SHA256, s);
     if (rc) return tss_fail(err, "starting a TPM policy session", rc);
     TPML_PCR_SELECTION sel = {.count = 1};
     sel.pcrSelections[0].hash = TPM2_ALG_SHA256;
@@ -211,8 +210,8 @@ static int seal_new(ESYS_CONTEXT *esys, const char *dir, uint8_t pcr, ESYS_TR pr
     mc2_le64_put(sens.sensitive.data.buffer + MC2_TPM_SECRET_LEN, *base);
     TPM2B_DATA outside = {0};
     TPML_PCR_SELECTION none = {0};
-    if ((rc = Esys_Create(esys, primary, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens,
-                          &tmpl, &outside, &none, &priv, &pub, NULL, NULL, NULL))) {
+    if ((rc = Esys_Create(esys, primary, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl,
+                          &outside, &none, &priv, &pub, NULL, NULL, NULL))) {
         tss_fail(err, "sealing the root secret (TPM2_Create)", rc);
         goto out;
     }
@@ -269,8 +268,8 @@ static int unseal_old(ESYS_CONTEXT *esys, const char *dir, uint8_t pcr, ESYS_TR 
     int r = read_blobs(dir, &pub, &priv, why, err);
     if (r) return r;
     r = -1;
-    TSS2_RC rc = Esys_Load(esys, primary, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &priv,
-                           &pub, &obj);
+    TSS2_RC rc =
+        Esys_Load(esys, primary, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &priv, &pub, &obj);
     if (rc) {
         *why = "this TPM cannot load it (another TPM's, or tampered with)";
         r = tpm_said_no(rc) ? 1 : tss_fail(err, "loading the sealed object", rc);

@@ -28,7 +28,7 @@
 
 #include "mc2/err.h"
 
-#define MC2_TPM_NV_INDEX 0x01500016u /* the default NV counter index (owner range) */
+#define MC2_TPM_NV_INDEX   0x01500016u /* the default NV counter index (owner range) */
 #define MC2_TPM_SECRET_LEN 32
 
 /* The counter at index: *tr is its ESYS handle (ESYS_TR_NONE on entry: found, or defined
