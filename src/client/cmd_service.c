@@ -451,7 +451,8 @@ static const char START_HELP[] =
     "(1..86400, default 900), whatever mc2d does with the connection.\n"
     "--tee NAME: the TEE backend (default sim: a SIMULATION, no hardware protection; tpm: a\n"
     "TPM 2.0 attests the launch, the enclave's memory is not protected);\n"
-    "--tee-opt OPTS: its options, key=value,... (docs/tee.md; tpm: tcti=..., pcr=N).\n"
+    "--tee-opt OPTS: its options, key=value,... (docs/tee.md; tpm: tcti=..., pcr=N,\n"
+    "nv_index=N).\n"
     "--discard-sealed-state: start the enclave with an empty state although its sealed state\n"
     "(granted keys, jobs) was rolled back, deleted or does not open: every party must grant\n"
     "its key again, pending jobs and result keys are lost (docs/security.md, \"Sealed state\").\n";

@@ -47,8 +47,8 @@ const enc_attester *enc_attester_find(const uint8_t *name, size_t len);
 /* The sim attester (att_sim.c): INIT gives it the simulated platform key (32 bytes). */
 extern const enc_attester enc_att_sim;
 
-/* The tpm attester (att_tpm.c): INIT gives it no bytes; the host fetches its evidence (a
- * quote) from the TPM. */
+/* The tpm attester (att_tpm.c): INIT gives it the 32-byte TPM-sealed root secret (its
+ * seal_key derives from it); the host fetches its evidence (a quote) from the TPM. */
 extern const enc_attester enc_att_tpm;
 /* The tsm attester (att_tsm.c): INIT gives it nothing; the host fetches its evidence (an
  * SEV-SNP report from configfs-tsm). */

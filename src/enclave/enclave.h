@@ -140,6 +140,7 @@ typedef struct enclave {
     mc2_sigstruct sigstruct;
     const enc_attester *att;                   /* the TEE backend's attester (INIT) */
     uint8_t platform_sec[MC2_ED25519_SEC_LEN]; /* the sim attester's key */
+    uint8_t tpm_secret[32];                    /* the tpm attester's TPM-sealed root secret */
     mc2_policy *policy;
     uint8_t instance[32];
     uint64_t next_counter;

@@ -7,7 +7,7 @@
  *             directory and the operator's options (mc2d --tee NAME --tee-opt OPTS);
  *   prepare   measured launch: after the enclave binary was measured and its sigstruct
  *             verified, before it starts; fills the bytes INIT hands to the enclave's
- *             attester (sim: the simulated platform key);
+ *             attester (sim: the simulated platform key; tpm: its TPM-sealed root secret);
  *   evidence  on the enclave's EIF_EVIDENCE request, when its evidence comes from a device
  *             the sandboxed enclave cannot open (a TPM, configfs-tsm): the host asks the
  *             device for evidence over the enclave's 64 bytes of report data. The host can
@@ -74,7 +74,9 @@ int mc2_tee_opt_next(const char **opts, char *key, size_t key_cap, char *val, si
 extern const mc2_tee_ops mc2_tee_sim;
 
 /* The tpm backend (tee_tpm.c). Options: tcti=CONF (default device:/dev/tpmrm0), pcr=N
- * (default 23). INIT's attester bytes: none. Evidence: format 3, a quote from the TPM. */
+ * (default 23), nv_index=N (default 0x01500016). INIT's attester bytes: the 32-byte root
+ * secret the TPM releases under the launch's PCR value (tpm_seal.h). Evidence: format 3, a
+ * quote from the TPM. Counter: an NV counter (tpm_seal.h). */
 extern const mc2_tee_ops mc2_tee_tpm;
 /* The tsm backend (tee_tsm.c): an AMD SEV-SNP confidential VM's reports from Linux
  * configfs-tsm. Options: dir=DIR (default /sys/kernel/config/tsm/report), certs=DIR

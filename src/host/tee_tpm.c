@@ -5,22 +5,28 @@
  *
  * Options (--tee-opt): tcti=CONF (the TPM's TCTI, as tpm2-tools take it; default
  * device:/dev/tpmrm0, e.g. swtpm:port=2321; no commas), pcr=N (0..23, default 23; a PCR
- * the TPM lets locality 0 reset: 16 or 23 on PC-client TPMs).
+ * the TPM lets locality 0 reset: 16 or 23 on PC-client TPMs), nv_index=N (the NV counter's
+ * index, decimal or 0x hex, an NV handle 0x01xxxxxx; default MC2_TPM_NV_INDEX, 0x01500016).
  *   open      connects and creates the AK: an ECC P-256 restricted signing primary key from a
  *             fixed template in the endorsement hierarchy (so the same TPM gives the same
  *             key every start); writes STATE/tpm-ak.pub (its identity, SHA-256 of its SPKI
  *             DER, in hex on the first line, then the PEM key) and logs the identity, which
- *             the policy lists in enclave.tpm.ak_keys;
+ *             the policy lists in enclave.tpm.ak_keys; opens (defining on first use) the NV
+ *             counter (tpm_seal.h);
  *   prepare   resets the PCR and extends it with the enclave's measurement, then SHA-256 of
  *             its sigstruct; the two events are the event log (kept here and written to
  *             STATE/tpm-eventlog), replayed by the verifier from the reset value (zeros). A
- *             PCR extended by anyone else after that no longer matches the log. INIT's
- *             attester bytes: none;
+ *             PCR extended by anyone else after that no longer matches the log. Then the
+ *             root secret the TPM releases only under that PCR value (tpm_seal.h): INIT's
+ *             attester bytes are its 32 bytes (wiped here once copied);
  *   evidence  TPM2_Quote over the PCR with qualifying data SHA-256(report data) (32 bytes fit
- *             every TPM's extraData), as evidence format 3 (mc2/attest.h). */
+ *             every TPM's extraData), as evidence format 3 (mc2/attest.h);
+ *   counter   the NV counter's value minus the base sealed with the root secret (so 0 for a
+ *             new secret); it never goes back while the sealed object is the same. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/bio.h>
 #include <openssl/evp.h>
@@ -35,6 +41,7 @@
 #include "base/file.h"
 #include "base/hex.h"
 #include "host/tee.h"
+#include "host/tpm_seal.h"
 
 #define TCTI_MAX 256
 #define N_EVENTS 2
@@ -42,7 +49,10 @@
 typedef struct tpm_tee {
     TSS2_TCTI_CONTEXT *tcti;
     ESYS_CONTEXT *esys;
-    ESYS_TR ak;
+    ESYS_TR ak;             /* loaded only while in use (quotes) */
+    TPMS_CONTEXT *ak_saved; /* the AK, saved: it holds no TPM slot between quotes (a TPM
+                               without a resource manager, e.g. swtpm, keeps a transient
+                               object a killed mc2d never flushed) */
     uint8_t pcr;
     uint8_t ak_pub[MC2_TPM_MAX_PART]; /* the AK's TPMT_PUBLIC, marshalled */
     size_t ak_pub_len;
@@ -50,6 +60,9 @@ typedef struct tpm_tee {
     mc2_sigstruct ss;
     bool prepared;
     char *state_dir;
+    uint32_t nv_index; /* the NV counter */
+    ESYS_TR nv;
+    uint64_t nv_base; /* sealed with the root secret (prepare) */
 } tpm_tee;
 
 static int tss_fail(mc2_err *err, const char *what, TSS2_RC rc)
@@ -57,27 +70,33 @@ static int tss_fail(mc2_err *err, const char *what, TSS2_RC rc)
     return mc2_err_set(err, MC2_E_IO, "%s failed: %s", what, Tss2_RC_Decode(rc));
 }
 
-static int parse_opts(const char *opts, char tcti[TCTI_MAX], uint8_t *pcr, mc2_err *err)
+static int parse_opts(const char *opts, char tcti[TCTI_MAX], uint8_t *pcr, uint32_t *nv,
+                      mc2_err *err)
 {
     char k[32], v[TCTI_MAX];
     int r;
     snprintf(tcti, TCTI_MAX, "device:/dev/tpmrm0");
     *pcr = MC2_TPM_DEFAULT_PCR;
+    *nv = MC2_TPM_NV_INDEX;
     while ((r = mc2_tee_opt_next(&opts, k, sizeof k, v, sizeof v, err)) == 0) {
         char *end;
-        unsigned long n = strtoul(v, &end, 10);
+        bool num = v[0] >= '0' && v[0] <= '9';
+        unsigned long n = strtoul(v, &end, strcmp(k, "nv_index") == 0 ? 0 : 10);
         if (strcmp(k, "tcti") == 0 && v[0])
             memcpy(tcti, v, TCTI_MAX);
-        else if (strcmp(k, "pcr") == 0 && v[0] >= '0' && v[0] <= '9' && !*end && n <= 23)
+        else if (strcmp(k, "pcr") == 0 && num && !*end && n <= 23)
             *pcr = (uint8_t)n;
-        else if (strcmp(k, "tcti") == 0 || strcmp(k, "pcr") == 0)
+        else if (strcmp(k, "nv_index") == 0 && num && !*end && n >> 24 == 0x01 && n <= 0x01ffffff)
+            *nv = (uint32_t)n;
+        else if (strcmp(k, "tcti") == 0 || strcmp(k, "pcr") == 0 || strcmp(k, "nv_index") == 0)
             return mc2_err_set(err, MC2_E_USAGE,
                                "bad value for '%s': tcti wants a TCTI (e.g. swtpm:port=2321), "
-                               "pcr a PCR index 0..23",
+                               "pcr a PCR index 0..23, nv_index an NV index 0x01000000..0x01ffffff",
                                k);
         else
-            return mc2_err_set(err, MC2_E_USAGE,
-                               "the tpm backend has no option '%s' (it takes tcti=..., pcr=N)", k);
+            return mc2_err_set(
+                err, MC2_E_USAGE,
+                "the tpm backend has no option '%s' (it takes tcti=..., pcr=N, nv_index=N)", k);
     }
     return r < 0 ? -1 : 0;
 }
@@ -117,6 +136,10 @@ static int create_ak(tpm_tee *t, mc2_err *err)
     Esys_Free(out);
     if (rc) return tss_fail(err, "marshalling the attestation key", rc);
     t->ak_pub_len = off;
+    rc = Esys_ContextSave(t->esys, t->ak, &t->ak_saved);
+    if (rc) return tss_fail(err, "saving the attestation key's context", rc);
+    (void)Esys_FlushContext(t->esys, t->ak);
+    t->ak = ESYS_TR_NONE;
     return 0;
 }
 
@@ -161,6 +184,8 @@ static void tpm_close(void *ctx)
     tpm_tee *t = ctx;
     if (!t) return;
     if (t->esys && t->ak != ESYS_TR_NONE) (void)Esys_FlushContext(t->esys, t->ak);
+    if (t->esys && t->nv != ESYS_TR_NONE) (void)Esys_TR_Close(t->esys, &t->nv);
+    Esys_Free(t->ak_saved);
     if (t->esys) Esys_Finalize(&t->esys);
     if (t->tcti) Tss2_TctiLdr_Finalize(&t->tcti);
     mc2_free(t->state_dir);
@@ -171,11 +196,14 @@ static int tpm_open(const char *state_dir, const char *opts, void **ctx, mc2_err
 {
     char tcti[TCTI_MAX];
     uint8_t pcr;
-    if (parse_opts(opts, tcti, &pcr, err)) return -1;
+    uint32_t nv;
+    if (parse_opts(opts, tcti, &pcr, &nv, err)) return -1;
     tpm_tee *t = mc2_calloc(1, sizeof *t);
     if (!t) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
     t->ak = ESYS_TR_NONE;
+    t->nv = ESYS_TR_NONE;
     t->pcr = pcr;
+    t->nv_index = nv;
     t->state_dir = mc2_strdup(state_dir);
     TSS2_RC rc;
     if (!t->state_dir) {
@@ -193,7 +221,9 @@ static int tpm_open(const char *state_dir, const char *opts, void **ctx, mc2_err
         tss_fail(err, "Esys_Initialize", rc);
         goto fail;
     }
-    if (create_ak(t, err) || write_ak(t, err)) goto fail;
+    if (create_ak(t, err) || write_ak(t, err) ||
+        mc2_tpm_counter_open(t->esys, t->nv_index, &t->nv, err))
+        goto fail;
     *ctx = t;
     return 0;
 fail:
@@ -219,14 +249,12 @@ static int write_log(tpm_tee *t, mc2_err *err)
     return rc;
 }
 
-static int tpm_prepare(void *ctx, const uint8_t measurement[MC2_SHA256_LEN],
-                       const mc2_sigstruct *ss, mc2_buf *attester, mc2_err *err)
+/* Resets the PCR and extends it with the launch events (t->events). */
+static int extend_launch(tpm_tee *t, const uint8_t measurement[MC2_SHA256_LEN],
+                         const mc2_sigstruct *ss, mc2_err *err)
 {
-    (void)attester; /* the tpm attester takes no INIT bytes */
-    tpm_tee *t = ctx;
     uint8_t ssb[MC2_SIGSTRUCT_LEN];
     mc2_sigstruct_encode(ss, ssb);
-    t->prepared = false;
     t->events[0].type = MC2_TPM_EV_ENCLAVE;
     memcpy(t->events[0].digest, measurement, MC2_SHA256_LEN);
     t->events[1].type = MC2_TPM_EV_SIGSTRUCT;
@@ -245,9 +273,56 @@ static int tpm_prepare(void *ctx, const uint8_t measurement[MC2_SHA256_LEN],
         rc = Esys_PCR_Extend(t->esys, pcr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &d);
         if (rc) return tss_fail(err, "extending the PCR (does the TPM have a sha256 bank?)", rc);
     }
+    return 0;
+}
+
+/* The root secret for the launch now in the PCR, appended to attester; logs its cost. */
+static int root_secret(tpm_tee *t, mc2_buf *attester, mc2_err *err)
+{
+    uint8_t secret[MC2_TPM_SECRET_LEN];
+    bool created;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = mc2_tpm_root_secret(t->esys, t->state_dir, t->pcr, t->nv, secret, &t->nv_base,
+                                 &created, err) ||
+                     mc2_buf_append(attester, secret, sizeof secret, err)
+                 ? -1
+                 : 0;
+    mc2_wipe(secret, sizeof secret);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    if (rc == 0)
+        fprintf(stderr, "mc2d: TPM-sealed root secret %s in %.1f ms (NV counter 0x%08x)\n",
+                created ? "created and sealed" : "unsealed", ms, t->nv_index);
+    return rc;
+}
+
+static int tpm_prepare(void *ctx, const uint8_t measurement[MC2_SHA256_LEN],
+                       const mc2_sigstruct *ss, mc2_buf *attester, mc2_err *err)
+{
+    tpm_tee *t = ctx;
+    t->prepared = false;
+    if (extend_launch(t, measurement, ss, err)) return -1;
     t->ss = *ss;
-    if (write_log(t, err)) return -1;
+    if (write_log(t, err) || root_secret(t, attester, err)) return -1;
     t->prepared = true;
+    return 0;
+}
+
+/* The NV counter relative to the base sealed with this launch's root secret. */
+static int tpm_counter(void *ctx, bool increment, uint64_t *value, mc2_err *err)
+{
+    tpm_tee *t = ctx;
+    uint64_t raw;
+    if (!t->prepared) return mc2_err_set(err, MC2_E_INTERNAL, "no enclave was launched");
+    if (mc2_tpm_counter_raw(t->esys, t->nv, increment, &raw, err)) return -1;
+    if (raw < t->nv_base)
+        return mc2_err_set(err, MC2_E_IO,
+                           "the TPM's NV counter 0x%08x (%llu) is below the base sealed with "
+                           "the root secret (%llu): it is not the counter that secret was "
+                           "sealed with",
+                           t->nv_index, (unsigned long long)raw, (unsigned long long)t->nv_base);
+    *value = raw - t->nv_base;
     return 0;
 }
 
@@ -269,8 +344,15 @@ static int tpm_evidence(void *ctx, const uint8_t report_data[MC2_REPORT_DATA_LEN
     uint8_t sigb[256], *out = NULL;
     size_t sig_len = 0, out_len = 0;
     int r = -1;
-    TSS2_RC rc = Esys_Quote(t->esys, t->ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &qd,
-                            &scheme, &sel, &quoted, &sig);
+    TSS2_RC rc = Esys_ContextLoad(t->esys, t->ak_saved, &t->ak);
+    if (rc) {
+        tss_fail(err, "loading the attestation key's saved context", rc);
+        goto out;
+    }
+    rc = Esys_Quote(t->esys, t->ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &qd, &scheme,
+                    &sel, &quoted, &sig);
+    (void)Esys_FlushContext(t->esys, t->ak);
+    t->ak = ESYS_TR_NONE;
     if (rc) {
         tss_fail(err, "TPM2_Quote", rc);
         goto out;
@@ -299,6 +381,6 @@ const mc2_tee_ops mc2_tee_tpm = {
     .open = tpm_open,
     .prepare = tpm_prepare,
     .evidence = tpm_evidence,
-    .counter = NULL,
+    .counter = tpm_counter,
     .close = tpm_close,
 };

@@ -205,7 +205,7 @@ static int store_put(server *s, const mc2_frame *f, const char *name, const char
         ok = mc2_afile_commit(&p->f, &err) == 0; /* on failure it removes the file */
         if (ok && !state) /* the sealed state is saved after every change: not logged */
             LOG("stored %s\n", name);
-        else
+        else if (!ok)
             LOG("cannot store %s: %s\n", name, err.msg);
     }
     return store_reply(s, f->channel, ok ? STORE_OK : STORE_FAILED, NULL, 0);

@@ -306,6 +306,36 @@ static void seed_out(const mc2_buf *ev)
     printf("%s\n", hex);
 }
 
+/* The NV counter: read, increment by one, never back; 0 for a new root secret. */
+static void check_counter(mc2_tee *t)
+{
+    mc2_err err;
+    uint64_t a = 99, b = 0, c = 0;
+    CHECK_MSG(t->ops->counter(t->ctx, false, &a, &err) == 0, "%s", err.msg);
+    CHECK(t->ops->counter(t->ctx, true, &b, &err) == 0 && b == a + 1);
+    CHECK(t->ops->counter(t->ctx, false, &c, &err) == 0 && c == b);
+}
+
+/* Another build's launch cannot unseal the root secret: a new one is sealed, whose counter
+ * starts at 0; the first build's launch then unseals only the new one (the files hold it). */
+static void other_build(mc2_tee *t, const mc2_buf *att, const uint8_t signer_sec[32])
+{
+    mc2_err err;
+    mc2_sigstruct ss2;
+    uint8_t meas2[32];
+    uint64_t c = 99;
+    mc2_buf a2 = {0}, a3 = {0};
+    memset(meas2, 0x77, sizeof meas2);
+    CHECK(mc2_sigstruct_sign(&ss2, meas2, 7, 3, signer_sec, &err) == 0);
+    CHECK_MSG(t->ops->prepare(t->ctx, meas2, &ss2, &a2, &err) == 0, "%s", err.msg);
+    CHECK(a2.len == 32 && memcmp(a2.data, att->data, 32) != 0);
+    CHECK(t->ops->counter(t->ctx, false, &c, &err) == 0 && c == 0);
+    CHECK(t->ops->prepare(t->ctx, ss.measurement, &ss, &a3, &err) == 0);
+    CHECK(a3.len == 32 && memcmp(a3.data, att->data, 32) != 0);
+    mc2_buf_free(&a2);
+    mc2_buf_free(&a3);
+}
+
 static void run(void)
 {
     mc2_tee t;
@@ -315,6 +345,8 @@ static void run(void)
     snprintf(opts, sizeof opts, "tcti=swtpm:port=%d", swtpm_port);
     CHECK(mc2_tee_open("tpm", dir, "tcti=swtpm:port=1,bogus=1", &t, &err) != 0);
     CHECK(strstr(err.msg, "no option 'bogus'") != NULL);
+    CHECK(mc2_tee_open("tpm", dir, "tcti=swtpm:port=1,nv_index=0x81000001", &t, &err) != 0);
+    CHECK(strstr(err.msg, "bad value for 'nv_index'") != NULL);
     CHECK_MSG(mc2_tee_open("tpm", dir, opts, &t, &err) == 0, "%s", err.msg);
     if (!t.ops) return;
     mc2_buf akf = {0}, att = {0}, ev = {0}, ev2 = {0};
@@ -329,7 +361,8 @@ static void run(void)
     memset(meas, 0x5a, sizeof meas);
     CHECK(mc2_sigstruct_sign(&ss, meas, 7, 3, signer_sec, &err) == 0);
     CHECK_MSG(t.ops->prepare(t.ctx, meas, &ss, &att, &err) == 0, "%s", err.msg);
-    CHECK(att.len == 0);
+    CHECK(att.len == 32); /* the TPM-sealed root secret */
+    check_counter(&t);
     CHECK_MSG(t.ops->evidence(t.ctx, rd, &ev, &err) == 0, "%s", err.msg);
     mc2_claims c;
     CHECK(verify_as(ev.data, ev.len, ak, 23, rd, &c) == MC2_ATTEST_OK);
@@ -345,10 +378,15 @@ static void run(void)
     CHECK(t.ops->evidence(t.ctx, rd, &ev2, &err) == 0);
     CHECK(verify(ev2.data, ev2.len) == MC2_ATTEST_PCR);
     mc2_buf_free(&ev2);
-    CHECK(t.ops->prepare(t.ctx, meas, &ss, &att, &err) == 0); /* a relaunch starts over */
+    mc2_buf att2 = {0};
+    CHECK(t.ops->prepare(t.ctx, meas, &ss, &att2, &err) == 0); /* a relaunch starts over */
+    CHECK(att2.len == 32 && att.len == 32 && memcmp(att.data, att2.data, 32) == 0);
+    mc2_buf_free(&att2);
     CHECK(t.ops->evidence(t.ctx, rd, &ev2, &err) == 0);
     CHECK(verify(ev2.data, ev2.len) == MC2_ATTEST_OK);
+    other_build(&t, &att, signer_sec);
     mc2_tee_close(&t);
+    mc2_buf_free(&att);
     mc2_buf_free(&akf);
     mc2_buf_free(&ev);
     mc2_buf_free(&ev2);
