@@ -24,9 +24,11 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -336,7 +338,22 @@ int srv_run(server *s, mc2_err *err)
         return mc2_err_set(err, MC2_E_IO, "fcntl: %s", strerror(errno));
     s->note_ms = now_ms();
     s->note_credit_ms = NOTE_BURST_MS;
+    /* SIGTERM and SIGINT are delivered only inside ppoll, so one that arrives between the
+     * check below and the wait still ends the wait (the enclave, started before, keeps the
+     * mask it inherited). */
+    sigset_t stop, during;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &stop, &during) != 0)
+        return mc2_err_set(err, MC2_E_IO, "sigprocmask: %s", strerror(errno));
+    sigdelset(&during, SIGTERM);
+    sigdelset(&during, SIGINT);
     for (;;) {
+        if (srv_stop_signal) {
+            mc2_err_set(err, MC2_E_IO, "stopped by signal %d", (int)srv_stop_signal);
+            return 0;
+        }
         int64_t now = now_ms(), next = expire(s, now);
         if (s->fatal) return mc2_err_set(err, MC2_E_IO, "%s", s->fatal);
         nfds_t n = 0;
@@ -354,7 +371,8 @@ int srv_run(server *s, mc2_err *err)
             }
         int64_t wait = ready ? 0 : next == INT64_MAX ? -1 : next - now;
         if (wait > INT_MAX) wait = INT_MAX;
-        if (poll(pf, n, (int)wait) < 0) {
+        struct timespec ts = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
+        if (ppoll(pf, n, wait < 0 ? NULL : &ts, &during) < 0) {
             if (errno == EINTR) continue;
             return mc2_err_set(err, MC2_E_IO, "poll: %s", strerror(errno));
         }

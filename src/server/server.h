@@ -24,6 +24,7 @@
 #define MC2_SERVER_SERVER_H
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stdint.h>
 
 #include "base/buf.h"
@@ -199,7 +200,11 @@ void srv_note(server *s, const char *fmt, ...) __attribute__((format(printf, 2, 
 void srv_conn_drop(server *s, srv_conn *c, const char *why);
 /* The relay c whose session is sid, or NULL. */
 srv_conn *srv_by_sid(server *s, uint32_t sid);
-/* Serves until the enclave channel fails; returns -1 with err. */
+/* Set by mc2d's SIGTERM/SIGINT handler (main.c): srv_run returns at its next turn. */
+extern volatile sig_atomic_t srv_stop_signal;
+
+/* Serves until the enclave channel fails (-1 with err) or a stop signal arrives (0, err says
+ * which signal). */
 int srv_run(server *s, mc2_err *err) MC2_WUR;
 
 #endif

@@ -60,6 +60,8 @@ expect_ok "acknowledged once the counter works again" timeout 20 "$MC2" grant --
 submit "join submitted"
 cp "$ST" "$WORK/state.old"
 expect_ok "stop" "$MC2" stop --dir "$S"
+check "mc2 stop (SIGTERM) ends mc2d's loop, which stops its enclave and backend" \
+  grep -q "mc2d: stopping: stopped by signal 15" "$S/mc2d.log"
 start "start again"
 expect_ok "the job is still there after the restart" "$MC2" job "$job" --home "$WORK/bank-a"
 check "still waiting for bank-b ($(cat "$WORK/out" | tr '\n' ' '))" grep -q "waiting for bank-b to approve" "$WORK/out"
