@@ -36,9 +36,7 @@ static int sim_evidence(enclave *e, const uint8_t rd[MC2_REPORT_DATA_LEN], uint8
 
 static int sim_seal_key(enclave *e, uint8_t key[32], mc2_err *err)
 {
-    return mc2_hkdf_sha256(e->platform_sec, sizeof e->platform_sec, e->measurement,
-                           sizeof e->measurement, (const uint8_t *)SEAL_INFO, sizeof SEAL_INFO - 1,
-                           key, 32, err);
+    return enc_seal_key_derive(e, e->platform_sec, sizeof e->platform_sec, SEAL_INFO, key, err);
 }
 
 static void sim_fini(enclave *e)

@@ -31,9 +31,7 @@ static int tpm_init(enclave *e, const uint8_t *p, size_t n, mc2_err *err)
 
 static int tpm_seal_key(enclave *e, uint8_t key[32], mc2_err *err)
 {
-    return mc2_hkdf_sha256(e->tpm_secret, sizeof e->tpm_secret, e->measurement,
-                           sizeof e->measurement, (const uint8_t *)SEAL_INFO, sizeof SEAL_INFO - 1,
-                           key, 32, err);
+    return enc_seal_key_derive(e, e->tpm_secret, sizeof e->tpm_secret, SEAL_INFO, key, err);
 }
 
 static void tpm_fini(enclave *e)

@@ -41,6 +41,12 @@ typedef struct enc_attester {
     void (*fini)(struct enclave *e);
 } enc_attester;
 
+/* A sealing key as attesters derive it: HKDF-SHA256 of the backend's root secret, salted
+ * with this build's measurement (keys of different builds stay apart), with `info` naming
+ * the backend's derivation. */
+int enc_seal_key_derive(const struct enclave *e, const uint8_t *secret, size_t n, const char *info,
+                        uint8_t key[32], mc2_err *err);
+
 /* The attester called name[0..len), or NULL. */
 const enc_attester *enc_attester_find(const uint8_t *name, size_t len);
 
