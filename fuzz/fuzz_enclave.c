@@ -146,7 +146,7 @@ static void scan(const uint8_t *p, size_t n, const char *where)
     enclave *e = &G.e;
     const char *leak = NULL;
     if (contains(p, n, CANARY, strlen(CANARY))) leak = "table plaintext";
-    if (contains(p, n, e->platform_sec, sizeof e->platform_sec)) leak = "the platform key";
+    if (contains(p, n, e->att_secret, sizeof e->att_secret)) leak = "the platform key";
     for (size_t i = 0; i < NPARTIES; i++)
         if (contains(p, n, G.data_key[i], 32)) leak = "a data key";
     if (contains(p, n, G.model_key, 32)) leak = "a model key";
@@ -345,7 +345,7 @@ static void setup(void)
     memset(e->measurement, 0x42, sizeof e->measurement);
     if (mc2_sigstruct_sign(&e->sigstruct, e->measurement, 7, 3, signer_sec, &err))
         die("sigstruct", &err);
-    seed_key(e->platform_sec, "fuzz platform key");
+    seed_key(e->att_secret, "fuzz platform key");
     e->att = &enc_att_sim;
     memset(e->instance, 0x17, sizeof e->instance);
     e->budget_bytes = 64u << 20;
@@ -384,7 +384,7 @@ static void reset(void)
     memcpy(cfg.measurement, e->measurement, sizeof cfg.measurement);
     cfg.sigstruct = e->sigstruct;
     cfg.att = e->att;
-    memcpy(cfg.platform_sec, e->platform_sec, sizeof cfg.platform_sec);
+    memcpy(cfg.att_secret, e->att_secret, sizeof cfg.att_secret);
     cfg.policy = e->policy;
     memcpy(cfg.instance, e->instance, sizeof cfg.instance);
     cfg.budget_bytes = e->budget_bytes;
@@ -1172,7 +1172,7 @@ static void write_seeds(const char *dir)
             mc2_buf_put_lv(&in, G.policy_yaml.data, k ? G.policy_yaml.len / 2 : G.policy_yaml.len,
                            &err) ||
             mc2_buf_put_lv(&in, ssb, sizeof ssb, &err) ||
-            mc2_buf_put_lv(&in, e->platform_sec, 32, &err) || mc2_buf_put_u32(&in, 900, &err) ||
+            mc2_buf_put_lv(&in, e->att_secret, 32, &err) || mc2_buf_put_u32(&in, 900, &err) ||
             mc2_buf_put_lv(&in, "sim", 3, &err))
             die("seed", &err);
         char path[4096];

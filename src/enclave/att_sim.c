@@ -12,7 +12,7 @@ static int sim_init(enclave *e, const uint8_t *p, size_t n, mc2_err *err)
         return mc2_err_set(err, MC2_E_INPUT,
                            "the sim attester wants a %d-byte platform key, not %zu",
                            MC2_ED25519_SEC_LEN, n);
-    memcpy(e->platform_sec, p, MC2_ED25519_SEC_LEN);
+    memcpy(e->att_secret, p, MC2_ED25519_SEC_LEN);
     return 0;
 }
 
@@ -26,7 +26,7 @@ static int sim_evidence(enclave *e, const uint8_t rd[MC2_REPORT_DATA_LEN], uint8
     c.svn = e->sigstruct.svn;
     c.simulation = true;
     memcpy(c.report_data, rd, MC2_REPORT_DATA_LEN);
-    return mc2_evidence_sim_create(&c, e->platform_sec, ev, n, err);
+    return mc2_evidence_sim_create(&c, e->att_secret, ev, n, err);
 }
 
 /* A TEE seals with a key only its hardware derives for one enclave build; sim stands in with
@@ -36,12 +36,12 @@ static int sim_evidence(enclave *e, const uint8_t rd[MC2_REPORT_DATA_LEN], uint8
 
 static int sim_seal_key(enclave *e, uint8_t key[32], mc2_err *err)
 {
-    return enc_seal_key_derive(e, e->platform_sec, sizeof e->platform_sec, SEAL_INFO, key, err);
+    return enc_seal_key_derive(e, e->att_secret, sizeof e->att_secret, SEAL_INFO, key, err);
 }
 
 static void sim_fini(enclave *e)
 {
-    mc2_wipe(e->platform_sec, sizeof e->platform_sec);
+    mc2_wipe(e->att_secret, sizeof e->att_secret);
 }
 
 const enc_attester enc_att_sim = {

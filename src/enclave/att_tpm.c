@@ -16,12 +16,12 @@
 
 static int tpm_init(enclave *e, const uint8_t *p, size_t n, mc2_err *err)
 {
-    if (n != sizeof e->tpm_secret)
+    if (n != sizeof e->att_secret)
         return mc2_err_set(err, MC2_E_INPUT,
                            "the tpm attester wants the %zu-byte TPM-sealed root secret, not %zu "
                            "bytes",
-                           sizeof e->tpm_secret, n);
-    memcpy(e->tpm_secret, p, sizeof e->tpm_secret);
+                           sizeof e->att_secret, n);
+    memcpy(e->att_secret, p, sizeof e->att_secret);
     return 0;
 }
 
@@ -31,12 +31,12 @@ static int tpm_init(enclave *e, const uint8_t *p, size_t n, mc2_err *err)
 
 static int tpm_seal_key(enclave *e, uint8_t key[32], mc2_err *err)
 {
-    return enc_seal_key_derive(e, e->tpm_secret, sizeof e->tpm_secret, SEAL_INFO, key, err);
+    return enc_seal_key_derive(e, e->att_secret, sizeof e->att_secret, SEAL_INFO, key, err);
 }
 
 static void tpm_fini(enclave *e)
 {
-    mc2_wipe(e->tpm_secret, sizeof e->tpm_secret);
+    mc2_wipe(e->att_secret, sizeof e->att_secret);
 }
 
 const enc_attester enc_att_tpm = {

@@ -138,9 +138,10 @@ typedef struct enclave {
     int (*pump)(struct enclave *e, mc2_err *err);
     uint8_t measurement[MC2_SHA256_LEN];
     mc2_sigstruct sigstruct;
-    const enc_attester *att;                   /* the TEE backend's attester (INIT) */
-    uint8_t platform_sec[MC2_ED25519_SEC_LEN]; /* the sim attester's key */
-    uint8_t tpm_secret[32];                    /* the tpm attester's TPM-sealed root secret */
+    const enc_attester *att; /* the TEE backend's attester (INIT) */
+    /* The attester's secret from INIT (sim: the simulated platform key; tpm: the TPM-sealed
+     * root secret; tsm: unused), wiped by its fini and at exit. */
+    uint8_t att_secret[32];
     mc2_policy *policy;
     uint8_t instance[32];
     uint64_t next_counter;

@@ -64,7 +64,7 @@ static void sf_enclave(enclave *e, mc2_policy *pol)
     memset(e, 0, sizeof *e);
     e->policy = pol;
     memset(e->measurement, 0x4d, sizeof e->measurement);
-    memset(e->platform_sec, 0x50, sizeof e->platform_sec);
+    memset(e->att_secret, 0x50, sizeof e->att_secret);
     e->att = &enc_att_sim;
     memset(e->instance, 0x17, sizeof e->instance);
     e->next_counter = 1;

@@ -244,10 +244,10 @@ static void test_seal(void)
           strstr(err.msg, "another enclave build"));
     CHECK(enc_state_foreign(&a, blob.data, blob.len, &why) && strstr(why, "another enclave build"));
     a.measurement[0] ^= 1;
-    a.platform_sec[0] ^= 1;
+    a.att_secret[0] ^= 1;
     CHECK(enc_state_open(&a, blob.data, blob.len, &back, &gen, &err) != 0 &&
           strstr(err.msg, "does not authenticate"));
-    a.platform_sec[0] ^= 1;
+    a.att_secret[0] ^= 1;
     uint8_t h = a.policy->hash[0];
     a.policy->hash[0] ^= 1;
     CHECK(enc_state_open(&a, blob.data, blob.len, &back, &gen, &err) != 0 &&

@@ -249,6 +249,6 @@ int main(int argc, char **argv)
     pthread_mutex_lock(&e.mu);
     mc2_wipe(e.keys, sizeof e.keys);
     if (e.att) e.att->fini(&e);
-    mc2_wipe(e.platform_sec, sizeof e.platform_sec);
+    mc2_wipe(e.att_secret, sizeof e.att_secret);
     return rc;
 }
