@@ -181,7 +181,7 @@ static void bad_answers(void)
 
 int main(void)
 {
-    pfix f;
+    static pfix f; /* its exit handler runs after main returns */
     mc2_identity id;
     mc2_err err;
     pfix_init(&f, "evhost");
