@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -284,6 +285,8 @@ static void accept_new(server *s, int64_t now)
             }
             return;
         }
+        int one = 1; /* small replies and relayed TLS flights go out at once (no Nagle) */
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         uint8_t key[16];
         addr_key(&sa, key);
         srv_conn *c = NULL;
