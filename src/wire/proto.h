@@ -22,6 +22,11 @@ enum mc2_eif {
     EIF_CLOSE = 4,       /* ch sid: the client went away */
     EIF_STORE_REPLY = 5, /* ch req: u32 status (0 ok) | bytes (read) or message (error) */
     EIF_EVIDENCE = 6, /* ch sid: u32 status (0 ok) | evidence, or message: EVIDENCE_REQ's answer */
+    /* Distributed jobs (docs/cluster.md, "Distributed jobs"); ch: the mesh id. */
+    EIF_MESH_JOIN = 7,    /* to a worker: rank u32 | EIF_MESH_LAUNCH's payload */
+    EIF_MESH_PEERS = 8,   /* n_ranks x (hello LV), in rank order */
+    EIF_MESH_DELIVER = 9, /* from u32 | sealed mesh message */
+    EIF_MESH_FAIL = 10,   /* message: the hosts' reason the mesh cannot go on */
     /* enclave -> host */
     EIF_READY = 64,      /* ch 0: measurement[32] | signer[32] | u16 product | u16 svn | u8 sim */
     EIF_OUT = 65,        /* ch sid: TLS bytes for the client */
@@ -36,6 +41,12 @@ enum mc2_eif {
      * (after the increment); the sealed state's rollback protection (persist.c) */
     EIF_COUNTER = 73,
     EIF_EVIDENCE_REQ = 74, /* ch sid: report data[64] -- evidence from the backend's device */
+    /* ch mesh id: n_ranks u32 | job_id[32] | nonce[32] | timeout_ms u32 | ops LV (n_ops u32 |
+     * n_ops x (kind u8 | root u32)) -- the leader asks its host to start the other ranks */
+    EIF_MESH_LAUNCH = 75,
+    EIF_MESH_HELLO = 76, /* ch mesh id: x25519 pub[32] | evidence */
+    EIF_MESH_SEND = 77,  /* ch mesh id: to u32 | sealed mesh message */
+    EIF_MESH_END = 78,   /* ch mesh id: u8 ok -- this rank is done with the mesh */
 };
 
 /* ---- 2. host API ----------------------------------------------------------------------------- */

@@ -1,0 +1,69 @@
+/* meshrt.h - TRUSTED: distributed jobs inside the enclave: the mesh of a job's ranks built
+ * over the host interface, and the collectives a job kind runs on it (docs/cluster.md,
+ * "Distributed jobs: one enclave per rank"). Rank 0 is the leader (the enclave the job was
+ * submitted to); ranks 1..N-1 are worker enclaves started for this job only (INIT flag bit 1).
+ *
+ * RUN. Leader: enc_mesh_lead() from a kind's `run` when the job's text has `param ranks N`,
+ * N >= 2: plan (op 0 = the bundle bcast, then kind->plan's ops), EIF_MESH_LAUNCH, hello,
+ * peers, mesh, bundle, kind->run_rank(self 0), finish; results may be released only after it
+ * returned 0. Worker: on EIF_MESH_JOIN the main thread queues the join (enc_mesh_join) and
+ * the runner thread runs enc_mesh_work(): hello, peers, mesh, bundle (job text, keys), the
+ * plan check, kind->run_rank(self r), finish, EIF_MESH_END; a worker writes no result.
+ *
+ * THREADS. The main thread hands mesh frames from the host to enc_mesh_frame() (it queues
+ * them and wakes the waiter; it never blocks); the job's thread waits in the transport's
+ * recv. At most one mesh exists at a time (the runner runs one job at a time).
+ *
+ * HOSTILE INPUT. JOIN, PEERS, DELIVER and FAIL come from the host: every length and count is
+ * checked; a peer's hello is accepted only through the attestation verifier and
+ * mc2_mesh_add_peer; a DELIVER goes through mc2_mesh_open (via mc2_coll). Unread DELIVER
+ * bytes are capped at ENC_MESH_INBOX_MAX (beyond: the mesh fails). No error names a data
+ * value or a key. */
+#ifndef MC2_ENCLAVE_MESHRT_H
+#define MC2_ENCLAVE_MESHRT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "enclave/enclave.h"
+#include "mesh/coll.h"
+
+#define ENC_MESH_INBOX_MAX      (256ull << 20)
+#define ENC_MESH_TIMEOUT_S      60u   /* default job param mesh_timeout_s */
+#define ENC_MESH_TIMEOUT_MAX_S  3600u
+#define ENC_MESH_MAX_KIND_OPS   (MC2_COLL_MAX_OPS - 1) /* op 0 is the bundle */
+
+/* A job's mesh as a kind sees it. */
+typedef struct enc_mesh {
+    uint32_t self, n_ranks;
+    mc2_coll *coll; /* the kind's ops, in its plan's order, then nothing: finish is ours */
+    /* Rows a rank reads of an input: the blocks [first, first + count) of its nblocks
+     * (enc_mesh_block_range). */
+} enc_mesh;
+
+/* The blocks rank `self` of `n_ranks` reads of an input of `nblocks` blocks: the contiguous
+ * range [nblocks*self/n_ranks, nblocks*(self+1)/n_ranks) (each block read by exactly one
+ * rank). */
+void enc_mesh_block_range(uint64_t nblocks, uint32_t self, uint32_t n_ranks, uint64_t *first,
+                          uint64_t *count);
+
+/* The job's rank count: its `ranks` param (absent: 1), checked 1..MC2_MESH_MAX_RANKS. */
+int enc_mesh_ranks(const mc2_job *job, uint32_t *n, mc2_err *err) MC2_WUR;
+
+/* Leader side, from kind k's `run` on the runner thread (mu not held): runs job j on
+ * n_ranks ranks as described in RUN. 0 only if every rank finished and the transcripts
+ * agreed; the kind then releases its results (from what run_rank left in j->kstate or its
+ * own state). */
+int enc_mesh_lead(enclave *e, enc_job *j, const enc_kind *k, uint32_t n_ranks,
+                  mc2_err *err) MC2_WUR;
+
+/* Main thread (mu held): a mesh frame from the host (EIF_MESH_JOIN/PEERS/DELIVER/FAIL). A
+ * frame for no current mesh, or malformed, is dropped (a JOIN to a leader, or a second JOIN,
+ * is refused: -1 is fatal only for an enclave that is not a worker... see meshrt.c). */
+int enc_mesh_frame(enclave *e, const mc2_frame *f, mc2_err *err) MC2_WUR;
+
+/* Worker, runner thread: runs the job the JOIN named (see RUN). Returns when the mesh
+ * ended; the worker enclave then stops (its host stops it). */
+int enc_mesh_work(enclave *e, mc2_err *err) MC2_WUR;
+
+#endif
