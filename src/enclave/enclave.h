@@ -309,6 +309,9 @@ int enc_sandbox(int channel_fd, mc2_err *err) MC2_WUR;
  *   release  frees and wipes j->kstate when the job is forgotten (eviction).
  *   member   whether party p takes part in j beyond its submitter, input owners, model owner
  *            and recipients (a fedavg participant): such parties read why it failed. */
+struct mc2_coll_op; /* mesh/coll.h */
+struct enc_mesh;    /* enclave/meshrt.h */
+
 typedef struct enc_kind {
     const char *name;
     int (*check)(enclave *e, const mc2_job *j, mc2_err *err);

@@ -28,10 +28,10 @@
 #include "enclave/enclave.h"
 #include "mesh/coll.h"
 
-#define ENC_MESH_INBOX_MAX      (256ull << 20)
-#define ENC_MESH_TIMEOUT_S      60u   /* default job param mesh_timeout_s */
-#define ENC_MESH_TIMEOUT_MAX_S  3600u
-#define ENC_MESH_MAX_KIND_OPS   (MC2_COLL_MAX_OPS - 1) /* op 0 is the bundle */
+#define ENC_MESH_INBOX_MAX     (256ull << 20)
+#define ENC_MESH_TIMEOUT_S     60u /* default job param mesh_timeout_s */
+#define ENC_MESH_TIMEOUT_MAX_S 3600u
+#define ENC_MESH_MAX_KIND_OPS  (MC2_COLL_MAX_OPS - 1) /* op 0 is the bundle */
 
 /* A job's mesh as a kind sees it. */
 typedef struct enc_mesh {
