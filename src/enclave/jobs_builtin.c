@@ -423,8 +423,13 @@ static const enc_kind KINDS[] = {
     {.name = "sql", .check = enc_sql_check, .run = enc_sql_run},             /* jobs_sql.c */
     {.name = "train", .check = enc_train_check, .run = enc_train_run},       /* jobs_gbdt.c */
     {.name = "predict", .check = enc_predict_check, .run = enc_predict_run}, /* jobs_gbdt.c */
-    {"fedavg", enc_fl_check, enc_fl_run, enc_fl_ready, enc_fl_request, enc_fl_release,
-     enc_fl_member}, /* jobs_fl.c */
+    {.name = "fedavg",                                                       /* jobs_fl.c */
+     .check = enc_fl_check,
+     .run = enc_fl_run,
+     .ready = enc_fl_ready,
+     .request = enc_fl_request,
+     .release = enc_fl_release,
+     .member = enc_fl_member},
 };
 
 const enc_kind *enc_kind_find(const char *name, const char **names)
