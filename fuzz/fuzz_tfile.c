@@ -12,14 +12,19 @@
  *         decoder, the v2 footer and directory parser, chunk decoder and statistics. What
  *         does not fit (a v1 frame inconsistent with its header, a v2 chunk past the footer)
  *         is copied unchanged, and the reader must reject it.
+ * The byte-range reader reads through the cluster-part wrapper (table/tpart.h), as a rank's
+ * enclave does: a cluster part (an "MC2P" head) is read as its whole table, checked to be the
+ * part it says it is, and scanned over its own blocks only.
  * The seed corpus (fuzz/corpus/fuzz_tfile) is written by test_tfile when MC2_FUZZ_CORPUS
- * names a directory: small valid tables of both versions in both modes. */
+ * names a directory: small valid tables of both versions in both modes; test_tpart adds a
+ * cluster part (sealed_v2_part). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
 #include "mc2/table.h"
+#include "table/tpart.h"
 #include "table/treader.h"
 #include "table/tsrc.h"
 #include "../tests/tools/tplain.h"
@@ -45,10 +50,12 @@ static void read_all(const uint8_t *p, size_t n)
     mc2_treader_free(r);
 }
 
-/* Skips blocks whose first column is all NULL, per the statistics (v2). */
+/* Skips blocks whose first column is all NULL, per the statistics (v2), and (a cluster part)
+ * blocks outside the part's range (ctx: the range's first and end block, or NULL). */
 static bool keep_not_allnull(void *ctx, const mc2_tsrc *s, uint64_t b)
 {
-    (void)ctx;
+    const uint64_t *range = ctx;
+    if (range && (b < range[0] || b >= range[1])) return false;
     const mc2_colstats *st = mc2_tsrc_stats(s, b, 0);
     return !st || !(st->flags & MC2_STATS_ALLNULL);
 }
@@ -57,10 +64,21 @@ static bool keep_not_allnull(void *ctx, const mc2_tsrc *s, uint64_t b)
 static void scan_all(const uint8_t *p, size_t n)
 {
     mc2_err err;
-    mc2_tio io = mc2_tio_mem(p, n);
+    mc2_tio mem = mc2_tio_mem(p, n), io;
+    mc2_tpart_info part;
+    void *pctx = NULL;
     mc2_tsrc *s = NULL;
-    if (mc2_tsrc_open(&io, FUZZ_KEY, n, &s, &err)) return;
+    uint64_t range[2];
+    if (mc2_tio_part(&mem, &io, &part, &pctx, &err)) return;
+    if (mc2_tsrc_open(&io, FUZZ_KEY, n, &s, &err) ||
+        mc2_tpart_check(s, &part, part.part, part.parts ? part.parts : 1, &err)) {
+        mc2_tsrc_free(s);
+        mc2_tio_part_free(pctx);
+        return;
+    }
     const mc2_thdr *h = mc2_tsrc_header(s);
+    mc2_block_range(h->block_count, part.part, part.parts ? part.parts : 1, &range[0], &range[1]);
+    range[1] += range[0];
     size_t nc = h->schema->ncols;
     unsigned *cols = mc2_calloc(nc, sizeof *cols);
     const uint8_t **pt = mc2_calloc(nc, sizeof *pt);
@@ -69,7 +87,7 @@ static void scan_all(const uint8_t *p, size_t n)
     mc2_tscan *sc = NULL;
     if (!cols || !pt || !len || !b) goto out;
     for (size_t c = 0; c < nc; c++) cols[c] = (unsigned)(nc - 1 - c);
-    if (mc2_tscan_open(s, cols, nc, 3, keep_not_allnull, NULL, &sc, &err) == 0) {
+    if (mc2_tscan_open(s, cols, nc, 3, keep_not_allnull, range, &sc, &err) == 0) {
         uint64_t i, last = 0, got = 0, read = 0, skipped = 0;
         int k;
         while ((k = mc2_tscan_next(sc, b, &i, &err)) == 1) {
@@ -79,10 +97,11 @@ static void scan_all(const uint8_t *p, size_t n)
         }
         mc2_tscan_counts(sc, NULL, &read, &skipped);
         if (k == 0 && (got != read || read + skipped != h->block_count)) abort();
+        if (k == 0 && part.is_part && read > range[1] - range[0]) abort();
         mc2_tscan_free(sc);
         sc = NULL;
     }
-    if (mc2_tscan_open(s, cols, nc, 2, NULL, NULL, &sc, &err) == 0) {
+    if (!part.is_part && mc2_tscan_open(s, cols, nc, 2, NULL, NULL, &sc, &err) == 0) {
         uint64_t i;
         uint32_t rows;
         int slot;
@@ -98,6 +117,7 @@ out:
     mc2_free(pt);
     mc2_free(cols);
     mc2_tsrc_free(s);
+    mc2_tio_part_free(pctx);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -3,7 +3,8 @@
  * its 48-byte prefix and has no table version; format 2 keeps the table version in its
  * prefix and the counts in its 32-byte trailer, table/tfile2.h). Nothing of it is
  * authenticated: the enclave and the owner's client check all of it when they open the
- * table with the key. mc2d lists the tables it stores with it (HAPI_LIST). */
+ * table with the key. A cluster part (table/tpart.h) is read past its head. mc2d lists the tables
+ * it stores with it (HAPI_LIST). */
 #ifndef MC2_TABLE_TINFO_H
 #define MC2_TABLE_TINFO_H
 
@@ -16,7 +17,8 @@ typedef struct mc2_tinfo {
     uint16_t format; /* 1 or 2 */
     uint8_t table_id[MC2_TABLE_ID_LEN];
     uint64_t table_version; /* 0 in format 1 */
-    uint64_t rows, blocks;
+    uint64_t rows, blocks;  /* a cluster part: the whole table's */
+    uint32_t part, parts;   /* a cluster part (table/tpart.h): part `part` of `parts`; else 0 */
 } mc2_tinfo;
 
 /* Reads the cleartext of the table file open at fd, `size` bytes long (pread: fd's offset is

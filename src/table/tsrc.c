@@ -249,6 +249,12 @@ uint64_t mc2_tsrc_block_bytes(const mc2_tsrc *s, uint64_t b, const unsigned *col
     return t;
 }
 
+uint64_t mc2_tsrc_block_offset(const mc2_tsrc *s, uint64_t b)
+{
+    if (s->h.version != 2 || b > s->dir.nblocks) return 0;
+    return b == s->dir.nblocks ? s->dir.footer_off : s->dir.off[b * s->dir.ncols];
+}
+
 /* v1 (s->mu held): finds where frames 0..b end, reading frame heads in order. */
 static int v1_discover(mc2_tsrc *s, uint64_t b, mc2_err *err)
 {

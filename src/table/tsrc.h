@@ -57,6 +57,10 @@ const mc2_colstats *mc2_tsrc_stats(const mc2_tsrc *s, uint64_t b, size_t c);
  * whole frame). */
 uint64_t mc2_tsrc_block_bytes(const mc2_tsrc *s, uint64_t b, const unsigned *cols, size_t n);
 
+/* Version 2: the file offset where block b's chunks start (b == block_count: where the chunks
+ * end, the footer's offset), from the authenticated footer. 0 for a version-1 table. */
+uint64_t mc2_tsrc_block_offset(const mc2_tsrc *s, uint64_t b);
+
 /* ---- scans --------------------------------------------------------------------------------- */
 
 typedef struct mc2_tscan mc2_tscan;
