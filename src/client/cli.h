@@ -94,6 +94,10 @@ int cmd_stop(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_attest(int argc, char **argv);
 int cmd_upload(int argc, char **argv);
+/* The services of the cluster recorded in STATE dir (`mc2 cluster up`), "HOST:PORT" in hostfile
+ * order (rank order), at most max; -1 (after a message on stderr) if there is none. */
+#define CLI_HOSTPORT_MAX 300
+int cli_cluster_services(const char *dir, char (*out)[CLI_HOSTPORT_MAX], size_t max, size_t *n);
 int cmd_download(int argc, char **argv);
 int cmd_tables(int argc, char **argv);
 int cmd_jobs(int argc, char **argv);

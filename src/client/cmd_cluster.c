@@ -255,6 +255,19 @@ out:
     return rc;
 }
 
+int cli_cluster_services(const char *dir, char (*out)[CLI_HOSTPORT_MAX], size_t max, size_t *n)
+{
+    cl_cluster c;
+    if (cl_read_state(dir, &c) != CLI_OK) return -1;
+    *n = 0;
+    for (size_t i = 0; i < c.n && i < max; i++) {
+        int w = snprintf(out[i], CLI_HOSTPORT_MAX, "%s:%u", c.h[i].addr, c.h[i].port);
+        if (w < 0 || w >= CLI_HOSTPORT_MAX) return -1;
+        (*n)++;
+    }
+    return c.n <= max ? 0 : -1;
+}
+
 /* ---- ssh ------------------------------------------------------------------------------------ */
 
 /* Appends s to b single-quoted for a POSIX shell. */

@@ -25,6 +25,7 @@
 #include "base/file.h"
 #include "base/hex.h"
 #include "cli.h"
+#include "table/tpart.h"
 #include "client/session.h"
 #include "conn/conn.h"
 #include "mc2/job.h"
@@ -44,7 +45,8 @@ static char *home_tmp(const mc2_identity *id, const char *what)
 
 static const char UPLOAD_HELP[] =
     "usage: mc2 upload --schema S.yaml --in DATA --as NAME [--replace] [--format csv|tbl]\n"
-    "                  [--home DIR] [--service HOST:PORT] [--policy FILE]\n\n"
+    "                  [--home DIR] [--service HOST:PORT] [--policy FILE]\n"
+    "                  [--cluster STATE | --place HOST:PORT,HOST:PORT,...]\n\n"
     "Encrypts DATA locally under your data key and streams only the ciphertext to the\n"
     "service, signed by you, as table NAME. Nothing readable leaves this machine.\n"
     "Each upload of NAME gets the next version number (1 for the first), sealed into the\n"
@@ -53,7 +55,12 @@ static const char UPLOAD_HELP[] =
     "service cannot put an older copy or another of your tables in its place.\n"
     "If you already have a table NAME (in your catalog or the service's listing), the\n"
     "upload is refused unless you give --replace: the new upload, whatever its schema,\n"
-    "then takes its place for every later job (jobs that name the old version fail).\n";
+    "then takes its place for every later job (jobs that name the old version fail).\n"
+    "On a cluster, --cluster STATE (the directory of `mc2 cluster up`) or --place (the\n"
+    "services in rank order, the leader first) splits the table into one part per host:\n"
+    "host r stores only the ciphertext of rank r's range of blocks, and a job with\n"
+    "`param ranks N` (N = the number of hosts) reads each part on its own host\n"
+    "(docs/cluster.md, \"Data placement\").\n";
 
 /* Needs the policy: the catalog is per consortium. */
 static int party_with_policy(cli_session *cs, const char *cmd, const char *home,
@@ -104,12 +111,65 @@ static int refuse_existing(cli_session *cs, const mc2_catalog *cat, const char *
                        other ? "; the new one has another schema" : "");
 }
 
+/* --place "HOST:PORT,HOST:PORT,...": 1..MC2_TPART_MAX services. */
+static int parse_place(const char *list, char (*out)[CLI_HOSTPORT_MAX], size_t *n)
+{
+    *n = 0;
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == 0 || len >= CLI_HOSTPORT_MAX || *n >= MC2_TPART_MAX || !memchr(p, ':', len))
+            return cli_usage("upload",
+                             "--place wants 1 to %u services HOST:PORT, comma-separated, not '%s'",
+                             MC2_TPART_MAX, list) != 0;
+        memcpy(out[*n], p, len);
+        out[(*n)++][len] = '\0';
+        p += len + (p[len] == ',');
+    }
+    return *n == 0 ? cli_usage("upload", "--place names no service") != 0 : 0;
+}
+
+static int upload_whole(const cli_session *cs, const char *as, const char *tmp, mc2_err *err)
+{
+    cli_progress bar;
+    cli_progress_init(&bar, "uploading ");
+    int rc = mc2_host_upload(cs->service, &cs->id, as, tmp, cli_progress_update, &bar, err);
+    cli_progress_done(&bar);
+    return rc;
+}
+
+/* Uploads part r of n of the encrypted table tmp to hosts[r], for every r. */
+static int upload_parts(const cli_session *cs, const char *as, const char *tmp,
+                        char (*hosts)[CLI_HOSTPORT_MAX], size_t n, mc2_err *err)
+{
+    char *part = home_tmp(&cs->id, "part");
+    int rc = part ? 0 : mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    for (size_t r = 0; r < n && rc == 0; r++) {
+        cli_progress bar;
+        char what[64];
+        snprintf(what, sizeof what, "part %zu/%zu ", r + 1, n);
+        cli_progress_init(&bar, what);
+        rc = mc2_tpart_write(tmp, cs->id.data_key, (uint32_t)r, (uint32_t)n, part, err) ||
+             mc2_host_upload(hosts[r], &cs->id, as, part, cli_progress_update, &bar, err);
+        cli_progress_done(&bar);
+        if (rc)
+            mc2_err_prefix(err,
+                           "part %zu of %zu, to %s (parts already sent stay unused until "
+                           "an upload of every part succeeds): ",
+                           r + 1, n, hosts[r]);
+        if (part) unlink(part);
+    }
+    mc2_free(part);
+    return rc;
+}
+
 int cmd_upload(int argc, char **argv)
 {
     const char *schema = NULL, *in = NULL, *as = NULL, *format = NULL, *home = NULL,
-               *service = NULL, *policy = NULL;
+               *service = NULL, *policy = NULL, *cluster = NULL, *place = NULL;
     int replace = 0;
-    cli_opt opts[] = {CLI_VAL("schema", &schema),
+    cli_opt opts[] = {CLI_VAL("cluster", &cluster),
+                      CLI_VAL("place", &place),
+                      CLI_VAL("schema", &schema),
                       CLI_VAL("in", &in),
                       CLI_VAL("as", &as),
                       CLI_VAL("format", &format),
@@ -124,6 +184,13 @@ int cmd_upload(int argc, char **argv)
     mc2_err err;
     mc2_err_clear(&err);
     if (mc2_table_name_check(as, &err)) return cli_fail(&err);
+    static char hosts[MC2_TPART_MAX][CLI_HOSTPORT_MAX];
+    size_t nhosts = 0;
+    if ((cluster || place) && (service || (cluster && place)))
+        return cli_usage("upload", "give one of --service, --cluster and --place");
+    if (cluster && cli_cluster_services(cluster, hosts, MC2_TPART_MAX, &nhosts)) return CLI_FAIL;
+    if (place && parse_place(place, hosts, &nhosts)) return CLI_USAGE;
+    if (nhosts) service = hosts[0]; /* the leader: its listing, and the catalog's checks */
     mc2_encrypt_opts eo = {0};
     if (format && strcmp(format, "tbl") == 0)
         eo.format = MC2_FMT_TBL;
@@ -163,9 +230,9 @@ int cmd_upload(int argc, char **argv)
     /* Pending first: if this process dies after the service stored the table but before the
      * record below, `mc2 tables --adopt` recognises the table it sent. */
     if (mc2_catalog_update(cs.id.home, put_entry, &e, &err)) goto fail;
-    cli_progress_init(&bar, "uploading ");
-    if (mc2_host_upload(cs.service, &cs.id, as, tmp, cli_progress_update, &bar, &err)) goto fail;
-    cli_progress_done(&bar);
+    if (nhosts > 1 ? upload_parts(&cs, as, tmp, hosts, nhosts, &err)
+                   : upload_whole(&cs, as, tmp, &err))
+        goto fail;
     e.state = MC2_CAT_UPLOADED;
     e.time = (uint64_t)time(NULL);
     if (mc2_catalog_update(cs.id.home, put_entry, &e, &err)) {

@@ -415,10 +415,18 @@ int enc_party_key(enclave *e, const char *owner, uint8_t key[MC2_KEY_LEN], mc2_e
 typedef struct enc_input {
     enclave *e;
     char name[300];
-    mc2_tio io;
+    mc2_tio hostio; /* reads through the host */
+    mc2_tio io;     /* what the source reads: hostio, or a cluster part presented whole */
+    void *part;     /* the part wrapper's state (table/tpart.h), or NULL */
     struct mc2_tsrc *src;
 } enc_input;
 int enc_input_open(enclave *e, const mc2_job_input *jin, enc_input *in, mc2_err *err) MC2_WUR;
+/* enc_input_open for rank `self` of a job on n ranks (distributed jobs, meshrt.h): the object
+ * may be this host's part of a table placed on the cluster (table/tpart.h), which must then be
+ * exactly rank self's part of n; the caller reads only the blocks of mc2_block_range(blocks,
+ * self, n). enc_input_open is this with n = 0: a single-enclave job, which refuses a part. */
+int enc_input_open_rank(enclave *e, const mc2_job_input *jin, uint32_t self, uint32_t n,
+                        enc_input *in, mc2_err *err) MC2_WUR;
 void enc_input_close(enc_input *in);
 
 /* Reads input i of job j (a table) through the host and opens it with its owner's granted

@@ -9,6 +9,7 @@
 #include "base/hex.h"
 #include "enclave/enclave.h"
 #include "table/tfile2.h"
+#include "table/tpart.h"
 #include "table/treader.h"
 #include "table/tsrc.h"
 #include "wire/proto.h"
@@ -35,6 +36,18 @@ static int check_upload(const mc2_thdr *h, const mc2_job_input *in, mc2_err *err
     return 0;
 }
 
+/* A part where the job does not expect one (n == 0), and the part check (n > 0). */
+static int part_fits(const enc_input *in, const mc2_tpart_info *pi, uint32_t self, uint32_t n,
+                     mc2_err *err)
+{
+    if (pi->is_part && n == 0)
+        return mc2_err_set(err, MC2_E_INPUT,
+                           "this host holds only part %u of %u of the table (it was placed on a "
+                           "cluster): a job reading it runs on %u ranks (param ranks %u)",
+                           pi->part + 1, pi->parts, pi->parts, pi->parts);
+    return n ? mc2_tpart_check(in->src, pi, self, n, err) : 0;
+}
+
 int enc_open_input(enclave *e, const mc2_job_input *in, mc2_buf *data, mc2_treader **r,
                    mc2_err *err)
 {
@@ -44,7 +57,10 @@ int enc_open_input(enclave *e, const mc2_job_input *in, mc2_buf *data, mc2_tread
     if (enc_party_key(e, in->owner, key, err)) return -1;
     int bad = enc_store_read(e, name, data, err);
     if (!bad) enc_job_progress_input(e, data->len, data->len); /* read whole */
-    bad = bad || mc2_treader_open_mem(data->data, data->len, key, r, err);
+    mc2_tpart_info pi = {0};
+    bad = bad || mc2_tpart_head_parse(data->data, data->len, data->len, &pi, err) ||
+          part_fits(NULL, &pi, 0, 0, err) ||
+          mc2_treader_open_mem(data->data, data->len, key, r, err);
     mc2_wipe(key, sizeof key);
     if (bad) return mc2_err_prefix(err, "input %s/%s: ", in->owner, in->table);
     if (check_upload(mc2_treader_header(*r), in, err)) {
@@ -138,21 +154,32 @@ static int host_end(void *ctx, void *h, mc2_err *err)
 
 int enc_input_open(enclave *e, const mc2_job_input *jin, enc_input *in, mc2_err *err)
 {
+    return enc_input_open_rank(e, jin, 0, 0, in, err);
+}
+
+int enc_input_open_rank(enclave *e, const mc2_job_input *jin, uint32_t self, uint32_t n,
+                        enc_input *in, mc2_err *err)
+{
     memset(in, 0, sizeof *in);
     in->e = e;
     snprintf(in->name, sizeof in->name, "tables/%s/%s.mc2t", jin->owner, jin->table);
     uint8_t key[MC2_KEY_LEN];
     uint64_t size;
+    mc2_tpart_info pi;
     if (enc_party_key(e, jin->owner, key, err)) return -1;
     int rc = enc_store_size(e, in->name, &size, err);
     if (rc == 0) {
-        in->io = (mc2_tio){in, size, host_begin, host_end, host_abandon};
+        in->hostio = (mc2_tio){in, size, host_begin, host_end, host_abandon};
         enc_job_progress_input(e, 0, size);
         size_t meta = e->budget_bytes < (256ull << 20) ? (size_t)e->budget_bytes : 256u << 20;
-        rc = mc2_tsrc_open(&in->io, key, meta, &in->src, err);
+        rc = mc2_tio_part(&in->hostio, &in->io, &pi, &in->part, err) ||
+             mc2_tsrc_open(&in->io, key, meta, &in->src, err) || part_fits(in, &pi, self, n, err);
     }
     mc2_wipe(key, sizeof key);
-    if (rc) return mc2_err_prefix(err, "input %s/%s: ", jin->owner, jin->table);
+    if (rc) {
+        enc_input_close(in);
+        return mc2_err_prefix(err, "input %s/%s: ", jin->owner, jin->table);
+    }
     if (check_upload(mc2_tsrc_header(in->src), jin, err)) {
         enc_input_close(in);
         return -1;
@@ -164,6 +191,8 @@ void enc_input_close(enc_input *in)
 {
     mc2_tsrc_free(in->src);
     in->src = NULL;
+    mc2_tio_part_free(in->part);
+    in->part = NULL;
 }
 
 void enc_result_name(const enclave *e, const enc_job *j, const char *suffix, char *out, size_t cap)
