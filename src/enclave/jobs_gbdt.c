@@ -33,6 +33,7 @@
 #include "base/alloc.h"
 #include "base/hex.h"
 #include "enclave/enclave.h"
+#include "enclave/jobs_gbdt.h"
 #include "gbdt/gbdt.h"
 #include "obliv/decode.h"
 #include "table/blob.h"
@@ -55,9 +56,7 @@ static int find_input(const mc2_job *j, const char *spec)
     return -1;
 }
 
-/* Fills p from the job's GBDT parameters (everything but label and eval); eval_metric may be a
- * comma-separated list. */
-static int train_params(const mc2_job *j, mc2_gbdt_params *p, mc2_err *err)
+int gb_train_params(const mc2_job *j, mc2_gbdt_params *p, mc2_err *err)
 {
     mc2_gbdt_params_default(p);
     for (size_t i = 0; i < j->nparams; i++) {
@@ -108,7 +107,7 @@ int enc_train_check(enclave *e, const mc2_job *j, mc2_err *err)
                                "on");
     }
     mc2_gbdt_params p;
-    if (train_params(j, &p, err)) return -1;
+    if (gb_train_params(j, &p, err)) return -1;
     return p.oblivious ? 0 : enc_job_requires_oblivious(e, j, err);
 }
 
@@ -195,21 +194,14 @@ static bool numeric(enum mc2_type t)
            t == MC2_T_BOOL;
 }
 
-/* A growing dense data set: n rows of d features (+ label when has_y). */
-typedef struct gb_mat {
-    float *x, *y;
-    size_t n, cap, d;
-} gb_mat;
-
-static void mat_free(gb_mat *m)
+void gb_mat_free(gb_mat *m)
 {
     if (m->x) mc2_free_wipe(m->x, m->cap * m->d * sizeof(float));
     if (m->y) mc2_free_wipe(m->y, m->cap * sizeof(float));
     memset(m, 0, sizeof *m);
 }
 
-/* Makes room for `more` rows, within the enclave's budget. */
-static int mat_grow(enclave *e, gb_mat *m, uint64_t more, bool with_y, mc2_err *err)
+int gb_mat_grow(enclave *e, gb_mat *m, uint64_t more, bool with_y, mc2_err *err)
 {
     size_t rows, cells, bytes;
     if (more > SIZE_MAX || !mc2_add_size(m->n, (size_t)more, &rows) || rows > MC2_GBDT_MAX_ROWS ||
@@ -236,10 +228,8 @@ static int mat_grow(enclave *e, gb_mat *m, uint64_t more, bool with_y, mc2_err *
     return 0;
 }
 
-/* Checks that schema s has numeric feature columns (every column except `label`, which is -1
- * for none) and, if ref is given, the same columns and types as ref. */
-static int check_schema(const mc2_schema *s, const mc2_schema *ref, long label,
-                        const mc2_job_input *in, mc2_err *err)
+int gb_check_schema(const mc2_schema *s, const mc2_schema *ref, long label, const mc2_job_input *in,
+                    mc2_err *err)
 {
     if (ref) {
         bool same = s->ncols == ref->ncols;
@@ -263,9 +253,35 @@ static int check_schema(const mc2_schema *s, const mc2_schema *ref, long label,
     return 0;
 }
 
-/* Appends the rows of every block of r (schema s) to m with the batch decoder: features are
- * every column except `label` (-1: none), in schema order; the label goes to m->y. For jobs
- * that are not oblivious (the decoder and mc2_cell_float() branch on the data). */
+int gb_append_batch(gb_mat *m, const mc2_batch *b, const mc2_schema *s, long label,
+                    const mc2_job_input *in, mc2_err *err)
+{
+    if (m->n + b->nrows > m->cap)
+        return mc2_err_set(err, MC2_E_INPUT, "input %s/%s holds more rows than its header says",
+                           in->owner, in->table);
+    for (size_t i = 0; i < b->nrows; i++) {
+        float *row = m->x + (m->n + i) * m->d;
+        size_t f = 0;
+        for (size_t c = 0; c < s->ncols; c++) {
+            float v = mc2_cell_float(b, c, i);
+            if ((long)c == label) {
+                m->y[m->n + i] = v;
+                continue;
+            }
+            if (isinf(v))
+                return mc2_err_set(err, MC2_E_INPUT,
+                                   "feature column '%s' in input %s/%s has a value too large for "
+                                   "float32",
+                                   s->cols[c].name, in->owner, in->table);
+            row[f++] = v;
+        }
+    }
+    m->n += b->nrows;
+    return 0;
+}
+
+/* Appends the rows of every block of r (schema s) to m with the batch decoder (gb_append_batch):
+ * for jobs that are not oblivious. */
 static int load_blocks(mc2_treader *r, const mc2_schema *s, long label, const mc2_job_input *in,
                        gb_mat *m, mc2_err *err)
 {
@@ -273,33 +289,8 @@ static int load_blocks(mc2_treader *r, const mc2_schema *s, long label, const mc
     mc2_batch *b = mc2_treader_batch_new(r, err);
     if (!b) goto out;
     int got;
-    while ((got = mc2_treader_next(r, b, NULL, err)) == 1) {
-        if (m->n + b->nrows > m->cap) {
-            mc2_err_set(err, MC2_E_INPUT, "input %s/%s holds more rows than its header says",
-                        in->owner, in->table);
-            goto out;
-        }
-        for (size_t i = 0; i < b->nrows; i++) {
-            float *row = m->x + (m->n + i) * m->d;
-            size_t f = 0;
-            for (size_t c = 0; c < s->ncols; c++) {
-                float v = mc2_cell_float(b, c, i);
-                if ((long)c == label) {
-                    m->y[m->n + i] = v;
-                    continue;
-                }
-                if (isinf(v)) {
-                    mc2_err_set(err, MC2_E_INPUT,
-                                "feature column '%s' in input %s/%s has a value too large for "
-                                "float32",
-                                s->cols[c].name, in->owner, in->table);
-                    goto out;
-                }
-                row[f++] = v;
-            }
-        }
-        m->n += b->nrows;
-    }
+    while ((got = mc2_treader_next(r, b, NULL, err)) == 1)
+        if (gb_append_batch(m, b, s, label, in, err)) goto out;
     if (got < 0) {
         mc2_err_prefix(err, "input %s/%s: ", in->owner, in->table);
         goto out;
@@ -390,7 +381,7 @@ static int load_input(enclave *e, const mc2_job_input *in, const char *label_nam
             goto out;
         }
     }
-    if (check_schema(s, *ref, label, in, err)) goto out;
+    if (gb_check_schema(s, *ref, label, in, err)) goto out;
     size_t d = s->ncols - (label >= 0 ? 1 : 0);
     if (!*ref) {
         /* Keep a copy of the first schema (the reader's dies with it). */
@@ -405,7 +396,7 @@ static int load_input(enclave *e, const mc2_job_input *in, const char *label_nam
         mc2_err_set(err, MC2_E_INPUT, "input %s/%s has no feature column", in->owner, in->table);
         goto out;
     }
-    if (mat_grow(e, m, h->row_count, need_label, err)) goto out;
+    if (gb_mat_grow(e, m, h->row_count, need_label, err)) goto out;
     size_t start = m->n;
     if (obl ? load_blocks_obliv(r, s, label, in, m, err) : load_blocks(r, s, label, in, m, err))
         goto out;
@@ -417,9 +408,8 @@ out:
     return rc;
 }
 
-/* Checks the labels against the objective; messages name the column, never a value. */
-static int check_labels(const mc2_gbdt_params *p, const gb_mat *m, const char *label,
-                        const char *what, mc2_err *err)
+int gb_check_labels(const mc2_gbdt_params *p, const gb_mat *m, const char *label, const char *what,
+                    mc2_err *err)
 {
     if (m->n == 0) return mc2_err_set(err, MC2_E_INPUT, "%s has no rows", what);
     for (size_t i = 0; i < m->n; i++) {
@@ -442,7 +432,7 @@ static int check_labels(const mc2_gbdt_params *p, const gb_mat *m, const char *l
     return 0;
 }
 
-/* check_labels for oblivious jobs, with the same messages: the first bad label and why
+/* gb_check_labels for oblivious jobs, with the same messages: the first bad label and why
  * are found with masks (mc2_gbdt_labels_check_oblivious); only the reason, which the message
  * states, is declassified. */
 static int check_labels_obliv(const mc2_gbdt_params *p, const gb_mat *m, const char *label,
@@ -526,10 +516,7 @@ out:
     return rc;
 }
 
-/* Gives the model the feature names and types of schema s (every column but the label, in
- * schema order: the matrix's columns). INT64 and DATE are "int", BOOL "i", the rest "float". */
-static int name_features(mc2_gbdt_model *model, const mc2_schema *s, const char *label,
-                         mc2_err *err)
+int gb_name_features(mc2_gbdt_model *model, const mc2_schema *s, const char *label, mc2_err *err)
 {
     long li = mc2_schema_find(s, label);
     const char **names = mc2_calloc(s->ncols ? s->ncols : 1, sizeof *names);
@@ -559,8 +546,7 @@ out:
     return rc;
 }
 
-/* Seals the model under a fresh key, bound to its object name, for the recipients. */
-static int add_model(enclave *e, enc_job *j, const mc2_gbdt_model *model, mc2_err *err)
+int gb_add_model(enclave *e, enc_job *j, const mc2_gbdt_model *model, mc2_err *err)
 {
     uint8_t key[MC2_KEY_LEN];
     mc2_buf plain = {.secret = 1}, sealed = {0};
@@ -590,7 +576,7 @@ int enc_train_run(enclave *e, enc_job *jb, mc2_err *err)
     mc2_schema *ref = NULL;
     mc2_gbdt_model *model = NULL;
     int rc = -1;
-    if (train_params(j, &p, err)) goto out;
+    if (gb_train_params(j, &p, err)) goto out;
     /* Read and check everything before training: schemas, then labels. */
     for (size_t i = 0; i < j->ninputs; i++) {
         size_t got;
@@ -598,7 +584,7 @@ int enc_train_run(enclave *e, enc_job *jb, mc2_err *err)
         if (load_input(e, &j->inputs[i], label, true, p.oblivious, &ref, m, &got, err)) goto out;
     }
     int (*check)(const mc2_gbdt_params *, const gb_mat *, const char *, const char *, mc2_err *) =
-        p.oblivious ? check_labels_obliv : check_labels;
+        p.oblivious ? check_labels_obliv : gb_check_labels;
     if (check(&p, &train, label, "the training inputs", err)) goto out;
     if (eval_i >= 0 && check(&p, &test, label, "the eval input", err)) goto out;
     mc2_gbdt_data td = {train.x, train.y, NULL, train.n, train.d};
@@ -624,17 +610,17 @@ int enc_train_run(enclave *e, enc_job *jb, mc2_err *err)
                         "the GBDT engine refused the training data (values it cannot use)");
         goto out;
     }
-    if (name_features(model, ref, label, err)) goto out;
+    if (gb_name_features(model, ref, label, err)) goto out;
     if (eval_i >= 0 && add_metrics(e, jb, &g, err)) goto out;
-    if (add_model(e, jb, model, err)) goto out;
+    if (gb_add_model(e, jb, model, err)) goto out;
     rc = 0;
 out:
     mc2_gbdt_model_free(model);
     mc2_free(g.round);
     mc2_free(g.metric);
     mc2_free(g.value);
-    mat_free(&train);
-    mat_free(&test);
+    gb_mat_free(&train);
+    gb_mat_free(&test);
     mc2_schema_free(ref);
     return rc;
 }
@@ -804,7 +790,7 @@ static int predict_owner(enclave *e, enc_job *jb, const mc2_gbdt_model *model, u
             for (uint32_t k = 0; k < ng; k++) b->cols[2 + k].v.f64[b->nrows] = out[r * ng + k];
             b->nrows++;
         }
-        mat_free(&m);
+        gb_mat_free(&m);
         if (bad) goto out;
     }
     char suffix[64];

@@ -1,0 +1,51 @@
+/* jobs_gbdt.h - TRUSTED, internal to the GBDT job kinds: what the single-enclave kinds
+ * (jobs_gbdt.c) and distributed training (jobs_gbdt_dist.c) share. */
+#ifndef MC2_ENCLAVE_JOBS_GBDT_H
+#define MC2_ENCLAVE_JOBS_GBDT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "enclave/enclave.h"
+#include "gbdt/gbdt.h"
+
+/* A growing dense data set: n rows of d features (+ label when has_y). */
+typedef struct gb_mat {
+    float *x, *y;
+    size_t n, cap, d;
+} gb_mat;
+
+/* Wipes and frees m's arrays (m is zeroed). */
+void gb_mat_free(gb_mat *m);
+/* Makes room for `more` rows, within the enclave's budget (m->d set). */
+int gb_mat_grow(enclave *e, gb_mat *m, uint64_t more, bool with_y, mc2_err *err) MC2_WUR;
+
+/* Fills p from the job's GBDT parameters (everything but label, eval and the generic ones);
+ * eval_metric may be a comma-separated list. */
+int gb_train_params(const mc2_job *j, mc2_gbdt_params *p, mc2_err *err) MC2_WUR;
+
+/* Checks that schema s has numeric feature columns (every column except `label`, which is -1
+ * for none) and, if ref is given, the same columns and types as ref. */
+int gb_check_schema(const mc2_schema *s, const mc2_schema *ref, long label, const mc2_job_input *in,
+                    mc2_err *err) MC2_WUR;
+
+/* Appends batch b's rows (schema s) to m, which has room: features are every column except
+ * `label` (-1: none), in schema order; the label goes to m->y. For jobs that are not
+ * oblivious (mc2_cell_float() branches on the data). Messages name columns, never values. */
+int gb_append_batch(gb_mat *m, const mc2_batch *b, const mc2_schema *s, long label,
+                    const mc2_job_input *in, mc2_err *err) MC2_WUR;
+
+/* Checks the labels against the objective ("what" names the rows in messages); m->n == 0 is
+ * an error ("has no rows"). Messages name the column, never a value. */
+int gb_check_labels(const mc2_gbdt_params *p, const gb_mat *m, const char *label, const char *what,
+                    mc2_err *err) MC2_WUR;
+
+/* Gives the model the feature names and types of schema s (every column but the label). */
+int gb_name_features(mc2_gbdt_model *model, const mc2_schema *s, const char *label,
+                     mc2_err *err) MC2_WUR;
+
+/* Seals the model under a fresh key, bound to its object name, as job j's result for its
+ * recipients ("<instance>-model.mc2m"). */
+int gb_add_model(enclave *e, enc_job *j, const mc2_gbdt_model *model, mc2_err *err) MC2_WUR;
+
+#endif
