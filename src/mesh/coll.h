@@ -68,7 +68,7 @@
 #include "mc2/err.h"
 #include "mesh/mesh.h"
 
-#define MC2_COLL_MAX_OPS       100
+#define MC2_COLL_MAX_OPS       4000
 #define MC2_COLL_MIN_CHUNK     64
 #define MC2_COLL_MAX_CHUNK     (16u << 20)
 #define MC2_COLL_DEFAULT_CHUNK (1u << 20)

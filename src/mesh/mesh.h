@@ -58,7 +58,7 @@
 #include "mc2/err.h"
 
 #define MC2_MESH_MAX_RANKS   64
-#define MC2_MESH_MAX_STAGES  256
+#define MC2_MESH_MAX_STAGES  8192
 #define MC2_MESH_HDR_LEN     57
 #define MC2_MESH_OVERHEAD    (MC2_MESH_HDR_LEN + MC2_TAG_LEN)
 #define MC2_MESH_MAX_PAYLOAD (1u << 30)

@@ -529,7 +529,7 @@ static void test_plan(void)
     CHECK(mc2_coll_plan_make(ops, N_OPS, 2, 2, 0, &err) == NULL);
     CHECK(mc2_coll_plan_make(ops, N_OPS, 2, 0, 100, &err) == NULL); /* not a multiple of 8 */
     CHECK(mc2_coll_plan_make(big, MC2_COLL_MAX_OPS + 1, 2, 0, 0, &err) == NULL);
-    mc2_coll_plan *p = mc2_coll_plan_make(big, MC2_COLL_MAX_OPS, 2, 0, 0, &err); /* 202 stages */
+    mc2_coll_plan *p = mc2_coll_plan_make(big, MC2_COLL_MAX_OPS, 2, 0, 0, &err); /* 8002 stages */
     CHECK(p != NULL);
     mc2_coll_plan_free(p);
     mc2_coll_op bad = {MC2_COLL_BCAST, 5};
