@@ -51,12 +51,16 @@ struct gbdt_dist {
 
 static enum mc2_gbdt_comm_op op_at(size_t i)
 {
-    return i == 0 ? MC2_GBDT_COMM_GATHER0 : i == 1 ? MC2_GBDT_COMM_BCAST0 : MC2_GBDT_COMM_ALLREDUCE_F64;
+    return i == 0   ? MC2_GBDT_COMM_GATHER0
+           : i == 1 ? MC2_GBDT_COMM_BCAST0
+                    : MC2_GBDT_COMM_ALLREDUCE_F64;
 }
 
 static const char *op_name(enum mc2_gbdt_comm_op op)
 {
-    return op == MC2_GBDT_COMM_GATHER0 ? "gather0" : op == MC2_GBDT_COMM_BCAST0 ? "bcast0" : "allreduce";
+    return op == MC2_GBDT_COMM_GATHER0  ? "gather0"
+           : op == MC2_GBDT_COMM_BCAST0 ? "bcast0"
+                                        : "allreduce";
 }
 
 /* The refusals of a distributed run, on checked params (dist.h). */
@@ -96,8 +100,8 @@ int mc2_gbdt_dist_ops(const mc2_gbdt_params *p, size_t d, uint32_t n_ranks,
                            DIST_MAX_RANKS);
     *n = op_count(p);
     if (*n > cap)
-        return mc2_err_set(err, MC2_E_LIMIT, "gbdt: the run makes %zu collective calls, room for %zu",
-                           *n, cap);
+        return mc2_err_set(err, MC2_E_LIMIT,
+                           "gbdt: the run makes %zu collective calls, room for %zu", *n, cap);
     for (size_t i = 0; i < *n; i++) ops[i] = op_at(i);
     return 0;
 }
@@ -271,8 +275,7 @@ static int cuts_write(mc2_buf *b, const rank_sum *rs, uint32_t nr, size_t d, uin
         }
         float minv;
         uint32_t nc = mc2_gbdt_summary_cuts(acc, na, (size_t)count, max_bin, tmp, cuts, &minv);
-        if (mc2_buf_put_u8(b, hasmiss, err) || mc2_buf_put_u32(b, nc, err) ||
-            put_f32(b, minv, err))
+        if (mc2_buf_put_u8(b, hasmiss, err) || mc2_buf_put_u32(b, nc, err) || put_f32(b, minv, err))
             goto out;
         for (uint32_t i = 0; i < nc; i++)
             if (put_f32(b, cuts[i], err)) goto out;
@@ -347,17 +350,17 @@ static int cuts_status_err(int st, uint32_t rank, mc2_err *err)
     case ST_NO_ROWS:
         return mc2_err_set(err, MC2_E_INPUT, "gbdt: training data: no rows on any rank");
     case ST_NOMEM:
-        return mc2_err_set(err, MC2_E_NOMEM, "gbdt: rank 0 ran out of memory merging the "
-                                             "quantile summaries");
+        return mc2_err_set(err, MC2_E_NOMEM,
+                           "gbdt: rank 0 ran out of memory merging the "
+                           "quantile summaries");
     }
     return mc2_err_set(err, MC2_E_INPUT, "gbdt: malformed cuts from rank 0");
 }
 
 /* Parses and checks the CUTS bytes at this rank (see CUTS). */
 static int cuts_parse(const uint8_t *p, size_t len, const mc2_gbdt_comm *comm, size_t d,
-                      size_t n_local, uint32_t max_bin, uint32_t *nc, float *minv,
-                      uint8_t *hasmiss, float **cuts, uint64_t *row_off, uint64_t *row_total,
-                      mc2_err *err)
+                      size_t n_local, uint32_t max_bin, uint32_t *nc, float *minv, uint8_t *hasmiss,
+                      float **cuts, uint64_t *row_off, uint64_t *row_total, mc2_err *err)
 {
     mc2_rd r = mc2_rd_init(p, len);
     float *all = NULL;
