@@ -430,6 +430,7 @@ static void test_exact_cuts(void)
         p.eval_train = 1;
         p.max_bin = 16;
         p.seed = 3;
+        p.nthread = i == 1 ? 2 : 1; /* per rank: the sums are per rank, then summed */
         mc2_gbdt_model *ref = single(&p, &s.d);
         for (uint32_t n = 2; n <= 4; n++) {
             run *r = run_new(n);
@@ -563,6 +564,10 @@ static void test_refusals(void)
         CHECK_MSG(k != 0 || strstr(r->rk[0].err.msg, "auc"), "%s", r->rk[0].err.msg);
         run_free(r);
     }
+    /* a malformed communicator */
+    mc2_gbdt_comm bad = {2, 2, NULL, NULL, NULL, NULL};
+    mc2_gbdt_model *m = NULL;
+    CHECK(mc2_gbdt_train_dist(&p, &s.d, &bad, &m, &err) == -1 && err.code == MC2_E_USAGE && !m);
     /* early stopping: no parameter asks for it (only mc2_gbdt_train's callback, which the
      * distributed entry point does not take) */
     mc2_gbdt_params q = p;
