@@ -45,7 +45,7 @@ typedef struct mc2_gbdt_comm {
     uint32_t rank, n_ranks; /* n_ranks >= 1 */
     void *ctx;
     int (*allreduce_f64)(void *ctx, double *v, size_t n, mc2_err *err);
-    /* rank 0: *buf/*len are the input (unchanged); elsewhere set to a copy of rank 0's */
+    /* rank 0: *buf and *len are the input (unchanged); elsewhere set to a copy of rank 0's */
     int (*bcast0)(void *ctx, uint8_t **buf, size_t *len, mc2_err *err);
     /* rank 0: out[i]/out_len[i] rank i's bytes (out has n_ranks slots); elsewhere out NULL */
     int (*gather0)(void *ctx, const uint8_t *buf, size_t len, uint8_t **out, size_t *out_len,

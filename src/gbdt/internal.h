@@ -43,6 +43,20 @@ void mc2_gbdt_sketch_push(mc2_gbdt_sketch *sk, float x, float w);
  * returns the number of cuts (>= 1). */
 uint32_t mc2_gbdt_sketch_cuts(mc2_gbdt_sketch *sk, size_t count, uint32_t max_bin, float *cuts,
                               float *min_val);
+/* The same in two steps, so that summaries of several ranks can be merged in between (dist.c):
+ * mc2_gbdt_sketch_summary writes the column's summary, pruned to min(count, 8 * max_bin)
+ * entries (XGBoost's intermediate size), to dst (room for that many) and returns its size (0
+ * for an empty column); mc2_gbdt_summary_merge writes the combination of two summaries,
+ * pruned to maxsize entries, to dst (tmp: na + nb entries; neither may overlap a, b or each
+ * other) and returns its size; mc2_gbdt_summary_cuts computes the cuts of a column of
+ * `count` values from its summary (tmp: max_bin + 2 entries) as mc2_gbdt_sketch_cuts does. */
+size_t mc2_gbdt_sketch_summary(mc2_gbdt_sketch *sk, size_t count, uint32_t max_bin,
+                               mc2_gbdt_qentry *dst);
+size_t mc2_gbdt_summary_merge(const mc2_gbdt_qentry *a, size_t na, const mc2_gbdt_qentry *b,
+                              size_t nb, size_t maxsize, mc2_gbdt_qentry *tmp,
+                              mc2_gbdt_qentry *dst);
+uint32_t mc2_gbdt_summary_cuts(const mc2_gbdt_qentry *s, size_t size, size_t count,
+                               uint32_t max_bin, mc2_gbdt_qentry *tmp, float *cuts, float *min_val);
 
 /* Starts recording per-round metrics (p's, p->n_metrics > 0) of evaluation set `name` in m:
  * room for p->num_round rounds is allocated here, so that gbdt_history_push never allocates.
@@ -69,6 +83,41 @@ static inline float mc2_gbdt_tree_leaf(const mc2_gbdt_tree *t, const float *x)
     return nodes[i].cond;
 }
 
+/* ---- distributed training (dist.c; the public interface is dist.h) ------------------------ */
+
+/* A distributed run: the caller's comm and the calls made so far, checked against the
+ * sequence mc2_gbdt_dist_ops lists (a call out of it is MC2_E_INTERNAL). */
+typedef struct gbdt_dist gbdt_dist;
+
+/* One column's share of a rank for the cut exchange: its non-missing values (count), whether
+ * it has missing ones, and its summary (mc2_gbdt_sketch_summary: n entries at e). */
+typedef struct gbdt_colsum {
+    uint64_t count;
+    uint8_t hasmiss;
+    uint32_t n;
+    mc2_gbdt_qentry *e;
+} gbdt_colsum;
+
+/* The number of ranks of the run. */
+uint32_t gbdt_dist_ranks(const gbdt_dist *g);
+/* The cut exchange (dist.h steps 1: gather0 of every rank's summaries, merged at rank 0, the
+ * cuts bcast0): from this rank's d columns (n_local rows) fills, over all ranks, nc[f] (the
+ * cuts of feature f), minv[f], hasmiss[f], *cuts (malloc'd: every feature's cuts in feature
+ * order), *row_off (the first row of this rank among all ranks' rows in rank order) and
+ * *row_total. */
+int gbdt_dist_cuts(gbdt_dist *g, const mc2_gbdt_params *p, size_t d, size_t n_local,
+                   const gbdt_colsum *cols, uint32_t *nc, float *minv, uint8_t *hasmiss,
+                   float **cuts, uint64_t *row_off, uint64_t *row_total, mc2_err *err) MC2_WUR;
+/* Sums v[0..n) over the ranks in place (n may be 0: the call is still made). */
+int gbdt_dist_allreduce(gbdt_dist *g, double *v, size_t n, mc2_err *err) MC2_WUR;
+
+/* The histogram trainer behind mc2_gbdt_train (p: checked and completed by gbdt_train_setup)
+ * and, with dist != NULL, behind mc2_gbdt_train_dist (then eval and cb are NULL and train
+ * holds this rank's rows, maybe none). */
+int gbdt_train_hist(const mc2_gbdt_params *p, const mc2_gbdt_data *train, const mc2_gbdt_data *eval,
+                    mc2_gbdt_eval_fn cb, void *cb_ctx, gbdt_dist *dist, mc2_gbdt_model **out,
+                    mc2_err *err) MC2_WUR;
+
 /* How the oblivious trainer builds a level's histograms: a public choice. AUTO picks, per
  * level, the cheaper of the two by a cost model of public sizes (n, d, bins, nodes); tests
  * force one to compare them (with nthread 1 both give bit-identical histograms).
@@ -83,6 +132,13 @@ enum gbdt_obl_hist { GBDT_OBL_HIST_AUTO, GBDT_OBL_HIST_ONEHOT, GBDT_OBL_HIST_SOR
 int gbdt_train_oblivious(const mc2_gbdt_params *p, const mc2_gbdt_data *train,
                          const mc2_gbdt_data *eval, mc2_gbdt_eval_fn cb, void *cb_ctx,
                          enum gbdt_obl_hist how, mc2_gbdt_model **out, mc2_err *err) MC2_WUR;
+
+/* mc2_gbdt_metric in two steps for the metrics that are sums over rows (rmse, logloss, merror;
+ * AUC: sums 0, final NaN): out = (sum, sum of weights) over the rows, then the metric from
+ * such sums (added across ranks in a distributed run). */
+void gbdt_metric_sums(enum mc2_gbdt_metric metric, const float *pred, const float *y,
+                      const float *w, size_t n, uint32_t ngroup, double *out);
+double gbdt_metric_final(enum mc2_gbdt_metric metric, const double *s);
 
 /* Transforms margins in place (n rows x ngroup) to probabilities, as XGBoost does. */
 void mc2_gbdt_transform(enum mc2_gbdt_objective o, float *v, size_t n, uint32_t ngroup);

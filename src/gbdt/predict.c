@@ -136,20 +136,20 @@ static double auc(const float *pred, const float *y, const float *w, size_t n)
     return area / (fp * tp);
 }
 
-double mc2_gbdt_metric(enum mc2_gbdt_metric metric, const float *pred, const float *y,
-                       const float *w, size_t n, uint32_t ngroup)
+void gbdt_metric_sums(enum mc2_gbdt_metric metric, const float *pred, const float *y,
+                      const float *w, size_t n, uint32_t ngroup, double *out)
 {
     double sum = 0, wsum = 0;
     switch (metric) {
     case MC2_GBDT_METRIC_AUC:
-        return auc(pred, y, w, n);
+        break;
     case MC2_GBDT_METRIC_RMSE:
         for (size_t i = 0; i < n; i++) {
             double wt = w ? w[i] : 1.0, e = (double)pred[i] - y[i];
             sum += wt * e * e;
             wsum += wt;
         }
-        return wsum > 0 ? sqrt(sum / wsum) : NAN;
+        break;
     case MC2_GBDT_METRIC_LOGLOSS:
         for (size_t i = 0; i < n; i++) {
             double wt = w ? w[i] : 1.0, p = pred[i], eps = 1e-16;
@@ -157,7 +157,7 @@ double mc2_gbdt_metric(enum mc2_gbdt_metric metric, const float *pred, const flo
             sum += -wt * (y[i] * log(a) + (1 - y[i]) * log(b));
             wsum += wt;
         }
-        return wsum > 0 ? sum / wsum : NAN;
+        break;
     case MC2_GBDT_METRIC_MERROR:
         for (size_t i = 0; i < n; i++) {
             double wt = w ? w[i] : 1.0;
@@ -168,7 +168,32 @@ double mc2_gbdt_metric(enum mc2_gbdt_metric metric, const float *pred, const flo
             sum += wt * ((float)best != y[i]);
             wsum += wt;
         }
+        break;
+    }
+    out[0] = sum;
+    out[1] = wsum;
+}
+
+double gbdt_metric_final(enum mc2_gbdt_metric metric, const double *s)
+{
+    double sum = s[0], wsum = s[1];
+    switch (metric) {
+    case MC2_GBDT_METRIC_AUC:
+        return NAN;
+    case MC2_GBDT_METRIC_RMSE:
+        return wsum > 0 ? sqrt(sum / wsum) : NAN;
+    case MC2_GBDT_METRIC_LOGLOSS:
+    case MC2_GBDT_METRIC_MERROR:
         return wsum > 0 ? sum / wsum : NAN;
     }
     return NAN;
+}
+
+double mc2_gbdt_metric(enum mc2_gbdt_metric metric, const float *pred, const float *y,
+                       const float *w, size_t n, uint32_t ngroup)
+{
+    if (metric == MC2_GBDT_METRIC_AUC) return auc(pred, y, w, n);
+    double s[2];
+    gbdt_metric_sums(metric, pred, y, w, n, ngroup, s);
+    return gbdt_metric_final(metric, s);
 }

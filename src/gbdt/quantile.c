@@ -303,24 +303,43 @@ static void get_summary(mc2_gbdt_sketch *sk, summary *out)
     }
 }
 
-uint32_t mc2_gbdt_sketch_cuts(mc2_gbdt_sketch *sk, size_t count, uint32_t max_bin, float *cuts,
-                              float *min_val)
+size_t mc2_gbdt_sketch_summary(mc2_gbdt_sketch *sk, size_t count, uint32_t max_bin,
+                               mc2_gbdt_qentry *dst)
 {
-    uint32_t nc = 0;
     summary out = {sk->out, 0};
     if (count) get_summary(sk, &out);
-    if (out.size == 0) { /* an empty column (or only zero weights): one bin */
+    if (out.size == 0) return 0;
+    size_t inter = (size_t)max_bin * 8;
+    if (count < inter) inter = count;
+    summary reduced = {dst, 0};
+    set_prune(&reduced, &out, inter);
+    return reduced.size;
+}
+
+size_t mc2_gbdt_summary_merge(const mc2_gbdt_qentry *a, size_t na, const mc2_gbdt_qentry *b,
+                              size_t nb, size_t maxsize, mc2_gbdt_qentry *tmp, mc2_gbdt_qentry *dst)
+{
+    summary sa = {(mc2_gbdt_qentry *)a, na}, sb = {(mc2_gbdt_qentry *)b, nb};
+    summary t = {tmp, 0}, o = {dst, 0};
+    set_combine(&t, &sa, &sb);
+    set_prune(&o, &t, maxsize);
+    return o.size;
+}
+
+uint32_t mc2_gbdt_summary_cuts(const mc2_gbdt_qentry *s, size_t size, size_t count,
+                               uint32_t max_bin, mc2_gbdt_qentry *tmp, float *cuts, float *min_val)
+{
+    uint32_t nc = 0;
+    if (size == 0) { /* an empty column (or only zero weights): one bin */
         *min_val = 1e-5f;
         cuts[nc++] = *min_val + (fabsf(*min_val) + 1e-5f);
         return nc;
     }
     size_t inter = (size_t)max_bin * 8;
     if (count < inter) inter = count;
-    summary reduced = {sk->temp, 0}; /* temp holds 2 * limit_size >= out.size entries */
-    set_prune(&reduced, &out, inter);
     size_t max_num_bins = inter < max_bin ? inter : max_bin;
-    summary a = {sk->out, 0};
-    set_prune(&a, &reduced, max_num_bins + 1);
+    summary src = {(mc2_gbdt_qentry *)s, size}, a = {tmp, 0};
+    set_prune(&a, &src, max_num_bins + 1);
     float mval = a.data[0].value;
     *min_val = mval - fabsf(mval) - 1e-5f;
     size_t required = a.size < max_num_bins ? a.size : max_num_bins;
@@ -331,6 +350,14 @@ uint32_t mc2_gbdt_sketch_cuts(mc2_gbdt_sketch *sk, size_t count, uint32_t max_bi
     float cpt = a.data[a.size - 1].value;
     cuts[nc++] = cpt + (fabsf(cpt) + 1e-5f);
     return nc;
+}
+
+uint32_t mc2_gbdt_sketch_cuts(mc2_gbdt_sketch *sk, size_t count, uint32_t max_bin, float *cuts,
+                              float *min_val)
+{
+    /* temp holds 2 * limit_size >= the summary's entries; out then takes the final prune */
+    size_t n = mc2_gbdt_sketch_summary(sk, count, max_bin, sk->temp);
+    return mc2_gbdt_summary_cuts(sk->temp, n, count, max_bin, sk->out, cuts, min_val);
 }
 
 int mc2_gbdt_sketch_alloc(mc2_gbdt_sketch *sk, size_t maxn, uint32_t max_bin)

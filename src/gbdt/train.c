@@ -12,7 +12,15 @@
  * a missing slot if the feature has missing values), else uint16; a feature's local bin b
  * means cut[b-1] <= x < cut[b] (cuts from quantile.c). Histogram slot of (f, b) is
  * off[f] + b; the slot off[f] + nb[f] collects missing values. Rows of a node are a range of
- * rows[] (kept in row order); gpos[] carries their gradients alongside. */
+ * rows[] (kept in row order); gpos[] carries their gradients alongside.
+ *
+ * Distributed training (dist.c, dist.h) runs this same trainer on each rank's rows with a
+ * gbdt_dist: the cuts come from the ranks' merged sketches (setup_bins), each level's
+ * histograms (the root's with its gradient sums) are summed across the ranks by one
+ * allreduce before its splits are searched (build_tree), the training metrics are summed
+ * likewise, and subsample draws one number per row of all ranks (in rank order) so that every
+ * rank's generator stays in step. Without a gbdt_dist none of this happens. */
+#include <assert.h>
 #include <math.h>
 #include <string.h>
 
@@ -144,6 +152,13 @@ typedef struct ctx {
     float *eval_margin;
     float *eval_prob;
     float *train_prob; /* eval_train: the training margins, transformed */
+
+    /* distributed training (NULL / 1 / 0 / n when single-node) */
+    gbdt_dist *dist;
+    uint32_t n_ranks;
+    uint64_t row_off, row_total; /* this rank's first row among all ranks', and their count */
+    double *pack;                /* a level's histograms, packed for the allreduce */
+    size_t cap_pack;
 } ctx;
 
 /* ---- setup: cuts and bins ----------------------------------------------------------------- */
@@ -172,6 +187,31 @@ static void cut_task(void *arg, size_t f, unsigned worker)
         }
     }
     j->fnc[f] = mc2_gbdt_sketch_cuts(sk, j->count[f], c->p->max_bin, j->fcuts[f], &c->minv[f]);
+}
+
+/* Distributed: per feature, this rank's summary of its column (merged across ranks by dist.c)
+ * instead of the cuts. */
+typedef struct sum_job {
+    ctx *c;
+    mc2_gbdt_sketch *sk; /* per worker */
+    gbdt_colsum *cols;   /* per feature: count set, summary written */
+} sum_job;
+
+static void sum_cut_task(void *arg, size_t f, unsigned worker)
+{
+    sum_job *j = arg;
+    ctx *c = j->c;
+    mc2_gbdt_sketch *sk = &j->sk[worker];
+    const float *x = c->train->x, *w = c->train->w;
+    size_t n = c->n, d = c->d, count = (size_t)j->cols[f].count;
+    j->cols[f].n = 0;
+    if (!count) return;
+    mc2_gbdt_sketch_init(sk, count, c->p->max_bin);
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i * d + f];
+        if (v == v) mc2_gbdt_sketch_push(sk, v, w ? w[i] : 1.0f);
+    }
+    j->cols[f].n = (uint32_t)mc2_gbdt_sketch_summary(sk, count, c->p->max_bin, j->cols[f].e);
 }
 
 /* Local bin of v among nb cuts: the first cut above v, the last bin for values beyond. */
@@ -217,6 +257,35 @@ static size_t n_row_chunks(size_t n)
     return (n + ROW_CHUNK - 1) / ROW_CHUNK;
 }
 
+/* Distributed: the cuts from every rank's summaries (dist.c); fills fnc, c->minv, c->hasmiss
+ * (over all ranks) and *dcuts (every feature's cuts, concatenated), c->row_off/row_total. */
+static int dist_cuts(ctx *c, mc2_gbdt_sketch *sk, const size_t *count, uint32_t *fnc, float **dcuts,
+                     mc2_err *err)
+{
+    size_t d = c->d, room = (size_t)c->p->max_bin * 8;
+    int rc = -1;
+    gbdt_colsum *cols = mc2_calloc(d, sizeof *cols);
+    if (!cols) goto nomem;
+    for (size_t f = 0; f < d; f++) {
+        size_t r = count[f] < room ? count[f] : room;
+        cols[f].count = count[f];
+        cols[f].hasmiss = c->hasmiss[f];
+        if (!(cols[f].e = mc2_malloc((r ? r : 1) * sizeof *cols[f].e))) goto nomem;
+    }
+    sum_job sj = {c, sk, cols};
+    mc2_gbdt_pool_run(c->pool, d, sum_cut_task, &sj);
+    rc = gbdt_dist_cuts(c->dist, c->p, d, c->n, cols, fnc, c->minv, c->hasmiss, dcuts, &c->row_off,
+                        &c->row_total, err);
+    goto out;
+nomem:
+    mc2_err_set(err, MC2_E_NOMEM, "gbdt: out of memory for the quantile summaries");
+out:
+    if (cols)
+        for (size_t f = 0; f < d; f++) mc2_free(cols[f].e);
+    mc2_free(cols);
+    return rc;
+}
+
 static int setup_bins(ctx *c, mc2_err *err)
 {
     size_t d = c->d, n = c->n;
@@ -225,6 +294,7 @@ static int setup_bins(ctx *c, mc2_err *err)
     int rc = -1;
     mc2_gbdt_sketch *sk = mc2_calloc(nt, sizeof *sk);
     float **fcuts = mc2_calloc(d, sizeof *fcuts);
+    float *dcuts = NULL; /* distributed: all features' cuts */
     uint32_t *fnc = mc2_calloc(d, sizeof *fnc);
     size_t *count = mc2_calloc(d, sizeof *count);
     c->off = mc2_calloc(d + 1, sizeof *c->off);
@@ -237,15 +307,21 @@ static int setup_bins(ctx *c, mc2_err *err)
     const float *x = c->train->x;
     for (size_t i = 0; i < n; i++)
         for (size_t f = 0; f < d; f++) count[f] += x[i * d + f] == x[i * d + f];
-    for (size_t f = 0; f < d; f++) {
-        c->hasmiss[f] = count[f] < n;
-        /* a feature has at most min(max_bin, values) cuts, and at least one */
-        size_t room = count[f] < mb ? count[f] : mb;
-        fcuts[f] = mc2_malloc((room ? room : 1) * sizeof(float));
-        if (!fcuts[f]) goto nomem;
+    for (size_t f = 0; f < d; f++) c->hasmiss[f] = count[f] < n;
+    if (c->dist) {
+        if (dist_cuts(c, sk, count, fnc, &dcuts, err) != 0) goto out;
+    } else {
+        for (size_t f = 0; f < d; f++) {
+            /* a feature has at most min(max_bin, values) cuts, and at least one */
+            size_t room = count[f] < mb ? count[f] : mb;
+            fcuts[f] = mc2_malloc((room ? room : 1) * sizeof(float));
+            if (!fcuts[f]) goto nomem;
+        }
+        cut_job cj = {c, sk, fcuts, fnc, count};
+        mc2_gbdt_pool_run(c->pool, d, cut_task, &cj);
+        c->row_off = 0;
+        c->row_total = n;
     }
-    cut_job cj = {c, sk, fcuts, fnc, count};
-    mc2_gbdt_pool_run(c->pool, d, cut_task, &cj);
 
     /* slot offsets; bins fit in a byte if every feature has <= 256 slots */
     uint64_t total = 0;
@@ -265,7 +341,8 @@ static int setup_bins(ctx *c, mc2_err *err)
     c->bins16 = wide;
     c->cut = mc2_calloc(total, sizeof *c->cut);
     if (!c->cut) goto nomem;
-    for (size_t f = 0; f < d; f++) memcpy(c->cut + c->off[f], fcuts[f], fnc[f] * sizeof(float));
+    for (size_t f = 0, at = 0; f < d; at += fnc[f], f++)
+        memcpy(c->cut + c->off[f], dcuts ? dcuts + at : fcuts[f], fnc[f] * sizeof(float));
     c->bins = mc2_malloc(n * d * (wide ? 2 : 1));
     c->cbins = mc2_malloc(n * d * (wide ? 2 : 1));
     if (!c->bins || !c->cbins) goto nomem;
@@ -281,6 +358,7 @@ out:
         for (size_t f = 0; f < d; f++) mc2_free(fcuts[f]);
     mc2_free(sk);
     mc2_free(fcuts);
+    mc2_free(dcuts);
     mc2_free(fnc);
     mc2_free(count);
     return rc;
@@ -342,7 +420,8 @@ static hstat *hist_get(ctx *c)
         c->free_hists = fr;
         c->cap_all = c->cap_free = nc;
     }
-    hstat *h = mc2_malloc((size_t)c->nslots * sizeof *h);
+    /* one slot more than the histogram: the root's gradient sums travel in it (dist_sum) */
+    hstat *h = mc2_malloc(((size_t)c->nslots + 1) * sizeof *h);
     if (!h) return NULL;
     c->all_hists[c->n_all++] = h;
     return h;
@@ -686,6 +765,48 @@ static void sum_task(void *arg, size_t t, unsigned worker)
     c->partial[2 * t + 1] = h;
 }
 
+/* ---- distributed: a level's histograms summed across the ranks ----------------------------- */
+
+/* Sums the histograms of nodes ids[0..nids) across the ranks with one allreduce (with root,
+ * nids is 1 and the root's gradient sums travel in the extra slot of its buffer and come back
+ * summed). Single-node: nothing to do. */
+static int dist_sum_hists(ctx *c, const uint32_t *ids, size_t nids, hstat *root, mc2_err *err)
+{
+    if (!c->dist) return 0;
+    size_t per = (size_t)c->nslots * 2, n;
+    if (root) {
+        assert(nids == 1);
+        c->nodes[ids[0]].hist[c->nslots] = *root;
+        per += 2;
+    }
+    if (!mc2_mul_size(per, nids, &n) || n > SIZE_MAX / sizeof(double))
+        return mc2_err_set(err, MC2_E_LIMIT, "gbdt: a level's histograms are too large");
+    if (n > c->cap_pack) {
+        double *np = mc2_realloc(c->pack, n * sizeof *np);
+        if (!np) return mc2_err_set(err, MC2_E_NOMEM, "gbdt: out of memory for histograms");
+        c->pack = np;
+        c->cap_pack = n;
+    }
+    for (size_t k = 0; k < nids; k++)
+        memcpy(c->pack + k * per, c->nodes[ids[k]].hist, per * sizeof(double));
+    if (gbdt_dist_allreduce(c->dist, c->pack, n, err) != 0) return -1;
+    for (size_t k = 0; k < nids; k++)
+        memcpy(c->nodes[ids[k]].hist, c->pack + k * per, per * sizeof(double));
+    if (root) *root = c->nodes[ids[0]].hist[c->nslots];
+    return 0;
+}
+
+/* The child of a split whose histogram is built (the other one's is the parent's minus it):
+ * the one with fewer rows. Across several ranks every rank must choose the same, and a child's
+ * row count is only known per rank, so there it is the one with less hessian (summed over
+ * the ranks); with one rank (and single-node) the row counts are global. */
+static uint32_t small_child(const ctx *c, uint32_t l)
+{
+    const bnode *a = &c->nodes[l], *b = &c->nodes[l + 1];
+    if (c->n_ranks > 1) return a->sum.h <= b->sum.h ? l : l + 1;
+    return (a->end - a->begin) <= (b->end - b->begin) ? l : l + 1;
+}
+
 /* ---- one tree ----------------------------------------------------------------------------- */
 
 static void set_leaf(ctx *c, uint32_t id)
@@ -756,11 +877,18 @@ static int build_tree(ctx *c, uint32_t group, mc2_gbdt_tree *out, mc2_err *err)
     init_node(c, 0, root, -1);
     uint32_t level_begin = 0, level_end = 1;
     uint32_t ids[2];
+    uint32_t summed = 0; /* levels whose children's histograms were built (and summed) */
     if (p->max_depth > 0) {
         c->nodes[0].hist = hist_get(c);
         if (!c->nodes[0].hist) return mc2_err_set(err, MC2_E_NOMEM, "gbdt: out of memory");
         ids[0] = 0;
         if (build_hists(c, ids, 1, err) != 0) return -1;
+        if (c->dist) { /* the root's histogram and sums over all ranks */
+            hstat *rh = c->nodes[0].hist;
+            if (dist_sum_hists(c, ids, 1, &root, err) != 0) return -1;
+            init_node(c, 0, root, -1);
+            c->nodes[0].hist = rh;
+        }
         eval_node(c, &c->nodes[0]);
     }
     for (uint32_t depth = 0; depth < p->max_depth; depth++) {
@@ -835,13 +963,14 @@ static int build_tree(ctx *c, uint32_t group, mc2_gbdt_tree *out, mc2_err *err)
             for (size_t k = 0; k < nsplit; k++) {
                 uint32_t id = c->work[k];
                 uint32_t l = (uint32_t)c->tnodes[id].left;
-                bnode *a = &c->nodes[l], *b = &c->nodes[l + 1];
-                uint32_t s = (a->end - a->begin) <= (b->end - b->begin) ? l : l + 1;
+                uint32_t s = small_child(c, l);
                 c->nodes[s].hist = hist_get(c);
                 if (!c->nodes[s].hist) return mc2_err_set(err, MC2_E_NOMEM, "gbdt: out of memory");
                 small[k] = s;
             }
             if (build_hists(c, small, nsplit, err) != 0) return -1;
+            if (dist_sum_hists(c, small, nsplit, NULL, err) != 0) return -1;
+            summed++;
             for (size_t k = 0; k < nsplit; k++) {
                 uint32_t id = c->work[k];
                 uint32_t l = (uint32_t)c->tnodes[id].left;
@@ -871,6 +1000,13 @@ static int build_tree(ctx *c, uint32_t group, mc2_gbdt_tree *out, mc2_err *err)
     for (uint32_t id = level_begin; id < level_end; id++) {
         hist_put(c, c->nodes[id].hist);
         c->nodes[id].hist = NULL;
+    }
+    /* distributed: a tree that stopped growing early still makes its max_depth allreduces
+     * (empty ones), so that the calls do not depend on the data (dist.h) */
+    if (c->dist) {
+        double none = 0;
+        for (; summed + 1 < p->max_depth; summed++)
+            if (gbdt_dist_allreduce(c->dist, &none, 0, err) != 0) return -1;
     }
 
     /* training margins: every leaf adds its value to its rows */
@@ -929,6 +1065,7 @@ static void ctx_free(ctx *c)
     mc2_free(c->eval_margin);
     mc2_free(c->eval_prob);
     mc2_free(c->train_prob);
+    mc2_free(c->pack);
     mc2_gbdt_pool_free(c->pool);
 }
 
@@ -964,14 +1101,22 @@ int mc2_gbdt_train(const mc2_gbdt_params *params, const mc2_gbdt_data *train,
         return gbdt_train_oblivious(params, train, eval, cb, cb_ctx, GBDT_OBL_HIST_AUTO, out, err);
     mc2_gbdt_params pv;
     if (gbdt_train_setup(params, train, eval, mc2_gbdt_data_check, &pv, err)) return -1;
-    const mc2_gbdt_params *p = &pv;
+    return gbdt_train_hist(&pv, train, eval, cb, cb_ctx, NULL, out, err);
+}
 
+int gbdt_train_hist(const mc2_gbdt_params *p, const mc2_gbdt_data *train, const mc2_gbdt_data *eval,
+                    mc2_gbdt_eval_fn cb, void *cb_ctx, gbdt_dist *dist, mc2_gbdt_model **out,
+                    mc2_err *err)
+{
+    *out = NULL;
     ctx cc;
     memset(&cc, 0, sizeof cc);
     ctx *c = &cc;
     c->p = p;
     c->train = train;
     c->eval = eval;
+    c->dist = dist;
+    c->n_ranks = dist ? gbdt_dist_ranks(dist) : 1;
     c->n = train->n;
     c->d = train->d;
     c->ngroup = p->objective == MC2_GBDT_MULTI_SOFTPROB ? p->num_class : 1;
@@ -1049,11 +1194,13 @@ int mc2_gbdt_train(const mc2_gbdt_params *params, const mc2_gbdt_data *train,
 
     for (uint32_t round = 0; round < p->num_round; round++) {
         mc2_gbdt_pool_run(c->pool, n_row_chunks(c->n), grad_task, c);
-        if (p->subsample < 1.0f) {
-            for (size_t i = 0; i < c->n; i++) {
+        if (p->subsample < 1.0f) { /* one draw per row of all ranks, in rank order */
+            for (uint64_t i = 0; i < c->row_total; i++) {
                 if (gbdt_rng_uniform(&c->rng) < (double)p->subsample) continue;
+                if (i < c->row_off || i - c->row_off >= c->n) continue;
+                size_t r = (size_t)(i - c->row_off);
                 for (uint32_t k = 0; k < c->ngroup; k++)
-                    c->grad[(size_t)k * c->n + i] = (gpair){0, 0};
+                    c->grad[(size_t)k * c->n + r] = (gpair){0, 0};
             }
         }
         for (uint32_t k = 0; k < c->ngroup; k++) {
@@ -1068,10 +1215,21 @@ int mc2_gbdt_train(const mc2_gbdt_params *params, const mc2_gbdt_data *train,
         if (train_set >= 0) { /* before a callback may stop training after this round */
             memcpy(c->train_prob, c->margin, nmarg * sizeof(float));
             mc2_gbdt_transform(p->objective, c->train_prob, c->n, c->ngroup);
-            double tv[MC2_GBDT_MAX_METRICS];
+            double tv[MC2_GBDT_MAX_METRICS], ts[2 * MC2_GBDT_MAX_METRICS];
+            for (uint32_t q = 0; q < p->n_metrics; q++) {
+                if (p->metrics[q] == MC2_GBDT_METRIC_AUC) /* never distributed (dist.h) */
+                    tv[q] = mc2_gbdt_metric(p->metrics[q], c->train_prob, train->y, train->w, c->n,
+                                            c->ngroup);
+                else
+                    gbdt_metric_sums(p->metrics[q], c->train_prob, train->y, train->w, c->n,
+                                     c->ngroup, ts + 2 * q);
+            }
+            /* distributed: the sums over all ranks' rows */
+            if (c->dist && gbdt_dist_allreduce(c->dist, ts, 2 * (size_t)p->n_metrics, err) != 0)
+                goto out;
             for (uint32_t q = 0; q < p->n_metrics; q++)
-                tv[q] = mc2_gbdt_metric(p->metrics[q], c->train_prob, train->y, train->w, c->n,
-                                        c->ngroup);
+                if (p->metrics[q] != MC2_GBDT_METRIC_AUC)
+                    tv[q] = gbdt_metric_final(p->metrics[q], ts + 2 * q);
             gbdt_history_push(m, train_set, tv);
         }
         double vals[MC2_GBDT_MAX_METRICS];
