@@ -31,8 +31,8 @@
 #include "enclave/meshrt.h"
 #include "wire/proto.h"
 
-_Static_assert(MC2_MESH_MAX_RANKS == sizeof((enc_mesh_box *)0)->head /
-                                         sizeof((enc_mesh_box *)0)->head[0],
+_Static_assert(MC2_MESH_MAX_RANKS ==
+                   sizeof((enc_mesh_box *)0)->head / sizeof((enc_mesh_box *)0)->head[0],
                "one inbox per rank");
 
 struct enc_mesh_msg {
@@ -158,8 +158,8 @@ static int parse_join(const uint8_t *p, size_t n, launch *l, mc2_err *err)
     uint32_t self = mc2_rd_u32(&r);
     if (r.bad || parse_launch(&r, l, err)) return mc2_err_prefix(err, "EIF_MESH_JOIN: ");
     if (self == 0 || self >= l->n_ranks)
-        return mc2_err_set(err, MC2_E_INPUT, "EIF_MESH_JOIN: rank %u of %u is not a worker's",
-                           self, l->n_ranks);
+        return mc2_err_set(err, MC2_E_INPUT, "EIF_MESH_JOIN: rank %u of %u is not a worker's", self,
+                           l->n_ranks);
     l->self = self;
     return 0;
 }
@@ -198,7 +198,8 @@ static void drain_locked(enc_mesh_box *b)
 }
 
 /* Fails the mesh (the first reason stays) and wakes every wait. */
-static void fail_locked(enc_mesh_box *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail_locked(enc_mesh_box *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void fail_locked(enc_mesh_box *b, const char *fmt, ...)
 {
     if (!b->failed) {
@@ -250,8 +251,7 @@ static void on_peers_locked(enc_mesh_box *b, mc2_frame *f)
             return fail_locked(b, "the host's EIF_MESH_PEERS has a malformed hello at rank %u", i);
     }
     if (r.bad || mc2_rd_left(&r))
-        return fail_locked(b, "the host's EIF_MESH_PEERS is malformed (not %u hellos)",
-                           b->n_ranks);
+        return fail_locked(b, "the host's EIF_MESH_PEERS is malformed (not %u hellos)", b->n_ranks);
     b->peers = f->payload; /* moved */
     f->payload = (mc2_buf){0};
     b->has_peers = true;
@@ -268,12 +268,13 @@ static void on_deliver_locked(enc_mesh_box *b, const mc2_frame *f)
     if (b->failed) return; /* nobody reads it any more */
     if (r.bad) return fail_locked(b, "the host sent a malformed EIF_MESH_DELIVER");
     if (from >= b->n_ranks || from == b->self)
-        return fail_locked(b, "the host delivered a message as from rank %u, not a peer of "
-                              "rank %u of %u",
+        return fail_locked(b,
+                           "the host delivered a message as from rank %u, not a peer of "
+                           "rank %u of %u",
                            from, b->self, b->n_ranks);
     if (n < MC2_MESH_OVERHEAD || n > MSG_MAX)
-        return fail_locked(b, "the host delivered %zu bytes as from rank %u: not a mesh message",
-                           n, from);
+        return fail_locked(b, "the host delivered %zu bytes as from rank %u: not a mesh message", n,
+                           from);
     if (n > max - b->unread)
         return fail_locked(b, "the host delivered more than %llu MiB not yet read",
                            (unsigned long long)(max >> 20));
@@ -355,6 +356,16 @@ int enc_mesh_frame(enclave *e, mc2_frame *f, mc2_err *err)
         on_fail_locked(b, f);
     pthread_mutex_unlock(&b->mu);
     return 0;
+}
+
+void enc_mesh_reset(enclave *e)
+{
+    box_stop(&e->mesh);
+    pthread_mutex_lock(&e->mesh.mu);
+    e->mesh.joined = false;
+    e->mesh.failed = false;
+    mc2_buf_free(&e->mesh.join);
+    pthread_mutex_unlock(&e->mesh.mu);
 }
 
 bool enc_mesh_joined(enclave *e)
@@ -509,8 +520,7 @@ static int plan_ops(const enc_kind *k, const mc2_job *j, uint32_t n, mc2_coll_op
     uint32_t nk = 0;
     memset(ops, 0, MC2_COLL_MAX_OPS * sizeof *ops);
     if (!k->plan || !k->run_rank)
-        return mc2_err_set(err, MC2_E_INPUT, "job kind %s does not run on several ranks",
-                           k->name);
+        return mc2_err_set(err, MC2_E_INPUT, "job kind %s does not run on several ranks", k->name);
     ops[0] = (mc2_coll_op){MC2_COLL_BCAST, 0};
     if (k->plan(j, n, ops + 1, ENC_MESH_MAX_KIND_OPS, &nk, err)) return -1;
     if (nk > ENC_MESH_MAX_KIND_OPS)
@@ -561,8 +571,8 @@ static void hello_at(const mc2_buf *peers, uint32_t i, const uint8_t **pub, cons
 static int add_peers(run *r, const mc2_buf *peers, mc2_err *err)
 {
     const mc2_policy *pol = r->e->policy;
-    mc2_verifier v = {.sim = {(const uint8_t(*)[MC2_ED25519_PUB_LEN])pol->sim_keys,
-                              pol->n_sim_keys}};
+    mc2_verifier v = {
+        .sim = {(const uint8_t(*)[MC2_ED25519_PUB_LEN])pol->sim_keys, pol->n_sim_keys}};
     for (uint32_t i = 0; i < r->n; i++) {
         const uint8_t *pub, *ev;
         size_t n;
@@ -818,8 +828,12 @@ int enc_mesh_work(enclave *e, mc2_err *err)
     pthread_mutex_unlock(&b->mu);
     if (rc) return -1;
     unsigned ms = l.timeout_ms < 1000u ? 1000u : l.timeout_ms;
-    run r = {.e = e, .ch = ch, .self = l.self, .n = l.n_ranks,
-             .timeout_ms = ms > ENC_MESH_TIMEOUT_MAX_S * 1000u ? ENC_MESH_TIMEOUT_MAX_S * 1000u : ms};
+    run r = {.e = e,
+             .ch = ch,
+             .self = l.self,
+             .n = l.n_ranks,
+             .timeout_ms =
+                 ms > ENC_MESH_TIMEOUT_MAX_S * 1000u ? ENC_MESH_TIMEOUT_MAX_S * 1000u : ms};
     memcpy(r.job_id, l.job_id, 32);
     memcpy(r.nonce, l.nonce, 32);
     size_t old = mc2_alloc_set_cap((size_t)(e->budget_bytes + ENC_MEM_OVERHEAD));

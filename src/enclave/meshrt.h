@@ -6,9 +6,13 @@
  * RUN. Leader: enc_mesh_lead() from a kind's `run` when the job's text has `param ranks N`,
  * N >= 2: plan (op 0 = the bundle bcast, then kind->plan's ops), EIF_MESH_LAUNCH, hello,
  * peers, mesh, bundle, kind->run_rank(self 0), finish; results may be released only after it
- * returned 0. Worker: on EIF_MESH_JOIN the main thread queues the join (enc_mesh_join) and
+ * returned 0. Worker: on EIF_MESH_JOIN the main thread keeps the join (enc_mesh_frame) and
  * the runner thread runs enc_mesh_work(): hello, peers, mesh, bundle (job text, keys), the
  * plan check, kind->run_rank(self r), finish, EIF_MESH_END; a worker writes no result.
+ * Every rank sends EIF_MESH_END {ok} once its run is over, failed or not.
+ *
+ * CHANNEL. Every mesh frame, both ways, carries the mesh id: the leader's job id (j->id),
+ * low 32 bits; the host copies LAUNCH's to JOIN, PEERS, DELIVER and FAIL.
  *
  * THREADS. The main thread hands mesh frames from the host to enc_mesh_frame() (it queues
  * them and wakes the waiter; it never blocks); the job's thread waits in the transport's
@@ -76,6 +80,8 @@ int enc_mesh_frame(enclave *e, mc2_frame *f, mc2_err *err) MC2_WUR;
 
 /* Worker (e->mu held, runner thread): whether a JOIN was accepted (enc_mesh_work is due). */
 bool enc_mesh_joined(enclave *e);
+/* Harnesses (fuzz_meshrt): forgets every queued frame, the JOIN and the failure. */
+void enc_mesh_reset(enclave *e);
 
 /* Worker, runner thread, once after the JOIN: runs the job the JOIN named (see RUN), under
  * the enclave's memory budget and the job's CPU limit, and sends EIF_MESH_END {ok} whatever

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +37,7 @@
 #include "enclave/attester.h"
 #include "enclave/enclave.h"
 #include "enclave/meshrt.h"
+#include "host/launch.h"
 #include "mc2/job.h"
 #include "table/tfile2.h"
 #include "table/treader.h"
@@ -46,14 +48,14 @@
 
 enum fault {
     F_NONE,
-    F_FAIL,      /* FAIL to the leader instead of starting the workers */
-    F_NOPEERS,   /* the hellos are never handed out */
-    F_WITHHOLD,  /* rank 2's messages are dropped */
-    F_SHORT,     /* PEERS one byte short */
-    F_SWAP,      /* PEERS with the hellos of ranks 1 and 2 swapped */
-    F_FLOOD,     /* junk DELIVERs from rank 1 beyond the leader's inbox cap, before PEERS */
-    F_PLAN,      /* rank 1's JOIN: op 1 an f64 allreduce (the same stage graph) */
-    F_JOBID,     /* rank 1's JOIN: another job id */
+    F_FAIL,     /* FAIL to the leader instead of starting the workers */
+    F_NOPEERS,  /* the hellos are never handed out */
+    F_WITHHOLD, /* rank 2's messages are dropped */
+    F_SHORT,    /* PEERS one byte short */
+    F_SWAP,     /* PEERS with the hellos of ranks 1 and 2 swapped */
+    F_FLOOD,    /* junk DELIVERs from rank 1 beyond the leader's inbox cap, before PEERS */
+    F_PLAN,     /* rank 1's JOIN: op 1 an f64 allreduce (the same stage graph) */
+    F_JOBID,    /* rank 1's JOIN: another job id */
 };
 
 typedef struct node {
@@ -64,7 +66,12 @@ typedef struct node {
 } node;
 
 static node NODES[MAXR];
-static int NR; /* ranks of the current run (nodes up) */
+static int NR;          /* ranks of the current run (nodes up) */
+static bool REAL;       /* the workers are mc2-enclave processes (the leader stays here) */
+static pid_t PID[MAXR]; /* their process ids */
+static char ENCLAVE[512];
+static mc2_sigstruct SS; /* the real enclave's (mc2-enclave.sig) */
+static mc2_buf POLICY_YAML;
 static mc2_policy *POL;
 static uint8_t PSEC[MAXR][32], KEYS[2][32];
 static const char *const OWNER[2] = {"bank-a", "bank-b"};
@@ -367,6 +374,56 @@ static void node_down(int i)
     pthread_mutex_destroy(&nd->wmu);
 }
 
+/* Worker i as a real mc2-enclave process: INIT with flag bit 1 (worker), its own platform
+ * key; it must answer READY without restoring any state (no storage or counter request). */
+static void proc_up(int i)
+{
+    node *nd = &NODES[i];
+    mc2_err err;
+    int sv[2];
+    uint8_t ss[MC2_SIGSTRUCT_LEN];
+    memset(&nd->e, 0, sizeof nd->e);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) die("socketpair", NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (dup2(sv[1], 3) != 3) _exit(126);
+        execl(ENCLAVE, "mc2-enclave", (char *)NULL);
+        _exit(127);
+    }
+    close(sv[1]);
+    nd->hfd = sv[0];
+    PID[i] = pid;
+    mc2_sigstruct_encode(&SS, ss);
+    mc2_buf b = {0};
+    mc2_frame f = {0};
+    if (mc2_buf_put_u32(&b, 256, &err) ||
+        mc2_buf_put_lv(&b, POLICY_YAML.data, POLICY_YAML.len, &err) ||
+        mc2_buf_put_lv(&b, ss, sizeof ss, &err) || mc2_buf_put_lv(&b, PSEC[i], 32, &err) ||
+        mc2_buf_put_u32(&b, 900, &err) || mc2_buf_put_lv(&b, "sim", 3, &err) ||
+        mc2_buf_put_u8(&b, 2, &err) ||
+        mc2_frame_write_fd(nd->hfd, EIF_INIT, 0, b.data, b.len, &err) ||
+        mc2_frame_read_fd(nd->hfd, 1 << 20, &f, &err))
+        die("worker process", &err);
+    CHECK_MSG(f.type == EIF_READY, "the worker process answered INIT with type %u: %.*s", f.type,
+              (int)f.payload.len, (const char *)f.payload.data);
+    mc2_frame_free(&f);
+    mc2_buf_free(&b);
+    pthread_mutex_init(&nd->wmu, NULL);
+    if (pthread_create(&nd->host, NULL, host_main, nd)) die("threads", NULL);
+}
+
+static void proc_down(int i)
+{
+    node *nd = &NODES[i];
+    int st;
+    shutdown(nd->hfd, SHUT_RDWR); /* the enclave sees the channel end and exits */
+    pthread_join(nd->host, NULL);
+    close(nd->hfd);
+    CHECK_MSG(waitpid(PID[i], &st, 0) == PID[i] && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "worker process %d: status %d", i, st);
+    pthread_mutex_destroy(&nd->wmu);
+}
+
 static void run_up(int n, enum fault f)
 {
     pthread_mutex_lock(&H.mu);
@@ -375,7 +432,11 @@ static void run_up(int n, enum fault f)
     for (int r = 0; r < MAXR; r++) H.ended[r] = -1, H.sessions_ended[r] = 0;
     pthread_mutex_unlock(&H.mu);
     NR = n;
-    for (int r = 0; r < n; r++) node_up(r, r > 0);
+    for (int r = 0; r < n; r++)
+        if (REAL && r > 0)
+            proc_up(r);
+        else
+            node_up(r, r > 0);
     for (int p = 0; p < 2; p++) {
         memcpy(NODES[0].e.keys[p], KEYS[p], 32);
         NODES[0].e.has_key[p] = true;
@@ -401,8 +462,12 @@ static int wait_end(int r, int ms)
 static void run_down(void)
 {
     for (int r = 1; r < NR; r++)
-        if (enc_mesh_joined(&NODES[r].e)) (void)wait_end(r, 10000);
-    for (int r = 0; r < NR; r++) node_down(r);
+        if (REAL || enc_mesh_joined(&NODES[r].e)) (void)wait_end(r, 10000);
+    for (int r = 0; r < NR; r++)
+        if (REAL && r > 0)
+            proc_down(r);
+        else
+            node_down(r);
 }
 
 /* ---- tables, jobs, results --------------------------------------------------------------- */
@@ -547,10 +612,9 @@ static void block_ranges(void)
 
 static void params(void)
 {
-    static const char *const bad[][2] = {{"0", NULL},  {"65", NULL},    {"2x", NULL},
-                                         {"02", NULL}, {"-1", NULL},    {"", NULL},
-                                         {"2", "0"},   {"2", "3601"},   {"2", "1e3"},
-                                         {NULL, "99999999999"}};
+    static const char *const bad[][2] = {
+        {"0", NULL}, {"65", NULL}, {"2x", NULL},  {"02", NULL}, {"-1", NULL},
+        {"", NULL},  {"2", "0"},   {"2", "3601"}, {"2", "1e3"}, {NULL, "99999999999"}};
     static const char *const good[][2] = {{"1", NULL}, {"64", NULL}, {"2", "1"}, {"3", "3600"}};
     const enc_kind *k = enc_kind_find("rowcount", NULL);
     mc2_err err;
@@ -678,6 +742,37 @@ static void joins(void)
     run_down();
 }
 
+/* Two workers as real mc2-enclave processes (sandboxed, worker mode from INIT) with the
+ * leader here: a client session refused, a malformed JOIN answered END {0}, then the
+ * 3-rank rowcount with the single-node result. */
+static void real_workers(const int64_t *want)
+{
+    mc2_err err;
+    int64_t got[8];
+    size_t n;
+    uint8_t nonce[32] = {0}, bad[8] = {0};
+    REAL = true;
+    run_up(3, F_NONE);
+    memcpy(NODES[0].e.measurement, SS.measurement, 32); /* the same build as the workers */
+    NODES[0].e.sigstruct = SS;
+    send_to(1, EIF_OPEN, 5, nonce, sizeof nonce);
+    send_to(1, EIF_MESH_JOIN, 5, bad, sizeof bad);
+    CHECK_MSG(wait_end(1, 5000) == 0, "the worker process did not refuse a malformed JOIN");
+    CHECK_MSG(H.sessions_ended[1] == 1, "the worker process did not refuse a session");
+    pthread_mutex_lock(&H.mu);
+    H.ended[1] = -1;
+    pthread_mutex_unlock(&H.mu);
+    enc_job *j = make_job("3", "20");
+    CHECK_MSG(run_job(j, &err) == 0, "real workers: %s", err.msg);
+    result_rows(j, got, &n);
+    CHECK_MSG(n == 3 && memcmp(got, want, 3 * sizeof *want) == 0, "real workers: %zu rows", n);
+    for (int r = 0; r < 3; r++)
+        CHECK_MSG(wait_end(r, 10000) == 1, "real workers: rank %d did not end ok", r);
+    job_free(j);
+    run_down();
+    REAL = false;
+}
+
 static void good_runs(void)
 {
     mc2_err err;
@@ -697,14 +792,16 @@ static void good_runs(void)
         CHECK_MSG(run_job(j, &err) == 0, "%d ranks: %s", nr, err.msg);
         result_rows(j, got, &n);
         CHECK_MSG(n == 3 && memcmp(got, want, sizeof want) == 0,
-                  "%d ranks: %zu rows, %lld %lld %lld", nr, n, (long long)got[0],
-                  (long long)got[1], (long long)got[2]);
-        for (int r = 0; r < nr; r++) CHECK_MSG(wait_end(r, 10000) == 1, "rank %d did not end ok", r);
+                  "%d ranks: %zu rows, %lld %lld %lld", nr, n, (long long)got[0], (long long)got[1],
+                  (long long)got[2]);
+        for (int r = 0; r < nr; r++)
+            CHECK_MSG(wait_end(r, 10000) == 1, "rank %d did not end ok", r);
         for (int r = 1; r < nr; r++) /* the worker forgot the keys the bundle gave it */
             CHECK(!NODES[r].e.has_key[0] && !NODES[r].e.has_key[1]);
         job_free(j);
         run_down();
     }
+    real_workers(want);
 }
 
 static double now_s(void)
@@ -772,6 +869,10 @@ int main(void)
     if (mc2_buf_puts(&y, "recipients: [bank-a]\n", &err) ||
         mc2_policy_parse("policy", (const char *)y.data, y.len, &POL, &err))
         die("policy", &err);
+    POLICY_YAML = y;
+    const char *build = getenv("MC2_BUILD");
+    snprintf(ENCLAVE, sizeof ENCLAVE, "%s/mc2-enclave", build ? build : ".");
+    if (mc2_enclave_check(ENCLAVE, &SS, &err)) die("mc2-enclave", &err);
     make_table(0, "t1", 7, 100, 37, &IN[0]); /* 637 rows in 7 blocks */
     make_table(1, "t2", 3, 100, 50, &IN[1]); /* 250 rows in 3 blocks */
 
@@ -792,6 +893,6 @@ int main(void)
     CHECK(logged("rank 1 of 3: ") && logged("belongs to another job"));
     CHECK_MSG(!LEAK, "a data key went to the host in clear");
     mc2_policy_free(POL);
-    mc2_buf_free(&y);
+    mc2_buf_free(&POLICY_YAML);
     return test_done("test_meshrt");
 }
