@@ -17,7 +17,10 @@
  *   - a hostile host: FAIL fails the leader's wait at once with the hosts' reason; PEERS
  *     never sent -> the timeout; rank 2's messages withheld -> "no message from rank 2";
  *     malformed PEERS; PEERS with two hellos swapped; the inbox flooded beyond its cap; a
- *     JOIN with another plan or another job id: each fails the job, naming what. */
+ *     JOIN with another plan or another job id: each fails the job, naming what;
+ *   - the two workers as real mc2-enclave processes (INIT flag bit 1, in their sandbox): READY
+ *     without restoring any state, a session refused, a malformed JOIN answered END {0}, and
+ *     rowcount on 3 ranks with the single-node result. */
 
 #include <pthread.h>
 #include <signal.h>
