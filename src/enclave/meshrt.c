@@ -529,16 +529,23 @@ static int plan_ops(const enc_kind *k, const mc2_job *j, uint32_t n, mc2_coll_op
     return 0;
 }
 
+/* Whether this enclave can attest itself to its peers: only sim evidence is accepted between
+ * ranks today, made by the enclave's own attester. */
+static int own_evidence(const enclave *e, mc2_err *err)
+{
+    if (e->att && e->att->evidence) return 0;
+    return mc2_err_set(err, MC2_E_USAGE,
+                       "distributed jobs need a backend whose enclave makes its own evidence "
+                       "(sim) for now; this enclave runs on %s",
+                       e->att ? e->att->name : "no backend");
+}
+
 /* This rank's X25519 key and evidence, sent as EIF_MESH_HELLO. */
 static int hello(run *r, mc2_err *err)
 {
     enclave *e = r->e;
     uint8_t rd[MC2_REPORT_DATA_LEN];
-    if (!e->att || !e->att->evidence)
-        return mc2_err_set(err, MC2_E_USAGE,
-                           "distributed jobs need a backend whose enclave makes its own evidence "
-                           "(sim) for now; this enclave runs on %s",
-                           e->att ? e->att->name : "no backend");
+    if (own_evidence(e, err)) return -1;
     if (mc2_x25519_keygen(r->xpub, r->xsec, err) ||
         mc2_mesh_report_data(r->xpub, r->nonce, e->policy->hash, rd, err) ||
         e->att->evidence(e, rd, &r->ev, &r->ev_len, err))
@@ -781,7 +788,7 @@ int enc_mesh_lead(enclave *e, enc_job *j, const enc_kind *k, uint32_t n_ranks, m
     if (n_ranks < 2 || n_ranks > MC2_MESH_MAX_RANKS)
         return mc2_err_set(err, MC2_E_INPUT, "a distributed job runs on 2 to %d ranks",
                            MC2_MESH_MAX_RANKS);
-    if (enc_mesh_timeout_s(&j->job, &ts, err) ||
+    if (own_evidence(e, err) || enc_mesh_timeout_s(&j->job, &ts, err) ||
         plan_ops(k, &j->job, n_ranks, l.ops, &l.n_ops, err) ||
         mc2_random(l.nonce, sizeof l.nonce, err))
         goto fail;

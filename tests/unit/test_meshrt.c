@@ -807,6 +807,23 @@ static void good_runs(void)
     real_workers(want);
 }
 
+/* A leader whose backend's evidence comes from the host (tsm) refuses a distributed job
+ * before it asks its host for anything. */
+static void no_own_evidence(void)
+{
+    mc2_err err;
+    run_up(1, F_NONE);
+    NODES[0].e.att = &enc_att_tsm;
+    enc_job *j = make_job("2", "1");
+    CHECK_MSG(run_job(j, &err) != 0 &&
+                  strstr(err.msg, "distributed jobs need a backend whose enclave makes its own "
+                                  "evidence (sim) for now; this enclave runs on tsm") != NULL,
+              "tsm leader: %s", err.msg);
+    CHECK_MSG(wait_end(0, 200) == -1, "the tsm leader started a mesh");
+    job_free(j);
+    run_down();
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -883,6 +900,7 @@ int main(void)
     params();
     joins();
     good_runs();
+    no_own_evidence();
     hostile(F_FAIL, NULL, "the hosts report: rank 2: its enclave stopped", 5);
     hostile(F_NOPEERS, "1", "no EIF_MESH_PEERS from the host within 1 s", 5);
     hostile(F_WITHHOLD, "1", "no message from rank 2 within 1 s", 5);
