@@ -17,6 +17,7 @@
  *   - a hostile host: FAIL fails the leader's wait at once with the hosts' reason; PEERS
  *     never sent -> the timeout; rank 2's messages withheld -> "no message from rank 2";
  *     malformed PEERS; PEERS with two hellos swapped; the inbox flooded beyond its cap; a
+ *     DELIVER as from the rank itself, or too short for a mesh message; a
  *     JOIN with another plan or another job id: each fails the job, naming what;
  *   - the two workers as real mc2-enclave processes (INIT flag bit 1, in their sandbox): READY
  *     without restoring any state, a session refused, a malformed JOIN answered END {0}, and
@@ -59,6 +60,8 @@ enum fault {
     F_FLOOD,    /* junk DELIVERs from rank 1 beyond the leader's inbox cap, before PEERS */
     F_PLAN,     /* rank 1's JOIN: op 1 an f64 allreduce (the same stage graph) */
     F_JOBID,    /* rank 1's JOIN: another job id */
+    F_SELF,     /* a DELIVER to the leader as from the leader itself */
+    F_TINY,     /* a DELIVER of 10 bytes: no mesh message */
 };
 
 typedef struct node {
@@ -213,6 +216,11 @@ static void launch(const mc2_frame *f)
         const char *why = "rank 2: its enclave stopped";
         send_to(0, EIF_MESH_FAIL, f->channel, why, strlen(why));
         return;
+    }
+    if (fault == F_SELF || fault == F_TINY) {
+        uint8_t m[4 + MC2_MESH_OVERHEAD] = {0};
+        mc2_le32_put(m, fault == F_SELF ? 0 : 1);
+        send_to(0, EIF_MESH_DELIVER, f->channel, m, fault == F_SELF ? sizeof m : 14);
     }
     if (fault == F_FLOOD) {
         static uint8_t junk[4 + 65536];
@@ -653,7 +661,7 @@ static void join_payload(mc2_buf *b, uint32_t rank, uint32_t n, uint32_t n_ops, 
              mc2_buf_put_u32(&ops, i == 1 ? root1 : 0, &err);
     if (rc || mc2_buf_put_u32(b, rank, &err) || mc2_buf_put_u32(b, n, &err) ||
         mc2_buf_append(b, z, 32, &err) || mc2_buf_append(b, z, 32, &err) ||
-        mc2_buf_put_u32(b, 1000, &err) || mc2_buf_put_lv(b, ops.data, ops.len, &err) ||
+        mc2_buf_put_u32(b, 10000, &err) || mc2_buf_put_lv(b, ops.data, ops.len, &err) ||
         mc2_buf_append(b, z, extra, &err))
         die("join", &err);
     mc2_buf_free(&ops);
@@ -908,6 +916,9 @@ int main(void)
     hostile(F_SWAP, "1", "no message from rank 1 within 1 s", 10);
     CHECK(logged("rank 1 of 3: the host's EIF_MESH_PEERS has another hello at this rank's index"));
     hostile(F_FLOOD, "5", "the host delivered more than 1 MiB not yet read", 5);
+    hostile(F_SELF, "5", "the host delivered a message as from rank 0, not a peer of rank 0 of 3",
+            5);
+    hostile(F_TINY, "5", "the host delivered 10 bytes as from rank 1: not a mesh message", 5);
     hostile(F_PLAN, "1", "no message from rank 1 within 1 s", 10);
     CHECK(logged("rank 1 of 3: the host gave this rank another plan than the job's"));
     hostile(F_JOBID, "1", "no message from rank 1 within 1 s", 10);
