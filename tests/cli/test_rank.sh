@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# test_rank.sh - the hosts' side of a distributed job (docs/cluster.md, "Distributed jobs"):
+# a real mc2d with --mesh-launcher, whose launcher runs `mpirun --oversubscribe -np N
+# mc2-rank ...`, relays a mesh between the leader enclave and N-1 worker enclaves. The
+# enclaves are stand-ins (tests/tools/fake_rank_enclave.c, signed here with a test key) that
+# speak the mesh frames and check what the hosts deliver: every rank's hello in PEERS, one
+# ~100 KB message from every other rank with exactly its bytes, a worker's writes and
+# counter refused and its reads served read-only. Checks, for -np 2 and 3: the run passes at
+# every rank, a second launch while one runs is refused, mesh.sock is mode 0600, mesh.log
+# holds the ranks' output, the launcher is reaped (exit status 0) and no process is left.
+# Faults: a worker enclave that dies after PEERS makes the leader get EIF_MESH_FAIL naming
+# that rank and its exit status (and the other worker one too); a launcher that exits early
+# makes the leader get EIF_MESH_FAIL with its exit status and mesh.log's last line; without
+# --mesh-launcher the leader gets "this service has no mesh launcher". Also mc2-rank's
+# usage errors and mc2d's refusal of a launcher that is not executable. Needs Open MPI
+# (mpirun, and a build that found MPI): otherwise it SKIPs (exit 77).
+source "$(dirname "$0")/lib.sh"
+B=${MC2_BUILD:?MC2_BUILD must point at the build directory}
+skip() {
+  echo "SKIP: $* (test_rank needs Open MPI: apt install openmpi-bin libopenmpi-dev, then" \
+    "re-run cmake)"
+  exit 77
+}
+command -v mpirun >/dev/null || skip "no mpirun"
+[[ -x $B/mc2-rank && -x $B/fake_rank_enclave ]] || skip "this build found no MPI (no mc2-rank)"
+if [[ $(id -u) -eq 0 ]]; then
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} # Open MPI's own allocations at exit
+MPIARGS=${MC2_MPIRUN_ARGS:---mca btl_vader_single_copy_mechanism none}
+
+# Three hosts' state directories (one machine), the signed fake enclave, the policy.
+"$MC2" init --name alice --home "$WORK/alice" >/dev/null
+for r in 0 1 2; do pk[r]=$("$MC2" service init --dir "$WORK/d$r"); done
+mkdir "$WORK/bin"
+FAKE=$WORK/bin/fake-enclave
+cp "$B/fake_rank_enclave" "$FAKE"
+"$MC2" enclave keygen --out "$WORK/signer.pem" >/dev/null
+"$MC2" enclave sign --key "$WORK/signer.pem" --enclave "$FAKE" >/dev/null
+"$MC2" policy init --out "$WORK/c.yaml" --consortium fake --party "alice=$WORK/alice/identity.crt" \
+  --recipient alice --enclave "$FAKE" --allow-simulation --sim-platform-key "${pk[0]}" >/dev/null
+cp "$WORK/c.yaml" "$WORK/d1/cluster-policy.yaml"
+cp "$WORK/c.yaml" "$WORK/d2/policy.yaml" # the fallback name
+
+# launcher NP: the launcher script for NP ranks (it also records the socket's mode).
+launcher() {
+  local dirs=$WORK/d0 r
+  for ((r = 1; r < $1; r++)); do dirs+=,$WORK/d$r; done
+  cat >"$WORK/launch.sh" <<EOF
+#!/bin/sh
+stat -c %a "\$2" >"$WORK/sockmode"
+exec mpirun --oversubscribe --bind-to none -np "\$1" $MPIARGS "$B/mc2-rank" --leader "\$2" \\
+  --dirs $dirs --enclave "$FAKE" --timeout-s 60
+EOF
+  chmod +x "$WORK/launch.sh"
+}
+# serve CONF [MC2D-ARGS...]: mc2d with the fake leader (which stops it when done).
+serve() {
+  printf '%s\n' "$1" >"$WORK/bin/fake-mesh.conf"
+  shift
+  rm -f "$WORK/d0/mesh.log" "$WORK/sockmode"
+  timeout -k 5 120 "$B/mc2d" --dir "$WORK/d0" --policy "$WORK/c.yaml" \
+    --listen "127.0.0.1:$(free_port)" --enclave "$FAKE" "$@" 2>"$WORK/log"
+}
+# No process of this test's left (mpirun, mc2-rank, enclaves: their command lines name $WORK).
+no_leftovers() {
+  local i
+  for i in $(seq 20); do
+    pgrep -f "$WORK" >/dev/null || return 0
+    sleep 0.1
+  done
+  echo "left over: $(pgrep -af "$WORK")" >&2
+  return 1
+}
+
+for np in 2 3; do
+  launcher "$np"
+  serve "ranks $np" --mesh-launcher "$WORK/launch.sh"
+  if grep -q "fake-rank-enclave: rank 0: PASS" "$WORK/log"; then ok; else
+    bad "np $np: the leader: $(grep -h "fake-rank-enclave\|mc2-rank" "$WORK/log" "$WORK/d0/mesh.log")"
+  fi
+  for ((r = 1; r < np; r++)); do
+    check "np $np: worker rank $r passed: $(grep -h "rank $r" "$WORK/d0/mesh.log" | head -3)" \
+      grep -q "fake-rank-enclave: rank $r: PASS$" "$WORK/d0/mesh.log"
+  done
+  check "np $np: a second launch while one runs is refused" \
+    grep -q "mesh 8: another distributed job is running" "$WORK/log"
+  check "np $np: mesh.sock was mode 0600" test "$(cat "$WORK/sockmode")" = 600
+  check "np $np: mesh.log has the ranks' output" grep -q "mc2-rank: rank 0: the leader ended the mesh (ok)" "$WORK/d0/mesh.log"
+  check "np $np: the launcher was reaped: $(grep 'launcher ended' "$WORK/log")" \
+    grep -q "mesh 7: the launcher ended (exit status 0)" "$WORK/log"
+  check "np $np: mesh.sock is removed when mc2d stops" test ! -e "$WORK/d0/mesh.sock"
+  check "np $np: no process left" no_leftovers
+done
+
+# A worker enclave dies after PEERS: the leader (and the other worker) learn which.
+launcher 3
+serve "$(printf 'ranks 3\ndie 2\nexpect-fail rank 2: its enclave stopped (exit status 3)')" \
+  --mesh-launcher "$WORK/launch.sh"
+if grep -q "fake-rank-enclave: rank 0: PASS: failed as wanted" "$WORK/log"; then ok; else
+  bad "a dying worker: $(grep -h "fake-rank-enclave\|mc2-rank" "$WORK/log" "$WORK/d0/mesh.log")"
+fi
+check "a dying worker: the other worker's mesh failed too" \
+  grep -q "fake-rank-enclave: rank 1: PASS (the mesh failed)" "$WORK/d0/mesh.log"
+check "a dying worker: the launcher was reaped: $(grep 'launcher ended' "$WORK/log")" \
+  grep -q "mesh 7: the launcher ended (exit status 1)" "$WORK/log"
+check "a dying worker: no process left" no_leftovers
+
+# A launcher that exits before the job ends.
+printf '#!/bin/sh\necho "launcher boom: $1 ranks" >&2\nexit 3\n' >"$WORK/launch.sh"
+serve "$(printf 'ranks 2\nexpect-fail the mesh launcher exited before the job ended (the launcher: exit status 3; mesh.log ends: launcher boom: 2 ranks)')" \
+  --mesh-launcher "$WORK/launch.sh"
+if grep -q "fake-rank-enclave: rank 0: PASS: failed as wanted" "$WORK/log"; then ok; else
+  bad "a launcher that exits: $(grep -h "fake-rank-enclave\|mesh" "$WORK/log")"
+fi
+
+# No launcher configured.
+serve "$(printf 'ranks 2\nexpect-fail this service has no mesh launcher (mc2d --mesh-launcher)')"
+if grep -q "fake-rank-enclave: rank 0: PASS: failed as wanted" "$WORK/log"; then ok; else
+  bad "no launcher: $(grep -h "fake-rank-enclave\|mesh" "$WORK/log")"
+fi
+check "no launcher: no mesh.sock" test ! -e "$WORK/d0/mesh.sock"
+
+# Usage.
+expect_fail "mc2d refuses a launcher it cannot run" 2 "--mesh-launcher .*/nonexistent: No such file" \
+  "$B/mc2d" --dir "$WORK/d0" --policy "$WORK/c.yaml" --mesh-launcher "$WORK/nonexistent"
+expect_ok "mc2-rank --help" "$B/mc2-rank" --help
+check "mc2-rank --help names its options" grep -q -- "--leader SOCKET --dirs" "$WORK/out"
+expect_fail "mc2-rank without --leader" 2 "name mc2d's socket" "$B/mc2-rank" --dirs a,b
+expect_fail "mc2-rank with a bad timeout" 2 "--timeout-s wants a number" \
+  "$B/mc2-rank" --leader x --dirs a,b --timeout-s 0
+expect_fail "mc2-rank: one rank, two directories" 2 "1 ranks run, but --dirs names 2 directories" \
+  timeout 60 mpirun --oversubscribe -np 1 $MPIARGS "$B/mc2-rank" --leader x --dirs a,b
+finish
