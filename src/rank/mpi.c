@@ -154,11 +154,10 @@ static void gather_hellos(rank_ctx *k)
         }
         k->displs[r] = (int)total;
         total += (size_t)k->lens[r] + 4; /* room for each LV's length */
-    }
-    if (total > MC2_FRAME_MAX) {
-        fprintf(stderr, "mc2-rank: rank %d: the hellos do not fit in one frame (%zu bytes)\n",
-                k->self, total);
-        MPI_Abort(MPI_COMM_WORLD, 1);
+        if (total > MC2_FRAME_MAX) {
+            fprintf(stderr, "mc2-rank: rank %d: the hellos do not fit in one frame\n", k->self);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
     }
     k->hellos = malloc(total ? total : 1);
     if (!k->hellos) oom(k);

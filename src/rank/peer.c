@@ -160,7 +160,7 @@ static void mesh_frame(rank_ctx *k, const mc2_frame *f)
             k->fail_sent = true; /* no FAIL back to a peer that has ended */
             rank_fault(k, "%s ended the job with a failure", who);
         }
-        if (k->phase == RK_RUN || k->phase == RK_HELLO) k->phase = RK_DRAIN;
+        if (k->phase == RK_RUN) k->phase = RK_DRAIN; /* RK_HELLO: run() still gathers */
         return;
     }
     /* EIF_MESH_SEND {to u32 | msg} */

@@ -375,7 +375,7 @@ int srv_run(server *s, mc2_err *err)
             }
         int64_t wait = ready ? 0 : next == INT64_MAX ? -1 : next - now;
         nfds_t nm = n;
-        srv_mesh_poll(s, pf, &n, now, &wait);
+        srv_mesh_poll(s, pf, &n, &wait);
         if (wait > INT_MAX) wait = INT_MAX;
         struct timespec ts = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
         if (ppoll(pf, n, wait < 0 ? NULL : &ts, &during) < 0) {

@@ -335,28 +335,29 @@ static int launcher_reap(server *s, int64_t now)
     return 0;
 }
 
-void srv_mesh_poll(server *s, struct pollfd *pf, nfds_t *n, int64_t now, int64_t *wait_ms)
+void srv_mesh_poll(server *s, struct pollfd *pf, nfds_t *n, int64_t *wait_ms)
 {
     srv_mesh *m = &s->mesh;
-    if (s->mesh_listen_fd >= 0) pf[(*n)++] = (struct pollfd){s->mesh_listen_fd, POLLIN, 0};
-    if (m->relay_fd >= 0) {
+    m->polled_listen = s->mesh_listen_fd >= 0;
+    m->polled_relay = m->relay_fd >= 0;
+    if (m->polled_listen) pf[(*n)++] = (struct pollfd){s->mesh_listen_fd, POLLIN, 0};
+    if (m->polled_relay) {
         short ev = srv_outq_pending(&m->out) ? POLLOUT : 0;
         if (srv_outq_pending(&s->enclave_out) < SRV_ENC_OUT_HIGH) ev |= POLLIN;
         pf[(*n)++] = (struct pollfd){m->relay_fd, ev, 0};
     }
     if (m->active && (*wait_ms < 0 || *wait_ms > SRV_MESH_TICK_MS)) *wait_ms = SRV_MESH_TICK_MS;
-    (void)now;
 }
 
 int srv_mesh_service(server *s, const struct pollfd *pf, int64_t now)
 {
     srv_mesh *m = &s->mesh;
     mc2_err err;
-    size_t k = 0;
-    if (s->mesh_listen_fd >= 0 && pf[k++].revents & POLLIN) mesh_accept(s);
+    const struct pollfd *relay = m->polled_relay ? &pf[m->polled_listen ? 1 : 0] : NULL;
+    if (m->polled_listen && pf[0].revents & POLLIN) mesh_accept(s);
     const char *why = NULL;
-    if (m->relay_fd >= 0 && pf[k].fd == m->relay_fd) {
-        short rev = pf[k].revents;
+    if (relay && relay->fd == m->relay_fd) {
+        short rev = relay->revents;
         int r = 0;
         if (rev & (POLLOUT | POLLERR) && srv_outq_flush(&m->out, m->relay_fd, &err) < 0) {
             why = "the relay (mc2-rank, rank 0) closed its connection";

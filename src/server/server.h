@@ -145,6 +145,7 @@ typedef struct srv_mesh {
     bool relay_seen; /* a relay connected once */
     bool ended;      /* the enclave sent EIF_MESH_END */
     bool failed;     /* EIF_MESH_FAIL was sent */
+    bool polled_listen, polled_relay; /* what srv_mesh_poll put in this turn's poll set */
     int64_t term_ms; /* when to SIGTERM the launcher's group (0: not planned) */
     int64_t kill_ms; /* ... and SIGKILL it (0: not planned) */
     mc2_buf in;      /* from the relay, not yet a whole frame (one frame at most) */
@@ -230,7 +231,7 @@ int srv_mesh_init(server *s, mc2_err *err) MC2_WUR;
 int srv_mesh_from_enclave(server *s, const mc2_frame *f) MC2_WUR;
 /* Adds the mesh's descriptors to the poll set (from pf[*n]) and lowers *wait_ms to its
  * nearest deadline (a running launcher is checked every SRV_MESH_TICK_MS). */
-void srv_mesh_poll(server *s, struct pollfd *pf, nfds_t *n, int64_t now, int64_t *wait_ms);
+void srv_mesh_poll(server *s, struct pollfd *pf, nfds_t *n, int64_t *wait_ms);
 /* Handles what poll reported for them (pf as srv_mesh_poll filled it), reaps the launcher,
  * sends its signals when due. -1 only when out of memory. */
 int srv_mesh_service(server *s, const struct pollfd *pf, int64_t now) MC2_WUR;

@@ -75,7 +75,7 @@ no_leftovers() {
 
 for np in 2 3; do
   launcher "$np"
-  serve "ranks $np" --mesh-launcher "$WORK/launch.sh"
+  serve "$(printf 'ranks %s\nbusy-check' "$np")" --mesh-launcher "$WORK/launch.sh"
   if grep -q "fake-rank-enclave: rank 0: PASS" "$WORK/log"; then ok; else
     bad "np $np: the leader: $(grep -h "fake-rank-enclave\|mc2-rank" "$WORK/log" "$WORK/d0/mesh.log")"
   fi
@@ -95,7 +95,7 @@ done
 
 # A worker enclave dies after PEERS: the leader (and the other worker) learn which.
 launcher 3
-serve "$(printf 'ranks 3\ndie 2\nexpect-fail rank 2: its enclave stopped (exit status 3)')" \
+serve "$(printf 'ranks 3\nbusy-check\ndie 2\nexpect-fail rank 2: its enclave stopped (exit status 3)')" \
   --mesh-launcher "$WORK/launch.sh"
 if grep -q "fake-rank-enclave: rank 0: PASS: failed as wanted" "$WORK/log"; then ok; else
   bad "a dying worker: $(grep -h "fake-rank-enclave\|mc2-rank" "$WORK/log" "$WORK/d0/mesh.log")"
