@@ -372,7 +372,7 @@ int main(int argc, char **argv)
     }
     if (k.self != 0 && worker_start(&k, &err)) {
         char why[RANK_FAULT_MAX - 16];
-        snprintf(why, sizeof why, "its enclave did not start: %s", err.msg);
+        snprintf(why, sizeof why, "its enclave did not start: %.400s", err.msg);
         rank_peer_lost(&k, why);
     }
     if (k.fd >= 0) {

@@ -146,10 +146,10 @@ typedef struct srv_mesh {
     bool ended;      /* the enclave sent EIF_MESH_END */
     bool failed;     /* EIF_MESH_FAIL was sent */
     bool polled_listen, polled_relay; /* what srv_mesh_poll put in this turn's poll set */
-    int64_t term_ms; /* when to SIGTERM the launcher's group (0: not planned) */
-    int64_t kill_ms; /* ... and SIGKILL it (0: not planned) */
-    mc2_buf in;      /* from the relay, not yet a whole frame (one frame at most) */
-    srv_outq out;    /* to the relay: the launch payload, then the enclave's frames */
+    int64_t term_ms;                  /* when to SIGTERM the launcher's group (0: not planned) */
+    int64_t kill_ms;                  /* ... and SIGKILL it (0: not planned) */
+    mc2_buf in;   /* from the relay, not yet a whole frame (one frame at most) */
+    srv_outq out; /* to the relay: the launch payload, then the enclave's frames */
 } srv_mesh;
 
 typedef struct server {

@@ -9,7 +9,8 @@
 # every rank, a second launch while one runs is refused, mesh.sock is mode 0600, mesh.log
 # holds the ranks' output, the launcher is reaped (exit status 0) and no process is left.
 # Faults: a worker enclave that dies after PEERS makes the leader get EIF_MESH_FAIL naming
-# that rank and its exit status (and the other worker one too); a launcher that exits early
+# that rank and its exit status (and the other worker one too), as does one that cannot
+# start; a launcher that exits early
 # makes the leader get EIF_MESH_FAIL with its exit status and mesh.log's last line; without
 # --mesh-launcher the leader gets "this service has no mesh launcher". Also mc2-rank's
 # usage errors and mc2d's refusal of a launcher that is not executable. Needs Open MPI
@@ -105,6 +106,16 @@ check "a dying worker: the other worker's mesh failed too" \
 check "a dying worker: the launcher was reaped: $(grep 'launcher ended' "$WORK/log")" \
   grep -q "mesh 7: the launcher ended (exit status 1)" "$WORK/log"
 check "a dying worker: no process left" no_leftovers
+
+# A worker enclave that cannot start (its host has no policy): the leader learns which.
+mv "$WORK/d2/policy.yaml" "$WORK/d2/policy.away"
+serve "$(printf 'ranks 3\nexpect-fail rank 2: its enclave did not start: ')" --mesh-launcher "$WORK/launch.sh"
+if grep -q "fake-rank-enclave: rank 0: PASS: failed as wanted" "$WORK/log"; then ok; else
+  bad "a worker that cannot start: $(grep -h "fake-rank-enclave\|mc2-rank" "$WORK/log" "$WORK/d0/mesh.log")"
+fi
+check "a worker that cannot start: the error names the file" grep -q "rank 2: its enclave did not start: .*policy.yaml" "$WORK/d0/mesh.log"
+check "a worker that cannot start: no process left" no_leftovers
+mv "$WORK/d2/policy.away" "$WORK/d2/policy.yaml"
 
 # A launcher that exits before the job ends.
 printf '#!/bin/sh\necho "launcher boom: $1 ranks" >&2\nexit 3\n' >"$WORK/launch.sh"
