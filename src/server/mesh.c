@@ -214,8 +214,7 @@ int srv_mesh_from_enclave(server *s, const mc2_frame *f)
         return 0;
     }
     if (f->type == EIF_MESH_END) {
-        m->ended = true;
-        m->term_ms = 0; /* the launcher now gets its time to exit (srv_mesh_service) */
+        m->ended = true; /* the launcher gets its time to exit once END went out */
         LOG("mesh %u: the enclave ended it (%s)\n", m->id,
             f->payload.len == 1 && f->payload.data[0] == 1 ? "ok" : "failed");
     }
@@ -330,6 +329,7 @@ static int launcher_reap(server *s, int64_t now)
     launcher_state(m, st, sizeof st);
     LOG("mesh %u: the launcher ended (%s)\n", m->id, st);
     kill(-m->pid_group, SIGKILL); /* what it left behind in its group */
+    m->pid_group = 0;
     if (!m->ended && !m->failed)
         return mesh_failed(s, "the mesh launcher exited before the job ended", now);
     return 0;
@@ -371,12 +371,10 @@ int srv_mesh_service(server *s, const struct pollfd *pf, int64_t now)
         srv_outq_flush(&m->out, m->relay_fd, &err) < 0 && !m->ended &&
         mesh_failed(s, "the relay (mc2-rank, rank 0) closed its connection", now))
         return -1;
-    if (m->ended && m->relay_fd >= 0 && srv_outq_pending(&m->out) == 0) {
+    if (m->ended && m->relay_fd >= 0 && srv_outq_pending(&m->out) == 0)
         relay_close(s); /* END went out */
-        if (m->pid > 0 && !m->term_ms && !m->kill_ms) m->term_ms = now + SRV_MESH_WAIT_MS;
-    }
-    if (m->ended && !m->relay_seen && m->pid > 0 && !m->term_ms && !m->kill_ms)
-        m->term_ms = now + SRV_MESH_WAIT_MS;
+    if (m->ended && m->relay_fd < 0 && m->pid > 0 && !m->term_ms && !m->kill_ms)
+        m->term_ms = now + SRV_MESH_WAIT_MS; /* its time to exit */
     if (launcher_reap(s, now)) return -1;
     launcher_signal(s, now);
     if (m->active && m->pid <= 0 && (m->ended || m->failed)) {

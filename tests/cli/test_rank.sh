@@ -7,7 +7,9 @@
 # ~100 KB message from every other rank with exactly its bytes, a worker's writes and
 # counter refused and its reads served read-only. Checks, for -np 2 and 3: the run passes at
 # every rank, a second launch while one runs is refused, mesh.sock is mode 0600, mesh.log
-# holds the ranks' output, the launcher is reaped (exit status 0) and no process is left.
+# holds the ranks' output, the launcher is reaped (exit status 0) and no process is left; a
+# launcher that stays after the job and ignores SIGTERM is killed (SIGTERM after 10 s,
+# SIGKILL 2 s later).
 # Faults: a worker enclave that dies after PEERS makes the leader get EIF_MESH_FAIL naming
 # that rank and its exit status (and the other worker one too), as does one that cannot
 # start; a launcher that exits early
@@ -43,15 +45,17 @@ cp "$B/fake_rank_enclave" "$FAKE"
 cp "$WORK/c.yaml" "$WORK/d1/cluster-policy.yaml"
 cp "$WORK/c.yaml" "$WORK/d2/policy.yaml" # the fallback name
 
-# launcher NP: the launcher script for NP ranks (it also records the socket's mode).
+# launcher NP [stuck]: the launcher script for NP ranks (it also records the socket's mode);
+# a stuck one ignores SIGTERM and stays after mpirun is done.
 launcher() {
-  local dirs=$WORK/d0 r
+  local dirs=$WORK/d0 r pre=exec post=
   for ((r = 1; r < $1; r++)); do dirs+=,$WORK/d$r; done
+  [[ ${2:-} == stuck ]] && pre="trap '' TERM;" post="; sleep 60"
   cat >"$WORK/launch.sh" <<EOF
 #!/bin/sh
 stat -c %a "\$2" >"$WORK/sockmode"
-exec mpirun --oversubscribe --bind-to none -np "\$1" $MPIARGS "$B/mc2-rank" --leader "\$2" \\
-  --dirs $dirs --enclave "$FAKE" --timeout-s 60
+$pre mpirun --oversubscribe --bind-to none -np "\$1" $MPIARGS "$B/mc2-rank" --leader "\$2" \\
+  --dirs $dirs --enclave "$FAKE" --timeout-s 60$post
 EOF
   chmod +x "$WORK/launch.sh"
 }
@@ -93,6 +97,18 @@ for np in 2 3; do
   check "np $np: mesh.sock is removed when mc2d stops" test ! -e "$WORK/d0/mesh.sock"
   check "np $np: no process left" no_leftovers
 done
+
+# A launcher that stays after the job and ignores SIGTERM: mc2d sends its process group
+# SIGTERM 10 s after the END, SIGKILL 2 s later, and reaps it.
+launcher 2 stuck
+start=$SECONDS
+serve "ranks 2" --mesh-launcher "$WORK/launch.sh"
+check "a stuck launcher: the run passed" grep -q "fake-rank-enclave: rank 0: PASS" "$WORK/log"
+check "a stuck launcher: SIGTERM, then SIGKILL: $(grep -h 'SIG\|launcher ended' "$WORK/log")" \
+  grep -q "mesh 7: the launcher ended (killed by signal 9)" "$WORK/log"
+check "a stuck launcher: SIGTERM came first" grep -q "mesh 7: SIGTERM to the launcher's process group" "$WORK/log"
+check "a stuck launcher: ended in $((SECONDS - start)) s (10 + 2 s after the job)" test $((SECONDS - start)) -ge 12
+check "a stuck launcher: no process left" no_leftovers
 
 # A worker enclave dies after PEERS: the leader (and the other worker) learn which.
 launcher 3
