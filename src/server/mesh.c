@@ -259,7 +259,7 @@ static int relay_frames(server *s, const char **why)
     int rc = 0;
     for (;;) {
         long used = mc2_frame_parse(m->in.data + off, m->in.len - off, MC2_FRAME_MAX, &f, &err);
-        if (used < 0) *why = "it sent a malformed frame";
+        if (used < 0) *why = "the relay (mc2-rank, rank 0) sent a malformed frame";
         if (used <= 0) {
             rc = used < 0 ? -1 : 0;
             break;
@@ -267,7 +267,8 @@ static int relay_frames(server *s, const char **why)
         off += (size_t)used;
         if ((f.type != EIF_MESH_PEERS && f.type != EIF_MESH_DELIVER && f.type != EIF_MESH_FAIL) ||
             f.channel != m->id) {
-            *why = "it sent a frame of another type or mesh than PEERS, DELIVER or FAIL";
+            *why = "the relay (mc2-rank, rank 0) sent a frame of another type or mesh than PEERS, "
+                   "DELIVER or FAIL";
             rc = -1;
             break;
         }

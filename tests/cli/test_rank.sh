@@ -10,13 +10,14 @@
 # holds the ranks' output, the launcher is reaped (exit status 0) and no process is left; a
 # launcher that stays after the job and ignores SIGTERM is killed (SIGTERM after 10 s,
 # SIGKILL 2 s later).
-# Faults: a worker enclave that dies after PEERS makes the leader get EIF_MESH_FAIL naming
-# that rank and its exit status (and the other worker one too), as does one that cannot
-# start; a launcher that exits early
-# makes the leader get EIF_MESH_FAIL with its exit status and mesh.log's last line; without
-# --mesh-launcher the leader gets "this service has no mesh launcher". Also mc2-rank's
-# usage errors and mc2d's refusal of a launcher that is not executable. Needs Open MPI
-# (mpirun, and a build that found MPI): otherwise it SKIPs (exit 77).
+# Faults: a worker enclave that dies after PEERS, or cannot start, makes the leader get
+# EIF_MESH_FAIL naming that rank and why (and the other worker one too); a launcher that exits
+# early makes the leader get EIF_MESH_FAIL with its exit status and mesh.log's last line; a
+# relay that sends another frame type gets the mesh failed and its launcher ended, and a
+# second connection to mesh.sock is closed at once; without --mesh-launcher the leader gets
+# "this service has no mesh launcher". Also mc2-rank's usage errors and mc2d's refusal of a
+# launcher that is not executable. Needs Open MPI (mpirun, and a build that found MPI):
+# otherwise it SKIPs (exit 77).
 source "$(dirname "$0")/lib.sh"
 B=${MC2_BUILD:?MC2_BUILD must point at the build directory}
 skip() {
@@ -140,6 +141,34 @@ serve "$(printf 'ranks 2\nexpect-fail the mesh launcher exited before the job en
 if grep -q "fake-rank-enclave: rank 0: PASS: failed as wanted" "$WORK/log"; then ok; else
   bad "a launcher that exits: $(grep -h "fake-rank-enclave\|mesh" "$WORK/log")"
 fi
+
+# A relay that sends what it must not (here: a launcher that connects to mesh.sock itself,
+# takes the launch, tries a second connection and sends an EIF_OUT frame): mc2d closes a
+# second connection at once, fails the mesh and ends the launcher's group at once.
+cat >"$WORK/launch.sh" <<'EOF'
+#!/usr/bin/env python3
+import socket, struct, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[2])
+n, t, v, ch = struct.unpack("<IHHI", s.recv(12, socket.MSG_WAITALL))
+s.recv(n, socket.MSG_WAITALL)
+s2 = socket.socket(socket.AF_UNIX)
+s2.connect(sys.argv[2])
+print("launch type %d; second connection %s" % (t, "closed" if s2.recv(1) == b"" else "kept"), flush=True)
+s.sendall(struct.pack("<IHHI", 1, 65, 1, ch) + b"x")
+time.sleep(60)
+EOF
+chmod +x "$WORK/launch.sh"
+serve "$(printf 'ranks 2\nexpect-fail the relay (mc2-rank, rank 0) sent a frame of another type or mesh than PEERS, DELIVER or FAIL')" \
+  --mesh-launcher "$WORK/launch.sh"
+if grep -q "fake-rank-enclave: rank 0: PASS: failed as wanted" "$WORK/log"; then ok; else
+  bad "a relay that sends EIF_OUT: $(grep -h "fake-rank-enclave\|mesh" "$WORK/log")"
+fi
+check "the relay got EIF_MESH_LAUNCH first, a second connection was closed: $(cat "$WORK/d0/mesh.log")" \
+  grep -q "launch type 75; second connection closed" "$WORK/d0/mesh.log"
+check "the misbehaving relay's launcher was ended: $(grep 'launcher ended' "$WORK/log")" \
+  grep -q "mesh 7: the launcher ended (killed by signal 15)" "$WORK/log"
+check "the misbehaving relay: no process left" no_leftovers
 
 # No launcher configured.
 serve "$(printf 'ranks 2\nexpect-fail this service has no mesh launcher (mc2d --mesh-launcher)')"
