@@ -170,7 +170,7 @@ static void wait_coll(rank_ctx *k, MPI_Request *req, const char *what)
         if (now_ms() > k->deadline_ms) {
             fprintf(stderr, "mc2-rank: rank %d: timed out after %d s waiting for %s\n", k->self,
                     k->timeout_s, what);
-            MPI_Abort(MPI_COMM_WORLD, 1);
+            rank_abort(k);
         }
         struct timespec ts = {0, 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -320,7 +320,7 @@ static void run(rank_ctx *k)
         if (now_ms() > k->deadline_ms) {
             fprintf(stderr, "mc2-rank: rank %d: timed out after %d s waiting for %s\n", k->self,
                     k->timeout_s, waiting_for(k));
-            MPI_Abort(MPI_COMM_WORLD, 1);
+            rank_abort(k);
         }
         if (k->fd >= 0 && (!k->peer_gone || srv_outq_pending(&k->out))) {
             peer_turn(k);

@@ -1,19 +1,33 @@
 /* mpi.c - UNTRUSTED: mc2-rank's side towards the other ranks (the protocol is in rank.h):
  * the hellos' allgather, the mesh messages both ways, faults, and the finishing barrier. No
  * call here blocks: requests are tested once per turn. */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "base/bytes.h"
 #include "rank/rank.h"
 #include "wire/proto.h"
 
+void rank_abort(rank_ctx *k)
+{
+    if (k->enc.pid > 0) {
+        kill(k->enc.pid, SIGKILL);
+        waitpid(k->enc.pid, NULL, 0);
+        k->enc.pid = 0;
+    }
+    MPI_Abort(MPI_COMM_WORLD, 1);
+    _exit(1); /* MPI_Abort does not return */
+}
+
 static void oom(rank_ctx *k)
 {
     fprintf(stderr, "mc2-rank: rank %d: out of memory\n", k->self);
-    MPI_Abort(MPI_COMM_WORLD, 1);
+    rank_abort(k);
 }
 
 /* Keeps buf (malloc'd, taken over) until the send completes. */
@@ -31,7 +45,7 @@ static void post(rank_ctx *k, int to, int tag, uint8_t *buf, size_t len)
     s->len = len;
     if (MPI_Isend(buf, (int)len, MPI_BYTE, to, tag, k->comm, &s->req) != MPI_SUCCESS) {
         fprintf(stderr, "mc2-rank: rank %d: MPI_Isend to rank %d failed\n", k->self, to);
-        MPI_Abort(MPI_COMM_WORLD, 1);
+        rank_abort(k);
     }
     k->nsend++;
     k->send_bytes += len;
@@ -150,13 +164,13 @@ static void gather_hellos(rank_ctx *k)
         if (k->lens[r] < 0 || (size_t)k->lens[r] > RANK_HELLO_MAX) {
             fprintf(stderr, "mc2-rank: rank %d: rank %d's hello has %d bytes (at most %zu)\n",
                     k->self, r, k->lens[r], RANK_HELLO_MAX);
-            MPI_Abort(MPI_COMM_WORLD, 1);
+            rank_abort(k);
         }
         k->displs[r] = (int)total;
         total += (size_t)k->lens[r] + 4; /* room for each LV's length */
         if (total > MC2_FRAME_MAX) {
             fprintf(stderr, "mc2-rank: rank %d: the hellos do not fit in one frame\n", k->self);
-            MPI_Abort(MPI_COMM_WORLD, 1);
+            rank_abort(k);
         }
     }
     k->hellos = malloc(total ? total : 1);

@@ -19,7 +19,7 @@ enum { ST_OK = 0, ST_FAILED = 1, ST_UNSUPPORTED = 2, ST_NOTFOUND = 3 };
 static void oom(rank_ctx *k)
 {
     fprintf(stderr, "mc2-rank: rank %d: out of memory\n", k->self);
-    MPI_Abort(MPI_COMM_WORLD, 1);
+    rank_abort(k);
 }
 
 void rank_to_peer(rank_ctx *k, uint16_t type, const void *p, size_t n)

@@ -119,6 +119,9 @@ void rank_fault(rank_ctx *k, const char *fmt, ...) __attribute__((format(printf,
 void rank_gather_start(rank_ctx *k, const uint8_t *hello, size_t len);
 /* Posts MPI_Isend of msg to rank `to` (copied). */
 void rank_send_to(rank_ctx *k, uint32_t to, const uint8_t *msg, size_t len);
+/* Ends this rank at once: its worker enclave killed and reaped, then MPI_Abort (which ends
+ * every rank, exit status 1). */
+void rank_abort(rank_ctx *k) __attribute__((noreturn));
 /* One turn of MPI progress: faults, messages (delivered in RK_RUN, discarded later), our
  * sends, the phase's collective. */
 void rank_mpi_turn(rank_ctx *k);

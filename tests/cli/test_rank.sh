@@ -11,7 +11,9 @@
 # launcher that stays after the job and ignores SIGTERM is killed (SIGTERM after 10 s,
 # SIGKILL 2 s later).
 # Faults: a worker enclave that dies after PEERS, or cannot start, makes the leader get
-# EIF_MESH_FAIL naming that rank and why (and the other worker one too); a launcher that exits
+# EIF_MESH_FAIL naming that rank and why (and the other worker one too); a worker enclave
+# that never says hello makes its rank give up after --timeout-s naming what it waited for,
+# and the leader hears that the relay closed; a launcher that exits
 # early makes the leader get EIF_MESH_FAIL with its exit status and mesh.log's last line; a
 # relay that sends another frame type gets the mesh failed and its launcher ended, and a
 # second connection to mesh.sock is closed at once; without --mesh-launcher the leader gets
@@ -46,8 +48,9 @@ cp "$B/fake_rank_enclave" "$FAKE"
 cp "$WORK/c.yaml" "$WORK/d1/cluster-policy.yaml"
 cp "$WORK/c.yaml" "$WORK/d2/policy.yaml" # the fallback name
 
-# launcher NP [stuck]: the launcher script for NP ranks (it also records the socket's mode);
-# a stuck one ignores SIGTERM and stays after mpirun is done.
+# launcher NP [stuck] [TIMEOUT]: the launcher script for NP ranks (it also records the
+# socket's mode); a stuck one ignores SIGTERM and stays after mpirun is done. mc2-rank's
+# --timeout-s: TIMEOUT (default 60).
 launcher() {
   local dirs=$WORK/d0 r pre=exec post=
   for ((r = 1; r < $1; r++)); do dirs+=,$WORK/d$r; done
@@ -56,7 +59,7 @@ launcher() {
 #!/bin/sh
 stat -c %a "\$2" >"$WORK/sockmode"
 $pre mpirun --oversubscribe --bind-to none -np "\$1" $MPIARGS "$B/mc2-rank" --leader "\$2" \\
-  --dirs $dirs --enclave "$FAKE" --timeout-s 60$post
+  --dirs $dirs --enclave "$FAKE" --timeout-s ${3:-60}$post
 EOF
   chmod +x "$WORK/launch.sh"
 }
@@ -133,6 +136,18 @@ fi
 check "a worker that cannot start: the error names the file" grep -q "rank 2: its enclave did not start: .*policy.yaml" "$WORK/d0/mesh.log"
 check "a worker that cannot start: no process left" no_leftovers
 mv "$WORK/d2/policy.away" "$WORK/d2/policy.yaml"
+
+# A worker enclave that never says hello: its rank gives up after --timeout-s naming what it
+# waited for, MPI_Abort ends every rank, and the leader hears that its relay closed.
+launcher 2 "" 3
+printf 'ranks 2\nmute 1\nexpect-fail the relay (mc2-rank, rank 0) closed its connection' >"$WORK/conf"
+serve "$(cat "$WORK/conf")" --mesh-launcher "$WORK/launch.sh"
+if grep -q "fake-rank-enclave: rank 0: PASS: failed as wanted" "$WORK/log"; then ok; else
+  bad "a silent worker: $(grep -h "fake-rank-enclave\|mc2-rank\|mesh" "$WORK/log" "$WORK/d0/mesh.log")"
+fi
+check "a silent worker: its rank names what it waited for" \
+  grep -q "mc2-rank: rank 1: timed out after 3 s waiting for its enclave's EIF_MESH_HELLO" "$WORK/d0/mesh.log"
+check "a silent worker: no process left" no_leftovers
 
 # A launcher that exits before the job ends.
 printf '#!/bin/sh\necho "launcher boom: $1 ranks" >&2\nexit 3\n' >"$WORK/launch.sh"
