@@ -10,6 +10,7 @@
 #include "base/alloc.h"
 #include "base/hex.h"
 #include "enclave/enclave.h"
+#include "enclave/jobs_gbdt.h"
 #include "enclave/meshrt.h"
 #include "table/tfile2.h"
 #include "table/tpart.h"
@@ -468,7 +469,7 @@ static int count_range(enclave *e, const mc2_job_input *jin, const enc_mesh *m, 
     mc2_batch *b = NULL;
     uint64_t range[2], got = 0, idx;
     int rc = -1, more;
-    if (enc_input_open(e, jin, &in, err)) return -1;
+    if (enc_input_open_rank(e, jin, m->self, m->n_ranks, &in, err)) return -1;
     const mc2_thdr *h = mc2_tsrc_header(in.src);
     enc_mesh_block_range(h->block_count, m->self, m->n_ranks, &range[0], &range[1]);
     unsigned cols[MC2_MAX_COLUMNS];
@@ -546,8 +547,12 @@ static const enc_kind KINDS[] = {
      .run = rowcount_run,
      .plan = rowcount_plan,
      .run_rank = rowcount_rank},
-    {.name = "sql", .check = enc_sql_check, .run = enc_sql_run},             /* jobs_sql.c */
-    {.name = "train", .check = enc_train_check, .run = enc_train_run},       /* jobs_gbdt.c */
+    {.name = "sql", .check = enc_sql_check, .run = enc_sql_run}, /* jobs_sql.c */
+    {.name = "train",                                            /* jobs_gbdt.c, jobs_gbdt_dist.c */
+     .check = enc_train_check,
+     .run = enc_train_run,
+     .plan = enc_train_plan,
+     .run_rank = enc_train_run_rank},
     {.name = "predict", .check = enc_predict_check, .run = enc_predict_run}, /* jobs_gbdt.c */
     {.name = "fedavg",                                                       /* jobs_fl.c */
      .check = enc_fl_check,

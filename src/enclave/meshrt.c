@@ -29,6 +29,7 @@
 #include "base/intr.h"
 #include "base/log.h"
 #include "enclave/meshrt.h"
+#include "table/tpart.h"
 #include "wire/proto.h"
 
 _Static_assert(MC2_MESH_MAX_RANKS ==
@@ -100,17 +101,7 @@ int enc_mesh_check_params(const mc2_job *job, mc2_err *err)
 void enc_mesh_block_range(uint64_t nblocks, uint32_t self, uint32_t n_ranks, uint64_t *first,
                           uint64_t *count)
 {
-    if (n_ranks == 0 || self >= n_ranks) {
-        *first = nblocks;
-        *count = 0;
-        return;
-    }
-    /* floor(nblocks * k / n) without overflow: q*k + floor(r*k / n), r*k < 64*64 */
-    uint64_t q = nblocks / n_ranks, r = nblocks % n_ranks;
-    uint64_t a = q * self + r * self / n_ranks;
-    uint64_t b = q * (self + 1) + r * (self + 1) / n_ranks;
-    *first = a;
-    *count = b - a;
+    mc2_block_range(nblocks, self, n_ranks, first, count); /* the placement's (table/tpart.h) */
 }
 
 /* ---- EIF_MESH_LAUNCH / JOIN payloads -------------------------------------------------------- */
