@@ -74,7 +74,7 @@ serve() {
 # No process of this test's left (mpirun, mc2-rank, enclaves: their command lines name $WORK).
 no_leftovers() {
   local i
-  for i in $(seq 20); do
+  for i in $(seq 50); do
     pgrep -f "$WORK" >/dev/null || return 0
     sleep 0.1
   done
@@ -139,14 +139,14 @@ mv "$WORK/d2/policy.away" "$WORK/d2/policy.yaml"
 
 # A worker enclave that never says hello: its rank gives up after --timeout-s naming what it
 # waited for, MPI_Abort ends every rank, and the leader hears that its relay closed.
-launcher 2 "" 3
+launcher 2 "" 6
 printf 'ranks 2\nmute 1\nexpect-fail the relay (mc2-rank, rank 0) closed its connection' >"$WORK/conf"
 serve "$(cat "$WORK/conf")" --mesh-launcher "$WORK/launch.sh"
 if grep -q "fake-rank-enclave: rank 0: PASS: failed as wanted" "$WORK/log"; then ok; else
   bad "a silent worker: $(grep -h "fake-rank-enclave\|mc2-rank\|mesh" "$WORK/log" "$WORK/d0/mesh.log")"
 fi
 check "a silent worker: its rank names what it waited for" \
-  grep -q "mc2-rank: rank 1: timed out after 3 s waiting for its enclave's EIF_MESH_HELLO" "$WORK/d0/mesh.log"
+  grep -q "mc2-rank: rank 1: timed out after 6 s waiting for its enclave's EIF_MESH_HELLO" "$WORK/d0/mesh.log"
 check "a silent worker: no process left" no_leftovers
 
 # A launcher that exits before the job ends.
