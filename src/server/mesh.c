@@ -15,8 +15,10 @@
  * Before that END, the relay closing or the launcher exiting fails the mesh: the enclave gets
  * one EIF_MESH_FAIL with the reason (the launcher's exit status and mesh.log's last line)
  * and the launcher's group is ended as above. The next EIF_MESH_LAUNCH is accepted once the
- * launcher is reaped and the enclave's END came or the FAIL was sent; until then it gets
- * EIF_MESH_FAIL "another distributed job is running".
+ * launcher is reaped and the enclave's END came or the FAIL was sent. One launch that comes
+ * before (a job run right after another ended: its launcher may take a moment to exit) waits
+ * for that and is then started; a second one meanwhile gets EIF_MESH_FAIL "another
+ * distributed job is running".
  *
  * Bounds: one relay connection (others are closed at once); its input one frame at most;
  * its output queue SRV_ENC_OUT_HIGH, beyond which the enclave is not read (backpressure,
@@ -183,6 +185,15 @@ static int mesh_launch(server *s, const mc2_frame *f)
     mc2_err err;
     uint32_t n = f->payload.len >= 4 ? mc2_le32_get(f->payload.data) : 0;
     if (!s->mesh_launcher) return mesh_fail_to(s, f->channel, NO_LAUNCHER);
+    if (m->active && (m->ended || m->failed) && !s->mesh_pending) {
+        s->mesh_pending_launch.len = 0;
+        if (mc2_buf_append(&s->mesh_pending_launch, f->payload.data, f->payload.len, &err))
+            return s->fatal = "out of memory for the mesh relay", -1;
+        s->mesh_pending = true;
+        s->mesh_pending_id = f->channel;
+        LOG("mesh %u: waits for mesh %u's launcher to exit\n", f->channel, m->id);
+        return 0;
+    }
     if (m->active) return mesh_fail_to(s, f->channel, BUSY);
     if (f->payload.len < 4 + 32 + 32 + 4 + 4 || n < 2 || n > MESH_RANKS_MAX)
         return mesh_fail_to(s, f->channel, "malformed EIF_MESH_LAUNCH (ranks 2..4096)");
@@ -203,11 +214,36 @@ static int mesh_launch(server *s, const mc2_frame *f)
     return 0;
 }
 
+/* Starts the launch that waited for the previous mesh to be done. */
+static int launch_pending(server *s)
+{
+    mc2_frame f = {.type = EIF_MESH_LAUNCH, .channel = s->mesh_pending_id};
+    f.payload = s->mesh_pending_launch; /* borrowed: mesh_launch copies it */
+    srv_outq *q = &s->mesh_pending_out;
+    mc2_err err;
+    s->mesh_pending = false;
+    int rc = mesh_launch(s, &f);
+    if (rc == 0 && s->mesh.active && s->mesh.id == f.channel &&
+        srv_outq_put(&s->mesh.out, q->b.data + q->head, q->b.len - q->head, &err))
+        rc = (s->fatal = "out of memory for the mesh relay", -1);
+    srv_outq_free(q);
+    memset(q, 0, sizeof *q);
+    s->mesh_pending_launch.len = 0;
+    return rc;
+}
+
 int srv_mesh_from_enclave(server *s, const mc2_frame *f)
 {
     srv_mesh *m = &s->mesh;
     mc2_err err;
     if (f->type == EIF_MESH_LAUNCH) return mesh_launch(s, f);
+    if (s->mesh_pending && f->channel == s->mesh_pending_id) { /* kept until it starts */
+        if (srv_outq_frame(&s->mesh_pending_out, f->type, f->channel, f->payload.data,
+                           f->payload.len, &err) ||
+            srv_outq_pending(&s->mesh_pending_out) > SRV_ENC_OUT_HIGH)
+            return s->fatal = "out of memory for the mesh relay", -1;
+        return 0;
+    }
     if (!m->active || f->channel != m->id || m->ended) {
         srv_note(s, "mesh: dropped a frame (type %u) for mesh %u: no such mesh running", f->type,
                  f->channel);
@@ -382,6 +418,7 @@ int srv_mesh_service(server *s, const struct pollfd *pf, int64_t now)
         relay_close(s);
         m->active = false;
         LOG("mesh %u: done\n", m->id);
+        if (s->mesh_pending) return launch_pending(s);
     }
     return 0;
 }
@@ -412,4 +449,6 @@ void srv_mesh_stop(server *s)
     }
     mc2_free(s->mesh_sock);
     mc2_free(s->mesh_log);
+    mc2_buf_free(&s->mesh_pending_launch);
+    srv_outq_free(&s->mesh_pending_out);
 }

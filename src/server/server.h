@@ -177,7 +177,13 @@ typedef struct server {
     char *mesh_sock, *mesh_log; /* STATE/mesh.sock, STATE/mesh.log */
     int mesh_listen_fd;         /* -1 without a launcher */
     srv_mesh mesh;
-    uint8_t io[SRV_CHUNK]; /* scratch for one read */
+    /* A launch that came while the previous mesh's launcher was still being reaped: started
+     * as soon as it is (mesh.c); a second one meanwhile is refused. */
+    bool mesh_pending;
+    uint32_t mesh_pending_id;
+    mc2_buf mesh_pending_launch;
+    srv_outq mesh_pending_out; /* the enclave's frames for it meanwhile (its HELLO) */
+    uint8_t io[SRV_CHUNK];     /* scratch for one read */
 } server;
 
 /* ---- store.c ---- */

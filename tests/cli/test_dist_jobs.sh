@@ -7,9 +7,12 @@
 #     table's row count, as a one-enclave rowcount of the whole table does;
 #   - train on N ranks gives a model equal to one-enclave training on the whole table within
 #     the tolerance docs/gbdt.md states (predictions compared with xgboost 1.7.4 on every row);
-#   - a worker enclave killed mid-job fails the job, naming the rank, and nothing is released;
-#     the next job succeeds;
-#   - a host that swaps in another host's part fails the job with an integrity error.
+#   - (N = 2) a worker enclave killed mid-job fails the job, naming the rank, and nothing is
+#     released; the next job, submitted at once (mc2d starts its launcher once the previous
+#     one exited), succeeds;
+#   - (N = 2) a host that swaps in another host's part fails the job: at the leader with the
+#     integrity error in the job's status, at a worker naming the rank (the reason is in the
+#     launcher's log).
 # Needs Open MPI and a build with mc2-rank (else SKIP, exit 77).
 source "$(dirname "$0")/lib.sh"
 B=$MC2_BUILD
@@ -118,7 +121,54 @@ EOF
     check "N=$n: the model equals one-enclave training within tolerance: $(cat "$WORK/cmp")" test $cmp_rc -eq 0
   fi
 
+  [[ $n -eq 2 ]] && faults "${svc[0]}"
   for ((r = 0; r < n; r++)); do "$MC2" stop --dir "$WORK/n$n-s$r" >/dev/null 2>&1; done
+}
+
+# faults LEADER (2 ranks, hosts n2-s0 and n2-s1): a worker enclave killed mid-job, then a host
+# that presents another rank's part; each fails the job with the reason and releases nothing,
+# and the next job succeeds.
+faults() {
+  local svc0=$1 id rank_pid enc_pid
+  id=$(submit_job "$svc0" --kind train --input alice/loans --param label=defaulted \
+    --param objective=binary:logistic --param num_round=400 --param max_depth=6 --param ranks=2)
+  enc_pid=""
+  for _ in $(seq 1 100); do # the worker enclave: the child of rank 1's mc2-rank
+    for rank_pid in $(pgrep -f "mc2-rank --leader $WORK/n2-s0/mesh.sock"); do
+      enc_pid=$(pgrep -P "$rank_pid" -f mc2-enclave | head -1)
+      [[ -n $enc_pid ]] && break
+    done
+    [[ -n $enc_pid ]] && break
+    sleep 0.1
+  done
+  check "fault: found the worker enclave of the running job" test -n "$enc_pid"
+  sleep 0.5
+  [[ -n $enc_pid ]] && kill -9 "$enc_pid"
+  wait_job "${id:-0}" "$svc0"
+  check "fault: a killed worker enclave fails the job naming rank 1: $(grep -E "^status" "$WORK/job")" \
+    grep -Eq "^status: failed.*rank 1" "$WORK/job"
+  "$MC2" download "${A[@]}" --service "$svc0" --job "${id:-0}" --out "$WORK/none" >/dev/null 2>&1
+  check "fault: nothing was released" test ! -s "$WORK/none"
+  id=$(submit_job "$svc0" --kind rowcount --input alice/loans --param ranks=2)
+  wait_job "${id:-0}" "$svc0"
+  check "fault: the next job succeeds: $(grep -E "^status" "$WORK/job")" grep -q "^status: done" "$WORK/job"
+  # a host that swaps in the other rank's part: the leader's host holds part 2 of 2
+  local p0=$WORK/n2-s0/store/tables/alice/loans.mc2t p1=$WORK/n2-s1/store/tables/alice/loans.mc2t
+  cp "$p0" "$WORK/p0.keep"
+  cp "$p1" "$p0"
+  id=$(submit_job "$svc0" --kind rowcount --input alice/loans --param ranks=2)
+  wait_job "${id:-0}" "$svc0"
+  check "fault: another rank's part at the leader fails the job: $(grep -E "^status" "$WORK/job")" \
+    grep -Eq "^status: failed.*does not hold rank 0's blocks" "$WORK/job"
+  # ... and at the worker: the leader hears its rank failed, the reason is in the worker's log
+  cp "$WORK/p0.keep" "$p0"
+  cp "$WORK/p0.keep" "$p1"
+  id=$(submit_job "$svc0" --kind rowcount --input alice/loans --param ranks=2)
+  wait_job "${id:-0}" "$svc0"
+  check "fault: another rank's part at the worker fails the job naming rank 1: $(grep -E "^status" "$WORK/job")" \
+    grep -Eq "^status: failed.*rank 1" "$WORK/job"
+  check "fault: the worker's reason is in the launcher's log" \
+    grep -q "does not hold rank 1's blocks" "$WORK/n2-s0/mesh.log"
 }
 
 trap 'for d in "$WORK"/n*-s*; do "$MC2" stop --dir "$d" >/dev/null 2>&1; done; pkill -f "mc2-rank --leader $WORK" 2>/dev/null; rm -rf "$WORK"' EXIT
