@@ -440,7 +440,7 @@ int cmd_policy(int argc, char **argv)
 static const char START_HELP[] =
     "usage: mc2 start --policy FILE --dir STATE [--listen HOST:PORT] [--budget-mb N]\n"
     "                 [--idle-timeout S] [--session-timeout S] [--tee NAME] [--tee-opt OPTS]\n"
-    "                 [--discard-sealed-state]\n\n"
+    "                 [--discard-sealed-state] [--mesh-launcher EXE]\n\n"
     "Starts mc2d and its enclave in the background and returns once it is ready (or says\n"
     "why it is not: port taken, enclave signature invalid, ...). Logs go to STATE/mc2d.log.\n"
     "The default address is $MC2_SERVICE if set, else " MC2_DEFAULT_SERVICE ".\n"
@@ -455,11 +455,14 @@ static const char START_HELP[] =
     "nv_index=N).\n"
     "--discard-sealed-state: start the enclave with an empty state although its sealed state\n"
     "(granted keys, jobs) was rolled back, deleted or does not open: every party must grant\n"
-    "its key again, pending jobs and result keys are lost (docs/security.md, \"Sealed state\").\n";
+    "its key again, pending jobs and result keys are lost (docs/security.md, \"Sealed state\").\n"
+    "--mesh-launcher EXE: this service leads distributed jobs (param ranks N): mc2d runs\n"
+    "`EXE N SOCKET`, which starts the other ranks (typically mpirun ... mc2-rank; docs/\n"
+    "cluster.md, \"Distributed jobs\"). `mc2 cluster up` sets it on the first host.\n";
 
 /* What `mc2 start` starts mc2d with. */
 typedef struct start_flags {
-    const char *policy, *dir, *listen, *budget, *idle, *session, *tee, *tee_opt;
+    const char *policy, *dir, *listen, *budget, *idle, *session, *tee, *tee_opt, *launcher;
     int discard;
 } start_flags;
 
@@ -484,6 +487,10 @@ __attribute__((noreturn)) static void start_child(const start_flags *f, const ch
         av[n++] = f->tee_opt;
     }
     if (f->discard) av[n++] = "--discard-sealed-state";
+    if (f->launcher) {
+        av[n++] = "--mesh-launcher";
+        av[n++] = f->launcher;
+    }
     execv(mc2d, (char *const *)av);
     _exit(127);
 }
@@ -532,6 +539,7 @@ int cmd_start(int argc, char **argv)
                       CLI_VAL("idle-timeout", &f.idle),
                       CLI_VAL("session-timeout", &f.session),
                       CLI_FLAG("discard-sealed-state", &f.discard),
+                      CLI_VAL("mesh-launcher", &f.launcher),
                       CLI_END};
     int code;
     uint64_t idle_s, session_s;

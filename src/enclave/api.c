@@ -28,6 +28,7 @@
 #include "base/intr.h"
 #include "base/log.h"
 #include "enclave/enclave.h"
+#include "enclave/meshrt.h"
 #include "wire/proto.h"
 
 static int reply_ok(mc2_buf *out, const mc2_buf *body, mc2_err *err)
@@ -330,12 +331,36 @@ static enc_job *next_queued(enclave *e)
     return NULL;
 }
 
-/* The runner thread: runs queued jobs one at a time, in submission order. */
+/* A worker's one run (meshrt.h), logged: its host learns the outcome from EIF_MESH_END. */
+static void worker_run(enclave *e)
+{
+    mc2_err err;
+    mc2_err_clear(&err);
+    if (enc_mesh_work(e, &err))
+        mc2_log("mc2-enclave", MC2_LOG_INFO, MC2_LOG_WARN, "%s", err.msg);
+    else
+        mc2_log("mc2-enclave", MC2_LOG_INFO, MC2_LOG_INFO, "worker: the job's mesh ended");
+}
+
+/* The runner thread: runs queued jobs one at a time, in submission order (a worker: its
+ * job's mesh, once). */
 static void *runner_main(void *arg)
 {
     enclave *e = arg;
     pthread_mutex_lock(&e->mu);
+    bool worked = false;
     while (!e->stopping) {
+        if (e->worker) { /* one job's mesh, once its JOIN came */
+            if (worked || !enc_mesh_joined(e)) {
+                pthread_cond_wait(&e->run_cv, &e->mu);
+                continue;
+            }
+            worked = true;
+            pthread_mutex_unlock(&e->mu);
+            worker_run(e);
+            pthread_mutex_lock(&e->mu);
+            continue;
+        }
         enc_job *j = next_queued(e);
         if (!j) {
             pthread_cond_wait(&e->run_cv, &e->mu);

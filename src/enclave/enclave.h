@@ -116,6 +116,25 @@ typedef struct enc_job {
 
 typedef struct enc_req enc_req; /* an outstanding storage request (hostio.c) */
 
+/* The mesh frames the host sent for the current distributed job (meshrt.c), handed from the
+ * main thread to the job's thread. Its own lock (not mu): a DELIVER never waits for a job. */
+typedef struct enc_mesh_msg enc_mesh_msg;
+typedef struct enc_mesh_box {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* a frame was queued, or the mesh failed */
+    bool active;       /* a mesh is under way: frames on channel ch are taken */
+    uint32_t ch, self, n_ranks;
+    bool joined;    /* worker: a well-formed JOIN was accepted (at most one) */
+    mc2_buf join;   /* worker: JOIN's payload, for enc_mesh_work */
+    bool has_peers; /* PEERS arrived (at most once per mesh) */
+    mc2_buf peers;  /* its payload */
+    bool failed;    /* the host reported a failure or broke the protocol: every wait fails */
+    char why[MC2_ERR_MSG_MAX];
+    uint64_t unread;                   /* DELIVER bytes queued, not yet read */
+    uint64_t inbox_max;                /* 0: ENC_MESH_INBOX_MAX (tests lower it) */
+    enc_mesh_msg *head[64], *tail[64]; /* per sender, FIFO */
+} enc_mesh_box;
+
 /* Threads: the main thread is the channel's only reader; it handles sessions and the enclave
  * API holding `mu`. Jobs run on one runner thread (api.c), which takes `mu` only to pick a
  * job, read a key and publish the outcome, so attestation and job status stay answerable
@@ -168,6 +187,10 @@ typedef struct enclave {
     pthread_cond_t seal_cv; /* the state changed, or the enclave stops (mu) */
     bool sealer_started, seal_broken;
     bool no_sealing; /* the backend offers no sealing: nothing persists (persist.c) */
+    /* INIT flag bit 1: a worker enclave of one distributed job (meshrt.h): no sealed state,
+     * no client sessions, one EIF_MESH_JOIN. */
+    bool worker;
+    enc_mesh_box mesh;
 } enclave;
 
 /* Applies INIT's payload p[0..n) (hostile; docs/enclave-interface.md) to e, whose

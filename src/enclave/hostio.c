@@ -52,6 +52,8 @@ void enc_io_init(enclave *e)
     pthread_cond_init(&e->io_cv, &ca);
     pthread_cond_init(&e->run_cv, &ca);
     pthread_cond_init(&e->seal_cv, &ca);
+    pthread_mutex_init(&e->mesh.mu, NULL);
+    pthread_cond_init(&e->mesh.cv, &ca);
     pthread_condattr_destroy(&ca);
     if (e->store_timeout_ms == 0) e->store_timeout_ms = ENC_STORE_TIMEOUT_MS;
 }

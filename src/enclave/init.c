@@ -16,7 +16,7 @@ int enc_init(enclave *e, const uint8_t *p, size_t n, mc2_err *err)
     const uint8_t *name = mc2_rd_lv(&r, &name_len);
     uint8_t flags = mc2_rd_u8(&r);
     if (r.bad || mc2_rd_left(&r) != 0 || budget_mb == 0 || budget_mb > (1u << 20) || idle_s == 0 ||
-        idle_s > ENC_SESSION_IDLE_MAX_S || flags > 1)
+        idle_s > ENC_SESSION_IDLE_MAX_S || flags > 3)
         return mc2_err_set(err, MC2_E_INPUT, "malformed INIT message");
     e->att = enc_attester_find(name, name_len);
     if (!e->att)
@@ -24,6 +24,7 @@ int enc_init(enclave *e, const uint8_t *p, size_t n, mc2_err *err)
                            "INIT names a TEE backend this enclave has no attester for");
     if (e->att->init(e, att, att_len, err)) return -1;
     e->discard_state = flags & 1;
+    e->worker = (flags & 2) != 0;
     e->budget_bytes = (uint64_t)budget_mb << 20;
     e->session_idle_ns = (uint64_t)idle_s * 1000000000u;
     if (mc2_sigstruct_decode(ss, ss_len, &e->sigstruct, err) ||

@@ -1,13 +1,17 @@
 /* jobs_builtin.c - TRUSTED: job kinds and what they share: reading an input table through
  * the host (authenticated with its owner's key, checked to be the table the job names) and
  * storing sealed results. `rowcount` counts each input's rows (authenticating every block)
- * and produces a result table (input, rows) under a fresh key for the job's recipients. */
+ * and produces a result table (input, rows) under a fresh key for the job's recipients; with
+ * `param ranks N` (N >= 2) on N enclaves (meshrt.h), each counting its own blocks of every
+ * input, summed by one allreduce, the same result written by the leader. */
 #include <stdio.h>
 #include <string.h>
 
 #include "base/alloc.h"
 #include "base/hex.h"
 #include "enclave/enclave.h"
+#include "enclave/jobs_gbdt.h"
+#include "enclave/meshrt.h"
 #include "table/tfile2.h"
 #include "table/tpart.h"
 #include "table/treader.h"
@@ -384,21 +388,26 @@ out:
 }
 
 /* rowcount decodes every block with the batch decoder, which branches on the data: it is
- * not an oblivious job, so a table the policy lists in oblivious_tables is refused. */
+ * not an oblivious job, so a table the policy lists in oblivious_tables is refused. Its
+ * parameters: `ranks` and `mesh_timeout_s` (a distributed count, meshrt.h), cpu_seconds. */
 static int rowcount_check(enclave *e, const mc2_job *j, mc2_err *err)
 {
     if (j->ninputs == 0) return mc2_err_set(err, MC2_E_INPUT, "rowcount needs at least one input");
     for (size_t i = 0; i < j->nparams; i++)
-        if (!enc_param_generic(j->param_key[i]))
-            return mc2_err_set(err, MC2_E_INPUT, "rowcount takes no parameters (got '%s')",
+        if (!enc_param_generic(j->param_key[i]) && !enc_mesh_param(j->param_key[i]))
+            return mc2_err_set(err, MC2_E_INPUT,
+                               "rowcount takes only the parameters ranks and mesh_timeout_s "
+                               "(got '%s')",
                                j->param_key[i]);
+    if (enc_mesh_check_params(j, err)) return -1;
     if (enc_job_requires_oblivious(e, j, err))
         return mc2_err_prefix(err, "rowcount is not an oblivious job kind (count with mc2 sql "
                                    "--oblivious instead): ");
     return 0;
 }
 
-static int rowcount_run(enclave *e, enc_job *j, mc2_err *err)
+/* The result table: one row (input, rows) per input, then (total, sum). */
+static int rowcount_result(enclave *e, enc_job *j, const uint64_t *rows, mc2_err *err)
 {
     int rc = -1;
     mc2_schema *s = NULL;
@@ -410,21 +419,18 @@ static int rowcount_run(enclave *e, enc_job *j, mc2_err *err)
     uint64_t total = 0;
     for (size_t i = 0; i <= j->job.ninputs; i++) {
         char label[260];
-        uint64_t rows;
-        if (i < j->job.ninputs) {
-            if (count_rows(e, &j->job.inputs[i], &rows, err)) goto out;
+        uint64_t n = i < j->job.ninputs ? rows[i] : total;
+        if (i < j->job.ninputs)
             snprintf(label, sizeof label, "%s/%s", j->job.inputs[i].owner, j->job.inputs[i].table);
-            total += rows;
-        } else {
+        else
             snprintf(label, sizeof label, "total");
-            rows = total;
-        }
+        total += i < j->job.ninputs ? n : 0;
         size_t len = strlen(label);
         if (mc2_batch_reserve_chars(b, 0, len, err)) goto out;
         mc2_col *c = &b->cols[0];
         memcpy(c->data + c->off[b->nrows], label, len);
         c->off[b->nrows + 1] = c->off[b->nrows] + (uint32_t)len;
-        b->cols[1].v.i64[b->nrows] = (int64_t)rows;
+        b->cols[1].v.i64[b->nrows] = (int64_t)n;
         b->nrows++;
     }
     rc = enc_add_table_result(e, j, -1, "rowcount", b, err);
@@ -432,6 +438,94 @@ out:
     mc2_batch_free(b);
     mc2_schema_free(s);
     return rc;
+}
+
+/* Distributed: one allreduce of the per-input counts. */
+static int rowcount_plan(const mc2_job *j, uint32_t n_ranks, mc2_coll_op *ops, uint32_t cap,
+                         uint32_t *n_ops, mc2_err *err)
+{
+    (void)j;
+    (void)n_ranks;
+    if (cap < 1) return mc2_err_set(err, MC2_E_LIMIT, "no room for rowcount's op");
+    ops[0] = (mc2_coll_op){MC2_COLL_ALLREDUCE_I64, 0};
+    *n_ops = 1;
+    return 0;
+}
+
+static bool in_range(void *ctx, const mc2_tsrc *s, uint64_t b)
+{
+    (void)s;
+    const uint64_t *r = ctx; /* first, count */
+    return b >= r[0] && b - r[0] < r[1];
+}
+
+/* The rows in this rank's blocks of input jin (enc_mesh_block_range), every one of those
+ * blocks read, authenticated and decoded. */
+static int count_range(enclave *e, const mc2_job_input *jin, const enc_mesh *m, int64_t *rows,
+                       mc2_err *err)
+{
+    enc_input in;
+    mc2_tscan *sc = NULL;
+    mc2_batch *b = NULL;
+    uint64_t range[2], got = 0, idx;
+    int rc = -1, more;
+    if (enc_input_open_rank(e, jin, m->self, m->n_ranks, &in, err)) return -1;
+    const mc2_thdr *h = mc2_tsrc_header(in.src);
+    enc_mesh_block_range(h->block_count, m->self, m->n_ranks, &range[0], &range[1]);
+    unsigned cols[MC2_MAX_COLUMNS];
+    for (size_t c = 0; c < h->schema->ncols; c++) cols[c] = (unsigned)c;
+    if (mc2_tscan_open(in.src, cols, h->schema->ncols, 4, in_range, range, &sc, err) ||
+        !(b = mc2_batch_new(h->schema, h->rows_per_block, err)))
+        goto out;
+    int64_t n = 0;
+    while ((more = mc2_tscan_next(sc, b, &idx, err)) == 1) {
+        n += (int64_t)b->nrows;
+        got++;
+    }
+    if (more == 0 && got != range[1])
+        mc2_err_set(err, MC2_E_INTERNAL, "read %llu of this rank's %llu blocks",
+                    (unsigned long long)got, (unsigned long long)range[1]);
+    else if (more == 0) {
+        *rows = n;
+        rc = 0;
+    }
+out:
+    mc2_batch_free(b);
+    mc2_tscan_free(sc);
+    enc_input_close(&in);
+    if (rc) mc2_err_prefix(err, "input %s/%s: ", jin->owner, jin->table);
+    return rc;
+}
+
+/* Every rank counts its blocks of every input; the allreduce sums them; rank 0 keeps the
+ * sums in j->kstate (int64_t[ninputs], the leader's rowcount_run). */
+static int rowcount_rank(enclave *e, enc_job *j, enc_mesh *m, mc2_err *err)
+{
+    int64_t v[MC2_JOB_MAX_INPUTS] = {0};
+    for (size_t i = 0; i < j->job.ninputs; i++)
+        if (count_range(e, &j->job.inputs[i], m, &v[i], err)) return -1;
+    if (mc2_coll_allreduce_i64(m->coll, v, j->job.ninputs, err)) return -1;
+    if (m->self == 0 && j->kstate) memcpy(j->kstate, v, j->job.ninputs * sizeof v[0]);
+    return 0;
+}
+
+static int rowcount_run(enclave *e, enc_job *j, mc2_err *err)
+{
+    uint64_t rows[MC2_JOB_MAX_INPUTS] = {0};
+    int64_t sums[MC2_JOB_MAX_INPUTS] = {0};
+    uint32_t n;
+    if (enc_mesh_ranks(&j->job, &n, err)) return -1;
+    if (n < 2) {
+        for (size_t i = 0; i < j->job.ninputs; i++)
+            if (count_rows(e, &j->job.inputs[i], &rows[i], err)) return -1;
+        return rowcount_result(e, j, rows, err);
+    }
+    j->kstate = sums;
+    int rc = enc_mesh_lead(e, j, enc_kind_find("rowcount", NULL), n, err);
+    j->kstate = NULL;
+    if (rc) return -1;
+    for (size_t i = 0; i < j->job.ninputs; i++) rows[i] = (uint64_t)sums[i];
+    return rowcount_result(e, j, rows, err);
 }
 
 int enc_job_requires_oblivious(const enclave *e, const mc2_job *j, mc2_err *err)
@@ -448,9 +542,17 @@ int enc_job_requires_oblivious(const enclave *e, const mc2_job *j, mc2_err *err)
 /* ---- the registry ------------------------------------------------------------------------- */
 
 static const enc_kind KINDS[] = {
-    {.name = "rowcount", .check = rowcount_check, .run = rowcount_run},
-    {.name = "sql", .check = enc_sql_check, .run = enc_sql_run},             /* jobs_sql.c */
-    {.name = "train", .check = enc_train_check, .run = enc_train_run},       /* jobs_gbdt.c */
+    {.name = "rowcount",
+     .check = rowcount_check,
+     .run = rowcount_run,
+     .plan = rowcount_plan,
+     .run_rank = rowcount_rank},
+    {.name = "sql", .check = enc_sql_check, .run = enc_sql_run}, /* jobs_sql.c */
+    {.name = "train",                                            /* jobs_gbdt.c, jobs_gbdt_dist.c */
+     .check = enc_train_check,
+     .run = enc_train_run,
+     .plan = enc_train_plan,
+     .run_rank = enc_train_run_rank},
     {.name = "predict", .check = enc_predict_check, .run = enc_predict_run}, /* jobs_gbdt.c */
     {.name = "fedavg",                                                       /* jobs_fl.c */
      .check = enc_fl_check,

@@ -34,6 +34,7 @@
 #include "base/hex.h"
 #include "enclave/enclave.h"
 #include "enclave/jobs_gbdt.h"
+#include "enclave/meshrt.h"
 #include "gbdt/gbdt.h"
 #include "obliv/decode.h"
 #include "table/blob.h"
@@ -61,7 +62,9 @@ int gb_train_params(const mc2_job *j, mc2_gbdt_params *p, mc2_err *err)
     mc2_gbdt_params_default(p);
     for (size_t i = 0; i < j->nparams; i++) {
         const char *k = j->param_key[i], *v = j->param_value[i];
-        if (strcmp(k, "label") == 0 || strcmp(k, "eval") == 0 || enc_param_generic(k)) continue;
+        if (strcmp(k, "label") == 0 || strcmp(k, "eval") == 0 || enc_param_generic(k) ||
+            enc_mesh_param(k))
+            continue;
         if (strcmp(k, "eval_metric") != 0) {
             if (mc2_gbdt_params_set(p, k, v, err)) return -1;
             continue;
@@ -107,7 +110,11 @@ int enc_train_check(enclave *e, const mc2_job *j, mc2_err *err)
                                "on");
     }
     mc2_gbdt_params p;
-    if (gb_train_params(j, &p, err)) return -1;
+    uint32_t ranks;
+    if (gb_train_params(j, &p, err) || enc_mesh_check_params(j, err) ||
+        enc_mesh_ranks(j, &ranks, err))
+        return -1;
+    if (ranks > 1 && enc_train_plan_check(j, ranks, err)) return -1;
     return p.oblivious ? 0 : enc_job_requires_oblivious(e, j, err);
 }
 
@@ -568,6 +575,9 @@ int gb_add_model(enclave *e, enc_job *j, const mc2_gbdt_model *model, mc2_err *e
 int enc_train_run(enclave *e, enc_job *jb, mc2_err *err)
 {
     const mc2_job *j = &jb->job;
+    uint32_t ranks;
+    if (enc_mesh_ranks(j, &ranks, err)) return -1;
+    if (ranks > 1) return enc_train_run_dist(e, jb, ranks, err);
     const char *label = mc2_job_param(j, "label"), *eval = mc2_job_param(j, "eval");
     int eval_i = eval ? find_input(j, eval) : -1;
     mc2_gbdt_params p;

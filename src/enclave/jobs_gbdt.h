@@ -48,4 +48,17 @@ int gb_name_features(mc2_gbdt_model *model, const mc2_schema *s, const char *lab
  * recipients ("<instance>-model.mc2m"). */
 int gb_add_model(enclave *e, enc_job *j, const mc2_gbdt_model *model, mc2_err *err) MC2_WUR;
 
+/* ---- training on several ranks (jobs_gbdt_dist.c) ---------------------------------------------
+ */
+
+/* The kind's plan hook (enc_kind.plan): the collectives of mc2_gbdt_train_dist. */
+int enc_train_plan(const mc2_job *j, uint32_t n_ranks, struct mc2_coll_op *ops, uint32_t cap,
+                   uint32_t *n_ops, mc2_err *err) MC2_WUR;
+/* At submission: what a run on n_ranks refuses (eval, oblivious, AUC, too many steps). */
+int enc_train_plan_check(const mc2_job *j, uint32_t n_ranks, mc2_err *err) MC2_WUR;
+/* The kind's run_rank hook: this rank's rows, trained with the others; rank 0 keeps the model. */
+int enc_train_run_rank(enclave *e, enc_job *jb, struct enc_mesh *mesh, mc2_err *err) MC2_WUR;
+/* The leader's run of a job with `ranks` n_ranks >= 2: the mesh, then the model released. */
+int enc_train_run_dist(enclave *e, enc_job *jb, uint32_t n_ranks, mc2_err *err) MC2_WUR;
+
 #endif

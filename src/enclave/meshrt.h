@@ -6,9 +6,13 @@
  * RUN. Leader: enc_mesh_lead() from a kind's `run` when the job's text has `param ranks N`,
  * N >= 2: plan (op 0 = the bundle bcast, then kind->plan's ops), EIF_MESH_LAUNCH, hello,
  * peers, mesh, bundle, kind->run_rank(self 0), finish; results may be released only after it
- * returned 0. Worker: on EIF_MESH_JOIN the main thread queues the join (enc_mesh_join) and
+ * returned 0. Worker: on EIF_MESH_JOIN the main thread keeps the join (enc_mesh_frame) and
  * the runner thread runs enc_mesh_work(): hello, peers, mesh, bundle (job text, keys), the
  * plan check, kind->run_rank(self r), finish, EIF_MESH_END; a worker writes no result.
+ * Every rank sends EIF_MESH_END {ok} once its run is over, failed or not.
+ *
+ * CHANNEL. Every mesh frame, both ways, carries the mesh id: the leader's job id (j->id),
+ * low 32 bits; the host copies LAUNCH's to JOIN, PEERS, DELIVER and FAIL.
  *
  * THREADS. The main thread hands mesh frames from the host to enc_mesh_frame() (it queues
  * them and wakes the waiter; it never blocks); the job's thread waits in the transport's
@@ -49,6 +53,13 @@ void enc_mesh_block_range(uint64_t nblocks, uint32_t self, uint32_t n_ranks, uin
 
 /* The job's rank count: its `ranks` param (absent: 1), checked 1..MC2_MESH_MAX_RANKS. */
 int enc_mesh_ranks(const mc2_job *job, uint32_t *n, mc2_err *err) MC2_WUR;
+/* The leader's wait for any one mesh frame, in seconds: its `mesh_timeout_s` param (absent:
+ * ENC_MESH_TIMEOUT_S), checked 1..ENC_MESH_TIMEOUT_MAX_S. */
+int enc_mesh_timeout_s(const mc2_job *job, uint32_t *s, mc2_err *err) MC2_WUR;
+/* Whether `key` is one of the mesh's job params (ranks, mesh_timeout_s): a kind that runs
+ * distributed accepts them in its `check`, after enc_mesh_check_params checked both. */
+bool enc_mesh_param(const char *key);
+int enc_mesh_check_params(const mc2_job *job, mc2_err *err) MC2_WUR;
 
 /* Leader side, from kind k's `run` on the runner thread (mu not held): runs job j on
  * n_ranks ranks as described in RUN. 0 only if every rank finished and the transcripts
@@ -57,13 +68,25 @@ int enc_mesh_ranks(const mc2_job *job, uint32_t *n, mc2_err *err) MC2_WUR;
 int enc_mesh_lead(enclave *e, enc_job *j, const enc_kind *k, uint32_t n_ranks,
                   mc2_err *err) MC2_WUR;
 
-/* Main thread (mu held): a mesh frame from the host (EIF_MESH_JOIN/PEERS/DELIVER/FAIL). A
- * frame for no current mesh, or malformed, is dropped (a JOIN to a leader, or a second JOIN,
- * is refused: -1 is fatal only for an enclave that is not a worker... see meshrt.c). */
-int enc_mesh_frame(enclave *e, const mc2_frame *f, mc2_err *err) MC2_WUR;
+/* Main thread: a mesh frame from the host (EIF_MESH_JOIN/PEERS/DELIVER/FAIL); e->mu held for
+ * a JOIN (it wakes the runner), not needed for the others (the box has its own lock). It
+ * may move f's payload. On the current mesh's channel a frame is checked and queued, and a
+ * malformed one (or a DELIVER beyond the inbox cap, a second PEERS) fails the mesh at once:
+ * every wait of the job's thread returns that error. A frame for no current mesh (another
+ * channel, none active) is dropped. JOIN: dropped by a leader; a worker accepts the first
+ * well-formed one and drops later ones; a malformed one is answered EIF_MESH_END {0} on its
+ * channel. -1 only if a frame to the host cannot be sent (fatal). */
+int enc_mesh_frame(enclave *e, mc2_frame *f, mc2_err *err) MC2_WUR;
 
-/* Worker, runner thread: runs the job the JOIN named (see RUN). Returns when the mesh
- * ended; the worker enclave then stops (its host stops it). */
+/* Worker (e->mu held, runner thread): whether a JOIN was accepted (enc_mesh_work is due). */
+bool enc_mesh_joined(enclave *e);
+/* Harnesses (fuzz_meshrt): forgets every queued frame, the JOIN and the failure. */
+void enc_mesh_reset(enclave *e);
+
+/* Worker, runner thread, once after the JOIN: runs the job the JOIN named (see RUN), under
+ * the enclave's memory budget and the job's CPU limit, and sends EIF_MESH_END {ok} whatever
+ * happens; the keys the bundle installed are wiped before it returns. The worker then serves
+ * nothing more (its host stops it). */
 int enc_mesh_work(enclave *e, mc2_err *err) MC2_WUR;
 
 #endif

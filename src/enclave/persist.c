@@ -207,6 +207,10 @@ int enc_seal_key(enclave *e, uint8_t key[32], mc2_err *err)
 
 int enc_persist_start(enclave *e, bool discard, mc2_err *err)
 {
+    if (e->worker) { /* one job's worker: it holds nothing that outlives the job */
+        e->no_sealing = true;
+        return fresh(e, err);
+    }
     if (!e->att->seal_key) { /* nothing survives a restart; sessions are answered at once */
         logw("sealed state", "this TEE backend offers no sealing: the enclave starts empty and "
                              "its keys and jobs do not survive a restart");

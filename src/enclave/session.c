@@ -26,6 +26,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "enclave/enclave.h"
+#include "enclave/meshrt.h"
 #include "wire/proto.h"
 
 static enc_session *find(enclave *e, uint32_t sid)
@@ -277,6 +278,8 @@ int enc_dispatch(enclave *e, mc2_frame *f, mc2_err *err)
     if (end_idle(e, err)) return -1;
     switch (f->type) {
     case EIF_OPEN:
+        if (e->worker) /* a worker serves its job's mesh, no client */
+            return enc_send(e, EIF_END, f->channel, NULL, 0, err);
         return open_session(e, f->channel, &f->payload, err);
     case EIF_DATA:
         s = find(e, f->channel);
@@ -291,6 +294,11 @@ int enc_dispatch(enclave *e, mc2_frame *f, mc2_err *err)
     case EIF_STORE_REPLY:
         enc_io_deliver(e, f); /* dropped unless a request waits for it */
         return 0;
+    case EIF_MESH_JOIN:
+    case EIF_MESH_PEERS:
+    case EIF_MESH_DELIVER:
+    case EIF_MESH_FAIL:
+        return enc_mesh_frame(e, f, err);
     default:
         /* Unknown message types are refused, not fatal: the host controls this channel. */
         mc2_log("mc2-enclave", MC2_LOG_INFO, MC2_LOG_WARN, "ignoring host message type %u",

@@ -135,7 +135,7 @@ int mc2_enclave_launch(const char *path, const char *policy, size_t policy_len, 
         mc2_buf_put_lv(&init, att.data, att.len, err) ||
         mc2_buf_put_u32(&init, o->session_idle_s, err) ||
         mc2_buf_put_lv(&init, tee->ops->name, strlen(tee->ops->name), err) ||
-        mc2_buf_put_u8(&init, o->discard_state ? 1 : 0, err) ||
+        mc2_buf_put_u8(&init, (o->discard_state ? 1 : 0) | (o->worker ? 2 : 0), err) ||
         mc2_frame_write_fd(out->fd, EIF_INIT, 0, init.data, init.len, err) ||
         wait_ready(out, o, &f, err))
         goto out;

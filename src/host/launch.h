@@ -38,7 +38,9 @@ uint64_t mc2_enclave_as_limit(uint32_t budget_mb);
 typedef struct mc2_launch_opts {
     uint32_t budget_mb;      /* the enclave's memory budget */
     uint32_t session_idle_s; /* 1..86400: how long a session may stay silent */
-    bool discard_state;      /* INIT flag: start with an empty sealed state */
+    bool discard_state;      /* INIT flag bit 0: start with an empty sealed state */
+    bool worker;             /* INIT flag bit 1: a worker enclave of a distributed job (mc2-rank;
+                                docs/cluster.md, "Distributed jobs") */
     int (*serve)(void *ctx, int fd, const mc2_frame *f, mc2_err *err);
     void *ctx;
 } mc2_launch_opts;

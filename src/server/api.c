@@ -81,7 +81,7 @@ static int api_put(server *s, srv_conn *c, const mc2_frame *f)
     }
     char obj[300];
     snprintf(obj, sizeof obj, "tables/%s/%s.mc2t", c->up_owner, c->up_name);
-    char *path = srv_object_path(s, obj, &err);
+    char *path = srv_object_path(s->store, obj, &err);
     if (!path) return reply_err(c, &err);
     char *dir = mc2_path_join(s->store, "tables");
     char *odir = dir ? mc2_path_join(dir, c->up_owner) : NULL;
@@ -152,7 +152,7 @@ static int open_object(server *s, const mc2_frame *f, mc2_err *err)
         return mc2_err_set(err, MC2_E_INPUT, "malformed download request");
     memcpy(name, n, nl);
     name[nl] = '\0';
-    char *path = srv_object_path(s, name, err);
+    char *path = srv_object_path(s->store, name, err);
     if (!path) return -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     mc2_free(path);

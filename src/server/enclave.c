@@ -237,7 +237,7 @@ static int enclave_store(server *s, const mc2_frame *f)
         return store_reply(s, f->channel, STORE_FAILED, NULL, 0);
     memcpy(name, n, nl);
     name[nl] = '\0';
-    char *path = srv_object_path(s, name, &err);
+    char *path = srv_object_path(s->store, name, &err);
     if (!path) return store_reply(s, f->channel, STORE_FAILED, NULL, 0);
     int rc;
     if (f->type == EIF_STORE_DROP)
@@ -341,6 +341,11 @@ static int enclave_msg(server *s, const mc2_frame *f)
         return enclave_evidence(s, f);
     case EIF_COUNTER:
         return enclave_counter(s, f);
+    case EIF_MESH_LAUNCH:
+    case EIF_MESH_HELLO:
+    case EIF_MESH_SEND:
+    case EIF_MESH_END:
+        return srv_mesh_from_enclave(s, f);
     case EIF_READY: /* a notification (it came once already at start-up) */
         return 0;
     case EIF_FATAL:

@@ -334,7 +334,7 @@ static int enclave_flush(server *s, mc2_err *err)
 
 int srv_run(server *s, mc2_err *err)
 {
-    struct pollfd pf[SRV_MAX_CONNS + 2];
+    struct pollfd pf[SRV_MAX_CONNS + 4];
     int map[SRV_MAX_CONNS];
     for (size_t i = 0; i < SRV_MAX_CONNS; i++) s->conns[i].fd = s->conns[i].get_fd = -1;
     if (set_nonblocking(s->listen_fd) || set_nonblocking(s->enclave.fd))
@@ -363,7 +363,8 @@ int srv_run(server *s, mc2_err *err)
         bool accepting = now >= s->accept_paused_until_ms;
         pf[n++] = (struct pollfd){s->listen_fd, accepting ? POLLIN : 0, 0};
         if (!accepting && s->accept_paused_until_ms < next) next = s->accept_paused_until_ms;
-        short eev = POLLIN | (srv_outq_pending(&s->enclave_out) ? POLLOUT : 0);
+        short eev =
+            (srv_mesh_full(s) ? 0 : POLLIN) | (srv_outq_pending(&s->enclave_out) ? POLLOUT : 0);
         pf[n++] = (struct pollfd){s->enclave.fd, eev, 0};
         bool ready = false;
         for (size_t i = 0; i < SRV_MAX_CONNS; i++)
@@ -373,6 +374,8 @@ int srv_run(server *s, mc2_err *err)
                 ready |= conn_ready(&s->conns[i]);
             }
         int64_t wait = ready ? 0 : next == INT64_MAX ? -1 : next - now;
+        nfds_t nm = n;
+        srv_mesh_poll(s, pf, &n, &wait);
         if (wait > INT_MAX) wait = INT_MAX;
         struct timespec ts = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
         if (ppoll(pf, n, wait < 0 ? NULL : &ts, &during) < 0) {
@@ -382,12 +385,13 @@ int srv_run(server *s, mc2_err *err)
         now = now_ms();
         if (pf[1].revents & (POLLOUT | POLLERR) && enclave_flush(s, err)) return -1;
         if (pf[1].revents & (POLLIN | POLLHUP | POLLERR) && srv_enclave_readable(s, err)) return -1;
-        for (nfds_t k = 2; k < n; k++) {
+        for (nfds_t k = 2; k < nm; k++) {
             srv_conn *c = &s->conns[map[k - 2]];
             if ((pf[k].revents || conn_ready(c)) && c->fd == pf[k].fd)
                 conn_service(s, c, pf[k].revents, now);
         }
-        if (s->fatal) return mc2_err_set(err, MC2_E_IO, "%s", s->fatal);
+        if (srv_mesh_service(s, pf + nm, now) || s->fatal)
+            return mc2_err_set(err, MC2_E_IO, "%s", s->fatal ? s->fatal : "the mesh failed");
         if (enclave_flush(s, err)) return -1; /* what the connections just queued */
         if (pf[0].revents & POLLIN) accept_new(s, now);
     }

@@ -50,7 +50,13 @@ static const char HELP[] =
     "enclave refuses to start when the state was rolled back, deleted or tampered with\n"
     "(docs/security.md, \"Sealed state\"):\n"
     "  --discard-sealed-state   start with an empty state instead: every party grants its key\n"
-    "                           again, pending jobs and result keys are lost\n";
+    "                           again, pending jobs and result keys are lost\n"
+    "\nDistributed jobs (`param ranks N`; docs/cluster.md, \"Distributed jobs\"):\n"
+    "  --mesh-launcher EXE      run `EXE N STATE/mesh.sock` (its own process group, output\n"
+    "                           appended to STATE/mesh.log) to start the job's other N-1\n"
+    "                           ranks, typically `exec mpirun ... mc2-rank --leader \"$2\" ...`;\n"
+    "                           mc2d listens on STATE/mesh.sock (mode 0600) for mc2-rank's\n"
+    "                           rank 0. Without it, a job with ranks >= 2 fails at start\n";
 
 /* Parses option `name`'s decimal value within [lo, hi]; -1 (after saying why) if it is not. */
 static int parse_opt(const char *name, const char *v, unsigned long lo, unsigned long hi,
@@ -138,6 +144,7 @@ int main(int argc, char **argv)
                                          {"tee", required_argument, 0, 'T'},
                                          {"tee-opt", required_argument, 0, 'O'},
                                          {"discard-sealed-state", no_argument, 0, 'D'},
+                                         {"mesh-launcher", required_argument, 0, 'M'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *policy_path = NULL, *listen_addr = "127.0.0.1:7350", *tee = "sim", *tee_opts = NULL;
@@ -146,6 +153,7 @@ int main(int argc, char **argv)
                   per_addr = SRV_MAX_CONNS_PER_ADDR, session_idle = 900;
     int ready_fd = -1, c;
     bool discard = false;
+    s.mesh_listen_fd = s.mesh.relay_fd = -1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'd':
@@ -187,6 +195,9 @@ int main(int argc, char **argv)
         case 'D':
             discard = true;
             break;
+        case 'M':
+            s.mesh_launcher = optarg;
+            break;
         case 'h':
             fputs(HELP, stdout);
             return 0;
@@ -197,6 +208,11 @@ int main(int argc, char **argv)
     }
     if (!s.state || !policy_path || budget == 0 || budget > (1u << 20)) {
         fputs(HELP, stderr);
+        return 2;
+    }
+    if (s.mesh_launcher && access(s.mesh_launcher, X_OK) != 0) {
+        fprintf(stderr, "mc2d: --mesh-launcher %s: %s (it must be an executable file)\n",
+                s.mesh_launcher, strerror(errno));
         return 2;
     }
     s.idle_ms = (int64_t)idle * 1000;
@@ -235,7 +251,7 @@ int main(int argc, char **argv)
         mc2_tee_open(tee, s.state, tee_opts, &s.tee, &err))
         goto fail;
     s.listen_fd = listen_on(listen_addr, &err);
-    if (s.listen_fd < 0) goto fail;
+    if (s.listen_fd < 0 || srv_mesh_init(&s, &err)) goto fail;
     mc2_launch_opts lo = {.budget_mb = (uint32_t)budget,
                           .session_idle_s = (uint32_t)session_idle,
                           .discard_state = discard,
@@ -251,10 +267,12 @@ int main(int argc, char **argv)
     int rc = srv_run(&s, &err);
     fprintf(stderr, "mc2d: stopping: %s\n", err.msg);
     srv_puts_abort(&s);
+    srv_mesh_stop(&s);
     mc2_enclave_stop(&s.enclave);
     mc2_tee_close(&s.tee);
     return rc ? 1 : 0;
 fail:
+    srv_mesh_stop(&s);
     mc2_tee_close(&s.tee);
     fprintf(stderr, "mc2d: %s\n", err.msg);
     snprintf(msg, sizeof msg, "error %s\n", err.msg);

@@ -16,7 +16,11 @@
  *                                                                 not read: backpressure)
  *                                          SRV_OUT_LIMIT          it is closed
  *   a download (HAPI_GET)                  SRV_OUT_LOW + a chunk  next chunk read when drained
- *   unsent frames to the enclave           SRV_ENC_OUT_HIGH       relays are not read
+ *   unsent frames to the enclave           SRV_ENC_OUT_HIGH       relays are not read (nor the
+ *                                                                 mesh relay)
+ *   unsent frames to the mesh relay        SRV_ENC_OUT_HIGH       the enclave is not read
+ *   input from the mesh relay              one max-size frame     (never more is read)
+ *   distributed jobs                       one at a time          EIF_MESH_FAIL
  *   objects the enclave writes at once     SRV_MAX_PUTS           further ones fail (status 1)
  *   time to the first complete frame       --handshake-timeout    closed
  *   time without a byte either way         --idle-timeout         closed (relays too) */
@@ -25,7 +29,9 @@
 
 #include <stdbool.h>
 #include <signal.h>
+#include <poll.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "base/buf.h"
 #include "base/file.h"
@@ -44,13 +50,16 @@
 #define SRV_REQS_PER_TURN 16              /* requests of one connection handled per loop turn */
 #define SRV_MAX_PUTS      16              /* objects the enclave may be writing at once */
 #define SRV_STATE_OBJECT  "enclave/state" /* the enclave's sealed state (written atomically) */
+#define SRV_MESH_TICK_MS  100             /* a running launcher is checked this often */
+#define SRV_MESH_WAIT_MS  10000           /* after EIF_MESH_END: the launcher's time to exit */
+#define SRV_MESH_KILL_MS  2000            /* after SIGTERM: its group's time before SIGKILL */
 
 /* Defaults of mc2d's options. */
 #define SRV_IDLE_TIMEOUT_S      300
 #define SRV_HANDSHAKE_TIMEOUT_S 10
 #define SRV_MAX_CONNS_PER_ADDR  32
 
-/* ---- conn_io.c: output queues ------------------------------------------------------------ */
+/* ---- outq.c: output queues (also linked by mc2-rank) ------------------------------------- */
 
 /* A range of an open file, sent (sendfile) where the byte stream reaches position `at`. */
 typedef struct srv_seg {
@@ -124,6 +133,25 @@ typedef struct srv_job {
     char *line;
 } srv_job;
 
+/* The distributed job running now, if any (mesh.c). */
+typedef struct srv_mesh {
+    bool active;     /* from EIF_MESH_LAUNCH until the launcher is reaped and the
+                        enclave's EIF_MESH_END came or EIF_MESH_FAIL was sent */
+    uint32_t id;     /* the mesh id (the frames' channel) */
+    pid_t pid;       /* the launcher (leader of its own process group); 0: reaped */
+    pid_t pid_group; /* its process group (the launcher's pid) */
+    int status;      /* its wait status, once reaped */
+    int relay_fd;    /* mc2-rank rank 0's connection, -1: none (yet, or any more) */
+    bool relay_seen; /* a relay connected once */
+    bool ended;      /* the enclave sent EIF_MESH_END */
+    bool failed;     /* EIF_MESH_FAIL was sent */
+    bool polled_listen, polled_relay; /* what srv_mesh_poll put in this turn's poll set */
+    int64_t term_ms;                  /* when to SIGTERM the launcher's group (0: not planned) */
+    int64_t kill_ms;                  /* ... and SIGKILL it (0: not planned) */
+    mc2_buf in;   /* from the relay, not yet a whole frame (one frame at most) */
+    srv_outq out; /* to the relay: the launch payload, then the enclave's frames */
+} srv_mesh;
+
 typedef struct server {
     const char *state;  /* state directory */
     char *store;        /* state/store */
@@ -145,14 +173,24 @@ typedef struct server {
     srv_job *jobs;
     size_t njobs;
     srv_put puts[SRV_MAX_PUTS]; /* objects the enclave is writing (EIF_STORE_PUT) */
-    uint8_t io[SRV_CHUNK];      /* scratch for one read */
+    const char *mesh_launcher;  /* mc2d --mesh-launcher EXE, or NULL */
+    char *mesh_sock, *mesh_log; /* STATE/mesh.sock, STATE/mesh.log */
+    int mesh_listen_fd;         /* -1 without a launcher */
+    srv_mesh mesh;
+    /* A launch that came while the previous mesh's launcher was still being reaped: started
+     * as soon as it is (mesh.c); a second one meanwhile is refused. */
+    bool mesh_pending;
+    uint32_t mesh_pending_id;
+    mc2_buf mesh_pending_launch;
+    srv_outq mesh_pending_out; /* the enclave's frames for it meanwhile (its HELLO) */
+    uint8_t io[SRV_CHUNK];     /* scratch for one read */
 } server;
 
 /* ---- store.c ---- */
 /* Maps an object name ("tables/OWNER/NAME.mc2t", "results/job-N-SUFFIX") to a path under
  * the store, rejecting anything else (no "..", no other directories). Returns malloc'd path or NULL
  * with *err. */
-char *srv_object_path(const server *s, const char *name, mc2_err *err);
+char *srv_object_path(const char *store, const char *name, mc2_err *err);
 /* Removes temporary files left by a crash (uploads and enclave writes that never committed)
  * and every spilled run (sealed under keys no later enclave instance has). */
 void srv_store_recover(server *s);
@@ -191,6 +229,23 @@ int srv_enclave_startup(void *ctx, int fd, const mc2_frame *f, mc2_err *err) MC2
 /* Abandons every object the enclave has not finished writing (their temporary files are
  * removed): when mc2d stops. */
 void srv_puts_abort(server *s);
+
+/* ---- mesh.c: distributed jobs (docs/cluster.md, "Distributed jobs") ---- */
+/* With a launcher: listens on STATE/mesh.sock (mode 0600). Always: s->mesh_listen_fd set. */
+int srv_mesh_init(server *s, mc2_err *err) MC2_WUR;
+/* The enclave's EIF_MESH_LAUNCH, _HELLO, _SEND or _END. -1 only when out of memory. */
+int srv_mesh_from_enclave(server *s, const mc2_frame *f) MC2_WUR;
+/* Adds the mesh's descriptors to the poll set (from pf[*n]) and lowers *wait_ms to its
+ * nearest deadline (a running launcher is checked every SRV_MESH_TICK_MS). */
+void srv_mesh_poll(server *s, struct pollfd *pf, nfds_t *n, int64_t *wait_ms);
+/* Handles what poll reported for them (pf as srv_mesh_poll filled it), reaps the launcher,
+ * sends its signals when due. -1 only when out of memory. */
+int srv_mesh_service(server *s, const struct pollfd *pf, int64_t now) MC2_WUR;
+/* True while the enclave's frames must wait: the relay has SRV_ENC_OUT_HIGH bytes queued. */
+bool srv_mesh_full(const server *s);
+/* mc2d stops: ends the launcher's process group (SIGTERM, SIGKILL 2 s later), reaps it and
+ * removes the socket. */
+void srv_mesh_stop(server *s);
 
 /* ---- loop.c ---- */
 /* Logs a line about something a peer caused (a refused or closed connection), at most one

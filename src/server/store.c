@@ -16,7 +16,7 @@
 #include "server/server.h"
 #include "table/tinfo.h"
 
-char *srv_object_path(const server *s, const char *name, mc2_err *err)
+char *srv_object_path(const char *store, const char *name, mc2_err *err)
 {
     char owner[65], table[140];
     size_t n = strlen(name);
@@ -48,7 +48,7 @@ char *srv_object_path(const server *s, const char *name, mc2_err *err)
         if (mc2_name_check(owner, NULL) || mc2_table_name_check(table, NULL)) goto bad;
     }
 ok:;
-    char *p = mc2_path_join(s->store, name);
+    char *p = mc2_path_join(store, name);
     if (!p) mc2_err_set(err, MC2_E_NOMEM, "out of memory");
     return p;
 bad:

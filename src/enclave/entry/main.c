@@ -12,6 +12,9 @@
  *        <- READY {measurement, signer, product, svn, sim}
  *   OPEN/DATA/CLOSE (client sessions) ->   <- OUT/END
  *        <- STORE_READ/SIZE/PUT          STORE_REPLY ->
+ *   distributed jobs (meshrt.h): MESH_JOIN (worker), MESH_PEERS/DELIVER/FAIL ->
+ *        <- MESH_LAUNCH (leader), MESH_HELLO/SEND/END
+ * A worker enclave (INIT flag bit 1) restores no state and serves no session.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -35,6 +38,7 @@
 #include "base/bytes.h"
 #include "base/log.h"
 #include "enclave/enclave.h"
+#include "enclave/meshrt.h"
 #include "wire/proto.h"
 
 #define CHANNEL_FD 3
@@ -231,6 +235,14 @@ int main(int argc, char **argv)
         if (delivered) continue;
         if (f.type == EIF_STORE_REPLY) { /* a job thread waits for it: no lock needed */
             enc_io_deliver(&e, &f);
+            continue;
+        }
+        if (f.type == EIF_MESH_DELIVER) { /* queued for the job's thread: the box's own lock */
+            if (enc_mesh_frame(&e, &f, &err)) {
+                logf_("stopping", err.msg);
+                rc = 1;
+                break;
+            }
             continue;
         }
         pthread_mutex_lock(&e.mu);
