@@ -15,7 +15,8 @@
 enum mc2_eif {
     /* host -> enclave */
     /* ch 0: u32 budget_mb | policy LV | sigstruct LV | attester bytes LV | u32 session_idle_s |
-     * backend name LV | u8 flags; flags bit 0: discard the sealed state (start empty) */
+     * backend name LV | u8 flags; flags bit 0: discard the sealed state (start empty), bit 1:
+     * a worker enclave of one distributed job (no sealed state, no sessions; meshrt.h) */
     EIF_INIT = 1,
     EIF_OPEN = 2,        /* ch sid: nonce[32] -- a client asks for an attested session */
     EIF_DATA = 3,        /* ch sid: TLS bytes from the client */
