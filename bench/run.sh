@@ -49,6 +49,8 @@
 #                       64 MiB; 4194304 for a quick check of the plumbing)
 #   BENCH_CLUSTER_RANKS MPI rank counts of section cluster, space-separated (default "2 4")
 #   BENCH_CLUSTER_ITERS timed collectives per figure in section cluster, 1..40 (default 5)
+#   BENCH_DIST_ROWS     rows of section cluster's distributed training (default 1000000)
+#   BENCH_DIST_ROUNDS   its boosting rounds (default 20; depth 6)
 #   BENCH_MPIRUN_ARGS   extra mpirun options for section cluster (e.g. "--mca btl self,vader")
 #   BENCH_BUILD         build directory to use               (default build, as `make bench`)
 #   BENCH_REPORT_DIR    where report.txt and the plots go    (default BUILD/bench-report)
@@ -1638,6 +1640,35 @@ bench_cluster() {
       failed=1
     }
   done
+  bench_dist_train
+}
+
+# Distributed GBDT training (param ranks N: one enclave per rank, worker enclaves under
+# mpirun) against one enclave, same data, same run (bench/bench_dist.sh).
+bench_dist_train() {
+  local rows=${BENCH_DIST_ROWS:-1000000} rounds=${BENCH_DIST_ROUNDS:-20} out line
+  echo
+  echo "Distributed GBDT training: $rows rows x 3 features, $rounds rounds, depth 6, binary:logistic;"
+  echo "ms = submission to done; one = the same job on one enclave over the whole table;"
+  echo "mesh = sealed messages all ranks sent over MPI. The ranks share this machine's $(nproc) cores."
+  if ! build_target mc2-rank || ! build_target mc2-enclave || ! build_target mc2 ||
+    ! build_target mc2d || ! build_target hostscan; then
+    echo "skipped: mc2-rank does not build (did cmake find MPI?): $(tail -1 "$buildlog")"
+    return
+  fi
+  progress "cluster: distributed training ..."
+  if ! out=$(bash "$ROOT/bench/bench_dist.sh" "$BUILD" "$rows" "$rounds" $CLUSTER_RANKS 2>&1); then
+    echo "distributed training FAILED: $(tail -3 <<<"$out")"
+    failed=1
+    return
+  fi
+  printf '  %-6s %10s %10s %9s %14s %10s\n' ranks "ms" "one ms" "speed-up" "mesh bytes" "messages"
+  while read -r line; do
+    set -- $line
+    printf '  %-6s %10s %10s %8.2fx %14s %10s\n' "$3" "${9}" "${11}" \
+      "$(awk -v a="${11}" -v b="${9}" 'BEGIN { print a / b }')" "${13}" "${15}"
+    summary_note "$(printf 'cluster training, %s ranks: %s ms vs %s ms on one enclave' "$3" "${9}" "${11}")"
+  done < <(grep '^dist: ' <<<"$out")
 }
 
 # ---- main ---------------------------------------------------------------------------------

@@ -56,6 +56,8 @@ void rank_send_to(rank_ctx *k, uint32_t to, const uint8_t *msg, size_t len)
     uint8_t *b = malloc(len ? len : 1);
     if (!b) oom(k);
     memcpy(b, msg, len);
+    k->sent_msgs++;
+    k->sent_bytes += len;
     post(k, (int)to, RANK_TAG_MESH, b, len);
 }
 

@@ -14,7 +14,12 @@
 #include "rank/rank.h"
 #include "wire/proto.h"
 
-enum { ST_OK = 0, ST_FAILED = 1, ST_UNSUPPORTED = 2, ST_NOTFOUND = 3 };
+enum {
+    ST_OK = SRV_STORE_OK,
+    ST_FAILED = SRV_STORE_FAILED,
+    ST_UNSUPPORTED = SRV_STORE_UNSUPPORTED,
+    ST_NOTFOUND = SRV_STORE_NOTFOUND
+};
 
 static void oom(rank_ctx *k)
 {
@@ -52,42 +57,14 @@ static void store_read(rank_ctx *k, const mc2_frame *f)
 {
     mc2_err err;
     mc2_rd r = mc2_rd_init(f->payload.data, f->payload.len);
-    size_t nl;
-    const uint8_t *nm = mc2_rd_lv(&r, &nl);
     char name[310];
-    if (r.bad || nl >= sizeof name || memchr(nm, 0, nl))
-        return store_reply(k, f->channel, ST_FAILED, NULL);
-    memcpy(name, nm, nl);
-    name[nl] = '\0';
-    char *path = strcmp(name, SRV_STATE_OBJECT) ? srv_object_path(k->store, name, &err) : NULL;
-    int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-    bool missing = !path ? strcmp(name, SRV_STATE_OBJECT) == 0 : fd < 0 && errno == ENOENT;
+    if (srv_store_req_name(&r, name)) return store_reply(k, f->channel, ST_FAILED, NULL);
+    if (strcmp(name, SRV_STATE_OBJECT) == 0) return store_reply(k, f->channel, ST_NOTFOUND, NULL);
+    char *path = srv_object_path(k->store, name, &err);
+    if (!path) return store_reply(k, f->channel, ST_FAILED, NULL);
+    int rc = srv_store_answer_read(&k->out, f->type, f->channel, path, &r);
     mc2_free(path);
-    struct stat st;
-    uint64_t off = mc2_rd_u64(&r);
-    uint32_t len = mc2_rd_u32(&r);
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        store_reply(k, f->channel, missing ? ST_NOTFOUND : ST_FAILED, NULL);
-    } else if (f->type == EIF_STORE_SIZE) {
-        uint8_t sz[8];
-        mc2_le64_put(sz, (uint64_t)st.st_size);
-        reply(k, EIF_STORE_REPLY, f->channel, ST_OK, sz, 8);
-    } else if (r.bad || len > (1u << 24) || off > (uint64_t)st.st_size ||
-               len > (uint64_t)st.st_size - off) {
-        store_reply(k, f->channel, ST_FAILED, NULL);
-    } else {
-        uint8_t hdr[MC2_FRAME_HDR + 4];
-        mc2_le32_put(hdr, 4 + len);
-        mc2_le16_put(hdr + 4, EIF_STORE_REPLY);
-        mc2_le16_put(hdr + 6, MC2_WIRE_VERSION);
-        mc2_le32_put(hdr + 8, f->channel);
-        mc2_le32_put(hdr + 12, ST_OK);
-        if (srv_outq_put(&k->out, hdr, sizeof hdr, &err) ||
-            srv_outq_file(&k->out, fd, off, len, &err)) /* takes fd */
-            oom(k);
-        return;
-    }
-    if (fd >= 0) close(fd);
+    if (rc) oom(k);
 }
 
 static void evidence(rank_ctx *k, const mc2_frame *f)

@@ -71,6 +71,7 @@ typedef struct rank_ctx {
     MPI_Comm comm;
     int self, n;
     int64_t deadline_ms;
+    uint64_t sent_msgs, sent_bytes; /* mesh messages this rank sent over MPI (its last line) */
     /* the launch */
     uint32_t id;
     uint8_t *launch;

@@ -19,7 +19,12 @@
 
 #define LOG(...) fprintf(stderr, "mc2d: " __VA_ARGS__)
 
-enum { STORE_OK = 0, STORE_FAILED = 1, STORE_UNSUPPORTED = 2, STORE_NOTFOUND = 3 };
+enum {
+    STORE_OK = SRV_STORE_OK,
+    STORE_FAILED = SRV_STORE_FAILED,
+    STORE_UNSUPPORTED = SRV_STORE_UNSUPPORTED,
+    STORE_NOTFOUND = SRV_STORE_NOTFOUND
+};
 
 int srv_to_enclave(server *s, uint16_t type, uint32_t ch, const void *p, size_t n)
 {
@@ -80,42 +85,9 @@ static int enclave_evidence(server *s, const mc2_frame *f)
  * the file to the channel (srv_outq_file), behind the reply's header and status. */
 static int store_read(server *s, const mc2_frame *f, const char *path, mc2_rd *r)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
-    struct stat st;
-    if (fd < 0 && errno == ENOENT && f->type == EIF_STORE_SIZE) {
-        rc = store_reply(s, f->channel, STORE_NOTFOUND, NULL, 0); /* no such object */
-    } else if (fd < 0 || fstat(fd, &st) != 0) {
-        rc = store_reply(s, f->channel, STORE_FAILED, NULL, 0);
-    } else if (f->type == EIF_STORE_SIZE) {
-        uint8_t sz[8];
-        mc2_le64_put(sz, (uint64_t)st.st_size);
-        rc = store_reply(s, f->channel, STORE_OK, sz, 8);
-    } else {
-        uint64_t off = mc2_rd_u64(r);
-        uint32_t len = mc2_rd_u32(r);
-        if (r->bad || len > (1u << 24) || off > (uint64_t)st.st_size ||
-            len > (uint64_t)st.st_size - off) {
-            rc = store_reply(s, f->channel, STORE_FAILED, NULL, 0);
-        } else {
-            /* the frame's header (wire/frame.h) and the status, then the file's bytes */
-            uint8_t hdr[MC2_FRAME_HDR + 4];
-            mc2_err err;
-            mc2_le32_put(hdr, 4 + len);
-            mc2_le16_put(hdr + 4, EIF_STORE_REPLY);
-            mc2_le16_put(hdr + 6, MC2_WIRE_VERSION);
-            mc2_le32_put(hdr + 8, f->channel);
-            mc2_le32_put(hdr + 12, STORE_OK);
-            rc = srv_outq_put(&s->enclave_out, hdr, sizeof hdr, &err);
-            if (rc)
-                close(fd);
-            else
-                rc = srv_outq_file(&s->enclave_out, fd, off, len, &err); /* takes fd */
-            if (rc) s->fatal = "out of memory for the enclave channel";
-            return rc;
-        }
-    }
-    if (fd >= 0) close(fd);
-    return rc;
+    if (srv_store_answer_read(&s->enclave_out, f->type, f->channel, path, r) == 0) return 0;
+    s->fatal = "out of memory for the enclave channel";
+    return -1;
 }
 
 /* ---- objects being written --------------------------------------------------------------
@@ -230,13 +202,8 @@ static int enclave_store(server *s, const mc2_frame *f)
 {
     mc2_err err;
     mc2_rd r = mc2_rd_init(f->payload.data, f->payload.len);
-    size_t nl;
-    const uint8_t *n = mc2_rd_lv(&r, &nl);
     char name[310];
-    if (r.bad || nl >= sizeof name || memchr(n, 0, nl))
-        return store_reply(s, f->channel, STORE_FAILED, NULL, 0);
-    memcpy(name, n, nl);
-    name[nl] = '\0';
+    if (srv_store_req_name(&r, name)) return store_reply(s, f->channel, STORE_FAILED, NULL, 0);
     char *path = srv_object_path(s->store, name, &err);
     if (!path) return store_reply(s, f->channel, STORE_FAILED, NULL, 0);
     int rc;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/num.h"
 #include "base/file.h"
 #include "server/server.h"
 #include "wire/frame.h"
@@ -62,15 +63,9 @@ static const char HELP[] =
 static int parse_opt(const char *name, const char *v, unsigned long lo, unsigned long hi,
                      unsigned long *out)
 {
-    char *end;
-    errno = 0;
-    unsigned long x = strtoul(v, &end, 10);
-    if (errno || end == v || *end || v[0] == '-' || x < lo || x > hi) {
-        fprintf(stderr, "mc2d: --%s wants a number from %lu to %lu, not '%s'\n", name, lo, hi, v);
-        return -1;
-    }
-    *out = x;
-    return 0;
+    if (mc2_parse_ulong(v, lo, hi, out)) return 0;
+    fprintf(stderr, "mc2d: --%s wants a number from %lu to %lu, not '%s'\n", name, lo, hi, v);
+    return -1;
 }
 
 static int listen_on(const char *hostport, mc2_err *err)

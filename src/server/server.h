@@ -34,6 +34,7 @@
 #include <sys/types.h>
 
 #include "base/buf.h"
+#include "base/bytes.h"
 #include "base/file.h"
 #include "host/launch.h"
 #include "mc2/policy.h"
@@ -191,6 +192,22 @@ typedef struct server {
  * the store, rejecting anything else (no "..", no other directories). Returns malloc'd path or NULL
  * with *err. */
 char *srv_object_path(const char *store, const char *name, mc2_err *err);
+
+/* EIF_STORE_REPLY statuses (docs/enclave-interface.md). */
+enum { SRV_STORE_OK = 0, SRV_STORE_FAILED = 1, SRV_STORE_UNSUPPORTED = 2, SRV_STORE_NOTFOUND = 3 };
+
+/* Queues on q one EIF_STORE_REPLY on channel ch: u32 status | p[0..n). -1 only when out of
+ * memory. */
+int srv_store_reply(srv_outq *q, uint32_t ch, uint32_t status, const void *p, size_t n) MC2_WUR;
+/* The object name a storage request starts with (name LV, hostile): 0 with name[] set (at most
+ * 309 bytes, no NUL), -1 if malformed. */
+int srv_store_req_name(mc2_rd *r, char name[310]);
+/* Answers EIF_STORE_SIZE or EIF_STORE_READ (type; r: the request after its name) for the
+ * object at path with exactly one reply on q: its size; or the bytes [off, off + len) straight
+ * from the file (len <= 16 MiB, within the file); NOTFOUND for the size of a missing object;
+ * FAILED otherwise. -1 only when out of memory (mc2d and mc2-rank share it). */
+int srv_store_answer_read(srv_outq *q, uint16_t type, uint32_t ch, const char *path,
+                          mc2_rd *r) MC2_WUR;
 /* Removes temporary files left by a crash (uploads and enclave writes that never committed)
  * and every spilled run (sealed under keys no later enclave instance has). */
 void srv_store_recover(server *s);

@@ -3,9 +3,11 @@
  * under a real name; leftovers (and the spilled runs of the enclave instance that ran
  * before) are removed at start-up. */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -15,6 +17,7 @@
 #include "mc2/table.h"
 #include "server/server.h"
 #include "table/tinfo.h"
+#include "wire/proto.h"
 
 char *srv_object_path(const char *store, const char *name, mc2_err *err)
 {
@@ -134,5 +137,69 @@ int srv_list_tables(server *s, mc2_buf *out, mc2_err *err)
     }
     if (d) closedir(d);
     mc2_free(tables);
+    return rc;
+}
+
+int srv_store_reply(srv_outq *q, uint32_t ch, uint32_t status, const void *p, size_t n)
+{
+    mc2_buf b = {0};
+    mc2_err err;
+    int rc = mc2_buf_put_u32(&b, status, &err) || mc2_buf_append(&b, p, n, &err) ||
+                     srv_outq_frame(q, EIF_STORE_REPLY, ch, b.data, b.len, &err)
+                 ? -1
+                 : 0;
+    mc2_buf_free(&b);
+    return rc;
+}
+
+int srv_store_req_name(mc2_rd *r, char name[310])
+{
+    size_t nl;
+    const uint8_t *n = mc2_rd_lv(r, &nl);
+    if (r->bad || nl >= 310 || memchr(n, 0, nl)) return -1;
+    memcpy(name, n, nl);
+    name[nl] = '\0';
+    return 0;
+}
+
+/* The reply to a read: the frame's header (wire/frame.h) and the status, then the file's
+ * bytes, sent from the page cache (srv_outq_file takes fd). */
+static int reply_file(srv_outq *q, uint32_t ch, int fd, uint64_t off, uint32_t len)
+{
+    uint8_t hdr[MC2_FRAME_HDR + 4];
+    mc2_err err;
+    mc2_le32_put(hdr, 4 + len);
+    mc2_le16_put(hdr + 4, EIF_STORE_REPLY);
+    mc2_le16_put(hdr + 6, MC2_WIRE_VERSION);
+    mc2_le32_put(hdr + 8, ch);
+    mc2_le32_put(hdr + 12, SRV_STORE_OK);
+    if (srv_outq_put(q, hdr, sizeof hdr, &err)) {
+        close(fd);
+        return -1;
+    }
+    return srv_outq_file(q, fd, off, len, &err);
+}
+
+int srv_store_answer_read(srv_outq *q, uint16_t type, uint32_t ch, const char *path, mc2_rd *r)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+    struct stat st;
+    if (fd < 0 && errno == ENOENT && type == EIF_STORE_SIZE) {
+        rc = srv_store_reply(q, ch, SRV_STORE_NOTFOUND, NULL, 0); /* no such object */
+    } else if (fd < 0 || fstat(fd, &st) != 0) {
+        rc = srv_store_reply(q, ch, SRV_STORE_FAILED, NULL, 0);
+    } else if (type == EIF_STORE_SIZE) {
+        uint8_t sz[8];
+        mc2_le64_put(sz, (uint64_t)st.st_size);
+        rc = srv_store_reply(q, ch, SRV_STORE_OK, sz, 8);
+    } else {
+        uint64_t off = mc2_rd_u64(r);
+        uint32_t len = mc2_rd_u32(r);
+        if (!r->bad && len <= (1u << 24) && off <= (uint64_t)st.st_size &&
+            len <= (uint64_t)st.st_size - off)
+            return reply_file(q, ch, fd, off, len); /* takes fd */
+        rc = srv_store_reply(q, ch, SRV_STORE_FAILED, NULL, 0);
+    }
+    if (fd >= 0) close(fd);
     return rc;
 }
