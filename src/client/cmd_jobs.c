@@ -112,20 +112,32 @@ static int refuse_existing(cli_session *cs, const mc2_catalog *cat, const char *
 }
 
 /* --place "HOST:PORT,HOST:PORT,...": 1..MC2_TPART_MAX services. */
-static int parse_place(const char *list, char (*out)[CLI_HOSTPORT_MAX], size_t *n)
+static int parse_place(const char *cmd, const char *list, char (*out)[CLI_HOSTPORT_MAX], size_t *n)
 {
     *n = 0;
     for (const char *p = list; *p;) {
         size_t len = strcspn(p, ",");
         if (len == 0 || len >= CLI_HOSTPORT_MAX || *n >= MC2_TPART_MAX || !memchr(p, ':', len))
-            return cli_usage("upload",
+            return cli_usage(cmd,
                              "--place wants 1 to %u services HOST:PORT, comma-separated, not '%s'",
                              MC2_TPART_MAX, list) != 0;
         memcpy(out[*n], p, len);
         out[(*n)++][len] = '\0';
         p += len + (p[len] == ',');
     }
-    return *n == 0 ? cli_usage("upload", "--place names no service") != 0 : 0;
+    return *n == 0 ? cli_usage(cmd, "--place names no service") != 0 : 0;
+}
+
+/* The services of --cluster or --place (at most one of them, and not with --service). */
+static int place_services(const char *cmd, const char *cluster, const char *place,
+                          const char *service, char (*hosts)[CLI_HOSTPORT_MAX], size_t *n)
+{
+    *n = 0;
+    if ((cluster || place) && (service || (cluster && place)))
+        return cli_usage(cmd, "give one of --service, --cluster and --place");
+    if (cluster && cli_cluster_services(cluster, hosts, MC2_TPART_MAX, n)) return CLI_FAIL;
+    if (place && parse_place(cmd, place, hosts, n)) return CLI_USAGE;
+    return 0;
 }
 
 static int upload_whole(const cli_session *cs, const char *as, const char *tmp, mc2_err *err)
@@ -186,10 +198,8 @@ int cmd_upload(int argc, char **argv)
     if (mc2_table_name_check(as, &err)) return cli_fail(&err);
     static char hosts[MC2_TPART_MAX][CLI_HOSTPORT_MAX];
     size_t nhosts = 0;
-    if ((cluster || place) && (service || (cluster && place)))
-        return cli_usage("upload", "give one of --service, --cluster and --place");
-    if (cluster && cli_cluster_services(cluster, hosts, MC2_TPART_MAX, &nhosts)) return CLI_FAIL;
-    if (place && parse_place(place, hosts, &nhosts)) return CLI_USAGE;
+    int prc = place_services("upload", cluster, place, service, hosts, &nhosts);
+    if (prc) return prc;
     if (nhosts) service = hosts[0]; /* the leader: its listing, and the catalog's checks */
     mc2_encrypt_opts eo = {0};
     if (format && strcmp(format, "tbl") == 0)
@@ -266,7 +276,8 @@ out:
 static const char DOWNLOAD_HELP[] =
     "usage: mc2 download NAME --out FILE        (one of your own tables)\n"
     "       mc2 download --job ID --out FILE    (a job's result, if you are a recipient)\n"
-    "       [--format csv|tbl] [--home DIR] [--service HOST:PORT] [--policy FILE]\n\n"
+    "       [--format csv|tbl] [--home DIR] [--service HOST:PORT] [--policy FILE]\n"
+    "       [--cluster STATE | --place HOST:PORT,...]   (your table placed on a cluster)\n\n"
     "Fetches the ciphertext from the service and decrypts it here. Your own table must be\n"
     "exactly your latest upload of NAME in your catalog (table id and version, checked\n"
     "before anything is decrypted). For a job result, the result key comes from the\n"
@@ -274,23 +285,28 @@ static const char DOWNLOAD_HELP[] =
     "Any size: the ciphertext goes to a temporary file in your home directory (without a name,\n"
     "so nothing stays behind) and is decrypted block by block; FILE appears only when every\n"
     "block has been authenticated. A progress bar is shown on stderr when it is a terminal,\n"
-    "and, for a job still queued or running, the job's state while it is awaited.\n";
+    "and, for a job still queued or running, the job's state while it is awaited.\n"
+    "A table uploaded with --cluster or --place is fetched the same way, part by part from\n"
+    "every host, joined, and decrypted whole.\n";
 
 int cmd_download(int argc, char **argv)
 {
     const char *out = NULL, *job = NULL, *format = NULL, *home = NULL, *service = NULL,
-               *policy = NULL, *name = NULL;
-    cli_opt opts[] = {CLI_VAL("out", &out),
-                      CLI_VAL("job", &job),
-                      CLI_VAL("format", &format),
-                      CLI_VAL("home", &home),
-                      CLI_VAL("service", &service),
-                      CLI_VAL("policy", &policy),
-                      CLI_END};
+               *policy = NULL, *name = NULL, *cluster = NULL, *place = NULL;
+    cli_opt opts[] = {
+        CLI_VAL("out", &out),         CLI_VAL("cluster", &cluster), CLI_VAL("place", &place),
+        CLI_VAL("job", &job),         CLI_VAL("format", &format),   CLI_VAL("home", &home),
+        CLI_VAL("service", &service), CLI_VAL("policy", &policy),   CLI_END};
     int code;
     if (cli_parse("download", DOWNLOAD_HELP, argc, argv, opts, &name, 1, &code)) return code;
     if (!out || (!name == !job))
         return cli_usage("download", "give a table NAME or --job ID, and --out FILE");
+    static char hosts[MC2_TPART_MAX][CLI_HOSTPORT_MAX];
+    size_t nhosts = 0;
+    int prc = place_services("download", cluster, place, service, hosts, &nhosts);
+    if (prc) return prc;
+    if (nhosts && job) return cli_usage("download", "--cluster and --place are for your tables");
+    if (nhosts) service = hosts[0];
     enum mc2_textfmt fmt =
         (format && strcmp(format, "tbl") == 0) ||
                 (!format && strlen(out) > 4 && strcmp(out + strlen(out) - 4, ".tbl") == 0)
@@ -333,9 +349,14 @@ int cmd_download(int argc, char **argv)
     mc2_table_stats st = {0};
     cli_progress bar;
     cli_progress_init_stderr(&bar, "downloading");
+    const char *svcs[MC2_TPART_MAX];
+    for (size_t i = 0; i < nhosts; i++) svcs[i] = hosts[i];
     int bad =
-        !cs.service || mc2_fetch_table_expect(cs.service, ref.name, ref.key, expect, cs.id.home,
-                                              out, fmt, &st, cli_progress_update, &bar, &err);
+        !cs.service ||
+        (nhosts > 1 ? mc2_fetch_table_parts_expect(svcs, nhosts, ref.name, ref.key, expect,
+                                                   cs.id.home, out, fmt, &st, &err)
+                    : mc2_fetch_table_expect(cs.service, ref.name, ref.key, expect, cs.id.home, out,
+                                             fmt, &st, cli_progress_update, &bar, &err));
     cli_progress_done(&bar);
     if (bad) {
         if (expect && want.mismatch)

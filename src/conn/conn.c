@@ -28,6 +28,7 @@
 #include "mc2/crypto.h"
 #include "mc2/job.h"
 #include "policy/upload.h"
+#include "table/tpart.h"
 #include "table/tsrc.h"
 #include "wire/proto.h"
 #include "wire/tls.h"
@@ -572,6 +573,24 @@ int mc2_fetch_table_progress(const char *service, const char *object,
 
 /* Authenticates the metadata of the table in fd with key and compares its table id and
  * version with *want (filling want->got_*). */
+/* A service that holds only a part of a table placed on a cluster: say so, and what to do. */
+static int not_a_part(int fd, mc2_err *err)
+{
+    uint8_t head[MC2_TPART_HEAD_LEN];
+    struct stat st;
+    mc2_tpart_info pi;
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < sizeof head ||
+        pread(fd, head, sizeof head, 0) != (ssize_t)sizeof head)
+        return 0; /* the table reader says what is wrong */
+    if (mc2_tpart_head_parse(head, sizeof head, (uint64_t)st.st_size, &pi, err) || !pi.is_part)
+        return pi.is_part ? -1 : 0;
+    return mc2_err_set(err, MC2_E_INPUT,
+                       "this service holds only part %u of %u of the table (it was placed on a "
+                       "cluster): download it with --cluster STATE or --place HOST:PORT,... (the "
+                       "%u services in rank order)",
+                       pi.part + 1, pi.parts, pi.parts);
+}
+
 static int check_expected(int fd, const uint8_t key[MC2_KEY_LEN], mc2_table_expect *want,
                           mc2_err *err)
 {
@@ -601,11 +620,38 @@ int mc2_fetch_table_expect(const char *service, const char *object, const uint8_
     int fd;
     if (want) want->mismatch = false;
     if (mc2_host_download_fd(service, object, tmp_dir, progress, pctx, &fd, NULL, err)) return -1;
-    int rc = (want && check_expected(fd, key, want, err)) ||
+    int rc = not_a_part(fd, err) || (want && check_expected(fd, key, want, err)) ||
                      mc2_table_decrypt_fd(fd, object, key, out_path, fmt, stats, err)
                  ? -1
                  : 0;
     close(fd);
+    return rc;
+}
+
+int mc2_fetch_table_parts_expect(const char *const *services, size_t n, const char *object,
+                                 const uint8_t key[MC2_KEY_LEN], mc2_table_expect *want,
+                                 const char *tmp_dir, const char *out_path, enum mc2_textfmt fmt,
+                                 mc2_table_stats *stats, mc2_err *err)
+{
+    int fds[MC2_TPART_MAX], whole = -1, rc = -1;
+    size_t got = 0;
+    if (want) want->mismatch = false;
+    if (n < 1 || n > MC2_TPART_MAX)
+        return mc2_err_set(err, MC2_E_USAGE, "%zu services: 1 to %u", n, MC2_TPART_MAX);
+    for (; got < n; got++)
+        if (mc2_host_download_fd(services[got], object, tmp_dir, NULL, NULL, &fds[got], NULL,
+                                 err)) {
+            mc2_err_prefix(err, "part %zu of %zu, from %s: ", got + 1, n, services[got]);
+            goto out;
+        }
+    if ((whole = mc2_file_anon(tmp_dir, err)) < 0 || mc2_tpart_join(fds, n, whole, err) ||
+        (want && check_expected(whole, key, want, err)) ||
+        mc2_table_decrypt_fd(whole, object, key, out_path, fmt, stats, err))
+        goto out;
+    rc = 0;
+out:
+    for (size_t i = 0; i < got; i++) close(fds[i]);
+    if (whole >= 0) close(whole);
     return rc;
 }
 

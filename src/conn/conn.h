@@ -158,6 +158,14 @@ int mc2_fetch_table_expect(const char *service, const char *object, const uint8_
                            enum mc2_textfmt fmt, mc2_table_stats *stats,
                            void (*progress)(void *, uint64_t, uint64_t), void *pctx,
                            mc2_err *err) MC2_WUR;
+/* mc2_fetch_table_expect for a table placed on a cluster (table/tpart.h): part r from
+ * services[r] for r < n, joined in tmp_dir (mc2_tpart_join; nothing named stays behind),
+ * then checked and decrypted as a whole table. A service that holds only a part makes
+ * mc2_fetch_table_expect fail with a message that says to use this. */
+int mc2_fetch_table_parts_expect(const char *const *services, size_t n, const char *object,
+                                 const uint8_t key[MC2_KEY_LEN], mc2_table_expect *want,
+                                 const char *tmp_dir, const char *out_path, enum mc2_textfmt fmt,
+                                 mc2_table_stats *stats, mc2_err *err) MC2_WUR;
 
 /* Grants the party's data key to the session's enclave instance. */
 int mc2_esession_grant(mc2_esession *s, const mc2_identity *id, const mc2_policy *pol,

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -268,6 +269,102 @@ out:
     if (rc) mc2_afile_abort(&f);
     mc2_tsrc_free(s);
     if (fd >= 0) close(fd);
+    mc2_free(buf);
+    return rc;
+}
+
+/* ---- joining the parts (client) ------------------------------------------------------------ */
+
+/* Reads exactly n bytes at off of fd. */
+static int pread_all(int fd, uint8_t *p, size_t n, uint64_t off, mc2_err *err)
+{
+    while (n > 0) {
+        ssize_t r = pread(fd, p, n, (off_t)off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0)
+            return mc2_err_set(err, MC2_E_INPUT, "a table part is shorter than its head says");
+        p += r;
+        n -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return 0;
+}
+
+/* Copies [off, off + len) of in to out_fd (appending). */
+static int copy_fd(int in, uint64_t off, uint64_t len, int out_fd, uint8_t *buf, size_t cap,
+                   mc2_err *err)
+{
+    while (len > 0) {
+        size_t want = len < cap ? (size_t)len : cap;
+        if (pread_all(in, buf, want, off, err)) return -1;
+        for (size_t done = 0; done < want;) {
+            ssize_t w = write(out_fd, buf + done, want - done);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0)
+                return mc2_err_set(err, MC2_E_IO, "cannot write the joined table: %s",
+                                   strerror(errno));
+            done += (size_t)w;
+        }
+        off += want;
+        len -= want;
+    }
+    return 0;
+}
+
+/* Reads and checks part r's head against the parts before it (prev: part r-1's, or NULL). */
+static int join_head(int fd, size_t r, size_t n, const mc2_tpart_info *prev, mc2_tpart_info *i,
+                     mc2_err *err)
+{
+    uint8_t head[MC2_TPART_HEAD_LEN];
+    struct stat st;
+    if (fstat(fd, &st) != 0) return mc2_err_set(err, MC2_E_IO, "cannot stat a table part");
+    if ((uint64_t)st.st_size < sizeof head || pread_all(fd, head, sizeof head, 0, err) ||
+        mc2_tpart_head_parse(head, sizeof head, (uint64_t)st.st_size, i, err))
+        return mc2_err_prefix(err, "part %zu of %zu: ", r + 1, n);
+    bool fits = i->is_part && i->part == r && i->parts == n &&
+                (prev ? i->chunk_begin == prev->chunk_end && i->file_size == prev->file_size &&
+                            i->footer_offset == prev->footer_offset
+                      : i->chunk_begin == MC2_T2_PREFIX_LEN) &&
+                (r + 1 < n || i->chunk_end == i->footer_offset);
+    if (!fits)
+        return mc2_err_set(err, MC2_E_INPUT,
+                           "part %zu of %zu does not fit the others (a host holds another part, "
+                           "or a part of another upload)",
+                           r + 1, n);
+    return 0;
+}
+
+int mc2_tpart_join(const int *fds, size_t n, int out_fd, mc2_err *err)
+{
+    mc2_tpart_info prev, cur;
+    uint8_t p0[MC2_T2_PREFIX_LEN], pr[MC2_T2_PREFIX_LEN];
+    size_t cap = 1u << 20;
+    uint8_t *buf = mc2_malloc(cap);
+    int rc = -1;
+    if (!buf) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    if (n < 1 || n > MC2_TPART_MAX) {
+        mc2_err_set(err, MC2_E_USAGE, "%zu parts: 1 to %u", n, MC2_TPART_MAX);
+        goto out;
+    }
+    for (size_t r = 0; r < n; r++) {
+        if (join_head(fds[r], r, n, r ? &prev : NULL, &cur, err) ||
+            pread_all(fds[r], r ? pr : p0, MC2_T2_PREFIX_LEN, MC2_TPART_HEAD_LEN, err))
+            goto out;
+        if (r && memcmp(pr, p0, sizeof p0) != 0) {
+            mc2_err_set(err, MC2_E_INPUT, "part %zu of %zu is of another table", r + 1, n);
+            goto out;
+        }
+        if ((r == 0 &&
+             copy_fd(fds[r], MC2_TPART_HEAD_LEN, MC2_T2_PREFIX_LEN, out_fd, buf, cap, err)) ||
+            copy_fd(fds[r], MC2_TPART_HEAD_LEN + MC2_T2_PREFIX_LEN, cur.chunk_end - cur.chunk_begin,
+                    out_fd, buf, cap, err))
+            goto out;
+        prev = cur;
+    }
+    /* the footer and trailer, from the last part (every part carries them) */
+    uint64_t tail_at = MC2_TPART_HEAD_LEN + MC2_T2_PREFIX_LEN + (cur.chunk_end - cur.chunk_begin);
+    rc = copy_fd(fds[n - 1], tail_at, cur.file_size - cur.footer_offset, out_fd, buf, cap, err);
+out:
     mc2_free(buf);
     return rc;
 }

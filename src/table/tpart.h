@@ -74,4 +74,11 @@ int mc2_tpart_check(const mc2_tsrc *s, const mc2_tpart_info *info, uint32_t self
 int mc2_tpart_write(const char *in, const uint8_t data_key[32], uint32_t self, uint32_t n,
                     const char *out, mc2_err *err) MC2_WUR;
 
+/* Client side: writes the whole table file into out_fd (at its current offset) from its n
+ * parts, the open files fds[0..n) in rank order (each part r of n, hostile: fetched from the
+ * hosts). Requires the parts to fit together exactly (the same prefix, footer and trailer;
+ * each part's chunks starting where the previous part's end, from offset 32 to the footer);
+ * the caller authenticates the result by decrypting it. */
+int mc2_tpart_join(const int *fds, size_t n, int out_fd, mc2_err *err) MC2_WUR;
+
 #endif

@@ -2,7 +2,8 @@
 # test_placement.sh - a table placed on three services (`mc2 upload --place`): each stores only
 # its part (smaller than the whole table, listed with the whole table's rows and blocks); the
 # catalog records one upload; a single-enclave job on a host that holds a part refuses it,
-# saying the table was placed on a cluster; a host that swaps in another host's part is caught
+# saying the table was placed on a cluster; the owner downloads it whole from the parts
+# (`mc2 download --place`), one host alone says to use --place, and swapped parts are refused; a host that swaps in another host's part is caught
 # by the distributed run (test_dist_jobs.sh) and by test_tpart. Also --place's usage errors.
 source "$(dirname "$0")/lib.sh"
 B=$MC2_BUILD
@@ -63,6 +64,22 @@ check "a one-enclave job on a part fails, naming the placement: $(grep -i state 
 # the whole table on the same host still works
 expect_ok "rowcount on the whole table" "$MC2" submit "${A[@]}" --service "${svc[0]}" --kind rowcount \
   --input alice/whole --recipient alice
+# the owner gets its table back from the parts; one service alone says what to do
+expect_ok "download --place joins the parts" "$MC2" download loans "${A[@]}" --place "$place" \
+  --out "$WORK/back.csv"
+expect_ok "download the whole upload" "$MC2" download whole "${A[@]}" --service "${svc[0]}" \
+  --out "$WORK/whole.csv"
+check "the joined parts decrypt to the rows of the whole upload ($(wc -l <"$WORK/back.csv") lines)" \
+  cmp -s "$WORK/whole.csv" "$WORK/back.csv"
+expect_fail "download from one host of a placed table" 1 "holds only part 1 of 3 .*--place" \
+  "$MC2" download loans "${A[@]}" --service "${svc[0]}" --out "$WORK/x.csv"
+# a host that swaps in another host's part: the parts do not fit together
+cp "$WORK/s1/store/tables/alice/loans.mc2t" "$WORK/p1.keep"
+cp "$WORK/s2/store/tables/alice/loans.mc2t" "$WORK/s1/store/tables/alice/loans.mc2t"
+expect_fail "download with host 2's part at host 1" 1 "part 2 of 3 does not fit" \
+  "$MC2" download loans "${A[@]}" --place "$place" --out "$WORK/x.csv"
+check "no output file after a failed download" test ! -e "$WORK/x.csv"
+cp "$WORK/p1.keep" "$WORK/s1/store/tables/alice/loans.mc2t"
 # usage errors
 expect_fail "--place and --service" 2 "one of --service, --cluster and --place" \
   "$MC2" upload "${A[@]}" --schema "$MC2_SRC/examples/loans.yaml" --in "$WORK/loans.csv" \
