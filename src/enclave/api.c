@@ -465,6 +465,11 @@ static int check_job(enclave *e, const mc2_job *j, mc2_err *err)
     const char *mo = mc2_job_param(j, "model_owner");
     if (mo && party_index(e, mo) < 0)
         return mc2_err_set(err, MC2_E_AUTH, "job refused: model owner '%.64s' is not a party", mo);
+    if (!k->plan && mc2_job_param(j, "ranks"))
+        return mc2_err_set(err, MC2_E_INPUT,
+                           "job refused: %s jobs run on one enclave only (parameter 'ranks'; "
+                           "docs/cluster.md lists the kinds that run on several)",
+                           j->kind);
     if (check_generic(e, j, err) || k->check(e, j, err))
         return mc2_err_prefix(err, "job refused: ");
     return 0;
