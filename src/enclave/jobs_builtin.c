@@ -553,8 +553,12 @@ static const enc_kind KINDS[] = {
      .run = enc_train_run,
      .plan = enc_train_plan,
      .run_rank = enc_train_run_rank},
-    {.name = "predict", .check = enc_predict_check, .run = enc_predict_run}, /* jobs_gbdt.c */
-    {.name = "fedavg",                                                       /* jobs_fl.c */
+    {.name = "predict", /* jobs_gbdt.c, jobs_gbdt_dist.c */
+     .check = enc_predict_check,
+     .run = enc_predict_run,
+     .plan = enc_predict_plan,
+     .run_rank = enc_predict_run_rank},
+    {.name = "fedavg", /* jobs_fl.c */
      .check = enc_fl_check,
      .run = enc_fl_run,
      .ready = enc_fl_ready,

@@ -20,6 +20,8 @@
  *            oblivious 0|1 (optional: mc2_gbdt_predict_oblivious, no data-dependent branch
  *            or address). train's `oblivious` is a GBDT parameter (mc2_gbdt_params_set).
  *            A table the policy lists in oblivious_tables is read only with oblivious = 1.
+ *            ranks N, mesh_timeout_s (optional: every rank scores its own rows,
+ *            jobs_gbdt_dist.c; not with oblivious = 1).
  *            results: one table (table, row, prediction...) PER INPUT OWNER, visible only to
  *            that owner: each owner gets only its own rows' predictions.
  *
@@ -164,7 +166,7 @@ int enc_predict_check(enclave *e, const mc2_job *j, mc2_err *err)
                                    "parameter 'model_owner': '%.64s' is not a party of the "
                                    "consortium policy",
                                    v);
-        } else if (strcmp(k, "oblivious") == 0 || enc_param_generic(k)) {
+        } else if (strcmp(k, "oblivious") == 0 || enc_param_generic(k) || enc_mesh_param(k)) {
             continue; /* checked below, or by api.c */
         } else if (strcmp(k, "nthread") == 0) {
             mc2_gbdt_params p;
@@ -178,7 +180,8 @@ int enc_predict_check(enclave *e, const mc2_job *j, mc2_err *err)
             const char *hint = strstr(k, "sha") ? "model_sha256" : strstr(k, "mod") ? "model" : "";
             return mc2_err_set(err, MC2_E_INPUT,
                                "unknown parameter '%s' for predict%s%s%s (known: model, "
-                               "model_sha256, model_owner, nthread, oblivious)",
+                               "model_sha256, model_owner, nthread, oblivious, ranks, "
+                               "mesh_timeout_s)",
                                k, *hint ? " (did you mean " : "", hint, *hint ? "?)" : "");
         }
     }
@@ -189,7 +192,14 @@ int enc_predict_check(enclave *e, const mc2_job *j, mc2_err *err)
                            "'model_sha256' (its SHA-256) and 'model_owner' (the party whose "
                            "key opens it, who must approve the job)");
     int obl;
-    if (predict_oblivious(j, &obl, err)) return -1;
+    uint32_t ranks;
+    if (predict_oblivious(j, &obl, err) || enc_mesh_check_params(j, err) ||
+        enc_mesh_ranks(j, &ranks, err))
+        return -1;
+    if (obl && ranks > 1)
+        return mc2_err_set(err, MC2_E_INPUT,
+                           "oblivious prediction runs on one enclave only (drop 'ranks' or "
+                           "'oblivious')");
     return obl ? 0 : enc_job_requires_oblivious(e, j, err);
 }
 
@@ -720,89 +730,88 @@ static int predictions_schema(uint32_t ngroup, mc2_schema **s, mc2_err *err)
     return rc;
 }
 
-/* Scores every input of owner `owner` and stores its predictions for that owner only. */
-/* Predictions for owner's inputs; obl: with mc2_gbdt_predict_oblivious (also on nthread threads).
- */
-static int predict_owner(enclave *e, enc_job *jb, const mc2_gbdt_model *model, unsigned nthread,
-                         int obl, const char *owner, mc2_err *err)
+void gb_preds_free(gb_preds *p, size_t n)
+{
+    for (size_t i = 0; p && i < n; i++)
+        if (p[i].v) mc2_free_wipe(p[i].v, p[i].cells * sizeof(float));
+    mc2_free(p);
+}
+
+int gb_preds_alloc(gb_preds *p, size_t rows, uint32_t ng, mc2_err *err)
+{
+    size_t cells;
+    if (!mc2_mul_size(rows ? rows : 1, ng, &cells) || cells > SIZE_MAX / sizeof(float))
+        return mc2_err_set(err, MC2_E_LIMIT, "too many predictions");
+    if (!(p->v = mc2_calloc(cells, sizeof(float))))
+        return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    p->cells = cells;
+    p->n = rows;
+    return 0;
+}
+
+int gb_predict_rows(const mc2_gbdt_model *model, const gb_mat *m, unsigned nthread, int obl,
+                    gb_preds *out, mc2_err *err)
+{
+    if (gb_preds_alloc(out, m->n, mc2_gbdt_model_ngroup(model), err)) return -1;
+    if (m->n == 0) return 0;
+    return obl ? mc2_gbdt_predict_oblivious(model, m->x, m->n, m->d, 0, nthread, out->v, err)
+               : mc2_gbdt_predict_mt(model, m->x, m->n, m->d, 0, nthread, out->v, err);
+}
+
+int gb_predict_input_check(const mc2_gbdt_model *model, size_t d, const mc2_schema *s,
+                           const mc2_job_input *in, mc2_err *err)
+{
+    if (d != model->num_feature)
+        return mc2_err_set(err, MC2_E_INPUT,
+                           "input %s/%s has %zu columns, the model wants %u features (the "
+                           "training columns without the label, in the same order)",
+                           in->owner, in->table, d, model->num_feature);
+    return check_feature_names(model, s, in, err);
+}
+
+int gb_predict_nthread(const mc2_job *j, unsigned *nthread, mc2_err *err)
+{
+    const char *nt = mc2_job_param(j, "nthread");
+    mc2_gbdt_params p;
+    mc2_gbdt_params_default(&p);
+    if (nt && mc2_gbdt_params_set(&p, "nthread", nt, err)) return -1;
+    *nthread = nt ? p.nthread : 2;
+    return 0;
+}
+
+/* Appends p's rows of table `table` (rows 1..p->n) to b, which has room for them. */
+static int append_preds(mc2_batch *b, const char *table, uint32_t ng, const gb_preds *p,
+                        mc2_err *err)
+{
+    size_t tl = strlen(table);
+    for (size_t r = 0; r < p->n; r++) {
+        if (mc2_batch_reserve_chars(b, 0, tl, err)) return -1;
+        mc2_col *c0 = &b->cols[0];
+        memcpy(c0->data + c0->off[b->nrows], table, tl);
+        c0->off[b->nrows + 1] = c0->off[b->nrows] + (uint32_t)tl;
+        b->cols[1].v.i64[b->nrows] = (int64_t)r + 1;
+        for (uint32_t k = 0; k < ng; k++) b->cols[2 + k].v.f64[b->nrows] = p->v[r * ng + k];
+        b->nrows++;
+    }
+    return 0;
+}
+
+/* Stores the predictions of owner's inputs (p[i] for input i) for that owner only. */
+static int predict_owner(enclave *e, enc_job *jb, uint32_t ng, const gb_preds *p, const char *owner,
+                         mc2_err *err)
 {
     const mc2_job *j = &jb->job;
-    uint32_t ng = mc2_gbdt_model_ngroup(model);
     mc2_schema *s = NULL;
     mc2_batch *b = NULL;
-    float *out = NULL;
-    size_t out_cells = 0;
+    size_t rows = 0;
     int rc = -1;
-    if (predictions_schema(ng, &s, err)) goto out;
-    b = mc2_batch_new(s, 1, err);
-    if (!b) goto out;
-    for (size_t i = 0; i < j->ninputs; i++) {
-        const mc2_job_input *in = &j->inputs[i];
-        if (strcmp(in->owner, owner) != 0) continue;
-        gb_mat m = {0};
-        mc2_schema *ref = NULL;
-        size_t got = 0;
-        int bad = load_input(e, in, NULL, false, obl, &ref, &m, &got, err);
-        if (!bad && m.d != model->num_feature)
-            bad = mc2_err_set(err, MC2_E_INPUT,
-                              "input %s/%s has %zu columns, the model wants %u features (the "
-                              "training columns without the label, in the same order)",
-                              in->owner, in->table, m.d, model->num_feature);
-        if (!bad) bad = check_feature_names(model, ref, in, err);
-        mc2_schema_free(ref);
-        size_t cells = 0;
-        if (!bad && (!mc2_mul_size(m.n ? m.n : 1, ng, &cells) || cells > SIZE_MAX / 4))
-            bad = mc2_err_set(err, MC2_E_LIMIT, "too many predictions");
-        if (!bad) {
-            if (out) mc2_free_wipe(out, out_cells * sizeof(float));
-            out_cells = cells;
-            if (!(out = mc2_malloc(cells * sizeof(float))))
-                bad = mc2_err_set(err, MC2_E_NOMEM, "out of memory");
-        }
-        if (!bad && m.n > 0 &&
-            (obl ? mc2_gbdt_predict_oblivious(model, m.x, m.n, m.d, 0, nthread, out, err)
-                 : mc2_gbdt_predict_mt(model, m.x, m.n, m.d, 0, nthread, out, err)))
-            bad = -1;
-        /* Append the rows: grow the batch to hold them. */
-        if (!bad && b->nrows + m.n > b->cap) {
-            mc2_batch *nb = mc2_batch_new(s, b->nrows + m.n, err);
-            if (!nb) bad = -1;
-            for (size_t c = 0; !bad && c < s->ncols; c++) {
-                if (c == 0) {
-                    if (mc2_batch_reserve_chars(nb, 0, b->cols[0].off[b->nrows], err)) {
-                        bad = -1;
-                        break;
-                    }
-                    memcpy(nb->cols[0].data, b->cols[0].data, b->cols[0].off[b->nrows]);
-                    memcpy(nb->cols[0].off, b->cols[0].off, (b->nrows + 1) * sizeof(uint32_t));
-                } else {
-                    memcpy(nb->cols[c].v.i64, b->cols[c].v.i64, b->nrows * sizeof(int64_t));
-                }
-            }
-            if (!bad) {
-                nb->nrows = b->nrows;
-                mc2_batch_free(b);
-                b = nb;
-            } else {
-                mc2_batch_free(nb);
-            }
-        }
-        size_t tl = strlen(in->table);
-        for (size_t r = 0; !bad && r < m.n; r++) {
-            if (mc2_batch_reserve_chars(b, 0, tl, err)) {
-                bad = -1;
-                break;
-            }
-            mc2_col *c0 = &b->cols[0];
-            memcpy(c0->data + c0->off[b->nrows], in->table, tl);
-            c0->off[b->nrows + 1] = c0->off[b->nrows] + (uint32_t)tl;
-            b->cols[1].v.i64[b->nrows] = (int64_t)r + 1;
-            for (uint32_t k = 0; k < ng; k++) b->cols[2 + k].v.f64[b->nrows] = out[r * ng + k];
-            b->nrows++;
-        }
-        gb_mat_free(&m);
-        if (bad) goto out;
-    }
+    for (size_t i = 0; i < j->ninputs; i++)
+        if (strcmp(j->inputs[i].owner, owner) == 0) rows += p[i].n;
+    if (predictions_schema(ng, &s, err) || !(b = mc2_batch_new(s, rows ? rows : 1, err))) goto out;
+    for (size_t i = 0; i < j->ninputs; i++)
+        if (strcmp(j->inputs[i].owner, owner) == 0 &&
+            append_preds(b, j->inputs[i].table, ng, &p[i], err))
+            goto out;
     char suffix[64];
     int pi = (int)(mc2_policy_party(e->policy, owner) - e->policy->parties);
     if (strlen(owner) <= 40)
@@ -811,9 +820,36 @@ static int predict_owner(enclave *e, enc_job *jb, const mc2_gbdt_model *model, u
         snprintf(suffix, sizeof suffix, "predictions-party%d", pi);
     rc = enc_add_table_result(e, jb, pi, suffix, b, err);
 out:
-    if (out) mc2_free_wipe(out, out_cells * sizeof(float));
     mc2_batch_free(b);
     mc2_schema_free(s);
+    return rc;
+}
+
+int gb_predict_results(enclave *e, enc_job *jb, uint32_t ng, const gb_preds *p, mc2_err *err)
+{
+    const mc2_job *j = &jb->job;
+    for (size_t i = 0; i < j->ninputs; i++) {
+        bool first = true; /* each owner once, at its first input */
+        for (size_t k = 0; k < i; k++) first &= strcmp(j->inputs[k].owner, j->inputs[i].owner) != 0;
+        if (first && predict_owner(e, jb, ng, p, j->inputs[i].owner, err)) return -1;
+    }
+    return 0;
+}
+
+/* Scores input `in` on this enclave (the whole table); obl: mc2_gbdt_predict_oblivious. */
+static int predict_input(enclave *e, const mc2_job_input *in, const mc2_gbdt_model *model,
+                         unsigned nthread, int obl, gb_preds *out, mc2_err *err)
+{
+    gb_mat m = {0};
+    mc2_schema *ref = NULL;
+    size_t got = 0;
+    int rc = load_input(e, in, NULL, false, obl, &ref, &m, &got, err) ||
+                     gb_predict_input_check(model, m.d, ref, in, err) ||
+                     gb_predict_rows(model, &m, nthread, obl, out, err)
+                 ? -1
+                 : 0;
+    mc2_schema_free(ref);
+    gb_mat_free(&m);
     return rc;
 }
 
@@ -821,23 +857,28 @@ int enc_predict_run(enclave *e, enc_job *jb, mc2_err *err)
 {
     const mc2_job *j = &jb->job;
     mc2_gbdt_model *model = NULL;
+    gb_preds *p = NULL;
     unsigned nthread = 2;
-    const char *nt = mc2_job_param(j, "nthread");
-    mc2_gbdt_params p;
-    mc2_gbdt_params_default(&p);
+    uint32_t ranks = 1;
     int obl = 0;
-    int rc = (nt && mc2_gbdt_params_set(&p, "nthread", nt, err)) ||
-                     predict_oblivious(j, &obl, err) || open_model(e, jb, &model, err)
+    int rc = gb_predict_nthread(j, &nthread, err) || predict_oblivious(j, &obl, err) ||
+                     enc_mesh_ranks(j, &ranks, err) || open_model(e, jb, &model, err)
                  ? -1
                  : 0;
-    /* The model key served this one job: it is gone, whatever happens next. */
+    /* The model key served this one job: it is gone, whatever happens next (a distributed
+     * run sends the workers the model, never its key). */
     mc2_wipe(jb->model_key, sizeof jb->model_key);
-    if (nt) nthread = p.nthread;
-    for (size_t i = 0; rc == 0 && i < j->ninputs; i++) {
-        bool first = true; /* each owner once, at its first input */
-        for (size_t k = 0; k < i; k++) first &= strcmp(j->inputs[k].owner, j->inputs[i].owner) != 0;
-        if (first) rc = predict_owner(e, jb, model, nthread, obl, j->inputs[i].owner, err);
+    if (rc == 0 && ranks > 1) {
+        rc = enc_predict_run_dist(e, jb, model, ranks, err);
+        goto out;
     }
+    if (rc == 0 && !(p = mc2_calloc(j->ninputs ? j->ninputs : 1, sizeof *p)))
+        rc = mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < j->ninputs; i++)
+        rc = predict_input(e, &j->inputs[i], model, nthread, obl, &p[i], err);
+    if (rc == 0) rc = gb_predict_results(e, jb, mc2_gbdt_model_ngroup(model), p, err);
+out:
+    gb_preds_free(p, j->ninputs);
     mc2_gbdt_model_free(model);
     return rc;
 }

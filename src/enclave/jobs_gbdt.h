@@ -48,6 +48,33 @@ int gb_name_features(mc2_gbdt_model *model, const mc2_schema *s, const char *lab
  * recipients ("<instance>-model.mc2m"). */
 int gb_add_model(enclave *e, enc_job *j, const mc2_gbdt_model *model, mc2_err *err) MC2_WUR;
 
+/* ---- predict (jobs_gbdt.c) --------------------------------------------------------------------
+ */
+
+/* One input's predictions: n rows x ngroup values, row-major, in table order; `cells` floats
+ * allocated (at least one). */
+typedef struct gb_preds {
+    float *v;
+    size_t n, cells;
+} gb_preds;
+
+/* Room for `rows` rows of ng values (zeroed). */
+int gb_preds_alloc(gb_preds *p, size_t rows, uint32_t ng, mc2_err *err) MC2_WUR;
+/* Wipes and frees p[0..n) and the array p (NULL: nothing). */
+void gb_preds_free(gb_preds *p, size_t n);
+/* predict's `nthread` (absent: 2). */
+int gb_predict_nthread(const mc2_job *j, unsigned *nthread, mc2_err *err) MC2_WUR;
+/* An input of d feature columns with schema s fits the model (count, and names if it has). */
+int gb_predict_input_check(const mc2_gbdt_model *model, size_t d, const mc2_schema *s,
+                           const mc2_job_input *in, mc2_err *err) MC2_WUR;
+/* Scores m's rows into *out (allocated here); obl: mc2_gbdt_predict_oblivious. */
+int gb_predict_rows(const mc2_gbdt_model *model, const gb_mat *m, unsigned nthread, int obl,
+                    gb_preds *out, mc2_err *err) MC2_WUR;
+/* The results: one table per input owner, (table, row, prediction...) of its inputs' rows
+ * (p[i] for job input i), visible to that owner only. */
+int gb_predict_results(enclave *e, enc_job *jb, uint32_t ng, const gb_preds *p,
+                       mc2_err *err) MC2_WUR;
+
 /* ---- training on several ranks (jobs_gbdt_dist.c) ---------------------------------------------
  */
 
@@ -60,5 +87,27 @@ int enc_train_plan_check(const mc2_job *j, uint32_t n_ranks, mc2_err *err) MC2_W
 int enc_train_run_rank(enclave *e, enc_job *jb, struct enc_mesh *mesh, mc2_err *err) MC2_WUR;
 /* The leader's run of a job with `ranks` n_ranks >= 2: the mesh, then the model released. */
 int enc_train_run_dist(enclave *e, enc_job *jb, uint32_t n_ranks, mc2_err *err) MC2_WUR;
+
+/* ---- predict on several ranks (jobs_gbdt_dist.c) -------------------------------------------
+ */
+
+/* The kind's plan hook: the model bcast from rank 0, then the gather of the predictions. */
+int enc_predict_plan(const mc2_job *j, uint32_t n_ranks, struct mc2_coll_op *ops, uint32_t cap,
+                     uint32_t *n_ops, mc2_err *err) MC2_WUR;
+/* The kind's run_rank hook: the model from rank 0, this rank's rows of every input scored,
+ * its predictions gathered at rank 0. */
+int enc_predict_run_rank(enclave *e, enc_job *jb, struct enc_mesh *mesh, mc2_err *err) MC2_WUR;
+/* The leader's run of a predict job with `ranks` n_ranks >= 2 on the opened model: the mesh,
+ * then the per-owner result tables (the same as one enclave writes). */
+int enc_predict_run_dist(enclave *e, enc_job *jb, const mc2_gbdt_model *model, uint32_t n_ranks,
+                         mc2_err *err) MC2_WUR;
+/* Rank 0's decode of the gather: part[r][0..len[r]) is rank r's predictions, per job input
+ * in order: rows u64 | rows x ng float32 (little-endian). rows must be want[i * n_ranks + r]
+ * (the rows of rank r's blocks of input i, from the input's authenticated footer) and
+ * nothing may follow; out[0..n_inputs) gets every input's rows in rank order (= table
+ * order). On failure (MC2_E_AUTH naming the rank) out may hold allocations: gb_preds_free. */
+int enc_predict_decode(const uint8_t *const *part, const size_t *len, uint32_t n_ranks,
+                       size_t n_inputs, uint32_t ng, const uint64_t *want, gb_preds *out,
+                       mc2_err *err) MC2_WUR;
 
 #endif

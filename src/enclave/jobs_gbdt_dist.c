@@ -1,13 +1,24 @@
-/* jobs_gbdt_dist.c - TRUSTED: the `train` kind on several ranks (param ranks N >= 2; docs/
- * cluster.md "Distributed jobs", docs/gbdt.md "Distributed training"). Every rank reads its
- * own part of every input (enc_input_open_rank: its host's part, or its range of a whole copy),
- * trains with mc2_gbdt_train_dist over the job's encrypted collectives (the mesh), and ends
- * with the same model; the leader (rank 0) alone releases it, after the transcripts agreed.
- * Refused on several ranks: an eval input, oblivious training, and what mc2_gbdt_dist_ops
- * refuses (AUC, early stopping). */
+/* jobs_gbdt_dist.c - TRUSTED: the `train` and `predict` kinds on several ranks (param ranks
+ * N >= 2; docs/cluster.md "Distributed jobs", docs/gbdt.md "Distributed training" and
+ * "Prediction on several ranks"). Every rank reads its own part of every input
+ * (enc_input_open_rank: its host's part, or its range of a whole copy).
+ *   train: every rank trains with mc2_gbdt_train_dist over the job's encrypted collectives
+ *     (the mesh) and ends with the same model; the leader (rank 0) alone releases it, after
+ *     the transcripts agreed. Refused on several ranks: an eval input, oblivious training,
+ *     and what mc2_gbdt_dist_ops refuses (AUC, early stopping).
+ *   predict: the leader opens the model (its owner's grant for this job) and sends the model
+ *     bytes to every rank in the first collective (a bcast over the sealed mesh: workers get
+ *     the model, never its key); every rank scores the rows of its blocks of every input
+ *     (non-oblivious only) and the predictions are gathered at the leader, which checks each
+ *     rank's row counts against the inputs' authenticated footers and writes the same
+ *     per-owner tables a one-enclave predict writes (rank order = block order = table
+ *     order). Workers write nothing. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/buf.h"
+#include "base/bytes.h"
 #include "enclave/jobs_gbdt.h"
 #include "enclave/meshrt.h"
 #include "gbdt/dist.h"
@@ -106,10 +117,22 @@ static int schema_copy(const mc2_schema *s, mc2_schema **out, mc2_err *err)
     return bad ? -1 : 0;
 }
 
+/* The rows of rank `self`'s blocks of s (its authenticated footer's block rows). */
+static uint64_t rank_rows(const mc2_tsrc *s, uint32_t self, uint32_t n_ranks, block_range *r)
+{
+    uint64_t rows = 0;
+    mc2_block_range(mc2_tsrc_header(s)->block_count, self, n_ranks, &r->first, &r->end);
+    r->end += r->first;
+    for (uint64_t k = r->first; k < r->end; k++) rows += mc2_tsrc_block_rows(s, k);
+    return rows;
+}
+
 /* Appends the rows of rank self's blocks of input `in` to m (schema checked against *ref,
- * which the first input sets). */
+ * which the first input sets). label_name NULL: no label (m gets no y). per_rank (may be
+ * NULL): gets the rows of every rank's blocks, [0..n_ranks). */
 static int load_rank_input(enclave *e, const mc2_job_input *in, const char *label_name,
-                           const enc_mesh *mesh, mc2_schema **ref, gb_mat *m, mc2_err *err)
+                           const enc_mesh *mesh, mc2_schema **ref, gb_mat *m, uint64_t *per_rank,
+                           mc2_err *err)
 {
     enc_input src;
     mc2_tscan *sc = NULL;
@@ -118,27 +141,30 @@ static int load_rank_input(enclave *e, const mc2_job_input *in, const char *labe
     if (enc_input_open_rank(e, in, mesh->self, mesh->n_ranks, &src, err)) return -1;
     const mc2_thdr *h = mc2_tsrc_header(src.src);
     const mc2_schema *s = h->schema;
-    long label = mc2_schema_find(s, label_name);
-    if (label < 0) {
+    long label = label_name ? mc2_schema_find(s, label_name) : -1;
+    if (label_name && label < 0) {
         mc2_err_set(err, MC2_E_INPUT, "label column '%.128s' not found in input %s/%s", label_name,
                     in->owner, in->table);
         goto out;
     }
     if (gb_check_schema(s, *ref, label, in, err)) goto out;
     if (!*ref && schema_copy(s, ref, err)) goto out;
-    if (m->cap == 0) m->d = s->ncols - 1;
+    if (m->cap == 0) m->d = s->ncols - (label >= 0 ? 1 : 0);
+    if (m->d == 0) {
+        mc2_err_set(err, MC2_E_INPUT, "input %s/%s has no feature column", in->owner, in->table);
+        goto out;
+    }
     block_range r;
-    mc2_block_range(h->block_count, mesh->self, mesh->n_ranks, &r.first, &r.end);
-    r.end += r.first;
-    uint64_t rows = 0;
-    for (uint64_t k = r.first; k < r.end; k++) rows += mc2_tsrc_block_rows(src.src, k);
+    for (uint32_t k = 0; per_rank && k < mesh->n_ranks; k++)
+        per_rank[k] = rank_rows(src.src, k, mesh->n_ranks, &r);
+    uint64_t rows = rank_rows(src.src, mesh->self, mesh->n_ranks, &r);
     unsigned *cols = mc2_calloc(s->ncols, sizeof *cols);
     if (!cols) {
         mc2_err_set(err, MC2_E_NOMEM, "out of memory");
         goto out;
     }
     for (size_t c = 0; c < s->ncols; c++) cols[c] = (unsigned)c;
-    rc = gb_mat_grow(e, m, rows, true, err) ||
+    rc = gb_mat_grow(e, m, rows, label >= 0, err) ||
                  mc2_tscan_open(src.src, cols, s->ncols, 4, in_range, &r, &sc, err) ||
                  !(b = mc2_batch_new(s, h->rows_per_block ? h->rows_per_block : 1, err))
              ? -1
@@ -180,7 +206,7 @@ int enc_train_run_rank(enclave *e, enc_job *jb, enc_mesh *mesh, mc2_err *err)
     int rc = -1;
     if (dist_params(j, &p, err)) goto out;
     for (size_t i = 0; i < j->ninputs; i++)
-        if (load_rank_input(e, &j->inputs[i], label, mesh, &ref, &m, err)) goto out;
+        if (load_rank_input(e, &j->inputs[i], label, mesh, &ref, &m, NULL, err)) goto out;
     if (m.n > 0 && gb_check_labels(&p, &m, label, "this rank's training rows", err)) goto out;
     mc2_gbdt_comm comm = {.rank = mesh->self,
                           .n_ranks = mesh->n_ranks,
@@ -234,5 +260,211 @@ int enc_train_run_dist(enclave *e, enc_job *jb, uint32_t n_ranks, mc2_err *err)
         mc2_schema_free(o->schema);
         mc2_free(o);
     }
+    return rc;
+}
+
+/* ---- predict on several ranks ------------------------------------------------------------- */
+
+/* The collectives: the model (bcast from rank 0), the predictions (gather to rank 0). */
+int enc_predict_plan(const mc2_job *j, uint32_t n_ranks, mc2_coll_op *ops, uint32_t cap,
+                     uint32_t *n_ops, mc2_err *err)
+{
+    (void)j;
+    (void)n_ranks;
+    if (cap < 2) return mc2_err_set(err, MC2_E_LIMIT, "no room for predict's ops");
+    ops[0] = (mc2_coll_op){MC2_COLL_BCAST, 0};
+    ops[1] = (mc2_coll_op){MC2_COLL_GATHER, 0};
+    *n_ops = 2;
+    return 0;
+}
+
+/* Rank 0's state while the mesh runs (the job's kstate): the opened model it sends, then
+ * what the gather brought and the rows each rank must have sent. */
+typedef struct pred_dist {
+    const mc2_gbdt_model *model;
+    uint8_t **parts; /* [n_ranks], malloc'd by the gather */
+    size_t *lens;
+    uint64_t *want; /* [ninputs * n_ranks] */
+} pred_dist;
+
+/* Op 1: the model, from rank 0's (pd) to every rank; a worker's copy is *own. */
+static int share_model(const enc_mesh *mesh, const pred_dist *pd, mc2_gbdt_model **own,
+                       const mc2_gbdt_model **model, mc2_err *err)
+{
+    mc2_buf plain = {.secret = 1};
+    uint8_t *b = NULL;
+    size_t n = 0;
+    int rc = -1;
+    if (pd) {
+        if (mc2_gbdt_model_save(pd->model, &plain, err)) goto out;
+        b = plain.data;
+        n = plain.len;
+    }
+    if (mc2_coll_bcast(mesh->coll, &b, &n, err)) goto out;
+    if (!pd && mc2_gbdt_model_load(b, n, own, err)) {
+        mc2_err_set(err, MC2_E_INPUT, "the model from rank 0 is not a valid GBDT model");
+        goto out;
+    }
+    *model = pd ? pd->model : *own;
+    rc = 0;
+out:
+    if (!pd && b) {
+        mc2_wipe(b, n);
+        free(b); /* mc2_coll_bcast's copy */
+    }
+    mc2_buf_free(&plain);
+    return rc;
+}
+
+/* This rank's rows of input `in`, scored into *out; want (rank 0): every rank's row count. */
+static int predict_rank_input(enclave *e, const mc2_job_input *in, const enc_mesh *mesh,
+                              const mc2_gbdt_model *model, unsigned nthread, gb_preds *out,
+                              uint64_t *want, mc2_err *err)
+{
+    gb_mat m = {0};
+    mc2_schema *ref = NULL;
+    int rc = load_rank_input(e, in, NULL, mesh, &ref, &m, want, err) ||
+                     gb_predict_input_check(model, m.d, ref, in, err) ||
+                     gb_predict_rows(model, &m, nthread, 0, out, err)
+                 ? -1
+                 : 0;
+    mc2_schema_free(ref);
+    gb_mat_free(&m);
+    return rc;
+}
+
+/* This rank's gather bytes: per input, rows u64 | rows x ng float32. */
+static int encode_preds(const gb_preds *p, size_t n_inputs, uint32_t ng, mc2_buf *out, mc2_err *err)
+{
+    for (size_t i = 0; i < n_inputs; i++)
+        if (mc2_buf_put_u64(out, p[i].n, err) ||
+            mc2_buf_append(out, p[i].v, p[i].n * ng * sizeof(float), err))
+            return -1;
+    return 0;
+}
+
+int enc_predict_run_rank(enclave *e, enc_job *jb, enc_mesh *mesh, mc2_err *err)
+{
+    const mc2_job *j = &jb->job;
+    pred_dist *pd = mesh->self == 0 ? jb->kstate : NULL;
+    mc2_gbdt_model *own = NULL;
+    const mc2_gbdt_model *model = NULL;
+    gb_preds *p = mc2_calloc(j->ninputs ? j->ninputs : 1, sizeof *p);
+    mc2_buf enc = {.secret = 1};
+    unsigned nthread;
+    int rc = -1;
+    if (!p) {
+        mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+        goto out;
+    }
+    if (mesh->self == 0 && !pd) {
+        mc2_err_set(err, MC2_E_INTERNAL, "predict: rank 0 has no model");
+        goto out;
+    }
+    if (gb_predict_nthread(j, &nthread, err) || share_model(mesh, pd, &own, &model, err)) goto out;
+    uint32_t ng = mc2_gbdt_model_ngroup(model);
+    for (size_t i = 0; i < j->ninputs; i++)
+        if (predict_rank_input(e, &j->inputs[i], mesh, model, nthread, &p[i],
+                               pd ? pd->want + i * mesh->n_ranks : NULL, err))
+            goto out;
+    if (encode_preds(p, j->ninputs, ng, &enc, err) ||
+        mc2_coll_gather(mesh->coll, enc.data, enc.len, pd ? pd->parts : NULL, pd ? pd->lens : NULL,
+                        err))
+        goto out;
+    rc = 0;
+out:
+    gb_preds_free(p, j->ninputs);
+    mc2_buf_free(&enc);
+    mc2_gbdt_model_free(own);
+    return rc;
+}
+
+/* Rank r's predictions of every input, appended to out[i] at row off[i]. */
+static int decode_rank(const uint8_t *part, size_t len, uint32_t r, uint32_t n_ranks,
+                       size_t n_inputs, uint32_t ng, const uint64_t *want, gb_preds *out,
+                       size_t *off, mc2_err *err)
+{
+    mc2_rd rd = mc2_rd_init(part, len);
+    for (size_t i = 0; i < n_inputs; i++) {
+        uint64_t n = mc2_rd_u64(&rd), w = want[i * n_ranks + r];
+        if (rd.bad || n != w || w > out[i].n - off[i])
+            return mc2_err_set(err, MC2_E_AUTH,
+                               "rank %u sent predictions of another number of rows than its "
+                               "blocks of input %zu hold",
+                               r, i + 1);
+        size_t bytes = (size_t)n * ng * sizeof(float); /* <= out[i].cells floats */
+        const uint8_t *q = mc2_rd_take(&rd, bytes);
+        if (!q)
+            return mc2_err_set(err, MC2_E_AUTH, "rank %u's predictions of input %zu are cut short",
+                               r, i + 1);
+        if (bytes) memcpy(out[i].v + off[i] * ng, q, bytes);
+        off[i] += (size_t)n;
+    }
+    if (mc2_rd_left(&rd))
+        return mc2_err_set(err, MC2_E_AUTH, "rank %u sent more than its predictions", r);
+    return 0;
+}
+
+int enc_predict_decode(const uint8_t *const *part, const size_t *len, uint32_t n_ranks,
+                       size_t n_inputs, uint32_t ng, const uint64_t *want, gb_preds *out,
+                       mc2_err *err)
+{
+    size_t *off = mc2_calloc(n_inputs ? n_inputs : 1, sizeof *off);
+    int rc = -1;
+    if (!off) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n_inputs; i++) {
+        uint64_t rows = 0;
+        for (uint32_t r = 0; r < n_ranks; r++) rows += want[i * n_ranks + r];
+        if (rows > SIZE_MAX || gb_preds_alloc(&out[i], (size_t)rows, ng, err)) {
+            if (rows > SIZE_MAX) mc2_err_set(err, MC2_E_LIMIT, "too many predictions");
+            goto out;
+        }
+    }
+    for (uint32_t r = 0; r < n_ranks; r++)
+        if (!part[r] ||
+            decode_rank(part[r], len[r], r, n_ranks, n_inputs, ng, want, out, off, err)) {
+            if (!part[r]) mc2_err_set(err, MC2_E_INTERNAL, "no predictions from rank %u", r);
+            goto out;
+        }
+    rc = 0;
+out:
+    mc2_free(off);
+    return rc;
+}
+
+int enc_predict_run_dist(enclave *e, enc_job *jb, const mc2_gbdt_model *model, uint32_t n_ranks,
+                         mc2_err *err)
+{
+    size_t ni = jb->job.ninputs;
+    pred_dist pd = {.model = model};
+    gb_preds *p = mc2_calloc(ni ? ni : 1, sizeof *p);
+    pd.parts = mc2_calloc(n_ranks, sizeof *pd.parts);
+    pd.lens = mc2_calloc(n_ranks, sizeof *pd.lens);
+    pd.want = mc2_calloc(ni ? ni * n_ranks : 1, sizeof *pd.want);
+    int rc = -1;
+    if (!p || !pd.parts || !pd.lens || !pd.want) {
+        mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+        goto out;
+    }
+    jb->kstate = &pd;
+    rc = enc_mesh_lead(e, jb, enc_kind_find("predict", NULL), n_ranks, err);
+    jb->kstate = NULL;
+    uint32_t ng = mc2_gbdt_model_ngroup(model);
+    if (rc == 0)
+        rc = enc_predict_decode((const uint8_t *const *)pd.parts, pd.lens, n_ranks, ni, ng, pd.want,
+                                p, err) ||
+                     gb_predict_results(e, jb, ng, p, err)
+                 ? -1
+                 : 0;
+out:
+    for (uint32_t r = 0; pd.parts && r < n_ranks; r++)
+        if (pd.parts[r]) {
+            mc2_wipe(pd.parts[r], pd.lens[r]);
+            free(pd.parts[r]); /* the gather's */
+        }
+    mc2_free(pd.parts);
+    mc2_free(pd.lens);
+    mc2_free(pd.want);
+    gb_preds_free(p, ni);
     return rc;
 }

@@ -630,8 +630,9 @@ static void teardown(run *r)
     r->ev = NULL;
 }
 
-/* The bundle (op 0): job text LV | n_keys u8 | n_keys x (party u8 | data key) | model key
- * flag u8 [| model key]: the data keys of the job's input owners, each once. */
+/* The bundle (op 0): job text LV | n_keys u8 | n_keys x (party u8 | data key): the data
+ * keys of the job's input owners, each once. Never a model key: a distributed predict job
+ * sends the opened model in its own first op (jobs_gbdt_dist.c). */
 static int bundle_make(enclave *e, const enc_job *j, mc2_buf *out, mc2_err *err)
 {
     bool want[MC2_POLICY_MAX_PARTIES] = {0};
@@ -655,9 +656,7 @@ static int bundle_make(enclave *e, const enc_job *j, mc2_buf *out, mc2_err *err)
         mc2_wipe(key, sizeof key);
         if (rc) return -1;
     }
-    bool model = j->model_owner >= 0 && j->model_key_granted;
-    if (mc2_buf_put_u8(out, model, err)) return -1;
-    return model ? mc2_buf_append(out, j->model_key, MC2_KEY_LEN, err) : 0;
+    return 0;
 }
 
 /* Worker: the bundle's keys after its text: installed as if granted to this enclave. */
@@ -674,17 +673,11 @@ static int bundle_keys(enclave *e, mc2_rd *rd, enc_job *j, mc2_err *err)
         e->has_key[pi] = true;
         pthread_mutex_unlock(&e->mu);
     }
-    uint8_t model = mc2_rd_u8(rd);
-    const uint8_t *mk = model == 1 ? mc2_rd_take(rd, MC2_KEY_LEN) : NULL;
-    if (rd->bad || model > 1 || mc2_rd_left(rd))
+    if (rd->bad || mc2_rd_left(rd))
         return mc2_err_set(err, MC2_E_INPUT, "the bundle from rank 0 has malformed keys");
     const char *mo = mc2_job_param(&j->job, "model_owner");
     const mc2_party *p = mo ? mc2_policy_party(e->policy, mo) : NULL;
     j->model_owner = p ? (int)(p - e->policy->parties) : -1;
-    if (mk) {
-        memcpy(j->model_key, mk, MC2_KEY_LEN);
-        j->model_key_granted = true;
-    }
     return 0;
 }
 

@@ -191,7 +191,7 @@ int mc2_gbdt_model_depth(const mc2_gbdt_model *m, uint32_t *depth, mc2_err *err)
 /* Number of outputs per row: num_class for multi:softprob, else 1. */
 uint32_t mc2_gbdt_model_ngroup(const mc2_gbdt_model *m);
 
-/* Frees a model (NULL is a no-op). */
+/* Frees a model, wiping its trees (NULL is a no-op). */
 void mc2_gbdt_model_free(mc2_gbdt_model *m);
 
 /* Called after every round with the metric values on the evaluation set (in the order of

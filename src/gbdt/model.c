@@ -34,7 +34,10 @@ void mc2_gbdt_model_free(mc2_gbdt_model *m)
 {
     if (!m) return;
     if (m->trees)
-        for (size_t i = 0; i < m->n_trees; i++) mc2_free(m->trees[i].nodes);
+        for (size_t i = 0; i < m->n_trees; i++) /* the trees are their owner's secret */
+            if (m->trees[i].nodes)
+                mc2_free_wipe(m->trees[i].nodes,
+                              (size_t)m->trees[i].n_nodes * sizeof *m->trees[i].nodes);
     mc2_free(m->trees);
     if (m->feature_names)
         for (uint32_t i = 0; i < m->num_feature; i++) mc2_free(m->feature_names[i]);

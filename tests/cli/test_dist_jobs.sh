@@ -7,6 +7,9 @@
 #     table's row count, as a one-enclave rowcount of the whole table does;
 #   - train on N ranks gives a model equal to one-enclave training on the whole table within
 #     the tolerance docs/gbdt.md states (predictions compared with xgboost 1.7.4 on every row);
+#   - predict on N ranks (each rank scores its part, the leader gathers) gives byte for byte
+#     the predictions of one enclave over the whole table; workers write no result; oblivious
+#     predict on several ranks is refused at submission;
 #   - (N = 2) a worker enclave killed mid-job fails the job, naming the rank, and nothing is
 #     released; the next job, submitted at once (mc2d starts its launcher once the previous
 #     one exited), succeeds;
@@ -30,6 +33,8 @@ awk 'BEGIN { print "age,income,debt,defaulted"; srand(7);
   for (i = 0; i < 120000; i++) { a = 20 + int(rand() * 50); inc = 1000 + rand() * 5000;
     d = rand() * 4000; y = (d / inc + rand() * 0.3 > 0.9) ? 1 : 0;
     printf "%d,%.2f,%.2f,%d\n", a, inc, d, y } }' >"$WORK/loans.csv"
+cut -d, -f1-3 "$WORK/loans.csv" >"$WORK/score.csv" # the features: rows to score
+grep -v defaulted "$MC2_SRC/examples/loans.yaml" >"$WORK/score.yaml"
 
 # wait_job ID SERVICE: waits until the job is done or failed; its `mc2 job` output in $WORK/job
 wait_job() {
@@ -81,6 +86,10 @@ EOF
     --in "$WORK/loans.csv" --as loans --place "$place"
   expect_ok "N=$n: upload whole" "$MC2" upload "${A[@]}" --schema "$MC2_SRC/examples/loans.yaml" \
     --in "$WORK/loans.csv" --as whole --service "${svc[0]}"
+  expect_ok "N=$n: upload --place (rows to score)" "$MC2" upload "${A[@]}" --schema "$WORK/score.yaml" \
+    --in "$WORK/score.csv" --as score --place "$place"
+  expect_ok "N=$n: upload whole (rows to score)" "$MC2" upload "${A[@]}" --schema "$WORK/score.yaml" \
+    --in "$WORK/score.csv" --as wscore --service "${svc[0]}"
 
   # rowcount on N ranks
   local id
@@ -121,14 +130,57 @@ EOF
     check "N=$n: the model equals one-enclave training within tolerance: $(cat "$WORK/cmp")" test $cmp_rc -eq 0
   fi
 
+  predict_cmp "$n" "${svc[0]}" "${sid:-0}"
   if [[ $n -eq 2 ]]; then
     expect_fail "N=2: a kind that runs on one enclave only refuses ranks" 1 \
-      "sql jobs run on one enclave only \(parameter 'ranks'" \
+      "sql jobs run on one enclave only \\(parameter 'ranks'" \
       "$MC2" submit "${A[@]}" --service "${svc[0]}" --kind sql --input alice/whole \
       --param "query=SELECT count(*) FROM whole" --param ranks=2 --recipient alice
     faults "${svc[0]}"
   fi
   for ((r = 0; r < n; r++)); do "$MC2" stop --dir "$WORK/n$n-s$r" >/dev/null 2>&1; done
+}
+
+# predict_job SERVICE INPUT OBJ SHA [PARAM...]: submits a predict job of model OBJ (sealed
+# SHA-256 SHA) on INPUT, alice approves it (as model owner: the model key for this job only),
+# and waits for it; prints the job id.
+predict_job() {
+  local svc=$1 in=$2 obj=$3 sha=$4 id
+  shift 4
+  id=$(submit_job "$svc" --kind predict --input "$in" --param "model=$obj" \
+    --param "model_sha256=$sha" --param model_owner=alice "$@")
+  "$MC2" approve "${id:-0}" "${A[@]}" --service "$svc" >/dev/null 2>&1
+  wait_job "${id:-0}" "$svc"
+  echo "${id:-0}"
+}
+
+# predict_cmp N LEADER TRAIN_JOB: the model of TRAIN_JOB scores the placed table on N ranks and
+# the whole copy on one enclave: the downloaded predictions are the same bytes (but for the
+# table's name in the first column); the worker hosts' stores got no result.
+predict_cmp() {
+  local n=$1 svc0=$2 kf obj sha pid wid r
+  # the newest key of a job $3 (each N's services count jobs from 1)
+  kf=$(grep -l "^object results/job-$3-" $(ls -t "$WORK"/alice/models/*.key) 2>/dev/null | head -1)
+  obj=$(sed -n 's/^object //p' "$kf")
+  sha=$(sed -n 's/^sealed_sha256 //p' "$kf")
+  check "N=$n: alice keeps the key of the one-enclave model" test -n "$obj" -a -n "$sha"
+  pid=$(predict_job "$svc0" alice/score "$obj" "$sha" --param ranks="$n")
+  check "N=$n: predict on $n ranks is done: $(grep -E "^status" "$WORK/job")" grep -q "^status: done" "$WORK/job"
+  wid=$(predict_job "$svc0" alice/wscore "$obj" "$sha")
+  check "N=$n: predict on one enclave is done: $(grep -E "^status" "$WORK/job")" grep -q "^status: done" "$WORK/job"
+  expect_ok "N=$n: download the predictions (ranks)" "$MC2" download "${A[@]}" --service "$svc0" --job "$pid" --out "$WORK/pd$n.csv"
+  expect_ok "N=$n: download the predictions (one)" "$MC2" download "${A[@]}" --service "$svc0" --job "$wid" --out "$WORK/ps$n.csv"
+  check "N=$n: 120000 predictions on $n ranks" test "$(wc -l <"$WORK/pd$n.csv")" = 120001
+  check "N=$n: the predictions on $n ranks are those of one enclave, row for row" \
+    cmp -s <(sed 's/^wscore,/score,/' "$WORK/ps$n.csv") "$WORK/pd$n.csv"
+  for ((r = 1; r < n; r++)); do
+    check "N=$n: host $r's store holds no result" test -z "$(ls -A "$WORK/n$n-s$r/store/results" 2>/dev/null)"
+  done
+  if [[ $n -eq 2 ]]; then
+    expect_fail "N=2: oblivious predict on several ranks is refused" 1 "oblivious prediction runs on one enclave only" \
+      "$MC2" submit "${A[@]}" --service "$svc0" --kind predict --input alice/score --param "model=$obj" \
+      --param "model_sha256=$sha" --param model_owner=alice --param oblivious=1 --param ranks=2 --recipient alice
+  fi
 }
 
 # faults LEADER (2 ranks, hosts n2-s0 and n2-s1): a worker enclave killed mid-job, then a host
