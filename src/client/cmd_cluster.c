@@ -592,9 +592,19 @@ static int rank_path(const cl_cluster *c, mc2_buf *b, mc2_err *err)
 }
 
 /* What mpirun and mc2-rank split: no ',' in a state directory (--dirs D0,D1,...), no space or
- * quote in the ssh config's path (Open MPI splits its ssh command at spaces). */
+ * quote in the ssh config's path (Open MPI splits its ssh command at spaces). A host named
+ * twice only gets a note: the cluster's services work, its distributed jobs do not. */
 static int launcher_checkable(const cl_cluster *c)
 {
+    for (size_t i = 1; i < c->n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(c->h[i].addr, c->h[j].addr) == 0) {
+                fprintf(stderr,
+                        "mc2: note: host %s is named twice: mpirun runs one rank per host, so "
+                        "distributed jobs cannot use both of its services\n",
+                        c->h[i].addr);
+                break;
+            }
     for (size_t i = 0; i < c->n; i++)
         if (strchr(c->h[i].dir, ',')) {
             fprintf(stderr,

@@ -48,9 +48,12 @@ for p in bank-a bank-b; do "$MC2" init --name "$p" --home "$WORK/$p" >/dev/null;
   --allow-simulation "${KEYS[@]}" >/dev/null
 for p in bank-a bank-b; do cp "$WORK/c.yaml" "$WORK/$p/consortium.yaml"; done
 sed "s|dir=$WORK/h3|dir=$WORK/h,3|" "$WORK/hosts" >"$WORK/hosts-comma"
+echo "${ADDR[0]} # mc2: port=7399 dir=$WORK/h1b" >>"$WORK/hosts-comma"
 expect_fail "cluster up refuses a state directory with ',' (mc2-rank's --dirs list)" 1 \
   "host ${ADDR[2]}: its state directory '$WORK/h,3' contains ','" \
   "$MC2" cluster up --hostfile "$WORK/hosts-comma" --policy "$WORK/c.yaml" --dir "$S" "${RM[@]}"
+check "a host named twice gets a note (one rank per host)" \
+  grep -q "note: host ${ADDR[0]} is named twice" "$WORK/err"
 expect_ok "mc2 cluster up" "$MC2" cluster up --hostfile "$WORK/hosts" --policy "$WORK/c.yaml" --dir "$S" "${RM[@]}"
 echo "--- the leader's mesh launcher:"; cat "$WORK/h1/mesh-launch.sh"
 check "the leader got the launcher, the state keeps a copy" cmp -s "$S/mesh-launch.sh" "$WORK/h1/mesh-launch.sh"
