@@ -5,9 +5,11 @@
 # Sets: NS (namespace names), ADDR (their addresses), NET (the /24's first three octets), K
 # (the ssh directory: K/config is the client's ssh config, K/sshdI.bgpid each sshd's pid).
 # netns_setup needs root, ip netns, sshd, ssh and ssh-keygen, else it calls `skip REASON`
-# (the test's). Each sshd logs its logins ("Accepted publickey for root from ADDR") to
-# K/sshdI.log. netns_wait_sshd INDEX waits until it accepts logins. netns_cleanup kills every process in the namespaces (all started by the test:
-# sshd, mc2d, enclaves, Open MPI daemons) and removes them and the bridge.
+# (the test's). The sanitizers' options pass through ssh (SendEnv/AcceptEnv), so that the
+# hosts' programs of a sanitizer build run as the test's do. Each sshd logs its logins
+# ("Accepted publickey for root from ADDR") to K/sshdI.log. netns_wait_sshd INDEX waits until
+# it accepts logins. netns_cleanup kills every process in the namespaces (all started by the
+# test: sshd, mc2d, enclaves, Open MPI daemons) and removes them and the bridge.
 ID=$$
 BR=m2b$ID
 NET=10.$(((ID >> 8) & 255)).$((ID & 255))
@@ -67,6 +69,7 @@ Host *
   GlobalKnownHostsFile /dev/null
   StrictHostKeyChecking yes
   LogLevel ERROR
+  SendEnv ASAN_OPTIONS UBSAN_OPTIONS
 EOF
 }
 
@@ -84,6 +87,7 @@ KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
 LogLevel INFO
+AcceptEnv ASAN_OPTIONS UBSAN_OPTIONS
 EOF
   # In a subshell, so that it is not a job of this shell (no "Killed" noise at cleanup).
   (ip netns exec "${NS[$i]}" "$SSHD" -f "$K/sshd$i.conf" -D -e 2>>"$K/sshd$i.log" &
