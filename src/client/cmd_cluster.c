@@ -8,8 +8,11 @@
  * `mc2 service init --dir DIR` (the host's own sim platform key, which never leaves it; only
  * its public half is read back and must be in the policy's sim_platform_keys), writes the
  * policy (public) to DIR/cluster-policy.yaml and runs `mc2 start` listening on the host's
- * address. Nothing secret is copied. The local STATE/cluster.conf records the hosts, so that
- * `status` and `down` need only --dir STATE. `down` is idempotent. */
+ * address; the first host (the leader) also gets the hostfile (DIR/cluster-hosts) and a mesh
+ * launcher (DIR/mesh-launch.sh, `mc2 start --mesh-launcher`) that runs mpirun over the same
+ * ssh set-up, one mc2-rank per host, rank r with host r's DIR. Nothing secret is copied. The local
+ * STATE/cluster.conf records the hosts, so that `status` and `down` need only --dir STATE. `down`
+ * is idempotent. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -71,7 +74,11 @@ static const char CLUSTER_HELP[] =
     "        every key in the policy (`mc2 policy init --sim-platform-key HEX` once per host).\n"
     "up:     init, check every host's key is in the policy, copy the policy (public), start\n"
     "        mc2d on HOST:PORT; all or nothing (hosts already started are stopped on failure).\n"
-    "        Records the hosts in STATE/cluster.conf.\n"
+    "        The first host (the leader) runs distributed jobs (param ranks N): its mc2d gets\n"
+    "        DIR/mesh-launch.sh, which runs `mpirun --hostfile DIR/cluster-hosts` over ssh\n"
+    "        (with --ssh-config's file, read on the leader too) and mc2-rank beside\n"
+    "        --remote-mc2; every host needs Open MPI and TCP to the others (docs/cluster.md).\n"
+    "        Records the hosts in STATE/cluster.conf, the launcher in STATE/mesh-launch.sh.\n"
     "status: asks each host's service what it runs (unverified: `mc2 attest --service\n"
     "        HOST:PORT` proves it); exit 1 if any host's service does not answer.\n"
     "down:   stops every host's mc2d; hosts already stopped are reported, not an error.\n"
@@ -444,6 +451,35 @@ out:
     return rc;
 }
 
+/* A relative state directory (relative to the login's home) made absolute, as host h sees it:
+ * mpirun starts mc2-rank in another working directory. */
+static int host_abs_dir(const cl_cluster *c, cl_host *h)
+{
+    mc2_buf cmd = {0}, out = {0}, eb = {0};
+    mc2_err err;
+    int rc = -1;
+    if (h->dir[0] == '/') return 0;
+    if (mc2_buf_puts(&cmd, "cd ", &err) || sq(&cmd, h->dir, &err) ||
+        mc2_buf_puts(&cmd, " && pwd", &err) || mc2_buf_append(&cmd, "", 1, &err))
+        goto out;
+    if (ssh_run(c, h, (const char *)cmd.data, NULL, &out, &eb) == 0) {
+        while (out.len && (out.data[out.len - 1] == '\n' || out.data[out.len - 1] == '\r'))
+            out.len--;
+        if (out.len && out.len < sizeof h->dir && out.data[0] == '/' &&
+            !memchr(out.data, '\n', out.len)) {
+            memcpy(h->dir, out.data, out.len);
+            h->dir[out.len] = '\0';
+            rc = cl_safe(h->dir) ? 0 : -1;
+        }
+    }
+    if (rc) fprintf(stderr, "mc2: host %s: cannot find the absolute path of %s\n", h->dest, h->dir);
+out:
+    mc2_buf_free(&cmd);
+    mc2_buf_free(&out);
+    mc2_buf_free(&eb);
+    return rc;
+}
+
 /* `mc2 stop` on host h. Returns 0 stopped, 1 was not running, -1 failure (printed). */
 static int host_stop(const cl_cluster *c, const cl_host *h)
 {
@@ -471,8 +507,10 @@ out:
     return rc;
 }
 
-/* Writes the policy to DIR/cluster-policy.yaml on host h and starts mc2d on ADDR:PORT. */
-static int host_start(const cl_cluster *c, const cl_host *h, const char *policy)
+/* Writes the policy to DIR/cluster-policy.yaml on host h and starts mc2d on ADDR:PORT (with
+ * --mesh-launcher LAUNCHER, a path on that host, if not NULL). */
+static int host_start(const cl_cluster *c, const cl_host *h, const char *policy,
+                      const char *launcher)
 {
     mc2_buf pre = {0}, a = {0}, out = {0}, eb = {0}, pol = {0};
     mc2_err err;
@@ -485,7 +523,9 @@ static int host_start(const cl_cluster *c, const cl_host *h, const char *policy)
         mc2_buf_append(&pre, "", 1, &err) || mc2_buf_puts(&a, "start", &err) ||
         dir_args(&a, "--dir", h->dir, &err) ||
         dir_args(&a, "--policy", (const char *)pol.data, &err) ||
-        dir_args(&a, "--listen", listen, &err) || mc2_buf_append(&a, "", 1, &err))
+        dir_args(&a, "--listen", listen, &err) ||
+        (launcher && dir_args(&a, "--mesh-launcher", launcher, &err)) ||
+        mc2_buf_append(&a, "", 1, &err))
         goto out;
     if (remote_mc2(c, h, (const char *)pre.data, (const char *)a.data, policy, &out, &eb, &rrc))
         goto out;
@@ -507,6 +547,146 @@ out:
     mc2_buf_free(&out);
     mc2_buf_free(&eb);
     mc2_buf_free(&pol);
+    return rc;
+}
+
+/* ---- the leader's mesh launcher ------------------------------------------------------------- */
+
+#define CL_LAUNCHER "mesh-launch.sh"
+#define CL_HOSTS    "cluster-hosts"
+
+/* Writes the local file in_path to PATH on host h (`cat > PATH`, then chmod MODE). */
+static int host_put(const cl_cluster *c, const cl_host *h, const char *in_path, const char *path,
+                    const char *mode)
+{
+    mc2_buf cmd = {0}, out = {0}, eb = {0};
+    mc2_err err;
+    char line[600];
+    int rc = -1;
+    if (mc2_buf_puts(&cmd, "umask 077 && cat > ", &err) || sq(&cmd, path, &err) ||
+        mc2_buf_printf(&cmd, &err, " && chmod %s ", mode) || sq(&cmd, path, &err) ||
+        mc2_buf_append(&cmd, "", 1, &err)) {
+        fprintf(stderr, "mc2: out of memory\n");
+        goto out;
+    }
+    int st = ssh_run(c, h, (const char *)cmd.data, in_path, &out, &eb);
+    if (st == 0)
+        rc = 0;
+    else
+        fprintf(stderr, "mc2: host %s: cannot write %s: %s\n", h->dest, path,
+                st == 255 ? "ssh failed" : last_line(&eb, line, sizeof line));
+out:
+    mc2_buf_free(&cmd);
+    mc2_buf_free(&out);
+    mc2_buf_free(&eb);
+    return rc;
+}
+
+/* The mc2-rank program on the hosts: beside the hosts' mc2 if that is a path, else in PATH. */
+static int rank_path(const cl_cluster *c, mc2_buf *b, mc2_err *err)
+{
+    const char *slash = strrchr(c->mc2, '/');
+    size_t n = slash ? (size_t)(slash - c->mc2) + 1 : 0;
+    return mc2_buf_append(b, c->mc2, n, err) || mc2_buf_puts(b, "mc2-rank", err) ||
+           mc2_buf_append(b, "", 1, err);
+}
+
+/* What mpirun and mc2-rank split: no ',' in a state directory (--dirs D0,D1,...), no space or
+ * quote in the ssh config's path (Open MPI splits its ssh command at spaces). A host named
+ * twice only gets a note: the cluster's services work, its distributed jobs do not. */
+static int launcher_checkable(const cl_cluster *c)
+{
+    for (size_t i = 1; i < c->n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(c->h[i].addr, c->h[j].addr) == 0) {
+                fprintf(stderr,
+                        "mc2: note: host %s is named twice: mpirun runs one rank per host, so "
+                        "distributed jobs cannot use both of its services\n",
+                        c->h[i].addr);
+                break;
+            }
+    for (size_t i = 0; i < c->n; i++)
+        if (strchr(c->h[i].dir, ',')) {
+            fprintf(stderr,
+                    "mc2: host %s: its state directory '%s' contains ',', which mc2-rank's "
+                    "--dirs list cannot carry; choose another dir= in the hostfile\n",
+                    c->h[i].dest, c->h[i].dir);
+            return -1;
+        }
+    if (strpbrk(c->ssh_config, " \t'\"\\")) {
+        fprintf(stderr,
+                "mc2: --ssh-config '%s': Open MPI's ssh command cannot carry a path "
+                "with spaces or quotes; move the file\n",
+                c->ssh_config);
+        return -1;
+    }
+    return 0;
+}
+
+/* The launcher script (docs/cluster.md, "Distributed jobs"): mc2d runs it as `SCRIPT N
+ * SOCKET`; it runs mc2-rank on the first N hosts of the hostfile, one per host, rank r with
+ * host r's state directory. */
+static int launcher_text(const cl_cluster *c, mc2_buf *b, mc2_err *err)
+{
+    const cl_host *l = &c->h[0];
+    mc2_buf agent = {0}, dirs = {0}, hosts = {0}, rank = {0};
+    int rc = rank_path(c, &rank, err) || mc2_buf_printf(&hosts, err, "%s/" CL_HOSTS, l->dir) ||
+             mc2_buf_append(&hosts, "", 1, err) ||
+             mc2_buf_puts(&agent, "ssh -o BatchMode=yes", err) ||
+             (c->ssh_config[0] && mc2_buf_printf(&agent, err, " -F %s", c->ssh_config)) ||
+             mc2_buf_append(&agent, "", 1, err);
+    for (size_t i = 0; i < c->n && rc == 0; i++)
+        rc = mc2_buf_printf(&dirs, err, "%s%s", i ? "," : "", c->h[i].dir);
+    rc = rc || mc2_buf_append(&dirs, "", 1, err) ||
+         mc2_buf_puts(b,
+                      "#!/bin/sh\n# written by `mc2 cluster up`: mc2d runs `" CL_LAUNCHER
+                      " N SOCKET` for a job with `param ranks N`\n"
+                      "# (docs/cluster.md, \"Distributed jobs\"); mpirun logs to mesh.log\n"
+                      "if [ \"$(id -u)\" = 0 ]; then\n"
+                      "  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1\nfi\n"
+                      "exec mpirun --hostfile ",
+                      err) ||
+         sq(b, (const char *)hosts.data, err) ||
+         mc2_buf_puts(
+             b, " --map-by ppr:1:node --bind-to none -np \"$1\" \\\n  --mca plm_rsh_agent ", err) ||
+         sq(b, (const char *)agent.data, err) || mc2_buf_puts(b, " \\\n  ", err) ||
+         sq(b, (const char *)rank.data, err) || mc2_buf_puts(b, " --leader \"$2\" --dirs ", err) ||
+         sq(b, (const char *)dirs.data, err) || mc2_buf_puts(b, "\n", err);
+    mc2_buf_free(&agent);
+    mc2_buf_free(&dirs);
+    mc2_buf_free(&hosts);
+    mc2_buf_free(&rank);
+    return rc;
+}
+
+/* Writes STATE/mesh-launch.sh (a copy, for the operator) and puts it and the hostfile into
+ * the leader's state directory. *remote gets the script's path on the leader. */
+static int launcher_put(const cl_cluster *c, const char *state, const char *hostfile,
+                        mc2_buf *remote)
+{
+    const cl_host *l = &c->h[0];
+    mc2_buf txt = {0}, hosts = {0};
+    mc2_err err;
+    char *local = mc2_path_join(state, CL_LAUNCHER);
+    int rc = -1;
+    if (!local || launcher_text(c, &txt, &err) ||
+        mc2_buf_printf(remote, &err, "%s/" CL_LAUNCHER, l->dir) ||
+        mc2_buf_append(remote, "", 1, &err) ||
+        mc2_buf_printf(&hosts, &err, "%s/" CL_HOSTS, l->dir) ||
+        mc2_buf_append(&hosts, "", 1, &err) ||
+        mc2_file_write_atomic(local, txt.data, txt.len, 0700, 0, &err)) {
+        fprintf(stderr, "mc2: cannot write the mesh launcher: %s\n",
+                local ? err.msg : "out of memory");
+        goto out;
+    }
+    rc = host_put(c, l, hostfile, (const char *)hosts.data, "600") ||
+                 host_put(c, l, local, (const char *)remote->data, "700")
+             ? -1
+             : 0;
+out:
+    mc2_buf_free(&txt);
+    mc2_buf_free(&hosts);
+    mc2_free(local);
     return rc;
 }
 
@@ -580,6 +760,7 @@ static int cluster_up(int argc, char **argv)
     cl_cluster *c = mc2_calloc(1, sizeof *c);
     mc2_policy *pol = NULL;
     mc2_err err;
+    mc2_buf launcher = {0};
     int code = CLI_FAIL;
     size_t started = 0;
     if (!c) return CLI_FAIL;
@@ -593,6 +774,7 @@ static int cluster_up(int argc, char **argv)
         code = cli_fail(&err);
         goto out;
     }
+    if (launcher_checkable(c)) goto out;
     if (!pol->appraisal.allow_simulation) {
         fprintf(stderr,
                 "mc2: policy %s does not allow simulation, and every host runs the sim "
@@ -604,7 +786,7 @@ static int cluster_up(int argc, char **argv)
     for (size_t i = 0; i < c->n; i++) {
         uint8_t pub[32];
         char hex[65];
-        if (host_init(c, &c->h[i], pub)) {
+        if (host_init(c, &c->h[i], pub) || host_abs_dir(c, &c->h[i])) {
             bad = 1;
             continue;
         }
@@ -623,8 +805,11 @@ static int cluster_up(int argc, char **argv)
         code = cli_fail(&err);
         goto out;
     }
+    if (launcher_put(c, o.dir, o.hostfile, &launcher)) goto out;
     for (; started < c->n; started++)
-        if (host_start(c, &c->h[started], o.policy)) break;
+        if (host_start(c, &c->h[started], o.policy,
+                       started == 0 ? (const char *)launcher.data : NULL))
+            break;
     if (started < c->n) {
         fprintf(stderr, "mc2: cluster not started; stopping the %zu host(s) already started\n",
                 started);
@@ -635,6 +820,7 @@ static int cluster_up(int argc, char **argv)
            o.dir, o.dir);
     code = CLI_OK;
 out:
+    mc2_buf_free(&launcher);
     mc2_policy_free(pol);
     mc2_free(c);
     return code;

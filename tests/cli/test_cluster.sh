@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# test_cluster.sh - `mc2 cluster` over real SSH to three "hosts": network namespaces made here
-# (a bridge in the root namespace, one veth pair per host, private 10.x.y.z addresses chosen
-# from this run's pid so that parallel runs do not collide), each running its own sshd (host
-# key, config and authorized key generated here) and its own store directory. The hosts run
-# the mc2 binaries of this build directory (namespaces share the filesystem; a real cluster
-# installs mc2 on each host). Checks: `cluster init` prints each host's sim platform key; `up`
+# test_cluster.sh - `mc2 cluster` over real SSH to three "hosts": network namespaces made by
+# netns_hosts.sh (a bridge in the root namespace, one veth pair per host, private 10.x.y.z
+# addresses chosen from this run's pid so that parallel runs do not collide), each running its
+# own sshd (host key, config and authorized key generated there) and its own store directory.
+# The hosts run the mc2 binaries of this build directory (namespaces share the filesystem; a
+# real cluster installs mc2 on each host). Checks: `cluster init` prints each host's sim platform key; `up`
 # refuses a policy missing a host's key, naming the host; `up` starts three services, `status`
 # shows them with their enclaves, a client in the root namespace attests each one with
 # `mc2 attest --service ADDR:PORT`; a port taken on one host fails `up` naming that host and
@@ -19,21 +19,7 @@ skip() {
   rm -rf "$WORK"
   exit 77
 }
-[[ $(id -u) -eq 0 ]] || skip "not running as root"
-command -v ip >/dev/null || skip "no 'ip' command (apt install iproute2)"
-SSHD=$(command -v sshd || echo /usr/sbin/sshd)
-[[ -x $SSHD ]] || skip "no sshd (apt install openssh-server)"
-command -v ssh >/dev/null || skip "no ssh client (apt install openssh-client)"
-command -v ssh-keygen >/dev/null || skip "no ssh-keygen"
-
-ID=$$
-BR=m2b$ID
-NETA=$(((ID >> 8) & 255))
-NETB=$((ID & 255))
-NET=10.$NETA.$NETB
-NS=()
-for i in 1 2 3; do NS+=("m2c$ID-$i"); done
-ADDR=("$NET.11" "$NET.12" "$NET.13")
+source "$(dirname "$0")/netns_hosts.sh"
 
 # expect_rc DESC CODE CMD...: exits with CODE (stdout in $WORK/out).
 expect_rc() {
@@ -45,73 +31,11 @@ expect_rc() {
 }
 cleanup() {
   [[ -f $WORK/state/cluster.conf ]] && "$MC2" cluster down --dir "$WORK/state" >/dev/null 2>&1
-  for ns in "${NS[@]}"; do
-    # Every process in our own namespaces is one we started (its sshd, mc2d, mc2-enclave).
-    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-    ip netns del "$ns" 2>/dev/null
-  done
-  ip link del "$BR" 2>/dev/null
+  netns_cleanup
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-ip link add "$BR" type bridge 2>/dev/null || skip "cannot create a bridge (no CAP_NET_ADMIN?)"
-ip addr add "$NET.1/24" dev "$BR" && ip link set "$BR" up || skip "cannot configure $BR"
-for i in 0 1 2; do
-  ns=${NS[$i]} v=m2v$ID$i
-  ip netns add "$ns" || skip "ip netns add failed"
-  ip link add "$v" type veth peer name eth0 netns "$ns" || skip "cannot create a veth pair"
-  ip link set "$v" master "$BR" up
-  ip -n "$ns" link set lo up
-  ip -n "$ns" addr add "${ADDR[$i]}/24" dev eth0
-  ip -n "$ns" link set eth0 up
-done
-
-# ---- ssh: one host key for the three sshds, a client key, a client config ----
-K=$WORK/ssh
-mkdir -p "$K" /run/sshd
-chmod 700 "$K"
-ssh-keygen -q -t ed25519 -N '' -f "$K/host" -C host >/dev/null
-ssh-keygen -q -t ed25519 -N '' -f "$K/id" -C client >/dev/null
-cp "$K/id.pub" "$K/authorized_keys"
-: >"$K/known_hosts"
-for a in "${ADDR[@]}"; do echo "$a $(cut -d' ' -f1,2 "$K/host.pub")" >>"$K/known_hosts"; done
-cat >"$K/config" <<EOF
-Host *
-  User root
-  IdentityFile $K/id
-  IdentitiesOnly yes
-  UserKnownHostsFile $K/known_hosts
-  GlobalKnownHostsFile /dev/null
-  StrictHostKeyChecking yes
-  LogLevel ERROR
-EOF
-start_sshd() { # start_sshd INDEX
-  local i=$1
-  cat >"$K/sshd$i.conf" <<EOF
-Port 22
-ListenAddress ${ADDR[$i]}
-HostKey $K/host
-PidFile $K/sshd$i.pid
-AuthorizedKeysFile $K/authorized_keys
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-LogLevel ERROR
-EOF
-  # In a subshell, so that it is not a job of this shell (no "Killed" noise at cleanup).
-  (ip netns exec "${NS[$i]}" "$SSHD" -f "$K/sshd$i.conf" -D -e 2>>"$K/sshd$i.log" &
-    echo $! >"$K/sshd$i.bgpid")
-}
-for i in 0 1 2; do start_sshd $i; done
-for i in 0 1 2; do # wait until each sshd accepts a login (at most ~5 s)
-  for _ in $(seq 50); do
-    ssh -F "$K/config" -o BatchMode=yes -o ConnectTimeout=2 "${ADDR[$i]}" true 2>/dev/null && break
-    sleep 0.1
-  done
-done
+netns_setup
 expect_ok "ssh logs in to the three hosts" ssh -F "$K/config" -o BatchMode=yes "${ADDR[2]}" true
 
 # ---- the cluster ----

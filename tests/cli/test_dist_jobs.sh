@@ -114,17 +114,8 @@ EOF
   "$MC2" model export --in "$WORK/d$n.mc2m" --out "$WORK/d$n.json" >/dev/null 2>&1
   "$MC2" model export --in "$WORK/s$n.mc2m" --out "$WORK/s$n.json" >/dev/null 2>&1
   if $PY -c 'import xgboost, numpy' 2>/dev/null; then
-    $PY - "$WORK/d$n.json" "$WORK/s$n.json" "$WORK/loans.csv" >"$WORK/cmp" 2>&1 <<'EOF'
-import sys, numpy as np, xgboost as xgb
-X = np.loadtxt(sys.argv[3], delimiter=",", skiprows=1)
-d = xgb.DMatrix(X[:, :3], feature_names=["age", "income", "debt"])
-p = [xgb.Booster(model_file=f).predict(d) for f in sys.argv[1:3]]
-mean = float(np.mean(np.abs(p[0] - p[1])))
-acc = [float(np.mean((q > 0.5) == (X[:, 3] > 0.5))) for q in p]
-print(f"mean |pred diff| {mean:.5f}, accuracy {acc[0]:.4f} on ranks vs {acc[1]:.4f} on one")
-# docs/gbdt.md, "Distributed training": merged sketches move thresholds; the tolerance
-sys.exit(0 if mean <= 0.02 and abs(acc[0] - acc[1]) <= 0.01 else 1)
-EOF
+    $PY "$MC2_SRC/tests/cli/gbdt_cmp.py" "$WORK/d$n.json" "$WORK/s$n.json" "$WORK/loans.csv" \
+      >"$WORK/cmp" 2>&1
     local cmp_rc=$?
     echo "N=$n: $(cat "$WORK/cmp")"
     check "N=$n: the model equals one-enclave training within tolerance: $(cat "$WORK/cmp")" test $cmp_rc -eq 0
