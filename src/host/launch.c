@@ -2,6 +2,7 @@
 #include "host/launch.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -178,4 +179,13 @@ void mc2_enclave_stop(mc2_enclave_proc *p)
     kill(p->pid, SIGKILL);
     waitpid(p->pid, NULL, 0);
     p->pid = 0;
+}
+
+char *mc2_enclave_default_path(void)
+{
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return NULL;
+    self[n] = '\0';
+    return mc2_path_join(dirname(self), "mc2-enclave");
 }

@@ -54,6 +54,10 @@ typedef struct mc2_launch_opts {
 int mc2_enclave_launch(const char *path, const char *policy, size_t policy_len, const mc2_tee *tee,
                        const mc2_launch_opts *o, mc2_enclave_proc *out, mc2_err *err) MC2_WUR;
 
+/* The enclave binary beside the running program (mc2d, mc2-rank): "DIR/mc2-enclave" where DIR
+ * is /proc/self/exe's directory; malloc'd, NULL if it cannot be found. */
+char *mc2_enclave_default_path(void);
+
 /* Closes the channel and reaps the process (SIGKILL after 2 s). */
 void mc2_enclave_stop(mc2_enclave_proc *p);
 

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -191,16 +190,6 @@ static int share_launch(rank_ctx *k, int status)
     return 0;
 }
 
-/* The enclave binary beside our own executable. */
-static char *default_enclave(void)
-{
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return NULL;
-    self[n] = '\0';
-    return mc2_path_join(dirname(self), "mc2-enclave");
-}
-
 /* Rank r >= 1: starts the worker enclave on D_r and sends it EIF_MESH_JOIN. */
 static int worker_start(rank_ctx *k, mc2_err *err)
 {
@@ -215,7 +204,7 @@ static int worker_start(rank_ctx *k, mc2_err *err)
         pol_path = mc2_path_join(dir, "policy.yaml");
         if (!pol_path) goto out;
     }
-    const char *encl = k->enclave_path ? k->enclave_path : (def = default_enclave());
+    const char *encl = k->enclave_path ? k->enclave_path : (def = mc2_enclave_default_path());
     mc2_launch_opts lo = {.budget_mb = k->budget_mb,
                           .session_idle_s = 900,
                           .worker = true,

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -95,16 +94,6 @@ static int listen_on(const char *hostport, mc2_err *err)
     }
     freeaddrinfo(res);
     return fd;
-}
-
-/* The enclave binary beside our own executable. */
-static char *default_enclave(void)
-{
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return NULL;
-    self[n] = '\0';
-    return mc2_path_join(dirname(self), "mc2-enclave");
 }
 
 static void tell(int fd, const char *msg)
@@ -224,7 +213,7 @@ int main(int argc, char **argv)
     mc2_err_clear(&err);
     mc2_buf pol = {0};
     char msg[MC2_ERR_MSG_MAX + 16];
-    if (!enclave_path) enclave_path = default_enclave();
+    if (!enclave_path) enclave_path = mc2_enclave_default_path();
     char *lock = mc2_path_join(s.state, "mc2d.lock");
     s.store = mc2_path_join(s.state, "store");
     char *tables = s.store ? mc2_path_join(s.store, "tables") : NULL;
