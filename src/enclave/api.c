@@ -331,13 +331,19 @@ static enc_job *next_queued(enclave *e)
     return NULL;
 }
 
-/* A worker's one run (meshrt.h), logged: its host learns the outcome from EIF_MESH_END. */
+/* A worker's one run (meshrt.h), logged: its host learns the outcome from EIF_MESH_END. The log
+ * is the host's, so a reason about the job's data or parameters (MC2_E_INPUT: it can name a
+ * sealed column or state a fact about the rows) is withheld, as from a job's public status;
+ * integrity, transport and resource failures are the host's own business and are logged. */
 static void worker_run(enclave *e)
 {
     mc2_err err;
     mc2_err_clear(&err);
     if (enc_mesh_work(e, &err))
-        mc2_log("mc2-enclave", MC2_LOG_INFO, MC2_LOG_WARN, "%s", err.msg);
+        mc2_log("mc2-enclave", MC2_LOG_INFO, MC2_LOG_WARN, "%s",
+                err.code == MC2_E_INPUT ? "worker: the job failed on this rank's data or "
+                                          "parameters (the reason stays in the enclave)"
+                                        : err.msg);
     else
         mc2_log("mc2-enclave", MC2_LOG_INFO, MC2_LOG_INFO, "worker: the job's mesh ended");
 }

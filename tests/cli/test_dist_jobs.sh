@@ -127,7 +127,7 @@ EOF
       "sql jobs run on one enclave only \\(parameter 'ranks'" \
       "$MC2" submit "${A[@]}" --service "${svc[0]}" --kind sql --input alice/whole \
       --param "query=SELECT count(*) FROM whole" --param ranks=2 --recipient alice
-    faults "${svc[0]}"
+    faults "${svc[0]}" "$place"
   fi
   for ((r = 0; r < n; r++)); do "$MC2" stop --dir "$WORK/n$n-s$r" >/dev/null 2>&1; done
 }
@@ -218,6 +218,22 @@ faults() {
     grep -Eq "^status: failed.*rank 1" "$WORK/job"
   check "fault: the worker's reason is in the launcher's log" \
     grep -q "does not hold rank 1's blocks" "$WORK/n2-s0/mesh.log"
+  # a worker that fails on its rows: the reason (it names a sealed column) stays out of the
+  # host's log, as from a job's public status; the leader's job names the rank
+  awk -F, 'NR <= 70001 { print; next } { print $1 "," $2 "," $3 "," }' \
+    "$WORK/loans.csv" >"$WORK/nulls.csv"
+  expect_ok "fault: upload a table whose last 50000 rows (rank 1's blocks) have NULL labels" "$MC2" upload "${A[@]}" \
+    --schema "$MC2_SRC/examples/loans.yaml" --in "$WORK/nulls.csv" --as nulls --place "$2"
+  : >"$WORK/n2-s0/mesh.log"
+  id=$(submit_job "$svc0" --kind train --input alice/nulls --param label=defaulted \
+    --param objective=binary:logistic --param num_round=2 --param ranks=2)
+  wait_job "${id:-0}" "$svc0"
+  check "fault: bad rows at the worker fail the job naming rank 1: $(grep -E "^status" "$WORK/job")" \
+    grep -Eq "^status: failed.*rank 1" "$WORK/job"
+  check "fault: the worker says it failed on its data" \
+    grep -q "worker: the job failed on this rank's data" "$WORK/n2-s0/mesh.log"
+  check "fault: the worker's data reason stays out of the host's log" \
+    bash -c "! grep -q \"label column\" '$WORK/n2-s0/mesh.log'"
 }
 
 trap 'for d in "$WORK"/n*-s*; do "$MC2" stop --dir "$d" >/dev/null 2>&1; done; pkill -f "mc2-rank --leader $WORK" 2>/dev/null; rm -rf "$WORK"' EXIT
