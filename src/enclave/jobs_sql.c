@@ -296,7 +296,7 @@ int enc_sql_run(enclave *e, enc_job *j, mc2_err *err)
          * columns) it needs; an oblivious scan reads every block. */
         if (enc_input_open(e, &job->inputs[i], &srcs[i], err)) goto out;
         const mc2_thdr *h = mc2_tsrc_header(srcs[i].src);
-        inputs[i] = (mc2_exec_input){NULL, 0, NULL, srcs[i].src};
+        inputs[i] = (mc2_exec_input){.src = srcs[i].src};
         tables[i] = (mc2_sql_table){names[i], h->schema, h->row_count};
     }
     plan = mc2_plan_new(64u << 20, err);

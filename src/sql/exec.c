@@ -397,6 +397,19 @@ static bool schema_same(const mc2_schema *a, const mc2_schema *b)
     return true;
 }
 
+/* A ranged input's blocks, and the filter's block conditions if any. */
+typedef struct scan_range {
+    uint64_t first, count;
+    mc2_prune *pr;
+} scan_range;
+
+static bool range_keep(void *ctx, const mc2_tsrc *src, uint64_t b)
+{
+    const scan_range *r = ctx;
+    if (b < r->first || b - r->first >= r->count) return false;
+    return !r->pr || mc2_prune_tkeep(r->pr, src, b);
+}
+
 /* Opens the scan's source: a streaming scan of the projected columns, or an in-memory reader's
  * batch, after checking the table's schema is the plan's. */
 static int scan_open_source(mc2_exec *x, op_scan *s, const mc2_pnode *n, mc2_err *err)
@@ -425,8 +438,14 @@ static int scan_open_source(mc2_exec *x, op_scan *s, const mc2_pnode *n, mc2_err
         unsigned threads = x->threads > 1 ? x->threads : 1;
         mc2_prune *pr;
         if (sx_prune_scan(x, n, &pr, err)) return -1;
+        if (!s->in->ranged)
+            return mc2_tscan_open(s->in->src, n->cols, n->schema.ncols, SCAN_AHEAD + threads,
+                                  pr ? mc2_prune_tkeep : NULL, pr, &s->scan, err);
+        scan_range *rg = sx_alloc(x, sizeof *rg, err);
+        if (!rg) return -1;
+        *rg = (scan_range){s->in->first_block, s->in->nblocks, pr};
         return mc2_tscan_open(s->in->src, n->cols, n->schema.ncols, SCAN_AHEAD + threads,
-                              pr ? mc2_prune_tkeep : NULL, pr, &s->scan, err);
+                              range_keep, rg, &s->scan, err);
     }
     if (s->in->reader && !(s->rb = mc2_treader_batch_new(s->in->reader, err))) return -1;
     return 0;
@@ -791,7 +810,7 @@ static int share_inputs(mc2_exec *x, const mc2_pnode *root, mc2_err *err)
         m->op.close = inputs_close;
         if (sx_register(x, &m->op, err)) return -1;
         if (sx_read_batches(r, &m->b, &m->n, err)) return -1;
-        in[i] = (mc2_exec_input){(const mc2_batch *const *)m->b, m->n, NULL, NULL};
+        in[i] = (mc2_exec_input){.batches = (const mc2_batch *const *)m->b, .nbatches = m->n};
     }
     if (in) x->inputs = in;
     return 0;
@@ -997,6 +1016,10 @@ void mc2_exec_get_stats(const mc2_exec *x, mc2_exec_stats *st)
         uint64_t skipped;
         if (x->ops[i]->next != scan_next || !s->scan || s->shared) continue;
         mc2_tscan_counts(s->scan, NULL, NULL, &skipped);
+        if (s->in->ranged) { /* other ranks' blocks are not skipped by statistics */
+            uint64_t others = mc2_tsrc_header(s->in->src)->block_count - s->in->nblocks;
+            skipped = skipped > others ? skipped - others : 0;
+        }
         st->blocks_skipped += skipped;
     }
 }

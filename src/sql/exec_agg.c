@@ -1145,12 +1145,9 @@ static int agg_prepare(sx_op *o, mc2_err *err)
     return sx_prepare(((op_agg *)o)->child, err);
 }
 
-/* Whether n may run as FINAL(exchange(PARTIAL(input))). */
-static bool agg_parallel(const mc2_exec *x, const mc2_pnode *n)
+bool sx_agg_splittable(const mc2_pnode *n)
 {
-    if (n->kind != MC2_PN_AGG || n->agg_mode != SX_AGG_WHOLE || x->threads < 2 || x->main ||
-        x->in_segment || x->ordered || !sx_par_streams(x, n->left))
-        return false;
+    if (n->kind != MC2_PN_AGG || n->agg_mode != SX_AGG_WHOLE) return false;
     for (size_t j = 0; j < n->naggs; j++) {
         const mc2_pagg *a = &n->aggs[j];
         if (a->distinct) return false;
@@ -1160,10 +1157,15 @@ static bool agg_parallel(const mc2_exec *x, const mc2_pnode *n)
     return true;
 }
 
-/* The FINAL node of n's split (in the plan's arena), whose child is the PARTIAL node. */
-static const mc2_pnode *agg_split(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
+/* Whether n may run as FINAL(exchange(PARTIAL(input))). */
+static bool agg_parallel(const mc2_exec *x, const mc2_pnode *n)
 {
-    mc2_plan *p = x->plan;
+    return sx_agg_splittable(n) && x->threads >= 2 && !x->main && !x->in_segment && !x->ordered &&
+           sx_par_streams(x, n->left);
+}
+
+mc2_pnode *sx_agg_split(mc2_plan *p, const mc2_pnode *n, mc2_err *err)
+{
     size_t nk = n->nkeys, ns = nk;
     for (size_t j = 0; j < n->naggs; j++) ns += state_cols(&n->aggs[j]);
     mc2_pnode *part = sx_plan_alloc(p, sizeof *part), *fin = sx_plan_alloc(p, sizeof *fin);
@@ -1201,6 +1203,7 @@ static const mc2_pnode *agg_split(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
     *fin = *n;
     fin->agg_mode = SX_AGG_FINAL;
     fin->left = part;
+    fin->agg_part = part;
     fin->keys = fk;
     fin->aggs = fa;
     return fin;
@@ -1208,7 +1211,7 @@ static const mc2_pnode *agg_split(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
 
 sx_op *sx_op_agg(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
 {
-    if (agg_parallel(x, n) && !(n = agg_split(x, n, err))) return NULL;
+    if (agg_parallel(x, n) && !(n = sx_agg_split(x->plan, n, err))) return NULL;
     op_agg *g = sx_alloc(x, sizeof *g, err);
     if (!g) return NULL;
     g->op.x = x;
@@ -1249,7 +1252,7 @@ sx_op *sx_op_agg(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
         aggst *a = &g->ag[j];
         a->a = n->aggs[j];
         if (a->a.fn != MC2_AGG_COUNT_STAR) { /* FINAL: the argument's type, not its state's */
-            const mc2_pnode *part = n->left;
+            const mc2_pnode *part = n->agg_part;
             const mc2_coltype *t = g->mode == SX_AGG_FINAL
                                        ? &part->left->schema.cols[part->aggs[j].col].type
                                        : &g->in_schema->cols[a->a.col].type;

@@ -47,9 +47,19 @@ struct mc2_pnode {
     enum mc2_setop setop;
     bool all;
     int agg_mode; /* AGG: SX_AGG_WHOLE, or the halves of a parallel aggregation (exec_agg.c) */
+    const mc2_pnode *agg_part; /* FINAL: its PARTIAL node (left, or below an exchange) */
 };
 
 enum { SX_AGG_WHOLE = 0, SX_AGG_PARTIAL, SX_AGG_FINAL };
+
+/* Whether aggregation n may run in two halves, FINAL over the PARTIAL states of pieces of
+ * its input, with the same result bit for bit: no DISTINCT aggregate, no DOUBLE argument
+ * (a sum of doubles depends on the order of its additions). */
+bool sx_agg_splittable(const mc2_pnode *n);
+/* The FINAL node of n's split (in p's arena), whose left and agg_part are the PARTIAL node
+ * (whose left is n's child); the PARTIAL node's output: n's keys, then each aggregate's
+ * state columns. NULL with *err. n must be splittable. */
+mc2_pnode *sx_agg_split(mc2_plan *p, const mc2_pnode *n, mc2_err *err);
 
 /* Adds to cnt[i] the number of scans of input i in the plan rooted at n. */
 void sx_count_scans(const mc2_pnode *n, unsigned *cnt, size_t ninputs);

@@ -338,6 +338,10 @@ typedef struct mc2_exec_input {
     size_t nbatches;
     struct mc2_treader *reader;
     struct mc2_tsrc *src;
+    /* src only: ranged = true reads only blocks [first_block, first_block + nblocks) (a rank's
+     * share of a distributed query's input, sql/dist.h); false: every block. */
+    bool ranged;
+    uint64_t first_block, nblocks;
 } mc2_exec_input;
 
 /* Where spilled runs go. The executor seals every block with AES-256-GCM under a per-query

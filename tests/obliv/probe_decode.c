@@ -414,11 +414,11 @@ static int run_q(size_t q, const tab *t, int obl, enum obliv_leak leak, int regi
     mc2_batch *out = NULL;
     const mc2_batch *bs[MAXB];
     for (size_t i = 0; i < t->nb; i++) bs[i] = t->b[i];
-    mc2_exec_input in = {bs, t->nb, NULL, NULL};
+    mc2_exec_input in = {.batches = bs, .nbatches = t->nb};
     *enc = NULL;
     int rc = !p || mc2_sql_compile(queries[q], strlen(queries[q]), tabs, 1, p, &ph, err) ? -1 : 0;
     if (rc == 0 && obl) {
-        in = (mc2_exec_input){NULL, 0, open_reader(t), NULL};
+        in = (mc2_exec_input){.reader = open_reader(t)};
         mc2_oexec_opts o = {.leak = leak, .pad_rows = nrows * nrows, .threads = 1};
         if (region) mark();
         rc = mc2_oexec_run(p, ph.root, &in, 1, &o, 1000, &out, err);

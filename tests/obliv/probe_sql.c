@@ -165,7 +165,7 @@ static int compile_q(int slot, size_t q, mc2_err *err)
 static int exec_q(int slot, int obl, enum obliv_leak leak, mc2_batch **out, mc2_err *err)
 {
     const mc2_batch *tb[1] = {bt}, *ub[1] = {bu};
-    mc2_exec_input in[2] = {{tb, 1, NULL, NULL}, {ub, 1, NULL, NULL}};
+    mc2_exec_input in[2] = {{.batches = tb, .nbatches = 1}, {.batches = ub, .nbatches = 1}};
     mc2_exec *x = NULL;
     int rc;
     *out = NULL;
@@ -358,7 +358,7 @@ int main(int argc, char **argv)
         mc2_batch *out = NULL;
         const mc2_batch *tb[1] = {bt}, *ub[1] = {bu};
         mc2_sql_table tabs[2] = {{"t", st, NT}, {"u", su, NU}};
-        mc2_exec_input in[2] = {{tb, 1, NULL, NULL}, {ub, 1, NULL, NULL}};
+        mc2_exec_input in[2] = {{.batches = tb, .nbatches = 1}, {.batches = ub, .nbatches = 1}};
         int ok = p && !mc2_sql_compile(ctl[which], strlen(ctl[which]), tabs, 2, p, &ph, &err) &&
                  !mc2_exec_open(p, ph.root, in, 2, NULL, &x, &err) &&
                  !mc2_exec_collect(x, 1000, &out, &err);

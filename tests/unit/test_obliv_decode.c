@@ -693,7 +693,7 @@ static int sql_on(const mc2_schema *s, const mc2_buf *file, uint64_t rows, const
     mc2_sql_table tab = {"t", s, rows};
     mc2_plan *p = mc2_plan_new(0, err);
     mc2_sql_physical ph;
-    mc2_exec_input in = {NULL, 0, NULL, NULL};
+    mc2_exec_input in = {0};
     mc2_exec *x = NULL;
     mc2_batch *res = NULL;
     mc2_oexec_opts oo = {.leak = OBLIV_REVEAL, .threads = 1};

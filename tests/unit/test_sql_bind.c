@@ -594,7 +594,7 @@ static void test_e2e(void)
     mc2_batch *tb = make_t(), *ub = make_u();
     const mc2_batch *tbs[1] = {tb}, *ubs[1] = {ub};
     mc2_sql_table tabs[2] = {{"t", &t_schema, 6}, {"u", &u_schema, 5}};
-    mc2_exec_input in[2] = {{tbs, 1, NULL, NULL}, {ubs, 1, NULL, NULL}};
+    mc2_exec_input in[2] = {{.batches = tbs, .nbatches = 1}, {.batches = ubs, .nbatches = 1}};
     mc2_buf got = {0};
     for (size_t i = 0; i < sizeof e2e / sizeof e2e[0]; i++) {
         mc2_err err;

@@ -52,7 +52,10 @@
 #include "table/treader.h"
 #include "table/tsrc.h"
 #include "test.h"
+#include "sql/dist.h"
+#include "table/tpart.h"
 #include "tpch/tpch.h"
+#include "../tools/dlocal.h"
 
 #define MAX_TABLES 16
 #define MAX_ORD    8
@@ -126,7 +129,7 @@ out:
     unlink(out);
     d->sql[d->n - 1] = (mc2_sql_table){t->name, t->schema, t->rows};
     d->in[d->n - 1] =
-        (mc2_exec_input){(const mc2_batch *const *)t->batches, t->nbatches, NULL, NULL};
+        (mc2_exec_input){.batches = (const mc2_batch *const *)t->batches, .nbatches = t->nbatches};
     return rc;
 }
 
@@ -169,7 +172,7 @@ static int run_mc2_opts(const dset *d, const char *text, const mc2_oexec_opts *o
      * chunks), oblivious mode reads each through a fresh reader. */
     if (!getenv("MC2_DIFF_BATCHES"))
         for (size_t i = 0; rc == 0 && i < d->n; i++) {
-            in[i] = (mc2_exec_input){NULL, 0, NULL, NULL};
+            in[i] = (mc2_exec_input){0};
             io[i] = mc2_tio_mem(d->t[i].file.data, d->t[i].file.len);
             rc = obl ? mc2_treader_open_mem(d->t[i].file.data, d->t[i].file.len, key, &in[i].reader,
                                             err)
@@ -202,6 +205,129 @@ static int run_mc2(const dset *d, const char *text, int obl, sqlref_result **out
 {
     static const mc2_oexec_opts defaults = {0};
     return run_mc2_opts(d, text, obl ? &defaults : NULL, out, err);
+}
+
+/* ---- running a query on several ranks (sql/dist.h) ---------------------------------------- */
+
+#define DIST_MAX_COLLS 1024
+
+/* One rank of a distributed run: a thread with its own plan and its own share of every
+ * table (a block range of a streaming source, as a placed table's part). */
+typedef struct drank {
+    dlocal_rank r;
+    const dset *d;
+    const char *text;
+    sqlref_result *res; /* rank 0's rows */
+    enum mc2_dist_coll colls[DIST_MAX_COLLS];
+    size_t ncolls;
+    mc2_dist_stats st;
+    mc2_err err;
+    int rc;
+} drank;
+
+static void *drank_main(void *arg)
+{
+    drank *k = arg;
+    const dset *d = k->d;
+    uint32_t self = k->r.self, n = k->r.l->n;
+    mc2_err *err = &k->err;
+    mc2_exec_input in[MAX_TABLES];
+    mc2_tio io[MAX_TABLES];
+    mc2_dist *dist = NULL;
+    mc2_exec *x = NULL;
+    mc2_sql_physical ph;
+    memset(in, 0, sizeof in);
+    mc2_plan *p = mc2_plan_new(0, err);
+    int rc = p ? mc2_sql_compile(k->text, strlen(k->text), d->sql, d->n, p, &ph, err) : -1;
+    for (size_t i = 0; rc == 0 && i < d->n; i++) {
+        io[i] = mc2_tio_mem(d->t[i].file.data, d->t[i].file.len);
+        rc = mc2_tsrc_open(&io[i], key, 1u << 30, &in[i].src, err);
+        if (rc == 0) {
+            in[i].ranged = true;
+            mc2_block_range(mc2_tsrc_header(in[i].src)->block_count, self, n, &in[i].first_block,
+                            &in[i].nblocks);
+        }
+    }
+    mc2_pnode *root = rc == 0 ? ph.root : NULL;
+    const mc2_exec_input *all = NULL;
+    size_t nall = 0;
+    mc2_dist_comm c = dlocal_comm(&k->r);
+    mc2_exec_opts eo = {.threads = exec_threads};
+    if (rc == 0)
+        rc = mc2_dist_prepare(p, &root, d->n, self, n, &dist, err) ||
+                     mc2_dist_colls(dist, k->colls, DIST_MAX_COLLS, &k->ncolls, err) ||
+                     mc2_dist_run(dist, &c, in, d->n, &eo, &all, &nall, err)
+                 ? -1
+                 : 0;
+    mc2_batch *res = NULL;
+    if (rc == 0 && self == 0)
+        rc = mc2_exec_open(p, root, all, nall, &eo, &x, err) ||
+                     mc2_exec_collect(x, (size_t)1 << 24, &res, err) ||
+                     !(k->res = sqlref_result_for_schema(res->schema, err)) ||
+                     sqlref_result_append_batch(k->res, res, err)
+                 ? -1
+                 : 0;
+    mc2_batch_free(res);
+    if (dist) mc2_dist_get_stats(dist, &k->st);
+    if (rc) dlocal_abort(k->r.l);
+    mc2_exec_free(x);
+    mc2_dist_free(dist);
+    mc2_plan_free(p);
+    for (size_t i = 0; i < d->n; i++) mc2_tsrc_free(in[i].src);
+    k->rc = rc;
+    return NULL;
+}
+
+static uint64_t dist_bytes, dist_bcast, dist_shuffle;
+
+/* Runs text over d on n ranks (threads); *out gets rank 0's rows. Every rank must have
+ * planned the same collectives. */
+static int run_mc2_dist(const dset *d, const char *text, uint32_t n, sqlref_result **out,
+                        mc2_err *err)
+{
+    *out = NULL;
+    dlocal l;
+    dlocal_init(&l, n);
+    drank *k = calloc(n, sizeof *k);
+    pthread_t th[MC2_DIST_MAX_RANKS];
+    int rc = k ? 0 : mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    uint32_t started = 0;
+    for (uint32_t i = 0; rc == 0 && i < n; i++) {
+        k[i] = (drank){.r = {&l, i}, .d = d, .text = text};
+        if (pthread_create(&th[i], NULL, drank_main, &k[i])) {
+            dlocal_abort(&l);
+            rc = mc2_err_set(err, MC2_E_IO, "pthread_create failed");
+        } else {
+            started++;
+        }
+    }
+    for (uint32_t i = 0; i < started; i++) pthread_join(th[i], NULL);
+    for (uint32_t i = 0; rc == 0 && i < n; i++) /* the first real failure, not "another..." */
+        if (k[i].rc && !strstr(k[i].err.msg, "another rank failed")) {
+            *err = k[i].err;
+            mc2_err_prefix(err, "rank %u: ", i);
+            rc = -1;
+        }
+    for (uint32_t i = 1; rc == 0 && i < n; i++)
+        if (k[i].ncolls != k[0].ncolls ||
+            memcmp(k[i].colls, k[0].colls, k[0].ncolls * sizeof k[0].colls[0]) != 0)
+            rc = mc2_err_set(err, MC2_E_INTERNAL, "rank %u planned other collectives than rank 0",
+                             i);
+    if (rc == 0 && k[0].rc) {
+        *err = k[0].err;
+        rc = -1;
+    }
+    if (rc == 0) {
+        for (uint32_t i = 0; i < n; i++) dist_bytes += k[i].st.bytes_sent;
+        dist_bcast += k[0].st.broadcast_joins;
+        dist_shuffle += k[0].st.shuffled_joins;
+        *out = k[0].res;
+        k[0].res = NULL;
+    }
+    for (uint32_t i = 0; k && i < n; i++) sqlref_result_free(k[i].res);
+    free(k);
+    dlocal_destroy(&l);
+    return rc;
 }
 
 /* ---- comparing --------------------------------------------------------------------------- */
@@ -360,6 +486,60 @@ static int check_obl(sqlite3 *db, const char *sql, int is_file, const dset *d, c
     return rc;
 }
 
+/* The rank counts of the distributed runs (MC2_DIFF_RANKS="2,4" by default; "" for none). */
+static uint32_t dist_ranks[4];
+static size_t dist_nranks;
+static unsigned dist_ok, dist_n;
+
+static void dist_ranks_init(void)
+{
+    const char *v = getenv("MC2_DIFF_RANKS");
+    if (!v) v = "2,4";
+    for (const char *q = v; *q && dist_nranks < 4;) {
+        char *end;
+        unsigned long r = strtoul(q, &end, 10);
+        if (end == q) break;
+        if (r >= 2 && r <= MC2_DIST_MAX_RANKS) dist_ranks[dist_nranks++] = (uint32_t)r;
+        q = *end == ',' ? end + 1 : end;
+    }
+}
+
+/* Runs text on every rank count of dist_ranks: rank 0's rows must equal one enclave's rows
+ * enc (as a multiset) and SQLite's (sql, or the file at sql if is_file; with the ORDER BY
+ * order). 0 when all match; else -1 with why. */
+static int check_dist(sqlite3 *db, const char *sql, int is_file, const dset *d, const char *text,
+                      sqlref_result *enc, const unsigned *ord, size_t nord, char *why,
+                      size_t whylen)
+{
+    for (size_t i = 0; i < dist_nranks; i++) {
+        mc2_err err;
+        sqlref_result *o = NULL, *e2 = NULL;
+        int m = 0;
+        dist_n++;
+        if (run_mc2_dist(d, text, dist_ranks[i], &o, &err))
+            snprintf(why, whylen, "%u ranks: %s", dist_ranks[i], err.msg);
+        else if (is_file ? sqlref_query_file(db, sql, &e2, &err) : sqlref_query(db, sql, &e2, &err))
+            snprintf(why, whylen, "sqlite: %s", err.msg);
+        else if (result_match(e2, o, ord, nord, why, whylen) == 0 &&
+                 result_match(enc, o, NULL, 0, why, whylen) == 0)
+            m = 1;
+        else {
+            char head[32];
+            size_t hl = (size_t)snprintf(head, sizeof head, "%u ranks: ", dist_ranks[i]);
+            if (hl + 1 < whylen) {
+                memmove(why + hl, why, whylen - hl - 1);
+                memcpy(why, head, hl);
+                why[whylen - 1] = '\0';
+            }
+        }
+        sqlref_result_free(o);
+        sqlref_result_free(e2);
+        dist_ok += (unsigned)m;
+        if (!m) return -1;
+    }
+    return 0;
+}
+
 /* ---- TPC-H ------------------------------------------------------------------------------- */
 
 /* 1-based output columns of each query's ORDER BY keys (0: none). */
@@ -490,6 +670,14 @@ static void test_tpch(double sf)
             sqlref_result_free(a2);
         }
         tpch_ok += (unsigned)m;
+        if (m) {
+            clock_t d0 = clock();
+            int dm = check_dist(db, test_data(rel2), 1, &d, text, a, ord, nord, why, sizeof why);
+            printf("tpch Q%-2d on ranks: %s (%.3f s)%s%s\n", q, dm == 0 ? "match" : "MISMATCH",
+                   (double)(clock() - d0) / CLOCKS_PER_SEC, dm == 0 ? "" : ": ",
+                   dm == 0 ? "" : why);
+            CHECK_MSG(dm == 0, "TPC-H Q%d on several ranks: %s", q, why);
+        }
         if (m) { /* oblivious mode: exactly the queries docs/sql.md lists as oblivious */
             clock_t o0 = clock();
             int om = check_obl(db, test_data(rel2), 1, &d, text, a, ord, nord, why, sizeof why);
@@ -691,6 +879,9 @@ static void test_families(void)
         CHECK_MSG(m, "queries.txt:%d: %s\n  %s", q->line, q->q, why);
         if (m && verbose) printf("ok (%zu rows): %s\n", a->nrows, q->q);
         fam_ok += (unsigned)m;
+        if (m &&
+            check_dist(db, q->s ? q->s : q->q, 0, &d, q->q, a, q->ord, q->nord, why, sizeof why))
+            CHECK_MSG(0, "queries.txt:%d (on several ranks): %s\n  %s", q->line, q->q, why);
         if (m) {
             int om =
                 check_obl(db, q->s ? q->s : q->q, 0, &d, q->q, a, q->ord, q->nord, why, sizeof why);
@@ -719,6 +910,7 @@ int main(void)
     }
     const char *sfs = getenv("MC2_DIFF_SF");
     double sf = sfs ? atof(sfs) : 0.01; /* about 1 s in release, 3 s under ASan */
+    dist_ranks_init();
     test_families();
     if (!getenv("MC2_DIFF_ONLY")) test_tpch(sf);
     rmdir(tmpdir);
@@ -727,6 +919,10 @@ int main(void)
     printf("oblivious mode: tpch %u/22 match; families %u match, %u not supported\n", tpch_obl,
            obl_ok, obl_unsup);
     printf("2 threads: %u/%u match\n", par_ok, par_n);
+    printf("several ranks: %u/%u runs match (%llu bytes exchanged; joins: %llu broadcast, %llu "
+           "shuffled)\n",
+           dist_ok, dist_n, (unsigned long long)dist_bytes, (unsigned long long)dist_bcast,
+           (unsigned long long)dist_shuffle);
     printf("encryption mode: %llu blocks skipped by their statistics\n",
            (unsigned long long)blocks_skipped);
     if (!getenv("MC2_DIFF_ONLY")) {

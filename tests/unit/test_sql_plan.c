@@ -585,7 +585,7 @@ static void test_broken_key(void)
     ub->nrows = 6;
     const mc2_batch *tbs[1] = {tb}, *ubs[1] = {ub};
     mc2_sql_table tabs[2] = {{"t", ts, 4}, {"u", us, 6}};
-    mc2_exec_input in[2] = {{tbs, 1, NULL, NULL}, {ubs, 1, NULL, NULL}};
+    mc2_exec_input in[2] = {{.batches = tbs, .nbatches = 1}, {.batches = ubs, .nbatches = 1}};
     const char *q = "SELECT SUM(v), SUM(w), COUNT(*) FROM u JOIN t ON u.k = t.k";
     for (int broken = 0; broken < 2; broken++) {
         if (broken) put_i(tb, 0, 2, 2); /* t.k = 1, 2, 2, 4 */
@@ -698,7 +698,7 @@ static void test_run_sf(void)
         one[i][0] = data[i];
         tabs[i] = tpch[i];
         tabs[i].rows = data[i]->nrows;
-        in[i] = (mc2_exec_input){one[i], 1, NULL, NULL};
+        in[i] = (mc2_exec_input){.batches = one[i], .nbatches = 1};
     }
     char schema_dir[4096];
     const char *src = getenv("MC2_SRC");
