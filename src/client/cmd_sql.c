@@ -39,6 +39,10 @@ static const char SQL_HELP[] =
     "  --pad-rows N                with --oblivious: pad every operator's output to N rows,\n"
     "                              hiding intermediate sizes (fails if a true size exceeds N);\n"
     "                              default: those sizes are revealed\n"
+    "  --ranks N                   on a cluster (mc2 cluster up, or tables placed with\n"
+    "                              --place): run on N ranks, one enclave per host, each\n"
+    "                              reading its own part (docs/cluster.md, \"Distributed SQL\";\n"
+    "                              not with --oblivious)\n"
     "  --csv                       print CSV even on a terminal\n"
     "  --out FILE                  write the result as CSV to FILE instead of printing it\n"
     "  --wait SECONDS              how long to wait for the result (default 300 when every\n"
@@ -376,7 +380,8 @@ static int job_fill(cli_session *cs, const cli_sql_req *a, const cli_sql_refs *r
         snprintf(j->recipients[j->nrecipients++], 65, "%s", a->recips[i]);
     if (mc2_job_add_param(j, "query", a->query, err) ||
         (a->oblivious && mc2_job_add_param(j, "oblivious", "1", err)) ||
-        (a->pad_rows && mc2_job_add_param(j, "pad_rows", a->pad_rows, err)))
+        (a->pad_rows && mc2_job_add_param(j, "pad_rows", a->pad_rows, err)) ||
+        (a->ranks && mc2_job_add_param(j, "ranks", a->ranks, err)))
         return -1;
     if (!named) return 0;
     mc2_buf names = {0};
@@ -506,7 +511,7 @@ static int read_stdin(size_t max, mc2_buf *out, mc2_err *err)
 int cmd_sql(int argc, char **argv)
 {
     const char *file = NULL, *out = NULL, *wait_s = NULL, *home = NULL, *service = NULL,
-               *policy = NULL, *pad_rows = NULL;
+               *policy = NULL, *pad_rows = NULL, *ranks = NULL;
     const char *inputs[MC2_JOB_MAX_INPUTS], *recips[MC2_JOB_MAX_RECIPIENTS];
     cli_sql_req a = {.inputs = inputs, .recips = recips};
     int code, csv = 0;
@@ -519,6 +524,7 @@ int cmd_sql(int argc, char **argv)
                       CLI_FLAG("csv", &csv),
                       CLI_FLAG("oblivious", &a.oblivious),
                       CLI_VAL("pad-rows", &pad_rows),
+                      CLI_VAL("ranks", &ranks),
                       CLI_VAL("out", &out),
                       CLI_VAL("wait", &wait_s),
                       CLI_VAL("home", &home),
@@ -527,8 +533,12 @@ int cmd_sql(int argc, char **argv)
                       CLI_END};
     if (cli_parse("sql", SQL_HELP, argc, argv, opts, &a.query, 1, &code)) return code;
     if (!a.query == !file) return cli_usage("sql", "give the query as an argument or -f FILE");
-    uint64_t pad = 0, wait = 0;
+    uint64_t pad = 0, wait = 0, nranks = 0;
     if (pad_rows && !a.oblivious) return cli_usage("sql", "--pad-rows needs --oblivious");
+    if (ranks && a.oblivious)
+        return cli_usage("sql",
+                         "--ranks runs in encryption mode only: drop --oblivious or --ranks");
+    if (ranks && cli_parse_uint("sql", "--ranks", ranks, 1, 64, &nranks)) return CLI_USAGE;
     if ((pad_rows && cli_parse_uint("sql", "--pad-rows", pad_rows, 1, 1u << 30, &pad)) ||
         (wait_s && cli_parse_uint("sql", "--wait", wait_s, 0, 86400, &wait)))
         return CLI_USAGE;
@@ -537,6 +547,7 @@ int cmd_sql(int argc, char **argv)
     for (size_t i = 0; i < a.ni; i++)
         if (cli_sql_input_check(inputs[i], &err)) return cli_usage("sql", "%s", err.msg);
     a.pad_rows = pad_rows;
+    a.ranks = ranks;
     a.wait_set = wait_s != NULL;
     a.wait_s = (unsigned)wait;
     a.out = out;

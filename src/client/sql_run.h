@@ -26,6 +26,7 @@ typedef struct cli_sql_req {
     size_t nr;                 /* at most MC2_JOB_MAX_RECIPIENTS */
     int oblivious;             /* oblivious mode */
     const char *pad_rows;      /* with oblivious: the padding bound (checked), or NULL */
+    const char *ranks;         /* on a cluster: the number of ranks (checked), or NULL */
     int wait_set;              /* wait_s given; else 300 s if every input is this party's */
     unsigned wait_s;           /* how long to wait for the result */
     const char *out;           /* write the result as CSV to this file instead */

@@ -346,11 +346,13 @@ typedef struct enc_kind {
     bool (*member)(const enclave *e, const enc_job *j, int p);
     /* Distributed runs (meshrt.h, docs/cluster.md "Distributed jobs"); both NULL for a kind
      * that runs on one enclave only. plan: the kind's collectives for job text j on n_ranks
-     * ranks, in call order (a function of the text and n_ranks only: every rank computes the
-     * same list), at most cap. run_rank: the kind's work at rank m->self, the same code on
-     * every rank (only rank 0 may keep anything for release). */
-    int (*plan)(const mc2_job *j, uint32_t n_ranks, struct mc2_coll_op *ops, uint32_t cap,
-                uint32_t *n_ops, mc2_err *err);
+     * ranks, in call order, at most cap, computed at rank `self` (before run_rank, with the
+     * job's data keys installed): a function of the text, n_ranks and what every rank reads
+     * alike (its inputs' authenticated headers: schemas, row and block counts), so every
+     * rank computes the same list (meshrt checks it does). run_rank: the kind's work at rank
+     * m->self, the same code on every rank (only rank 0 may keep anything for release). */
+    int (*plan)(enclave *e, const mc2_job *j, uint32_t self, uint32_t n_ranks,
+                struct mc2_coll_op *ops, uint32_t cap, uint32_t *n_ops, mc2_err *err);
     int (*run_rank)(enclave *e, enc_job *j, struct enc_mesh *m, mc2_err *err);
 } enc_kind;
 

@@ -11,6 +11,7 @@
 #include "base/hex.h"
 #include "enclave/enclave.h"
 #include "enclave/jobs_gbdt.h"
+#include "enclave/jobs_sql.h"
 #include "enclave/meshrt.h"
 #include "table/tfile2.h"
 #include "table/tpart.h"
@@ -441,9 +442,11 @@ out:
 }
 
 /* Distributed: one allreduce of the per-input counts. */
-static int rowcount_plan(const mc2_job *j, uint32_t n_ranks, mc2_coll_op *ops, uint32_t cap,
-                         uint32_t *n_ops, mc2_err *err)
+static int rowcount_plan(enclave *e, const mc2_job *j, uint32_t self, uint32_t n_ranks,
+                         mc2_coll_op *ops, uint32_t cap, uint32_t *n_ops, mc2_err *err)
 {
+    (void)e;
+    (void)self;
     (void)j;
     (void)n_ranks;
     if (cap < 1) return mc2_err_set(err, MC2_E_LIMIT, "no room for rowcount's op");
@@ -547,8 +550,12 @@ static const enc_kind KINDS[] = {
      .run = rowcount_run,
      .plan = rowcount_plan,
      .run_rank = rowcount_rank},
-    {.name = "sql", .check = enc_sql_check, .run = enc_sql_run}, /* jobs_sql.c */
-    {.name = "train",                                            /* jobs_gbdt.c, jobs_gbdt_dist.c */
+    {.name = "sql", /* jobs_sql.c, jobs_sql_dist.c */
+     .check = enc_sql_check,
+     .run = enc_sql_run,
+     .plan = enc_sql_plan,
+     .run_rank = enc_sql_run_rank},
+    {.name = "train", /* jobs_gbdt.c, jobs_gbdt_dist.c */
      .check = enc_train_check,
      .run = enc_train_run,
      .plan = enc_train_plan,

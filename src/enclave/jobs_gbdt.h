@@ -79,8 +79,8 @@ int gb_predict_results(enclave *e, enc_job *jb, uint32_t ng, const gb_preds *p,
  */
 
 /* The kind's plan hook (enc_kind.plan): the collectives of mc2_gbdt_train_dist. */
-int enc_train_plan(const mc2_job *j, uint32_t n_ranks, struct mc2_coll_op *ops, uint32_t cap,
-                   uint32_t *n_ops, mc2_err *err) MC2_WUR;
+int enc_train_plan(enclave *e, const mc2_job *j, uint32_t self, uint32_t n_ranks,
+                   struct mc2_coll_op *ops, uint32_t cap, uint32_t *n_ops, mc2_err *err) MC2_WUR;
 /* At submission: what a run on n_ranks refuses (eval, oblivious, AUC, too many steps). */
 int enc_train_plan_check(const mc2_job *j, uint32_t n_ranks, mc2_err *err) MC2_WUR;
 /* The kind's run_rank hook: this rank's rows, trained with the others; rank 0 keeps the model. */
@@ -92,8 +92,8 @@ int enc_train_run_dist(enclave *e, enc_job *jb, uint32_t n_ranks, mc2_err *err) 
  */
 
 /* The kind's plan hook: the model bcast from rank 0, then the gather of the predictions. */
-int enc_predict_plan(const mc2_job *j, uint32_t n_ranks, struct mc2_coll_op *ops, uint32_t cap,
-                     uint32_t *n_ops, mc2_err *err) MC2_WUR;
+int enc_predict_plan(enclave *e, const mc2_job *j, uint32_t self, uint32_t n_ranks,
+                     struct mc2_coll_op *ops, uint32_t cap, uint32_t *n_ops, mc2_err *err) MC2_WUR;
 /* The kind's run_rank hook: the model from rank 0, this rank's rows of every input scored,
  * its predictions gathered at rank 0. */
 int enc_predict_run_rank(enclave *e, enc_job *jb, struct enc_mesh *mesh, mc2_err *err) MC2_WUR;

@@ -41,9 +41,11 @@ static int dist_params(const mc2_job *j, mc2_gbdt_params *p, mc2_err *err)
     return 0;
 }
 
-int enc_train_plan(const mc2_job *j, uint32_t n_ranks, mc2_coll_op *ops, uint32_t cap,
-                   uint32_t *n_ops, mc2_err *err)
+int enc_train_plan(enclave *e, const mc2_job *j, uint32_t self, uint32_t n_ranks, mc2_coll_op *ops,
+                   uint32_t cap, uint32_t *n_ops, mc2_err *err)
 {
+    (void)e;
+    (void)self;
     mc2_gbdt_params p;
     size_t n = 0;
     if (dist_params(j, &p, err)) return -1;
@@ -71,7 +73,7 @@ int enc_train_plan_check(const mc2_job *j, uint32_t n_ranks, mc2_err *err)
     mc2_coll_op *ops = mc2_calloc(ENC_MESH_MAX_KIND_OPS, sizeof *ops);
     uint32_t n = 0;
     if (!ops) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
-    int rc = enc_train_plan(j, n_ranks, ops, ENC_MESH_MAX_KIND_OPS, &n, err);
+    int rc = enc_train_plan(NULL, j, 0, n_ranks, ops, ENC_MESH_MAX_KIND_OPS, &n, err);
     mc2_free(ops);
     return rc;
 }
@@ -266,9 +268,11 @@ int enc_train_run_dist(enclave *e, enc_job *jb, uint32_t n_ranks, mc2_err *err)
 /* ---- predict on several ranks ------------------------------------------------------------- */
 
 /* The collectives: the model (bcast from rank 0), the predictions (gather to rank 0). */
-int enc_predict_plan(const mc2_job *j, uint32_t n_ranks, mc2_coll_op *ops, uint32_t cap,
-                     uint32_t *n_ops, mc2_err *err)
+int enc_predict_plan(enclave *e, const mc2_job *j, uint32_t self, uint32_t n_ranks,
+                     mc2_coll_op *ops, uint32_t cap, uint32_t *n_ops, mc2_err *err)
 {
+    (void)e;
+    (void)self;
     (void)j;
     (void)n_ranks;
     if (cap < 2) return mc2_err_set(err, MC2_E_LIMIT, "no room for predict's ops");

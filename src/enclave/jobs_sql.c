@@ -21,12 +21,13 @@
 
 #include "base/alloc.h"
 #include "enclave/enclave.h"
+#include "enclave/jobs_sql.h"
+#include "enclave/meshrt.h"
 #include "sql/oexec.h"
 #include "sql/parser.h"
 #include "sql/planner.h"
 
-/* The SQL names of the inputs: from `names`, else the table names. */
-static int input_names(const mc2_job *j, char names[][MC2_TABLE_NAME_MAX + 1], mc2_err *err)
+int enc_sql_input_names(const mc2_job *j, char names[][MC2_TABLE_NAME_MAX + 1], mc2_err *err)
 {
     const char *list = mc2_job_param(j, "names");
     for (size_t i = 0; i < j->ninputs; i++) {
@@ -75,8 +76,7 @@ static int sql_mode(const mc2_job *j, int *obl, mc2_oexec_opts *o, mc2_err *err)
     return 0;
 }
 
-/* The job's `threads` (1..64), else every CPU the enclave may use. */
-static int sql_threads(const enclave *e, const mc2_job *j, unsigned *out, mc2_err *err)
+int enc_sql_threads(const enclave *e, const mc2_job *j, unsigned *out, mc2_err *err)
 {
     const char *v = mc2_job_param(j, "threads");
     *out = e->ncpu ? e->ncpu : 1;
@@ -95,19 +95,28 @@ int enc_sql_check(enclave *e, const mc2_job *j, mc2_err *err)
     for (size_t i = 0; i < j->nparams; i++)
         if (strcmp(j->param_key[i], "query") != 0 && strcmp(j->param_key[i], "names") != 0 &&
             strcmp(j->param_key[i], "oblivious") != 0 && strcmp(j->param_key[i], "pad_rows") != 0 &&
-            strcmp(j->param_key[i], "threads") != 0 && !enc_param_generic(j->param_key[i]))
+            strcmp(j->param_key[i], "threads") != 0 && !enc_param_generic(j->param_key[i]) &&
+            !enc_mesh_param(j->param_key[i]))
             return mc2_err_set(err, MC2_E_INPUT,
                                "unknown sql parameter '%s' (known: query, names, oblivious, "
-                               "pad_rows, threads)",
+                               "pad_rows, threads, ranks, mesh_timeout_s)",
                                j->param_key[i]);
     mc2_oexec_opts oo;
     int obl;
     unsigned th;
-    if (sql_mode(j, &obl, &oo, err) || sql_threads(e, j, &th, err)) return -1;
+    uint32_t ranks;
+    if (sql_mode(j, &obl, &oo, err) || enc_sql_threads(e, j, &th, err) ||
+        enc_mesh_check_params(j, err) || enc_mesh_ranks(j, &ranks, err))
+        return -1;
+    if (obl && ranks > 1)
+        return mc2_err_set(err, MC2_E_INPUT,
+                           "oblivious SQL runs on one enclave: the sizes of the messages between "
+                           "ranks would show how the rows are spread (drop 'ranks', or run in "
+                           "encryption mode)");
     if (!obl && enc_job_requires_oblivious(e, j, err)) return -1;
     const char *q = mc2_job_param(j, "query");
     if (!q) return mc2_err_set(err, MC2_E_INPUT, "an sql job needs the parameter 'query'");
-    if (input_names(j, names, err)) return -1;
+    if (enc_sql_input_names(j, names, err)) return -1;
     mc2_arena a;
     mc2_arena_init(&a, 16u << 20);
     mc2_sql_stmt *st = NULL;
@@ -118,20 +127,14 @@ int enc_sql_check(enclave *e, const mc2_job *j, mc2_err *err)
 
 /* ---- spilling through the host ----------------------------------------------------------- */
 
-typedef struct host_spill {
-    enclave *e;
-    enc_job *j;
-    mc2_buf got; /* the last object read back */
-} host_spill;
-
-static void spill_name(const host_spill *h, uint64_t id, char *out, size_t cap)
+static void spill_name(const enc_sql_spill *h, uint64_t id, char *out, size_t cap)
 {
     snprintf(out, cap, "spill/job-%llu-%llu", (unsigned long long)h->j->id, (unsigned long long)id);
 }
 
 static int spill_put(void *ctx, uint64_t id, const uint8_t *p, size_t n, mc2_err *err)
 {
-    host_spill *h = ctx;
+    enc_sql_spill *h = ctx;
     char name[64];
     spill_name(h, id, name, sizeof name);
     return enc_store_put(h->e, name, p, n, true, err);
@@ -139,7 +142,7 @@ static int spill_put(void *ctx, uint64_t id, const uint8_t *p, size_t n, mc2_err
 
 static int spill_get(void *ctx, uint64_t id, const uint8_t **p, size_t *n, mc2_err *err)
 {
-    host_spill *h = ctx;
+    enc_sql_spill *h = ctx;
     char name[64];
     spill_name(h, id, name, sizeof name);
     mc2_buf_reset(&h->got);
@@ -151,10 +154,21 @@ static int spill_get(void *ctx, uint64_t id, const uint8_t **p, size_t *n, mc2_e
 
 static void spill_drop(void *ctx, uint64_t id)
 {
-    host_spill *h = ctx;
+    enc_sql_spill *h = ctx;
     char name[64];
     spill_name(h, id, name, sizeof name);
     enc_store_drop(h->e, name);
+}
+
+void enc_sql_spill_init(enc_sql_spill *h, enclave *e, enc_job *j)
+{
+    *h = (enc_sql_spill){.e = e, .j = j};
+    h->store = (mc2_spill_store){h, spill_put, spill_get, spill_drop};
+}
+
+void enc_sql_spill_free(enc_sql_spill *h)
+{
+    mc2_buf_free(&h->got);
 }
 
 /* ---- the result's column names ----------------------------------------------------------- */
@@ -244,29 +258,52 @@ static mc2_schema *result_schema(const mc2_schema *s, mc2_err *err)
  * job's result "result" under the column names of result_schema: x's rows are pulled one
  * block's worth at a time (mc2_exec_next) and each block is sealed and sent at once
  * (enc_rwriter), so the result never exists whole in the enclave and has no row limit. */
+int enc_sql_out_begin(enclave *e, enc_job *j, const mc2_schema *s, enc_sql_out *o, mc2_err *err)
+{
+    *o = (enc_sql_out){0};
+    if (!(o->named = result_schema(s, err))) return -1;
+    return enc_rwriter_begin(e, j, -1, "result", o->named, &o->w, err);
+}
+
+int enc_sql_out_rows(enc_sql_out *o, mc2_exec *x, const mc2_batch *rows, mc2_err *err)
+{
+    if (rows) {
+        mc2_batch view = *rows; /* the same columns under valid names */
+        view.schema = o->named;
+        return enc_rwriter_add(o->w, &view, err);
+    }
+    mc2_batch *b = mc2_batch_new(o->named, enc_rwriter_rows(o->w), err);
+    int got = b ? 0 : -1;
+    while (b && (got = mc2_exec_next(x, b, err)) == 1)
+        if (enc_rwriter_add(o->w, b, err)) {
+            got = -1;
+            break;
+        }
+    mc2_batch_free(b);
+    return got < 0 ? -1 : 0;
+}
+
+int enc_sql_out_finish(enc_sql_out *o, mc2_err *err)
+{
+    return enc_rwriter_finish(o->w, err);
+}
+
+void enc_sql_out_free(enc_sql_out *o)
+{
+    enc_rwriter_free(o->w); /* a result not finished is dropped at the host */
+    mc2_schema_free(o->named);
+    *o = (enc_sql_out){0};
+}
+
 static int write_result(enclave *e, enc_job *j, mc2_exec *x, const mc2_batch *rows,
                         const mc2_schema *s, mc2_err *err)
 {
-    mc2_schema *named = result_schema(s, err);
-    enc_rwriter *w = NULL;
-    mc2_batch *b = NULL;
-    int rc = -1, got = 0;
-    if (!named || enc_rwriter_begin(e, j, -1, "result", named, &w, err)) goto out;
-    if (rows) {
-        mc2_batch view = *rows; /* the same columns under valid names */
-        view.schema = named;
-        if (enc_rwriter_add(w, &view, err)) goto out;
-    } else {
-        if (!(b = mc2_batch_new(named, enc_rwriter_rows(w), err))) goto out;
-        while ((got = mc2_exec_next(x, b, err)) == 1)
-            if (enc_rwriter_add(w, b, err)) goto out;
-        if (got < 0) goto out;
-    }
-    rc = enc_rwriter_finish(w, err);
-out:
-    enc_rwriter_free(w); /* a result not finished is dropped at the host */
-    mc2_batch_free(b);
-    mc2_schema_free(named);
+    enc_sql_out o;
+    int rc = enc_sql_out_begin(e, j, s, &o, err) || enc_sql_out_rows(&o, x, rows, err) ||
+                     enc_sql_out_finish(&o, err)
+                 ? -1
+                 : 0;
+    enc_sql_out_free(&o);
     return rc;
 }
 
@@ -280,17 +317,20 @@ int enc_sql_run(enclave *e, enc_job *j, mc2_err *err)
     enc_input srcs[MC2_JOB_MAX_INPUTS];
     mc2_sql_table tables[MC2_JOB_MAX_INPUTS];
     mc2_exec_input inputs[MC2_JOB_MAX_INPUTS];
-    host_spill hs = {.e = e, .j = j};
-    mc2_spill_store store = {&hs, spill_put, spill_get, spill_drop};
+    enc_sql_spill hs;
     mc2_plan *plan = NULL;
     mc2_exec *x = NULL;
     mc2_batch *result = NULL;
     int rc = -1;
     const char *q = mc2_job_param(job, "query");
+    uint32_t ranks;
+    if (enc_mesh_ranks(job, &ranks, err)) return -1;
+    if (ranks > 1) return enc_sql_run_dist(e, j, ranks, err);
+    enc_sql_spill_init(&hs, e, j);
     memset(srcs, 0, sizeof srcs);
     mc2_oexec_opts oo;
     int obl;
-    if (!q || input_names(job, names, err) || sql_mode(job, &obl, &oo, err)) goto out;
+    if (!q || enc_sql_input_names(job, names, err) || sql_mode(job, &obl, &oo, err)) goto out;
     for (size_t i = 0; i < n; i++) {
         /* Every input streams from the host: each scan reads the blocks (format 2: only the
          * columns) it needs; an oblivious scan reads every block. */
@@ -332,9 +372,9 @@ int enc_sql_run(enclave *e, enc_job *j, mc2_err *err)
         rc = write_result(e, j, NULL, result, result->schema, err);
     } else {
         unsigned th;
-        if (sql_threads(e, job, &th, err)) goto out;
+        if (enc_sql_threads(e, job, &th, err)) goto out;
         mc2_exec_opts opts = {
-            .mem_budget = (size_t)(e->budget_bytes / 2), .spill = &store, .threads = th};
+            .mem_budget = (size_t)(e->budget_bytes / 2), .spill = &hs.store, .threads = th};
         if (mc2_exec_open(plan, ph.root, inputs, n, &opts, &x, err)) goto out;
         rc = write_result(e, j, x, NULL, mc2_pn_schema(ph.root), err);
     }
@@ -343,6 +383,6 @@ out:
     mc2_exec_free(x);
     mc2_plan_free(plan);
     for (size_t i = 0; i < n; i++) enc_input_close(&srcs[i]);
-    mc2_buf_free(&hs.got);
+    enc_sql_spill_free(&hs);
     return rc;
 }

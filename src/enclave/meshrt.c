@@ -505,15 +505,15 @@ static int tr_flush(void *ctx, mc2_err *err)
 
 /* The plan's ops for job text j on n ranks: op 0 the bundle bcast from rank 0, then the
  * kind's ops (ops[] zeroed first, so both sides compare the same bytes). */
-static int plan_ops(const enc_kind *k, const mc2_job *j, uint32_t n, mc2_coll_op *ops,
-                    uint32_t *n_ops, mc2_err *err)
+static int plan_ops(enclave *e, const enc_kind *k, const mc2_job *j, uint32_t self, uint32_t n,
+                    mc2_coll_op *ops, uint32_t *n_ops, mc2_err *err)
 {
     uint32_t nk = 0;
     memset(ops, 0, MC2_COLL_MAX_OPS * sizeof *ops);
     if (!k->plan || !k->run_rank)
         return mc2_err_set(err, MC2_E_INPUT, "job kind %s does not run on several ranks", k->name);
     ops[0] = (mc2_coll_op){MC2_COLL_BCAST, 0};
-    if (k->plan(j, n, ops + 1, ENC_MESH_MAX_KIND_OPS, &nk, err)) return -1;
+    if (k->plan(e, j, self, n, ops + 1, ENC_MESH_MAX_KIND_OPS, &nk, err)) return -1;
     if (nk > ENC_MESH_MAX_KIND_OPS)
         return mc2_err_set(err, MC2_E_INTERNAL, "job kind %s planned too many ops", k->name);
     *n_ops = nk + 1;
@@ -707,12 +707,15 @@ static int bundle_take(run *r, const launch *l, const uint8_t *p, size_t n, enc_
         return mc2_err_set(err, MC2_E_AUTH, "the bundle's job names another consortium policy");
     if (!(*k = enc_kind_find(j->job.kind, NULL)))
         return mc2_err_set(err, MC2_E_INPUT, "unknown job kind %s", j->job.kind);
-    if (enc_mesh_ranks(&j->job, &ranks, err) || (*k)->check(e, &j->job, err) ||
-        plan_ops(*k, &j->job, l->n_ranks, ops, &n_ops, err))
+    if (enc_mesh_ranks(&j->job, &ranks, err) || (*k)->check(e, &j->job, err))
+        return mc2_err_prefix(err, "the bundle's job: ");
+    /* The keys first: a kind's plan may read its inputs' headers. */
+    if (bundle_keys(e, &rd, j, err)) return -1;
+    if (plan_ops(e, *k, &j->job, r->self, l->n_ranks, ops, &n_ops, err))
         return mc2_err_prefix(err, "the bundle's job: ");
     if (ranks != l->n_ranks || n_ops != l->n_ops || memcmp(ops, l->ops, sizeof ops) != 0)
         return mc2_err_set(err, MC2_E_AUTH, "the host gave this rank another plan than the job's");
-    return bundle_keys(e, &rd, j, err);
+    return 0;
 }
 
 /* Op 0 (the bundle), the kind's ops and the finish. Leader: lj is its job and k its kind.
@@ -773,7 +776,7 @@ int enc_mesh_lead(enclave *e, enc_job *j, const enc_kind *k, uint32_t n_ranks, m
         return mc2_err_set(err, MC2_E_INPUT, "a distributed job runs on 2 to %d ranks",
                            MC2_MESH_MAX_RANKS);
     if (own_evidence(e, err) || enc_mesh_timeout_s(&j->job, &ts, err) ||
-        plan_ops(k, &j->job, n_ranks, l.ops, &l.n_ops, err) ||
+        plan_ops(e, k, &j->job, 0, n_ranks, l.ops, &l.n_ops, err) ||
         mc2_random(l.nonce, sizeof l.nonce, err))
         goto fail;
     r.timeout_ms = l.timeout_ms = ts * 1000u;

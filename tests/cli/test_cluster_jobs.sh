@@ -6,7 +6,9 @@
 # its part); runs a two-party SQL join on the leader (both parties' whole tables uploaded there,
 # one enclave, the other owner approves); runs rowcount and GBDT train with `param ranks 3`
 # over the placed table and checks the count, and the model against one-enclave training of
-# the same data (docs/gbdt.md's tolerance, with xgboost; without it: the number of trees).
+# the same data (docs/gbdt.md's tolerance, with xgboost; without it: the number of trees);
+# runs a two-party SQL join on 3 ranks over both parties' placed tables (`mc2 sql --ranks 3`,
+# the other owner approves) and checks its count and sum.
 # Then `cluster down`. Everything is torn down on exit, also on failure.
 # Needs root, ip netns, sshd, Open MPI and a build with mc2-rank: otherwise it SKIPs (exit 77).
 source "$(dirname "$0")/lib.sh"
@@ -129,6 +131,33 @@ if $PY -c 'import xgboost, numpy' 2>/dev/null; then
 else
   echo "note: no xgboost in $PY: the models' predictions are not compared"
 fi
+
+# ---- a two-party SQL join on 3 ranks over tables placed on the three hosts ----
+# bank-a holds accounts h0..h19999 (balance i), bank-b h10000..h29999 (balance 2i): the join
+# has 10000 rows and sum(b.balance) = 2 * (10000 + ... + 19999) = 299990000.
+awk -v lo=0 -v hi=20000 -v k=1 -f - >"$WORK/acc-a.csv" <<'AWK'
+BEGIN { print "id,holder,city,balance,opened,risk_score,active"
+  for (i = lo; i < hi; i++) printf "%d,h%d,c%d,%d.00,2020-01-01,0.5,true\n", i, i, i % 7, k * i }
+AWK
+awk -v lo=10000 -v hi=30000 -v k=2 -f - >"$WORK/acc-b.csv" <<'AWK'
+BEGIN { print "id,holder,city,balance,opened,risk_score,active"
+  for (i = lo; i < hi; i++) printf "%d,h%d,c%d,%d.00,2020-01-01,0.5,true\n", i, i, i % 7, k * i }
+AWK
+expect_ok "bank-a places its accounts on the cluster" "$MC2" upload "${A[@]}" --schema "$EX/accounts.yaml" \
+  --in "$WORK/acc-a.csv" --as big --cluster "$S"
+expect_ok "bank-b places its accounts on the cluster" "$MC2" upload --home "$WORK/bank-b" \
+  --schema "$EX/accounts.yaml" --in "$WORK/acc-b.csv" --as big --cluster "$S"
+expect_ok "two-owner join on 3 ranks submitted" "$MC2" sql "${A[@]}" --recipient bank-a --ranks 3 \
+  --input a=bank-a/big --input b=bank-b/big \
+  "SELECT count(*) AS n, sum(b.balance) AS s FROM a JOIN b ON a.holder = b.holder"
+job=$(sed -n 's/^job \([0-9]*\) is waiting.*/\1/p' "$WORK/out")
+expect_ok "bank-b approves the join on 3 ranks" "$MC2" approve "${job:-0}" --home "$WORK/bank-b"
+wait_job "${job:-0}"
+check "the join on 3 ranks is done: $(grep -E "^status" "$WORK/job") $(tail -3 "$WORK/h1/mesh.log" 2>/dev/null)" \
+  grep -q "^status: done" "$WORK/job"
+expect_ok "bank-a downloads the join on 3 ranks" "$MC2" download --job "${job:-0}" "${A[@]}" --out "$WORK/j3.csv"
+check "join on 3 ranks: 10000 rows, sum 299990000.00 ($(tr '\n' ' ' <"$WORK/j3.csv"))" \
+  grep -qx "10000,299990000.00" "$WORK/j3.csv"
 
 # mpirun on the leader reached the other hosts through their sshd (the cluster's own commands
 # come from the root namespace's address, $NET.1).
