@@ -489,6 +489,16 @@ static int take_frames(dside *out, const mc2_schema *sch, const uint8_t *p, size
     return 0;
 }
 
+int mc2_dist_decode(const mc2_schema *s, const uint8_t *p, size_t len, uint32_t from,
+                    mc2_batch ***out, size_t *n, mc2_err *err)
+{
+    dside d = {.rows = *out, .nrows = *n, .caprows = *n};
+    int rc = take_frames(&d, s, p, len, from, err);
+    *out = d.rows;
+    *n = d.nrows;
+    return rc;
+}
+
 /* HASH: s's rows into one stream per other rank, and *own for this one. */
 static int partition(mc2_dist *d, dside *s, mc2_buf *buf, dside *own, mc2_err *err)
 {

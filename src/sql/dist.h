@@ -112,6 +112,13 @@ int mc2_dist_run(mc2_dist *d, const mc2_dist_comm *c, const mc2_exec_input *inpu
                  mc2_err *err) MC2_WUR;
 
 void mc2_dist_get_stats(const mc2_dist *d, mc2_dist_stats *st);
+
+/* Decodes the stream p[0..len) rank `from` sent in an exchange (WIRE) of rows of schema s,
+ * appending one batch per frame to (*out)[0..*n) (grown with mc2_realloc; the caller frees
+ * the batches and the array, also on failure). MC2_E_AUTH naming `from` for a malformed
+ * frame; the payload errors of mc2_batch_decode otherwise. mc2_dist_run decodes with it. */
+int mc2_dist_decode(const mc2_schema *s, const uint8_t *p, size_t len, uint32_t from,
+                    mc2_batch ***out, size_t *n, mc2_err *err) MC2_WUR;
 /* Frees d and the rows it holds (wiped). NULL is a no-op. */
 void mc2_dist_free(mc2_dist *d);
 

@@ -125,7 +125,8 @@ EOF
   if [[ $n -eq 2 ]]; then
     expect_fail "N=2: a kind that runs on one enclave only refuses ranks" 1 \
       "fedavg jobs run on one enclave only \\(parameter 'ranks'" \
-      "$MC2" submit "${A[@]}" --service "${svc[0]}" --kind fedavg --param ranks=2 --recipient alice
+      "$MC2" submit "${A[@]}" --service "${svc[0]}" --kind fedavg --input alice/whole --param ranks=2 \
+      --recipient alice
     faults "${svc[0]}" "$place"
   fi
   for ((r = 0; r < n; r++)); do "$MC2" stop --dir "$WORK/n$n-s$r" >/dev/null 2>&1; done
