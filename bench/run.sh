@@ -50,6 +50,7 @@
 #   BENCH_CLUSTER_RANKS MPI rank counts of section cluster, space-separated (default "2 4")
 #   BENCH_CLUSTER_ITERS timed collectives per figure in section cluster, 1..40 (default 5)
 #   BENCH_DIST_ROWS     rows of section cluster's distributed training (default 1000000)
+#   BENCH_DIST_SQL_SF   TPC-H scale factor of section cluster's distributed SQL (default 1)
 #   BENCH_DIST_ROUNDS   its boosting rounds (default 20; depth 6)
 #   BENCH_MPIRUN_ARGS   extra mpirun options for section cluster (e.g. "--mca btl self,vader")
 #   BENCH_BUILD         build directory to use               (default build, as `make bench`)
@@ -1641,6 +1642,44 @@ bench_cluster() {
     }
   done
   bench_dist_train
+  bench_dist_sql
+}
+
+# Distributed SQL: the 22 TPC-H queries on 1 (one enclave), 2 and 4 ranks, tables placed on
+# the ranks' services, same data, same run (bench/bench_dist_sql.sh).
+bench_dist_sql() {
+  local sf=${BENCH_DIST_SQL_SF:-1} out q n
+  echo
+  echo "Distributed SQL: TPC-H SF $sf, the 22 queries on 1 (one enclave), and 2 and 4 ranks over"
+  echo "tables placed on the ranks' services (mc2 sql --ranks N); ms = mc2 sql, start to result;"
+  echo "mesh MB = sealed bytes all ranks sent over MPI for the query (its shuffles, broadcasts and"
+  echo "gathers, plus the job bundle and the transcript check). The ranks share this machine's"
+  echo "$(nproc) cores."
+  progress "cluster: distributed SQL, TPC-H SF $sf ..."
+  if ! out=$(bash "$ROOT/bench/bench_dist_sql.sh" "$BUILD" "$sf" 1 $CLUSTER_RANKS 2>&1); then
+    echo "distributed SQL FAILED: $(tail -3 <<<"$out")"
+    failed=1
+    return
+  fi
+  local ranks=(1 $CLUSTER_RANKS)
+  printf '  %-6s' query
+  for n in "${ranks[@]}"; do printf ' %10s' "$n rk ms"; done
+  for n in $CLUSTER_RANKS; do printf ' %10s' "$n rk MB"; done
+  echo
+  for q in $(seq 1 22) sum; do
+    printf '  %-6s' "q$q"
+    for n in "${ranks[@]}"; do
+      printf ' %10s' "$(awk -v n="$n" -v q="$q" '$1 == "dsql:" && $3 == n && ($5 == q || q == "sum") { t += $7 } END { print t + 0 }' <<<"$out")"
+    done
+    for n in $CLUSTER_RANKS; do
+      printf ' %10s' "$(awk -v n="$n" -v q="$q" '$1 == "dsql:" && $3 == n && ($5 == q || q == "sum") { b += $9 } END { printf "%.1f", b / 1e6 }' <<<"$out")"
+    done
+    echo
+  done
+  for n in $CLUSTER_RANKS; do
+    summary_note "$(awk -v n="$n" '$1 == "dsql:" && $3 == 1 { one += $7 } $1 == "dsql:" && $3 == n { t += $7 }
+      END { printf "cluster TPC-H SF '"$sf"', %s ranks: %d ms vs %d ms on one enclave (%.2fx)", n, t, one, one / t }' <<<"$out")"
+  done
 }
 
 # Distributed GBDT training (param ranks N: one enclave per rank, worker enclaves under
