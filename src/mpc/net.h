@@ -1,0 +1,57 @@
+/* net.h - the channels between the parties of an MPC run (docs/mpc.md, "Transport").
+ *
+ * An MPC run has n parties (2..MPC_MAX_PARTIES), numbered 0..n-1 in the order the program
+ * names them. Every pair of parties shares one channel: an ordered, reliable byte stream,
+ * authenticated and encrypted end to end. The protocols (ot.h, triples.h, engine.h, gc.h)
+ * only ever call mpc_net_send and mpc_net_recv; what carries the bytes is this module's:
+ *
+ *   TLS (production): TLS 1.3 over TCP between the parties' own machines, mutual
+ *     authentication with the consortium identities (each party's identity certificate,
+ *     as the consortium policy lists it; a peer whose certificate is not the policy's
+ *     party of that index is refused, naming it). Party i listens; party j > i dials i.
+ *     Record integrity is TLS's: a flipped, dropped or injected byte ends the channel with
+ *     MC2_E_AUTH (or MC2_E_IO), never a wrong value.
+ *   local (tests): n parties as threads of one process over socketpairs, with a test hook
+ *     that may alter the bytes of one direction (to prove that the layers above detect what
+ *     they promise to detect).
+ *
+ * SEMANTICS. send(to, p, len) queues len bytes for party `to` and never waits for that
+ * party to receive them (it may block on memory, never on the peer: two parties that send
+ * to each other before receiving do not deadlock, whatever the sizes). recv(from, p, len)
+ * waits for exactly len bytes from `from` (bytes of several sends may be read by one recv
+ * and vice versa: it is a stream). A channel that fails (peer gone, timeout, integrity)
+ * fails every later call on it with the same error, which names the peer. Every wait is
+ * bounded by the net's timeout (default MPC_NET_TIMEOUT_S). Counters give bytes sent and
+ * received per peer (for benchmarks).
+ *
+ * THREADS. One thread per party uses its mpc_net (not thread-safe). */
+#ifndef MC2_MPC_NET_H
+#define MC2_MPC_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mc2/err.h"
+
+#define MPC_MAX_PARTIES   16
+#define MPC_NET_TIMEOUT_S 120
+
+typedef struct mpc_net mpc_net;
+
+uint32_t mpc_net_self(const mpc_net *n);
+uint32_t mpc_net_parties(const mpc_net *n);
+int mpc_net_send(mpc_net *n, uint32_t to, const void *p, size_t len, mc2_err *err) MC2_WUR;
+int mpc_net_recv(mpc_net *n, uint32_t from, void *p, size_t len, mc2_err *err) MC2_WUR;
+/* Waits until everything sent so far has left this process. */
+int mpc_net_flush(mpc_net *n, mc2_err *err) MC2_WUR;
+void mpc_net_counters(const mpc_net *n, uint32_t peer, uint64_t *sent, uint64_t *received);
+void mpc_net_free(mpc_net *n);
+
+/* Tests: n parties in this process; nets[i] is party i's (each used by one thread). tamper,
+ * if not NULL, sees every chunk of bytes party `from` sends party `to` before it is
+ * delivered and may change them in place. */
+typedef void (*mpc_net_tamper_fn)(void *ctx, uint32_t from, uint32_t to, uint8_t *p, size_t len);
+int mpc_net_local(uint32_t n, mpc_net **nets, mpc_net_tamper_fn tamper, void *tamper_ctx,
+                  mc2_err *err) MC2_WUR;
+
+#endif
