@@ -363,8 +363,8 @@ int cmd_model(int argc, char **argv)
 
 static const char PREDICT_HELP[] =
     "usage: mc2 predict --model job-ID|FILE --table OWNER/TABLE... [--recipient PARTY...]\n"
-    "                   [--oblivious] [--wait SECONDS] [--home DIR] [--service HOST:PORT]\n"
-    "                   [--policy FILE]\n\n"
+    "                   [--oblivious | --ranks N] [--wait SECONDS] [--home DIR]\n"
+    "                   [--service HOST:PORT] [--policy FILE]\n\n"
     "Submits a prediction job: the model of train job ID (or the model FILE you fetched with\n"
     "`mc2 model get`) scores the tables, whose columns are the model's features in training\n"
     "order (the training columns without the label, with the same names). The job binds\n"
@@ -377,18 +377,23 @@ static const char PREDICT_HELP[] =
     "someone else submits with your model waits for your `mc2 approve ID`.\n"
     "--oblivious scores obliviously: no branch or memory address depends on the rows or the\n"
     "trees (same predictions, slower).\n"
+    "--ranks N, on a cluster (tables placed with `mc2 upload --cluster/--place`), scores on N\n"
+    "ranks, one enclave per host, each its own part; the leader gathers the predictions\n"
+    "(docs/cluster.md; not with --oblivious).\n"
     "When you own every table, the job runs at once: mc2 predict waits up to --wait seconds\n"
     "(default 300; 0: print the job id and return) and exits 1 with the reason if it failed.\n";
 
 int cmd_predict(int argc, char **argv)
 {
     const char *model = NULL, *home = NULL, *service = NULL, *policy = NULL, *wait_s = NULL;
+    const char *ranks = NULL;
     const char *tables[MC2_JOB_MAX_INPUTS], *recips[MC2_JOB_MAX_RECIPIENTS];
     size_t nt = 0, nr = 0;
     int oblivious = 0;
     cli_opt opts[] = {CLI_VAL("model", &model),
                       CLI_LIST("table", tables, &nt, MC2_JOB_MAX_INPUTS),
                       CLI_FLAG("oblivious", &oblivious),
+                      CLI_VAL("ranks", &ranks),
                       CLI_LIST("recipient", recips, &nr, MC2_JOB_MAX_RECIPIENTS),
                       CLI_VAL("wait", &wait_s),
                       CLI_VAL("home", &home),
@@ -399,8 +404,11 @@ int cmd_predict(int argc, char **argv)
     if (cli_parse("predict", PREDICT_HELP, argc, argv, opts, NULL, 0, &code)) return code;
     if (!model || nt == 0)
         return cli_usage("predict", "--model and at least one --table OWNER/TABLE are needed");
-    uint64_t wait;
+    uint64_t wait, nranks;
     if (wait_s && cli_parse_uint("predict", "--wait", wait_s, 0, 86400, &wait)) return CLI_USAGE;
+    if (ranks && oblivious)
+        return cli_usage("predict", "--ranks scores in encryption mode only: drop --oblivious");
+    if (ranks && cli_parse_uint("predict", "--ranks", ranks, 1, 64, &nranks)) return CLI_USAGE;
     mc2_err err;
     mc2_err_clear(&err);
     cli_session cs;
@@ -422,6 +430,7 @@ int cmd_predict(int argc, char **argv)
         mc2_job_add_param(&j, "model_sha256", hex, &err) ||
         mc2_job_add_param(&j, "model_owner", cs.id.name, &err) ||
         (oblivious && mc2_job_add_param(&j, "oblivious", "1", &err)) ||
+        (ranks && mc2_job_add_param(&j, "ranks", ranks, &err)) ||
         cli_add_recipients(&j, cs.policy, recips, nr, &err))
         goto fail;
     if (owns_any(&j, cs.id.name) && mc2_esession_grant(&cs.es, &cs.id, cs.policy, &err)) goto fail;

@@ -142,11 +142,18 @@ int cli_model_ref_find(const char *home, const char *spec, cli_model_ref *r, mc2
     mc2_free(dir);
     if (found == 1) return 0;
     mc2_wipe(r, sizeof *r);
-    if (found > 1)
+    if (found > 1 && by_job)
         return mc2_err_set(err, MC2_E_USAGE,
                            "several kept models come from job %s (of different service runs): "
                            "give --model FILE (the file `mc2 model get` wrote)",
                            num);
+    if (found > 1) /* the same model bytes from several trainings */
+        return mc2_err_set(err, MC2_E_USAGE,
+                           "several kept models have the contents of %s (the same model trained "
+                           "more than once): give --model with the model's object name "
+                           "(results/job-...-model.mc2m, the `object` line of its key in "
+                           "%s/models)",
+                           spec, home);
     return mc2_err_set(err, MC2_E_NOTFOUND,
                        "no kept key for model '%s' in this party's home: a recipient of the "
                        "train job fetches it first with `mc2 model get --job N --out FILE`",

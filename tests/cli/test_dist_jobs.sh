@@ -164,10 +164,22 @@ predict_cmp() {
   check "N=$n: 120000 predictions on $n ranks" test "$(wc -l <"$WORK/pd$n.csv")" = 120001
   check "N=$n: the predictions on $n ranks are those of one enclave, row for row" \
     cmp -s <(sed 's/^wscore,/score,/' "$WORK/ps$n.csv") "$WORK/pd$n.csv"
+  # the same through `mc2 predict --ranks N` (the model one enclave trained, by its object:
+  # N=2 and N=4 trained the same bytes, so the model file names two kept keys)
+  expect_ok "N=$n: mc2 predict --ranks $n" "$MC2" predict "${A[@]}" --service "$svc0" \
+    --model "$obj" --table alice/score --ranks "$n" --wait 300
+  local cid
+  cid=$(sed -n 's/^submitted predict job \([0-9]*\).*/\1/p' "$WORK/out")
+  expect_ok "N=$n: download mc2 predict --ranks's predictions" "$MC2" download "${A[@]}" \
+    --service "$svc0" --job "${cid:-0}" --out "$WORK/pc$n.csv"
+  check "N=$n: mc2 predict --ranks $n gives the same predictions" cmp -s "$WORK/pd$n.csv" "$WORK/pc$n.csv"
   for ((r = 1; r < n; r++)); do
     check "N=$n: host $r's store holds no result" test -z "$(ls -A "$WORK/n$n-s$r/store/results" 2>/dev/null)"
   done
   if [[ $n -eq 2 ]]; then
+    expect_fail "N=2: mc2 predict --ranks with --oblivious is a usage error" 2 "encryption mode only" \
+      "$MC2" predict "${A[@]}" --service "$svc0" --model "$obj" --table alice/score \
+      --ranks 2 --oblivious
     expect_fail "N=2: oblivious predict on several ranks is refused" 1 "oblivious prediction runs on one enclave only" \
       "$MC2" submit "${A[@]}" --service "$svc0" --kind predict --input alice/score --param "model=$obj" \
       --param "model_sha256=$sha" --param model_owner=alice --param oblivious=1 --param ranks=2 --recipient alice
