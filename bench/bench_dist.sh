@@ -17,7 +17,6 @@ shift 3
 MC2=$B/mc2
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mc2-bench-dist.XXXXXX")
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 DIRS=()
 cleanup() {
   for d in "${DIRS[@]}"; do "$MC2" stop --dir "$d" >/dev/null 2>&1; done
@@ -29,6 +28,8 @@ die() {
   exit 1
 }
 now_ms() { date +%s%3N; }
+# shellcheck source=bench/dist_lib.sh
+source "$(dirname "$0")/dist_lib.sh"
 port() { "$B/hostscan" port; }
 
 "$MC2" init --name alice --home "$WORK/alice" >/dev/null || die "mc2 init"
@@ -59,33 +60,9 @@ job() {
 }
 
 for n in "$@"; do
-  keys=() svc=() dirs=""
-  for ((r = 0; r < n; r++)); do
-    d=$WORK/n$n-s$r
-    DIRS+=("$d")
-    keys+=(--sim-platform-key "$("$MC2" service init --dir "$d")")
-    dirs+="${dirs:+,}$d"
-  done
-  "$MC2" policy init --out "$WORK/c$n.yaml" --consortium "bench$n" \
-    --party "alice=$WORK/alice/identity.crt" --recipient alice --enclave "$B/mc2-enclave" \
-    --allow-simulation "${keys[@]}" >/dev/null || die "policy"
-  cp "$WORK/c$n.yaml" "$WORK/alice/consortium.yaml"
-  cat >"$WORK/launch$n.sh" <<EOF
-#!/bin/sh
-exec mpirun --oversubscribe --bind-to none -np "\$1" "$B/mc2-rank" --leader "\$2" --dirs "$dirs"
-EOF
-  chmod +x "$WORK/launch$n.sh"
-  for ((r = 0; r < n; r++)); do
-    d=$WORK/n$n-s$r
-    cp "$WORK/c$n.yaml" "$d/policy.yaml"
-    extra=()
-    [[ $r -eq 0 ]] && extra=(--mesh-launcher "$WORK/launch$n.sh")
-    s=127.0.0.1:$(port)
-    "$MC2" start --policy "$WORK/c$n.yaml" --dir "$d" --listen "$s" --idle-timeout 0 \
-      "${extra[@]}" >/dev/null 2>"$WORK/err" || die "start: $(cat "$WORK/err")"
-    svc+=("$s")
-  done
-  place=$(IFS=,; echo "${svc[*]}")
+  bench_services "$n" "bench$n" 1
+  svc=("${SVC[@]}")
+  place=$PLACE
   "$MC2" upload "${A[@]}" --schema "$SRC/examples/loans.yaml" --in "$WORK/loans.csv" --as loans \
     --place "$place" >/dev/null 2>&1 || die "upload --place"
   "$MC2" upload "${A[@]}" --schema "$SRC/examples/loans.yaml" --in "$WORK/loans.csv" --as whole \

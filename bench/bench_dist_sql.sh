@@ -19,7 +19,6 @@ RUNS=${BENCH_DIST_SQL_RUNS:-1}
 MC2=$B/mc2
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mc2-bench-dsql.XXXXXX")
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 DIRS=()
 cleanup() {
   for d in "${DIRS[@]}"; do "$MC2" stop --dir "$d" >/dev/null 2>&1; done
@@ -31,6 +30,8 @@ die() {
   exit 1
 }
 now_ms() { date +%s%3N; }
+# shellcheck source=bench/dist_lib.sh
+source "$(dirname "$0")/dist_lib.sh"
 TABLES=(region nation supplier customer part partsupp orders lineitem)
 "$MC2" init --name alice --home "$WORK/alice" >/dev/null || die "mc2 init"
 A=(--home "$WORK/alice")
@@ -47,33 +48,9 @@ mesh_sent() {
 }
 
 for n in "$@"; do
-  keys=() svc=() dirs=""
-  for ((r = 0; r < n; r++)); do
-    d=$WORK/n$n-s$r
-    DIRS+=("$d")
-    keys+=(--sim-platform-key "$("$MC2" service init --dir "$d")")
-    dirs+="${dirs:+,}$d"
-  done
-  "$MC2" policy init --out "$WORK/c$n.yaml" --consortium "bdsql$n" \
-    --party "alice=$WORK/alice/identity.crt" --recipient alice --enclave "$B/mc2-enclave" \
-    --allow-simulation "${keys[@]}" >/dev/null || die "policy"
-  cp "$WORK/c$n.yaml" "$WORK/alice/consortium.yaml"
-  cat >"$WORK/launch$n.sh" <<EOF
-#!/bin/sh
-exec mpirun --oversubscribe --bind-to none -np "\$1" "$B/mc2-rank" --leader "\$2" --dirs "$dirs"
-EOF
-  chmod +x "$WORK/launch$n.sh"
-  for ((r = 0; r < n; r++)); do
-    d=$WORK/n$n-s$r
-    cp "$WORK/c$n.yaml" "$d/policy.yaml"
-    extra=()
-    [[ $r -eq 0 && $n -gt 1 ]] && extra=(--mesh-launcher "$WORK/launch$n.sh")
-    s=127.0.0.1:$("$B/hostscan" port)
-    "$MC2" start --policy "$WORK/c$n.yaml" --dir "$d" --listen "$s" --idle-timeout 0 \
-      "${extra[@]}" >/dev/null 2>"$WORK/err" || die "start: $(cat "$WORK/err")"
-    svc+=("$s")
-  done
-  place=$(IFS=,; echo "${svc[*]}")
+  bench_services "$n" "bdsql$n" $((n > 1 ? 1 : 0))
+  svc=("${SVC[@]}")
+  place=$PLACE
   for t in "${TABLES[@]}"; do
     where=(--service "${svc[0]}")
     [[ $n -gt 1 ]] && where=(--place "$place")

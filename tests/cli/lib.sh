@@ -61,6 +61,45 @@ start_service() {
   done
   return $rc
 }
+# rank_services N CONSORTIUM PARTY: N services on this machine for distributed jobs (each its
+# own sim platform key, store and policy; the policy names PARTY, whose home is $WORK/PARTY,
+# as party and recipient), the first one (the leader) with a mesh launcher that runs
+# `mpirun --oversubscribe -np N mc2-rank` over all N. Service r's state is $WORK/nN-sR. Sets
+# RANK_SVC (the services' addresses, rank order) and RANK_PLACE (them comma-separated, for
+# --place); appends the state directories to RANK_DIRS (for a trap to stop them). 1 (with a
+# failed check) if a service does not start.
+RANK_DIRS=()
+rank_services() {
+  local n=$1 cons=$2 party=$3 keys=() dirs="" r
+  RANK_SVC=()
+  for ((r = 0; r < n; r++)); do
+    keys+=(--sim-platform-key "$("$MC2" service init --dir "$WORK/n$n-s$r")")
+    dirs+="${dirs:+,}$WORK/n$n-s$r"
+  done
+  "$MC2" policy init --out "$WORK/c$n.yaml" --consortium "$cons" \
+    --party "$party=$WORK/$party/identity.crt" --recipient "$party" \
+    --enclave "$MC2_BUILD/mc2-enclave" --allow-simulation "${keys[@]}" >/dev/null
+  cp "$WORK/c$n.yaml" "$WORK/$party/consortium.yaml"
+  for ((r = 0; r < n; r++)); do cp "$WORK/c$n.yaml" "$WORK/n$n-s$r/policy.yaml"; done
+  cat >"$WORK/launch$n.sh" <<EOF
+#!/bin/sh
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+exec mpirun --oversubscribe --bind-to none --mca btl_vader_single_copy_mechanism none \\
+  -np "\$1" "$MC2_BUILD/mc2-rank" --leader "\$2" --dirs "$dirs"
+EOF
+  chmod +x "$WORK/launch$n.sh"
+  for ((r = 0; r < n; r++)); do
+    local extra=()
+    [[ $r -eq 0 ]] && extra=(--mesh-launcher "$WORK/launch$n.sh")
+    if start_service "$WORK/n$n-s$r" "$WORK/c$n.yaml" "$MC2" "${extra[@]}"; then ok; else
+      bad "N=$n: start host $r: $(cat "$WORK/err")"
+      return 1
+    fi
+    RANK_DIRS+=("$WORK/n$n-s$r")
+    RANK_SVC+=("$MC2_SERVICE")
+  done
+  RANK_PLACE=$(IFS=,; echo "${RANK_SVC[*]}")
+}
 # start_swtpm DIR: a software TPM (swtpm) on two free loopback ports with its state in DIR;
 # SWTPM_PORT is its TPM port (control: SWTPM_PORT+1), SWTPM_PID its process, killed by the
 # caller (stop_swtpm). Returns 77 if swtpm is not installed, 1 if it does not come up.

@@ -54,34 +54,10 @@ submit_job() {
 }
 
 run_cluster() { # run_cluster N
-  local n=$1 keys=() dirs="" svc=() r
-  for ((r = 0; r < n; r++)); do
-    keys+=(--sim-platform-key "$("$MC2" service init --dir "$WORK/n$n-s$r")")
-    dirs+="${dirs:+,}$WORK/n$n-s$r"
-  done
-  "$MC2" policy init --out "$WORK/c$n.yaml" --consortium "dist$n" \
-    --party "alice=$WORK/alice/identity.crt" --recipient alice --enclave "$B/mc2-enclave" \
-    --allow-simulation "${keys[@]}" >/dev/null
-  cp "$WORK/c$n.yaml" "$WORK/alice/consortium.yaml"
-  for ((r = 0; r < n; r++)); do cp "$WORK/c$n.yaml" "$WORK/n$n-s$r/policy.yaml"; done
-  cat >"$WORK/launch$n.sh" <<EOF
-#!/bin/sh
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-exec mpirun --oversubscribe --bind-to none --mca btl_vader_single_copy_mechanism none \\
-  -np "\$1" "$B/mc2-rank" --leader "\$2" --dirs "$dirs"
-EOF
-  chmod +x "$WORK/launch$n.sh"
-  for ((r = 0; r < n; r++)); do
-    local extra=()
-    [[ $r -eq 0 ]] && extra=(--mesh-launcher "$WORK/launch$n.sh")
-    if start_service "$WORK/n$n-s$r" "$WORK/c$n.yaml" "$MC2" "${extra[@]}"; then ok; else
-      bad "N=$n: start host $r: $(cat "$WORK/err")"
-      return
-    fi
-    svc+=("$MC2_SERVICE")
-  done
-  local place
-  place=$(IFS=,; echo "${svc[*]}")
+  local n=$1 svc place
+  rank_services "$n" "dist$n" alice || return
+  svc=("${RANK_SVC[@]}")
+  place=$RANK_PLACE
   expect_ok "N=$n: upload --place" "$MC2" upload "${A[@]}" --schema "$MC2_SRC/examples/loans.yaml" \
     --in "$WORK/loans.csv" --as loans --place "$place"
   expect_ok "N=$n: upload whole" "$MC2" upload "${A[@]}" --schema "$MC2_SRC/examples/loans.yaml" \

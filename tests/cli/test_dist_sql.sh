@@ -17,9 +17,7 @@ skip() {
 command -v mpirun >/dev/null || skip "no mpirun"
 [[ -x $B/mc2-rank ]] || skip "this build found no MPI (no mc2-rank)"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
-DIRS=()
-# shellcheck disable=SC2064
-trap 'for d in "${DIRS[@]}"; do "$MC2" stop --dir "$d" >/dev/null 2>&1; done; rm -rf "$WORK"' EXIT
+trap 'for d in "${RANK_DIRS[@]}"; do "$MC2" stop --dir "$d" >/dev/null 2>&1; done; rm -rf "$WORK"' EXIT
 TABLES=(region nation supplier customer part partsupp orders lineitem)
 Q=$MC2_SRC/tests/data/tpch/queries
 "$MC2" init --name alice --home "$WORK/alice" >/dev/null
@@ -27,35 +25,10 @@ A=(--home "$WORK/alice")
 expect_ok "generate TPC-H SF 0.01" "$MC2" gen tpch --sf 0.01 --out "$WORK/tpch" --threads 1
 
 run_cluster() { # run_cluster N
-  local n=$1 keys=() dirs="" svc=() r t q
-  for ((r = 0; r < n; r++)); do
-    keys+=(--sim-platform-key "$("$MC2" service init --dir "$WORK/n$n-s$r")")
-    dirs+="${dirs:+,}$WORK/n$n-s$r"
-  done
-  "$MC2" policy init --out "$WORK/c$n.yaml" --consortium "dsql$n" \
-    --party "alice=$WORK/alice/identity.crt" --recipient alice --enclave "$B/mc2-enclave" \
-    --allow-simulation "${keys[@]}" >/dev/null
-  cp "$WORK/c$n.yaml" "$WORK/alice/consortium.yaml"
-  for ((r = 0; r < n; r++)); do cp "$WORK/c$n.yaml" "$WORK/n$n-s$r/policy.yaml"; done
-  cat >"$WORK/launch$n.sh" <<EOF
-#!/bin/sh
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-exec mpirun --oversubscribe --bind-to none --mca btl_vader_single_copy_mechanism none \\
-  -np "\$1" "$B/mc2-rank" --leader "\$2" --dirs "$dirs"
-EOF
-  chmod +x "$WORK/launch$n.sh"
-  for ((r = 0; r < n; r++)); do
-    local extra=()
-    [[ $r -eq 0 ]] && extra=(--mesh-launcher "$WORK/launch$n.sh")
-    if start_service "$WORK/n$n-s$r" "$WORK/c$n.yaml" "$MC2" "${extra[@]}"; then ok; else
-      bad "N=$n: start host $r: $(cat "$WORK/err")"
-      return
-    fi
-    DIRS+=("$WORK/n$n-s$r")
-    svc+=("$MC2_SERVICE")
-  done
-  local place ins=()
-  place=$(IFS=,; echo "${svc[*]}")
+  local n=$1 svc place ins=() t q
+  rank_services "$n" "dsql$n" alice || return
+  svc=("${RANK_SVC[@]}")
+  place=$RANK_PLACE
   for t in "${TABLES[@]}"; do
     expect_ok "N=$n: upload --place $t" "$MC2" upload "${A[@]}" --schema "$MC2_SRC/schemas/tpch/$t.yaml" \
       --in "$WORK/tpch/$t.tbl" --as "$t" --place "$place"
