@@ -68,23 +68,44 @@ fail:
     return -1;
 }
 
+/* The query the plan hook compiled at this rank, kept for run_rank, which follows it on the
+ * same runner thread for the same job (the runner runs one job at a time): the inputs are
+ * opened and the query compiled once. Forgotten by the next plan, by run_rank, and by the
+ * leader's run when its mesh is over. */
+static struct {
+    bool set;
+    const mc2_job *job;
+    uint32_t self, n_ranks;
+    rank_query q;
+} kept;
+
+static void kept_drop(void)
+{
+    if (kept.set) rank_query_free(&kept.q);
+    kept.set = false;
+}
+
 int enc_sql_plan(enclave *e, const mc2_job *j, uint32_t self, uint32_t n_ranks, mc2_coll_op *ops,
                  uint32_t cap, uint32_t *n_ops, mc2_err *err)
 {
-    rank_query q;
     size_t n = 0;
+    kept_drop();
     enum mc2_dist_coll *c = mc2_calloc(cap ? cap : 1, sizeof *c);
     if (!c) return mc2_err_set(err, MC2_E_NOMEM, "out of memory");
-    if (rank_compile(e, j, self, n_ranks, &q, err)) {
+    if (rank_compile(e, j, self, n_ranks, &kept.q, err)) {
         mc2_free(c);
         return -1;
     }
-    int rc = mc2_dist_colls(q.dist, c, cap, &n, err);
+    kept.set = true;
+    kept.job = j;
+    kept.self = self;
+    kept.n_ranks = n_ranks;
+    int rc = mc2_dist_colls(kept.q.dist, c, cap, &n, err);
     for (size_t i = 0; rc == 0 && i < n; i++)
         ops[i] = (mc2_coll_op){
             c[i] == MC2_DIST_ALLREDUCE_I64 ? MC2_COLL_ALLREDUCE_I64 : MC2_COLL_ALLTOALLV, 0};
     *n_ops = (uint32_t)n;
-    rank_query_free(&q);
+    if (rc) kept_drop();
     mc2_free(c);
     return rc;
 }
@@ -118,9 +139,17 @@ int enc_sql_run_rank(enclave *e, enc_job *j, enc_mesh *m, mc2_err *err)
     unsigned th;
     const mc2_exec_input *all;
     size_t nall;
-    if (enc_sql_threads(e, &j->job, &th, err) ||
-        rank_compile(e, &j->job, m->self, m->n_ranks, &q, err))
+    if (kept.set && kept.job == &j->job && kept.self == m->self && kept.n_ranks == m->n_ranks) {
+        q = kept.q; /* taken over */
+        kept.set = false;
+    } else {
+        kept_drop();
+        if (rank_compile(e, &j->job, m->self, m->n_ranks, &q, err)) return -1;
+    }
+    if (enc_sql_threads(e, &j->job, &th, err)) {
+        rank_query_free(&q);
         return -1;
+    }
     enc_sql_spill_init(&hs, e, j);
     mc2_exec_opts opts = {
         .mem_budget = (size_t)(e->budget_bytes / 2), .spill = &hs.store, .threads = th};
@@ -151,6 +180,7 @@ int enc_sql_run_dist(enclave *e, enc_job *j, uint32_t n_ranks, mc2_err *err)
     j->kstate = &st;
     int rc = enc_mesh_lead(e, j, enc_kind_find("sql", NULL), n_ranks, err);
     j->kstate = NULL;
+    kept_drop(); /* a mesh that failed before run_rank left it */
     if (rc == 0 && !st.begun) rc = mc2_err_set(err, MC2_E_INTERNAL, "rank 0 wrote no result");
     if (rc == 0) rc = enc_sql_out_finish(&st.out, err); /* released only now */
     if (st.begun || st.out.named) enc_sql_out_free(&st.out);
