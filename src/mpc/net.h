@@ -22,7 +22,9 @@
  * and vice versa: it is a stream). A channel that fails (peer gone, timeout, integrity)
  * fails every later call on it with the same error, which names the peer. Every wait is
  * bounded by the net's timeout (default MPC_NET_TIMEOUT_S). Counters give bytes sent and
- * received per peer (for benchmarks).
+ * received per peer (for benchmarks): the protocol's bytes, without TLS's overhead.
+ * Bytes sent but not yet received are buffered in memory on either side; a peer more than
+ * 4 GiB ahead of what this party has received fails the channel (MC2_E_LIMIT).
  *
  * THREADS. One thread per party uses its mpc_net (not thread-safe). */
 #ifndef MC2_MPC_NET_H
@@ -45,6 +47,8 @@ int mpc_net_recv(mpc_net *n, uint32_t from, void *p, size_t len, mc2_err *err) M
 /* Waits until everything sent so far has left this process. */
 int mpc_net_flush(mpc_net *n, mc2_err *err) MC2_WUR;
 void mpc_net_counters(const mpc_net *n, uint32_t peer, uint64_t *sent, uint64_t *received);
+/* Sends what is still pending (waiting at most the timeout), closes TLS cleanly
+ * (close_notify), closes the sockets and wipes the buffers. NULL is a no-op. */
 void mpc_net_free(mpc_net *n);
 
 /* Sets the bound on every wait of this net (ms; 0 restores MPC_NET_TIMEOUT_S): a recv or
