@@ -5,11 +5,13 @@
  * range, both cases occur, mean error near 0), fixed-point products and dot products
  * against the exact integer result and against double. Last, a share altered in transit by
  * the tamper hook: the engine does NOT notice (semi-honest, no MACs) and the victim opens a
- * wrong value; detection in transit is the TLS channel's (test_mpc_net's relay test). */
+ * wrong value; detection in transit is the TLS channel's (test_mpc_net's relay test).
+ * And the fixed-point products once over TLS on loopback with 3 parties. */
 #include <math.h>
 #include <pthread.h>
 
 #include "../tools/mpc_dealer.h"
+#include "../tools/mpc_tlsfix.h"
 #include "mpc/engine.h"
 #include "test.h"
 
@@ -27,6 +29,7 @@ typedef int (*body_fn)(eparty *p, void *ctx);
 struct eparty {
     uint32_t self, n;
     mpc_net *net;
+    const mpc_net_tls_cfg *tls; /* set: the party opens its own TLS net */
     mpc_engine *e;
     body_fn body;
     void *ctx;
@@ -40,10 +43,12 @@ static void *party_main(void *arg)
     eparty *p = arg;
     static const uint8_t seed[16] = {7};
     mpc_triple_src src = {0};
-    p->ok = mpc_dealer_src(p->self, p->n, seed, &src, &p->err) == 0 &&
+    p->ok = (!p->tls || mpc_net_tls(p->tls, &p->net, &p->err) == 0) &&
+            mpc_dealer_src(p->self, p->n, seed, &src, &p->err) == 0 &&
             mpc_engine_new(p->net, &src, &p->e, &p->err) == 0 && p->body(p, p->ctx) == 0;
     mpc_engine_free(p->e);
     if (src.free) src.free(src.ctx);
+    if (p->tls) mpc_net_free(p->net);
     return NULL;
 }
 
@@ -359,6 +364,46 @@ static void test_alter(void)
     done(ps, 3);
 }
 
+/* The same fixed-point products and truncations over TLS on loopback (3 processes' worth
+ * of parties as threads, each with its own identity). */
+static void test_tls(void)
+{
+    static const char *const names[] = {"bank-a", "bank-b", "bank-c"};
+    static fx_ctx f;
+    mpc_tlsfix fix;
+    uint64_t s = 777;
+    for (int i = 0; i < FK; i++) {
+        f.x[i] = (double)(int64_t)(rnd(&s) % 2001) / 10 - 100;
+        f.y[i] = (double)(int64_t)(rnd(&s) % 2001) / 10 - 100;
+        f.ex[i] = mpc_fx_encode(f.x[i]);
+        f.ey[i] = mpc_fx_encode(f.y[i]);
+    }
+    CHECK(mpc_tlsfix_init(&fix, 3, names, 20000) == 0);
+    eparty ps[3];
+    pthread_t th[3];
+    for (uint32_t i = 0; i < 3; i++) {
+        ps[i] = (eparty){.self = i, .n = 3, .tls = &fix.cfg[i], .body = body_fx, .ctx = &f};
+        pthread_create(&th[i], NULL, party_main, &ps[i]);
+    }
+    for (uint32_t i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_MSG(ps[i].ok, "party %u over TLS: %s", i, ps[i].err.msg);
+    }
+    int64_t dsum = 0;
+    for (int i = 0; i < FK; i++) dsum += (int64_t)f.ex[i] * (int64_t)f.ey[i];
+    for (uint32_t p = 0; p < 3 && ps[p].ok; p++) {
+        int exact = 1;
+        for (int i = 0; i < FK; i++) {
+            int64_t d = (int64_t)ps[p].out[i] - (((int64_t)f.ex[i] * (int64_t)f.ey[i]) >> 16);
+            exact &= d == 0 || d == 1;
+        }
+        int64_t d = (int64_t)ps[p].out[FK] - (dsum >> 16);
+        CHECK_MSG(exact && (d == 0 || d == 1), "party %u over TLS: products and dot product", p);
+    }
+    done(ps, 3);
+    mpc_tlsfix_free(&fix);
+}
+
 int main(void)
 {
     for (uint32_t n = 2; n <= 3; n++) {
@@ -368,5 +413,6 @@ int main(void)
         test_fx(n);
     }
     test_alter();
+    test_tls();
     return test_done("test_mpc_engine");
 }

@@ -14,9 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "base/buf.h"
-#include "crypto/pki.h"
-#include "mc2/crypto.h"
+#include "../tools/mpc_tlsfix.h"
 #include "mpc/net.h"
 #include "test.h"
 
@@ -145,43 +143,16 @@ static void test_local(void)
 
 /* ---- TLS ---------------------------------------------------------------------------- */
 
-typedef struct ident {
-    uint8_t sec[32];
-    mc2_buf pem;
-} ident;
-
-static void make_ident(ident *id, const char *name)
-{
-    mc2_err err;
-    memset(id, 0, sizeof *id);
-    CHECK(mc2_random(id->sec, 32, &err) == 0);
-    CHECK(mc2_x509_self_signed(id->sec, name, 1, &id->pem, &err) == 0);
-    CHECK(mc2_buf_put_u8(&id->pem, 0, &err) == 0); /* NUL-terminate */
-}
-
-static unsigned free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &l) != 0)
-        abort();
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 typedef struct tparty {
     party p;
-    mpc_net_tls_cfg cfg;
-    char addr[MPC_MAX_PARTIES][32];
+    const mpc_net_tls_cfg *cfg;
     int up;
 } tparty;
 
 static void *tls_party(void *arg)
 {
     tparty *t = arg;
-    t->up = mpc_net_tls(&t->cfg, &t->p.net, &t->p.err) == 0;
+    t->up = mpc_net_tls(t->cfg, &t->p.net, &t->p.err) == 0;
     t->p.ok = t->up;
     if (t->up && t->p.bytes) exchange(&t->p);
     mpc_net_free(t->p.net);
@@ -189,26 +160,16 @@ static void *tls_party(void *arg)
     return NULL;
 }
 
-/* n parties on fresh ports; party i uses key/cert of ids[use[i]] while the policy (every
- * cfg's cert_pem) lists ids[i]. */
-static void tls_setup(tparty *tp, uint32_t n, ident *ids, const uint32_t *use, size_t bytes,
-                      unsigned timeout_ms)
+static const char *const names[] = {"bank-a", "bank-b", "bank-c"};
+
+/* n parties on fresh ports, each sending `bytes` to every other. */
+static void tls_setup(tparty *tp, mpc_tlsfix *f, uint32_t n, size_t bytes, unsigned timeout_ms)
 {
-    static const char *names[] = {"bank-a", "bank-b", "bank-c"};
-    unsigned port[MPC_MAX_PARTIES];
-    for (uint32_t i = 0; i < n; i++) port[i] = free_port();
+    CHECK(mpc_tlsfix_init(f, n, names, timeout_ms) == 0);
     for (uint32_t i = 0; i < n; i++) {
         memset(&tp[i], 0, sizeof tp[i]);
         tp[i].p = (party){.self = i, .n = n, .bytes = bytes};
-        tp[i].cfg = (mpc_net_tls_cfg){.self = i, .n = n, .timeout_ms = timeout_ms};
-        for (uint32_t j = 0; j < n; j++) {
-            snprintf(tp[i].addr[j], sizeof tp[i].addr[j], "127.0.0.1:%u", port[j]);
-            tp[i].cfg.addr[j] = tp[i].addr[j];
-            tp[i].cfg.name[j] = names[j];
-            tp[i].cfg.cert_pem[j] = (const char *)ids[j].pem.data;
-        }
-        tp[i].cfg.cert_pem[i] = (const char *)ids[use[i]].pem.data;
-        tp[i].cfg.key = ids[use[i]].sec;
+        tp[i].cfg = &f->cfg[i];
     }
 }
 
@@ -275,43 +236,45 @@ static void *relay_run(void *arg)
 
 static void test_tls(void)
 {
-    ident ids[4];
-    make_ident(&ids[0], "bank-a");
-    make_ident(&ids[1], "bank-b");
-    make_ident(&ids[2], "bank-c");
-    make_ident(&ids[3], "mallory");
+    mpc_tlsfix f;
+    mpc_tident mallory;
+    CHECK(mpc_tident_make(&mallory, "mallory") == 0);
     tparty tp[3];
-    const uint32_t honest[3] = {0, 1, 2};
-    tls_setup(tp, 3, ids, honest, 1u << 20, 0);
+    tls_setup(tp, &f, 3, 1u << 20, 0);
     CHECK_MSG(run_tls(tp, 3), "3 parties over TLS on loopback exchange 1 MB each way at once");
+    mpc_tlsfix_free(&f);
 
     /* party 1 presents mallory's certificate: party 0 (accepting) refuses it naming it */
-    const uint32_t bad1[2] = {0, 3};
-    tls_setup(tp, 2, ids, bad1, 0, 5000);
+    tls_setup(tp, &f, 2, 0, 5000);
+    f.cfg[1].key = mallory.sec;
+    f.cfg[1].cert_pem[1] = (const char *)mallory.pem.data;
     CHECK(!run_tls(tp, 2));
     CHECK_MSG(!tp[0].up && tp[0].p.err.code == MC2_E_AUTH && strstr(tp[0].p.err.msg, "CN=mallory"),
               "%s", tp[0].p.err.msg);
     CHECK_MSG(!tp[1].up && strstr(tp[1].p.err.msg, "refuse"), "%s", tp[1].p.err.msg);
+    mpc_tlsfix_free(&f);
     /* party 0 presents mallory's: party 1 (dialing) refuses it naming the party expected */
-    const uint32_t bad0[2] = {3, 1};
-    tls_setup(tp, 2, ids, bad0, 0, 5000);
+    tls_setup(tp, &f, 2, 0, 5000);
+    f.cfg[0].key = mallory.sec;
+    f.cfg[0].cert_pem[0] = (const char *)mallory.pem.data;
     CHECK(!run_tls(tp, 2));
     CHECK(!tp[0].up);
     CHECK_MSG(!tp[1].up && tp[1].p.err.code == MC2_E_AUTH &&
                   strstr(tp[1].p.err.msg, "party 0 (bank-a)") &&
                   strstr(tp[1].p.err.msg, "not party 0 (bank-a)'s"),
               "%s", tp[1].p.err.msg);
+    mpc_tlsfix_free(&f);
 
     /* a bit flipped in transit from party 1 to party 0 */
-    tls_setup(tp, 2, ids, honest, 200000, 5000);
+    tls_setup(tp, &f, 2, 200000, 5000);
     relay r = {.flip_at = 20000};
-    r.to = (unsigned)atoi(strchr(tp[1].addr[0], ':') + 1);
+    r.to = (unsigned)atoi(strchr(f.addr[1][0], ':') + 1);
     r.lfd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t sl = sizeof sa;
     CHECK(r.lfd >= 0 && bind(r.lfd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
           listen(r.lfd, 1) == 0 && getsockname(r.lfd, (struct sockaddr *)&sa, &sl) == 0);
-    snprintf(tp[1].addr[0], sizeof tp[1].addr[0], "127.0.0.1:%u", ntohs(sa.sin_port));
+    snprintf(f.addr[1][0], sizeof f.addr[1][0], "127.0.0.1:%u", ntohs(sa.sin_port));
     pthread_t rt;
     pthread_create(&rt, NULL, relay_run, &r);
     CHECK(!run_tls(tp, 2));
@@ -322,7 +285,8 @@ static void test_tls(void)
     CHECK(tp[0].up && tp[1].up);
     CHECK_MSG(!tp[0].p.ok && tp[0].p.err.code == MC2_E_AUTH && strstr(tp[0].p.err.msg, "party 1"),
               "the receiver of the flipped bit fails (not wrong data): %s", tp[0].p.err.msg);
-    for (int i = 0; i < 4; i++) mc2_buf_free(&ids[i].pem);
+    mpc_tlsfix_free(&f);
+    mc2_buf_free(&mallory.pem);
 }
 
 int main(void)
