@@ -712,11 +712,19 @@ int mpc_net_tls(const mpc_net_tls_cfg *cfg, mpc_net **out, mc2_err *err)
         if (tls_dial(&s, j, err)) goto out;
     for (uint32_t k = cfg->self + 1; k < cfg->n; k++)
         if (tls_accept(&s, lfd, err)) goto out;
-    for (uint32_t j = 0; j < cfg->n; j++)
-        if (j != cfg->self && fcntl(s.n->ch[j].fd, F_SETFL, O_NONBLOCK) != 0) {
+    for (uint32_t j = 0; j < cfg->n; j++) {
+        if (j == cfg->self) continue;
+        if (fcntl(s.n->ch[j].fd, F_SETFL, O_NONBLOCK) != 0) {
             mc2_err_set(err, MC2_E_IO, "mpc net: fcntl: %s", strerror(errno));
             goto out;
         }
+        /* Records that came in the same read as the handshake's last message wait in the
+         * TLS endpoint's input, where poll cannot see them: decrypt them now. */
+        if (chan_take(s.n, j, NULL, 0)) {
+            (void)chan_err(s.n, j, err);
+            goto out;
+        }
+    }
     if (tls_confirm(s.n, err)) goto out;
     *out = s.n;
     s.n = NULL;

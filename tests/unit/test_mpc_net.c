@@ -146,7 +146,7 @@ static void test_local(void)
 typedef struct tparty {
     party p;
     const mpc_net_tls_cfg *cfg;
-    int up;
+    int up, pingpong;
 } tparty;
 
 static void *tls_party(void *arg)
@@ -154,7 +154,17 @@ static void *tls_party(void *arg)
     tparty *t = arg;
     t->up = mpc_net_tls(t->cfg, &t->p.net, &t->p.err) == 0;
     t->p.ok = t->up;
-    if (t->up && t->p.bytes) exchange(&t->p);
+    if (t->up && t->pingpong) { /* party 0 speaks first, party 1 only answers */
+        uint8_t b = 42;
+        party *p = &t->p;
+        p->ok = p->self == 0 ? mpc_net_send(p->net, 1, &b, 1, &p->err) == 0 &&
+                                   mpc_net_recv(p->net, 1, &b, 1, &p->err) == 0 && b == 43
+                             : mpc_net_recv(p->net, 0, &b, 1, &p->err) == 0 && b++ == 42 &&
+                                   mpc_net_send(p->net, 0, &b, 1, &p->err) == 0 &&
+                                   mpc_net_flush(p->net, &p->err) == 0;
+    } else if (t->up && t->p.bytes) {
+        exchange(&t->p);
+    }
     mpc_net_free(t->p.net);
     t->p.net = NULL;
     return NULL;
@@ -191,8 +201,11 @@ static int run_tls(tparty *tp, uint32_t n)
 typedef struct relay {
     int lfd;
     unsigned to;
-    uint64_t flip_at;
+    uint64_t flip_at; /* UINT64_MAX: none */
     int flipped;
+    pthread_t th;
+    int delay_ms; /* wait this long before reading what the client sent: coalesces its
+                     writes into one segment for the server */
 } relay;
 
 static void *relay_run(void *arg)
@@ -210,11 +223,12 @@ static void *relay_run(void *arg)
         usleep(20000);
     }
     uint64_t up = 0;
-    uint8_t buf[4096];
+    uint8_t buf[65536];
     for (;;) {
         struct pollfd pf[2] = {{.fd = a, .events = POLLIN}, {.fd = b, .events = POLLIN}};
         if (poll(pf, 2, 10000) <= 0) break;
         if (pf[0].revents) {
+            if (r->delay_ms) usleep((useconds_t)r->delay_ms * 1000);
             ssize_t k = read(a, buf, sizeof buf);
             if (k <= 0) break;
             if (up <= r->flip_at && up + (uint64_t)k > r->flip_at) {
@@ -232,6 +246,26 @@ static void *relay_run(void *arg)
     close(a);
     close(b);
     return NULL;
+}
+
+/* Starts relay r in front of party `to` for party `from` (changing from's configuration). */
+static int relay_start(relay *r, mpc_tlsfix *f, uint32_t from, uint32_t to)
+{
+    r->to = (unsigned)atoi(strchr(f->addr[from][to], ':') + 1);
+    r->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    if (r->lfd < 0 || bind(r->lfd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        listen(r->lfd, 1) != 0 || getsockname(r->lfd, (struct sockaddr *)&sa, &sl) != 0)
+        return -1;
+    snprintf(f->addr[from][to], sizeof f->addr[from][to], "127.0.0.1:%u", ntohs(sa.sin_port));
+    return pthread_create(&r->th, NULL, relay_run, r) == 0 ? 0 : -1;
+}
+
+static void relay_stop(relay *r)
+{
+    pthread_join(r->th, NULL);
+    close(r->lfd);
 }
 
 static void test_tls(void)
@@ -265,22 +299,23 @@ static void test_tls(void)
               "%s", tp[1].p.err.msg);
     mpc_tlsfix_free(&f);
 
+    /* the client's first record arrives with its last handshake message (in one TCP
+     * segment, through a relay that waits before reading): still delivered */
+    tls_setup(tp, &f, 2, 0, 3000);
+    tp[0].pingpong = tp[1].pingpong = 1;
+    relay d = {.flip_at = UINT64_MAX, .delay_ms = 100};
+    CHECK_MSG(relay_start(&d, &f, 1, 0) == 0 && run_tls(tp, 2),
+              "records that came with the handshake's last flight are not left unread");
+    relay_stop(&d);
+    mpc_tlsfix_free(&f);
+
     /* a bit flipped in transit from party 1 to party 0 */
     tls_setup(tp, &f, 2, 200000, 5000);
     relay r = {.flip_at = 20000};
-    r.to = (unsigned)atoi(strchr(f.addr[1][0], ':') + 1);
-    r.lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t sl = sizeof sa;
-    CHECK(r.lfd >= 0 && bind(r.lfd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-          listen(r.lfd, 1) == 0 && getsockname(r.lfd, (struct sockaddr *)&sa, &sl) == 0);
-    snprintf(f.addr[1][0], sizeof f.addr[1][0], "127.0.0.1:%u", ntohs(sa.sin_port));
-    pthread_t rt;
-    pthread_create(&rt, NULL, relay_run, &r);
+    CHECK(relay_start(&r, &f, 1, 0) == 0);
     CHECK(!run_tls(tp, 2));
     CHECK(!tp[0].p.wrong && !tp[1].p.wrong);
-    pthread_join(rt, NULL);
-    close(r.lfd);
+    relay_stop(&r);
     CHECK(r.flipped);
     CHECK(tp[0].up && tp[1].up);
     CHECK_MSG(!tp[0].p.ok && tp[0].p.err.code == MC2_E_AUTH && strstr(tp[0].p.err.msg, "party 1"),
