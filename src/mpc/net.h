@@ -22,7 +22,9 @@
  * and vice versa: it is a stream). A channel that fails (peer gone, timeout, integrity)
  * fails every later call on it with the same error, which names the peer. Every wait is
  * bounded by the net's timeout (default MPC_NET_TIMEOUT_S). Counters give bytes sent and
- * received per peer (for benchmarks).
+ * received per peer (for benchmarks): the protocol's bytes, without TLS's overhead.
+ * Bytes sent but not yet received are buffered in memory on either side; a peer more than
+ * 4 GiB ahead of what this party has received fails the channel (MC2_E_LIMIT).
  *
  * THREADS. One thread per party uses its mpc_net (not thread-safe). */
 #ifndef MC2_MPC_NET_H
@@ -45,7 +47,32 @@ int mpc_net_recv(mpc_net *n, uint32_t from, void *p, size_t len, mc2_err *err) M
 /* Waits until everything sent so far has left this process. */
 int mpc_net_flush(mpc_net *n, mc2_err *err) MC2_WUR;
 void mpc_net_counters(const mpc_net *n, uint32_t peer, uint64_t *sent, uint64_t *received);
+/* Sends what is still pending (waiting at most the timeout), closes TLS cleanly
+ * (close_notify), closes the sockets and wipes the buffers. NULL is a no-op. */
 void mpc_net_free(mpc_net *n);
+
+/* Sets the bound on every wait of this net (ms; 0 restores MPC_NET_TIMEOUT_S): a recv or
+ * flush that sees no byte move on the channels it waits for for this long fails the
+ * channel with MC2_E_IO ("timed out"). */
+void mpc_net_set_timeout(mpc_net *n, unsigned ms);
+
+/* Production: party cfg->self of cfg->n over TLS 1.3 on TCP. Every party listens on its
+ * addr[self] ("host:port"); party i accepts one connection from every j > i and dials every
+ * j < i (retrying until the timeout while j is not listening yet). Both sides present
+ * their identity certificate (an Ed25519 self-signed certificate, mc2/identity.h) and
+ * require the peer's to be byte for byte (DER) the certificate cert_pem[j] the consortium
+ * policy lists for party j (mc2_party.cert_pem); any other certificate is refused with
+ * MC2_E_AUTH naming the party expected (dialing) or the certificate's CN (accepting).
+ * Returns when all n - 1 channels are up. Nothing in cfg is kept (copies are made). */
+typedef struct mpc_net_tls_cfg {
+    uint32_t self, n;
+    const char *addr[MPC_MAX_PARTIES];     /* each party's listening "host:port" */
+    const char *name[MPC_MAX_PARTIES];     /* each party's name for errors (NULL: "party i") */
+    const char *cert_pem[MPC_MAX_PARTIES]; /* each party's certificate, [self] this party's */
+    const uint8_t *key;                    /* this party's Ed25519 private key (32 bytes) */
+    unsigned timeout_ms;                   /* 0: MPC_NET_TIMEOUT_S */
+} mpc_net_tls_cfg;
+int mpc_net_tls(const mpc_net_tls_cfg *cfg, mpc_net **out, mc2_err *err) MC2_WUR;
 
 /* Tests: n parties in this process; nets[i] is party i's (each used by one thread). tamper,
  * if not NULL, sees every chunk of bytes party `from` sends party `to` before it is
