@@ -1616,7 +1616,7 @@ bench_cluster() {
     echo "skipped: bench_cluster does not build (did cmake find MPI?): $(tail -1 "$buildlog")"
     return
   fi
-  local np out line what ratio tr
+  local np out line what ratio tr rc
   local -a extra targs
   read -r -a extra <<<"${BENCH_MPIRUN_ARGS:-}"
   if [[ $(id -u) -eq 0 ]]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
@@ -1630,10 +1630,14 @@ bench_cluster() {
     [[ $tr == tcp ]] && targs=(--mca pml ob1 --mca btl tcp,self)
     for np in $CLUSTER_RANKS; do
       progress "cluster: $np ranks over $tr ..."
-      if ! out=$(mpirun --oversubscribe --bind-to none -np "$np" ${extra[@]+"${extra[@]}"} \
-        ${targs[@]+"${targs[@]}"} "$BUILD/bench_cluster" --bench "$CLUSTER_BYTES" \
-        --iters "$CLUSTER_ITERS" </dev/null 2>&1); then
-        echo "$np ranks over $tr: bench_cluster FAILED:"
+      # A run takes seconds; one TCP run on a heavily loaded machine once hung in MPI_Recv
+      # (both ranks; bench/README.md), so each is bounded (exit 124: timed out).
+      rc=0
+      out=$(timeout -k 5 300 mpirun --oversubscribe --bind-to none -np "$np" \
+        ${extra[@]+"${extra[@]}"} ${targs[@]+"${targs[@]}"} "$BUILD/bench_cluster" \
+        --bench "$CLUSTER_BYTES" --iters "$CLUSTER_ITERS" </dev/null 2>&1) || rc=$?
+      if ((rc)); then
+        echo "$np ranks over $tr: bench_cluster FAILED (exit $rc$( ((rc == 124)) && echo ': timed out after 300 s')):"
         tail -5 <<<"$out" | sed 's/^/    | /'
         failed=1
         continue
