@@ -395,12 +395,12 @@ int main(int argc, char **argv)
      * encrypted side alike, as in a long-running rank. Without this glibc maps every block
      * above 32 MiB afresh (its dynamic threshold stops there) and both sides pay the kernel's
      * page zeroing on every call: the encrypted alltoallv, whose results are malloc'd (coll.h),
-     * twice per call at 2 ranks (bench/README.md). */
+     * twice per call at 2 ranks (bench/README.md). An allocator without these options (a
+     * sanitizer's) refuses them: the bench then runs without, which changes only its figures. */
     if (r.o.bench_bytes &&
-        (!mallopt(M_MMAP_THRESHOLD, 1 << 30) || !mallopt(M_TRIM_THRESHOLD, INT_MAX))) {
-        fprintf(stderr, "meshrun: mallopt failed\n");
-        return 1;
-    }
+        (!mallopt(M_MMAP_THRESHOLD, 1 << 30) || !mallopt(M_TRIM_THRESHOLD, INT_MAX)))
+        fprintf(stderr, "meshrun: note: the allocator refused mallopt; large blocks are not "
+                        "kept for reuse\n");
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &r.self);
     MPI_Comm_size(MPI_COMM_WORLD, &r.n);
