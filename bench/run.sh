@@ -52,7 +52,9 @@
 #   BENCH_DIST_ROWS     rows of section cluster's distributed training (default 1000000)
 #   BENCH_DIST_SQL_SF   TPC-H scale factor of section cluster's distributed SQL (default 1)
 #   BENCH_DIST_ROUNDS   its boosting rounds (default 20; depth 6)
-#   BENCH_MPIRUN_ARGS   extra mpirun options for section cluster (e.g. "--mca btl self,vader")
+#   BENCH_MPIRUN_ARGS   extra mpirun options for section cluster (e.g. "--mca btl self,vader"),
+#                       given to both of its transports (shm: Open MPI's default choice; tcp:
+#                       --mca pml ob1 --mca btl tcp,self)
 #   BENCH_BUILD         build directory to use               (default build, as `make bench`)
 #   BENCH_REPORT_DIR    where report.txt and the plots go    (default BUILD/bench-report)
 #   BENCH_HISTORY       directory of the history files tpch.tsv and obliv-tpch.tsv, one line
@@ -1615,31 +1617,43 @@ bench_cluster() {
     echo "skipped: bench_cluster does not build (did cmake find MPI?): $(tail -1 "$buildlog")"
     return
   fi
-  local np out line what ratio
-  local -a extra
+  local np out line what ratio tr rc
+  local -a extra targs
   read -r -a extra <<<"${BENCH_MPIRUN_ARGS:-}"
   if [[ $(id -u) -eq 0 ]]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
   echo "MB/s = 10^6 bytes of each rank's vector (allreduce) or send buffer (alltoallv) per second;"
-  echo "ratio = encrypted / plain (goal >= 0.8x); the mesh runs in each rank's process"
-  for np in $CLUSTER_RANKS; do
-    progress "cluster: $np ranks ..."
-    if ! out=$(mpirun --oversubscribe --bind-to none -np "$np" ${extra[@]+"${extra[@]}"} \
-      "$BUILD/bench_cluster" --bench "$CLUSTER_BYTES" --iters "$CLUSTER_ITERS" </dev/null 2>&1); then
-      echo "$np ranks: bench_cluster FAILED:"
-      tail -5 <<<"$out" | sed 's/^/    | /'
-      failed=1
-      continue
-    fi
-    while read -r line; do
-      what=$(awk '{ print $2 }' <<<"$line")
-      ratio=$(sed 's/.*ratio=\([0-9.]*\).*/\1/' <<<"$line")
-      printf '  %-10s %s\n' "$what" "$(cut -d' ' -f3- <<<"$line")"
-      summary "cluster $what, $np ranks, encrypted / plain MPI" "$ratio" 0.80
-    done < <(grep '^cluster: \(allreduce\|alltoallv\) ' <<<"$out")
-    grep -q '^cluster: transcripts agree' <<<"$out" || {
-      echo "$np ranks: the transcripts did not agree"
-      failed=1
-    }
+  echo "ratio = encrypted / plain (goal >= 0.8x); the mesh runs in each rank's process;"
+  echo "cpu ms = the busiest rank's CPU time per call (busy waiting included)."
+  echo "Transports: shm = Open MPI's default choice on one host (shared memory, vader);"
+  echo "tcp = both sides forced over TCP (--mca pml ob1 --mca btl tcp,self), as between hosts."
+  for tr in shm tcp; do
+    targs=()
+    [[ $tr == tcp ]] && targs=(--mca pml ob1 --mca btl tcp,self)
+    for np in $CLUSTER_RANKS; do
+      progress "cluster: $np ranks over $tr ..."
+      # A run takes seconds; one TCP run on a heavily loaded machine once hung in MPI_Recv
+      # (both ranks; bench/README.md), so each is bounded (exit 124: timed out).
+      rc=0
+      out=$(timeout -k 5 300 mpirun --oversubscribe --bind-to none -np "$np" \
+        ${extra[@]+"${extra[@]}"} ${targs[@]+"${targs[@]}"} "$BUILD/bench_cluster" \
+        --bench "$CLUSTER_BYTES" --iters "$CLUSTER_ITERS" </dev/null 2>&1) || rc=$?
+      if ((rc)); then
+        echo "$np ranks over $tr: bench_cluster FAILED (exit $rc$( ((rc == 124)) && echo ': timed out after 300 s')):"
+        tail -5 <<<"$out" | sed 's/^/    | /'
+        failed=1
+        continue
+      fi
+      while read -r line; do
+        what=$(awk '{ print $2 }' <<<"$line")
+        ratio=$(sed 's/.*ratio=\([0-9.]*\).*/\1/' <<<"$line")
+        printf '  %-4s %-10s %s\n' "$tr" "$what" "$(cut -d' ' -f3- <<<"$line")"
+        summary "cluster $what, $np ranks, $tr, encrypted / plain" "$ratio" 0.80
+      done < <(grep '^cluster: \(allreduce\|alltoallv\) ' <<<"$out")
+      grep -q '^cluster: transcripts agree' <<<"$out" || {
+        echo "$np ranks over $tr: the transcripts did not agree"
+        failed=1
+      }
+    done
   done
   bench_dist_train
   bench_dist_sql

@@ -435,7 +435,10 @@ static int send_block(mc2_coll *c, uint32_t stage, uint32_t to, uint8_t *v, size
     return 0;
 }
 
-/* Reduce-scatter: this rank's block, summed in rank order chunk by chunk, back into v. */
+/* Reduce-scatter: this rank's block, summed in rank order chunk by chunk, back into v. Rank
+ * 0's contribution starts the sum: at rank 0 the sum builds in v itself; elsewhere rank 0's
+ * chunk is opened straight into acc, and each later contribution is opened into tmp and
+ * added (no plaintext is copied only to be moved). */
 static int reduce_own(mc2_coll *c, uint32_t stage, uint8_t *v, size_t n,
                       void (*add)(uint8_t *, const uint8_t *, size_t), mc2_err *err)
 {
@@ -444,19 +447,17 @@ static int reduce_own(mc2_coll *c, uint32_t stage, uint8_t *v, size_t n,
     do {
         size_t k = len - off < ce ? len - off : ce;
         bool last = off + k == len;
-        uint8_t *own = elem(v, start + off);
-        for (uint32_t s = 0; s < c->n; s++) {
-            const uint8_t *x = own;
-            if (s != c->self) {
-                if (recv_exact(c, stage, s, c->tmp, 8 * k, last, err)) return -1;
-                x = c->tmp;
+        uint8_t *own = elem(v, start + off), *sum = c->self == 0 ? own : c->acc;
+        if (c->self != 0 && recv_exact(c, stage, 0, sum, 8 * k, last, err)) return -1;
+        for (uint32_t s = 1; s < c->n; s++) {
+            if (s == c->self) {
+                add(sum, own, k);
+                continue;
             }
-            if (s == 0)
-                memcpy(c->acc, x, 8 * k);
-            else
-                add(c->acc, x, k);
+            if (recv_exact(c, stage, s, c->tmp, 8 * k, last, err)) return -1;
+            add(sum, c->tmp, k);
         }
-        memcpy(own, c->acc, 8 * k);
+        if (sum != own) memcpy(own, sum, 8 * k);
         off += k;
     } while (off < len);
     mc2_wipe(c->acc, c->chunk);

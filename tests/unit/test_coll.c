@@ -444,7 +444,10 @@ typedef struct target {
 
 static void test_faults(uint32_t n, relay *r)
 {
+    /* reduce-scatter both ways: rank 0 sums into its own vector; rank 1 opens rank 0's chunk
+     * straight into its running sum */
     static const target tg[] = {{0, 1, 0, "allreduce f64, reduce-scatter"},
+                                {0, 0, 1, "allreduce f64, reduce-scatter from rank 0"},
                                 {3, 0, 1, "allreduce i64, allgather"},
                                 {4, 1, 0, "alltoallv"},
                                 {5, 1, 0, "bcast"},
