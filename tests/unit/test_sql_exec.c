@@ -1494,6 +1494,28 @@ static void test_errors(void)
     }
 }
 
+/* A FILTER evaluates an AND's conjuncts cheapest first, each on the rows the earlier ones
+ * accepted: id * 2^62 overflows for every id >= 2, but only ids 0 and 1 reach it (written
+ * first, it costs more than id < 2). Evaluated whole, the AND fails with an overflow. */
+static mc2_pnode *f_conjuncts(void)
+{
+    mc2_pnode *t = T();
+    mc2_pexpr *big = CMP(MC2_PX_GE, AR(MC2_PX_MUL, C(t, 0), I(4611686018427387904LL)), I(0));
+    return PROJ(FILT(t, mc2_px_and2(P, big, CMP(MC2_PX_LT, C(t, 0), I(2)))), 1, C(t, 0));
+}
+
+static void test_filter_conjuncts(void)
+{
+    mc2_err err;
+    mc2_batch *b = NULL;
+    int rc = run_plan(f_conjuncts, NULL, &b, NULL, &err);
+    CHECK_MSG(rc == 0, "conjuncts: %s", rc ? err.msg : "");
+    CHECK(rc || (b && b->nrows == 2 && b->cols[0].v.i64[0] == 0 && b->cols[0].v.i64[1] == 1));
+    mc2_batch_free(b);
+    mc2_plan_free(P);
+    P = NULL;
+}
+
 /* ---- spilling at scale, and tampering ---------------------------------------------------- */
 
 /* smaller under sanitizers, to keep the test's time in bounds */
@@ -1959,6 +1981,7 @@ int main(void)
         run_cases();
         test_build_side();
         test_errors();
+        test_filter_conjuncts();
         test_encrypted_input();
         test_alloc_failures();
         test_big();
