@@ -335,6 +335,12 @@ static double scanned_rows(const mc2_lnode *n)
     return s;
 }
 
+static bool same_keytype(const mc2_coltype *a, const mc2_coltype *b)
+{
+    return a->id == b->id && a->id != MC2_T_DOUBLE &&
+           (!mc2_type_is_decimal(a->id) || a->scale == b->scale);
+}
+
 static bool has_col(const mc2_lnode *n, uint32_t id)
 {
     for (size_t i = 0; i < n->ncols; i++)
@@ -390,8 +396,11 @@ static const mc2_lnode *group_key_source(const mc2_lnode *n, uint32_t id, uint32
             }
             for (size_t c = 0; c < ncj; c++) {
                 const mc2_lexpr *e = cj[c];
+                /* the same type on both sides: an equality through a conversion (DOUBLE)
+                 * could hold for two values that differ as the key's own type */
                 if (e->kind != MC2_LX_CMP || e->op != MC2_PX_EQ || e->args[0]->kind != MC2_LX_COL ||
-                    e->args[1]->kind != MC2_LX_COL)
+                    e->args[1]->kind != MC2_LX_COL ||
+                    !same_keytype(&e->args[0]->type, &e->args[1]->type))
                     continue;
                 for (int k = 0; k < 2; k++) {
                     uint32_t y = e->args[1 - k]->col;
@@ -411,12 +420,6 @@ static const mc2_lnode *group_key_source(const mc2_lnode *n, uint32_t id, uint32
             }
         return NULL;
     }
-}
-
-static bool same_keytype(const mc2_coltype *a, const mc2_coltype *b)
-{
-    return a->id == b->id && a->id != MC2_T_DOUBLE &&
-           (!mc2_type_is_decimal(a->id) || a->scale == b->scale);
 }
 
 /* Plans the prefilter of join n's side `a` (a grouped aggregate, possibly under PROJECTs and
