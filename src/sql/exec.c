@@ -523,43 +523,57 @@ typedef struct op_unary {
     size_t nex;
     sx_chunk *out;
     uint32_t *sel;
-    sx_chunk *tmp; /* FILTER: the second compaction buffer (filter_next) */
+    sx_chunk *tmp[2]; /* FILTER: the rows left between conjuncts (filter_next) */
+    uint32_t *map;    /* FILTER: their rows in the child's chunk */
+    uint8_t *need;    /* FILTER: per conjunct, the columns the later ones read */
     int64_t skipped, emitted;
     bool second;
 } op_unary;
 
 /* A FILTER whose condition is an AND evaluates its conjuncts one at a time (u->ex[k] for
- * conjunct k, cheapest first: filter_split): the rows a conjunct rejects are dropped from the
- * chunk (gathered into u->out / u->tmp, alternately) before the next one runs, so each
- * conjunct runs only on the rows every earlier one accepted (TPC-H Q19's VARCHAR comparisons
- * run on the rows its quantity ranges leave). The rows and their order are those of
- * evaluating the whole AND. */
-static sx_chunk *filter_compact(op_unary *u, sx_chunk *c, size_t m)
-{
-    const mc2_schema *s = u->op.schema;
-    sx_chunk *dst = c == u->out ? u->tmp : u->out;
-    for (size_t j = 0; j < s->ncols; j++)
-        sx_vec_gather(s->cols[j].type.id, &dst->cols[j], 0, &c->cols[j], u->sel, m);
-    dst->n = m;
-    return dst;
-}
-
+ * conjunct k, cheapest first: filter_split), each only on the rows every earlier one accepted
+ * (TPC-H Q19's VARCHAR comparisons run on the rows its quantity ranges leave). Between two
+ * conjuncts the rows left are gathered into u->tmp[0] / u->tmp[1] (alternately), but only the
+ * columns the later conjuncts read (u->need: row k of ncols flags, for the conjuncts after
+ * k); u->map[i] is the child chunk's row of the i-th row left. At the end the output gathers
+ * every column of the rows left from the child's chunk, once. The rows and their order are
+ * those of evaluating the whole AND. */
 static int filter_next(sx_op *o, sx_chunk **out, mc2_err *err)
 {
     op_unary *u = (op_unary *)o;
+    const mc2_schema *sc = o->schema;
     for (;;) {
-        sx_chunk *c;
-        int r = sx_pull(u->child, &c, err);
+        sx_chunk *c0;
+        int r = sx_pull(u->child, &c0, err);
         if (r <= 0) return r;
+        sx_chunk *c = c0;
         size_t m = c->n;
+        bool mapped = false; /* u->map holds c's rows' rows in c0 (else c is c0) */
         for (size_t k = 0; k < u->nex && m; k++) {
             sx_vec *v;
             if (sx_ex_eval(u->ex[k], c, &v, err)) return -1;
             m = sx_select_true(v, c->n, u->sel);
-            if (m && m < c->n) c = filter_compact(u, c, m);
+            if (m == 0 || m == c->n) continue;
+            for (size_t i = 0; i < m; i++) u->map[i] = mapped ? u->map[u->sel[i]] : u->sel[i];
+            mapped = true;
+            if (k + 1 == u->nex) break;
+            sx_chunk *dst = c == u->tmp[0] ? u->tmp[1] : u->tmp[0];
+            const uint8_t *need = u->need + k * sc->ncols;
+            for (size_t j = 0; j < sc->ncols; j++)
+                if (need[j])
+                    sx_vec_gather(sc->cols[j].type.id, &dst->cols[j], 0, &c->cols[j], u->sel, m);
+            dst->n = m;
+            c = dst;
         }
         if (m == 0) continue;
-        *out = c;
+        if (!mapped) {
+            *out = c0;
+            return 1;
+        }
+        for (size_t j = 0; j < sc->ncols; j++)
+            sx_vec_gather(sc->cols[j].type.id, &u->out->cols[j], 0, &c0->cols[j], u->map, m);
+        u->out->n = m;
+        *out = u->out;
         return 1;
     }
 }
@@ -658,12 +672,20 @@ static unsigned px_cost(const mc2_pexpr *e)
     return c;
 }
 
+/* Flags in need[0..nc) the input columns e reads. */
+static void px_cols(const mc2_pexpr *e, uint8_t *need, size_t nc)
+{
+    if (e->kind == MC2_PX_COL && e->col < nc) need[e->col] = 1;
+    for (unsigned i = 0; i < e->nargs; i++) px_cols(e->args[i], need, nc);
+}
+
 /* A FILTER's AND: one evaluator per conjunct instead of one for the whole (filter_next),
  * the cheaper conjuncts first (stable: ties keep the plan's order). Which rows pass does not
  * depend on the order; a conjunct is evaluated only on the rows the earlier ones accepted, so
  * one that would fail on a row (an overflow) fails the query only if that row reaches it. */
-static int filter_split(mc2_exec *x, op_unary *u, const mc2_pexpr *e, mc2_err *err)
+static int filter_split(mc2_exec *x, op_unary *u, const mc2_pnode *n, mc2_err *err)
 {
+    const mc2_pexpr *e = n->exprs[0];
     sx_ex **ex = sx_array(x, e->nargs, sizeof *ex, err);
     unsigned *cost = sx_array(x, e->nargs, sizeof *cost, err);
     const mc2_pexpr **arg = sx_array(x, e->nargs, sizeof *arg, err);
@@ -685,6 +707,17 @@ static int filter_split(mc2_exec *x, op_unary *u, const mc2_pexpr *e, mc2_err *e
     for (size_t i = 0; i < u->nex; i++) sx_ex_free(u->ex[i]);
     u->ex = ex;
     u->nex = e->nargs;
+    /* need[k]: the columns conjuncts k+1.. read; the two buffers for the rows between */
+    const mc2_schema *sc = &n->schema;
+    size_t nc = sc->ncols;
+    if (!(u->need = sx_array(x, e->nargs * nc + 1, 1, err))) return -1;
+    memset(u->need, 0, e->nargs * nc + 1);
+    for (unsigned k = e->nargs - 1; k-- > 0;) {
+        memcpy(u->need + k * nc, u->need + (k + 1) * nc, nc);
+        px_cols(arg[k + 1], u->need + k * nc, nc);
+    }
+    if (!(u->tmp[0] = sx_chunk_new(x, sc, err)) || !(u->tmp[1] = sx_chunk_new(x, sc, err)))
+        return -1;
     return 0;
 }
 
@@ -702,9 +735,9 @@ static sx_op *op_unary_new(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
     case MC2_PN_FILTER:
         u->op.next = filter_next;
         u->out = sx_chunk_new(x, &n->schema, err);
-        u->tmp = sx_chunk_new(x, &n->schema, err);
         u->sel = sx_array(x, x->cap, sizeof *u->sel, err);
-        if (!u->out || !u->tmp || !u->sel) return NULL;
+        u->map = sx_array(x, x->cap, sizeof *u->map, err);
+        if (!u->out || !u->sel || !u->map) return NULL;
         break;
     case MC2_PN_PROJECT:
         u->op.next = project_next;
@@ -733,7 +766,7 @@ static sx_op *op_unary_new(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
         u->nex = n->nexprs;
     }
     if (n->kind == MC2_PN_FILTER && n->nexprs == 1 && n->exprs[0]->kind == MC2_PX_AND &&
-        n->exprs[0]->nargs > 1 && filter_split(x, u, n->exprs[0], err))
+        n->exprs[0]->nargs > 1 && filter_split(x, u, n, err))
         return NULL;
     return &u->op;
 }
