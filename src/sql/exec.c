@@ -526,18 +526,22 @@ typedef struct op_unary {
     sx_chunk *tmp[2]; /* FILTER: the rows left between conjuncts (filter_next) */
     uint32_t *map;    /* FILTER: their rows in the child's chunk */
     uint8_t *need;    /* FILTER: per conjunct, the columns the later ones read */
+    uint8_t *keep;    /* FILTER: the rows left of the current chunk (filter_next) */
     int64_t skipped, emitted;
     bool second;
 } op_unary;
 
 /* A FILTER whose condition is an AND evaluates its conjuncts one at a time (u->ex[k] for
- * conjunct k, cheapest first: filter_split), each only on the rows every earlier one accepted
- * (TPC-H Q19's VARCHAR comparisons run on the rows its quantity ranges leave). Between two
- * conjuncts the rows left are gathered into u->tmp[0] / u->tmp[1] (alternately), but only the
- * columns the later conjuncts read (u->need: row k of ncols flags, for the conjuncts after
- * k); u->map[i] is the child chunk's row of the i-th row left. At the end the output gathers
- * every column of the rows left from the child's chunk, once. The rows and their order are
- * those of evaluating the whole AND. */
+ * conjunct k, cheapest first: filter_split). Once the rows left are at most half of the
+ * current chunk, they are gathered into u->tmp[0] / u->tmp[1] (alternately) before the next
+ * conjunct runs, so it runs on those rows only (TPC-H Q19's VARCHAR comparisons run on the
+ * rows its quantity ranges leave); only the columns the later conjuncts read are gathered
+ * (u->need: row k of ncols flags, for the conjuncts after k), and u->map[i] is the child
+ * chunk's row of the i-th row left. Until then u->keep marks the rows left, and the next
+ * conjunct runs on the whole current chunk (a compaction per conjunct that keeps most rows,
+ * as Q6's ranges do, costs more than it saves). The output gathers every column of the rows
+ * left from the child's chunk, once. The rows and their order are those of evaluating the
+ * whole AND. */
 static int filter_next(sx_op *o, sx_chunk **out, mc2_err *err)
 {
     op_unary *u = (op_unary *)o;
@@ -549,14 +553,28 @@ static int filter_next(sx_op *o, sx_chunk **out, mc2_err *err)
         sx_chunk *c = c0;
         size_t m = c->n;
         bool mapped = false; /* u->map holds c's rows' rows in c0 (else c is c0) */
+        bool masked = false; /* u->keep marks the rows of c left (else all are) */
         for (size_t k = 0; k < u->nex && m; k++) {
             sx_vec *v;
             if (sx_ex_eval(u->ex[k], c, &v, err)) return -1;
-            m = sx_select_true(v, c->n, u->sel);
+            const uint8_t *b = v->v.b; /* NULL rows hold 0 */
+            m = 0;
+            for (size_t i = 0; i < c->n; i++) {
+                u->sel[m] = (uint32_t)i;
+                m += masked ? (u->keep[i] & (b[i] != 0)) : (b[i] != 0);
+            }
             if (m == 0 || m == c->n) continue;
+            bool last = k + 1 == u->nex;
+            if (!last && 2 * m > c->n) {
+                memset(u->keep, 0, c->n);
+                for (size_t i = 0; i < m; i++) u->keep[u->sel[i]] = 1;
+                masked = true;
+                continue;
+            }
             for (size_t i = 0; i < m; i++) u->map[i] = mapped ? u->map[u->sel[i]] : u->sel[i];
             mapped = true;
-            if (k + 1 == u->nex) break;
+            masked = false;
+            if (last) break;
             sx_chunk *dst = c == u->tmp[0] ? u->tmp[1] : u->tmp[0];
             const uint8_t *need = u->need + k * sc->ncols;
             for (size_t j = 0; j < sc->ncols; j++)
@@ -681,8 +699,9 @@ static void px_cols(const mc2_pexpr *e, uint8_t *need, size_t nc)
 
 /* A FILTER's AND: one evaluator per conjunct instead of one for the whole (filter_next),
  * the cheaper conjuncts first (stable: ties keep the plan's order). Which rows pass does not
- * depend on the order; a conjunct is evaluated only on the rows the earlier ones accepted, so
- * one that would fail on a row (an overflow) fails the query only if that row reaches it. */
+ * depend on the order; a conjunct that would fail on a row (an overflow) fails the query only
+ * if it runs on that row, which an earlier conjunct's rejecting at least half of the chunk
+ * prevents. */
 static int filter_split(mc2_exec *x, op_unary *u, const mc2_pnode *n, mc2_err *err)
 {
     const mc2_pexpr *e = n->exprs[0];
@@ -737,7 +756,8 @@ static sx_op *op_unary_new(mc2_exec *x, const mc2_pnode *n, mc2_err *err)
         u->out = sx_chunk_new(x, &n->schema, err);
         u->sel = sx_array(x, x->cap, sizeof *u->sel, err);
         u->map = sx_array(x, x->cap, sizeof *u->map, err);
-        if (!u->out || !u->sel || !u->map) return NULL;
+        u->keep = sx_alloc(x, x->cap, err);
+        if (!u->out || !u->sel || !u->map || !u->keep) return NULL;
         break;
     case MC2_PN_PROJECT:
         u->op.next = project_next;

@@ -1494,9 +1494,10 @@ static void test_errors(void)
     }
 }
 
-/* A FILTER evaluates an AND's conjuncts cheapest first, each on the rows the earlier ones
- * accepted: id * 2^62 overflows for every id >= 2, but only ids 0 and 1 reach it (written
- * first, it costs more than id < 2). Evaluated whole, the AND fails with an overflow. */
+/* A FILTER evaluates an AND's conjuncts cheapest first, and once the rows left are at most
+ * half of the chunk, later ones on those rows only: id * 2^62 overflows for every id >= 2,
+ * but id < 2 (cheaper, though written second) leaves 2 rows of the first chunk and none of
+ * the others. Evaluated whole, the AND fails with an overflow. */
 static mc2_pnode *f_conjuncts(void)
 {
     mc2_pnode *t = T();
