@@ -342,6 +342,14 @@ static inline bool sx_key_eq(const uint8_t *a, const uint8_t *b, size_t n)
         __builtin_memcpy(&y1, b + n - 8, 8);
         return ((x0 ^ y0) | (x1 ^ y1)) == 0;
     }
+    if (n > 16 && n <= 32) { /* two INT64 keys (18 bytes), ... */
+        uint64_t x[4], y[4];
+        __builtin_memcpy(x, a, 16);
+        __builtin_memcpy(y, b, 16);
+        __builtin_memcpy(x + 2, a + n - 16, 16);
+        __builtin_memcpy(y + 2, b + n - 16, 16);
+        return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3])) == 0;
+    }
     return n == 0 || __builtin_memcmp(a, b, n) == 0;
 }
 

@@ -574,7 +574,11 @@ static int str_cmp(sx_str a, sx_str b)
     return (a.n > b.n) - (a.n < b.n);
 }
 
-#define CMP_LOOP(X, Y)                                                                             \
+/* the operands through restrict pointers: o (bytes) may otherwise alias them, which makes the
+ * compiler reload an operand per row */
+#define CMP_LOOP(X0, Y0)                                                                           \
+    __typeof__((X0)[0]) const *restrict X = (X0), *restrict Y = (Y0);                              \
+    uint8_t *restrict o = o0;                                                                      \
     switch (op) {                                                                                  \
     case MC2_PX_EQ:                                                                                \
         for (size_t i = 0; i < n; i++) o[i] = X[i] == Y[i];                                        \
@@ -596,35 +600,62 @@ static int str_cmp(sx_str a, sx_str b)
         break;                                                                                     \
     }
 
+/* x = y for strings of n bytes each: short ones (most keys and codes) without a call */
+static inline bool str_eq(const char *x, const char *y, uint32_t n)
+{
+    uint64_t a[4], b[4];
+    if (n >= 8 && n <= 16) {
+        memcpy(a, x, 8);
+        memcpy(b, y, 8);
+        memcpy(a + 1, x + n - 8, 8);
+        memcpy(b + 1, y + n - 8, 8);
+        return ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0;
+    }
+    if (n > 16 && n <= 32) {
+        memcpy(a, x, 16);
+        memcpy(b, y, 16);
+        memcpy(a + 2, x + n - 16, 16);
+        memcpy(b + 2, y + n - 16, 16);
+        return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3])) == 0;
+    }
+    return n == 0 || memcmp(x, y, n) == 0;
+}
+
 static void eval_cmp(sx_ex *ex, sx_vec **k, size_t n)
 {
     const sx_vec *a = k[0], *b = k[1];
     int op = ex->e->op;
-    uint8_t *o = ex->out.v.b;
+    uint8_t *o0 = ex->out.v.b;
     merge2(ex, a, b, n);
     switch (ex->e->args[0]->type.id) {
     case MC2_T_INT64:
-    case MC2_T_DECIMAL:
+    case MC2_T_DECIMAL: {
         CMP_LOOP(a->v.i64, b->v.i64);
         break;
-    case MC2_T_DOUBLE:
+    }
+    case MC2_T_DOUBLE: {
         CMP_LOOP(a->v.f64, b->v.f64);
         break;
-    case MC2_T_DEC128:
+    }
+    case MC2_T_DEC128: {
         CMP_LOOP(a->v.i128, b->v.i128);
         break;
-    case MC2_T_DATE:
+    }
+    case MC2_T_DATE: {
         CMP_LOOP(a->v.i32, b->v.i32);
         break;
-    case MC2_T_BOOL:
+    }
+    case MC2_T_BOOL: {
         CMP_LOOP(a->v.b, b->v.b);
         break;
+    }
     case MC2_T_VARCHAR: {
         int8_t *t = (int8_t *)ex->tmp;
+        uint8_t *o = o0;
         if (op == MC2_PX_EQ || op == MC2_PX_NE) {
             for (size_t i = 0; i < n; i++) {
                 sx_str x = a->v.s[i], y = b->v.s[i];
-                o[i] = (x.n == y.n && (x.n == 0 || memcmp(x.p, y.p, x.n) == 0)) ^ (op == MC2_PX_NE);
+                o[i] = (x.n == y.n && str_eq(x.p, y.p, x.n)) ^ (op == MC2_PX_NE);
             }
             break;
         }
@@ -650,7 +681,7 @@ static void eval_cmp(sx_ex *ex, sx_vec **k, size_t n)
     }
     }
     if (ex->out.nulls)
-        for (size_t i = 0; i < n; i++) o[i] &= (uint8_t)!ex->out.nulls[i];
+        for (size_t i = 0; i < n; i++) o0[i] &= (uint8_t)!ex->out.nulls[i];
 }
 
 /* ---- logic ------------------------------------------------------------------------------- */

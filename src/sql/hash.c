@@ -37,6 +37,16 @@ static inline void put_be64(uint8_t *p, uint64_t v, uint8_t inv)
     memcpy(p, &v, 8);
 }
 
+static inline uint64_t mix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
 int sx_keys_encode(mc2_exec *x, sx_keys *k, const sx_chunk *c, const sx_keyspec *ks, size_t nk,
                    bool want_hash, mc2_err *err)
 {
@@ -78,6 +88,20 @@ int sx_keys_encode(mc2_exec *x, sx_keys *k, const sx_chunk *c, const sx_keyspec 
         if (!nl && (ks[j].type == MC2_T_INT64 || ks[j].type == MC2_T_DECIMAL)) {
             /* the common case: a fixed-width key without NULLs, one tight loop */
             const int64_t *xv = v->v.i64;
+            if (nk == 1 && want_hash) {
+                /* the only key: its hash as sx_hash_bytes computes it over these 9 bytes
+                 * (its first 8 bytes are 1 and then the first 7 of the 8 after it) */
+                for (size_t i = 0; i < n; i++) {
+                    uint8_t *p = D + k->off[i];
+                    p[0] = 1;
+                    put_be64(p + 1, (uint64_t)xv[i] ^ (1ull << 63), inv);
+                    k->len[i] = 9;
+                    uint64_t b;
+                    memcpy(&b, p + 1, 8);
+                    k->hash[i] = mix((1 | b << 8) ^ (b * 0x9E3779B97F4A7C15ULL) ^ (9ull << 56));
+                }
+                return 0;
+            }
             for (size_t i = 0; i < n; i++) {
                 uint8_t *p = D + k->off[i] + k->len[i];
                 p[0] = 1;
@@ -149,16 +173,6 @@ int sx_keys_encode(mc2_exec *x, sx_keys *k, const sx_chunk *c, const sx_keyspec 
     if (want_hash)
         for (size_t i = 0; i < n; i++) k->hash[i] = sx_hash_bytes(D + k->off[i], k->len[i]);
     return 0;
-}
-
-static inline uint64_t mix(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
 }
 
 uint64_t sx_hash_bytes(const uint8_t *p, size_t n)

@@ -321,7 +321,7 @@ static int unique_sides(pl *c, const mc2_lnode *n, const mc2_lexpr *const *lk,
 /* An inner or semi join's small side filters a grouped aggregate on the other side when it is
  * estimated to have at most 1/PREFILTER_RATIO of the aggregate's input rows and fewer rows
  * than the aggregate has groups, and computing it again reads at most 1/PREFILTER_RATIO of
- * those rows from its inputs. */
+ * the rows computing the aggregate's input reads (in_work). */
 #define PREFILTER_RATIO 8.0
 
 /* The rows the scans of n's subtree read (what lowering it a second time costs). */
@@ -335,10 +335,36 @@ static double scanned_rows(const mc2_lnode *n)
     return s;
 }
 
-/* If column id of n's output is, through PROJECTs (as a plain column) and FILTERs, a GROUP BY
- * key of an aggregate that is a plain column of the aggregate's input: that aggregate, with
- * the input column in *in. Else NULL. */
-static const mc2_lnode *group_key_source(const mc2_lnode *n, uint32_t id, uint32_t *in)
+static bool same_keytype(const mc2_coltype *a, const mc2_coltype *b)
+{
+    return a->id == b->id && a->id != MC2_T_DOUBLE &&
+           (!mc2_type_is_decimal(a->id) || a->scale == b->scale);
+}
+
+static bool has_col(const mc2_lnode *n, uint32_t id)
+{
+    for (size_t i = 0; i < n->ncols; i++)
+        if (n->cols[i] == id) return true;
+    return false;
+}
+
+/* What computing n costs, for comparing with a prefilter's small side: the rows its scans
+ * read, or its own rows if more. */
+static double in_work(const mc2_lnode *n)
+{
+    double s = scanned_rows(n);
+    return s > n->rows ? s : n->rows;
+}
+
+/* If column id of n's output is, through PROJECTs (as a plain column), FILTERs and joins, a
+ * GROUP BY key of an aggregate that is a plain column of the aggregate's input: that
+ * aggregate, with the input column in *in. Else NULL. A join is passed through into the left
+ * side of a semi or anti join (its rows are some of that side's), into either side of an
+ * inner join, and across an equality of an inner join's condition (`id = y`: every row it
+ * outputs has y equal to id, so y's source can be filtered by id's partner instead: TPC-H
+ * Q20's aggregate joins partsupp on the part key, which a semi join above restricts). */
+static const mc2_lnode *group_key_source(const mc2_lnode *n, uint32_t id, uint32_t *in,
+                                         unsigned depth)
 {
     for (;;) {
         if (n->kind == MC2_LN_FILTER) {
@@ -353,6 +379,39 @@ static const mc2_lnode *group_key_source(const mc2_lnode *n, uint32_t id, uint32
             n = n->left;
             continue;
         }
+        if (n->kind == MC2_LN_JOIN && (n->jtype == MC2_JOIN_SEMI || n->jtype == MC2_JOIN_ANTI) &&
+            !n->prefilter) {
+            n = n->left;
+            continue;
+        }
+        if (n->kind == MC2_LN_JOIN && n->jtype == MC2_JOIN_INNER) {
+            if (depth >= 16) return NULL; /* plenty for real plans; bounds the search */
+            const mc2_lnode *side = has_col(n->left, id) ? n->left : n->right, *g;
+            if (has_col(side, id) && (g = group_key_source(side, id, in, depth + 1))) return g;
+            mc2_lexpr *const *cj = n->pred ? &n->pred : NULL;
+            size_t ncj = n->pred ? 1 : 0;
+            if (n->pred && n->pred->kind == MC2_LX_AND) {
+                cj = n->pred->args;
+                ncj = n->pred->nargs;
+            }
+            for (size_t c = 0; c < ncj; c++) {
+                const mc2_lexpr *e = cj[c];
+                /* the same type on both sides: an equality through a conversion (DOUBLE)
+                 * could hold for two values that differ as the key's own type */
+                if (e->kind != MC2_LX_CMP || e->op != MC2_PX_EQ || e->args[0]->kind != MC2_LX_COL ||
+                    e->args[1]->kind != MC2_LX_COL ||
+                    !same_keytype(&e->args[0]->type, &e->args[1]->type))
+                    continue;
+                for (int k = 0; k < 2; k++) {
+                    uint32_t y = e->args[1 - k]->col;
+                    if (e->args[k]->col != id || y == id) continue;
+                    side = has_col(n->left, y) ? n->left : n->right;
+                    if (has_col(side, y) && (g = group_key_source(side, y, in, depth + 1)))
+                        return g;
+                }
+            }
+            return NULL;
+        }
         if (n->kind != MC2_LN_AGG) return NULL;
         for (size_t g = 0; g < n->ngroups; g++)
             if (n->cols[g] == id && n->exprs[g]->kind == MC2_LX_COL) {
@@ -361,12 +420,6 @@ static const mc2_lnode *group_key_source(const mc2_lnode *n, uint32_t id, uint32
             }
         return NULL;
     }
-}
-
-static bool same_keytype(const mc2_coltype *a, const mc2_coltype *b)
-{
-    return a->id == b->id && a->id != MC2_T_DOUBLE &&
-           (!mc2_type_is_decimal(a->id) || a->scale == b->scale);
 }
 
 /* Plans the prefilter of join n's side `a` (a grouped aggregate, possibly under PROJECTs and
@@ -395,11 +448,11 @@ static int plan_prefilter_side(pl *c, const mc2_lnode *n, const mc2_lnode *a, co
             uint32_t in;
             const mc2_lnode *g;
             if (x->kind != MC2_LX_COL || !mc2_idset_has(&as, x->col) || !mc2_lexpr_within(y, &bs) ||
-                mc2_lexpr_has_subquery(y) || !(g = group_key_source(a, x->col, &in)) ||
+                mc2_lexpr_has_subquery(y) || !(g = group_key_source(a, x->col, &in, 0)) ||
                 (agg && g != agg) || !same_keytype(&c->lp->cols[in].type, &y->type))
                 continue;
             if (!agg && (b->rows * PREFILTER_RATIO > g->left->rows || b->rows >= g->rows ||
-                         scanned_rows(b) * PREFILTER_RATIO > g->left->rows))
+                         scanned_rows(b) * PREFILTER_RATIO > in_work(g->left)))
                 continue;
             agg = g;
             mc2_lexpr *k = mc2_lexpr_col(c->lp, in, c->err);

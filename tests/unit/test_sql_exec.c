@@ -1494,6 +1494,29 @@ static void test_errors(void)
     }
 }
 
+/* A FILTER evaluates an AND's conjuncts cheapest first, and once the rows left are at most
+ * half of the chunk, later ones on those rows only: id * 2^62 overflows for every id >= 2,
+ * but id < 2 (cheaper, though written second) leaves 2 rows of the first chunk and none of
+ * the others. Evaluated whole, the AND fails with an overflow. */
+static mc2_pnode *f_conjuncts(void)
+{
+    mc2_pnode *t = T();
+    mc2_pexpr *big = CMP(MC2_PX_GE, AR(MC2_PX_MUL, C(t, 0), I(4611686018427387904LL)), I(0));
+    return PROJ(FILT(t, mc2_px_and2(P, big, CMP(MC2_PX_LT, C(t, 0), I(2)))), 1, C(t, 0));
+}
+
+static void test_filter_conjuncts(void)
+{
+    mc2_err err;
+    mc2_batch *b = NULL;
+    int rc = run_plan(f_conjuncts, NULL, &b, NULL, &err);
+    CHECK_MSG(rc == 0, "conjuncts: %s", rc ? err.msg : "");
+    CHECK(rc || (b && b->nrows == 2 && b->cols[0].v.i64[0] == 0 && b->cols[0].v.i64[1] == 1));
+    mc2_batch_free(b);
+    mc2_plan_free(P);
+    P = NULL;
+}
+
 /* ---- spilling at scale, and tampering ---------------------------------------------------- */
 
 /* smaller under sanitizers, to keep the test's time in bounds */
@@ -1959,6 +1982,7 @@ int main(void)
         run_cases();
         test_build_side();
         test_errors();
+        test_filter_conjuncts();
         test_encrypted_input();
         test_alloc_failures();
         test_big();

@@ -352,7 +352,7 @@ static void test_prefilter_rule(void)
         const char *what;
         char sql[1024];
         int want;
-    } cases[10];
+    } cases[12];
     size_t nc = 0;
 #define CASE(w, n, ...)                                                                            \
     do {                                                                                           \
@@ -383,6 +383,18 @@ static void test_prefilter_rule(void)
          "SELECT p_partkey, s.a FROM part JOIN (SELECT l_partkey + 0 AS pk, AVG(l_quantity) AS a "
          "FROM lineitem GROUP BY l_partkey + 0) s ON p_partkey = s.pk%s",
          sel);
+    /* the aggregate joins partsupp, which a semi join above restricts to the selected parts:
+     * the rule follows ps_partkey = l_partkey across the inner join (TPC-H Q20's shape) */
+    CASE("through a semi join and an equality", 1,
+         "SELECT ps_suppkey FROM partsupp JOIN (SELECT l_partkey, SUM(l_quantity) AS q FROM "
+         "lineitem GROUP BY l_partkey) g ON g.l_partkey = ps_partkey WHERE ps_availqty > g.q AND "
+         "ps_partkey IN (SELECT p_partkey FROM part%s)",
+         sel);
+    CASE("not through a left join", 0,
+         "SELECT ps_suppkey FROM partsupp LEFT JOIN (SELECT l_partkey, SUM(l_quantity) AS q FROM "
+         "lineitem GROUP BY l_partkey) g ON g.l_partkey = ps_partkey WHERE "
+         "ps_partkey IN (SELECT p_partkey FROM part%s)",
+         sel);
 #undef CASE
     for (size_t i = 0; i < nc; i++) {
         mc2_buf ex = {0};
@@ -399,6 +411,17 @@ static void test_prefilter_rule(void)
     CHECK_MSG(n2 == 0, "Q2: %d prefilters:\n%s", n2, ex2.data ? (const char *)ex2.data : "");
     mc2_buf_free(&ex2);
     free(q2);
+    /* Q20: its aggregate's input filtered by the selected parts (the prefilter reached through
+     * the join with partsupp and the semi join above it) */
+    char *q20 = query(20);
+    mc2_buf ex20 = {0};
+    int n20 = q20 ? prefilters(q20, &ex20) : -1;
+    CHECK_MSG(n20 == 1 &&
+                  strstr((const char *)ex20.data,
+                         "HASH JOIN SEMI ON lineitem.l_partkey = part.p_partkey [prefilter"),
+              "Q20: %d prefilters:\n%s", n20, ex20.data ? (const char *)ex20.data : "");
+    mc2_buf_free(&ex20);
+    free(q20);
     /* Q17: SEMI JOIN (lineitem, the selected parts) right below the subquery's aggregation */
     char *text = query(17);
     mc2_buf ex = {0};
