@@ -156,12 +156,121 @@ static void stretch(const struct tsrc *s, mpc_block k, size_t w, uint64_t *out)
     mc2_wipe(in, sizeof in);
 }
 
+/* ---- corrections, packed ---------------------------------------------------------------- */
+
+/* The correction for bit t matters only mod 2^(64-t) (its share is scaled by 2^t), so it
+ * travels in 64 - t bits: 2080 bits per 64-bit product instead of 4096. */
+struct bits {
+    uint64_t *p;
+    uint64_t acc;
+    unsigned nb; /* bits held in acc, < 64 */
+};
+
+static inline uint64_t low_bits(uint64_t v, unsigned wd)
+{
+    return wd == 64 ? v : v & ((1ull << wd) - 1);
+}
+
+static inline void put_bits(struct bits *b, uint64_t v, unsigned wd)
+{
+    v = low_bits(v, wd);
+    b->acc |= v << b->nb;
+    unsigned tot = b->nb + wd;
+    if (tot >= 64) {
+        *b->p++ = b->acc;
+        b->acc = b->nb ? v >> (64 - b->nb) : 0;
+        tot -= 64;
+    }
+    b->nb = tot;
+}
+
+static inline uint64_t get_bits(struct bits *b, unsigned wd)
+{
+    if (b->nb >= wd) {
+        uint64_t v = low_bits(b->acc, wd);
+        b->acc = wd == 64 ? 0 : b->acc >> wd;
+        b->nb -= wd;
+        return v;
+    }
+    uint64_t nw = *b->p++, v = low_bits(b->acc | (nw << b->nb), wd);
+    unsigned used = wd - b->nb; /* 1..64 */
+    b->acc = used == 64 ? 0 : nw >> used;
+    b->nb = 64 - used;
+    return v;
+}
+
+/* 64-bit words of packed corrections for nq products of w words. */
+static size_t packed_words(size_t nq, size_t w)
+{
+    return (nq * w * 2080 + 63) / 64;
+}
+
 /* ---- the three rounds of one chunk -------------------------------------------------------- */
+
+/* Round 2 towards one peer: this party's shares of x * y_j (out -= 2^t V(K0_t)) and the
+ * packed corrections d_t = V(K0_t) - V(K1_t) + x mod 2^(64-t), written to s->d. */
+static void sender_products(struct tsrc *s, const struct prods *p, size_t q0, size_t q1)
+{
+    struct bits bw = {.p = s->d};
+    size_t w = p->w;
+    for (size_t q = q0; q < q1; q++) {
+        const mpc_block *k0 = s->k0 + (q - q0) * 64, *k1 = s->k1 + (q - q0) * 64;
+        if (!p->matrix) { /* element-wise: w = 1 */
+            uint64_t x = p->xa[q], acc = 0;
+            for (unsigned t = 0; t < 64; t++) {
+                put_bits(&bw, k0[t].lo - k1[t].lo + x, 64 - t);
+                acc += k0[t].lo << t;
+            }
+            p->out[q] -= acc;
+            continue;
+        }
+        for (size_t r = 0; r < w; r++) s->xs[r] = px(p, q, r);
+        for (unsigned t = 0; t < 64; t++) {
+            stretch(s, k0[t], w, s->v0);
+            stretch(s, k1[t], w, s->v1);
+            for (size_t r = 0; r < w; r++) {
+                put_bits(&bw, s->v0[r] - s->v1[r] + s->xs[r], 64 - t);
+                p->out[ppos(p, q, r)] -= s->v0[r] << t;
+            }
+        }
+    }
+    if (bw.nb) *bw.p++ = bw.acc;
+}
+
+/* Round 3 from one peer: this party's shares 2^t (V(K{c_t}_t) + c_t d_t) from its keys and
+ * the peer's packed corrections in s->d. */
+static void receiver_products(struct tsrc *s, const struct prods *p, const mpc_block *keys,
+                              size_t q0, size_t q1)
+{
+    struct bits br = {.p = s->d};
+    size_t w = p->w;
+    for (size_t q = q0; q < q1; q++) {
+        const mpc_block *k = keys + (q - q0) * 64;
+        const uint8_t *c = s->choice + (q - q0) * 64;
+        if (!p->matrix) { /* element-wise: w = 1 */
+            uint64_t acc = 0;
+            for (unsigned t = 0; t < 64; t++) {
+                uint64_t d = get_bits(&br, 64 - t);
+                acc += (k[t].lo + (d & (0 - (uint64_t)c[t]))) << t;
+            }
+            p->out[q] += acc;
+            continue;
+        }
+        for (unsigned t = 0; t < 64; t++) {
+            uint64_t mask = 0 - (uint64_t)c[t];
+            stretch(s, k[t], w, s->v0);
+            for (size_t r = 0; r < w; r++) {
+                uint64_t d = get_bits(&br, 64 - t);
+                p->out[ppos(p, q, r)] += (s->v0[r] + (d & mask)) << t;
+            }
+        }
+    }
+}
 
 /* Entries q0..q1 of p (with (q1 - q0) * 64 OTs). */
 static int chunk(struct tsrc *s, const struct prods *p, size_t q0, size_t q1, mc2_err *err)
 {
-    size_t ots = (q1 - q0) * 64, w = p->w;
+    size_t ots = (q1 - q0) * 64, words = packed_words(q1 - q0, p->w);
     for (size_t q = q0; q < q1; q++)
         for (unsigned t = 0; t < 64; t++)
             s->choice[(q - q0) * 64 + t] = (uint8_t)((p->y[q] >> t) & 1);
@@ -170,32 +279,13 @@ static int chunk(struct tsrc *s, const struct prods *p, size_t q0, size_t q1, mc
     for (uint32_t j = 0; j < s->n; j++) { /* round 2 */
         if (j == s->self) continue;
         if (mpc_ot_send_rot(s->snd[j], s->k0, s->k1, ots, err)) return -1;
-        for (size_t q = q0; q < q1; q++) {
-            for (size_t r = 0; r < w; r++) s->xs[r] = px(p, q, r);
-            for (unsigned t = 0; t < 64; t++) {
-                size_t o = (q - q0) * 64 + t;
-                stretch(s, s->k0[o], w, s->v0);
-                stretch(s, s->k1[o], w, s->v1);
-                uint64_t *d = s->d + o * w;
-                for (size_t r = 0; r < w; r++) {
-                    d[r] = s->v0[r] - s->v1[r] + (s->xs[r] << t);
-                    p->out[ppos(p, q, r)] -= s->v0[r];
-                }
-            }
-        }
-        if (mpc_net_send(s->net, j, s->d, ots * w * sizeof(uint64_t), err)) return -1;
+        sender_products(s, p, q0, q1);
+        if (mpc_net_send(s->net, j, s->d, words * sizeof(uint64_t), err)) return -1;
     }
     for (uint32_t j = 0; j < s->n; j++) { /* round 3 */
         if (j == s->self) continue;
-        if (mpc_net_recv(s->net, j, s->d, ots * w * sizeof(uint64_t), err)) return -1;
-        for (size_t q = q0; q < q1; q++)
-            for (unsigned t = 0; t < 64; t++) {
-                size_t o = (q - q0) * 64 + t;
-                uint64_t mask = 0 - (uint64_t)s->choice[o];
-                const uint64_t *d = s->d + o * w;
-                stretch(s, s->keys[j][o], w, s->v0);
-                for (size_t r = 0; r < w; r++) p->out[ppos(p, q, r)] += s->v0[r] + (d[r] & mask);
-            }
+        if (mpc_net_recv(s->net, j, s->d, words * sizeof(uint64_t), err)) return -1;
+        receiver_products(s, p, s->keys[j], q0, q1);
     }
     return 0;
 }
