@@ -72,9 +72,11 @@ int mpc_net_send(mpc_net *n, uint32_t to, const void *p, size_t len, mc2_err *er
     struct chan *c = &n->sh->ch[n->self][to];
     pthread_mutex_lock(&c->mu);
     if (c->wr + len > c->cap) {
-        memmove(c->buf, c->buf + c->rd, c->wr - c->rd);
-        c->wr -= c->rd;
-        c->rd = 0;
+        if (c->rd > 0) {
+            memmove(c->buf, c->buf + c->rd, c->wr - c->rd);
+            c->wr -= c->rd;
+            c->rd = 0;
+        }
         if (c->wr + len > c->cap) {
             size_t cap = c->cap ? c->cap : 4096;
             while (cap < c->wr + len) cap *= 2;

@@ -42,6 +42,7 @@ struct party {
     uint8_t **c;
     mpc_block delta;
     double secs, cpu;
+    uint64_t sent, received; /* after setup */
 };
 
 static void *party_main(void *arg)
@@ -50,6 +51,8 @@ static void *party_main(void *arg)
     mpc_ot *o = NULL;
     p->rc_setup = mpc_ot_setup(p->net, 1 - mpc_net_self(p->net), p->sender, &o, &p->err);
     p->rc = p->rc_setup;
+    uint64_t s0 = 0, r0 = 0;
+    mpc_net_counters(p->net, 1 - mpc_net_self(p->net), &s0, &r0);
     struct timespec t0, t1, c0, c1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
@@ -73,6 +76,9 @@ static void *party_main(void *arg)
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
     p->cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
     p->secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    mpc_net_counters(p->net, 1 - mpc_net_self(p->net), &p->sent, &p->received);
+    p->sent -= s0;
+    p->received -= r0;
     mpc_ot_free(o);
     mpc_net_free(p->net); /* a peer still waiting on this party fails instead of hanging */
     return NULL;
@@ -262,6 +268,7 @@ static void measure(void)
     size_t n = 1u << 20;
     if (getenv("MC2_TEST_QUICK")) n = 1u << 18;
     static const enum kind kinds[] = {K_ROT, K_COT, K_CHOSEN};
+    static const char *const kind_name[] = {"random OT", "correlated OT", "chosen-message OT"};
     for (int k = 0; k < 3; k++) {
         mpc_block *m0 = calloc(n, sizeof *m0), *m1 = calloc(n, sizeof *m1),
                   *out = calloc(n, sizeof *out);
@@ -283,14 +290,16 @@ static void measure(void)
         }
         run2(p, true, NULL, NULL);
         CHECK(p[0].rc == 0 && p[1].rc == 0);
+        /* the costs docs/mpc.md states: R sends a 16-byte header and 16 bytes per OT (n is
+         * a multiple of 128: no padding); S sends 0, 16 or 32 bytes per OT */
+        CHECK_MSG(p[1].sent == 16 + 16 * (uint64_t)n && p[0].sent == (uint64_t)k * 16 * n,
+                  "%s: receiver sent %llu, sender %llu bytes", kind_name[k],
+                  (unsigned long long)p[1].sent, (unsigned long long)p[0].sent);
         double s = p[0].secs > p[1].secs ? p[0].secs : p[1].secs;
         double cpu = p[0].cpu > p[1].cpu ? p[0].cpu : p[1].cpu;
         printf("mpc ot: %s: %zu OTs: wall %.3f s, %.2f M OTs/s; busiest party's CPU %.3f s, "
                "%.2f M OTs/s per core (two threads, in-memory channel)\n",
-               k == 0   ? "random OT"
-               : k == 1 ? "correlated OT"
-                        : "chosen-message OT",
-               n, s, (double)n / s / 1e6, cpu, (double)n / cpu / 1e6);
+               kind_name[k], n, s, (double)n / s / 1e6, cpu, (double)n / cpu / 1e6);
         free(m0);
         free(m1);
         free(out);

@@ -29,7 +29,19 @@ struct party {
     uint64_t made;
     size_t bench_n; /* > 0: one timed batch of this many triples instead */
     double secs, cpu;
+    uint64_t sent; /* bytes to all peers in the timed batch */
 };
+
+static uint64_t sent_total(const mpc_net *net)
+{
+    uint64_t all = 0, sent, received;
+    for (uint32_t j = 0; j < mpc_net_parties(net); j++) {
+        if (j == mpc_net_self(net)) continue;
+        mpc_net_counters(net, j, &sent, &received);
+        all += sent;
+    }
+    return all;
+}
 
 static void *party_main(void *arg)
 {
@@ -44,7 +56,9 @@ static void *party_main(void *arg)
         p->rc = src.elems(src.ctx, 1, a, b, c, &p->err);
         clock_gettime(CLOCK_MONOTONIC, &t0);
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+        uint64_t before = sent_total(p->net);
         if (p->rc == 0) p->rc = src.elems(src.ctx, p->bench_n, a, b, c, &p->err);
+        p->sent = sent_total(p->net) - before;
         clock_gettime(CLOCK_MONOTONIC, &t1);
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
         p->cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
@@ -197,6 +211,11 @@ static void measure(uint32_t np)
         CHECK_MSG(p[i].rc == 0, "party %u: %s", i, p[i].err.msg);
         if (p[i].secs > s) s = p[i].secs;
         if (p[i].cpu > cpu) cpu = p[i].cpu;
+        /* docs/mpc.md: 1284 bytes per triple and ordered pair (1024 of IKNP matrix, 260 of
+         * packed corrections), plus a 16-byte header per chunk of 1024 */
+        double per = (double)p[i].sent / (double)n / (np - 1);
+        CHECK_MSG(per >= 1284 && per < 1284.1, "party %u sent %.2f bytes per triple and peer", i,
+                  per);
     }
     printf("mpc triples: %u parties: %zu element-wise triples: wall %.3f s, %.0f triples/s; "
            "busiest party's CPU %.3f s, %.0f triples/s per core (threads, in-memory channels, "
