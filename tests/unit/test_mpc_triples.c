@@ -5,8 +5,10 @@
  * opened value, shares differ between parties; the counter counts. Prints triples/s (not a
  * gate). */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <time.h>
 
@@ -108,6 +110,19 @@ static void open_sum(uint32_t np, uint64_t *const *sh, size_t n, uint64_t *out)
     }
 }
 
+/* Every bit position of the n words is 1 in n/2 +- 6 sigma of them (uniform-looking). */
+static bool balanced(const uint64_t *v, size_t n)
+{
+    double sigma = 0.5 * sqrt((double)n);
+    for (unsigned t = 0; t < 64; t++) {
+        size_t ones = 0;
+        for (size_t j = 0; j < n; j++) ones += (v[j] >> t) & 1;
+        double dev = (double)ones - (double)n / 2;
+        if (dev > 6 * sigma || dev < -6 * sigma) return false;
+    }
+    return true;
+}
+
 static void test_parties(uint32_t np)
 {
     struct party p[MAXP];
@@ -151,6 +166,11 @@ static void test_parties(uint32_t np)
         CHECK_MSG(bad == 0, "%u parties, %zu triples: %zu do not open to a b = c", np, n, bad);
         CHECK_MSG(same == 0, "%u parties, %zu triples: %zu shares equal the opened value", np, n,
                   same);
+        for (uint32_t i = 0; i < np && n >= 3000; i++) {
+            CHECK_MSG(balanced(sa[i], n), "party %u's shares of a are not balanced", i);
+            CHECK_MSG(balanced(sb[i], n), "party %u's shares of b are not balanced", i);
+            CHECK_MSG(balanced(sc[i], n), "party %u's shares of c are not balanced", i);
+        }
         free(a);
         free(b);
         free(c);
@@ -199,6 +219,47 @@ static void test_parties(uint32_t np)
     }
 }
 
+/* The parties ask for different counts: each fails with an error naming its peer (no
+ * hang), and the source refuses later calls. */
+static void *mismatch_main(void *arg)
+{
+    struct party *p = arg;
+    mpc_triple_src src;
+    uint64_t a[200], b[200], c[200];
+    size_t cnt = mpc_net_self(p->net) == 0 ? 100 : 200;
+    p->rc = mpc_triples_ot(p->net, &src, &p->err);
+    if (p->rc == 0) {
+        p->rc = src.elems(src.ctx, cnt, a, b, c, &p->err);
+        mc2_err again;
+        p->made = src.elems(src.ctx, 1, a, b, c, &again) != 0 && again.code == MC2_E_INTERNAL;
+        src.free(src.ctx);
+    }
+    mpc_net_free(p->net);
+    return NULL;
+}
+
+static void test_mismatch(void)
+{
+    mpc_net *nets[2];
+    struct party p[2];
+    memset(p, 0, sizeof p);
+    mc2_err err;
+    if (mpc_net_local(2, nets, NULL, NULL, &err)) exit(1);
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        p[i].net = nets[i];
+        pthread_create(&th[i], NULL, mismatch_main, &p[i]);
+    }
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 2; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "party %d", 1 - i);
+        CHECK_MSG(p[i].rc != 0 && strstr(p[i].err.msg, want), "party %d: rc %d, %s", i, p[i].rc,
+                  p[i].err.msg);
+        CHECK_MSG(p[i].made == 1, "party %d: a failed source still made triples", i);
+    }
+}
+
 static void measure(uint32_t np)
 {
     struct party p[MAXP];
@@ -228,6 +289,7 @@ int main(void)
     test_parties(2);
     test_parties(3);
     test_parties(4);
+    test_mismatch();
     measure(2);
     measure(3);
     return test_done("test_mpc_triples");
