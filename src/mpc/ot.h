@@ -26,7 +26,11 @@
 
 typedef struct mpc_ot mpc_ot;
 
-/* Sets up a session with `peer` over net, this party being the OT sender if `sender`
+/* Ordering: in every kind, only the receiver's call sends before it waits (the extension
+ * matrix); in random OT the receiver's call never waits at all and the sender's only waits,
+ * so a party may issue all its receiver calls to every peer before its sender calls.
+ *
+ * Sets up a session with `peer` over net, this party being the OT sender if `sender`
  * (the peer must call it with !sender at the same point of its protocol). */
 int mpc_ot_setup(mpc_net *net, uint32_t peer, bool sender, mpc_ot **out, mc2_err *err) MC2_WUR;
 
@@ -41,6 +45,12 @@ int mpc_ot_recv(mpc_ot *o, const uint8_t *c, mpc_block *out, size_t n, mc2_err *
  * out[j] = m_{c[j]}[j]. No message is chosen, so it costs half the traffic. */
 int mpc_ot_send_cot(mpc_ot *o, mpc_block delta, mpc_block *m0, size_t n, mc2_err *err) MC2_WUR;
 int mpc_ot_recv_cot(mpc_ot *o, const uint8_t *c, mpc_block *out, size_t n, mc2_err *err) MC2_WUR;
+
+/* Random OT (for OT-based multiplication, triples.h): the sender gets two independent random
+ * messages m0[j], m1[j], the receiver out[j] = m_{c[j]}[j]. Only the extension's matrix
+ * travels (receiver to sender): the cheapest kind. */
+int mpc_ot_send_rot(mpc_ot *o, mpc_block *m0, mpc_block *m1, size_t n, mc2_err *err) MC2_WUR;
+int mpc_ot_recv_rot(mpc_ot *o, const uint8_t *c, mpc_block *out, size_t n, mc2_err *err) MC2_WUR;
 
 /* OTs done in this session (base OTs excluded), for benchmarks. */
 uint64_t mpc_ot_count(const mpc_ot *o);

@@ -8,8 +8,11 @@
  *   mpc_triples_ot (this module): the real offline phase. Each party draws its shares a_i,
  *     b_i; a * b = sum_i a_i b_i + sum_{i != j} a_i b_j, and every cross term a_i b_j is
  *     turned into additive shares of parties i and j by OT-based multiplication (Gilboa:
- *     64 correlated OTs per product over Z_2^64, ot.h, one session per ordered pair).
- *     Semi-honest, any number of corrupted parties short of all.
+ *     64 random OTs per product over Z_2^64, each with a correction message of 64 - t bits
+ *     for bit t, ot.h, one session per ordered pair; a matrix triple takes one such product
+ *     per entry of B, with a column of A as an m-word factor: 64 k n OTs per pair).
+ *     Semi-honest, any number of corrupted parties short of all. A failed call leaves the
+ *     source refusing later ones (the parties are out of step).
  *   a dealer that knows everything (tests/tools only, never in a product binary): to test
  *     the online phase apart from the offline one.
  *

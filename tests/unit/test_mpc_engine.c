@@ -6,10 +6,13 @@
  * against the exact integer result and against double. Last, a share altered in transit by
  * the tamper hook: the engine does NOT notice (semi-honest, no MACs) and the victim opens a
  * wrong value; detection in transit is the TLS channel's (test_mpc_net's relay test).
- * And the fixed-point products once over TLS on loopback with 3 parties. */
+ * And the fixed-point products once over TLS on loopback with 3 parties. The share/open,
+ * multiplication, matrix and fixed-point tests run a second time on triples from the real
+ * offline phase (triples.h's OT-based source) instead of the dealer. */
 #include <math.h>
 #include <pthread.h>
 
+#include "mpc/triples.h"
 #include "../tools/mpc_dealer.h"
 #include "../tools/mpc_tlsfix.h"
 #include "mpc/engine.h"
@@ -38,13 +41,18 @@ struct eparty {
     mc2_err err;
 };
 
+/* Set: the parties make their triples with the real offline phase (triples.h's OT-based
+ * source) instead of the test dealer. */
+static int use_ot_triples;
+
 static void *party_main(void *arg)
 {
     eparty *p = arg;
     static const uint8_t seed[16] = {7};
     mpc_triple_src src = {0};
     p->ok = (!p->tls || mpc_net_tls(p->tls, &p->net, &p->err) == 0) &&
-            mpc_dealer_src(p->self, p->n, seed, &src, &p->err) == 0 &&
+            (use_ot_triples ? mpc_triples_ot(p->net, &src, &p->err)
+                            : mpc_dealer_src(p->self, p->n, seed, &src, &p->err)) == 0 &&
             mpc_engine_new(p->net, &src, &p->e, &p->err) == 0 && p->body(p, p->ctx) == 0;
     mpc_engine_free(p->e);
     if (src.free) src.free(src.ctx);
@@ -412,6 +420,14 @@ int main(void)
         test_trunc(n);
         test_fx(n);
     }
+    /* The online phase on the real offline phase's triples (OT-based, triples.c). */
+    use_ot_triples = 1;
+    for (uint32_t n = 2; n <= 3; n++) {
+        test_basic(n);
+        test_matmul(n);
+        test_fx(n);
+    }
+    use_ot_triples = 0;
     test_alter();
     test_tls();
     return test_done("test_mpc_engine");
