@@ -51,7 +51,7 @@ int mpc_net_send(mpc_net *n, uint32_t to, const void *p, size_t len, mc2_err *er
     fq *q = &n->h->q[n->self * n->h->n + to];
     pthread_mutex_lock(&q->mu);
     if (q->cap - q->len - q->head < len) {
-        memmove(q->buf, q->buf + q->head, q->len);
+        if (q->head) memmove(q->buf, q->buf + q->head, q->len);
         q->head = 0;
         if (q->cap - q->len < len) {
             size_t nc = (q->len + len) * 2;
