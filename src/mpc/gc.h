@@ -79,7 +79,9 @@ typedef struct mpc_circuit {
     mpc_gc_gate *gates;
     uint32_t *out;
     uint32_t cap_gates, cap_out;
-    bool failed; /* a builder call failed (out of memory, too big): the circuit is unusable */
+    /* MC2_OK, or why a builder call failed (MC2_E_NOMEM, MC2_E_LIMIT): the circuit is then
+     * unusable */
+    enum mc2_code failed;
 } mpc_circuit;
 
 /* An empty circuit with n_g garbler and n_e evaluator input wires (n_g + n_e >= 1). */

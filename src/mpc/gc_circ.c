@@ -53,9 +53,12 @@ static uint32_t gate(mpc_circuit *c, enum mpc_gc_op op, uint32_t a, uint32_t b)
         abort();
     }
     if (c->failed) return 0;
-    if (nw >= MPC_GC_MAX_WIRES ||
-        (c->ngates == c->cap_gates && !grow((void **)&c->gates, &c->cap_gates, sizeof *c->gates))) {
-        c->failed = true;
+    if (nw >= MPC_GC_MAX_WIRES) {
+        c->failed = MC2_E_LIMIT;
+        return 0;
+    }
+    if (c->ngates == c->cap_gates && !grow((void **)&c->gates, &c->cap_gates, sizeof *c->gates)) {
+        c->failed = MC2_E_NOMEM;
         return 0;
     }
     c->gates[c->ngates++] = (mpc_gc_gate){a, b, (uint32_t)op};
@@ -87,7 +90,7 @@ void mpc_circuit_output(mpc_circuit *c, uint32_t w)
     }
     if (c->failed) return;
     if (c->nout == c->cap_out && !grow((void **)&c->out, &c->cap_out, sizeof *c->out)) {
-        c->failed = true;
+        c->failed = c->cap_out == MPC_GC_MAX_WIRES ? MC2_E_LIMIT : MC2_E_NOMEM;
         return;
     }
     c->out[c->nout++] = w;
@@ -95,9 +98,11 @@ void mpc_circuit_output(mpc_circuit *c, uint32_t w)
 
 int mpc_circuit_check(const mpc_circuit *c, mc2_err *err)
 {
+    if (c->failed == MC2_E_NOMEM)
+        return mc2_err_set(err, MC2_E_NOMEM, "mpc circuit: out of memory while building it");
     if (c->failed)
         return mc2_err_set(err, MC2_E_LIMIT,
-                           "mpc circuit: out of memory or more than %u wires while building it",
+                           "mpc circuit: more than %u wires or outputs (build smaller circuits)",
                            MPC_GC_MAX_WIRES);
     return 0;
 }

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include "base/alloc.h"
 #include "mpc/gc.h"
 #include "test.h"
 
@@ -115,6 +116,72 @@ static void test_add(void)
     CHECK_MSG(good, "4-bit adder on all 256 pairs");
     mpc_circuit_free(c);
     mpc_circuit_free(c4);
+}
+
+/* a - b and its sign bit (the sign of a - b in 64-bit two's complement, wrapping). */
+static void test_sub(void)
+{
+    mc2_err err;
+    mpc_circuit *c = mpc_circuit_new(64, 64, &err);
+    CHECK(c != NULL);
+    if (!c) return;
+    uint32_t a[64], b[64], s[64];
+    for (uint32_t i = 0; i < 64; i++) {
+        a[i] = i;
+        b[i] = 64 + i;
+    }
+    mpc_gc_sub(c, a, b, 64, s);
+    for (uint32_t i = 0; i < 64; i++) mpc_circuit_output(c, s[i]);
+    mpc_circuit_output(c, s[63]);
+    CHECK(mpc_circuit_check(c, &err) == 0 && c->nand == 63);
+    int good = 1;
+    for (int i = 0; i < 200; i++) {
+        uint64_t x = i < 4 ? (uint64_t)INT64_MIN + (uint64_t)i : rnd(), y = i < 4 ? 1 : rnd();
+        uint8_t bits[128], out[65];
+        lgc l = {0};
+        put_bits(bits, x, 64);
+        put_bits(bits + 64, y, 64);
+        int ok = lgc_garble(&l, c, bits) == 0 && lgc_run(&l, c, out) == MC2_OK;
+        good &= ok && get_bits(out, 64) == x - y && out[64] == ((int64_t)(x - y) < 0);
+        lgc_free(&l);
+    }
+    CHECK_MSG(good, "a - b and its sign on 200 pairs");
+    mpc_circuit_free(c);
+}
+
+/* The N-th allocation failing, for N = 1, 2, ...: building, garbling, evaluating and parsing
+ * fail cleanly (MC2_E_NOMEM, nothing leaked: ASan) or succeed, never crash. */
+static void test_nomem(void)
+{
+    mc2_err err;
+    int clean = 1, done = 0;
+    for (unsigned long n = 1; n < 40 && !done; n++) {
+        mpc_gc_garbler *g = NULL;
+        mpc_gc_tables *t = NULL, *t2 = NULL;
+        mpc_block in[16], out[8];
+        uint8_t buf[4096], bits[8];
+        mc2_err_clear(&err);
+        mc2_alloc_fail_after(n);
+        mpc_circuit *c = mpc_gc_circuit_add(8, &err);
+        int rc = c ? mpc_gc_garble(c, prg, &g, &t, &err) : -1;
+        if (rc == 0) {
+            for (uint32_t i = 0; i < 16; i++) in[i] = mpc_gc_input_label(g, i, (int)(i & 1));
+            mpc_gc_tables_write(t, buf);
+            rc = mpc_gc_tables_parse(c, buf, mpc_gc_tables_size(c), &t2, &err);
+        }
+        if (rc == 0) rc = mpc_gc_eval(c, t2, in, out, &err);
+        if (rc == 0) rc = mpc_gc_decode(t2, out, bits, &err);
+        mc2_alloc_fail_after(0);
+        if (rc == 0)
+            done = 1;
+        else
+            clean &= err.code == MC2_E_NOMEM;
+        mpc_gc_garbler_free(g);
+        mpc_gc_tables_free(t);
+        mpc_gc_tables_free(t2);
+        mpc_circuit_free(c);
+    }
+    CHECK_MSG(clean && done, "allocation failures: clean %d, finished %d", clean, done);
 }
 
 static void test_lt(void)
@@ -515,7 +582,9 @@ int main(void)
     if (!prg) return test_done("test_mpc_gc");
     test_sizes();
     test_add();
+    test_sub();
     test_lt();
+    test_nomem();
     test_relu_local();
     test_detect();
     test_parse();
