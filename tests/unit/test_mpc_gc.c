@@ -7,6 +7,7 @@
  * CMakeLists.txt for the stand-ins used while net.c and ot.c are written) for a comparison
  * and for the ReLU on shares, also with bytes changed in transit. Prints gates/s. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "base/alloc.h"
@@ -435,9 +436,20 @@ typedef struct party {
     const uint64_t *x;
     uint64_t *y;
     size_t k;
+    struct tamper *tp; /* the garbler's: arms it once OT setup is over */
     int rc;
     mc2_err err;
 } party;
+
+/* Changes byte `at` of the garbler's gc stream: counted from the end of the OT setup (the
+ * bytes the garbler had sent by then, `base`), so what OT setup sends does not matter. The
+ * hook may run on a thread of the net: base and armed are atomics. */
+typedef struct tamper {
+    size_t at, seen;
+    uint8_t x;
+    _Atomic size_t base;
+    atomic_int armed;
+} tamper;
 
 /* The party's side of the protocol, over ot. */
 static int party_run(party *p, mpc_ot *ot, uint32_t peer)
@@ -459,24 +471,25 @@ static void *party_main(void *arg)
     uint32_t peer = p->garbler ? 1 : 0;
     mc2_err_clear(&p->err);
     p->rc = mpc_ot_setup(p->net, peer, p->garbler, &ot, &p->err);
+    if (p->rc == 0 && p->tp) {
+        uint64_t sent, received;
+        mpc_net_counters(p->net, peer, &sent, &received);
+        atomic_store(&p->tp->base, (size_t)sent);
+        atomic_store(&p->tp->armed, 1);
+    }
     if (p->rc == 0) p->rc = party_run(p, ot, peer);
     mpc_ot_free(ot);
     mpc_net_free(p->net); /* a party that stopped closes its channels: the peer does not wait */
     return NULL;
 }
 
-/* Changes byte `at` of the garbler's stream (counted over its sends). */
-typedef struct tamper {
-    size_t at, seen;
-    uint8_t x;
-} tamper;
-
 static void tamper_fn(void *ctx, uint32_t from, uint32_t to, uint8_t *p, size_t len)
 {
     tamper *t = ctx;
     (void)to;
     if (from != 0) return;
-    if (t->at >= t->seen && t->at < t->seen + len) p[t->at - t->seen] ^= t->x;
+    size_t at = t->at + atomic_load(&t->base);
+    if (atomic_load(&t->armed) && at >= t->seen && at < t->seen + len) p[at - t->seen] ^= t->x;
     t->seen += len;
 }
 
@@ -530,8 +543,8 @@ static void test_protocol(void)
         int64_t a = -5, b = 3;
         put_bits(ga, (uint64_t)a, 64);
         put_bits(eb, (uint64_t)b, 64);
-        tamper tp = {at[i], 0, 0x40};
-        party g = {.c = c, .bits = ga}, e = {.c = c, .bits = eb, .out = out};
+        tamper tp = {.at = at[i], .x = 0x40};
+        party g = {.c = c, .bits = ga, .tp = &tp}, e = {.c = c, .bits = eb, .out = out};
         run2(&g, &e, &tp);
         if (codes[i]) CHECK_MSG(e.rc == -1 && e.err.code == codes[i], "byte %zu changed", at[i]);
         if (e.rc == 0)
