@@ -37,15 +37,21 @@
  * exactly mpc_gc_tables_size(c) bytes; the parser refuses any other length or counts that
  * are not the circuit's.
  *
- * PROTOCOL (mpc_gc_run_garbler / mpc_gc_run_evaluator), garbler G, evaluator E:
- *   G: garble with a fresh Delta and labels
- *   G -> E: the garbled tables (mpc_gc_tables_size(c) bytes: E knows the circuit)
- *   G -> E: the active labels of G's input wires (n_g blocks)
- *   G <-> E: n_e chosen-message OTs (ot.h; G the sender of (W0, W1) per E-input wire, E the
- *            receiver choosing by its input bits)
- *   E: evaluate, decode (MC2_E_AUTH on an invalid label). E learns the output bits; G
- *      learns nothing. The caller makes the output what E may see (the ReLU circuit masks
- *      it with G's random r).
+ * PROTOCOL, garbler G, evaluator E, in two phases (Delphi's offline/online split: the
+ * offline phase needs only E's input, the online phase only G's):
+ *   offline (mpc_gc_offline_garbler / mpc_gc_offline_evaluator)
+ *     G: garble with a fresh Delta and labels
+ *     G -> E: the garbled tables (mpc_gc_tables_size(c) bytes: E knows the circuit)
+ *     G <-> E: n_e chosen-message OTs (ot.h; G the sender of (W0, W1) per E-input wire, E
+ *              the receiver choosing by its input bits)
+ *   online (mpc_gc_online_garbler / mpc_gc_online_evaluator)
+ *     G -> E: the active labels of G's input wires (n_g blocks)
+ *     E: evaluate, decode (MC2_E_AUTH on an invalid label)
+ * E learns the output bits; G learns nothing. The caller makes the output what E may see
+ * (the ReLU circuit masks it with G's random r). mpc_gc_run_garbler / _evaluator run both
+ * phases back to back. One garbling is evaluated once: G's labels for two different inputs
+ * would reveal Delta, so the online phase runs once per pending state (a second call is a
+ * bug: abort).
  *
  * Secrets (Delta, labels) are wiped on free. Nothing here is thread-safe: one per thread. */
 #ifndef MC2_MPC_GC_H
@@ -168,12 +174,30 @@ int mpc_gc_tables_parse(const mpc_circuit *c, const uint8_t *buf, size_t len, mp
 
 /* ---- the two-party protocol (PROTOCOL above) -------------------------------------------- */
 
-/* Garbler's side with peer over net and ot (this party the OT sender): gbits[0 .. n_g) are
- * its input bits (0/1). prg gives Delta and the labels. */
+/* A garbled circuit between its offline and online phases: G's secrets, or E's tables and
+ * input labels. Holds a pointer to the circuit, which must outlive it. */
+typedef struct mpc_gc_pending mpc_gc_pending;
+
+/* Offline, G's side with peer over net and ot (this party the OT sender); prg gives Delta and
+ * the labels. */
+int mpc_gc_offline_garbler(mpc_net *net, uint32_t peer, mpc_ot *ot, mpc_prg *prg,
+                           const mpc_circuit *c, mpc_gc_pending **out, mc2_err *err) MC2_WUR;
+/* Offline, E's side (the OT receiver): ebits[0 .. n_e) its input bits (0/1). MC2_E_INPUT
+ * for tables that are not c's. */
+int mpc_gc_offline_evaluator(mpc_net *net, uint32_t peer, mpc_ot *ot, const mpc_circuit *c,
+                             const uint8_t *ebits, mpc_gc_pending **out, mc2_err *err) MC2_WUR;
+/* Online, G: gbits[0 .. n_g) its input bits. Wipes G's secrets (pending stays to be freed). */
+int mpc_gc_online_garbler(mpc_net *net, uint32_t peer, mpc_gc_pending *p, const uint8_t *gbits,
+                          mc2_err *err) MC2_WUR;
+/* Online, E: out[0 .. nout) gets the output bits; MC2_E_AUTH for an invalid label. */
+int mpc_gc_online_evaluator(mpc_net *net, uint32_t peer, mpc_gc_pending *p, uint8_t *out,
+                            mc2_err *err) MC2_WUR;
+void mpc_gc_pending_free(mpc_gc_pending *p);
+
+/* Both phases at once: G's side (gbits[0 .. n_g)) and E's (ebits[0 .. n_e), out[0 .. nout)),
+ * errors as above. */
 int mpc_gc_run_garbler(mpc_net *net, uint32_t peer, mpc_ot *ot, mpc_prg *prg, const mpc_circuit *c,
                        const uint8_t *gbits, mc2_err *err) MC2_WUR;
-/* Evaluator's side (the OT receiver): ebits[0 .. n_e) its input bits, out[0 .. nout) gets
- * the output bits. MC2_E_INPUT for malformed tables, MC2_E_AUTH for an invalid label. */
 int mpc_gc_run_evaluator(mpc_net *net, uint32_t peer, mpc_ot *ot, const mpc_circuit *c,
                          const uint8_t *ebits, uint8_t *out, mc2_err *err) MC2_WUR;
 

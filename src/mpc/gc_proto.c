@@ -1,13 +1,15 @@
 /* gc_proto.c - the two-party garbled-circuit protocol over net.h and ot.h, and Delphi's ReLU
  * on additive shares over it (gc.h, PROTOCOL):
  *
- *   G: garble c (fresh Delta, labels)
- *   G -> E: garbled tables, mpc_gc_tables_size(c) bytes
- *   G -> E: n_g blocks, the labels of G's input bits
- *   OT:     n_e chosen-message OTs, G sends (W0, W1) of E's input wire j, E chooses by bit j
- *   E:      evaluate, decode (MC2_E_AUTH if a label is invalid)
+ *   offline  G: garble c (fresh Delta, labels)
+ *            G -> E: garbled tables, mpc_gc_tables_size(c) bytes
+ *            OT: n_e chosen-message OTs, G sends (W0, W1) of E's input wire j, E chooses by
+ *                bit j
+ *   online   G -> E: n_g blocks, the labels of G's input bits
+ *            E: evaluate, decode (MC2_E_AUTH if a label is invalid)
  *
  * Kept apart from gc.c so that garbling alone does not pull in the channels and OT. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -41,65 +43,153 @@ static int recv_blocks(mpc_net *net, uint32_t peer, mpc_block *b, size_t n, mc2_
     return 0;
 }
 
-int mpc_gc_run_garbler(mpc_net *net, uint32_t peer, mpc_ot *ot, mpc_prg *prg, const mpc_circuit *c,
-                       const uint8_t *gbits, mc2_err *err)
+struct mpc_gc_pending {
+    const mpc_circuit *c;
+    bool garbler, used;
+    mpc_gc_garbler *g; /* garbler: its secrets until the online phase */
+    mpc_gc_tables *t;  /* evaluator: the parsed tables */
+    mpc_block *labels; /* evaluator: n_g + n_e input labels (E's from the OT) */
+};
+
+void mpc_gc_pending_free(mpc_gc_pending *p)
 {
-    mpc_gc_garbler *g = NULL;
+    if (!p) return;
+    mpc_gc_garbler_free(p->g);
+    mpc_gc_tables_free(p->t);
+    if (p->labels)
+        mc2_free_wipe(p->labels, ((size_t)p->c->n_g + p->c->n_e) * sizeof *p->labels + 1);
+    mc2_free(p);
+}
+
+static mpc_gc_pending *pending_new(const mpc_circuit *c, bool garbler, mc2_err *err)
+{
+    mpc_gc_pending *p = mc2_calloc(1, sizeof *p);
+    if (!p) {
+        mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    p->c = c;
+    p->garbler = garbler;
+    return p;
+}
+
+int mpc_gc_offline_garbler(mpc_net *net, uint32_t peer, mpc_ot *ot, mpc_prg *prg,
+                           const mpc_circuit *c, mpc_gc_pending **out, mc2_err *err)
+{
+    mpc_gc_pending *p = pending_new(c, true, err);
     mpc_gc_tables *t = NULL;
-    size_t tsz = mpc_gc_tables_size(c), nin = (size_t)c->n_g + c->n_e;
+    size_t tsz = mpc_gc_tables_size(c);
     uint8_t *buf = NULL;
-    mpc_block *lab = NULL; /* G's active labels, then E's pairs (W0 | W1) */
+    mpc_block *m = NULL; /* E's label pairs: W0 | W1 */
     int rc = -1;
-    if (mpc_gc_garble(c, prg, &g, &t, err)) goto out;
-    if (!(buf = mc2_malloc(tsz)) || !(lab = mc2_malloc((nin + c->n_e) * sizeof *lab + 1))) {
+    *out = NULL;
+    if (!p || mpc_gc_garble(c, prg, &p->g, &t, err)) goto out;
+    if (!(buf = mc2_malloc(tsz)) || !(m = mc2_malloc(2 * (size_t)c->n_e * sizeof *m + 1))) {
         mc2_err_set(err, MC2_E_NOMEM, "out of memory (garbled tables, %zu bytes)", tsz);
         goto out;
     }
     mpc_gc_tables_write(t, buf);
-    for (uint32_t i = 0; i < c->n_g; i++) lab[i] = mpc_gc_input_label(g, i, gbits[i]);
-    if (mpc_net_send(net, peer, buf, tsz, err) || send_blocks(net, peer, lab, c->n_g, err))
-        goto out;
-    mpc_block *m0 = lab + c->n_g, *m1 = m0 + c->n_e;
     for (uint32_t j = 0; j < c->n_e; j++) {
-        m0[j] = mpc_gc_input_label(g, c->n_g + j, 0);
-        m1[j] = mpc_gc_input_label(g, c->n_g + j, 1);
+        m[j] = mpc_gc_input_label(p->g, c->n_g + j, 0);
+        m[c->n_e + j] = mpc_gc_input_label(p->g, c->n_g + j, 1);
     }
-    if (mpc_ot_send(ot, m0, m1, c->n_e, err)) goto out;
+    if (mpc_net_send(net, peer, buf, tsz, err) || mpc_ot_send(ot, m, m + c->n_e, c->n_e, err))
+        goto out;
+    *out = p;
+    p = NULL;
     rc = 0;
 out:
-    if (rc) mc2_err_prefix(err, "garbled circuit (garbler, peer %u): ", peer);
-    if (lab) mc2_free_wipe(lab, (nin + c->n_e) * sizeof *lab + 1);
+    if (rc) mc2_err_prefix(err, "garbled circuit (garbler, offline, peer %u): ", peer);
+    if (m) mc2_free_wipe(m, 2 * (size_t)c->n_e * sizeof *m + 1);
     mc2_free(buf);
-    mpc_gc_garbler_free(g);
     mpc_gc_tables_free(t);
+    mpc_gc_pending_free(p);
+    return rc;
+}
+
+int mpc_gc_online_garbler(mpc_net *net, uint32_t peer, mpc_gc_pending *p, const uint8_t *gbits,
+                          mc2_err *err)
+{
+    if (!p->garbler || p->used) abort(); /* a bug in the caller: labels of one garbling twice */
+    p->used = true;
+    const mpc_circuit *c = p->c;
+    mpc_block *lab = mc2_malloc((size_t)c->n_g * sizeof *lab + 1);
+    int rc = -1;
+    if (!lab) {
+        mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    } else {
+        for (uint32_t i = 0; i < c->n_g; i++) lab[i] = mpc_gc_input_label(p->g, i, gbits[i]);
+        rc = send_blocks(net, peer, lab, c->n_g, err);
+        mc2_free_wipe(lab, (size_t)c->n_g * sizeof *lab + 1);
+    }
+    mpc_gc_garbler_free(p->g); /* never again: a second set of labels would reveal Delta */
+    p->g = NULL;
+    if (rc) mc2_err_prefix(err, "garbled circuit (garbler, online, peer %u): ", peer);
+    return rc;
+}
+
+int mpc_gc_offline_evaluator(mpc_net *net, uint32_t peer, mpc_ot *ot, const mpc_circuit *c,
+                             const uint8_t *ebits, mpc_gc_pending **out, mc2_err *err)
+{
+    mpc_gc_pending *p = pending_new(c, false, err);
+    size_t tsz = mpc_gc_tables_size(c), nin = (size_t)c->n_g + c->n_e;
+    uint8_t *buf = mc2_malloc(tsz);
+    int rc = -1;
+    *out = NULL;
+    if (!p) goto out;
+    if (!buf || !(p->labels = mc2_malloc(nin * sizeof *p->labels + 1))) {
+        mc2_err_set(err, MC2_E_NOMEM, "out of memory (garbled tables, %zu bytes)", tsz);
+        goto out;
+    }
+    if (mpc_net_recv(net, peer, buf, tsz, err) || mpc_gc_tables_parse(c, buf, tsz, &p->t, err) ||
+        mpc_ot_recv(ot, ebits, p->labels + c->n_g, c->n_e, err))
+        goto out;
+    *out = p;
+    p = NULL;
+    rc = 0;
+out:
+    if (rc) mc2_err_prefix(err, "garbled circuit (evaluator, offline, peer %u): ", peer);
+    mc2_free(buf);
+    mpc_gc_pending_free(p);
+    return rc;
+}
+
+int mpc_gc_online_evaluator(mpc_net *net, uint32_t peer, mpc_gc_pending *p, uint8_t *out,
+                            mc2_err *err)
+{
+    if (p->garbler || p->used) abort(); /* a bug in the caller: one evaluation per garbling */
+    p->used = true;
+    const mpc_circuit *c = p->c;
+    mpc_block *ol = mc2_malloc((size_t)c->nout * sizeof *ol + 1);
+    int rc = -1;
+    if (!ol)
+        mc2_err_set(err, MC2_E_NOMEM, "out of memory");
+    else if (recv_blocks(net, peer, p->labels, c->n_g, err) == 0 &&
+             mpc_gc_eval(c, p->t, p->labels, ol, err) == 0 &&
+             mpc_gc_decode(p->t, ol, out, err) == 0)
+        rc = 0;
+    if (ol) mc2_free_wipe(ol, (size_t)c->nout * sizeof *ol + 1);
+    if (rc) mc2_err_prefix(err, "garbled circuit (evaluator, online, peer %u): ", peer);
+    return rc;
+}
+
+int mpc_gc_run_garbler(mpc_net *net, uint32_t peer, mpc_ot *ot, mpc_prg *prg, const mpc_circuit *c,
+                       const uint8_t *gbits, mc2_err *err)
+{
+    mpc_gc_pending *p = NULL;
+    int rc = mpc_gc_offline_garbler(net, peer, ot, prg, c, &p, err);
+    if (rc == 0) rc = mpc_gc_online_garbler(net, peer, p, gbits, err);
+    mpc_gc_pending_free(p);
     return rc;
 }
 
 int mpc_gc_run_evaluator(mpc_net *net, uint32_t peer, mpc_ot *ot, const mpc_circuit *c,
                          const uint8_t *ebits, uint8_t *out, mc2_err *err)
 {
-    mpc_gc_tables *t = NULL;
-    size_t tsz = mpc_gc_tables_size(c), nin = (size_t)c->n_g + c->n_e;
-    uint8_t *buf = mc2_malloc(tsz);
-    mpc_block *in = mc2_malloc(nin * sizeof *in),
-              *ol = mc2_malloc((size_t)c->nout * sizeof *ol + 1);
-    int rc = -1;
-    if (!buf || !in || !ol) {
-        mc2_err_set(err, MC2_E_NOMEM, "out of memory (garbled tables, %zu bytes)", tsz);
-        goto out;
-    }
-    if (mpc_net_recv(net, peer, buf, tsz, err) || mpc_gc_tables_parse(c, buf, tsz, &t, err) ||
-        recv_blocks(net, peer, in, c->n_g, err) ||
-        mpc_ot_recv(ot, ebits, in + c->n_g, c->n_e, err) || mpc_gc_eval(c, t, in, ol, err) ||
-        mpc_gc_decode(t, ol, out, err))
-        goto out;
-    rc = 0;
-out:
-    if (rc) mc2_err_prefix(err, "garbled circuit (evaluator, peer %u): ", peer);
-    mc2_free(buf);
-    if (in) mc2_free_wipe(in, nin * sizeof *in);
-    if (ol) mc2_free_wipe(ol, (size_t)c->nout * sizeof *ol + 1);
-    mpc_gc_tables_free(t);
+    mpc_gc_pending *p = NULL;
+    int rc = mpc_gc_offline_evaluator(net, peer, ot, c, ebits, &p, err);
+    if (rc == 0) rc = mpc_gc_online_evaluator(net, peer, p, out, err);
+    mpc_gc_pending_free(p);
     return rc;
 }
 
