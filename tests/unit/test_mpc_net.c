@@ -236,11 +236,11 @@ static void *relay_run(void *arg)
                 r->flipped = 1;
             }
             up += (uint64_t)k;
-            if (write(b, buf, (size_t)k) != k) break;
+            if (send(b, buf, (size_t)k, MSG_NOSIGNAL) != k) break;
         }
         if (pf[1].revents) {
             ssize_t k = read(b, buf, sizeof buf);
-            if (k <= 0 || write(a, buf, (size_t)k) != k) break;
+            if (k <= 0 || send(a, buf, (size_t)k, MSG_NOSIGNAL) != k) break;
         }
     }
     close(a);
