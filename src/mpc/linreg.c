@@ -41,12 +41,11 @@ static int check_rows(const double *x, size_t rows, size_t d, const double *scal
 static int check_scales(size_t d, const double *scale, mc2_err *err)
 {
     if (d < 1 || d > MPC_LINREG_MAX_D || !scale)
-        return mc2_err_set(err, MC2_E_USAGE, "mpc linreg: d must be 1..%d with %s scales",
-                           MPC_LINREG_MAX_D, "d");
+        return mc2_err_set(err, MC2_E_USAGE, "mpc linreg: d must be 1..%d, with d column scales",
+                           MPC_LINREG_MAX_D);
     for (size_t j = 0; j < d; j++)
         if (!(scale[j] > 0) || !isfinite(scale[j]))
-            return mc2_err_set(err, MC2_E_USAGE, "mpc linreg: scale of column %zu must be > 0",
-                               j);
+            return mc2_err_set(err, MC2_E_USAGE, "mpc linreg: scale of column %zu must be > 0", j);
     return 0;
 }
 
@@ -216,8 +215,8 @@ double mpc_sigmoid_cubic(double z)
 static int logreg_cfg_ok(const mpc_engine *e, const mpc_logreg_cfg *c, mc2_err *err)
 {
     if (check_scales(c->d, c->scale, err)) return -1;
-    if (!c->rows || c->epochs < 1 || c->batch < 1 || c->batch > LOGREG_MAX_BATCH ||
-        !(c->lr > 0) || c->lr > 1e3 || !(c->xbound > 0) || c->xbound > 64 ||
+    if (!c->rows || c->epochs < 1 || c->batch < 1 || c->batch > LOGREG_MAX_BATCH || !(c->lr > 0) ||
+        c->lr > 1e3 || !(c->xbound > 0) || c->xbound > 64 ||
         (c->reveal_to != MPC_LINREG_ALL && c->reveal_to >= mpc_engine_parties(e)))
         return mc2_err_set(err, MC2_E_USAGE,
                            "mpc logreg: bad configuration (need row counts, epochs >= 1, batch "
@@ -263,8 +262,7 @@ int mpc_logreg(mpc_engine *e, const mpc_logreg_cfg *cfg, const double *x, const 
     if (check_rows(x, mine, d, cfg->scale, cfg->xbound, err)) return -1;
     for (size_t r = 0; r < mine; r++)
         if (y[r] != 0 && y[r] != 1)
-            return mc2_err_set(err, MC2_E_INPUT, "mpc logreg: label of row %zu is not 0 or 1",
-                               r);
+            return mc2_err_set(err, MC2_E_INPUT, "mpc logreg: label of row %zu is not 0 or 1", r);
     /* wt, open (D); loc, xb (B D); ly, yb (B); step workspace 3B + B D + D + B */
     size_t W = 2 * D + 2 * B * D + 2 * B + 3 * B + B * D + D + B;
     uint64_t *all = ws_new(W, err);

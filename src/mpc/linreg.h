@@ -43,15 +43,15 @@
  * products (2 d^2 truncations). Opened: w' and b', returned in original units:
  * w[0] = yscale b', w[1 + j] = yscale w'_j / scale[j]. */
 typedef struct mpc_ridge_cfg {
-    size_t d;             /* features, 1..MPC_LINREG_MAX_D */
-    uint64_t n_total;     /* public total number of rows over all parties, >= 1 */
-    double lambda;        /* penalty on the scaled coefficients, >= 0 */
-    const double *scale;  /* d public column scales (> 0) */
-    double yscale;        /* public target scale (> 0) */
-    double xbound;        /* public bound on |x_j / scale[j]| (checked on this party's rows) */
-    double ybound;        /* public bound on |y / yscale| (checked likewise) */
-    unsigned iters;       /* Newton-Schulz steps, 1..64 */
-    uint32_t reveal_to;   /* party that learns the model, or MPC_LINREG_ALL */
+    size_t d;            /* features, 1..MPC_LINREG_MAX_D */
+    uint64_t n_total;    /* public total number of rows over all parties, >= 1 */
+    double lambda;       /* penalty on the scaled coefficients, >= 0 */
+    const double *scale; /* d public column scales (> 0) */
+    double yscale;       /* public target scale (> 0) */
+    double xbound;       /* public bound on |x_j / scale[j]| (checked on this party's rows) */
+    double ybound;       /* public bound on |y / yscale| (checked likewise) */
+    unsigned iters;      /* Newton-Schulz steps, 1..64 */
+    uint32_t reveal_to;  /* party that learns the model, or MPC_LINREG_ALL */
 } mpc_ridge_cfg;
 
 /* Collective. x: this party's rows (rows x d, row-major), y: its targets; rows may be 0.
@@ -73,13 +73,13 @@ int mpc_ridge(mpc_engine *e, const mpc_ridge_cfg *cfg, const double *x, const do
 #define MPC_SIG_A3 (-0.0015928220680167097)
 
 typedef struct mpc_logreg_cfg {
-    size_t d;                            /* features, 1..MPC_LINREG_MAX_D */
-    const uint64_t *rows;                /* every party's public row count */
-    const double *scale;                 /* d public column scales (> 0) */
-    double xbound;                       /* public bound on |x_j / scale[j]| (checked) */
-    unsigned epochs, batch;              /* >= 1 each */
-    double lr;                           /* learning rate, > 0 */
-    uint32_t reveal_to;                  /* party that learns the model, or MPC_LINREG_ALL */
+    size_t d;               /* features, 1..MPC_LINREG_MAX_D */
+    const uint64_t *rows;   /* every party's public row count */
+    const double *scale;    /* d public column scales (> 0) */
+    double xbound;          /* public bound on |x_j / scale[j]| (checked) */
+    unsigned epochs, batch; /* >= 1 each */
+    double lr;              /* learning rate, > 0 */
+    uint32_t reveal_to;     /* party that learns the model, or MPC_LINREG_ALL */
 } mpc_logreg_cfg;
 
 /* Collective. x: this party's cfg->rows[self] rows (row-major, d columns), y its 0/1

@@ -274,8 +274,8 @@ static void logreg_plain(const job *j, int cubic, double *w)
                     const double *row = j->x + (j->start[p] + at + i) * BD;
                     double z = w[0];
                     for (size_t k = 0; k < BD; k++) z += w[1 + k] * row[k] / c->scale[k];
-                    double s = (cubic ? mpc_sigmoid_cubic(z) : sigmoid(z)) -
-                               j->y[j->start[p] + at + i];
+                    double s =
+                        (cubic ? mpc_sigmoid_cubic(z) : sigmoid(z)) - j->y[j->start[p] + at + i];
                     g[0] += s;
                     for (size_t k = 0; k < BD; k++) g[1 + k] += s * row[k] / c->scale[k];
                 }
@@ -363,8 +363,15 @@ static void test_refuse(void)
     static const double sc[2] = {20, 20};
     job j = {.ridge = 1, .ot = 0, .x = x, .y = y, .d = 2};
     split(&j, 6);
-    j.rc = (mpc_ridge_cfg){.d = 2, .n_total = 6, .lambda = 1, .scale = sc, .yscale = 2,
-                           .xbound = 1, .ybound = 1, .iters = 10, .reveal_to = 0};
+    j.rc = (mpc_ridge_cfg){.d = 2,
+                           .n_total = 6,
+                           .lambda = 1,
+                           .scale = sc,
+                           .yscale = 2,
+                           .xbound = 1,
+                           .ybound = 1,
+                           .iters = 10,
+                           .reveal_to = 0};
     lparty ps[NPARTY];
     CHECK_MSG(run(&j, ps, 0), "small ridge runs (%s)", ps[0].err.msg);
     j.rc.iters = 0;
@@ -376,14 +383,20 @@ static void test_refuse(void)
     /* party 1 out of the public bound: it fails locally, naming no value; the others stop on
      * the missing messages */
     j.spoil = 1;
-    CHECK(!run(&j, ps, 300) && ps[1].err.code == MC2_E_INPUT &&
-          !strstr(ps[1].err.msg, "1e+09") && !strstr(ps[1].err.msg, "1000000000"));
+    CHECK(!run(&j, ps, 300) && ps[1].err.code == MC2_E_INPUT && !strstr(ps[1].err.msg, "1e+09") &&
+          !strstr(ps[1].err.msg, "1000000000"));
     CHECK(!ps[0].ok && !ps[2].ok);
     j.spoil = 0;
     uint64_t rows[NPARTY] = {2, 2, 2};
     j.ridge = 0;
-    j.lc = (mpc_logreg_cfg){.d = 2, .rows = rows, .scale = sc, .xbound = 1, .epochs = 1,
-                            .batch = 2, .lr = 0.1, .reveal_to = MPC_LINREG_ALL};
+    j.lc = (mpc_logreg_cfg){.d = 2,
+                            .rows = rows,
+                            .scale = sc,
+                            .xbound = 1,
+                            .epochs = 1,
+                            .batch = 2,
+                            .lr = 0.1,
+                            .reveal_to = MPC_LINREG_ALL};
     CHECK_MSG(run(&j, ps, 0), "small logreg runs (%s)", ps[0].err.msg);
     y[3] = 0.5; /* party 1's label not 0/1 */
     CHECK(!run(&j, ps, 300) && ps[1].err.code == MC2_E_INPUT);
