@@ -81,17 +81,19 @@ static int reveal(mpc_engine *e, uint32_t to, const uint64_t *sh, uint64_t *out,
 static int ridge_cfg_ok(const mpc_engine *e, const mpc_ridge_cfg *c, mc2_err *err)
 {
     if (check_scales(c->d, c->scale, err)) return -1;
-    if (c->n_total < 1 || !(c->lambda >= 0) || !isfinite(c->lambda) || !(c->yscale > 0) ||
+    if (c->n_total < 1 || !(c->lambda > 0) || !isfinite(c->lambda) || !(c->yscale > 0) ||
         !(c->xbound > 0) || !(c->ybound > 0) || c->iters < 1 || c->iters > 64 ||
         (c->reveal_to != MPC_LINREG_ALL && c->reveal_to >= mpc_engine_parties(e)))
         return mc2_err_set(err, MC2_E_USAGE,
                            "mpc ridge: bad configuration (need n_total >= 1, lambda >= 0, "
                            "positive scales and bounds, iters 1..64, reveal_to a party)");
     /* public ranges for the fixed-point invariants (linreg.h, docs/mpc.md) */
-    if (c->xbound > 64 || c->ybound > 64 || c->lambda / (double)c->n_total > 1e4)
+    double lam = c->lambda / (double)c->n_total;
+    if (c->xbound > 64 || c->ybound > 64 || lam > 1e4 || lam < 1e-4)
         return mc2_err_set(err, MC2_E_USAGE,
                            "mpc ridge: xbound and ybound must be <= 64 and lambda / n_total "
-                           "<= 1e4 to stay inside the fixed-point range");
+                           "in [1e-4, 1e4] to stay inside the fixed-point range (the inverse's "
+                           "entries reach n_total / lambda)");
     return 0;
 }
 

@@ -45,7 +45,8 @@
 typedef struct mpc_ridge_cfg {
     size_t d;            /* features, 1..MPC_LINREG_MAX_D */
     uint64_t n_total;    /* public total number of rows over all parties, >= 1 */
-    double lambda;       /* penalty on the scaled coefficients, >= 0 */
+    double lambda;       /* penalty on the scaled coefficients; lambda / n_total in
+                          * [1e-4, 1e4] (A^{-1} must stay in fixed-point range) */
     const double *scale; /* d public column scales (> 0) */
     double yscale;       /* public target scale (> 0) */
     double xbound;       /* public bound on |x_j / scale[j]| (checked on this party's rows) */

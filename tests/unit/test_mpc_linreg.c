@@ -377,6 +377,9 @@ static void test_refuse(void)
     j.rc.iters = 0;
     CHECK(!run(&j, ps, 0) && ps[0].err.code == MC2_E_USAGE);
     j.rc.iters = 10;
+    j.rc.lambda = 0; /* no ridge: A may be singular, Newton-Schulz would leave the range */
+    CHECK(!run(&j, ps, 0) && ps[2].err.code == MC2_E_USAGE);
+    j.rc.lambda = 1;
     j.rc.reveal_to = 3;
     CHECK(!run(&j, ps, 0) && ps[1].err.code == MC2_E_USAGE);
     j.rc.reveal_to = 0;
