@@ -34,12 +34,15 @@
  * own rows only, G_i = X_i'^T X_i' / N, h_i = X_i'^T y_i' / N, s_i = column sums / N and
  * t_i = sum y_i' / N, and inputs them as shares (no message). In MPC: G, h, mu = sum s_i,
  * muy = sum t_i; the centred system A = G - mu mu^T + (lambda / N) I, c = h - mu muy (the
- * intercept is not penalised, as in scikit-learn's Ridge); A^{-1} by `iters` Newton-Schulz
- * steps X <- X (2I - A X) from X_0 = I / bound, bound = d xbound^2 + lambda / N, a public
- * upper bound on A's largest eigenvalue (|x'| <= xbound); w' = X c, refined once by
+ * intercept is not penalised, as in scikit-learn's Ridge), all multiplied by a public gain
+ * K in {1, 4, 16} (the largest with K max(xbound^2, xbound ybound) <= 16: K G, K h,
+ * sqrt(K) mu, sqrt(K) muy are input, so the inputs' rounding costs K times less relative
+ * precision); (K A)^{-1} by `iters` Newton-Schulz steps X <- X (2I - A X) from
+ * X_0 = I / bound, bound = K (d xbound^2 + lambda / N), a public upper bound on K A's
+ * largest eigenvalue (|x'| <= xbound); w' = X c, refined once by
  * w' <- w' + X (c - A w'); b' = muy - mu^T w'. The residual of the inverse after k steps is
- * (1 - lambda_min(A) / bound)^(2^k): `iters` must exceed log2(bound / lambda_min) by a few
- * (about 20 for bound / lambda_min = 1e5). Costs per step two d x d fixed-point matrix
+ * (1 - K lambda_min(A) / bound)^(2^k): `iters` must exceed log2(bound / (K lambda_min))
+ * by a few (about 20 for a ratio of 1e5). Costs per step two d x d fixed-point matrix
  * products (2 d^2 truncations). Opened: w' and b', returned in original units:
  * w[0] = yscale b', w[1 + j] = yscale w'_j / scale[j]. */
 typedef struct mpc_ridge_cfg {
