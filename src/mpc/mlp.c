@@ -17,8 +17,8 @@
 #include "mpc/prg.h"
 #include "mpc/triples.h"
 
-#define SERVER 0u
-#define CLIENT 1u
+#define SERVER        0u
+#define CLIENT        1u
 #define NPY_MAX_BYTES ((size_t)1 << 28)
 
 /* ---- model ------------------------------------------------------------------------------ */
@@ -46,8 +46,8 @@ void mpc_mlp_free(mpc_mlp *m)
 }
 
 /* Reads dir/name as a .npy of ndims dimensions (1 or 2) into a new double array; dims out. */
-static int load_npy(const char *dir, const char *name, uint32_t ndims, uint64_t *dims,
-                    double **out, mc2_err *err)
+static int load_npy(const char *dir, const char *name, uint32_t ndims, uint64_t *dims, double **out,
+                    mc2_err *err)
 {
     char path[4096];
     mc2_buf buf = {0};
@@ -170,8 +170,7 @@ int mpc_mlp_predict_plain(const mpc_mlp *m, const double *x, size_t rows, uint32
             z = t;
         }
         pred[r] = argmax_d(in, s->dims[s->layers]);
-        if (logits)
-            memcpy(logits + r * s->dims[s->layers], in, s->dims[s->layers] * sizeof *in);
+        if (logits) memcpy(logits + r * s->dims[s->layers], in, s->dims[s->layers] * sizeof *in);
     }
     mc2_free(a);
     return 0;
@@ -260,8 +259,7 @@ static int pool_add_elems(pool *p, size_t cnt, mc2_err *err)
     p->eb = mc2_malloc(cnt * sizeof *p->eb);
     p->ec = mc2_malloc(cnt * sizeof *p->ec);
     p->ecnt = cnt;
-    if (!p->ea || !p->eb || !p->ec)
-        return mc2_err_set(err, MC2_E_NOMEM, "out of memory (triples)");
+    if (!p->ea || !p->eb || !p->ec) return mc2_err_set(err, MC2_E_NOMEM, "out of memory (triples)");
     return p->ot.elems(p->ot.ctx, cnt, p->ea, p->eb, p->ec, err);
 }
 
@@ -444,8 +442,8 @@ static void words_from_le(uint64_t *w, const uint8_t *b, size_t n)
 static int relu_online(mpc_mlp_party *p, gc_layer *g, uint64_t *y, uint64_t *a, mc2_err *err)
 {
     size_t n = g->n;
-    uint8_t *buf = mc2_malloc(n * 8 > 128 * (size_t)MPC_GC_RELU_MAX ? n * 8
-                                                                     : 128 * (size_t)MPC_GC_RELU_MAX);
+    uint8_t *buf =
+        mc2_malloc(n * 8 > 128 * (size_t)MPC_GC_RELU_MAX ? n * 8 : 128 * (size_t)MPC_GC_RELU_MAX);
     size_t blen = n * 8 > 128 * (size_t)MPC_GC_RELU_MAX ? n * 8 : 128 * (size_t)MPC_GC_RELU_MAX;
     int rc = -1;
     if (!buf) return mc2_err_set(err, MC2_E_NOMEM, "out of memory (relu on %zu values)", n);

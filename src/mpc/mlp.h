@@ -46,9 +46,9 @@
 #include "mpc/net.h"
 
 #define MPC_MLP_MAX_LAYERS 16
-#define MPC_MLP_MAX_DIM    4096       /* units per layer (and inputs) */
-#define MPC_MLP_MAX_ROWS   4096       /* queries per batch */
-#define MPC_MLP_MAX_ABS    1048576.0  /* 2^20: bound on |weight|, |bias| */
+#define MPC_MLP_MAX_DIM    4096      /* units per layer (and inputs) */
+#define MPC_MLP_MAX_ROWS   4096      /* queries per batch */
+#define MPC_MLP_MAX_ABS    1048576.0 /* 2^20: bound on |weight|, |bias| */
 
 typedef struct mpc_mlp_shape {
     uint32_t layers;                       /* L, 1..MPC_MLP_MAX_LAYERS */

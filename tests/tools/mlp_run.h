@@ -15,9 +15,9 @@ typedef struct mlp_run {
     const mpc_mlp *model; /* server */
     const double *x;      /* client: rows x d_0 */
     size_t rows, batch;
-    uint32_t *pred;                 /* client: rows */
-    double offline_s, online_s;     /* client's wall time, all batches */
-    uint64_t offline_b, online_b;   /* bytes both ways */
+    uint32_t *pred;               /* client: rows */
+    double offline_s, online_s;   /* client's wall time, all batches */
+    uint64_t offline_b, online_b; /* bytes both ways */
 } mlp_run;
 
 typedef struct mlp_party_arg {
@@ -50,9 +50,8 @@ static void *mlp_party_main(void *arg)
         a->ok = mpc_mlp_offline(p, n, &a->err) == 0;
         double t1 = mlp_now();
         mpc_mlp_counters(p, &s1, &r1);
-        a->ok = a->ok &&
-                mpc_mlp_online(p, client ? r->x + off * r->model->shape.dims[0] : NULL, n,
-                               client ? r->pred + off : NULL, &a->err) == 0;
+        a->ok = a->ok && mpc_mlp_online(p, client ? r->x + off * r->model->shape.dims[0] : NULL, n,
+                                        client ? r->pred + off : NULL, &a->err) == 0;
         double t2 = mlp_now();
         mpc_mlp_counters(p, &s2, &r2);
         if (client) {

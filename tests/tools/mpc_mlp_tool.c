@@ -14,11 +14,12 @@
 
 static int usage(FILE *f, int rc)
 {
-    fprintf(f, "usage: mpc_mlp_tool MODEL_DIR X.npy [BATCH]\n"
-               "  two-party private inference of every row of X.npy (rows x inputs) with the\n"
-               "  model in MODEL_DIR (W1.npy b1.npy W2.npy b2.npy ..., docs/mpc.md); prints\n"
-               "  'MPC PLAINTEXT' predictions per row, times per query on stderr. BATCH: rows\n"
-               "  per offline/online round (default 100, 1..%u).\n",
+    fprintf(f,
+            "usage: mpc_mlp_tool MODEL_DIR X.npy [BATCH]\n"
+            "  two-party private inference of every row of X.npy (rows x inputs) with the\n"
+            "  model in MODEL_DIR (W1.npy b1.npy W2.npy b2.npy ..., docs/mpc.md); prints\n"
+            "  'MPC PLAINTEXT' predictions per row, times per query on stderr. BATCH: rows\n"
+            "  per offline/online round (default 100, 1..%u).\n",
             MPC_MLP_MAX_ROWS);
     return rc;
 }

@@ -67,8 +67,10 @@ static void check_model(const char *what, uint32_t layers, const uint32_t *dims,
         double gap = INFINITY;
         for (uint32_t j = 0; j < dl; j++)
             if (j != want[i] && v[want[i]] - v[j] < gap) gap = v[want[i]] - v[j];
-        if (got[i] == want[i]) same++;
-        else if (gap < 1e-3) close++;
+        if (got[i] == want[i])
+            same++;
+        else if (gap < 1e-3)
+            close++;
         if (want[i] < 64 && !seen[want[i]]++) classes_seen++;
     }
     CHECK_MSG(ran && same + close == rows, "%s: %zu of %zu predictions equal the plaintext", what,
