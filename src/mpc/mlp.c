@@ -57,7 +57,9 @@ static int load_npy(const char *dir, const char *name, uint32_t ndims, uint64_t 
         return mc2_err_set(err, MC2_E_USAGE, "model directory path too long");
     if (mc2_file_read_all(path, NPY_MAX_BYTES, &buf, err)) goto out;
     if (mc2_npy_parse(buf.data, buf.len, &a, err)) {
-        mc2_err_set(err, MC2_E_INPUT, "%s: not a usable .npy file: %s", path, err->msg);
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg); /* err->msg is overwritten below */
+        mc2_err_set(err, MC2_E_INPUT, "%s: not a usable .npy file: %s", path, why);
         goto out;
     }
     if (a.ndims != ndims) {

@@ -35,7 +35,9 @@
  *   ulps of each other may argmax differently from an exact evaluation.
  *
  * Both parties must call the same functions with the same shape and row counts in the same
- * order; one offline call per online call (each online call consumes the last offline). */
+ * order; one offline call per online call (each online call consumes the last offline). A
+ * call that fails on one side leaves the parties out of step: free the session (the other
+ * party's pending call fails by the net's timeout or when the channel closes). */
 #ifndef MC2_MPC_MLP_H
 #define MC2_MPC_MLP_H
 
