@@ -210,4 +210,18 @@ int mpc_gc_relu_garbler(mpc_net *net, uint32_t peer, mpc_ot *ot, mpc_prg *prg, c
 int mpc_gc_relu_evaluator(mpc_net *net, uint32_t peer, mpc_ot *ot, const uint64_t *x_e, size_t k,
                           uint64_t *y_e, mc2_err *err) MC2_WUR;
 
+/* The 64 bits of v, least significant first, one per byte (a 64-bit input's wire values). */
+static inline void mpc_gc_bits_put(uint8_t *bits, uint64_t v)
+{
+    for (int i = 0; i < 64; i++) bits[i] = (uint8_t)(v >> i & 1);
+}
+
+/* The value of 64 such bytes (their low bits). */
+static inline uint64_t mpc_gc_bits_get(const uint8_t *bits)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 64; i++) v |= (uint64_t)(bits[i] & 1) << i;
+    return v;
+}
+
 #endif

@@ -195,18 +195,6 @@ int mpc_gc_run_evaluator(mpc_net *net, uint32_t peer, mpc_ot *ot, const mpc_circ
 
 /* ---- ReLU on shares ------------------------------------------------------------------- */
 
-static void put_bits(uint8_t *bits, uint64_t v)
-{
-    for (int i = 0; i < 64; i++) bits[i] = (uint8_t)(v >> i & 1);
-}
-
-static uint64_t get_bits(const uint8_t *bits)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 64; i++) v |= (uint64_t)(bits[i] & 1) << i;
-    return v;
-}
-
 /* One side of the ReLU protocol on k values in circuits of MPC_GC_RELU_MAX at most. The
  * garbler (prg != NULL) draws r and inputs (x, r); the evaluator inputs x and decodes y. */
 static int relu_run(mpc_net *net, uint32_t peer, mpc_ot *ot, mpc_prg *prg, const uint64_t *x,
@@ -226,14 +214,14 @@ static int relu_run(mpc_net *net, uint32_t peer, mpc_ot *ot, mpc_prg *prg, const
             mpc_circuit_free(c);
             if (!(c = mpc_gc_circuit_relu(m, err))) goto out;
         }
-        for (uint32_t j = 0; j < m; j++) put_bits(bits + 64 * j, x[off + j]);
+        for (uint32_t j = 0; j < m; j++) mpc_gc_bits_put(bits + 64 * j, x[off + j]);
         if (prg) {
             if (mpc_prg_bytes(prg, y + off, m * sizeof *y, err)) goto out;
-            for (uint32_t j = 0; j < m; j++) put_bits(bits + 64 * (m + j), y[off + j]);
+            for (uint32_t j = 0; j < m; j++) mpc_gc_bits_put(bits + 64 * (m + j), y[off + j]);
             if (mpc_gc_run_garbler(net, peer, ot, prg, c, bits, err)) goto out;
         } else {
             if (mpc_gc_run_evaluator(net, peer, ot, c, bits, bits + 64 * m, err)) goto out;
-            for (uint32_t j = 0; j < m; j++) y[off + j] = get_bits(bits + 64 * (m + j));
+            for (uint32_t j = 0; j < m; j++) y[off + j] = mpc_gc_bits_get(bits + 64 * (m + j));
         }
     }
     rc = 0;

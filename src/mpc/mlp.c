@@ -354,18 +354,6 @@ int mpc_mlp_party_new(mpc_net *net, const mpc_mlp_shape *shape, const mpc_mlp *m
     return 0;
 }
 
-static void put_bits(uint8_t *bits, uint64_t v)
-{
-    for (int i = 0; i < 64; i++) bits[i] = (uint8_t)(v >> i & 1);
-}
-
-static uint64_t get_bits(const uint8_t *bits)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 64; i++) v |= (uint64_t)(bits[i] & 1) << i;
-    return v;
-}
-
 /* Offline half of a hidden layer's ReLU on n values. */
 static int relu_offline(mpc_mlp_party *p, gc_layer *g, size_t n, mc2_err *err)
 {
@@ -389,7 +377,7 @@ static int relu_offline(mpc_mlp_party *p, gc_layer *g, size_t n, mc2_err *err)
             if (mpc_gc_offline_garbler(p->net, CLIENT, p->ot, p->prg, ch->c, &ch->pend, err))
                 goto out;
         } else {
-            for (uint32_t j = 0; j < ch->k; j++) put_bits(bits + 64 * j, g->mask[off + j]);
+            for (uint32_t j = 0; j < ch->k; j++) mpc_gc_bits_put(bits + 64 * j, g->mask[off + j]);
             if (mpc_gc_offline_evaluator(p->net, SERVER, p->ot, ch->c, bits, &ch->pend, err))
                 goto out;
         }
@@ -458,7 +446,7 @@ static int relu_online(mpc_mlp_party *p, gc_layer *g, uint64_t *y, uint64_t *a, 
             gc_chunk *ch = &g->ch[i];
             if (mpc_gc_online_evaluator(p->net, SERVER, ch->pend, buf, err)) goto out;
             for (uint32_t j = 0; j < ch->k; j++)
-                a[i * MPC_GC_RELU_MAX + j] = get_bits(buf + 64 * (size_t)j);
+                a[i * MPC_GC_RELU_MAX + j] = mpc_gc_bits_get(buf + 64 * (size_t)j);
         }
     } else {
         if (mpc_net_recv(p->net, CLIENT, buf, n * 8, err)) goto out;
@@ -468,8 +456,8 @@ static int relu_online(mpc_mlp_party *p, gc_layer *g, uint64_t *y, uint64_t *a, 
             gc_chunk *ch = &g->ch[i];
             size_t off = i * MPC_GC_RELU_MAX;
             for (uint32_t j = 0; j < ch->k; j++) {
-                put_bits(buf + 64 * (size_t)j, y[off + j]);
-                put_bits(buf + 64 * ((size_t)ch->k + j), g->mask[off + j]);
+                mpc_gc_bits_put(buf + 64 * (size_t)j, y[off + j]);
+                mpc_gc_bits_put(buf + 64 * ((size_t)ch->k + j), g->mask[off + j]);
             }
             if (mpc_gc_online_garbler(p->net, CLIENT, ch->pend, buf, err)) goto out;
         }
