@@ -125,12 +125,6 @@ static int coll_allreduce(void *ctx, int64_t *v, size_t n, mc2_err *err)
 
 /* ---- the run ------------------------------------------------------------------------------ */
 
-/* Rank 0's state while the mesh runs (the job's kstate): the result being written. */
-typedef struct sql_lead {
-    enc_sql_out out;
-    bool begun;
-} sql_lead;
-
 int enc_sql_run_rank(enclave *e, enc_job *j, enc_mesh *m, mc2_err *err)
 {
     rank_query q;
@@ -160,13 +154,12 @@ int enc_sql_run_rank(enclave *e, enc_job *j, enc_mesh *m, mc2_err *err)
                        .allreduce_i64 = coll_allreduce};
     int rc = mc2_dist_run(q.dist, &c, q.inputs, q.n, &opts, &all, &nall, err);
     if (rc == 0 && m->self == 0) {
-        sql_lead *st = j->kstate;
+        enc_sql_out *out = j->kstate; /* rank 0's: the result being written */
         rc = mc2_exec_open(q.plan, q.root, all, nall, &opts, &x, err) ||
-                     enc_sql_out_begin(e, j, mc2_pn_schema(q.root), &st->out, err)
+                     enc_sql_out_begin(e, j, mc2_pn_schema(q.root), out, err) ||
+                     enc_sql_out_rows(out, x, NULL, err)
                  ? -1
                  : 0;
-        st->begun = rc == 0;
-        if (rc == 0) rc = enc_sql_out_rows(&st->out, x, NULL, err);
     }
     mc2_exec_free(x);
     rank_query_free(&q);
@@ -176,13 +169,13 @@ int enc_sql_run_rank(enclave *e, enc_job *j, enc_mesh *m, mc2_err *err)
 
 int enc_sql_run_dist(enclave *e, enc_job *j, uint32_t n_ranks, mc2_err *err)
 {
-    sql_lead st = {0};
-    j->kstate = &st;
+    enc_sql_out out = {0};
+    j->kstate = &out;
     int rc = enc_mesh_lead(e, j, enc_kind_find("sql", NULL), n_ranks, err);
     j->kstate = NULL;
     kept_drop(); /* a mesh that failed before run_rank left it */
-    if (rc == 0 && !st.begun) rc = mc2_err_set(err, MC2_E_INTERNAL, "rank 0 wrote no result");
-    if (rc == 0) rc = enc_sql_out_finish(&st.out, err); /* released only now */
-    if (st.begun || st.out.named) enc_sql_out_free(&st.out);
+    if (rc == 0 && !out.w) rc = mc2_err_set(err, MC2_E_INTERNAL, "rank 0 wrote no result");
+    if (rc == 0) rc = enc_sql_out_finish(&out, err); /* released only now */
+    enc_sql_out_free(&out);                          /* unfinished: dropped at the host */
     return rc;
 }
